@@ -1,0 +1,214 @@
+"""Command line: ``ecq2pcap convert`` (and, later, ``live`` / ``record``).
+
+Exit codes (also in the README):
+  0  outputs written (skipped lines, if any, were reported)
+  1  outputs written, but --strict and some input was skipped, or an input broke off midway
+  2  usage error, or an input/output that cannot be opened (nothing converted)
+  130 interrupted (outputs are still completed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import ExitStack
+from typing import BinaryIO
+
+from . import __version__
+from .flows import ConnectionTable
+from .pipeline import Pipeline
+from .report import Report
+from .sinks.har import HarSink
+from .sinks.pcapng import PcapngSink, PortMap
+from .sources.files import FileSource, InputError
+from .summary import format_summary
+
+SECOND = 1_000_000_000
+EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    pass
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _mss(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= value <= 65495:
+        raise argparse.ArgumentTypeError("must be between 1 and 65495")
+    return value
+
+
+def _port_map(text: str) -> PortMap:
+    try:
+        return PortMap.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_output_args(cmd: argparse.ArgumentParser) -> None:
+    """Options shared by every command that writes pcapng/HAR (convert, live)."""
+    out = cmd.add_argument_group("outputs (at least one)")
+    out.add_argument("-w", "--write", metavar="OUT.pcapng", help="pcapng output ('-' = stdout)")
+    out.add_argument("--har", metavar="OUT.har", help="HAR 1.2 output")
+    pc = cmd.add_argument_group("pcapng")
+    pc.add_argument("--link-type", choices=("ether", "raw"), default="ether",
+                    help="Ethernet frames (default) or raw IP packets")
+    pc.add_argument("--mss", type=_mss, default=65495, help="largest TCP payload per segment (default 65495)")
+    pc.add_argument("--port-map", type=_port_map, default=None, metavar="REAL:SHOWN,...",
+                    help="server ports to show instead of the real ones, e.g. 443:80,8443:8080 "
+                    "(default: every non-HTTP server port is shown as 80 so Wireshark dissects HTTP/1 and HTTP/2)")
+    pc.add_argument("--keep-ports", action="store_true", help="keep the real server ports")
+    pc.add_argument("--raw-payload", action="store_true",
+                    help="write payloads exactly as eCapture sent them (no HTTP/1 framing repair)")
+    fl = cmd.add_argument_group("flows")
+    fl.add_argument("--idle-timeout", type=_seconds, default=300.0, metavar="S",
+                    help="end a connection after S seconds without data (0 = only at end of input; default 300)")
+    fl.add_argument("--reorder-window", type=_seconds, default=3.0, metavar="S",
+                    help="how long (capture time) to wait for out-of-order events (default 3)")
+
+
+def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *, live: bool = False) -> Pipeline:
+    """The sinks the options ask for, their files opened on ``stack``, wired to a pipeline.
+
+    ``live`` flushes the pcapng after every event so a reader on a pipe sees packets at once.
+    """
+    if not args.write and not args.har:
+        raise UsageError(f"{args.command} needs an output: -w OUT.pcapng and/or --har OUT.har")
+    sinks = []
+    if args.write:
+        port_map = PortMap(keep_ports=True) if args.keep_ports else (args.port_map or PortMap())
+        sinks.append(PcapngSink(
+            _open_output(args.write, stack, True), link_type=args.link_type, mss=args.mss,
+            port_map=port_map, raw_payload=args.raw_payload, flush_each_event=live, report=report,
+        ))
+    if args.har:
+        sinks.append(HarSink(_open_output(args.har, stack, False), report=report))
+    table = ConnectionTable(
+        report,
+        reorder_window_ns=int(args.reorder_window * SECOND),
+        idle_timeout_ns=int(args.idle_timeout * SECOND) or None,
+    )
+    return Pipeline(sinks, report, table)
+
+
+def stderr_report() -> Report:
+    return Report(emit=lambda line: print(f"ecq2pcap: {line}", file=sys.stderr))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecq2pcap",
+        description="Turn eCapture's eCaptureQ event stream into Wireshark pcapng and HAR 1.2.",
+    )
+    parser.add_argument("--version", action="version", version=f"ecq2pcap {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    conv = sub.add_parser(
+        "convert",
+        help="convert recorded dumps (JSON lines, .gz, ecq2pcap recordings)",
+        description="Convert eCapture dumps: one eCaptureQ message per line (websocat-style JSON), "
+        "gzip-compressed files, or ecq2pcap recordings. '-' reads stdin.",
+    )
+    conv.add_argument("inputs", nargs="+", metavar="INPUT")
+    add_output_args(conv)
+    conv.add_argument("--strict", action="store_true", help="exit 1 if any input line was skipped")
+    conv.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    conv.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _open_output(path: str, stack: ExitStack, binary_stdout: bool) -> BinaryIO:
+    if path == "-":
+        if binary_stdout and sys.stdout.isatty():
+            raise UsageError("refusing to write binary pcapng to a terminal; redirect or pipe it")
+        return sys.stdout.buffer
+    try:
+        return stack.enter_context(open(path, "wb"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _progress(sources: list[FileSource], enabled: bool):
+    if not enabled or not sys.stderr.isatty():
+        return None
+    total = sum(s.size or 0 for s in sources)
+    if not total:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, file=sys.stderr, leave=False, desc="converting")
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    if args.inputs.count("-") > 1:
+        raise UsageError("'-' (stdin) can be given only once")
+    report = stderr_report()
+    sources = [FileSource(p, report) for p in args.inputs]
+    for src in sources:  # fail before writing anything when an input is unreadable
+        if src.path != "-" and not os.access(src.path, os.R_OK):
+            reason = "no such file" if not os.path.exists(src.path) else "permission denied"
+            raise UsageError(f"{src.path}: cannot read: {reason}")
+
+    status = EXIT_OK
+    with ExitStack() as stack:
+        pipeline = open_pipeline(args, stack, report)
+        bar = _progress(sources, not (args.quiet or args.no_progress))
+        try:
+            for src in sources:
+                done = 0
+                try:
+                    for msg in src:
+                        pipeline.feed(msg)
+                        if bar is not None and src.position != done:
+                            bar.update(src.position - done)
+                            done = src.position
+                except InputError as exc:
+                    print(f"ecq2pcap: {exc}", file=sys.stderr)
+                    report.count("broken_inputs")
+                    status = EXIT_STRICT
+        except KeyboardInterrupt:
+            print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
+            status = EXIT_INTERRUPTED
+        finally:
+            if bar is not None:
+                bar.close()
+        pipeline.finish()
+    if not args.quiet:
+        print(format_summary(report, pipeline), file=sys.stderr)
+    if status == EXIT_OK and args.strict and report.counts["skipped"]:
+        status = EXIT_STRICT
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return {"convert": cmd_convert}[args.command](args)
+    except UsageError as exc:
+        print(f"ecq2pcap: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # the reader of -w - went away (e.g. Wireshark closed): not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK

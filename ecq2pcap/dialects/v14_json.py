@@ -1,0 +1,99 @@
+"""eCapture v1.4.0–v1.4.2: text frames of JSON ``{"log_type": N, "payload": …}``.
+
+(protocol doc §1.3.) ``length`` is the length of the base64 text, not of the bytes,
+so it is never checked. ``payload_base64`` was renamed ``payload`` in v1.4.3's gotls
+JSON, which :func:`decode_event_json` also accepts.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from ..model import Annotation, DecodeError, Heartbeat, Message, ProcessLog, Record
+from .v1_event import timestamp_to_ns, v1_event_record
+
+
+class _Envelope(msgspec.Struct):
+    log_type: int
+    payload: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _Heartbeat(msgspec.Struct):
+    timestamp: int = 0
+    count: int = 0
+    message: str = ""
+
+
+class _Event(msgspec.Struct):
+    uuid: str
+    timestamp: int = 0
+    src_ip: str = ""
+    src_port: int = 0
+    dst_ip: str = ""
+    dst_port: int = 0
+    pid: int = 0
+    pname: str = ""
+    type: int = 0
+    length: int = 0
+    payload_base64: bytes | None = None
+    payload: bytes | None = None
+
+
+_envelope = msgspec.json.Decoder(_Envelope)
+_heartbeat = msgspec.json.Decoder(_Heartbeat)
+_event = msgspec.json.Decoder(_Event)
+_any = msgspec.json.Decoder()
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    if "base64" in text:
+        return f"bad base64 in event payload ({text})"
+    return text
+
+
+def decode_event_json(data: bytes | msgspec.Raw, origin: str) -> Record:
+    """One event object (the envelope's payload, or v1.4.3 gotls's bare JSON)."""
+    try:
+        ev = _event.decode(data)
+    except msgspec.ValidationError as exc:
+        raise DecodeError(f"event: {_reason(exc)}") from None
+    payload = ev.payload_base64 if ev.payload_base64 is not None else ev.payload
+    if payload is None:
+        raise DecodeError("event has no payload_base64")
+    try:
+        return v1_event_record(
+            timestamp=ev.timestamp, uuid=ev.uuid, src_ip=ev.src_ip, src_port=ev.src_port,
+            dst_ip=ev.dst_ip, dst_port=ev.dst_port, pid=ev.pid, pname=ev.pname,
+            ectype=ev.type, payload=payload, origin=origin,
+        )
+    except ValueError as exc:
+        raise DecodeError(str(exc)) from None
+
+
+def decode(message: Message) -> list[Record]:
+    try:
+        env = _envelope.decode(message.data)
+    except msgspec.ValidationError as exc:
+        raise DecodeError(f"not an eCaptureQ JSON message: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"invalid JSON: {exc}") from None
+    try:
+        if env.log_type == 2:
+            return [decode_event_json(env.payload, message.origin)]
+        if env.log_type == 0:
+            hb = _heartbeat.decode(env.payload)
+            return [Heartbeat(timestamp_to_ns(hb.timestamp), hb.count, hb.message, message.origin)]
+        if env.log_type == 1:
+            fields = _any.decode(env.payload)
+            if isinstance(fields, dict):
+                text = msgspec.json.encode(fields).decode()
+                return [ProcessLog(text, fields, message.origin)]
+            return [ProcessLog(str(fields), None, message.origin)]
+    except msgspec.ValidationError as exc:
+        raise DecodeError(f"log_type {env.log_type}: {_reason(exc)}") from None
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"invalid JSON payload: {exc}") from None
+    # unknown types are kept visible (counted, listed), not fatal
+    text = bytes(env.payload).decode("utf-8", "replace")
+    return [Annotation(f"unknown log_type {env.log_type}", text, origin=message.origin)]

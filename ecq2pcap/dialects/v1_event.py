@@ -1,0 +1,113 @@
+"""The v1.x event (openssl/gnutls/nspr/gotls/mysql/postgres) as a record.
+
+eCapture v1.4.0–v1.5.x send the same event fields whether the envelope is JSON
+(v1.4.0–1.4.2, v1.4.3 gotls) or protobuf (v1.4.3+); this module turns those fields
+into a :class:`~ecq2pcap.model.Capture` or :class:`~ecq2pcap.model.Annotation`.
+"""
+
+from __future__ import annotations
+
+from ..model import Annotation, Capture, DataType, PayloadForm, Tuple
+from ..payloads.hexdump import looks_like_hexdump, reverse_hexdump
+from ..uuids import UuidInfo, parse_uuid
+
+_PLACEHOLDER_IPS = {"", "0.0.0.0", "127.0.0.1", "::"}
+_HTTP1_STARTS = (b"HTTP/1.", b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ",
+                 b"PATCH ", b"CONNECT ", b"TRACE ")
+
+
+def timestamp_to_ns(value: int | float | None) -> int | None:
+    """eCapture timestamps are seconds (v1.4.0–1.4.2, bash, heartbeats) or
+    nanoseconds (v1.4.3+); 0 means unknown. Tell the unit by magnitude."""
+    if not value or value < 0:
+        return None
+    if value < 1e11:  # seconds until year 5138
+        return int(value * 1_000_000_000)
+    if value < 1e14:  # milliseconds
+        return int(value * 1_000_000)
+    if value < 1e17:  # microseconds
+        return int(value * 1_000)
+    return int(value)
+
+
+def _fields_tuple(src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> Tuple | None:
+    """The src/dst fields, unless they are eCapture's placeholders."""
+    if not src_port or not dst_port or src_ip in _PLACEHOLDER_IPS and dst_ip in _PLACEHOLDER_IPS:
+        return None
+    if not src_ip or not dst_ip:
+        return None
+    return Tuple(src_ip, src_port, dst_ip, dst_port)
+
+
+def _classify(payload: bytes, ectype: int, notes: list[str]) -> tuple[bytes, PayloadForm]:
+    if looks_like_hexdump(payload):
+        try:
+            payload = reverse_hexdump(payload)
+            notes.append("payload was a Go hex dump: reversed to bytes")
+        except ValueError as exc:
+            notes.append(f"payload looks like a hex dump but could not be reversed ({exc}): kept as text")
+    if ectype in (1, 3):
+        if payload.startswith(_HTTP1_STARTS):
+            return payload, PayloadForm.HTTP1_RENDERED
+        if payload:
+            notes.append(f"eCapture type {ectype} but not an HTTP/1 rendering: treated as raw data")
+        return payload, PayloadForm.RAW
+    if ectype in (2, 4):
+        if payload.startswith(b"\nFrame Type\t=>\t") or payload.startswith(b"Frame Type\t=>\t"):
+            return payload, PayloadForm.H2_DUMP
+        if payload:
+            notes.append(f"eCapture type {ectype} but not an HTTP/2 text dump: treated as raw data")
+    return payload, PayloadForm.RAW
+
+
+def v1_event_record(
+    *,
+    timestamp: int,
+    uuid: str,
+    src_ip: str,
+    src_port: int,
+    dst_ip: str,
+    dst_port: int,
+    pid: int,
+    pname: str,
+    ectype: int,
+    payload: bytes,
+    origin: str,
+) -> Capture | Annotation:
+    """Build the record for one v1 event. Raises ValueError for an unparsable uuid."""
+    info: UuidInfo = parse_uuid(uuid)
+    comm = pname.rstrip("\x00") or info.comm
+    ts = timestamp_to_ns(timestamp)
+    if info.kind == "pidcomm":  # mysql / postgres: queries, not TLS data
+        text = payload.decode("utf-8", "replace")
+        return Annotation("sql", text, pid=pid or info.pid, comm=comm, timestamp_ns=ts, origin=origin)
+
+    notes: list[str] = []
+    data_type = info.data_type
+    module = {"openssl": "openssl", "nofd": "gnutls/nspr", "gotls": "gotls"}[info.kind]
+    if info.kind == "gotls":
+        # gotls: `type` is the Go event type, 0 write / 1 read; payload is raw
+        data_type = DataType.WRITE if ectype == 0 else DataType.READ if ectype == 1 else None
+        form = PayloadForm.RAW
+    else:
+        payload, form = _classify(payload, ectype, notes)
+
+    tup = info.tuple if info.kind == "openssl" else None
+    if tup is None and info.kind == "openssl" and not info.sock_form:
+        tup = _fields_tuple(src_ip, src_port, dst_ip, dst_port)
+    return Capture(
+        pid=pid or info.pid,
+        tid=info.tid,
+        comm=comm,
+        fd=info.fd,
+        data_type=data_type,
+        tuple=tup,
+        timestamp_ns=ts,
+        payload=payload,
+        form=form,
+        ectype=ectype,
+        uuid=uuid,
+        module=module,
+        origin=origin,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,347 @@
+"""The connection table: captures → ordered connection events (sans-IO).
+
+* Connections are keyed by (pid, fd, tuple), never by tid (protocol doc §10.10);
+  captures without fd (gnutls, nspr, gotls) are keyed by (pid, tid, comm).
+* Captures carrying the unknown tuple wait (up to ``adopt_window_ns``) for the real
+  tuple of the same (pid, fd) and join it; otherwise the connection gets stable
+  synthetic endpoints (:mod:`.endpoints`).
+* eCapture emits events when a worker flushes, not in capture order, so captures
+  wait in a reorder buffer for ``reorder_window_ns`` of capture time and come out
+  ordered by (time, client→server first, arrival) — v1.4 timestamps are whole
+  seconds (§11.13).
+* Stale re-emits of the previous HTTP/1 headers (§4.3, §11.6) are recognised and
+  left out; the Closed event says how many.
+
+Time only moves with the data (the largest capture timestamp seen) or with
+:meth:`ConnectionTable.advance`, which a live source calls with the wall clock.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+
+from ..model import (
+    Capture,
+    Chunk,
+    Closed,
+    ConnectInfo,
+    Connection,
+    DataType,
+    Direction,
+    FlowEvent,
+    Opened,
+    PayloadForm,
+    Tuple,
+)
+from ..payloads.http1_render import repair_rendered
+from ..report import Report
+from .endpoints import SyntheticEndpoints
+from .roles import infer_role
+
+SECOND = 1_000_000_000
+
+
+@dataclass(eq=False)
+class _Conn:
+    conn: Connection
+    group: tuple
+    tuple: Tuple | None
+    role_known: bool = False
+    opened: bool = False
+    closed: bool = False
+    superseded: bool = False
+    upgraded: bool = False
+    first_ts: int = 0
+    last_ts: int = 0
+    last_released_ts: int = 0
+    held: list = field(default_factory=list)  # captures waiting for a tuple (unknown-tuple conns)
+    last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp)
+    reemits: int = 0
+    late: int = 0
+
+
+class ConnectionTable:
+    def __init__(
+        self,
+        report: Report | None = None,
+        *,
+        reorder_window_ns: int = 3 * SECOND,
+        adopt_window_ns: int = 10 * SECOND,
+        idle_timeout_ns: int | None = 300 * SECOND,
+        repair_http1: bool = True,
+    ) -> None:
+        self.report = report or Report()
+        self.reorder_window_ns = reorder_window_ns
+        self.adopt_window_ns = adopt_window_ns
+        self.idle_timeout_ns = idle_timeout_ns
+        self.repair_http1 = repair_http1
+        self.clock = 0  # largest capture time seen (or given to advance)
+        self._heap: list = []  # (ts, direction hint, seq, _Conn, Capture)
+        self._seq = itertools.count()
+        self._ids = itertools.count(1)
+        self._by_key: dict[tuple, _Conn] = {}  # (group, tuple) -> conn
+        self._current: dict[tuple, _Conn] = {}  # group -> most recent conn
+        self._pending: dict[tuple, _Conn] = {}  # group -> conn waiting for its tuple
+        self._known_tuples: dict[tuple, Tuple] = {}  # (pid, fd) -> tuple from connect lines
+        self._endpoints = SyntheticEndpoints()
+        self._last_sweep = 0
+        self.connections_opened = 0
+
+    # ------------------------------------------------------------------ input
+
+    def feed(self, record: Capture | ConnectInfo) -> list[FlowEvent]:
+        if isinstance(record, ConnectInfo):
+            return self._connect_info(record)
+        cap = record
+        ts = cap.timestamp_ns if cap.timestamp_ns is not None else self.clock
+        if cap.timestamp_ns is None:
+            cap.timestamp_ns = ts
+        out: list[FlowEvent] = []
+        c = self._conn_for(cap, out)
+        if not c.role_known:
+            role = infer_role(cap)
+            if role is not None:
+                c.conn.process_role, c.role_known = role, True
+        c.last_ts = max(c.last_ts, ts)
+        if not c.first_ts:
+            c.first_ts = ts
+        if c.tuple is None:
+            c.held.append(cap)  # unknown tuple: wait to adopt a real one
+        else:
+            self._push(c, cap)
+        if ts > self.clock:
+            self.clock = ts
+        self._release(out)
+        return out
+
+    def advance(self, now_ns: int) -> list[FlowEvent]:
+        """Move the clock (live sources call this with the wall clock)."""
+        out: list[FlowEvent] = []
+        if now_ns > self.clock:
+            self.clock = now_ns
+            self._release(out)
+        return out
+
+    def close_all(self, reason: str = "end of input") -> list[FlowEvent]:
+        out: list[FlowEvent] = []
+        for c in list(self._pending.values()):
+            self._commit_synthetic(c, "no real tuple arrived before the end of input")
+        self._release(out, everything=True)
+        for c in list(self._all_conns()):
+            self._close(c, reason, out)
+        return out
+
+    # ------------------------------------------------------------ connections
+
+    def _group(self, cap: Capture) -> tuple:
+        if cap.fd is not None:
+            return ("fd", cap.pid, cap.fd)
+        return ("nofd", cap.module, cap.pid, cap.tid, cap.comm)
+
+    def _conn_for(self, cap: Capture, out: list[FlowEvent]) -> _Conn:
+        group = self._group(cap)
+        tup = cap.tuple
+        if tup is None and cap.fd is not None:
+            tup = self._known_tuples.get((cap.pid, cap.fd))
+        if tup is not None:
+            c = self._by_key.get((group, tup))
+            if c is not None:
+                return c
+            pending = self._pending.pop(group, None)
+            if pending is not None:  # the unknown-tuple connection gets its tuple
+                self._adopt(pending, tup)
+                return pending
+            prev = self._current.get(group)
+            if prev is not None and prev.tuple != tup:
+                prev.superseded = True  # fd reused for a new connection
+            return self._new(group, cap, tup)
+        # unknown tuple
+        c = self._current.get(group) or self._pending.get(group)
+        if c is not None:
+            return c
+        c = self._new(group, cap, None)
+        if cap.fd is not None:
+            self._pending[group] = c
+        else:
+            self._commit_synthetic(c, f"eCapture's {cap.module} events carry no socket tuple")
+        return c
+
+    def _new(self, group: tuple, cap: Capture, tup: Tuple | None) -> _Conn:
+        conn = Connection(
+            id=0, pid=cap.pid, comm=cap.comm, fd=cap.fd, client=("", 0), server=("", 0),
+            module=cap.module,
+        )
+        c = _Conn(conn, group, tup)
+        if tup is not None:
+            self._set_tuple(c, tup)
+        return c
+
+    def _set_tuple(self, c: _Conn, tup: Tuple) -> None:
+        c.tuple = tup
+        c.conn.client, c.conn.server = (tup.src_ip, tup.src_port), (tup.dst_ip, tup.dst_port)
+        c.conn.tuple_known = True
+        self._by_key[(c.group, tup)] = c
+        self._current[c.group] = c
+
+    def _adopt(self, c: _Conn, tup: Tuple) -> None:
+        self._set_tuple(c, tup)
+        held, c.held = c.held, []
+        for cap in held:
+            self._push(c, cap)
+
+    def _commit_synthetic(self, c: _Conn, reason: str) -> None:
+        """Give a connection that never got a tuple stable invented endpoints."""
+        self._pending.pop(c.group, None)
+        c.conn.client, c.conn.server = self._endpoints.allocate(c.group)
+        c.conn.tuple_known = False
+        c.conn.synthetic_reason = reason
+        c.tuple = Tuple(*c.conn.client, *c.conn.server)
+        self._by_key[(c.group, c.tuple)] = c
+        self._current.setdefault(c.group, c)
+        held, c.held = c.held, []
+        for cap in held:
+            self._push(c, cap)
+
+    def _connect_info(self, info: ConnectInfo) -> list[FlowEvent]:
+        out: list[FlowEvent] = []
+        if info.timestamp_ns and info.timestamp_ns > self.clock:
+            self.clock = info.timestamp_ns
+        key = (info.pid, info.fd)
+        if info.kind == "connect" and info.tuple is not None:
+            group = ("fd", info.pid, info.fd)
+            prev = self._current.get(group)
+            if prev is not None and prev.tuple != info.tuple:
+                prev.superseded = True  # a new connect on the same fd ends the previous one
+                self._current.pop(group, None)
+            self._known_tuples[key] = info.tuple
+            pending = self._pending.pop(group, None)
+            if pending is not None:
+                self._adopt(pending, info.tuple)
+        self._release(out)
+        return out
+
+    def _all_conns(self):
+        seen = set()
+        for c in itertools.chain(self._by_key.values(), self._current.values(), self._pending.values()):
+            if id(c) not in seen:
+                seen.add(id(c))
+                yield c
+
+    # ---------------------------------------------------------------- ordering
+
+    def _push(self, c: _Conn, cap: Capture) -> None:
+        direction = self._direction(c, cap)
+        heapq.heappush(self._heap, (cap.timestamp_ns, int(direction), next(self._seq), c, cap))
+
+    @staticmethod
+    def _direction(c: _Conn, cap: Capture) -> Direction:
+        wrote = cap.data_type is DataType.WRITE
+        if cap.data_type is None:  # unknown: assume the process is the client and wrote it
+            wrote = True
+        return Direction.C2S if wrote == (c.conn.process_role == "client") else Direction.S2C
+
+    def _release(self, out: list[FlowEvent], everything: bool = False) -> None:
+        limit = self.clock - self.reorder_window_ns
+        heap = self._heap
+        while heap and (everything or heap[0][0] <= limit):
+            ts, _, _, c, cap = heapq.heappop(heap)
+            self._emit(c, cap, ts, out)
+        if not everything and self.clock - self._last_sweep >= SECOND:
+            self._last_sweep = self.clock
+            self._sweep(out)
+
+    def _sweep(self, out: list[FlowEvent]) -> None:
+        """Commit stale pending connections, close superseded and idle ones."""
+        now = self.clock
+        for c in list(self._pending.values()):
+            if c.held and now - c.first_ts > self.adopt_window_ns:
+                self._commit_synthetic(c, "the unknown tuple (0.0.0.0:0-0.0.0.0:0) was never resolved")
+                self._release(out)
+        grace = 2 * self.reorder_window_ns
+        for c in list(self._all_conns()):
+            if c.held:
+                continue
+            if c.superseded and now - c.last_ts > grace:
+                self._close(c, "its fd was reused by a new connection", out)
+            elif self.idle_timeout_ns and now - c.last_ts > max(self.idle_timeout_ns, grace):
+                self._close(c, "idle timeout", out)
+
+    # ---------------------------------------------------------------- emission
+
+    def _emit(self, c: _Conn, cap: Capture, ts: int, out: list[FlowEvent]) -> None:
+        if c.closed:  # a straggler after the connection was closed: reopen a new one
+            self._reopen(c)
+        direction = self._direction(c, cap)
+        if cap.form is PayloadForm.HTTP1_RENDERED and self._is_reemit(c, cap, direction, ts):
+            c.reemits += 1
+            self.report.count("stale_reemits")
+            return
+        if not c.opened:
+            c.opened = True
+            c.conn.id = next(self._ids)
+            self.connections_opened += 1
+            self.report.count("connections")
+            out.append(Opened(c.conn, ts))
+        if cap.uuid and cap.uuid not in c.conn.uuids:
+            c.conn.uuids.append(cap.uuid)
+        if cap.tid is not None and cap.tid not in c.conn.tids:
+            c.conn.tids.append(cap.tid)
+        notes = cap.notes
+        if ts < c.last_released_ts:
+            c.late += 1
+            self.report.count("late_events")
+            notes = notes + (f"arrived {(c.last_released_ts - ts) / 1e9:.3f} s after later data: placed here",)
+        c.last_released_ts = max(c.last_released_ts, ts)
+        wire = cap.payload
+        if cap.form is PayloadForm.HTTP1_RENDERED and self.repair_http1:
+            wire, changes = repair_rendered(cap.payload)
+            notes = notes + changes
+            if cap.payload.startswith(b"HTTP/1.1 101 ") or cap.payload.startswith(b"HTTP/1.0 101 "):
+                c.upgraded = True
+        out.append(Chunk(c.conn, direction, ts, wire, cap.payload, cap, notes))
+
+    def _is_reemit(self, c: _Conn, cap: Capture, direction: Direction, ts: int) -> bool:
+        """eCapture re-renders the previous message's headers, bodiless, at socket close
+        (v1.4.0–1.5.0) and on idle flushes after an upgrade (v1.5.2)."""
+        payload = cap.payload
+        end = payload.find(b"\r\n\r\n")
+        head = payload if end < 0 else payload[: end + 4]
+        prev = c.last_headers.get(direction)
+        c.last_headers[direction] = (head, ts)
+        if prev is None or len(head) != len(payload):  # has a body: a real message
+            return False
+        prev_head, prev_ts = prev
+        return prev_head == head and (prev_ts == ts or c.upgraded)
+
+    def _reopen(self, c: _Conn) -> None:
+        c.closed = c.opened = False
+        c.conn = Connection(
+            id=0, pid=c.conn.pid, comm=c.conn.comm, fd=c.conn.fd, client=c.conn.client,
+            server=c.conn.server, tuple_known=c.conn.tuple_known,
+            synthetic_reason=c.conn.synthetic_reason, process_role=c.conn.process_role,
+            module=c.conn.module,
+        )
+        c.last_headers.clear()
+        self._by_key[(c.group, c.tuple)] = c
+
+    def _close(self, c: _Conn, reason: str, out: list[FlowEvent]) -> None:
+        if self._by_key.get((c.group, c.tuple)) is c:
+            del self._by_key[(c.group, c.tuple)]
+        if self._current.get(c.group) is c:
+            del self._current[c.group]
+        if c.closed or not c.opened:
+            c.closed = True
+            return
+        c.closed = True
+        notes: list[str] = []
+        if c.reemits:
+            notes.append(
+                f"{c.reemits} stale re-emit(s) of the previous HTTP/1 headers omitted "
+                "(eCapture re-renders them at socket close and after an upgrade)"
+            )
+        if c.late:
+            notes.append(f"{c.late} event(s) arrived after later data and were placed out of time order")
+        out.append(Closed(c.conn, max(c.last_released_ts, c.last_ts), reason, tuple(notes)))
+

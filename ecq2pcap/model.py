@@ -1,0 +1,224 @@
+"""The vocabulary shared by every stage of the pipeline.
+
+    sources ──Message──► dialects ──Record──► flows ──FlowEvent──► sinks
+
+* A **message** is one eCaptureQ WebSocket message (or one line of a dump).
+* A **record** is what a dialect decodes from a message: :class:`Heartbeat`,
+  :class:`ProcessLog`, :class:`Capture` (TLS plaintext of one eCapture event),
+  :class:`ConnectInfo` (v2 connect/destroy lines) or :class:`Annotation`
+  (events that are not TLS data: bash, mysql, master keys, ...).
+* A **connection** is one synthesized TCP connection; a **chunk** is the data of
+  one capture placed on a connection in one **direction** (client→server or
+  server→client, always from the client's point of view).
+
+Everything here is plain data: no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import NamedTuple, Union
+
+
+class Opcode(enum.Enum):
+    """WebSocket opcode of a message (a plain dump line counts as text)."""
+
+    TEXT = "text"
+    BINARY = "binary"
+
+
+@dataclass(slots=True)
+class Message:
+    """One eCaptureQ message exactly as received."""
+
+    data: bytes
+    opcode: Opcode
+    origin: str  # "file:line" or "ws://host/#n": used in every diagnostic
+    recv_time_ns: int | None = None  # receive time, when the source knows it
+
+
+class DataType(enum.IntEnum):
+    """Which way the captured process moved the bytes (eCapture's dataType)."""
+
+    READ = 0  # the process received them (SSL_read)
+    WRITE = 1  # the process sent them (SSL_write)
+
+
+class Direction(enum.IntEnum):
+    """Direction of bytes on a connection, from the client's point of view."""
+
+    C2S = 0
+    S2C = 1
+
+    @property
+    def other(self) -> "Direction":
+        return Direction(1 - self)
+
+    @property
+    def label(self) -> str:
+        return "c2s" if self is Direction.C2S else "s2c"
+
+
+class PayloadForm(enum.Enum):
+    """What a capture's bytes are (see the protocol doc §4.3)."""
+
+    RAW = "raw"  # wire plaintext (hex dumps are reversed by the dialect)
+    HTTP1_RENDERED = "http1_rendered"  # eCapture's httputil re-serialization (type 1/3)
+    H2_DUMP = "h2_dump"  # eCapture's HTTP/2 text dump (type 2/4)
+
+
+class Tuple(NamedTuple):
+    """A connection's 4-tuple, oriented client → server."""
+
+    src_ip: str
+    src_port: int
+    dst_ip: str
+    dst_port: int
+
+    def __str__(self) -> str:
+        def ep(ip: str, port: int) -> str:
+            return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+        return f"{ep(self.src_ip, self.src_port)}-{ep(self.dst_ip, self.dst_port)}"
+
+
+# eCapture's parser types (protocol doc §2, `type`)
+ECTYPE_NAMES = {
+    0: "data",
+    1: "HTTP/1 request",
+    2: "HTTP/2 request",
+    3: "HTTP/1 response",
+    4: "HTTP/2 response",
+    5: "WebSocket",
+}
+
+
+@dataclass(slots=True)
+class Heartbeat:
+    timestamp_ns: int | None
+    count: int
+    text: str
+    origin: str = ""
+
+
+@dataclass(slots=True)
+class ProcessLog:
+    """One eCapture log line; ``fields`` is the zerolog object when it parsed."""
+
+    text: str
+    fields: dict | None
+    origin: str = ""
+
+
+@dataclass(slots=True)
+class Capture:
+    """TLS plaintext of one eCapture event (one or several merged SSL calls)."""
+
+    pid: int
+    tid: int | None
+    comm: str
+    fd: int | None  # None when the module does not report it (gnutls, nspr, gotls)
+    data_type: DataType | None  # None when unknown
+    tuple: Tuple | None  # client→server; None when unknown
+    timestamp_ns: int | None
+    payload: bytes
+    form: PayloadForm
+    ectype: int | None  # eCapture's `type` field, as sent
+    uuid: str | None
+    module: str = "openssl"  # openssl, gnutls, nspr, gotls
+    origin: str = ""
+    notes: tuple[str, ...] = ()  # things a dialect changed or noticed (hex dump reversed, ...)
+
+
+@dataclass(slots=True)
+class ConnectInfo:
+    """A v2 connect line (``kind='connect'``) or destroy line (``'destroy'``)."""
+
+    kind: str
+    pid: int
+    fd: int
+    tuple: Tuple | None
+    comm: str = ""
+    tid: int | None = None
+    timestamp_ns: int | None = None
+    origin: str = ""
+
+
+@dataclass(slots=True)
+class Annotation:
+    """An event that is not TLS data (bash, mysql, master key, ...): kept, never TCP."""
+
+    kind: str
+    text: str
+    pid: int | None = None
+    comm: str = ""
+    timestamp_ns: int | None = None
+    origin: str = ""
+
+
+Record = Union[Heartbeat, ProcessLog, Capture, ConnectInfo, Annotation]
+
+
+class DecodeError(ValueError):
+    """A message that cannot be decoded; the text is the user-facing reason."""
+
+
+# ---------------------------------------------------------------------------
+# flows → sinks
+
+
+@dataclass(slots=True, eq=False)
+class Connection:
+    """One synthesized TCP connection."""
+
+    id: int  # 1, 2, ... in order of first data; HAR `connection`
+    pid: int
+    comm: str
+    fd: int | None
+    client: tuple[str, int]  # (ip, port)
+    server: tuple[str, int]
+    tuple_known: bool = True
+    synthetic_reason: str | None = None  # why endpoints were invented
+    process_role: str = "client"  # "client" or "server": which end eCapture hooked
+    uuids: list[str] = field(default_factory=list)
+    tids: list[int] = field(default_factory=list)
+    module: str = "openssl"
+
+    @property
+    def ip_version(self) -> int:
+        return 6 if ":" in self.client[0] else 4
+
+    def outbound(self, direction: Direction) -> bool:
+        """True when the captured process sent bytes going this way."""
+        return (direction is Direction.C2S) == (self.process_role == "client")
+
+
+@dataclass(slots=True)
+class Chunk:
+    """The bytes of one capture placed on a connection."""
+
+    conn: Connection
+    direction: Direction
+    time_ns: int
+    wire: bytes  # what the sinks parse: framing repaired for rendered HTTP/1
+    raw: bytes  # as eCapture gave it (hex dumps reversed); `wire` may be the same object
+    capture: Capture
+    notes: tuple[str, ...] = ()  # what was changed or noticed, for comments and HAR
+
+
+@dataclass(slots=True)
+class Opened:
+    conn: Connection
+    time_ns: int
+
+
+@dataclass(slots=True)
+class Closed:
+    conn: Connection
+    time_ns: int
+    reason: str  # "end of input", "idle", "new connect on same fd", ...
+    notes: tuple[str, ...] = ()  # e.g. stale re-emits omitted
+
+
+FlowEvent = Union[Opened, Chunk, Closed]

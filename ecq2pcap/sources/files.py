@@ -1,0 +1,79 @@
+"""Dump files and stdin as a stream of messages (the only module here that opens files)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ..model import DecodeError, Message
+from ..report import Report
+from .recording import LineDecoder
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class InputError(Exception):
+    """An input that cannot be read at all (missing file, permission, corrupt gzip)."""
+
+
+@dataclass
+class FileSource:
+    """One input (path or ``-`` for stdin); iterate for messages.
+
+    ``position`` and ``size`` (bytes of the file on disk; compressed for .gz)
+    drive the progress bar.
+    """
+
+    path: str
+    report: Report
+
+    def __post_init__(self) -> None:
+        self.position = 0
+        self.size: int | None = None
+        self.name = "<stdin>" if self.path == "-" else self.path
+        self._raw: BinaryIO | None = None
+
+    def open(self) -> BinaryIO:
+        try:
+            if self.path == "-":
+                raw: BinaryIO = sys.stdin.buffer
+            else:
+                raw = open(self.path, "rb")
+                self.size = os.fstat(raw.fileno()).st_size
+        except OSError as exc:
+            raise InputError(f"{self.name}: cannot read: {exc.strerror or exc}") from None
+        self._raw = raw
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        if buffered.peek(2)[:2] == GZIP_MAGIC:
+            return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        return buffered
+
+    def __iter__(self) -> Iterator[Message]:
+        stream = self.open()
+        decoder = LineDecoder()
+        lineno = 0
+        try:
+            for line in stream:
+                lineno += 1
+                if self.size is not None and lineno & 63 == 0:
+                    self.position = self._raw.tell()  # type: ignore[union-attr]
+                origin = f"{self.name}:{lineno}"
+                try:
+                    msg = decoder.message(line, origin)
+                except DecodeError as exc:
+                    self.report.skip(origin, str(exc))
+                    continue
+                if msg is not None:
+                    yield msg
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(f"{self.name}:{lineno + 1}: cannot read further: {exc}") from None
+        finally:
+            if self.size is not None:
+                self.position = self.size
+            if self.path != "-":
+                stream.close()

@@ -1,0 +1,106 @@
+"""Lines of a dump file → messages (sans-IO).
+
+A dump line is one of:
+
+* a bare eCaptureQ v1.4.0–1.4.2 JSON message (what ``websocat ws://host:28257/ > dump.jsonl``
+  records): a text message with no receive time;
+* an ecq2pcap recording line ``{"t": <epoch seconds>, "opcode": "text"|"binary",
+  "text": …}`` or ``… "data_b64": …}`` (also the shared samples' frame files, whose ``t``
+  counts seconds since the client connected);
+* the recording header ``{"ecq2pcap": "recording", "version": 1, "url": …, "started": …}``.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import msgspec
+
+from ..model import DecodeError, Message, Opcode
+
+RECORDING_MAGIC = "recording"
+
+
+class _Frame(msgspec.Struct):
+    opcode: str
+    t: float | None = None
+    text: str | None = None
+    data_b64: str | None = None
+
+
+class _Header(msgspec.Struct):
+    ecq2pcap: str
+    version: int = 1
+    url: str = ""
+    started: float | None = None
+
+
+_frame = msgspec.json.Decoder(_Frame)
+_header = msgspec.json.Decoder(_Header)
+
+
+class LineDecoder:
+    """Turns dump lines into messages; remembers the recording header's start time."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.url: str = ""
+
+    def message(self, line: bytes, origin: str) -> Message | None:
+        """The message of one line, None for a header or blank line; raises DecodeError."""
+        line = line.strip()
+        if not line:
+            return None
+        if line.startswith(b'{"log_type"') or b'"opcode"' not in line[:200]:
+            if line.startswith(b'{"ecq2pcap"'):
+                return self._read_header(line)
+            return Message(line, Opcode.TEXT, origin)
+        try:
+            fr = _frame.decode(line)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            # not a recording line after all: let the dialect say what is wrong
+            return Message(line, Opcode.TEXT, origin)
+        try:
+            opcode = Opcode(fr.opcode)
+        except ValueError:
+            raise DecodeError(f"recording line with unknown opcode {fr.opcode!r}") from None
+        if fr.text is not None:
+            data = fr.text.encode("utf-8", "surrogateescape")
+        elif fr.data_b64 is not None:
+            try:
+                data = base64.b64decode(fr.data_b64, validate=True)
+            except ValueError as exc:
+                raise DecodeError(f"recording line: bad base64 in data_b64 ({exc})") from None
+        else:
+            raise DecodeError("recording line has neither text nor data_b64")
+        recv = None
+        if fr.t is not None:
+            t = fr.t if fr.t >= 1e8 or self.started is None else self.started + fr.t
+            recv = round(t * 1e6) * 1000  # recordings keep microseconds
+        return Message(data, opcode, origin, recv)
+
+    def _read_header(self, line: bytes) -> None:
+        try:
+            hdr = _header.decode(line)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise DecodeError(f"bad recording header: {exc}") from None
+        if hdr.ecq2pcap != RECORDING_MAGIC:
+            raise DecodeError(f"unknown ecq2pcap header kind {hdr.ecq2pcap!r}")
+        self.started, self.url = hdr.started, hdr.url
+        return None
+
+
+def frame_line(message: Message) -> bytes:
+    """The recording line for a message (inverse of :meth:`LineDecoder.message`)."""
+    t = None if message.recv_time_ns is None else round(message.recv_time_ns / 1e9, 6)
+    if message.opcode is Opcode.TEXT:
+        try:
+            return msgspec.json.encode({"t": t, "opcode": "text", "text": message.data.decode("utf-8")})
+        except UnicodeDecodeError:
+            pass
+    b64 = base64.b64encode(message.data).decode("ascii")
+    return msgspec.json.encode({"t": t, "opcode": message.opcode.value, "data_b64": b64})
+
+
+def header_line(url: str, started: float) -> bytes:
+    return msgspec.json.encode({"ecq2pcap": RECORDING_MAGIC, "version": 1, "url": url, "started": started})

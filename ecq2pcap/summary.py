@@ -1,0 +1,31 @@
+"""The end-of-run summary printed on stderr."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .report import Report
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+
+def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
+    c = report.counts
+    lines = [
+        "ecq2pcap summary:",
+        f"  messages     {c['messages']:>8}  (events {c['events']}, process logs {c['process_logs']}, "
+        f"heartbeats {c['heartbeats']}, annotations {c['annotations']})",
+        f"  connections  {c['connections']:>8}",
+        f"  packets      {c['packets']:>8}",
+        f"  HAR entries  {c['har_entries']:>8}",
+        f"  skipped      {c['skipped']:>8}",
+        f"  warnings     {sum(report.warnings.values()):>8}",
+    ]
+    if c["stale_reemits"]:
+        lines.append(f"  stale re-emits left out {c['stale_reemits']} (eCapture re-rendered earlier headers)")
+    if pipeline is not None and pipeline.ecapture_version:
+        lines.append(f"  eCapture     {pipeline.ecapture_version}")
+    for reason, n in report.warnings.most_common():
+        lines.append(f"    {n:>6} × {reason}")
+    return "\n".join(lines)

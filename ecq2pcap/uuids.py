@@ -1,0 +1,114 @@
+"""Parse eCapture v1.x event uuids (protocol doc §3.1).
+
+Forms, parsed from both ends because ``comm`` may contain ``_``, spaces, ``-``,
+``/``, ``:``, UTF-8 or NUL bytes:
+
+* openssl: ``<pid>_<tid>_<comm>_<fd>_<dt>_<tuple>``; when the socket is unknown,
+  eCapture leaves its internal form ``sock:<pid>_<tid>_<comm>_<fd>_<dt>_0.0.0.0:0-0.0.0.0:0_0``.
+* gnutls, nspr: ``<pid>_<tid>_<comm16raw>_<dt>`` (no fd, no tuple).
+* gotls: ``<pid>_<tid>_<comm16raw>``.
+* mysql, postgres: ``<pid>_<comm16raw>``.
+
+``comm16raw`` is the kernel's 16-byte comm buffer printed with ``%s``: it always
+ends in at least one NUL byte (comm is at most 15 characters).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .model import DataType, Tuple
+
+UNKNOWN_TUPLE = "0.0.0.0:0-0.0.0.0:0"
+
+_HOST = r"(\[[0-9A-Fa-f:.%a-zA-Z]*\]|[0-9.]+)"
+_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)-{_HOST}:(\d+)")
+_V2_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)->{_HOST}:(\d+)")
+
+
+@dataclass(slots=True, frozen=True)
+class UuidInfo:
+    kind: str  # "openssl", "nofd" (gnutls/nspr), "gotls", "pidcomm" (mysql/postgres)
+    pid: int
+    tid: int | None
+    comm: str  # trailing NUL padding removed
+    fd: int | None = None
+    data_type: DataType | None = None
+    tuple: Tuple | None = None  # None when unknown (0.0.0.0:0-0.0.0.0:0)
+    sock_form: bool = False  # the unstripped "sock:..._0" form
+
+
+def _host(text: str) -> str:
+    return text[1:-1] if text.startswith("[") else text
+
+
+def parse_tuple(text: str) -> Tuple | None:
+    """``a.b.c.d:p-e.f.g.h:q`` or ``[v6]:p-[v6]:q`` (v1) and ``[a]:p->[b]:q`` (v2).
+
+    Returns None for the unknown tuple (any zero port or all-zero addresses);
+    raises ValueError when the text is not a tuple at all.
+    """
+    m = _TUPLE_RE.fullmatch(text) or _V2_TUPLE_RE.fullmatch(text)
+    if m is None:
+        raise ValueError(f"not a connection tuple: {text!r}")
+    src, sport, dst, dport = _host(m[1]), int(m[2]), _host(m[3]), int(m[4])
+    if sport == 0 or dport == 0 or src in ("0.0.0.0", "::") or dst in ("0.0.0.0", "::"):
+        return None
+    if sport > 65535 or dport > 65535:
+        raise ValueError(f"port out of range in tuple {text!r}")
+    return Tuple(src, sport, dst, dport)
+
+
+def _is_tuple(text: str) -> bool:
+    return _TUPLE_RE.fullmatch(text) is not None
+
+
+def parse_uuid(uuid: str) -> UuidInfo:
+    """Parse one v1 uuid; raises ValueError with a user-facing reason."""
+    text = uuid
+    sock_form = text.startswith("sock:")
+    if sock_form:
+        text = text[5:]
+    parts = text.split("_")
+    if len(parts) < 2 or not parts[0].isdigit():
+        raise ValueError(f"unparsable uuid {uuid!r}: does not start with <pid>_")
+    pid = int(parts[0])
+
+    # openssl: ..._<fd>_<dt>_<tuple>[_<sock>]
+    if sock_form and len(parts) >= 2 and parts[-1].isdigit() and _is_tuple(parts[-2]):
+        parts = parts[:-1]
+    if len(parts) >= 6 and _is_tuple(parts[-1]):
+        fd_s, dt_s = parts[-3], parts[-2]
+        if not (fd_s.isdigit() and dt_s in ("0", "1") and parts[1].isdigit()):
+            raise ValueError(f"unparsable uuid {uuid!r}: expected <pid>_<tid>_<comm>_<fd>_<dt>_<tuple>")
+        return UuidInfo(
+            kind="openssl",
+            pid=pid,
+            tid=int(parts[1]),
+            comm="_".join(parts[2:-3]).rstrip("\x00"),
+            fd=int(fd_s),
+            data_type=DataType(int(dt_s)),
+            tuple=parse_tuple(parts[-1]),
+            sock_form=sock_form,
+        )
+    if sock_form:
+        raise ValueError(f"unparsable uuid {uuid!r}: sock: form without a tuple")
+
+    # the raw 16-byte comm ends in NUL: find the last part that holds one
+    nul_at = max((i for i, p in enumerate(parts) if "\x00" in p), default=-1)
+    if nul_at >= 1:
+        rest = parts[nul_at + 1 :]
+        if nul_at >= 2 and parts[1].isdigit() and rest in ([], ["0"], ["1"]):
+            comm = "_".join(parts[2 : nul_at + 1]).rstrip("\x00")
+            if rest:  # gnutls / nspr
+                return UuidInfo("nofd", pid, int(parts[1]), comm, data_type=DataType(int(rest[0])))
+            return UuidInfo("gotls", pid, int(parts[1]), comm)
+        if not rest:  # mysql / postgres
+            return UuidInfo("pidcomm", pid, None, "_".join(parts[1:]).rstrip("\x00"))
+    # NUL-less fallbacks (comm already trimmed by a re-encoder)
+    if len(parts) >= 4 and parts[1].isdigit() and parts[-1] in ("0", "1"):
+        return UuidInfo("nofd", pid, int(parts[1]), "_".join(parts[2:-1]), data_type=DataType(int(parts[-1])))
+    if len(parts) >= 3 and parts[1].isdigit():
+        return UuidInfo("gotls", pid, int(parts[1]), "_".join(parts[2:]))
+    raise ValueError(f"unparsable uuid {uuid!r}")

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command (README): installs everything the tests need, then runs pytest.
+#   bash scripts/test.sh [pytest args...]
+# - pip: the package in editable mode with its [test] extra
+# - Debian's tshark (the real consumer of our pcapng), non-interactively
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+if ! command -v tshark >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections || true
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends tshark >/dev/null
+fi
+tshark --version | head -1
+
+exec python3 -m pytest "$@"

@@ -1,0 +1,48 @@
+"""Shared test helpers: paths to the shipped samples and the real consumers (tshark)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+# ../shared/samples beside the checkout (CI lays shared/ next to the clone)
+SAMPLES = Path(os.environ.get("ECQ2PCAP_SAMPLES", ROOT.parent / "shared" / "samples"))
+
+
+@pytest.fixture(scope="session")
+def tshark() -> str:
+    """Path to tshark. The README's test command installs it; a missing tshark fails
+    (set ECQ2PCAP_ALLOW_NO_TSHARK=1 to skip those tests instead)."""
+    path = shutil.which("tshark")
+    if path is None:
+        if os.environ.get("ECQ2PCAP_ALLOW_NO_TSHARK") == "1":
+            pytest.skip("tshark not installed")
+        pytest.fail("tshark is not installed: run the README's test command (it installs Debian's tshark)")
+    return path
+
+
+def run_tshark(tshark: str, pcap: Path, *args: str) -> str:
+    """Run tshark on a capture file and return stdout (fails the test on a tshark error)."""
+    proc = subprocess.run(
+        [tshark, "-n", "-r", str(pcap), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LC_ALL": "C"},
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"tshark failed ({proc.returncode}): {proc.stderr}")
+    return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.fail(f"shared samples not found at {SAMPLES} (set ECQ2PCAP_SAMPLES)")
+    return SAMPLES

@@ -1,0 +1,144 @@
+from ecq2pcap.flows import ConnectionTable
+from ecq2pcap.model import (Capture, Chunk, Closed, ConnectInfo, DataType, Direction, Opened, PayloadForm,
+                            Tuple)
+
+S = 1_000_000_000
+T = Tuple("10.0.0.1", 40000, "10.0.0.2", 8443)
+REQ = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+RESP = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+RESP_HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+
+
+def cap(payload, dt, ts, *, pid=1, tid=1, fd=5, tup=T, form=PayloadForm.HTTP1_RENDERED, uuid=None, module="openssl"):
+    return Capture(pid=pid, tid=tid, comm="curl", fd=fd, data_type=DataType(dt), tuple=tup, timestamp_ns=ts,
+                   payload=payload, form=form, ectype=None, uuid=uuid or f"{pid}_{tid}_curl_{fd}_{dt}_{tup}",
+                   module=module)
+
+
+def run(caps, **kw):
+    table = ConnectionTable(**kw)
+    events = []
+    for c in caps:
+        events += table.feed(c)
+    events += table.close_all()
+    return events
+
+
+def chunks(events):
+    return [e for e in events if isinstance(e, Chunk)]
+
+
+def test_halves_and_threads_join_one_connection_ordered():
+    # the response's worker flushed first; same whole second (v1.4): request still first
+    events = run([cap(RESP, 0, 100 * S, tid=2), cap(REQ, 1, 100 * S, tid=1)], repair_http1=False)
+    opened = [e for e in events if isinstance(e, Opened)]
+    assert len(opened) == 1 and opened[0].conn.client == ("10.0.0.1", 40000)
+    assert [(c.direction, c.wire) for c in chunks(events)] == [(Direction.C2S, REQ), (Direction.S2C, RESP)]
+    assert sorted(opened[0].conn.tids) == [1, 2]
+    assert isinstance(events[-1], Closed)
+
+
+def test_events_stream_out_as_capture_time_advances():
+    table = ConnectionTable(reorder_window_ns=3 * S, repair_http1=False)
+    assert table.feed(cap(REQ, 1, 100 * S)) == []  # held in the reorder window
+    out = table.feed(cap(RESP, 0, 104 * S))
+    assert [type(e) for e in out] == [Opened, Chunk]  # the request is out, the response waits
+    assert chunks(table.advance(200 * S))[0].wire == RESP
+
+
+def test_server_side_capture_orients_by_role():
+    # nginx: reads the request (dt=0), writes the response; tuple stays client->server
+    events = run([cap(REQ, 0, 1 * S), cap(RESP, 1, 2 * S)], repair_http1=False)
+    ch = chunks(events)
+    assert [c.direction for c in ch] == [Direction.C2S, Direction.S2C]
+    assert ch[0].conn.process_role == "server"
+    assert not ch[0].conn.outbound(Direction.C2S)
+
+
+def test_same_pid_fd_different_tuples_are_separate_connections():
+    t2 = Tuple("10.0.0.9", 40001, "10.0.0.2", 443)
+    events = run([cap(REQ, 0, 1 * S), cap(RESP, 1, 2 * S), cap(REQ, 0, 30 * S, tup=t2), cap(RESP, 1, 31 * S, tup=t2)],
+                 repair_http1=False)
+    opened = [e.conn for e in events if isinstance(e, Opened)]
+    assert [c.client for c in opened] == [("10.0.0.1", 40000), ("10.0.0.9", 40001)]
+    closed = [e for e in events if isinstance(e, Closed)]
+    assert closed[0].conn is opened[0] and "reused" in closed[0].reason
+
+
+def test_unknown_tuple_adopts_real_tuple_of_same_pid_fd():
+    events = run([cap(REQ, 1, 1 * S, tup=None), cap(RESP, 0, 2 * S)], repair_http1=False)
+    opened = [e for e in events if isinstance(e, Opened)]
+    assert len(opened) == 1 and opened[0].conn.tuple_known and opened[0].conn.server == ("10.0.0.2", 8443)
+    assert [c.wire for c in chunks(events)] == [REQ, RESP]
+
+
+def test_never_resolved_tuple_gets_stable_documentation_endpoints():
+    def conn():
+        ev = run([cap(REQ, 1, 1 * S, tup=None), cap(RESP, 0, 2 * S, tup=None)], repair_http1=False)
+        return [e for e in ev if isinstance(e, Opened)][0].conn
+
+    a, b = conn(), conn()
+    assert a.client[0].startswith("192.0.2.") and a.server[0].startswith("198.51.100.")
+    assert (a.client, a.server) == (b.client, b.server)
+    assert not a.tuple_known and "never" in a.synthetic_reason
+
+
+def test_pending_unknown_tuple_committed_after_adopt_window():
+    table = ConnectionTable(adopt_window_ns=5 * S, repair_http1=False)
+    table.feed(cap(REQ, 1, 1 * S, tup=None))
+    out = table.advance(20 * S)
+    assert [type(e) for e in out][:2] == [Opened, Chunk]
+    assert not out[0].conn.tuple_known
+
+
+def test_v2_connect_line_gives_tuple_to_earlier_data():
+    table = ConnectionTable(repair_http1=False)
+    out = table.feed(cap(REQ, 1, 1 * S, tup=None, form=PayloadForm.RAW))
+    out += table.feed(ConnectInfo("connect", pid=1, fd=5, tuple=T, timestamp_ns=1 * S))
+    out += table.close_all()
+    assert [e for e in out if isinstance(e, Opened)][0].conn.client == ("10.0.0.1", 40000)
+
+
+def test_gnutls_without_fd_joins_directions_with_synthetic_endpoints():
+    events = run([cap(REQ, 1, 1 * S, fd=None, tup=None, module="gnutls/nspr"),
+                  cap(RESP, 0, 2 * S, fd=None, tup=None, module="gnutls/nspr")], repair_http1=False)
+    assert len([e for e in events if isinstance(e, Opened)]) == 1
+    assert [c.direction for c in chunks(events)] == [Direction.C2S, Direction.S2C]
+
+
+def test_stale_reemit_at_close_is_left_out_and_reported():
+    # v1.4.0-1.5.0: socket close re-renders the last response headers, same timestamp
+    events = run([cap(REQ, 1, 5 * S), cap(RESP, 0, 5 * S), cap(RESP_HEAD, 0, 5 * S)], repair_http1=False)
+    assert [c.wire for c in chunks(events)] == [REQ, RESP]
+    closed = [e for e in events if isinstance(e, Closed)][0]
+    assert any("re-emit" in n for n in closed.notes)
+
+
+def test_reemits_after_upgrade_are_left_out():
+    up_req = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"
+    up_resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+    caps = [cap(up_req, 1, 1 * S), cap(up_resp, 0, 1 * S)]
+    caps += [cap(up_req, 1, t * S) for t in (3, 5, 7)] + [cap(up_resp, 0, t * S) for t in (3, 5)]
+    events = run(caps, repair_http1=False)
+    assert [c.wire for c in chunks(events)] == [up_req, up_resp]
+
+
+def test_identical_requests_at_other_times_are_real():
+    events = run([cap(REQ, 1, 1 * S), cap(RESP, 0, 1 * S), cap(REQ, 1, 9 * S), cap(RESP, 0, 9 * S)],
+                 repair_http1=False)
+    assert [c.wire for c in chunks(events)] == [REQ, RESP, REQ, RESP]
+
+
+def test_idle_timeout_closes_connection():
+    table = ConnectionTable(idle_timeout_ns=10 * S, repair_http1=False)
+    table.feed(cap(REQ, 1, 1 * S))
+    out = table.advance(30 * S)
+    assert any(isinstance(e, Closed) and e.reason == "idle timeout" for e in out)
+
+
+def test_rendered_http1_framing_is_repaired_for_wire_but_raw_kept():
+    gz_rendered = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 30\r\n\r\n" + b"x" * 50)
+    ch = chunks(run([cap(REQ, 1, 1 * S), cap(gz_rendered, 0, 2 * S)]))
+    assert ch[1].raw == gz_rendered
+    assert b"Content-Length: 50\r\n" in ch[1].wire and b"Content-Encoding" not in ch[1].wire
+    assert ch[1].notes

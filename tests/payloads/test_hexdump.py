@@ -1,0 +1,47 @@
+import os
+
+import pytest
+
+from ecq2pcap.payloads.hexdump import looks_like_hexdump, reverse_hexdump
+
+
+def go_hex_dump(data: bytes) -> bytes:
+    """An independent re-implementation of Go's encoding/hex.Dump layout."""
+    lines = []
+    for off in range(0, len(data), 16):
+        chunk = data[off : off + 16]
+        hexpart = ""
+        for i, b in enumerate(chunk):
+            hexpart += f"{b:02x} "
+            if i == 7:
+                hexpart += " "
+        ascii_ = "".join(chr(b) if 32 <= b <= 126 else "." for b in chunk)
+        lines.append(f"{off:08x}  {hexpart:<49} |{ascii_}|\n")
+    return "".join(lines).encode()
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 15, 16, 17, 31, 32, 1000])
+def test_roundtrip_lengths(n):
+    data = os.urandom(n)
+    dump = go_hex_dump(data)
+    assert looks_like_hexdump(dump) == (n >= 1)
+    assert reverse_hexdump(dump) == data
+
+
+def test_ascii_column_with_pipes():
+    data = b"\x81\x05|||||abc|def|ghi"
+    assert reverse_hexdump(go_hex_dump(data)) == data
+
+
+def test_known_go_output():
+    # literal output of Go's hex.Dump([]byte("\x81\x85#'20NTU\x10\x13"))
+    dump = b"00000000  81 85 23 27 32 30 4e 54  55 10 13                 |..#'20NTU..|\n"
+    assert reverse_hexdump(dump) == b"\x81\x85#'20NTU\x10\x13"
+
+
+def test_not_a_dump():
+    assert not looks_like_hexdump(b"GET / HTTP/1.1\r\n")
+    with pytest.raises(ValueError):
+        reverse_hexdump(b"00000000  zz\n")
+    with pytest.raises(ValueError):  # offsets must continue
+        reverse_hexdump(go_hex_dump(b"a" * 16) + go_hex_dump(b"b" * 16))

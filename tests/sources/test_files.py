@@ -1,0 +1,66 @@
+import gzip
+import io
+import sys
+
+import pytest
+
+from ecq2pcap.model import Message, Opcode
+from ecq2pcap.report import Report
+from ecq2pcap.sources.files import FileSource, InputError
+from ecq2pcap.sources.recording import LineDecoder, frame_line, header_line
+
+LINES = [b'{"log_type":0,"payload":{"timestamp":1,"count":0,"message":"heartbeat:0"}}', b"", b"garbage"]
+
+
+def collect(path, report=None):
+    return list(FileSource(str(path), report or Report()))
+
+
+def test_plain_and_gzip_give_same_messages_with_origins(tmp_path):
+    plain, gz = tmp_path / "d.jsonl", tmp_path / "d.bin"  # gzip detected by magic, not name
+    plain.write_bytes(b"\n".join(LINES) + b"\n")
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    a, b = collect(plain), collect(gz)
+    assert [m.data for m in a] == [m.data for m in b] == [LINES[0], b"garbage"]
+    assert [m.origin for m in a] == [f"{plain}:1", f"{plain}:3"]
+    assert all(m.opcode is Opcode.TEXT and m.recv_time_ns is None for m in a)
+
+
+def test_stdin(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(LINES[0] + b"\n")))
+    [m] = collect("-")
+    assert m.data == LINES[0] and m.origin == "<stdin>:1"
+
+
+def test_missing_file_and_truncated_gzip(tmp_path):
+    with pytest.raises(InputError, match="cannot read"):
+        collect(tmp_path / "nope.jsonl")
+    bad = tmp_path / "cut.gz"
+    bad.write_bytes(gzip.compress(b"\n".join([LINES[0]] * 5000))[:-20])
+    with pytest.raises(InputError, match="cannot read further"):
+        collect(bad)
+
+
+def test_recording_roundtrip_is_byte_exact():
+    msgs = [Message(b'{"log_type":1}', Opcode.TEXT, "x", 1795715801_123456000),
+            Message(bytes(range(256)) * 3, Opcode.BINARY, "x", 1795715802_000001000),
+            Message(b"\xff\xfe not utf-8", Opcode.TEXT, "x", None)]
+    dec = LineDecoder()
+    assert dec.message(header_line("ws://127.0.0.1:28257/", 1795715800.5), "r:1") is None
+    back = [dec.message(frame_line(m), f"r:{i}") for i, m in enumerate(msgs, 2)]
+    assert [(m.data, m.opcode, m.recv_time_ns) for m in back] == [(m.data, m.opcode, m.recv_time_ns) for m in msgs]
+    assert dec.url == "ws://127.0.0.1:28257/"
+
+
+def test_sample_frames_format_with_relative_time():
+    dec = LineDecoder()
+    m = dec.message(b'{"t": 1.5, "opcode": "binary", "data_b64": "AAE=", "k": "event"}', "s:1")
+    assert (m.data, m.opcode, m.recv_time_ns) == (b"\x00\x01", Opcode.BINARY, 1_500_000_000)
+
+
+def test_bad_recording_lines_are_reported(tmp_path):
+    p = tmp_path / "r.jsonl"
+    p.write_bytes(b'{"t": 1, "opcode": "binary", "data_b64": "!!"}\n{"t": 1, "opcode": "ping", "text": "x"}\n')
+    report = Report()
+    assert collect(p, report) == []
+    assert report.counts["skipped"] == 2

@@ -1,0 +1,68 @@
+import pytest
+
+from ecq2pcap.model import DataType, Tuple
+from ecq2pcap.uuids import parse_tuple, parse_uuid
+
+
+def test_openssl_ipv4():
+    u = parse_uuid("316_316_curl_5_1_127.0.0.1:46890-127.0.0.1:8443")
+    assert (u.kind, u.pid, u.tid, u.comm, u.fd, u.data_type) == ("openssl", 316, 316, "curl", 5, DataType.WRITE)
+    assert u.tuple == Tuple("127.0.0.1", 46890, "127.0.0.1", 8443)
+    assert not u.sock_form
+
+
+@pytest.mark.parametrize(
+    "comm",
+    ["Chrome_ChildIOT", "Socket Thread", "a-b/c:d", "x_1_2", "_", "名前", "nul\x00\x00"],
+)
+def test_comm_with_separators(comm):
+    u = parse_uuid(f"10_11_{comm}_7_0_10.0.0.1:1234-10.0.0.2:443")
+    assert u.comm == comm.rstrip("\x00")
+    assert (u.pid, u.tid, u.fd, u.data_type) == (10, 11, 7, DataType.READ)
+    assert u.tuple == Tuple("10.0.0.1", 1234, "10.0.0.2", 443)
+
+
+def test_ipv6_and_v4_mapped():
+    u = parse_uuid("1_2_nginx_3_0_[2001:db8::1]:5555-[::1]:443")
+    assert u.tuple == Tuple("2001:db8::1", 5555, "::1", 443)
+    u = parse_uuid("1_2_py_3_1_[::ffff:127.0.0.1]:5555-[::ffff:127.0.0.1]:443")
+    assert u.tuple == Tuple("::ffff:127.0.0.1", 5555, "::ffff:127.0.0.1", 443)
+
+
+def test_unstripped_sock_form_with_unknown_tuple():
+    u = parse_uuid("sock:316_317_curl_5_1_0.0.0.0:0-0.0.0.0:0_0")
+    assert (u.kind, u.pid, u.tid, u.comm, u.fd, u.data_type) == ("openssl", 316, 317, "curl", 5, DataType.WRITE)
+    assert u.tuple is None and u.sock_form
+
+
+def test_unknown_tuple_without_sock_prefix():
+    assert parse_uuid("1_1_c_4_0_0.0.0.0:0-0.0.0.0:0").tuple is None
+
+
+def test_gnutls_nspr_form_with_nul_padding():
+    u = parse_uuid("42_43_Socket Thread\x00_1")
+    assert (u.kind, u.pid, u.tid, u.comm, u.fd, u.data_type, u.tuple) == (
+        "nofd", 42, 43, "Socket Thread", None, DataType.WRITE, None)
+
+
+def test_gotls_form():
+    u = parse_uuid("42_43_server_x\x00\x00\x00\x00\x00\x00\x00\x00")
+    assert (u.kind, u.pid, u.tid, u.comm) == ("gotls", 42, 43, "server_x")
+
+
+def test_mysql_form():
+    u = parse_uuid("42_mysqld\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+    assert (u.kind, u.pid, u.comm) == ("pidcomm", 42, "mysqld")
+
+
+@pytest.mark.parametrize("bad", ["", "curl_5", "abc_1_2", "sock:1_2_c_0_1_nonsense_0", "1_x_c_5_9_1.2.3.4:1-5.6.7.8:2"])
+def test_unparsable(bad):
+    with pytest.raises(ValueError):
+        parse_uuid(bad)
+
+
+def test_v2_tuple_form():
+    assert parse_tuple("[127.0.0.1]:46890->[127.0.0.1]:8443") == Tuple("127.0.0.1", 46890, "127.0.0.1", 8443)
+    assert parse_tuple("[::]:0->[::]:0") is None
+    with pytest.raises(ValueError):
+        parse_tuple("1.2.3.4-5.6.7.8")
