@@ -1,0 +1,131 @@
+"""pcapng blocks as bytes: Section Header, Interface Description, Enhanced Packet.
+
+Pure functions, no I/O. Everything is written in the host's byte order because a
+reader on a pipe (``wireshark -k -i -``) only accepts host-endian pcapng; readers of
+files accept either order (the byte-order magic tells them).
+
+Layout reference: draft-ietf-opsawg-pcapng (blocks §4.1–4.3, options §3.5).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ... import __version__
+
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101  # raw IPv4/IPv6, no link-layer header
+
+SHB_TYPE = 0x0A0D0D0A
+IDB_TYPE = 0x00000001
+EPB_TYPE = 0x00000006
+BYTE_ORDER_MAGIC = 0x1A2B3C4D
+
+OPT_ENDOFOPT = 0
+OPT_COMMENT = 1
+SHB_HARDWARE = 2
+SHB_OS = 3
+SHB_USERAPPL = 4
+IF_NAME = 2
+IF_DESCRIPTION = 3
+IF_TSRESOL = 9
+EPB_FLAGS = 2
+
+FLAG_INBOUND = 1  # epb_flags bits 0-1: packet direction
+FLAG_OUTBOUND = 2
+
+MAX_OPTION_LEN = 0xFFFF - 3  # option length is 16 bits; keep the padded length in range too
+
+_U32 = struct.Struct("=I")
+_OPT_HDR = struct.Struct("=HH")
+_END_OF_OPTIONS = _OPT_HDR.pack(OPT_ENDOFOPT, 0)
+_FLAGS_OPTION = struct.Struct("=HHI")  # code, length 4, value
+_BLOCK_HDR = struct.Struct("=II")  # type, total length
+_SHB_BODY = struct.Struct("=IHHq")  # magic, major, minor, section length (-1: unknown)
+_IDB_BODY = struct.Struct("=HHI")  # link type, reserved, snaplen
+_EPB_HDR = struct.Struct("=IIIIIII")  # type, total len, interface, ts high, ts low, caplen, origlen
+_PAD = (b"", b"\0\0\0", b"\0\0", b"\0")  # indexed by len % 4
+
+
+def option(code: int, value: bytes) -> bytes:
+    """One option: code, unpadded length, value, zero padding to 32 bits."""
+    if len(value) > MAX_OPTION_LEN:
+        raise ValueError(f"pcapng option {code} too long ({len(value)} bytes)")
+    return _OPT_HDR.pack(code, len(value)) + value + _PAD[len(value) & 3]
+
+
+def text_option(code: int, text: str) -> bytes:
+    """A UTF-8 string option. Any Python text is accepted: unencodable characters (lone
+    surrogates) are replaced, and text too long for the 16-bit length is cut at a
+    character boundary."""
+    data = text.encode("utf-8", "replace")
+    if len(data) > MAX_OPTION_LEN:
+        data = data[:MAX_OPTION_LEN].decode("utf-8", "ignore").encode("utf-8")
+    return option(code, data)
+
+
+def _options(opts: list[bytes]) -> bytes:
+    """Options followed by opt_endofopt, or nothing when there are none."""
+    return b"".join(opts) + _END_OF_OPTIONS if opts else b""
+
+
+def _block(block_type: int, body: bytes) -> bytes:
+    """Frame a block body (already 32-bit aligned) with both total-length fields."""
+    total = 12 + len(body)
+    return _BLOCK_HDR.pack(block_type, total) + body + _U32.pack(total)
+
+
+def section_header(*, userappl: str | None = None, os: str | None = None, hardware: str | None = None) -> bytes:
+    """Section Header Block (version 1.0, section length unknown)."""
+    opts = []
+    if hardware:
+        opts.append(text_option(SHB_HARDWARE, hardware))
+    if os:
+        opts.append(text_option(SHB_OS, os))
+    opts.append(text_option(SHB_USERAPPL, userappl if userappl is not None else f"ecq2pcap {__version__}"))
+    return _block(SHB_TYPE, _SHB_BODY.pack(BYTE_ORDER_MAGIC, 1, 0, -1) + _options(opts))
+
+
+def interface_description(
+    link_type: int, *, name: str = "ecapture", description: str | None = None, tsresol: int = 9
+) -> bytes:
+    """Interface Description Block. Snaplen 0 means no limit; ``tsresol`` 9 means
+    timestamps count nanoseconds (the default, 6, would be microseconds)."""
+    opts = [text_option(IF_NAME, name)]
+    if description:
+        opts.append(text_option(IF_DESCRIPTION, description))
+    opts.append(option(IF_TSRESOL, bytes((tsresol,))))
+    return _block(IDB_TYPE, _IDB_BODY.pack(link_type, 0, 0) + _options(opts))
+
+
+def enhanced_packet(
+    frame: bytes, time_ns: int, *, interface_id: int = 0, comment: str | None = None, flags: int | None = None
+) -> bytes:
+    """Enhanced Packet Block for one whole frame (captured length = original length).
+
+    ``time_ns`` is in units of the interface's resolution (nanoseconds with
+    :func:`interface_description`'s default). ``comment`` becomes Wireshark's
+    ``frame.comment``; ``flags`` is ``epb_flags`` (:data:`FLAG_INBOUND` /
+    :data:`FLAG_OUTBOUND` set ``frame.packet_flags_direction``).
+    """
+    n = len(frame)
+    opts = b""
+    if comment is not None or flags is not None:
+        parts = []
+        if comment is not None:
+            parts.append(text_option(OPT_COMMENT, comment))
+        if flags is not None:
+            parts.append(_FLAGS_OPTION.pack(EPB_FLAGS, 4, flags))
+        parts.append(_END_OF_OPTIONS)
+        opts = b"".join(parts)
+    pad = _PAD[n & 3]
+    total = 32 + n + len(pad) + len(opts)
+    return b"".join(
+        (
+            _EPB_HDR.pack(EPB_TYPE, total, interface_id, (time_ns >> 32) & 0xFFFFFFFF, time_ns & 0xFFFFFFFF, n, n),
+            frame,
+            pad,
+            opts,
+            _U32.pack(total),
+        )
+    )

@@ -1,0 +1,216 @@
+"""The pcapng sink: flow events → synthesized TCP packets with process comments.
+
+Each connection becomes a complete TCP conversation (handshake, data, an ACK after
+every chunk, FIN exchange) so Wireshark's stream reassembly and tcp analysis work as
+on a real capture. What eCapture told us about the bytes (pid, tid, comm, fd, uuid,
+event type, where in the input it came from, what was repaired) rides in packet
+comments (``frame.comment``); the captured process's sends are marked outbound
+(``frame.packet_flags_direction``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import BinaryIO
+
+from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened
+from ...report import Report
+from .blocks import (
+    FLAG_INBOUND,
+    FLAG_OUTBOUND,
+    LINKTYPE_ETHERNET,
+    LINKTYPE_RAW,
+    enhanced_packet,
+    interface_description,
+    section_header,
+)
+from .ports import PortMap
+from .tcp import MAX_MSS, TcpFlow
+
+LINK_TYPES = {"ether": LINKTYPE_ETHERNET, "raw": LINKTYPE_RAW}
+IF_DESCRIPTION = "eCapture TLS plaintext on synthesized TCP/IP (ecq2pcap)"
+
+
+class _Conn:
+    __slots__ = ("flow", "flags", "last_ns")
+
+    def __init__(self, flow: TcpFlow | None, flags: tuple[int, int], last_ns: int):
+        self.flow = flow  # None: the connection could not be synthesized (reported once)
+        self.flags = flags  # epb_flags for packets sent C2S, S2C
+        self.last_ns = last_ns  # time of the connection's latest packet: times never go back
+
+
+class PcapngSink:
+    """Writes flow events as pcapng to ``out`` (a binary file object it never closes).
+
+    ``link_type`` "ether" (Ethernet frames) or "raw" (bare IP); ``mss`` caps the
+    payload per segment; ``port_map`` picks the shown server port (default
+    :class:`PortMap`\\ ()); ``raw_payload`` writes eCapture's bytes (``Chunk.raw``)
+    instead of the framing-repaired ``Chunk.wire``; ``flush_each_event`` flushes after
+    every event, for a live ``| wireshark -k -i -``.
+    """
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        link_type: str = "ether",
+        mss: int = MAX_MSS,
+        port_map: PortMap | None = None,
+        raw_payload: bool = False,
+        flush_each_event: bool = False,
+        report: Report | None = None,
+    ):
+        if link_type not in LINK_TYPES:
+            raise ValueError(f"link type must be one of {', '.join(LINK_TYPES)}, not {link_type!r}")
+        if not 1 <= mss <= MAX_MSS:
+            raise ValueError(f"mss must be 1..{MAX_MSS}, not {mss}")
+        self.out = out
+        self.link_type = LINK_TYPES[link_type]
+        self.mss = mss
+        self.port_map = port_map if port_map is not None else PortMap()
+        self.raw_payload = raw_payload
+        self.flush_each_event = flush_each_event
+        self.report = report
+        self.packets = 0
+        self._conns: dict[int, _Conn] = {}
+        self._write([section_header(), interface_description(self.link_type, description=IF_DESCRIPTION)], 0)
+
+    # -- sink protocol -----------------------------------------------------------------------
+
+    def handle(self, event) -> None:
+        if type(event) is Chunk:
+            blocks = self._chunk(event)
+        elif type(event) is Opened:
+            blocks = self._open(event.conn, event.time_ns, None)
+        elif type(event) is Closed:
+            blocks = self._close(event)
+        else:
+            raise TypeError(f"PcapngSink cannot handle {type(event).__name__}")
+        if blocks:
+            self._write(blocks, len(blocks))
+        elif self.flush_each_event:
+            self.out.flush()
+
+    def finish(self) -> None:
+        """Flush. Connections without a Closed event stay open (no FIN is invented)."""
+        self.out.flush()
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _open(self, conn: Connection, time_ns: int, note: str | None) -> list[bytes]:
+        real_port = conn.server[1]
+        shown_port = self.port_map.server_port(real_port)
+        flags = tuple(FLAG_OUTBOUND if conn.outbound(d) else FLAG_INBOUND for d in Direction)
+        endpoints = f"{conn.id}|{conn.client[0]}|{conn.client[1]}|{conn.server[0]}|{real_port}".encode()
+        try:
+            flow = TcpFlow(
+                conn.client[0],
+                conn.client[1],
+                conn.server[0],
+                shown_port,
+                client_isn=zlib.crc32(endpoints + b"|c"),
+                server_isn=zlib.crc32(endpoints + b"|s"),
+                link_type=self.link_type,
+                mss=self.mss,
+            )
+        except ValueError as e:  # unparsable or mixed-family addresses
+            self._conns[conn.id] = _Conn(None, flags, 0)
+            if self.report is not None:
+                self.report.warn("connection not written to pcapng", detail=f"connection {conn.id}: {e}")
+            return []
+        t = max(time_ns - 2, 0)
+        self._conns[conn.id] = _Conn(flow, flags, t + 2)
+        comment = self._open_comment(conn, real_port, shown_port, note)
+        return [
+            enhanced_packet(frame, t + i, comment=comment if i == 0 else None, flags=flags[d])
+            for i, (d, frame) in enumerate(flow.handshake())
+        ]
+
+    def _chunk(self, chunk: Chunk) -> list[bytes]:
+        conn = chunk.conn
+        state = self._conns.get(conn.id)
+        blocks = []
+        if state is None:
+            blocks = self._open(conn, chunk.time_ns, "no open event seen: handshake synthesized at the first data")
+            state = self._conns[conn.id]
+        data = chunk.raw if self.raw_payload else chunk.wire
+        if state.flow is None or not data:
+            return blocks
+        d = chunk.direction
+        t = max(chunk.time_ns, state.last_ns)
+        flag = state.flags[d]
+        packets = state.flow.data(d, data)
+        blocks.append(enhanced_packet(packets[0][1], t, comment=self._chunk_comment(chunk), flags=flag))
+        for i in range(1, len(packets)):
+            blocks.append(enhanced_packet(packets[i][1], t + i, flags=flag))
+        t += len(packets)
+        (ad, ack), = state.flow.ack(d.other)
+        blocks.append(enhanced_packet(ack, t, flags=state.flags[ad]))
+        state.last_ns = t
+        return blocks
+
+    def _close(self, event: Closed) -> list[bytes]:
+        state = self._conns.pop(event.conn.id, None)
+        if state is None or state.flow is None:
+            return []
+        t = max(event.time_ns, state.last_ns)
+        parts = [f"connection {event.conn.id} closed: {event.reason}", *event.notes]
+        comment = "; ".join(parts)
+        return [
+            enhanced_packet(frame, t + i, comment=comment if i == 0 else None, flags=state.flags[d])
+            for i, (d, frame) in enumerate(state.flow.close(Direction.C2S))
+        ]
+
+    # -- comments ------------------------------------------------------------------------------
+
+    def _open_comment(self, conn: Connection, real_port: int, shown_port: int, note: str | None) -> str:
+        parts = [f"ecq2pcap connection {conn.id}: pid {conn.pid} comm {conn.comm}" + _fd(conn.fd)]
+        if conn.module:
+            parts.append(f"module {conn.module}")
+        parts.append(f"captured process is the {conn.process_role} (its sends are marked outbound)")
+        if shown_port != real_port:
+            if real_port in self.port_map.mapping:
+                parts.append(f"server port {real_port} shown as {shown_port} (--port-map)")
+            else:
+                parts.append(f"server port {real_port} shown as {shown_port}; use --keep-ports to keep it")
+        if conn.synthetic_reason:
+            parts.append(f"endpoints invented: {conn.synthetic_reason}")
+        if conn.uuids:
+            parts.append("uuid " + ", ".join(conn.uuids))
+        if note:
+            parts.append(note)
+        return "; ".join(parts)
+
+    def _chunk_comment(self, chunk: Chunk) -> str:
+        cap = chunk.capture
+        head = f"pid {cap.pid}"
+        if cap.tid is not None:
+            head += f" tid {cap.tid}"
+        head += f" comm {cap.comm}{_fd(cap.fd)}"
+        if cap.uuid:
+            head += f" uuid {cap.uuid}"
+        parts = [head, f"connection {chunk.conn.id} {chunk.direction.label}"]
+        if cap.ectype is not None:
+            parts.append(f"eCapture type {cap.ectype} ({ECTYPE_NAMES.get(cap.ectype, 'unknown')})")
+        parts.append(f"payload {cap.form.value}" + (" written as captured" if self.raw_payload else ""))
+        if cap.origin:
+            parts.append(f"origin {cap.origin}")
+        parts.extend(cap.notes)
+        parts.extend(n for n in chunk.notes if n not in cap.notes)
+        return "; ".join(parts)
+
+    # -- output --------------------------------------------------------------------------------
+
+    def _write(self, blocks: list[bytes], packets: int) -> None:
+        self.out.write(b"".join(blocks))
+        if packets:
+            self.packets += packets
+            if self.report is not None:
+                self.report.count("packets", packets)
+        if self.flush_each_event:
+            self.out.flush()
+
+
+def _fd(fd: int | None) -> str:
+    return f" fd {fd}" if fd is not None else ""

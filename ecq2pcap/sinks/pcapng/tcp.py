@@ -1,0 +1,184 @@
+"""Sans-IO synthesis of one TCP connection as ready-to-frame link-layer packets.
+
+Wireshark's TCP analysis stays silent (no "previous segment not captured", "ACKed
+unseen segment", retransmissions or "window full") when, per direction, every
+segment starts exactly where the previous one ended and every ack covers only bytes
+the peer has already sent. :class:`TcpFlow` keeps that bookkeeping and builds the
+headers from precompiled :class:`struct.Struct` templates with real checksums.
+
+Checksums use the fact that 2**16 ≡ 1 (mod 0xFFFF): the ones'-complement sum of
+16-bit big-endian words equals ``int.from_bytes(data, "big") % 0xFFFF`` (0 standing
+for 0xFFFF when anything is non-zero, which the pseudo-header's protocol number
+guarantees). Constant header words are summed once per direction, so a segment
+costs one ``int.from_bytes`` over its payload, one ``%`` and one ``pack``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+
+from ...model import Direction
+from .blocks import LINKTYPE_ETHERNET, LINKTYPE_RAW
+
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+MAX_MSS = 65495  # 65535 - 20 (IPv4) - 20 (TCP): IPv4 total length is 16 bits
+WINDOW_SCALE = 14  # largest allowed shift: advertised windows of ~1 GiB
+WINDOW = 0xFFFF
+TTL = 64
+
+CLIENT_MAC = bytes.fromhex("020000000001")  # locally administered, fixed
+SERVER_MAC = bytes.fromhex("020000000002")
+
+_IP4_TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")  # IPv4 header + TCP header
+_IP6_TCP = struct.Struct("!IHBB16s16sHHIIBBHHH")  # IPv6 header + TCP header
+_SYN_OPTIONS = struct.Struct("!BBHBBBB")  # MSS (kind 2, len 4), NOP, window scale (kind 3, len 3)
+_IP4_FIXED = (0x45 << 8) + 0x4000 + (TTL << 8 | 6)  # ver/ihl/tos + DF + ttl/proto words
+
+
+def _sum(data: bytes) -> int:
+    """Ones'-complement sum (mod 0xFFFF) of ``data`` as big-endian 16-bit words."""
+    n = int.from_bytes(data, "big")
+    return (n << 8 if len(data) & 1 else n) % 0xFFFF
+
+
+def _checksum(total: int) -> int:
+    r = total % 0xFFFF
+    return 0xFFFF ^ (r or 0xFFFF)
+
+
+class _Side:
+    """Per-sender state and constants (one for each direction)."""
+
+    __slots__ = ("prefix", "src", "dst", "sport", "dport", "const", "ip_const", "seq", "ident")
+
+    def __init__(self, prefix: bytes, src: bytes, dst: bytes, sport: int, dport: int, isn: int):
+        self.prefix = prefix  # link-layer header
+        self.src, self.dst, self.sport, self.dport = src, dst, sport, dport
+        # pseudo-header addresses + protocol, ports, window: the same for every segment
+        self.const = _sum(src) + _sum(dst) + 6 + sport + dport + WINDOW
+        self.ip_const = _IP4_FIXED + _sum(src) + _sum(dst)  # IPv4 header words that never change
+        self.seq = isn & 0xFFFFFFFF  # next sequence number to send (as a plain int, wrapped on use)
+        self.ident = 0
+
+
+class TcpFlow:
+    """The packets of one TCP connection, client ↔ server, in either direction.
+
+    Every method returns a list of ``(sender, frame)`` pairs, ``sender`` being the
+    :class:`~ecq2pcap.model.Direction` the packet travels (C2S: sent by the client).
+    Frames are Ethernet (``LINKTYPE_ETHERNET``) or bare IP (``LINKTYPE_RAW``).
+    """
+
+    def __init__(
+        self,
+        client_ip: str,
+        client_port: int,
+        server_ip: str,
+        server_port: int,
+        *,
+        client_isn: int = 0,
+        server_isn: int = 0,
+        link_type: int = LINKTYPE_ETHERNET,
+        mss: int = MAX_MSS,
+    ):
+        if not 1 <= mss <= MAX_MSS:
+            raise ValueError(f"mss must be 1..{MAX_MSS}, not {mss}")
+        if link_type not in (LINKTYPE_ETHERNET, LINKTYPE_RAW):
+            raise ValueError(f"unsupported link type {link_type}")
+        self.v6 = ":" in client_ip
+        if self.v6 != (":" in server_ip):
+            raise ValueError(f"mixed IPv4/IPv6 endpoints: {client_ip} and {server_ip}")
+        make = ipaddress.IPv6Address if self.v6 else ipaddress.IPv4Address
+        c, s = make(client_ip).packed, make(server_ip).packed
+        self.mss = mss
+        if link_type == LINKTYPE_ETHERNET:
+            ethertype = b"\x86\xdd" if self.v6 else b"\x08\x00"
+            c_prefix, s_prefix = SERVER_MAC + CLIENT_MAC + ethertype, CLIENT_MAC + SERVER_MAC + ethertype
+        else:
+            c_prefix = s_prefix = b""
+        self._sides = (
+            _Side(c_prefix, c, s, client_port, server_port, client_isn),
+            _Side(s_prefix, s, c, server_port, client_port, server_isn),
+        )
+        self.closed = False
+
+    # -- packets ---------------------------------------------------------------------------
+
+    def _segment(self, sender: Direction, flags: int, payload=b"", options: bytes = b"") -> bytes:
+        """One segment from ``sender``; acks everything the peer has sent (when ACK is set)."""
+        me, peer = self._sides[sender], self._sides[1 - sender]
+        seq = me.seq & 0xFFFFFFFF
+        ack = peer.seq & 0xFFFFFFFF if flags & ACK else 0
+        tcp_len = 20 + len(options) + len(payload)
+        off_flags = ((5 + len(options) // 4) << 12) | flags
+        total = me.const + tcp_len + seq + ack + off_flags
+        if options:
+            total += int.from_bytes(options, "big")
+        if payload:
+            total += _sum(payload)
+        csum = _checksum(total)
+        off, fl = off_flags >> 8, flags
+        if self.v6:
+            hdr = _IP6_TCP.pack(
+                0x60000000, tcp_len, 6, TTL, me.src, me.dst, me.sport, me.dport, seq, ack, off, fl, WINDOW, csum, 0
+            )
+        else:
+            ident = me.ident
+            me.ident = (ident + 1) & 0xFFFF
+            ip_len = 20 + tcp_len
+            ip_csum = _checksum(me.ip_const + ip_len + ident)
+            hdr = _IP4_TCP.pack(
+                0x45, 0, ip_len, ident, 0x4000, TTL, 6, ip_csum, me.src, me.dst,
+                me.sport, me.dport, seq, ack, off, fl, WINDOW, csum, 0,
+            )  # fmt: skip
+        return b"".join((me.prefix, hdr, options, payload)) if options or payload else me.prefix + hdr
+
+    def handshake(self) -> list[tuple[Direction, bytes]]:
+        """SYN, SYN-ACK (both announcing MSS and window scale), ACK."""
+        opts = _SYN_OPTIONS.pack(2, 4, self.mss, 1, 3, 3, WINDOW_SCALE)
+        c, s = self._sides
+        out = [(Direction.C2S, self._segment(Direction.C2S, SYN, options=opts))]
+        c.seq += 1
+        out.append((Direction.S2C, self._segment(Direction.S2C, SYN | ACK, options=opts)))
+        s.seq += 1
+        out.append((Direction.C2S, self._segment(Direction.C2S, ACK)))
+        return out
+
+    def data(self, sender: Direction, payload: bytes) -> list[tuple[Direction, bytes]]:
+        """``payload`` from ``sender`` in segments of at most ``mss`` bytes, PSH on the last.
+        Empty payload: no packets."""
+        n, mss, me = len(payload), self.mss, self._sides[sender]
+        if n <= mss:
+            if not n:
+                return []
+            frame = self._segment(sender, ACK | PSH, payload)
+            me.seq += n
+            return [(sender, frame)]
+        view = memoryview(payload)
+        out = []
+        for start in range(0, n, mss):
+            piece = view[start : start + mss]
+            out.append((sender, self._segment(sender, ACK | PSH if start + mss >= n else ACK, piece)))
+            me.seq += len(piece)
+        return out
+
+    def ack(self, sender: Direction) -> list[tuple[Direction, bytes]]:
+        """A pure ACK from ``sender`` of everything its peer has sent."""
+        return [(sender, self._segment(sender, ACK))]
+
+    def close(self, first: Direction = Direction.C2S) -> list[tuple[Direction, bytes]]:
+        """FIN/ACK from ``first``, FIN/ACK from the other side, final ACK from ``first``."""
+        other = first.other
+        out = [(first, self._segment(first, FIN | ACK))]
+        self._sides[first].seq += 1
+        out.append((other, self._segment(other, FIN | ACK)))
+        self._sides[other].seq += 1
+        out.append((first, self._segment(first, ACK)))
+        self.closed = True
+        return out
+
+    def next_seq(self, sender: Direction) -> int:
+        """The sequence number ``sender``'s next byte will carry."""
+        return self._sides[sender].seq & 0xFFFFFFFF

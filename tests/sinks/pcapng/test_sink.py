@@ -1,0 +1,385 @@
+"""PcapngSink end to end: the files it writes, read back by tshark and by scapy."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+
+import h2.config
+import h2.connection
+import pytest
+from scapy.layers.inet import TCP
+from scapy.layers.l2 import Ether  # noqa: F401  (registers link type 1 for rdpcap)
+from scapy.utils import rdpcap
+
+from ecq2pcap.model import Capture, Chunk, Closed, Connection, DataType, Direction, Opened, PayloadForm, Tuple
+from ecq2pcap.report import Report
+from ecq2pcap.sinks.pcapng import PcapngSink, PortMap
+from tests.conftest import run_tshark
+
+C2S, S2C = Direction.C2S, Direction.S2C
+T0 = 1_700_000_000_000_000_000
+REQUEST = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.0\r\n\r\n"
+BODY = os.urandom(200_000)
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 200000\r\n\r\n" + BODY
+# tshark 4.0's expert summaries, lower-cased ("ACKed unseen" is only the Info column's wording;
+# the expert text is "ACKed segment that wasn't captured (common at capture start)")
+EXPERT_PROBLEMS = (
+    "previous segment(s) not captured",
+    "acked segment that wasn't captured",
+    "retransmission",
+    "out-of-order",
+    "duplicate ack",
+    "malformed",
+    "window specified by the receiver is now completely full",
+    "zero window",
+    "errors (",  # any Error or Warning group at all
+    "warns (",
+)
+
+
+def connection(id=1, client=("10.1.1.1", 51000), server=("10.2.2.2", 8443), **kw) -> Connection:
+    return Connection(id=id, pid=4242, comm="curl", fd=7, client=client, server=server, uuids=[f"uuid-{id}"], **kw)
+
+
+def chunk(conn: Connection, direction: Direction, data: bytes, t: int, *, raw: bytes | None = None, notes=()) -> Chunk:
+    sent = direction is C2S  # the client process wrote c2s bytes
+    cap = Capture(
+        pid=conn.pid,
+        tid=conn.pid + 1,
+        comm=conn.comm,
+        fd=conn.fd,
+        data_type=DataType.WRITE if sent else DataType.READ,
+        tuple=Tuple(*conn.client, *conn.server),
+        timestamp_ns=t,
+        payload=raw if raw is not None else data,
+        form=PayloadForm.HTTP1_RENDERED if raw is not None else PayloadForm.RAW,
+        ectype=1 if sent else 3,
+        uuid=f"{conn.uuids[0]}-{direction.label}",
+        origin=f"dump.jsonl:{t - T0}",
+    )
+    return Chunk(conn, direction, t, data, raw if raw is not None else data, cap, notes)
+
+
+def exchange(conn: Connection, pieces, t=T0) -> list:
+    """Opened, one chunk per (direction, bytes), Closed."""
+    events = [Opened(conn, t)]
+    for i, (d, data) in enumerate(pieces, 1):
+        events.append(chunk(conn, d, data, t + 1000 * i))
+    events.append(Closed(conn, t + 1000 * (len(pieces) + 1), "end of input", ("2 stale re-emits omitted",)))
+    return events
+
+
+def write(tmp_path, events, name="out.pcapng", **kw):
+    path = tmp_path / name
+    with open(path, "wb") as f:
+        sink = PcapngSink(f, **kw)
+        for e in events:
+            sink.handle(e)
+        sink.finish()
+    return path
+
+
+def fields(tshark, path, *names, filter=None, opts=()):
+    args = [*opts, "-T", "fields", "-E", "separator=|"]
+    if filter:
+        args += ["-Y", filter]
+    for n in names:
+        args += ["-e", n]
+    return [line.split("|") for line in run_tshark(tshark, path, *args).splitlines()]
+
+
+def expert_problems(tshark, path):
+    text = run_tshark(tshark, path, "-q", "-z", "expert").lower()
+    return [p for p in EXPERT_PROBLEMS if p in text], text
+
+
+def follow_raw(tshark, path, stream=0) -> tuple[bytes, bytes]:
+    """Bytes of each direction as tshark reassembles them (client first)."""
+    out = run_tshark(tshark, path, "-q", "-z", f"follow,tcp,raw,{stream}")
+    body = out.split("=" * 67)[1]
+    c2s, s2c = [], []
+    for line in body.splitlines():
+        if re.fullmatch(r"\t?[0-9a-f]+", line):
+            (s2c if line.startswith("\t") else c2s).append(bytes.fromhex(line.strip()))
+    return b"".join(c2s), b"".join(s2c)
+
+
+def test_expert_check_can_fail(tshark, tmp_path):
+    """Sanity of EXPERT_PROBLEMS: segments swapped and repeated by hand are reported."""
+    from ecq2pcap.sinks.pcapng import blocks
+    from ecq2pcap.sinks.pcapng.tcp import TcpFlow
+
+    f = TcpFlow("10.0.0.1", 5000, "10.0.0.2", 80, mss=1000)
+    pkts = f.handshake() + f.data(C2S, REQUEST)
+    seg = f.data(S2C, RESPONSE[:3000])
+    pkts += [seg[0], seg[2], seg[1], seg[1]] + f.ack(C2S)
+    path = tmp_path / "broken.pcapng"
+    path.write_bytes(
+        blocks.section_header()
+        + blocks.interface_description(blocks.LINKTYPE_ETHERNET)
+        + b"".join(blocks.enhanced_packet(fr, T0 + i) for i, (_, fr) in enumerate(pkts))
+    )
+    problems, _ = expert_problems(tshark, path)
+    assert {"previous segment(s) not captured", "out-of-order", "warns ("} <= set(problems)
+
+
+# -- HTTP/1 over a TLS port, IPv4 and IPv6 --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "client, server", [(("10.1.1.1", 51000), ("10.2.2.2", 8443)), (("2001:db8::1", 51000), ("2001:db8::2", 8443))]
+)
+@pytest.mark.parametrize("mss", [1000, 65495])
+def test_http1_on_8443(tshark, tmp_path, client, server, mss):
+    conn = connection(client=client, server=server)
+    path = write(tmp_path, exchange(conn, [(C2S, REQUEST), (S2C, RESPONSE)]), mss=mss)
+
+    rows = fields(tshark, path, "tcp.dstport", "http.request.method", "http.response.code", filter="http")
+    assert ["80", "GET", ""] in rows  # server port 8443 shown as 80
+    assert ["51000", "", "200"] in rows
+    problems, text = expert_problems(tshark, path)
+    assert problems == [], text
+    assert follow_raw(tshark, path) == (REQUEST, RESPONSE)
+    sizes = [int(n) for (n,) in fields(tshark, path, "tcp.len", filter="tcp.len>0")]
+    assert max(sizes) <= mss and sum(sizes) == len(REQUEST) + len(RESPONSE)
+    if mss == 1000:
+        assert len(sizes) > 200
+    # window scaling is seen: every window is far larger than anything in flight
+    windows = [int(w) for (w,) in fields(tshark, path, "tcp.window_size", filter="tcp.flags.syn==0")]
+    assert min(windows) > 10 * len(RESPONSE)
+
+
+def test_checksums_valid_per_tshark(tshark, tmp_path):
+    conn4, conn6 = connection(1), connection(2, client=("fd00::1", 40000), server=("fd00::2", 443))
+    events = exchange(conn4, [(C2S, REQUEST), (S2C, RESPONSE[:3001])]) + exchange(conn6, [(C2S, b"x" * 999)])
+    path = write(tmp_path, events, mss=1460)
+    opts = ("-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE")
+    tcp_status = fields(tshark, path, "tcp.checksum.status", opts=opts)
+    assert tcp_status and all(s == ["1"] for s in tcp_status)  # 1: good (0 is bad, 2 unverified)
+    ip_status = fields(tshark, path, "ip.checksum.status", filter="ip", opts=opts)
+    assert ip_status and all(s == ["1"] for s in ip_status)
+    not_good = "tcp.checksum.status!=1 || ip.checksum.status!=1"
+    assert fields(tshark, path, "frame.number", filter=not_good, opts=opts) == []
+
+    # the check above can fail: a flipped payload byte is reported as a bad checksum
+    data = bytearray(path.read_bytes())
+    i = data.rindex(b"x" * 999)
+    data[i] ^= 1
+    bad = tmp_path / "bad.pcapng"
+    bad.write_bytes(bytes(data))
+    assert fields(tshark, bad, "tcp.checksum.status", filter="tcp.len==999", opts=opts) == [["0"]]
+
+
+def test_scapy_reads_every_packet_with_comments(tmp_path):
+    conn = connection()
+    path = write(tmp_path, exchange(conn, [(C2S, REQUEST), (S2C, RESPONSE)]), mss=1460)
+    pkts = rdpcap(str(path))
+    # 3 handshake + request and its ack + response segments and their ack + 3 FIN
+    assert len(pkts) == 3 + 2 + (-(-len(RESPONSE) // 1460)) + 1 + 3
+    assert all(TCP in p for p in pkts)
+    comments = [p.comments[0].decode() for p in pkts if p.comments]
+    assert len(comments) == 4  # SYN, first segment of each chunk, first FIN
+    assert "pid 4242" in comments[0] and "uuid-1" in comments[0]
+    assert all(p.direction in (1, 2) for p in pkts)
+
+
+SYN_ONLY = "tcp.flags.syn==1 && tcp.flags.ack==0"
+
+
+# -- comments and direction -----------------------------------------------------------------
+
+
+def test_comments(tshark, tmp_path):
+    conn = connection(synthetic_reason="no tuple in the event: fd 7 of pid 4242")
+    events = exchange(conn, [(C2S, REQUEST)])
+    rendered = REQUEST.replace(b"\r\n", b"\n")
+    events[1] = chunk(conn, C2S, REQUEST, T0 + 1000, raw=rendered, notes=("added CRLF line ends",))
+    path = write(tmp_path, events)
+    rows = fields(tshark, path, "frame.number", "tcp.flags.str", "frame.comment", filter="frame.comment")
+    assert [r[0] for r in rows] == ["1", "4", "6"]
+    syn, data, fin = (r[2] for r in rows)
+    for text in ("connection 1", "pid 4242", "comm curl", "fd 7", "captured process is the client", "uuid-1",
+                 "server port 8443 shown as 80; use --keep-ports to keep it",
+                 "endpoints invented: no tuple in the event: fd 7 of pid 4242"):  # fmt: skip
+        assert text in syn
+    for text in ("pid 4242 tid 4243 comm curl fd 7 uuid uuid-1-c2s", "eCapture type 1 (HTTP/1 request)",
+                 "payload http1_rendered", "origin dump.jsonl:1000", "added CRLF line ends"):  # fmt: skip
+        assert text in data
+    assert fin == "connection 1 closed: end of input; 2 stale re-emits omitted"
+    assert fields(tshark, path, "frame.number", filter='frame.comment contains "uuid-1-c2s"') == [["4"]]
+
+
+def test_explicit_port_map_comment(tshark, tmp_path):
+    path = write(tmp_path, exchange(connection(), [(C2S, REQUEST)]), port_map=PortMap.parse("8443:8080"))
+    ((port, comment),) = fields(tshark, path, "tcp.dstport", "frame.comment", filter=SYN_ONLY)
+    assert port == "8080" and "server port 8443 shown as 8080 (--port-map)" in comment
+
+
+def test_keep_ports_comment_has_no_rewrite_note(tshark, tmp_path):
+    path = write(tmp_path, exchange(connection(), [(C2S, REQUEST)]), port_map=PortMap(keep_ports=True))
+    ((port, comment),) = fields(tshark, path, "tcp.dstport", "frame.comment", filter=SYN_ONLY)
+    assert port == "8443" and "shown as" not in comment
+
+
+@pytest.mark.parametrize(
+    "role, c2s_flag, s2c_flag", [("client", "0x00000002", "0x00000001"), ("server", "0x00000001", "0x00000002")]
+)
+def test_direction_flags(tshark, tmp_path, role, c2s_flag, s2c_flag):
+    conn = connection(process_role=role)
+    path = write(tmp_path, exchange(conn, [(C2S, REQUEST), (S2C, RESPONSE[:500])]))
+    rows = fields(tshark, path, "tcp.srcport", "frame.packet_flags_direction")
+    assert rows and all(flag == (c2s_flag if src == "51000" else s2c_flag) for src, flag in rows)
+
+
+# -- HTTP/2 ---------------------------------------------------------------------------------
+
+
+def h2_exchange() -> tuple[bytes, bytes]:
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    client.initiate_connection()
+    request = [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", "example.com")]
+    client.send_headers(1, request, end_stream=True)
+    c2s = client.data_to_send()
+    server.initiate_connection()
+    server.receive_data(c2s)
+    server.send_headers(1, [(":status", "200"), ("content-type", "text/plain")])
+    server.send_data(1, b"hello over h2", end_stream=True)
+    return c2s, server.data_to_send()
+
+
+@pytest.mark.parametrize("keep_ports, expected", [(False, 2), (True, 0)])
+def test_http2_on_8443(tshark, tmp_path, keep_ports, expected):
+    c2s, s2c = h2_exchange()
+    assert c2s.startswith(b"PRI * HTTP/2.0")
+    path = write(tmp_path, exchange(connection(), [(C2S, c2s), (S2C, s2c)]), port_map=PortMap(keep_ports=keep_ports))
+    assert len(fields(tshark, path, "frame.number", filter="http2.type==1")) == expected
+    if not keep_ports:
+        rows = fields(tshark, path, "http2.header.value", filter="http2.type==1")
+        assert any("200" in r[0] for r in rows) and any("GET" in r[0] for r in rows)
+        problems, text = expert_problems(tshark, path)
+        assert problems == [], text
+
+
+# -- sink behaviour -------------------------------------------------------------------------
+
+
+def test_raw_link_type(tshark, tmp_path):
+    path = write(tmp_path, exchange(connection(), [(C2S, REQUEST), (S2C, RESPONSE)]), link_type="raw")
+    assert fields(tshark, path, "frame.protocols", filter="frame.number==1") == [["raw:ip:tcp"]]
+    assert ["", "200"] in fields(tshark, path, "http.request.method", "http.response.code", filter="http")
+    assert follow_raw(tshark, path) == (REQUEST, RESPONSE)
+
+
+def test_raw_payload_writes_chunk_raw(tshark, tmp_path):
+    conn = connection()
+    rendered = REQUEST.replace(b"\r\n", b"\n")
+    events = [Opened(conn, T0), chunk(conn, C2S, REQUEST, T0 + 1, raw=rendered), Closed(conn, T0 + 2, "idle")]
+    assert follow_raw(tshark, write(tmp_path, events, "a.pcapng"))[0] == REQUEST
+    assert follow_raw(tshark, write(tmp_path, events, "b.pcapng", raw_payload=True))[0] == rendered
+
+
+def test_times_never_go_back_within_a_connection(tshark, tmp_path):
+    conn = connection()
+    events = [
+        Opened(conn, T0),
+        chunk(conn, C2S, b"a" * 3000, T0 + 5000),
+        chunk(conn, S2C, b"b" * 10, T0 + 100),  # earlier than the previous chunk
+        Closed(conn, T0 + 50, "idle"),
+    ]
+    path = write(tmp_path, events, mss=1000)
+    times = [int(t.replace(".", "")) for (t,) in fields(tshark, path, "frame.time_epoch")]
+    assert times == sorted(times)
+    assert times[:3] == [T0 - 2, T0 - 1, T0]  # handshake just before the open time
+    assert times[3] == T0 + 5000
+
+
+def test_handshake_not_after_first_data(tshark, tmp_path):
+    conn = connection()
+    path = write(tmp_path, [Opened(conn, T0), chunk(conn, C2S, b"x", T0)])
+    times = [int(t.replace(".", "")) for (t,) in fields(tshark, path, "frame.time_epoch")]
+    assert times[2] <= times[3] == T0
+
+
+def test_chunk_without_open_synthesizes_handshake(tshark, tmp_path):
+    conn = connection()
+    path = write(tmp_path, [chunk(conn, C2S, REQUEST, T0), Closed(conn, T0 + 1, "idle")])
+    rows = fields(tshark, path, "tcp.flags.str", "frame.comment")
+    assert "no open event seen" in rows[0][1]
+    problems, text = expert_problems(tshark, path)
+    assert problems == [], text
+
+
+def test_zero_length_chunk_writes_nothing():
+    conn = connection()
+    out = io.BytesIO()
+    sink = PcapngSink(out)
+    sink.handle(Opened(conn, T0))
+    before = out.getvalue()
+    sink.handle(chunk(conn, C2S, b"", T0 + 1))
+    assert out.getvalue() == before and sink.packets == 3
+
+
+def test_report_counts_packets_and_header_written_at_once():
+    out, report = io.BytesIO(), Report()
+    sink = PcapngSink(out, report=report)
+    assert out.getvalue()[:4] == b"\x0a\x0d\x0d\x0a"
+    for e in exchange(connection(), [(C2S, b"ping"), (S2C, b"pong")]):
+        sink.handle(e)
+    sink.finish()
+    assert report.counts["packets"] == sink.packets == 3 + 2 + 2 + 3
+
+
+class CountingIO(io.BytesIO):
+    flushes = 0
+
+    def flush(self):
+        self.flushes += 1
+        super().flush()
+
+
+@pytest.mark.parametrize("each", [True, False])
+def test_flush_each_event(each):
+    out = CountingIO()
+    sink = PcapngSink(out, flush_each_event=each)
+    events = exchange(connection(), [(C2S, b"ping"), (S2C, b"")])
+    for e in events:
+        sink.handle(e)
+    assert out.flushes == (1 + len(events) if each else 0)
+    sink.finish()
+    assert out.flushes == (2 + len(events) if each else 1)
+
+
+def test_unusable_addresses_are_reported_not_fatal():
+    report = Report()
+    out = io.BytesIO()
+    sink = PcapngSink(out, report=report)
+    bad = connection(client=("10.0.0.1", 1), server=("::1", 2))
+    for e in exchange(bad, [(C2S, b"x")]):
+        sink.handle(e)
+    assert sink.packets == 0 and report.warnings["connection not written to pcapng"] == 1
+
+
+def test_options_are_validated():
+    with pytest.raises(ValueError, match="link type"):
+        PcapngSink(io.BytesIO(), link_type="ppp")
+    with pytest.raises(ValueError, match="mss"):
+        PcapngSink(io.BytesIO(), mss=70000)
+
+
+def test_several_connections_interleaved(tshark, tmp_path):
+    a, b = connection(1), connection(2, client=("10.1.1.1", 51001), server=("10.2.2.3", 443))
+    events = [
+        Opened(a, T0), Opened(b, T0 + 1),
+        chunk(a, C2S, REQUEST, T0 + 2), chunk(b, C2S, REQUEST, T0 + 3),
+        chunk(b, S2C, RESPONSE, T0 + 4), chunk(a, S2C, RESPONSE, T0 + 5),
+        Closed(b, T0 + 6, "idle"), Closed(a, T0 + 7, "end of input"),
+    ]  # fmt: skip
+    path = write(tmp_path, events)
+    assert follow_raw(tshark, path, 0) == (REQUEST, RESPONSE)
+    assert follow_raw(tshark, path, 1) == (REQUEST, RESPONSE)
+    problems, text = expert_problems(tshark, path)
+    assert problems == [], text
+    assert len(fields(tshark, path, "frame.number", filter="http.response.code==200")) == 2
