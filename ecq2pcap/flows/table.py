@@ -127,7 +127,7 @@ class ConnectionTable:
     def close_all(self, reason: str = "end of input") -> list[FlowEvent]:
         out: list[FlowEvent] = []
         for c in list(self._pending.values()):
-            self._commit_synthetic(c, "no real tuple arrived before the end of input")
+            self._commit_synthetic(c, "eCapture never gave the tuple (0.0.0.0:0-0.0.0.0:0 until the end of input)")
         self._release(out, everything=True)
         for c in list(self._all_conns()):
             self._close(c, reason, out)
@@ -257,7 +257,7 @@ class ConnectionTable:
         now = self.clock
         for c in list(self._pending.values()):
             if c.held and now - c.first_ts > self.adopt_window_ns:
-                self._commit_synthetic(c, "the unknown tuple (0.0.0.0:0-0.0.0.0:0) was never resolved")
+                self._commit_synthetic(c, "eCapture never gave the tuple (0.0.0.0:0-0.0.0.0:0 and no real tuple within the adopt window)")
                 self._release(out)
         grace = 2 * self.reorder_window_ns
         for c in list(self._all_conns()):
@@ -295,11 +295,12 @@ class ConnectionTable:
             notes = notes + (f"arrived {(c.last_released_ts - ts) / 1e9:.3f} s after later data: placed here",)
         c.last_released_ts = max(c.last_released_ts, ts)
         wire = cap.payload
-        if cap.form is PayloadForm.HTTP1_RENDERED and self.repair_http1:
-            wire, changes = repair_rendered(cap.payload)
-            notes = notes + changes
-            if cap.payload.startswith(b"HTTP/1.1 101 ") or cap.payload.startswith(b"HTTP/1.0 101 "):
+        if cap.form is PayloadForm.HTTP1_RENDERED:
+            if cap.payload.startswith((b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")):
                 c.upgraded = True
+            if self.repair_http1:
+                wire, changes = repair_rendered(cap.payload)
+                notes = notes + changes
         out.append(Chunk(c.conn, direction, ts, wire, cap.payload, cap, notes))
 
     def _is_reemit(self, c: _Conn, cap: Capture, direction: Direction, ts: int) -> bool:
