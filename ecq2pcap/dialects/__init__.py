@@ -1,23 +1,33 @@
 """Dialects: one module per eCapture wire version; detection is per message.
 
-=============  ==========================  =================================
-eCapture       frame                        module
-=============  ==========================  =================================
-v1.4.0–1.4.2   text, JSON ``eqMessage``     :mod:`.v14_json`
-v1.4.3–1.5.x   binary, protobuf LogEntry    :mod:`.v15_proto` (next issue)
-v1.4.3+        binary raw text / JSON       :mod:`.raw_text` (next issue)
-v2.1+          protobuf, text renderings    :mod:`.v2_text` (next issue)
-=============  ==========================  =================================
+=============  ===========================================  ======================
+eCapture       frame                                        module
+=============  ===========================================  ======================
+v1.4.0–1.4.2   text, JSON ``eqMessage``                     :mod:`.v14_json`
+v1.4.3–1.5.x   binary, protobuf ``LogEntry``                :mod:`.v15_proto`
+v1.4.3–1.5.x   binary raw text: gotls JSON, bash, --hex …   :mod:`.raw_text`
+v2.0.0         protobuf heartbeats and logs only            :mod:`.v15_proto`
+v2.1+          protobuf events holding one text rendering   :mod:`.v2_text`
+=============  ===========================================  ======================
+
+A text frame is JSON; a binary frame is tried as a protobuf ``LogEntry`` first and,
+when it is not one (parse error or no oneof set), read as raw text (protocol doc §10.1).
 """
 
 from __future__ import annotations
 
 from ..model import DecodeError, Message, Opcode, Record
-from . import v14_json
+from . import raw_text, v14_json, v15_proto
 
 
 def decode(message: Message) -> list[Record]:
-    """Records of one message; raises :class:`DecodeError` with a reason."""
+    """Records of one message; raises :class:`DecodeError` with a user-facing reason."""
     if message.opcode is Opcode.TEXT:
         return v14_json.decode(message)
-    raise DecodeError("binary frame (eCapture v1.4.3 or later): this dialect is not supported yet")
+    data = message.data
+    if not data:
+        raise DecodeError("empty binary frame")
+    records = v15_proto.decode_log_entry(data, message.origin, message.recv_time_ns)
+    if records is not None:
+        return records
+    return raw_text.decode_raw_text(data, message.origin, message.recv_time_ns)

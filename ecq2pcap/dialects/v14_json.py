@@ -58,6 +58,8 @@ def decode_event_json(data: bytes | msgspec.Raw, origin: str) -> Record:
         ev = _event.decode(data)
     except msgspec.ValidationError as exc:
         raise DecodeError(f"event: {_reason(exc)}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise DecodeError(f"event: invalid JSON ({exc})") from None
     payload = ev.payload_base64 if ev.payload_base64 is not None else ev.payload
     if payload is None:
         raise DecodeError("event has no payload_base64")
@@ -76,7 +78,7 @@ def decode(message: Message) -> list[Record]:
         env = _envelope.decode(message.data)
     except msgspec.ValidationError as exc:
         raise DecodeError(f"not an eCaptureQ JSON message: {exc}") from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise DecodeError(f"invalid JSON: {exc}") from None
     try:
         if env.log_type == 2:
@@ -92,7 +94,7 @@ def decode(message: Message) -> list[Record]:
             return [ProcessLog(str(fields), None, message.origin)]
     except msgspec.ValidationError as exc:
         raise DecodeError(f"log_type {env.log_type}: {_reason(exc)}") from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise DecodeError(f"invalid JSON payload: {exc}") from None
     # unknown types are kept visible (counted, listed), not fatal
     text = bytes(env.payload).decode("utf-8", "replace")

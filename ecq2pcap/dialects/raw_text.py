@@ -1,0 +1,176 @@
+"""eCapture v1.4.3–v1.5.x: binary frames that are not protobuf (protocol doc §5, §10.1).
+
+Some modules write their ``String()``/``StringHex()`` text straight to the eCaptureQ
+writer (gojue/ecapture ``user/module/imodule.go`` ``Dispatcher``: ``--hex`` sends every
+"event processor" and "output" event as ``StringHex()``; ``probe_bash.go``/``probe_zsh.go``
+always write text; v1.4.3 also writes mysql/postgres/gotls ``String()``). The forms,
+from ``user/event/*.go``:
+
+=====================  ===================================================  ============
+module                 text                                                 record
+=====================  ===================================================  ============
+gotls (v1.4.3)         ``{"timestamp":…,"uuid":…,"payload":"<base64>"…}``   Capture via
+                       (``Base.Encode()``; ``length`` = base64 length)      v14_json
+gotls ``--hex``        ``PID: p, Comm: c, TID: t, PayloadType:0|1,``         Capture
+                       `` Payload: \\n<v1 dump>\\n``
+gnutls/nspr ``--hex``  ``PID:p, Comm:c, Type:Received|Send, TID:t,``        Capture
+                       `` DataLen:n bytes, Payload:\\n<v1 dump>``
+bash                   ``PID:p, UID:u, \\tComm:c, \\tRetvalue:r, \\tLine:\\n…``  Annotation
+                       (``--hex``: the line as a v1 dump, then ``,``)
+zsh                    ``PID:p, UID:u, \\tComm:c, \\tLine:\\n…``                Annotation
+mysql (v1.4.3,         `` PID:p, Comm:c, Time:t,  length:(l/a),  return:…,``  Annotation
+``--hex`` later)       `` Line:…``                                           "sql"
+postgres               `` PID: p, Comm: c, Time: t, Query: …``              Annotation
+anything else          text                                                 Annotation
+                                                                            "text"
+=====================  ===================================================  ============
+
+The v1 dump (``user/event/misc.go`` ``dumpByteSlice``) has 16 bytes a line, a
+**decimal** ``%04d`` offset, `` %02X`` bytes in groups of 4, and a 16-character ASCII
+column; each line may start with an ANSI colour (plus a tab for gnutls/nspr "Send"),
+and a colour reset follows the last line. ``comm`` is the raw 16-byte kernel buffer
+(NUL padding removed here). None of these texts has a timestamp: the receive time is
+used. The --hex TLS captures have no fd and no tuple, so the connection table groups
+them per (pid, tid, comm) with synthetic endpoints.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..model import Annotation, Capture, DataType, DecodeError, PayloadForm, Record
+from . import v14_json
+
+_ASCII_COLUMN = bytes(b if 32 <= b <= 126 else 0x2E for b in range(256))
+_LINE_PREFIX = re.compile(rb"(?:\x1b\[\d+m)?(?:UNKNOWN_\d+)?\t?")
+_TRAILER = re.compile(rb"(?:\x1b\[0m)?,?")
+
+_GOTLS_HEX = re.compile(rb"PID: (\d+), Comm: (.{0,64}?), TID: (\d+), PayloadType:(\d+), Payload: \n", re.S)
+_NOFD_HEX = re.compile(
+    rb"PID:(\d+), Comm:(.{0,64}?), Type:(\x1b\[\d+m)?(Received|Send)?(?:\x1b\[0m)?, TID:(\d+), "
+    rb"DataLen:(\d+) bytes, Payload:\n",
+    re.S,
+)
+_BASH = re.compile(rb"PID:(\d+), UID:(\d+), \tComm:(.{0,64}?), \tRetvalue:(-?\d+), \tLine:\n", re.S)
+_ZSH = re.compile(rb"PID:(\d+), UID:(\d+), \tComm:(.{0,64}?), \tLine:\n", re.S)
+_MYSQL = re.compile(rb" PID:(\d+), Comm:(.{0,64}?), Time:\d+,  length:\(\d+/\d+\),  return:\w*, Line:", re.S)
+_POSTGRES = re.compile(rb" PID: (\d+), Comm: (.{0,64}?), Time: \d+, Query: ", re.S)
+_MASTERKEY = (b"TLS Version:", b"ClientRandom: ", b"Label")
+_PACKET = re.compile(rb"Pid:(\d+), Comm:(.{0,64}?), Length:\d+, Ifindex:\d+, Payload:", re.S)
+
+# bytes that may appear in text frames (NUL: %s of a raw [16]byte comm)
+_TEXT_CONTROLS_OK = bytes(range(32, 256)) + b"\t\n\r\x1b\x00"
+
+
+def _comm(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def _s(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def render_v1_hexdump_line(offset: int, chunk: bytes) -> bytes:
+    """One line of eCapture v1's ``dumpByteSlice`` (16 bytes, no prefix, no newline)."""
+    groups = []
+    for k in range(0, 16, 4):
+        g = chunk[k : k + 4]
+        groups.append((b" " + g.hex(" ").upper().encode() if g else b"") + b"  " * (4 - len(g)))
+    ascii_col = chunk.translate(_ASCII_COLUMN) + b" " * (16 - len(chunk))
+    return b"%04d    %s  %s    %s  %s    %s" % (offset, *groups, ascii_col)
+
+
+def reverse_v1_hexdump(text: bytes) -> bytes:
+    """Bytes of an eCapture v1 ``dumpByteSlice`` text (colour prefixes and the final
+    reset/comma tolerated). Every line is re-rendered and compared: anything else
+    raises ValueError."""
+    out = bytearray()
+    ended = False
+    for n, line in enumerate(text.split(b"\n"), 1):
+        body = line[_LINE_PREFIX.match(line).end() :]
+        if _TRAILER.fullmatch(line) or _TRAILER.fullmatch(body):
+            ended = ended or bool(line)
+            continue
+        if ended or len(body) < 24 or body[-20:-16] != b"    ":
+            raise ValueError(f"hex dump line {n} is malformed")
+        digits = len(body) - len(body.lstrip(b"0123456789"))
+        try:
+            offset = int(body[:digits])
+            chunk = bytes.fromhex(body[digits:-20].decode("ascii"))
+        except ValueError:
+            raise ValueError(f"hex dump line {n} is malformed") from None
+        if offset != len(out) or len(out) % 16:
+            raise ValueError(f"hex dump line {n}: offset {offset} but {len(out)} bytes so far")
+        if len(chunk) > 16 or render_v1_hexdump_line(offset, chunk) != body:
+            raise ValueError(f"hex dump line {n} does not match eCapture's layout")
+        out += chunk
+    return bytes(out)
+
+
+def _capture(pid, tid, comm, data_type, payload, module, origin, recv_time_ns) -> Capture:
+    return Capture(
+        pid=pid, tid=tid, comm=comm, fd=None, data_type=data_type, tuple=None, timestamp_ns=recv_time_ns,
+        payload=payload, form=PayloadForm.RAW, ectype=None, uuid=None, module=module, origin=origin,
+        notes=("eCapture --hex text frame: hex dump reversed to bytes",),
+    )
+
+
+def _looks_textual(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return len(data.translate(None, _TEXT_CONTROLS_OK)) * 20 <= len(data)
+
+
+def decode_raw_text(data: bytes, origin: str, recv_time_ns: int | None = None) -> list[Record]:
+    """Records of one non-protobuf binary frame. Raises :class:`DecodeError` only for a
+    broken gotls JSON event or bytes that are not text at all."""
+    if data.startswith(b"{"):
+        try:
+            return [v14_json.decode_event_json(data, origin)]
+        except ValueError as exc:  # ours, msgspec's DecodeError (bad JSON) and UnicodeDecodeError alike
+            raise DecodeError(f"raw JSON frame (eCapture v1.4.3 gotls): {exc}") from None
+
+    def ann(kind: str, body: bytes, pid: int | None = None, comm: bytes = b"") -> list[Record]:
+        return [Annotation(kind, _s(body), pid=pid, comm=_comm(comm), timestamp_ns=recv_time_ns, origin=origin)]
+
+    if (m := _GOTLS_HEX.match(data)) is not None:
+        try:
+            payload = reverse_v1_hexdump(data[m.end() :])
+        except ValueError:
+            return ann("unreadable-hex", data, int(m[1]), m[2])
+        ptype = int(m[4])
+        data_type = DataType.WRITE if ptype == 0 else DataType.READ if ptype == 1 else None
+        return [_capture(int(m[1]), int(m[3]), _comm(m[2]), data_type, payload, "gotls", origin, recv_time_ns)]
+    if (m := _NOFD_HEX.match(data)) is not None:
+        try:
+            payload = reverse_v1_hexdump(data[m.end() :])
+        except ValueError:
+            return ann("unreadable-hex", data, int(m[1]), m[2])
+        data_type = {b"Received": DataType.READ, b"Send": DataType.WRITE}.get(m[4])
+        return [_capture(int(m[1]), int(m[5]), _comm(m[2]), data_type, payload, "gnutls/nspr", origin, recv_time_ns)]
+    if (m := _BASH.match(data)) is not None or (m := _ZSH.match(data)) is not None:
+        body = data[m.end() :]
+        if m.re is _BASH and body.endswith(b","):  # StringHex: a v1 dump, then ","
+            try:
+                body = reverse_v1_hexdump(body)
+            except ValueError:
+                pass
+        elif body.endswith(b"\0,"):  # zsh StringHex: the raw NUL-padded line buffer, then ","
+            body = body.split(b"\0", 1)[0]
+        return ann("bash" if m.re is _BASH else "zsh", body.rstrip(b"\n"), int(m[1]), m[3])
+    if (m := _MYSQL.match(data)) is not None or (m := _POSTGRES.match(data)) is not None:
+        return ann("sql", data[m.end() :].split(b"\0", 1)[0], int(m[1]), m[2])
+    if data.startswith(_MASTERKEY):
+        return ann("masterkey", data)
+    if (m := _PACKET.match(data)) is not None:
+        return ann("packet", data, int(m[1]), m[2])
+    if not data:
+        raise DecodeError("empty binary frame")
+    if not _looks_textual(data):
+        raise DecodeError(
+            f"binary frame of {len(data)} bytes is neither a protobuf LogEntry nor eCapture text "
+            f"(starts {data[:16].hex(' ')})"
+        )
+    return ann("text", data.rstrip(b"\n"))

@@ -1,0 +1,323 @@
+"""eCapture v2.1+: an ``Event`` with only ``payload``+``length``; the payload is the
+text rendering (``String()``, or ``StringHex()`` under ``--hex``) of ONE eBPF event,
+with a ``\\n`` appended when it did not end in one (protocol doc §4.4, §5, §10.17, §11).
+
+Forms (gojue/ecapture v2.5.1 ``internal/probe/*``):
+
+=================  ===========================================================  ===========
+probe              text                                                          record
+=================  ===========================================================  ===========
+openssl, gnutls    ``[YYYY-MM-DD HH:MM:SS.mmm] PID:p TID:t Comm:c FD:f READ|WRITE``  Capture
+                   `` (N bytes):\\n`` + N raw bytes; ``(N bytes, hex)``: openssl
+                   uses the 32-bytes-a-line dump (:func:`reverse_v2_hexdump`),
+                   gnutls plain lower-case ``%x``
+openssl connect    ``PID:p, Comm:c, TID:t, FD:f, Tuple: [a]:p->[b]:q``           ConnectInfo
+openssl destroy    ``PID:0, Comm:, TID:0, FD:0, Tuple: [::]:0->[::]:0``          ConnectInfo
+gotls              ``PID:p, TID:t, Comm:c, FD:f, Tuple:[a]:p->[b]:q, Type:WRITE,``   Capture
+                   `` Len:n\\nData:\\n`` + n bytes (``Data(hex):`` + ``%x``)
+nspr               ``TLSDataEvent{Timestamp: …, PID: …, DataLen: n}`` (no data)  Annotation
+bash, zsh          ``PID:p, UID:u, Comm:c, Retvalue:r, Line:\\n…``                 Annotation
+mysql, postgres    ``MySQL Query[PID=…]: …`` / ``PID=p Comm=c Query=…``          Annotation
+master secrets     ``TLS Version: …, ClientRandom: …``, ``Label: …`` …            Annotation
+packets (pcap)     ``Packet captured: len=…``                                    Annotation
+=================  ===========================================================  ===========
+
+Data bytes are always **sliced**: exactly N bytes after the header line, whatever they
+contain (header-like lines included); the one ``\\n`` v2 appends after data that does not
+end in a newline is then left over, never stripped from the data.
+
+**Timestamps.** The header time is the eCapture host's *local* time with millisecond
+precision. It is read as UTC; when the message has an absolute receive time
+(≥ 2001) the host's UTC offset is estimated as header − receive rounded to 15 minutes
+(used only when within 5 minutes of such a multiple and at most 14 h) and removed.
+Dates outside 2000–2199 are bogus (openssl ``--hex`` passes nanoseconds as seconds:
+year 8352703; gnutls prints boot-relative ktime: 1970): the receive time is used
+instead, or None. gotls, connect/destroy lines and annotations carry no time: receive
+time. Data captures of a year-1970 header are labelled module ``gnutls``, others
+``openssl`` (the two render identically).
+
+**Identity.** Captures carry ``uuid=None`` (v2 sends none) and ``tuple=None`` for
+openssl/gnutls: the connection table joins them with the connect line of the same
+(pid, fd). gotls renders a tuple oriented by packet direction (write: local→remote,
+read: remote→local); it is turned back into local→remote and then oriented
+client→server by ports alone, so that every capture of one connection gets the same
+tuple: a port in Linux's ephemeral range (32768–60999) facing one outside it is the
+client; otherwise the lower port is the server; equal ports keep local→remote.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+
+from ..model import Annotation, Capture, ConnectInfo, DataType, PayloadForm, Record, Tuple
+from ..uuids import parse_tuple
+
+SECOND = 1_000_000_000
+_QUARTER_HOUR = 900 * SECOND
+
+_DATA = re.compile(
+    rb"\[([^\]\n]*)\] PID:(\d+) TID:(\d+) Comm:(.{0,64}?) FD:(\d+) (READ|WRITE) \((-?\d+) bytes(, hex)?\):\n", re.S
+)
+_CONNECT = re.compile(rb"PID:(\d+), Comm:(.{0,64}?), TID:(\d+), FD:(\d+), Tuple: ([^\s,]*)\n?\Z", re.S)
+_GOTLS = re.compile(
+    rb"PID:(\d+), TID:(\d+), Comm:(.{0,64}?), FD:(\d+), (?:Tuple:([^\s,]*), )?Type:(READ|WRITE), Len:(-?\d+)\n"
+    rb"Data(\(hex\))?:\n",
+    re.S,
+)
+_NSPR = re.compile(
+    rb"TLSDataEvent\{Timestamp: ([^,]*), PID: (\d+), TID: (\d+), Comm: (.{0,64}?), FD: (-?\d+), "
+    rb"Direction: (read|write), DataLen: (\d+)",
+    re.S,
+)
+_BASH = re.compile(rb"PID:(\d+), UID:(\d+), Comm:(.{0,64}?), Retvalue:(-?\d+), Line(\(hex\))?:\n", re.S)
+_ZSH = re.compile(rb"PID:(\d+), UID:(\d+), \tComm:(.{0,64}?), \tLine(\(hex\))?:\n", re.S)
+_MYSQL = re.compile(rb"MySQL Query\[PID=(\d+), Comm=(.{0,64}?), Len=\d+/\d+, Status=\w*\]: ", re.S)
+_POSTGRES = re.compile(rb"PID=(\d+) Comm=(.{0,64}?) Query=", re.S)
+_POSTGRES_HEX = re.compile(rb"PID=0x([0-9a-f]+) Timestamp=0x[0-9a-f]+ Query=([0-9a-f]*) Comm=([0-9a-f]*)")
+_MASTERKEY = (b"TLS Version: ", b"Version: 0x", b"Label: ", b"Label:", b"MasterSecretEvent{")
+_PACKET = b"Packet captured: len="
+_TIME = re.compile(rb"(-?\d+)-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})\Z")
+
+# Linux's default net.ipv4.ip_local_port_range
+_EPHEMERAL = range(32768, 61000)
+
+
+def _s(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------- time
+
+
+def _utc_offset_ns(header_ns: int, recv_time_ns: int | None) -> int:
+    """The eCapture host's UTC offset, estimated from an absolute receive time (else 0)."""
+    if recv_time_ns is None or recv_time_ns < 1_000_000_000 * SECOND:
+        return 0
+    delta = header_ns - recv_time_ns
+    quarters = round(delta / _QUARTER_HOUR)
+    if quarters == 0 or abs(quarters) > 14 * 4 or abs(delta - quarters * _QUARTER_HOUR) > 300 * SECOND:
+        return 0
+    return quarters * _QUARTER_HOUR
+
+
+def header_time(text: bytes, recv_time_ns: int | None) -> tuple[int | None, int | None, str | None]:
+    """(timestamp_ns, header year or None, note) of a ``YYYY-MM-DD HH:MM:SS.mmm`` header."""
+    m = _TIME.match(text)
+    if m is None:
+        fallback = "receive time" if recv_time_ns is not None else "no time"
+        return recv_time_ns, None, f"unreadable header time {_s(text)!r}: {fallback} used"
+    year = int(m[1])
+    if not 2000 <= year < 2200:
+        fallback = "receive time" if recv_time_ns is not None else "no time"
+        return recv_time_ns, year, f"bogus header time {_s(text)} (eCapture bug): {fallback} used"
+    try:
+        secs = calendar.timegm((year, int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6])))
+    except (ValueError, OverflowError):
+        return recv_time_ns, year, f"invalid header time {_s(text)}"
+    ns = secs * SECOND + int(m[7]) * 1_000_000
+    return ns - _utc_offset_ns(ns, recv_time_ns), year, None
+
+
+# --------------------------------------------------------------------------- hex
+
+
+_ASCII_COLUMN = bytes(b if 32 <= b <= 126 else 0x2E for b in range(256))
+
+
+def render_v2_hexdump_line(offset: int, chunk: bytes) -> bytes:
+    """One line of eCapture v2's ``dumpByteSlice`` (32 bytes, without the newline)."""
+    groups = []
+    for k in range(0, 32, 8):
+        g = chunk[k : k + 8]
+        groups.append(g.hex().upper().encode() + b" " * (8 - len(g)))
+    ascii_col = chunk.translate(_ASCII_COLUMN) + b" " * (32 - len(chunk))
+    return b"%04X  %s %s  %s %s    %s" % (offset, *groups, ascii_col)
+
+
+def reverse_v2_hexdump(text: bytes) -> bytes:
+    """Bytes of an eCapture v2 ``--hex`` dump (protocol doc §11.4)::
+
+        0000  474554202F6F6C64 2D70616765204854  54502F312E310D0A 486F73743A203132    GET /old-page HTTP/1.1..Host: 12
+
+    Every line is re-rendered and compared, so anything but an exact dump raises
+    ValueError.
+    """
+    out = bytearray()
+    for n, line in enumerate(text.split(b"\n"), 1):
+        if not line:
+            continue
+        if len(line) < 42 or line[-36:-32] != b"    ":
+            raise ValueError(f"hex dump line {n} is malformed")
+        sp = line.find(b" ")
+        try:
+            offset = int(line[:sp], 16)
+            chunk = bytes.fromhex(line[sp:-36].decode("ascii"))
+        except ValueError:
+            raise ValueError(f"hex dump line {n} is malformed") from None
+        if offset != len(out) or (out and len(out) % 32):
+            raise ValueError(f"hex dump line {n}: offset {offset:04X} but {len(out)} bytes so far")
+        if len(chunk) > 32 or render_v2_hexdump_line(offset, chunk) != line:
+            raise ValueError(f"hex dump line {n} does not match eCapture's layout")
+        out += chunk
+    return bytes(out)
+
+
+def _unhex(text: bytes) -> bytes:
+    """Plain ``%x`` hex (gnutls, gotls, bash under --hex), surrounding whitespace ignored."""
+    return bytes.fromhex(text.strip().decode("ascii"))
+
+
+# --------------------------------------------------------------------------- tuples
+
+
+def gotls_client_server(tup: Tuple, data_type: DataType) -> Tuple:
+    """Orient a v2 gotls tuple client→server (see the module docstring)."""
+    if data_type is DataType.READ:  # rendered remote→local
+        tup = Tuple(tup.dst_ip, tup.dst_port, tup.src_ip, tup.src_port)
+    lport, rport = tup.src_port, tup.dst_port  # local→remote now
+    if (lport in _EPHEMERAL) != (rport in _EPHEMERAL):
+        local_is_client = lport in _EPHEMERAL
+    else:
+        local_is_client = lport >= rport
+    return tup if local_is_client else Tuple(tup.dst_ip, tup.dst_port, tup.src_ip, tup.src_port)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _slice(text: bytes, start: int, n: int, notes: list[str]) -> bytes:
+    """Exactly ``n`` bytes from ``start`` (never strip a newline)."""
+    if n < 0:
+        notes.append(f"negative length {n} in header: no data")
+        n = 0
+    avail = len(text) - start
+    if n > avail:
+        notes.append(f"header announces {n} bytes but only {avail} follow: kept what there is")
+        return text[start:]
+    extra = avail - n
+    if extra > 1 or (extra == 1 and text[-1:] != b"\n"):
+        notes.append(f"{extra} unexpected byte(s) after the announced {n} bytes: ignored")
+    return text[start : start + n]
+
+
+def _data_event(m: re.Match, text: bytes, origin: str, recv_time_ns: int | None) -> Record:
+    notes: list[str] = []
+    ts, year, note = header_time(m[1], recv_time_ns)
+    if note:
+        notes.append(note)
+    n = int(m[7])
+    if m[8]:  # ", hex"
+        body = text[m.end() :]
+        try:
+            payload = reverse_v2_hexdump(body) if body.startswith(b"0000  ") else _unhex(body)
+        except ValueError:
+            return Annotation("unreadable-hex", _s(text), pid=int(m[2]), comm=_s(m[4]), timestamp_ns=ts, origin=origin)
+        notes.append("payload was an eCapture --hex dump: reversed to bytes")
+        if len(payload) != max(n, 0):
+            notes.append(f"header announces {n} bytes, the hex dump holds {len(payload)}")
+    else:
+        payload = _slice(text, m.end(), n, notes)
+    return Capture(
+        pid=int(m[2]),
+        tid=int(m[3]),
+        comm=_s(m[4]),
+        fd=int(m[5]),
+        data_type=DataType.READ if m[6] == b"READ" else DataType.WRITE,
+        tuple=None,
+        timestamp_ns=ts,
+        payload=payload,
+        form=PayloadForm.RAW,
+        ectype=None,
+        uuid=None,
+        module="gnutls" if year is not None and year < 2000 else "openssl",
+        origin=origin,
+        notes=tuple(notes),
+    )
+
+
+def _gotls_event(m: re.Match, text: bytes, origin: str, recv_time_ns: int | None) -> Record:
+    notes: list[str] = []
+    data_type = DataType.READ if m[6] == b"READ" else DataType.WRITE
+    tup = None
+    if m[5]:
+        try:
+            tup = parse_tuple(_s(m[5]))
+        except ValueError:
+            notes.append(f"unreadable tuple {_s(m[5])!r}")
+        if tup is not None:
+            tup = gotls_client_server(tup, data_type)
+    n = int(m[7])
+    if m[8]:  # Data(hex)
+        try:
+            payload = _unhex(text[m.end() :])
+        except ValueError:
+            return Annotation("unreadable-hex", _s(text), pid=int(m[1]), comm=_s(m[3]), timestamp_ns=recv_time_ns, origin=origin)
+        notes.append("payload was hex text: decoded")
+    else:
+        payload = _slice(text, m.end(), n, notes)
+    return Capture(
+        pid=int(m[1]), tid=int(m[2]), comm=_s(m[3]), fd=int(m[4]), data_type=data_type, tuple=tup,
+        timestamp_ns=recv_time_ns, payload=payload, form=PayloadForm.RAW, ectype=None, uuid=None,
+        module="gotls", origin=origin, notes=tuple(notes),
+    )
+
+
+def _connect_line(m: re.Match, text: bytes, origin: str, recv_time_ns: int | None) -> Record:
+    pid, fd = int(m[1]), int(m[4])
+    try:
+        tup = parse_tuple(_s(m[5]))
+    except ValueError:
+        return Annotation("text", _s(text), pid=pid, comm=_s(m[2]), timestamp_ns=recv_time_ns, origin=origin)
+    if tup is None and pid == 0:  # tcp_v4_destroy_sock: an all-zero event
+        return ConnectInfo("destroy", 0, 0, None, timestamp_ns=recv_time_ns, origin=origin)
+    return ConnectInfo("connect", pid, fd, tup, comm=_s(m[2]), tid=int(m[3]), timestamp_ns=recv_time_ns, origin=origin)
+
+
+def _annotation(text: bytes, origin: str, recv_time_ns: int | None) -> Annotation:
+    def ann(kind: str, body: bytes, pid: int | None = None, comm: bytes = b"") -> Annotation:
+        return Annotation(kind, _s(body), pid=pid, comm=_s(comm), timestamp_ns=recv_time_ns, origin=origin)
+
+    if (m := _NSPR.match(text)) is not None:
+        return ann("nspr-metadata", m[0] + b"}", int(m[2]), m[4])
+    if (m := _BASH.match(text)) is not None or (m := _ZSH.match(text)) is not None:
+        kind = "bash" if m.re is _BASH else "zsh"
+        body = text[m.end() :]
+        if m[0].endswith(b"(hex):\n"):
+            try:
+                body = _unhex(body)
+            except ValueError:
+                pass
+        return ann(kind, body.rstrip(b"\n"), int(m[1]), m[3])
+    if (m := _MYSQL.match(text)) is not None:
+        return ann("sql", text[m.end() :].rstrip(b"\n"), int(m[1]), m[2])
+    if (m := _POSTGRES_HEX.match(text)) is not None:
+        try:
+            query = bytes.fromhex(m[2].decode()).split(b"\0", 1)[0]
+            comm = bytes.fromhex(m[3].decode()).split(b"\0", 1)[0]
+        except ValueError:
+            return ann("sql", text.rstrip(b"\n"), int(m[1], 16))
+        return ann("sql", query + b" (first 32 bytes)", int(m[1], 16), comm)
+    if (m := _POSTGRES.match(text)) is not None:
+        return ann("sql", text[m.end() :].rstrip(b"\n"), int(m[1]), m[2])
+    if text.startswith(_MASTERKEY):
+        return ann("masterkey", text.rstrip(b"\n"))
+    if text.startswith(_PACKET):
+        return ann("packet", text.rstrip(b"\n"))
+    return ann("text", text.rstrip(b"\n"))
+
+
+def decode_v2_payload(text: bytes, origin: str, recv_time_ns: int | None = None) -> list[Record]:
+    """Records of one v2.1+ event payload; never raises (unknown text → Annotation "text")."""
+    if text.startswith(b"["):
+        m = _DATA.match(text)
+        if m is not None:
+            return [_data_event(m, text, origin, recv_time_ns)]
+    elif text.startswith(b"PID:"):
+        m = _CONNECT.match(text)
+        if m is not None:
+            return [_connect_line(m, text, origin, recv_time_ns)]
+        m = _GOTLS.match(text)
+        if m is not None:
+            return [_gotls_event(m, text, origin, recv_time_ns)]
+    return [_annotation(text, origin, recv_time_ns)]
