@@ -1,0 +1,349 @@
+"""Parse eCapture's HTTP/2 text dump (event types 2 and 4) into frames.
+
+eCapture v1.x does not forward HTTP/2 bytes: its HTTP2Request / HTTP2Response
+parsers (``pkg/event_processor/http2_request.go``, ``http2_response.go``) read the
+frames with Go's ``http2.Framer`` and print them (protocol doc §4.3, §10.14, §11.7)::
+
+    \\nFrame Type\\t=>\\tHEADERS\\nFrame StreamID\\t=>\\t1\\nFrame Length\\t=>\\t117\\n
+    header field ":status" = "200"\\n                  (hpack.HeaderField.String(): %q
+    header field "cookie" = "a=b" (sensitive)\\n        quoting, " (sensitive)" = never-indexed)
+    \\nFrame Type\\t=>\\tDATA\\nFrame StreamID\\t=>\\t1\\nFrame Length\\t=>\\t459\\n<459 raw bytes>\\n
+    \\nFrame Type\\t=>\\tSETTINGS\\nFrame StreamID\\t=>\\t0\\n   (other types: no contents)
+
+* HEADERS whose HPACK block fails to decode print no field, only
+  ``[http2 request|response] Incorrect HPACK context, Please use PCAP mode …``;
+  HEADERS without END_HEADERS print ``… Not Supported HEADERS Frame with CONTINUATION frames``.
+* DATA of a stream whose ``content-encoding`` is exactly ``gzip`` (seen in the same dump)
+  prints ``Partial entity body with gzip encoding ... \\n`` instead of the bytes; the
+  gunzipped body follows at the end, one block per stream, in Go map (random) order::
+
+    \\nMerged Data Frame, StreamID\\t=>\\t<id>\\nMerged Data Frame, Final Length\\t=>\\t<n>\\n\\n<n bytes>\\n
+
+  (no block at all when gunzip failed: that body is lost).
+* ``Frame Length`` is the frame's payload length. For a PADDED DATA frame it includes the
+  pad-length octet and the padding, which eCapture does not print: the parser then
+  finds the real end of the data (noted).
+* Data are raw bytes and may contain the markers themselves: DATA is sliced by length,
+  never split on newlines. Header lines never contain a raw newline (``%q``).
+
+Everything here is pure and never raises on bad input; problems go to
+:attr:`ParsedDump.notes`. Header names/values are ``str`` decoded from UTF-8 with
+``surrogateescape``: bytes that are not UTF-8 (Go prints them as ``\\xHH``) survive as
+lone surrogates; ``s.encode("utf-8", "surrogateescape")`` gives the exact bytes back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+FRAME_MARK = b"\nFrame Type\t=>\t"
+MERGED_MARK = b"\nMerged Data Frame, StreamID\t=>\t"
+GZIP_PLACEHOLDER = b"Partial entity body with gzip encoding ... \n"
+_STREAM_LINE = b"Frame StreamID\t=>\t"
+_LENGTH_LINE = b"Frame Length\t=>\t"
+_MERGED_LENGTH_LINE = b"Merged Data Frame, Final Length\t=>\t"
+_HPACK_FAILED = b"Incorrect HPACK context"
+_CONTINUATION = b"Not Supported HEADERS Frame with CONTINUATION frames"
+_MAX_PADDING = 256  # pad-length octet + up to 255 bytes of padding
+
+_QUOTED = rb'"((?:[^"\\]|\\.)*)"'
+_HEADER_LINE = re.compile(rb"header field " + _QUOTED + rb" = " + _QUOTED + rb"( \(sensitive\))?\Z", re.S)
+_ESCAPE = re.compile(rb"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|([0-7]{3})|(.))", re.S)
+_SIMPLE_ESCAPES = {b"a": 7, b"b": 8, b"f": 12, b"n": 10, b"r": 13, b"t": 9, b"v": 11,
+                   b"\\": 92, b'"': 34, b"'": 39}
+
+
+@dataclass(slots=True)
+class DumpFrame:
+    """One frame as eCapture printed it (flags and non-HEADERS/DATA payloads are lost)."""
+
+    type: str  # Go's FrameType.String(): "DATA", "HEADERS", "SETTINGS", ..., "UNKNOWN_FRAME_TYPE_12"
+    stream_id: int
+    length: int | None = None  # the "Frame Length" line (payload length incl. padding)
+    headers: list[tuple[str, str]] | None = None  # HEADERS only: the decoded fields, in order
+    sensitive: set[int] = field(default_factory=set)  # indexes into `headers` printed "(sensitive)"
+    data: bytes | None = None  # DATA only; None for a gzip placeholder
+    gzip_placeholder: bool = False  # DATA replaced by "Partial entity body with gzip encoding"
+    hpack_failed: bool = False  # HEADERS: eCapture's HPACK decoder failed, fields unknown
+    continuation_unsupported: bool = False  # HEADERS without END_HEADERS: fields unknown
+    truncated: bool = False  # the dump ends inside this frame
+    end_stream: bool | None = None  # END_STREAM flag when known (never from a text dump)
+    offset: int = 0  # offset of the block in the dump, for diagnostics
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (lower-case), or None."""
+        for k, v in self.headers or ():
+            if k == name:
+                return v
+        return None
+
+
+@dataclass(slots=True)
+class ParsedDump:
+    frames: list[DumpFrame] = field(default_factory=list)
+    merged: dict[int, bytes] = field(default_factory=dict)  # stream id → gunzipped body
+    merged_truncated: set[int] = field(default_factory=set)  # merged bodies cut by the dump's end
+    notes: list[str] = field(default_factory=list)
+
+
+def go_unquote(quoted: bytes) -> bytes:
+    """Go ``strconv.Unquote`` for a double-quoted string (as ``%q`` prints it).
+
+    Returns the raw bytes (Go strings are bytes). Raises ValueError on bad syntax.
+    Handles \\a \\b \\f \\n \\r \\t \\v \\\\ \\" \\' \\xHH \\NNN \\uHHHH \\UHHHHHHHH.
+    """
+    if len(quoted) < 2 or quoted[:1] != b'"' or quoted[-1:] != b'"':
+        raise ValueError("not a double-quoted string")
+    body = quoted[1:-1]
+    if b"\\" not in body:
+        if b'"' in body or b"\n" in body:
+            raise ValueError("unescaped quote or newline")
+        return body
+    out = bytearray()
+    pos = 0
+    for m in _ESCAPE.finditer(body):
+        plain = body[pos:m.start()]
+        if b'"' in plain or b"\n" in plain or b"\\" in plain:
+            raise ValueError("unescaped quote, newline or backslash")
+        out += plain
+        hx, u4, u8, octal, simple = m.groups()
+        if hx is not None:
+            out.append(int(hx, 16))
+        elif octal is not None:
+            value = int(octal, 8)
+            if value > 255:
+                raise ValueError(f"octal escape out of range: \\{octal.decode()}")
+            out.append(value)
+        elif simple is not None:
+            if simple not in _SIMPLE_ESCAPES:
+                raise ValueError(f"unknown escape: \\{simple.decode('latin-1')}")
+            out.append(_SIMPLE_ESCAPES[simple])
+        else:
+            cp = int(u4 or u8, 16)
+            if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
+                raise ValueError(f"invalid code point U+{cp:X}")
+            out += chr(cp).encode("utf-8")
+        pos = m.end()
+    tail = body[pos:]
+    if b'"' in tail or b"\n" in tail or b"\\" in tail:
+        raise ValueError("unescaped quote, newline or backslash")
+    out += tail
+    return bytes(out)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _unquote_text(quoted: bytes, notes: list[str], what: str) -> str:
+    try:
+        return _text(go_unquote(b'"' + quoted + b'"'))
+    except ValueError as exc:
+        notes.append(f"{what}: cannot unquote {quoted[:60]!r} ({exc}): kept as printed")
+        return _text(quoted)
+
+
+def _at_boundary(buf: bytes, pos: int) -> bool:
+    """True when a block may start at `pos`: end of dump, a marker, or a marker cut by the end."""
+    if pos >= len(buf):
+        return True
+    rest = buf[pos:pos + len(MERGED_MARK)]
+    return any(rest.startswith(mark) or len(rest) < len(mark) and mark.startswith(rest)
+               for mark in (FRAME_MARK, MERGED_MARK))
+
+
+class _Parser:
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.n = len(buf)
+        self.out = ParsedDump()
+
+    # -- helpers -------------------------------------------------------------
+
+    def _number_line(self, pos: int, prefix: bytes) -> tuple[int | None, int, bool]:
+        """Parse ``<prefix><digits>\\n`` at pos → (value or None if absent, new pos, cut)."""
+        buf = self.buf
+        if not buf.startswith(prefix, pos):
+            rest = buf[pos:pos + len(prefix)]
+            cut = pos < self.n and len(rest) < len(prefix) and prefix.startswith(rest)
+            return None, (self.n if cut else pos), cut
+        start = pos + len(prefix)
+        nl = buf.find(b"\n", start)
+        if nl < 0:
+            return None, self.n, True
+        digits = buf[start:nl]
+        if not digits.isdigit():
+            self.out.notes.append(f"offset {pos}: bad number {digits[:40]!r} after {prefix.strip()!r}")
+            return None, nl + 1, False
+        return int(digits), nl + 1, False
+
+    def _next_mark(self, pos: int) -> int:
+        hits = [i for i in (self.buf.find(FRAME_MARK, pos), self.buf.find(MERGED_MARK, pos)) if i >= 0]
+        return min(hits) if hits else -1
+
+    # -- blocks --------------------------------------------------------------
+
+    def run(self) -> ParsedDump:
+        buf, n = self.buf, self.n
+        pos = 0
+        if buf.startswith(FRAME_MARK[1:]):  # leading newline stripped by someone
+            pos = self._frame(0, len(FRAME_MARK) - 1)
+        while pos < n:
+            if buf.startswith(FRAME_MARK, pos):
+                pos = self._frame(pos, pos + len(FRAME_MARK))
+            elif buf.startswith(MERGED_MARK, pos):
+                pos = self._merged(pos, pos + len(MERGED_MARK))
+            elif pos == n - 1 and buf[pos] == 0x0A:
+                break  # a harmless trailing newline
+            elif _at_boundary(buf, pos):
+                self.out.notes.append(f"dump truncated inside a block marker at offset {pos}")
+                break
+            else:
+                nxt = self._next_mark(pos + 1)
+                skipped = (nxt if nxt >= 0 else n) - pos
+                self.out.notes.append(f"offset {pos}: {skipped} unexpected byte(s) skipped: {buf[pos:pos + 40]!r}")
+                if nxt < 0:
+                    break
+                pos = nxt
+        return self.out
+
+    def _frame(self, start: int, pos: int) -> int:
+        buf, notes = self.buf, self.out.notes
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            notes.append(f"dump truncated inside a frame header at offset {start}")
+            return self.n
+        ftype = buf[pos:nl].decode("ascii", "replace")
+        stream_id, pos, cut = self._number_line(nl + 1, _STREAM_LINE)
+        if stream_id is None:
+            notes.append(f"dump truncated inside the {ftype} frame header at offset {start}" if cut else
+                         f"offset {start}: {ftype} frame without a stream id: ignored")
+            return pos
+        frame = DumpFrame(type=ftype, stream_id=stream_id, offset=start)
+        self.out.frames.append(frame)
+        if ftype not in ("HEADERS", "DATA"):
+            if cut:
+                frame.truncated = True
+            return pos
+        frame.length, pos, cut = self._number_line(pos, _LENGTH_LINE)
+        if cut:
+            frame.truncated = True
+            if ftype == "HEADERS":
+                frame.headers = []
+            notes.append(f"dump truncated inside the {ftype} frame of stream {stream_id}")
+            return self.n
+        return self._headers(frame, pos) if ftype == "HEADERS" else self._data(frame, pos)
+
+    def _headers(self, frame: DumpFrame, pos: int) -> int:
+        buf, n, notes = self.buf, self.n, self.out.notes
+        fields: list[tuple[str, str]] = []
+        frame.headers = fields
+        what = f"HEADERS of stream {frame.stream_id}"
+        while pos < n and buf[pos] != 0x0A:  # a block marker starts with "\n"
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                line, pos = buf[pos:], n
+                frame.truncated = True
+                notes.append(f"dump truncated inside the {what}")
+            else:
+                line, pos = buf[pos:nl], nl + 1
+            m = _HEADER_LINE.match(line)
+            if m is not None:
+                if m[3]:
+                    frame.sensitive.add(len(fields))
+                fields.append((_unquote_text(m[1], notes, what), _unquote_text(m[2], notes, what)))
+            elif _HPACK_FAILED in line:
+                frame.hpack_failed = True
+            elif _CONTINUATION in line:
+                frame.continuation_unsupported = True
+            elif not frame.truncated:
+                notes.append(f"{what}: unexpected line {line[:60]!r}")
+        if pos >= n and not (fields or frame.hpack_failed or frame.continuation_unsupported
+                             or frame.truncated or frame.length == 0):
+            frame.truncated = True  # the dump ends right after the frame header
+            notes.append(f"dump truncated inside the {what}")
+        return pos
+
+    def _data(self, frame: DumpFrame, pos: int) -> int:
+        buf, n, notes = self.buf, self.n, self.out.notes
+        what = f"DATA frame of stream {frame.stream_id}"
+        if buf.startswith(GZIP_PLACEHOLDER, pos):
+            frame.gzip_placeholder = True
+            return pos + len(GZIP_PLACEHOLDER)
+        rest = buf[pos:pos + len(GZIP_PLACEHOLDER)]
+        if len(rest) < len(GZIP_PLACEHOLDER) and GZIP_PLACEHOLDER.startswith(rest):
+            frame.gzip_placeholder = frame.truncated = True
+            notes.append(f"dump truncated inside the {what}")
+            return n
+        if frame.length is None:  # eCapture < v1.0.0 printed no length: up to the next block
+            nxt = self._next_mark(pos)
+            end = nxt if nxt >= 0 else n
+            frame.data = buf[pos:end - 1 if end > pos and buf[end - 1] == 0x0A else end]
+            notes.append(f"{what} has no Frame Length: delimited by the next block")
+            return end
+        end = pos + frame.length
+        if end > n:
+            frame.data, frame.truncated = buf[pos:], True
+            notes.append(f"dump truncated inside the {what} ({n - pos} of {frame.length} bytes)")
+            return n
+        if end == n or buf[end] == 0x0A and _at_boundary(buf, end + 1):
+            frame.data = buf[pos:end]
+            return end + 1
+        # PADDED frame: Length counts padding eCapture did not print; find the real end.
+        q = end
+        while (q := buf.rfind(b"\n", max(pos, end - _MAX_PADDING), q)) >= 0:
+            if _at_boundary(buf, q + 1):
+                frame.data = buf[pos:q]
+                notes.append(f"{what}: {len(frame.data)} data bytes for Frame Length {frame.length} "
+                             "(padded frame: padding is not dumped)")
+                return q + 1
+        frame.data = buf[pos:end]
+        if buf[end] == 0x0A:
+            return end + 1  # what follows is not a block: the main loop reports it
+        notes.append(f"{what}: no newline after {frame.length} data bytes: dump may be corrupt")
+        return end
+
+    def _merged(self, start: int, pos: int) -> int:
+        buf, n, notes = self.buf, self.n, self.out.notes
+        digits_end = buf.find(b"\n", pos)
+        if digits_end < 0:
+            notes.append(f"dump truncated inside a merged data block at offset {start}")
+            return n
+        sid = buf[pos:digits_end]
+        if not sid.isdigit():
+            notes.append(f"offset {start}: merged data block with bad stream id {sid[:40]!r}: skipped")
+            return digits_end + 1
+        stream_id = int(sid)
+        length, pos, cut = self._number_line(digits_end + 1, _MERGED_LENGTH_LINE)
+        if length is None or cut:
+            notes.append(f"merged body of stream {stream_id}: " +
+                         ("dump truncated inside its header" if cut else "no Final Length line: skipped"))
+            return n if cut else pos
+        if buf.startswith(b"\n", pos):
+            pos += 1
+        else:
+            notes.append(f"merged body of stream {stream_id}: blank line missing")
+        end = pos + length
+        if stream_id in self.out.merged:
+            notes.append(f"stream {stream_id} has several merged bodies: the last one is kept")
+        self.out.merged[stream_id] = buf[pos:end]
+        if end > n:
+            self.out.merged_truncated.add(stream_id)
+            notes.append(f"dump truncated inside the merged body of stream {stream_id} "
+                         f"({n - pos} of {length} bytes)")
+            return n
+        if end < n and buf[end] == 0x0A:
+            return end + 1
+        if end < n:
+            notes.append(f"merged body of stream {stream_id}: no newline after {length} bytes")
+        return end
+
+
+def parse_h2_dump(payload: bytes) -> ParsedDump:
+    """Parse one eCapture HTTP/2 text dump. Never raises; see :attr:`ParsedDump.notes`."""
+    return _Parser(bytes(payload)).run()
+
+
+def looks_like_h2_dump(payload: bytes) -> bool:
+    return payload.startswith(FRAME_MARK) or payload.startswith(FRAME_MARK[1:])
