@@ -1,0 +1,432 @@
+"""WebSocket parser: hand-built frames (the test's own per-byte masking is the oracle),
+permessage-deflate per RFC 7692, and the real WebSocket session of the v2 sample."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import zlib
+
+import pytest
+
+from ecq2pcap.model import Direction
+from ecq2pcap.payloads.websocket import (
+    DeflateParams,
+    WebSocketParser,
+    WsMessage,
+    parse_extensions,
+    to_har,
+    unmask,
+)
+
+from .test_h2passive import v2_raw_streams
+
+C2S, S2C = Direction.C2S, Direction.S2C
+DEFLATE_12 = "permessage-deflate; client_max_window_bits=12; server_max_window_bits=12"
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False, mask: bytes | None = None,
+          long_form: int | None = None) -> bytes:
+    """One RFC 6455 frame, built independently of the module under test."""
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    n = len(payload)
+    form = long_form or (7 if n < 126 else 16 if n < 65536 else 64)
+    mbit = 0x80 if mask is not None else 0
+    if form == 7:
+        head = bytes([b0, mbit | n])
+    elif form == 16:
+        head = bytes([b0, mbit | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([b0, mbit | 127]) + n.to_bytes(8, "big")
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def client(opcode: int, payload: bytes, **kw) -> bytes:
+    return frame(opcode, payload, mask=kw.pop("mask", os.urandom(4)), **kw)
+
+
+def feed_all(parser: WebSocketParser, feeds, sizes=None) -> list[WsMessage]:
+    """Feed [(direction, bytes)] in order; `sizes` re-chunks each feed (a random.Random)."""
+    out = []
+    for i, (d, data) in enumerate(feeds):
+        if sizes is None:
+            out += parser.feed(d, data, 1000 + i)
+            continue
+        pos = 0
+        while pos < len(data):
+            n = sizes.choice((1, 2, 3, 5, 14, 100, 4096))
+            out += parser.feed(d, data[pos : pos + n], 1000 + i)
+            pos += n
+    return out
+
+
+def summary(msgs):
+    return [(m.direction, m.opcode, m.data, m.text, m.compressed, m.close_code, m.close_reason, m.errors) for m in msgs]
+
+
+def deflate_messages(payloads: list[bytes], wbits: int = -12, takeover: bool = True) -> list[bytes]:
+    """RFC 7692 §7.2.1: compress, Z_SYNC_FLUSH, strip the trailing 00 00 ff ff."""
+    out, comp = [], None
+    for p in payloads:
+        if comp is None or not takeover:
+            comp = zlib.compressobj(9, zlib.DEFLATED, wbits)
+        data = comp.compress(p) + comp.flush(zlib.Z_SYNC_FLUSH)
+        assert data.endswith(b"\x00\x00\xff\xff")
+        out.append(data[:-4])
+    return out
+
+
+def inflates_alone(compressed: bytes, expect: bytes) -> bool:
+    try:
+        return zlib.decompressobj(-15).decompress(compressed + b"\x00\x00\xff\xff") == expect
+    except zlib.error:
+        return False
+
+
+# ---------------------------------------------------------------------------
+# framing
+
+
+def test_unmask_matches_per_byte_xor():
+    rng = random.Random(1)
+    for n in (0, 1, 3, 4, 5, 127, 1000):
+        data, mask = rng.randbytes(n), rng.randbytes(4)
+        for off in range(5):
+            expect = bytes(b ^ mask[(i + off) % 4] for i, b in enumerate(data))
+            assert unmask(data, mask, off) == expect
+
+
+def basic_feeds():
+    big = bytes(range(256)) * 300  # 76800 bytes: 64-bit length
+    mid = ("é" * 150).encode()  # 300 bytes: 16-bit length
+    return [
+        (C2S, client(1, b"hello")),
+        (S2C, frame(1, b"world")),
+        (C2S, client(2, big)),
+        (S2C, frame(1, mid)),
+        (S2C, frame(2, b"\x00\x01", long_form=64)),  # a small payload in the 64-bit form is legal
+        (C2S, client(1, b"Hel", fin=False) + client(9, b"ping!") + client(0, b"lo", fin=False)
+              + client(10, b"") + client(0, b" there", fin=True)),
+        (S2C, frame(10, b"ping!")),
+        (C2S, client(1, b"")),  # empty text message
+        (C2S, client(8, (1000).to_bytes(2, "big") + "bye ✓".encode())),
+        (S2C, frame(8, (1001).to_bytes(2, "big"))),
+        (S2C, frame(8, b"")),
+    ]
+
+
+def expected_basic():
+    big = bytes(range(256)) * 300
+    mid = "é" * 150
+    return [
+        (C2S, 1, b"hello", "hello", False, None, None, []),
+        (S2C, 1, b"world", "world", False, None, None, []),
+        (C2S, 2, big, None, False, None, None, []),
+        (S2C, 1, mid.encode(), mid, False, None, None, []),
+        (S2C, 2, b"\x00\x01", None, False, None, None, []),
+        (C2S, 9, b"ping!", None, False, None, None, []),  # control frames inside a fragmented message
+        (C2S, 10, b"", None, False, None, None, []),
+        (C2S, 1, b"Hello there", "Hello there", False, None, None, []),
+        (S2C, 10, b"ping!", None, False, None, None, []),
+        (C2S, 1, b"", "", False, None, None, []),
+        (C2S, 8, (1000).to_bytes(2, "big") + "bye ✓".encode(), None, False, 1000, "bye ✓", []),
+        (S2C, 8, (1001).to_bytes(2, "big"), None, False, 1001, "", []),
+        (S2C, 8, b"", None, False, None, None, []),
+    ]
+
+
+def test_frames_lengths_masking_fragmentation_and_control_frames():
+    p = WebSocketParser(None)
+    out = feed_all(p, basic_feeds())
+    assert summary(out) == expected_basic()
+    assert p.errors == [] and p.close(5000) == []
+    assert [m.time_ns for m in out[:3]] == [1000, 1001, 1002]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_chunking_gives_the_same_messages(seed):
+    p = WebSocketParser(None)
+    out = feed_all(p, basic_feeds(), sizes=random.Random(seed))
+    assert summary(out) == expected_basic()
+    assert p.errors == []
+
+
+def test_message_time_is_the_feed_that_completed_it():
+    p = WebSocketParser(None)
+    data = frame(1, b"x" * 1000)
+    assert p.feed(S2C, data[:500], 10) == []
+    (m,) = p.feed(S2C, data[500:], 20)
+    assert m.time_ns == 20 and m.text == "x" * 1000
+
+
+def test_masking_violations_are_noted_not_fatal():
+    p = WebSocketParser(None)
+    out = p.feed(C2S, frame(1, b"unmasked"), 1) + p.feed(S2C, client(1, b"masked"), 2)
+    assert [m.text for m in out] == ["unmasked", "masked"]
+    assert len(p.errors) == 2 and all("RFC 6455" in e for e in p.errors)
+
+
+@pytest.mark.parametrize("bad, why", [
+    (bytes([0x83, 0x00]), "unknown opcode 3"),
+    (bytes([0xA1, 0x00]), "RSV2/RSV3"),
+    (bytes([0x89, 126, 0, 200]) + b"x" * 200, "longer than 125"),
+    (bytes([0x09, 0x00]), "fragmented"),
+    (b"HTTP/1.1 200 OK\r\n\r\n", "not WebSocket"),
+    (bytes([0x82, 127]) + (1 << 63).to_bytes(8, "big"), "frame length"),
+])
+def test_garbage_stops_one_direction_only(bad, why):
+    p = WebSocketParser(None)
+    assert p.feed(S2C, frame(1, b"before"), 1)[0].text == "before"
+    assert p.feed(S2C, bad + frame(1, b"after"), 2) == []
+    assert p.feed(S2C, frame(1, b"later"), 3) == []
+    assert [m.text for m in p.feed(C2S, client(1, b"other way"), 4)] == ["other way"]
+    assert any(why in e and e.startswith("s2c") for e in p.errors), p.errors
+    assert p.close(5) == []
+
+
+def test_capture_starting_anywhere_never_breaks_the_parser():
+    stream = b"".join(data for _, data in basic_feeds() if _ is S2C)
+    comp = b"".join(frame(1, c, rsv1=True) for c in deflate_messages(TEXTS))
+    rng = random.Random(4)
+    for blob in (stream, comp, rng.randbytes(5000)):
+        for cut in [0, 1, 2, *rng.sample(range(len(blob)), 30)]:
+            p = WebSocketParser(DEFLATE_12)
+            feed_all(p, [(S2C, blob[cut:]), (C2S, blob[cut:])], sizes=random.Random(cut))
+            p.close(1)
+            # feed() swallows exceptions (recorded as "internal error"): there must be none
+            assert not any("internal error" in e for e in p.errors), p.errors
+
+
+def test_bad_close_payload_and_invalid_utf8_are_noted():
+    p = WebSocketParser(None)
+    a, b = p.feed(S2C, frame(8, b"\x03") + frame(1, b"\xff\xfeok"), 1)
+    assert a.opcode == 8 and a.close_code is None and a.errors
+    assert b.text == "\ufffd\ufffdok" and b.errors == ["invalid UTF-8 in text message"]
+
+
+def test_capture_started_inside_a_fragmented_message():
+    p = WebSocketParser(None)
+    out = p.feed(S2C, frame(0, b"tail of it", fin=True) + frame(1, b"next"), 1)
+    assert [m.text for m in out] == ["next"]
+    assert any("continuation frame without a message start" in e for e in p.errors)
+
+
+def test_incomplete_at_close_and_interrupted_messages():
+    p = WebSocketParser(None)
+    out = p.feed(S2C, frame(2, b"first", fin=False) + frame(1, b"new") + frame(1, b"unfinished", fin=False), 1)
+    assert [(m.opcode, m.data) for m in out] == [(2, b"first"), (1, b"new")]
+    assert out[0].errors == ["message interrupted by a new message (incomplete)"]
+    p.feed(C2S, client(2, b"0123456789")[:-3], 2)  # frame cut short
+    partial, m = p.close(3)
+    assert (partial.direction, partial.opcode, partial.data) == (C2S, 2, b"0123456")
+    assert (m.direction, m.data, m.time_ns) == (S2C, b"unfinished", 3)
+    assert m.errors == partial.errors == ["message incomplete at end of capture"]
+    assert any("c2s: frame incomplete" in e for e in p.errors)
+    assert p.feed(S2C, frame(1, b"after close"), 4) == [] and p.close(5) == []
+
+
+def test_size_cap_truncates_with_a_note():
+    p = WebSocketParser(None, max_message_size=1000)
+    (m, n) = p.feed(S2C, frame(2, b"a" * 600, fin=False) + frame(0, b"b" * 600) + frame(1, b"fine"), 1)
+    assert m.data == b"a" * 600 + b"b" * 400 and m.errors == ["message truncated at 1000 bytes"]
+    assert n.text == "fine" and n.errors == []
+
+
+# ---------------------------------------------------------------------------
+# permessage-deflate
+
+
+def test_parse_extensions():
+    assert parse_extensions(None) == (None, [])
+    assert parse_extensions(DEFLATE_12) == (DeflateParams(False, False, 12, 12), [])
+    params, others = parse_extensions(
+        'x-webkit-deflate-frame, permessage-deflate; client_no_context_takeover; server_max_window_bits="10"')
+    assert params == DeflateParams(True, False, None, 10) and others == ["x-webkit-deflate-frame"]
+    assert params.no_context_takeover(C2S) and not params.no_context_takeover(S2C)
+
+
+def opcode_for(payload: bytes) -> int:
+    return 2 if payload == TEXTS[12] else 1
+
+
+TEXTS = [f"message {i}: the quick brown fox jumps over the lazy dog {'#' * i}".encode() for i in range(12)] + [
+    random.Random(12).randbytes(3000), b"message 1: the quick brown fox jumps over the lazy dog #" * 50]
+
+
+@pytest.mark.parametrize("wbits", [-12, -15])
+def test_deflate_with_context_takeover(wbits):
+    c2s = deflate_messages(TEXTS, wbits)
+    s2c = deflate_messages(list(reversed(TEXTS)), wbits)
+    # context takeover is really exercised: later messages cannot be inflated on their own
+    assert not inflates_alone(c2s[1], TEXTS[1]) and not inflates_alone(s2c[-1], TEXTS[0])
+    feeds = []
+    for i, (a, b) in enumerate(zip(c2s, s2c)):
+        feeds.append((C2S, client(opcode_for(TEXTS[i]), a, rsv1=True)))
+        feeds.append((S2C, frame(opcode_for(TEXTS[-1 - i]), b, rsv1=True)))
+    p = WebSocketParser(DEFLATE_12)
+    out = feed_all(p, feeds, sizes=random.Random(wbits))
+    assert p.errors == []
+    assert [m.data for m in out if m.direction is C2S] == TEXTS
+    assert [m.data for m in out if m.direction is S2C] == list(reversed(TEXTS))
+    assert all(m.compressed and m.errors == [] for m in out)
+    assert out[0].text == TEXTS[0].decode()
+
+
+def test_deflate_without_context_takeover_and_fragmented_compressed_message():
+    header = "permessage-deflate; client_no_context_takeover; server_no_context_takeover"
+    c2s = deflate_messages(TEXTS, takeover=False)
+    p = WebSocketParser(header)
+    feeds = [(C2S, client(1, c, rsv1=True)) for c in c2s[:5]]
+    # one compressed message in three fragments: RSV1 on the first frame only
+    third = len(c2s[5]) // 3
+    feeds.append((C2S, client(1, c2s[5][:third], rsv1=True, fin=False) + client(9, b"hi")
+                  + client(0, c2s[5][third : 2 * third], fin=False) + client(0, c2s[5][2 * third :])))
+    out = feed_all(p, feeds)
+    assert [m.data for m in out] == TEXTS[:5] + [b"hi", TEXTS[5]]
+    assert p.errors == [] and all(m.errors == [] for m in out)
+    # the same stream parsed as context takeover still works (no back references to break)
+    p2 = WebSocketParser(DEFLATE_12)
+    assert [m.data for m in feed_all(p2, feeds)] == TEXTS[:5] + [b"hi", TEXTS[5]]
+
+
+def test_deflate_no_context_takeover_resets_the_window():
+    """With takeover-compressed data, a parser told 'no context takeover' must fail:
+    proves the per-message reset really happens."""
+    c2s = deflate_messages(TEXTS[:4])
+    p = WebSocketParser("permessage-deflate; client_no_context_takeover")
+    out = feed_all(p, [(C2S, client(1, c, rsv1=True)) for c in c2s])
+    assert out[0].data == TEXTS[0]
+    assert any(m.data != t or m.errors for m, t in zip(out[1:], TEXTS[1:4]))
+
+
+def test_deflate_bfinal_blocks_and_uncompressed_messages_mixed():
+    p = WebSocketParser("permessage-deflate")
+    finished = zlib.compressobj(6, zlib.DEFLATED, -15)
+    whole = finished.compress(b"final block message") + finished.flush()  # BFINAL set, no tail to strip
+    plain = b"not compressed"
+    # a sender that keeps its window after BFINAL: the next stream refers back to the first message
+    primed = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=b"final block message")
+    again = (primed.compress(b"final block message, again") + primed.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    assert not inflates_alone(again, b"final block message, again")
+    out = p.feed(S2C, frame(1, whole, rsv1=True) + frame(1, plain) + frame(1, again, rsv1=True), 1)
+    assert [(m.text, m.compressed) for m in out] == [
+        ("final block message", True), ("not compressed", False), ("final block message, again", True)]
+    assert all(m.errors == [] for m in out)
+
+
+def test_deflate_cap_keeps_the_shared_window():
+    big = random.Random(5).randbytes(3000)
+    msgs = [big, b"short", big]  # the third message is a back reference to the first
+    comp = deflate_messages(msgs)
+    assert len(comp[2]) < 100
+    p = WebSocketParser(DEFLATE_12, max_message_size=1000)
+    out = p.feed(S2C, b"".join(frame(2, c, rsv1=True) for c in comp), 1)
+    assert [len(m.data) for m in out] == [1000, 5, 1000]
+    assert out[0].data == big[:1000] and out[2].data == big[:1000]
+    assert out[0].errors == out[2].errors == ["message truncated at 1000 bytes"] and out[1].errors == []
+
+
+def test_deflate_broken_message_never_yields_wrong_bytes_later():
+    rnd = random.Random(9).randbytes(1000)
+    alpha = b"alpha " * 20
+    comp = deflate_messages([alpha, b"beta " * 20, rnd, rnd, alpha])
+    comp[1] = bytes([0xFF]) * 8  # damaged on the way: invalid block type
+    p = WebSocketParser(DEFLATE_12)
+    out = p.feed(S2C, b"".join(frame(2, c, rsv1=True) for c in comp), 1)
+    assert out[0].data == alpha and out[0].errors == []
+    assert out[1].errors[0].startswith("cannot inflate")
+    # after the gap: self-contained data and references to data decoded since then work...
+    assert out[2].data == rnd and out[2].errors == []
+    assert out[3].data == rnd and out[3].errors == []
+    # ...a reference back across the gap fails loudly
+    assert out[4].errors and out[4].errors[0].startswith("cannot inflate") and out[4].data != alpha
+
+
+def test_deflate_gap_is_never_decoded_silently():
+    """A back reference spanning a message that failed to inflate must not land on the
+    wrong (known) bytes: the window restarts empty after an error."""
+    rng = random.Random(11)
+    y, x = rng.randbytes(500), rng.randbytes(300)
+    comp = deflate_messages([y, x, b"zz", x])
+    comp[2] = bytes([0xFF]) * 4  # the real message was 2 bytes long: the reference is 302 back
+    p = WebSocketParser(DEFLATE_12)
+    out = p.feed(C2S, b"".join(client(2, c, rsv1=True) for c in comp), 1)
+    assert [m.data for m in out[:2]] == [y, x]
+    assert out[2].errors and out[3].errors and out[3].data != x
+
+
+def test_rsv1_without_negotiation_is_inflated_with_a_note():
+    p = WebSocketParser(None)
+    (m,) = p.feed(S2C, frame(1, deflate_messages([b"surprise"])[0], rsv1=True), 1)
+    assert m.text == "surprise" and m.compressed
+    assert m.errors == ["RSV1 set without negotiated permessage-deflate (inflated anyway)"]
+
+
+# ---------------------------------------------------------------------------
+# HAR
+
+
+def test_to_har():
+    t = 1_795_715_806_370_123_456
+    text = WsMessage(C2S, t, 1, "héllo".encode(), "héllo")
+    binary = WsMessage(S2C, t, 2, b"\x00\xff")
+    close = WsMessage(S2C, t, 8, b"\x03\xe8", close_code=1000, close_reason="")
+    assert to_har(text, t) == {"type": "send", "time": t / 1e9, "opcode": 1, "data": "héllo"}
+    assert to_har(binary) == {"type": "receive", "time": t / 1e9, "opcode": 2, "data": "AP8="}
+    assert to_har(close)["data"] == base64.b64encode(b"\x03\xe8").decode()
+    assert to_har(text, t + 5_000_000_000)["time"] == (t + 5_000_000_000) / 1e9  # never before the entry
+    assert abs(to_har(text)["time"] - 1_795_715_806.370123) < 1e-5
+    bad = WsMessage(S2C, t, 1, b"x", "x", errors=["message truncated at 1 bytes"])
+    assert to_har(bad)["_errors"] == ["message truncated at 1 bytes"]
+    json.dumps([to_har(m) for m in (text, binary, close, bad)])
+
+
+# ---------------------------------------------------------------------------
+# the real WebSocket session of the v2 sample (python websockets ↔ nginx)
+
+
+def test_v2_sample_websocket_session(samples_dir):
+    streams = v2_raw_streams(samples_dir / "v2_client.frames.jsonl.gz")
+    expected = json.loads((samples_dir / "v2_client.expected.json").read_text())["websocket_messages"]
+    (key,) = [k for k, chunks in streams.items() if chunks[0][2].startswith(b"GET /ws ")]
+    # strip the HTTP/1 upgrade (request and 101 response) off the front of each direction
+    handshake = {C2S: b"", S2C: b""}
+    done = {C2S: False, S2C: False}
+    feeds = []
+    for d, t, data in streams[key]:
+        if not done[d]:
+            handshake[d] += data
+            if b"\r\n\r\n" not in handshake[d]:
+                continue
+            head, _, data = handshake[d].partition(b"\r\n\r\n")
+            handshake[d], done[d] = head, True
+        if data:
+            feeds.append((d, t, data))
+    assert handshake[S2C].startswith(b"HTTP/1.1 101 ")
+    ext = next((line.split(b":", 1)[1].strip().decode() for line in handshake[S2C].split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-extensions:")), None)
+    p = WebSocketParser(ext)
+    got = []
+    for d, t, data in feeds:
+        got += p.feed(d, data, t)
+    got += p.close(feeds[-1][1])
+    assert p.errors == []
+    for label, d in (("c2s", C2S), ("s2c", S2C)):
+        exp = sorted((m for m in expected if m["dir"] == label), key=lambda m: m["index"])
+        mine = [m for m in got if m.direction is d]
+        assert len(mine) == len(exp) == 22
+        for m, e in zip(mine, exp):
+            assert (m.opcode, len(m.data), hashlib.sha256(m.data).hexdigest(), m.compressed) == \
+                   (e["opcode"], e["length"], e["sha256"], e["compressed"])
+            if "text" in e:
+                assert m.text == e["text"]
+            assert m.errors == []
+            har = to_har(m)
+            assert har["type"] == ("send" if d is C2S else "receive") and har["opcode"] == e["opcode"]
+    closes = [m for m in got if m.opcode == 8]
+    assert len(closes) == 2 and all(m.close_code is not None for m in closes)
