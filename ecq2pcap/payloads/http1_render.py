@@ -1,0 +1,206 @@
+"""Repair the framing of eCapture's re-rendered HTTP/1 messages (``type`` 1 and 3).
+
+eCapture v1.x hands an HTTP/1 message to Go's ``httputil.DumpRequest``/``DumpResponse``
+and appends the body it read through ``Body``: **de-chunked**, and **gunzipped** when
+``Content-Encoding`` is exactly ``gzip``. The framing headers are left as they were
+(protocol doc §4.3), so the bytes are no longer a valid wire message: a parser would
+look for chunk sizes in a plain body, or read ``Content-Length`` bytes of the wrong size
+and swallow the next message.
+
+:func:`repair_rendered` rewrites only the framing headers so that they agree with the
+body that is actually there; everything else (order, casing, values, body) is kept.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["repair_rendered", "NOT_HTTP1"]
+
+NOT_HTTP1 = "not an HTTP/1 message: left as is"
+
+_REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) [^\x00-\x20\x7f]+ HTTP/1\.[0-9]")
+_STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: [^\r\n]*)?")
+_HEADER_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}[ \t]*(?:;[^\r\n]*)?")
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_TRUNCATED = "body shorter than declared: probably truncated by eCapture's 16 KiB per-call or --tsize caps"
+
+
+def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tuple[bytes, tuple[str, ...]]:
+    """Return ``(wire bytes, notes)`` for one eCapture-rendered HTTP/1 message.
+
+    The result's framing agrees with its body, so h11 and Wireshark parse exactly this
+    message. ``notes`` says what changed, in short phrases; it is empty (and ``payload``
+    is returned unchanged) when the framing already agreed. Anything that does not
+    parse as one HTTP/1 message is returned as is with the note :data:`NOT_HTTP1`.
+
+    ``request_method`` (optional) is the method of the request a response answers;
+    with ``"HEAD"`` a response's ``Content-Length`` without a body is legitimate.
+    """
+    end = payload.find(b"\r\n\r\n")
+    if end < 0:
+        return payload, (NOT_HTTP1,)
+    lines = payload[:end].split(b"\r\n")
+    start = lines[0]
+    status: int | None = None
+    if m := _STATUS_LINE.fullmatch(start):
+        status = int(m.group(1))
+    elif not _REQUEST_LINE.fullmatch(start):
+        return payload, (NOT_HTTP1,)
+
+    # one pass over the header block: index the framing headers
+    te_idx: list[int] = []
+    ce_idx: list[int] = []
+    cl_idx: list[int] = []
+    for i in range(1, len(lines)):
+        line = lines[i]
+        colon = line.find(b":")
+        if colon <= 0 or not _HEADER_NAME.fullmatch(line, 0, colon):
+            return payload, (NOT_HTTP1,)
+        name = line[:colon].lower()
+        if name == b"transfer-encoding":
+            te_idx.append(i)
+        elif name == b"content-encoding":
+            ce_idx.append(i)
+        elif name == b"content-length":
+            cl_idx.append(i)
+
+    body_start = end + 4
+    body_len = len(payload) - body_start
+    is_response = status is not None
+    bodiless_status = is_response and (status < 200 or status in (204, 304))
+    head_response = is_response and (request_method or "").upper() == "HEAD"
+
+    notes: list[str] = []
+    drop: set[int] = set()
+    new_cl: int | None = None  # value to write into Content-Length, None: leave the CL lines alone
+
+    def value(i: int) -> bytes:
+        line = lines[i]
+        return line[line.index(b":") + 1 :].strip()
+
+    # -- Transfer-Encoding ------------------------------------------------------
+    te_dropped = False
+    if te_idx:
+        if _is_chunked_body(payload, body_start):
+            if cl_idx:  # T-E beats C-L; a C-L next to it is a framing conflict
+                drop.update(cl_idx)
+                notes.append("Content-Length removed (conflicts with Transfer-Encoding: chunked)")
+                cl_idx = []
+        else:
+            te_value = b", ".join(value(i) for i in te_idx).decode("latin-1")
+            drop.update(te_idx)
+            te_dropped = True
+            notes.append(f"Transfer-Encoding: {te_value} removed (eCapture delivered the body de-chunked)")
+
+    # -- Content-Encoding -------------------------------------------------------
+    if len(ce_idx) == 1 and body_len:
+        coding = value(ce_idx[0]).lower()
+        if coding in (b"gzip", b"x-gzip") and payload[body_start : body_start + 2] != _GZIP_MAGIC:
+            drop.add(ce_idx[0])
+            notes.append(f"Content-Encoding: {coding.decode()} removed (body already decoded by eCapture)")
+
+    # -- Content-Length ---------------------------------------------------------
+    if not te_idx or te_dropped:
+        declared = _declared_length([value(i) for i in cl_idx]) if cl_idx else None
+        if body_len == 0:
+            if bodiless_status or head_response:
+                pass  # Content-Length without a body is legitimate here
+            elif cl_idx and declared != 0:
+                shown = declared if declared is not None else f"{value(cl_idx[0]).decode('latin-1')!r} (invalid)"
+                notes.append(f"body not captured (eCapture rendered the headers only): Content-Length {shown} → 0")
+                new_cl = 0
+            elif te_dropped and not cl_idx:
+                notes.append("body not captured (eCapture rendered the headers only): Content-Length: 0 set")
+                new_cl = 0
+            elif not cl_idx and is_response:
+                # no framing and no body would make the rest of the stream this response's body
+                notes.append("Content-Length: 0 added (response rendered without a body)")
+                new_cl = 0
+        elif bodiless_status or head_response:
+            pass  # bytes after a bodiless response: not ours to reframe
+        elif not cl_idx:
+            new_cl = body_len
+            if not te_dropped:
+                notes.append(f"Content-Length: {body_len} added")
+        elif declared != body_len:
+            new_cl = body_len
+            shown = declared if declared is not None else value(cl_idx[0]).decode("latin-1")
+            note = f"Content-Length {shown} → {body_len}"
+            if declared is not None and body_len < declared:
+                note += f" ({_TRUNCATED})"
+            notes.append(note)
+        elif len(cl_idx) > 1:
+            new_cl = body_len
+            notes.append("duplicate Content-Length headers merged")
+
+    if not notes:
+        return payload, ()
+
+    # -- rebuild the header block, changing only the framing lines --------------
+    out: list[bytes] = [start]
+    cl_written = False
+    for i in range(1, len(lines)):
+        if new_cl is not None and i in cl_idx:
+            if not cl_written:
+                line = lines[i]
+                out.append(line[: line.index(b":")] + b": " + str(new_cl).encode())
+                cl_written = True
+            continue
+        if i in drop:
+            if new_cl is not None and not cl_written and not cl_idx and i in te_idx:
+                out.append(b"Content-Length: " + str(new_cl).encode())  # where the T-E line was
+                cl_written = True
+            continue
+        out.append(lines[i])
+    if new_cl is not None and not cl_written:
+        out.append(b"Content-Length: " + str(new_cl).encode())
+    out.append(b"")
+    out.append(b"")
+    return b"".join((b"\r\n".join(out), memoryview(payload)[body_start:])), tuple(notes)
+
+
+def _declared_length(values: list[bytes]) -> int | None:
+    """The Content-Length the header lines declare, None when invalid or inconsistent."""
+    found: set[int] = set()
+    for v in values:
+        for part in v.split(b","):
+            part = part.strip()
+            if not part.isdigit():
+                return None
+            found.add(int(part))
+    return found.pop() if len(found) == 1 else None
+
+
+def _is_chunked_body(buf: bytes, pos: int) -> bool:
+    """True when ``buf[pos:]`` is exactly one complete chunked body (chunks, last chunk, trailers)."""
+    n = len(buf)
+    if pos >= n:
+        return False
+    while True:
+        eol = buf.find(b"\r\n", pos)
+        if eol < 0 or not _CHUNK_SIZE.fullmatch(buf, pos, eol):
+            return False
+        size_end = pos
+        while size_end < eol and buf[size_end] in b"0123456789abcdefABCDEF":
+            size_end += 1
+        size = int(buf[pos:size_end], 16)
+        pos = eol + 2
+        if size == 0:
+            break
+        pos += size
+        if buf[pos : pos + 2] != b"\r\n":
+            return False
+        pos += 2
+    # trailer section: header lines, then an empty line that ends the message
+    while True:
+        eol = buf.find(b"\r\n", pos)
+        if eol < 0:
+            return False
+        if eol == pos:
+            return eol + 2 == n
+        if buf.find(b":", pos, eol) <= pos:
+            return False
+        pos = eol + 2

@@ -1,0 +1,341 @@
+"""One :class:`~.exchange.Exchange` → one HAR 1.2 entry (a plain dict, ready for JSON).
+
+Decisions (documented for HAR readers):
+
+* ``startedDateTime`` is UTC with milliseconds and ``Z``; ``time`` is the sum of the
+  non-negative timings ``send``/``wait``/``receive`` (``blocked``/``dns``/``connect``/
+  ``ssl`` are -1: eCapture sees none of them). Times are those of eCapture's events: a
+  merged v1.x event carries the time of its last SSL call, v1.4 ones whole seconds.
+* URLs are ``https://`` (eCapture captures TLS plaintext) + the ``Host`` header (or the
+  server address) + the request target; absolute-form targets are kept.
+* A missing request (eCapture rendered only the response) is written with method
+  ``"UNKNOWN"``, url ``https://<server>/#request-not-captured``, the response's HTTP
+  version and ``headersSize``/``bodySize`` -1: every HAR reader accepts it and nobody can
+  take it for a real request. ``_error`` says "request not captured by eCapture".
+* A missing response is written as browsers write failed requests: ``status`` 0,
+  ``statusText`` "", ``httpVersion`` "", content size 0 of type ``x-unknown``,
+  ``_error`` "response not captured".
+* Bodies: ``content.text`` holds the decoded body as text when it decodes (charset from
+  ``Content-Type``, else UTF-8), otherwise base64 with ``"encoding": "base64"``. HAR's
+  ``postData`` has no encoding field: a binary request body is written as base64 with
+  ``"_encoding": "base64"`` and a ``comment`` saying so. ``postData.text`` is always
+  present (mitmproxy refuses ``params`` without ``text``).
+* Custom fields: ``_ecapture`` (pid, comm, fd, tids, uuids, module), ``_error`` (errors
+  joined by "; "), ``_webSocketMessages`` (Chrome's layout), ``comment`` (notes and
+  errors, for people). No ``pageref`` (the writer emits no pages).
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from ...model import Connection, Direction
+from .content import DEFAULT_CAP, decode_content
+from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse
+
+__all__ = ["build_entry", "UNKNOWN_METHOD", "UNKNOWN_MIME"]
+
+UNKNOWN_METHOD = "UNKNOWN"
+UNKNOWN_MIME = "x-unknown"
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+
+
+def build_entry(ex: Exchange, *, decode_cap: int = DEFAULT_CAP) -> dict:
+    """The HAR entry of ``ex``; never raises on odd exchanges (missing sides, bad bodies)."""
+    req, resp = ex.request, ex.response
+    notes = list(ex.notes)
+    version = ex.http_version or (resp.http_version if resp else "") or "HTTP/1.1"
+    timings = _timings(req, resp)
+    start_ns = req.start_ns if req is not None else (resp.start_ns if resp is not None else 0)
+    entry: dict = {
+        "startedDateTime": _iso(start_ns),
+        "time": round(timings["send"] + timings["wait"] + timings["receive"], 3),
+        "request": _request(req, ex.conn, version, notes, decode_cap),
+        "response": _response(resp, notes, decode_cap),
+        "cache": {},
+        "timings": timings,
+    }
+    server_ip = ex.conn.server[0]
+    if _is_ip(server_ip):
+        entry["serverIPAddress"] = server_ip
+    entry["connection"] = str(ex.conn.id)
+    entry["_ecapture"] = dict(ex.ecapture)
+    if ex.stream_id is not None:
+        entry["_streamId"] = ex.stream_id
+    if ex.websocket_messages:
+        entry["_resourceType"] = "websocket"
+        entry["_webSocketMessages"] = [_ws_message(m) for m in ex.websocket_messages]
+    if ex.errors:
+        entry["_error"] = "; ".join(ex.errors)
+    comment = notes + ex.errors
+    if comment:
+        entry["comment"] = "; ".join(dict.fromkeys(comment))
+    return entry
+
+
+# -- request / response --------------------------------------------------------------
+
+
+def _request(req: HttpRequest | None, conn: Connection, version: str, notes: list[str], cap: int) -> dict:
+    if req is None:
+        return {
+            "method": UNKNOWN_METHOD,
+            "url": f"https://{_endpoint(conn.server)}/#request-not-captured",
+            "httpVersion": version,
+            "cookies": [],
+            "headers": [],
+            "queryString": [],
+            "headersSize": -1,
+            "bodySize": -1,
+        }
+    url = _url(req, conn)
+    out: dict = {
+        "method": req.method,
+        "url": url,
+        "httpVersion": req.http_version,
+        "cookies": _request_cookies(req),
+        "headers": _har_headers(req.headers),
+        "queryString": _query(url),
+        "headersSize": req.header_size,
+        "bodySize": req.body_size,
+    }
+    if req.body_size or req.body:
+        out["postData"] = _post_data(req, cap)
+    _message_notes(req, "request", notes)
+    return out
+
+
+def _response(resp: HttpResponse | None, notes: list[str], cap: int) -> dict:
+    if resp is None:
+        return {
+            "status": 0,
+            "statusText": "",
+            "httpVersion": "",
+            "cookies": [],
+            "headers": [],
+            "content": {"size": 0, "mimeType": UNKNOWN_MIME},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": -1,
+        }
+    _message_notes(resp, "response", notes)
+    return {
+        "status": resp.status,
+        "statusText": resp.reason,
+        "httpVersion": resp.http_version,
+        "cookies": _response_cookies(resp),
+        "headers": _har_headers(resp.headers),
+        "content": _content(resp, cap),
+        "redirectURL": resp.header("location") or "",
+        "headersSize": resp.header_size,
+        "bodySize": resp.body_size,
+    }
+
+
+def _message_notes(msg: HttpMessage, what: str, notes: list[str]) -> None:
+    for n in msg.notes:
+        notes.append(f"{what}: {n}")
+
+
+def _content(resp: HttpResponse, cap: int) -> dict:
+    mime = resp.header("content-type") or UNKNOWN_MIME
+    content: dict = {"size": 0, "mimeType": mime}
+    if not resp.body:
+        return content
+    decoded = decode_content(resp.body, _joined(resp, "content-encoding"), cap=cap)
+    data = decoded.data
+    content["size"] = len(data)
+    if decoded.applied and len(data) >= resp.body_size:
+        content["compression"] = len(data) - resp.body_size
+    text, is_base64 = _body_text(data, mime)
+    content["text"] = text
+    if is_base64:
+        content["encoding"] = "base64"
+    comments = list(decoded.notes)
+    if len(resp.body) < resp.body_size:
+        comments.append(f"only the first {len(resp.body)} of {resp.body_size} body bytes kept")
+    if comments:
+        content["comment"] = "; ".join(comments)
+    return content
+
+
+def _post_data(req: HttpRequest, cap: int) -> dict:
+    mime = req.header("content-type") or UNKNOWN_MIME
+    decoded = decode_content(req.body, _joined(req, "content-encoding"), cap=cap)
+    text, is_base64 = _body_text(decoded.data, mime)
+    post: dict = {"mimeType": mime, "text": text}
+    comments = list(decoded.notes)
+    if is_base64:
+        post["_encoding"] = "base64"
+        comments.append("binary body: text is base64")
+    elif mime.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded":
+        post["params"] = [{"name": k, "value": v} for k, v in parse_qsl(text, keep_blank_values=True)]
+    if len(req.body) < req.body_size:
+        comments.append(f"only the first {len(req.body)} of {req.body_size} body bytes kept")
+    if comments:
+        post["comment"] = "; ".join(comments)
+    return post
+
+
+def _joined(msg: HttpMessage, name: str) -> str | None:
+    values = msg.header_values(name)
+    return ", ".join(values) if values else None
+
+
+def _body_text(data: bytes, mime: str) -> tuple[str, bool]:
+    """(text, is_base64): the charset of ``mime`` or UTF-8 when it decodes, else base64."""
+    charset = _charset(mime)
+    for enc in (charset, "utf-8") if charset else ("utf-8",):
+        try:
+            return bytes(data).decode(enc), False
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return base64.b64encode(data).decode("ascii"), True
+
+
+def _charset(mime: str) -> str | None:
+    for param in mime.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"') or None
+    return None
+
+
+# -- URL, query, headers, cookies ----------------------------------------------------
+
+
+def _url(req: HttpRequest, conn: Connection) -> str:
+    target = req.target
+    lower = target[:8].lower()
+    if lower.startswith("http://") or lower.startswith("https://"):
+        return quote(target, safe=_URI_SAFE)
+    if req.method == "CONNECT":
+        return f"{req.scheme}://{quote(target, safe=_URI_SAFE)}"  # authority-form
+    authority = req.authority or req.header("host") or _endpoint(conn.server)
+    authority = quote(authority.strip(), safe=_URI_SAFE)
+    if not target.startswith("/"):
+        target = "/" if target == "*" else "/" + target  # asterisk-form (OPTIONS *) or odd targets
+    return f"{req.scheme}://{authority}{quote(target, safe=_URI_SAFE)}"
+
+
+def _endpoint(addr: tuple[str, int]) -> str:
+    ip, port = addr
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _query(url: str) -> list[dict]:
+    query = urlsplit(url).query
+    return [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)]
+
+
+def _har_headers(headers: list[tuple[str, str]]) -> list[dict]:
+    return [{"name": n, "value": v} for n, v in headers]
+
+
+def _request_cookies(req: HttpRequest) -> list[dict]:
+    cookies = []
+    for header in req.header_values("cookie"):
+        for part in header.split(";"):
+            name, eq, value = part.strip().partition("=")
+            if name or eq:
+                cookies.append({"name": name.strip(), "value": value.strip()})
+    return cookies
+
+
+def _response_cookies(resp: HttpResponse) -> list[dict]:
+    cookies = []
+    for header in resp.header_values("set-cookie"):
+        first, *attrs = header.split(";")
+        name, _, value = first.strip().partition("=")
+        cookie: dict = {"name": name.strip(), "value": value.strip()}
+        for attr in attrs:
+            key, _, val = attr.strip().partition("=")
+            key = key.strip().lower()
+            val = val.strip()
+            if key == "path":
+                cookie["path"] = val
+            elif key == "domain":
+                cookie["domain"] = val
+            elif key == "expires":
+                expires = _http_date(val)
+                if expires:
+                    cookie["expires"] = expires
+            elif key == "httponly":
+                cookie["httpOnly"] = True
+            elif key == "secure":
+                cookie["secure"] = True
+        cookies.append(cookie)
+    return cookies
+
+
+def _http_date(value: str) -> str | None:
+    try:
+        dt = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- times ---------------------------------------------------------------------------
+
+
+def _iso(ns: int) -> str:
+    """UTC ISO 8601 with milliseconds and ``Z`` (HAR needs a zone)."""
+    try:
+        dt = datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        dt = datetime.fromtimestamp(0, tz=timezone.utc)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ms(ns: int) -> float:
+    return round(max(ns, 0) / 1e6, 3)
+
+
+def _timings(req: HttpRequest | None, resp: HttpResponse | None) -> dict:
+    send = wait = receive = 0.0
+    if req is not None:
+        req_end = req.end_ns if req.end_ns is not None else req.start_ns
+        send = _ms(req_end - req.start_ns)
+        if resp is not None:
+            wait = _ms(resp.start_ns - req_end)
+    if resp is not None:
+        resp_end = resp.end_ns if resp.end_ns is not None else resp.start_ns
+        receive = _ms(resp_end - resp.start_ns)
+    return {"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": send, "wait": wait, "receive": receive}
+
+
+def _ws_message(m) -> dict:
+    text, is_base64 = None, False
+    if m.opcode == 1:
+        try:
+            text = bytes(m.data).decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    if text is None:
+        text, is_base64 = base64.b64encode(m.data).decode("ascii"), True
+    out = {
+        "type": "send" if m.direction is Direction.C2S else "receive",
+        "time": m.time_ns / 1e9,
+        "opcode": m.opcode,
+        "data": text,
+    }
+    if is_base64:
+        out["_encoding"] = "base64"
+    return out
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

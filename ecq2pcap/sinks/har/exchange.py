@@ -1,0 +1,165 @@
+"""Protocol-independent model of an HTTP exchange, as the HAR writer consumes it.
+
+A protocol parser (HTTP/1 here; HTTP/2 and WebSocket later) turns a connection's bytes
+into :class:`Exchange` objects; :mod:`.entries` turns each into one HAR entry. A parser
+plugs into the sink by implementing :class:`ExchangeParser`.
+
+Bodies are kept as they were on the wire *after* transfer framing (de-chunked for
+HTTP/1, DATA payloads for HTTP/2) and *before* content decoding; the HAR writer
+decodes ``Content-Encoding`` itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ...model import Chunk, Connection, Direction
+
+__all__ = [
+    "ChunkMeta",
+    "HttpMessage",
+    "HttpRequest",
+    "HttpResponse",
+    "WebSocketMessage",
+    "Exchange",
+    "ExchangeParser",
+]
+
+
+@dataclass(slots=True, frozen=True)
+class ChunkMeta:
+    """What eCapture said about the capture that carried some bytes (goes to ``_ecapture``)."""
+
+    pid: int | None = None
+    tid: int | None = None
+    comm: str = ""
+    uuid: str | None = None
+    origin: str = ""  # "file:line" of the message, for diagnostics
+    notes: tuple[str, ...] = ()  # what the pipeline changed or noticed (framing repaired, ...)
+
+    @classmethod
+    def from_chunk(cls, chunk: Chunk) -> "ChunkMeta":
+        cap = chunk.capture
+        return cls(cap.pid, cap.tid, cap.comm, cap.uuid, cap.origin, chunk.notes)
+
+
+@dataclass(slots=True, eq=False)
+class HttpMessage:
+    """Fields common to requests and responses."""
+
+    http_version: str = "HTTP/1.1"  # "HTTP/1.0", "HTTP/1.1", "HTTP/2"
+    headers: list[tuple[str, str]] = field(default_factory=list)  # wire order and casing
+    body: bytes | bytearray = b""  # after transfer framing, before content decoding; at most the cap
+    body_size: int = 0  # body bytes seen (can exceed len(body) when the cap cut it)
+    start_ns: int = 0  # time of the chunk that carried the first byte of the message
+    end_ns: int | None = None  # time the message ended (complete or not); None while in progress
+    header_size: int = -1  # bytes of start line + headers + blank line, -1 unknown
+    complete: bool = False  # the message ended as its framing said
+    notes: list[str] = field(default_factory=list)
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), None when absent."""
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def header_values(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for k, v in self.headers if k.lower() == name]
+
+    @property
+    def ended(self) -> bool:
+        return self.end_ns is not None
+
+
+@dataclass(slots=True, eq=False)
+class HttpRequest(HttpMessage):
+    method: str = "GET"
+    target: str = "/"  # as on the wire: origin-form, absolute-form, authority-form or "*"
+    scheme: str = "https"  # eCapture sees TLS plaintext: https unless a parser knows better
+    authority: str | None = None  # HTTP/2 :authority; HTTP/1 uses the Host header
+
+
+@dataclass(slots=True, eq=False)
+class HttpResponse(HttpMessage):
+    status: int = 0
+    reason: str = ""
+    interim: list[int] = field(default_factory=list)  # 1xx statuses seen before this one
+
+
+@dataclass(slots=True, eq=False)
+class WebSocketMessage:
+    """One WebSocket message (written as Chrome's ``_webSocketMessages``)."""
+
+    direction: Direction  # C2S = "send", S2C = "receive"
+    time_ns: int
+    opcode: int  # 1 text, 2 binary (control frames may be listed too)
+    data: bytes
+
+
+@dataclass(slots=True, eq=False)
+class Exchange:
+    """One request/response pair (or one HTTP/2 stream), either side possibly missing."""
+
+    conn: Connection
+    request: HttpRequest | None = None
+    response: HttpResponse | None = None
+    errors: list[str] = field(default_factory=list)  # what went wrong: HAR `_error`
+    notes: list[str] = field(default_factory=list)  # what was changed or noticed: HAR `comment`
+    ecapture: dict = field(default_factory=dict)  # pid, comm, fd, tids, uuids, module: HAR `_ecapture`
+    websocket_messages: list[WebSocketMessage] = field(default_factory=list)
+    http_version: str = "HTTP/1.1"
+    stream_id: int | None = None  # HTTP/2 stream
+    origin: str = ""  # where the first byte came from, for diagnostics
+    _last_meta: ChunkMeta | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.ecapture:
+            c = self.conn
+            self.ecapture = {"pid": c.pid, "comm": c.comm, "fd": c.fd, "tids": [], "uuids": [], "module": c.module}
+
+    @property
+    def start_ns(self) -> int:
+        if self.request is not None:
+            return self.request.start_ns
+        return self.response.start_ns if self.response is not None else 0
+
+    def add_meta(self, meta: ChunkMeta | None) -> None:
+        """Record the capture that carried bytes of this exchange (cheap when repeated)."""
+        if meta is None or meta is self._last_meta:
+            return
+        self._last_meta = meta
+        e = self.ecapture
+        if meta.tid is not None and meta.tid not in e["tids"]:
+            e["tids"].append(meta.tid)
+        if meta.uuid and meta.uuid not in e["uuids"]:
+            e["uuids"].append(meta.uuid)
+        if meta.pid is not None and e.get("pid") is None:
+            e["pid"] = meta.pid
+        if meta.comm and not e.get("comm"):
+            e["comm"] = meta.comm
+        if not self.origin:
+            self.origin = meta.origin
+        for n in meta.notes:
+            if n not in self.notes:
+                self.notes.append(n)
+
+
+class ExchangeParser(Protocol):
+    """A per-connection protocol parser the HAR sink can drive (HTTP/1, HTTP/2, ...).
+
+    ``feed`` gets the bytes of one chunk in stream order per direction and returns the
+    exchanges that completed; ``close`` ends the connection and returns the rest.
+    Neither raises on bad input: problems go to ``Exchange.errors`` or ``diagnostics``.
+    """
+
+    def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None = None) -> list[Exchange]: ...
+
+    def close(self, time_ns: int) -> list[Exchange]: ...
+
+    def take_diagnostics(self) -> list[str]:
+        """Connection-level problems not attached to any exchange (reported by the sink)."""
+        ...

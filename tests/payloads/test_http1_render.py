@@ -1,0 +1,368 @@
+"""repair_rendered: eCapture's httputil renderings → wire bytes whose framing agrees with the body."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import random
+
+import h11
+import pytest
+
+from ecq2pcap.payloads.http1_render import NOT_HTTP1, repair_rendered
+
+
+def parse_response(wire: bytes, method: str = "GET"):
+    """Parse one response with h11 exactly as a client that sent ``method`` would.
+
+    Returns (Response, body, trailing bytes). Fails if the message does not end inside ``wire``.
+    """
+    c = h11.Connection(h11.CLIENT)
+    c.send(h11.Request(method=method, target="/", headers=[("Host", "x")]))
+    c.send(h11.EndOfMessage())
+    c.receive_data(wire)
+    head, body = None, b""
+    while True:
+        ev = c.next_event()
+        assert ev is not h11.NEED_DATA, "message did not end inside the repaired bytes"
+        if isinstance(ev, h11.Response):
+            head = ev
+        elif isinstance(ev, h11.Data):
+            body += ev.data
+        elif isinstance(ev, h11.EndOfMessage):
+            return head, body, c.trailing_data[0]
+
+
+def parse_request(wire: bytes):
+    c = h11.Connection(h11.SERVER)
+    c.receive_data(wire)
+    head, body = None, b""
+    while True:
+        ev = c.next_event()
+        assert ev is not h11.NEED_DATA, "message did not end inside the repaired bytes"
+        if isinstance(ev, h11.Request):
+            head = ev
+        elif isinstance(ev, h11.Data):
+            body += ev.data
+        elif isinstance(ev, h11.EndOfMessage):
+            return head, body, c.trailing_data[0]
+
+
+def header_lines(wire: bytes) -> list[bytes]:
+    return wire[: wire.index(b"\r\n\r\n")].split(b"\r\n")[1:]
+
+
+def names(wire: bytes) -> list[bytes]:
+    return [line.split(b":", 1)[0].lower() for line in header_lines(wire)]
+
+
+def go_render(status_line: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+    """What eCapture sends: the original headers (sorted by httputil) and the decoded body."""
+    return status_line + b"\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n" + body
+
+
+# -- framing that already agrees -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n",
+        b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nServer: x\r\n\r\nabc",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\nServer: x\r\n\r\n",
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 20\r\n\r\n" + gzip.compress(b"", mtime=0),
+    ],
+)
+def test_agreeing_framing_is_left_alone(payload):
+    wire, notes = repair_rendered(payload)
+    assert notes == ()
+    assert wire is payload
+
+
+def test_bodiless_get_gets_no_content_length():
+    payload = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n"
+    wire, notes = repair_rendered(payload)
+    assert wire == payload and notes == ()
+    assert b"content-length" not in wire.lower()
+
+
+def test_head_response_with_content_length_is_legitimate():
+    payload = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+    wire, notes = repair_rendered(payload, request_method="HEAD")
+    assert wire is payload and notes == ()
+
+
+# -- eCapture renderings ---------------------------------------------------------------
+
+
+def test_dechunked_response_loses_transfer_encoding():
+    body = b"hello world, this was chunked on the wire"
+    payload = go_render(b"HTTP/1.1 200 OK", [(b"Content-Type", b"text/plain"), (b"Transfer-Encoding", b"chunked")], body)
+    wire, notes = repair_rendered(payload)
+    assert any("Transfer-Encoding: chunked removed" in n for n in notes)
+    assert b"transfer-encoding" not in names(wire)
+    resp, got, rest = parse_response(wire)
+    assert got == body and rest == b""
+    assert dict(resp.headers)[b"content-length"] == str(len(body)).encode()
+
+
+def test_dechunked_request_loses_transfer_encoding():
+    body = b'{"a": 1}'
+    payload = go_render(b"POST /api HTTP/1.1", [(b"Host", b"h"), (b"Transfer-Encoding", b"chunked")], body)
+    wire, notes = repair_rendered(payload)
+    req, got, rest = parse_request(wire)
+    assert got == body and rest == b"" and req.target == b"/api"
+    assert notes
+
+
+def test_gunzipped_body_loses_content_encoding_and_gets_its_length():
+    plain = b"<html>" + b"x" * 5000 + b"</html>"
+    compressed = gzip.compress(plain)
+    payload = go_render(
+        b"HTTP/1.1 200 OK",
+        [(b"Content-Encoding", b"gzip"), (b"Content-Length", str(len(compressed)).encode()), (b"Vary", b"Accept-Encoding")],
+        plain,
+    )
+    wire, notes = repair_rendered(payload)
+    assert "Content-Encoding: gzip removed (body already decoded by eCapture)" in notes
+    assert f"Content-Length {len(compressed)} → {len(plain)}" in notes
+    resp, got, _ = parse_response(wire)
+    assert got == plain
+    hdrs = dict(resp.headers)
+    assert b"content-encoding" not in hdrs and hdrs[b"vary"] == b"Accept-Encoding"
+
+
+def test_chunked_and_gzipped_rendering():
+    plain = b"data " * 3000
+    payload = go_render(
+        b"HTTP/1.1 200 OK",
+        [(b"Content-Encoding", b"gzip"), (b"Content-Type", b"text/plain"), (b"Transfer-Encoding", b"chunked")],
+        plain,
+    )
+    wire, notes = repair_rendered(payload)
+    assert len(notes) == 2
+    resp, got, rest = parse_response(wire)
+    assert got == plain and rest == b""
+    assert set(names(wire)) == {b"content-type", b"content-length"}
+
+
+def test_x_gzip_is_treated_like_gzip():
+    payload = go_render(b"HTTP/1.1 200 OK", [(b"Content-Encoding", b"x-gzip"), (b"Content-Length", b"5")], b"plain")
+    wire, notes = repair_rendered(payload)
+    assert b"content-encoding" not in names(wire)
+    assert any("x-gzip removed" in n for n in notes)
+
+
+def test_body_still_gzipped_keeps_content_encoding():
+    # a body that still starts with the gzip magic means eCapture could not decode it: keep the coding
+    compressed = gzip.compress(b"abc" * 100)
+    payload = go_render(b"HTTP/1.1 200 OK", [(b"Content-Encoding", b"gzip"), (b"Transfer-Encoding", b"chunked")], compressed)
+    wire, _ = repair_rendered(payload)
+    assert b"content-encoding" in names(wire)
+    _, got, _ = parse_response(wire)
+    assert got == compressed
+
+
+def test_stacked_codings_are_not_touched():
+    payload = go_render(b"HTTP/1.1 200 OK", [(b"Content-Encoding", b"gzip, br"), (b"Content-Length", b"3")], b"abc")
+    wire, notes = repair_rendered(payload)
+    assert wire is payload and notes == ()
+
+
+def test_body_longer_than_declared():
+    payload = go_render(b"HTTP/1.1 200 OK", [(b"Content-Length", b"2")], b"abcdef")
+    wire, notes = repair_rendered(payload)
+    assert notes == ("Content-Length 2 → 6",)
+    assert parse_response(wire)[1] == b"abcdef"
+
+
+def test_body_shorter_than_declared_says_truncated():
+    payload = go_render(b"HTTP/1.1 200 OK", [(b"Content-Length", b"16384000")], b"x" * 16384)
+    wire, notes = repair_rendered(payload)
+    assert len(notes) == 1 and "16384000 → 16384" in notes[0] and "truncated" in notes[0]
+    assert parse_response(wire)[1] == b"x" * 16384
+
+
+def test_header_only_rendering_keeps_headers_and_sets_zero():
+    payload = b"HTTP/1.1 200 OK\r\nContent-Length: 459\r\nContent-Type: text/html\r\n\r\n"
+    wire, notes = repair_rendered(payload)
+    assert any("body not captured" in n for n in notes)
+    resp, body, _ = parse_response(wire)
+    assert body == b"" and dict(resp.headers)[b"content-length"] == b"0"
+    assert dict(resp.headers)[b"content-type"] == b"text/html"
+
+
+def test_header_only_chunked_response_gets_zero_length():
+    payload = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    wire, notes = repair_rendered(payload)
+    assert any("body not captured" in n for n in notes)
+    resp, body, rest = parse_response(wire + b"HTTP/1.1 204 No Content\r\n\r\n")
+    assert body == b"" and rest.startswith(b"HTTP/1.1 204")
+
+
+def test_response_without_framing_and_body_is_bounded():
+    # without Content-Length the response would be EOF-delimited and swallow what follows
+    payload = b"HTTP/1.1 200 OK\r\nServer: x\r\n\r\n"
+    wire, notes = repair_rendered(payload)
+    assert notes
+    _, body, rest = parse_response(wire + b"HTTP/1.1 200 OK\r\n")
+    assert body == b"" and rest == b"HTTP/1.1 200 OK\r\n"
+
+
+def test_message_without_framing_gets_content_length():
+    payload = b"POST /form HTTP/1.1\r\nHost: h\r\n\r\na=1&b=2"
+    wire, notes = repair_rendered(payload)
+    assert notes == ("Content-Length: 7 added",)
+    assert parse_request(wire)[1] == b"a=1&b=2"
+    payload = b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nuntil eof"
+    wire, _ = repair_rendered(payload)
+    assert parse_response(wire)[1] == b"until eof"
+
+
+@pytest.mark.parametrize("status", [b"100 Continue", b"204 No Content", b"304 Not Modified"])
+def test_bodiless_statuses_keep_content_length(status):
+    payload = b"HTTP/1.1 " + status + b"\r\nContent-Length: 77\r\n\r\n"
+    wire, notes = repair_rendered(payload)
+    assert wire is payload and notes == ()
+
+
+def test_only_framing_lines_change_order_and_casing_kept():
+    lines = [(b"Accept-Ranges", b"bytes"), (b"content-length", b"1"), (b"X-Weird-CASE", b"v"),
+             (b"Transfer-Encoding", b"chunked"), (b"Zed", b"z")]  # fmt: skip
+    payload = go_render(b"HTTP/1.1 200 OK", lines, b"0123456789")
+    wire, _ = repair_rendered(payload)
+    assert header_lines(wire) == [b"Accept-Ranges: bytes", b"content-length: 10", b"X-Weird-CASE: v", b"Zed: z"]
+    assert wire.endswith(b"\r\n\r\n0123456789")
+
+
+def test_valid_chunked_body_with_content_length_drops_the_conflict():
+    payload = b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    wire, notes = repair_rendered(payload)
+    assert b"content-length" not in names(wire) and notes
+    assert parse_response(wire)[1] == b"abc"
+
+
+def test_chunked_body_with_trailers_is_recognised():
+    payload = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
+    wire, notes = repair_rendered(payload)
+    assert wire is payload and notes == ()
+
+
+def test_body_that_looks_chunked_but_is_not():
+    body = b"3\r\nabc\r\n"  # not terminated: a de-chunked body that happens to start like a chunk
+    payload = go_render(b"HTTP/1.1 200 OK", [(b"Transfer-Encoding", b"chunked")], body)
+    wire, _ = repair_rendered(payload)
+    assert parse_response(wire)[1] == body
+
+
+# -- garbage ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"\x00\x01\x02",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n",  # header block never ends
+        b"00000000  48 54 54 50 2f 31 2e 31  |HTTP/1.1|\n",
+        b"HELLO\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        b"GET / HTTP/1.1\r\n: empty name\r\n\r\n",
+        b"HTTP/2 200\r\n\r\n",
+    ],
+)
+def test_garbage_is_left_as_is(payload):
+    assert repair_rendered(payload) == (payload, (NOT_HTTP1,))
+
+
+def test_random_mutations_never_raise():
+    rng = random.Random(7)
+    base = go_render(
+        b"HTTP/1.1 200 OK",
+        [(b"Content-Encoding", b"gzip"), (b"Content-Length", b"10"), (b"Transfer-Encoding", b"chunked")],
+        b"5\r\nhello\r\n0\r\n\r\n",
+    )
+    for _ in range(3000):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 6)):
+            pos = rng.randrange(len(data))
+            op = rng.random()
+            if op < 0.4:
+                data[pos] = rng.randrange(256)
+            elif op < 0.7:
+                del data[pos]
+            else:
+                data.insert(pos, rng.choice(b"\r\n:0 ;"))
+        wire, notes = repair_rendered(bytes(data))
+        assert isinstance(wire, bytes) and isinstance(notes, tuple)
+
+
+# -- real eCapture v1.4.2 renderings ----------------------------------------------------
+
+
+def _sample_events(samples_dir):
+    with gzip.open(samples_dir / "v140_client.dump.jsonl.gz", "rt") as f:
+        for line in f:
+            msg = json.loads(line)
+            if msg.get("log_type") == 2:
+                p = msg["payload"]
+                yield p, base64.b64decode(p["payload_base64"])
+
+
+def test_real_sample_renderings(samples_dir):
+    expected = json.loads((samples_dir / "v140_client.expected.json").read_text())
+    events = list(_sample_events(samples_dir))
+    uuids_of = {c["conn"]: set(c["uuids"]) for c in expected["connections"]}
+    checked = 0
+    for ex in expected["exchanges"]:
+        responses = [data for p, data in events if p["type"] == 3 and p["uuid"] in uuids_of[ex["conn"]]]
+        requests = [data for p, data in events if p["type"] == 1 and p["uuid"] in uuids_of[ex["conn"]]]
+        assert responses and requests
+        req_wire, _ = repair_rendered(requests[0])
+        req, req_body, rest = parse_request(req_wire)
+        assert req.method.decode() == ex["method"] and req.target.decode() == ex["path"] and rest == b""
+        assert len(req_body) == ex["request_body_length"]
+        wire, notes = repair_rendered(responses[0], request_method=ex["method"])
+        resp, body, rest = (None, b"", b"")
+        if ex["status"] == 101:
+            c = h11.Connection(h11.CLIENT)
+            upgrade = [("Host", "x"), ("Upgrade", "websocket"), ("Connection", "upgrade")]
+            c.send(h11.Request(method="GET", target="/", headers=upgrade))
+            c.send(h11.EndOfMessage())
+            c.receive_data(wire)
+            ev = c.next_event()
+            assert isinstance(ev, h11.InformationalResponse) and ev.status_code == 101
+        else:
+            resp, body, rest = parse_response(wire)
+            assert resp.status_code == ex["status"] and rest == b""
+            assert len(body) == ex["response_body_length"]
+            assert hashlib.sha256(body).hexdigest() == ex["response_body_sha256"]
+        checked += 1
+    assert checked == len(expected["exchanges"]) == 3
+
+
+def test_real_sample_stale_reemit_is_header_only(samples_dir):
+    # the sample's stale re-emits (final Display at socket close) carry headers without a body
+    stale = []
+    seen: set[str] = set()
+    for p, data in _sample_events(samples_dir):
+        if p["type"] != 3:
+            continue
+        if p["uuid"] in seen and data.startswith(b"HTTP/1.1 200"):
+            stale.append(data)
+        seen.add(p["uuid"])
+    assert stale
+    for data in stale:
+        wire, notes = repair_rendered(data)
+        assert any("body not captured" in n for n in notes)
+        resp, body, rest = parse_response(wire + b"HTTP/1.1 200 OK\r\n")
+        assert body == b"" and rest == b"HTTP/1.1 200 OK\r\n"

@@ -1,0 +1,234 @@
+"""Exchange → HAR entry: URLs, cookies, bodies, missing sides, times; every entry schema-valid."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from datetime import datetime, timezone
+
+import brotli
+
+from ecq2pcap.model import Direction
+from ecq2pcap.sinks.har.entries import UNKNOWN_METHOD, build_entry
+from ecq2pcap.sinks.har.exchange import Exchange, HttpRequest, HttpResponse, WebSocketMessage
+from ecq2pcap.sinks.har.http1 import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED
+
+from . import load_with_haralyzer, make_conn, validate_entry, validate_har
+
+T0 = 1_795_715_801_123_456_789  # 2026-11-26T…Z, in ns
+
+
+def request(method="GET", target="/", headers=None, body=b"", start=T0, end=None, **kw) -> HttpRequest:
+    headers = [("Host", "example.test")] if headers is None else headers
+    return HttpRequest(method=method, target=target, headers=headers, body=body, body_size=len(body),
+                       start_ns=start, end_ns=start if end is None else end, header_size=100, complete=True, **kw)  # fmt: skip
+
+
+def response(status=200, headers=None, body=b"", start=T0 + 5_000_000, end=None, **kw) -> HttpResponse:
+    return HttpResponse(status=status, reason="OK", headers=headers or [], body=body, body_size=len(body),
+                        start_ns=start, end_ns=start if end is None else end, header_size=80, complete=True, **kw)  # fmt: skip
+
+
+def entry_of(req, resp, conn=None, **kw) -> dict:
+    ex = Exchange(conn or make_conn(7), request=req, response=resp, **kw)
+    entry = build_entry(ex)
+    validate_entry(entry)
+    return entry
+
+
+def test_basic_entry():
+    e = entry_of(
+        request(target="/search?q=a+b&empty=&q=2", headers=[("Host", "example.test:8443"), ("Cookie", "a=1; b = two ;c=")]),
+        response(headers=[("Content-Type", "text/html; charset=utf-8"), ("Set-Cookie", "sid=xyz; Path=/; Domain=example.test; "
+                 "Expires=Wed, 21 Oct 2026 07:28:00 GMT; HttpOnly; Secure")], body="héllo".encode()),  # fmt: skip
+    )
+    r = e["request"]
+    assert r["method"] == "GET" and r["httpVersion"] == "HTTP/1.1"
+    assert r["url"] == "https://example.test:8443/search?q=a+b&empty=&q=2"
+    assert r["queryString"] == [{"name": "q", "value": "a b"}, {"name": "empty", "value": ""}, {"name": "q", "value": "2"}]
+    assert r["cookies"] == [{"name": "a", "value": "1"}, {"name": "b", "value": "two"}, {"name": "c", "value": ""}]
+    assert r["headers"][0] == {"name": "Host", "value": "example.test:8443"}
+    assert r["headersSize"] == 100 and r["bodySize"] == 0 and "postData" not in r
+    s = e["response"]
+    assert s["status"] == 200 and s["statusText"] == "OK" and s["redirectURL"] == ""
+    assert s["content"] == {"size": 6, "mimeType": "text/html; charset=utf-8", "text": "héllo"}
+    cookie = s["cookies"][0]
+    assert cookie["name"] == "sid" and cookie["value"] == "xyz" and cookie["path"] == "/"
+    assert cookie["domain"] == "example.test" and cookie["httpOnly"] and cookie["secure"]
+    assert cookie["expires"] == "2026-10-21T07:28:00.000Z"
+    assert e["connection"] == "7" and e["serverIPAddress"] == "10.0.0.2"
+    assert e["cache"] == {} and "_error" not in e and "comment" not in e
+    assert e["_ecapture"]["pid"] == 4242 and e["_ecapture"]["comm"] == "curl" and e["_ecapture"]["fd"] == 5
+
+
+def test_times():
+    e = entry_of(request(start=T0, end=T0 + 2_000_000), response(start=T0 + 5_000_000, end=T0 + 12_500_000))
+    assert e["startedDateTime"] == "2026-11-26T17:56:41.123Z"
+    parsed = datetime.fromisoformat(e["startedDateTime"].replace("Z", "+00:00"))
+    assert parsed.tzinfo is not None and abs(parsed.timestamp() - T0 / 1e9) < 0.001
+    t = e["timings"]
+    assert (t["send"], t["wait"], t["receive"]) == (2.0, 3.0, 7.5)
+    assert t["blocked"] == t["dns"] == t["connect"] == t["ssl"] == -1
+    assert e["time"] == 12.5
+
+
+def test_response_before_request_end_gives_no_negative_wait():
+    e = entry_of(request(start=T0, end=T0 + 9_000_000), response(start=T0 + 1_000_000, end=T0 + 2_000_000))
+    assert e["timings"]["wait"] == 0 and e["time"] == e["timings"]["send"] + e["timings"]["receive"]
+
+
+def test_url_forms():
+    conn = make_conn(1, server=("2001:db8::5", 9443))
+    absolute = "http://proxy.example/x?y=1"
+    assert entry_of(request(target=absolute, headers=[]), None)["request"]["url"] == absolute
+    assert entry_of(request(target="/p", headers=[]), None, conn)["request"]["url"] == "https://[2001:db8::5]:9443/p"
+    assert entry_of(request(target="/p", headers=[]), None)["request"]["url"] == "https://10.0.0.2:443/p"
+    assert entry_of(request(target="/ä b", headers=[("Host", "h")]), None)["request"]["url"] == "https://h/%C3%A4%20b"
+    assert entry_of(request(method="OPTIONS", target="*"), None)["request"]["url"] == "https://example.test/"
+    assert entry_of(request(method="CONNECT", target="db:5432"), None)["request"]["url"] == "https://db:5432"
+
+
+def test_gzip_response_is_decoded_with_compression():
+    plain = b'{"k": "' + b"v" * 1000 + b'"}'
+    body = gzip.compress(plain)
+    e = entry_of(request(), response(headers=[("Content-Type", "application/json"), ("Content-Encoding", "gzip")], body=body))
+    c = e["response"]["content"]
+    assert c["text"] == plain.decode() and c["size"] == len(plain)
+    assert c["compression"] == len(plain) - len(body)
+    assert e["response"]["bodySize"] == len(body)
+
+
+def test_stacked_encoding_across_header_lines():
+    plain = b"stacked"
+    body = brotli.compress(gzip.compress(plain))
+    e = entry_of(request(), response(headers=[("Content-Encoding", "gzip"), ("Content-Encoding", "br")], body=body))
+    assert e["response"]["content"]["text"] == "stacked"
+
+
+def test_already_decoded_body_is_not_decoded_again():
+    e = entry_of(request(), response(headers=[("Content-Encoding", "gzip")], body=b"plain text"))
+    c = e["response"]["content"]
+    assert c["text"] == "plain text" and c["size"] == 10 and "compression" not in c
+    assert "already decoded" in c["comment"]
+
+
+def test_binary_response_is_base64():
+    body = bytes(range(256))
+    e = entry_of(request(), response(headers=[("Content-Type", "application/octet-stream")], body=body))
+    c = e["response"]["content"]
+    assert c["encoding"] == "base64" and base64.b64decode(c["text"]) == body and c["size"] == 256
+
+
+def test_charset_is_honoured():
+    e = entry_of(request(), response(headers=[("Content-Type", "text/plain; charset=ISO-8859-1")], body="café".encode("latin-1")))
+    assert e["response"]["content"]["text"] == "café"
+
+
+def test_missing_content_type_is_x_unknown():
+    e = entry_of(request(), response(body=b"x"))
+    assert e["response"]["content"]["mimeType"] == "x-unknown"
+
+
+def test_redirect_url():
+    e = entry_of(request(), response(status=301, headers=[("Location", "https://example.test/new")]))
+    assert e["response"]["redirectURL"] == "https://example.test/new"
+
+
+def test_post_data_text_json():
+    body = b'{"a": [1, 2]}'
+    e = entry_of(request("POST", "/api", [("Host", "h"), ("Content-Type", "application/json")], body), response())
+    pd = e["request"]["postData"]
+    assert pd == {"mimeType": "application/json", "text": body.decode()}
+    assert e["request"]["bodySize"] == len(body)
+
+
+def test_post_data_form_has_params_and_text():
+    body = b"user=al+ice&x=%2F"
+    e = entry_of(request("POST", "/f", [("Content-Type", "application/x-www-form-urlencoded")], body), response())
+    pd = e["request"]["postData"]
+    assert pd["text"] == body.decode()
+    assert pd["params"] == [{"name": "user", "value": "al ice"}, {"name": "x", "value": "/"}]
+
+
+def test_post_data_binary_is_base64_with_marker():
+    body = b"\x00\xff\x10binary"
+    e = entry_of(request("PUT", "/b", [("Content-Type", "image/png")], body), response())
+    pd = e["request"]["postData"]
+    assert pd["_encoding"] == "base64" and base64.b64decode(pd["text"]) == body
+    assert "base64" in pd["comment"] and pd["mimeType"] == "image/png"
+
+
+def test_missing_request():
+    ex = Exchange(make_conn(3), request=None, response=response(body=b"orphan"), errors=[REQUEST_NOT_CAPTURED])
+    e = build_entry(ex)
+    validate_entry(e)
+    r = e["request"]
+    assert r["method"] == UNKNOWN_METHOD == "UNKNOWN"
+    assert r["url"] == "https://10.0.0.2:443/#request-not-captured"
+    assert r["httpVersion"] == "HTTP/1.1" and r["headersSize"] == -1 and r["bodySize"] == -1
+    assert e["_error"] == "request not captured by eCapture"
+    assert e["response"]["content"]["text"] == "orphan"
+    assert e["startedDateTime"].startswith("2026-11-26T17:56:41.128")
+
+
+def test_missing_response():
+    ex = Exchange(make_conn(3), request=request(), response=None, errors=[RESPONSE_NOT_CAPTURED])
+    e = build_entry(ex)
+    validate_entry(e)
+    s = e["response"]
+    assert s["status"] == 0 and s["statusText"] == "" and s["httpVersion"] == ""
+    assert s["content"] == {"size": 0, "mimeType": "x-unknown"}
+    assert e["_error"] == "response not captured"
+    assert e["timings"]["wait"] == 0 and e["timings"]["receive"] == 0
+
+
+def test_errors_and_notes_reach_comment_and_error():
+    req = request()
+    req.notes.append("framing repaired")
+    ex = Exchange(make_conn(), request=req, response=response(), errors=["e1", "e2"], notes=["n1"])
+    e = build_entry(ex)
+    validate_entry(e)
+    assert e["_error"] == "e1; e2"
+    assert e["comment"] == "n1; request: framing repaired; e1; e2"
+
+
+def test_capped_body_is_marked():
+    r = response(body=b"abc")
+    r.body_size = 1000
+    e = entry_of(request(), r)
+    assert "only the first 3 of 1000" in e["response"]["content"]["comment"]
+    assert e["response"]["bodySize"] == 1000
+
+
+def test_websocket_messages_in_chrome_layout():
+    ex = Exchange(make_conn(), request=request(), response=response(status=101))
+    ex.websocket_messages += [
+        WebSocketMessage(Direction.C2S, T0, 1, b"hello"),
+        WebSocketMessage(Direction.S2C, T0 + 1_000_000, 2, b"\x00\x01"),
+    ]
+    e = build_entry(ex)
+    validate_entry(e)
+    msgs = e["_webSocketMessages"]
+    assert msgs[0] == {"type": "send", "time": T0 / 1e9, "opcode": 1, "data": "hello"}
+    assert msgs[1]["type"] == "receive" and base64.b64decode(msgs[1]["data"]) == b"\x00\x01"
+
+
+def test_non_ip_server_address_is_omitted():
+    conn = make_conn()
+    conn.server = ("not-an-ip", 443)
+    e = entry_of(request(headers=[]), response(), conn)
+    assert "serverIPAddress" not in e
+
+
+def test_entries_load_in_haralyzer():
+    entries = [
+        entry_of(request(), response(body=b"x")),
+        build_entry(Exchange(make_conn(2), None, response(), errors=[REQUEST_NOT_CAPTURED])),
+        build_entry(Exchange(make_conn(3), request(), None, errors=[RESPONSE_NOT_CAPTURED])),
+    ]
+    doc = {"log": {"version": "1.2", "creator": {"name": "t", "version": "0"}, "pages": [], "entries": entries}}
+    validate_har(doc)
+    loaded = load_with_haralyzer(doc)
+    assert [x.request.method for x in loaded] == ["GET", "UNKNOWN", "GET"]
+    assert [x.response.status for x in loaded] == [200, 200, 0]
+    assert loaded[0].startTime == datetime(2026, 11, 26, 17, 56, 41, 123000, tzinfo=timezone.utc)

@@ -1,0 +1,410 @@
+"""Http1Parser: framing (h11), pairing, lossy captures, resynchronisation, protocol switches."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ecq2pcap.model import Direction
+from ecq2pcap.sinks.har.exchange import ChunkMeta, Exchange, WebSocketMessage
+from ecq2pcap.sinks.har.http1 import COMPACT_AT, REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED, Http1Parser
+
+from . import make_conn
+
+C, S = Direction.C2S, Direction.S2C
+MS = 1_000_000
+
+
+def run(steps, *, close_at=None, **kw):
+    """Feed (direction, time_ms, bytes) steps, then close; return every exchange in order."""
+    p = Http1Parser(make_conn(), **kw)
+    out: list[Exchange] = []
+    last = 0
+    for direction, t, data in steps:
+        out += p.feed(direction, data, t * MS)
+        last = t
+    out += p.close((close_at if close_at is not None else last + 1) * MS)
+    return out, p
+
+
+def summary(exchanges):
+    return [
+        (
+            (e.request.method, e.request.target, bytes(e.request.body)) if e.request else None,
+            (e.response.status, bytes(e.response.body)) if e.response else None,
+        )
+        for e in exchanges
+    ]
+
+
+def resp(status: int, body: bytes = b"", extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n%s\r\n" % (status, len(body), extra) + body
+
+
+def get(path: bytes, extra: bytes = b"") -> bytes:
+    return b"GET " + path + b" HTTP/1.1\r\nHost: example.test\r\n" + extra + b"\r\n"
+
+
+# -- framing ----------------------------------------------------------------------------
+
+
+def test_simple_exchange_fields_and_times():
+    out, _ = run([(C, 10, get(b"/a?x=1")), (S, 15, resp(200, b"hello", b"Content-Type: text/plain\r\n"))])
+    assert summary(out) == [(("GET", "/a?x=1", b""), (200, b"hello"))]
+    ex = out[0]
+    assert ex.errors == [] and ex.request.complete and ex.response.complete
+    assert ex.request.start_ns == 10 * MS and ex.request.end_ns == 10 * MS
+    assert ex.response.start_ns == 15 * MS and ex.response.end_ns == 15 * MS
+    assert ex.request.header_size == len(get(b"/a?x=1"))
+    assert ex.response.header("content-type") == "text/plain"
+    assert ex.request.headers == [("Host", "example.test")]
+    assert ex.response.http_version == "HTTP/1.1" and ex.response.reason == "X"
+
+
+def test_exchange_is_returned_as_soon_as_it_completes():
+    p = Http1Parser(make_conn())
+    assert p.feed(C, get(b"/"), 1) == []
+    done = p.feed(S, resp(200, b"ok"), 2)
+    assert len(done) == 1 and done[0].response.status == 200
+    assert p.close(3) == []
+
+
+def test_keep_alive_three_exchanges():
+    steps = []
+    for i in range(3):
+        steps += [(C, 10 * i, get(b"/%d" % i)), (S, 10 * i + 5, resp(200, b"body%d" % i))]
+    out, _ = run(steps)
+    assert summary(out) == [(("GET", "/%d" % i, b""), (200, b"body%d" % i)) for i in range(3)]
+
+
+def test_pipelining_pairs_in_order():
+    reqs = get(b"/1") + get(b"/2") + b"POST /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\ndata"
+    resps = resp(200, b"one") + resp(404, b"two") + resp(201, b"three")
+    out, _ = run([(C, 1, reqs), (S, 2, resps)])
+    assert summary(out) == [
+        (("GET", "/1", b""), (200, b"one")),
+        (("GET", "/2", b""), (404, b"two")),
+        (("POST", "/3", b"data"), (201, b"three")),
+    ]
+
+
+def test_chunked_both_ways():
+    req = b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n5;x=y\r\npedia\r\n0\r\n\r\n"
+    rsp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n"
+    out, _ = run([(C, 1, req), (S, 2, rsp)])
+    assert summary(out) == [(("POST", "/up", b"wikipedia"), (200, b"abcde"))]
+    assert out[0].request.body_size == 9
+    assert ("X-Trailer", "t") in out[0].response.headers
+
+
+def test_byte_by_byte_feeding_gives_the_same_result():
+    req = get(b"/a") + b"POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+    rsp = resp(200, b"first") + b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nsecon\r\n1\r\nd\r\n0\r\n\r\n"
+    whole, _ = run([(C, 1, req), (S, 2, rsp)])
+    steps = [(C, 1, req[i : i + 1]) for i in range(len(req))] + [(S, 2, rsp[i : i + 1]) for i in range(len(rsp))]
+    split, _ = run(steps)
+    assert summary(split) == summary(whole) == [(("GET", "/a", b""), (200, b"first")), (("POST", "/b", b"hi"), (200, b"second"))]
+    assert all(e.errors == [] for e in split)
+
+
+def test_many_pipelined_messages_in_one_chunk():
+    n = 400
+    reqs = b"".join(get(b"/%d" % i) for i in range(n))
+    resps = b"".join(resp(200, b"%d;" % i * (i % 37)) for i in range(n))
+    out, _ = run([(C, 1, reqs), (S, 2, resps)])
+    assert summary(out) == [(("GET", "/%d" % i, b""), (200, b"%d;" % i * (i % 37))) for i in range(n)]
+    assert all(e.errors == [] for e in out)
+
+
+def test_long_body_keeps_the_buffer_bounded():
+    rng = random.Random(5)
+    size = 3 * COMPACT_AT
+    p = Http1Parser(make_conn(), body_cap=1024)
+    p.feed(C, get(b"/big") + get(b"/next"), 1)
+    p.feed(S, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 2)
+    sent, biggest, out = 0, 0, []
+    while sent < size:
+        n = rng.randint(1, 40000)
+        out += p.feed(S, b"%x\r\n" % n + b"z" * n + b"\r\n", 3)
+        sent += n
+        biggest = max(biggest, len(p._s2c.buf))
+    out += p.feed(S, b"0\r\n\r\n" + resp(200, b"after"), 4)
+    assert biggest < 2 * COMPACT_AT
+    assert [(e.response.status, e.response.body_size, e.response.complete) for e in out] == [
+        (200, sent, True), (200, 5, True)
+    ]
+    assert bytes(out[0].response.body) == b"z" * 1024 and bytes(out[1].response.body) == b"after"
+
+
+def test_head_response_has_no_body_even_with_content_length():
+    rsp = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + resp(200, b"next")
+    out, _ = run([(C, 1, b"HEAD /big HTTP/1.1\r\nHost: h\r\n\r\n" + get(b"/n")), (S, 2, rsp)])
+    assert summary(out) == [(("HEAD", "/big", b""), (200, b"")), (("GET", "/n", b""), (200, b"next"))]
+    assert all(e.errors == [] for e in out)
+
+
+def test_100_continue():
+    head = b"PUT /f HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+    out, _ = run([(C, 1, head), (S, 2, b"HTTP/1.1 100 Continue\r\n\r\n"), (C, 3, b"hello"), (S, 4, resp(201, b"made"))])
+    assert summary(out) == [(("PUT", "/f", b"hello"), (201, b"made"))]
+    assert out[0].response.interim == [100]
+    assert out[0].errors == []
+    assert out[0].response.header_size == len(resp(201, b"made")) - 4  # the final response's head
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_bodiless_statuses(status):
+    rsp = b"HTTP/1.1 %d X\r\nContent-Length: 50\r\n\r\n" % status + resp(200, b"after")
+    out, _ = run([(C, 1, get(b"/1") + get(b"/2")), (S, 2, rsp)])
+    assert summary(out) == [(("GET", "/1", b""), (status, b"")), (("GET", "/2", b""), (200, b"after"))]
+
+
+def test_eof_delimited_body_ends_at_close():
+    p = Http1Parser(make_conn())
+    p.feed(C, get(b"/"), 1 * MS)
+    assert p.feed(S, b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\npart one, ", 2 * MS) == []
+    assert p.feed(S, b"part two", 3 * MS) == []
+    out = p.close(9 * MS)
+    assert summary(out) == [(("GET", "/", b""), (200, b"part one, part two"))]
+    assert out[0].errors == [] and out[0].response.complete
+    assert out[0].response.end_ns == 9 * MS and out[0].response.http_version == "HTTP/1.0"
+
+
+# -- lossy captures ---------------------------------------------------------------------
+
+
+def test_response_without_request():
+    out, _ = run([(S, 1, resp(200, b"orphan"))], close_at=50)
+    assert summary(out) == [(None, (200, b"orphan"))]
+    assert REQUEST_NOT_CAPTURED in out[0].errors
+    assert out[0].response.start_ns == out[0].response.end_ns == 1 * MS  # its arrival, not the close
+    assert out[0].http_version == "HTTP/1.1"
+
+
+def test_lost_request_in_the_middle_does_not_shift_pairs():
+    steps = [
+        (C, 1, get(b"/a")), (S, 2, resp(200, b"A")),
+        (S, 3, resp(200, b"B")),  # its request was lost
+        (C, 4, get(b"/c")), (S, 5, resp(200, b"C")),
+    ]  # fmt: skip
+    out, _ = run(steps)
+    assert summary(out) == [(("GET", "/a", b""), (200, b"A")), (None, (200, b"B")), (("GET", "/c", b""), (200, b"C"))]
+    assert out[1].errors == [REQUEST_NOT_CAPTURED] and out[0].errors == out[2].errors == []
+
+
+def test_response_fed_before_its_request_pairs_within_the_window():
+    steps = [(S, 100, resp(200, b"early")), (C, 1100, get(b"/late"))]
+    out, _ = run(steps, reorder_window_ns=2000 * MS)
+    assert summary(out) == [(("GET", "/late", b""), (200, b"early"))] and out[0].errors == []
+    out, _ = run(steps)  # default window 0: a later request does not claim it
+    assert summary(out) == [(None, (200, b"early")), (("GET", "/late", b""), None)]
+
+
+def test_response_with_same_timestamp_as_request_pairs_by_default():
+    out, _ = run([(S, 5, resp(200, b"x")), (C, 5, get(b"/"))])
+    assert summary(out) == [(("GET", "/", b""), (200, b"x"))]
+
+
+def test_request_without_response():
+    out, _ = run([(C, 1, get(b"/1")), (S, 2, resp(200, b"r1")), (C, 3, get(b"/2"))])
+    assert summary(out) == [(("GET", "/1", b""), (200, b"r1")), (("GET", "/2", b""), None)]
+    assert out[1].errors == [RESPONSE_NOT_CAPTURED]
+
+
+def test_truncated_response_body():
+    out, _ = run([(C, 1, get(b"/")), (S, 2, b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 300)])
+    assert len(out) == 1
+    assert out[0].response.body_size == 300 and not out[0].response.complete
+    assert "response body truncated: 300 of 1000 bytes" in out[0].errors
+
+
+def test_truncated_chunked_body_and_request_body():
+    out, _ = run([(C, 1, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")])
+    assert out[0].request.body == b"abc" and not out[0].request.complete
+    assert "request body truncated: 3 of 10 bytes" in out[0].errors
+    assert RESPONSE_NOT_CAPTURED in out[0].errors
+    out, _ = run([(C, 1, get(b"/")), (S, 2, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")])
+    assert out[0].response.body == b"abc"
+    assert any(e.startswith("response body truncated") for e in out[0].errors)
+
+
+def test_truncated_response_head_at_close():
+    out, _ = run([(C, 1, get(b"/")), (S, 2, b"HTTP/1.1 200 OK\r\nContent-Ty")])
+    assert len(out) == 1 and out[0].response is None
+    assert RESPONSE_NOT_CAPTURED in out[0].errors
+    assert any("incomplete" in e for e in out[0].errors)
+
+
+def test_interim_response_without_final_response():
+    out, _ = run([(C, 1, b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"),
+                  (S, 2, b"HTTP/1.1 100 Continue\r\n\r\n")])  # fmt: skip
+    assert summary(out) == [(("POST", "/", b"hi"), (100, b""))]
+    assert any("final response not captured" in e for e in out[0].errors)
+
+
+# -- garbage and resynchronisation ------------------------------------------------------
+
+
+def test_garbage_before_a_request_is_skipped_and_reported():
+    out, p = run([(C, 1, b"\x00\x17garbage bytes\r\nmore junk\r\n" + get(b"/ok")), (S, 2, resp(200, b"fine"))])
+    assert summary(out) == [(("GET", "/ok", b""), (200, b"fine"))]
+    assert any("bytes of unparsable client→server data skipped" in e for e in out[0].errors)
+    assert p.take_diagnostics() == []
+
+
+def test_garbage_between_responses():
+    rsp = resp(200, b"one") + b"\x16\x03\x01 binary junk \xff\xfe\r\n" + resp(200, b"two")
+    out, _ = run([(C, 1, get(b"/1") + get(b"/2")), (S, 2, rsp)])
+    assert summary(out) == [(("GET", "/1", b""), (200, b"one")), (("GET", "/2", b""), (200, b"two"))]
+    assert out[0].errors == []
+    assert any("server→client data skipped" in e for e in out[1].errors)
+
+
+def test_capture_starting_mid_body():
+    rsp = b"tail of an earlier body\r\n</html>\r\n" + resp(200, b"real")
+    out, _ = run([(C, 1, get(b"/")), (S, 2, rsp)])
+    assert summary(out) == [(("GET", "/", b""), (200, b"real"))]
+
+
+def test_bad_header_block_resyncs_inside_it():
+    rsp = b"HTTP/1.1 200 OK\r\nBad Header Name: x\r\n" + resp(200, b"good")
+    out, _ = run([(C, 1, get(b"/")), (S, 2, rsp)])
+    assert summary(out) == [(("GET", "/", b""), (200, b"good"))]
+    assert any("unparsable response head" in e for e in out[0].errors)
+
+
+def test_bad_chunked_body_ends_that_response_and_parsing_continues():
+    rsp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnope\r\n" + resp(200, b"next")
+    out, _ = run([(C, 1, get(b"/1") + get(b"/2")), (S, 2, rsp)])
+    assert [s for s in summary(out)] == [(("GET", "/1", b""), (200, b"")), (("GET", "/2", b""), (200, b"next"))]
+    assert any("response body did not frame" in e for e in out[0].errors)
+
+
+def test_garbage_only_goes_to_diagnostics():
+    out, p = run([(S, 1, b"\x00\x01\x02 not http at all")])
+    assert out == []
+    diags = p.take_diagnostics()
+    assert diags and "server→client" in diags[0]
+
+
+def test_random_garbage_never_raises():
+    rng = random.Random(1234)
+    pieces = [get(b"/x"), resp(200, b"abc"), b"HTTP/1.1 100 Continue\r\n\r\n", b"\r\n", b"0\r\n\r\n",
+              b"Transfer-Encoding: chunked\r\n", b"Content-Length: 5\r\n", b"HTTP/1.1 101 S\r\n\r\n",
+              b"CONNECT a:1 HTTP/1.1\r\n\r\n", b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n"]  # fmt: skip
+    for _ in range(300):
+        p = Http1Parser(make_conn(), body_cap=64)
+        t = 0
+        for _ in range(rng.randint(1, 12)):
+            t += rng.randint(0, 3)
+            if rng.random() < 0.5:
+                data = rng.choice(pieces)
+                cut = rng.randint(0, len(data))
+                data = data[:cut] + bytes(rng.randrange(256) for _ in range(rng.randint(0, 4))) + data[cut:]
+            else:
+                data = bytes(rng.randrange(256) for _ in range(rng.randint(1, 40)))
+            for ex in p.feed(rng.choice((C, S)), data, t):
+                assert isinstance(ex, Exchange)
+        for ex in p.close(t + 1):
+            assert isinstance(ex, Exchange)
+            assert ex.request is not None or ex.response is not None
+
+
+# -- protocol switches ------------------------------------------------------------------
+
+
+WS_REQ = get(b"/ws", b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n")
+WS_101 = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+
+
+def test_101_stops_http_parsing_and_keeps_bytes_aside():
+    looks_like_http = get(b"/not-a-request")
+    steps = [(C, 1, WS_REQ + b"\x81\x85frame"), (S, 2, WS_101 + b"\x81\x02hi"), (C, 3, looks_like_http), (S, 4, resp(200, b"no"))]
+    p = Http1Parser(make_conn())
+    out = []
+    for d, t, data in steps:
+        out += p.feed(d, data, t * MS)
+    assert out == []  # the upgrade exchange waits for close (its handler may add messages)
+    out = p.close(5 * MS)
+    assert summary(out) == [(("GET", "/ws", b""), (101, b""))]
+    assert out[0].errors == []
+    kept = p.upgraded
+    assert [(d, data) for d, _, data in kept.chunks] == [
+        (C, b"\x81\x85frame"), (S, b"\x81\x02hi"), (C, looks_like_http), (S, resp(200, b"no"))
+    ]
+    assert any("websocket" in n for n in out[0].notes)
+    assert any("not decoded" in n for n in out[0].notes)
+
+
+def test_upgrade_hook_receives_the_bytes():
+    class Recorder:
+        def __init__(self, ex):
+            self.ex = ex
+            self.fed = []
+
+        def feed(self, direction, data, time_ns, meta):
+            self.fed.append((direction, data))
+            self.ex.websocket_messages.append(WebSocketMessage(direction, time_ns, 1, data))
+
+        def close(self, time_ns):
+            self.ex.notes.append("recorder closed")
+
+    made = []
+    p = Http1Parser(make_conn(), on_upgrade=lambda ex: made.append(Recorder(ex)) or made[-1])
+    p.feed(C, WS_REQ, 1)
+    p.feed(S, WS_101 + b"s1", 2)
+    p.feed(C, b"c1", 3)
+    out = p.close(4)
+    assert len(made) == 1 and made[0].fed == [(S, b"s1"), (C, b"c1")]
+    assert [m.data for m in out[0].websocket_messages] == [b"s1", b"c1"]
+    assert "recorder closed" in out[0].notes
+
+
+def test_refused_upgrade_resumes_http():
+    out, p = run([(C, 1, WS_REQ + get(b"/after")), (S, 2, resp(426, b"no ws") + resp(200, b"after"))])
+    assert summary(out) == [(("GET", "/ws", b""), (426, b"no ws")), (("GET", "/after", b""), (200, b"after"))]
+    assert p.upgraded is None
+
+
+def test_connect_tunnel():
+    req = b"CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\n\r\n"
+    out, p = run([(C, 1, req + b"\x00\x00tunnelled"), (S, 2, b"HTTP/1.1 200 Connection established\r\n\r\n\x01\x02")])
+    assert summary(out) == [(("CONNECT", "db.internal:5432", b""), (200, b""))]
+    assert p.upgraded is not None
+    assert [data for _, _, data in p.upgraded.chunks] == [b"\x00\x00tunnelled", b"\x01\x02"]
+
+
+def test_upgrade_request_whose_answer_was_lost():
+    out, _ = run([(C, 1, WS_REQ + b"\x81\x85frame")])
+    assert summary(out) == [(("GET", "/ws", b""), None)]
+    assert RESPONSE_NOT_CAPTURED in out[0].errors
+    assert any("not parsed" in e for e in out[0].errors)
+
+
+# -- metadata and caps ------------------------------------------------------------------
+
+
+def test_chunk_metadata_reaches_the_exchange():
+    p = Http1Parser(make_conn())
+    m1 = ChunkMeta(pid=7, tid=70, comm="curl", uuid="u-req", origin="f:1", notes=("framing repaired",))
+    m2 = ChunkMeta(pid=7, tid=71, comm="curl", uuid="u-resp", origin="f:2")
+    p.feed(C, get(b"/"), 1, m1)
+    (ex,) = p.feed(S, resp(200, b"x"), 2, m2)
+    assert ex.ecapture["tids"] == [70, 71] and ex.ecapture["uuids"] == ["u-req", "u-resp"]
+    assert ex.ecapture["pid"] == 4242 and ex.ecapture["fd"] == 5
+    assert "framing repaired" in ex.notes and ex.origin == "f:1"
+
+
+def test_body_cap_keeps_prefix_and_counts_everything():
+    out, _ = run([(C, 1, get(b"/")), (S, 2, resp(200, b"0123456789" * 10))], body_cap=25)
+    r = out[0].response
+    assert bytes(r.body) == (b"0123456789" * 3)[:25] and r.body_size == 100 and r.complete
+    assert any("cap" in n for n in r.notes)
+
+
+def test_data_after_close_is_not_parsed():
+    p = Http1Parser(make_conn())
+    p.close(1)
+    assert p.feed(C, get(b"/"), 2) == []
+    assert p.take_diagnostics()
