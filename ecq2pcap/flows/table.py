@@ -35,6 +35,8 @@ from ..model import (
     PayloadForm,
     Tuple,
 )
+from ..payloads.h2dump import parse_h2_dump
+from ..payloads.h2encode import H2Reencoder, is_raw_preface
 from ..payloads.http1_render import repair_rendered
 from ..report import Report
 from .endpoints import SyntheticEndpoints
@@ -60,6 +62,7 @@ class _Conn:
     last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp)
     reemits: int = 0
     late: int = 0
+    h2: H2Reencoder | None = None  # re-encodes eCapture's HTTP/2 text dumps into frames
 
 
 class ConnectionTable:
@@ -301,7 +304,23 @@ class ConnectionTable:
             if self.repair_http1:
                 wire, changes = repair_rendered(cap.payload)
                 notes = notes + changes
+        elif cap.form is PayloadForm.H2_DUMP or (cap.ectype in (1, 2) and is_raw_preface(cap.payload)):
+            wire, notes = self._h2_frames(c, cap, direction, ts, notes, out)
         out.append(Chunk(c.conn, direction, ts, wire, cap.payload, cap, notes))
+
+    def _h2_frames(self, c: _Conn, cap: Capture, direction: Direction, ts: int, notes: tuple, out: list):
+        """Real HTTP/2 frames for eCapture v1's HTTP/2 text dump (or the raw client preface
+        its HTTP/1 parser claimed), so Wireshark and the HAR decoder see HTTP/2."""
+        if c.h2 is None:
+            c.h2 = H2Reencoder()
+        if cap.form is PayloadForm.H2_DUMP:
+            res = c.h2.encode(direction, parse_h2_dump(cap.payload))
+        else:
+            res = c.h2.encode_raw(Direction.C2S, cap.payload)
+        if res.preface:
+            out.append(Chunk(c.conn, Direction.C2S, ts, res.preface, b"", cap,
+                             ("synthetic HTTP/2 connection preface: eCapture's dump does not carry it",)))
+        return res.wire, notes + tuple(n for n in res.notes if not n.startswith("synthetic HTTP/2 connection preface"))
 
     def _is_reemit(self, c: _Conn, cap: Capture, direction: Direction, ts: int) -> bool:
         """eCapture re-renders the previous message's headers, bodiless, at socket close

@@ -1,8 +1,9 @@
 """The HAR sink: flow events in, one HAR 1.2 entry per HTTP exchange out, written as they complete.
 
-Per connection it runs a protocol parser (:class:`~.exchange.ExchangeParser`). HTTP/1 is
-built in (:class:`~.http1.Http1Parser`). HTTP/2 is recognised but not decoded yet: its
-chunks are counted in the report, unless a parser factory is plugged in:
+Per connection it runs a protocol parser (:class:`~.exchange.ExchangeParser`):
+:class:`~.http1.Http1Parser`, or :class:`~.http2.Http2Parser` when the connection is HTTP/2
+(eCapture v1's text dumps arrive already re-encoded as frames by the connection table).
+The factories can be replaced (``None`` turns a protocol off; its chunks are then counted):
 
 * ``h2_parser(conn)`` for raw HTTP/2 connections (client preface ``PRI * HTTP/2.0`` or a
   server SETTINGS frame first),
@@ -24,12 +25,14 @@ from ...report import Report
 from .entries import build_entry
 from .exchange import ChunkMeta, Exchange, ExchangeParser
 from .http1 import DEFAULT_BODY_CAP, Http1Parser, UpgradeHandler
+from .http2 import Http2Parser
+from .websocket import upgrade_handler
 from .writer import HarWriter
 
 __all__ = ["HarSink", "H2_DUMP_NOT_DECODED", "H2_NOT_DECODED"]
 
-H2_DUMP_NOT_DECODED = "HTTP/2 text dump not decoded into HAR (not implemented yet)"
-H2_NOT_DECODED = "HTTP/2 connection not decoded into HAR (not implemented yet)"
+H2_DUMP_NOT_DECODED = "HTTP/2 text dump not decoded into HAR (HTTP/2 decoding turned off)"
+H2_NOT_DECODED = "HTTP/2 connection not decoded into HAR (HTTP/2 decoding turned off)"
 
 _PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _DIGITS = re.compile(r"\s*\d+\s*")
@@ -61,9 +64,9 @@ class HarSink:
         report: Report | None = None,
         body_cap: int = DEFAULT_BODY_CAP,
         reorder_window_ns: int = 0,
-        on_upgrade: Callable[[Exchange], UpgradeHandler] | None = None,
-        h2_parser: ParserFactory | None = None,
-        h2_dump_parser: ParserFactory | None = None,
+        on_upgrade: Callable[[Exchange], UpgradeHandler] | None = upgrade_handler,
+        h2_parser: ParserFactory | None = Http2Parser,
+        h2_dump_parser: ParserFactory | None = Http2Parser,
         comment: str | None = None,
     ) -> None:
         self.report = report if report is not None else Report()
@@ -111,7 +114,10 @@ class HarSink:
         if not chunk.wire:
             return
         meta = ChunkMeta.from_chunk(chunk)
-        if chunk.capture.form is PayloadForm.H2_DUMP:
+        is_dump = chunk.capture.form is PayloadForm.H2_DUMP
+        if st.kind is None:
+            st.kind = "h2" if is_dump else _sniff(chunk.direction, chunk.wire)
+        if is_dump and st.kind != "h2":  # a dump on a connection that started as HTTP/1
             if self._h2_dump_parser is None:
                 self.report.warn(H2_DUMP_NOT_DECODED, origin)
                 return
@@ -119,8 +125,6 @@ class HarSink:
                 st.dump_parser = self._h2_dump_parser(chunk.conn)
             self._emit(st.dump_parser, st.dump_parser.feed(chunk.direction, chunk.wire, chunk.time_ns, meta), origin)
             return
-        if st.kind is None:
-            st.kind = _sniff(chunk.direction, chunk.wire)
         if st.parser is None:
             if st.kind == "h2":
                 if self._h2_parser is None:

@@ -13,7 +13,7 @@ from ecq2pcap.payloads.http1_render import repair_rendered
 from ecq2pcap.report import Report
 from ecq2pcap.sinks.har import HarSink
 from ecq2pcap.sinks.har.exchange import Exchange, HttpResponse
-from ecq2pcap.sinks.har.sink import H2_DUMP_NOT_DECODED, H2_NOT_DECODED
+from ecq2pcap.sinks.har.sink import H2_NOT_DECODED
 
 from . import load_with_haralyzer, make_chunk, make_conn, validate_har
 
@@ -117,27 +117,27 @@ def test_garbage_is_reported_even_without_an_entry():
     assert any("unparsable server→client data skipped" in k for k in report.warnings)
 
 
-def test_h2_text_dump_is_counted_not_decoded():
+def test_h2_text_dump_is_counted_when_http2_is_turned_off():
     report = Report()
     out = io.BytesIO()
-    sink = HarSink(out, report=report)
+    sink = HarSink(out, report=report, h2_parser=None, h2_dump_parser=None)
     conn = make_conn(4)
     dump = b"\nFrame Type\t=>\tHEADERS\nFrame StreamID\t=>\t1\nFrame Length\t=>\t10\n"
     for i in range(3):
         sink.handle(make_chunk(conn, S, T0 + i, dump, form=PayloadForm.H2_DUMP))
     sink.finish()
-    assert report.warnings[H2_DUMP_NOT_DECODED] == 3
+    assert report.warnings[H2_NOT_DECODED] == 3
     assert har_of(out)["log"]["entries"] == []
 
 
-def test_raw_http2_connection_is_not_fed_to_http1():
+def test_raw_http2_connection_is_not_fed_to_http1_when_http2_is_turned_off():
     for first_dir, first in [
         (C, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"),
         (S, b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64"),  # server SETTINGS first
     ]:
         report = Report()
         out = io.BytesIO()
-        sink = HarSink(out, report=report)
+        sink = HarSink(out, report=report, h2_parser=None)
         conn = make_conn(5)
         sink.handle(make_chunk(conn, first_dir, T0, first))
         sink.handle(make_chunk(conn, first_dir.other, T0 + 1, b"\x00\x00\x00\x04\x01\x00\x00\x00\x00"))
@@ -167,7 +167,7 @@ def test_http2_parser_factory_plugs_in():
 
     made = []
     out = io.BytesIO()
-    sink = HarSink(out, h2_dump_parser=lambda c: made.append(FakeH2(c)) or made[-1])
+    sink = HarSink(out, h2_parser=lambda c: made.append(FakeH2(c)) or made[-1])
     conn = make_conn(6)
     sink.handle(make_chunk(conn, S, T0, b"dump text", form=PayloadForm.H2_DUMP))
     sink.finish()
@@ -203,6 +203,7 @@ def sample_events(samples_dir):
                 caps.append((n, msg["payload"]))
     conns: dict[tuple[int, int], Connection] = {}
     chunks = []
+    rendered: set = set()
     for n, p in caps:
         key = (p["pid"], p["src_port"])
         if key not in conns:
@@ -215,6 +216,11 @@ def sample_events(samples_dir):
         form = PayloadForm.H2_DUMP if p["type"] in (2, 4) else PayloadForm.HTTP1_RENDERED
         notes: tuple[str, ...] = ()
         if form is PayloadForm.HTTP1_RENDERED:
+            # eCapture's stale header re-emits (dropped by the flow table in the real pipeline)
+            head = data[: data.find(b"\r\n\r\n") + 4]
+            if head == data and (key, direction, head) in rendered:
+                continue
+            rendered.add((key, direction, head))
             data, notes = repair_rendered(data)
         chunk = make_chunk(conn, direction, p["timestamp"] * 1_000_000_000, data, form=form,
                            uuid=p["uuid"], notes=notes, origin=f"v140:{n}")  # fmt: skip
@@ -236,14 +242,16 @@ def test_real_v140_sample(samples_dir):
     expected = json.loads((samples_dir / "v140_client.expected.json").read_text())
     out = io.BytesIO()
     report = Report()
-    sink = HarSink(out, report=report)
+    # the HTTP/2 dumps reach the HAR sink re-encoded by the connection table (tested end to
+    # end); fed here as text, they are only counted
+    sink = HarSink(out, report=report, h2_parser=None, h2_dump_parser=None)
     for ev in sample_events(samples_dir):
         sink.handle(ev)
     sink.finish()
     doc = har_of(out)
     entries = doc["log"]["entries"]
     assert report.counts["har_entries"] == len(entries)
-    assert report.warnings[H2_DUMP_NOT_DECODED] == 1
+    assert report.warnings[H2_NOT_DECODED] == 1
 
     def body_of(entry) -> bytes:
         c = entry["response"]["content"]
@@ -268,8 +276,5 @@ def test_real_v140_sample(samples_dir):
             assert e["response"]["content"]["mimeType"].startswith(ex["content_type"])
         assert e["request"]["bodySize"] == ex["request_body_length"]
         assert e["_ecapture"]["comm"] in ("curl", "python") and e["_ecapture"]["uuids"]
-    # whatever else came out is eCapture's stale header re-emits: marked, never passed off as real
-    for i, e in enumerate(entries):
-        if i not in matched:
-            assert "request not captured" in e["_error"]
-            assert "body not captured" in e.get("comment", "")
+    # nothing else: the HTTP/2 dump is not decoded here and the re-emits were left out
+    assert len(entries) == len(matched)

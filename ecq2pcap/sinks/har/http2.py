@@ -1,0 +1,80 @@
+"""HTTP/2 connections → exchanges: an :class:`~.exchange.ExchangeParser` over
+:class:`~ecq2pcap.payloads.h2passive.H2PassiveDecoder`.
+
+The connection table hands the HAR sink real HTTP/2 bytes for both shapes eCapture
+delivers: raw frames (v2.1+, gotls, raw data) and v1.x text dumps, which the table
+re-encodes into frames (:mod:`ecq2pcap.payloads.h2encode`). One decoder serves both.
+"""
+
+from __future__ import annotations
+
+from ...model import Connection, Direction
+from ...payloads.h2passive import H2PassiveDecoder, H2Stream
+from .exchange import ChunkMeta, Exchange, HttpRequest, HttpResponse
+from .http1 import DEFAULT_BODY_CAP
+
+_RESET_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
+                5: "STREAM_CLOSED", 7: "REFUSED_STREAM", 8: "CANCEL", 11: "ENHANCE_YOUR_CALM"}
+
+
+class Http2Parser:
+    def __init__(self, conn: Connection, *, body_cap: int = DEFAULT_BODY_CAP) -> None:
+        self.conn = conn
+        self._decoder = H2PassiveDecoder(max_body=body_cap)
+        self._reported = 0
+
+    def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None = None) -> list[Exchange]:
+        return [self._exchange(s) for s in self._decoder.feed(direction, data, time_ns, meta)]
+
+    def close(self, time_ns: int) -> list[Exchange]:
+        return [self._exchange(s) for s in self._decoder.close(time_ns)]
+
+    def take_diagnostics(self) -> list[str]:
+        errors = self._decoder.errors
+        new, self._reported = errors[self._reported :], len(errors)
+        return [f"HTTP/2: {e}" for e in new]
+
+    def _exchange(self, s: H2Stream) -> Exchange:
+        ex = Exchange(self.conn, http_version="HTTP/2", stream_id=s.stream_id)
+        ex.errors.extend(s.errors)
+        for meta in (s.request_meta, s.response_meta):
+            ex.add_meta(meta)
+        if s.request_headers or s.request_start_ns is not None:
+            pseudo = dict((k, v) for k, v in s.request_headers if k.startswith(":"))
+            headers = [(k, v) for k, v in s.request_headers if not k.startswith(":")]
+            ex.request = HttpRequest(
+                http_version="HTTP/2", headers=headers + s.request_trailers,
+                body=s.request_body, body_size=s.request_body_size,
+                start_ns=s.request_start_ns or s.response_start_ns or 0,
+                end_ns=s.request_end_ns, complete=s.request_complete,
+                method=pseudo.get(":method", "UNKNOWN"), target=pseudo.get(":path", "/"),
+                scheme=pseudo.get(":scheme", "https"), authority=pseudo.get(":authority"),
+            )
+            if not s.request_headers:
+                ex.errors.append("HTTP/2 request headers not captured")
+        if s.response_headers or s.response_start_ns is not None:
+            pseudo = dict((k, v) for k, v in s.response_headers if k.startswith(":"))
+            headers = [(k, v) for k, v in s.response_headers if not k.startswith(":")]
+            try:
+                status = int(pseudo.get(":status", "0"))
+            except ValueError:
+                status = 0
+            ex.response = HttpResponse(
+                http_version="HTTP/2", headers=headers + s.response_trailers,
+                body=s.response_body, body_size=s.response_body_size,
+                start_ns=s.response_start_ns or s.request_end_ns or 0,
+                end_ns=s.response_end_ns, complete=s.response_complete, status=status,
+                interim=[int(dict(h).get(":status", "0") or 0) for h in s.informational],
+            )
+            if not s.response_headers:
+                ex.errors.append("HTTP/2 response headers not captured")
+        if ex.request is None:
+            ex.errors.append("request not captured by eCapture")
+        if ex.response is None:
+            ex.errors.append("response not captured")
+        if s.reset_code is not None:
+            who = "client" if s.reset_by is Direction.C2S else "server"
+            ex.notes.append(f"stream reset by the {who}: {_RESET_NAMES.get(s.reset_code, s.reset_code)}")
+        if s.pushed_by is not None:
+            ex.notes.append(f"server push promised on stream {s.pushed_by}")
+        return ex

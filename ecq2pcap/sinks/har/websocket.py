@@ -1,0 +1,46 @@
+"""WebSocket messages after an HTTP/1 upgrade → the upgrade entry's ``_webSocketMessages``.
+
+An :class:`~.http1.UpgradeHandler` over :class:`~ecq2pcap.payloads.websocket.WebSocketParser`;
+other protocol switches (CONNECT tunnels, h2c) keep their bytes aside, undecoded, with a note.
+"""
+
+from __future__ import annotations
+
+from ...model import Direction
+from ...payloads.websocket import WebSocketParser, WsMessage
+from .exchange import ChunkMeta, Exchange, WebSocketMessage
+from .http1 import DEFAULT_BODY_CAP, UpgradedBytes
+
+
+class WebSocketHandler:
+    def __init__(self, exchange: Exchange, *, body_cap: int = DEFAULT_BODY_CAP) -> None:
+        self.exchange = exchange
+        resp = exchange.response
+        self._parser = WebSocketParser(resp.header("Sec-WebSocket-Extensions") if resp else None,
+                                       max_message_size=body_cap)
+
+    def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None) -> None:
+        self._add(self._parser.feed(direction, data, time_ns))
+
+    def close(self, time_ns: int) -> None:
+        self._add(self._parser.close(time_ns) or [])
+        for err in self._parser.errors:
+            if err not in self.exchange.errors:
+                self.exchange.errors.append(f"WebSocket: {err}")
+
+    def _add(self, messages: list[WsMessage]) -> None:
+        ex = self.exchange
+        for m in messages:
+            ex.websocket_messages.append(WebSocketMessage(m.direction, m.time_ns, m.opcode, m.data))
+            for err in m.errors:
+                ex.errors.append(f"WebSocket message: {err}")
+
+
+def upgrade_handler(exchange: Exchange):
+    """The handler for an upgrade exchange: WebSocket when the 101 says so."""
+    resp, req = exchange.response, exchange.request
+    upgrade = (resp.header("Upgrade") if resp else None) or (req.header("Upgrade") if req else None) or ""
+    if resp is not None and resp.status == 101 and upgrade.strip().lower() == "websocket":
+        return WebSocketHandler(exchange)
+    exchange.notes.append(f"bytes after the protocol switch ({upgrade or 'tunnel'}) are not decoded")
+    return UpgradedBytes(exchange)
