@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from . import __version__
 from .flows import ConnectionTable
+from .live import add_live_parser, add_record_parser, cmd_live, cmd_record
 from .pipeline import Pipeline
 from .report import Report
 from .sinks.har import HarSink
@@ -128,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--strict", action="store_true", help="exit 1 if any input line was skipped")
     conv.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     conv.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_live_parser(sub)
+    add_record_parser(sub)
     return parser
 
 
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return {"convert": cmd_convert}[args.command](args)
+        return {"convert": cmd_convert, "live": cmd_live, "record": cmd_record}[args.command](args)
     except UsageError as exc:
         print(f"ecq2pcap: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

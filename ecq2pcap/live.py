@@ -1,0 +1,569 @@
+"""``ecq2pcap live`` and ``ecq2pcap record``: eCapture's eCaptureQ WebSocket, as it happens.
+
+live    URL -w OUT.pcapng|- [--har OUT.har] [--record DUMP]  → outputs (+ a recording)
+record  URL -o DUMP|-                                         → a lossless recording only
+
+The socket is read by :class:`~ecq2pcap.sources.websocket.WebSocketSource` on the
+event loop; everything that writes (pipeline, sinks, recording) runs in a worker
+thread one batch at a time, so a slow disk or a slow ``| wireshark`` never stalls
+the reader (eCapture drops clients that fall 256 messages behind).
+
+Stopping: ``--duration``, ``--count``, Ctrl-C or SIGTERM, or the reader of ``-w -``
+going away. The open connections are then finished (FIN in the pcapng, HAR
+completed) and the summary printed; exit 0. Connection failures are retried with
+backoff for ``--retry-for`` seconds (default: forever), one stderr line per attempt.
+Exit codes: 0 stopped as asked; 1 eCapture went away for good after a connection
+was made (outputs completed); 2 usage error, unwritable output, or never connected
+(refused handshake, bad certificate, gave up retrying).
+
+Each message is recorded before it is converted, with its receive time rounded to
+the microsecond as the recording keeps it, so ``convert`` of the recording produces
+the same pcapng and HAR. With ``--record``, packet comments name the recording line
+(``DUMP:LINE``) rather than the WebSocket message number. Replayed startup logs
+(every reconnect) are recorded, but not fed to the converter again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import os
+import re
+import select
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, BinaryIO, TextIO
+
+from .model import Message
+from .report import Report
+from .sources.recording import frame_line, header_line
+from .sources.websocket import (
+    DEFAULT_ORIGIN,
+    ConnectError,
+    Delivery,
+    WebSocketSource,
+    check_url,
+    is_heartbeat,
+    is_log_message,
+)
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+TICK_S = 1.0  # pipeline.tick / recording flush period
+STATUS_S = 0.5  # status line refresh period
+V200_NOTICE = "eCapture v2.0.0 sends no events over eCaptureQ; upgrade to v2.1+"
+_VERSION = re.compile(rb'"Version":"([^"\\]{1,200})"')
+_SHORT_VERSION = re.compile(r"v\d+\.\d+\.\d+[\w.-]*?(?=-\d{8}|:|$)")
+
+
+def recorded_time_ns(ns: int | None) -> int | None:
+    """A receive time as a recording gives it back: float seconds, 6 decimals
+    (``frame_line``), read as whole microseconds (``LineDecoder``)."""
+    return None if ns is None else round(round(ns / 1e9, 6) * 1e6) * 1000
+
+
+def short_version(version: str) -> str:
+    """``linux_amd64:v1.5.2-20251227-0c6e2aa:6.1.0`` → ``v1.5.2``."""
+    m = _SHORT_VERSION.search(version)
+    return m.group(0) if m else version
+
+
+# ---------------------------------------------------------------------------
+# the recording
+
+
+class Recorder:
+    """Writes an ecq2pcap recording: a header line, then one line per message."""
+
+    def __init__(self, out: BinaryIO, url: str, name: str, started: float | None = None) -> None:
+        self.out = out
+        self.name = name  # what `convert` will call this file in origins
+        self.lines = 1
+        self.messages = 0
+        self.bytes = 0
+        out.write(header_line(url, time.time() if started is None else started) + b"\n")
+
+    def write(self, message: Message) -> int:
+        """Record one message; returns its line number."""
+        self.out.write(frame_line(message) + b"\n")
+        self.lines += 1
+        self.messages += 1
+        self.bytes += len(message.data)
+        return self.lines
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def open_recording(path: str, url: str, stack: ExitStack) -> Recorder:
+    """A recorder on ``path`` ('-' = stdout; gzip when it ends with .gz), closed by ``stack``."""
+    from .cli import UsageError
+
+    if path == "-":
+        return Recorder(sys.stdout.buffer, url, "<stdin>")
+    try:
+        raw = gzip.open(path, "wb", compresslevel=6) if path.endswith(".gz") else open(path, "wb")
+        out: BinaryIO = stack.enter_context(raw)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    return Recorder(out, url, path)
+
+
+# ---------------------------------------------------------------------------
+# the work done in the worker thread
+
+
+class Session:
+    """What happens to each batch: record it, feed the pipeline, count, notice the version.
+
+    Runs in a worker thread, one call at a time. ``count``: stop after that many
+    events (pipeline captures; without a pipeline, event-like messages).
+    """
+
+    def __init__(self, pipeline: "Pipeline | None", recorder: Recorder | None, count: int | None = None,
+                 *, watch_stdout: bool = False) -> None:
+        self.pipeline = pipeline
+        self.recorder = recorder
+        self.count = count
+        self.watch_stdout = watch_stdout  # an output is a pipe on stdout: notice when its reader quits
+        self.version: str | None = None  # sniffed from the Version log line
+        self.replays_skipped = 0
+        self.broken = False  # an output pipe closed (e.g. Wireshark quit)
+        self._events = 0  # without a pipeline
+        self._anchor: tuple[int, int] | None = None  # (wall clock, data clock) after the last data
+
+    @property
+    def events(self) -> int:
+        return self.pipeline.report.counts["events"] if self.pipeline is not None else self._events
+
+    @property
+    def ecapture_version(self) -> str | None:
+        return (self.pipeline.ecapture_version if self.pipeline is not None else None) or self.version
+
+    def process(self, batch: list[Delivery]) -> bool:
+        """Handle a batch; True when ``count`` is reached or an output broke (stop)."""
+        if self.pipeline is None:
+            return self._process(batch)
+        before = self.pipeline.table.clock
+        try:
+            return self._process(batch)
+        finally:
+            clock = self.pipeline.table.clock
+            if clock and (clock > before or self._anchor is None):  # the data moved its clock
+                self._anchor = (time.time_ns(), clock)
+
+    def _process(self, batch: list[Delivery]) -> bool:
+        for message, replayed in batch:
+            message.recv_time_ns = recorded_time_ns(message.recv_time_ns)
+            data = message.data
+            is_log = is_log_message(data)
+            if self.recorder is not None:
+                try:
+                    message.origin = f"{self.recorder.name}:{self.recorder.write(message)}"
+                except BrokenPipeError:
+                    self._broke()
+                    return True
+            if is_log and self.version is None:
+                m = _VERSION.search(data)
+                if m:
+                    self.version = m.group(1).decode("utf-8", "replace")
+            if replayed:
+                self.replays_skipped += 1
+            elif self.pipeline is not None:
+                self.pipeline.feed(message)
+            elif not is_log and not is_heartbeat(data):
+                self._events += 1
+            if self.broken or (self.count and self.events >= self.count):
+                return True
+        return False
+
+    def tick(self, now_ns: int) -> None:
+        """Once a second: let time pass in the pipeline, flush the recording.
+
+        Time passes from the data's own clock (the latest capture time) at the wall
+        clock's pace, not from our wall clock: eCapture may run on a host whose clock
+        differs, or replay old data, and then our wall clock would close every
+        connection as idle. Before any data, nothing needs time to pass.
+        """
+        if self.watch_stdout and not self.broken and _reader_gone(sys.stdout):
+            self._broke()  # e.g. Wireshark quit while no event came
+        if self.pipeline is not None and self._anchor is not None:
+            wall, clock = self._anchor
+            self.pipeline.tick(clock + max(0, now_ns - wall))
+        self.flush()
+
+    def flush(self) -> None:
+        if self.recorder is not None and not self.broken:
+            try:
+                self.recorder.flush()
+            except BrokenPipeError:
+                self._broke()
+
+    def _broke(self) -> None:
+        if not self.broken:
+            self.broken = True
+            try:  # later writes (and the interpreter's final flush) go nowhere
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+
+
+def _reader_gone(stream: TextIO) -> bool:
+    """True when ``stream`` is a pipe whose reading end was closed (POLLERR on Linux)."""
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() (Windows), or not a real file
+        return False
+
+
+class _GuardedSink:
+    """A sink whose output may be a pipe: when the reader goes away, stop quietly."""
+
+    def __init__(self, sink, session: Session) -> None:
+        self.sink, self.session = sink, session
+        self.broken = False
+
+    def handle(self, event) -> None:
+        self._call(self.sink.handle, event)
+
+    def finish(self) -> None:
+        self._call(self.sink.finish)
+
+    def _call(self, fn, *args) -> None:
+        if self.broken:  # the other sinks go on (the HAR is still completed)
+            return
+        try:
+            fn(*args)
+        except BrokenPipeError:
+            self.broken = True
+            self.session._broke()
+
+
+# ---------------------------------------------------------------------------
+# the loop
+
+
+class _Stop:
+    def __init__(self, source: WebSocketSource) -> None:
+        self.requests = 0
+        self._source = source
+
+    def request(self) -> None:
+        self.requests += 1
+        self._source.wake()
+
+
+async def capture(
+    source: WebSocketSource,
+    session: Session,
+    *,
+    duration: float | None = None,
+    progress: Callable[[], None] | None = None,
+    tick_s: float | None = None,
+    handle_signals: bool = True,
+) -> str:
+    """Receive until stopped; returns why: duration, count, signal, output closed, error.
+
+    Messages still queued when it stops are processed too, unless the count was
+    reached or a second Ctrl-C came. The caller finishes the pipeline.
+    """
+    tick_s = tick_s or TICK_S
+    loop = asyncio.get_running_loop()
+    stop = _Stop(source)
+    signals = []
+    if handle_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.request)
+                signals.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
+                pass
+    deadline = loop.time() + duration if duration else None
+    next_tick = loop.time() + tick_s
+    reason = "error"
+    await source.start()
+    try:
+        while True:
+            now = loop.time()
+            if stop.requests:
+                reason = "signal"
+                break
+            if deadline is not None and now >= deadline:
+                reason = "duration"
+                break
+            wait = min(next_tick, deadline) - now if deadline is not None else next_tick - now
+            try:
+                batch = await source.get_batch(max(wait, 0.0))
+            except ConnectError:
+                reason = "error"
+                break
+            if batch and await asyncio.to_thread(session.process, batch):
+                reason = "output closed" if session.broken else "count"
+                break
+            if loop.time() >= next_tick:
+                next_tick = loop.time() + tick_s
+                await asyncio.to_thread(session.tick, time.time_ns())
+                if session.broken:
+                    reason = "output closed"
+                    break
+            if progress is not None:
+                progress()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        await source.close()
+    if reason not in ("count", "output closed") and stop.requests < 2:
+        rest = source.drain()
+        if rest and await asyncio.to_thread(session.process, rest):
+            reason = "output closed" if session.broken else "count"
+    return reason
+
+
+# ---------------------------------------------------------------------------
+# stderr: status line and messages
+
+
+class StatusLine:
+    """Messages on stderr, and a status line rewritten in place when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, enabled: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self._shown = False
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def say(self, text: str) -> None:
+        with self._lock:
+            self._erase()
+            print(f"ecq2pcap: {text}", file=self.stream, flush=True)
+
+    def update(self, text: str, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < STATUS_S:
+            return
+        self._last = now
+        width = max(20, shutil.get_terminal_size((100, 20)).columns - 1)
+        with self._lock:
+            self.stream.write("\r" + text[:width] + "\x1b[K")
+            self.stream.flush()
+            self._shown = True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._erase()
+
+    def _erase(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self._shown = False
+
+
+class _Progress:
+    """Called by :func:`capture` after every batch: status line and the v2.0.0 notice."""
+
+    def __init__(self, source: WebSocketSource, session: Session, status: StatusLine, what: str) -> None:
+        self.source, self.session, self.status, self.what = source, session, status, what
+        self._t = time.monotonic()
+        self._n = 0
+        self._rate = 0.0
+        self._noticed = False
+
+    def __call__(self) -> None:
+        version = self.session.ecapture_version
+        if version and not self._noticed and "v2.0.0" in version:
+            self._noticed = True
+            self.status.say(V200_NOTICE)
+        if not self.status.enabled:
+            return
+        src, now = self.source, time.monotonic()
+        if now - self._t >= STATUS_S:
+            self._rate = (src.messages - self._n) / (now - self._t)
+            self._t, self._n = now, src.messages
+        parts = [self.what, f"{self._rate:,.0f} msg/s", f"{src.bytes / 1e6:,.1f} MB"]
+        pipeline = self.session.pipeline
+        if pipeline is not None:
+            parts.append(f"{pipeline.report.counts['connections']} connections")
+        age = src.watchdog.age_s(time.time_ns())
+        parts.append("no heartbeat yet" if age is None else f"heartbeat {age:.0f} s ago")
+        if version:
+            parts.append(f"eCapture {short_version(version)}")
+        if src.reconnects:
+            parts.append(f"{src.reconnects} reconnects")
+        if not src.connected:
+            parts.append("DISCONNECTED")
+        if src.backlog > 1000:
+            parts.append(f"backlog {src.backlog:,}")
+        self.status.update(" · ".join(parts))
+
+
+# ---------------------------------------------------------------------------
+# commands
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _add_connection_args(cmd: argparse.ArgumentParser) -> None:
+    from .cli import _seconds
+
+    cmd.add_argument("url", metavar="URL", help="eCapture's --ecaptureq address, e.g. ws://127.0.0.1:28257/")
+    stop = cmd.add_argument_group("stopping (default: Ctrl-C or SIGTERM)")
+    stop.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds (0 = no limit)")
+    stop.add_argument("--count", type=_count, metavar="N", help="stop after N events")
+    conn = cmd.add_argument_group("connection")
+    conn.add_argument("--origin", default=DEFAULT_ORIGIN, metavar="O",
+                      help=f"Origin header; eCapture rejects a handshake without one (default {DEFAULT_ORIGIN}; "
+                      "'' sends none)")
+    conn.add_argument("--insecure", action="store_true", help="wss://: do not verify the server certificate")
+    conn.add_argument("--retry-for", type=_seconds, metavar="S",
+                      help="while disconnected, keep retrying for S seconds, then stop "
+                      "(default: forever; 0 = do not retry)")
+    cmd.add_argument("-q", "--quiet", action="store_true", help="no status line and no summary")
+
+
+def add_live_parser(subparsers) -> argparse.ArgumentParser:
+    from .cli import add_output_args
+
+    cmd = subparsers.add_parser(
+        "live",
+        help="connect to eCapture's eCaptureQ WebSocket and write pcapng/HAR as events arrive",
+        description="Connect to eCapture (ecapture tls --ecaptureq ws://host:28257/) and convert its events as "
+        "they arrive. '-w -' writes pcapng to stdout: ecq2pcap live URL -w - | wireshark -k -i -",
+    )
+    _add_connection_args(cmd)
+    add_output_args(cmd)
+    cmd.add_argument("--record", metavar="DUMP",
+                     help="also keep a lossless recording (JSON lines; gzip if DUMP ends with .gz) for convert")
+    return cmd
+
+
+def add_record_parser(subparsers) -> argparse.ArgumentParser:
+    cmd = subparsers.add_parser(
+        "record",
+        help="record eCapture's eCaptureQ WebSocket losslessly, for convert later",
+        description="Record every eCaptureQ message byte-exact with its receive time "
+        "(JSON lines; gzip if DUMP ends with .gz). Convert it later with: ecq2pcap convert DUMP -w OUT.pcapng",
+    )
+    _add_connection_args(cmd)
+    cmd.add_argument("-o", "--output", required=True, metavar="DUMP", help="recording file ('-' = stdout)")
+    return cmd
+
+
+def _source(args: argparse.Namespace, status: StatusLine) -> WebSocketSource:
+    from .cli import UsageError
+
+    try:
+        check_url(args.url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    def on_status(kind: str, text: str) -> None:
+        if kind == "heartbeat":
+            status.say(f"warning: {text}")
+        elif kind != "error":  # the command reports the final error itself
+            status.say(text)
+
+    return WebSocketSource(args.url, origin=args.origin or None, insecure=args.insecure,
+                           retry_for=args.retry_for, on_status=on_status)
+
+
+def _run(source: WebSocketSource, session: Session, args: argparse.Namespace, status: StatusLine, what: str) -> str:
+    try:
+        return asyncio.run(capture(source, session, duration=args.duration or None,
+                                   progress=_Progress(source, session, status, what)))
+    except KeyboardInterrupt:  # only when the signal handlers could not be installed
+        return "signal"
+    finally:
+        status.clear()
+
+
+def _exit_code(source: WebSocketSource, reason: str, status: StatusLine) -> int:
+    from .cli import EXIT_OK, EXIT_STRICT, EXIT_USAGE
+
+    if reason == "signal":
+        status.say("stopped: outputs completed")
+    elif reason == "output closed":
+        status.say("the reader of stdout went away: stopped")
+    if reason != "error":
+        return EXIT_OK
+    status.say(f"error: {source.error}")
+    return EXIT_STRICT if source.connections else EXIT_USAGE
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    from .cli import UsageError, open_pipeline
+    from .summary import format_summary
+
+    if args.record and args.record in (args.write, args.har):
+        raise UsageError(f"--record {args.record}: the same file as another output")
+    if args.record == "-" and args.write == "-":
+        raise UsageError("--record - and -w - cannot both write to stdout")
+    status = StatusLine(enabled=False if args.quiet else None)
+    report = Report(emit=status.say)
+    source = _source(args, status)
+    with ExitStack() as stack:
+        pipeline = open_pipeline(args, stack, report, live=True)
+        recorder = open_recording(args.record, args.url, stack) if args.record else None
+        session = Session(pipeline, recorder, args.count, watch_stdout=args.write == "-")
+        pipeline.sinks = [_GuardedSink(s, session) for s in pipeline.sinks]
+        try:
+            reason = _run(source, session, args, status, "live")
+        finally:
+            pipeline.finish()
+            session.flush()
+    code = _exit_code(source, reason, status)
+    if not args.quiet:
+        print(format_summary(report, pipeline), file=sys.stderr)
+        print(_live_summary(source, session), file=sys.stderr)
+    return code
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    status = StatusLine(enabled=False if args.quiet else None)
+    source = _source(args, status)
+    with ExitStack() as stack:
+        session = Session(None, open_recording(args.output, args.url, stack), args.count,
+                          watch_stdout=args.output == "-")
+        try:
+            reason = _run(source, session, args, status, "recording")
+        finally:
+            session.flush()
+    code = _exit_code(source, reason, status)
+    if not args.quiet:
+        rec = session.recorder
+        where = "stdout" if args.output == "-" else args.output
+        text = f"ecq2pcap: recorded {rec.messages} messages ({rec.bytes / 1e6:,.1f} MB) to {where}"
+        if source.reconnects:
+            text += f"; {source.reconnects} reconnect(s)"
+        print(text, file=sys.stderr)
+    return code
+
+
+def _live_summary(source: WebSocketSource, session: Session) -> str:
+    text = f"  live         {source.messages} messages received over {source.connections} connection(s)"
+    if source.reconnects:
+        text += f", {source.reconnects} reconnect(s)"
+    if session.replays_skipped:
+        text += f", {session.replays_skipped} replayed startup log(s) not converted again"
+    if source.watchdog.warnings:
+        text += f", {source.watchdog.warnings} heartbeat warning(s)"
+    return text

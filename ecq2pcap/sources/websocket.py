@@ -1,0 +1,459 @@
+"""The live source: eCapture's eCaptureQ WebSocket as a stream of messages.
+
+One asyncio task reads the socket and appends every message to an unbounded queue;
+the consumer takes them in batches (:meth:`WebSocketSource.get_batch`). The reader
+never waits on the consumer, because eCapture disconnects a client that falls 256
+messages behind (protocol doc §1.7). A consumer that does slow, blocking work
+should do it off the event loop (``asyncio.to_thread``), as :mod:`ecq2pcap.live` does.
+
+Also here, sans-IO: :class:`Backoff` (reconnect delays), :class:`ReplayFilter`
+(startup logs eCapture replays on every connection, §1.6) and
+:class:`HeartbeatWatchdog` (warns when heartbeats stop, §1.5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import ssl
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.typing import Origin
+
+from ..model import Message, Opcode
+
+DEFAULT_ORIGIN = "http://localhost/"
+SECOND = 1_000_000_000
+# eCapture replays up to 129 cached logs on connect; live messages may slip in
+# between them, so the window where replays are expected is a little wider.
+REPLAY_WINDOW = 512
+MAX_BATCH = 2000
+
+Status = Callable[[str, str], None]
+"""``on_status(kind, text)``; kind: connected, retry (a failure and the next try), heartbeat, error."""
+
+
+class ConnectError(Exception):
+    """The source cannot go on: handshake refused, bad certificate, or it gave up retrying."""
+
+
+def check_url(url: str) -> str:
+    """The URL when it is a ws:// or wss:// URL with a host; ValueError otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"not a ws:// or wss:// URL: {url!r} (e.g. ws://127.0.0.1:28257/)")
+    try:
+        parts.port
+    except ValueError as exc:
+        raise ValueError(f"bad port in {url!r}: {exc}") from None
+    return url
+
+
+# ---------------------------------------------------------------------------
+# cheap message classification (no decoding)
+
+_JSON_LOG = b'{"log_type":1'
+_JSON_HEARTBEAT = b'{"log_type":0'
+_PB_LOG = b"\x08\x01\x22"  # LogEntry{log_type=PROCESS_LOG (1), run_log (4)=…}
+
+
+def is_log_message(data: bytes) -> bool:
+    """A process-log message: v1.4.0–1.4.2 JSON ``log_type`` 1, or a protobuf ``run_log``."""
+    return data.startswith(_PB_LOG) or data.startswith(_JSON_LOG)
+
+
+def is_heartbeat(data: bytes) -> bool:
+    """A heartbeat: JSON ``log_type`` 0, or a protobuf ``heartbeat_payload`` (field 3)."""
+    if data.startswith(_JSON_HEARTBEAT):
+        return True
+    if data.startswith(b"\x08\x00"):  # an explicit zero log_type (Go omits it)
+        data = data[2:]
+    return len(data) < 80 and data[:1] == b"\x1a" and b"heartbeat:" in data
+
+
+# ---------------------------------------------------------------------------
+# sans-IO helpers
+
+
+class Backoff:
+    """Exponential reconnect delays: initial, ×factor, capped; reset after a connection."""
+
+    def __init__(self, initial: float = 0.3, cap: float = 10.0, factor: float = 2.0) -> None:
+        self.initial, self.cap, self.factor = initial, cap, factor
+        self._next = initial
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._next * self.factor, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.initial
+
+
+class ReplayFilter:
+    """Recognises startup logs that eCapture replays on every (re)connection.
+
+    Rule: every log message (JSON ``log_type`` 1 or protobuf ``run_log``) is
+    remembered by hash. Within the first ``window`` messages of a connection, a log
+    message identical to one received on an *earlier* connection is a replay.
+    Nothing else is ever filtered: not events or heartbeats, not logs after the
+    window, and not a log repeated within one connection (eCapture logged it twice).
+    """
+
+    def __init__(self, window: int = REPLAY_WINDOW, max_remembered: int = 100_000) -> None:
+        self.window = window
+        self.max_remembered = max_remembered
+        self.replays = 0  # messages recognised as replays
+        self._seen: set[bytes] = set()  # logs of earlier connections
+        self._current: set[bytes] = set()  # logs of this connection
+        self._position = 0  # messages of the current connection so far
+
+    def connected(self) -> None:
+        """A new connection starts: its replay window opens."""
+        room = self.max_remembered - len(self._seen)
+        if room > 0:
+            self._seen.update(self._current if len(self._current) <= room else list(self._current)[:room])
+        self._current = set()
+        self._position = 0
+
+    def is_replay(self, data: bytes) -> bool:
+        self._position += 1
+        if not is_log_message(data):
+            return False
+        key = hashlib.blake2b(data, digest_size=16).digest()
+        if self._position <= self.window and key in self._seen:
+            self.replays += 1
+            return True
+        if len(self._current) < self.max_remembered:
+            self._current.add(key)
+        return False
+
+
+class HeartbeatWatchdog:
+    """Warns once per silence when no heartbeat came for twice the cadence.
+
+    The cadence is ``slow_s`` (60 s, eCapture ≤ v1.4.3) until a heartbeat arrives
+    within ``immediate_s`` of connecting, or two arrive closer than halfway between
+    the cadences: then it is ``fast_s`` (15 s, v1.5.0+ sends one at once on connect).
+    """
+
+    def __init__(self, slow_s: float = 60.0, fast_s: float = 15.0, immediate_s: float = 2.0) -> None:
+        self.slow_s, self.fast_s, self.immediate_s = slow_s, fast_s, immediate_s
+        self.cadence_s = slow_s
+        self.last_ns: int | None = None  # last heartbeat (any connection)
+        self.warnings = 0
+        self._connected_ns: int | None = None  # None while disconnected
+        self._conn_last_ns: int | None = None  # last heartbeat of this connection
+        self._warned = False
+
+    def connected(self, now_ns: int) -> None:
+        self._connected_ns, self._conn_last_ns = now_ns, None
+        self.cadence_s, self._warned = self.slow_s, False
+
+    def disconnected(self) -> None:
+        self._connected_ns = None
+
+    def heartbeat(self, now_ns: int) -> None:
+        if self._connected_ns is not None:
+            since = (now_ns - (self._conn_last_ns or self._connected_ns)) / SECOND
+            if self._conn_last_ns is None and since <= self.immediate_s:
+                self.cadence_s = self.fast_s
+            elif self._conn_last_ns is not None and since < (self.slow_s + self.fast_s) / 2:
+                self.cadence_s = self.fast_s
+        self.last_ns = self._conn_last_ns = now_ns
+        self._warned = False
+
+    def age_s(self, now_ns: int) -> float | None:
+        return None if self.last_ns is None else (now_ns - self.last_ns) / SECOND
+
+    def check(self, now_ns: int) -> str | None:
+        """The warning to show now, if any (once per silence)."""
+        if self._connected_ns is None or self._warned:
+            return None
+        since = self._conn_last_ns or self._connected_ns
+        silent = (now_ns - since) / SECOND
+        if silent <= 2 * self.cadence_s:
+            return None
+        self._warned = True
+        self.warnings += 1
+        what = "no heartbeat since connecting" if self._conn_last_ns is None else "no heartbeat"
+        return (f"{what} for {silent:.0f} s (eCapture sends one every {self.cadence_s:g} s): "
+                "eCapture may be stuck, or the connection half-open")
+
+
+# ---------------------------------------------------------------------------
+# the source
+
+
+class Delivery(NamedTuple):
+    message: Message
+    replayed: bool  # a startup log this stream already delivered (record it, do not feed it)
+
+
+def _ssl_context(url: str, insecure: bool) -> ssl.SSLContext | None:
+    if not url.startswith("wss:"):
+        return None
+    ctx = ssl.create_default_context()
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class WebSocketSource:
+    """Connects to eCapture, reconnects with backoff, queues every message received.
+
+    ``origin``: the Origin header eCapture requires (None sends none: eCapture answers 403).
+    ``retry_for``: seconds to keep trying while disconnected (None: forever; 0: no retry).
+    ``on_status(kind, text)``: connection news and heartbeat warnings for the user.
+    Counters: ``messages``, ``bytes``, ``connections``, ``reconnects``, ``connected``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        origin: str | None = DEFAULT_ORIGIN,
+        insecure: bool = False,
+        retry_for: float | None = None,
+        on_status: Status | None = None,
+        backoff: Backoff | None = None,
+        replay_filter: ReplayFilter | None = None,
+        watchdog: HeartbeatWatchdog | None = None,
+        open_timeout: float = 10.0,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.url = check_url(url)
+        self.origin = origin
+        self.insecure = insecure
+        self.retry_for = retry_for
+        self.on_status = on_status or (lambda kind, text: None)
+        self.backoff = backoff or Backoff()
+        self.replay_filter = replay_filter or ReplayFilter()
+        self.watchdog = watchdog or HeartbeatWatchdog()
+        self.open_timeout = open_timeout
+        self.clock = clock
+        self.messages = 0
+        self.bytes = 0
+        self.connections = 0
+        self.reconnects = 0
+        self.connected = False
+        self.error: ConnectError | None = None
+        self._queue: deque[Delivery] = deque()
+        self._wake = asyncio.Event()
+        self._ws: ClientConnection | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._closing = False
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run()), asyncio.create_task(self._watch())]
+        self._tasks[0].add_done_callback(self._reader_done)
+
+    def _reader_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None and self.error is None:
+            exc = task.exception()  # a bug: make the consumer see it instead of waiting forever
+            self._give_up(ConnectError(f"the WebSocket reader failed: {exc!r}"))
+            self.error.__cause__ = exc
+
+    async def close(self) -> None:
+        """Stop receiving (politely closing the socket). Queued messages stay available."""
+        self._closing = True
+        ws = self._ws
+        if ws is not None:
+            try:
+                await asyncio.wait_for(ws.close(), 2)
+            except (asyncio.TimeoutError, OSError):
+                ws.transport.abort()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self.wake()
+
+    async def __aenter__(self) -> "WebSocketSource":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- consumer side
+
+    @property
+    def backlog(self) -> int:
+        return len(self._queue)
+
+    def wake(self) -> None:
+        """Make a pending :meth:`get_batch` return (e.g. from a signal handler)."""
+        self._wake.set()
+
+    async def get_batch(self, timeout: float | None = None, limit: int = MAX_BATCH) -> list[Delivery]:
+        """The queued messages (at most ``limit``), waiting up to ``timeout`` for one.
+
+        Returns [] on timeout or :meth:`wake`; raises :class:`ConnectError` once the
+        queue is empty and the source has given up.
+        """
+        if not self._queue:
+            if self.error is not None:
+                raise self.error
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            if not self._queue and self.error is not None:
+                raise self.error
+        return self.drain(limit)
+
+    def drain(self, limit: int | None = None) -> list[Delivery]:
+        """What is queued now, without waiting."""
+        q = self._queue
+        n = len(q) if limit is None else min(limit, len(q))
+        return [q.popleft() for _ in range(n)]
+
+    async def deliveries(self) -> AsyncIterator[Delivery]:
+        """Every delivery, one by one, until the source fails (raises ConnectError)."""
+        while True:
+            for d in await self.get_batch(None):
+                yield d
+
+    # -- reader
+
+    def _deliver(self, data: str | bytes) -> None:
+        now = self.clock()
+        if isinstance(data, str):
+            raw, opcode = data.encode("utf-8", "surrogatepass"), Opcode.TEXT
+        else:
+            raw, opcode = data, Opcode.BINARY
+        self.messages += 1
+        self.bytes += len(raw)
+        if is_heartbeat(raw):
+            self.watchdog.heartbeat(now)
+        msg = Message(raw, opcode, f"{self.url}#{self.messages}", now)
+        self._queue.append(Delivery(msg, self.replay_filter.is_replay(raw)))
+        self._wake.set()
+
+    async def _connect(self) -> ClientConnection:
+        return await connect(
+            self.url,
+            origin=Origin(self.origin) if self.origin else None,
+            compression=None,
+            max_size=None,
+            proxy=None,  # eCapture is local or on the LAN: ignore *_proxy variables
+            ssl=_ssl_context(self.url, self.insecure),
+            open_timeout=self.open_timeout,
+            ping_interval=20,
+            ping_timeout=60,  # a multi-MB message can delay the pong
+            close_timeout=2,
+        )
+
+    def _fatal(self, exc: Exception) -> ConnectError | None:
+        """The user-facing error when retrying cannot help, else None."""
+        if isinstance(exc, InvalidStatus):
+            code = exc.response.status_code
+            if code == 403:
+                why = (f"no Origin header was sent; eCapture requires one (--origin {DEFAULT_ORIGIN})"
+                       if not self.origin else
+                       f"although 'Origin: {self.origin}' was sent (it must parse as a URL)")
+                return ConnectError(f"{self.url}: eCapture refused the WebSocket handshake with HTTP 403: {why}")
+            if 400 <= code < 500:
+                return ConnectError(f"{self.url}: the server refused the WebSocket handshake with HTTP {code}; "
+                                    "is this eCapture's --ecaptureq address?")
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return ConnectError(f"{self.url}: certificate verification failed ({exc.verify_message}); "
+                                "--insecure skips it")
+        if isinstance(exc, InvalidURI):
+            return ConnectError(f"{self.url}: {exc}")
+        return None
+
+    async def _run(self) -> None:
+        outage_start: float | None = None
+        attempt = 0
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            try:
+                ws = await self._connect()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure is reported, most retried
+                fatal = self._fatal(exc)
+                if fatal is not None:
+                    return self._give_up(fatal)
+                attempt += 1
+                what = f"cannot connect to {self.url}: {_describe(exc)}"
+            else:
+                attempt = 0
+                outage_start = None
+                self.backoff.reset()
+                what = await self._receive(ws)
+            if self._closing:
+                return
+            now = loop.time()
+            if outage_start is None:
+                outage_start = now
+            if self.retry_for is not None and now - outage_start >= self.retry_for:
+                waited = f" for {self.retry_for:g} s" if self.retry_for else ""
+                return self._give_up(ConnectError(f"{what}; gave up retrying{waited}"))
+            delay = self.backoff.next()
+            attempt_text = f" (attempt {attempt + 1})" if attempt else ""
+            self.on_status("retry", f"{what}; retrying in {delay:.1f} s{attempt_text}")
+            await asyncio.sleep(delay)
+
+    async def _receive(self, ws: ClientConnection) -> str:
+        self._ws = ws
+        self.connections += 1
+        if self.connections > 1:
+            self.reconnects += 1
+        self.connected = True
+        self.replay_filter.connected()
+        self.watchdog.connected(self.clock())
+        again = f" (reconnect {self.reconnects})" if self.reconnects else ""
+        self.on_status("connected", f"connected to {self.url}{again}")
+        try:
+            async for data in ws:
+                self._deliver(data)
+            return f"eCapture closed the connection ({_close_reason(ws)})"
+        except ConnectionClosed:
+            return f"connection to {self.url} lost ({_close_reason(ws)})"
+        finally:
+            self.connected = False
+            self._ws = None
+            self.watchdog.disconnected()
+
+    def _give_up(self, error: ConnectError) -> None:
+        self.error = error
+        self.on_status("error", str(error))
+        self._wake.set()
+
+    async def _watch(self, every: float | None = None) -> None:
+        every = every or min(1.0, self.watchdog.fast_s / 4)
+        while True:
+            await asyncio.sleep(every)
+            warning = self.watchdog.check(self.clock())
+            if warning:
+                self.on_status("heartbeat", warning)
+
+
+def _close_reason(ws: ClientConnection) -> str:
+    rcvd = ws.protocol.close_rcvd
+    if rcvd is None:
+        return "dropped without a close frame"
+    return f"close code {rcvd.code}{': ' + rcvd.reason if rcvd.reason else ''}"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)  # asyncio's text is "Connect call failed (host, port)"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,1 @@
+"""Test helpers that are not tests: a fake eCapture WebSocket server."""

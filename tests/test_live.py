@@ -1,0 +1,410 @@
+"""``ecq2pcap live`` / ``record`` against a fake eCapture replaying the shared samples.
+
+Two layers:
+* the capture loop (:func:`ecq2pcap.live.capture`) with a real :class:`Pipeline` and a
+  sink that just records flow events: live output == ``convert`` of the recording;
+* end to end through ``ecq2pcap.cli.main`` (needs the pcapng and HAR sinks and the
+  ``live``/``record`` commands wired into cli.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ecq2pcap import live
+from ecq2pcap.flows import ConnectionTable
+from ecq2pcap.live import V200_NOTICE, Recorder, Session, StatusLine, capture, recorded_time_ns
+from ecq2pcap.model import Chunk, Closed, Message, Opcode, Opened
+from ecq2pcap.pipeline import Pipeline
+from ecq2pcap.report import Report
+from ecq2pcap.sources.files import FileSource
+from ecq2pcap.sources.recording import LineDecoder, frame_line
+from ecq2pcap.sources.websocket import Backoff, Delivery, WebSocketSource
+from tests.support.fake_ecapture import FakeECapture, event_frame, load_frames, log_frame
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ["v140_client", "v15_client", "v2_client"]
+
+
+class EventLog:
+    """A sink that keeps a comparable description of every flow event."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+        self.finished = False
+
+    def handle(self, e) -> None:
+        if isinstance(e, Chunk):
+            self.events.append(("chunk", e.conn.id, e.direction, e.time_ns, e.wire, e.capture.origin, e.notes))
+        elif isinstance(e, Opened):
+            self.events.append(("open", e.conn.id, e.time_ns, e.conn.client, e.conn.server))
+        elif isinstance(e, Closed):
+            self.events.append(("close", e.conn.id, e.time_ns, e.reason, e.notes))
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+def event_log_pipeline() -> tuple[Pipeline, EventLog, Report]:
+    report = Report()
+    sink = EventLog()
+    return Pipeline([sink], report, ConnectionTable(report, idle_timeout_ns=None)), sink, report
+
+
+def read_recording(path: Path) -> list[Message]:
+    dec = LineDecoder()
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        msgs = [dec.message(line, f"{path}:{i}") for i, line in enumerate(f, 1)]
+    assert msgs[0] is None  # the header line
+    return [m for m in msgs if m is not None]
+
+
+def as_bytes(frame) -> bytes:
+    return frame.encode() if isinstance(frame, str) else frame
+
+
+# --------------------------------------------------------------- units
+
+
+def test_recorded_time_survives_the_recording_exactly():
+    rng = random.Random(7)
+    now = time.time_ns()
+    for _ in range(20_000):
+        ns = recorded_time_ns(now + rng.randrange(-10**17, 10**17))
+        msg = Message(b"{}", Opcode.TEXT, "x", ns)
+        back = LineDecoder().message(frame_line(msg), "y")
+        assert back.recv_time_ns == ns
+
+
+def test_session_records_everything_feeds_once_and_counts():
+    pipeline, sink, report = event_log_pipeline()
+    out = io.BytesIO()
+    rec = Recorder(out, "ws://h/", "dump.jsonl", started=1.0)
+    session = Session(pipeline, rec, count=None)
+    log = log_frame('{"level":"info","Version":"linux_amd64:v1.5.2-20251227-0c6e2aa:6.1.0","time":"t"}', False)
+    batch = [
+        Delivery(Message(log.encode(), Opcode.TEXT, "ws://h/#1", 1_700_000_000_123_456_789), False),
+        Delivery(Message(log.encode(), Opcode.TEXT, "ws://h/#2", 1_700_000_001_000_000_000), True),
+    ]
+    assert session.process(batch) is False
+    assert report.counts["process_logs"] == 1 and session.replays_skipped == 1
+    assert session.version == "linux_amd64:v1.5.2-20251227-0c6e2aa:6.1.0"
+    assert [m.origin for m, _ in batch] == ["dump.jsonl:2", "dump.jsonl:3"]  # the recording's lines
+    assert batch[0].message.recv_time_ns == 1_700_000_000_123_457_000
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and json.loads(lines[0])["ecq2pcap"] == "recording"
+
+
+def test_ticks_move_the_data_clock_not_to_our_wall_clock(samples_dir):
+    """The sample's capture times are an hour or more in the past (as with a skewed
+    eCapture host): a tick must not close its connections as idle."""
+    report = Report()
+    sink = EventLog()
+    pipeline = Pipeline([sink], report, ConnectionTable(report, idle_timeout_ns=300 * 10**9))
+    session = Session(pipeline, None)
+    session.tick(time.time_ns())  # before any data: nothing happens
+    assert pipeline.table.clock == 0
+    batch = [Delivery(m, False) for m in FileSource(str(samples_dir / "v140_client.frames.jsonl.gz"), report)]
+    session.process(batch)
+    data_clock = pipeline.table.clock
+    assert data_clock < time.time_ns() - 600 * 10**9
+    session.tick(time.time_ns() + 2 * 10**9)
+    assert data_clock + 2 * 10**9 <= pipeline.table.clock < data_clock + 3 * 10**9
+    assert not [e for e in sink.events if e[0] == "close"]
+
+
+def test_session_without_pipeline_counts_event_messages():
+    session = Session(None, Recorder(io.BytesIO(), "ws://h/", "d"), count=2)
+    frames = [log_frame('{"level":"info"}', True), event_frame(1), event_frame(2), event_frame(3)]
+    batch = [Delivery(Message(f, Opcode.BINARY, "o"), False) for f in frames]
+    assert session.process(batch) is True  # stopped at the 2nd event
+    assert session.recorder.messages == 3
+
+
+def test_status_line_rewrites_in_place_and_clears_before_messages():
+    buf = io.StringIO()
+    status = StatusLine(buf, enabled=True)
+    status.update("live · 10 msg/s")
+    status.update("dropped: too soon")  # at most ~2/s
+    status.say("connected")
+    assert buf.getvalue() == "\rlive · 10 msg/s\x1b[K\r\x1b[Kecq2pcap: connected\n"
+    quiet = io.StringIO()
+    StatusLine(quiet, enabled=False).update("x", force=True)
+    assert quiet.getvalue() == ""
+
+
+# --------------------------------------------------------------- the capture loop
+
+
+def run_capture(url: str, session: Session, duration: float = 5.0, **source_kw):
+    source = WebSocketSource(url, backoff=Backoff(0.05, 0.2), **source_kw)
+    reason = asyncio.run(capture(source, session, duration=duration, tick_s=3600, handle_signals=False))
+    return source, reason
+
+
+def test_live_equals_convert_of_its_recording_across_a_reconnect(samples_dir, tmp_path):
+    replay, stream = load_frames(samples_dir / "v140_client.frames.jsonl.gz")
+    half = len(stream) // 2
+    script = lambda i: stream[:half] if i == 0 else stream[half:]  # noqa: E731
+    rec_path = tmp_path / "rec.jsonl.gz"
+    pipeline, sink, report = event_log_pipeline()
+    with FakeECapture(replay=replay, script=script, drop_after=len(replay) + half) as fake:
+        with open(rec_path, "wb") as raw, gzip.open(raw, "wb") as out:
+            session = Session(pipeline, Recorder(out, fake.url, str(rec_path)), count=10)
+            source, reason = run_capture(fake.url, session)
+            pipeline.finish()
+        assert fake.connections == 2
+    assert reason == "count" and source.reconnects == 1
+    assert report.counts["events"] == 10
+    assert report.counts["process_logs"] == len(replay)  # the replay after the reconnect was not fed
+    assert session.replays_skipped == len(replay)
+
+    recorded = read_recording(rec_path)  # lossless: both replays are in the recording
+    expected = [as_bytes(f) for f in replay + stream[:half] + replay + stream[half:]]
+    assert [m.data for m in recorded] == expected[: len(recorded)]
+    assert not any(b'"log_type":2' in f for f in expected[len(recorded):])  # only what followed the 10th event
+    assert [m.opcode for m in recorded] == [Opcode.TEXT] * len(recorded)
+
+    pipeline2, sink2, report2 = event_log_pipeline()
+    for msg in FileSource(str(rec_path), report2):
+        pipeline2.feed(msg)
+    pipeline2.finish()
+    assert sink.events and sink.events == sink2.events
+    assert report2.counts["process_logs"] == 2 * len(replay)  # convert counts replayed logs as logs
+
+
+def test_count_stops_exactly_and_the_rest_is_not_recorded(samples_dir, tmp_path):
+    replay, stream = load_frames(samples_dir / "v140_client.frames.jsonl.gz")
+    pipeline, sink, report = event_log_pipeline()
+    out = io.BytesIO()
+    with FakeECapture(replay=replay, script=stream) as fake:
+        session = Session(pipeline, Recorder(out, fake.url, "r"), count=3)
+        _, reason = run_capture(fake.url, session)
+    assert reason == "count" and report.counts["events"] == 3
+    dec = LineDecoder()
+    recorded = [dec.message(ln, "r") for ln in out.getvalue().splitlines()[1:]]
+    is_event = [m.data.startswith(b'{"log_type":2') for m in recorded]
+    assert sum(is_event) == 3 and is_event[-1]  # nothing after the 3rd event was recorded
+
+
+def test_duration_stops_and_reports_v200(tmp_path):
+    version = log_frame('{"level":"info","Version":"linux_amd64:v2.0.0-20260314-1a2b3c4:6.1.0","time":"t"}', True)
+    buf = io.StringIO()
+    with FakeECapture(replay=[version], heartbeat_s=0.05, immediate_heartbeat=True) as fake:
+        source = WebSocketSource(fake.url)
+        session = Session(None, None)
+        progress = live._Progress(source, session, StatusLine(buf, enabled=True), "recording")
+        t0 = time.monotonic()
+        reason = asyncio.run(capture(source, session, duration=0.5, progress=progress, handle_signals=False))
+        elapsed = time.monotonic() - t0
+    assert reason == "duration" and 0.4 < elapsed < 2.5
+    assert buf.getvalue().count(V200_NOTICE) == 1
+    assert "eCapture v2.0.0" in buf.getvalue()  # in the status line
+
+
+def test_signal_stops_and_processes_what_was_received(samples_dir):
+    replay, stream = load_frames(samples_dir / "v140_client.frames.jsonl.gz")
+    pipeline, sink, report = event_log_pipeline()
+    with FakeECapture(replay=replay, script=stream) as fake:
+        session = Session(pipeline, None)
+        source = WebSocketSource(fake.url)
+
+        def stop_later():
+            fake.wait_connections(1)
+            while fake.scripts_done < 1:
+                time.sleep(0.01)
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=stop_later, daemon=True).start()
+        reason = asyncio.run(capture(source, session, duration=10))
+        pipeline.finish()
+    assert reason == "signal"
+    assert report.counts["events"] == 10 and sink.finished
+    assert any(e[0] == "close" for e in sink.events)
+
+
+# --------------------------------------------------------------- end to end (cli)
+
+
+def cli_main(argv: list[str]) -> int:
+    from ecq2pcap.cli import main
+
+    return main(argv)
+
+
+def after_shb(path: Path) -> bytes:
+    data = path.read_bytes()
+    assert data[:4] == b"\x0a\x0d\x0d\x0a", "not a pcapng file"
+    bom = data[8:12]
+    order = "little" if bom == b"\x4d\x3c\x2b\x1a" else "big"
+    return data[int.from_bytes(data[4:8], order):]
+
+
+@pytest.fixture
+def no_ticks(monkeypatch):
+    """The samples' capture times are in the past: wall-clock ticks would close their
+    connections as idle, which ``convert`` (no ticks) would not do."""
+    monkeypatch.setattr(live, "TICK_S", 3600.0)
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_cli_live_then_convert_of_the_recording_is_identical(samples_dir, tmp_path, no_ticks, name):
+    replay, stream = load_frames(samples_dir / f"{name}.frames.jsonl.gz")
+    pcap1, har1, rec = tmp_path / "live.pcapng", tmp_path / "live.har", tmp_path / "rec.jsonl.gz"
+    with FakeECapture(replay=replay, script=stream) as fake:
+        code = cli_main(["live", fake.url, "-w", str(pcap1), "--har", str(har1), "--record", str(rec),
+                         "--idle-timeout", "0", "--duration", "1", "-q"])
+    assert code == 0
+    recorded = read_recording(rec)
+    assert [m.data for m in recorded] == [as_bytes(f) for f in replay + stream]
+    pcap2, har2 = tmp_path / "conv.pcapng", tmp_path / "conv.har"
+    assert cli_main(["convert", str(rec), "-w", str(pcap2), "--har", str(har2), "--idle-timeout", "0", "-q"]) == 0
+    assert after_shb(pcap1) == after_shb(pcap2)
+    assert har1.read_bytes() == har2.read_bytes()
+    json.loads(har1.read_text())
+
+
+def test_cli_live_count(samples_dir, tmp_path, no_ticks, capsys):
+    replay, stream = load_frames(samples_dir / "v140_client.frames.jsonl.gz")
+    with FakeECapture(replay=replay, script=stream) as fake:
+        t0 = time.monotonic()
+        code = cli_main(["live", fake.url, "--har", str(tmp_path / "o.har"), "-w", str(tmp_path / "o.pcapng"),
+                         "--count", "3"])
+        assert time.monotonic() - t0 < 3
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "events 3" in err and "ecq2pcap summary" in err
+    json.loads((tmp_path / "o.har").read_text())
+
+
+def test_cli_live_duration_with_only_heartbeats(tmp_path, capsys):
+    with FakeECapture(heartbeat_s=0.1, immediate_heartbeat=True) as fake:
+        t0 = time.monotonic()
+        code = cli_main(["live", fake.url, "--har", str(tmp_path / "o.har"), "-w", str(tmp_path / "o.pcapng"),
+                         "--duration", "0.5"])
+        assert 0.4 < time.monotonic() - t0 < 3
+    assert code == 0
+    json.loads((tmp_path / "o.har").read_text())
+    assert after_shb(tmp_path / "o.pcapng") is not None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_cli_live_signal_completes_outputs(samples_dir, tmp_path, no_ticks, sig):
+    replay, stream = load_frames(samples_dir / "v140_client.frames.jsonl.gz")
+    pcap1, har1, rec = tmp_path / "live.pcapng", tmp_path / "live.har", tmp_path / "rec.jsonl"
+    with FakeECapture(replay=replay, script=stream) as fake:
+        def stop_later():
+            while fake.scripts_done < 1:
+                time.sleep(0.01)
+            time.sleep(0.3)
+            os.kill(os.getpid(), sig)
+
+        threading.Thread(target=stop_later, daemon=True).start()
+        code = cli_main(["live", fake.url, "-w", str(pcap1), "--har", str(har1), "--record", str(rec),
+                         "--idle-timeout", "0", "-q"])
+    assert code == 0
+    har = json.loads(har1.read_text())
+    assert har["log"]["entries"]
+    pcap2, har2 = tmp_path / "conv.pcapng", tmp_path / "conv.har"
+    assert cli_main(["convert", str(rec), "-w", str(pcap2), "--har", str(har2), "--idle-timeout", "0", "-q"]) == 0
+    assert after_shb(pcap1) == after_shb(pcap2)
+    assert har1.read_bytes() == har2.read_bytes()
+
+
+@pytest.mark.parametrize("command", ["live", "record"])
+def test_cli_invalid_url_is_a_usage_error(tmp_path, capsys, command):
+    out = ["-w", str(tmp_path / "o.pcapng")] if command == "live" else ["-o", str(tmp_path / "o.jsonl")]
+    assert cli_main([command, "http://127.0.0.1:28257/", *out]) == 2
+    assert "ws://" in capsys.readouterr().err
+
+
+def test_cli_403_without_origin(tmp_path, capsys):
+    with FakeECapture() as fake:
+        code = cli_main(["record", fake.url, "-o", str(tmp_path / "r.jsonl"), "--origin", ""])
+        assert fake.rejected == 1
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "403" in err and "Origin" in err and "Traceback" not in err
+
+
+def test_cli_no_server_retries_then_gives_up(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = cli_main(["record", f"ws://127.0.0.1:{port}/", "-o", str(tmp_path / "r.jsonl"), "--retry-for", "0.5"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("cannot connect") >= 2 and "Connection refused" in err and "gave up" in err
+    assert "Traceback" not in err
+
+
+def test_cli_record_is_lossless_for_binary_frames(samples_dir, tmp_path):
+    replay, stream = load_frames(samples_dir / "v2_client.frames.jsonl.gz")
+    rec = tmp_path / "rec.jsonl.gz"
+    with FakeECapture(replay=replay, script=stream) as fake:
+        assert cli_main(["record", fake.url, "-o", str(rec), "--duration", "1", "-q"]) == 0
+    with open(rec, "rb") as f:
+        assert f.read(2) == b"\x1f\x8b"
+    recorded = read_recording(rec)
+    assert [m.data for m in recorded] == [as_bytes(f) for f in replay + stream]
+    assert {m.opcode for m in recorded} == {Opcode.BINARY}
+    assert all(m.recv_time_ns for m in recorded)
+
+
+def test_cli_record_to_stdout(samples_dir, capsysbinary):
+    replay, stream = load_frames(samples_dir / "v15_client.frames.jsonl.gz")
+    with FakeECapture(replay=replay, script=stream) as fake:
+        assert cli_main(["record", fake.url, "-o", "-", "--duration", "0.7", "-q"]) == 0
+    lines = capsysbinary.readouterr().out.splitlines()
+    dec = LineDecoder()
+    msgs = [m for m in (dec.message(ln, str(i)) for i, ln in enumerate(lines)) if m is not None]
+    assert dec.url.startswith("ws://127.0.0.1:")
+    assert [m.data for m in msgs] == [as_bytes(f) for f in replay + stream]
+
+
+@pytest.mark.parametrize("more_traffic", [True, False], ids=["on-next-write", "while-idle"])
+def test_cli_live_stops_when_the_pcapng_reader_goes_away(samples_dir, tmp_path, more_traffic):
+    """``live -w - | wireshark``: when Wireshark quits, stop and still complete the HAR."""
+    replay, stream = load_frames(samples_dir / "v140_client.frames.jsonl.gz")
+    har = tmp_path / "o.har"
+    with FakeECapture(replay=replay, script=stream) as fake:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ecq2pcap", "live", fake.url, "-w", "-", "--har", str(har), "-q"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        )
+        try:
+            assert proc.stdout.read(64)[:4] == b"\x0a\x0d\x0d\x0a"
+            while fake.scripts_done < 1:
+                time.sleep(0.01)
+            proc.stdout.close()  # the reader goes away
+            for _ in range(30):
+                if more_traffic:  # the next write fails
+                    fake.broadcast(stream)
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+            code = proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    err = proc.stderr.read().decode()
+    assert code == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert json.loads(har.read_text())["log"]["entries"]
