@@ -235,8 +235,11 @@ class ConnectionTable:
     # ---------------------------------------------------------------- ordering
 
     def _push(self, c: _Conn, cap: Capture) -> None:
-        direction = self._direction(c, cap)
-        heapq.heappush(self._heap, (cap.timestamp_ns, int(direction), next(self._seq), c, cap))
+        # Equal times: v1 events are merged flushes whose arrival order means nothing
+        # (a response's worker may flush first), so client→server goes first; v2 events
+        # (no uuid) are single calls sent as they happen, so arrival order is the truth.
+        tie = int(self._direction(c, cap)) if cap.uuid is not None else 0
+        heapq.heappush(self._heap, (cap.timestamp_ns, tie, next(self._seq), c, cap))
 
     @staticmethod
     def _direction(c: _Conn, cap: Capture) -> Direction:

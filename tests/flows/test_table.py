@@ -142,3 +142,14 @@ def test_rendered_http1_framing_is_repaired_for_wire_but_raw_kept():
     assert ch[1].raw == gz_rendered
     assert b"Content-Length: 50\r\n" in ch[1].wire and b"Content-Encoding" not in ch[1].wire
     assert ch[1].notes
+
+
+def test_v2_single_calls_keep_arrival_order_on_equal_times():
+    # v2 headers have millisecond times: the 101 read and the client's first frame share one
+    up_resp = b"HTTP/1.1 101 Switching Protocols\r\n\r\n"
+    frame = b"\x81\x85abcd\x00\x00\x00\x00\x00"
+    caps = [cap(REQ, 1, 5 * S, form=PayloadForm.RAW, uuid=None), cap(up_resp, 0, 6 * S, form=PayloadForm.RAW),
+            cap(frame, 1, 6 * S, form=PayloadForm.RAW)]
+    for c in caps:
+        c.uuid = None
+    assert [c.wire for c in chunks(run(caps))] == [REQ, up_resp, frame]

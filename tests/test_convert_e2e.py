@@ -1,0 +1,261 @@
+"""End to end: `ecq2pcap convert` on every shipped stream, read back by real consumers.
+
+tshark reads the pcapng (HTTP/1, HTTP/2 and WebSocket dissection, expert info, stream
+reassembly), scapy reads it independently, the HAR is validated against the HAR 1.2 schema
+and loaded by haralyzer, and what comes out is compared with the sample's expected file —
+written from the real traffic, not from ecq2pcap.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ecq2pcap.cli import main
+from tests.conftest import FIXTURES, run_tshark
+from tests.support.har import load_with_haralyzer, validate_har
+
+SAMPLE_STREAMS = [
+    "v140_client.dump.jsonl.gz",
+    "v140_client.frames.jsonl.gz",
+    "v15_client.frames.jsonl.gz",
+    "v15_client_pace.frames.jsonl.gz",
+    "v2_client.frames.jsonl.gz",
+]
+
+# expert items that mean the synthesized TCP is inconsistent or a dissector choked
+BAD_EXPERT = (
+    "Previous segment",
+    "ACKed segment that wasn't captured",
+    "retransmission",
+    "out-of-order",
+    "Duplicate ACK",
+    "window specified by the receiver is now completely full",
+    "Malformed",
+    "overlaps",
+)
+
+
+def convert(tmp_path: Path, *inputs: Path, extra: tuple[str, ...] = ()) -> tuple[Path, Path, dict]:
+    pcap, har = tmp_path / "out.pcapng", tmp_path / "out.har"
+    code = main(["convert", *map(str, inputs), "-w", str(pcap), "--har", str(har), "-q", *extra])
+    assert code == 0
+    doc = json.loads(har.read_text(encoding="utf-8"))
+    return pcap, har, doc
+
+
+def body_of(entry: dict) -> bytes:
+    c = entry["response"]["content"]
+    text = c.get("text", "")
+    return base64.b64decode(text) if c.get("encoding") == "base64" else text.encode("utf-8")
+
+
+def expected_for(samples_dir: Path, stream: str) -> dict:
+    return json.loads((samples_dir / (stream.split(".")[0] + ".expected.json")).read_text())
+
+
+def find_entries(entries: list[dict], ex: dict) -> list[dict]:
+    def same(e: dict) -> bool:
+        if e["response"]["status"] != ex["status"] or e["response"]["httpVersion"] != ex["http_version"]:
+            return False
+        if ex.get("h2_stream_id") is not None and e.get("_streamId") != ex["h2_stream_id"]:
+            return False
+        if ex.get("has_request", True):
+            return e["request"]["method"] == ex["method"] and e["request"]["url"] == ex["url"]
+        return True
+
+    return [e for e in entries if same(e)]
+
+
+def check_body(entry: dict, ex: dict) -> None:
+    if ex.get("body") != "intact":
+        return
+    assert entry["response"]["content"]["size"] == ex["response_body_length"]
+    if ex.get("response_body_sha256"):
+        assert hashlib.sha256(body_of(entry)).hexdigest() == ex["response_body_sha256"]
+
+
+@pytest.mark.parametrize("stream", SAMPLE_STREAMS)
+def test_sample_har_matches_expected(samples_dir, tmp_path, stream):
+    expected = expected_for(samples_dir, stream)
+    _, _, doc = convert(tmp_path, samples_dir / stream)
+    validate_har(doc)
+    entries = doc["log"]["entries"]
+    assert len(load_with_haralyzer(doc)) == len(entries)
+
+    for ex in expected["exchanges"]:
+        found = find_entries(entries, ex)
+        assert len(found) == 1, f"{ex['truth_id']} ({ex['method']} {ex['url']}): {len(found)} entries"
+        e = found[0]
+        assert "_error" not in e, (ex["truth_id"], e.get("_error"))
+        assert e["request"]["httpVersion"] == ex["http_version"]
+        if ex.get("content_type"):
+            assert e["response"]["content"]["mimeType"].startswith(ex["content_type"])
+        check_body(e, ex)
+        assert e["_ecapture"]["pid"] == next(c["pid"] for c in expected["connections"] if c["conn"] == ex["conn"])
+
+    for ex in expected["partial_exchanges"]:
+        found = find_entries(entries, ex)
+        assert len(found) == 1, f"partial {ex['truth_id']}: {len(found)} entries"
+        assert "not captured" in found[0]["_error"]  # marked, never passed off as complete
+        check_body(found[0], ex)
+
+    # stale re-emits and lost messages never become entries of their own
+    assert len(entries) == len(expected["exchanges"]) + len(expected["partial_exchanges"])
+
+
+@pytest.mark.parametrize("stream", SAMPLE_STREAMS)
+def test_sample_websocket_messages(samples_dir, tmp_path, stream):
+    expected = expected_for(samples_dir, stream)["websocket_messages"]
+    _, _, doc = convert(tmp_path, samples_dir / stream)
+    got = []
+    for e in doc["log"]["entries"]:
+        for m in e.get("_webSocketMessages", []):
+            data = m["data"].encode() if m["opcode"] == 1 else base64.b64decode(m["data"])
+            got.append(("c2s" if m["type"] == "send" else "s2c", m["opcode"], hashlib.sha256(data).hexdigest()))
+    want = [(m["dir"], m["opcode"], m["sha256"]) for m in expected]
+    for d in ("c2s", "s2c"):  # order within each direction
+        assert [g for g in got if g[0] == d] == [w for w in want if w[0] == d]
+
+
+@pytest.mark.parametrize("stream", SAMPLE_STREAMS)
+def test_sample_pcapng_in_tshark(samples_dir, tmp_path, tshark, stream):
+    expected = expected_for(samples_dir, stream)
+    pcap, _, _ = convert(tmp_path, samples_dir / stream)
+
+    expert = run_tshark(tshark, pcap, "-q", "-z", "expert")
+    for bad in BAD_EXPERT:
+        assert bad not in expert, f"tshark expert: {bad!r}\n{expert}"
+
+    h1 = run_tshark(tshark, pcap, "-Y", "http", "-T", "fields", "-e", "http.request.method",
+                    "-e", "http.request.uri", "-e", "http.response.code")
+    h1_rows = [tuple(line.split("\t")) for line in h1.splitlines()]
+    h2 = run_tshark(tshark, pcap, "-Y", "http2.type==1", "-T", "fields", "-e", "http2.streamid",
+                    "-e", "http2.headers.method", "-e", "http2.headers.path", "-e", "http2.headers.status")
+    h2_rows = [[f.split(",") for f in line.split("\t")] for line in h2.splitlines()]
+    for ex in expected["exchanges"] + expected["partial_exchanges"]:
+        if ex["http_version"] == "HTTP/2":
+            sid = str(ex["h2_stream_id"])
+            assert any(sid in sids and str(ex["status"]) in statuses for sids, _, _, statuses in h2_rows), ex
+            if ex.get("has_request", True):
+                assert any(sid in sids and ex["method"] in methods and ex["path"] in paths
+                           for sids, methods, paths, _ in h2_rows), ex
+        else:
+            if ex.get("has_request", True):
+                assert (ex["method"], ex["path"], "") in h1_rows, ex
+            assert ("", "", str(ex["status"])) in h1_rows, ex
+
+    if expected["websocket_messages"]:
+        ws = run_tshark(tshark, pcap, "-Y", "websocket.opcode==1 || websocket.opcode==2", "-T", "fields",
+                        "-e", "websocket.opcode")
+        data_messages = [m for m in expected["websocket_messages"] if m["opcode"] in (1, 2)]
+        assert len(ws.split()) == len(data_messages)
+
+
+def test_sample_pcapng_reads_in_scapy(samples_dir, tmp_path):
+    from scapy.layers.inet import TCP
+    from scapy.utils import rdpcap
+
+    pcap, _, _ = convert(tmp_path, samples_dir / "v2_client.frames.jsonl.gz")
+    packets = rdpcap(str(pcap))
+    assert len(packets) > 500
+    syns = [p for p in packets if TCP in p and p[TCP].flags == "S"]
+    assert len(syns) == len(expected_for(samples_dir, "v2_client")["connections"])
+
+
+def test_follow_tcp_gives_the_stream(samples_dir, tmp_path, tshark):
+    pcap, _, doc = convert(tmp_path, samples_dir / "v2_client.frames.jsonl.gz")
+    out = run_tshark(tshark, pcap, "-q", "-z", "follow,tcp,ascii,0")
+    assert "GET / HTTP/1.1" in out and "GET /data.json HTTP/1.1" in out and "HTTP/1.1 200 OK" in out
+
+
+def test_keep_ports_keeps_real_port(samples_dir, tmp_path, tshark):
+    pcap, _, _ = convert(tmp_path, samples_dir / "v2_client.frames.jsonl.gz", extra=("--keep-ports",))
+    ports = run_tshark(tshark, pcap, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0", "-T", "fields", "-e", "tcp.dstport")
+    assert set(ports.split()) == {"8443"}
+
+
+# -- the hand-made edge-case stream (fixtures/build_edge_cases.py) -------------------------
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("edge")
+    pcap, har = tmp / "edge.pcapng", tmp / "edge.har"
+    code = main(["convert", str(FIXTURES / "v140_edge_cases.jsonl"), "-w", str(pcap), "--har", str(har), "-q"])
+    expected = json.loads((FIXTURES / "v140_edge_cases.expected.json").read_text())
+    return code, pcap, json.loads(har.read_text(encoding="utf-8")), expected
+
+
+def test_edge_cases_exit_code_and_strict(edge, tmp_path):
+    code, *_ = edge
+    assert code == 0  # bad lines are skipped, the rest converts
+    strict = main(["convert", str(FIXTURES / "v140_edge_cases.jsonl"), "--har", str(tmp_path / "x.har"), "-q", "--strict"])
+    assert strict == 1
+
+
+def test_edge_cases_bad_lines_reported(tmp_path, capsys):
+    main(["convert", str(FIXTURES / "v140_edge_cases.jsonl"), "--har", str(tmp_path / "x.har")])
+    err = capsys.readouterr().err
+    name = str(FIXTURES / "v140_edge_cases.jsonl")
+    lines = (FIXTURES / "v140_edge_cases.jsonl").read_text().splitlines()
+    for marker, reason in [('"@@@"', "base64"), ("this is not json", "invalid JSON"), ('{"timestamp":1,', "uuid")]:
+        line_no = next(i for i, line in enumerate(lines, 1) if marker in line)
+        [said] = [e for e in err.splitlines() if f"{name}:{line_no}: " in e]
+        assert reason in said
+    assert re.search(r"skipped\s+3\n", err)
+    assert "Traceback" not in err
+
+
+def test_edge_cases_har(edge):
+    _, _, doc, expected = edge
+    validate_har(doc)
+    load_with_haralyzer(doc)
+    entries = doc["log"]["entries"]
+    assert len(entries) == len(expected["exchanges"])
+    for ex in expected["exchanges"]:
+        found = [e for e in entries if e["request"]["method"] == ex["method"] and e["request"]["url"] == ex["url"]]
+        assert len(found) == 1, ex
+        e = found[0]
+        assert e["response"]["status"] == ex["status"]
+        assert "_error" not in e, e.get("_error")
+        assert e["response"]["content"]["size"] == ex["response_body_length"]
+        assert hashlib.sha256(body_of(e)).hexdigest() == ex["response_body_sha256"]
+        if "request_body" in ex:
+            assert e["request"]["postData"]["text"] == ex["request_body"]
+
+
+def test_edge_cases_connections_in_pcapng(edge, tshark):
+    _, pcap, _, expected = edge
+    syn = run_tshark(tshark, pcap, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0", "-T", "fields",
+                     "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport", "-e", "frame.comment")
+    rows = syn.splitlines()
+    assert len(rows) == len(expected["connections"])
+    text = "\n".join(rows)
+    for name, c in expected["connections"].items():
+        if c.get("synthetic"):
+            row = next(r for r in rows if f"pid {c['pid']} " in r)
+            assert "192.0.2." in row and ("never gave" in row or "no socket tuple" in row)
+        else:
+            host, port = c["client"].rsplit(":", 1)
+            assert host.strip("[]") in text and port in text, name
+    # the server-side capture (B) marks the client's bytes inbound; IPv6 (A) dissects as HTTP
+    http = run_tshark(tshark, pcap, "-Y", "http", "-T", "fields", "-e", "http.request.method", "-e", "http.response.code")
+    assert "POST" in http and "201" in http and "204" in http and "101" in http
+    expert = run_tshark(tshark, pcap, "-q", "-z", "expert")
+    for bad in BAD_EXPERT:
+        assert bad not in expert, bad
+
+
+def test_edge_cases_websocket_frame_after_hexdump(edge, tshark):
+    _, pcap, doc, expected = edge
+    ws = run_tshark(tshark, pcap, "-Y", "websocket", "-T", "fields", "-e", "websocket.opcode", "-e", "websocket.mask")
+    assert ws.split()[:2] == ["1", "1"]  # the hex-dumped client text frame, masked
+    [upgrade] = [e for e in doc["log"]["entries"] if e["response"]["status"] == 101]
+    msgs = upgrade["_webSocketMessages"]
+    assert [(m["type"], m["opcode"], m["data"]) for m in msgs] == [("send", 1, "hello")]
