@@ -9,6 +9,7 @@ written from the real traffic, not from ecq2pcap.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import re
@@ -259,3 +260,19 @@ def test_edge_cases_websocket_frame_after_hexdump(edge, tshark):
     [upgrade] = [e for e in doc["log"]["entries"] if e["response"]["status"] == 101]
     msgs = upgrade["_webSocketMessages"]
     assert [(m["type"], m["opcode"], m["data"]) for m in msgs] == [("send", 1, "hello")]
+
+
+def test_length_delimited_protobuf_file_converts_like_the_frames(samples_dir, tmp_path):
+    from ecq2pcap.dialects.v15_proto import delimit
+
+    frames = samples_dir / "v15_client.frames.jsonl.gz"
+    with gzip.open(frames) as f:
+        entries = [base64.b64decode(json.loads(line)["data_b64"]) for line in f]
+    pb = tmp_path / "dump.pb"
+    pb.write_bytes(b"".join(delimit(e) for e in entries))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, _, from_frames = convert(tmp_path / "a", frames)
+    _, _, from_pb = convert(tmp_path / "b", pb)
+    assert from_pb["log"]["entries"] == from_frames["log"]["entries"]
+    assert len(from_pb["log"]["entries"]) == 9

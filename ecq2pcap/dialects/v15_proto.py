@@ -177,23 +177,3 @@ def delimit(entry: bytes) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out) + entry
-
-
-def iter_delimited(buf: bytes):
-    """Yield the entries of a length-delimited stream; raises ValueError when truncated."""
-    pos, end = 0, len(buf)
-    while pos < end:
-        n = shift = 0
-        while True:
-            if pos >= end or shift > 63:
-                raise ValueError(f"truncated length prefix at byte {pos}")
-            b = buf[pos]
-            pos += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                break
-        if pos + n > end:
-            raise ValueError(f"truncated entry at byte {pos}: {n} bytes announced, {end - pos} left")
-        yield buf[pos : pos + n]
-        pos += n

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..model import DecodeError, Message
+from ..model import DecodeError, Message, Opcode
 from ..report import Report
+from .delimited import iter_delimited
 from .recording import LineDecoder
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -55,6 +56,29 @@ class FileSource:
 
     def __iter__(self) -> Iterator[Message]:
         stream = self.open()
+        first = stream.peek(1)[:1] if hasattr(stream, "peek") else b"{"
+        if first and first not in b"{ \t\r\n":
+            return self._delimited(stream)
+        return self._lines(stream)
+
+    def _delimited(self, stream: BinaryIO) -> Iterator[Message]:
+        """A length-delimited protobuf file: every entry is one binary message."""
+        try:
+            for offset, entry in iter_delimited(stream):
+                if self.size is not None:
+                    self.position = self._raw.tell()  # type: ignore[union-attr]
+                yield Message(entry, Opcode.BINARY, f"{self.name}@{offset}")
+        except ValueError as exc:
+            raise InputError(f"{self.name}: not JSON lines nor a complete length-delimited protobuf file: {exc}") from None
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(f"{self.name}: cannot read further: {exc}") from None
+        finally:
+            if self.size is not None:
+                self.position = self.size
+            if self.path != "-":
+                stream.close()
+
+    def _lines(self, stream: BinaryIO) -> Iterator[Message]:
         decoder = LineDecoder()
         lineno = 0
         try:

@@ -1,0 +1,38 @@
+"""Length-delimited protobuf files: ``varint length`` + one ``LogEntry`` per message.
+
+This is protobuf's usual stream form (``writeDelimitedTo``), what a Go or Rust client
+that saved eCaptureQ's binary frames back to back would write. Read incrementally: the
+file is never loaded whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+
+def iter_delimited(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(offset, entry)``; raises ValueError (with the offset) when truncated."""
+    offset = 0
+    read = stream.read
+    while True:
+        start = offset
+        n = shift = 0
+        while True:
+            b = read(1)
+            if not b:
+                if shift == 0:
+                    return
+                raise ValueError(f"truncated length prefix at byte {start}")
+            offset += 1
+            n |= (b[0] & 0x7F) << shift
+            shift += 7
+            if b[0] < 0x80:
+                break
+            if shift > 63:
+                raise ValueError(f"bad length prefix at byte {start}")
+        entry = read(n)
+        if len(entry) != n:
+            raise ValueError(f"truncated entry at byte {offset}: {n} bytes announced, {len(entry)} left")
+        offset += n
+        yield start, entry
