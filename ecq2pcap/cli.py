@@ -23,6 +23,7 @@ from .report import Report
 from .sinks.har import HarSink
 from .sinks.pcapng import PcapngSink, PortMap
 from .sources.files import FileSource, InputError
+from .sinks.annotations import AnnotationFile
 from .summary import format_summary
 
 SECOND = 1_000_000_000
@@ -75,6 +76,9 @@ def add_output_args(cmd: argparse.ArgumentParser) -> None:
     pc.add_argument("--keep-ports", action="store_true", help="keep the real server ports")
     pc.add_argument("--raw-payload", action="store_true",
                     help="write payloads exactly as eCapture sent them (no HTTP/1 framing repair)")
+    out.add_argument("--annotations", metavar="FILE",
+                     help="JSON lines file for events that are not TLS data (bash, SQL, master keys, unknown "
+                     "messages); default: OUTPUT.annotations.jsonl beside -w/--har, created only when needed")
     fl = cmd.add_argument_group("flows")
     fl.add_argument("--idle-timeout", type=_seconds, default=300.0, metavar="S",
                     help="end a connection after S seconds without data (0 = only at end of input; default 300)")
@@ -103,7 +107,11 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
         reorder_window_ns=int(args.reorder_window * SECOND),
         idle_timeout_ns=int(args.idle_timeout * SECOND) or None,
     )
-    return Pipeline(sinks, report, table)
+    default = next((p for p in (args.write, args.har) if p and p != "-"), None)
+    path = args.annotations or (default and f"{default}.annotations.jsonl")
+    annotations = AnnotationFile(path, stack) if path else None
+    report.annotations_path = path
+    return Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None)
 
 
 def stderr_report() -> Report:

@@ -41,6 +41,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from .model import Message
+from .pipeline import V200_NOTICE
 from .report import Report
 from .sources.recording import frame_line, header_line
 from .sources.websocket import (
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 
 TICK_S = 1.0  # pipeline.tick / recording flush period
 STATUS_S = 0.5  # status line refresh period
-V200_NOTICE = "eCapture v2.0.0 sends no events over eCaptureQ; upgrade to v2.1+"
+
 _VERSION = re.compile(rb'"Version":"([^"\\]{1,200})"')
 _SHORT_VERSION = re.compile(r"v\d+\.\d+\.\d+[\w.-]*?(?=-\d{8}|:|$)")
 
@@ -382,7 +383,8 @@ class _Progress:
 
     def __call__(self) -> None:
         version = self.session.ecapture_version
-        if version and not self._noticed and "v2.0.0" in version:
+        # with a pipeline, the pipeline itself warns about v2.0.0 (convert does too)
+        if version and not self._noticed and "v2.0.0" in version and self.session.pipeline is None:
             self._noticed = True
             self.status.say(V200_NOTICE)
         if not self.status.enabled:

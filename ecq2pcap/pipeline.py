@@ -6,7 +6,7 @@ files; this object only routes records and keeps the counts for the summary.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from . import dialects
 from .flows import ConnectionTable
@@ -25,15 +25,24 @@ from .report import Report
 from .sinks import Sink
 
 
+V200_NOTICE = "eCapture v2.0.0 sends no events over eCaptureQ (only heartbeats and logs); use v2.1 or later"
+
+
 class Pipeline:
-    def __init__(self, sinks: Iterable[Sink], report: Report, table: ConnectionTable | None = None) -> None:
+    def __init__(
+        self,
+        sinks: Iterable[Sink],
+        report: Report,
+        table: ConnectionTable | None = None,
+        on_annotation: Callable[[Annotation], None] | None = None,
+    ) -> None:
         self.sinks = list(sinks)
         self.report = report
         self.table = table or ConnectionTable(report)
+        # events that are not TLS data (bash, sql, master keys, unknown messages) go here
+        self.on_annotation = on_annotation
         self.ecapture_version: str | None = None
         self.last_heartbeat_ns: int | None = None
-        self.annotations: list[Annotation] = []  # small: bash/sql/unknown messages (cap below)
-        self._seen_logs: set[bytes] = set()
 
     # -- input
 
@@ -60,9 +69,11 @@ class Pipeline:
                 self._dispatch(self.table.feed(rec))
             elif isinstance(rec, Annotation):
                 report.count("annotations")
-                report.warn(f"not TLS data, kept as annotation ({rec.kind})", rec.origin)
-                if len(self.annotations) < 10_000:
-                    self.annotations.append(rec)
+                report.annotation_kinds[rec.kind] += 1
+                if rec.kind.startswith("unknown"):
+                    report.warn(f"unknown message kept as annotation ({rec.kind})", rec.origin)
+                if self.on_annotation is not None:
+                    self.on_annotation(rec)
 
     def tick(self, now_ns: int) -> None:
         """Live sources call this periodically with the wall clock."""
@@ -81,6 +92,8 @@ class Pipeline:
         version = fields.get("Version")
         if isinstance(version, str) and self.ecapture_version is None:
             self.ecapture_version = version
+            if "v2.0.0" in version:
+                self.report.warn(V200_NOTICE, rec.origin)
 
     def _dispatch(self, events: list[FlowEvent]) -> None:
         if not events:

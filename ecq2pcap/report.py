@@ -16,6 +16,9 @@ class Report:
     counts: Counter = field(default_factory=Counter)
     # "things we could not represent or chose to change", grouped by reason
     warnings: Counter = field(default_factory=Counter)
+    # events that are not TLS data, by kind (bash, sql, masterkey, ...)
+    annotation_kinds: Counter = field(default_factory=Counter)
+    annotations_path: str | None = None  # where they were written, for the summary
     # called for each diagnostic line (origin: reason); the CLI prints to stderr
     emit: Callable[[str], None] | None = None
     max_lines_per_reason: int = 20

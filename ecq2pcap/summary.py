@@ -22,6 +22,11 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         f"  skipped      {c['skipped']:>8}",
         f"  warnings     {sum(report.warnings.values()):>8}",
     ]
+    if c["annotations"]:
+        kinds = ", ".join(f"{k} {n}" for k, n in report.annotation_kinds.most_common())
+        where = report.annotations_path
+        lines.append(f"  not TLS data {c['annotations']:>8}  ({kinds}) "
+                     + (f"written to {where}" if where else "not written (no file output)"))
     if c["stale_reemits"]:
         lines.append(f"  stale re-emits left out {c['stale_reemits']} (eCapture re-rendered earlier headers)")
     if pipeline is not None and pipeline.ecapture_version:

@@ -1,0 +1,34 @@
+"""Events that are not TLS data (bash, zsh, SQL, master keys, unknown messages): never
+turned into TCP, never dropped — written as JSON lines, one per event, as they arrive.
+
+The file is opened on the first annotation, so a stream without any leaves no file.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from datetime import datetime, timezone
+
+import msgspec
+
+from ..model import Annotation
+
+
+def annotation_line(rec: Annotation) -> bytes:
+    when = None
+    if rec.timestamp_ns:
+        when = datetime.fromtimestamp(rec.timestamp_ns / 1e9, timezone.utc).isoformat(timespec="microseconds")
+    return msgspec.json.encode({"time": when, "kind": rec.kind, "pid": rec.pid, "comm": rec.comm,
+                                "origin": rec.origin, "text": rec.text}) + b"\n"
+
+
+class AnnotationFile:
+    def __init__(self, path: str, stack: ExitStack) -> None:
+        self.path, self._stack, self._out = path, stack, None
+        self.written = 0
+
+    def write(self, rec: Annotation) -> None:
+        if self._out is None:
+            self._out = self._stack.enter_context(open(self.path, "wb"))
+        self._out.write(annotation_line(rec))
+        self.written += 1
