@@ -161,14 +161,16 @@ class HarSink:
                 continue
             self._writer.write(entry)
             self.report.count("har_entries")
+            where = f"connection {ex.conn.id}" + (f" stream {ex.stream_id}" if ex.stream_id is not None else "")
             for err in ex.errors:
-                self._warn(err, ex.origin or origin)
+                self._warn(err, ex.origin or origin, where)
         for diag in parser.take_diagnostics():
             self._warn(diag, origin)
 
-    def _warn(self, error: str, origin: str) -> None:
+    def _warn(self, error: str, origin: str, where: str = "") -> None:
         reason = _reason(error)
-        self.report.warn(reason, origin, "" if reason == "HAR: " + error else error)
+        detail = "" if reason == "HAR: " + error else error
+        self.report.warn(reason, origin, f"{where}: {detail}" if where and detail else where or detail)
 
 
 def _reason(error: str) -> str:
