@@ -276,3 +276,38 @@ def test_length_delimited_protobuf_file_converts_like_the_frames(samples_dir, tm
     _, _, from_pb = convert(tmp_path / "b", pb)
     assert from_pb["log"]["entries"] == from_frames["log"]["entries"]
     assert len(from_pb["log"]["entries"]) == 9
+
+
+def test_http2_whose_start_was_not_captured(samples_dir, tmp_path, tshark):
+    """v2 stream with the client's first two HTTP/2 writes (preface + SETTINGS, then the first
+    HEADERS) cut: the HPACK state is unknown, the preface must be synthesized."""
+    from ecq2pcap.dialects import decode
+    from ecq2pcap.model import Capture, Message, Opcode
+
+    src = samples_dir / "v2_client.frames.jsonl.gz"
+    kept, dropped, h2_conn = [], 0, None
+    with gzip.open(src) as f:
+        for line in f:
+            frame = json.loads(line)
+            msg = Message(base64.b64decode(frame["data_b64"]), Opcode(frame["opcode"]), "x")
+            caps = [r for r in decode(msg) if isinstance(r, Capture)]
+            if caps and caps[0].payload.startswith(b"PRI * HTTP/2.0"):
+                h2_conn = (caps[0].pid, caps[0].fd, caps[0].data_type)
+            if caps and dropped < 2 and h2_conn == (caps[0].pid, caps[0].fd, caps[0].data_type):
+                dropped += 1
+                continue
+            kept.append(line)
+    assert dropped == 2
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(gzip.compress(b"".join(kept)))
+    pcap, _, doc = convert(tmp_path, cut)
+    validate_har(doc)
+    h2 = [e for e in doc["log"]["entries"] if e.get("_streamId")]
+    assert sorted(e["_streamId"] for e in h2) == [1, 3, 5, 7, 9, 11]
+    first = next(e for e in h2 if e["_streamId"] == 1)
+    assert "not captured" in first["_error"]  # its request headers were in the cut write
+    assert all(e["response"]["status"] in (200, 301, 404) for e in h2)
+    comments = run_tshark(tshark, pcap, "-Y", "frame.comment contains \"synthetic HTTP/2 connection preface\"")
+    assert len(comments.splitlines()) == 1
+    statuses = run_tshark(tshark, pcap, "-Y", "http2.type==1", "-T", "fields", "-e", "http2.headers.status")
+    assert {"200", "301", "404"} <= set(statuses.replace(",", " ").split())

@@ -36,7 +36,8 @@ from ..model import (
     Tuple,
 )
 from ..payloads.h2dump import parse_h2_dump
-from ..payloads.h2encode import H2Reencoder, is_raw_preface
+from ..payloads.h2encode import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface
+from ..payloads.h2passive import looks_like_h2
 from ..payloads.http1_render import repair_rendered
 from ..report import Report
 from .endpoints import SyntheticEndpoints
@@ -63,6 +64,7 @@ class _Conn:
     reemits: int = 0
     late: int = 0
     h2: H2Reencoder | None = None  # re-encodes eCapture's HTTP/2 text dumps into frames
+    sniffed: bool = False  # the first raw bytes were checked for HTTP/2 without its preface
 
 
 class ConnectionTable:
@@ -309,7 +311,21 @@ class ConnectionTable:
                 notes = notes + changes
         elif cap.form is PayloadForm.H2_DUMP or (cap.ectype in (1, 2) and is_raw_preface(cap.payload)):
             wire, notes = self._h2_frames(c, cap, direction, ts, notes, out)
+        elif not c.sniffed and c.h2 is None:
+            c.sniffed = True
+            self._preface_if_missing(c, cap, direction, ts, out)
         out.append(Chunk(c.conn, direction, ts, wire, cap.payload, cap, notes))
+
+    @staticmethod
+    def _preface_if_missing(c: _Conn, cap: Capture, direction: Direction, ts: int, out: list) -> None:
+        """Raw HTTP/2 whose start was not captured: Wireshark decodes HTTP/2 only after the
+        client preface, so put a marked synthetic one first."""
+        data = cap.payload
+        if direction is Direction.C2S and PREFACE.startswith(data[: len(PREFACE)]):
+            return
+        if looks_like_h2(data, b"") if direction is Direction.C2S else looks_like_h2(b"", data):
+            out.append(Chunk(c.conn, Direction.C2S, ts, PREFACE + SETTINGS_FRAME, b"", cap,
+                             ("synthetic HTTP/2 connection preface: the connection's start was not captured",)))
 
     def _h2_frames(self, c: _Conn, cap: Capture, direction: Direction, ts: int, notes: tuple, out: list):
         """Real HTTP/2 frames for eCapture v1's HTTP/2 text dump (or the raw client preface

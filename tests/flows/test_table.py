@@ -153,3 +153,21 @@ def test_v2_single_calls_keep_arrival_order_on_equal_times():
     for c in caps:
         c.uuid = None
     assert [c.wire for c in chunks(run(caps))] == [REQ, up_resp, frame]
+
+
+def test_raw_http2_without_preface_gets_a_marked_synthetic_preface():
+    from ecq2pcap.payloads.h2encode import PREFACE
+
+    settings = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64"  # server SETTINGS
+    headers = b"\x00\x00\x01\x01\x05\x00\x00\x00\x03\x88"  # HEADERS stream 3, :status 200 (indexed)
+    ch = chunks(run([cap(settings + headers, 0, 1 * S, form=PayloadForm.RAW)]))
+    assert ch[0].direction is Direction.C2S and ch[0].wire.startswith(PREFACE) and ch[0].raw == b""
+    assert "synthetic HTTP/2 connection preface" in ch[0].notes[0]
+    assert ch[1].wire == settings + headers
+
+
+def test_no_synthetic_preface_for_http1_or_a_captured_preface():
+    from ecq2pcap.payloads.h2encode import PREFACE
+
+    assert len(chunks(run([cap(REQ, 1, 1 * S, form=PayloadForm.RAW)]))) == 1
+    assert [c.wire for c in chunks(run([cap(PREFACE, 1, 1 * S, form=PayloadForm.RAW)]))] == [PREFACE]
