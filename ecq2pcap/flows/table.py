@@ -64,7 +64,8 @@ class _Conn:
     reemits: int = 0
     late: int = 0
     h2: H2Reencoder | None = None  # re-encodes eCapture's HTTP/2 text dumps into frames
-    sniffed: bool = False  # the first raw bytes were checked for HTTP/2 without its preface
+    sniffed: bool = False  # the raw bytes were checked for HTTP/2 without its preface
+    first_s2c: bytes | None = None  # server's first bytes, kept for that check
 
 
 class ConnectionTable:
@@ -89,7 +90,7 @@ class ConnectionTable:
         self._by_key: dict[tuple, _Conn] = {}  # (group, tuple) -> conn
         self._current: dict[tuple, _Conn] = {}  # group -> most recent conn
         self._pending: dict[tuple, _Conn] = {}  # group -> conn waiting for its tuple
-        self._known_tuples: dict[tuple, Tuple] = {}  # (pid, fd) -> tuple from connect lines
+        self._known_tuples: dict[tuple, tuple[Tuple, int]] = {}  # (pid, fd) -> (tuple, time) from connect lines
         self._endpoints = SyntheticEndpoints()
         self._last_sweep = 0
         self.connections_opened = 0
@@ -149,7 +150,8 @@ class ConnectionTable:
         group = self._group(cap)
         tup = cap.tuple
         if tup is None and cap.fd is not None:
-            tup = self._known_tuples.get((cap.pid, cap.fd))
+            known = self._known_tuples.get((cap.pid, cap.fd))
+            tup = known[0] if known else None
         if tup is not None:
             c = self._by_key.get((group, tup))
             if c is not None:
@@ -220,7 +222,7 @@ class ConnectionTable:
             if prev is not None and prev.tuple != info.tuple:
                 prev.superseded = True  # a new connect on the same fd ends the previous one
                 self._current.pop(group, None)
-            self._known_tuples[key] = info.tuple
+            self._known_tuples[key] = (info.tuple, self.clock)
             pending = self._pending.pop(group, None)
             if pending is not None:
                 self._adopt(pending, info.tuple)
@@ -268,6 +270,13 @@ class ConnectionTable:
                 self._commit_synthetic(c, "eCapture never gave the tuple (0.0.0.0:0-0.0.0.0:0 and no real tuple within the adopt window)")
                 self._release(out)
         grace = 2 * self.reorder_window_ns
+        if self.idle_timeout_ns:  # forget connect lines of connections long gone (bounded memory)
+            old = now - max(self.idle_timeout_ns, grace)
+            for key, (tup, t) in list(self._known_tuples.items()):
+                if not t:  # seen before any capture time was known: start its clock now
+                    self._known_tuples[key] = (tup, now)
+                elif t < old:
+                    del self._known_tuples[key]
         for c in list(self._all_conns()):
             if c.held:
                 continue
@@ -312,20 +321,33 @@ class ConnectionTable:
         elif cap.form is PayloadForm.H2_DUMP or (cap.ectype in (1, 2) and is_raw_preface(cap.payload)):
             wire, notes = self._h2_frames(c, cap, direction, ts, notes, out)
         elif not c.sniffed and c.h2 is None:
-            c.sniffed = True
             self._preface_if_missing(c, cap, direction, ts, out)
         out.append(Chunk(c.conn, direction, ts, wire, cap.payload, cap, notes))
 
     @staticmethod
     def _preface_if_missing(c: _Conn, cap: Capture, direction: Direction, ts: int, out: list) -> None:
         """Raw HTTP/2 whose start was not captured: Wireshark decodes HTTP/2 only after the
-        client preface, so put a marked synthetic one first."""
+        client preface, so put a marked synthetic one first.
+
+        Decided on the first client→server bytes (which carry the preface when the start was
+        captured), or on the first server→client bytes when they are HTTP/2 frames but not
+        the server's opening SETTINGS (then the start was certainly missed)."""
         data = cap.payload
-        if direction is Direction.C2S and PREFACE.startswith(data[: len(PREFACE)]):
-            return
-        if looks_like_h2(data, b"") if direction is Direction.C2S else looks_like_h2(b"", data):
-            out.append(Chunk(c.conn, Direction.C2S, ts, PREFACE + SETTINGS_FRAME, b"", cap,
-                             ("synthetic HTTP/2 connection preface: the connection's start was not captured",)))
+        if direction is Direction.C2S:
+            c.sniffed = True
+            if PREFACE.startswith(data[: len(PREFACE)]) or not looks_like_h2(data, c.first_s2c or b""):
+                return
+        else:
+            if c.first_s2c is not None:
+                return
+            c.first_s2c = data[:4096]
+            server_preface = len(data) >= 9 and data[3] == 0x4 and data[5:9] == b"\0\0\0\0"
+            # (looks_like_h2 with the bytes as first argument: "plausible HTTP/2 frames")
+            if server_preface or not looks_like_h2(data, b""):
+                return
+            c.sniffed = True
+        out.append(Chunk(c.conn, Direction.C2S, ts, PREFACE + SETTINGS_FRAME, b"", cap,
+                         ("synthetic HTTP/2 connection preface: the connection's start was not captured",)))
 
     def _h2_frames(self, c: _Conn, cap: Capture, direction: Direction, ts: int, notes: tuple, out: list):
         """Real HTTP/2 frames for eCapture v1's HTTP/2 text dump (or the raw client preface

@@ -155,19 +155,32 @@ def test_v2_single_calls_keep_arrival_order_on_equal_times():
     assert [c.wire for c in chunks(run(caps))] == [REQ, up_resp, frame]
 
 
-def test_raw_http2_without_preface_gets_a_marked_synthetic_preface():
+SETTINGS = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64"  # server SETTINGS
+H2_RESP = b"\x00\x00\x01\x01\x05\x00\x00\x00\x03\x88"  # HEADERS stream 3, :status 200 (indexed)
+H2_REQ = b"\x00\x00\x03\x01\x05\x00\x00\x00\x05\x82\x84\x87"  # HEADERS stream 5: GET / https
+
+
+def raw(payload, dt, t):
+    c = cap(payload, dt, t * S, form=PayloadForm.RAW, uuid="u")
+    c.uuid = None  # v2: single calls, arrival order
+    return c
+
+
+def test_raw_http2_whose_start_was_missed_gets_a_marked_synthetic_preface():
     from ecq2pcap.payloads.h2encode import PREFACE
 
-    settings = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64"  # server SETTINGS
-    headers = b"\x00\x00\x01\x01\x05\x00\x00\x00\x03\x88"  # HEADERS stream 3, :status 200 (indexed)
-    ch = chunks(run([cap(settings + headers, 0, 1 * S, form=PayloadForm.RAW)]))
-    assert ch[0].direction is Direction.C2S and ch[0].wire.startswith(PREFACE) and ch[0].raw == b""
-    assert "synthetic HTTP/2 connection preface" in ch[0].notes[0]
-    assert ch[1].wire == settings + headers
+    for caps in ([raw(H2_RESP, 0, 1)], [raw(H2_REQ, 1, 1), raw(H2_RESP, 0, 1)]):
+        ch = chunks(run(caps))
+        assert ch[0].direction is Direction.C2S and ch[0].wire.startswith(PREFACE) and ch[0].raw == b""
+        assert "synthetic HTTP/2 connection preface" in ch[0].notes[0]
+        assert [c.wire for c in ch[1:]] == [c.payload for c in caps]
 
 
-def test_no_synthetic_preface_for_http1_or_a_captured_preface():
+def test_no_synthetic_preface_for_http1_or_a_captured_start():
     from ecq2pcap.payloads.h2encode import PREFACE
 
-    assert len(chunks(run([cap(REQ, 1, 1 * S, form=PayloadForm.RAW)]))) == 1
-    assert [c.wire for c in chunks(run([cap(PREFACE, 1, 1 * S, form=PayloadForm.RAW)]))] == [PREFACE]
+    assert len(chunks(run([raw(REQ, 1, 1)]))) == 1
+    assert [c.wire for c in chunks(run([raw(PREFACE, 1, 1)]))] == [PREFACE]
+    # the server's SETTINGS read before the client's preface write (v2 arrival order)
+    got = [c.wire for c in chunks(run([raw(SETTINGS, 0, 1), raw(PREFACE + H2_REQ, 1, 1)]))]
+    assert got == [SETTINGS, PREFACE + H2_REQ]
