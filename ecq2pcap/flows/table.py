@@ -365,7 +365,14 @@ class ConnectionTable:
 
     def _is_reemit(self, c: _Conn, cap: Capture, direction: Direction, ts: int) -> bool:
         """eCapture re-renders the previous message's headers, bodiless, at socket close
-        (v1.4.0–1.5.0) and on idle flushes after an upgrade (v1.5.2)."""
+        (v1.4.0–1.5.0) and on every idle flush that does not start with a new message
+        (after an upgrade, or a body continued in a later flush; protocol doc §4.3, §11.6).
+
+        A bodiless message whose headers equal the previous one in that direction is a
+        re-emit when it carries the same capture time (close), when the connection was
+        upgraded, or when it is a response with the same ``Date`` (a real new response has
+        a new one). Identical requests at other times stay real: clients that poll send
+        byte-identical requests, each in its own flush."""
         payload = cap.payload
         end = payload.find(b"\r\n\r\n")
         head = payload if end < 0 else payload[: end + 4]
@@ -374,7 +381,9 @@ class ConnectionTable:
         if prev is None or len(head) != len(payload):  # has a body: a real message
             return False
         prev_head, prev_ts = prev
-        return prev_head == head and (prev_ts == ts or c.upgraded)
+        if prev_head != head:
+            return False
+        return prev_ts == ts or c.upgraded or (head.startswith(b"HTTP/") and b"\r\nDate: " in head)
 
     def _reopen(self, c: _Conn) -> None:
         c.closed = c.opened = False

@@ -124,9 +124,20 @@ def test_reemits_after_upgrade_are_left_out():
 
 
 def test_identical_requests_at_other_times_are_real():
+    # a polling client: byte-identical requests, each in its own flush
     events = run([cap(REQ, 1, 1 * S), cap(RESP, 0, 1 * S), cap(REQ, 1, 9 * S), cap(RESP, 0, 9 * S)],
                  repair_http1=False)
     assert [c.wire for c in chunks(events)] == [REQ, RESP, REQ, RESP]
+
+
+def test_stale_response_headers_on_a_later_idle_flush_are_left_out():
+    # v1.5.x: a flush that does not start with a new message re-renders the stale response,
+    # Date and all; a real later response carries a new Date
+    dated = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nDate: Thu, 26 Nov 2026 17:56:41 GMT\r\n\r\n"
+    newer = dated.replace(b":41 GMT", b":49 GMT")
+    events = run([cap(REQ, 1, 1 * S), cap(dated + b"hi", 0, 1 * S), cap(dated, 0, 4 * S),
+                  cap(REQ, 1, 9 * S), cap(newer + b"hi", 0, 9 * S)], repair_http1=False)
+    assert [c.wire for c in chunks(events)] == [REQ, dated + b"hi", REQ, newer + b"hi"]
 
 
 def test_idle_timeout_closes_connection():
