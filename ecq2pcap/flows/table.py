@@ -93,7 +93,6 @@ class ConnectionTable:
         self._known_tuples: dict[tuple, tuple[Tuple, int]] = {}  # (pid, fd) -> (tuple, time) from connect lines
         self._endpoints = SyntheticEndpoints()
         self._last_sweep = 0
-        self.connections_opened = 0
 
     # ------------------------------------------------------------------ input
 
@@ -298,7 +297,6 @@ class ConnectionTable:
         if not c.opened:
             c.opened = True
             c.conn.id = next(self._ids)
-            self.connections_opened += 1
             self.report.count("connections")
             out.append(Opened(c.conn, ts))
         if cap.uuid and cap.uuid not in c.conn.uuids:
