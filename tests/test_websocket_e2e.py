@@ -1,0 +1,92 @@
+"""WebSocket with permessage-deflate (context takeover, 12-bit windows) end to end:
+a v2 stream → pcapng that tshark dissects as WebSocket, and a HAR whose
+_webSocketMessages hold the inflated messages."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import zlib
+
+from ecq2pcap.cli import main
+from tests.conftest import run_tshark
+from tests.support.har import validate_har
+from tests.support.v2_stream import V2Stream
+
+UPGRADE = (b"GET /chat HTTP/1.1\r\nHost: ws.example:9443\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n")
+SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+          b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=12; server_max_window_bits=12\r\n\r\n")
+
+
+def frame(payload: bytes, opcode: int, *, masked: bool, rsv1: bool) -> bytes:
+    head = bytes([0x80 | (0x40 if rsv1 else 0) | opcode])
+    n = len(payload)
+    mask_bit = 0x80 if masked else 0
+    if n < 126:
+        head += bytes([mask_bit | n])
+    elif n < 65536:
+        head += bytes([mask_bit | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([mask_bit | 127]) + n.to_bytes(8, "big")
+    if not masked:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+class Deflater:
+    """RFC 7692 sender with context takeover: one compressor for the whole direction."""
+
+    def __init__(self) -> None:
+        self.c = zlib.compressobj(wbits=-12)
+
+    def __call__(self, data: bytes) -> bytes:
+        out = self.c.compress(data) + self.c.flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(b"\x00\x00\xff\xff")
+        return out[:-4]
+
+
+def build(path):
+    s = V2Stream()
+    s.connect(77, 9, "chat", ("10.9.0.2", 51000), ("10.9.0.1", 9443))
+    s.call(77, 9, "chat", True, UPGRADE)
+    s.call(77, 9, "chat", False, SWITCH)
+    to_server, to_client = Deflater(), Deflater()
+    sent = []
+    for i in range(12):
+        text = json.dumps({"seq": i, "body": "repeat " * 20}).encode()  # repeats: later ones lean on the window
+        s.call(77, 9, "chat", True, frame(to_server(text), 1, masked=True, rsv1=True))
+        reply = bytes(range(256)) * 3 + bytes([i])
+        s.call(77, 9, "chat", False, frame(to_client(reply), 2, masked=False, rsv1=True))
+        sent += [("send", 1, text), ("receive", 2, reply)]
+    s.call(77, 9, "chat", True, frame(b"\x03\xe8bye", 8, masked=True, rsv1=False))
+    path.write_bytes(s.dump())
+    return sent
+
+
+def test_permessage_deflate_session(tmp_path, tshark):
+    dump = tmp_path / "ws.jsonl"
+    sent = build(dump)
+    pcap, har = tmp_path / "ws.pcapng", tmp_path / "ws.har"
+    assert main(["convert", str(dump), "-w", str(pcap), "--har", str(har), "-q"]) == 0
+
+    doc = json.loads(har.read_text())
+    validate_har(doc)
+    [entry] = doc["log"]["entries"]
+    assert entry["response"]["status"] == 101 and entry["request"]["url"] == "https://ws.example:9443/chat"
+    msgs = [m for m in entry["_webSocketMessages"] if m["opcode"] in (1, 2)]
+    got = [(m["type"], m["opcode"], m["data"].encode() if m["opcode"] == 1 else base64.b64decode(m["data"]))
+           for m in msgs]
+    assert got == sent
+    assert "_error" not in entry
+
+    # Wireshark dissects the frames (and inflates them itself) on the same TCP connection
+    ws = run_tshark(tshark, pcap, "-Y", "websocket", "-T", "fields", "-e", "websocket.opcode", "-e", "websocket.rsv")
+    opcodes = [line.split("\t")[0] for line in ws.splitlines()]
+    assert opcodes.count("1") == 12 and opcodes.count("2") == 12 and opcodes.count("8") == 1
+    text = run_tshark(tshark, pcap, "-Y", "websocket.opcode==1", "-T", "fields", "-e", "websocket.payload.text")
+    assert text.splitlines() == [t.decode() for _, op, t in sent if op == 1]  # tshark inflated every one
