@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .model import DataType, Tuple
 
@@ -64,6 +65,7 @@ def _is_tuple(text: str) -> bool:
     return _TUPLE_RE.fullmatch(text) is not None
 
 
+@lru_cache(maxsize=8192)  # a connection's events repeat its uuids; UuidInfo is frozen
 def parse_uuid(uuid: str) -> UuidInfo:
     """Parse one v1 uuid; raises ValueError with a user-facing reason."""
     text = uuid

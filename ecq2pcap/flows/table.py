@@ -66,6 +66,7 @@ class _Conn:
     h2: H2Reencoder | None = None  # re-encodes eCapture's HTTP/2 text dumps into frames
     sniffed: bool = False  # the raw bytes were checked for HTTP/2 without its preface
     first_s2c: bytes | None = None  # server's first bytes, kept for that check
+    due: int | None = None  # deadline of this connection's entry in ConnectionTable._deadlines
 
 
 class ConnectionTable:
@@ -93,6 +94,7 @@ class ConnectionTable:
         self._known_tuples: dict[tuple, tuple[Tuple, int]] = {}  # (pid, fd) -> (tuple, time) from connect lines
         self._endpoints = SyntheticEndpoints()
         self._last_sweep = 0
+        self._deadlines: list = []  # (time to look at it again, seq, _Conn): the sweep's work list
 
     # ------------------------------------------------------------------ input
 
@@ -112,6 +114,8 @@ class ConnectionTable:
         c.last_ts = max(c.last_ts, ts)
         if not c.first_ts:
             c.first_ts = ts
+        if c.due is None:
+            self._schedule(c)
         if c.tuple is None:
             c.held.append(cap)  # unknown tuple: wait to adopt a real one
         else:
@@ -162,6 +166,7 @@ class ConnectionTable:
             prev = self._current.get(group)
             if prev is not None and prev.tuple != tup:
                 prev.superseded = True  # fd reused for a new connection
+                self._schedule(prev)
             return self._new(group, cap, tup)
         # unknown tuple
         c = self._current.get(group) or self._pending.get(group)
@@ -220,6 +225,7 @@ class ConnectionTable:
             prev = self._current.get(group)
             if prev is not None and prev.tuple != info.tuple:
                 prev.superseded = True  # a new connect on the same fd ends the previous one
+                self._schedule(prev)
                 self._current.pop(group, None)
             self._known_tuples[key] = (info.tuple, self.clock)
             pending = self._pending.pop(group, None)
@@ -276,13 +282,39 @@ class ConnectionTable:
                     self._known_tuples[key] = (tup, now)
                 elif t < old:
                     del self._known_tuples[key]
-        for c in list(self._all_conns()):
-            if c.held:
+        # only connections whose deadline passed: O(expired), not O(open), per sweep
+        dl = self._deadlines
+        while dl and dl[0][0] < now:
+            due, _, c = heapq.heappop(dl)
+            if c.due != due:  # rescheduled since: a newer entry exists
                 continue
-            if c.superseded and now - c.last_ts > grace:
+            c.due = None
+            if c.closed:
+                continue
+            if c.held:
+                self._schedule(c, now + SECOND)
+            elif c.superseded and now - c.last_ts > grace:
                 self._close(c, "its fd was reused by a new connection", out)
             elif self.idle_timeout_ns and now - c.last_ts > max(self.idle_timeout_ns, grace):
                 self._close(c, "idle timeout", out)
+            else:
+                self._schedule(c)
+
+    def _schedule(self, c: _Conn, due: int | None = None) -> None:
+        """(Re)enter ``c`` in the sweep's deadline heap (no-op when it can never expire)."""
+        if due is None:
+            grace = 2 * self.reorder_window_ns
+            if c.superseded:
+                horizon = grace
+            elif self.idle_timeout_ns:
+                horizon = max(self.idle_timeout_ns, grace)
+            else:
+                return
+            due = c.last_ts + horizon
+        if c.due is not None and c.due <= due:
+            return  # an earlier entry is there; it reschedules when popped
+        c.due = due
+        heapq.heappush(self._deadlines, (due, next(self._seq), c))
 
     # ---------------------------------------------------------------- emission
 
@@ -393,12 +425,17 @@ class ConnectionTable:
         )
         c.last_headers.clear()
         self._by_key[(c.group, c.tuple)] = c
+        if c.conn.synthetic_reason:
+            self._endpoints.claim(c.conn.client, c.conn.server)
+        self._schedule(c)
 
     def _close(self, c: _Conn, reason: str, out: list[FlowEvent]) -> None:
         if self._by_key.get((c.group, c.tuple)) is c:
             del self._by_key[(c.group, c.tuple)]
         if self._current.get(c.group) is c:
             del self._current[c.group]
+        if not c.closed and c.conn.synthetic_reason:
+            self._endpoints.release(c.conn.client, c.conn.server)
         if c.closed or not c.opened:
             c.closed = True
             return

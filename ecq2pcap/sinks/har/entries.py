@@ -31,6 +31,7 @@ import base64
 import ipaddress
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from ...model import Connection, Direction
@@ -333,6 +334,7 @@ def _ws_message(m) -> dict:
     return out
 
 
+@lru_cache(maxsize=4096)
 def _is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)

@@ -12,9 +12,17 @@ from .exchange import ChunkMeta, Exchange, WebSocketMessage
 from .http1 import DEFAULT_BODY_CAP, UpgradedBytes
 
 
+MAX_KEPT_MESSAGES = 100_000  # per connection: the entry is written only when the connection ends
+
+
 class WebSocketHandler:
-    def __init__(self, exchange: Exchange, *, body_cap: int = DEFAULT_BODY_CAP) -> None:
+    def __init__(self, exchange: Exchange, *, body_cap: int = DEFAULT_BODY_CAP,
+                 max_messages: int = MAX_KEPT_MESSAGES) -> None:
         self.exchange = exchange
+        self.body_cap = body_cap  # bytes of message data kept in total
+        self.max_messages = max_messages
+        self._kept_bytes = 0
+        self._omitted = 0
         resp = exchange.response
         self._parser = WebSocketParser(resp.header("Sec-WebSocket-Extensions") if resp else None,
                                        max_message_size=body_cap)
@@ -24,6 +32,11 @@ class WebSocketHandler:
 
     def close(self, time_ns: int) -> None:
         self._add(self._parser.close(time_ns) or [])
+        if self._omitted:
+            self.exchange.notes.append(
+                f"{self._omitted} later WebSocket message(s) not kept: over {self.max_messages} messages "
+                f"or {self.body_cap} bytes on one connection"
+            )
         for err in self._parser.errors:
             if err not in self.exchange.errors:
                 self.exchange.errors.append(f"WebSocket: {err}")
@@ -31,6 +44,10 @@ class WebSocketHandler:
     def _add(self, messages: list[WsMessage]) -> None:
         ex = self.exchange
         for m in messages:
+            if len(ex.websocket_messages) >= self.max_messages or self._kept_bytes + len(m.data) > self.body_cap:
+                self._omitted += 1  # memory stays bounded on a long-lived connection
+                continue
+            self._kept_bytes += len(m.data)
             ex.websocket_messages.append(WebSocketMessage(m.direction, m.time_ns, m.opcode, m.data))
             for err in m.errors:
                 ex.errors.append(f"WebSocket message: {err}")

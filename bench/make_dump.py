@@ -1,0 +1,545 @@
+"""Generate a large, realistic, synthetic eCapture dump for benchmarks (deterministic, seeded).
+
+    python bench/make_dump.py OUT.jsonl [--events 100000] [--body-size 100-65536] [--format v14|v15]
+                              [--layout spread|concurrent] [--fd-reuse] [--nofd-frac 0.02] [--seed 1]
+
+What it writes (protocol doc §1.3, §2, §3, §4.3; compare ``zcat shared/samples/v140_client.dump.jsonl.gz``):
+
+* ``--format v14`` (default): eCapture v1.4.2 as ``websocat ws://host:28257/ > dump.jsonl`` records it:
+  one JSON ``{"log_type":N,"payload":{…}}`` per line. Startup logs (log_type 1) first, a heartbeat
+  (log_type 0, Unix seconds) every 60 s of capture time, events (log_type 2) with whole-second
+  ``timestamp``, ``payload_base64`` and ``length`` = length of the base64 text.
+* ``--format v15``: eCapture v1.5.2 as an ecq2pcap recording (``{"t":…,"opcode":"binary","data_b64":…}``
+  lines after a recording header): protobuf ``LogEntry`` frames, timestamps in ns, ``length`` = byte
+  length, run_log strings, a heartbeat every 15 s.
+
+Traffic: openssl-style uuids ``<pid>_<tid>_<comm>_<fd>_<dt>_<client>-<server>``; each connection is a
+keep-alive HTTP/1.1 client (curl, python, Chrome_ChildIOT, "Socket Thread", …) doing a few exchanges,
+each exchange flushed by eCapture as two events: the request (type 1, dt 1 = SSL_write) re-rendered
+like Go's ``httputil.DumpRequest`` (Host first, other headers sorted) and the response (type 3,
+dt 0 = SSL_read) like ``DumpResponse`` (regenerated Content-Length / ``Transfer-Encoding: chunked``
+over a de-chunked body, ``Content-Encoding: gzip`` over a gunzipped body). Some connections end with
+eCapture's stale re-emit of the last response headers (same timestamp, no body). A fraction of
+connections speak a binary protocol instead: type-0 events whose payload is Go's ``hex.Dump`` text.
+Events are written in eCapture's emission order (~1.1–1.4 s after their timestamp, request and
+response of one exchange in either order).
+
+Layouts (when connections happen; connection *i* starts at ``i / --rate`` seconds):
+
+* ``spread`` (default): ``--rate`` new connections per second, each lasting ``--exchanges`` ×
+  ~``--gap`` seconds, so only ~rate × duration are open at any time (with ``--idle-timeout`` small,
+  or ``--fd-reuse``, the converter can close them as the dump goes on);
+* ``concurrent``: every connection starts within the first few seconds and stays busy until the
+  end: all of them are open at once (worst case for per-connection state).
+
+``--fd-reuse``: connections come from a pool of ``--workers`` (pid, fd) slots, 8 fds per process, each
+reused for a new connection once its previous one ended (eCapture's uuid then changes only in its
+tuple), instead of one pid per connection.
+
+``--unknown-frac`` (default 0.02): connections whose first exchange carries eCapture's unknown tuple
+(``sock:<pid>_<tid>_<comm>_<fd>_<dt>_0.0.0.0:0-0.0.0.0:0_0``, 0.0.0.0/0 fields; issue #739), the rest
+the real one. ``--nofd-frac`` (default 0): nspr/gnutls-style connections of browser "Socket Thread"s
+(uuid ``<pid>_<tid>_<comm16raw>_<dt>`` with NUL padding, placeholder 127.0.0.1/0 fields), each thread
+silent ``--nofd-pause`` seconds between bursts (so an idle timeout ends and restarts its connection).
+
+The generator streams (memory does not grow with --events) and returns/prints statistics
+(events, payload bytes, connections, exchanges). Importable: :func:`generate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import heapq
+import itertools
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+T0 = 1_795_715_800  # 2026-11-26T17:56:40Z, as in the shared sample
+_HTTP_DATE = "%a, %d %b %Y %H:%M:%S GMT"
+
+COMMS = ["curl", "python", "wget", "node", "Chrome_ChildIOT", "Socket Thread", "java", "grpc_global_ti"]
+AGENTS = {
+    "curl": "curl/7.88.1",
+    "python": "python-requests/2.31.0",
+    "wget": "Wget/1.21.3",
+    "node": "node-fetch/1.0",
+    "Chrome_ChildIOT": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
+    "Socket Thread": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "java": "Java-http-client/17.0.9",
+    "grpc_global_ti": "grpc-python/1.62",
+}
+HOSTS = ["api.example.com", "cdn.example.net", "auth.example.org", "localhost:8443", "storage.example.com"]
+PATHS = ["/", "/index.html", "/api/v1/items", "/api/v1/items/{n}", "/static/app.{n}.js", "/api/echo",
+         "/search?q=term{n}&page=2", "/img/{n}.png", "/v2/objects/{n}?versionId=abc"]
+MIME = ["application/json", "text/html; charset=utf-8", "application/javascript", "text/plain", "image/png"]
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def go_hex_dump(data: bytes) -> bytes:
+    """Go's ``encoding/hex.Dump`` (what eCapture's DefaultParser sends for binary payloads)."""
+    out = []
+    for off in range(0, len(data), 16):
+        chunk = data[off : off + 16]
+        hx = chunk[:8].hex(" ") + ("  " + chunk[8:].hex(" ") if len(chunk) > 8 else "")
+        asc = "".join(chr(b) if 32 <= b <= 126 else "." for b in chunk)
+        out.append(f"{off:08x}  {hx + ' ':<49} |{asc}|\n")
+    return "".join(out).encode()
+
+
+class BodyPool:
+    """Cheap deterministic bodies: slices of one pseudo-random text (JSON-ish lines)."""
+
+    def __init__(self, rng: random.Random, size: int = 1 << 18):
+        words = ["alpha", "beta", "gamma", "delta", "items", "value", "id", "name", "ok", "true", "false",
+                 "null", "status", "created", "updated", "owner", "tags", "url", "size", "count"]
+        parts, n = [], 0
+        while n < size:
+            line = '{"%s": %d, "%s": "%s"},\n' % (rng.choice(words), rng.randrange(10**6), rng.choice(words),
+                                                  rng.choice(words) * rng.randrange(1, 4))
+            parts.append(line)
+            n += len(line)
+        self.text = "".join(parts).encode() * 2
+        self.size = size
+        self.binary = rng.randbytes(size) * 2
+
+    def body(self, rng: random.Random, n: int) -> bytes:
+        off = rng.randrange(self.size)
+        while n > self.size:  # very large: repeat
+            return (self.text[off : off + self.size] * (n // self.size + 1))[:n]
+        return self.text[off : off + n]
+
+    def blob(self, rng: random.Random, n: int) -> bytes:
+        off = rng.randrange(self.size)
+        return self.binary[off : off + min(n, self.size)]
+
+
+def parse_size(spec: str) -> tuple[int, int]:
+    """``"16384"`` or ``"100-65536"`` (log-uniform) → (lo, hi)."""
+    def one(s: str) -> int:
+        s = s.strip().lower()
+        mult = 1024 if s.endswith("k") else 1
+        return int(float(s.rstrip("k")) * mult)
+
+    lo, _, hi = spec.partition("-")
+    a = one(lo)
+    b = one(hi) if hi else a
+    if not 0 <= a <= b:
+        raise argparse.ArgumentTypeError(f"bad size range {spec!r}")
+    return a, b
+
+
+def draw_size(rng: random.Random, lo: int, hi: int) -> int:
+    if lo == hi:
+        return lo
+    return int(math.exp(rng.uniform(math.log(max(lo, 1)), math.log(hi))))
+
+
+def render_request(rng: random.Random, pool: BodyPool, host: str, agent: str, n: int, body_size: int) -> bytes:
+    path = rng.choice(PATHS).format(n=n)
+    post = rng.random() < 0.25
+    headers = {"Accept": "*/*", "User-Agent": agent, "Accept-Encoding": "gzip, deflate, br"}
+    if rng.random() < 0.3:
+        headers["Cookie"] = f"session=s{rng.randrange(10**9)}; theme=dark"
+    if rng.random() < 0.3:
+        headers["Authorization"] = "Bearer " + base64.b64encode(rng.randbytes(24)).decode()
+    body = b""
+    if post:
+        body = pool.body(rng, max(16, body_size // 4))
+        headers["Content-Type"] = "application/json"
+        headers["Content-Length"] = str(len(body))
+    # httputil.DumpRequest: request line, Host first, the rest sorted (Header.WriteSubset)
+    head = f"{'POST' if post else 'GET'} {path} HTTP/1.1\r\nHost: {host}\r\n"
+    head += "".join(f"{k}: {headers[k]}\r\n" for k in sorted(headers)) + "\r\n"
+    return head.encode() + body
+
+
+def render_response(rng: random.Random, pool: BodyPool, ts: int, body_size: int) -> tuple[bytes, bytes]:
+    """(full rendering, header block) like httputil.DumpResponse after eCapture's parser."""
+    body = pool.body(rng, body_size)
+    mime = rng.choice(MIME)
+    headers = {
+        "Connection": "keep-alive",
+        "Content-Type": mime,
+        "Date": time.strftime(_HTTP_DATE, time.gmtime(ts)),
+        "Server": rng.choice(("nginx", "envoy", "cloudflare")),
+    }
+    if rng.random() < 0.5:
+        headers["Etag"] = f'"{rng.randrange(16**8):08x}-{len(body):x}"'
+        headers["Cache-Control"] = "max-age=3600"
+    if rng.random() < 0.1:
+        headers["Set-Cookie"] = f"id=a{rng.randrange(10**6)}; Path=/; HttpOnly; Secure"
+    framing = rng.random()
+    head = "HTTP/1.1 200 OK\r\n"
+    if framing < 0.2:  # originally chunked: DumpResponse writes T-E: chunked over the de-chunked body
+        head += "Transfer-Encoding: chunked\r\n"
+    elif framing < 0.3:  # gzip: body gunzipped by eCapture, original (compressed) length and C-E kept
+        headers["Content-Encoding"] = "gzip"
+        head += f"Content-Length: {max(20, len(body) // 3)}\r\n"
+    else:
+        head += f"Content-Length: {len(body)}\r\n"
+    head += "".join(f"{k}: {headers[k]}\r\n" for k in sorted(headers)) + "\r\n"
+    h = head.encode()
+    return h + body, h
+
+
+# ----------------------------------------------------------------------------- traffic model
+
+
+@dataclass
+class Conn:
+    index: int
+    pid: int
+    tid: int
+    comm: str
+    fd: int | None  # None: gnutls/nspr (no fd, no tuple in the uuid)
+    client: tuple[str, int]
+    server: tuple[str, int]
+    host: str
+    start: float  # seconds after T0
+    binary: bool
+    exchanges: int
+    unknown_first: bool = False  # first exchange carries eCapture's unknown tuple (sock:…_0.0.0.0:0-0.0.0.0:0_0)
+
+    def uuid(self, dt: int, unknown: bool = False) -> str:
+        if self.fd is None:  # nspr/gnutls: <pid>_<tid>_<comm16raw>_<dt>, NUL padding included
+            return f"{self.pid}_{self.tid}_{self.comm16}_{dt}"
+        if unknown:
+            return f"sock:{self.pid}_{self.tid}_{self.comm}_{self.fd}_{dt}_0.0.0.0:0-0.0.0.0:0_0"
+        return f"{self.pid}_{self.tid}_{self.comm}_{self.fd}_{dt}_{self.client[0]}:{self.client[1]}-" \
+               f"{self.server[0]}:{self.server[1]}"
+
+    @property
+    def comm16(self) -> str:
+        return self.comm + "\x00" * (16 - len(self.comm.encode()))
+
+    def fields(self, unknown: bool) -> tuple[str, int, str, int, str]:
+        """(src_ip, src_port, dst_ip, dst_port, pname) as eCapture fills them."""
+        if self.fd is None:
+            return "127.0.0.1", 0, "127.0.0.1", 0, self.comm16
+        if unknown:
+            return "0.0.0.0", 0, "0.0.0.0", 0, self.comm
+        return self.client[0], self.client[1], self.server[0], self.server[1], self.comm
+
+
+@dataclass(order=True)
+class Ev:
+    emit: float  # seconds after T0 when eCapture sends it
+    seq: int
+    ts_ns: int = field(compare=False)  # capture timestamp (ns)
+    dt: int = field(compare=False)
+    etype: int = field(compare=False)
+    payload: bytes = field(compare=False)
+    conn: Conn = field(compare=False)
+    unknown: bool = field(default=False, compare=False)
+
+
+@dataclass
+class Stats:
+    events: int = 0
+    payload_bytes: int = 0  # decoded bytes as eCapture sent them (hex dumps counted as text)
+    connections: int = 0
+    exchanges: int = 0
+    binary_events: int = 0
+    reemits: int = 0
+    lines: int = 0
+    file_bytes: int = 0
+    duration_s: float = 0.0  # capture time spanned
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Generator:
+    def __init__(self, *, events: int, body: tuple[int, int], exchanges: int, layout: str, rate: float,
+                 gap: float, binary_frac: float, reemit_frac: float, fd_reuse: bool, workers: int | None,
+                 unknown_frac: float, nofd_frac: float, nofd_pause: float, seed: int):
+        self.rng = random.Random(seed)
+        self.pool = BodyPool(random.Random(seed ^ 0x5EED))
+        self.body = body
+        self.exchanges = max(1, exchanges)
+        self.layout = layout
+        self.rate = rate
+        self.gap = gap
+        self.binary_frac = binary_frac
+        self.reemit_frac = reemit_frac
+        self.fd_reuse = fd_reuse
+        self.n_conns = max(1, math.ceil(events / (2 * self.exchanges)))  # ("about" --events: re-emits add some)
+        # longest a connection's events span (exchanges, flush delay, re-emit at close)
+        self.conn_span = self.exchanges * gap * 1.3 + 1.4 + 3.0
+        # a worker reuses its fd only after its previous connection ended
+        self.workers = workers or math.ceil(rate * (self.conn_span + 1)) + 1
+        self.every_unknown = round(1 / unknown_frac) if unknown_frac > 0 else 0
+        self.every_nofd = round(1 / nofd_frac) if nofd_frac > 0 and layout == "spread" else 0
+        # browser "Socket Thread"s: each handles one burst, then stays silent for nofd_pause seconds
+        self.nofd_threads = (math.ceil((self.conn_span + nofd_pause) * rate / self.every_nofd) + 1
+                             if self.every_nofd else 0)
+        self._seq = itertools.count()
+
+    def conns(self):
+        rng = self.rng
+        servers = [(f"172.16.{i // 250}.{i % 250 + 1}", rng.choice((443, 443, 8443))) for i in range(len(HOSTS) * 4)]
+        nofd_seen = 0
+        for i in range(self.n_conns):
+            if self.layout == "spread":
+                start = i / self.rate
+            else:  # concurrent: everyone starts in the first 3 s
+                start = rng.uniform(0, 3)
+            comm = rng.choice(COMMS)
+            if self.every_nofd and i % self.every_nofd == self.every_nofd - 1:
+                th = nofd_seen % self.nofd_threads
+                nofd_seen += 1
+                pid = 50000 + 10 * th
+                yield Conn(i, pid, pid + 3, "Socket Thread", None, ("", 0), ("", 0), rng.choice(HOSTS), start,
+                           False, self.exchanges)
+                continue
+            if self.fd_reuse:
+                w = i % self.workers
+                pid, fd = 30000 + 10 * (w // 8), 7 + w % 8
+            else:
+                pid, fd = 1000 + i, rng.choice((3, 5, 6, 7, 12))
+            tid = pid if rng.random() < 0.8 else pid + 1 + rng.randrange(8)
+            cport = 20000 + (i % 40000)
+            chi = i // 40000
+            client = (f"10.{(chi >> 8) & 255}.{chi & 255}.{1 + i % 250}", cport)
+            sidx = rng.randrange(len(servers))
+            unknown = bool(self.every_unknown) and i % self.every_unknown == self.every_unknown // 2
+            yield Conn(i, pid, tid, comm, fd, client, servers[sidx], HOSTS[sidx % len(HOSTS)], start,
+                       rng.random() < self.binary_frac, self.exchanges, unknown)
+
+    def conn_events(self, c: Conn):
+        """One connection's events in emission order."""
+        rng, pool = self.rng, self.pool
+        t = c.start
+        if self.layout == "concurrent":
+            total_span = self.n_conns / self.rate  # same capture length as the spread layout would have
+            gap = max(self.gap, total_span / c.exchanges)
+        else:
+            gap = self.gap
+        last_head = None
+        for n in range(c.exchanges):
+            t += gap * rng.uniform(0.8, 1.3)
+            ts_ns = int(t * 1e9)  # the last call's time (v1.4 sends whole seconds of it)
+            size = draw_size(rng, *self.body)
+            e1, e2 = t + rng.uniform(1.1, 1.4), t + rng.uniform(1.1, 1.4)
+            unknown = c.unknown_first and n == 0
+            if c.binary:
+                req = bytes([rng.randrange(1, 31)]) + len(b"x").to_bytes(3, "big") + pool.blob(rng, max(8, size // 8))
+                resp = bytes([rng.randrange(1, 31)]) + pool.blob(rng, size)
+                a = Ev(e1, next(self._seq), ts_ns, 1, 0, go_hex_dump(req), c, unknown)
+                b = Ev(e2, next(self._seq), ts_ns, 0, 0, go_hex_dump(resp), c, unknown)
+            else:
+                req = render_request(rng, pool, c.host, AGENTS[c.comm], n, size)
+                resp, last_head = render_response(rng, pool, T0 + int(t), size)
+                a = Ev(e1, next(self._seq), ts_ns, 1, 1, req, c, unknown)
+                b = Ev(e2, next(self._seq), ts_ns, 0, 3, resp, c, unknown)
+            yield from sorted((a, b))
+            t = max(e1, e2)
+        if last_head is not None and rng.random() < self.reemit_frac:
+            # socket close: eCapture (v1.4.0-1.5.0) re-renders the last response headers, same timestamp
+            yield Ev(t + 3.0, next(self._seq), ts_ns, 0, 3, last_head, c)
+
+    def events(self):
+        """All events in emission order (streams: only open connections are in memory)."""
+        conns = self.conns()
+        nxt = next(conns, None)
+        heap: list = []
+        while heap or nxt is not None:
+            if nxt is not None and (not heap or nxt.start <= heap[0][0].emit):
+                gen = self.conn_events(nxt)
+                first = next(gen, None)
+                if first is not None:
+                    heapq.heappush(heap, (first, gen))
+                nxt = next(conns, None)
+                continue
+            ev, gen = heapq.heappop(heap)
+            yield ev
+            follow = next(gen, None)
+            if follow is not None:
+                heapq.heappush(heap, (follow, gen))
+
+
+# ----------------------------------------------------------------------------- output formats
+
+
+def _startup_logs_v14() -> list[dict]:
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0))
+    base = [
+        {"AppName": "eCapture(旁观者)"},
+        {"HomePage": "https://ecapture.cc"},
+        {"Repository": "https://github.com/gojue/ecapture"},
+        {"Version": "linux_amd64:v1.4.2-20250927-5e0c4b7:6.1.0-28-amd64"},
+        {"Listen for eCaptureQ": "ws://127.0.0.1:28257/"},
+        {"Pid": 19544, "Kernel Info": "6.1.119"},
+        {"isReload": False, "moduleName": "EBPFProbeOPENSSL", "message": "module initialization."},
+        {"Android": False, "library version": "linux_default_3_0", "message": "OpenSSL/BoringSSL version found"},
+        {"mapSize(MB)": 4, "message": "perfEventReader created"},
+        {"isReload": False, "moduleName": "EBPFProbeOPENSSL", "message": "module started successfully."},
+    ]
+    return [{"level": "info", **f, "time": when} for f in base]
+
+
+def _js(text: str) -> bytes:
+    return json.dumps(text).encode()
+
+
+class V14Writer:
+    """eCapture v1.4.2 JSON lines (websocat dump)."""
+
+    hb_every = 60
+
+    def __init__(self, out):
+        self.out = out
+        for log in _startup_logs_v14():
+            self.line(json.dumps({"log_type": 1, "payload": log}, ensure_ascii=False, separators=(",", ":")).encode())
+
+    def line(self, data: bytes) -> None:
+        self.out.write(data + b"\n")
+
+    def heartbeat(self, t: float, count: int) -> None:
+        self.line(b'{"log_type":0,"payload":{"timestamp":%d,"count":%d,"message":"heartbeat:%d"}}'
+                  % (T0 + int(t), count, count))
+
+    def event(self, ev: Ev) -> None:
+        c = ev.conn
+        b64 = base64.b64encode(ev.payload)
+        ts = T0 + ev.ts_ns // 1_000_000_000
+        src, sport, dst, dport, pname = c.fields(ev.unknown)
+        self.line(
+            b'{"log_type":2,"payload":{"timestamp":%d,"uuid":%s,"src_ip":"%s","src_port":%d,"dst_ip":"%s",'
+            b'"dst_port":%d,"pid":%d,"pname":%s,"type":%d,"length":%d,"payload_base64":"%s"}}'
+            % (ts, _js(c.uuid(ev.dt, ev.unknown)), src.encode(), sport, dst.encode(), dport,
+               c.pid, _js(pname), ev.etype, len(b64), b64)
+        )
+
+
+class V15Writer:
+    """eCapture v1.5.2 protobuf frames as an ecq2pcap recording."""
+
+    hb_every = 15
+
+    def __init__(self, out):
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from ecq2pcap.dialects import v15_proto
+        from ecq2pcap.model import Message, Opcode
+        from ecq2pcap.sources.recording import frame_line, header_line
+
+        self.pb, self.Message, self.Opcode, self.frame_line = v15_proto, Message, Opcode, frame_line
+        self.out = out
+        self.n = 0
+        self.line(header_line("ws://127.0.0.1:28257/", float(T0)))
+        self.frame(v15_proto.encode_heartbeat(T0, 0), 0.0)
+        for log in _startup_logs_v14():
+            log = {**log, "Version": log["Version"].replace("v1.4.2-20250927-5e0c4b7", "v1.5.2-20251227-0f1e2d3")} \
+                if "Version" in log else log
+            text = json.dumps(log, ensure_ascii=False, separators=(",", ":")) + "\n"
+            self.frame(v15_proto.encode_run_log(text), 0.01)
+
+    def line(self, data: bytes) -> None:
+        self.out.write(data + b"\n")
+
+    def frame(self, data: bytes, t: float) -> None:
+        self.n += 1
+        msg = self.Message(data, self.Opcode.BINARY, f"gen#{self.n}", int((T0 + t) * 1e9))
+        self.line(self.frame_line(msg))
+
+    def heartbeat(self, t: float, count: int) -> None:
+        self.frame(self.pb.encode_heartbeat(T0 + int(t), count), t)
+
+    def event(self, ev: Ev) -> None:
+        c = ev.conn
+        src, sport, dst, dport, pname = c.fields(ev.unknown)
+        data = self.pb.encode_event(
+            timestamp=T0 * 1_000_000_000 + ev.ts_ns, uuid=c.uuid(ev.dt, ev.unknown), src_ip=src, src_port=sport,
+            dst_ip=dst, dst_port=dport, pid=c.pid, pname=pname.rstrip("\x00"), type=ev.etype, payload=ev.payload,
+        )
+        self.frame(data, ev.emit)
+
+
+def generate(path: str | Path, *, events: int = 100_000, body: str | tuple[int, int] = "100-65536",
+             fmt: str = "v14", exchanges: int = 5, layout: str = "spread", rate: float = 50.0, gap: float = 2.0,
+             binary_frac: float = 0.05, reemit_frac: float = 0.3, fd_reuse: bool = False,
+             workers: int | None = None, unknown_frac: float = 0.02, nofd_frac: float = 0.0,
+             nofd_pause: float = 10.0, seed: int = 1) -> Stats:
+    """Write the dump to ``path`` (gzip when it ends in .gz); return its statistics."""
+    body_range = parse_size(body) if isinstance(body, str) else body
+    gen = Generator(events=events, body=body_range, exchanges=exchanges, layout=layout, rate=rate, gap=gap,
+                    binary_frac=binary_frac, reemit_frac=reemit_frac, fd_reuse=fd_reuse, workers=workers,
+                    unknown_frac=unknown_frac, nofd_frac=nofd_frac, nofd_pause=nofd_pause, seed=seed)
+    path = Path(path)
+    raw = open(path, "wb")
+    out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) if path.suffix == ".gz" else raw
+    stats = Stats(connections=gen.n_conns)
+    try:
+        writer = (V14Writer if fmt == "v14" else V15Writer)(out)
+        hb_next, hb_count = writer.hb_every, 0
+        last = 0.0
+        for ev in gen.events():
+            while ev.emit >= hb_next:
+                writer.heartbeat(hb_next, hb_count)
+                hb_count += 1
+                hb_next += writer.hb_every
+            writer.event(ev)
+            stats.events += 1
+            stats.payload_bytes += len(ev.payload)
+            if ev.etype == 0:
+                stats.binary_events += 1
+            elif ev.etype == 1:
+                stats.exchanges += 1
+            last = ev.emit
+        stats.reemits = stats.events - stats.binary_events - 2 * stats.exchanges
+        stats.duration_s = round(last, 1)
+    finally:
+        if out is not raw:
+            out.close()
+        raw.close()
+    stats.file_bytes = path.stat().st_size
+    with open(path, "rb") as f:
+        stats.lines = sum(buf.count(b"\n") for buf in iter(lambda: f.read(1 << 20), b""))
+    return stats
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", help="output file (.gz: gzip-compressed)")
+    ap.add_argument("--events", type=int, default=100_000, help="about this many events (default 100000)")
+    ap.add_argument("--body-size", default="100-65536", help="response body bytes: N or LO-HI (log-uniform); "
+                    "k suffix allowed (default 100-65536)")
+    ap.add_argument("--format", choices=("v14", "v15"), default="v14", help="v14 JSON lines or v15 protobuf recording")
+    ap.add_argument("--exchanges", type=int, default=5, help="HTTP exchanges per connection (default 5)")
+    ap.add_argument("--layout", choices=("spread", "concurrent"), default="spread")
+    ap.add_argument("--rate", type=float, default=50.0, help="new connections per capture second (default 50)")
+    ap.add_argument("--gap", type=float, default=2.0, help="seconds between exchanges on a connection (default 2)")
+    ap.add_argument("--binary-frac", type=float, default=0.05, help="share of binary (hex-dumped) connections")
+    ap.add_argument("--reemit-frac", type=float, default=0.3, help="share of connections ending with a stale re-emit")
+    ap.add_argument("--fd-reuse", action="store_true", help="a pool of --workers processes reusing their fd")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="--fd-reuse pool size (default: enough that a worker's previous connection has ended)")
+    ap.add_argument("--unknown-frac", type=float, default=0.02,
+                    help="share of connections whose first exchange has the unknown tuple (sock:…0.0.0.0…_0)")
+    ap.add_argument("--nofd-frac", type=float, default=0.0,
+                    help="share of connections from nspr-style browser 'Socket Thread's (no fd/tuple in the uuid; "
+                    "each thread is silent --nofd-pause s between bursts)")
+    ap.add_argument("--nofd-pause", type=float, default=10.0)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args(argv)
+    t = time.perf_counter()
+    stats = generate(a.out, events=a.events, body=a.body_size, fmt=a.format, exchanges=a.exchanges, layout=a.layout,
+                     rate=a.rate, gap=a.gap, binary_frac=a.binary_frac, reemit_frac=a.reemit_frac,
+                     fd_reuse=a.fd_reuse, workers=a.workers, unknown_frac=a.unknown_frac, nofd_frac=a.nofd_frac,
+                     nofd_pause=a.nofd_pause, seed=a.seed)
+    d = stats.as_dict()
+    d["seconds"] = round(time.perf_counter() - t, 2)
+    print(json.dumps(d))
+
+
+if __name__ == "__main__":
+    main()
