@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from typing import BinaryIO
 
 from . import __version__
+from .argtypes import int_between, seconds
 from .flows import ConnectionTable
 from .live import add_live_parser, add_record_parser, cmd_live, cmd_record
 from .pipeline import Pipeline
@@ -34,26 +35,6 @@ class UsageError(Exception):
     pass
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
-def _mss(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 1 <= value <= 65495:
-        raise argparse.ArgumentTypeError("must be between 1 and 65495")
-    return value
-
-
 def _port_map(text: str) -> PortMap:
     try:
         return PortMap.parse(text)
@@ -69,7 +50,7 @@ def add_output_args(cmd: argparse.ArgumentParser) -> None:
     pc = cmd.add_argument_group("pcapng")
     pc.add_argument("--link-type", choices=("ether", "raw"), default="ether",
                     help="Ethernet frames (default) or raw IP packets")
-    pc.add_argument("--mss", type=_mss, default=65495, help="largest TCP payload per segment (default 65495)")
+    pc.add_argument("--mss", type=int_between(1, 65495), default=65495, help="largest TCP payload per segment (default 65495)")
     pc.add_argument("--port-map", type=_port_map, default=None, metavar="REAL:SHOWN,...",
                     help="server ports to show instead of the real ones, e.g. 443:80,8443:8080 "
                     "(default: every non-HTTP server port is shown as 80 so Wireshark dissects HTTP/1 and HTTP/2)")
@@ -80,9 +61,9 @@ def add_output_args(cmd: argparse.ArgumentParser) -> None:
                      help="JSON lines file for events that are not TLS data (bash, SQL, master keys, unknown "
                      "messages); default: OUTPUT.annotations.jsonl beside -w/--har, created only when needed")
     fl = cmd.add_argument_group("flows")
-    fl.add_argument("--idle-timeout", type=_seconds, default=300.0, metavar="S",
+    fl.add_argument("--idle-timeout", type=seconds, default=300.0, metavar="S",
                     help="end a connection after S seconds without data (0 = only at end of input; default 300)")
-    fl.add_argument("--reorder-window", type=_seconds, default=3.0, metavar="S",
+    fl.add_argument("--reorder-window", type=seconds, default=3.0, metavar="S",
                     help="how long (capture time) to wait for out-of-order events (default 3)")
 
 

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
+from .argtypes import int_between, seconds
 from .model import Message
 from .pipeline import V200_NOTICE
 from .report import Report
@@ -414,29 +415,18 @@ class _Progress:
 # commands
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _add_connection_args(cmd: argparse.ArgumentParser) -> None:
-    from .cli import _seconds
 
     cmd.add_argument("url", metavar="URL", help="eCapture's --ecaptureq address, e.g. ws://127.0.0.1:28257/")
     stop = cmd.add_argument_group("stopping (default: Ctrl-C or SIGTERM)")
-    stop.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds (0 = no limit)")
-    stop.add_argument("--count", type=_count, metavar="N", help="stop after N events")
+    stop.add_argument("--duration", type=seconds, metavar="S", help="stop after S seconds (0 = no limit)")
+    stop.add_argument("--count", type=int_between(1), metavar="N", help="stop after N events")
     conn = cmd.add_argument_group("connection")
     conn.add_argument("--origin", default=DEFAULT_ORIGIN, metavar="O",
                       help=f"Origin header; eCapture rejects a handshake without one (default {DEFAULT_ORIGIN}; "
                       "'' sends none)")
     conn.add_argument("--insecure", action="store_true", help="wss://: do not verify the server certificate")
-    conn.add_argument("--retry-for", type=_seconds, metavar="S",
+    conn.add_argument("--retry-for", type=seconds, metavar="S",
                       help="while disconnected, keep retrying for S seconds, then stop "
                       "(default: forever; 0 = do not retry)")
     cmd.add_argument("-q", "--quiet", action="store_true", help="no status line and no summary")

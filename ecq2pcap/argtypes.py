@@ -1,0 +1,30 @@
+"""argparse value types shared by the commands: clear one-line messages on bad values."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def int_between(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
+        return value
+
+    return parse
