@@ -41,6 +41,7 @@ class Pipeline:
         self.table = table or ConnectionTable(report)
         # events that are not TLS data (bash, sql, master keys, unknown messages) go here
         self.on_annotation = on_annotation
+        self.stream_state = dialects.StreamState()
         self.ecapture_version: str | None = None
         self.last_heartbeat_ns: int | None = None
 
@@ -50,7 +51,7 @@ class Pipeline:
         report = self.report
         report.count("messages")
         try:
-            records = dialects.decode(message)
+            records = dialects.decode(message, self.stream_state)
         except DecodeError as exc:
             report.skip(message.origin, str(exc))
             return

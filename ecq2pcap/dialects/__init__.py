@@ -18,16 +18,19 @@ from __future__ import annotations
 
 from ..model import DecodeError, Message, Opcode, Record
 from . import raw_text, v14_json, v15_proto
+from .state import StreamState
 
 
-def decode(message: Message) -> list[Record]:
-    """Records of one message; raises :class:`DecodeError` with a user-facing reason."""
+def decode(message: Message, state: StreamState | None = None) -> list[Record]:
+    """Records of one message; raises :class:`DecodeError` with a user-facing reason.
+
+    ``state`` carries what earlier messages of the same stream taught (one per stream)."""
     if message.opcode is Opcode.TEXT:
         return v14_json.decode(message)
     data = message.data
     if not data:
         raise DecodeError("empty binary frame")
-    records = v15_proto.decode_log_entry(data, message.origin, message.recv_time_ns)
+    records = v15_proto.decode_log_entry(data, message.origin, message.recv_time_ns, state)
     if records is not None:
         return records
     return raw_text.decode_raw_text(data, message.origin, message.recv_time_ns)

@@ -35,6 +35,7 @@ from google.protobuf.message import DecodeError as _PbDecodeError
 
 from ..model import DecodeError, Heartbeat, ProcessLog, Record
 from . import v2_text
+from .state import StreamState
 from .v1_event import timestamp_to_ns, v1_event_record
 
 LOG_TYPE_HEARTBEAT, LOG_TYPE_PROCESS_LOG, LOG_TYPE_EVENT = 0, 1, 2
@@ -116,7 +117,9 @@ def _process_log(text: str, origin: str) -> ProcessLog:
     return ProcessLog(line, fields, origin)
 
 
-def decode_log_entry(data: bytes, origin: str, recv_time_ns: int | None = None) -> list[Record] | None:
+def decode_log_entry(
+    data: bytes, origin: str, recv_time_ns: int | None = None, state: StreamState | None = None
+) -> list[Record] | None:
     """Records of one binary frame, or None when it is not a ``LogEntry`` (the caller then
     treats it as raw text). Raises :class:`DecodeError` for a LogEntry whose v1 event
     cannot be used (unparsable uuid)."""
@@ -132,7 +135,7 @@ def decode_log_entry(data: bytes, origin: str, recv_time_ns: int | None = None) 
     ev = msg.event_payload
     if not ev.uuid and not ev.pid and not ev.timestamp:
         # v2.1+: only payload+length, the payload is the text rendering of one eBPF event
-        return v2_text.decode_v2_payload(ev.payload, origin, recv_time_ns)
+        return v2_text.decode_v2_payload(ev.payload, origin, recv_time_ns, state)
     try:
         record = v1_event_record(
             timestamp=ev.timestamp, uuid=ev.uuid, src_ip=ev.src_ip, src_port=ev.src_port,

@@ -52,6 +52,7 @@ import re
 
 from ..model import Annotation, Capture, ConnectInfo, DataType, PayloadForm, Record, Tuple
 from ..uuids import parse_tuple
+from .state import StreamState
 
 SECOND = 1_000_000_000
 _QUARTER_HOUR = 900 * SECOND
@@ -101,7 +102,9 @@ def _utc_offset_ns(header_ns: int, recv_time_ns: int | None) -> int:
     return quarters * _QUARTER_HOUR
 
 
-def header_time(text: bytes, recv_time_ns: int | None) -> tuple[int | None, int | None, str | None]:
+def header_time(
+    text: bytes, recv_time_ns: int | None, state: StreamState | None = None
+) -> tuple[int | None, int | None, str | None]:
     """(timestamp_ns, header year or None, note) of a ``YYYY-MM-DD HH:MM:SS.mmm`` header."""
     m = _TIME.match(text)
     if m is None:
@@ -116,7 +119,12 @@ def header_time(text: bytes, recv_time_ns: int | None) -> tuple[int | None, int 
     except (ValueError, OverflowError):
         return recv_time_ns, year, f"invalid header time {_s(text)}"
     ns = secs * SECOND + int(m[7]) * 1_000_000
-    return ns - _utc_offset_ns(ns, recv_time_ns), year, None
+    if state is not None and state.utc_offset_ns is not None:
+        return ns - state.utc_offset_ns, year, None
+    offset = _utc_offset_ns(ns, recv_time_ns)
+    if state is not None and recv_time_ns is not None and recv_time_ns >= 1_000_000_000 * SECOND:
+        state.utc_offset_ns = offset  # decided once per stream
+    return ns - offset, year, None
 
 
 # --------------------------------------------------------------------------- hex
@@ -201,9 +209,10 @@ def _slice(text: bytes, start: int, n: int, notes: list[str]) -> bytes:
     return text[start : start + n]
 
 
-def _data_event(m: re.Match, text: bytes, origin: str, recv_time_ns: int | None) -> Record:
+def _data_event(m: re.Match, text: bytes, origin: str, recv_time_ns: int | None,
+                state: StreamState | None = None) -> Record:
     notes: list[str] = []
-    ts, year, note = header_time(m[1], recv_time_ns)
+    ts, year, note = header_time(m[1], recv_time_ns, state)
     if note:
         notes.append(note)
     n = int(m[7])
@@ -307,12 +316,14 @@ def _annotation(text: bytes, origin: str, recv_time_ns: int | None) -> Annotatio
     return ann("text", text.rstrip(b"\n"))
 
 
-def decode_v2_payload(text: bytes, origin: str, recv_time_ns: int | None = None) -> list[Record]:
+def decode_v2_payload(
+    text: bytes, origin: str, recv_time_ns: int | None = None, state: StreamState | None = None
+) -> list[Record]:
     """Records of one v2.1+ event payload; never raises (unknown text → Annotation "text")."""
     if text.startswith(b"["):
         m = _DATA.match(text)
         if m is not None:
-            return [_data_event(m, text, origin, recv_time_ns)]
+            return [_data_event(m, text, origin, recv_time_ns, state)]
     elif text.startswith(b"PID:"):
         m = _CONNECT.match(text)
         if m is not None:

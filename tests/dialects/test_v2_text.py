@@ -351,3 +351,20 @@ def test_v2_sample_stream(samples_dir):
     for wm in expected["websocket_messages"]:
         opcode, data = seen[(wm["dir"], wm["index"])]
         assert (opcode, len(data), hashlib.sha256(data).hexdigest()) == (wm["opcode"], wm["length"], wm["sha256"])
+
+
+def test_utc_offset_is_decided_once_per_stream():
+    """A per-message estimate flips when receive lag crosses the tolerance; a stream keeps one."""
+    from ecq2pcap.dialects.state import StreamState
+    from ecq2pcap.dialects.v2_text import header_time
+
+    S = 1_000_000_000
+    header = b"2026-11-26 19:56:41.000"  # host at UTC+2
+    utc = 1795715801 * S  # 2026-11-26 17:56:41 UTC
+    state = StreamState()
+    first, _, _ = header_time(header, utc + 1 * S, state)
+    assert first == utc and state.utc_offset_ns == 2 * 3600 * S
+    # received 6 minutes late: alone it would not be recognised as a 2 h offset any more
+    alone, _, _ = header_time(header, utc + 6 * 60 * S)
+    kept, _, _ = header_time(header, utc + 6 * 60 * S, state)
+    assert alone != utc and kept == utc
