@@ -39,6 +39,14 @@ from typing import Callable, Protocol
 
 import h11
 
+try:  # h11's own grammar, so the fast path accepts exactly what h11 accepts
+    from h11._abnf import header_field as _H11_HEADER_FIELD
+    from h11._abnf import request_line as _H11_REQUEST_LINE
+    from h11._abnf import status_line as _H11_STATUS_LINE
+    from h11._headers import Headers as _H11Headers
+except ImportError:  # pragma: no cover - another h11 layout: h11 parses everything
+    _H11Headers = None
+
 from ...model import Connection, Direction
 from .exchange import ChunkMeta, Exchange, HttpMessage, HttpRequest, HttpResponse
 
@@ -72,6 +80,17 @@ _REQUEST_PREFIX = re.compile(_TOKEN + rb"(?: [^\x00-\x20\x7f]*(?: [HTP/1.0-9]*\r
 _STATUS_PREFIX = b"HTTP/1."
 
 _EOF_LENGTH = re.compile(r"received (\d+) bytes, expected (\d+)")
+
+FAST_PATH = True  # default of Http1Parser(fast=...): parse simple complete messages without h11
+FAST_MAX_HEAD = 256 * 1024  # larger heads go through h11
+if _H11Headers is not None:
+    _FAST_REQUEST_LINE = re.compile(_H11_REQUEST_LINE.encode("ascii"))
+    _FAST_STATUS_LINE = re.compile(_H11_STATUS_LINE.encode("ascii"))
+    _FAST_HEADER = re.compile(_H11_HEADER_FIELD.encode("ascii"))
+else:  # pragma: no cover
+    FAST_PATH = False
+_FAST_DIGITS = re.compile(rb"[0-9]{1,18}")
+_EOM = h11.EndOfMessage()
 
 
 class UpgradeHandler(Protocol):
@@ -187,7 +206,10 @@ class _Side:
 
     def unconsumed(self) -> int:
         """Bytes given to the machine that it did not consume."""
-        return len(self.machine.trailing_data[0])
+        m = self.machine
+        if type(m) is _FastMessage:
+            return m.unconsumed
+        return len(m.trailing_data[0])
 
     def end_machine(self) -> None:
         """The machine is done: the bytes it did not consume become ungiven again."""
@@ -229,8 +251,10 @@ class Http1Parser:
         body_cap: int = DEFAULT_BODY_CAP,
         on_upgrade: Callable[[Exchange], UpgradeHandler] | None = None,
         reorder_window_ns: int = 0,
+        fast: bool | None = None,
     ) -> None:
         self.conn = conn
+        self.fast = FAST_PATH if fast is None else fast  # simple complete messages skip h11
         self.body_cap = body_cap
         self.reorder_window_ns = reorder_window_ns
         self._on_upgrade = on_upgrade or (lambda ex: UpgradedBytes(ex, body_cap))
@@ -366,17 +390,26 @@ class Http1Parser:
                     else f"not an HTTP/1 {'request' if s.is_request else 'status'} line"
                 )  # fmt: skip
             self._resync(s)
+        fast = None
         if s.is_request:
-            machine = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+            if self.fast:
+                fast = _fast_request(buf, s.pos)
+            if fast is None:
+                machine = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         else:
             ex = self._next_for_response(s)
             if ex is None:
                 return False
-            machine = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
-            machine.send(_synthetic_request(ex.request))
-            machine.send(h11.EndOfMessage())
+            if self.fast and (ex.request is None or ex.request.method not in _FAST_NO_BODY_METHODS):
+                fast = _fast_response(buf, s.pos)
+            if fast is None:
+                machine = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+                machine.send(_synthetic_request(ex.request))
+                machine.send(h11.EndOfMessage())
             self._resp_ex = ex
             self._interim = []
+        if fast is not None:
+            machine = fast
         self._flush_skip(s)
         if s.pos > len(buf) - s.pos:  # amortised compaction: drop what is behind us
             del buf[: s.pos]
@@ -387,7 +420,10 @@ class Http1Parser:
         s.head_ns = s.gate_ns
         s.slice = FIRST_SLICE
         s.eof_sent = False
-        s.give()
+        if fast is not None:
+            s.pos += fast.unconsumed  # the whole message is given at once
+        else:
+            s.give()
         return True
 
     @staticmethod
@@ -708,3 +744,119 @@ def _body_error(what: str, reason: str, msg: HttpMessage, eof: bool) -> str:
             return f"{what} body truncated: chunked body incomplete after {msg.body_size} bytes"
         return f"{what} body truncated after {msg.body_size} bytes ({reason})"
     return f"{what} body did not frame ({reason}): {msg.body_size} bytes kept"
+
+
+# -- fast path -----------------------------------------------------------------------
+#
+# Most messages eCapture delivers are whole and simply framed: a head and then a body of
+# exactly Content-Length bytes (or none). For those, a fresh h11 machine per message is
+# most of the cost of a HAR conversion, so the parser builds the events h11 would return
+# itself (h11's own grammar, the same event objects) and hands them out through
+# :class:`_FastMessage`, which stands in for the machine: the rest of the parser cannot
+# tell the difference. Anything else, or anything in doubt, goes through h11.
+
+_FAST_NO_BODY_METHODS = ("HEAD", "CONNECT")  # their responses are framed by the request
+
+
+class _FastMessage:
+    """A whole, already parsed message posing as an h11 machine that was given all of it.
+
+    ``next_event()`` returns the head, the body (one ``Data``, if any) and the end;
+    ``unconsumed`` is what h11 would report as ``trailing_data`` at each point.
+    """
+
+    __slots__ = ("events", "index", "body_len", "unconsumed")
+    their_state = h11.SEND_BODY  # never a protocol switch: those go through h11
+
+    def __init__(self, head, buf: bytearray, head_end: int, length: int, head_len: int) -> None:
+        if length:
+            self.events = (head, h11.Data(data=bytes(buf[head_end : head_end + length])), _EOM)
+        else:
+            self.events = (head, _EOM)
+        self.index = 0
+        self.body_len = length
+        self.unconsumed = head_len + length
+
+    def next_event(self):
+        i = self.index
+        if i >= len(self.events):  # pragma: no cover - the parser ends the machine at the end
+            return h11.PAUSED
+        self.index = i + 1
+        self.unconsumed = self.body_len if i == 0 else 0
+        return self.events[i]
+
+
+def _fast_head(buf: bytearray, pos: int):
+    """(start line, header fields, Content-Length or None, Host count, head end) of a
+    CRLF-only head that h11 would read the same way, or None."""
+    end = buf.find(b"\r\n\r\n", pos, pos + FAST_MAX_HEAD)
+    if end < 0:
+        return None
+    lines = bytes(buf[pos:end]).split(b"\r\n")
+    fields = []
+    length = None
+    hosts = 0
+    match = _FAST_HEADER.fullmatch
+    for line in lines[1:]:
+        m = match(line)  # no obs-fold, no bare CR/LF, no bad bytes (else h11 decides)
+        if m is None:
+            return None
+        name, value = m.group("field_name", "field_value")
+        lower = name.lower()
+        if lower == b"content-length":
+            if length is not None or _FAST_DIGITS.fullmatch(value) is None:
+                return None
+            length = int(value)
+        elif lower == b"transfer-encoding" or lower == b"upgrade":
+            return None
+        elif lower == b"host":
+            hosts += 1
+        fields.append((name, lower, value))
+    return lines[0], fields, length, hosts, end + 4
+
+
+def _fast_request(buf: bytearray, pos: int) -> _FastMessage | None:
+    """The request at ``buf[pos:]`` when it is whole and simple (see the fast path notes)."""
+    head = _fast_head(buf, pos)
+    if head is None:
+        return None
+    line, fields, length, hosts, head_end = head
+    m = _FAST_REQUEST_LINE.fullmatch(line)
+    if m is None:
+        return None
+    method, target, version = m.group("method", "target", "http_version")
+    if method == b"CONNECT" or version not in (b"1.1", b"1.0"):
+        return None
+    if hosts > 1 or (hosts == 0 and version == b"1.1"):
+        return None  # h11 refuses it
+    if length is None:
+        length = 0
+    if len(buf) < head_end + length:
+        return None
+    ev = h11.Request(method=method, headers=_H11Headers(fields), target=target, http_version=version, _parsed=True)
+    return _FastMessage(ev, buf, head_end, length, head_end - pos)
+
+
+def _fast_response(buf: bytearray, pos: int) -> _FastMessage | None:
+    """The response at ``buf[pos:]`` when it is whole, final, not 204/304 and framed by
+    Content-Length (the caller excludes answers to HEAD and CONNECT)."""
+    head = _fast_head(buf, pos)
+    if head is None:
+        return None
+    line, fields, length, _hosts, head_end = head
+    if length is None:
+        return None  # EOF-delimited
+    m = _FAST_STATUS_LINE.fullmatch(line)
+    if m is None:
+        return None
+    version, code, reason = m.group("http_version", "status_code", "reason")
+    status = int(code)
+    if status < 200 or status == 204 or status == 304 or version not in (b"1.1", b"1.0"):
+        return None
+    if len(buf) < head_end + length:
+        return None
+    ev = h11.Response(
+        headers=_H11Headers(fields), status_code=status, reason=b"" if reason is None else reason,
+        http_version=version, _parsed=True,
+    )  # fmt: skip
+    return _FastMessage(ev, buf, head_end, length, head_end - pos)
