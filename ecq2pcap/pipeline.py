@@ -52,29 +52,37 @@ class Pipeline:
         report.count("messages")
         try:
             records = dialects.decode(message, self.stream_state)
+            for rec in records:
+                self._route(rec, message)
         except DecodeError as exc:
             report.skip(message.origin, str(exc))
-            return
-        for rec in records:
-            if isinstance(rec, Capture):
-                report.count("events")
-                report.count("payload_bytes", len(rec.payload))
-                self._dispatch(self.table.feed(rec))
-            elif isinstance(rec, Heartbeat):
-                report.count("heartbeats")
-                self.last_heartbeat_ns = message.recv_time_ns or rec.timestamp_ns
-            elif isinstance(rec, ProcessLog):
-                self._log(rec)
-            elif isinstance(rec, ConnectInfo):
-                report.count("connect_lines" if rec.kind == "connect" else "destroy_lines")
-                self._dispatch(self.table.feed(rec))
-            elif isinstance(rec, Annotation):
-                report.count("annotations")
-                report.annotation_kinds[rec.kind] += 1
-                if rec.kind.startswith("unknown"):
-                    report.warn(f"unknown message kept as annotation ({rec.kind})", rec.origin)
-                if self.on_annotation is not None:
-                    self.on_annotation(rec)
+        except OSError:
+            raise  # an output that cannot be written (disk full, reader gone) ends the run
+        except Exception as exc:  # a bug of ours must not lose the rest of the input
+            report.count("internal_errors")
+            report.skip(message.origin, f"internal error while converting this message ({exc!r}); please report it")
+
+    def _route(self, rec, message: Message) -> None:
+        report = self.report
+        if isinstance(rec, Capture):
+            report.count("events")
+            report.count("payload_bytes", len(rec.payload))
+            self._dispatch(self.table.feed(rec))
+        elif isinstance(rec, Heartbeat):
+            report.count("heartbeats")
+            self.last_heartbeat_ns = message.recv_time_ns or rec.timestamp_ns
+        elif isinstance(rec, ProcessLog):
+            self._log(rec)
+        elif isinstance(rec, ConnectInfo):
+            report.count("connect_lines" if rec.kind == "connect" else "destroy_lines")
+            self._dispatch(self.table.feed(rec))
+        elif isinstance(rec, Annotation):
+            report.count("annotations")
+            report.annotation_kinds[rec.kind] += 1
+            if rec.kind.startswith("unknown"):
+                report.warn(f"unknown message kept as annotation ({rec.kind})", rec.origin)
+            if self.on_annotation is not None:
+                self.on_annotation(rec)
 
     def tick(self, now_ns: int) -> None:
         """Live sources call this periodically with the wall clock."""

@@ -41,3 +41,23 @@ def test_v200_is_told_once():
         log = encode_run_log('{"level":"info","Version":"linux_amd64:v2.0.0-20260314-x:6.1","time":"t"}\n')
         pipeline.feed(Message(log, Opcode.BINARY, f"x:{i}"))
     assert report.warnings[V200_NOTICE] == 1
+
+
+def test_a_bug_in_a_stage_skips_that_message_only(monkeypatch):
+    import ecq2pcap.pipeline as pipeline_module
+
+    report = Report()
+    pipeline = Pipeline([], report)
+    calls = []
+
+    def flaky(message, state=None):
+        calls.append(message.origin)
+        if message.origin == "x:2":
+            raise KeyError("boom")
+        return []
+
+    monkeypatch.setattr(pipeline_module.dialects, "decode", flaky)
+    for i in (1, 2, 3):
+        pipeline.feed(Message(b"{}", Opcode.TEXT, f"x:{i}"))
+    assert calls == ["x:1", "x:2", "x:3"]
+    assert report.counts["skipped"] == 1 and report.counts["internal_errors"] == 1
