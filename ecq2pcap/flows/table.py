@@ -11,6 +11,8 @@
   seconds (§11.13).
 * Stale re-emits of the previous HTTP/1 headers (§4.3, §11.6) are recognised and
   left out; the Closed event says how many.
+* Each connection's captures become wire bytes through its :class:`~.normalize.Normalizer`
+  (HTTP/1 framing repair, HTTP/2 dump re-encoding, synthetic HTTP/2 prefaces).
 
 Time only moves with the data (the largest capture timestamp seen) or with
 :meth:`ConnectionTable.advance`, which a live source calls with the wall clock.
@@ -35,12 +37,9 @@ from ..model import (
     PayloadForm,
     Tuple,
 )
-from ..payloads.h2dump import parse_h2_dump
-from ..payloads.h2encode import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface
-from ..payloads.h2passive import looks_like_h2
-from ..payloads.http1_render import repair_rendered
 from ..report import Report
 from .endpoints import SyntheticEndpoints
+from .normalize import Normalizer
 from .roles import infer_role
 
 SECOND = 1_000_000_000
@@ -63,9 +62,7 @@ class _Conn:
     last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp)
     reemits: int = 0
     late: int = 0
-    h2: H2Reencoder | None = None  # re-encodes eCapture's HTTP/2 text dumps into frames
-    sniffed: bool = False  # the raw bytes were checked for HTTP/2 without its preface
-    first_s2c: bytes | None = None  # server's first bytes, kept for that check
+    normalizer: Normalizer = field(default_factory=Normalizer)  # wire bytes for each capture
     due: int | None = None  # deadline of this connection's entry in ConnectionTable._deadlines
 
 
@@ -184,7 +181,7 @@ class ConnectionTable:
             id=0, pid=cap.pid, comm=cap.comm, fd=cap.fd, client=("", 0), server=("", 0),
             module=cap.module,
         )
-        c = _Conn(conn, group, tup)
+        c = _Conn(conn, group, tup, normalizer=Normalizer(repair_http1=self.repair_http1))
         if tup is not None:
             self._set_tuple(c, tup)
         return c
@@ -341,57 +338,13 @@ class ConnectionTable:
             self.report.count("late_events")
             notes = notes + (f"arrived {(c.last_released_ts - ts) / 1e9:.3f} s after later data: placed here",)
         c.last_released_ts = max(c.last_released_ts, ts)
-        wire = cap.payload
-        if cap.form is PayloadForm.HTTP1_RENDERED:
-            if cap.payload.startswith((b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")):
-                c.upgraded = True
-            if self.repair_http1:
-                wire, changes = repair_rendered(cap.payload)
-                notes = notes + changes
-        elif cap.form is PayloadForm.H2_DUMP or (cap.ectype in (1, 2) and is_raw_preface(cap.payload)):
-            wire, notes = self._h2_frames(c, cap, direction, ts, notes, out)
-        elif not c.sniffed and c.h2 is None:
-            self._preface_if_missing(c, cap, direction, ts, out)
-        out.append(Chunk(c.conn, direction, ts, wire, cap.payload, cap, notes))
-
-    @staticmethod
-    def _preface_if_missing(c: _Conn, cap: Capture, direction: Direction, ts: int, out: list) -> None:
-        """Raw HTTP/2 whose start was not captured: Wireshark decodes HTTP/2 only after the
-        client preface, so put a marked synthetic one first.
-
-        Decided on the first client→server bytes (which carry the preface when the start was
-        captured), or on the first server→client bytes when they are HTTP/2 frames but not
-        the server's opening SETTINGS (then the start was certainly missed)."""
-        data = cap.payload
-        if direction is Direction.C2S:
-            c.sniffed = True
-            if PREFACE.startswith(data[: len(PREFACE)]) or not looks_like_h2(data, c.first_s2c or b""):
-                return
-        else:
-            if c.first_s2c is not None:
-                return
-            c.first_s2c = data[:4096]
-            server_preface = len(data) >= 9 and data[3] == 0x4 and data[5:9] == b"\0\0\0\0"
-            # (looks_like_h2 with the bytes as first argument: "plausible HTTP/2 frames")
-            if server_preface or not looks_like_h2(data, b""):
-                return
-            c.sniffed = True
-        out.append(Chunk(c.conn, Direction.C2S, ts, PREFACE + SETTINGS_FRAME, b"", cap,
-                         ("synthetic HTTP/2 connection preface: the connection's start was not captured",)))
-
-    def _h2_frames(self, c: _Conn, cap: Capture, direction: Direction, ts: int, notes: tuple, out: list):
-        """Real HTTP/2 frames for eCapture v1's HTTP/2 text dump (or the raw client preface
-        its HTTP/1 parser claimed), so Wireshark and the HAR decoder see HTTP/2."""
-        if c.h2 is None:
-            c.h2 = H2Reencoder()
-        if cap.form is PayloadForm.H2_DUMP:
-            res = c.h2.encode(direction, parse_h2_dump(cap.payload))
-        else:
-            res = c.h2.encode_raw(Direction.C2S, cap.payload)
-        if res.preface:
-            out.append(Chunk(c.conn, Direction.C2S, ts, res.preface, b"", cap,
-                             ("synthetic HTTP/2 connection preface: eCapture's dump does not carry it",)))
-        return res.wire, notes + tuple(n for n in res.notes if not n.startswith("synthetic HTTP/2 connection preface"))
+        if cap.form is PayloadForm.HTTP1_RENDERED and cap.payload.startswith((b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")):
+            c.upgraded = True
+        preface, wire, changes = c.normalizer.wire(cap, direction)
+        if preface:
+            out.append(Chunk(c.conn, Direction.C2S, ts, preface, b"", cap, changes[:1]))
+            changes = changes[1:]
+        out.append(Chunk(c.conn, direction, ts, wire, cap.payload, cap, notes + changes))
 
     def _is_reemit(self, c: _Conn, cap: Capture, direction: Direction, ts: int) -> bool:
         """eCapture re-renders the previous message's headers, bodiless, at socket close
@@ -424,6 +377,7 @@ class ConnectionTable:
             module=c.conn.module,
         )
         c.last_headers.clear()
+        c.normalizer = Normalizer(repair_http1=self.repair_http1)  # a new TCP connection
         self._by_key[(c.group, c.tuple)] = c
         if c.conn.synthetic_reason:
             self._endpoints.claim(c.conn.client, c.conn.server)

@@ -1,0 +1,71 @@
+"""Per-connection payload normalization: what eCapture delivered → the wire bytes sinks parse.
+
+* ``http1_rendered``: eCapture's httputil re-rendering; its framing headers are repaired so
+  they agree with the (already de-chunked, gunzipped) body (:func:`repair_rendered`).
+* ``h2_dump``: eCapture v1's HTTP/2 text dump, re-encoded into real frames (HPACK state per
+  connection), and the raw client preface v1's HTTP/1 parser sometimes claims.
+* raw bytes that are HTTP/2 without the client preface (capture started mid-connection):
+  Wireshark decodes HTTP/2 only after the preface, so a marked synthetic one goes first.
+
+A :class:`Normalizer` lives as long as its connection and sees its captures in order.
+"""
+
+from __future__ import annotations
+
+from ..model import Capture, Direction, PayloadForm
+from ..payloads.h2dump import parse_h2_dump
+from ..payloads.h2encode import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface
+from ..payloads.h2passive import looks_like_h2
+from ..payloads.http1_render import repair_rendered
+
+DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
+MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
+
+
+class Normalizer:
+    def __init__(self, *, repair_http1: bool = True) -> None:
+        self.repair_http1 = repair_http1
+        self._h2: H2Reencoder | None = None  # set once the connection carried an HTTP/2 dump
+        self._sniffed = False  # raw bytes were checked for HTTP/2 without its preface
+        self._first_s2c: bytes | None = None  # server's first bytes, kept for that check
+
+    def wire(self, cap: Capture, direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
+        """``(preface, wire, notes)``: the bytes to put on the connection for ``cap``, preceded
+        by ``preface`` on client→server when a synthetic HTTP/2 preface must come first."""
+        if cap.form is PayloadForm.HTTP1_RENDERED:
+            if not self.repair_http1:
+                return b"", cap.payload, ()
+            wire, changes = repair_rendered(cap.payload)
+            return b"", wire, changes
+        if cap.form is PayloadForm.H2_DUMP or (cap.ectype in (1, 2) and is_raw_preface(cap.payload)):
+            return self._h2_frames(cap, direction)
+        if not self._sniffed and self._h2 is None and self._missed_preface(cap.payload, direction):
+            return PREFACE + SETTINGS_FRAME, cap.payload, (MISSED_PREFACE_NOTE,)
+        return b"", cap.payload, ()
+
+    def _h2_frames(self, cap: Capture, direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
+        if self._h2 is None:
+            self._h2 = H2Reencoder()
+        if cap.form is PayloadForm.H2_DUMP:
+            res = self._h2.encode(direction, parse_h2_dump(cap.payload))
+        else:
+            res = self._h2.encode_raw(Direction.C2S, cap.payload)
+        notes = tuple(n for n in res.notes if not n.startswith("synthetic HTTP/2 connection preface"))
+        return res.preface, res.wire, ((DUMP_PREFACE_NOTE,) if res.preface else ()) + notes
+
+    def _missed_preface(self, data: bytes, direction: Direction) -> bool:
+        """Raw HTTP/2 whose start was not captured. Decided on the first client→server bytes
+        (which carry the preface when the start was captured), or on the first server→client
+        bytes when they are HTTP/2 frames but not the server's opening SETTINGS."""
+        if direction is Direction.C2S:
+            self._sniffed = True
+            return not PREFACE.startswith(data[: len(PREFACE)]) and looks_like_h2(data, self._first_s2c or b"")
+        if self._first_s2c is not None:
+            return False
+        self._first_s2c = data[:4096]
+        server_preface = len(data) >= 9 and data[3] == 0x4 and data[5:9] == b"\0\0\0\0"
+        # (looks_like_h2 with the bytes as first argument: "plausible HTTP/2 frames")
+        if server_preface or not looks_like_h2(data, b""):
+            return False
+        self._sniffed = True
+        return True

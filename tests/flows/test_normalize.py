@@ -1,0 +1,39 @@
+import hpack
+from hyperframe.frame import Frame
+
+from ecq2pcap.flows.normalize import DUMP_PREFACE_NOTE, Normalizer
+from ecq2pcap.model import Capture, DataType, Direction, PayloadForm
+from ecq2pcap.payloads.h2encode import PREFACE
+
+RENDERED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nhello"
+DUMP = (b'\nFrame Type\t=>\tHEADERS\nFrame StreamID\t=>\t1\nFrame Length\t=>\t20\n'
+        b'header field ":status" = "200"\nheader field "content-length" = "2"\n'
+        b"\nFrame Type\t=>\tDATA\nFrame StreamID\t=>\t1\nFrame Length\t=>\t2\nhi\n")
+
+
+def cap(payload, form, ectype=None):
+    return Capture(pid=1, tid=1, comm="c", fd=3, data_type=DataType.READ, tuple=None, timestamp_ns=1,
+                   payload=payload, form=form, ectype=ectype, uuid="u")
+
+
+def test_rendered_http1_repaired_or_kept():
+    preface, wire, notes = Normalizer().wire(cap(RENDERED, PayloadForm.HTTP1_RENDERED, 3), Direction.S2C)
+    assert preface == b"" and b"Content-Length: 5" in wire and b"chunked" not in wire and notes
+    assert Normalizer(repair_http1=False).wire(cap(RENDERED, PayloadForm.HTTP1_RENDERED, 3), Direction.S2C) == (
+        b"", RENDERED, ())
+
+
+def test_h2_dump_becomes_frames_with_one_preface():
+    n = Normalizer()
+    preface, wire, notes = n.wire(cap(DUMP, PayloadForm.H2_DUMP, 4), Direction.S2C)
+    assert preface.startswith(PREFACE) and notes[0] == DUMP_PREFACE_NOTE
+    head, length = Frame.parse_frame_header(memoryview(wire[:9]))
+    assert head.type == 0x1 and head.stream_id == 1  # HEADERS, no padding or priority
+    assert hpack.Decoder().decode(wire[9 : 9 + length]) == [(":status", "200"), ("content-length", "2")]
+    assert wire.endswith(b"hi")
+    assert n.wire(cap(DUMP, PayloadForm.H2_DUMP, 4), Direction.S2C)[0] == b""  # never twice
+
+
+def test_raw_bytes_pass_through():
+    assert Normalizer().wire(cap(b"GET / HTTP/1.1\r\n\r\n", PayloadForm.RAW), Direction.C2S) == (
+        b"", b"GET / HTTP/1.1\r\n\r\n", ())
