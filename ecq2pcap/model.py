@@ -204,7 +204,7 @@ class Chunk:
     wire: bytes  # what the sinks parse: framing repaired for rendered HTTP/1
     raw: bytes  # as eCapture gave it (hex dumps reversed); `wire` may be the same object
     capture: Capture
-    notes: tuple[str, ...] = ()  # what was changed or noticed, for comments and HAR
+    notes: tuple[str, ...] = ()  # the capture's notes + what the flow table changed, for comments and HAR
 
 
 @dataclass(slots=True)

@@ -13,7 +13,6 @@ from .flows import ConnectionTable
 from .model import (
     Annotation,
     Capture,
-    Chunk,
     ConnectInfo,
     DecodeError,
     FlowEvent,
@@ -105,10 +104,6 @@ class Pipeline:
                 self.report.warn(V200_NOTICE, rec.origin)
 
     def _dispatch(self, events: list[FlowEvent]) -> None:
-        if not events:
-            return
         for event in events:
-            if isinstance(event, Chunk):
-                self.report.count("chunks")
             for sink in self.sinks:
                 sink.handle(event)

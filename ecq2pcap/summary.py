@@ -15,7 +15,9 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
     lines = [
         "ecq2pcap summary:",
         f"  messages     {c['messages']:>8}  (events {c['events']}, process logs {c['process_logs']}, "
-        f"heartbeats {c['heartbeats']}, annotations {c['annotations']})",
+        f"heartbeats {c['heartbeats']}, annotations {c['annotations']}"
+        + (f", v2 connect lines {c['connect_lines']}" if c["connect_lines"] else "") + ")",
+        f"  payload      {c['payload_bytes'] / 1e6:>8.1f} MB",
         f"  connections  {c['connections']:>8}",
         f"  packets      {c['packets']:>8}",
         f"  HAR entries  {c['har_entries']:>8}",
@@ -27,6 +29,10 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         where = report.annotations_path
         lines.append(f"  not TLS data {c['annotations']:>8}  ({kinds}) "
                      + (f"written to {where}" if where else "not written (no file output)"))
+    if c["broken_inputs"]:
+        lines.append(f"  inputs that broke off midway: {c['broken_inputs']} (converted up to the break)")
+    if c["late_events"]:
+        lines.append(f"  late events  {c['late_events']:>8}  (arrived after later data; see --reorder-window)")
     if c["stale_reemits"]:
         lines.append(f"  stale re-emits left out {c['stale_reemits']} (eCapture re-rendered earlier headers)")
     if pipeline is not None and pipeline.ecapture_version:

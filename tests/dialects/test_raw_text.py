@@ -79,7 +79,7 @@ def test_gotls_hex():
 ])
 def test_gnutls_nspr_hex(kind, color, prefix, dt):
     data = bytes(range(40))
-    text = (f"PID:9, Comm:".encode() + COMM16("Socket Thread") + f", Type:{color}{kind}{RESET}, TID:11, "
+    text = ("PID:9, Comm:".encode() + COMM16("Socket Thread") + f", Type:{color}{kind}{RESET}, TID:11, "
             f"DataLen:{len(data)} bytes, Payload:\n".encode() + go_v1_dump(data, prefix) + RESET.encode())
     (cap,) = decode_raw_text(text, "r:4", None)
     assert isinstance(cap, Capture) and cap.payload == data and cap.data_type is dt

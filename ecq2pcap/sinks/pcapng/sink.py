@@ -196,8 +196,7 @@ class PcapngSink:
         parts.append(f"payload {cap.form.value}" + (" written as captured" if self.raw_payload else ""))
         if cap.origin:
             parts.append(f"origin {cap.origin}")
-        parts.extend(cap.notes)
-        parts.extend(n for n in chunk.notes if n not in cap.notes)
+        parts.extend(chunk.notes)  # the capture's notes and what the flow table changed
         return "; ".join(parts)
 
     # -- output --------------------------------------------------------------------------------
