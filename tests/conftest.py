@@ -11,8 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-# ../shared/samples beside the checkout (CI lays shared/ next to the clone)
-SAMPLES = Path(os.environ.get("ECQ2PCAP_SAMPLES", ROOT.parent / "shared" / "samples"))
+# the realistic eCapture sample streams and their expectations live in fixtures/ (see its README)
+SAMPLES = FIXTURES
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +43,4 @@ def run_tshark(tshark: str, pcap: Path, *args: str) -> str:
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
-    if not SAMPLES.is_dir():
-        pytest.fail(f"shared samples not found at {SAMPLES} (set ECQ2PCAP_SAMPLES)")
     return SAMPLES

@@ -26,7 +26,7 @@ from . import test_http1 as base
 C, S = Direction.C2S, Direction.S2C
 MS = 1_000_000
 ROOT = Path(__file__).resolve().parents[3]
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = ROOT / "fixtures"
 
 
 # -- comparison ---------------------------------------------------------------------------
