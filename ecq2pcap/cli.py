@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from . import __version__
 from .argtypes import int_between, seconds
+from .filters import ConnectionView, add_filter_args, filter_from_args
 from .flows import ConnectionTable
 from .live import add_live_parser, add_record_parser, cmd_live, cmd_record
 from .pipeline import Pipeline
@@ -65,6 +66,7 @@ def add_output_args(cmd: argparse.ArgumentParser) -> None:
                     help="end a connection after S seconds without data (0 = only at end of input; default 300)")
     fl.add_argument("--reorder-window", type=seconds, default=3.0, metavar="S",
                     help="how long (capture time) to wait for out-of-order events (default 3)")
+    add_filter_args(cmd)
 
 
 def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *, live: bool = False) -> Pipeline:
@@ -92,7 +94,8 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     path = args.annotations or (default and f"{default}.annotations.jsonl")
     annotations = AnnotationFile(path, stack) if path else None
     report.annotations_path = path
-    return Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None)
+    view = ConnectionView(filter_from_args(args), report)
+    return Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view)
 
 
 def stderr_report() -> Report:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from . import dialects
+from .filters import ConnectionView
 from .flows import ConnectionTable
 from .model import (
     Annotation,
@@ -34,12 +35,15 @@ class Pipeline:
         report: Report,
         table: ConnectionTable | None = None,
         on_annotation: Callable[[Annotation], None] | None = None,
+        view: ConnectionView | None = None,
     ) -> None:
         self.sinks = list(sinks)
         self.report = report
         self.table = table or ConnectionTable(report)
         # events that are not TLS data (bash, sql, master keys, unknown messages) go here
         self.on_annotation = on_annotation
+        # between the table and the sinks: host names learned, connections kept or dropped (--pid, --host, ...)
+        self.view = view if view is not None else ConnectionView(report=report)
         self.stream_state = dialects.StreamState()
         self.ecapture_version: str | None = None
         self.last_heartbeat_ns: int | None = None
@@ -89,6 +93,7 @@ class Pipeline:
 
     def finish(self) -> None:
         self._dispatch(self.table.close_all())
+        self._deliver(self.view.finish())
         for sink in self.sinks:
             sink.finish()
 
@@ -104,6 +109,10 @@ class Pipeline:
                 self.report.warn(V200_NOTICE, rec.origin)
 
     def _dispatch(self, events: list[FlowEvent]) -> None:
+        if events:
+            self._deliver(self.view.process(events))
+
+    def _deliver(self, events: list[FlowEvent]) -> None:
         for event in events:
             for sink in self.sinks:
                 sink.handle(event)

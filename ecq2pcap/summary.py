@@ -18,7 +18,9 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         f"heartbeats {c['heartbeats']}, annotations {c['annotations']}"
         + (f", v2 connect lines {c['connect_lines']}" if c["connect_lines"] else "") + ")",
         f"  payload      {c['payload_bytes'] / 1e6:>8.1f} MB",
-        f"  connections  {c['connections']:>8}",
+        f"  connections  {c['connections']:>8}"
+        + (f"  ({c['filtered_connections']} filtered out by {pipeline.view.filter.describe()})"
+           if pipeline is not None and pipeline.view.filter is not None else ""),
         f"  packets      {c['packets']:>8}",
         f"  HAR entries  {c['har_entries']:>8}",
         f"  skipped      {c['skipped']:>8}",

@@ -1,0 +1,202 @@
+"""Which connections are converted: ``--pid``, ``--comm``, ``--host``, ``--port`` (sans-IO).
+
+A connection is kept or dropped whole. Repeating an option widens it (any of the
+values), different options narrow it (all of them):
+``--comm curl --comm wget --port 443`` keeps curl's and wget's connections on port 443.
+
+* ``--pid N``: the captured process id.
+* ``--comm NAME``: the process name as eCapture reports it (15 characters at most);
+  shell wildcards (``--comm 'python*'``).
+* ``--host H``: an IP address of either end, or the host name the client asked for
+  (HTTP/1 ``Host``, HTTP/2 ``:authority``), case-insensitive, with wildcards
+  (``--host '*.example.com'``).
+* ``--port N``: the real port of either end (before ``--port-map``).
+
+:class:`ConnectionView` sits between the connection table and the sinks: it learns
+each connection's host name from its first request and applies the filter. A
+connection whose host name is needed waits (its events held back) until the first
+request head is complete, or its end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from .model import Chunk, Closed, Connection, Direction, FlowEvent
+from .payloads.authority import AuthorityFinder
+from .report import Report
+
+__all__ = ["ConnectionFilter", "ConnectionView", "add_filter_args", "filter_from_args"]
+
+MAX_HELD_EVENTS = 256  # a connection still undecided after this many events is decided without a name
+
+
+def _ip(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ConnectionFilter:
+    pids: frozenset[int] = frozenset()
+    comms: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()  # lower case; IP literals normalized
+    ports: frozenset[int] = frozenset()
+
+    @classmethod
+    def build(cls, pids=(), comms=(), hosts=(), ports=()) -> "ConnectionFilter":
+        return cls(frozenset(pids), tuple(comms), tuple(_ip(h) or h.lower() for h in hosts), frozenset(ports))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.pids or self.comms or self.hosts or self.ports)
+
+    def matches(self, conn: Connection, name: str | None, name_final: bool = True) -> bool | None:
+        """True/False, or None when only the host name (not known yet) can tell."""
+        if self.pids and conn.pid not in self.pids:
+            return False
+        if self.comms and not any(fnmatchcase(conn.comm, c) for c in self.comms):
+            return False
+        if self.ports and conn.client[1] not in self.ports and conn.server[1] not in self.ports:
+            return False
+        if not self.hosts:
+            return True
+        addresses = {_ip(conn.client[0]) or conn.client[0], _ip(conn.server[0]) or conn.server[0]}
+        for pattern in self.hosts:
+            if any(fnmatchcase(a, pattern) for a in addresses):
+                return True
+            if name is not None and fnmatchcase(name, pattern):
+                return True
+        return False if (name is not None or name_final) else None
+
+    def describe(self) -> str:
+        parts = [f"--pid {p}" for p in sorted(self.pids)] + [f"--comm {c}" for c in self.comms]
+        parts += [f"--host {h}" for h in self.hosts] + [f"--port {p}" for p in sorted(self.ports)]
+        return " ".join(parts)
+
+
+class _State:
+    __slots__ = ("finder", "keep", "held")
+
+    def __init__(self) -> None:
+        self.finder = AuthorityFinder()
+        self.keep: bool | None = None
+        self.held: list[FlowEvent] = []
+
+
+class ConnectionView:
+    """Learns each connection's requested host name and keeps or drops connections whole.
+
+    ``process(events)`` takes the flow table's events and returns those to hand to
+    the sinks, in order (events of a connection waiting for its host name come out
+    later, together). :meth:`host` gives a connection's name while its events are
+    being handed on.
+    """
+
+    def __init__(self, flt: ConnectionFilter | None = None, report: Report | None = None) -> None:
+        self.filter = flt if flt is not None and flt.active else None
+        self.report = report if report is not None else Report()
+        self._states: dict[Connection, _State] = {}
+        self._names: dict[Connection, str] = {}
+        self._ended: list[Connection] = []
+
+    def host(self, conn: Connection) -> str | None:
+        return self._names.get(conn)
+
+    def process(self, events: list[FlowEvent]) -> list[FlowEvent]:
+        for conn in self._ended:
+            self._names.pop(conn, None)
+        self._ended.clear()
+        out: list[FlowEvent] = []
+        for event in events:
+            conn = event.conn
+            st = self._states.get(conn)
+            if st is None:
+                st = self._states[conn] = _State()
+            if type(event) is Chunk and event.direction is Direction.C2S and not st.finder.done:
+                if st.finder.feed(event.wire) is not None:
+                    self._names[conn] = st.finder.name
+            closed = type(event) is Closed
+            if st.keep is None:
+                st.keep = self._decide(conn, st, closed)
+                if st.keep is None:
+                    st.held.append(event)
+                    continue
+                if st.keep:
+                    out.extend(st.held)
+                else:
+                    self.report.count("filtered_connections")
+                st.held = []
+            if st.keep:
+                out.append(event)
+            if closed:
+                del self._states[conn]
+                self._ended.append(conn)
+        return out
+
+    def finish(self) -> list[FlowEvent]:
+        """End of input: decide every connection still waiting (their events, if kept)."""
+        out: list[FlowEvent] = []
+        for conn, st in list(self._states.items()):
+            if st.keep is None:
+                st.keep = self._decide(conn, st, True)
+                if st.keep:
+                    out.extend(st.held)
+                else:
+                    self.report.count("filtered_connections")
+                st.held = []
+        return out
+
+    def _decide(self, conn: Connection, st: _State, final: bool) -> bool | None:
+        if self.filter is None:
+            return True
+        final = final or st.finder.done or len(st.held) >= MAX_HELD_EVENTS
+        return self.filter.matches(conn, st.finder.name, final)
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def _split(kind):
+    def parse(text: str):
+        values = [v.strip() for v in text.split(",") if v.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError("empty value")
+        try:
+            return [kind(v) for v in values]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a valid value: {text!r}") from None
+
+    return parse
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+def add_filter_args(cmd: argparse.ArgumentParser) -> None:
+    """``--pid/--comm/--host/--port``: repeatable, comma lists allowed."""
+    g = cmd.add_argument_group(
+        "selecting connections (repeat an option for any of several values; different options must all match)")
+    g.add_argument("--pid", action="extend", type=_split(int), metavar="PID", default=[],
+                   help="only connections of this process id")
+    g.add_argument("--comm", action="extend", type=_split(str), metavar="NAME", default=[],
+                   help="only connections of processes with this name (wildcards allowed: 'python*')")
+    g.add_argument("--host", action="extend", type=_split(str), metavar="HOST", default=[],
+                   help="only connections with this IP address at either end, or whose requests name this "
+                   "host (HTTP Host / :authority; wildcards allowed: '*.example.com')")
+    g.add_argument("--port", action="extend", type=_split(_port), metavar="PORT", default=[],
+                   help="only connections with this real port at either end")
+
+
+def filter_from_args(args: argparse.Namespace) -> ConnectionFilter:
+    return ConnectionFilter.build(getattr(args, "pid", ()), getattr(args, "comm", ()),
+                                  getattr(args, "host", ()), getattr(args, "port", ()))

@@ -1,0 +1,150 @@
+"""--pid/--comm/--host/--port: each filter keeps exactly the expected connections, whole."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ecq2pcap.filters import ConnectionFilter, ConnectionView
+from ecq2pcap.model import Chunk, Closed, Connection, Direction, Opened
+from ecq2pcap.payloads.authority import AuthorityFinder, host_part
+from tests.conftest import FIXTURES, ROOT, run_tshark
+from tests.support import mixed_stream
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+ALL = ["/a", "/b", "/c", "/d", "/e?x=1"]
+
+
+def ecq2pcap(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "ecq2pcap", *args], capture_output=True, timeout=120, env=ENV,
+                          cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    return mixed_stream.write(tmp_path_factory.mktemp("mixed") / "mixed.jsonl")
+
+
+@pytest.mark.parametrize("args,kept", [
+    ((), ALL),
+    (("--comm", "curl"), ["/a", "/b"]),
+    (("--comm", "curl", "--comm", "wget"), ["/a", "/b", "/c"]),
+    (("--comm", "py*"), ["/e?x=1"]),
+    (("--pid", "100", "--port", "8443"), ["/b"]),
+    (("--pid", "100,300"), ["/a", "/b", "/d"]),
+    (("--port", "443"), ["/a", "/c", "/d"]),
+    (("--port", "50000"), ["/d"]),  # a client port counts too
+    (("--host", "*.example.com"), ["/a", "/c", "/d"]),
+    (("--host", "API.example.com", "--comm", "wget"), ["/c"]),
+    (("--host", "10.0.0.2"), ["/b"]),
+    (("--host", "10.0.0.9"), ["/d"]),  # an address of either end
+    (("--host", "plain.test", "--host", "www.other.test"), ["/b", "/e?x=1"]),
+    (("--comm", "nobody"), []),
+])
+def test_filter_keeps_exactly_the_matching_connections(tmp_path, tshark, mixed, args, kept):
+    pcap, har = tmp_path / "out.pcapng", tmp_path / "out.har"
+    p = ecq2pcap("convert", str(mixed), "-w", str(pcap), "--har", str(har), *args)
+    assert p.returncode == 0, p.stderr
+    # pcapng: the requests tshark finds, and every packet belongs to a kept connection (handshake to FIN)
+    uris = run_tshark(tshark, pcap, "-Y", "http.request", "-T", "fields", "-e", "http.request.uri").split()
+    assert sorted(uris) == kept
+    streams = set(run_tshark(tshark, pcap, "-T", "fields", "-e", "tcp.stream").split())
+    assert len(streams) == len(kept)
+    syns = run_tshark(tshark, pcap, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0", "-T", "fields", "-e", "frame.number")
+    fins = run_tshark(tshark, pcap, "-Y", "tcp.flags.fin==1", "-T", "fields", "-e", "frame.number")
+    assert len(syns.split()) == len(kept) and len(fins.split()) == 2 * len(kept)
+    entries = json.loads(har.read_text())["log"]["entries"]
+    assert sorted(e["request"]["url"].split("/", 3)[3] for e in entries) == [u.lstrip("/") for u in kept]
+    stderr = p.stderr.decode()
+    if args:
+        assert f"({5 - len(kept)} filtered out by" in stderr
+    else:
+        assert "filtered out" not in stderr
+
+
+def test_filters_apply_to_recordings_and_delimited_dumps(tmp_path, tshark):
+    # the realistic sample: curl (3 connections) and python (1), all to localhost:8443
+    pcap = tmp_path / "out.pcapng"
+    p = ecq2pcap("convert", str(FIXTURES / "v2_client.frames.jsonl.gz"), "-w", str(pcap), "--comm", "python")
+    assert p.returncode == 0, p.stderr
+    assert len(set(run_tshark(tshark, pcap, "-T", "fields", "-e", "tcp.stream").split())) == 1
+    assert run_tshark(tshark, pcap, "-Y", "websocket", "-T", "fields", "-e", "frame.number").split()
+    assert b"(3 filtered out by --comm python)" in p.stderr
+    # the HTTP/2 connection is selected by its :authority
+    p = ecq2pcap("convert", str(FIXTURES / "v2_client.frames.jsonl.gz"), "-w", str(pcap), "--host", "localhost",
+                 "--pid", "318")
+    assert p.returncode == 0, p.stderr
+    assert run_tshark(tshark, pcap, "-Y", "http2.header.name == \":authority\"", "-T", "fields", "-e",
+                      "tcp.stream").split()
+
+
+@pytest.mark.parametrize("bad", [("--pid", "x"), ("--port", "70000"), ("--comm", ",")])
+def test_bad_filter_values_are_usage_errors(tmp_path, mixed, bad):
+    p = ecq2pcap("convert", str(mixed), "-w", str(tmp_path / "x.pcapng"), *bad)
+    assert p.returncode == 2 and b"Traceback" not in p.stderr and bad[0].encode() in p.stderr
+
+
+# -- units
+
+
+def _conn(pid=1, comm="curl", client=("10.0.0.5", 1234), server=("10.0.0.1", 443)):
+    return Connection(id=1, pid=pid, comm=comm, fd=3, client=client, server=server)
+
+
+def _chunk(conn, data, direction=Direction.C2S):
+    return Chunk(conn, direction, 1, data, data, None)
+
+
+def test_host_filter_waits_for_the_request_head_then_releases_in_order():
+    view = ConnectionView(ConnectionFilter.build(hosts=["api.example.com"]))
+    conn = _conn()
+    first = [Opened(conn, 0), _chunk(conn, b"GET / HTTP/1.1\r\nAccept: */*\r\n")]
+    assert view.process(first) == []  # the head is not complete: undecided
+    rest = [_chunk(conn, b"Host: api.example.com:443\r\n\r\n"), Closed(conn, 2, "end")]
+    assert view.process(rest) == first + rest
+    other = _conn(client=("10.0.0.5", 999))
+    assert view.process([Opened(other, 0), _chunk(other, b"GET / HTTP/1.1\r\nHost: b.test\r\n\r\n")]) == []
+    assert view.report.counts["filtered_connections"] == 1
+
+
+def test_undecided_connection_is_decided_at_its_end():
+    view = ConnectionView(ConnectionFilter.build(hosts=["x.test"]))
+    conn = _conn()
+    assert view.process([Opened(conn, 0), _chunk(conn, b"HTTP/1.1 200 OK\r\n\r\n", Direction.S2C)]) == []
+    assert view.process([Closed(conn, 1, "end")]) == []
+    assert view.report.counts["filtered_connections"] == 1
+
+
+@pytest.mark.parametrize("data,name", [
+    (b"GET /x HTTP/1.1\r\nHost: Example.COM:8443\r\n\r\n", "example.com"),
+    (b"GET /x HTTP/1.1\r\nhost:[2001:db8::1]:443\r\n\r\n", "2001:db8::1"),
+    (b"GET http://proxy.test/x HTTP/1.1\r\n\r\n", "proxy.test"),
+    (b"GET /x HTTP/1.0\r\n\r\n", None),
+    (b"\x16\x03\x01\x00\x05hello\n", None),
+])
+def test_authority_of_http1(data, name):
+    f = AuthorityFinder()
+    for i in range(len(data)):  # byte by byte: the answer does not depend on chunking
+        f.feed(data[i:i + 1])
+    assert f.done and f.name == name
+
+
+def test_authority_of_http2():
+    import hpack
+    from hyperframe.frame import HeadersFrame, SettingsFrame
+
+    from ecq2pcap.payloads.h2encode import PREFACE
+
+    hf = HeadersFrame(1, hpack.Encoder().encode([(":method", "GET"), (":authority", "h2.example:443"),
+                                                 (":path", "/"), (":scheme", "https")]), flags=["END_HEADERS"])
+    f = AuthorityFinder()
+    wire = PREFACE + SettingsFrame(0).serialize() + hf.serialize()
+    f.feed(wire[:30])
+    assert not f.done
+    assert f.feed(wire[30:]) == "h2.example"
+
+
+def test_host_part_rejects_junk():
+    assert host_part("a b") is None and host_part("") is None and host_part("x.test.") == "x.test"
