@@ -3,6 +3,13 @@
 The v1 tuple is always client→server, but the captured process may be either end
 (nginx captures are server side). A request written by the process, or a response
 read by it, means the process is the client.
+
+HTTP/2 adds one more sign: the server speaks first (its SETTINGS frame, written right
+after the TLS handshake, before it reads the client's preface; protocol doc §11.14).
+The first bytes of one direction of a connection that are a SETTINGS frame on stream
+0 (not an ACK) were sent by the server: written by the process, it is the server;
+read, it is the client. Only a direction's first bytes say this (a client sends its
+own SETTINGS, but after the preface).
 """
 
 from __future__ import annotations
@@ -28,11 +35,21 @@ def _is_request(cap: Capture) -> bool | None:
     return None
 
 
-def infer_role(cap: Capture) -> str | None:
-    """"client", "server" or None when this capture does not tell."""
+def _is_server_settings(p: bytes) -> bool:
+    """A SETTINGS frame (type 4) on stream 0, not an ACK, of a plausible length."""
+    return (len(p) >= 9 and p[3] == 0x04 and p[4] == 0 and p[5:9] == b"\0\0\0\0"
+            and p[0] == 0 and int.from_bytes(p[1:3], "big") % 6 == 0)
+
+
+def infer_role(cap: Capture, first_of_direction: bool = False) -> str | None:
+    """"client", "server" or None when this capture does not tell.
+
+    ``first_of_direction``: no earlier bytes of the connection went this way."""
     if cap.data_type is None:
         return None
     request = _is_request(cap)
+    if request is None and first_of_direction and cap.form is PayloadForm.RAW and _is_server_settings(cap.payload):
+        request = False  # the server's opening SETTINGS: a "response"
     if request is None:
         return None
     wrote = cap.data_type is DataType.WRITE

@@ -5,17 +5,24 @@
 * Captures carrying the unknown tuple wait (up to ``adopt_window_ns``) for the real
   tuple of the same (pid, fd) and join it; otherwise the connection gets stable
   synthetic endpoints (:mod:`.endpoints`).
+* Which end eCapture hooked (:mod:`.roles`) decides every capture's direction, so a
+  connection's captures wait until its data shows it (up to ``adopt_window_ns`` or
+  ``ROLE_WAIT_BYTES``; then the process is taken as the client). A server that speaks
+  first (HTTP/2 SETTINGS) thus never has its first bytes put on the client's side,
+  however fast the events arrive.
 * eCapture emits events when a worker flushes, not in capture order, so captures
   wait in a reorder buffer for ``reorder_window_ns`` of capture time and come out
   ordered by (time, client→server first, arrival) — v1.4 timestamps are whole
   seconds (§11.13).
-* Stale re-emits of the previous HTTP/1 headers (§4.3, §11.6) are recognised and
-  left out; the Closed event says how many.
+* Stale re-emits of the previous HTTP/1 headers (§4.3, §11.6) are recognised
+  (:mod:`.reemits`) and left out; the Closed event says how many.
 * Each connection's captures become wire bytes through its :class:`~.normalize.Normalizer`
   (HTTP/1 framing repair, HTTP/2 dump re-encoding, synthetic HTTP/2 prefaces).
 
 Time only moves with the data (the largest capture timestamp seen) or with
-:meth:`ConnectionTable.advance`, which a live source calls with the wall clock.
+:meth:`ConnectionTable.advance`, which a live source calls with the wall clock. v2
+connect lines carry no time of their own (only when they were received, another
+clock than the events' header times), so they never move it.
 """
 
 from __future__ import annotations
@@ -40,9 +47,11 @@ from ..model import (
 from ..report import Report
 from .endpoints import SyntheticEndpoints
 from .normalize import Normalizer
+from .reemits import is_stale_reemit
 from .roles import infer_role
 
 SECOND = 1_000_000_000
+ROLE_WAIT_BYTES = 4 << 20  # at most this much of a connection waits for its role
 
 
 @dataclass(eq=False)
@@ -59,6 +68,9 @@ class _Conn:
     last_ts: int = 0
     last_released_ts: int = 0
     held: list = field(default_factory=list)  # captures waiting for a tuple (unknown-tuple conns)
+    unroled: list = field(default_factory=list)  # captures waiting for the role (which end was hooked)
+    unroled_bytes: int = 0
+    seen_types: set = field(default_factory=set)  # data types (read/write) seen so far
     last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp)
     reemits: int = 0
     late: int = 0
@@ -88,6 +100,7 @@ class ConnectionTable:
         self._by_key: dict[tuple, _Conn] = {}  # (group, tuple) -> conn
         self._current: dict[tuple, _Conn] = {}  # group -> most recent conn
         self._pending: dict[tuple, _Conn] = {}  # group -> conn waiting for its tuple
+        self._unroled: dict[int, _Conn] = {}  # id(conn) -> conn whose captures wait for its role
         self._known_tuples: dict[tuple, tuple[Tuple, int]] = {}  # (pid, fd) -> (tuple, time) from connect lines
         self._endpoints = SyntheticEndpoints()
         self._last_sweep = 0
@@ -105,9 +118,10 @@ class ConnectionTable:
         out: list[FlowEvent] = []
         c = self._conn_for(cap, out)
         if not c.role_known:
-            role = infer_role(cap)
+            role = infer_role(cap, first_of_direction=cap.data_type not in c.seen_types)
             if role is not None:
                 c.conn.process_role, c.role_known = role, True
+        c.seen_types.add(cap.data_type)
         c.last_ts = max(c.last_ts, ts)
         if not c.first_ts:
             c.first_ts = ts
@@ -116,7 +130,9 @@ class ConnectionTable:
         if c.tuple is None:
             c.held.append(cap)  # unknown tuple: wait to adopt a real one
         else:
-            self._push(c, cap)
+            self._submit(c, cap)
+        if c.role_known and c.unroled:
+            self._role_settled(c)
         if ts > self.clock:
             self.clock = ts
         self._release(out)
@@ -134,6 +150,8 @@ class ConnectionTable:
         out: list[FlowEvent] = []
         for c in list(self._pending.values()):
             self._commit_synthetic(c, "eCapture never gave the tuple (0.0.0.0:0-0.0.0.0:0 until the end of input)")
+        for c in list(self._unroled.values()):
+            self._role_settled(c)
         self._release(out, everything=True)
         for c in list(self._all_conns()):
             self._close(c, reason, out)
@@ -197,7 +215,7 @@ class ConnectionTable:
         self._set_tuple(c, tup)
         held, c.held = c.held, []
         for cap in held:
-            self._push(c, cap)
+            self._submit(c, cap)
 
     def _commit_synthetic(self, c: _Conn, reason: str) -> None:
         """Give a connection that never got a tuple stable invented endpoints."""
@@ -210,13 +228,12 @@ class ConnectionTable:
         self._current.setdefault(c.group, c)
         held, c.held = c.held, []
         for cap in held:
-            self._push(c, cap)
+            self._submit(c, cap)
 
     def _connect_info(self, info: ConnectInfo) -> list[FlowEvent]:
         out: list[FlowEvent] = []
-        if info.timestamp_ns and info.timestamp_ns > self.clock:
-            self.clock = info.timestamp_ns
         key = (info.pid, info.fd)
+        # (info.timestamp_ns is a receive time: it must not move the clock of the events' own times)
         if info.kind == "connect" and info.tuple is not None:
             group = ("fd", info.pid, info.fd)
             prev = self._current.get(group)
@@ -239,6 +256,25 @@ class ConnectionTable:
                 yield c
 
     # ---------------------------------------------------------------- ordering
+
+    def _submit(self, c: _Conn, cap: Capture) -> None:
+        """Into the reorder buffer, or wait while the connection's role is unknown."""
+        if c.role_known:
+            self._push(c, cap)
+            return
+        c.unroled.append(cap)
+        c.unroled_bytes += len(cap.payload)
+        self._unroled[id(c)] = c
+        if c.unroled_bytes > ROLE_WAIT_BYTES:
+            self._role_settled(c)
+
+    def _role_settled(self, c: _Conn) -> None:
+        """The role is known (or no longer waited for: the default, client, stays)."""
+        c.role_known = True
+        self._unroled.pop(id(c), None)
+        waiting, c.unroled, c.unroled_bytes = c.unroled, [], 0
+        for cap in waiting:
+            self._push(c, cap)
 
     def _push(self, c: _Conn, cap: Capture) -> None:
         # Equal times: v1 events are merged flushes whose arrival order means nothing
@@ -271,6 +307,10 @@ class ConnectionTable:
             if c.held and now - c.first_ts > self.adopt_window_ns:
                 self._commit_synthetic(c, "eCapture never gave the tuple (0.0.0.0:0-0.0.0.0:0 and no real tuple within the adopt window)")
                 self._release(out)
+        for c in list(self._unroled.values()):
+            if now - c.unroled[0].timestamp_ns > self.adopt_window_ns:
+                self._role_settled(c)
+                self._release(out)
         grace = 2 * self.reorder_window_ns
         if self.idle_timeout_ns:  # forget connect lines of connections long gone (bounded memory)
             old = now - max(self.idle_timeout_ns, grace)
@@ -288,7 +328,7 @@ class ConnectionTable:
             c.due = None
             if c.closed:
                 continue
-            if c.held:
+            if c.held or c.unroled:
                 self._schedule(c, now + SECOND)
             elif c.superseded and now - c.last_ts > grace:
                 self._close(c, "its fd was reused by a new connection", out)
@@ -319,7 +359,7 @@ class ConnectionTable:
         if c.closed:  # a straggler after the connection was closed: reopen a new one
             self._reopen(c)
         direction = self._direction(c, cap)
-        if cap.form is PayloadForm.HTTP1_RENDERED and self._is_reemit(c, cap, direction, ts):
+        if cap.form is PayloadForm.HTTP1_RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload, direction, ts):
             c.reemits += 1
             self.report.count("stale_reemits")
             return
@@ -345,28 +385,6 @@ class ConnectionTable:
             out.append(Chunk(c.conn, Direction.C2S, ts, preface, b"", cap, changes[:1]))
             changes = changes[1:]
         out.append(Chunk(c.conn, direction, ts, wire, cap.payload, cap, notes + changes))
-
-    def _is_reemit(self, c: _Conn, cap: Capture, direction: Direction, ts: int) -> bool:
-        """eCapture re-renders the previous message's headers, bodiless, at socket close
-        (v1.4.0–1.5.0) and on every idle flush that does not start with a new message
-        (after an upgrade, or a body continued in a later flush; protocol doc §4.3, §11.6).
-
-        A bodiless message whose headers equal the previous one in that direction is a
-        re-emit when it carries the same capture time (close), when the connection was
-        upgraded, or when it is a response with the same ``Date`` (a real new response has
-        a new one). Identical requests at other times stay real: clients that poll send
-        byte-identical requests, each in its own flush."""
-        payload = cap.payload
-        end = payload.find(b"\r\n\r\n")
-        head = payload if end < 0 else payload[: end + 4]
-        prev = c.last_headers.get(direction)
-        c.last_headers[direction] = (head, ts)
-        if prev is None or len(head) != len(payload):  # has a body: a real message
-            return False
-        prev_head, prev_ts = prev
-        if prev_head != head:
-            return False
-        return prev_ts == ts or c.upgraded or (head.startswith(b"HTTP/") and b"\r\nDate: " in head)
 
     def _reopen(self, c: _Conn) -> None:
         c.closed = c.opened = False

@@ -195,3 +195,51 @@ def test_no_synthetic_preface_for_http1_or_a_captured_start():
     # the server's SETTINGS read before the client's preface write (v2 arrival order)
     got = [c.wire for c in chunks(run([raw(SETTINGS, 0, 1), raw(PREFACE + H2_REQ, 1, 1)]))]
     assert got == [SETTINGS, PREFACE + H2_REQ]
+
+
+# -- pacing independence: direction comes from the events, not from when they are released
+
+
+def test_server_settings_written_first_is_server_to_client_even_when_released_at_once():
+    from ecq2pcap.payloads.h2encode import PREFACE
+
+    # nginx writes its SETTINGS before it reads the preface; the clock jumps past the
+    # reorder window before the preface arrives (a burst, or a late flush)
+    table = ConnectionTable(repair_http1=False)
+    out = table.feed(raw(SETTINGS, 1, 1))
+    out += table.advance(9 * S)
+    out += table.feed(raw(PREFACE + H2_REQ, 0, 1))
+    out += table.close_all()
+    ch = chunks(out)
+    assert [(c.direction, c.wire) for c in ch] == [(Direction.S2C, SETTINGS), (Direction.C2S, PREFACE + H2_REQ)]
+    assert ch[0].conn.process_role == "server"
+
+
+def test_captures_wait_for_the_role_before_their_direction_is_decided():
+    # the first write tells nothing (a server greeting); the clock passes the reorder window
+    # before the read that shows the process is the server: the write still goes s2c
+    greeting = b"220 ready\r\n"
+    table = ConnectionTable(repair_http1=False)
+    out = table.feed(raw(greeting, 1, 1))
+    out += table.advance(8 * S)
+    assert chunks(out) == []  # waiting for the role, not released with a guess
+    out += table.feed(raw(REQ, 0, 2))
+    out += table.close_all()
+    assert [(c.direction, c.wire) for c in chunks(out)] == [(Direction.S2C, greeting), (Direction.C2S, REQ)]
+
+
+def test_role_wait_is_bounded_then_the_process_is_taken_as_the_client():
+    table = ConnectionTable(repair_http1=False, adopt_window_ns=5 * S)
+    table.feed(raw(b"\x01\x02\x03", 1, 1))
+    out = table.advance(30 * S)
+    assert [(c.direction, c.wire) for c in chunks(out)] == [(Direction.C2S, b"\x01\x02\x03")]
+
+
+def test_connect_lines_do_not_move_the_clock():
+    # a connect line's time is when it was received (another clock than the header times):
+    # a late receive time must not release the data ahead of its reorder window
+    table = ConnectionTable(repair_http1=False)
+    out = table.feed(ConnectInfo("connect", pid=1, fd=5, tuple=T, timestamp_ns=1 * S))
+    out += table.feed(cap(RESP, 0, 100 * S, form=PayloadForm.RAW))
+    out += table.feed(ConnectInfo("connect", pid=9, fd=3, tuple=T, timestamp_ns=5000 * S))
+    assert chunks(out) == [] and table.clock == 100 * S
