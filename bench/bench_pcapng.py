@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ecq2pcap.model import Capture, Chunk, Connection, DataType, Direction, Opened, PayloadForm  # noqa: E402
+from ecq2pcap.model import Chunk, ChunkInfo, Connection, Direction, Opened  # noqa: E402
 from ecq2pcap.sinks.pcapng import PcapngSink  # noqa: E402
 from ecq2pcap.sinks.pcapng.blocks import enhanced_packet  # noqa: E402
 from ecq2pcap.sinks.pcapng.tcp import TcpFlow  # noqa: E402
@@ -39,11 +39,11 @@ def timed(seconds: float, step) -> tuple[int, float]:
 def bench_sink(size: int, seconds: float) -> tuple[float, float]:
     payload = os.urandom(size)
     conn = Connection(id=1, pid=4242, comm="curl", fd=7, client=("10.1.1.1", 51000), server=("10.2.2.2", 443))
-    cap = Capture(4242, 4243, "curl", 7, DataType.WRITE, None, T0, payload, PayloadForm.RAW, 0, "uuid-1", origin="x:1")
+    info = ChunkInfo(4242, 4243, "curl", 7, "uuid-1", 0, origin="x:1")
     with open(os.devnull, "wb") as out:
         sink = PcapngSink(out)
         sink.handle(Opened(conn, T0))
-        chunks = [Chunk(conn, d, T0 + 1, payload, payload, cap) for d in Direction]
+        chunks = [Chunk(conn, d, T0 + 1, payload, payload, info) for d in Direction]
         i = 0
 
         def step() -> int:

@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from .argtypes import int_between, seconds
@@ -153,24 +154,24 @@ class Session:
         """Handle a batch; True when ``count`` is reached or an output broke (stop)."""
         if self.pipeline is None:
             return self._process(batch)
-        before = self.pipeline.table.clock
+        before = self.pipeline.clock
         try:
             return self._process(batch)
         finally:
-            clock = self.pipeline.table.clock
+            clock = self.pipeline.clock
             if clock and (clock > before or self._anchor is None):  # the data moved its clock
                 self._anchor = (time.time_ns(), clock)
 
     def _process(self, batch: list[Delivery]) -> bool:
         for message, replayed in batch:
-            message.recv_time_ns = recorded_time_ns(message.recv_time_ns)
+            message = replace(message, recv_time_ns=recorded_time_ns(message.recv_time_ns))
             data = message.data
             is_log = is_log_message(data)
             if self.recorder is not None:
                 try:
-                    message.origin = f"{self.recorder.name}:{self.recorder.write(message)}"
+                    message = replace(message, origin=f"{self.recorder.name}:{self.recorder.write(message)}")
                 except BrokenPipeError:
-                    self._broke()
+                    self.output_closed()
                     return True
             if is_log and self.version is None:
                 m = _VERSION.search(data)
@@ -195,7 +196,7 @@ class Session:
         connection as idle. Before any data, nothing needs time to pass.
         """
         if self.watch_stdout and not self.broken and _reader_gone(sys.stdout):
-            self._broke()  # e.g. Wireshark quit while no event came
+            self.output_closed()  # e.g. Wireshark quit while no event came
         if self.pipeline is not None and self._anchor is not None:
             wall, clock = self._anchor
             self.pipeline.tick(clock + max(0, now_ns - wall))
@@ -206,9 +207,10 @@ class Session:
             try:
                 self.recorder.flush()
             except BrokenPipeError:
-                self._broke()
+                self.output_closed()
 
-    def _broke(self) -> None:
+    def output_closed(self) -> None:
+        """An output's reader went away (e.g. Wireshark quit): stop after this batch."""
         if not self.broken:
             self.broken = True
             try:  # later writes (and the interpreter's final flush) go nowhere
@@ -225,29 +227,6 @@ def _reader_gone(stream: TextIO) -> bool:
         return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
     except (AttributeError, OSError, ValueError):  # no poll() (Windows), or not a real file
         return False
-
-
-class _GuardedSink:
-    """A sink whose output may be a pipe: when the reader goes away, stop quietly."""
-
-    def __init__(self, sink, session: Session) -> None:
-        self.sink, self.session = sink, session
-        self.broken = False
-
-    def handle(self, event) -> None:
-        self._call(self.sink.handle, event)
-
-    def finish(self) -> None:
-        self._call(self.sink.finish)
-
-    def _call(self, fn, *args) -> None:
-        if self.broken:  # the other sinks go on (the HAR is still completed)
-            return
-        try:
-            fn(*args)
-        except BrokenPipeError:
-            self.broken = True
-            self.session._broke()
 
 
 # ---------------------------------------------------------------------------
@@ -516,7 +495,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         pipeline = open_pipeline(args, stack, report, live=True)
         recorder = open_recording(args.record, args.url, stack) if args.record else None
         session = Session(pipeline, recorder, args.count, watch_stdout=args.write == "-")
-        pipeline.sinks = [_GuardedSink(s, session) for s in pipeline.sinks]
+        pipeline.on_output_closed = session.output_closed  # the HAR is still completed when -w - closes
         try:
             reason = _run(source, session, args, status, "live")
         finally:

@@ -11,7 +11,8 @@
   one capture placed on a connection in one **direction** (client→server or
   server→client, always from the client's point of view).
 
-Everything here is plain data: no I/O.
+Everything here is plain data: no I/O. Records and flow events are immutable: a stage
+never changes what it was handed or what it handed on (the frozen dataclasses enforce it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Opcode(enum.Enum):
     BINARY = "binary"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Message:
     """One eCaptureQ message exactly as received."""
 
@@ -94,7 +95,7 @@ ECTYPE_NAMES = {
 }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Heartbeat:
     timestamp_ns: int | None
     count: int
@@ -102,7 +103,7 @@ class Heartbeat:
     origin: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ProcessLog:
     """One eCapture log line; ``fields`` is the zerolog object when it parsed."""
 
@@ -111,7 +112,7 @@ class ProcessLog:
     origin: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Capture:
     """TLS plaintext of one eCapture event (one or several merged SSL calls)."""
 
@@ -131,7 +132,7 @@ class Capture:
     notes: tuple[str, ...] = ()  # things a dialect changed or noticed (hex dump reversed, ...)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ConnectInfo:
     """A v2 connect line (``kind='connect'``) or destroy line (``'destroy'``)."""
 
@@ -145,7 +146,7 @@ class ConnectInfo:
     origin: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Annotation:
     """An event that is not TLS data (bash, mysql, master key, ...): kept, never TCP."""
 
@@ -168,9 +169,17 @@ class DecodeError(ValueError):
 # flows → sinks
 
 
-@dataclass(slots=True, eq=False)
+class Protocol(enum.Enum):
+    """What a chunk's wire bytes speak, decided once in flows (:mod:`ecq2pcap.flows.protocol`)."""
+
+    HTTP1 = "HTTP/1"
+    HTTP2 = "HTTP/2"
+    UNKNOWN = "unknown"  # neither recognised at the connection's start (the HAR sink still tries HTTP/1)
+
+
+@dataclass(slots=True, frozen=True, eq=False)
 class Connection:
-    """One synthesized TCP connection."""
+    """One synthesized TCP connection, as it is when its :class:`Opened` is emitted."""
 
     id: int  # 1, 2, ... in order of first data; HAR `connection`
     pid: int
@@ -181,8 +190,7 @@ class Connection:
     tuple_known: bool = True
     synthetic_reason: str | None = None  # why endpoints were invented
     process_role: str = "client"  # "client" or "server": which end eCapture hooked
-    uuids: list[str] = field(default_factory=list)
-    tids: list[int] = field(default_factory=list)
+    uuids: tuple[str, ...] = ()  # eCapture uuids of the captures released with its first data
     module: str = "openssl"
 
     @property
@@ -194,26 +202,49 @@ class Connection:
         return (direction is Direction.C2S) == (self.process_role == "client")
 
 
-@dataclass(slots=True)
+class ChunkInfo(NamedTuple):
+    """What eCapture said about the capture behind a chunk: sinks read this, never the
+    dialect's :class:`Capture` (pcapng comments, HAR ``_ecapture``, diagnostics)."""
+
+    pid: int | None = None
+    tid: int | None = None
+    comm: str = ""
+    fd: int | None = None
+    uuid: str | None = None
+    ectype: int | None = None  # eCapture's `type`, as sent
+    form: PayloadForm = PayloadForm.RAW  # what eCapture delivered (the wire may be repaired/re-encoded)
+    origin: str = ""  # "file:line" of the message
+    notes: tuple[str, ...] = ()  # the capture's notes + what the flow table changed
+
+    @classmethod
+    def of(cls, cap: Capture, notes: tuple[str, ...]) -> "ChunkInfo":
+        return cls(cap.pid, cap.tid, cap.comm, cap.fd, cap.uuid, cap.ectype, cap.form, cap.origin, notes)
+
+
+@dataclass(slots=True, frozen=True)
 class Chunk:
     """The bytes of one capture placed on a connection."""
 
     conn: Connection
     direction: Direction
     time_ns: int
-    wire: bytes  # what the sinks parse: framing repaired for rendered HTTP/1
+    wire: bytes  # what the sinks parse: framing repaired for rendered HTTP/1, HTTP/2 dumps re-encoded
     raw: bytes  # as eCapture gave it (hex dumps reversed); `wire` may be the same object
-    capture: Capture
-    notes: tuple[str, ...] = ()  # the capture's notes + what the flow table changed, for comments and HAR
+    info: ChunkInfo
+    protocol: Protocol = Protocol.UNKNOWN  # what `wire` speaks (decided once per connection in flows)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.info.notes
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Opened:
     conn: Connection
     time_ns: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Closed:
     conn: Connection
     time_ns: int

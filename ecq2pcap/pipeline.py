@@ -2,6 +2,10 @@
 
 Sans-IO: the caller feeds messages (from a file or a WebSocket) and owns the sinks'
 files; this object only routes records and keeps the counts for the summary.
+
+Hooks for a live caller: :attr:`Pipeline.clock` (the data's own clock, to let time pass
+with :meth:`Pipeline.tick`) and :attr:`Pipeline.on_output_closed` (an output whose reader
+went away stops that sink only).
 """
 
 from __future__ import annotations
@@ -47,6 +51,15 @@ class Pipeline:
         self.stream_state = dialects.StreamState()
         self.ecapture_version: str | None = None
         self.last_heartbeat_ns: int | None = None
+        # when set, a sink whose output pipe closed (BrokenPipeError) is stopped and this is
+        # called; the other sinks go on. When None the error ends the run.
+        self.on_output_closed: Callable[[], None] | None = None
+        self._closed_sinks: set[int] = set()
+
+    @property
+    def clock(self) -> int:
+        """The data's clock: the latest capture time seen (or given to :meth:`tick`), 0 before any."""
+        return self.table.clock
 
     # -- input
 
@@ -95,7 +108,10 @@ class Pipeline:
         self._dispatch(self.table.close_all())
         self._deliver(self.view.finish())
         for sink in self.sinks:
-            sink.finish()
+            if self.on_output_closed is None:
+                sink.finish()
+            elif id(sink) not in self._closed_sinks:
+                self._guarded(sink, sink.finish)
 
     # -- internals
 
@@ -113,6 +129,20 @@ class Pipeline:
             self._deliver(self.view.process(events))
 
     def _deliver(self, events: list[FlowEvent]) -> None:
+        if self.on_output_closed is None:
+            for event in events:
+                for sink in self.sinks:
+                    sink.handle(event)
+            return
         for event in events:
             for sink in self.sinks:
-                sink.handle(event)
+                if id(sink) not in self._closed_sinks:
+                    self._guarded(sink, sink.handle, event)
+
+    def _guarded(self, sink: Sink, fn: Callable, *args) -> None:
+        try:
+            fn(*args)
+        except BrokenPipeError:  # the reader went away: this output stops, the others go on
+            self._closed_sinks.add(id(sink))
+            if self.on_output_closed is not None:
+                self.on_output_closed()

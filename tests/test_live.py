@@ -48,7 +48,7 @@ class EventLog:
 
     def handle(self, e) -> None:
         if isinstance(e, Chunk):
-            self.events.append(("chunk", e.conn.id, e.direction, e.time_ns, e.wire, e.capture.origin, e.notes))
+            self.events.append(("chunk", e.conn.id, e.direction, e.time_ns, e.wire, e.info.origin, e.notes))
         elif isinstance(e, Opened):
             self.events.append(("open", e.conn.id, e.time_ns, e.conn.client, e.conn.server))
         elif isinstance(e, Closed):
@@ -100,11 +100,15 @@ def test_session_records_everything_feeds_once_and_counts():
         Delivery(Message(log.encode(), Opcode.TEXT, "ws://h/#1", 1_700_000_000_123_456_789), False),
         Delivery(Message(log.encode(), Opcode.TEXT, "ws://h/#2", 1_700_000_001_000_000_000), True),
     ]
+    fed = []
+    feed = pipeline.feed
+    pipeline.feed = lambda m: fed.append(m) or feed(m)
     assert session.process(batch) is False
     assert report.counts["process_logs"] == 1 and session.replays_skipped == 1
     assert session.version == "linux_amd64:v1.5.2-20251227-0c6e2aa:6.1.0"
-    assert [m.origin for m, _ in batch] == ["dump.jsonl:2", "dump.jsonl:3"]  # the recording's lines
-    assert batch[0].message.recv_time_ns == 1_700_000_000_123_457_000
+    # the converter sees the recording's line and the time as recorded; the messages handed in stay as they were
+    assert [(m.origin, m.recv_time_ns) for m in fed] == [("dump.jsonl:2", 1_700_000_000_123_457_000)]
+    assert [m.origin for m, _ in batch] == ["ws://h/#1", "ws://h/#2"]
     lines = out.getvalue().splitlines()
     assert len(lines) == 3 and json.loads(lines[0])["ecq2pcap"] == "recording"
 

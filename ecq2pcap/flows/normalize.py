@@ -7,16 +7,18 @@
 * raw bytes that are HTTP/2 without the client preface (capture started mid-connection):
   Wireshark decodes HTTP/2 only after the preface, so a marked synthetic one goes first.
 
-A :class:`Normalizer` lives as long as its connection and sees its captures in order.
+A :class:`Normalizer` lives as long as its connection and sees its captures in order. It
+also decides, once, what the connection speaks (:meth:`Normalizer.protocol_of`): the one
+place that answers "is this HTTP/2?" for the sinks.
 """
 
 from __future__ import annotations
 
-from ..model import Capture, Direction, PayloadForm
+from ..model import Capture, Direction, PayloadForm, Protocol
 from ..payloads.h2dump import parse_h2_dump
-from ..payloads.h2encode import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface
-from ..payloads.h2passive import looks_like_h2
-from ..payloads.http1_render import repair_rendered
+from ..payloads.h2encode import SETTINGS_FRAME, H2Reencoder, is_raw_preface
+from ..payloads.h2passive import PREFACE, looks_like_h2, starts_h2_connection
+from ..payloads.http1_render import repair_rendered, starts_http1_message
 
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
 MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
@@ -28,6 +30,25 @@ class Normalizer:
         self._h2: H2Reencoder | None = None  # set once the connection carried an HTTP/2 dump
         self._sniffed = False  # raw bytes were checked for HTTP/2 without its preface
         self._first_s2c: bytes | None = None  # server's first bytes, kept for that check
+        self._protocol: Protocol | None = None  # decided by the connection's first wire bytes
+
+    def protocol_of(self, form: PayloadForm, direction: Direction, wire: bytes) -> Protocol:
+        """What a chunk's ``wire`` speaks. Decided once, by the connection's first non-empty
+        wire bytes (HTTP/2 when they come from an HTTP/2 dump or open an HTTP/2 connection,
+        HTTP/1 when they start an HTTP/1 message, unknown otherwise); re-encoded HTTP/2 dumps
+        are HTTP/2 even on a connection that started as HTTP/1."""
+        if self._protocol is None:
+            if not wire:
+                return Protocol.UNKNOWN
+            if form is PayloadForm.H2_DUMP or starts_h2_connection(direction, wire):
+                self._protocol = Protocol.HTTP2
+            elif starts_http1_message(wire):
+                self._protocol = Protocol.HTTP1
+            else:
+                self._protocol = Protocol.UNKNOWN
+        if form is PayloadForm.H2_DUMP:
+            return Protocol.HTTP2
+        return self._protocol
 
     def wire(self, cap: Capture, direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
         """``(preface, wire, notes)``: the bytes to put on the connection for ``cap``, preceded

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from ..model import (
     Capture,
     Chunk,
+    ChunkInfo,
     Closed,
     ConnectInfo,
     Connection,
@@ -52,13 +53,26 @@ from .roles import infer_role
 
 SECOND = 1_000_000_000
 ROLE_WAIT_BYTES = 4 << 20  # at most this much of a connection waits for its role
+MAX_UUIDS = 8  # uuids named in a connection's SYN comment (each chunk's comment names its own)
 
 
 @dataclass(eq=False)
 class _Conn:
-    conn: Connection
+    """The table's state of one connection; its :class:`Connection` is built when it opens."""
+
     group: tuple
     tuple: Tuple | None
+    pid: int
+    comm: str
+    fd: int | None
+    module: str
+    client: tuple[str, int] = ("", 0)
+    server: tuple[str, int] = ("", 0)
+    tuple_known: bool = True
+    synthetic_reason: str | None = None  # why endpoints were invented
+    role: str = "client"  # which end eCapture hooked (Connection.process_role)
+    conn: Connection | None = None  # set when opened (a new one after a reopen)
+    uuids: list = field(default_factory=list)  # eCapture uuids seen before it opened (a few), for its SYN comment
     role_known: bool = False
     opened: bool = False
     closed: bool = False
@@ -67,8 +81,8 @@ class _Conn:
     first_ts: int = 0
     last_ts: int = 0
     last_released_ts: int = 0
-    held: list = field(default_factory=list)  # captures waiting for a tuple (unknown-tuple conns)
-    unroled: list = field(default_factory=list)  # captures waiting for the role (which end was hooked)
+    held: list = field(default_factory=list)  # (time, capture) waiting for a tuple (unknown-tuple conns)
+    unroled: list = field(default_factory=list)  # (time, capture) waiting for the role (which end was hooked)
     unroled_bytes: int = 0
     seen_types: set = field(default_factory=set)  # data types (read/write) seen so far
     last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp)
@@ -112,25 +126,25 @@ class ConnectionTable:
         if isinstance(record, ConnectInfo):
             return self._connect_info(record)
         cap = record
-        ts = cap.timestamp_ns if cap.timestamp_ns is not None else self.clock
-        if cap.timestamp_ns is None:
-            cap.timestamp_ns = ts
+        ts = cap.timestamp_ns if cap.timestamp_ns is not None else self.clock  # (no time: now)
         out: list[FlowEvent] = []
         c = self._conn_for(cap, out)
         if not c.role_known:
             role = infer_role(cap, first_of_direction=cap.data_type not in c.seen_types)
             if role is not None:
-                c.conn.process_role, c.role_known = role, True
+                c.role, c.role_known = role, True
         c.seen_types.add(cap.data_type)
         c.last_ts = max(c.last_ts, ts)
+        if not c.opened and cap.uuid and cap.uuid not in c.uuids and len(c.uuids) < MAX_UUIDS:
+            c.uuids.append(cap.uuid)
         if not c.first_ts:
             c.first_ts = ts
         if c.due is None:
             self._schedule(c)
         if c.tuple is None:
-            c.held.append(cap)  # unknown tuple: wait to adopt a real one
+            c.held.append((ts, cap))  # unknown tuple: wait to adopt a real one
         else:
-            self._submit(c, cap)
+            self._submit(c, cap, ts)
         if c.role_known and c.unroled:
             self._role_settled(c)
         if ts > self.clock:
@@ -195,40 +209,37 @@ class ConnectionTable:
         return c
 
     def _new(self, group: tuple, cap: Capture, tup: Tuple | None) -> _Conn:
-        conn = Connection(
-            id=0, pid=cap.pid, comm=cap.comm, fd=cap.fd, client=("", 0), server=("", 0),
-            module=cap.module,
-        )
-        c = _Conn(conn, group, tup, normalizer=Normalizer(repair_http1=self.repair_http1))
+        c = _Conn(group, tup, cap.pid, cap.comm, cap.fd, cap.module,
+                  normalizer=Normalizer(repair_http1=self.repair_http1))
         if tup is not None:
             self._set_tuple(c, tup)
         return c
 
     def _set_tuple(self, c: _Conn, tup: Tuple) -> None:
         c.tuple = tup
-        c.conn.client, c.conn.server = (tup.src_ip, tup.src_port), (tup.dst_ip, tup.dst_port)
-        c.conn.tuple_known = True
+        c.client, c.server = (tup.src_ip, tup.src_port), (tup.dst_ip, tup.dst_port)
+        c.tuple_known = True
         self._by_key[(c.group, tup)] = c
         self._current[c.group] = c
 
     def _adopt(self, c: _Conn, tup: Tuple) -> None:
         self._set_tuple(c, tup)
         held, c.held = c.held, []
-        for cap in held:
-            self._submit(c, cap)
+        for ts, cap in held:
+            self._submit(c, cap, ts)
 
     def _commit_synthetic(self, c: _Conn, reason: str) -> None:
         """Give a connection that never got a tuple stable invented endpoints."""
         self._pending.pop(c.group, None)
-        c.conn.client, c.conn.server = self._endpoints.allocate(c.group)
-        c.conn.tuple_known = False
-        c.conn.synthetic_reason = reason
-        c.tuple = Tuple(*c.conn.client, *c.conn.server)
+        c.client, c.server = self._endpoints.allocate(c.group)
+        c.tuple_known = False
+        c.synthetic_reason = reason
+        c.tuple = Tuple(*c.client, *c.server)
         self._by_key[(c.group, c.tuple)] = c
         self._current.setdefault(c.group, c)
         held, c.held = c.held, []
-        for cap in held:
-            self._submit(c, cap)
+        for ts, cap in held:
+            self._submit(c, cap, ts)
 
     def _connect_info(self, info: ConnectInfo) -> list[FlowEvent]:
         out: list[FlowEvent] = []
@@ -257,12 +268,12 @@ class ConnectionTable:
 
     # ---------------------------------------------------------------- ordering
 
-    def _submit(self, c: _Conn, cap: Capture) -> None:
+    def _submit(self, c: _Conn, cap: Capture, ts: int) -> None:
         """Into the reorder buffer, or wait while the connection's role is unknown."""
         if c.role_known:
-            self._push(c, cap)
+            self._push(c, cap, ts)
             return
-        c.unroled.append(cap)
+        c.unroled.append((ts, cap))
         c.unroled_bytes += len(cap.payload)
         self._unroled[id(c)] = c
         if c.unroled_bytes > ROLE_WAIT_BYTES:
@@ -273,22 +284,22 @@ class ConnectionTable:
         c.role_known = True
         self._unroled.pop(id(c), None)
         waiting, c.unroled, c.unroled_bytes = c.unroled, [], 0
-        for cap in waiting:
-            self._push(c, cap)
+        for ts, cap in waiting:
+            self._push(c, cap, ts)
 
-    def _push(self, c: _Conn, cap: Capture) -> None:
+    def _push(self, c: _Conn, cap: Capture, ts: int) -> None:
         # Equal times: v1 events are merged flushes whose arrival order means nothing
         # (a response's worker may flush first), so client→server goes first; v2 events
         # (no uuid) are single calls sent as they happen, so arrival order is the truth.
         tie = int(self._direction(c, cap)) if cap.uuid is not None else 0
-        heapq.heappush(self._heap, (cap.timestamp_ns, tie, next(self._seq), c, cap))
+        heapq.heappush(self._heap, (ts, tie, next(self._seq), c, cap))
 
     @staticmethod
     def _direction(c: _Conn, cap: Capture) -> Direction:
         wrote = cap.data_type is DataType.WRITE
         if cap.data_type is None:  # unknown: assume the process is the client and wrote it
             wrote = True
-        return Direction.C2S if wrote == (c.conn.process_role == "client") else Direction.S2C
+        return Direction.C2S if wrote == (c.role == "client") else Direction.S2C
 
     def _release(self, out: list[FlowEvent], everything: bool = False) -> None:
         limit = self.clock - self.reorder_window_ns
@@ -308,7 +319,7 @@ class ConnectionTable:
                 self._commit_synthetic(c, "eCapture never gave the tuple (0.0.0.0:0-0.0.0.0:0 and no real tuple within the adopt window)")
                 self._release(out)
         for c in list(self._unroled.values()):
-            if now - c.unroled[0].timestamp_ns > self.adopt_window_ns:
+            if now - c.unroled[0][0] > self.adopt_window_ns:
                 self._role_settled(c)
                 self._release(out)
         grace = 2 * self.reorder_window_ns
@@ -365,13 +376,15 @@ class ConnectionTable:
             return
         if not c.opened:
             c.opened = True
-            c.conn.id = next(self._ids)
+            if cap.uuid and cap.uuid not in c.uuids:
+                c.uuids.append(cap.uuid)
+            c.conn = Connection(
+                id=next(self._ids), pid=c.pid, comm=c.comm, fd=c.fd, client=c.client, server=c.server,
+                tuple_known=c.tuple_known, synthetic_reason=c.synthetic_reason, process_role=c.role,
+                uuids=tuple(c.uuids), module=c.module,
+            )
             self.report.count("connections")
             out.append(Opened(c.conn, ts))
-        if cap.uuid and cap.uuid not in c.conn.uuids:
-            c.conn.uuids.append(cap.uuid)
-        if cap.tid is not None and cap.tid not in c.conn.tids:
-            c.conn.tids.append(cap.tid)
         notes = cap.notes
         if ts < c.last_released_ts:
             c.late += 1
@@ -380,25 +393,24 @@ class ConnectionTable:
         c.last_released_ts = max(c.last_released_ts, ts)
         if cap.form is PayloadForm.HTTP1_RENDERED and cap.payload.startswith((b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")):
             c.upgraded = True
-        preface, wire, changes = c.normalizer.wire(cap, direction)
+        norm = c.normalizer
+        preface, wire, changes = norm.wire(cap, direction)
         if preface:
-            out.append(Chunk(c.conn, Direction.C2S, ts, preface, b"", cap, changes[:1]))
+            protocol = norm.protocol_of(cap.form, Direction.C2S, preface)
+            out.append(Chunk(c.conn, Direction.C2S, ts, preface, b"", ChunkInfo.of(cap, changes[:1]), protocol))
             changes = changes[1:]
-        out.append(Chunk(c.conn, direction, ts, wire, cap.payload, cap, notes + changes))
+        protocol = norm.protocol_of(cap.form, direction, wire)
+        out.append(Chunk(c.conn, direction, ts, wire, cap.payload, ChunkInfo.of(cap, notes + changes), protocol))
 
     def _reopen(self, c: _Conn) -> None:
         c.closed = c.opened = False
-        c.conn = Connection(
-            id=0, pid=c.conn.pid, comm=c.conn.comm, fd=c.conn.fd, client=c.conn.client,
-            server=c.conn.server, tuple_known=c.conn.tuple_known,
-            synthetic_reason=c.conn.synthetic_reason, process_role=c.conn.process_role,
-            module=c.conn.module,
-        )
+        c.conn = None  # a new Connection at its first data
+        c.uuids = []
         c.last_headers.clear()
         c.normalizer = Normalizer(repair_http1=self.repair_http1)  # a new TCP connection
         self._by_key[(c.group, c.tuple)] = c
-        if c.conn.synthetic_reason:
-            self._endpoints.claim(c.conn.client, c.conn.server)
+        if c.synthetic_reason:
+            self._endpoints.claim(c.client, c.server)
         self._schedule(c)
 
     def _close(self, c: _Conn, reason: str, out: list[FlowEvent]) -> None:
@@ -406,8 +418,8 @@ class ConnectionTable:
             del self._by_key[(c.group, c.tuple)]
         if self._current.get(c.group) is c:
             del self._current[c.group]
-        if not c.closed and c.conn.synthetic_reason:
-            self._endpoints.release(c.conn.client, c.conn.server)
+        if not c.closed and c.synthetic_reason:
+            self._endpoints.release(c.client, c.server)
         if c.closed or not c.opened:
             c.closed = True
             return

@@ -63,8 +63,7 @@ from hyperframe.frame import Frame
 
 from ..model import Direction
 from .h2dump import DumpFrame, ParsedDump
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+from .h2passive import PREFACE
 MAX_FRAME_SIZE = 16384  # SETTINGS_MAX_FRAME_SIZE default: we never announce more
 
 FRAME_DATA, FRAME_HEADERS, FRAME_SETTINGS, FRAME_CONTINUATION = 0x0, 0x1, 0x4, 0x9

@@ -59,6 +59,7 @@ __all__ = [
     "H2GoAway",
     "H2PassiveDecoder",
     "looks_like_h2",
+    "starts_h2_connection",
 ]
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -143,6 +144,15 @@ def looks_like_h2(c2s_first_bytes: bytes, s2c_first_bytes: bytes) -> bool:
     if not c2s:  # the server speaks first: its preface is a SETTINGS frame
         return len(s2c) >= 9 and s2c[3] == 0x4 and _plausible_frames(s2c)
     return _plausible_frames(bytes(c2s_first_bytes[:4096])) and (not s2c or _plausible_frames(s2c))
+
+
+def starts_h2_connection(direction: Direction, data: bytes) -> bool:
+    """True when a connection's first bytes in ``direction`` open an HTTP/2 connection:
+    (at least 4 bytes of) the client preface, or the server's SETTINGS frame on stream 0."""
+    if direction is Direction.C2S:
+        n = min(len(data), len(PREFACE))
+        return n >= 4 and data[:n] == PREFACE[:n]
+    return len(data) >= 9 and data[3] == 0x04 and data[4] in (0, 1) and data[5:9] == b"\0\0\0\0"
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["repair_rendered", "NOT_HTTP1"]
+__all__ = ["repair_rendered", "starts_http1_message", "NOT_HTTP1"]
 
 NOT_HTTP1 = "not an HTTP/1 message: left as is"
 
@@ -25,6 +25,12 @@ _HEADER_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}[ \t]*(?:;[^\r\n]*)?")
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+def starts_http1_message(data: bytes) -> bool:
+    """True when ``data`` starts with an HTTP/1 request line or status line."""
+    return _REQUEST_LINE.match(data) is not None or _STATUS_LINE.match(data) is not None
+
 _TRUNCATED = "body shorter than declared: probably truncated by eCapture's 16 KiB per-call or --tsize caps"
 
 

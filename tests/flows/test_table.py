@@ -1,6 +1,8 @@
+from dataclasses import replace
+
 from ecq2pcap.flows import ConnectionTable
 from ecq2pcap.model import (Capture, Chunk, Closed, ConnectInfo, DataType, Direction, Opened, PayloadForm,
-                            Tuple)
+                            Protocol, Tuple)
 
 S = 1_000_000_000
 T = Tuple("10.0.0.1", 40000, "10.0.0.2", 8443)
@@ -34,7 +36,8 @@ def test_halves_and_threads_join_one_connection_ordered():
     opened = [e for e in events if isinstance(e, Opened)]
     assert len(opened) == 1 and opened[0].conn.client == ("10.0.0.1", 40000)
     assert [(c.direction, c.wire) for c in chunks(events)] == [(Direction.C2S, REQ), (Direction.S2C, RESP)]
-    assert sorted(opened[0].conn.tids) == [1, 2]
+    assert [c.info.tid for c in chunks(events)] == [1, 2]  # both threads' captures...
+    assert all(c.conn is opened[0].conn for c in chunks(events))  # ...on the one connection
     assert isinstance(events[-1], Closed)
 
 
@@ -161,8 +164,7 @@ def test_v2_single_calls_keep_arrival_order_on_equal_times():
     frame = b"\x81\x85abcd\x00\x00\x00\x00\x00"
     caps = [cap(REQ, 1, 5 * S, form=PayloadForm.RAW, uuid=None), cap(up_resp, 0, 6 * S, form=PayloadForm.RAW),
             cap(frame, 1, 6 * S, form=PayloadForm.RAW)]
-    for c in caps:
-        c.uuid = None
+    caps = [replace(c, uuid=None) for c in caps]
     assert [c.wire for c in chunks(run(caps))] == [REQ, up_resp, frame]
 
 
@@ -172,9 +174,7 @@ H2_REQ = b"\x00\x00\x03\x01\x05\x00\x00\x00\x05\x82\x84\x87"  # HEADERS stream 5
 
 
 def raw(payload, dt, t):
-    c = cap(payload, dt, t * S, form=PayloadForm.RAW, uuid="u")
-    c.uuid = None  # v2: single calls, arrival order
-    return c
+    return replace(cap(payload, dt, t * S, form=PayloadForm.RAW, uuid="u"), uuid=None)  # v2: single calls
 
 
 def test_raw_http2_whose_start_was_missed_gets_a_marked_synthetic_preface():
@@ -185,6 +185,7 @@ def test_raw_http2_whose_start_was_missed_gets_a_marked_synthetic_preface():
         assert ch[0].direction is Direction.C2S and ch[0].wire.startswith(PREFACE) and ch[0].raw == b""
         assert "synthetic HTTP/2 connection preface" in ch[0].notes[0]
         assert [c.wire for c in ch[1:]] == [c.payload for c in caps]
+        assert {c.protocol for c in ch} == {Protocol.HTTP2}
 
 
 def test_no_synthetic_preface_for_http1_or_a_captured_start():
@@ -243,3 +244,19 @@ def test_connect_lines_do_not_move_the_clock():
     out += table.feed(cap(RESP, 0, 100 * S, form=PayloadForm.RAW))
     out += table.feed(ConnectInfo("connect", pid=9, fd=3, tuple=T, timestamp_ns=5000 * S))
     assert chunks(out) == [] and table.clock == 100 * S
+
+
+def test_protocol_is_decided_once_by_the_connections_first_bytes():
+    from ecq2pcap.payloads.h2encode import PREFACE
+
+    def protocols(caps):
+        return [c.protocol for c in chunks(run(caps))]
+
+    assert protocols([raw(REQ, 1, 1), raw(RESP, 0, 2)]) == [Protocol.HTTP1] * 2
+    assert protocols([raw(PREFACE + H2_REQ, 1, 1), raw(RESP, 0, 2)]) == [Protocol.HTTP2] * 2
+    assert protocols([raw(SETTINGS, 0, 1), raw(REQ, 1, 2)]) == [Protocol.HTTP2] * 2  # the server spoke first
+    assert protocols([raw(b"\x16\x03 binary", 1, 1), raw(REQ, 1, 2)]) == [Protocol.UNKNOWN] * 2
+    # an HTTP/2 dump is HTTP/2 (re-encoded) even on a connection that started as HTTP/1
+    dump = b"\nFrame Type\t=>\tSETTINGS\nFrame StreamID\t=>\t0\nFrame Length\t=>\t0\n"
+    got = protocols([cap(REQ, 1, 1 * S), cap(dump, 1, 2 * S, form=PayloadForm.H2_DUMP), cap(RESP, 0, 3 * S)])
+    assert got[0] is Protocol.HTTP1 and got[-1] is Protocol.HTTP1 and Protocol.HTTP2 in got[1:-1]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ...model import Chunk, Connection, Direction
+from ...model import ChunkInfo, Connection, Direction
 
 __all__ = [
     "ChunkMeta",
@@ -27,21 +27,7 @@ __all__ = [
 ]
 
 
-@dataclass(slots=True, frozen=True)
-class ChunkMeta:
-    """What eCapture said about the capture that carried some bytes (goes to ``_ecapture``)."""
-
-    pid: int | None = None
-    tid: int | None = None
-    comm: str = ""
-    uuid: str | None = None
-    origin: str = ""  # "file:line" of the message, for diagnostics
-    notes: tuple[str, ...] = ()  # what the pipeline changed or noticed (framing repaired, ...)
-
-    @classmethod
-    def from_chunk(cls, chunk: Chunk) -> "ChunkMeta":
-        cap = chunk.capture
-        return cls(cap.pid, cap.tid, cap.comm, cap.uuid, cap.origin, chunk.notes)
+ChunkMeta = ChunkInfo  # what the parsers call the model's ChunkInfo (goes to ``_ecapture``)
 
 
 @dataclass(slots=True, eq=False)

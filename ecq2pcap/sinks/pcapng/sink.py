@@ -183,7 +183,7 @@ class PcapngSink:
         return "; ".join(parts)
 
     def _chunk_comment(self, chunk: Chunk) -> str:
-        cap = chunk.capture
+        cap = chunk.info
         head = f"pid {cap.pid}"
         if cap.tid is not None:
             head += f" tid {cap.tid}"
@@ -196,7 +196,7 @@ class PcapngSink:
         parts.append(f"payload {cap.form.value}" + (" written as captured" if self.raw_payload else ""))
         if cap.origin:
             parts.append(f"origin {cap.origin}")
-        parts.extend(chunk.notes)  # the capture's notes and what the flow table changed
+        parts.extend(cap.notes)  # the capture's notes and what the flow table changed
         return "; ".join(parts)
 
     # -- output --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from ecq2pcap.model import Capture, Chunk, Connection, DataType, Direction, PayloadForm, Tuple
+from ecq2pcap.model import Chunk, ChunkInfo, Connection, Direction, PayloadForm, Protocol
 from tests.support.har import load_with_haralyzer, validate_entry, validate_har
 
 __all__ = ["load_with_haralyzer", "make_chunk", "make_conn", "validate_entry", "validate_har"]
@@ -21,11 +21,12 @@ def make_conn(conn_id: int = 1, *, server: tuple[str, int] = ("10.0.0.2", 443), 
 
 def make_chunk(conn: Connection, direction: Direction, time_ns: int, data: bytes, *,
                form: PayloadForm = PayloadForm.RAW, tid: int | None = None, uuid: str | None = None,
-               notes: tuple[str, ...] = (), origin: str = "test:1") -> Chunk:  # fmt: skip
-    dt = DataType.WRITE if direction is Direction.C2S else DataType.READ
-    cap = Capture(
-        pid=conn.pid, tid=tid if tid is not None else conn.pid, comm=conn.comm, fd=conn.fd, data_type=dt,
-        tuple=Tuple(conn.client[0], conn.client[1], conn.server[0], conn.server[1]), timestamp_ns=time_ns,
-        payload=data, form=form, ectype=None, uuid=uuid, origin=origin,
-    )  # fmt: skip
-    return Chunk(conn, direction, time_ns, data, data, cap, notes)
+               notes: tuple[str, ...] = (), origin: str = "test:1",
+               protocol: Protocol | None = None) -> Chunk:  # fmt: skip
+    """A chunk as the flows hand it on; ``protocol`` defaults to HTTP/2 for an HTTP/2 dump,
+    HTTP/1 otherwise (the flows decide it per connection: pass it for raw HTTP/2)."""
+    info = ChunkInfo(pid=conn.pid, tid=tid if tid is not None else conn.pid, comm=conn.comm, fd=conn.fd,
+                     uuid=uuid, form=form, origin=origin, notes=notes)  # fmt: skip
+    if protocol is None:
+        protocol = Protocol.HTTP2 if form is PayloadForm.H2_DUMP else Protocol.HTTP1
+    return Chunk(conn, direction, time_ns, data, data, info, protocol)

@@ -214,8 +214,7 @@ def test_websocket_messages_in_chrome_layout():
 
 
 def test_non_ip_server_address_is_omitted():
-    conn = make_conn()
-    conn.server = ("not-an-ip", 443)
+    conn = make_conn(server=("not-an-ip", 443))
     e = entry_of(request(headers=[]), response(), conn)
     assert "serverIPAddress" not in e
 

@@ -8,7 +8,7 @@ import hashlib
 import io
 import json
 
-from ecq2pcap.model import Closed, Connection, Direction, Opened, PayloadForm
+from ecq2pcap.model import Closed, Connection, Direction, Opened, PayloadForm, Protocol
 from ecq2pcap.payloads.http1_render import repair_rendered
 from ecq2pcap.report import Report
 from ecq2pcap.sinks.har import HarSink
@@ -120,7 +120,7 @@ def test_garbage_is_reported_even_without_an_entry():
 def test_h2_text_dump_is_counted_when_http2_is_turned_off():
     report = Report()
     out = io.BytesIO()
-    sink = HarSink(out, report=report, h2_parser=None, h2_dump_parser=None)
+    sink = HarSink(out, report=report, h2_parser=None)
     conn = make_conn(4)
     dump = b"\nFrame Type\t=>\tHEADERS\nFrame StreamID\t=>\t1\nFrame Length\t=>\t10\n"
     for i in range(3):
@@ -139,8 +139,9 @@ def test_raw_http2_connection_is_not_fed_to_http1_when_http2_is_turned_off():
         out = io.BytesIO()
         sink = HarSink(out, report=report, h2_parser=None)
         conn = make_conn(5)
-        sink.handle(make_chunk(conn, first_dir, T0, first))
-        sink.handle(make_chunk(conn, first_dir.other, T0 + 1, b"\x00\x00\x00\x04\x01\x00\x00\x00\x00"))
+        h2 = Protocol.HTTP2  # as the flows decide it (tests/flows)
+        sink.handle(make_chunk(conn, first_dir, T0, first, protocol=h2))
+        sink.handle(make_chunk(conn, first_dir.other, T0 + 1, b"\x00\x00\x00\x04\x01\x00\x00\x00\x00", protocol=h2))
         sink.finish()
         assert report.warnings[H2_NOT_DECODED] == 2
         assert set(report.warnings) == {H2_NOT_DECODED}  # no HTTP/1 garbage errors
@@ -244,7 +245,7 @@ def test_real_v140_sample(samples_dir):
     report = Report()
     # the HTTP/2 dumps reach the HAR sink re-encoded by the connection table (tested end to
     # end); fed here as text, they are only counted
-    sink = HarSink(out, report=report, h2_parser=None, h2_dump_parser=None)
+    sink = HarSink(out, report=report, h2_parser=None)
     for ev in sample_events(samples_dir):
         sink.handle(ev)
     sink.finish()

@@ -13,7 +13,7 @@ from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether  # noqa: F401  (registers link type 1 for rdpcap)
 from scapy.utils import rdpcap
 
-from ecq2pcap.model import Capture, Chunk, Closed, Connection, DataType, Direction, Opened, PayloadForm, Tuple
+from ecq2pcap.model import Chunk, ChunkInfo, Closed, Connection, Direction, Opened, PayloadForm, Protocol
 from ecq2pcap.report import Report
 from ecq2pcap.sinks.pcapng import PcapngSink, PortMap
 from tests.conftest import run_tshark
@@ -45,21 +45,18 @@ def connection(id=1, client=("10.1.1.1", 51000), server=("10.2.2.2", 8443), **kw
 
 def chunk(conn: Connection, direction: Direction, data: bytes, t: int, *, raw: bytes | None = None, notes=()) -> Chunk:
     sent = direction is C2S  # the client process wrote c2s bytes
-    cap = Capture(
+    info = ChunkInfo(
         pid=conn.pid,
         tid=conn.pid + 1,
         comm=conn.comm,
         fd=conn.fd,
-        data_type=DataType.WRITE if sent else DataType.READ,
-        tuple=Tuple(*conn.client, *conn.server),
-        timestamp_ns=t,
-        payload=raw if raw is not None else data,
-        form=PayloadForm.HTTP1_RENDERED if raw is not None else PayloadForm.RAW,
-        ectype=1 if sent else 3,
         uuid=f"{conn.uuids[0]}-{direction.label}",
+        ectype=1 if sent else 3,
+        form=PayloadForm.HTTP1_RENDERED if raw is not None else PayloadForm.RAW,
         origin=f"dump.jsonl:{t - T0}",
+        notes=tuple(notes),
     )
-    return Chunk(conn, direction, t, data, raw if raw is not None else data, cap, notes)
+    return Chunk(conn, direction, t, data, raw if raw is not None else data, info, Protocol.HTTP1)
 
 
 def exchange(conn: Connection, pieces, t=T0) -> list:
