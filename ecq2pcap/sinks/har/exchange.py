@@ -4,9 +4,7 @@ A protocol parser (HTTP/1 here; HTTP/2 and WebSocket later) turns a connection's
 into :class:`Exchange` objects; :mod:`.entries` turns each into one HAR entry. A parser
 plugs into the sink by implementing :class:`ExchangeParser`.
 
-Bodies are kept as they were on the wire *after* transfer framing (de-chunked for
-HTTP/1, DATA payloads for HTTP/2) and *before* content decoding; the HAR writer
-decodes ``Content-Encoding`` itself.
+The request and response models are the codecs' own (:mod:`ecq2pcap.payloads.http`).
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ...model import ChunkInfo, Connection, Direction
+from ...payloads.http import HttpMessage, HttpRequest, HttpResponse
 
 __all__ = [
     "ChunkMeta",
@@ -28,52 +27,6 @@ __all__ = [
 
 
 ChunkMeta = ChunkInfo  # what the parsers call the model's ChunkInfo (goes to ``_ecapture``)
-
-
-@dataclass(slots=True, eq=False)
-class HttpMessage:
-    """Fields common to requests and responses."""
-
-    http_version: str = "HTTP/1.1"  # "HTTP/1.0", "HTTP/1.1", "HTTP/2"
-    headers: list[tuple[str, str]] = field(default_factory=list)  # wire order and casing
-    body: bytes | bytearray = b""  # after transfer framing, before content decoding; at most the cap
-    body_size: int = 0  # body bytes seen (can exceed len(body) when the cap cut it)
-    start_ns: int = 0  # time of the chunk that carried the first byte of the message
-    end_ns: int | None = None  # time the message ended (complete or not); None while in progress
-    header_size: int = -1  # bytes of start line + headers + blank line, -1 unknown
-    complete: bool = False  # the message ended as its framing said
-    notes: list[str] = field(default_factory=list)
-
-    def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (case-insensitive), None when absent."""
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
-
-    def header_values(self, name: str) -> list[str]:
-        name = name.lower()
-        return [v for k, v in self.headers if k.lower() == name]
-
-    @property
-    def ended(self) -> bool:
-        return self.end_ns is not None
-
-
-@dataclass(slots=True, eq=False)
-class HttpRequest(HttpMessage):
-    method: str = "GET"
-    target: str = "/"  # as on the wire: origin-form, absolute-form, authority-form or "*"
-    scheme: str = "https"  # eCapture sees TLS plaintext: https unless a parser knows better
-    authority: str | None = None  # HTTP/2 :authority; HTTP/1 uses the Host header
-
-
-@dataclass(slots=True, eq=False)
-class HttpResponse(HttpMessage):
-    status: int = 0
-    reason: str = ""
-    interim: list[int] = field(default_factory=list)  # 1xx statuses seen before this one
 
 
 @dataclass(slots=True, eq=False)

@@ -8,7 +8,8 @@ import pytest
 
 from ecq2pcap.model import Direction
 from ecq2pcap.sinks.har.exchange import ChunkMeta, Exchange, WebSocketMessage
-from ecq2pcap.sinks.har.http1 import COMPACT_AT, REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED, Http1Parser
+from ecq2pcap.payloads.http1.stream import COMPACT_AT
+from ecq2pcap.sinks.har.http1 import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED, Http1Parser
 
 from . import make_conn
 
@@ -128,7 +129,7 @@ def test_long_body_keeps_the_buffer_bounded():
         n = rng.randint(1, 40000)
         out += p.feed(S, b"%x\r\n" % n + b"z" * n + b"\r\n", 3)
         sent += n
-        biggest = max(biggest, len(p._s2c.buf))
+        biggest = max(biggest, len(p._decoder._s2c.buf))
     out += p.feed(S, b"0\r\n\r\n" + resp(200, b"after"), 4)
     assert biggest < 2 * COMPACT_AT
     assert [(e.response.status, e.response.body_size, e.response.complete) for e in out] == [

@@ -16,7 +16,7 @@ import pytest
 
 from ecq2pcap.cli import main
 from ecq2pcap.model import Direction
-from ecq2pcap.sinks.har import http1
+from ecq2pcap.payloads.http1 import decoder as http1
 from ecq2pcap.sinks.har.exchange import ChunkMeta
 from ecq2pcap.sinks.har.http1 import Http1Parser
 
@@ -80,11 +80,11 @@ class CountingFast:
 
     def __init__(self, monkeypatch):
         self.hits = 0
-        for name in ("_fast_request", "_fast_response"):
+        for name in ("fast_request", "fast_response"):
             orig = getattr(http1, name)
 
-            def wrapped(buf, pos, _orig=orig):
-                r = _orig(buf, pos)
+            def wrapped(buf, pos, max_line, _orig=orig):
+                r = _orig(buf, pos, max_line)
                 self.hits += r is not None
                 return r
 

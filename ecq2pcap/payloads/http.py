@@ -1,0 +1,58 @@
+"""HTTP messages as the codecs decode them (HTTP/1 and HTTP/2 alike) and the HAR sink writes them.
+
+Bodies are kept as they were on the wire *after* transfer framing (de-chunked for
+HTTP/1, DATA payloads for HTTP/2) and *before* content decoding; the HAR writer
+decodes ``Content-Encoding`` itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["HttpMessage", "HttpRequest", "HttpResponse"]
+
+
+@dataclass(slots=True, eq=False)
+class HttpMessage:
+    """Fields common to requests and responses."""
+
+    http_version: str = "HTTP/1.1"  # "HTTP/1.0", "HTTP/1.1", "HTTP/2"
+    headers: list[tuple[str, str]] = field(default_factory=list)  # wire order and casing
+    body: bytes | bytearray = b""  # after transfer framing, before content decoding; at most the cap
+    body_size: int = 0  # body bytes seen (can exceed len(body) when the cap cut it)
+    start_ns: int = 0  # time of the chunk that carried the first byte of the message
+    end_ns: int | None = None  # time the message ended (complete or not); None while in progress
+    header_size: int = -1  # bytes of start line + headers + blank line, -1 unknown
+    complete: bool = False  # the message ended as its framing said
+    notes: list[str] = field(default_factory=list)
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), None when absent."""
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def header_values(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for k, v in self.headers if k.lower() == name]
+
+    @property
+    def ended(self) -> bool:
+        return self.end_ns is not None
+
+
+@dataclass(slots=True, eq=False)
+class HttpRequest(HttpMessage):
+    method: str = "GET"
+    target: str = "/"  # as on the wire: origin-form, absolute-form, authority-form or "*"
+    scheme: str = "https"  # eCapture sees TLS plaintext: https unless a parser knows better
+    authority: str | None = None  # HTTP/2 :authority; HTTP/1 uses the Host header
+
+
+@dataclass(slots=True, eq=False)
+class HttpResponse(HttpMessage):
+    status: int = 0
+    reason: str = ""
+    interim: list[int] = field(default_factory=list)  # 1xx statuses seen before this one

@@ -1,0 +1,501 @@
+"""Passive, sans-IO HTTP/1.x decoder for one connection.
+
+Client→server bytes are read as requests, server→client bytes as responses, each message
+by a reader of :mod:`.readers` (h11, or the fast path of :mod:`.fast`). A response reader
+is told the request it answers, so HEAD, 1xx, 204/304, CONNECT and EOF-delimited bodies
+frame as they should; the answer to an ``Upgrade``/``CONNECT`` request decides whether
+the rest of the connection is still HTTP/1.
+
+The decoder owns each direction's bytes (:class:`~.stream.HalfStream`) and hands them to a
+reader in growing slices, so a chunk holding many pipelined messages costs linear time
+and a long body does not pile up in memory. Between messages it checks the start line
+itself, so it can skip garbage (eCapture is lossy) and start again at the next line that
+looks like a request line (client→server) or a status line (server→client). Nothing here
+raises on bad input: every problem becomes an error string on an
+:class:`~.exchange.Http1Exchange` or a connection diagnostic (:meth:`take_diagnostics`).
+
+Lossy-capture rules:
+
+* a response with no request to answer becomes an exchange with ``request=None`` and the
+  error :data:`REQUEST_NOT_CAPTURED` (framed as the answer to a ``GET``);
+* a request with no response at close gets :data:`RESPONSE_NOT_CAPTURED`;
+* a response fed *before* its request (eCapture stamps a merged event with the time of its
+  last call) waits up to ``reorder_window_ns`` for a request to arrive, then is taken as
+  response-only. The default window is 0 (only a request with the same timestamp pairs):
+  a longer window pairs a response whose request was lost with the *next* request, and
+  that misattribution cascades through a keep-alive connection;
+* after ``101 Switching Protocols`` (or a 2xx to ``CONNECT``) the decoder stops: it sets
+  :attr:`switch`, whose ``pending`` list collects the bytes that follow, in both
+  directions; the upgrade exchange is returned by :meth:`close`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+
+from ...model import Direction
+from ..http import HttpMessage, HttpRequest, HttpResponse
+from .events import NEED_DATA, Body, End, ParseError, RequestHead, ResponseHead
+from .exchange import Http1Exchange, Switch
+from .fast import NO_BODY_METHODS, fast_request, fast_response
+from .grammar import START_REQUEST, START_STATUS, text
+from .readers import H11Reader
+from .stream import FIRST_SLICE, HalfStream
+
+__all__ = ["DEFAULT_BODY_CAP", "REQUEST_NOT_CAPTURED", "RESPONSE_NOT_CAPTURED", "FAST_PATH", "Http1Decoder"]
+
+DEFAULT_BODY_CAP = 64 * 1024 * 1024
+REQUEST_NOT_CAPTURED = "request not captured by eCapture"
+RESPONSE_NOT_CAPTURED = "response not captured"
+MAX_START_LINE = 64 * 1024  # longer first lines are garbage
+MAX_HEAD = 1024 * 1024  # largest head: big header blocks are real
+_BLANK_LINE = re.compile(rb"\n\r?\n")  # where a head ends
+FAST_PATH = True  # default of Http1Decoder(fast=...): parse simple complete messages without h11
+
+
+class Http1Decoder:
+    """HTTP/1.x exchanges of one connection; see the module docstring.
+
+    ``feed()`` and ``close()`` return the exchanges that completed, in completion order.
+    ``meta`` is whatever the caller says about a chunk: kept on the exchanges it fed.
+    """
+
+    def __init__(self, *, body_cap: int = DEFAULT_BODY_CAP, reorder_window_ns: int = 0,
+                 fast: bool | None = None) -> None:  # fmt: skip
+        self.fast = FAST_PATH if fast is None else fast
+        self.body_cap = body_cap
+        self.reorder_window_ns = reorder_window_ns
+        self.max_line = MAX_START_LINE
+        self.max_head = MAX_HEAD
+        self._c2s = HalfStream(Direction.C2S)
+        self._s2c = HalfStream(Direction.S2C)
+        self._req_ex: Http1Exchange | None = None  # exchange whose request the C2S reader reads
+        self._resp_ex: Http1Exchange | None = None  # exchange whose response the S2C reader reads
+        self._awaiting: deque[Http1Exchange] = deque()  # request head read, response not started
+        self._switch_ex: Http1Exchange | None = None  # upgrade/CONNECT request waiting for its answer
+        self._interim: list[tuple[int, str]] = []  # 1xx seen for the response in progress
+        self.switch: Switch | None = None
+        self._done: list[Http1Exchange] = []
+        self._diagnostics: list[str] = []
+        self._closed = False
+
+    # -- public API ----------------------------------------------------------------
+
+    def feed(self, direction: Direction, data: bytes, time_ns: int, meta: object = None) -> list[Http1Exchange]:
+        """Decode the bytes of one chunk; return the exchanges that completed."""
+        if self._closed:
+            if data:
+                self._diagnostics.append(f"{len(data)} bytes fed after the connection closed: ignored")
+            return []
+        if not data:
+            return self._take()
+        if self.switch is None:
+            self._release_held(time_ns)
+        if self.switch is not None:
+            self.switch.pending.append((direction, data, time_ns, meta))
+            return self._take()
+        s = self._c2s if direction is Direction.C2S else self._s2c
+        s.time_ns = time_ns
+        s.meta = meta
+        if s.reader is None and not s.waiting:
+            s.gate_ns = time_ns
+        s.buf += data
+        self._pump(s)
+        return self._take()
+
+    def close(self, time_ns: int) -> list[Http1Exchange]:
+        """End of the connection: EOF-delimited bodies end, incomplete messages become errors."""
+        if self._closed:
+            return []
+        if self.switch is None:
+            self._release_held(None)  # at the times they arrived, before EOF ends anything
+            for s in (self._c2s, self._s2c):
+                s.eof = True
+                s.time_ns = max(s.time_ns, time_ns)
+                self._pump(s)
+        if self.switch is not None:
+            self._done.append(self.switch.exchange)
+        elif self._switch_ex is not None and self._c2s.reader is not None:
+            rest = self._c2s.reader.unconsumed + len(self._c2s.buf) - self._c2s.pos
+            if rest:
+                self._switch_ex.errors.append(
+                    f"{rest} client→server bytes after the upgrade request not parsed "
+                    "(the answer to the upgrade was not captured)"
+                )
+        for s in (self._c2s, self._s2c):
+            s.flush_skip()
+        if self._awaiting:
+            self._awaiting[0].errors.extend(self._s2c.pending_errors)
+            self._s2c.pending_errors.clear()
+        for s in (self._c2s, self._s2c):
+            self._diagnostics.extend(s.pending_errors)
+            s.pending_errors.clear()
+        while self._awaiting:
+            ex = self._awaiting.popleft()
+            ex.errors.append(RESPONSE_NOT_CAPTURED)
+            if ex.request is not None and ex.request.end_ns is None:
+                ex.request.end_ns = time_ns
+            self._done.append(ex)
+        self._closed = True
+        done = self._take()
+        done.sort(key=lambda e: e.start_ns)
+        return done
+
+    def take_diagnostics(self) -> list[str]:
+        """Connection-level problems that no exchange carries (e.g. garbage at the end)."""
+        out, self._diagnostics = self._diagnostics, []
+        return out
+
+    def take_switched_bytes(self) -> list[tuple[Direction, bytes, int, object]]:
+        """The bytes after a protocol switch not taken yet, as ``(direction, data, time_ns, meta)``."""
+        if self.switch is None:
+            return []
+        out, self.switch.pending = self.switch.pending, []
+        return out
+
+    # -- driving the readers -------------------------------------------------------
+
+    def _take(self) -> list[Http1Exchange]:
+        out, self._done = self._done, []
+        return out
+
+    def _pump(self, s: HalfStream) -> None:
+        while self.switch is None:
+            if s.reader is None and not self._begin(s):
+                return
+            try:
+                ev = s.reader.next_event()
+            except ParseError as exc:
+                self._on_error(s, str(exc))
+                continue
+            if ev is NEED_DATA:
+                if s.give():
+                    continue
+                return
+            if type(ev) is Body or type(ev) is End or type(ev) is RequestHead or type(ev) is ResponseHead:
+                if s.is_request:
+                    self._on_request_event(ev)
+                else:
+                    self._on_response_event(ev)
+                continue
+            return  # PAUSED
+
+    def _begin(self, s: HalfStream) -> bool:
+        """Start a reader on the next message; False when that cannot happen yet."""
+        buf = s.buf
+        line_re = START_REQUEST if s.is_request else START_STATUS
+        max_line = self.max_line
+        while True:
+            n = len(buf)
+            while s.pos < n and buf[s.pos] in b"\r\n":  # blank lines between messages are tolerated
+                s.pos += 1
+            if s.pos >= n:
+                buf.clear()
+                s.pos = 0
+                return False
+            nl = buf.find(b"\n", s.pos, s.pos + max_line + 1)
+            if nl >= 0 and line_re.fullmatch(buf, s.pos, nl):
+                break
+            if nl < 0 and not s.eof and s.plausible_prefix(s.pos, max_line):
+                return False  # wait for the rest of the first line
+            if not s.skip_reason:
+                s.skip_reason = (
+                    f"{s.what} start line incomplete at the end of the capture" if nl < 0 and s.eof
+                    else f"not an HTTP/1 {'request' if s.is_request else 'status'} line"
+                )  # fmt: skip
+            s.resync(max_line)
+        reader = None
+        if s.is_request:
+            if self.fast:
+                reader = fast_request(buf, s.pos, max_line)
+            if reader is None:
+                reader = H11Reader(request=True, max_head=self.max_head)
+        else:
+            ex = self._next_for_response(s)
+            if ex is None:
+                return False
+            method = ex.request.method if ex.request is not None else None
+            if self.fast and method not in NO_BODY_METHODS:
+                reader = fast_response(buf, s.pos, max_line)
+            if reader is None:
+                reader = H11Reader(request=False, max_head=self.max_head, method=method)
+            self._resp_ex = ex
+            self._interim = []
+        s.flush_skip()
+        if s.pos > len(buf) - s.pos:  # amortised compaction: drop what is behind us
+            del buf[: s.pos]
+            s.pos = 0
+        s.reader = reader
+        s.in_head = True
+        s.start = s.pos
+        s.head_ns = s.gate_ns
+        s.slice = FIRST_SLICE
+        s.eof_sent = False
+        if type(reader) is H11Reader:
+            s.give()
+        else:
+            s.pos += reader.unconsumed  # the whole message is given at once
+        return True
+
+    def _next_for_response(self, s: HalfStream) -> Http1Exchange | None:
+        """The exchange the next response answers, a response-only one, or None (hold)."""
+        if self._awaiting:
+            return self._awaiting.popleft()
+        if s.force or s.eof:
+            ex = Http1Exchange()
+            ex.errors.append(REQUEST_NOT_CAPTURED)
+            ex.notes.append("framed as the answer to a GET (the request is unknown)")
+            return ex
+        return None  # hold: its request may still arrive (see reorder_window_ns)
+
+    def _release_held(self, now_ns: int | None) -> None:
+        """Held responses older than the reorder window (all of them when ``now_ns`` is None)
+        become response-only exchanges."""
+        s = self._s2c
+        if s.reader is None and s.waiting and (now_ns is None or now_ns - s.gate_ns > self.reorder_window_ns):
+            s.force = True
+            try:
+                self._pump(s)
+            finally:
+                s.force = False
+
+    # -- events --------------------------------------------------------------------
+
+    def _on_request_event(self, ev) -> None:
+        s = self._c2s
+        if type(ev) is RequestHead:
+            req = HttpRequest(
+                method=ev.method.decode("ascii", "replace"),
+                target=text(ev.target),
+                http_version="HTTP/" + ev.http_version.decode("ascii", "replace"),
+                headers=_headers(ev.headers),
+                body=bytearray(),
+                start_ns=s.head_ns,
+                header_size=s.head_size(),
+            )
+            s.in_head = False
+            ex = Http1Exchange(request=req, http_version=req.http_version)
+            ex.errors.extend(s.pending_errors)
+            s.pending_errors.clear()
+            ex.add_meta(s.meta)
+            self._req_ex = ex
+            self._awaiting.append(ex)
+            self._pump(self._s2c)  # a response may have been waiting for this request
+            return
+        ex = self._req_ex
+        if ex is None:  # pragma: no cover - a body or end only follows a head
+            return
+        req = ex.request
+        ex.add_meta(s.meta)
+        if type(ev) is Body:
+            self._append(req, ev.data)
+        else:
+            req.complete = True
+            req.end_ns = s.time_ns
+            _trailers(req, ev)
+            self._req_ex = None
+            if _asks_switch(req) and ex.response is None and (self.switch is None or ex is not self.switch.exchange):
+                self._switch_ex = ex  # the reader pauses: the answer decides what the next bytes are
+            else:
+                s.end_reader()
+            self._maybe_finish(ex)
+
+    def _on_response_event(self, ev) -> None:
+        s = self._s2c
+        ex = self._resp_ex
+        ex.add_meta(s.meta)
+        if type(ev) is ResponseHead:
+            if ev.status < 200:
+                if ev.status == 101:
+                    ex.response = self._new_response(ev, s)
+                    ex.response.complete = True
+                    ex.response.end_ns = s.time_ns
+                    self._switch(ex)
+                    return
+                reason = text(ev.reason)
+                self._interim.append((ev.status, reason))
+                ex.notes.append(f"interim response {ev.status} {reason}".rstrip())
+                s.start = s.pos - s.reader.unconsumed  # the final response's head starts here
+                s.head_ns = s.time_ns
+                return
+            ex.response = self._new_response(ev, s)
+            s.in_head = False
+            ex.errors.extend(s.pending_errors)
+            s.pending_errors.clear()
+            if ex.request is None:
+                ex.http_version = ex.response.http_version
+            if s.reader.tunnel:  # 2xx to CONNECT: a tunnel
+                ex.response.complete = True
+                ex.response.end_ns = s.time_ns
+                self._switch(ex)
+            elif ex is self._switch_ex:
+                self._resume_requests()
+            return
+        resp = ex.response
+        if type(ev) is Body:
+            self._append(resp, ev.data)
+        else:
+            resp.complete = True
+            resp.end_ns = s.time_ns
+            _trailers(resp, ev)
+            s.end_reader()
+            self._resp_ex = None
+            self._maybe_finish(ex)
+
+    def _new_response(self, ev: ResponseHead, s: HalfStream) -> HttpResponse:
+        return HttpResponse(
+            status=ev.status,
+            reason=text(ev.reason),
+            http_version="HTTP/" + ev.http_version.decode("ascii", "replace"),
+            headers=_headers(ev.headers),
+            body=bytearray(),
+            start_ns=s.head_ns,
+            header_size=s.head_size(),
+            interim=[code for code, _ in self._interim],
+        )
+
+    def _append(self, msg: HttpMessage, data: bytes) -> None:
+        room = self.body_cap - len(msg.body)
+        if room >= len(data):
+            msg.body += data
+        else:
+            if room > 0:
+                msg.body += data[:room]
+            if msg.body_size <= self.body_cap:
+                msg.notes.append(f"body larger than the {self.body_cap}-byte cap: only the first bytes kept")
+        msg.body_size += len(data)
+
+    def _maybe_finish(self, ex: Http1Exchange) -> None:
+        if self.switch is not None and ex is self.switch.exchange:
+            return  # returned by close()
+        if (ex.request is None or ex.request.ended) and ex.response is not None and ex.response.ended:
+            self._done.append(ex)
+
+    # -- errors and protocol switches ----------------------------------------------
+
+    def _on_error(self, s: HalfStream, reason: str) -> None:
+        ex = self._req_ex if s.is_request else self._resp_ex
+        if s.in_head:
+            incomplete = s.eof_sent and _BLANK_LINE.search(s.buf, s.start, s.pos) is None  # ended inside the head
+            # the head did not parse: skip its first line, look for a start line after it
+            nl = s.buf.find(b"\n", s.start, s.pos)
+            first = s.pos if nl < 0 else nl + 1
+            s.skipped += first - s.start
+            s.pos = first
+            s.reader = None
+            s.in_head = False
+            s.gate_ns = s.time_ns
+            if not s.skip_reason:
+                s.skip_reason = (f"{s.what} head incomplete at the end of the capture" if incomplete
+                                 else f"unparsable {s.what} head: {reason}")  # fmt: skip
+            if not s.is_request and ex is not None:
+                self._resp_ex = None
+                if self._interim:  # the 1xx is all that is left of this response
+                    code, why = self._interim[-1]
+                    ex.response = HttpResponse(
+                        status=code, reason=why, http_version=ex.http_version, body=bytearray(),
+                        start_ns=s.head_ns, end_ns=s.time_ns, complete=True,
+                    )  # fmt: skip
+                    ex.errors.append(f"final response not captured after interim {code}")
+                    self._maybe_finish(ex)
+                elif ex.request is not None:
+                    self._awaiting.appendleft(ex)  # its response may still come
+            return
+        # the body did not frame: the message ends here, incomplete
+        msg = ex.request if s.is_request else ex.response
+        msg.end_ns = s.time_ns
+        msg.complete = False
+        at_eof = s.eof_sent and s.reader.unconsumed == 0  # every byte read, then the stream ended
+        ex.errors.append(_body_error(s.what, reason, msg, s.eof, at_eof))
+        s.end_reader()
+        s.skip_reason = f"after a {s.what} body that did not frame"
+        if s.is_request:
+            self._req_ex = None
+        else:
+            self._resp_ex = None
+        self._maybe_finish(ex)
+
+    def _resume_requests(self) -> None:
+        """The upgrade/CONNECT was refused: the request side is HTTP/1 again."""
+        self._switch_ex = None
+        s = self._c2s
+        if s.reader is not None and s.reader.switch_pending:
+            s.end_reader()
+            self._pump(s)
+
+    def _switch(self, ex: Http1Exchange) -> None:
+        """``ex`` switched protocols: the rest of both directions is not HTTP/1."""
+        c2s, s2c = self._c2s, self._s2c
+        if c2s.reader is not None and ex.request is not None and not ex.request.ended:
+            self._drain_request(ex)
+        c2s_rest = c2s.rest()
+        s2c_rest = s2c.rest()
+        self._resp_ex = None
+        self._req_ex = None
+        self._switch_ex = None
+        if ex.response.status != 101:
+            ex.notes.append("connection became a tunnel (CONNECT)")
+        else:
+            what = ex.response.header("upgrade")
+            ex.notes.append(f"connection switched to {what}" if what else "connection switched protocols")
+        self.switch = Switch(ex)
+        if c2s_rest:
+            self.switch.pending.append((Direction.C2S, c2s_rest, c2s.time_ns, c2s.meta))
+        if s2c_rest:
+            self.switch.pending.append((Direction.S2C, s2c_rest, s2c.time_ns, s2c.meta))
+
+    def _drain_request(self, ex: Http1Exchange) -> None:
+        """Take what is left of the upgrade request from the C2S reader (usually just its end)."""
+        s = self._c2s
+        while True:
+            try:
+                ev = s.reader.next_event()
+            except ParseError:
+                break
+            if ev is NEED_DATA and s.give():
+                continue
+            if type(ev) is Body:
+                self._append(ex.request, ev.data)
+            elif type(ev) is End:
+                ex.request.complete = True
+                break
+            else:
+                break
+        if not ex.request.complete:
+            ex.errors.append("request incomplete when the connection switched protocols")
+        ex.request.end_ns = s.time_ns
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _headers(fields) -> list[tuple[str, str]]:
+    """Header fields in wire order with their original casing."""
+    return [(text(name), text(value)) for name, value in fields]
+
+
+def _trailers(msg: HttpMessage, ev: End) -> None:
+    if ev.trailers:
+        trailers = _headers(ev.trailers)
+        msg.headers.extend(trailers)
+        msg.notes.append("trailer fields appended to the headers: " + ", ".join(n for n, _ in trailers))
+
+
+def _asks_switch(req: HttpRequest) -> bool:
+    return req.method == "CONNECT" or req.header("upgrade") is not None
+
+
+def _body_error(what: str, reason: str, msg: HttpMessage, eof: bool, at_eof: bool) -> str:
+    """The error of a body that did not frame. ``at_eof``: every byte was read and the
+    stream ended before the body did (a truncated capture, said in its own words)."""
+    if at_eof:
+        te = msg.header("transfer-encoding")
+        if te is not None and "chunked" in te.lower():
+            return f"{what} body truncated: chunked body incomplete after {msg.body_size} bytes"
+        length = msg.header("content-length")
+        if length is not None and length.strip().isdigit():
+            return f"{what} body truncated: {msg.body_size} of {int(length)} bytes"
+    if eof:
+        return f"{what} body truncated after {msg.body_size} bytes ({reason})"
+    return f"{what} body did not frame ({reason}): {msg.body_size} bytes kept"

@@ -1,0 +1,56 @@
+"""What the HTTP/1 readers hand the decoder: one message as typed events, in order.
+
+A message is a head (:class:`RequestHead` or :class:`ResponseHead`), zero or more
+:class:`Body` pieces and an :class:`End`; a ``1xx`` head is followed by the next head of
+the same response. :data:`NEED_DATA` asks for more bytes, :data:`PAUSED` says the reader
+will not go on (a protocol switch, or the peer closed between messages). A reader
+raises :class:`ParseError` on bytes that do not frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["RequestHead", "ResponseHead", "Body", "End", "ParseError", "Wait", "NEED_DATA", "PAUSED"]
+
+Fields = list[tuple[bytes, bytes]]  # (name as on the wire, value without surrounding whitespace)
+
+
+@dataclass(slots=True, frozen=True)
+class RequestHead:
+    method: bytes
+    target: bytes
+    http_version: bytes  # b"1.1"
+    headers: Fields
+
+
+@dataclass(slots=True, frozen=True)
+class ResponseHead:
+    status: int
+    reason: bytes
+    http_version: bytes
+    headers: Fields
+
+
+@dataclass(slots=True, frozen=True)
+class Body:
+    data: bytes
+
+
+@dataclass(slots=True, frozen=True)
+class End:
+    trailers: Fields = ()
+
+
+class Wait(Enum):
+    NEED_DATA = "need data"
+    PAUSED = "paused"
+
+
+NEED_DATA = Wait.NEED_DATA
+PAUSED = Wait.PAUSED
+
+
+class ParseError(Exception):
+    """The bytes do not frame as HTTP/1; ``str()`` says why."""

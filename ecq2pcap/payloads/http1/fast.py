@@ -1,0 +1,96 @@
+"""The fast path: whole, simply framed messages parsed without h11.
+
+Most messages eCapture delivers are whole: a head and then a body of exactly
+Content-Length bytes (or none). For those, a fresh h11 machine per message is most of the
+cost of a HAR conversion, so the decoder first asks :func:`fast_request` /
+:func:`fast_response`; they return a :class:`~.readers.WholeMessage` only for a head
+that the strict RFC 9112 patterns of :mod:`.grammar` accept and whose framing is
+unambiguous, else None (and h11 reads it). Anything in doubt goes to h11: the two paths
+give identical exchanges (a test holds them to it).
+"""
+
+from __future__ import annotations
+
+from .events import RequestHead, ResponseHead
+from .grammar import DIGITS, FIELD_LINE, REQUEST_LINE, STATUS_LINE
+from .readers import WholeMessage
+
+__all__ = ["FAST_MAX_HEAD", "NO_BODY_METHODS", "fast_request", "fast_response"]
+
+FAST_MAX_HEAD = 256 * 1024  # larger heads go through h11
+NO_BODY_METHODS = ("HEAD", "CONNECT")  # their responses are framed by the request: h11 reads them
+_VERSIONS = (b"1.1", b"1.0")
+
+
+def _head(buf: bytearray, pos: int, max_line: int):
+    """(start line, fields, Content-Length or None, Host count, head end) of a CRLF-only head
+    that h11 would read the same way, or None."""
+    end = buf.find(b"\r\n\r\n", pos, pos + FAST_MAX_HEAD)
+    if end < 0:
+        return None
+    lines = bytes(buf[pos:end]).split(b"\r\n")
+    fields = []
+    length = None
+    hosts = 0
+    match = FIELD_LINE.fullmatch
+    for line in lines[1:]:
+        m = match(line)  # no obs-fold, no bare CR/LF, no bad bytes (else h11 decides)
+        if m is None or len(line) > max_line:
+            return None
+        name, value = m.group("field_name", "field_value")
+        lower = name.lower()
+        if lower == b"content-length":
+            if length is not None or DIGITS.fullmatch(value) is None:
+                return None
+            length = int(value)
+        elif lower == b"transfer-encoding" or lower == b"upgrade":
+            return None
+        elif lower == b"host":
+            hosts += 1
+        fields.append((name, value))
+    return lines[0], fields, length, hosts, end + 4
+
+
+def fast_request(buf: bytearray, pos: int, max_line: int) -> WholeMessage | None:
+    """The request at ``buf[pos:]`` when it is whole and simple."""
+    head = _head(buf, pos, max_line)
+    if head is None:
+        return None
+    line, fields, length, hosts, head_end = head
+    m = REQUEST_LINE.fullmatch(line)
+    if m is None:
+        return None
+    method, target, version = m.group("method", "target", "http_version")
+    if method == b"CONNECT" or version not in _VERSIONS:
+        return None
+    if hosts > 1 or (hosts == 0 and version == b"1.1"):
+        return None  # h11 refuses it
+    if length is None:
+        length = 0
+    if len(buf) < head_end + length:
+        return None
+    body = bytes(buf[head_end : head_end + length]) if length else b""
+    return WholeMessage(RequestHead(method, target, version, fields), body, head_end - pos)
+
+
+def fast_response(buf: bytearray, pos: int, max_line: int) -> WholeMessage | None:
+    """The response at ``buf[pos:]`` when it is whole, final, not 204/304 and framed by
+    Content-Length (the caller excludes answers to :data:`NO_BODY_METHODS`)."""
+    head = _head(buf, pos, max_line)
+    if head is None:
+        return None
+    line, fields, length, _hosts, head_end = head
+    if length is None:
+        return None  # EOF-delimited
+    m = STATUS_LINE.fullmatch(line)
+    if m is None:
+        return None
+    version, code, reason = m.group("http_version", "status_code", "reason")
+    status = int(code)
+    if status < 200 or status == 204 or status == 304 or version not in _VERSIONS:
+        return None
+    if len(buf) < head_end + length:
+        return None
+    body = bytes(buf[head_end : head_end + length]) if length else b""
+    return WholeMessage(ResponseHead(status, b"" if reason is None else reason, version, fields), body,
+                        head_end - pos)  # fmt: skip

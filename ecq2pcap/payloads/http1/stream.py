@@ -1,0 +1,139 @@
+"""One direction of an HTTP/1 connection: its bytes, where parsing stands, and finding the
+next message start (resynchronisation after bytes that are not HTTP/1)."""
+
+from __future__ import annotations
+
+from ...model import Direction
+from .grammar import REQUEST_PREFIX, REQUEST_SEARCH, STATUS_PREFIX, STATUS_SEARCH
+
+__all__ = ["FIRST_SLICE", "MAX_SLICE", "COMPACT_AT", "HalfStream"]
+
+FIRST_SLICE = 4096  # bytes first given to a new reader; doubled on every NEED_DATA
+MAX_SLICE = 1024 * 1024
+COMPACT_AT = 4 * 1024 * 1024  # inside a long body, drop consumed bytes once this many piled up
+
+
+class HalfStream:
+    """Parsing state of one direction.
+
+    ``buf[pos:]`` is what no reader has been given yet. While a message is parsed,
+    ``buf[start:pos]`` are its bytes given so far (``start`` is where its head begins),
+    and the reader's unconsumed bytes are the tail of that range: when the message ends,
+    ``pos`` steps back over them. ``buf`` is compacted only between messages.
+    """
+
+    __slots__ = (
+        "direction", "is_request", "buf", "pos", "start", "slice", "gate_ns", "reader", "in_head", "head_ns",
+        "time_ns", "meta", "skipped", "skip_reason", "pending_errors", "eof", "eof_sent", "force",
+    )  # fmt: skip
+
+    def __init__(self, direction: Direction) -> None:
+        self.direction = direction
+        self.is_request = direction is Direction.C2S
+        self.buf = bytearray()
+        self.pos = 0
+        self.start = 0  # where the current message (or its final head, after a 1xx) begins
+        self.slice = FIRST_SLICE
+        self.gate_ns = 0  # time of the chunk that brought buf[pos]
+        self.reader = None  # reads the current message (see .readers)
+        self.in_head = False  # the reader has not produced the message's head yet
+        self.head_ns = 0
+        self.time_ns = 0  # time of the chunk being processed
+        self.meta = None  # what the caller said about the chunk being processed (kept, not read)
+        self.skipped = 0  # bytes dropped while resynchronising, not reported yet
+        self.skip_reason = ""
+        self.pending_errors: list[str] = []  # go to the exchange of the next message
+        self.eof = False
+        self.eof_sent = False
+        self.force = False  # responses: start even without a request (response-only)
+
+    @property
+    def label(self) -> str:
+        return "client→server" if self.is_request else "server→client"
+
+    @property
+    def what(self) -> str:
+        return "request" if self.is_request else "response"
+
+    @property
+    def waiting(self) -> bool:
+        """Bytes no reader has been given."""
+        return self.pos < len(self.buf)
+
+    def give(self) -> bool:
+        """Hand the reader its next slice (or the EOF); False when there is nothing to give."""
+        if self.pos < len(self.buf):
+            if not self.in_head and self.pos >= COMPACT_AT:  # a long body: forget what was consumed
+                keep = self.pos - self.reader.unconsumed
+                del self.buf[:keep]
+                self.pos -= keep
+                self.start = 0
+            end = min(len(self.buf), self.pos + self.slice)
+            self.reader.receive_data(self.buf[self.pos : end])
+            self.pos = end
+            self.slice = min(self.slice * 2, MAX_SLICE)
+            return True
+        if self.eof and not self.eof_sent:
+            self.reader.receive_data(b"")
+            self.eof_sent = True
+            return True
+        return False
+
+    def end_reader(self) -> None:
+        """The reader is done: the bytes it did not consume become ungiven again."""
+        self.pos -= self.reader.unconsumed
+        self.reader = None
+        self.in_head = False
+        self.gate_ns = self.time_ns
+
+    def rest(self) -> bytes:
+        """Everything not consumed (for a protocol switch); ends the reader."""
+        if self.reader is not None:
+            self.end_reader()
+        out = bytes(self.buf[self.pos :])
+        self.buf = bytearray()
+        self.pos = 0
+        return out
+
+    def head_size(self) -> int:
+        i = self.buf.find(b"\r\n\r\n", self.start, self.pos)
+        if i >= 0:
+            return i + 4 - self.start
+        i = self.buf.find(b"\n\n", self.start, self.pos)
+        return i + 2 - self.start if i >= 0 else -1
+
+    # -- finding a message start -------------------------------------------------------
+
+    def plausible_prefix(self, pos: int, max_line: int) -> bool:
+        """``buf[pos:]`` (no line end yet) may still grow into a start line."""
+        buf = self.buf
+        if len(buf) - pos > max_line:
+            return False
+        if self.is_request:
+            return REQUEST_PREFIX.fullmatch(buf, pos) is not None
+        return buf[pos : pos + 7] == STATUS_PREFIX[: len(buf) - pos]
+
+    def resync(self, max_line: int) -> None:
+        """Skip to the next line that looks like a message start (at least one byte)."""
+        buf = self.buf
+        search = REQUEST_SEARCH if self.is_request else STATUS_SEARCH
+        m = search.search(buf, self.pos + 1)
+        if m is not None:
+            cut = m.start()
+        else:
+            cut = len(buf)
+            last_nl = buf.rfind(b"\n", self.pos)
+            if last_nl >= 0 and not self.eof and self.plausible_prefix(last_nl + 1, max_line):
+                cut = last_nl + 1  # the last line may still grow into a start line
+        self.skipped += cut - self.pos
+        self.pos = cut
+        self.gate_ns = self.time_ns
+
+    def flush_skip(self) -> None:
+        """What was skipped becomes an error for the next message (or the connection)."""
+        if self.skipped:
+            self.pending_errors.append(
+                f"{self.skipped} bytes of unparsable {self.label} data skipped ({self.skip_reason})"
+            )
+            self.skipped = 0
+        self.skip_reason = ""
