@@ -35,11 +35,12 @@ import re
 from collections import deque
 
 from ...model import Direction
-from ..http import HttpMessage, HttpRequest, HttpResponse
+from ..http import HttpResponse
 from .events import NEED_DATA, Body, End, ParseError, RequestHead, ResponseHead
 from .exchange import Http1Exchange, Switch
 from .fast import NO_BODY_METHODS, fast_request, fast_response
-from .grammar import START_REQUEST, START_STATUS, text
+from .grammar import text
+from .messages import add_trailers, append_body, asks_switch, body_error, new_request, new_response
 from .readers import H11Reader
 from .stream import FIRST_SLICE, HalfStream
 
@@ -184,27 +185,9 @@ class Http1Decoder:
     def _begin(self, s: HalfStream) -> bool:
         """Start a reader on the next message; False when that cannot happen yet."""
         buf = s.buf
-        line_re = START_REQUEST if s.is_request else START_STATUS
         max_line = self.max_line
-        while True:
-            n = len(buf)
-            while s.pos < n and buf[s.pos] in b"\r\n":  # blank lines between messages are tolerated
-                s.pos += 1
-            if s.pos >= n:
-                buf.clear()
-                s.pos = 0
-                return False
-            nl = buf.find(b"\n", s.pos, s.pos + max_line + 1)
-            if nl >= 0 and line_re.fullmatch(buf, s.pos, nl):
-                break
-            if nl < 0 and not s.eof and s.plausible_prefix(s.pos, max_line):
-                return False  # wait for the rest of the first line
-            if not s.skip_reason:
-                s.skip_reason = (
-                    f"{s.what} start line incomplete at the end of the capture" if nl < 0 and s.eof
-                    else f"not an HTTP/1 {'request' if s.is_request else 'status'} line"
-                )  # fmt: skip
-            s.resync(max_line)
+        if not s.find_start(max_line):
+            return False
         reader = None
         if s.is_request:
             if self.fast:
@@ -265,15 +248,7 @@ class Http1Decoder:
     def _on_request_event(self, ev) -> None:
         s = self._c2s
         if type(ev) is RequestHead:
-            req = HttpRequest(
-                method=ev.method.decode("ascii", "replace"),
-                target=text(ev.target),
-                http_version="HTTP/" + ev.http_version.decode("ascii", "replace"),
-                headers=_headers(ev.headers),
-                body=bytearray(),
-                start_ns=s.head_ns,
-                header_size=s.head_size(),
-            )
+            req = new_request(ev, s.head_ns, s.head_size())
             s.in_head = False
             ex = Http1Exchange(request=req, http_version=req.http_version)
             ex.errors.extend(s.pending_errors)
@@ -289,13 +264,13 @@ class Http1Decoder:
         req = ex.request
         ex.add_meta(s.meta)
         if type(ev) is Body:
-            self._append(req, ev.data)
+            append_body(self.body_cap, req, ev.data)
         else:
             req.complete = True
             req.end_ns = s.time_ns
-            _trailers(req, ev)
+            add_trailers(req, ev)
             self._req_ex = None
-            if _asks_switch(req) and ex.response is None and (self.switch is None or ex is not self.switch.exchange):
+            if asks_switch(req) and ex.response is None and (self.switch is None or ex is not self.switch.exchange):
                 self._switch_ex = ex  # the reader pauses: the answer decides what the next bytes are
             else:
                 s.end_reader()
@@ -308,7 +283,7 @@ class Http1Decoder:
         if type(ev) is ResponseHead:
             if ev.status < 200:
                 if ev.status == 101:
-                    ex.response = self._new_response(ev, s)
+                    ex.response = new_response(ev, s.head_ns, s.head_size(), self._interim)
                     ex.response.complete = True
                     ex.response.end_ns = s.time_ns
                     self._switch(ex)
@@ -319,7 +294,7 @@ class Http1Decoder:
                 s.start = s.pos - s.reader.unconsumed  # the final response's head starts here
                 s.head_ns = s.time_ns
                 return
-            ex.response = self._new_response(ev, s)
+            ex.response = new_response(ev, s.head_ns, s.head_size(), self._interim)
             s.in_head = False
             ex.errors.extend(s.pending_errors)
             s.pending_errors.clear()
@@ -334,37 +309,14 @@ class Http1Decoder:
             return
         resp = ex.response
         if type(ev) is Body:
-            self._append(resp, ev.data)
+            append_body(self.body_cap, resp, ev.data)
         else:
             resp.complete = True
             resp.end_ns = s.time_ns
-            _trailers(resp, ev)
+            add_trailers(resp, ev)
             s.end_reader()
             self._resp_ex = None
             self._maybe_finish(ex)
-
-    def _new_response(self, ev: ResponseHead, s: HalfStream) -> HttpResponse:
-        return HttpResponse(
-            status=ev.status,
-            reason=text(ev.reason),
-            http_version="HTTP/" + ev.http_version.decode("ascii", "replace"),
-            headers=_headers(ev.headers),
-            body=bytearray(),
-            start_ns=s.head_ns,
-            header_size=s.head_size(),
-            interim=[code for code, _ in self._interim],
-        )
-
-    def _append(self, msg: HttpMessage, data: bytes) -> None:
-        room = self.body_cap - len(msg.body)
-        if room >= len(data):
-            msg.body += data
-        else:
-            if room > 0:
-                msg.body += data[:room]
-            if msg.body_size <= self.body_cap:
-                msg.notes.append(f"body larger than the {self.body_cap}-byte cap: only the first bytes kept")
-        msg.body_size += len(data)
 
     def _maybe_finish(self, ex: Http1Exchange) -> None:
         if self.switch is not None and ex is self.switch.exchange:
@@ -407,7 +359,7 @@ class Http1Decoder:
         msg.end_ns = s.time_ns
         msg.complete = False
         at_eof = s.eof_sent and s.reader.unconsumed == 0  # every byte read, then the stream ended
-        ex.errors.append(_body_error(s.what, reason, msg, s.eof, at_eof))
+        ex.errors.append(body_error(s.what, reason, msg, s.eof, at_eof))
         s.end_reader()
         s.skip_reason = f"after a {s.what} body that did not frame"
         if s.is_request:
@@ -456,7 +408,7 @@ class Http1Decoder:
             if ev is NEED_DATA and s.give():
                 continue
             if type(ev) is Body:
-                self._append(ex.request, ev.data)
+                append_body(self.body_cap, ex.request, ev.data)
             elif type(ev) is End:
                 ex.request.complete = True
                 break
@@ -465,37 +417,3 @@ class Http1Decoder:
         if not ex.request.complete:
             ex.errors.append("request incomplete when the connection switched protocols")
         ex.request.end_ns = s.time_ns
-
-
-# -- helpers -------------------------------------------------------------------------
-
-
-def _headers(fields) -> list[tuple[str, str]]:
-    """Header fields in wire order with their original casing."""
-    return [(text(name), text(value)) for name, value in fields]
-
-
-def _trailers(msg: HttpMessage, ev: End) -> None:
-    if ev.trailers:
-        trailers = _headers(ev.trailers)
-        msg.headers.extend(trailers)
-        msg.notes.append("trailer fields appended to the headers: " + ", ".join(n for n, _ in trailers))
-
-
-def _asks_switch(req: HttpRequest) -> bool:
-    return req.method == "CONNECT" or req.header("upgrade") is not None
-
-
-def _body_error(what: str, reason: str, msg: HttpMessage, eof: bool, at_eof: bool) -> str:
-    """The error of a body that did not frame. ``at_eof``: every byte was read and the
-    stream ended before the body did (a truncated capture, said in its own words)."""
-    if at_eof:
-        te = msg.header("transfer-encoding")
-        if te is not None and "chunked" in te.lower():
-            return f"{what} body truncated: chunked body incomplete after {msg.body_size} bytes"
-        length = msg.header("content-length")
-        if length is not None and length.strip().isdigit():
-            return f"{what} body truncated: {msg.body_size} of {int(length)} bytes"
-    if eof:
-        return f"{what} body truncated after {msg.body_size} bytes ({reason})"
-    return f"{what} body did not frame ({reason}): {msg.body_size} bytes kept"

@@ -4,7 +4,7 @@ next message start (resynchronisation after bytes that are not HTTP/1)."""
 from __future__ import annotations
 
 from ...model import Direction
-from .grammar import REQUEST_PREFIX, REQUEST_SEARCH, STATUS_PREFIX, STATUS_SEARCH
+from .grammar import REQUEST_PREFIX, REQUEST_SEARCH, START_REQUEST, START_STATUS, STATUS_PREFIX, STATUS_SEARCH
 
 __all__ = ["FIRST_SLICE", "MAX_SLICE", "COMPACT_AT", "HalfStream"]
 
@@ -103,6 +103,31 @@ class HalfStream:
         return i + 2 - self.start if i >= 0 else -1
 
     # -- finding a message start -------------------------------------------------------
+
+    def find_start(self, max_line: int) -> bool:
+        """Move ``pos`` to the next message's start line, skipping (and noting) what is not
+        one; False when no whole start line is there yet."""
+        buf = self.buf
+        line_re = START_REQUEST if self.is_request else START_STATUS
+        while True:
+            n = len(buf)
+            while self.pos < n and buf[self.pos] in b"\r\n":  # blank lines between messages are tolerated
+                self.pos += 1
+            if self.pos >= n:
+                buf.clear()
+                self.pos = 0
+                return False
+            nl = buf.find(b"\n", self.pos, self.pos + max_line + 1)
+            if nl >= 0 and line_re.fullmatch(buf, self.pos, nl):
+                return True
+            if nl < 0 and not self.eof and self.plausible_prefix(self.pos, max_line):
+                return False  # wait for the rest of the first line
+            if not self.skip_reason:
+                self.skip_reason = (
+                    f"{self.what} start line incomplete at the end of the capture" if nl < 0 and self.eof
+                    else f"not an HTTP/1 {'request' if self.is_request else 'status'} line"
+                )  # fmt: skip
+            self.resync(max_line)
 
     def plausible_prefix(self, pos: int, max_line: int) -> bool:
         """``buf[pos:]`` (no line end yet) may still grow into a start line."""

@@ -1,0 +1,78 @@
+"""Requests and responses built from the readers' events, and how their errors are worded."""
+
+from __future__ import annotations
+
+from ..http import HttpMessage, HttpRequest, HttpResponse
+from .events import End, Fields, RequestHead, ResponseHead
+from .grammar import text
+
+__all__ = ["new_request", "new_response", "append_body", "add_trailers", "asks_switch", "body_error"]
+
+
+def new_request(head: RequestHead, start_ns: int, header_size: int) -> HttpRequest:
+    return HttpRequest(
+        method=head.method.decode("ascii", "replace"),
+        target=text(head.target),
+        http_version="HTTP/" + head.http_version.decode("ascii", "replace"),
+        headers=_headers(head.headers),
+        body=bytearray(),
+        start_ns=start_ns,
+        header_size=header_size,
+    )
+
+
+def new_response(head: ResponseHead, start_ns: int, header_size: int, interim: list[tuple[int, str]]) -> HttpResponse:
+    return HttpResponse(
+        status=head.status,
+        reason=text(head.reason),
+        http_version="HTTP/" + head.http_version.decode("ascii", "replace"),
+        headers=_headers(head.headers),
+        body=bytearray(),
+        start_ns=start_ns,
+        header_size=header_size,
+        interim=[code for code, _ in interim],
+    )
+
+
+def append_body(cap: int, msg: HttpMessage, data: bytes) -> None:
+    """Keep at most ``cap`` body bytes (noted once), count them all."""
+    room = cap - len(msg.body)
+    if room >= len(data):
+        msg.body += data
+    else:
+        if room > 0:
+            msg.body += data[:room]
+        if msg.body_size <= cap:
+            msg.notes.append(f"body larger than the {cap}-byte cap: only the first bytes kept")
+    msg.body_size += len(data)
+
+
+def add_trailers(msg: HttpMessage, end: End) -> None:
+    if end.trailers:
+        trailers = _headers(end.trailers)
+        msg.headers.extend(trailers)
+        msg.notes.append("trailer fields appended to the headers: " + ", ".join(n for n, _ in trailers))
+
+
+def asks_switch(req: HttpRequest) -> bool:
+    return req.method == "CONNECT" or req.header("upgrade") is not None
+
+
+def body_error(what: str, reason: str, msg: HttpMessage, eof: bool, at_eof: bool) -> str:
+    """The error of a body that did not frame. ``at_eof``: every byte was read and the
+    stream ended before the body did (a truncated capture, said in its own words)."""
+    if at_eof:
+        te = msg.header("transfer-encoding")
+        if te is not None and "chunked" in te.lower():
+            return f"{what} body truncated: chunked body incomplete after {msg.body_size} bytes"
+        length = msg.header("content-length")
+        if length is not None and length.strip().isdigit():
+            return f"{what} body truncated: {msg.body_size} of {int(length)} bytes"
+    if eof:
+        return f"{what} body truncated after {msg.body_size} bytes ({reason})"
+    return f"{what} body did not frame ({reason}): {msg.body_size} bytes kept"
+
+
+def _headers(fields: Fields) -> list[tuple[str, str]]:
+    """Header fields in wire order with their original casing."""
+    return [(text(name), text(value)) for name, value in fields]
