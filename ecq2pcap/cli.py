@@ -2,8 +2,10 @@
 
 Exit codes (also in the README):
   0  outputs written (skipped lines, if any, were reported)
-  1  outputs written, but --strict and some input was skipped, or an input broke off midway
-  2  usage error, or an input/output that cannot be opened (nothing converted)
+  1  outputs written, but --strict and some input was skipped, or an input broke off midway,
+     or an output could not be written to the end (disk full: what was written stays valid)
+  2  usage error, or an input/output that cannot be opened or must not be written
+     (an output that is an input, a directory, or the same file as another output): nothing written
   130 interrupted (outputs are still completed)
 """
 
@@ -24,6 +26,8 @@ from .pipeline import Pipeline
 from .report import Report
 from .sinks.har import HarSink
 from .sinks.pcapng import PcapngSink, PortMap
+from .outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error, input_problem
+from .sinks.har.writer import COMMIT_INTERVAL_S
 from .sources.files import FileSource, InputError
 from .sinks.annotations import AnnotationFile
 from .summary import format_summary
@@ -69,33 +73,65 @@ def add_output_args(cmd: argparse.ArgumentParser) -> None:
     add_filter_args(cmd)
 
 
-def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *, live: bool = False) -> Pipeline:
+def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *, live: bool = False,
+                  guard: OutputGuard | None = None) -> Pipeline:
     """The sinks the options ask for, their files opened on ``stack``, wired to a pipeline.
 
-    ``live`` flushes the pcapng after every event so a reader on a pipe sees packets at once.
+    Every output is claimed on ``guard`` before any is opened (see :class:`OutputGuard`).
+    ``live`` flushes the pcapng after every event so a reader on a pipe sees packets at
+    once, and commits the HAR after every entry; so does a conversion of stdin (it may be
+    a live pipe). Otherwise the HAR is committed at least once a second.
     """
     if not args.write and not args.har:
         raise UsageError(f"{args.command} needs an output: -w OUT.pcapng and/or --har OUT.har")
+    default = next((p for p in (args.write, args.har) if p and p != "-"), None)
+    path = args.annotations or (default and f"{default}.annotations.jsonl")
+    guard = guard or OutputGuard()
+    try:
+        for option, out_path in (("-w", args.write), ("--har", args.har), ("--annotations", path)):
+            if out_path:
+                guard.claim(option, out_path)
+    except OutputConflict as exc:
+        raise UsageError(str(exc)) from None
+    streaming = live or "-" in getattr(args, "inputs", ())
     sinks = []
-    if args.write:
-        port_map = PortMap(keep_ports=True) if args.keep_ports else (args.port_map or PortMap())
-        sinks.append(PcapngSink(
-            _open_output(args.write, stack, True), link_type=args.link_type, mss=args.mss,
-            port_map=port_map, raw_payload=args.raw_payload, flush_each_event=live, report=report,
-        ))
-    if args.har:
-        sinks.append(HarSink(_open_output(args.har, stack, False), report=report))
+    try:  # each sink writes its file's header at once: an unwritable output fails here
+        if args.write:
+            port_map = PortMap(keep_ports=True) if args.keep_ports else (args.port_map or PortMap())
+            sinks.append(PcapngSink(
+                _open_output(args.write, stack, True), link_type=args.link_type, mss=args.mss,
+                port_map=port_map, raw_payload=args.raw_payload, flush_each_event=live, report=report,
+            ))
+        if args.har:
+            sinks.append(HarSink(_open_output(args.har, stack, False), report=report,
+                                 commit_interval=0 if streaming else COMMIT_INTERVAL_S))
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise UsageError(describe_write_error(exc)) from None
     table = ConnectionTable(
         report,
         reorder_window_ns=int(args.reorder_window * SECOND),
         idle_timeout_ns=int(args.idle_timeout * SECOND) or None,
     )
-    default = next((p for p in (args.write, args.har) if p and p != "-"), None)
-    path = args.annotations or (default and f"{default}.annotations.jsonl")
     annotations = AnnotationFile(path, stack) if path else None
     report.annotations_path = path
     view = ConnectionView(filter_from_args(args), report)
     return Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view)
+
+
+def finish_outputs(pipeline: Pipeline, status: int) -> int:
+    """``pipeline.finish()``; an output that cannot be written then is reported and makes
+    the exit status 1 (EXIT_STRICT) unless it is already an error."""
+    try:
+        pipeline.finish()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        print(f"ecq2pcap: error: {describe_write_error(exc)}; it ends with what was written before",
+              file=sys.stderr)
+        return status or EXIT_STRICT
+    return status
 
 
 def stderr_report() -> Report:
@@ -132,7 +168,7 @@ def _open_output(path: str, stack: ExitStack, binary_stdout: bool) -> BinaryIO:
             raise UsageError("refusing to write binary pcapng to a terminal; redirect or pipe it")
         return sys.stdout.buffer
     try:
-        return stack.enter_context(open(path, "wb"))
+        return stack.enter_context(OutputFile(path))
     except OSError as exc:
         raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
@@ -154,13 +190,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
     report = stderr_report()
     sources = [FileSource(p, report) for p in args.inputs]
     for src in sources:  # fail before writing anything when an input is unreadable
-        if src.path != "-" and not os.access(src.path, os.R_OK):
-            reason = "no such file" if not os.path.exists(src.path) else "permission denied"
-            raise UsageError(f"{src.path}: cannot read: {reason}")
+        problem = input_problem(src.path)
+        if problem:
+            raise UsageError(f"{src.path}: cannot read: {problem}")
 
     status = EXIT_OK
     with ExitStack() as stack:
-        pipeline = open_pipeline(args, stack, report)
+        pipeline = open_pipeline(args, stack, report, guard=OutputGuard(args.inputs))
         bar = _progress(sources, not (args.quiet or args.no_progress))
         try:
             for src in sources:
@@ -178,10 +214,16 @@ def cmd_convert(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
             status = EXIT_INTERRUPTED
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # an output cannot be written (disk full): stop, complete the others
+            print(f"ecq2pcap: error: {describe_write_error(exc)}; stopped, the outputs end with what was "
+                  "written before", file=sys.stderr)
+            status = EXIT_STRICT
         finally:
             if bar is not None:
                 bar.close()
-        pipeline.finish()
+        status = finish_outputs(pipeline, status)
     if not args.quiet:
         print(format_summary(report, pipeline), file=sys.stderr)
     if status == EXIT_OK and args.strict and report.counts["skipped"]:

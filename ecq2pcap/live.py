@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from .argtypes import int_between, seconds
 from .model import Message
+from .outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error
+from .sinks.units import UnitWriter
 from .pipeline import V200_NOTICE
 from .report import Report
 from .sources.recording import frame_line, header_line
@@ -83,40 +85,50 @@ def short_version(version: str) -> str:
 
 
 class Recorder:
-    """Writes an ecq2pcap recording: a header line, then one line per message."""
+    """Writes an ecq2pcap recording: a header line, then one line per message.
+
+    Lines are written whole (a full disk cuts the file back to the last whole line, see
+    :class:`UnitWriter`); :meth:`flush` puts them on disk (the session does after every
+    batch of messages).
+    """
 
     def __init__(self, out: BinaryIO, url: str, name: str, started: float | None = None) -> None:
         self.out = out
+        self._units = UnitWriter(out)
         self.name = name  # what `convert` will call this file in origins
         self.lines = 1
         self.messages = 0
         self.bytes = 0
-        out.write(header_line(url, time.time() if started is None else started) + b"\n")
+        self._units.write(header_line(url, time.time() if started is None else started) + b"\n")
+        self.flush()
 
     def write(self, message: Message) -> int:
         """Record one message; returns its line number."""
-        self.out.write(frame_line(message) + b"\n")
+        self._units.write(frame_line(message) + b"\n")
         self.lines += 1
         self.messages += 1
         self.bytes += len(message.data)
         return self.lines
 
     def flush(self) -> None:
-        self.out.flush()
+        self._units.flush()
 
 
 def open_recording(path: str, url: str, stack: ExitStack) -> Recorder:
     """A recorder on ``path`` ('-' = stdout; gzip when it ends with .gz), closed by ``stack``."""
     from .cli import UsageError
 
-    if path == "-":
-        return Recorder(sys.stdout.buffer, url, "<stdin>")
     try:
-        raw = gzip.open(path, "wb", compresslevel=6) if path.endswith(".gz") else open(path, "wb")
-        out: BinaryIO = stack.enter_context(raw)
+        if path == "-":
+            return Recorder(sys.stdout.buffer, url, "<stdin>")
+        out: BinaryIO = stack.enter_context(OutputFile(path))
+        if path.endswith(".gz"):
+            out = stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=6))
+        return Recorder(out, url, path)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
-        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    return Recorder(out, url, path)
+        raise UsageError(describe_write_error(exc) if exc.filename else f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 # ---------------------------------------------------------------------------
@@ -139,6 +151,7 @@ class Session:
         self.version: str | None = None  # sniffed from the Version log line
         self.replays_skipped = 0
         self.broken = False  # an output pipe closed (e.g. Wireshark quit)
+        self.output_error: OSError | None = None  # an output could not be written (disk full)
         self._events = 0  # without a pipeline
         self._anchor: tuple[int, int] | None = None  # (wall clock, data clock) after the last data
 
@@ -150,8 +163,27 @@ class Session:
     def ecapture_version(self) -> str | None:
         return (self.pipeline.ecapture_version if self.pipeline is not None else None) or self.version
 
+    @property
+    def stop_reason(self) -> str:
+        """Why :meth:`process` asked to stop."""
+        if self.output_error is not None:
+            return "output failed"
+        return "output closed" if self.broken else "count"
+
     def process(self, batch: list[Delivery]) -> bool:
-        """Handle a batch; True when ``count`` is reached or an output broke (stop)."""
+        """Handle a batch, then flush the recording; True when ``count`` is reached or an
+        output broke or failed (stop)."""
+        if self.output_error is not None:
+            return True
+        try:
+            stop = self._process_batch(batch)
+            self.flush()
+        except OSError as exc:
+            self._failed(exc)
+            return True
+        return stop or self.broken
+
+    def _process_batch(self, batch: list[Delivery]) -> bool:
         if self.pipeline is None:
             return self._process(batch)
         before = self.pipeline.clock
@@ -197,17 +229,29 @@ class Session:
         """
         if self.watch_stdout and not self.broken and _reader_gone(sys.stdout):
             self.output_closed()  # e.g. Wireshark quit while no event came
-        if self.pipeline is not None and self._anchor is not None:
-            wall, clock = self._anchor
-            self.pipeline.tick(clock + max(0, now_ns - wall))
-        self.flush()
+        if self.output_error is not None:
+            return
+        try:
+            if self.pipeline is not None and self._anchor is not None:
+                wall, clock = self._anchor
+                self.pipeline.tick(clock + max(0, now_ns - wall))
+            self.flush()
+        except OSError as exc:
+            self._failed(exc)
 
     def flush(self) -> None:
+        """Put the recording on disk (raises OSError when it cannot be written)."""
         if self.recorder is not None and not self.broken:
             try:
                 self.recorder.flush()
             except BrokenPipeError:
                 self.output_closed()
+
+    def _failed(self, exc: OSError) -> None:
+        if isinstance(exc, BrokenPipeError):
+            self.output_closed()
+        elif self.output_error is None:
+            self.output_error = exc
 
     def output_closed(self) -> None:
         """An output's reader went away (e.g. Wireshark quit): stop after this batch."""
@@ -252,7 +296,7 @@ async def capture(
     tick_s: float | None = None,
     handle_signals: bool = True,
 ) -> str:
-    """Receive until stopped; returns why: duration, count, signal, output closed, error.
+    """Receive until stopped; returns why: duration, count, signal, output closed, output failed, error.
 
     Messages still queued when it stops are processed too, unless the count was
     reached or a second Ctrl-C came. The caller finishes the pipeline.
@@ -288,13 +332,13 @@ async def capture(
                 reason = "error"
                 break
             if batch and await asyncio.to_thread(session.process, batch):
-                reason = "output closed" if session.broken else "count"
+                reason = session.stop_reason
                 break
             if loop.time() >= next_tick:
                 next_tick = loop.time() + tick_s
                 await asyncio.to_thread(session.tick, time.time_ns())
-                if session.broken:
-                    reason = "output closed"
+                if session.broken or session.output_error is not None:
+                    reason = session.stop_reason
                     break
             if progress is not None:
                 progress()
@@ -302,10 +346,10 @@ async def capture(
         for sig in signals:
             loop.remove_signal_handler(sig)
         await source.close()
-    if reason not in ("count", "output closed") and stop.requests < 2:
+    if reason not in ("count", "output closed", "output failed") and stop.requests < 2:
         rest = source.drain()
         if rest and await asyncio.to_thread(session.process, rest):
-            reason = "output closed" if session.broken else "count"
+            reason = session.stop_reason
     return reason
 
 
@@ -467,41 +511,65 @@ def _run(source: WebSocketSource, session: Session, args: argparse.Namespace, st
         status.clear()
 
 
-def _exit_code(source: WebSocketSource, reason: str, status: StatusLine) -> int:
+def _exit_code(source: WebSocketSource, session: Session, reason: str, status: StatusLine) -> int:
     from .cli import EXIT_OK, EXIT_STRICT, EXIT_USAGE
 
     if reason == "signal":
         status.say("stopped: outputs completed")
     elif reason == "output closed":
         status.say("the reader of stdout went away: stopped")
+    elif reason == "output failed":
+        status.say(f"error: {describe_write_error(session.output_error)}; stopped, the outputs end with "
+                   "what was written before")
+        return EXIT_STRICT
     if reason != "error":
         return EXIT_OK
     status.say(f"error: {source.error}")
     return EXIT_STRICT if source.connections else EXIT_USAGE
 
 
+def _claim(guard: OutputGuard, option: str, path: str) -> None:
+    from .cli import UsageError
+
+    try:
+        guard.claim(option, path)
+    except OutputConflict as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _finally(session: Session, *steps: Callable[[], None]) -> None:
+    """Run every step (finishing the outputs); a write error is kept as the session's."""
+    for step in steps:
+        try:
+            step()
+        except OSError as exc:
+            session._failed(exc)
+
+
 def cmd_live(args: argparse.Namespace) -> int:
     from .cli import UsageError, open_pipeline
     from .summary import format_summary
 
-    if args.record and args.record in (args.write, args.har):
-        raise UsageError(f"--record {args.record}: the same file as another output")
     if args.record == "-" and args.write == "-":
         raise UsageError("--record - and -w - cannot both write to stdout")
     status = StatusLine(enabled=False if args.quiet else None)
     report = Report(emit=status.say)
     source = _source(args, status)
+    guard = OutputGuard()
+    if args.record:
+        _claim(guard, "--record", args.record)
     with ExitStack() as stack:
-        pipeline = open_pipeline(args, stack, report, live=True)
+        pipeline = open_pipeline(args, stack, report, live=True, guard=guard)
         recorder = open_recording(args.record, args.url, stack) if args.record else None
         session = Session(pipeline, recorder, args.count, watch_stdout=args.write == "-")
         pipeline.on_output_closed = session.output_closed  # the HAR is still completed when -w - closes
         try:
             reason = _run(source, session, args, status, "live")
         finally:
-            pipeline.finish()
-            session.flush()
-    code = _exit_code(source, reason, status)
+            _finally(session, pipeline.finish, session.flush, stack.close)
+    if session.output_error is not None:
+        reason = "output failed"
+    code = _exit_code(source, session, reason, status)
     if not args.quiet:
         print(format_summary(report, pipeline), file=sys.stderr)
         print(_live_summary(source, session), file=sys.stderr)
@@ -511,14 +579,17 @@ def cmd_live(args: argparse.Namespace) -> int:
 def cmd_record(args: argparse.Namespace) -> int:
     status = StatusLine(enabled=False if args.quiet else None)
     source = _source(args, status)
+    _claim(OutputGuard(), "-o", args.output)
     with ExitStack() as stack:
         session = Session(None, open_recording(args.output, args.url, stack), args.count,
                           watch_stdout=args.output == "-")
         try:
             reason = _run(source, session, args, status, "recording")
         finally:
-            session.flush()
-    code = _exit_code(source, reason, status)
+            _finally(session, session.flush, stack.close)
+    if session.output_error is not None:
+        reason = "output failed"
+    code = _exit_code(source, session, reason, status)
     if not args.quiet:
         rec = session.recorder
         where = "stdout" if args.output == "-" else args.output

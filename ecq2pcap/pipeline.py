@@ -105,13 +105,23 @@ class Pipeline:
         self._dispatch(self.table.advance(now_ns))
 
     def finish(self) -> None:
-        self._dispatch(self.table.close_all())
-        self._deliver(self.view.finish())
+        """End every connection and finish every sink, also when one of them cannot write
+        (its first write error is raised afterwards)."""
+        error = None
+        for step in (lambda: self._dispatch(self.table.close_all()), lambda: self._deliver(self.view.finish())):
+            try:
+                step()
+            except OSError as exc:
+                error = error or exc
         for sink in self.sinks:
-            if self.on_output_closed is None:
-                sink.finish()
-            elif id(sink) not in self._closed_sinks:
+            if id(sink) in self._closed_sinks:
+                continue
+            try:
                 self._guarded(sink, sink.finish)
+            except OSError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
 
     # -- internals
 
@@ -129,20 +139,32 @@ class Pipeline:
             self._deliver(self.view.process(events))
 
     def _deliver(self, events: list[FlowEvent]) -> None:
+        # a sink that cannot write (disk full) raises once and then ignores events: the
+        # others still get every event, then the error ends the run
+        error = None
         if self.on_output_closed is None:
             for event in events:
                 for sink in self.sinks:
-                    sink.handle(event)
-            return
-        for event in events:
-            for sink in self.sinks:
-                if id(sink) not in self._closed_sinks:
-                    self._guarded(sink, sink.handle, event)
+                    try:
+                        sink.handle(event)
+                    except OSError as exc:
+                        error = error or exc
+        else:
+            for event in events:
+                for sink in self.sinks:
+                    if id(sink) not in self._closed_sinks:
+                        try:
+                            self._guarded(sink, sink.handle, event)
+                        except OSError as exc:
+                            error = error or exc
+        if error is not None:
+            raise error
 
     def _guarded(self, sink: Sink, fn: Callable, *args) -> None:
         try:
             fn(*args)
         except BrokenPipeError:  # the reader went away: this output stops, the others go on
+            if self.on_output_closed is None:
+                raise
             self._closed_sinks.add(id(sink))
-            if self.on_output_closed is not None:
-                self.on_output_closed()
+            self.on_output_closed()

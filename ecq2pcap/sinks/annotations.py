@@ -1,7 +1,9 @@
 """Events that are not TLS data (bash, zsh, SQL, master keys, unknown messages): never
 turned into TCP, never dropped — written as JSON lines, one per event, as they arrive.
 
-The file is opened on the first annotation, so a stream without any leaves no file.
+The file is opened on the first annotation, so a stream without any leaves no file. Lines
+are written whole (a full disk cuts the file back to the last whole line) and flushed when
+``stack`` closes, or by :meth:`AnnotationFile.flush`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from datetime import datetime, timezone
 import msgspec
 
 from ..model import Annotation
+from ..outputs import OutputFile
+from .units import UnitWriter
 
 
 def annotation_line(rec: Annotation) -> bytes:
@@ -29,6 +33,11 @@ class AnnotationFile:
 
     def write(self, rec: Annotation) -> None:
         if self._out is None:
-            self._out = self._stack.enter_context(open(self.path, "wb"))
+            self._out = UnitWriter(self._stack.enter_context(OutputFile(self.path)))
+            self._stack.callback(self.flush)  # runs before the file is closed
         self._out.write(annotation_line(rec))
         self.written += 1
+
+    def flush(self) -> None:
+        if self._out is not None:
+            self._out.flush()

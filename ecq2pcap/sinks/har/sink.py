@@ -26,7 +26,7 @@ from .exchange import Exchange, ExchangeParser
 from .http1 import DEFAULT_BODY_CAP, Http1Parser, UpgradeHandler
 from .http2 import Http2Parser
 from .websocket import upgrade_handler
-from .writer import HarWriter
+from .writer import COMMIT_INTERVAL_S, HarWriter
 
 __all__ = ["HarSink", "H2_NOT_DECODED"]
 
@@ -50,6 +50,8 @@ class HarSink:
 
     ``body_cap`` bounds every kept body and every decoded body (bytes). Nothing is dropped
     silently: each exchange error is in the entry's ``_error`` and in ``report.warn``.
+    ``commit_interval``: how often (seconds) the file is made a complete HAR while entries
+    come (0: after every entry; see :class:`~.writer.HarWriter`).
     """
 
     def __init__(
@@ -62,34 +64,41 @@ class HarSink:
         on_upgrade: Callable[[Exchange], UpgradeHandler] | None = upgrade_handler,
         h2_parser: ParserFactory | None = Http2Parser,
         comment: str | None = None,
+        commit_interval: float = COMMIT_INTERVAL_S,
     ) -> None:
         self.report = report if report is not None else Report()
         self.body_cap = body_cap
         self.reorder_window_ns = reorder_window_ns
         self._on_upgrade = on_upgrade
         self._h2_parser = h2_parser
-        self._writer = HarWriter(out, comment=comment)
+        self._writer = HarWriter(out, comment=comment, commit_interval=commit_interval)
+        self._writer.commit()  # a valid, empty HAR from the start (raises when out cannot be written)
         self._conns: dict[Connection, _Conn] = {}  # Connection hashes by identity
         self._finished = False
 
     # -- Sink protocol -------------------------------------------------------------
 
     def handle(self, event: FlowEvent) -> None:
+        if self._writer.failed is not None:  # the output broke (disk full): nothing more to do
+            return
         if isinstance(event, Chunk):
             self._chunk(event)
         elif isinstance(event, Opened):
             self._state(event.conn, event.time_ns)
         elif isinstance(event, Closed):
             self._close(event.conn, event.time_ns, event.notes)
+        self._writer.commit_if_due()
 
     def finish(self) -> None:
         """Close every open connection and complete the HAR document (idempotent)."""
         if self._finished:
             return
+        self._finished = True
+        if self._writer.failed is not None:
+            return
         for st in list(self._conns.values()):
             self._close(st.conn, st.last_ns, ())
         self._writer.close()
-        self._finished = True
 
     # -- internals -----------------------------------------------------------------
 

@@ -1,14 +1,24 @@
-"""Streaming HAR 1.2 writer: the log header up front, each entry as it completes, the end on close.
+"""Streaming HAR 1.2 writer: the log header up front, each entry as it completes.
 
-Memory does not grow with the number of entries. The output is valid JSON once
-:meth:`HarWriter.close` ran, also with zero entries. No ``pages`` are written (an empty
+Memory does not grow with the number of entries. No ``pages`` are written (an empty
 list) and entries carry no ``pageref``: haralyzer silently loses entries whose
 ``pageref`` names no page, and a page without ``pageTimings`` crashes it.
+
+Crash safety: on a seekable output (a regular file) the file is a complete, valid HAR at
+every *commit*: the closing ``]}}`` always follows the last committed entry, and the next
+commit writes its entries over it followed by a new one. A commit happens after every
+entry when ``commit_interval`` is 0, otherwise when ``commit_interval`` seconds passed
+since the last one or ``commit_bytes`` are waiting, and always on :meth:`commit` and
+:meth:`close`. So a run killed at any moment leaves a HAR holding every entry committed
+before. A write error (disk full) cuts the file back to the last commit, which stays a
+valid HAR, and is raised once; the writer then writes nothing more. On a pipe the entries
+are written as they come and the end only by :meth:`close`.
 """
 
 from __future__ import annotations
 
 import io
+import time
 from typing import BinaryIO, TextIO
 
 import msgspec
@@ -18,25 +28,44 @@ from ... import __version__
 __all__ = ["HarWriter"]
 
 _encode = msgspec.json.Encoder().encode
+_TAIL = b"\n]}}\n"
+COMMIT_INTERVAL_S = 1.0
+COMMIT_BYTES = 1 << 20
 
 
 class HarWriter:
     """Write one HAR file to ``out``.
 
     ``out`` is a binary file object (UTF-8 is written), like every sink's output; a text
-    stream (:class:`io.TextIOBase`) is accepted too. The writer never closes ``out``.
+    stream (:class:`io.TextIOBase`) is accepted too (written as on a pipe). The writer
+    never closes ``out``.
     """
 
-    def __init__(self, out: BinaryIO | TextIO, *, comment: str | None = None) -> None:
+    def __init__(self, out: BinaryIO | TextIO, *, comment: str | None = None,
+                 commit_interval: float = COMMIT_INTERVAL_S, commit_bytes: int = COMMIT_BYTES) -> None:
         self._out = out
         self._text = isinstance(out, io.TextIOBase)
         self._comment = comment
+        self.commit_interval = commit_interval
+        self.commit_bytes = commit_bytes
         self._started = False
         self._closed = False
+        self.failed: OSError | None = None
         self.count = 0
+        self._tail_pos: int | None = None  # where the committed closing ]}} starts (seekable outputs)
+        self._pending = bytearray()  # entries not yet committed
+        self._last_commit = 0.0
 
     def _write(self, data: bytes) -> None:
         self._out.write(data.decode("utf-8") if self._text else data)
+
+    def _seekable(self) -> bool:
+        if self._text:
+            return False
+        try:
+            return self._out.seekable()
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def _start(self) -> None:
         self._started = True
@@ -45,29 +74,91 @@ class HarWriter:
             log["comment"] = self._comment
         head = _encode({"log": log})
         # '{"log":{...,"pages":[]}}' → '{"log":{...,"pages":[],"entries":['
-        self._write(head[:-2] + b',"entries":[\n')
+        head = head[:-2] + b',"entries":[\n'
+        if self._seekable():
+            try:
+                self._tail_pos = self._out.tell() + len(head)
+                self._guarded(head + _TAIL)
+            except OSError as exc:
+                self._fail(exc)
+            self._last_commit = time.monotonic()
+        else:
+            self._write(head)
 
     def write(self, entry: dict) -> None:
         """Append one entry (a HAR entry dict)."""
         if self._closed:
             raise ValueError("HAR writer already closed")
+        if self.failed is not None:
+            return
         if not self._started:
             self._start()
         try:
             data = _encode(entry)
         except UnicodeEncodeError:  # lone surrogates (surrogateescape'd bytes from a decoder)
             data = _encode(_sanitize(entry))
-        self._write((b",\n" if self.count else b"") + data)
+        data = (b",\n" if self.count else b"") + data
         self.count += 1
+        if self._tail_pos is None:
+            self._write(data)
+            return
+        self._pending += data
+        if not self.commit_interval or len(self._pending) >= self.commit_bytes:
+            self.commit()
+        else:
+            self.commit_if_due()
+
+    def commit_if_due(self) -> None:
+        """Commit when entries wait for longer than ``commit_interval`` (call it often)."""
+        if self._pending and time.monotonic() - self._last_commit >= self.commit_interval:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make the file a valid HAR holding every entry written so far (seekable outputs)."""
+        if not self._started:
+            self._start()
+        if self.failed is not None or self._tail_pos is None:
+            return
+        self._last_commit = time.monotonic()
+        if not self._pending:
+            return
+        data = bytes(self._pending)
+        self._pending.clear()
+        try:
+            self._out.seek(self._tail_pos)
+            self._guarded(data + _TAIL)
+        except OSError as exc:
+            try:  # back to the last commit: its entries and the closing ]}}
+                self._out.truncate(self._tail_pos)
+                self._out.seek(self._tail_pos)
+                self._guarded(_TAIL)
+            except (OSError, ValueError):
+                pass
+            self._fail(exc)
+        self._tail_pos += len(data)
+
+    def _guarded(self, data: bytes) -> None:
+        self._out.write(data)
+        self._out.flush()
+
+    def _fail(self, exc: OSError) -> None:
+        self.failed = exc
+        self._pending.clear()
+        raise exc
 
     def close(self) -> None:
         """Finish the JSON document (idempotent) and flush ``out``."""
         if self._closed:
             return
+        self._closed = True
         if not self._started:
             self._start()
-        self._write(b"\n]}}\n")
-        self._closed = True
+        if self.failed is not None:
+            return
+        if self._tail_pos is not None:
+            self.commit()
+            return
+        self._write(_TAIL)
         flush = getattr(self._out, "flush", None)
         if flush is not None:
             flush()

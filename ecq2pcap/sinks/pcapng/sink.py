@@ -26,6 +26,7 @@ from .blocks import (
 )
 from .ports import PortMap
 from .tcp import MAX_MSS, TcpFlow
+from ..units import UnitWriter
 
 LINK_TYPES = {"ether": LINKTYPE_ETHERNET, "raw": LINKTYPE_RAW}
 IF_DESCRIPTION = "eCapture TLS plaintext on synthesized TCP/IP (ecq2pcap)"
@@ -47,7 +48,11 @@ class PcapngSink:
     payload per segment; ``port_map`` picks the shown server port (default
     :class:`PortMap`\\ ()); ``raw_payload`` writes eCapture's bytes (``Chunk.raw``)
     instead of the framing-repaired ``Chunk.wire``; ``flush_each_event`` flushes after
-    every event, for a live ``| wireshark -k -i -``.
+    every event, for a live ``| wireshark -k -i -`` (and so that a killed run leaves every
+    event on disk). Otherwise events are buffered; :meth:`finish` flushes.
+
+    A write error (disk full) is raised once; the file then ends after the last whole
+    event's blocks and the sink writes nothing more (see :class:`~ecq2pcap.sinks.units.UnitWriter`).
     """
 
     def __init__(
@@ -66,6 +71,7 @@ class PcapngSink:
         if not 1 <= mss <= MAX_MSS:
             raise ValueError(f"mss must be 1..{MAX_MSS}, not {mss}")
         self.out = out
+        self._units = UnitWriter(out)
         self.link_type = LINK_TYPES[link_type]
         self.mss = mss
         self.port_map = port_map if port_map is not None else PortMap()
@@ -75,10 +81,14 @@ class PcapngSink:
         self.packets = 0
         self._conns: dict[int, _Conn] = {}
         self._write([section_header(), interface_description(self.link_type, description=IF_DESCRIPTION)], 0)
+        if not flush_each_event:
+            self._units.flush()  # a valid (empty) capture from the start
 
     # -- sink protocol -----------------------------------------------------------------------
 
     def handle(self, event) -> None:
+        if self._units.failed is not None:
+            return
         if type(event) is Chunk:
             blocks = self._chunk(event)
         elif type(event) is Opened:
@@ -90,11 +100,11 @@ class PcapngSink:
         if blocks:
             self._write(blocks, len(blocks))
         elif self.flush_each_event:
-            self.out.flush()
+            self._units.flush()
 
     def finish(self) -> None:
         """Flush. Connections without a Closed event stay open (no FIN is invented)."""
-        self.out.flush()
+        self._units.flush()
 
     # -- events --------------------------------------------------------------------------------
 
@@ -202,13 +212,13 @@ class PcapngSink:
     # -- output --------------------------------------------------------------------------------
 
     def _write(self, blocks: list[bytes], packets: int) -> None:
-        self.out.write(b"".join(blocks))
+        self._units.write(b"".join(blocks))
         if packets:
             self.packets += packets
             if self.report is not None:
                 self.report.count("packets", packets)
         if self.flush_each_event:
-            self.out.flush()
+            self._units.flush()
 
 
 def _fd(fd: int | None) -> str:

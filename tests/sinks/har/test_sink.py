@@ -45,7 +45,7 @@ def test_zero_entries_is_a_valid_har():
 def test_entries_are_streamed_as_they_complete():
     out = io.BytesIO()
     report = Report()
-    sink = HarSink(out, report=report)
+    sink = HarSink(out, report=report, commit_interval=0)
     conn = make_conn(1)
     sink.handle(Opened(conn, T0))
     sink.handle(make_chunk(conn, C, T0, GET))
