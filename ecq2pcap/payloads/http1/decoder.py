@@ -14,19 +14,8 @@ looks like a request line (client→server) or a status line (server→client). 
 raises on bad input: every problem becomes an error string on an
 :class:`~.exchange.Http1Exchange` or a connection diagnostic (:meth:`take_diagnostics`).
 
-Lossy-capture rules:
-
-* a response with no request to answer becomes an exchange with ``request=None`` and the
-  error :data:`REQUEST_NOT_CAPTURED` (framed as the answer to a ``GET``);
-* a request with no response at close gets :data:`RESPONSE_NOT_CAPTURED`;
-* a response fed *before* its request (eCapture stamps a merged event with the time of its
-  last call) waits up to ``reorder_window_ns`` for a request to arrive, then is taken as
-  response-only. The default window is 0 (only a request with the same timestamp pairs):
-  a longer window pairs a response whose request was lost with the *next* request, and
-  that misattribution cascades through a keep-alive connection;
-* after ``101 Switching Protocols`` (or a 2xx to ``CONNECT``) the decoder stops: it sets
-  :attr:`switch`, whose ``pending`` list collects the bytes that follow, in both
-  directions; the upgrade exchange is returned by :meth:`close`.
+The lossy-capture rules (lost requests and responses, reordering, protocol switches) are
+listed in the package's docstring.
 """
 
 from __future__ import annotations
@@ -40,17 +29,24 @@ from .events import NEED_DATA, Body, End, ParseError, RequestHead, ResponseHead
 from .exchange import Http1Exchange, Switch
 from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
+from .limits import HEADER_LINE_FLAG, MAX_HEADER_LINE, MAX_HEADER_SECTION
 from .messages import add_trailers, append_body, asks_switch, body_error, new_request, new_response
 from .readers import H11Reader
-from .stream import FIRST_SLICE, HalfStream
+from .stream import FIRST_SLICE, MAX_SLICE, HalfStream
 
-__all__ = ["DEFAULT_BODY_CAP", "REQUEST_NOT_CAPTURED", "RESPONSE_NOT_CAPTURED", "FAST_PATH", "Http1Decoder"]
+__all__ = [
+    "DEFAULT_BODY_CAP",
+    "MAX_HEADER_LINE",
+    "MAX_HEADER_SECTION",
+    "REQUEST_NOT_CAPTURED",
+    "RESPONSE_NOT_CAPTURED",
+    "FAST_PATH",
+    "Http1Decoder",
+]
 
 DEFAULT_BODY_CAP = 64 * 1024 * 1024
 REQUEST_NOT_CAPTURED = "request not captured by eCapture"
 RESPONSE_NOT_CAPTURED = "response not captured"
-MAX_START_LINE = 64 * 1024  # longer first lines are garbage
-MAX_HEAD = 1024 * 1024  # largest head: big header blocks are real
 _BLANK_LINE = re.compile(rb"\n\r?\n")  # where a head ends
 FAST_PATH = True  # default of Http1Decoder(fast=...): parse simple complete messages without h11
 
@@ -62,13 +58,13 @@ class Http1Decoder:
     ``meta`` is whatever the caller says about a chunk: kept on the exchanges it fed.
     """
 
-    def __init__(self, *, body_cap: int = DEFAULT_BODY_CAP, reorder_window_ns: int = 0,
-                 fast: bool | None = None) -> None:  # fmt: skip
+    def __init__(self, *, body_cap: int = DEFAULT_BODY_CAP, reorder_window_ns: int = 0, fast: bool | None = None,
+                 max_line: int = MAX_HEADER_LINE, max_head: int = MAX_HEADER_SECTION) -> None:  # fmt: skip
         self.fast = FAST_PATH if fast is None else fast
         self.body_cap = body_cap
         self.reorder_window_ns = reorder_window_ns
-        self.max_line = MAX_START_LINE
-        self.max_head = MAX_HEAD
+        self.max_line = max_line  # longest start or header line; a longer one makes the head unparsable
+        self.max_head = max_head  # largest header section, likewise
         self._c2s = HalfStream(Direction.C2S)
         self._s2c = HalfStream(Direction.S2C)
         self._req_ex: Http1Exchange | None = None  # exchange whose request the C2S reader reads
@@ -171,9 +167,17 @@ class Http1Decoder:
                 self._on_error(s, str(exc))
                 continue
             if ev is NEED_DATA:
+                over = s.in_head and s.head_limit(self.max_line, self.max_head, complete=False)
+                if over:
+                    self._on_error(s, over, limit=True)
+                    continue
                 if s.give():
                     continue
                 return
+            if (type(ev) is RequestHead or type(ev) is ResponseHead) and type(s.reader) is H11Reader \
+                    and (over := s.head_limit(self.max_line, self.max_head, complete=True)):  # fmt: skip
+                self._on_error(s, over, limit=True)
+                continue
             if type(ev) is Body or type(ev) is End or type(ev) is RequestHead or type(ev) is ResponseHead:
                 if s.is_request:
                     self._on_request_event(ev)
@@ -191,18 +195,18 @@ class Http1Decoder:
         reader = None
         if s.is_request:
             if self.fast:
-                reader = fast_request(buf, s.pos, max_line)
+                reader = fast_request(buf, s.pos, max_line, self.max_head)
             if reader is None:
-                reader = H11Reader(request=True, max_head=self.max_head)
+                reader = H11Reader(request=True, max_head=self.max_head + MAX_SLICE)
         else:
             ex = self._next_for_response(s)
             if ex is None:
                 return False
             method = ex.request.method if ex.request is not None else None
             if self.fast and method not in NO_BODY_METHODS:
-                reader = fast_response(buf, s.pos, max_line)
+                reader = fast_response(buf, s.pos, max_line, self.max_head)
             if reader is None:
-                reader = H11Reader(request=False, max_head=self.max_head, method=method)
+                reader = H11Reader(request=False, max_head=self.max_head + MAX_SLICE, method=method)
             self._resp_ex = ex
             self._interim = []
         s.flush_skip()
@@ -326,7 +330,7 @@ class Http1Decoder:
 
     # -- errors and protocol switches ----------------------------------------------
 
-    def _on_error(self, s: HalfStream, reason: str) -> None:
+    def _on_error(self, s: HalfStream, reason: str, *, limit: bool = False) -> None:
         ex = self._req_ex if s.is_request else self._resp_ex
         if s.in_head:
             incomplete = s.eof_sent and _BLANK_LINE.search(s.buf, s.start, s.pos) is None  # ended inside the head
@@ -338,7 +342,9 @@ class Http1Decoder:
             s.reader = None
             s.in_head = False
             s.gate_ns = s.time_ns
-            if not s.skip_reason:
+            if limit:
+                s.skip_reason = reason  # the limit is what the skipped bytes are reported under
+            elif not s.skip_reason:
                 s.skip_reason = (f"{s.what} head incomplete at the end of the capture" if incomplete
                                  else f"unparsable {s.what} head: {reason}")  # fmt: skip
             if not s.is_request and ex is not None:

@@ -22,10 +22,10 @@ NO_BODY_METHODS = ("HEAD", "CONNECT")  # their responses are framed by the reque
 _VERSIONS = (b"1.1", b"1.0")
 
 
-def _head(buf: bytearray, pos: int, max_line: int):
+def _head(buf: bytearray, pos: int, max_line: int, max_head: int):
     """(start line, fields, Content-Length or None, Host count, head end) of a CRLF-only head
-    that h11 would read the same way, or None."""
-    end = buf.find(b"\r\n\r\n", pos, pos + FAST_MAX_HEAD)
+    that h11 would read the same way and within the header limits, or None."""
+    end = buf.find(b"\r\n\r\n", pos, pos + min(FAST_MAX_HEAD, max_head))
     if end < 0:
         return None
     lines = bytes(buf[pos:end]).split(b"\r\n")
@@ -51,9 +51,9 @@ def _head(buf: bytearray, pos: int, max_line: int):
     return lines[0], fields, length, hosts, end + 4
 
 
-def fast_request(buf: bytearray, pos: int, max_line: int) -> WholeMessage | None:
+def fast_request(buf: bytearray, pos: int, max_line: int, max_head: int) -> WholeMessage | None:
     """The request at ``buf[pos:]`` when it is whole and simple."""
-    head = _head(buf, pos, max_line)
+    head = _head(buf, pos, max_line, max_head)
     if head is None:
         return None
     line, fields, length, hosts, head_end = head
@@ -73,10 +73,10 @@ def fast_request(buf: bytearray, pos: int, max_line: int) -> WholeMessage | None
     return WholeMessage(RequestHead(method, target, version, fields), body, head_end - pos)
 
 
-def fast_response(buf: bytearray, pos: int, max_line: int) -> WholeMessage | None:
+def fast_response(buf: bytearray, pos: int, max_line: int, max_head: int) -> WholeMessage | None:
     """The response at ``buf[pos:]`` when it is whole, final, not 204/304 and framed by
     Content-Length (the caller excludes answers to :data:`NO_BODY_METHODS`)."""
-    head = _head(buf, pos, max_line)
+    head = _head(buf, pos, max_line, max_head)
     if head is None:
         return None
     line, fields, length, _hosts, head_end = head

@@ -4,9 +4,10 @@ next message start (resynchronisation after bytes that are not HTTP/1)."""
 from __future__ import annotations
 
 from ...model import Direction
+from .limits import HEADER_LINE_FLAG, HEADER_SECTION_FLAG
 from .grammar import REQUEST_PREFIX, REQUEST_SEARCH, START_REQUEST, START_STATUS, STATUS_PREFIX, STATUS_SEARCH
 
-__all__ = ["FIRST_SLICE", "MAX_SLICE", "COMPACT_AT", "HalfStream"]
+__all__ = ["FIRST_SLICE", "MAX_SLICE", "COMPACT_AT", "HalfStream", "longest_line"]
 
 FIRST_SLICE = 4096  # bytes first given to a new reader; doubled on every NEED_DATA
 MAX_SLICE = 1024 * 1024
@@ -102,6 +103,16 @@ class HalfStream:
         i = self.buf.find(b"\n\n", self.start, self.pos)
         return i + 2 - self.start if i >= 0 else -1
 
+    def head_limit(self, max_line: int, max_head: int, *, complete: bool) -> str:
+        """Why the head being read breaks a header limit ("" when it does not). The h11 reader
+        is given at most ``MAX_SLICE`` bytes past ``max_head``, so this speaks before h11 does."""
+        size = self.head_size() if complete else self.pos - self.start
+        if size > max_head:
+            return f"{self.what} header section larger than {max_head} bytes (limit: {HEADER_SECTION_FLAG})"
+        if size > max_line and longest_line(self.buf, self.start, self.start + size) > max_line:
+            return f"{self.what} header line longer than {max_line} bytes (limit: {HEADER_LINE_FLAG})"
+        return ""
+
     # -- finding a message start -------------------------------------------------------
 
     def find_start(self, max_line: int) -> bool:
@@ -123,16 +134,20 @@ class HalfStream:
             if nl < 0 and not self.eof and self.plausible_prefix(self.pos, max_line):
                 return False  # wait for the rest of the first line
             if not self.skip_reason:
-                self.skip_reason = (
-                    f"{self.what} start line incomplete at the end of the capture" if nl < 0 and self.eof
-                    else f"not an HTTP/1 {'request' if self.is_request else 'status'} line"
-                )  # fmt: skip
+                if nl < 0 and n - self.pos > max_line and self.plausible_prefix(self.pos, None):
+                    self.skip_reason = (f"{self.what} start line longer than {max_line} bytes "
+                                        f"(limit: {HEADER_LINE_FLAG})")  # fmt: skip
+                else:
+                    self.skip_reason = (
+                        f"{self.what} start line incomplete at the end of the capture" if nl < 0 and self.eof
+                        else f"not an HTTP/1 {'request' if self.is_request else 'status'} line"
+                    )  # fmt: skip
             self.resync(max_line)
 
-    def plausible_prefix(self, pos: int, max_line: int) -> bool:
-        """``buf[pos:]`` (no line end yet) may still grow into a start line."""
+    def plausible_prefix(self, pos: int, max_line: int | None) -> bool:
+        """``buf[pos:]`` (no line end yet) may still grow into a start line (of at most ``max_line`` bytes)."""
         buf = self.buf
-        if len(buf) - pos > max_line:
+        if max_line is not None and len(buf) - pos > max_line:
             return False
         if self.is_request:
             return REQUEST_PREFIX.fullmatch(buf, pos) is not None
@@ -162,3 +177,14 @@ class HalfStream:
             )
             self.skipped = 0
         self.skip_reason = ""
+
+
+def longest_line(buf: bytearray, start: int, end: int) -> int:
+    """Length of the longest line in ``buf[start:end]`` (line end excluded)."""
+    longest = 0
+    while True:
+        nl = buf.find(b"\n", start, end)
+        if nl < 0:
+            return max(longest, end - start)
+        longest = max(longest, nl - start)
+        start = nl + 1

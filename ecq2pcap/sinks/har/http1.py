@@ -16,6 +16,8 @@ from ...payloads.http1 import (
     DEFAULT_BODY_CAP,
     REQUEST_NOT_CAPTURED,
     RESPONSE_NOT_CAPTURED,
+    MAX_HEADER_LINE,
+    MAX_HEADER_SECTION,
     Http1Decoder,
     Http1Exchange,
 )
@@ -91,9 +93,12 @@ class Http1Parser:
         on_upgrade: Callable[[Exchange], UpgradeHandler] | None = None,
         reorder_window_ns: int = 0,
         fast: bool | None = None,
+        max_line: int = MAX_HEADER_LINE,
+        max_head: int = MAX_HEADER_SECTION,
     ) -> None:
         self.conn = conn
-        self._decoder = Http1Decoder(body_cap=body_cap, reorder_window_ns=reorder_window_ns, fast=fast)
+        self._decoder = Http1Decoder(body_cap=body_cap, reorder_window_ns=reorder_window_ns, fast=fast,
+                                     max_line=max_line, max_head=max_head)  # fmt: skip
         self._on_upgrade = on_upgrade or (lambda ex: UpgradedBytes(ex, body_cap))
         self.upgraded: UpgradeHandler | None = None
         self._upgrade: tuple[Http1Exchange, Exchange] | None = None

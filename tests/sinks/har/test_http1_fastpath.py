@@ -83,8 +83,8 @@ class CountingFast:
         for name in ("fast_request", "fast_response"):
             orig = getattr(http1, name)
 
-            def wrapped(buf, pos, max_line, _orig=orig):
-                r = _orig(buf, pos, max_line)
+            def wrapped(*args, _orig=orig):
+                r = _orig(*args)
                 self.hits += r is not None
                 return r
 
