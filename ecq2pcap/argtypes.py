@@ -16,6 +16,19 @@ def seconds(text: str) -> float:
     return value
 
 
+def size(text: str) -> int:
+    """A byte count: ``1048576``, ``512K``, ``64M``, ``1G`` (binary multiples), at least 1."""
+    from .limits import parse_size
+
+    try:
+        value = parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 byte")
+    return value
+
+
 def int_between(low: int, high: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:

@@ -15,16 +15,18 @@ import argparse
 import os
 import sys
 from contextlib import ExitStack
+from dataclasses import fields
 from typing import BinaryIO
 
 from . import __version__
-from .argtypes import int_between, seconds
+from .argtypes import int_between, seconds, size
 from .filters import ConnectionView, add_filter_args, filter_from_args
 from .flows import ConnectionTable
+from .limits import Limits, format_size
 from .live import add_live_parser, add_record_parser, cmd_live, cmd_record
 from .pipeline import Pipeline
 from .report import Report
-from .sinks.har import HarSink
+from .sinks.har import HarOptions, HarSink
 from .sinks.pcapng import PcapngSink, PortMap
 from .outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error, input_problem
 from .sinks.har.writer import COMMIT_INTERVAL_S
@@ -71,6 +73,21 @@ def add_output_args(cmd: argparse.ArgumentParser) -> None:
     fl.add_argument("--reorder-window", type=seconds, default=3.0, metavar="S",
                     help="how long (capture time) to wait for out-of-order events (default 3)")
     add_filter_args(cmd)
+    add_limit_args(cmd)
+
+
+def add_limit_args(cmd: argparse.ArgumentParser) -> None:
+    """One option per settable :class:`~ecq2pcap.limits.Limits` field (sizes take K/M/G)."""
+    lim = cmd.add_argument_group("limits on hostile input (each limit that bites is stated in the outputs "
+                                 "and counted in the summary)")
+    for f in fields(Limits):
+        flag = f.metadata["flag"]
+        if flag is None:
+            continue
+        is_size = f.metadata["unit"] == "bytes"
+        default = format_size(f.default) if is_size else str(f.default)
+        lim.add_argument(flag, dest=f.name, type=size if is_size else int_between(1), default=None,
+                         metavar="BYTES" if is_size else "N", help=f"{f.metadata['help']} (default {default})")
 
 
 def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *, live: bool = False,
@@ -84,6 +101,7 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     """
     if not args.write and not args.har:
         raise UsageError(f"{args.command} needs an output: -w OUT.pcapng and/or --har OUT.har")
+    limits = Limits.from_args(args)
     default = next((p for p in (args.write, args.har) if p and p != "-"), None)
     path = args.annotations or (default and f"{default}.annotations.jsonl")
     guard = guard or OutputGuard()
@@ -104,13 +122,15 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
             ))
         if args.har:
             sinks.append(HarSink(_open_output(args.har, stack, False), report=report,
-                                 commit_interval=0 if streaming else COMMIT_INTERVAL_S))
+                                 commit_interval=0 if streaming else COMMIT_INTERVAL_S,
+                                 options=HarOptions(limits=limits)))
     except BrokenPipeError:
         raise
     except OSError as exc:
         raise UsageError(describe_write_error(exc)) from None
     table = ConnectionTable(
         report,
+        limits=limits,
         reorder_window_ns=int(args.reorder_window * SECOND),
         idle_timeout_ns=int(args.idle_timeout * SECOND) or None,
     )

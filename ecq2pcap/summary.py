@@ -37,6 +37,9 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         lines.append(f"  late events  {c['late_events']:>8}  (arrived after later data; see --reorder-window)")
     if c["stale_reemits"]:
         lines.append(f"  stale re-emits left out {c['stale_reemits']} (eCapture re-rendered earlier headers)")
+    if report.limits:
+        hits = ", ".join(f"{flag} {n}" for flag, n in report.limits.most_common())
+        lines.append(f"  limits reached: {hits} (see the warnings; raise a limit with its option)")
     if pipeline is not None and pipeline.ecapture_version:
         lines.append(f"  eCapture     {pipeline.ecapture_version}")
     for reason, n in report.warnings.most_common():

@@ -31,6 +31,7 @@ import heapq
 import itertools
 from dataclasses import dataclass, field
 
+from ..limits import DEFAULT_LIMITS, Limits
 from ..model import (
     Capture,
     Chunk,
@@ -101,8 +102,10 @@ class ConnectionTable:
         adopt_window_ns: int = 10 * SECOND,
         idle_timeout_ns: int | None = 300 * SECOND,
         repair_http1: bool = True,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.report = report or Report()
+        self.limits = limits
         self.reorder_window_ns = reorder_window_ns
         self.adopt_window_ns = adopt_window_ns
         self.idle_timeout_ns = idle_timeout_ns

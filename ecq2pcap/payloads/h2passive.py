@@ -50,6 +50,7 @@ from hyperframe.frame import (
     SettingsFrame,
 )
 
+from ..limits import limit_note
 from ..model import Direction
 
 __all__ = [
@@ -523,7 +524,7 @@ class H2PassiveDecoder:
         seen = rec.request_body_size if d is _C2S else rec.response_body_size
         room = self.max_body - len(body)
         if len(data) > room and seen <= self.max_body:  # first overflow: say it once
-            rec.errors.append(f"{d.label} body truncated at {self.max_body} bytes")
+            rec.errors.append(limit_note("body_size", f"{d.label} body truncated at {self.max_body} bytes"))
         body += data[: max(room, 0)] if len(data) > room else data
         if d is _C2S:
             rec.request_body_size = seen + len(data)

@@ -35,6 +35,7 @@ import base64
 import zlib
 from dataclasses import dataclass, field
 
+from ..limits import limit_note
 from ..model import Direction
 
 __all__ = ["DeflateParams", "WsMessage", "WebSocketParser", "parse_extensions", "to_har", "unmask"]
@@ -360,7 +361,7 @@ class WebSocketParser:
         if len(out) > room:
             if not msg.truncated:
                 msg.truncated = True
-                msg.errors.append(f"message truncated at {self.max_message_size} bytes")
+                msg.errors.append(limit_note("websocket_message_size", f"message truncated at {self.max_message_size} bytes"))
             out = out[: max(room, 0)]
         if out:
             msg.parts.append(out)

@@ -620,7 +620,7 @@ def test_body_cap_and_data_cut_short_at_the_end():
     assert dec.feed(C2S, c2s, 1) + dec.feed(S2C, s2c, 2) == []
     (s,) = dec.close(3)
     assert s.request_body == b"a" * 60 + b"b" * 40 and s.request_body_size == 120
-    assert "c2s body truncated at 100 bytes" in s.errors
+    assert "c2s body truncated at 100 bytes (limit: --max-body-size)" in s.errors
     assert s.response_body == b"c" * 40 and s.response_body_size == 40 and not s.response_complete
     assert "s2c body incomplete: last DATA frame cut short at end of capture" in s.errors
     assert dec.errors == []

@@ -233,7 +233,7 @@ def test_incomplete_at_close_and_interrupted_messages():
 def test_size_cap_truncates_with_a_note():
     p = WebSocketParser(None, max_message_size=1000)
     (m, n) = p.feed(S2C, frame(2, b"a" * 600, fin=False) + frame(0, b"b" * 600) + frame(1, b"fine"), 1)
-    assert m.data == b"a" * 600 + b"b" * 400 and m.errors == ["message truncated at 1000 bytes"]
+    assert m.data == b"a" * 600 + b"b" * 400 and m.errors == ["message truncated at 1000 bytes (limit: --max-ws-message-size)"]
     assert n.text == "fine" and n.errors == []
 
 
@@ -328,7 +328,7 @@ def test_deflate_cap_keeps_the_shared_window():
     out = p.feed(S2C, b"".join(frame(2, c, rsv1=True) for c in comp), 1)
     assert [len(m.data) for m in out] == [1000, 5, 1000]
     assert out[0].data == big[:1000] and out[2].data == big[:1000]
-    assert out[0].errors == out[2].errors == ["message truncated at 1000 bytes"] and out[1].errors == []
+    assert out[0].errors == out[2].errors == ["message truncated at 1000 bytes (limit: --max-ws-message-size)"] and out[1].errors == []
 
 
 def test_deflate_broken_message_never_yields_wrong_bytes_later():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...limits import limit_note
 from ..http import HttpMessage, HttpRequest, HttpResponse
 from .events import End, Fields, RequestHead, ResponseHead
 from .grammar import text
@@ -43,7 +44,7 @@ def append_body(cap: int, msg: HttpMessage, data: bytes) -> None:
         if room > 0:
             msg.body += data[:room]
         if msg.body_size <= cap:
-            msg.notes.append(f"body larger than the {cap}-byte cap: only the first bytes kept")
+            msg.notes.append(limit_note("body_size", f"body larger than {cap} bytes: only the first {cap} kept"))
     msg.body_size += len(data)
 
 

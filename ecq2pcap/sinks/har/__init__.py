@@ -7,10 +7,12 @@ an exchange into a HAR entry; :mod:`.writer` streams the file.
 
 from .exchange import ChunkMeta, Exchange, ExchangeParser, HttpRequest, HttpResponse, WebSocketMessage
 from .http1 import Http1Parser, UpgradedBytes, UpgradeHandler
+from .options import HarOptions
 from .sink import HarSink
 
 __all__ = [
     "HarSink",
+    "HarOptions",
     "Http1Parser",
     "UpgradeHandler",
     "UpgradedBytes",

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import brotli
 import zstandard
 
+from ...limits import limit_note
+
 __all__ = ["DEFAULT_CAP", "Decoded", "decode_content", "parse_codings"]
 
 DEFAULT_CAP = 64 * 1024 * 1024
@@ -78,7 +80,7 @@ def decode_content(body: bytes, content_encoding: str | None, *, cap: int = DEFA
             result.complete = False
             if len(data) > cap:
                 data = data[:cap]
-                result.notes.append(f"{coding} body larger than {cap} bytes decoded: cut at {cap}")
+                result.notes.append(limit_note("body_size", f"{coding} body decodes to more than {cap} bytes: cut at {cap}"))
             else:
                 result.notes.append(f"{coding} stream incomplete (body truncated?): {len(data)} bytes decoded")
         result.data = data

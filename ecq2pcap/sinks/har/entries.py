@@ -35,7 +35,8 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from ...model import Connection, Direction
-from .content import DEFAULT_CAP, decode_content
+from ...limits import DEFAULT_LIMITS, Limits, limits_in
+from .content import decode_content
 from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse
 
 __all__ = ["build_entry", "UNKNOWN_METHOD", "UNKNOWN_MIME"]
@@ -45,10 +46,11 @@ UNKNOWN_MIME = "x-unknown"
 _URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
 
 
-def build_entry(ex: Exchange, *, decode_cap: int = DEFAULT_CAP) -> dict:
+def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
     """The HAR entry of ``ex``; never raises on odd exchanges (missing sides, bad bodies)."""
     req, resp = ex.request, ex.response
     notes = list(ex.notes)
+    decode_cap = limits.body_size
     version = ex.http_version or (resp.http_version if resp else "") or "HTTP/1.1"
     timings = _timings(req, resp)
     start_ns = req.start_ns if req is not None else (resp.start_ns if resp is not None else 0)
@@ -70,6 +72,9 @@ def build_entry(ex: Exchange, *, decode_cap: int = DEFAULT_CAP) -> dict:
     if ex.websocket_messages:
         entry["_resourceType"] = "websocket"
         entry["_webSocketMessages"] = [_ws_message(m) for m in ex.websocket_messages]
+    for n in notes:  # a limit that cut something is an error, not just a remark
+        if limits_in(n) and n not in ex.errors:
+            ex.errors.append(n)
     if ex.errors:
         entry["_error"] = "; ".join(ex.errors)
     comment = notes + ex.errors
@@ -105,7 +110,7 @@ def _request(req: HttpRequest | None, conn: Connection, version: str, notes: lis
         "bodySize": req.body_size,
     }
     if req.body_size or req.body:
-        out["postData"] = _post_data(req, cap)
+        out["postData"] = _post_data(req, cap, notes)
     _message_notes(req, "request", notes)
     return out
 
@@ -130,7 +135,7 @@ def _response(resp: HttpResponse | None, notes: list[str], cap: int) -> dict:
         "httpVersion": resp.http_version,
         "cookies": _response_cookies(resp),
         "headers": _har_headers(resp.headers),
-        "content": _content(resp, cap),
+        "content": _content(resp, cap, notes),
         "redirectURL": resp.header("location") or "",
         "headersSize": resp.header_size,
         "bodySize": resp.body_size,
@@ -142,7 +147,7 @@ def _message_notes(msg: HttpMessage, what: str, notes: list[str]) -> None:
         notes.append(f"{what}: {n}")
 
 
-def _content(resp: HttpResponse, cap: int) -> dict:
+def _content(resp: HttpResponse, cap: int, notes: list[str]) -> dict:
     mime = resp.header("content-type") or UNKNOWN_MIME
     content: dict = {"size": 0, "mimeType": mime}
     if not resp.body:
@@ -157,6 +162,7 @@ def _content(resp: HttpResponse, cap: int) -> dict:
     if is_base64:
         content["encoding"] = "base64"
     comments = list(decoded.notes)
+    notes.extend(f"response: {n}" for n in decoded.notes if limits_in(n))
     if len(resp.body) < resp.body_size:
         comments.append(f"only the first {len(resp.body)} of {resp.body_size} body bytes kept")
     if comments:
@@ -164,12 +170,13 @@ def _content(resp: HttpResponse, cap: int) -> dict:
     return content
 
 
-def _post_data(req: HttpRequest, cap: int) -> dict:
+def _post_data(req: HttpRequest, cap: int, notes: list[str]) -> dict:
     mime = req.header("content-type") or UNKNOWN_MIME
     decoded = decode_content(req.body, _joined(req, "content-encoding"), cap=cap)
     text, is_base64 = _body_text(decoded.data, mime)
     post: dict = {"mimeType": mime, "text": text}
     comments = list(decoded.notes)
+    notes.extend(f"request: {n}" for n in decoded.notes if limits_in(n))
     if is_base64:
         post["_encoding"] = "base64"
         comments.append("binary body: text is base64")

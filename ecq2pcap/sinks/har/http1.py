@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
+from ...limits import DEFAULT_LIMITS, Limits
 from ...model import Connection, Direction
 from ...payloads.http1 import (
-    DEFAULT_BODY_CAP,
     REQUEST_NOT_CAPTURED,
     RESPONSE_NOT_CAPTURED,
     MAX_HEADER_LINE,
@@ -24,7 +24,6 @@ from ...payloads.http1 import (
 from .exchange import ChunkMeta, Exchange
 
 __all__ = [
-    "DEFAULT_BODY_CAP",
     "REQUEST_NOT_CAPTURED",
     "RESPONSE_NOT_CAPTURED",
     "Http1Parser",
@@ -50,13 +49,13 @@ class UpgradeHandler(Protocol):
 class UpgradedBytes:
     """Default :class:`UpgradeHandler`: keeps the bytes after the switch aside, undecoded.
 
-    ``chunks`` holds ``(direction, time_ns, bytes)`` up to ``cap`` bytes in total;
-    ``seen`` counts every byte per direction.
+    ``chunks`` holds ``(direction, time_ns, bytes)`` up to ``limits.body_size`` bytes in
+    total; ``seen`` counts every byte per direction.
     """
 
-    def __init__(self, exchange: Exchange, cap: int = DEFAULT_BODY_CAP) -> None:
+    def __init__(self, exchange: Exchange, limits: Limits = DEFAULT_LIMITS) -> None:
         self.exchange = exchange
-        self.cap = cap
+        self.cap = limits.body_size
         self.chunks: list[tuple[Direction, int, bytes]] = []
         self.kept = 0
         self.seen = {Direction.C2S: 0, Direction.S2C: 0}
@@ -89,7 +88,7 @@ class Http1Parser:
         self,
         conn: Connection,
         *,
-        body_cap: int = DEFAULT_BODY_CAP,
+        limits: Limits = DEFAULT_LIMITS,
         on_upgrade: Callable[[Exchange], UpgradeHandler] | None = None,
         reorder_window_ns: int = 0,
         fast: bool | None = None,
@@ -97,9 +96,10 @@ class Http1Parser:
         max_head: int = MAX_HEADER_SECTION,
     ) -> None:
         self.conn = conn
-        self._decoder = Http1Decoder(body_cap=body_cap, reorder_window_ns=reorder_window_ns, fast=fast,
+        self.limits = limits
+        self._decoder = Http1Decoder(body_cap=limits.body_size, reorder_window_ns=reorder_window_ns, fast=fast,
                                      max_line=max_line, max_head=max_head)  # fmt: skip
-        self._on_upgrade = on_upgrade or (lambda ex: UpgradedBytes(ex, body_cap))
+        self._on_upgrade = on_upgrade or (lambda ex: UpgradedBytes(ex, limits))
         self.upgraded: UpgradeHandler | None = None
         self._upgrade: tuple[Http1Exchange, Exchange] | None = None
 

@@ -8,19 +8,20 @@ re-encodes into frames (:mod:`ecq2pcap.payloads.h2encode`). One decoder serves b
 
 from __future__ import annotations
 
+from ...limits import DEFAULT_LIMITS, Limits
 from ...model import Connection, Direction
 from ...payloads.h2passive import H2PassiveDecoder, H2Stream
 from .exchange import ChunkMeta, Exchange, HttpRequest, HttpResponse
-from .http1 import DEFAULT_BODY_CAP
 
 _RESET_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
                 5: "STREAM_CLOSED", 7: "REFUSED_STREAM", 8: "CANCEL", 11: "ENHANCE_YOUR_CALM"}
 
 
 class Http2Parser:
-    def __init__(self, conn: Connection, *, body_cap: int = DEFAULT_BODY_CAP) -> None:
+    def __init__(self, conn: Connection, *, limits: Limits = DEFAULT_LIMITS) -> None:
         self.conn = conn
-        self._decoder = H2PassiveDecoder(max_body=body_cap)
+        self.limits = limits
+        self._decoder = H2PassiveDecoder(max_body=limits.body_size)
         self._reported = 0
 
     def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None = None) -> list[Exchange]:

@@ -6,8 +6,10 @@ for HTTP/2 (eCapture v1's text dumps arrive already re-encoded as frames), other
 :class:`~.http1.Http1Parser` (it resynchronises on garbage). The factories can be replaced
 (``None`` turns a protocol off; its chunks are then counted):
 
-* ``h2_parser(conn)`` for HTTP/2,
-* ``on_upgrade(exchange)`` for the bytes after an HTTP/1 protocol switch (WebSocket).
+* ``h2_parser(conn, options)`` for HTTP/2,
+* ``on_upgrade(exchange, options)`` for the bytes after an HTTP/1 protocol switch (WebSocket).
+
+``options`` (:class:`~.options.HarOptions`) carries the resource limits to every parser.
 
 Each factory returns an object with ``feed``/``close``/``take_diagnostics`` (the
 ``ExchangeParser`` protocol) or, for ``on_upgrade``, an ``UpgradeHandler``.
@@ -23,8 +25,9 @@ from ...model import Chunk, Closed, Connection, FlowEvent, Opened, Protocol
 from ...report import Report
 from .entries import build_entry
 from .exchange import Exchange, ExchangeParser
-from .http1 import DEFAULT_BODY_CAP, Http1Parser, UpgradeHandler
+from .http1 import Http1Parser, UpgradeHandler
 from .http2 import Http2Parser
+from .options import HarOptions
 from .websocket import upgrade_handler
 from .writer import COMMIT_INTERVAL_S, HarWriter
 
@@ -34,7 +37,11 @@ H2_NOT_DECODED = "HTTP/2 connection not decoded into HAR (HTTP/2 decoding turned
 
 _DIGITS = re.compile(r"\s*\d+\s*")
 
-ParserFactory = Callable[[Connection], ExchangeParser]
+ParserFactory = Callable[[Connection, HarOptions], ExchangeParser]
+
+
+def _h2(conn: Connection, options: HarOptions) -> Http2Parser:
+    return Http2Parser(conn, limits=options.limits)
 
 
 @dataclass(slots=True, eq=False)
@@ -48,7 +55,7 @@ class _Conn:
 class HarSink:
     """Write a HAR 1.2 file to ``out`` (binary, UTF-8; a text stream works too).
 
-    ``body_cap`` bounds every kept body and every decoded body (bytes). Nothing is dropped
+    ``options.limits`` bound what every parser keeps and decodes. Nothing is dropped
     silently: each exchange error is in the entry's ``_error`` and in ``report.warn``.
     ``commit_interval``: how often (seconds) the file is made a complete HAR while entries
     come (0: after every entry; see :class:`~.writer.HarWriter`).
@@ -59,17 +66,15 @@ class HarSink:
         out: BinaryIO | TextIO,
         *,
         report: Report | None = None,
-        body_cap: int = DEFAULT_BODY_CAP,
-        reorder_window_ns: int = 0,
-        on_upgrade: Callable[[Exchange], UpgradeHandler] | None = upgrade_handler,
-        h2_parser: ParserFactory | None = Http2Parser,
+        options: HarOptions = HarOptions(),
+        on_upgrade: Callable[[Exchange, HarOptions], UpgradeHandler] | None = upgrade_handler,
+        h2_parser: ParserFactory | None = _h2,
         comment: str | None = None,
         commit_interval: float = COMMIT_INTERVAL_S,
     ) -> None:
         self.report = report if report is not None else Report()
-        self.body_cap = body_cap
-        self.reorder_window_ns = reorder_window_ns
-        self._on_upgrade = on_upgrade
+        self.options = options
+        self._on_upgrade = (lambda ex: on_upgrade(ex, options)) if on_upgrade is not None else None
         self._h2_parser = h2_parser
         self._writer = HarWriter(out, comment=comment, commit_interval=commit_interval)
         self._writer.commit()  # a valid, empty HAR from the start (raises when out cannot be written)
@@ -122,13 +127,13 @@ class HarSink:
                 if self._h2_parser is None:
                     self.report.warn(H2_NOT_DECODED, origin)
                     return
-                parser = self._h2_parser(chunk.conn)
+                parser = self._h2_parser(chunk.conn, self.options)
             else:
                 parser = Http1Parser(
                     chunk.conn,
-                    body_cap=self.body_cap,
+                    limits=self.options.limits,
                     on_upgrade=self._on_upgrade,
-                    reorder_window_ns=self.reorder_window_ns,
+                    reorder_window_ns=self.options.reorder_window_ns,
                 )
             st.parsers[protocol] = parser
         self._emit(parser, parser.feed(chunk.direction, chunk.wire, chunk.time_ns, chunk.info), origin)
@@ -146,7 +151,7 @@ class HarSink:
     def _emit(self, parser: ExchangeParser, exchanges: list[Exchange], origin: str) -> None:
         for ex in exchanges:
             try:
-                entry = build_entry(ex, decode_cap=self.body_cap)
+                entry = build_entry(ex, limits=self.options.limits)
             except Exception as exc:  # a bug must not lose the rest of the HAR
                 self.report.warn("HAR: entry could not be built", ex.origin or origin, repr(exc))
                 continue

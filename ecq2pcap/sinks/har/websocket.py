@@ -6,26 +6,29 @@ other protocol switches (CONNECT tunnels, h2c) keep their bytes aside, undecoded
 
 from __future__ import annotations
 
+from ...limits import DEFAULT_LIMITS, Limits, limit_note
 from ...model import Direction
 from ...payloads.websocket import WebSocketParser, WsMessage
 from .exchange import ChunkMeta, Exchange, WebSocketMessage
-from .http1 import DEFAULT_BODY_CAP, UpgradedBytes
+from .http1 import UpgradedBytes
+from .options import HarOptions
 
 
 MAX_KEPT_MESSAGES = 100_000  # per connection: the entry is written only when the connection ends
 
 
 class WebSocketHandler:
-    def __init__(self, exchange: Exchange, *, body_cap: int = DEFAULT_BODY_CAP,
+    def __init__(self, exchange: Exchange, *, limits: Limits = DEFAULT_LIMITS,
                  max_messages: int = MAX_KEPT_MESSAGES) -> None:
         self.exchange = exchange
-        self.body_cap = body_cap  # bytes of message data kept in total
+        self.limits = limits
+        self.body_cap = limits.connection_buffer  # bytes of message data kept in total
         self.max_messages = max_messages
         self._kept_bytes = 0
         self._omitted = 0
         resp = exchange.response
         self._parser = WebSocketParser(resp.header("Sec-WebSocket-Extensions") if resp else None,
-                                       max_message_size=body_cap)
+                                       max_message_size=limits.websocket_message_size)
 
     def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None) -> None:
         self._add(self._parser.feed(direction, data, time_ns))
@@ -33,10 +36,10 @@ class WebSocketHandler:
     def close(self, time_ns: int) -> None:
         self._add(self._parser.close(time_ns) or [])
         if self._omitted:
-            self.exchange.notes.append(
+            self.exchange.errors.append(limit_note("connection_buffer",
                 f"{self._omitted} later WebSocket message(s) not kept: over {self.max_messages} messages "
                 f"or {self.body_cap} bytes on one connection"
-            )
+            ))
         for err in self._parser.errors:
             if err not in self.exchange.errors:
                 self.exchange.errors.append(f"WebSocket: {err}")
@@ -53,11 +56,11 @@ class WebSocketHandler:
                 ex.errors.append(f"WebSocket message: {err}")
 
 
-def upgrade_handler(exchange: Exchange):
+def upgrade_handler(exchange: Exchange, options: HarOptions = HarOptions()):
     """The handler for an upgrade exchange: WebSocket when the 101 says so."""
     resp, req = exchange.response, exchange.request
     upgrade = (resp.header("Upgrade") if resp else None) or (req.header("Upgrade") if req else None) or ""
     if resp is not None and resp.status == 101 and upgrade.strip().lower() == "websocket":
-        return WebSocketHandler(exchange)
+        return WebSocketHandler(exchange, limits=options.limits)
     exchange.notes.append(f"bytes after the protocol switch ({upgrade or 'tunnel'}) are not decoded")
-    return UpgradedBytes(exchange)
+    return UpgradedBytes(exchange, options.limits)

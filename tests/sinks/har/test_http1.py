@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from ecq2pcap.limits import Limits
 from ecq2pcap.model import Direction
 from ecq2pcap.sinks.har.exchange import ChunkMeta, Exchange, WebSocketMessage
 from ecq2pcap.payloads.http1.stream import COMPACT_AT
@@ -121,7 +122,7 @@ def test_many_pipelined_messages_in_one_chunk():
 def test_long_body_keeps_the_buffer_bounded():
     rng = random.Random(5)
     size = 3 * COMPACT_AT
-    p = Http1Parser(make_conn(), body_cap=1024)
+    p = Http1Parser(make_conn(), limits=Limits(body_size=1024))
     p.feed(C, get(b"/big") + get(b"/next"), 1)
     p.feed(S, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 2)
     sent, biggest, out = 0, 0, []
@@ -295,7 +296,7 @@ def test_random_garbage_never_raises():
               b"Transfer-Encoding: chunked\r\n", b"Content-Length: 5\r\n", b"HTTP/1.1 101 S\r\n\r\n",
               b"CONNECT a:1 HTTP/1.1\r\n\r\n", b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n"]  # fmt: skip
     for _ in range(300):
-        p = Http1Parser(make_conn(), body_cap=64)
+        p = Http1Parser(make_conn(), limits=Limits(body_size=64))
         t = 0
         for _ in range(rng.randint(1, 12)):
             t += rng.randint(0, 3)
@@ -398,10 +399,10 @@ def test_chunk_metadata_reaches_the_exchange():
 
 
 def test_body_cap_keeps_prefix_and_counts_everything():
-    out, _ = run([(C, 1, get(b"/")), (S, 2, resp(200, b"0123456789" * 10))], body_cap=25)
+    out, _ = run([(C, 1, get(b"/")), (S, 2, resp(200, b"0123456789" * 10))], limits=Limits(body_size=25))
     r = out[0].response
     assert bytes(r.body) == (b"0123456789" * 3)[:25] and r.body_size == 100 and r.complete
-    assert any("cap" in n for n in r.notes)
+    assert any("--max-body-size" in n for n in r.notes)
 
 
 def test_data_after_close_is_not_parsed():

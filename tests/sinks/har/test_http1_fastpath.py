@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ecq2pcap.cli import main
+from ecq2pcap.limits import Limits
 from ecq2pcap.model import Direction
 from ecq2pcap.payloads.http1 import decoder as http1
 from ecq2pcap.sinks.har.exchange import ChunkMeta
@@ -316,7 +317,7 @@ def test_random_traffic_gives_identical_exchanges(seed, monkeypatch):
         steps = _random_steps(rng)
         kw = {}
         if rng.random() < 0.2:
-            kw["body_cap"] = rng.choice([0, 3, 5, 100])
+            kw["limits"] = Limits(body_size=rng.choice([0, 3, 5, 100]))
         if rng.random() < 0.2:
             kw["reorder_window_ns"] = 5 * MS
         assert replay(steps, True, **kw) == replay(steps, False, **kw), steps

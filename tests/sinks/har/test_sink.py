@@ -168,7 +168,7 @@ def test_http2_parser_factory_plugs_in():
 
     made = []
     out = io.BytesIO()
-    sink = HarSink(out, h2_parser=lambda c: made.append(FakeH2(c)) or made[-1])
+    sink = HarSink(out, h2_parser=lambda c, o: made.append(FakeH2(c)) or made[-1])
     conn = make_conn(6)
     sink.handle(make_chunk(conn, S, T0, b"dump text", form=PayloadForm.H2_DUMP))
     sink.finish()

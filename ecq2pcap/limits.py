@@ -1,0 +1,96 @@
+"""Resource limits on hostile input: one frozen :class:`Limits` that reaches every stage.
+
+eCapture's plaintext comes from arbitrary programs and servers, so every place that could
+grow without bound on crafted bytes has a limit here, with a safe default and a
+command-line flag. Where a limit bites, the stage says so in the output (packet comment,
+HAR ``_error``/``comment``) with :func:`limit_note`, whose text names the flag; the
+:class:`~ecq2pcap.report.Report` counts each limit that bit (:func:`limits_in` finds them in
+a note), and the end-of-run summary lists them.
+
+Defaults keep the peak memory of a run under ~300 MB on any input (the limits compose:
+one connection may hold ``connection_buffer`` bytes, a decoded body ``body_size`` more).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+
+__all__ = ["Limits", "DEFAULT_LIMITS", "LIMIT_FLAGS", "limit_note", "limits_in", "parse_size", "format_size"]
+
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+
+
+def _limit(default: int, flag: str | None, help: str, unit: str = "bytes"):
+    return field(default=default, metadata={"flag": flag, "help": help, "unit": unit})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every resource limit; sizes in bytes. ``flag`` metadata is the command-line option
+    (``None``: not yet settable from the command line)."""
+
+    body_size: int = _limit(
+        64 * MiB, "--max-body-size",
+        "largest HTTP body kept and largest body decoded from its Content-Encoding "
+        "(gzip, deflate, br, zstd); decoding stops there")
+    websocket_message_size: int = _limit(
+        64 * MiB, "--max-ws-message-size",
+        "largest WebSocket message kept (after permessage-deflate); inflating stops there")
+    message_size: int = _limit(
+        64 * MiB, "--max-message-size",
+        "largest single eCapture message (dump line, recording line, WebSocket message); "
+        "a bigger one is skipped without being read into memory")
+    connection_buffer: int = _limit(
+        96 * MiB, "--max-connection-buffer",
+        "bytes one connection may hold while its exchanges are incomplete (bodies in flight, "
+        "unparsed bytes, WebSocket messages of the entry); beyond it the connection is no longer "
+        "decoded into HAR")
+    open_connections: int = _limit(
+        4096, "--max-connections",
+        "connections open at once; beyond it the one idle longest is ended (FIN, HAR entries)",
+        unit="connections")
+    # HTTP header limits, enforced by the HTTP/1 and HTTP/2 parsers
+    header_line_size: int = _limit(64 * KiB, None, "longest HTTP/1 start line or header line")
+    header_section_size: int = _limit(1 * MiB, None, "largest HTTP/1 header section")
+    hpack_table_size: int = _limit(64 * KiB, None, "largest HPACK dynamic table honoured")
+    header_list_size: int = _limit(1 * MiB, None, "largest decoded HTTP/2 header list")
+
+    @classmethod
+    def from_args(cls, args) -> "Limits":
+        """The limits given on the command line (attributes named like the fields; missing = default)."""
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name, None) is not None})
+
+
+DEFAULT_LIMITS = Limits()
+LIMIT_FLAGS = {f.name: f.metadata["flag"] or f"limit {f.name}" for f in fields(Limits)}
+
+_NOTE = re.compile(r"\(limit: ([a-z0-9 _-]+)\)")
+
+
+def limit_note(name: str, text: str) -> str:
+    """``text`` marked as the work of limit ``name`` (a :class:`Limits` field), naming its flag."""
+    return f"{text} (limit: {LIMIT_FLAGS[name]})"
+
+
+def limits_in(text: str) -> list[str]:
+    """The flags of the limits a note (from :func:`limit_note`) says bit."""
+    return _NOTE.findall(text)
+
+
+_SIZE = re.compile(r"\s*(\d+)\s*([kmg]?)(i?b?)\s*", re.I)
+
+
+def parse_size(text: str) -> int:
+    """``"64M"``, ``"64MiB"``, ``"512k"``, ``"1048576"`` → bytes (binary multiples). ValueError if not a size."""
+    m = _SIZE.fullmatch(text)
+    if m is None:
+        raise ValueError(f"not a size: {text!r} (e.g. 1048576, 512K, 64M, 1G)")
+    return int(m.group(1)) * {"": 1, "k": KiB, "m": MiB, "g": GiB}[m.group(2).lower()]
+
+
+def format_size(n: int) -> str:
+    for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"
