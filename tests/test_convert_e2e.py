@@ -27,6 +27,11 @@ SAMPLE_STREAMS = [
     "v15_client.frames.jsonl.gz",
     "v15_client_pace.frames.jsonl.gz",
     "v2_client.frames.jsonl.gz",
+    # server side (nginx): one pid, one fd reused by every connection, requests are reads
+    "v140_server.dump.jsonl.gz",
+    "v140_server.frames.jsonl.gz",
+    "v15_server.frames.jsonl.gz",
+    "v2_server.frames.jsonl.gz",
 ]
 
 # expert items that mean the synthesized TCP is inconsistent or a dissector choked

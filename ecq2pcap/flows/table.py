@@ -53,6 +53,7 @@ from .reemits import is_stale_reemit
 from .roles import infer_role
 
 SECOND = 1_000_000_000
+REUSED = "its fd was reused by a new connection"
 ROLE_WAIT_BYTES = 4 << 20  # at most this much of a connection waits for its role
 MAX_UUIDS = 8  # uuids named in a connection's SYN comment (each chunk's comment names its own)
 
@@ -170,8 +171,8 @@ class ConnectionTable:
         for c in list(self._unroled.values()):
             self._role_settled(c)
         self._release(out, everything=True)
-        for c in list(self._all_conns()):
-            self._close(c, reason, out)
+        for c in list(self._all_conns()):  # (the same reason as the sweep would have given)
+            self._close(c, REUSED if c.superseded else reason, out)
         return out
 
     # ------------------------------------------------------------ connections
@@ -345,7 +346,7 @@ class ConnectionTable:
             if c.held or c.unroled:
                 self._schedule(c, now + SECOND)
             elif c.superseded and now - c.last_ts > grace:
-                self._close(c, "its fd was reused by a new connection", out)
+                self._close(c, REUSED, out)
             elif self.idle_timeout_ns and now - c.last_ts > max(self.idle_timeout_ns, grace):
                 self._close(c, "idle timeout", out)
             else:

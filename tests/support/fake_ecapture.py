@@ -79,14 +79,23 @@ def event_frame(n: int, size: int = 100, binary: bool = True) -> Frame:
 
 def load_frames(path: str | Path) -> tuple[list[Frame], list[Frame]]:
     """A samples ``*.frames.jsonl.gz`` file as (startup-log replay, the rest of the stream)."""
+    replay, timed = load_timed_frames(path)
+    return replay, [frame for _, frame in timed]
+
+
+def load_timed_frames(path: str | Path) -> tuple[list[Frame], list[tuple[float, Frame]]]:
+    """Like :func:`load_frames`, with each stream frame's recorded send time (seconds)."""
     replay: list[Frame] = []
-    stream: list[Frame] = []
+    stream: list[tuple[float, Frame]] = []
     with gzip.open(path, "rb") as f:
         for line in f:
             d = json.loads(line)
             data = base64.b64decode(d["data_b64"])
             frame: Frame = data.decode("utf-8") if d["opcode"] == "text" else data
-            (replay if d.get("k") == "replay" else stream).append(frame)
+            if d.get("k") == "replay":
+                replay.append(frame)
+            else:
+                stream.append((float(d.get("t") or 0.0), frame))
     return replay, stream
 
 
@@ -114,6 +123,9 @@ class FakeECapture:
     connection, then silence. ``drop_after``: abort the *first* connection after
     that many frames were sent on it (no close frame). ``queue_size``: per-client
     queue; a client that lets it overflow is disconnected (``slow_drops``).
+    ``at``: send times of the script's frames (seconds after the replay), instead of
+    ``rate``. ``close_after_script``: close each connection once its script was sent
+    (eCapture exiting), so a client knows it has everything.
     """
 
     def __init__(
@@ -129,6 +141,8 @@ class FakeECapture:
         drop_after: int | None = None,
         queue_size: int = 256,
         port: int = 0,
+        at: Sequence[float] | None = None,
+        close_after_script: bool = False,
     ) -> None:
         self.replay = list(replay)
         self.script = script
@@ -140,6 +154,8 @@ class FakeECapture:
         self.drop_after = drop_after
         self.queue_size = queue_size
         self.port = port
+        self.at = list(at) if at is not None else None
+        self.close_after_script = close_after_script
         # observations (read them from the test thread)
         self.connections = 0  # accepted WebSocket connections
         self.rejected = 0  # handshakes answered with 403
@@ -324,9 +340,14 @@ class FakeECapture:
 
     async def _play(self, client: _Client) -> None:
         frames = self.script(client.index) if callable(self.script) else self.script
+        start = asyncio.get_running_loop().time()
         for i, frame in enumerate(frames):
             if client not in self._clients:
                 return
+            if self.at is not None:  # a recorded pace
+                delay = start + self.at[i] - asyncio.get_running_loop().time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
             if self.rate is None:  # reliable: wait for queue space (never drops the client)
                 await client.queue.put(frame)
                 continue
@@ -335,6 +356,8 @@ class FakeECapture:
             if i % 32 == 31:
                 await asyncio.sleep(32 / self.rate)
         self.scripts_done += 1
+        if self.close_after_script and client in self._clients:
+            await client.queue.put(_CLOSE)
 
     async def _heartbeats(self, client: _Client) -> None:
         count = 0

@@ -166,6 +166,8 @@ class PcapngSink:
             return []
         t = max(event.time_ns, state.last_ns)
         parts = [f"connection {event.conn.id} closed: {event.reason}", *event.notes]
+        if len(event.conn.uuids) > 1:
+            parts.append("eCapture uuids " + ", ".join(event.conn.uuids))
         comment = "; ".join(parts)
         return [
             enhanced_packet(frame, t + i, comment=comment if i == 0 else None, flags=state.flags[d])
@@ -186,8 +188,8 @@ class PcapngSink:
                 parts.append(f"server port {real_port} shown as {shown_port}; use --keep-ports to keep it")
         if conn.synthetic_reason:
             parts.append(f"endpoints invented: {conn.synthetic_reason}")
-        if conn.uuids:
-            parts.append("uuid " + ", ".join(conn.uuids))
+        if conn.uuids:  # the opening capture's (the FIN's comment lists them all)
+            parts.append("uuid " + conn.uuids[0])
         if note:
             parts.append(note)
         return "; ".join(parts)
