@@ -166,8 +166,6 @@ class PcapngSink:
             return []
         t = max(event.time_ns, state.last_ns)
         parts = [f"connection {event.conn.id} closed: {event.reason}", *event.notes]
-        if len(event.conn.uuids) > 1:
-            parts.append("eCapture uuids " + ", ".join(event.conn.uuids))
         comment = "; ".join(parts)
         return [
             enhanced_packet(frame, t + i, comment=comment if i == 0 else None, flags=state.flags[d])
@@ -188,7 +186,7 @@ class PcapngSink:
                 parts.append(f"server port {real_port} shown as {shown_port}; use --keep-ports to keep it")
         if conn.synthetic_reason:
             parts.append(f"endpoints invented: {conn.synthetic_reason}")
-        if conn.uuids:  # the opening capture's (the FIN's comment lists them all)
+        if conn.uuids:  # the first to arrive (how many came before it opened depends on pacing)
             parts.append("uuid " + conn.uuids[0])
         if note:
             parts.append(note)
