@@ -24,13 +24,14 @@ DEFAULT_CAP = 64 * 1024 * 1024
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_STEP = 1 << 20  # output bytes per decoder call
 
 
 @dataclass(slots=True)
 class Decoded:
     """Result of :func:`decode_content`."""
 
-    data: bytes  # the decoded body (or the input when nothing could be decoded)
+    data: bytes | bytearray  # the decoded body (or the input, uncopied, when nothing was decoded)
     applied: list[str] = field(default_factory=list)  # codings removed, in the order removed
     notes: list[str] = field(default_factory=list)  # human phrases: already decoded, truncated, errors
     complete: bool = True  # False when the encoded stream ended early or the cap cut it
@@ -56,13 +57,15 @@ def parse_codings(value: str | None) -> list[str]:
     return [c for c in (p.strip().lower() for p in value.split(",")) if c and c != "identity"]
 
 
-def decode_content(body: bytes, content_encoding: str | None, *, cap: int = DEFAULT_CAP) -> Decoded:
+def decode_content(body: bytes | bytearray, content_encoding: str | None, *, cap: int = DEFAULT_CAP) -> Decoded:
     """Remove the content codings listed in ``content_encoding`` (last applied, first removed).
 
     Stops at the first layer that is not what it claims (kept as is, with a note); the
-    layers below it stay encoded. The output never exceeds ``cap`` bytes.
+    layers below it stay encoded. Decoding streams: no layer ever holds more than ``cap``
+    bytes of output (plus one decoder step), however much the data would inflate to.
+    ``body`` is not copied when no coding applies.
     """
-    result = Decoded(bytes(body))
+    result = Decoded(body)
     for coding in reversed(parse_codings(content_encoding)):
         decoder = _DECODERS.get(coding)
         if decoder is None:
@@ -70,114 +73,152 @@ def decode_content(body: bytes, content_encoding: str | None, *, cap: int = DEFA
             break
         if not result.data:
             break  # nothing to decode (bodiless response, body not captured)
+        out = _Output(cap)
         try:
-            data, complete = decoder(result.data, cap)
+            complete = decoder(result.data, out)
         except _Failed as exc:
             result.notes.append(str(exc))
             result.error = not exc.already_decoded
             break
-        if not complete:
-            result.complete = False
-            if len(data) > cap:
-                data = data[:cap]
-                result.notes.append(limit_note("body_size", f"{coding} body decodes to more than {cap} bytes: cut at {cap}"))
-            else:
-                result.notes.append(f"{coding} stream incomplete (body truncated?): {len(data)} bytes decoded")
+        except _Full:
+            complete = False
+        data = out.take()
+        if out.full:
+            result.notes.append(limit_note("body_size", f"{coding} body decodes to more than {cap} bytes: cut at {cap}"))
+        elif not complete:
+            result.notes.append(f"{coding} stream incomplete (body truncated?): {len(data)} bytes decoded")
         result.data = data
         result.applied.append(coding)
         if not complete:
+            result.complete = False
             break
     return result
 
 
-# Each decoder returns (data, complete); len(data) > cap means "cut at the cap".
+class _Full(Exception):
+    """The output reached the cap and more would follow."""
 
 
-def _gzip(data: bytes, cap: int) -> tuple[bytes, bool]:
+class _Output:
+    """Decoded pieces up to ``cap`` bytes; one more byte raises :class:`_Full`."""
+
+    __slots__ = ("cap", "pieces", "size", "full")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.pieces: list[bytes] = []
+        self.size = 0
+        self.full = False
+
+    @property
+    def room(self) -> int:
+        """How many more bytes fit, plus one to learn whether the cap is passed."""
+        return self.cap - self.size + 1
+
+    def add(self, piece: bytes) -> None:
+        if self.size + len(piece) > self.cap:
+            piece = piece[: self.cap - self.size]
+            self.full = True
+        if piece:
+            self.pieces.append(piece)
+            self.size += len(piece)
+        if self.full:
+            raise _Full
+
+    def take(self) -> bytes:
+        pieces, self.pieces = self.pieces, []
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+# Each decoder adds its output to ``out`` (which raises _Full at the cap) and returns
+# whether the encoded stream was complete.
+
+
+def _gzip(data: bytes | bytearray, out: _Output) -> bool:
     if not data.startswith(_GZIP_MAGIC):
         raise _already("gzip", "no gzip magic")
-    out: list[bytes] = []
-    total = 0
     rest = data
     while True:  # gzip files may hold several members
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
-            piece = d.decompress(rest, cap + 1 - total)
+            _inflate(d, rest, out)
         except zlib.error as exc:
-            if not out:
+            if not out.size:
                 raise _Failed(f"gzip data corrupt ({exc}): raw body kept") from None
-            return b"".join(out), False
-        out.append(piece)
-        total += len(piece)
-        if total > cap:
-            return b"".join(out), False
+            return False
         if not d.eof:
-            return b"".join(out), False
+            return False
         rest = d.unused_data
         if not rest.startswith(_GZIP_MAGIC):
             # trailing bytes after the last member (often padding): ignored like gzip(1) does
-            return b"".join(out), True
+            return True
 
 
-def _deflate(data: bytes, cap: int) -> tuple[bytes, bool]:
+def _inflate(d, data: bytes | bytearray, out: _Output) -> None:
+    """Run zlib decompressor ``d`` over ``data`` in output steps the cap bounds."""
+    while True:
+        piece = d.decompress(data, min(out.room, _STEP))
+        out.add(piece)
+        data = d.unconsumed_tail
+        if d.eof or (not data and len(piece) < _STEP):
+            if not d.eof:  # all input taken: whatever zlib still holds
+                out.add(d.flush())
+            return
+
+
+def _deflate(data: bytes | bytearray, out: _Output) -> bool:
     # "deflate" is zlib-wrapped per the RFC, but some servers send raw deflate
     zlib_header = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
     d = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
     try:
-        out = d.decompress(data, cap + 1)
+        _inflate(d, data, out)
     except zlib.error as exc:
         if zlib_header:
             raise _Failed(f"deflate data corrupt ({exc}): raw body kept") from None
+        if out.size:
+            return False
         raise _already("deflate", "not deflate data") from None
-    return out, d.eof and len(out) <= cap
+    return d.eof
 
 
-def _brotli(data: bytes, cap: int) -> tuple[bytes, bool]:
+def _brotli(data: bytes | bytearray, out: _Output) -> bool:
     d = brotli.Decompressor()
-    out: list[bytes] = []
-    total = 0
     try:
-        piece = d.process(data, output_buffer_limit=cap + 1)
+        piece = d.process(data, output_buffer_limit=min(out.room, _STEP))
         while True:
-            out.append(piece)
-            total += len(piece)
-            if total > cap or d.can_accept_more_data():
-                break
-            piece = d.process(b"", output_buffer_limit=cap + 1 - total)
-            if not piece:
-                break
+            out.add(piece)
+            if d.is_finished() or d.can_accept_more_data():
+                break  # done, or all input taken and no output pending (a truncated stream)
+            piece = d.process(b"", output_buffer_limit=min(out.room, _STEP))
     except brotli.error:
-        if not out and not total:
+        if not out.size:
             raise _already("br", "not brotli data") from None
         raise _Failed("brotli data corrupt: raw body kept") from None
-    return b"".join(out), d.is_finished() and total <= cap
+    return d.is_finished()
 
 
-def _zstd(data: bytes, cap: int) -> tuple[bytes, bool]:
+_ZSTD_IN_STEP = 512  # compressed bytes per call: at most ~16 MiB of output (RLE blocks: 4 bytes → 128 KiB)
+
+
+def _zstd(data: bytes | bytearray, out: _Output) -> bool:
     if not data.startswith(_ZSTD_MAGIC):
         raise _already("zstd", "no zstd magic")
     dctx = zstandard.ZstdDecompressor()
+    view = memoryview(data)
+    pos = 0
     try:
-        # bounded read first: a zstd bomb never materializes beyond cap + 1 bytes
-        reader = dctx.stream_reader(data, read_across_frames=True)
-        head = reader.read(cap + 1)
-        while len(head) <= cap:
-            more = reader.read(cap + 1 - len(head))
-            if not more:
-                break
-            head += more
-        if len(head) > cap:
-            return head, False
-        # within the cap: decode frame by frame to learn whether the stream was complete
-        out: list[bytes] = []
-        rest = data
-        while rest:
+        while pos < len(data):  # frame by frame, fed in small steps so a bomb never inflates at once
             d = dctx.decompressobj()
-            out.append(d.decompress(rest))
+            while not d.eof and pos < len(data):
+                step = view[pos : pos + _ZSTD_IN_STEP]
+                pos += len(step)
+                out.add(d.decompress(step))
             if not d.eof:
-                return b"".join(out), False
-            rest = d.unused_data
-        return b"".join(out), True
+                return False
+            pos -= len(d.unused_data)
+            if not data.startswith(_ZSTD_MAGIC, pos):
+                return not data[pos:].strip(b"\0")  # padding after the last frame is harmless
+        return True
     except zstandard.ZstdError as exc:
         raise _Failed(f"zstd data corrupt ({exc}): raw body kept") from None
 

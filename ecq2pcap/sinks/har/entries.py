@@ -194,15 +194,44 @@ def _joined(msg: HttpMessage, name: str) -> str | None:
     return ", ".join(values) if values else None
 
 
-def _body_text(data: bytes, mime: str) -> tuple[str, bool]:
-    """(text, is_base64): the charset of ``mime`` or UTF-8 when it decodes, else base64."""
+def _body_text(data: bytes | bytearray, mime: str) -> tuple[str | bytes | bytearray, bool]:
+    """(text, is_base64): the charset of ``mime`` or UTF-8 when it decodes, else base64.
+
+    A large body (over :data:`LARGE_BODY`) is written as base64 when text would cost more
+    memory than base64: when it is not ASCII (a str of wide characters takes up to 4 bytes
+    per character) or when JSON would escape much of it (control bytes become ``\\u0000``).
+    Large base64 text is left as the bytes themselves: the JSON encoder writes bytes as
+    base64, so the body is never held twice as big in memory.
+    """
+    if len(data) > LARGE_BODY and _costly_as_text(data):
+        return _base64(data), True
     charset = _charset(mime)
     for enc in (charset, "utf-8") if charset else ("utf-8",):
         try:
-            return bytes(data).decode(enc), False
+            return data.decode(enc), False
         except (LookupError, UnicodeDecodeError):
             continue
-    return base64.b64encode(data).decode("ascii"), True
+    return _base64(data), True
+
+
+def _base64(data: bytes | bytearray) -> str | bytes | bytearray:
+    """Base64 text of ``data``; for a large body ``data`` itself (the JSON encoder writes it as base64)."""
+    return data if len(data) > LARGE_BODY else base64.b64encode(data).decode("ascii")
+
+
+LARGE_BODY = 1 << 20
+_ESCAPED = bytes(range(32)) + b'"\\'  # JSON writes these as 2 to 6 bytes
+
+
+def _costly_as_text(data: bytes | bytearray) -> bool:
+    if not data.isascii():
+        return True
+    view = memoryview(data)
+    escaped = 0
+    for i in range(0, len(data), LARGE_BODY):  # counted in slices: no copy of the whole body
+        piece = view[i : i + LARGE_BODY]
+        escaped += len(piece) - len(bytes(piece).translate(None, _ESCAPED))
+    return escaped * 5 > len(data) // 3  # escapes would outgrow base64's third
 
 
 def _charset(mime: str) -> str | None:
@@ -323,13 +352,13 @@ def _timings(req: HttpRequest | None, resp: HttpResponse | None) -> dict:
 
 def _ws_message(m) -> dict:
     text, is_base64 = None, False
-    if m.opcode == 1:
+    if m.opcode == 1 and not (len(m.data) > LARGE_BODY and _costly_as_text(m.data)):
         try:
-            text = bytes(m.data).decode("utf-8")
+            text = m.data.decode("utf-8")
         except UnicodeDecodeError:
             text = None
     if text is None:
-        text, is_base64 = base64.b64encode(m.data).decode("ascii"), True
+        text, is_base64 = _base64(m.data), True
     out = {
         "type": "send" if m.direction is Direction.C2S else "receive",
         "time": m.time_ns / 1e9,

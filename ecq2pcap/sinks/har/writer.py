@@ -97,10 +97,15 @@ class HarWriter:
             data = _encode(entry)
         except UnicodeEncodeError:  # lone surrogates (surrogateescape'd bytes from a decoder)
             data = _encode(_sanitize(entry))
-        data = (b",\n" if self.count else b"") + data
+        sep = b",\n" if self.count else b""  # written apart: a big entry is never copied
         self.count += 1
         if self._tail_pos is None:
+            self._write(sep)
             self._write(data)
+            return
+        self._pending += sep
+        if len(data) >= self.commit_bytes:  # straight to the file, after the entries waiting
+            self.commit(data)
             return
         self._pending += data
         if not self.commit_interval or len(self._pending) >= self.commit_bytes:
@@ -113,20 +118,21 @@ class HarWriter:
         if self._pending and time.monotonic() - self._last_commit >= self.commit_interval:
             self.commit()
 
-    def commit(self) -> None:
-        """Make the file a valid HAR holding every entry written so far (seekable outputs)."""
+    def commit(self, last: bytes = b"") -> None:
+        """Make the file a valid HAR holding every entry written so far (seekable outputs);
+        ``last`` is written after the pending entries."""
         if not self._started:
             self._start()
         if self.failed is not None or self._tail_pos is None:
             return
         self._last_commit = time.monotonic()
-        if not self._pending:
+        if not self._pending and not last:
             return
-        data = bytes(self._pending)
-        self._pending.clear()
+        pending, self._pending = self._pending, bytearray()
+        size = len(pending) + len(last)
         try:
             self._out.seek(self._tail_pos)
-            self._guarded(data + _TAIL)
+            self._guarded(pending, last, _TAIL)
         except OSError as exc:
             try:  # back to the last commit: its entries and the closing ]}}
                 self._out.truncate(self._tail_pos)
@@ -135,10 +141,12 @@ class HarWriter:
             except (OSError, ValueError):
                 pass
             self._fail(exc)
-        self._tail_pos += len(data)
+        self._tail_pos += size
 
-    def _guarded(self, data: bytes) -> None:
-        self._out.write(data)
+    def _guarded(self, *parts: bytes | bytearray) -> None:
+        for part in parts:
+            if part:
+                self._out.write(part)
         self._out.flush()
 
     def _fail(self, exc: OSError) -> None:

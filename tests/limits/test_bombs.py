@@ -1,0 +1,69 @@
+"""Decompression bombs for every content coding and for permessage-deflate, end to end through
+`convert` in a subprocess: peak RSS stays under the budget with the default limits, and the
+HAR says where the body was cut. The bombs are built at run time (see support.py)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.limits.support import RSS_BUDGET_MB, Dump, bomb, convert_measured, load_har, raw_deflate_zeros
+
+LIMIT = 64 << 20  # the default --max-body-size / --max-ws-message-size
+BOMB_MIB = 160  # 2.5 × the limit
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+def test_content_encoding_bomb(tmp_path, coding):
+    body = bomb(coding, BOMB_MIB)
+    d = Dump()
+    fd = d.open()
+    d.send(fd, b"GET /bomb HTTP/1.1\r\nHost: bomb.example\r\nAccept-Encoding: gzip, deflate, br, zstd\r\n\r\n")
+    d.recv(fd, b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Encoding: %s\r\n"
+               b"Content-Length: %d\r\n\r\n" % (coding.encode(), len(body)) + body)
+    har = tmp_path / "o.har"
+    code, rss, err = convert_measured("convert", str(d.write(tmp_path / "in.jsonl")), "--har", str(har),
+                                      "-w", str(tmp_path / "o.pcapng"))
+    assert code == 0, err
+    assert rss < RSS_BUDGET_MB, f"peak RSS {rss:.0f} MB"
+    [entry] = load_har(har)
+    content = entry["response"]["content"]
+    assert content["size"] == LIMIT and content["encoding"] == "base64"
+    assert base64.b64decode(content["text"][:4096]) == bytes(3072)
+    assert f"{coding} body decodes to more than {LIMIT} bytes: cut at {LIMIT} (limit: --max-body-size)" \
+        in entry["_error"]
+    assert "limits reached: --max-body-size 1" in err
+
+
+def test_permessage_deflate_bomb(tmp_path):
+    payload = raw_deflate_zeros(BOMB_MIB)[:-4]  # RFC 7692: the sync flush tail is left off
+    frame = bytes([0x80 | 0x40 | 2, 127]) + len(payload).to_bytes(8, "big") + payload  # FIN, RSV1, binary
+    d = Dump()
+    fd = d.open()
+    d.send(fd, b"GET /chat HTTP/1.1\r\nHost: ws.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+               b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+    d.recv(fd, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+    d.recv(fd, frame)
+    d.recv(fd, bytes([0x81, 5]) + b"after")  # the connection goes on after the bomb
+    har = tmp_path / "o.har"
+    code, rss, err = convert_measured("convert", str(d.write(tmp_path / "in.jsonl")), "--har", str(har))
+    assert code == 0, err
+    assert rss < RSS_BUDGET_MB, f"peak RSS {rss:.0f} MB"
+    [entry] = load_har(har)
+    big, after = [m for m in entry["_webSocketMessages"]]
+    assert len(base64.b64decode(big["data"])) == LIMIT and after["data"] == "after"
+    assert f"message truncated at {LIMIT} bytes (limit: --max-ws-message-size)" in entry["_error"]
+    assert "limits reached: --max-ws-message-size 1" in err
+
+
+def test_escaped_text_body_is_written_as_base64():
+    """A large body JSON would escape six-fold (control bytes) is written as base64."""
+    from ecq2pcap.sinks.har.entries import LARGE_BODY, _body_text
+
+    data = b"\x01" * (LARGE_BODY + 1)
+    text, is_b64 = _body_text(data, "text/plain")
+    assert is_b64 and bytes(text) == data  # left as bytes: the JSON encoder writes them as base64
+    assert _body_text(b"\x01" * 10, "text/plain") == ("\x01" * 10, False)
