@@ -33,6 +33,7 @@ from .sinks.har.writer import COMMIT_INTERVAL_S
 from .sources.files import FileSource, InputError
 from .sinks.annotations import AnnotationFile
 from .summary import format_summary
+from .summary_cmd import add_summary_parser, cmd_summary
 
 SECOND = 1_000_000_000
 EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -54,6 +55,14 @@ def add_output_args(cmd: argparse.ArgumentParser) -> None:
     out = cmd.add_argument_group("outputs (at least one)")
     out.add_argument("-w", "--write", metavar="OUT.pcapng", help="pcapng output ('-' = stdout)")
     out.add_argument("--har", metavar="OUT.har", help="HAR 1.2 output")
+    out.add_argument("--annotations", metavar="FILE",
+                     help="JSON lines file for events that are not TLS data (bash, SQL, master keys, unknown "
+                     "messages); default: OUTPUT.annotations.jsonl beside -w/--har, created only when needed")
+    add_conversion_args(cmd)
+
+
+def add_conversion_args(cmd: argparse.ArgumentParser) -> None:
+    """How the packets and flows are made, and which connections are kept (convert, live, summary)."""
     pc = cmd.add_argument_group("pcapng")
     pc.add_argument("--link-type", choices=("ether", "raw"), default="ether",
                     help="Ethernet frames (default) or raw IP packets")
@@ -64,9 +73,6 @@ def add_output_args(cmd: argparse.ArgumentParser) -> None:
     pc.add_argument("--keep-ports", action="store_true", help="keep the real server ports")
     pc.add_argument("--raw-payload", action="store_true",
                     help="write payloads exactly as eCapture sent them (no HTTP/1 framing repair)")
-    out.add_argument("--annotations", metavar="FILE",
-                     help="JSON lines file for events that are not TLS data (bash, SQL, master keys, unknown "
-                     "messages); default: OUTPUT.annotations.jsonl beside -w/--har, created only when needed")
     fl = cmd.add_argument_group("flows")
     fl.add_argument("--idle-timeout", type=seconds, default=300.0, metavar="S",
                     help="end a connection after S seconds without data (0 = only at end of input; default 300)")
@@ -115,11 +121,8 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     sinks = []
     try:  # each sink writes its file's header at once: an unwritable output fails here
         if args.write:
-            port_map = PortMap(keep_ports=True) if args.keep_ports else (args.port_map or PortMap())
-            sinks.append(PcapngSink(
-                _open_output(args.write, stack, True), link_type=args.link_type, mss=args.mss,
-                port_map=port_map, raw_payload=args.raw_payload, flush_each_event=live, report=report,
-            ))
+            sinks.append(PcapngSink(_open_output(args.write, stack, True), flush_each_event=live, report=report,
+                                    **pcapng_options(args)))
         if args.har:
             sinks.append(HarSink(_open_output(args.har, stack, False), report=report,
                                  commit_interval=0 if streaming else COMMIT_INTERVAL_S,
@@ -128,12 +131,7 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
         raise
     except OSError as exc:
         raise UsageError(describe_write_error(exc)) from None
-    table = ConnectionTable(
-        report,
-        limits=limits,
-        reorder_window_ns=int(args.reorder_window * SECOND),
-        idle_timeout_ns=int(args.idle_timeout * SECOND) or None,
-    )
+    table = connection_table(args, report)
     annotations = AnnotationFile(path, stack) if path else None
     report.annotations_path = path
     view = ConnectionView(filter_from_args(args), report)
@@ -152,6 +150,21 @@ def finish_outputs(pipeline: Pipeline, status: int) -> int:
               file=sys.stderr)
         return status or EXIT_STRICT
     return status
+
+
+def pcapng_options(args: argparse.Namespace) -> dict:
+    """PcapngSink's keyword arguments from :func:`add_conversion_args`' options."""
+    port_map = PortMap(keep_ports=True) if args.keep_ports else (args.port_map or PortMap())
+    return {"link_type": args.link_type, "mss": args.mss, "port_map": port_map, "raw_payload": args.raw_payload}
+
+
+def connection_table(args: argparse.Namespace, report: Report) -> ConnectionTable:
+    return ConnectionTable(
+        report,
+        limits=Limits.from_args(args),
+        reorder_window_ns=int(args.reorder_window * SECOND),
+        idle_timeout_ns=int(args.idle_timeout * SECOND) or None,
+    )
 
 
 def stderr_report() -> Report:
@@ -179,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_live_parser(sub)
     add_record_parser(sub)
+    add_summary_parser(sub)
     return parser
 
 
@@ -258,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return {"convert": cmd_convert, "live": cmd_live, "record": cmd_record}[args.command](args)
+        commands = {"convert": cmd_convert, "live": cmd_live, "record": cmd_record, "summary": cmd_summary}
+        return commands[args.command](args)
     except UsageError as exc:
         print(f"ecq2pcap: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -439,8 +439,12 @@ class _Progress:
 
 
 def _add_connection_args(cmd: argparse.ArgumentParser) -> None:
-
     cmd.add_argument("url", metavar="URL", help="eCapture's --ecaptureq address, e.g. ws://127.0.0.1:28257/")
+    add_connection_options(cmd)
+
+
+def add_connection_options(cmd: argparse.ArgumentParser) -> None:
+    """Stopping and connection options of every command that reads eCaptureQ live."""
     stop = cmd.add_argument_group("stopping (default: Ctrl-C or SIGTERM)")
     stop.add_argument("--duration", type=seconds, metavar="S", help="stop after S seconds (0 = no limit)")
     stop.add_argument("--count", type=int_between(1), metavar="N", help="stop after N events")

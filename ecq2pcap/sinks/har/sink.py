@@ -71,6 +71,7 @@ class HarSink:
         h2_parser: ParserFactory | None = _h2,
         comment: str | None = None,
         commit_interval: float = COMMIT_INTERVAL_S,
+        on_entry: Callable[[dict], None] | None = None,
     ) -> None:
         self.report = report if report is not None else Report()
         self.options = options
@@ -78,6 +79,7 @@ class HarSink:
         self._h2_parser = h2_parser
         self._writer = HarWriter(out, comment=comment, commit_interval=commit_interval)
         self._writer.commit()  # a valid, empty HAR from the start (raises when out cannot be written)
+        self._on_entry = on_entry  # also told every entry written (e.g. for a summary)
         self._conns: dict[Connection, _Conn] = {}  # Connection hashes by identity
         self._finished = False
 
@@ -157,6 +159,8 @@ class HarSink:
                 continue
             self._writer.write(entry)
             self.report.count("har_entries")
+            if self._on_entry is not None:
+                self._on_entry(entry)
             where = f"connection {ex.conn.id}" + (f" stream {ex.stream_id}" if ex.stream_id is not None else "")
             for err in ex.errors:
                 self._warn(err, ex.origin or origin, where)
