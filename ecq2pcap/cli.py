@@ -118,11 +118,12 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     except OutputConflict as exc:
         raise UsageError(str(exc)) from None
     streaming = live or "-" in getattr(args, "inputs", ())
+    view = ConnectionView(filter_from_args(args), report)
     sinks = []
     try:  # each sink writes its file's header at once: an unwritable output fails here
         if args.write:
             sinks.append(PcapngSink(_open_output(args.write, stack, True), flush_each_event=live, report=report,
-                                    **pcapng_options(args)))
+                                    hosts=view.host, **pcapng_options(args)))
         if args.har:
             sinks.append(HarSink(_open_output(args.har, stack, False), report=report,
                                  commit_interval=0 if streaming else COMMIT_INTERVAL_S,
@@ -134,7 +135,6 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     table = connection_table(args, report)
     annotations = AnnotationFile(path, stack) if path else None
     report.annotations_path = path
-    view = ConnectionView(filter_from_args(args), report)
     return Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view)
 
 

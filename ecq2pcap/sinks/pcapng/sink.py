@@ -11,7 +11,7 @@ comments (``frame.comment``); the captured process's sends are marked outbound
 from __future__ import annotations
 
 import zlib
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened
 from ...report import Report
@@ -24,6 +24,7 @@ from .blocks import (
     interface_description,
     section_header,
 )
+from .names import NameBook
 from .ports import PortMap
 from .tcp import MAX_MSS, TcpFlow
 from ..units import UnitWriter
@@ -65,6 +66,7 @@ class PcapngSink:
         raw_payload: bool = False,
         flush_each_event: bool = False,
         report: Report | None = None,
+        hosts: Callable[[Connection], str | None] | None = None,
     ):
         if link_type not in LINK_TYPES:
             raise ValueError(f"link type must be one of {', '.join(LINK_TYPES)}, not {link_type!r}")
@@ -80,6 +82,10 @@ class PcapngSink:
         self.report = report
         self.packets = 0
         self._conns: dict[int, _Conn] = {}
+        # the host name a connection's client asked for → Name Resolution Blocks for server addresses
+        self.hosts = hosts
+        self._names = NameBook()
+        self._named: set[int] = set()  # open connections whose name was looked at
         self._write([section_header(), interface_description(self.link_type, description=IF_DESCRIPTION)], 0)
         if not flush_each_event:
             self._units.flush()  # a valid (empty) capture from the start
@@ -89,6 +95,8 @@ class PcapngSink:
     def handle(self, event) -> None:
         if self._units.failed is not None:
             return
+        if self.hosts is not None:
+            self._name(event)
         if type(event) is Chunk:
             blocks = self._chunk(event)
         elif type(event) is Opened:
@@ -105,6 +113,24 @@ class PcapngSink:
     def finish(self) -> None:
         """Flush. Connections without a Closed event stay open (no FIN is invented)."""
         self._units.flush()
+
+    def _name(self, event) -> None:
+        """Before a connection's packets: an NRB naming its server, when its host name is new."""
+        conn = event.conn
+        if type(event) is Closed:
+            self._named.discard(conn.id)
+            return
+        if conn.id in self._named:
+            return
+        name = self.hosts(conn)
+        if name is None:
+            return
+        self._named.add(conn.id)
+        block = self._names.block(conn.server[0], name)
+        if block is not None:
+            self._write([block], 0)
+            if self.report is not None:
+                self.report.count("names")
 
     # -- events --------------------------------------------------------------------------------
 

@@ -1,0 +1,82 @@
+"""Name Resolution Blocks: tshark -N n shows the requested host names for server addresses."""
+
+import os
+import struct
+import subprocess
+import sys
+
+from ecq2pcap.sinks.pcapng.names import NameBook, name_resolution_block
+from tests.conftest import ROOT, run_tshark
+from tests.support import mixed_stream
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+SYN = "tcp.flags.syn==1 && tcp.flags.ack==0"
+EXPECTED = {40001: "api.example.com", 40002: "www.other.test", 40003: "api.example.com",
+            50000: "shop.example.com", 40004: "plain.test"}
+
+
+def blocks(path):
+    data = path.read_bytes()
+    pos, out = 0, []
+    while pos < len(data):
+        btype, total = struct.unpack_from("=II", data, pos)
+        out.append((btype, data[pos:pos + total]))
+        pos += total
+    return out
+
+
+def syn_names(tshark, pcap, *extra):
+    out = subprocess.run([tshark, "-N", "n", "-r", str(pcap), "-Y", SYN, "-T", "fields", "-e", "tcp.srcport",
+                          "-e", "ip.dst_host", *extra], capture_output=True, text=True, check=True).stdout
+    return {int(line.split("\t")[0]): line.split("\t")[1] for line in out.splitlines()}
+
+
+def test_convert_names_every_server_before_its_first_packet(tmp_path, tshark):
+    src = mixed_stream.write(tmp_path / "mixed.jsonl")
+    pcap = tmp_path / "out.pcapng"
+    p = subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", str(src), "-w", str(pcap), "-q"], env=ENV,
+                       capture_output=True)
+    assert p.returncode == 0, p.stderr
+    assert syn_names(tshark, pcap) == EXPECTED  # one pass: each name was known before the SYN
+    # without -N n, addresses stay addresses
+    plain = run_tshark(tshark, pcap, "-Y", SYN, "-T", "fields", "-e", "ip.dst_host").split()
+    assert plain == ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.5", "10.0.0.3"]
+    # 4 distinct server addresses: 4 NRBs, none repeated
+    assert sum(1 for t, _ in blocks(pcap) if t == 4) == 4
+
+
+def test_filtered_out_connections_name_nothing(tmp_path, tshark):
+    src = mixed_stream.write(tmp_path / "mixed.jsonl")
+    pcap = tmp_path / "out.pcapng"
+    subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", str(src), "-w", str(pcap), "-q", "--comm", "wget"],
+                   env=ENV, check=True)
+    nrbs = [b for t, b in blocks(pcap) if t == 4]
+    assert len(nrbs) == 1 and b"api.example.com\0" in nrbs[0] and b"other" not in nrbs[0]
+
+
+def test_live_names_learned_later_go_in_later_blocks(tmp_path, tshark):
+    from tests.support.fake_ecapture import FakeECapture
+
+    lines = mixed_stream.lines()
+    pcap = tmp_path / "live.pcapng"
+    with FakeECapture(replay=lines[:1], script=lines[1:]) as server:
+        p = subprocess.run([sys.executable, "-m", "ecq2pcap", "live", server.url, "-w", str(pcap), "--duration", "2",
+                            "--idle-timeout", "0", "-q"], env=ENV, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    kinds = [t for t, _ in blocks(pcap)]
+    nrb_at = [i for i, t in enumerate(kinds) if t == 4]
+    assert len(nrb_at) == 4 and nrb_at[1] > kinds.index(6)  # a later NRB after packets were written
+    assert syn_names(tshark, pcap) == EXPECTED
+
+
+def test_name_resolution_block_layout():
+    block = name_resolution_block([("10.1.2.3", "a.test"), ("2001:db8::1", "b.test")])
+    assert struct.unpack_from("=II", block) == (4, len(block)) and len(block) % 4 == 0
+    rtype, rlen = struct.unpack_from("=HH", block, 8)
+    assert (rtype, rlen) == (1, 4 + 7) and block[12:16] == bytes([10, 1, 2, 3]) and block[16:23] == b"a.test\0"
+    rtype, rlen = struct.unpack_from("=HH", block, 24)
+    assert (rtype, rlen) == (2, 16 + 7)
+    assert block[-8:-4] == b"\0\0\0\0"  # nrb_record_end
+    book = NameBook()
+    assert book.block("10.0.0.1", "x.test") and book.block("10.0.0.1", "y.test") is None
+    assert book.block("not-an-ip", "x.test") is None and book.block("10.0.0.2", "10.0.0.2") is None
