@@ -135,7 +135,11 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     table = connection_table(args, report)
     annotations = AnnotationFile(path, stack) if path else None
     report.annotations_path = path
-    return Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view)
+    pipeline = Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view)
+    for sink in sinks:
+        if isinstance(sink, PcapngSink):
+            sink.ecapture_version = lambda: pipeline.ecapture_version
+    return pipeline
 
 
 def finish_outputs(pipeline: Pipeline, status: int) -> int:

@@ -191,6 +191,7 @@ class Connection:
     synthetic_reason: str | None = None  # why endpoints were invented
     process_role: str = "client"  # "client" or "server": which end eCapture hooked
     uuids: tuple[str, ...] = ()  # eCapture uuids of the captures released with its first data
+    tid: int | None = None  # thread of its first capture (later captures may come from other threads)
     module: str = "openssl"
 
     @property

@@ -385,7 +385,7 @@ class ConnectionTable:
             c.conn = Connection(
                 id=next(self._ids), pid=c.pid, comm=c.comm, fd=c.fd, client=c.client, server=c.server,
                 tuple_known=c.tuple_known, synthetic_reason=c.synthetic_reason, process_role=c.role,
-                uuids=tuple(c.uuids), module=c.module,
+                uuids=tuple(c.uuids), module=c.module, tid=cap.tid,
             )
             self.report.count("connections")
             out.append(Opened(c.conn, ts))

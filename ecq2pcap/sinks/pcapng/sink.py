@@ -86,6 +86,8 @@ class PcapngSink:
         self.hosts = hosts
         self._names = NameBook()
         self._named: set[int] = set()  # open connections whose name was looked at
+        # eCapture's version for the SYN comments, once the stream told it (the pipeline sets this)
+        self.ecapture_version: Callable[[], str | None] | None = None
         self._write([section_header(), interface_description(self.link_type, description=IF_DESCRIPTION)], 0)
         if not flush_each_event:
             self._units.flush()  # a valid (empty) capture from the start
@@ -201,7 +203,11 @@ class PcapngSink:
     # -- comments ------------------------------------------------------------------------------
 
     def _open_comment(self, conn: Connection, real_port: int, shown_port: int, note: str | None) -> str:
-        parts = [f"ecq2pcap connection {conn.id}: pid {conn.pid} comm {conn.comm}" + _fd(conn.fd)]
+        tid = f" tid {conn.tid}" if conn.tid is not None else ""
+        parts = [f"ecq2pcap connection {conn.id}: pid {conn.pid}{tid} comm {conn.comm}" + _fd(conn.fd)]
+        version = self.ecapture_version() if self.ecapture_version is not None else None
+        if version:
+            parts.append(f"eCapture {version}")
         if conn.module:
             parts.append(f"module {conn.module}")
         parts.append(f"captured process is the {conn.process_role} (its sends are marked outbound)")
