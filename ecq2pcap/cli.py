@@ -34,6 +34,8 @@ from .sources.files import FileSource, InputError
 from .sinks.annotations import AnnotationFile
 from .summary import format_summary
 from .summary_cmd import add_summary_parser, cmd_summary
+from .wireshark.extcap import add_extcap_parser, cmd_extcap
+from .wireshark.install import add_wireshark_parser, cmd_wireshark
 
 SECOND = 1_000_000_000
 EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -197,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_live_parser(sub)
     add_record_parser(sub)
     add_summary_parser(sub)
+    add_extcap_parser(sub)
+    add_wireshark_parser(sub)
     return parser
 
 
@@ -276,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        commands = {"convert": cmd_convert, "live": cmd_live, "record": cmd_record, "summary": cmd_summary}
+        commands = {"convert": cmd_convert, "live": cmd_live, "record": cmd_record, "summary": cmd_summary,
+                    "extcap": cmd_extcap, "wireshark": cmd_wireshark}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"ecq2pcap: error: {exc}", file=sys.stderr)

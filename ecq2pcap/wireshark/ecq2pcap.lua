@@ -1,0 +1,164 @@
+-- ecq2pcap-generated: Wireshark post-dissector for ecq2pcap captures (installed by `ecq2pcap wireshark install`,
+-- removed by `ecq2pcap wireshark uninstall`).
+--
+-- ecq2pcap writes eCapture's process information into packet comments: the first packet of each connection (its SYN)
+-- names pid, tid, comm, fd, uuids, eCapture's version and the real server port; the first segment of every event
+-- names that event's pid, tid, comm, fd and uuid. This post-dissector turns them into fields on EVERY packet of the
+-- connection (handshake, ACKs and FIN included), keyed by TCP stream:
+--   ecapture.pid  ecapture.tid  ecapture.comm  ecapture.fd  ecapture.uuid  ecapture.version  ecapture.real_port
+--   ecapture.connection
+-- so that  ecapture.comm == "nginx"  selects whole connections, and the fields can be columns.
+-- A packet that carries its own event comment shows that event's tid and uuid; the others show the connection's.
+
+local proto = Proto("ecapture", "eCapture process (ecq2pcap)")
+
+local pf = {
+    pid = ProtoField.uint32("ecapture.pid", "PID"),
+    tid = ProtoField.uint32("ecapture.tid", "TID"),
+    comm = ProtoField.string("ecapture.comm", "Process name"),
+    fd = ProtoField.int32("ecapture.fd", "File descriptor"),
+    uuid = ProtoField.string("ecapture.uuid", "eCapture uuid"),
+    version = ProtoField.string("ecapture.version", "eCapture version"),
+    real_port = ProtoField.uint16("ecapture.real_port", "Real server port"),
+    connection = ProtoField.uint32("ecapture.connection", "ecq2pcap connection"),
+}
+proto.fields = { pf.pid, pf.tid, pf.comm, pf.fd, pf.uuid, pf.version, pf.real_port, pf.connection }
+
+local f_comment = Field.new("frame.comment")
+local f_stream = Field.new("tcp.stream")
+
+local conns = {} -- tcp.stream -> connection info (from its first commented packets)
+
+function proto.init()
+    conns = {}
+end
+
+local function split(text, sep)
+    local out, start = {}, 1
+    while true do
+        local i, j = text:find(sep, start, true)
+        if not i then
+            out[#out + 1] = text:sub(start)
+            return out
+        end
+        out[#out + 1] = text:sub(start, i - 1)
+        start = j + 1
+    end
+end
+
+-- "pid 1 tid 2 comm some name fd 5 uuid X" (tid, fd and uuid optional)
+local function parse_head(text, r)
+    local pid, rest = text:match("^pid (%d+)(.*)$")
+    if not pid then
+        return false
+    end
+    r.pid = tonumber(pid)
+    local tid, after = rest:match("^ tid (%d+)(.*)$")
+    if tid then
+        r.tid = tonumber(tid)
+        rest = after
+    end
+    local body = rest:match("^ comm (.*)$")
+    if body then
+        local before, uuid = body:match("^(.-) uuid (.*)$")
+        if before then
+            body = before
+            r.uuid = uuid
+        end
+        local comm, fd = body:match("^(.-) fd (%-?%d+)$")
+        if comm then
+            r.comm, r.fd = comm, tonumber(fd)
+        else
+            r.comm = body
+        end
+    end
+    return true
+end
+
+-- one packet comment -> what it says ({} when it is not ours)
+local function parse(text)
+    local r = {}
+    local parts = split(text, "; ")
+    local first = parts[1]
+    local conn, head = first:match("^ecq2pcap connection (%d+): (.*)$")
+    if conn then
+        r.connection = tonumber(conn)
+        r.opening = true
+        parse_head(head, r)
+    elseif not parse_head(first, r) then
+        return r
+    end
+    for i = 2, #parts do
+        local p = parts[i]
+        local n = p:match("^connection (%d+) ")
+        if n then
+            r.connection = tonumber(n)
+        end
+        local v = p:match("^eCapture (%S+)$")
+        if v then
+            r.version = v
+        end
+        local real = p:match("^server port (%d+) shown as %d+")
+        if real then
+            r.real_port = tonumber(real)
+        end
+        local uuids = p:match("^uuid (.*)$")
+        if uuids and not r.uuid then
+            r.uuid = split(uuids, ", ")[1]
+        end
+    end
+    return r
+end
+
+local KEYS = { "pid", "tid", "comm", "fd", "uuid", "version", "real_port", "connection" }
+
+function proto.dissector(tvb, pinfo, tree)
+    local stream = f_stream()
+    if not stream then
+        return
+    end
+    local key = stream.value
+    local own = nil
+    for _, c in ipairs({ f_comment() }) do
+        local r = parse(tostring(c.value))
+        if r.pid then
+            own = own or r
+            local info = conns[key]
+            if info == nil or (r.opening and not info.opening) then
+                info = {}
+                for _, k in ipairs(KEYS) do
+                    info[k] = r[k]
+                end
+                info.opening = r.opening
+                conns[key] = info
+            else -- fill in what the connection's first comment did not say
+                for _, k in ipairs(KEYS) do
+                    if info[k] == nil then
+                        info[k] = r[k]
+                    end
+                end
+            end
+        end
+    end
+    local info = conns[key]
+    if info == nil then
+        return
+    end
+    local values = {}
+    for _, k in ipairs(KEYS) do
+        values[k] = info[k]
+    end
+    if own ~= nil then -- this packet's event: its own thread and uuid
+        values.tid = own.tid or values.tid
+        values.uuid = own.uuid or values.uuid
+    end
+    local label = "eCapture: pid " .. tostring(values.pid) .. " " .. tostring(values.comm or "")
+    local t = tree:add(proto, label)
+    for _, k in ipairs(KEYS) do
+        if values[k] ~= nil then
+            t:add(pf[k], values[k])
+        end
+    end
+end
+
+register_postdissector(proto)
