@@ -109,7 +109,7 @@ def _live(args: argparse.Namespace, url: str, pipeline: Pipeline) -> int:
     source = _source(args, status)
     session = Session(pipeline, None, args.count)
     reason = _run(source, session, args, status, "summary")
-    return _exit_code(source, reason, status)
+    return _exit_code(source, session, reason, status)
 
 
 # ---------------------------------------------------------------------------- text tables

@@ -143,7 +143,8 @@ class OverviewSink:
         self.report = report if report is not None else Report()
         self._tally = _Tally()
         self._tally.link_len = 0 if pcapng_options.get("link_type") == "raw" else 14
-        self._pcapng = PcapngSink(self._tally, report=self.report, **pcapng_options)
+        # flushed per event: each write the tally sees holds the blocks of the event being handled
+        self._pcapng = PcapngSink(self._tally, report=self.report, flush_each_event=True, **pcapng_options)
         self._har = HarSink(_Null(), report=self.report, on_entry=self._entry)
         self._rows: dict[int, ConnectionRow] = {}
         self.exchanges: list[ExchangeRow] = []
