@@ -15,8 +15,10 @@ import json
 import sys
 
 from .filters import ConnectionView, filter_from_args
+from .limits import Limits
 from .pipeline import Pipeline
 from .report import Report
+from .sinks.har.options import HarOptions
 from .sinks.overview import ConnectionRow, ExchangeRow, OverviewSink
 
 __all__ = ["add_summary_parser", "cmd_summary", "format_tables"]
@@ -48,7 +50,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if urls and len(args.inputs) > 1:
         raise UsageError("summary reads either dump files or one ws:// address, not both")
     report = Report(emit=None if args.quiet else (lambda line: print(f"ecq2pcap: {line}", file=sys.stderr)))
-    overview = OverviewSink(report, **pcapng_options(args))
+    overview = OverviewSink(report, HarOptions(limits=Limits.from_args(args)), **pcapng_options(args))
     view = ConnectionView(filter_from_args(args), report)
     pipeline = Pipeline([overview], report, connection_table(args, report), view=view)
     status = EXIT_OK

@@ -15,6 +15,7 @@ from ..model import Closed, Connection, Direction, FlowEvent, Opened
 from ..report import Report
 from .har import HarSink
 from .har.entries import UNKNOWN_METHOD
+from .har.options import HarOptions
 from .pcapng import PcapngSink
 
 __all__ = ["ConnectionRow", "ExchangeRow", "OverviewSink"]
@@ -139,13 +140,15 @@ class OverviewSink:
     """Collects :class:`ConnectionRow` and :class:`ExchangeRow`; ``pcapng_options`` are PcapngSink's
     (port map, link type, mss, raw payload: they change the figures)."""
 
-    def __init__(self, report: Report | None = None, **pcapng_options) -> None:
+    def __init__(self, report: Report | None = None, har_options: HarOptions | None = None,
+                 **pcapng_options) -> None:
         self.report = report if report is not None else Report()
         self._tally = _Tally()
         self._tally.link_len = 0 if pcapng_options.get("link_type") == "raw" else 14
         # flushed per event: each write the tally sees holds the blocks of the event being handled
         self._pcapng = PcapngSink(self._tally, report=self.report, flush_each_event=True, **pcapng_options)
-        self._har = HarSink(_Null(), report=self.report, on_entry=self._entry)
+        self._har = HarSink(_Null(), report=self.report, on_entry=self._entry,
+                            options=har_options if har_options is not None else HarOptions())
         self._rows: dict[int, ConnectionRow] = {}
         self.exchanges: list[ExchangeRow] = []
 
