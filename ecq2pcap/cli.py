@@ -26,6 +26,7 @@ from .limits import Limits, format_size
 from .live import add_live_parser, add_record_parser, cmd_live, cmd_record
 from .pipeline import Pipeline
 from .report import Report
+from .ring import RingOutputs, open_ring, ring_spec
 from .sinks.har import HarOptions, HarSink
 from .sinks.pcapng import PcapngSink, PortMap
 from .outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error, input_problem
@@ -57,6 +58,9 @@ def add_output_args(cmd: argparse.ArgumentParser) -> None:
     out = cmd.add_argument_group("outputs (at least one)")
     out.add_argument("-w", "--write", metavar="OUT.pcapng", help="pcapng output ('-' = stdout)")
     out.add_argument("--har", metavar="OUT.har", help="HAR 1.2 output")
+    out.add_argument("-b", "--ring-buffer", action="append", type=ring_spec, metavar="KEY:VALUE",
+                     help="ring buffer like dumpcap: filesize:KB, duration:S (capture time), files:N (keep the "
+                     "newest N); writes OUT_00001_YYYYmmddHHMMSS.pcapng, ... and the HAR alongside")
     out.add_argument("--annotations", metavar="FILE",
                      help="JSON lines file for events that are not TLS data (bash, SQL, master keys, unknown "
                      "messages); default: OUTPUT.annotations.jsonl beside -w/--har, created only when needed")
@@ -123,10 +127,20 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     view = ConnectionView(filter_from_args(args), report)
     sinks = []
     try:  # each sink writes its file's header at once: an unwritable output fails here
-        if args.write:
+        if getattr(args, "ring_buffer", None):
+            try:
+                sinks.append(open_ring(
+                    args, guard,
+                    lambda out: PcapngSink(out, flush_each_event=live, report=report, hosts=view.host,
+                                           **pcapng_options(args)),
+                    lambda out: HarSink(out, report=report, commit_interval=0 if streaming else COMMIT_INTERVAL_S,
+                                        options=HarOptions(limits=limits))))
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        elif args.write:
             sinks.append(PcapngSink(_open_output(args.write, stack, True), flush_each_event=live, report=report,
                                     hosts=view.host, **pcapng_options(args)))
-        if args.har:
+        if args.har and not getattr(args, "ring_buffer", None):
             sinks.append(HarSink(_open_output(args.har, stack, False), report=report,
                                  commit_interval=0 if streaming else COMMIT_INTERVAL_S,
                                  options=HarOptions(limits=limits)))
@@ -139,8 +153,9 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     report.annotations_path = path
     pipeline = Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view)
     for sink in sinks:
-        if isinstance(sink, PcapngSink):
-            sink.ecapture_version = lambda: pipeline.ecapture_version
+        pcapng = sink.pcapng if isinstance(sink, RingOutputs) else sink
+        if isinstance(pcapng, PcapngSink):
+            pcapng.ecapture_version = lambda: pipeline.ecapture_version
     return pipeline
 
 

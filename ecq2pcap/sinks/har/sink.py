@@ -79,6 +79,7 @@ class HarSink:
         self._h2_parser = h2_parser
         self._writer = HarWriter(out, comment=comment, commit_interval=commit_interval)
         self._writer.commit()  # a valid, empty HAR from the start (raises when out cannot be written)
+        self._writer_options = {"comment": comment, "commit_interval": commit_interval}
         self._on_entry = on_entry  # also told every entry written (e.g. for a summary)
         self._conns: dict[Connection, _Conn] = {}  # Connection hashes by identity
         self._finished = False
@@ -106,6 +107,13 @@ class HarSink:
         for st in list(self._conns.values()):
             self._close(st.conn, st.last_ns, ())
         self._writer.close()
+
+    def rotate(self, out: BinaryIO | TextIO) -> None:
+        """Complete the current HAR file and go on in ``out`` (ring buffers): exchanges still
+        open go on and are written to the file current when they complete."""
+        self._writer.close()
+        self._writer = HarWriter(out, **self._writer_options)
+        self._writer.commit()
 
     # -- internals -----------------------------------------------------------------
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import zlib
 from typing import BinaryIO, Callable
 
-from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened
+from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened, Protocol
+from ...payloads.h2encode import PREFACE, SETTINGS_FRAME
 from ...report import Report
 from .blocks import (
     FLAG_INBOUND,
@@ -30,16 +31,19 @@ from .tcp import MAX_MSS, TcpFlow
 from ..units import UnitWriter
 
 LINK_TYPES = {"ether": LINKTYPE_ETHERNET, "raw": LINKTYPE_RAW}
+CONTINUATION_PREFACE = PREFACE + SETTINGS_FRAME
 IF_DESCRIPTION = "eCapture TLS plaintext on synthesized TCP/IP (ecq2pcap)"
 
 
 class _Conn:
-    __slots__ = ("flow", "flags", "last_ns")
+    __slots__ = ("conn", "flow", "flags", "last_ns", "http2")
 
-    def __init__(self, flow: TcpFlow | None, flags: tuple[int, int], last_ns: int):
+    def __init__(self, conn: Connection, flow: TcpFlow | None, flags: tuple[int, int], last_ns: int):
+        self.conn = conn
         self.flow = flow  # None: the connection could not be synthesized (reported once)
         self.flags = flags  # epb_flags for packets sent C2S, S2C
         self.last_ns = last_ns  # time of the connection's latest packet: times never go back
+        self.http2 = False  # its bytes are HTTP/2 (a continuation in a new file needs the preface)
 
 
 class PcapngSink:
@@ -81,6 +85,7 @@ class PcapngSink:
         self.flush_each_event = flush_each_event
         self.report = report
         self.packets = 0
+        self.bytes_written = 0
         self._conns: dict[int, _Conn] = {}
         # the host name a connection's client asked for → Name Resolution Blocks for server addresses
         self.hosts = hosts
@@ -134,9 +139,48 @@ class PcapngSink:
             if self.report is not None:
                 self.report.count("names")
 
+    def rotate(self, out: BinaryIO, note: str, time_ns: int = 0) -> None:
+        """Go on in a new file ``out`` (ring buffers): a file tshark reads on its own.
+
+        It starts with the section and interface headers; every open connection starts again
+        with a synthesized handshake whose sequence numbers continue the connection's, its
+        SYN comment saying so (``note``: where it came from), so dissection and tcp analysis
+        in the new file see a normal connection; its packets are timed at ``time_ns`` (the
+        new file's first event) or later. Host names are given again.
+        """
+        self._units.flush()
+        self.out, self._units = out, UnitWriter(out)
+        self._names, self._named = NameBook(), set()
+        self._write([section_header(), interface_description(self.link_type, description=IF_DESCRIPTION)], 0)
+        for state in list(self._conns.values()):
+            if state.flow is None:
+                continue
+            conn, flow = state.conn, state.flow
+            if self.hosts is not None:
+                self._name(Opened(conn, time_ns))
+            preface = CONTINUATION_PREFACE if state.http2 else b""
+            isns = ((flow.next_seq(Direction.C2S) - 1 - len(preface)) & 0xFFFFFFFF,
+                    (flow.next_seq(Direction.S2C) - 1) & 0xFFFFFFFF)
+            http2 = state.http2
+            blocks = self._open(conn, max(time_ns, state.last_ns), note, isns)
+            if http2 and self._conns[conn.id].flow is not None:  # ends right where the connection goes on
+                new = self._conns[conn.id]
+                new.http2 = True
+                t = new.last_ns
+                packets = new.flow.data(Direction.C2S, preface)
+                blocks.append(enhanced_packet(packets[0][1], t, flags=new.flags[Direction.C2S], comment=(
+                    "synthetic HTTP/2 connection preface for this file (the connection's start is in an earlier "
+                    "file; header compression state is not carried over)")))
+                (ad, ack), = new.flow.ack(Direction.S2C)
+                blocks.append(enhanced_packet(ack, t + 1, flags=new.flags[ad]))
+                new.last_ns = t + 1
+            self._write(blocks, len(blocks))
+        self._units.flush()
+
     # -- events --------------------------------------------------------------------------------
 
-    def _open(self, conn: Connection, time_ns: int, note: str | None) -> list[bytes]:
+    def _open(self, conn: Connection, time_ns: int, note: str | None,
+              isns: tuple[int, int] | None = None) -> list[bytes]:
         real_port = conn.server[1]
         shown_port = self.port_map.server_port(real_port)
         flags = tuple(FLAG_OUTBOUND if conn.outbound(d) else FLAG_INBOUND for d in Direction)
@@ -147,18 +191,18 @@ class PcapngSink:
                 conn.client[1],
                 conn.server[0],
                 shown_port,
-                client_isn=zlib.crc32(endpoints + b"|c"),
-                server_isn=zlib.crc32(endpoints + b"|s"),
+                client_isn=isns[0] if isns else zlib.crc32(endpoints + b"|c"),
+                server_isn=isns[1] if isns else zlib.crc32(endpoints + b"|s"),
                 link_type=self.link_type,
                 mss=self.mss,
             )
         except ValueError as e:  # unparsable or mixed-family addresses
-            self._conns[conn.id] = _Conn(None, flags, 0)
+            self._conns[conn.id] = _Conn(conn, None, flags, 0)
             if self.report is not None:
                 self.report.warn("connection not written to pcapng", detail=f"connection {conn.id}: {e}")
             return []
         t = max(time_ns - 2, 0)
-        self._conns[conn.id] = _Conn(flow, flags, t + 2)
+        self._conns[conn.id] = _Conn(conn, flow, flags, t + 2)
         comment = self._open_comment(conn, real_port, shown_port, note)
         return [
             enhanced_packet(frame, t + i, comment=comment if i == 0 else None, flags=flags[d])
@@ -172,6 +216,8 @@ class PcapngSink:
         if state is None:
             blocks = self._open(conn, chunk.time_ns, "no open event seen: handshake synthesized at the first data")
             state = self._conns[conn.id]
+        if chunk.protocol is Protocol.HTTP2:
+            state.http2 = True
         data = chunk.raw if self.raw_payload else chunk.wire
         if state.flow is None or not data:
             return blocks
@@ -244,7 +290,9 @@ class PcapngSink:
     # -- output --------------------------------------------------------------------------------
 
     def _write(self, blocks: list[bytes], packets: int) -> None:
-        self._units.write(b"".join(blocks))
+        data = b"".join(blocks)
+        self.bytes_written += len(data)
+        self._units.write(data)
         if packets:
             self.packets += packets
             if self.report is not None:

@@ -1,0 +1,208 @@
+"""Ring-buffer outputs, with dumpcap's syntax: ``-b filesize:KB``, ``-b duration:S``, ``-b files:N``.
+
+``-w out.pcapng -b filesize:10000`` writes ``out_00001_20261203084855.pcapng``,
+``out_00002_…`` and so on (dumpcap's names: number, then the local time the file was
+started), switching to the next file before an event when the current one holds at
+least KB kilobytes (1 kB = 1000 bytes, as dumpcap) or when S seconds of capture time
+have passed since its first event. With ``files:N`` only the newest N files are kept
+(each time a file is started, the oldest beyond N are deleted). ``--har`` rotates
+alongside: ``out_00001_….har`` holds the exchanges completed while its pcapng was current.
+
+Every pcapng is complete on its own (see :meth:`PcapngSink.rotate`): a connection that
+spans files starts again in the next one with a handshake whose sequence numbers
+continue, its SYN comment naming the file it continues. Every file name goes through the
+output-safety check (:class:`~ecq2pcap.outputs.OutputGuard`) before it is opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from .model import FlowEvent
+from .sinks.har import HarSink
+from .sinks.pcapng import PcapngSink
+
+__all__ = ["RingSpec", "RingOutputs", "ring_spec", "ring_name"]
+
+SECOND = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class RingSpec:
+    filesize_kb: int | None = None
+    duration_s: float | None = None
+    files: int | None = None
+
+    def merged(self, other: "RingSpec") -> "RingSpec":
+        return RingSpec(other.filesize_kb or self.filesize_kb, other.duration_s or self.duration_s,
+                        other.files or self.files)
+
+
+def ring_spec(text: str) -> RingSpec:
+    """argparse type for one ``-b KEY:VALUE``."""
+    key, sep, value = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        if key == "filesize":
+            n = int(value)
+            if n < 1:
+                raise ValueError
+            return RingSpec(filesize_kb=n)
+        if key == "duration":
+            s = float(value)
+            if s <= 0:
+                raise ValueError
+            return RingSpec(duration_s=s)
+        if key == "files":
+            n = int(value)
+            if n < 1:
+                raise ValueError
+            return RingSpec(files=n)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected filesize:KB, duration:S or files:N "
+                                         "with a positive number") from None
+    raise argparse.ArgumentTypeError(f"{text!r}: expected filesize:KB, duration:S or files:N")
+
+
+def ring_name(path: str, number: int, when: float) -> str:
+    """dumpcap's ring-buffer name: ``dir/out.pcapng`` → ``dir/out_00001_20261203084855.pcapng``."""
+    p = Path(path)
+    suffix = "".join(p.suffixes[-1:])
+    stem = p.name[: len(p.name) - len(suffix)] if suffix else p.name
+    stamp = time.strftime("%Y%m%d%H%M%S", time.localtime(when))
+    return str(p.with_name(f"{stem}_{number:05d}_{stamp}{suffix}"))
+
+
+class RingOutputs:
+    """A sink in front of the pcapng and HAR sinks that switches their files.
+
+    ``open_file(option, path)`` opens (after the safety check) a binary file; it is
+    called for each new file. ``say`` reports each file started.
+    """
+
+    def __init__(self, spec: RingSpec, pcapng_path: str, har_path: str | None,
+                 open_file: Callable[[str, str], BinaryIO], make_pcapng: Callable[[BinaryIO], PcapngSink],
+                 make_har: Callable[[BinaryIO], HarSink] | None, clock: Callable[[], float] = time.time) -> None:
+        if spec.filesize_kb is None and spec.duration_s is None:
+            raise ValueError("a ring buffer needs -b filesize:KB or -b duration:S")
+        self.spec = spec
+        self.paths = (pcapng_path, har_path)
+        self._open_file = open_file
+        self._clock = clock
+        self.number = 1
+        self.written: list[tuple[str, str | None]] = []  # (pcapng, HAR) of every file started, oldest first
+        self.deleted = 0  # how many of the oldest were deleted (files:N)
+        self._files: tuple[BinaryIO, BinaryIO | None] | None = None
+        pcap_out, har_out = self._start()
+        self.pcapng = make_pcapng(pcap_out)
+        self.har = make_har(har_out) if make_har is not None and har_out is not None else None
+        self._file_start_ns: int | None = None
+        self._file_bytes0 = 0
+
+    @property
+    def sinks(self) -> list:
+        return [s for s in (self.pcapng, self.har) if s is not None]
+
+    def _start(self) -> tuple[BinaryIO, BinaryIO | None]:
+        when = self._clock()
+        names = tuple(ring_name(p, self.number, when) if p else None for p in self.paths)
+        pcap_out = self._open_file("-w", names[0])
+        har_out = self._open_file("--har", names[1]) if names[1] else None
+        self._close_files()
+        self._files = (pcap_out, har_out)
+        self.written.append(names)
+        self._prune()
+        return pcap_out, har_out
+
+    def _prune(self) -> None:
+        keep = self.spec.files
+        while keep is not None and len(self.written) - self.deleted > keep:
+            for name in self.written[self.deleted]:
+                if name:
+                    try:
+                        os.unlink(name)
+                    except OSError:
+                        pass
+            self.deleted += 1
+
+    @property
+    def kept(self) -> list[tuple[str, str | None]]:
+        return self.written[self.deleted:]
+
+    def _close_files(self) -> None:
+        if self._files is not None:
+            for f in self._files:
+                if f is not None:
+                    f.close()
+            self._files = None
+
+    def _due(self, time_ns: int) -> bool:
+        spec = self.spec
+        if spec.filesize_kb is not None and self.pcapng.bytes_written - self._file_bytes0 >= spec.filesize_kb * 1000:
+            return True
+        if spec.duration_s is not None and self._file_start_ns is not None:
+            return time_ns - self._file_start_ns >= spec.duration_s * SECOND
+        return False
+
+    def handle(self, event: FlowEvent) -> None:
+        if self._file_start_ns is None:
+            self._file_start_ns = event.time_ns
+        elif self._due(event.time_ns):
+            self.rotate(event.time_ns)
+        self.pcapng.handle(event)
+        if self.har is not None:
+            self.har.handle(event)
+
+    def rotate(self, time_ns: int) -> None:
+        previous = os.path.basename(self.written[-1][0])
+        self.number += 1
+        old_files = self._files
+        self._files = None  # _start must not close them before the sinks finished writing
+        pcap_out, har_out = self._start()
+        self.pcapng.rotate(pcap_out, f"continued from {previous} (ring buffer): handshake synthesized, "
+                                     "sequence numbers continue", time_ns)
+        if self.har is not None and har_out is not None:
+            self.har.rotate(har_out)
+        for f in old_files or ():
+            if f is not None:
+                f.close()
+        self._file_start_ns = time_ns
+        self._file_bytes0 = self.pcapng.bytes_written
+
+    def finish(self) -> None:
+        self.pcapng.finish()
+        if self.har is not None:
+            self.har.finish()
+        self._close_files()
+
+
+def open_ring(args: argparse.Namespace, guard, make_pcapng: Callable[[BinaryIO], PcapngSink],
+              make_har: Callable[[BinaryIO], HarSink]) -> RingOutputs:
+    """The ring-buffer outputs of ``-b`` options (``args.ring_buffer``); ValueError on a usage problem."""
+    from .outputs import OutputConflict
+
+    spec = RingSpec()
+    for one in args.ring_buffer:
+        spec = spec.merged(one)
+    if not args.write or args.write == "-":
+        raise ValueError("-b (ring buffer) needs -w FILE")
+    if args.har == "-":
+        raise ValueError("-b cannot rotate --har -: give a file name")
+    if spec.filesize_kb is None and spec.duration_s is None:
+        raise ValueError("-b files:N needs -b filesize:KB or -b duration:S as well")
+
+    def open_file(option: str, path: str) -> BinaryIO:
+        try:
+            guard.claim(option, path)
+        except OutputConflict as exc:
+            raise OSError(errno.EEXIST, f"refused: {exc}", path) from None
+        return open(path, "wb")
+
+    return RingOutputs(spec, args.write, args.har, open_file, make_pcapng, make_har if args.har else None)

@@ -1,0 +1,148 @@
+"""Ring buffers (-b filesize/duration/files): every file complete on its own, the requests add up."""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from ecq2pcap.ring import RingSpec, open_ring, ring_name
+from ecq2pcap.outputs import OutputConflict
+from tests.conftest import FIXTURES, ROOT, run_tshark
+from tests.support import mixed_stream
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+NAME = re.compile(r"^out_(\d{5})_(\d{14})\.(pcapng|har)$")
+
+
+def ecq2pcap(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "ecq2pcap", *args], capture_output=True, text=True, timeout=180,
+                          env=ENV, cwd=cwd)
+
+
+def requests(tshark, pcap):
+    out = run_tshark(tshark, pcap, "-Y", "http.request || http2.headers.method", "-T", "fields",
+                     "-e", "http.request.method", "-e", "http.request.uri", "-e", "http2.headers.method",
+                     "-e", "http2.headers.path")
+    got = Counter()
+    for line in out.splitlines():
+        m, u, hm, hp = line.split("\t")
+        if m:
+            got[(m, u)] += 1
+        for a, b in zip(hm.split(",") if hm else [], hp.split(",") if hp else []):
+            got[(a, b)] += 1
+    return got
+
+
+def files(d, ext):
+    names = sorted(p.name for p in d.iterdir() if p.name.endswith(ext))
+    assert all(NAME.match(n) for n in names), names
+    return [d / n for n in names]
+
+
+def har_urls(paths):
+    return Counter(e["request"]["url"] for p in paths for e in json.loads(p.read_text())["log"]["entries"])
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory, tshark):
+    d = tmp_path_factory.mktemp("single")
+    assert ecq2pcap("convert", str(FIXTURES / "v2_client.frames.jsonl.gz"), "-w", str(d / "out.pcapng"),
+                    "--har", str(d / "out.har"), "-q").returncode == 0
+    return requests(tshark, d / "out.pcapng"), har_urls([d / "out.har"])
+
+
+def test_filesize_ring_files_are_complete_and_add_up(tmp_path, tshark, single):
+    p = ecq2pcap("convert", str(FIXTURES / "v2_client.frames.jsonl.gz"), "-w", str(tmp_path / "out.pcapng"),
+                 "--har", str(tmp_path / "out.har"), "-b", "filesize:200", "-q")
+    assert p.returncode == 0, p.stderr
+    pcaps, hars = files(tmp_path, ".pcapng"), files(tmp_path, ".har")
+    assert len(pcaps) > 3 and len(hars) == len(pcaps)
+    assert [int(NAME.match(p.name).group(1)) for p in pcaps] == list(range(1, len(pcaps) + 1))
+    assert [p.name[:9] for p in pcaps] == [h.name[:9] for h in hars]
+    total = Counter()
+    for pcap in pcaps:
+        total += requests(tshark, pcap)  # each read on its own (run_tshark fails on a tshark error)
+        assert not run_tshark(tshark, pcap, "-Y", "tcp.analysis.flags && !tcp.analysis.window_update",
+                              "-T", "fields", "-e", "frame.number").split(), pcap.name
+    want_requests, want_urls = single
+    assert total == want_requests
+    assert har_urls(hars) == want_urls
+    comments = run_tshark(tshark, pcaps[1], "-Y", "frame.comment contains \"continued from\"", "-T", "fields",
+                          "-e", "frame.comment")
+    assert f"continued from {pcaps[0].name}" in comments
+
+
+def test_files_keeps_only_the_newest(tmp_path):
+    p = ecq2pcap("convert", str(FIXTURES / "v2_client.frames.jsonl.gz"), "-w", str(tmp_path / "out.pcapng"),
+                 "--har", str(tmp_path / "out.har"), "-b", "filesize:200", "-b", "files:3", "-q")
+    assert p.returncode == 0, p.stderr
+    pcaps, hars = files(tmp_path, ".pcapng"), files(tmp_path, ".har")
+    assert len(pcaps) == 3 and len(hars) == 3
+    numbers = [int(NAME.match(p.name).group(1)) for p in pcaps]
+    assert numbers[0] > 1 and numbers == list(range(numbers[0], numbers[0] + 3))
+
+
+def test_duration_ring_in_live(tmp_path, tshark):
+    from tests.support.fake_ecapture import FakeECapture
+
+    lines = mixed_stream.lines()
+    with FakeECapture(replay=lines[:1], script=lines[1:]) as server:
+        p = ecq2pcap("live", server.url, "-w", str(tmp_path / "out.pcapng"), "-b", "duration:3", "--duration", "2",
+                     "--idle-timeout", "0", "-q")
+    assert p.returncode == 0, p.stderr
+    pcaps = files(tmp_path, ".pcapng")
+    assert len(pcaps) >= 3  # events 1 s apart in capture time: a new file every 3 s of it
+    total = Counter()
+    for pcap in pcaps:
+        total += requests(tshark, pcap)
+        times = [float(t) for t in run_tshark(tshark, pcap, "-T", "fields", "-e", "frame.time_epoch").split()]
+        assert max(times) - min(times) < 4
+    assert sorted(u for _, u in total) == ["/a", "/b", "/c", "/d", "/e?x=1"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (("-b", "files:3"), "needs -b filesize"),
+    (("-b", "size:3"), "-b"),
+    (("-b", "filesize:0"), "-b"),
+    (("-b", "duration:5", "--har", "-"), "--har -"),
+])
+def test_ring_usage_errors(tmp_path, args, message):
+    src = mixed_stream.write(tmp_path / "m.jsonl")
+    p = ecq2pcap("convert", str(src), "-w", str(tmp_path / "out.pcapng"), *args)
+    assert p.returncode == 2 and message in p.stderr and "Traceback" not in p.stderr
+    p = ecq2pcap("convert", str(src), "-w", "-", "-b", "duration:5")
+    assert p.returncode == 2 and "-w FILE" in p.stderr
+
+
+def test_every_ring_file_name_goes_through_the_output_check(tmp_path):
+    claimed = []
+
+    class Guard:
+        def claim(self, option, path):
+            claimed.append((option, path))
+            if len(claimed) == 3:
+                raise OutputConflict(f"{option} {path}: is an input")
+
+    from ecq2pcap.sinks.har import HarSink
+    from ecq2pcap.sinks.pcapng import PcapngSink
+
+    args = argparse.Namespace(ring_buffer=[RingSpec(duration_s=1)], write=str(tmp_path / "out.pcapng"),
+                              har=str(tmp_path / "out.har"))
+    ring = open_ring(args, Guard(), PcapngSink, HarSink)
+    assert [o for o, _ in claimed] == ["-w", "--har"]
+    with pytest.raises(OSError, match="is an input"):
+        ring.rotate(5)
+    assert claimed[2][0] == "-w" and re.search(r"out_00002_\d{14}\.pcapng$", claimed[2][1])
+
+
+def test_ring_name_is_dumpcaps():
+    import time
+
+    when = time.mktime((2026, 12, 3, 8, 48, 55, 0, 0, -1))
+    assert ring_name("/x/out.pcapng", 1, when) == "/x/out_00001_20261203084855.pcapng"
+    assert ring_name("cap", 12, when) == "cap_00012_20261203084855"
