@@ -245,7 +245,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.inputs.count("-") > 1:
         raise UsageError("'-' (stdin) can be given only once")
     report = stderr_report()
-    sources = [FileSource(p, report) for p in args.inputs]
+    sources = [FileSource(p, report, Limits.from_args(args).message_size) for p in args.inputs]
     for src in sources:  # fail before writing anything when an input is unreadable
         problem = input_problem(src.path)
         if problem:

@@ -38,11 +38,11 @@ class Limits:
         64 * MiB, "--max-ws-message-size",
         "largest WebSocket message kept (after permessage-deflate); inflating stops there")
     message_size: int = _limit(
-        64 * MiB, "--max-message-size",
+        32 * MiB, "--max-message-size",
         "largest single eCapture message (dump line, recording line, WebSocket message); "
         "a bigger one is skipped without being read into memory")
     connection_buffer: int = _limit(
-        96 * MiB, "--max-connection-buffer",
+        64 * MiB, "--max-connection-buffer",
         "bytes one connection may hold while its exchanges are incomplete (bodies in flight, "
         "unparsed bytes, WebSocket messages of the entry); beyond it the connection is no longer "
         "decoded into HAR")

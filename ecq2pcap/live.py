@@ -41,7 +41,8 @@ from contextlib import ExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from .argtypes import int_between, seconds
+from .argtypes import int_between, seconds, size
+from .limits import LIMIT_FLAGS, Limits, format_size
 from .model import Message
 from .outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error
 from .sinks.units import UnitWriter
@@ -484,6 +485,9 @@ def add_record_parser(subparsers) -> argparse.ArgumentParser:
     )
     _add_connection_args(cmd)
     cmd.add_argument("-o", "--output", required=True, metavar="DUMP", help="recording file ('-' = stdout)")
+    cmd.add_argument(LIMIT_FLAGS["message_size"], dest="message_size", type=size, default=None, metavar="BYTES",
+                     help="largest eCaptureQ message received; a bigger one is refused (the connection is "
+                     f"closed with code 1009 and opened again) (default {format_size(Limits().message_size)})")
     return cmd
 
 
@@ -502,7 +506,8 @@ def _source(args: argparse.Namespace, status: StatusLine) -> WebSocketSource:
             status.say(text)
 
     return WebSocketSource(args.url, origin=args.origin or None, insecure=args.insecure,
-                           retry_for=args.retry_for, on_status=on_status)
+                           retry_for=args.retry_for, on_status=on_status,
+                           max_message_size=Limits.from_args(args).message_size)
 
 
 def _run(source: WebSocketSource, session: Session, args: argparse.Namespace, status: StatusLine, what: str) -> str:
@@ -612,4 +617,6 @@ def _live_summary(source: WebSocketSource, session: Session) -> str:
         text += f", {session.replays_skipped} replayed startup log(s) not converted again"
     if source.watchdog.warnings:
         text += f", {source.watchdog.warnings} heartbeat warning(s)"
+    if source.oversized:
+        text += f", {source.oversized} message(s) over {LIMIT_FLAGS['message_size']} not received"
     return text

@@ -11,8 +11,14 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 
-def iter_delimited(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(offset, entry)``; raises ValueError (with the offset) when truncated."""
+_SKIP_STEP = 1 << 20
+
+
+def iter_delimited(stream: BinaryIO, max_size: int | None = None) -> Iterator[tuple[int, bytes | None, int]]:
+    """Yield ``(offset, entry, size)``; raises ValueError (with the offset) when truncated.
+
+    An entry over ``max_size`` bytes is skipped without being read into memory: its
+    ``entry`` is None."""
     offset = 0
     read = stream.read
     while True:
@@ -31,8 +37,18 @@ def iter_delimited(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
                 break
             if shift > 63:
                 raise ValueError(f"bad length prefix at byte {start}")
+        if max_size is not None and n > max_size:
+            left = n
+            while left:
+                got = len(read(min(left, _SKIP_STEP)))
+                if not got:
+                    raise ValueError(f"truncated entry at byte {offset}: {n} bytes announced, {n - left} left")
+                left -= got
+            offset += n
+            yield start, None, n
+            continue
         entry = read(n)
         if len(entry) != n:
             raise ValueError(f"truncated entry at byte {offset}: {n} bytes announced, {len(entry)} left")
         offset += n
-        yield start, entry
+        yield start, entry, n

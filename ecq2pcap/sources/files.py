@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ..limits import DEFAULT_LIMITS, limit_note
 from ..model import DecodeError, Message, Opcode
 from ..report import Report
 from .delimited import iter_delimited
@@ -32,6 +33,7 @@ class FileSource:
 
     path: str
     report: Report
+    max_message_size: int = DEFAULT_LIMITS.message_size  # a longer line or entry is skipped unread
 
     def __post_init__(self) -> None:
         self.position = 0
@@ -64,9 +66,12 @@ class FileSource:
     def _delimited(self, stream: BinaryIO) -> Iterator[Message]:
         """A length-delimited protobuf file: every entry is one binary message."""
         try:
-            for offset, entry in iter_delimited(stream):
+            for offset, entry, size in iter_delimited(stream, self.max_message_size):
                 if self.size is not None:
                     self.position = self._raw.tell()  # type: ignore[union-attr]
+                if entry is None:
+                    self.report.skip(f"{self.name}@{offset}", self._too_big(size))
+                    continue
                 yield Message(entry, Opcode.BINARY, f"{self.name}@{offset}")
         except ValueError as exc:
             raise InputError(f"{self.name}: not JSON lines nor a complete length-delimited protobuf file: {exc}") from None
@@ -78,12 +83,19 @@ class FileSource:
             if self.path != "-":
                 stream.close()
 
+    def _too_big(self, size: int) -> str:
+        return limit_note("message_size", f"message of {size} bytes over the {self.max_message_size}-byte limit skipped")
+
     def _lines(self, stream: BinaryIO) -> Iterator[Message]:
         decoder = LineDecoder()
         lineno = 0
         try:
-            for line in stream:
+            limit = self.max_message_size
+            while line := stream.readline(limit + 1):
                 lineno += 1
+                if len(line) > limit and not line.endswith(b"\n"):
+                    self.report.skip(f"{self.name}:{lineno}", self._too_big(len(line) + _skip_line(stream)))
+                    continue
                 if self.size is not None and lineno & 63 == 0:
                     self.position = self._raw.tell()  # type: ignore[union-attr]
                 origin = f"{self.name}:{lineno}"
@@ -101,3 +113,13 @@ class FileSource:
                 self.position = self.size
             if self.path != "-":
                 stream.close()
+
+
+def _skip_line(stream: BinaryIO) -> int:
+    """Read past the rest of an over-long line in bounded steps; how many bytes it had."""
+    n = 0
+    while piece := stream.readline(1 << 20):
+        n += len(piece)
+        if piece.endswith(b"\n"):
+            break
+    return n

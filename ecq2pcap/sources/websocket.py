@@ -25,8 +25,10 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.frames import CloseCode
 from websockets.typing import Origin
 
+from ..limits import DEFAULT_LIMITS, limit_note
 from ..model import Message, Opcode
 
 DEFAULT_ORIGIN = "http://localhost/"
@@ -214,7 +216,9 @@ class WebSocketSource:
     ``origin``: the Origin header eCapture requires (None sends none: eCapture answers 403).
     ``retry_for``: seconds to keep trying while disconnected (None: forever; 0: no retry).
     ``on_status(kind, text)``: connection news and heartbeat warnings for the user.
-    Counters: ``messages``, ``bytes``, ``connections``, ``reconnects``, ``connected``.
+    ``max_message_size``: a bigger message is refused (the library closes the connection with
+    code 1009 before buffering it; the source reconnects) and counted in ``oversized``.
+    Counters: ``messages``, ``bytes``, ``connections``, ``reconnects``, ``connected``, ``oversized``.
     """
 
     def __init__(
@@ -230,7 +234,10 @@ class WebSocketSource:
         watchdog: HeartbeatWatchdog | None = None,
         open_timeout: float = 10.0,
         clock: Callable[[], int] = time.time_ns,
+        max_message_size: int | None = DEFAULT_LIMITS.message_size,
     ) -> None:
+        self.max_message_size = max_message_size
+        self.oversized = 0
         self.url = check_url(url)
         self.origin = origin
         self.insecure = insecure
@@ -348,7 +355,7 @@ class WebSocketSource:
             self.url,
             origin=Origin(self.origin) if self.origin else None,
             compression=None,
-            max_size=None,
+            max_size=self.max_message_size,
             proxy=None,  # eCapture is local or on the LAN: ignore *_proxy variables
             ssl=_ssl_context(self.url, self.insecure),
             open_timeout=self.open_timeout,
@@ -424,6 +431,11 @@ class WebSocketSource:
                 self._deliver(data)
             return f"eCapture closed the connection ({_close_reason(ws)})"
         except ConnectionClosed:
+            sent = ws.protocol.close_sent
+            if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
+                self.oversized += 1
+                return limit_note("message_size", f"eCapture sent a message over {self.max_message_size} bytes: "
+                                  "not received, connection closed with code 1009")
             return f"connection to {self.url} lost ({_close_reason(ws)})"
         finally:
             self.connected = False

@@ -17,8 +17,15 @@ STREAM = b"".join(delimit(e) for e in ENTRIES)
 
 def test_iter_delimited_round_trip_with_offsets():
     got = list(iter_delimited(io.BytesIO(STREAM)))
-    assert [e for _, e in got] == ENTRIES
+    assert [e for _, e, _ in got] == ENTRIES and [n for _, _, n in got] == [len(e) for e in ENTRIES]
     assert got[0][0] == 0 and got[1][0] == len(delimit(ENTRIES[0]))
+
+
+def test_an_entry_over_the_limit_is_skipped_unread():
+    biggest = max(len(e) for e in ENTRIES)
+    got = list(iter_delimited(io.BytesIO(STREAM), max_size=biggest - 1))
+    assert [e for _, e, _ in got] == [e if len(e) < biggest else None for e in ENTRIES]
+    assert [n for _, _, n in got] == [len(e) for e in ENTRIES]
 
 
 @pytest.mark.parametrize("cut", [1, 5])

@@ -209,6 +209,22 @@ def test_messages_bigger_than_1_mib_arrive():
     assert got[0].message.data == big_binary and got[1].message.data == big_text.encode()
 
 
+def test_a_message_over_the_limit_is_refused_then_the_source_reconnects():
+    small = event_frame(1)
+    status = []
+    with FakeECapture(script=lambda i: [b"x" * 5000, small] if i == 0 else [small]) as fake:
+        async def run():
+            src = WebSocketSource(fake.url, backoff=fast_backoff(), max_message_size=4096,
+                                  on_status=lambda k, t: status.append((k, t)))
+            async with src:
+                return src, await collect(src, 1)
+
+        src, got = asyncio.run(run())
+    assert [d.message.data for d in got] == [small]  # the big one was never buffered
+    assert src.oversized == 1 and src.connections == 2
+    assert any("over 4096 bytes" in t and "(limit: --max-message-size)" in t for k, t in status if k == "retry")
+
+
 def test_reconnect_after_abrupt_drop_dedups_replayed_logs_but_not_events():
     events = {i: [event_frame(100 * i + j) for j in range(5)] for i in range(2)}
     status = []
