@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from ..limits import DEFAULT_LIMITS, Limits
+from ..limits import DEFAULT_LIMITS, Limits, limit_note
 from ..model import (
     Capture,
     Chunk,
@@ -123,6 +124,7 @@ class ConnectionTable:
         self._endpoints = SyntheticEndpoints()
         self._last_sweep = 0
         self._deadlines: list = []  # (time to look at it again, seq, _Conn): the sweep's work list
+        self._open: OrderedDict[int, _Conn] = OrderedDict()  # id -> opened conn, least recently active first
 
     # ------------------------------------------------------------------ input
 
@@ -387,8 +389,13 @@ class ConnectionTable:
                 tuple_known=c.tuple_known, synthetic_reason=c.synthetic_reason, process_role=c.role,
                 uuids=tuple(c.uuids), module=c.module, tid=cap.tid,
             )
+            if len(self._open) >= self.limits.open_connections:
+                self._end_idlest(out)  # first, so that no more are ever open at once
             self.report.count("connections")
             out.append(Opened(c.conn, ts))
+            self._open[id(c)] = c
+        else:
+            self._open.move_to_end(id(c))
         notes = cap.notes
         if ts < c.last_released_ts:
             c.late += 1
@@ -406,6 +413,15 @@ class ConnectionTable:
         protocol = norm.protocol_of(cap.form, direction, wire)
         out.append(Chunk(c.conn, direction, ts, wire, cap.payload, ChunkInfo.of(cap, notes + changes), protocol))
 
+    def _end_idlest(self, out: list[FlowEvent]) -> None:
+        """Over --max-connections: end the connection idle longest (FIN, HAR entries); a later
+        capture of it starts a new connection, as a straggler after a close does."""
+        c = next(iter(self._open.values()))
+        note = limit_note("open_connections", f"ended early: more than {self.limits.open_connections} connections "
+                          "open, this one idle longest")
+        self.report.warn("connection ended early (too many open)", detail=note)
+        self._close(c, "too many open connections", out, (note,))
+
     def _reopen(self, c: _Conn) -> None:
         c.closed = c.opened = False
         c.conn = None  # a new Connection at its first data
@@ -417,7 +433,8 @@ class ConnectionTable:
             self._endpoints.claim(c.client, c.server)
         self._schedule(c)
 
-    def _close(self, c: _Conn, reason: str, out: list[FlowEvent]) -> None:
+    def _close(self, c: _Conn, reason: str, out: list[FlowEvent], extra: tuple[str, ...] = ()) -> None:
+        self._open.pop(id(c), None)
         if self._by_key.get((c.group, c.tuple)) is c:
             del self._by_key[(c.group, c.tuple)]
         if self._current.get(c.group) is c:
@@ -428,7 +445,7 @@ class ConnectionTable:
             c.closed = True
             return
         c.closed = True
-        notes: list[str] = []
+        notes: list[str] = list(extra)
         if c.reemits:
             notes.append(
                 f"{c.reemits} stale re-emit(s) of the previous HTTP/1 headers omitted "

@@ -1,0 +1,47 @@
+"""--max-connections: beyond it the connection idle longest is ended early (its FIN, its HAR
+entries) and says why; every exchange is still in the outputs."""
+
+from __future__ import annotations
+
+from tests.conftest import run_tshark
+from tests.limits.support import Dump, convert_measured, load_har
+
+N, CAP = 10, 3
+
+
+def build(tmp_path):
+    d = Dump()
+    fds = []
+    for i in range(N):  # keep-alive connections that never close: a leak
+        fd = d.open()
+        fds.append(fd)
+        d.send(fd, b"GET /%d HTTP/1.1\r\nHost: many.example\r\n\r\n" % i, dt=1)
+        d.recv(fd, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    d.send(fds[0], b"GET /again HTTP/1.1\r\nHost: many.example\r\n\r\n", dt=1)  # the first one, ended, comes back
+    d.recv(fds[0], b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    return d.write(tmp_path / "in.jsonl")
+
+
+def test_oldest_idle_connection_is_ended_with_its_fin(tmp_path, tshark):
+    har, pcap = tmp_path / "o.har", tmp_path / "o.pcapng"
+    code, _, err = convert_measured("convert", str(build(tmp_path)), "--har", str(har), "-w", str(pcap),
+                                    "--max-connections", str(CAP), "--reorder-window", "0")
+    assert code == 0, err
+    urls = sorted(e["request"]["url"].rsplit("/", 1)[1] for e in load_har(har))
+    assert urls == sorted([str(i) for i in range(N)] + ["again"])  # every exchange is there
+    assert all(e["response"]["status"] == 200 for e in load_har(har))
+    assert f"limits reached: --max-connections {N + 1 - CAP}" in err
+
+    # the pcapng: never more than CAP connections open at once; the early FINs say why
+    rows = run_tshark(tshark, pcap, "-T", "fields", "-e", "tcp.stream", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack",
+                      "-e", "tcp.flags.fin", "-e", "frame.comment")
+    open_now, most, early = set(), 0, 0
+    for row in rows.splitlines():
+        stream, syn, ack, fin, *comment = row.split("\t")
+        if syn in ("1", "True") and ack in ("0", "False"):
+            open_now.add(stream)
+        elif fin in ("1", "True") and stream in open_now:
+            open_now.discard(stream)
+            early += "(limit: --max-connections)" in "".join(comment)
+        most = max(most, len(open_now))
+    assert most == CAP and early == N + 1 - CAP
