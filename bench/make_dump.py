@@ -61,6 +61,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fixtures.encoders import go_hex_dump  # noqa: E402  (Go's hex.Dump, shared with the fixture builders)
+
 T0 = 1_795_715_800  # 2026-11-26T17:56:40Z, as in the shared sample
 _HTTP_DATE = "%a, %d %b %Y %H:%M:%S GMT"
 
@@ -82,17 +85,6 @@ MIME = ["application/json", "text/html; charset=utf-8", "application/javascript"
 
 
 # ----------------------------------------------------------------------------- rendering
-
-
-def go_hex_dump(data: bytes) -> bytes:
-    """Go's ``encoding/hex.Dump`` (what eCapture's DefaultParser sends for binary payloads)."""
-    out = []
-    for off in range(0, len(data), 16):
-        chunk = data[off : off + 16]
-        hx = chunk[:8].hex(" ") + ("  " + chunk[8:].hex(" ") if len(chunk) > 8 else "")
-        asc = "".join(chr(b) if 32 <= b <= 126 else "." for b in chunk)
-        out.append(f"{off:08x}  {hx + ' ':<49} |{asc}|\n")
-    return "".join(out).encode()
 
 
 class BodyPool:
