@@ -1,0 +1,167 @@
+"""End to end on the server-side fixtures built from real traffic (fixtures/build_server_side.py).
+
+The same checks the shared samples get in test_convert_e2e (HAR against the generator's
+expectations, WebSocket messages, tshark's dissection and expert info), plus: ``live`` fed at
+full speed gives what ``convert`` gives, and re-rendering the recorded calls gives the committed
+fixtures byte for byte.
+
+Connections c2–c5 have their first calls captured before eCapture knew their socket (v1: the
+shared unknown-tuple uuid; v2: the accept line comes after them). Every check is run twice: on the
+connections without such calls (must pass) and on all of them (known bug, see ``FD_REUSE``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+
+from ecq2pcap import live
+from ecq2pcap.cli import main
+from fixtures import build_server_side
+from tests.conftest import FIXTURES, run_tshark
+from tests.support.fake_ecapture import FakeECapture, load_frames
+from tests.support.har import load_with_haralyzer, validate_har
+from tests.test_convert_e2e import BAD_EXPERT, body_of, check_body, convert, expected_for, find_entries
+
+STREAMS = ["gen_server_v140.dump.jsonl.gz", "gen_server_v15.frames.jsonl.gz", "gen_server_v2.frames.jsonl.gz"]
+FD_REUSE = pytest.mark.xfail(strict=True, reason=(
+    "issue 8 bug 2: a call captured before its connection's tuple (v1 unknown-tuple sock: uuid, v2 data before "
+    "the accept line) is attached to the previous connection on the same (pid, fd), not to the one that follows"))
+SCOPES = [pytest.param("settled", id="settled"), pytest.param("all", id="all", marks=FD_REUSE)]
+
+
+def entries_for(entries: list[dict], ex: dict) -> list[dict]:
+    """Entries matching an expected exchange: as in test_convert_e2e, and by the decoded body when
+    intact (several connections here reuse HTTP/2 stream ids and paths)."""
+    found = find_entries(entries, ex)
+    if ex.get("body") == "intact":
+        found = [e for e in found if hashlib.sha256(body_of(e)).hexdigest() == ex["response_body_sha256"]]
+    return found
+
+
+def scoped(expected: dict, scope: str) -> dict:
+    """The expectations of every connection ("all"), or of those whose calls all came after their
+    tuple was known ("settled")."""
+    if scope == "all":
+        return expected
+    settled = {c["conn"] for c in expected["connections"] if not c["calls_before_tuple"]}
+    return {**expected, **{k: [x for x in expected[k] if x["conn"] in settled]
+                           for k in ("exchanges", "partial_exchanges", "websocket_messages")}}
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    cache = {}
+
+    def get(stream):
+        if stream not in cache:
+            cache[stream] = convert(tmp_path_factory.mktemp(stream.split(".")[0]), FIXTURES / stream)
+        return cache[stream]
+
+    return get
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("stream", STREAMS)
+def test_har_matches_expected(converted, stream, scope):
+    expected = scoped(expected_for(FIXTURES, stream), scope)
+    _, _, doc = converted(stream)
+    validate_har(doc)
+    entries = doc["log"]["entries"]
+    assert len(load_with_haralyzer(doc)) == len(entries)
+    for ex in expected["exchanges"]:
+        found = entries_for(entries, ex)
+        assert len(found) == 1, f"{ex['truth_id']} ({ex['method']} {ex['url']}): {len(found)} entries"
+        e = found[0]
+        assert "_error" not in e, (ex["truth_id"], e.get("_error"))
+        assert e["request"]["httpVersion"] == ex["http_version"]
+        if ex.get("content_type"):
+            assert e["response"]["content"]["mimeType"].startswith(ex["content_type"])
+        check_body(e, ex)
+        assert e["_ecapture"]["pid"] == next(c["pid"] for c in expected["connections"] if c["conn"] == ex["conn"])
+    for ex in expected["partial_exchanges"]:
+        found = entries_for(entries, ex)
+        assert len(found) == 1, f"partial {ex['truth_id']}: {len(found)} entries"
+        assert "not captured" in found[0]["_error"]  # marked, never passed off as complete
+        check_body(found[0], ex)
+    if scope == "all":  # stale re-emits and lost messages never become entries of their own
+        assert len(entries) == len(expected["exchanges"]) + len(expected["partial_exchanges"])
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+@FD_REUSE
+def test_websocket_messages(converted, stream):
+    expected = expected_for(FIXTURES, stream)["websocket_messages"]  # all on c4, whose upgrade preceded its tuple
+    assert expected
+    _, _, doc = converted(stream)
+    got = []
+    for e in doc["log"]["entries"]:
+        for m in e.get("_webSocketMessages", []):
+            data = m["data"].encode() if m["opcode"] == 1 else base64.b64decode(m["data"])
+            got.append(("c2s" if m["type"] == "send" else "s2c", m["opcode"], hashlib.sha256(data).hexdigest()))
+    want = [(m["dir"], m["opcode"], m["sha256"]) for m in expected]
+    for d in ("c2s", "s2c"):  # order within each direction
+        assert [g for g in got if g[0] == d] == [w for w in want if w[0] == d]
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("stream", STREAMS)
+def test_pcapng_in_tshark(converted, tshark, stream, scope):
+    expected = scoped(expected_for(FIXTURES, stream), scope)
+    pcap, _, _ = converted(stream)
+    expert = run_tshark(tshark, pcap, "-q", "-z", "expert")
+    for bad in BAD_EXPERT:
+        assert bad not in expert, f"tshark expert: {bad!r}\n{expert}"
+    h1 = run_tshark(tshark, pcap, "-Y", "http", "-T", "fields", "-e", "http.request.method",
+                    "-e", "http.request.uri", "-e", "http.response.code")
+    h1_rows = [tuple(line.split("\t")) for line in h1.splitlines()]
+    h2 = run_tshark(tshark, pcap, "-Y", "http2.type==1", "-T", "fields", "-e", "http2.streamid",
+                    "-e", "http2.headers.method", "-e", "http2.headers.path", "-e", "http2.headers.status")
+    h2_rows = [[f.split(",") for f in line.split("\t")] for line in h2.splitlines()]
+    for ex in expected["exchanges"] + expected["partial_exchanges"]:
+        if ex["http_version"] == "HTTP/2":
+            sid = str(ex["h2_stream_id"])
+            assert any(sid in sids and str(ex["status"]) in statuses for sids, _, _, statuses in h2_rows), ex
+            if ex.get("has_request", True):
+                assert any(sid in sids and ex["method"] in methods and ex["path"] in paths
+                           for sids, methods, paths, _ in h2_rows), ex
+        else:
+            if ex.get("has_request", True):
+                assert (ex["method"], ex["path"], "") in h1_rows, ex
+            assert ("", "", str(ex["status"])) in h1_rows, ex
+    if scope == "all" and expected["websocket_messages"]:
+        ws = run_tshark(tshark, pcap, "-Y", "websocket.opcode==1 || websocket.opcode==2", "-T", "fields",
+                        "-e", "websocket.opcode")
+        data_messages = [m for m in expected["websocket_messages"] if m["opcode"] in (1, 2)]
+        assert len(ws.split()) == len(data_messages)
+
+
+def _summary(doc: dict) -> list[tuple]:
+    return [(e["request"]["method"], e["request"]["url"], e["response"]["status"], e.get("_streamId"),
+             e["response"]["content"]["size"], "_error" in e, len(e.get("_webSocketMessages", [])))
+            for e in doc["log"]["entries"]]
+
+
+@pytest.mark.parametrize("stream", ["gen_server_v15.frames.jsonl.gz", "gen_server_v2.frames.jsonl.gz"])
+def test_live_at_full_speed_gives_what_convert_gives(converted, tmp_path, monkeypatch, stream):
+    """Every message within milliseconds (a backlog flush, a replay): the HTTP/2 server writes its
+    SETTINGS before it reads the client's preface, and nothing may depend on arrival times."""
+    monkeypatch.setattr(live, "TICK_S", 3600.0)  # the fixtures' capture times are in the past
+    replay, frames = load_frames(FIXTURES / stream)
+    har = tmp_path / "live.har"
+    with FakeECapture(replay=replay, script=frames) as fake:
+        assert main(["live", fake.url, "--har", str(har), "--duration", "2", "-q"]) == 0
+    _, _, doc = converted(stream)
+    assert _summary(json.loads(har.read_text())) == _summary(doc)
+
+
+def test_rerendering_gives_the_committed_files():
+    rec = json.loads(build_server_side.CALLS_FILE.read_text())
+    rendered = build_server_side.render_all(rec)
+    on_disk = sorted(p.name for p in FIXTURES.glob("gen_server_*") if p.name != build_server_side.CALLS_FILE.name)
+    assert sorted(rendered) == on_disk
+    for name, data in rendered.items():
+        assert (FIXTURES / name).read_bytes() == data, f"{name} differs: run python fixtures/build_server_side.py"
