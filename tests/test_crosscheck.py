@@ -47,6 +47,21 @@ def _streams() -> list[str]:
 STREAMS = _streams()
 LIVE_STREAMS = [s for s in STREAMS if ".dump." not in s]  # the dumps are the frames' streams without times
 
+# fixtures/gen_server_*: connections whose first calls were captured before their tuple was known
+_BUG2 = ("issue 8 bug 2: a call captured before its connection's tuple (v1 unknown-tuple sock: uuid, v2 data "
+         "before the accept line) is attached to the previous connection on the same (pid, fd)")
+KNOWN_FAILURES = {
+    ("agree", "gen_server_v15.frames.jsonl.gz"): pytest.mark.xfail(strict=True, reason=_BUG2),
+    ("agree", "gen_server_v2.frames.jsonl.gz"): pytest.mark.xfail(strict=True, reason=_BUG2),
+    # paced by wall-clock time: not strict, so that a loaded machine cannot turn it into an XPASS failure
+    ("live_paced", "gen_server_v2.frames.jsonl.gz"): pytest.mark.xfail(strict=False, reason=_BUG2 + "; at the "
+                                                                        "recorded pace they land elsewhere again"),
+}
+
+
+def _params(names: list[str], test: str) -> list:
+    return [pytest.param(n, marks=KNOWN_FAILURES[(test, n)]) if (test, n) in KNOWN_FAILURES else n for n in names]
+
 
 def _frames(name: str) -> tuple[list, list[tuple[float, object]]]:
     if name == EDGE:  # plain v1.4 JSON lines, no times: one text frame each, 10 ms apart
@@ -144,7 +159,7 @@ def _comparable_entries(doc: dict) -> list[str]:
     return sorted(out)
 
 
-@pytest.mark.parametrize("name", STREAMS)
+@pytest.mark.parametrize("name", _params(STREAMS, "agree"))
 def test_pcapng_and_har_agree(runs, name):
     har = runs.get(name, "convert")["har"]
     view = runs.view(name)
@@ -156,7 +171,9 @@ def test_pcapng_and_har_agree(runs, name):
 
 @pytest.mark.parametrize("mode", ["live_full", "live_paced"])
 @pytest.mark.parametrize("name", LIVE_STREAMS)
-def test_live_gives_what_convert_gives(runs, name, mode):
+def test_live_gives_what_convert_gives(runs, name, mode, request):
+    if (mode, name) in KNOWN_FAILURES:
+        request.applymarker(KNOWN_FAILURES[(mode, name)])
     conv, got = runs.get(name, "convert"), runs.get(name, mode)
     want_packets = packets_by_connection(conv["pcap"], conv["origins"])
     got_packets = packets_by_connection(got["pcap"], got["origins"])
