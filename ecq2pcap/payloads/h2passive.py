@@ -350,6 +350,13 @@ class H2PassiveDecoder:
             self._kill(d, f"internal error while decoding: {exc!r}")
         return self._take()
 
+    def buffered(self) -> int:
+        """Bytes held for streams not yet returned (bodies) and unparsed frame bytes."""
+        n = len(self._buf[0]) + len(self._buf[1])
+        for st in self._open.values():
+            n += len(st.bodies[0]) + len(st.bodies[1])
+        return n
+
     def close(self, time_ns: int) -> list[H2Stream]:
         """End of the connection: return every stream not yet emitted (incomplete ones too)."""
         if self._closed:

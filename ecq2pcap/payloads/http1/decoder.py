@@ -139,6 +139,17 @@ class Http1Decoder:
         done.sort(key=lambda e: e.start_ns)
         return done
 
+    def buffered(self) -> int:
+        """Bytes held for exchanges not yet returned: unread input and kept bodies."""
+        n = len(self._c2s.buf) - self._c2s.pos + len(self._s2c.buf) - self._s2c.pos
+        for x in {id(x): x for x in (*self._awaiting, self._req_ex, self._resp_ex) if x is not None}.values():
+            for msg in (x.request, x.response):
+                if msg is not None:
+                    n += len(msg.body)
+        if self.switch is not None:
+            n += sum(len(p[1]) for p in self.switch.pending)
+        return n
+
     def take_diagnostics(self) -> list[str]:
         """Connection-level problems that no exchange carries (e.g. garbage at the end)."""
         out, self._diagnostics = self._diagnostics, []

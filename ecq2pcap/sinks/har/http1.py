@@ -121,6 +121,10 @@ class Http1Parser:
             self.upgraded.close(time_ns)
         return [self._exchange(x) for x in done]
 
+    def buffered(self) -> int:
+        """Bytes the decoder holds (a WebSocket handler after a switch bounds its own)."""
+        return self._decoder.buffered()
+
     def take_diagnostics(self) -> list[str]:
         """Connection-level problems that no exchange carries (e.g. garbage at the end)."""
         return self._decoder.take_diagnostics()

@@ -30,6 +30,9 @@ class Http2Parser:
     def close(self, time_ns: int) -> list[Exchange]:
         return [self._exchange(s) for s in self._decoder.close(time_ns)]
 
+    def buffered(self) -> int:
+        return self._decoder.buffered()
+
     def take_diagnostics(self) -> list[str]:
         errors = self._decoder.errors
         new, self._reported = errors[self._reported :], len(errors)

@@ -9,7 +9,9 @@ for HTTP/2 (eCapture v1's text dumps arrive already re-encoded as frames), other
 * ``h2_parser(conn, options)`` for HTTP/2,
 * ``on_upgrade(exchange, options)`` for the bytes after an HTTP/1 protocol switch (WebSocket).
 
-``options`` (:class:`~.options.HarOptions`) carries the resource limits to every parser.
+``options`` (:class:`~.options.HarOptions`) carries the resource limits to every parser. A
+parser with a ``buffered()`` method (bytes it holds for unfinished exchanges) is measured
+every MiB fed: over ``limits.connection_buffer`` its connection's exchanges end there.
 
 Each factory returns an object with ``feed``/``close``/``take_diagnostics`` (the
 ``ExchangeParser`` protocol) or, for ``on_upgrade``, an ``UpgradeHandler``.
@@ -21,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, TextIO
 
+from ...limits import limit_note
 from ...model import Chunk, Closed, Connection, FlowEvent, Opened, Protocol
 from ...report import Report
 from .entries import build_entry
@@ -35,6 +38,7 @@ __all__ = ["HarSink", "H2_NOT_DECODED"]
 
 H2_NOT_DECODED = "HTTP/2 connection not decoded into HAR (HTTP/2 decoding turned off)"
 
+_CHECK_EVERY = 1 << 20  # bytes fed between two measures of a connection's buffers
 _DIGITS = re.compile(r"\s*\d+\s*")
 
 ParserFactory = Callable[[Connection, HarOptions], ExchangeParser]
@@ -50,6 +54,8 @@ class _Conn:
     last_ns: int
     parsers: dict = field(default_factory=dict)  # Protocol.HTTP1 / HTTP2 -> ExchangeParser, in creation order
     origin: str = ""
+    unchecked: int = 0  # bytes fed since the parsers' buffers were last measured
+    ignored: int | None = None  # after --max-connection-buffer bit: bytes not decoded (None: it did not)
 
 
 class HarSink:
@@ -130,6 +136,9 @@ class HarSink:
         st.origin = st.origin or origin
         if not chunk.wire:
             return
+        if st.ignored is not None:
+            st.ignored += len(chunk.wire)
+            return
         protocol = Protocol.HTTP2 if chunk.protocol is Protocol.HTTP2 else Protocol.HTTP1
         parser = st.parsers.get(protocol)
         if parser is None:
@@ -147,11 +156,39 @@ class HarSink:
                 )
             st.parsers[protocol] = parser
         self._emit(parser, parser.feed(chunk.direction, chunk.wire, chunk.time_ns, chunk.info), origin)
+        st.unchecked += len(chunk.wire)
+        limit = self.options.limits.connection_buffer
+        if st.unchecked > min(_CHECK_EVERY, limit // 4):
+            st.unchecked = 0
+            held = sum(p.buffered() for p in st.parsers.values() if hasattr(p, "buffered"))
+            if held > limit:
+                self._overflow(st, held, chunk.time_ns, origin)
+
+    def _overflow(self, st: _Conn, held: int, time_ns: int, origin: str) -> None:
+        """The connection's parsers hold more than the limit: end its exchanges here and
+        decode nothing more of it (the pcapng keeps every byte)."""
+        limit = self.options.limits.connection_buffer
+        note = limit_note("connection_buffer", f"connection {st.conn.id} held {held} bytes of unfinished exchanges "
+                          f"(over {limit}): its exchanges end here and the rest of it is not decoded into HAR")
+        said = False
+        for parser in st.parsers.values():
+            exchanges = parser.close(time_ns)
+            for ex in exchanges:
+                ex.errors.append(note)
+            said = said or bool(exchanges)
+            self._emit(parser, exchanges, origin)
+        if not said:
+            self.report.warn("HAR: connection over its buffer limit", origin, note)
+        st.parsers = {}
+        st.ignored = 0
 
     def _close(self, conn: Connection, time_ns: int, notes: tuple[str, ...]) -> None:
         st = self._conns.pop(conn, None)
         if st is None:
             return
+        if st.ignored:
+            self.report.warn("HAR: bytes after the connection's buffer limit not decoded", st.origin,
+                             f"connection {conn.id}: {st.ignored} bytes")
         for parser in st.parsers.values():
             exchanges = parser.close(max(time_ns, st.last_ns))
             for ex in exchanges:
