@@ -203,6 +203,9 @@ class Connection:
         return (direction is Direction.C2S) == (self.process_role == "client")
 
 
+NOT_PLACED = "not placed: "  # starts a chunk note saying its connection could not be found (a HAR _error)
+
+
 class ChunkInfo(NamedTuple):
     """What eCapture said about the capture behind a chunk: sinks read this, never the
     dialect's :class:`Capture` (pcapng comments, HAR ``_ecapture``, diagnostics)."""

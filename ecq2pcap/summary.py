@@ -37,6 +37,11 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         lines.append(f"  late events  {c['late_events']:>8}  (arrived after later data; see --reorder-window)")
     if c["stale_reemits"]:
         lines.append(f"  stale re-emits left out {c['stale_reemits']} (eCapture re-rendered earlier headers)")
+    placed, split, unplaced = c["before_tuple_placed"], c["before_tuple_split"], c["before_tuple_unplaced"]
+    if placed or split or unplaced:
+        lines.append(f"  captured before their socket was known: {placed} placed on the connection whose calls "
+                     f"follow, {split} new connection(s) told apart by their bytes, {unplaced} not placed "
+                     "(endpoints invented; see the packet comments)")
     if report.limits:
         hits = ", ".join(f"{flag} {n}" for flag, n in report.limits.most_common())
         lines.append(f"  limits reached: {hits} (see the warnings; raise a limit with its option)")

@@ -47,16 +47,7 @@ def _streams() -> list[str]:
 STREAMS = _streams()
 LIVE_STREAMS = [s for s in STREAMS if ".dump." not in s]  # the dumps are the frames' streams without times
 
-# fixtures/gen_server_*: connections whose first calls were captured before their tuple was known
-_BUG2 = ("issue 8 bug 2: a call captured before its connection's tuple (v1 unknown-tuple sock: uuid, v2 data "
-         "before the accept line) is attached to the previous connection on the same (pid, fd)")
-KNOWN_FAILURES = {
-    ("agree", "gen_server_v15.frames.jsonl.gz"): pytest.mark.xfail(strict=True, reason=_BUG2),
-    ("agree", "gen_server_v2.frames.jsonl.gz"): pytest.mark.xfail(strict=True, reason=_BUG2),
-    # paced by wall-clock time: not strict, so that a loaded machine cannot turn it into an XPASS failure
-    ("live_paced", "gen_server_v2.frames.jsonl.gz"): pytest.mark.xfail(strict=False, reason=_BUG2 + "; at the "
-                                                                        "recorded pace they land elsewhere again"),
-}
+KNOWN_FAILURES: dict = {}  # (test, stream) -> pytest mark, for a known bug under repair
 
 
 def _params(names: list[str], test: str) -> list:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..model import Capture, DataType, PayloadForm
 
-_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ",
+METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ",
             b"TRACE ", b"PRI * HTTP/2.0")
 
 
@@ -28,14 +28,14 @@ def _is_request(cap: Capture) -> bool | None:
         if b'header field ":status"' in p[:65536]:
             return False
         return None
-    if p.startswith(_METHODS):
+    if p.startswith(METHODS):
         return True
     if p.startswith(b"HTTP/1.") or p.startswith(b"HTTP/2"):
         return False
     return None
 
 
-def _is_server_settings(p: bytes) -> bool:
+def is_server_settings(p: bytes) -> bool:
     """A SETTINGS frame (type 4) on stream 0, not an ACK, of a plausible length."""
     return (len(p) >= 9 and p[3] == 0x04 and p[4] == 0 and p[5:9] == b"\0\0\0\0"
             and p[0] == 0 and int.from_bytes(p[1:3], "big") % 6 == 0)
@@ -48,7 +48,7 @@ def infer_role(cap: Capture, first_of_direction: bool = False) -> str | None:
     if cap.data_type is None:
         return None
     request = _is_request(cap)
-    if request is None and first_of_direction and cap.form is PayloadForm.RAW and _is_server_settings(cap.payload):
+    if request is None and first_of_direction and cap.form is PayloadForm.RAW and is_server_settings(cap.payload):
         request = False  # the server's opening SETTINGS: a "response"
     if request is None:
         return None

@@ -2,9 +2,9 @@
 
 * Connections are keyed by (pid, fd, tuple), never by tid (protocol doc §10.10);
   captures without fd (gnutls, nspr, gotls) are keyed by (pid, tid, comm).
-* Captures carrying the unknown tuple wait (up to ``adopt_window_ns``) for the real
-  tuple of the same (pid, fd) and join it; otherwise the connection gets stable
-  synthetic endpoints (:mod:`.endpoints`).
+* Captures taken before eCapture knew their socket go to the connection whose own
+  captures follow on that (pid, fd), waiting up to ``adopt_window_ns`` (:mod:`.placement`);
+  what never finds one gets stable synthetic endpoints (:mod:`.endpoints`) and says so.
 * Which end eCapture hooked (:mod:`.roles`) decides every capture's direction, so a
   connection's captures wait until its data shows it (up to ``adopt_window_ns`` or
   ``ROLE_WAIT_BYTES``; then the process is taken as the client). A server that speaks
@@ -14,10 +14,8 @@
   wait in a reorder buffer for ``reorder_window_ns`` of capture time and come out
   ordered by (time, client→server first, arrival) — v1.4 timestamps are whole
   seconds (§11.13).
-* Stale re-emits of the previous HTTP/1 headers (§4.3, §11.6) are recognised
-  (:mod:`.reemits`) and left out; the Closed event says how many.
-* Each connection's captures become wire bytes through its :class:`~.normalize.Normalizer`
-  (HTTP/1 framing repair, HTTP/2 dump re-encoding, synthetic HTTP/2 prefaces).
+* What a released capture becomes on its connection (stale re-emits left out, wire bytes
+  from its :class:`~.normalize.Normalizer`) is :mod:`.emission`'s job.
 
 Time only moves with the data (the largest capture timestamp seen) or with
 :meth:`ConnectionTable.advance`, which a live source calls with the wall clock. v2
@@ -29,73 +27,34 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import dataclasses
 from collections import OrderedDict
-from dataclasses import dataclass, field
 
-from ..limits import DEFAULT_LIMITS, Limits, limit_note
+from ..limits import DEFAULT_LIMITS, Limits
 from ..model import (
     Capture,
-    Chunk,
-    ChunkInfo,
-    Closed,
     ConnectInfo,
     Connection,
-    DataType,
-    Direction,
+    NOT_PLACED,
     FlowEvent,
     Opened,
-    PayloadForm,
     Tuple,
 )
 from ..report import Report
 from .endpoints import SyntheticEndpoints
 from .normalize import Normalizer
-from .reemits import is_stale_reemit
+from .emission import chunks, direction_of, is_reemit
+from .lifecycle import REUSED, SECOND, Lifecycle
+from .placement import EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, cannot_continue
 from .roles import infer_role
+from .state import ConnState
 
-SECOND = 1_000_000_000
-REUSED = "its fd was reused by a new connection"
 ROLE_WAIT_BYTES = 4 << 20  # at most this much of a connection waits for its role
 MAX_UUIDS = 8  # uuids named in a connection's SYN comment (each chunk's comment names its own)
+PRE, REAL = 0, 1  # at equal times a connection's tuple-less (first) captures go before the others
 
 
-@dataclass(eq=False)
-class _Conn:
-    """The table's state of one connection; its :class:`Connection` is built when it opens."""
-
-    group: tuple
-    tuple: Tuple | None
-    pid: int
-    comm: str
-    fd: int | None
-    module: str
-    client: tuple[str, int] = ("", 0)
-    server: tuple[str, int] = ("", 0)
-    tuple_known: bool = True
-    synthetic_reason: str | None = None  # why endpoints were invented
-    role: str = "client"  # which end eCapture hooked (Connection.process_role)
-    conn: Connection | None = None  # set when opened (a new one after a reopen)
-    uuids: list = field(default_factory=list)  # eCapture uuids seen before it opened (a few), for its SYN comment
-    role_known: bool = False
-    opened: bool = False
-    closed: bool = False
-    superseded: bool = False
-    upgraded: bool = False
-    first_ts: int = 0
-    last_ts: int = 0
-    last_released_ts: int = 0
-    held: list = field(default_factory=list)  # (time, capture) waiting for a tuple (unknown-tuple conns)
-    unroled: list = field(default_factory=list)  # (time, capture) waiting for the role (which end was hooked)
-    unroled_bytes: int = 0
-    seen_types: set = field(default_factory=set)  # data types (read/write) seen so far
-    last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp)
-    reemits: int = 0
-    late: int = 0
-    normalizer: Normalizer = field(default_factory=Normalizer)  # wire bytes for each capture
-    due: int | None = None  # deadline of this connection's entry in ConnectionTable._deadlines
-
-
-class ConnectionTable:
+class ConnectionTable(Lifecycle):
     def __init__(
         self,
         report: Report | None = None,
@@ -113,18 +72,17 @@ class ConnectionTable:
         self.idle_timeout_ns = idle_timeout_ns
         self.repair_http1 = repair_http1
         self.clock = 0  # largest capture time seen (or given to advance)
-        self._heap: list = []  # (ts, direction hint, seq, _Conn, Capture)
+        self._heap: list = []  # (ts, rank, direction hint, seq, ConnState, Capture)
         self._seq = itertools.count()
         self._ids = itertools.count(1)
-        self._by_key: dict[tuple, _Conn] = {}  # (group, tuple) -> conn
-        self._current: dict[tuple, _Conn] = {}  # group -> most recent conn
-        self._pending: dict[tuple, _Conn] = {}  # group -> conn waiting for its tuple
-        self._unroled: dict[int, _Conn] = {}  # id(conn) -> conn whose captures wait for its role
-        self._known_tuples: dict[tuple, tuple[Tuple, int]] = {}  # (pid, fd) -> (tuple, time) from connect lines
+        self._by_key: dict[tuple, ConnState] = {}  # (group, tuple) -> conn
+        self._current: dict[tuple, ConnState] = {}  # group -> most recent conn
+        self._placement = Placement()  # v2 connect lines, captures waiting for their connection
+        self._unroled: dict[int, ConnState] = {}  # id(conn) -> conn whose captures wait for its role
         self._endpoints = SyntheticEndpoints()
         self._last_sweep = 0
-        self._deadlines: list = []  # (time to look at it again, seq, _Conn): the sweep's work list
-        self._open: OrderedDict[int, _Conn] = OrderedDict()  # id -> opened conn, least recently active first
+        self._deadlines: list = []  # (time to look at it again, seq, ConnState): the sweep's work list
+        self._open: OrderedDict[int, ConnState] = OrderedDict()  # id -> opened conn, least recently active first
 
     # ------------------------------------------------------------------ input
 
@@ -134,25 +92,13 @@ class ConnectionTable:
         cap = record
         ts = cap.timestamp_ns if cap.timestamp_ns is not None else self.clock  # (no time: now)
         out: list[FlowEvent] = []
-        c = self._conn_for(cap, out)
-        if not c.role_known:
-            role = infer_role(cap, first_of_direction=cap.data_type not in c.seen_types)
-            if role is not None:
-                c.role, c.role_known = role, True
-        c.seen_types.add(cap.data_type)
-        c.last_ts = max(c.last_ts, ts)
-        if not c.opened and cap.uuid and cap.uuid not in c.uuids and len(c.uuids) < MAX_UUIDS:
-            c.uuids.append(cap.uuid)
-        if not c.first_ts:
-            c.first_ts = ts
-        if c.due is None:
-            self._schedule(c)
-        if c.tuple is None:
-            c.held.append((ts, cap))  # unknown tuple: wait to adopt a real one
-        else:
-            self._submit(c, cap, ts)
-        if c.role_known and c.unroled:
-            self._role_settled(c)
+        placed = self._conn_for(cap, ts)
+        if placed is not None:
+            c, cap, rank = placed
+            self._accept(c, cap, ts, rank)
+            for held_ts, held_cap in self._placement.due_for(c) if self._placement.held else ():
+                self.report.count("before_tuple_placed")
+                self._accept(c, _noted(held_cap, PLACED_NOTE), held_ts, PRE)
         if ts > self.clock:
             self.clock = ts
         self._release(out)
@@ -168,14 +114,34 @@ class ConnectionTable:
 
     def close_all(self, reason: str = "end of input") -> list[FlowEvent]:
         out: list[FlowEvent] = []
-        for c in list(self._pending.values()):
-            self._commit_synthetic(c, "eCapture never gave the tuple (0.0.0.0:0-0.0.0.0:0 until the end of input)")
+        for group in list(self._placement.held):
+            self._expire_held(group, "until the end of input")
         for c in list(self._unroled.values()):
             self._role_settled(c)
         self._release(out, everything=True)
         for c in list(self._all_conns()):  # (the same reason as the sweep would have given)
             self._close(c, REUSED if c.superseded else reason, out)
         return out
+
+    def _accept(self, c: ConnState, cap: Capture, ts: int, rank: int = REAL) -> None:
+        """A capture joins connection ``c``."""
+        if not c.role_known:
+            role = infer_role(cap, first_of_direction=cap.data_type not in c.seen_types)
+            if role is not None:
+                c.role, c.role_known = role, True
+        c.seen_types.add(cap.data_type)
+        if cap.uuid is None:  # (v2: its tuple comes from connect lines; placement reads the shape)
+            c.shape.update(cap)
+        c.last_ts = max(c.last_ts, ts)
+        if not c.opened and cap.uuid and cap.uuid not in c.uuids and len(c.uuids) < MAX_UUIDS:
+            c.uuids.append(cap.uuid)
+        if rank == REAL and c.tuple_known and (c.first_real_ts is None or ts < c.first_real_ts):
+            c.first_real_ts = ts
+        if c.due is None:
+            self._schedule(c)
+        self._submit(c, cap, ts, rank)
+        if c.role_known and c.unroled:
+            self._role_settled(c)
 
     # ------------------------------------------------------------ connections
 
@@ -184,72 +150,97 @@ class ConnectionTable:
             return ("fd", cap.pid, cap.fd)
         return ("nofd", cap.module, cap.pid, cap.tid, cap.comm)
 
-    def _conn_for(self, cap: Capture, out: list[FlowEvent]) -> _Conn:
+    def _conn_for(self, cap: Capture, ts: int) -> tuple[ConnState, Capture, int] | None:
+        """The connection of ``cap`` (and the capture as placed, with its rank), or None
+        while it waits for its connection (:mod:`.placement`)."""
         group = self._group(cap)
         tup = cap.tuple
         if tup is None and cap.fd is not None:
-            known = self._known_tuples.get((cap.pid, cap.fd))
-            tup = known[0] if known else None
+            tup = self._placement.tuple_of(cap.pid, cap.fd)
+            if tup is None:  # v1's unknown-tuple uuid, or v2 data before any connect line
+                return self._hold(group, cap, ts)
+            if self._placement.waits_new_connection(group):
+                self._placement.hold(group, ts, cap)  # v2: a new connection on this fd waits for its accept line
+                return None
+            c = self._by_key.get((group, tup))
+            if c is not None and not c.closed and cannot_continue(c.shape, cap):
+                self.report.count("before_tuple_split")  # a new connection started before its accept line
+                self._placement.hold(group, ts, cap, new_connection=True)
+                return None
         if tup is not None:
             c = self._by_key.get((group, tup))
             if c is not None:
-                return c
-            pending = self._pending.pop(group, None)
-            if pending is not None:  # the unknown-tuple connection gets its tuple
-                self._adopt(pending, tup)
-                return pending
+                return c, cap, REAL
             prev = self._current.get(group)
             if prev is not None and prev.tuple != tup:
                 prev.superseded = True  # fd reused for a new connection
                 self._schedule(prev)
-            return self._new(group, cap, tup)
-        # unknown tuple
-        c = self._current.get(group) or self._pending.get(group)
-        if c is not None:
-            return c
-        c = self._new(group, cap, None)
-        if cap.fd is not None:
-            self._pending[group] = c
-        else:
-            self._commit_synthetic(c, f"eCapture's {cap.module} events carry no socket tuple")
-        return c
+            return self._new(group, cap, tup), cap, REAL
+        c = self._current.get(group)  # no fd (gnutls, nspr, gotls): one invented connection per thread
+        if c is None:
+            c = self._synthetic(group, cap, f"eCapture's {cap.module} events carry no socket tuple")
+        return c, cap, REAL
 
-    def _new(self, group: tuple, cap: Capture, tup: Tuple | None) -> _Conn:
-        c = _Conn(group, tup, cap.pid, cap.comm, cap.fd, cap.module,
-                  normalizer=Normalizer(repair_http1=self.repair_http1))
-        if tup is not None:
-            self._set_tuple(c, tup)
-        return c
-
-    def _set_tuple(self, c: _Conn, tup: Tuple) -> None:
-        c.tuple = tup
+    def _new(self, group: tuple, cap: Capture, tup: Tuple) -> ConnState:
+        c = ConnState(group, tup, cap.pid, cap.comm, cap.fd, cap.module,
+                      normalizer=Normalizer(repair_http1=self.repair_http1))
         c.client, c.server = (tup.src_ip, tup.src_port), (tup.dst_ip, tup.dst_port)
-        c.tuple_known = True
-        self._by_key[(c.group, tup)] = c
-        self._current[c.group] = c
+        self._by_key[(group, tup)] = c
+        self._current[group] = c
+        self._placement.track(c)
+        return c
 
-    def _adopt(self, c: _Conn, tup: Tuple) -> None:
-        self._set_tuple(c, tup)
-        held, c.held = c.held, []
-        for ts, cap in held:
-            self._submit(c, cap, ts)
-
-    def _commit_synthetic(self, c: _Conn, reason: str) -> None:
-        """Give a connection that never got a tuple stable invented endpoints."""
-        self._pending.pop(c.group, None)
-        c.client, c.server = self._endpoints.allocate(c.group)
+    def _synthetic(self, group: tuple, cap: Capture, reason: str) -> ConnState:
+        """A connection whose tuple eCapture never gave: stable invented endpoints."""
+        client, server = self._endpoints.allocate(group)
+        c = self._new(group, cap, Tuple(*client, *server))
         c.tuple_known = False
         c.synthetic_reason = reason
-        c.tuple = Tuple(*c.client, *c.server)
-        self._by_key[(c.group, c.tuple)] = c
-        self._current.setdefault(c.group, c)
-        held, c.held = c.held, []
-        for ts, cap in held:
-            self._submit(c, cap, ts)
+        return c
+
+    # ------------------------------------------------------ tuple-less captures
+
+    def _hold(self, group: tuple, cap: Capture, ts: int) -> tuple[ConnState, Capture, int] | None:
+        """A capture taken before eCapture knew its socket: to the first connection on its
+        (pid, fd) whose own captures follow it, or held until one comes."""
+        c = self._placement.successor(group, ts)
+        if c is not None:
+            self.report.count("before_tuple_placed")
+            return c, _noted(cap, PLACED_NOTE), PRE
+        self._placement.hold(group, ts, cap)
+        return None
+
+    def _expire_held(self, group: tuple, why: str) -> None:
+        """No connection came for held captures: a v1 unknown-tuple capture joins the connection
+        before it on its (pid, fd); what is left gets invented endpoints, and says so."""
+        held = self._placement.held.pop(group)
+        prev = self._current.get(group)
+        if not held.new_connection and prev is not None and not prev.closed:
+            for ts, cap in held.items:
+                if prev.tuple_known:
+                    self.report.count("before_tuple_placed")
+                    cap = _noted(cap, JOINED_NOTE)
+                self._accept(prev, cap, ts, PRE)
+            return
+        first = held.items[0][1]
+        reason = (f"eCapture never gave the tuple (0.0.0.0:0-0.0.0.0:0 {why})" if not held.new_connection else
+                  "data of a new connection on a reused fd whose accept/connect line never came")
+        if prev is not None and held.new_connection:
+            prev.superseded = True
+            self._schedule(prev)
+        # on a (pid, fd) that had connections it could belong to: not placed; else simply a connection
+        # whose tuple eCapture never gave (its SYN comment says the endpoints are invented)
+        unplaced = held.new_connection or self._placement.had_connections(group)
+        c = self._synthetic(group, first, reason)
+        if first.fd is not None and held.new_connection:  # its later data follows it, not the old tuple
+            self._placement.learn(first.pid, first.fd, c.tuple, self.clock)
+        if unplaced:
+            self.report.count("before_tuple_unplaced", len(held.items))
+        for ts, cap in held.items:
+            self._accept(c, _noted(cap, NOT_PLACED + reason) if unplaced else cap, ts, PRE)
 
     def _connect_info(self, info: ConnectInfo) -> list[FlowEvent]:
         out: list[FlowEvent] = []
-        key = (info.pid, info.fd)
         # (info.timestamp_ns is a receive time: it must not move the clock of the events' own times)
         if info.kind == "connect" and info.tuple is not None:
             group = ("fd", info.pid, info.fd)
@@ -258,127 +249,70 @@ class ConnectionTable:
                 prev.superseded = True  # a new connect on the same fd ends the previous one
                 self._schedule(prev)
                 self._current.pop(group, None)
-            self._known_tuples[key] = (info.tuple, self.clock)
-            pending = self._pending.pop(group, None)
-            if pending is not None:
-                self._adopt(pending, info.tuple)
+            self._placement.learn(info.pid, info.fd, info.tuple, self.clock)
+            held = self._placement.held.pop(group, None)
+            if held is not None:  # data that came before this line: the connection it opens
+                first = held.items[0][1]
+                c = self._by_key.get((group, info.tuple)) or self._new(group, first, info.tuple)
+                self.report.count("before_tuple_placed", len(held.items))
+                for ts, cap in held.items:
+                    self._accept(c, _noted(cap, EARLY_NOTE) if held.new_connection else cap, ts, PRE)
         self._release(out)
         return out
 
     def _all_conns(self):
         seen = set()
-        for c in itertools.chain(self._by_key.values(), self._current.values(), self._pending.values()):
+        for c in itertools.chain(self._by_key.values(), self._current.values()):
             if id(c) not in seen:
                 seen.add(id(c))
                 yield c
 
     # ---------------------------------------------------------------- ordering
 
-    def _submit(self, c: _Conn, cap: Capture, ts: int) -> None:
+    def _submit(self, c: ConnState, cap: Capture, ts: int, rank: int) -> None:
         """Into the reorder buffer, or wait while the connection's role is unknown."""
         if c.role_known:
-            self._push(c, cap, ts)
+            self._push(c, cap, ts, rank)
             return
-        c.unroled.append((ts, cap))
+        c.unroled.append((ts, cap, rank))
         c.unroled_bytes += len(cap.payload)
         self._unroled[id(c)] = c
         if c.unroled_bytes > ROLE_WAIT_BYTES:
             self._role_settled(c)
 
-    def _role_settled(self, c: _Conn) -> None:
+    def _role_settled(self, c: ConnState) -> None:
         """The role is known (or no longer waited for: the default, client, stays)."""
         c.role_known = True
         self._unroled.pop(id(c), None)
         waiting, c.unroled, c.unroled_bytes = c.unroled, [], 0
-        for ts, cap in waiting:
-            self._push(c, cap, ts)
+        for ts, cap, rank in waiting:
+            self._push(c, cap, ts, rank)
 
-    def _push(self, c: _Conn, cap: Capture, ts: int) -> None:
-        # Equal times: v1 events are merged flushes whose arrival order means nothing
+    def _push(self, c: ConnState, cap: Capture, ts: int, rank: int) -> None:
+        # Equal times: a connection's captures from before its tuple was known go first (they
+        # are its first calls; v1.4 times are whole seconds). Then v1 events are merged flushes whose arrival order means nothing
         # (a response's worker may flush first), so client→server goes first; v2 events
         # (no uuid) are single calls sent as they happen, so arrival order is the truth.
-        tie = int(self._direction(c, cap)) if cap.uuid is not None else 0
-        heapq.heappush(self._heap, (ts, tie, next(self._seq), c, cap))
-
-    @staticmethod
-    def _direction(c: _Conn, cap: Capture) -> Direction:
-        wrote = cap.data_type is DataType.WRITE
-        if cap.data_type is None:  # unknown: assume the process is the client and wrote it
-            wrote = True
-        return Direction.C2S if wrote == (c.role == "client") else Direction.S2C
+        tie = int(direction_of(c, cap)) if cap.uuid is not None else 0
+        heapq.heappush(self._heap, (ts, rank, tie, next(self._seq), c, cap))
 
     def _release(self, out: list[FlowEvent], everything: bool = False) -> None:
         limit = self.clock - self.reorder_window_ns
         heap = self._heap
         while heap and (everything or heap[0][0] <= limit):
-            ts, _, _, c, cap = heapq.heappop(heap)
+            ts, _, _, _, c, cap = heapq.heappop(heap)
             self._emit(c, cap, ts, out)
         if not everything and self.clock - self._last_sweep >= SECOND:
             self._last_sweep = self.clock
             self._sweep(out)
 
-    def _sweep(self, out: list[FlowEvent]) -> None:
-        """Commit stale pending connections, close superseded and idle ones."""
-        now = self.clock
-        for c in list(self._pending.values()):
-            if c.held and now - c.first_ts > self.adopt_window_ns:
-                self._commit_synthetic(c, "eCapture never gave the tuple (0.0.0.0:0-0.0.0.0:0 and no real tuple within the adopt window)")
-                self._release(out)
-        for c in list(self._unroled.values()):
-            if now - c.unroled[0][0] > self.adopt_window_ns:
-                self._role_settled(c)
-                self._release(out)
-        grace = 2 * self.reorder_window_ns
-        if self.idle_timeout_ns:  # forget connect lines of connections long gone (bounded memory)
-            old = now - max(self.idle_timeout_ns, grace)
-            for key, (tup, t) in list(self._known_tuples.items()):
-                if not t:  # seen before any capture time was known: start its clock now
-                    self._known_tuples[key] = (tup, now)
-                elif t < old:
-                    del self._known_tuples[key]
-        # only connections whose deadline passed: O(expired), not O(open), per sweep
-        dl = self._deadlines
-        while dl and dl[0][0] < now:
-            due, _, c = heapq.heappop(dl)
-            if c.due != due:  # rescheduled since: a newer entry exists
-                continue
-            c.due = None
-            if c.closed:
-                continue
-            if c.held or c.unroled:
-                self._schedule(c, now + SECOND)
-            elif c.superseded and now - c.last_ts > grace:
-                self._close(c, REUSED, out)
-            elif self.idle_timeout_ns and now - c.last_ts > max(self.idle_timeout_ns, grace):
-                self._close(c, "idle timeout", out)
-            else:
-                self._schedule(c)
-
-    def _schedule(self, c: _Conn, due: int | None = None) -> None:
-        """(Re)enter ``c`` in the sweep's deadline heap (no-op when it can never expire)."""
-        if due is None:
-            grace = 2 * self.reorder_window_ns
-            if c.superseded:
-                horizon = grace
-            elif self.idle_timeout_ns:
-                horizon = max(self.idle_timeout_ns, grace)
-            else:
-                return
-            due = c.last_ts + horizon
-        if c.due is not None and c.due <= due:
-            return  # an earlier entry is there; it reschedules when popped
-        c.due = due
-        heapq.heappush(self._deadlines, (due, next(self._seq), c))
-
     # ---------------------------------------------------------------- emission
 
-    def _emit(self, c: _Conn, cap: Capture, ts: int, out: list[FlowEvent]) -> None:
+    def _emit(self, c: ConnState, cap: Capture, ts: int, out: list[FlowEvent]) -> None:
         if c.closed:  # a straggler after the connection was closed: reopen a new one
             self._reopen(c)
-        direction = self._direction(c, cap)
-        if cap.form is PayloadForm.HTTP1_RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload, direction, ts):
-            c.reemits += 1
-            self.report.count("stale_reemits")
+        direction = direction_of(c, cap)
+        if is_reemit(c, cap, direction, ts, self.report):
             return
         if not c.opened:
             c.opened = True
@@ -396,62 +330,7 @@ class ConnectionTable:
             self._open[id(c)] = c
         else:
             self._open.move_to_end(id(c))
-        notes = cap.notes
-        if ts < c.last_released_ts:
-            c.late += 1
-            self.report.count("late_events")
-            notes = notes + (f"arrived {(c.last_released_ts - ts) / 1e9:.3f} s after later data: placed here",)
-        c.last_released_ts = max(c.last_released_ts, ts)
-        if cap.form is PayloadForm.HTTP1_RENDERED and cap.payload.startswith((b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")):
-            c.upgraded = True
-        norm = c.normalizer
-        preface, wire, changes = norm.wire(cap, direction)
-        if preface:
-            protocol = norm.protocol_of(cap.form, Direction.C2S, preface)
-            out.append(Chunk(c.conn, Direction.C2S, ts, preface, b"", ChunkInfo.of(cap, changes[:1]), protocol))
-            changes = changes[1:]
-        protocol = norm.protocol_of(cap.form, direction, wire)
-        out.append(Chunk(c.conn, direction, ts, wire, cap.payload, ChunkInfo.of(cap, notes + changes), protocol))
+        out.extend(chunks(c, cap, direction, ts, self.report))
 
-    def _end_idlest(self, out: list[FlowEvent]) -> None:
-        """Over --max-connections: end the connection idle longest (FIN, HAR entries); a later
-        capture of it starts a new connection, as a straggler after a close does."""
-        c = next(iter(self._open.values()))
-        note = limit_note("open_connections", f"ended early: more than {self.limits.open_connections} connections "
-                          "open, this one idle longest")
-        self.report.warn("connection ended early (too many open)", detail=note)
-        self._close(c, "too many open connections", out, (note,))
-
-    def _reopen(self, c: _Conn) -> None:
-        c.closed = c.opened = False
-        c.conn = None  # a new Connection at its first data
-        c.uuids = []
-        c.last_headers.clear()
-        c.normalizer = Normalizer(repair_http1=self.repair_http1)  # a new TCP connection
-        self._by_key[(c.group, c.tuple)] = c
-        if c.synthetic_reason:
-            self._endpoints.claim(c.client, c.server)
-        self._schedule(c)
-
-    def _close(self, c: _Conn, reason: str, out: list[FlowEvent], extra: tuple[str, ...] = ()) -> None:
-        self._open.pop(id(c), None)
-        if self._by_key.get((c.group, c.tuple)) is c:
-            del self._by_key[(c.group, c.tuple)]
-        if self._current.get(c.group) is c:
-            del self._current[c.group]
-        if not c.closed and c.synthetic_reason:
-            self._endpoints.release(c.client, c.server)
-        if c.closed or not c.opened:
-            c.closed = True
-            return
-        c.closed = True
-        notes: list[str] = list(extra)
-        if c.reemits:
-            notes.append(
-                f"{c.reemits} stale re-emit(s) of the previous HTTP/1 headers omitted "
-                "(eCapture re-renders them at socket close and after an upgrade)"
-            )
-        if c.late:
-            notes.append(f"{c.late} event(s) arrived after later data and were placed out of time order")
-        out.append(Closed(c.conn, max(c.last_released_ts, c.last_ts), reason, tuple(notes)))
-
+def _noted(cap: Capture, note: str) -> Capture:
+    return dataclasses.replace(cap, notes=cap.notes + (note,))

@@ -34,7 +34,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from ...model import Connection, Direction
+from ...model import NOT_PLACED, Connection, Direction
 from ...limits import DEFAULT_LIMITS, Limits, limits_in
 from .content import decode_content
 from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse
@@ -72,8 +72,8 @@ def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
     if ex.websocket_messages:
         entry["_resourceType"] = "websocket"
         entry["_webSocketMessages"] = [_ws_message(m) for m in ex.websocket_messages]
-    for n in notes:  # a limit that cut something is an error, not just a remark
-        if limits_in(n) and n not in ex.errors:
+    for n in notes:  # a limit that cut something, or bytes not placed, is an error, not just a remark
+        if (limits_in(n) or n.startswith(NOT_PLACED)) and n not in ex.errors:
             ex.errors.append(n)
     if ex.errors:
         entry["_error"] = "; ".join(ex.errors)

@@ -1,0 +1,69 @@
+"""What one connection emits: its chunks for a released capture, and its Closed event's notes.
+
+Pure per-connection work on a :class:`~.state.ConnState` (the table decides which
+connection and when): stale re-emits left out (:mod:`.reemits`), late captures
+marked, wire bytes from the connection's :class:`~.normalize.Normalizer`.
+"""
+
+from __future__ import annotations
+
+from ..model import Capture, Chunk, ChunkInfo, DataType, Direction, PayloadForm
+from ..report import Report
+from .reemits import is_stale_reemit
+from .state import ConnState
+
+SWITCHING = (b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")
+
+
+def direction_of(c: ConnState, cap: Capture) -> Direction:
+    """Which way ``cap``'s bytes went, from the end eCapture hooked (``c.role``)."""
+    wrote = cap.data_type is DataType.WRITE
+    if cap.data_type is None:  # unknown: assume the process is the client and wrote it
+        wrote = True
+    return Direction.C2S if wrote == (c.role == "client") else Direction.S2C
+
+
+def is_reemit(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report) -> bool:
+    """A stale re-emit of the previous HTTP/1 headers: counted, to be left out."""
+    if cap.form is PayloadForm.HTTP1_RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload,
+                                                                   direction, ts):
+        c.reemits += 1
+        report.count("stale_reemits")
+        return True
+    return False
+
+
+def chunks(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report) -> list[Chunk]:
+    """The chunks of a released capture on an opened connection (a synthetic HTTP/2 preface
+    first when one is needed)."""
+    notes = cap.notes
+    if ts < c.last_released_ts:
+        c.late += 1
+        report.count("late_events")
+        notes = notes + (f"arrived {(c.last_released_ts - ts) / 1e9:.3f} s after later data: placed here",)
+    c.last_released_ts = max(c.last_released_ts, ts)
+    if cap.form is PayloadForm.HTTP1_RENDERED and cap.payload.startswith(SWITCHING):
+        c.upgraded = True
+    norm = c.normalizer
+    preface, wire, changes = norm.wire(cap, direction)
+    out = []
+    if preface:
+        protocol = norm.protocol_of(cap.form, Direction.C2S, preface)
+        out.append(Chunk(c.conn, Direction.C2S, ts, preface, b"", ChunkInfo.of(cap, changes[:1]), protocol))
+        changes = changes[1:]
+    protocol = norm.protocol_of(cap.form, direction, wire)
+    out.append(Chunk(c.conn, direction, ts, wire, cap.payload, ChunkInfo.of(cap, notes + changes), protocol))
+    return out
+
+
+def closing_notes(c: ConnState, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """What the Closed event says of what the table left out or moved."""
+    notes: list[str] = list(extra)
+    if c.reemits:
+        notes.append(
+            f"{c.reemits} stale re-emit(s) of the previous HTTP/1 headers omitted "
+            "(eCapture re-renders them at socket close and after an upgrade)"
+        )
+    if c.late:
+        notes.append(f"{c.late} event(s) arrived after later data and were placed out of time order")
+    return tuple(notes)

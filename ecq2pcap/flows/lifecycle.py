@@ -1,0 +1,104 @@
+"""When connections end: superseded by a new one on their fd, idle, or over the open limit
+(the one idle longest); and stragglers after a close, which reopen a new connection.
+
+A mixin of :class:`~.table.ConnectionTable` (its state: ``_by_key``, ``_current``,
+``_open``, ``_deadlines``, the clock), kept apart because it is its own job: the sweep
+looks only at connections whose deadline passed, O(expired) per sweep, not O(open).
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from ..limits import limit_note
+from ..model import Closed, FlowEvent
+from .emission import closing_notes
+from .normalize import Normalizer
+from .state import ConnState
+
+SECOND = 1_000_000_000
+REUSED = "its fd was reused by a new connection"
+
+
+class Lifecycle:
+    def _sweep(self, out: list[FlowEvent]) -> None:
+        """Place or expire waiting captures, close superseded and idle connections."""
+        now = self.clock
+        for group in self._placement.expired(now, self.adopt_window_ns):
+            self._expire_held(group, "and no real tuple within the adopt window")
+            self._release(out)
+        for c in list(self._unroled.values()):
+            if now - c.unroled[0][0] > self.adopt_window_ns:
+                self._role_settled(c)
+                self._release(out)
+        grace = 2 * self.reorder_window_ns
+        if self.idle_timeout_ns:  # forget connect lines of connections long gone (bounded memory)
+            self._placement.forget_old(now, now - max(self.idle_timeout_ns, grace),
+                                       lambda key, tup: (("fd", *key), tup) in self._by_key)
+        # only connections whose deadline passed: O(expired), not O(open), per sweep
+        dl = self._deadlines
+        while dl and dl[0][0] < now:
+            due, _, c = heapq.heappop(dl)
+            if c.due != due:  # rescheduled since: a newer entry exists
+                continue
+            c.due = None
+            if c.closed:
+                continue
+            if c.unroled:
+                self._schedule(c, now + SECOND)
+            elif c.superseded and now - c.last_ts > grace:
+                self._close(c, REUSED, out)
+            elif self.idle_timeout_ns and now - c.last_ts > max(self.idle_timeout_ns, grace):
+                self._close(c, "idle timeout", out)
+            else:
+                self._schedule(c)
+
+    def _schedule(self, c: ConnState, due: int | None = None) -> None:
+        """(Re)enter ``c`` in the sweep's deadline heap (no-op when it can never expire)."""
+        if due is None:
+            grace = 2 * self.reorder_window_ns
+            if c.superseded:
+                horizon = grace
+            elif self.idle_timeout_ns:
+                horizon = max(self.idle_timeout_ns, grace)
+            else:
+                return
+            due = c.last_ts + horizon
+        if c.due is not None and c.due <= due:
+            return  # an earlier entry is there; it reschedules when popped
+        c.due = due
+        heapq.heappush(self._deadlines, (due, next(self._seq), c))
+
+    def _end_idlest(self, out: list[FlowEvent]) -> None:
+        """Over --max-connections: end the connection idle longest (FIN, HAR entries); a later
+        capture of it starts a new connection, as a straggler after a close does."""
+        c = next(iter(self._open.values()))
+        note = limit_note("open_connections", f"ended early: more than {self.limits.open_connections} connections "
+                          "open, this one idle longest")
+        self.report.warn("connection ended early (too many open)", detail=note)
+        self._close(c, "too many open connections", out, (note,))
+
+    def _reopen(self, c: ConnState) -> None:
+        c.closed = c.opened = False
+        c.conn = None  # a new Connection at its first data
+        c.uuids = []
+        c.last_headers.clear()
+        c.normalizer = Normalizer(repair_http1=self.repair_http1)  # a new TCP connection
+        self._by_key[(c.group, c.tuple)] = c
+        if c.synthetic_reason:
+            self._endpoints.claim(c.client, c.server)
+        self._schedule(c)
+
+    def _close(self, c: ConnState, reason: str, out: list[FlowEvent], extra: tuple[str, ...] = ()) -> None:
+        self._open.pop(id(c), None)
+        if self._by_key.get((c.group, c.tuple)) is c:
+            del self._by_key[(c.group, c.tuple)]
+        if self._current.get(c.group) is c:
+            del self._current[c.group]
+        if not c.closed and c.synthetic_reason:
+            self._endpoints.release(c.client, c.server)
+        if c.closed or not c.opened:
+            c.closed = True
+            return
+        c.closed = True
+        out.append(Closed(c.conn, max(c.last_released_ts, c.last_ts), reason, closing_notes(c, extra)))

@@ -1,0 +1,179 @@
+"""Where a capture taken before eCapture knew its socket belongs (protocol doc §3.3, §11.9, §11.15).
+
+eCapture reads SSL data and connect/accept events from different perf maps, so a
+connection's first calls can be processed before its socket is known:
+
+* v1 gives them the unknown-tuple uuid ``sock:PID_TID_COMM_FD_DT_0.0.0.0:0-0.0.0.0:0_0``.
+  On a server that reuses one fd for every connection (nginx) that uuid is shared by all
+  of them. Such calls are a connection's *first* ones, so a capture stamped ``T`` belongs
+  to the first connection on that (pid, fd) whose real-tuple captures start at or after
+  ``T`` — never to the one before (:func:`pick_successor`).
+* v2 text events carry no tuple at all; a (pid, fd) takes the tuple of its last
+  connect/accept line. Data of a new connection that arrives before its accept line would
+  land on the previous connection on that fd. Bytes that cannot continue that connection
+  (:func:`cannot_continue`: a second HTTP/2 preface or opening SETTINGS, an HTTP/1 request
+  on an HTTP/2 or upgraded connection) start a new one that waits for its accept line.
+
+Neither rule depends on when the events arrive, only on their times, bytes and order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..model import Capture, PayloadForm, Tuple
+from .roles import METHODS, is_server_settings
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+RECENT = 8  # connections per (pid, fd) remembered
+
+PLACED_NOTE = ("captured before eCapture knew its socket (unknown-tuple uuid): placed on this connection, the "
+               "first on its (pid, fd) whose own calls follow")
+EARLY_NOTE = "captured before this connection's accept/connect line: placed on it"
+JOINED_NOTE = ("captured before eCapture knew its socket (unknown-tuple uuid) and no later connection on its "
+               "(pid, fd) followed: placed on the connection before")
+
+
+@dataclass(slots=True)
+class Shape:
+    """What a connection's bytes have shown so far (enough for :func:`cannot_continue`)."""
+
+    http1: bool = False
+    http2: bool = False
+    preface: bool = False
+    upgraded: bool = False
+    settings: set = field(default_factory=set)  # data types whose bytes opened with a SETTINGS frame
+
+    def update(self, cap: Capture) -> None:
+        kind = opening(cap)
+        if kind == "preface":
+            self.preface = self.http2 = True
+            self.settings.add(cap.data_type)
+        elif kind == "settings":
+            self.http2 = True
+            self.settings.add(cap.data_type)
+        elif kind in ("request", "response"):
+            self.http1 = True
+            if kind == "response" and cap.payload[9:13] == b"101 ":
+                self.upgraded = True
+        elif cap.form is PayloadForm.H2_DUMP:
+            self.http2 = True
+
+
+def opening(cap: Capture) -> str | None:
+    """How a capture's bytes begin: "preface", "settings" (a SETTINGS frame on stream 0, not
+    an ACK), "request" / "response" (an HTTP/1 start line), or None."""
+    p = cap.payload
+    if cap.form is PayloadForm.H2_DUMP:
+        return None
+    if p.startswith(PREFACE):
+        return "preface"
+    if p.startswith(METHODS):
+        return "request"
+    if p.startswith((b"HTTP/1.0 ", b"HTTP/1.1 ")):
+        return "response"
+    if cap.form is PayloadForm.RAW and is_server_settings(p):
+        return "settings"
+    return None
+
+
+def cannot_continue(shape: Shape, cap: Capture) -> bool:
+    """True when ``cap``'s bytes cannot be the continuation of a connection of ``shape``: they
+    open a new connection (a preface or opening SETTINGS the connection already had that way,
+    HTTP/1 on an HTTP/2 connection, HTTP/2's opening on an HTTP/1 one, a request after an
+    upgrade)."""
+    kind = opening(cap)
+    if kind == "preface":
+        return shape.preface or shape.http1
+    if kind == "settings":
+        return cap.data_type in shape.settings or (shape.http1 and not shape.http2)
+    if kind == "request":
+        return shape.http2 or shape.upgraded
+    if kind == "response":
+        return shape.http2
+    return False
+
+
+@dataclass(slots=True)
+class Held:
+    """Captures of one (pid, fd) waiting for their connection."""
+
+    items: list = field(default_factory=list)  # (time, capture)
+    since: int = 0  # the first one's time
+    new_connection: bool = False  # v2: bytes that started a connection whose accept line is to come
+
+    def add(self, ts: int, cap: Capture) -> None:
+        if not self.items:
+            self.since = ts
+        self.items.append((ts, cap))
+
+
+def pick_successor(conns, ts: int):
+    """The first of ``conns`` (a (pid, fd)'s recent connections) whose real-tuple captures
+    start at or after ``ts``, or None."""
+    best = None
+    for c in conns:
+        if c.first_real_ts is not None and c.first_real_ts >= ts and not c.closed:
+            if best is None or c.first_real_ts < best.first_real_ts:
+                best = c
+    return best
+
+
+class Placement:
+    """What the table knows to place tuple-less captures: each (pid, fd)'s tuple from its last
+    v2 connect/accept line, its last few connections, and the captures waiting for theirs."""
+
+    def __init__(self) -> None:
+        self.held: dict[tuple, Held] = {}  # group -> captures waiting for their connection
+        self._recent: dict[tuple, deque] = {}  # group -> its last few connections
+        self._known: dict[tuple, tuple[Tuple, int]] = {}  # (pid, fd) -> (tuple, time) from connect lines
+
+    def tuple_of(self, pid: int, fd: int) -> Tuple | None:
+        known = self._known.get((pid, fd))
+        return known[0] if known else None
+
+    def learn(self, pid: int, fd: int, tup: Tuple, now: int) -> None:
+        self._known[(pid, fd)] = (tup, now)
+
+    def forget_old(self, now: int, old: int, alive) -> None:
+        """Forget connect lines older than ``old`` whose connection is gone (``alive(key, tuple)``
+        is False): bounded memory."""
+        for key, (tup, t) in list(self._known.items()):
+            if not t:  # seen before any capture time was known: start its clock now
+                self._known[key] = (tup, now)
+            elif t < old and not alive(key, tup):
+                del self._known[key]
+
+    def track(self, c) -> None:
+        self._recent.setdefault(c.group, deque(maxlen=RECENT)).append(c)
+
+    def had_connections(self, group: tuple) -> bool:
+        return bool(self._recent.get(group))
+
+    def successor(self, group: tuple, ts: int):
+        return pick_successor(self._recent.get(group, ()), ts)
+
+    def hold(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False) -> None:
+        self.held.setdefault(group, Held(new_connection=new_connection)).add(ts, cap)
+
+    def waits_new_connection(self, group: tuple) -> bool:
+        held = self.held.get(group)
+        return held is not None and held.new_connection
+
+    def due_for(self, c) -> list:
+        """The held captures of ``c``'s (pid, fd) that ``c``'s own captures follow (taken out)."""
+        held = self.held.get(c.group)
+        first = c.first_real_ts
+        if held is None or held.new_connection or first is None or held.since > first:
+            return []
+        due = [(ts, cap) for ts, cap in held.items if ts <= first]
+        keep = [(ts, cap) for ts, cap in held.items if ts > first]
+        if keep:
+            held.items, held.since = keep, keep[0][0]
+        else:
+            del self.held[c.group]
+        return due
+
+    def expired(self, now: int, window: int) -> list[tuple]:
+        return [g for g, held in self.held.items() if now - held.since > window]

@@ -1,0 +1,45 @@
+"""The connection table's state of one connection (:class:`ConnState`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..model import Connection, Tuple
+from .normalize import Normalizer
+from .placement import Shape
+
+
+@dataclass(eq=False)
+class ConnState:
+    """What the table knows of one connection; its :class:`Connection` is built when it opens."""
+
+    group: tuple
+    tuple: Tuple
+    pid: int
+    comm: str
+    fd: int | None
+    module: str
+    client: tuple[str, int] = ("", 0)
+    server: tuple[str, int] = ("", 0)
+    tuple_known: bool = True
+    synthetic_reason: str | None = None  # why endpoints were invented
+    role: str = "client"  # which end eCapture hooked (Connection.process_role)
+    conn: Connection | None = None  # set when opened (a new one after a reopen)
+    uuids: list = field(default_factory=list)  # eCapture uuids seen before it opened (a few), for its SYN comment
+    role_known: bool = False
+    opened: bool = False
+    closed: bool = False
+    superseded: bool = False
+    upgraded: bool = False
+    first_real_ts: int | None = None  # earliest time of a capture that carried its tuple
+    last_ts: int = 0
+    last_released_ts: int = 0
+    unroled: list = field(default_factory=list)  # (time, capture, rank) waiting for the role (which end was hooked)
+    unroled_bytes: int = 0
+    seen_types: set = field(default_factory=set)  # data types (read/write) seen so far
+    shape: Shape = field(default_factory=Shape)  # what its bytes showed (placement of tuple-less captures)
+    last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp)
+    reemits: int = 0
+    late: int = 0
+    normalizer: Normalizer = field(default_factory=Normalizer)  # wire bytes for each capture
+    due: int | None = None  # deadline of this connection's entry in ConnectionTable._deadlines

@@ -1,0 +1,151 @@
+"""Captures taken before eCapture knew their socket (protocol doc §3.3, §11.9, §11.15): on the
+connection whose own calls follow on that (pid, fd), never on the one before."""
+
+from ecq2pcap.flows import ConnectionTable
+from ecq2pcap.flows.placement import Shape, cannot_continue
+from ecq2pcap.model import NOT_PLACED, Capture, Chunk, ConnectInfo, DataType, PayloadForm, Tuple
+from ecq2pcap.report import Report
+from ecq2pcap.summary import format_summary
+
+S = 1_000_000_000
+T1 = Tuple("10.0.0.1", 40001, "10.0.0.2", 443)
+T2 = Tuple("10.0.0.1", 40002, "10.0.0.2", 443)
+REQ1 = b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+REQ2 = b"GET /two HTTP/1.1\r\nHost: x\r\n\r\n"
+RESP = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+UPGRADE = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+SETTINGS = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x80"  # SETTINGS, stream 0, not an ACK
+H2_DATA = b"\x00\x00\x02\x00\x01\x00\x00\x00\x01hi"
+
+
+def v1(payload, dt, ts, tup, *, form=PayloadForm.HTTP1_RENDERED):
+    """A v1 event of nginx (pid 7, fd 12): ``tup`` None gives the shared unknown-tuple uuid."""
+    tail = f"{tup.src_ip}:{tup.src_port}-{tup.dst_ip}:{tup.dst_port}" if tup else "0.0.0.0:0-0.0.0.0:0"
+    uuid = f"7_7_nginx_12_{dt}_{tail}" if tup else f"sock:7_7_nginx_12_{dt}_{tail}_0"
+    return Capture(pid=7, tid=7, comm="nginx", fd=12, data_type=DataType(dt), tuple=tup, timestamp_ns=ts,
+                   payload=payload, form=form, ectype=None, uuid=uuid)
+
+
+def v2(payload, dt, ts):
+    """A v2 text event of nginx: no uuid, no tuple (it comes from the connect/accept lines)."""
+    return Capture(pid=7, tid=7, comm="nginx", fd=12, data_type=DataType(dt), tuple=None, timestamp_ns=ts,
+                   payload=payload, form=PayloadForm.RAW, ectype=None, uuid=None)
+
+
+def accept(tup):
+    return ConnectInfo("connect", pid=7, fd=12, tuple=tup)
+
+
+def run(records, report=None):
+    table = ConnectionTable(report=report)
+    events = []
+    for r in records:
+        events += table.feed(r)
+    return events + table.close_all()
+
+
+def placed(events):
+    """[(client port, direction, first bytes)] of every chunk, in emission order."""
+    return [(e.conn.client[1], e.direction.name, e.wire[:8]) for e in events if isinstance(e, Chunk)]
+
+
+def test_unknown_tuple_call_goes_to_the_next_connection_on_the_fd_not_the_previous():
+    # connection 1 is open on fd 12; connection 2's request is read before eCapture knows its socket
+    # (same whole second, v1.4), and arrives after connection 2's own response
+    report = Report()
+    events = run([v1(REQ1, 0, 10 * S, T1), v1(RESP, 1, 10 * S, T1),
+                  v1(RESP, 1, 12 * S, T2), v1(REQ2, 0, 12 * S, None)], report)
+    assert placed(events) == [(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
+                              (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
+    note = [e.info.notes for e in events if isinstance(e, Chunk) and e.wire.startswith(REQ2)][0]
+    assert any("before eCapture knew its socket" in n for n in note)
+    assert report.counts["before_tuple_placed"] == 1
+    assert "1 placed on the connection whose calls follow" in format_summary(report)
+
+
+def test_unknown_tuple_call_waits_for_the_connection_that_follows_it():
+    # the unknown-tuple upgrade arrives before any real-tuple event of its connection
+    events = run([v1(REQ1, 0, 10 * S, T1), v1(RESP, 1, 10 * S, T1),
+                  v1(UPGRADE, 0, 20 * S, None), v1(SWITCH, 1, 20 * S, None),
+                  v1(b"\x81\x02hi", 0, 21 * S, T2, form=PayloadForm.RAW)])
+    ws_conn = [p for p in placed(events) if p[0] == 40002]
+    assert ws_conn == [(40002, "C2S", UPGRADE[:8]), (40002, "S2C", SWITCH[:8]), (40002, "C2S", b"\x81\x02hi")]
+
+
+def test_unknown_tuple_with_no_later_connection_joins_the_one_before():
+    # (a late first call of the connection itself, §11.9): nothing followed on the fd
+    events = run([v1(RESP, 1, 10 * S, T1), v1(REQ1, 0, 9 * S, None)])
+    assert {p[0] for p in placed(events)} == {40001}
+
+
+def test_unknown_tuple_never_resolved_on_a_reused_fd_is_marked_not_placed():
+    # connection 1 closed long ago (idle); then calls no connection ever claims
+    report = Report()
+    events = run([v1(REQ1, 0, 10 * S, T1), v1(RESP, 1, 10 * S, T1),
+                  v1(REQ2, 0, 900 * S, None), v1(RESP, 1, 900 * S, None)], report)
+    late = [e for e in events if isinstance(e, Chunk) and e.time_ns == 900 * S]
+    assert len(late) == 2 and all(not e.conn.tuple_known for e in late)
+    assert all(any(n.startswith(NOT_PLACED) for n in e.info.notes) for e in late)
+    assert report.counts["before_tuple_unplaced"] == 2
+
+
+def test_a_connection_that_never_had_a_tuple_is_just_that():
+    # (no other connection on the fd: its endpoints are invented, its bytes are not "unplaced")
+    report = Report()
+    events = run([v1(REQ1, 1, 10 * S, None), v1(RESP, 0, 10 * S, None)], report)
+    ch = [e for e in events if isinstance(e, Chunk)]
+    assert len(ch) == 2 and all(not e.conn.tuple_known for e in ch)
+    assert not any(n.startswith(NOT_PLACED) for e in ch for n in e.info.notes)
+    assert report.counts["before_tuple_unplaced"] == 0
+
+
+def test_v2_data_before_the_accept_line_starts_the_new_connection():
+    # HTTP/2 connection 1, then connection 2's server SETTINGS and the client's preface are
+    # captured before connection 2's accept line
+    report = Report()
+    events = run([accept(T1), v2(SETTINGS, 1, 1 * S), v2(PREFACE + SETTINGS, 0, 1 * S + 1000),
+                  v2(H2_DATA, 1, 2 * S),
+                  v2(SETTINGS, 1, 5 * S), v2(PREFACE + SETTINGS, 0, 5 * S + 1000), accept(T2),
+                  v2(H2_DATA, 1, 6 * S)], report)
+    by_port = {}
+    for port, direction, head in placed(events):
+        by_port.setdefault(port, []).append((direction, head))
+    assert by_port[40001] == [("S2C", SETTINGS[:8]), ("C2S", PREFACE[:8]), ("S2C", H2_DATA[:8])]
+    assert by_port[40002] == [("S2C", SETTINGS[:8]), ("C2S", PREFACE[:8]), ("S2C", H2_DATA[:8])]
+    assert report.counts["before_tuple_split"] == 1
+
+
+def test_v2_keep_alive_request_stays_on_its_connection():
+    # an HTTP/1 request after a complete exchange may be the same connection's next one: not split
+    events = run([accept(T1), v2(REQ1, 0, 1 * S), v2(RESP, 1, 1 * S + 10), v2(REQ2, 0, 2 * S),
+                  v2(RESP, 1, 2 * S + 10)])
+    assert {p[0] for p in placed(events)} == {40001}
+
+
+def test_v2_new_connection_whose_accept_never_comes_is_not_glued_to_the_old_one():
+    report = Report()
+    events = run([accept(T1), v2(UPGRADE, 0, 1 * S), v2(SWITCH, 1, 1 * S + 10), v2(b"\x81\x02hi", 0, 2 * S),
+                  v2(REQ2, 0, 30 * S), v2(RESP, 1, 30 * S + 10)], report)
+    old = [p for p in placed(events) if p[0] == 40001]
+    assert [h for _, _, h in old] == [UPGRADE[:8], SWITCH[:8], b"\x81\x02hi"]
+    new = [e for e in events if isinstance(e, Chunk) and e.wire in (REQ2, RESP)]
+    assert len(new) == 2 and not new[0].conn.tuple_known
+    assert report.counts["before_tuple_unplaced"] == 2
+
+
+def test_cannot_continue():
+    h2, h1, ws = Shape(), Shape(), Shape()
+    h2.update(v2(SETTINGS, 1, 0))
+    h2.update(v2(PREFACE + SETTINGS, 0, 0))
+    h1.update(v2(REQ1, 0, 0))
+    h1.update(v2(RESP, 1, 0))
+    ws.update(v2(UPGRADE, 0, 0))
+    ws.update(v2(SWITCH, 1, 0))
+    assert cannot_continue(h2, v2(SETTINGS, 1, 0)) and cannot_continue(h2, v2(PREFACE, 0, 0))
+    assert cannot_continue(h2, v2(REQ1, 0, 0))
+    assert not cannot_continue(h2, v2(H2_DATA, 1, 0))
+    assert not cannot_continue(h2, v2(b"\x00\x00\x00\x04\x01\x00\x00\x00\x00", 1, 0))  # SETTINGS ACK
+    assert not cannot_continue(h1, v2(REQ2, 0, 0)) and cannot_continue(h1, v2(PREFACE, 0, 0))
+    assert cannot_continue(ws, v2(REQ2, 0, 0)) and not cannot_continue(ws, v2(b"\x81\x02hi", 0, 0))
