@@ -1,11 +1,19 @@
 """Captures taken before eCapture knew their socket (protocol doc §3.3, §11.9, §11.15): on the
 connection whose own calls follow on that (pid, fd), never on the one before."""
 
+import base64
+import contextlib
+import io
+import json
+
+from ecq2pcap.cli import main
 from ecq2pcap.flows import ConnectionTable
 from ecq2pcap.flows.placement import Shape, cannot_continue
 from ecq2pcap.model import NOT_PLACED, Capture, Chunk, ConnectInfo, DataType, PayloadForm, Tuple
 from ecq2pcap.report import Report
 from ecq2pcap.summary import format_summary
+from tests.conftest import run_tshark
+from tests.support.har import validate_har
 
 S = 1_000_000_000
 T1 = Tuple("10.0.0.1", 40001, "10.0.0.2", 443)
@@ -149,3 +157,36 @@ def test_cannot_continue():
     assert not cannot_continue(h2, v2(b"\x00\x00\x00\x04\x01\x00\x00\x00\x00", 1, 0))  # SETTINGS ACK
     assert not cannot_continue(h1, v2(REQ2, 0, 0)) and cannot_continue(h1, v2(PREFACE, 0, 0))
     assert cannot_continue(ws, v2(REQ2, 0, 0)) and not cannot_continue(ws, v2(b"\x81\x02hi", 0, 0))
+
+
+def _v14_line(ts: int, uuid: str, pid: int, ectype: int, payload: bytes) -> str:
+    b64 = base64.b64encode(payload).decode()
+    return json.dumps({"log_type": 2, "payload": {
+        "timestamp": ts, "uuid": uuid, "src_ip": "", "src_port": 0, "dst_ip": "", "dst_port": 0, "pid": pid,
+        "pname": "nginx", "type": ectype, "length": len(b64), "payload_base64": b64}})
+
+
+def test_not_placed_calls_say_so_in_every_output(tmp_path, tshark):
+    """Through the CLI: a connection on fd 12 ends; much later calls under the shared unknown-tuple uuid
+    that no connection claims: HAR _error, packet comment, summary line."""
+
+    known, unknown = "7_7_nginx_12_{}_10.0.0.1:40001-10.0.0.2:443", "sock:7_7_nginx_12_{}_0.0.0.0:0-0.0.0.0:0_0"
+    lines = [_v14_line(1795800000, known.format(0), 7, 1, REQ1), _v14_line(1795800000, known.format(1), 7, 3, RESP),
+             _v14_line(1795801000, unknown.format(0), 7, 1, REQ2), _v14_line(1795801000, unknown.format(1), 7, 3, RESP)]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    pcap, har = tmp_path / "out.pcapng", tmp_path / "out.har"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["convert", str(src), "-w", str(pcap), "--har", str(har)]) == 0
+    doc = json.loads(har.read_text())
+    validate_har(doc)
+    by_path = {e["request"]["url"].rsplit("/", 1)[1]: e for e in doc["log"]["entries"]}
+    assert set(by_path) == {"one", "two"}
+    assert "_error" not in by_path["one"]
+    assert by_path["two"]["_error"].startswith(NOT_PLACED)
+    comments = run_tshark(tshark, pcap, "-Y", "http.request", "-T", "fields", "-e", "http.request.uri",
+                          "-e", "frame.comment")
+    rows = dict(line.split("\t", 1) for line in comments.splitlines())
+    assert NOT_PLACED in rows["/two"] and NOT_PLACED not in rows["/one"]
+    assert "2 not placed" in err.getvalue()
