@@ -1,0 +1,159 @@
+"""Hostile or broken eCaptureQ peers (issue 7): a clear message, the documented exit code, valid outputs,
+and nothing already received is lost. Every server here is a raw TCP server on 127.0.0.1 that speaks as
+much WebSocket as the case needs (written by hand, so it can break the protocol)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import socket
+import struct
+import threading
+import time
+
+from ecq2pcap.cli import main
+from tests.conftest import FIXTURES, run_tshark
+from tests.support.har import load_with_haralyzer, validate_har
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# one complete HTTP/1 exchange of the edge-case fixture (v1.4 JSON, IPv6 curl): request, response
+EXCHANGE = (FIXTURES / "v140_edge_cases.jsonl").read_text(encoding="utf-8").splitlines()[2:4]
+
+
+def frame(opcode: int, payload: bytes, *, announce: int | None = None) -> bytes:
+    """A server→client frame (unmasked); ``announce`` lies about the payload length."""
+    n = len(payload) if announce is None else announce
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, n)
+    elif n < 1 << 16:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+    return head + payload
+
+
+class RawServer:
+    """Accepts one connection on 127.0.0.1, runs ``behave(sock)`` on it, then stops listening (so the
+    client's reconnects are refused and it gives up)."""
+
+    def __init__(self, behave) -> None:
+        self.behave = behave
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}/"
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        finally:
+            self.listener.close()
+        with conn:
+            try:
+                self.behave(conn)
+            except OSError:
+                pass
+        self.done.set()
+
+    def __enter__(self) -> "RawServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.listener.close()
+        self.thread.join(5)
+
+
+def handshake(conn: socket.socket) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise OSError("client went away")
+        data += chunk
+    key = next(line.split(b":", 1)[1].strip() for line in data.split(b"\r\n")
+               if line.lower().startswith(b"sec-websocket-key:"))
+    accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+
+
+def run_live(tmp_path, url: str, *extra: str, capsys) -> tuple[int, str, dict, str]:
+    pcap, har = tmp_path / "o.pcapng", tmp_path / "o.har"
+    code = main(["live", url, "-w", str(pcap), "--har", str(har), "--retry-for", "0.5", *extra])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    doc = json.loads(har.read_text(encoding="utf-8"))
+    validate_har(doc)
+    load_with_haralyzer(doc)
+    return code, err, doc, str(pcap)
+
+
+def _exchange_then(conn: socket.socket, tail: bytes) -> None:
+    handshake(conn)
+    for line in EXCHANGE:
+        conn.sendall(frame(1, line.encode()))
+    conn.sendall(tail)
+    time.sleep(0.2)
+
+
+def test_garbage_frames_are_reported_skipped_and_the_rest_kept(tmp_path, capsys, tshark):
+    garbage = (frame(1, b"{not json") + frame(2, b"\x00\xff\x13garbage\x00") + frame(1, b'{"log_type": 99}')
+               + frame(1, b'{"log_type": 2, "payload": {"uuid": 5}}'))
+    with RawServer(lambda c: _exchange_then(c, garbage + frame(8, struct.pack("!H", 1000)))) as srv:
+        code, err, doc, pcap = run_live(tmp_path, srv.url, capsys=capsys)
+    assert code == 1  # eCapture went away for good after a connection was made
+    assert len(doc["log"]["entries"]) == 1  # the exchange received before the garbage
+    # each bad message named by the connection's URL and its number, with the reason
+    assert f"{srv.url}#3: invalid JSON" in err and f"{srv.url}#4: binary frame of 11 bytes" in err
+    assert f"{srv.url}#6: " in err  # a JSON event whose fields are wrong
+    assert re.search(r"skipped\s+3\n", err) and "gave up" in err
+    assert run_tshark(tshark, pcap, "-Y", "http.request", "-T", "fields", "-e", "http.request.uri").split()
+
+
+def test_a_server_that_closes_mid_message(tmp_path, capsys):
+    cut = frame(1, b'{"log_type": 2, "payload"', announce=1000)  # announces 1000 bytes, sends 25, closes
+    with RawServer(lambda c: _exchange_then(c, cut)) as srv:
+        code, err, doc, _ = run_live(tmp_path, srv.url, capsys=capsys)
+    assert code == 1
+    assert len(doc["log"]["entries"]) == 1
+    assert "gave up" in err
+
+
+def test_a_server_that_announces_a_huge_frame(tmp_path, capsys):
+    huge = frame(2, b"\x00" * 16, announce=1 << 62)
+    with RawServer(lambda c: _exchange_then(c, huge)) as srv:
+        code, err, doc, _ = run_live(tmp_path, srv.url, "--max-message-size", "1M", capsys=capsys)
+    assert code == 1
+    assert len(doc["log"]["entries"]) == 1
+    assert "--max-message-size" in err
+
+
+def test_a_server_that_is_not_websocket(tmp_path, capsys):
+    def behave(conn):
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello")
+        time.sleep(0.2)
+
+    with RawServer(behave) as srv:
+        code, err, doc, _ = run_live(tmp_path, srv.url, capsys=capsys)
+    assert code == 2  # never connected
+    assert "200" in err and "WebSocket" in err
+    assert doc["log"]["entries"] == []
+
+
+def test_a_server_that_accepts_and_says_nothing(tmp_path, capsys):
+    # (the opening handshake times out after websockets' default 10 s; then retries are refused)
+    silent = threading.Event()
+    with RawServer(lambda conn: silent.wait(30)) as srv:
+        start = time.monotonic()
+        code = main(["record", srv.url, "-o", str(tmp_path / "r.jsonl"), "--retry-for", "0.5"])
+        silent.set()
+    err = capsys.readouterr().err
+    assert time.monotonic() - start < 30
+    assert code == 2 and "Traceback" not in err
+    assert "timed out" in err and "gave up" in err
