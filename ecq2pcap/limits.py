@@ -51,10 +51,19 @@ class Limits:
         "connections open at once; beyond it the one idle longest is ended (FIN, HAR entries)",
         unit="connections")
     # HTTP header limits, enforced by the HTTP/1 and HTTP/2 parsers
-    header_line_size: int = _limit(64 * KiB, None, "longest HTTP/1 start line or header line")
-    header_section_size: int = _limit(1 * MiB, None, "largest HTTP/1 header section")
-    hpack_table_size: int = _limit(64 * KiB, None, "largest HPACK dynamic table honoured")
-    header_list_size: int = _limit(1 * MiB, None, "largest decoded HTTP/2 header list")
+    header_line_size: int = _limit(
+        64 * KiB, "--max-header-line",
+        "longest HTTP/1 start line or header line; a head with a longer one is skipped up to the next message")
+    header_section_size: int = _limit(
+        1 * MiB, "--max-header-size",
+        "largest HTTP/1 header section (Go's default); a bigger head is skipped up to the next message")
+    hpack_table_size: int = _limit(
+        64 * KiB, "--max-hpack-table",
+        "largest HPACK dynamic table kept per direction; a peer's bigger table is clipped (its oldest "
+        "entries become unknown)")
+    header_list_size: int = _limit(
+        1 * MiB, "--max-header-list",
+        "largest decoded HTTP/2 header list; a bigger header block is not decoded")
 
     @classmethod
     def from_args(cls, args) -> "Limits":

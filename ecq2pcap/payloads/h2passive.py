@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import hpack
-from hpack.exceptions import HPACKError, InvalidTableIndex
+from hpack.exceptions import HPACKError, InvalidTableIndex, OversizedHeaderListError
 from hpack.hpack import decode_integer
 from hpack.table import HeaderTable
 from hyperframe.exceptions import HyperframeError
@@ -50,7 +50,7 @@ from hyperframe.frame import (
     SettingsFrame,
 )
 
-from ..limits import limit_note
+from ..limits import DEFAULT_LIMITS, limit_note
 from ..model import Direction
 
 __all__ = [
@@ -72,7 +72,6 @@ _DEFAULT_MAX_FRAME = 16_384
 _LENIENT_MAX_FRAME = 1 << 20  # Go's servers advertise 1 MiB; anything above is "absurd" unless advertised
 _UNKNOWN_START_TABLE = 1 << 16  # table assumed when the start was not captured (≥ common real ones: Chrome's 64 KiB)
 _NO_LIMIT = 1 << 32
-_MAX_HEADER_LIST = 1 << 26
 _DEFAULT_MAX_BODY = 64 << 20
 
 # frame type → (stream id must be non-zero?, exact length or None, minimum length)
@@ -238,10 +237,12 @@ class _PassiveDecoder(hpack.Decoder):
     """hpack.Decoder that notes (instead of raising on) table-size violations and
     tolerates unknown table indices; :meth:`decode_block` reports both."""
 
-    def __init__(self) -> None:
-        super().__init__(max_header_list_size=_MAX_HEADER_LIST)
+    def __init__(self, max_table: int = DEFAULT_LIMITS.hpack_table_size,
+                 max_list: int = DEFAULT_LIMITS.header_list_size) -> None:
+        super().__init__(max_header_list_size=max_list)
         self.header_table = _TolerantTable()
         self.max_allowed_table_size = self.header_table.maxsize
+        self.max_table = max_table  # our memory bound, whatever the peers agreed
         self._size_notes: list[str] = []
 
     def _update_encoding_context(self, data: bytes | memoryview) -> int:
@@ -250,8 +251,17 @@ class _PassiveDecoder(hpack.Decoder):
             self._size_notes.append(
                 f"HPACK table size update to {new_size} exceeds the advertised {self.max_allowed_table_size}"
             )
-        self.header_table_size = new_size
+        self.set_table_size(new_size)
         return consumed
+
+    def set_table_size(self, size: int) -> None:
+        """Resize the dynamic table, clipped to ``max_table`` (then the encoder's oldest entries
+        are unknown here: their headers come out as not decodable, never as wrong ones)."""
+        if size > self.max_table:
+            self._size_notes.append(limit_note(
+                "hpack_table_size", f"HPACK table of {size} bytes kept at {self.max_table} bytes"))
+            size = self.max_table
+        self.header_table_size = size
 
     def _assert_valid_table_size(self) -> None:
         if self.header_table_size > self.max_allowed_table_size:
@@ -314,7 +324,8 @@ class H2PassiveDecoder:
     ``preface_seen`` (None until the first client bytes decide it).
     """
 
-    def __init__(self, *, max_body: int = _DEFAULT_MAX_BODY) -> None:
+    def __init__(self, *, max_body: int = _DEFAULT_MAX_BODY, max_table: int = DEFAULT_LIMITS.hpack_table_size,
+                 max_header_list: int = DEFAULT_LIMITS.header_list_size) -> None:
         self.max_body = max_body
         self.errors: list[str] = []
         self.goaways: list[H2GoAway] = []
@@ -322,7 +333,7 @@ class H2PassiveDecoder:
         self.preface_seen: bool | None = None
         self._buf = (bytearray(), bytearray())
         self._frame_start: list[tuple[int, Any]] = [(0, None), (0, None)]
-        self._hpack = (_PassiveDecoder(), _PassiveDecoder())
+        self._hpack = (_PassiveDecoder(max_table, max_header_list), _PassiveDecoder(max_table, max_header_list))
         self._start_known: list[bool | None] = [None, None]
         self._dead = [False, False]
         self._max_frame = [_DEFAULT_MAX_FRAME, _DEFAULT_MAX_FRAME]
@@ -459,7 +470,7 @@ class H2PassiveDecoder:
             self._start_known[d] = buf[3] == 0x4 and not buf[4] & 1 and self.preface_seen is not False
         if not self._start_known[d]:
             dec = self._hpack[d]
-            dec.header_table_size = _UNKNOWN_START_TABLE
+            dec.set_table_size(min(_UNKNOWN_START_TABLE, dec.max_table))
             dec.max_allowed_table_size = _NO_LIMIT
         return True
 
@@ -620,6 +631,9 @@ class H2PassiveDecoder:
         """Headers of one block and the stream error to note (None when clean)."""
         try:
             headers, misses, notes = self._hpack[d].decode_block(block)
+        except OversizedHeaderListError:
+            size = self._hpack[d].max_header_list_size
+            return [], limit_note("header_list_size", f"header list over {size} bytes not decoded")
         except (HPACKError, IndexError, ValueError) as exc:
             if not self._start_known[d]:
                 return [], HPACK_STATE_UNKNOWN

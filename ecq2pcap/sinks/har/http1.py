@@ -16,8 +16,6 @@ from ...model import Connection, Direction
 from ...payloads.http1 import (
     REQUEST_NOT_CAPTURED,
     RESPONSE_NOT_CAPTURED,
-    MAX_HEADER_LINE,
-    MAX_HEADER_SECTION,
     Http1Decoder,
     Http1Exchange,
 )
@@ -92,13 +90,11 @@ class Http1Parser:
         on_upgrade: Callable[[Exchange], UpgradeHandler] | None = None,
         reorder_window_ns: int = 0,
         fast: bool | None = None,
-        max_line: int = MAX_HEADER_LINE,
-        max_head: int = MAX_HEADER_SECTION,
     ) -> None:
         self.conn = conn
         self.limits = limits
         self._decoder = Http1Decoder(body_cap=limits.body_size, reorder_window_ns=reorder_window_ns, fast=fast,
-                                     max_line=max_line, max_head=max_head)  # fmt: skip
+                                     max_line=limits.header_line_size, max_head=limits.header_section_size)
         self._on_upgrade = on_upgrade or (lambda ex: UpgradedBytes(ex, limits))
         self.upgraded: UpgradeHandler | None = None
         self._upgrade: tuple[Http1Exchange, Exchange] | None = None

@@ -21,7 +21,8 @@ class Http2Parser:
     def __init__(self, conn: Connection, *, limits: Limits = DEFAULT_LIMITS) -> None:
         self.conn = conn
         self.limits = limits
-        self._decoder = H2PassiveDecoder(max_body=limits.body_size)
+        self._decoder = H2PassiveDecoder(max_body=limits.body_size, max_table=limits.hpack_table_size,
+                                         max_header_list=limits.header_list_size)
         self._reported = 0
 
     def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None = None) -> list[Exchange]:

@@ -1,0 +1,75 @@
+"""Header limits: HTTP/1 header lines and sections, the HPACK dynamic table and the decoded HTTP/2
+header list. Each has its flag, bites where stated (HAR _error) and is counted in the summary."""
+
+from __future__ import annotations
+
+import hpack
+from hyperframe.frame import HeadersFrame, SettingsFrame
+
+from ecq2pcap.model import Direction
+from ecq2pcap.payloads.h2passive import H2PassiveDecoder
+from tests.limits.support import Dump, convert_measured, load_har
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def _block(enc: hpack.Encoder, sid: int, extra: list[tuple[str, str]], *, request: bool = True) -> bytes:
+    head = ([(":method", "GET"), (":scheme", "https"), (":authority", "x"), (":path", f"/s{sid}")] if request
+            else [(":status", "200")])
+    return HeadersFrame(sid, data=enc.encode(head + extra, huffman=False),
+                        flags={"END_HEADERS", "END_STREAM"}).serialize()
+
+
+def _table_abuse(n_blocks: int, size: int = 16384) -> tuple[bytes, bytes]:
+    """Client bytes whose encoder announced a 1 GiB table and fills it with ``size``-byte values, and
+    the server's answers."""
+    enc, srv = hpack.Encoder(), hpack.Encoder()
+    enc.header_table_size = 1 << 30  # (the decoder's SETTINGS would forbid it; a hostile peer does not care)
+    c2s = PREFACE + SettingsFrame(0).serialize()
+    s2c = SettingsFrame(0).serialize()
+    for i in range(n_blocks):
+        sid = 2 * i + 1
+        c2s += _block(enc, sid, [(f"x-big-{i}-{k}", chr(65 + k) * size) for k in range(4)])
+        s2c += _block(srv, sid, [], request=False)
+    return c2s, s2c
+
+
+def test_hpack_table_is_clipped_to_its_limit():
+    c2s, s2c = _table_abuse(40)  # 2.5 MiB of indexed values
+    dec = H2PassiveDecoder(max_table=64 << 10)
+    streams = dec.feed(Direction.C2S, c2s, 1) + dec.feed(Direction.S2C, s2c, 2) + dec.close(3)
+    assert len(streams) == 40
+    table = dec._hpack[Direction.C2S].header_table
+    kept = sum(32 + len(name) + len(value) for name, value in table.dynamic_entries)
+    assert table.maxsize <= 64 << 10 and kept <= 64 << 10  # what the decoder keeps, whatever the encoder says
+    first = streams[0]
+    assert any("(limit: --max-hpack-table)" in e for e in first.errors)
+    # the headers of each block are decoded from the block itself (literals), so nothing is wrong
+    assert all(dict(s.request_headers)[":path"] == f"/s{s.stream_id}" for s in streams)
+
+
+def test_header_limits_from_the_command_line(tmp_path):
+    d = Dump()
+    fd = d.open()
+    c2s, s2c = _table_abuse(40, 1024)  # 160 KiB of indexed values, 4 KiB per header list
+    d.send(fd, c2s)
+    d.recv(fd, s2c)
+    fd = d.open(80)
+    d.send(fd, b"GET /long HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 5000 + b"\r\n\r\n")
+    d.recv(fd, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    d.send(fd, b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n")
+    d.recv(fd, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    fd = d.open()
+    enc = hpack.Encoder()
+    d.send(fd, PREFACE + SettingsFrame(0).serialize() + _block(enc, 1, [("x-list", "v" * 9000)]))
+    har = tmp_path / "o.har"
+    code, _, err = convert_measured("convert", str(d.write(tmp_path / "in.jsonl")), "--har", str(har),
+                                    "--max-hpack-table", "32K", "--max-header-line", "4K",
+                                    "--max-header-list", "8K")
+    assert code == 0, err
+    errors = " | ".join(e.get("_error", "") for e in load_har(har))
+    assert "(limit: --max-hpack-table)" in errors
+    assert "header line longer than 4096 bytes (limit: --max-header-line)" in errors
+    assert "header list over 8192 bytes not decoded (limit: --max-header-list)" in errors
+    hits = err.split("limits reached: ")[1].splitlines()[0]
+    assert all(f in hits for f in ("--max-hpack-table", "--max-header-line", "--max-header-list"))
