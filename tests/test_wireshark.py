@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ecq2pcap.wireshark.install import MARKER, targets
+from ecq2pcap.wireshark.install import MARKER, launcher_text, targets
 from tests.conftest import ROOT
 from tests.support import mixed_stream
 from tests.support.fake_ecapture import FakeECapture
@@ -56,7 +56,8 @@ def test_install_writes_its_files_where_wireshark_looks_and_says_where(tmp_path)
     for path in paths:
         assert str(path) in p.stdout and MARKER in path.read_text()
     launcher = paths[0].read_text()
-    assert launcher.startswith(f"#!{os.path.abspath(sys.executable)}\n") and os.access(paths[0], os.X_OK)
+    assert launcher.startswith("#!/bin/sh\n") and os.access(paths[0], os.X_OK)
+    assert f"'{os.path.abspath(sys.executable)}'" in launcher.splitlines()[1]
     assert not (tmp_path / ".config").exists()  # XDG_CONFIG_HOME respected
     # a file that is not ours is left alone by both install and uninstall
     foreign = tmp_path / ".local/lib/wireshark/plugins/ecq2pcap.lua"
@@ -113,6 +114,19 @@ def test_extcap_answers(home):
     assert [int(re.search(r"number=(\d+)", x).group(1)) for x in lines] == list(range(len(lines)))
     p = run_launcher(home, "--extcap-version")
     assert p.returncode == 0 and p.stdout.startswith("extcap {version=")
+
+
+def test_launcher_works_from_an_interpreter_path_with_spaces_and_quotes(tmp_path):
+    # (a #! line cannot hold such a path, nor one longer than the kernel's 127 bytes)
+    odd = tmp_path / ("a dir with spaces and a ' quote" + "x" * 120) / "python"
+    odd.parent.mkdir()
+    odd.symlink_to(sys.executable)
+    script = tmp_path / "launcher"
+    script.write_text(launcher_text(str(odd)))
+    script.chmod(0o755)
+    p = subprocess.run([str(script), "--extcap-version"], capture_output=True, text=True, timeout=30,
+                       env={k: v for k, v in ENV.items() if k != "PYTHONPATH"})
+    assert p.returncode == 0 and p.stdout.startswith("extcap {version="), p.stderr
 
 
 def test_extcap_errors_go_to_stderr_with_a_nonzero_exit(home, tmp_path):

@@ -39,11 +39,16 @@ def targets(env: dict | None = None) -> dict[str, list[Path]]:
     }
 
 
-def launcher_text() -> str:
-    python = os.path.abspath(sys.executable)  # not resolved: a virtualenv's python is a symlink that matters
+def launcher_text(python: str | None = None) -> str:
+    """A script that is both sh and Python: sh runs it again with this interpreter (a quoted path,
+    so spaces and long virtualenv paths work, which a ``#!`` line does not allow), Python runs
+    ecq2pcap's extcap from this package."""
+    python = python or os.path.abspath(sys.executable)  # not resolved: a virtualenv's python is a symlink that matters
+    quoted = "'" + python.replace("'", "'\"'\"'") + "'"  # valid in sh, and adjacent literals in Python
     package_parent = str(Path(__file__).resolve().parent.parent.parent)
     return (
-        f"#!{python}\n"
+        "#!/bin/sh\n"
+        f'"exec" {quoted} "$0" "$@"\n'
         f"# {MARKER}: Wireshark extcap launcher for ecq2pcap ('ecq2pcap wireshark install'; "
         "'ecq2pcap wireshark uninstall' removes it)\n"
         "import sys\n"
