@@ -61,6 +61,11 @@ def parse_tuple(text: str) -> Tuple | None:
     return Tuple(src, sport, dst, dport)
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only (str.isdigit also takes "²" and "١", which int() then rejects or reads)."""
+    return text.isascii() and text.isdigit()
+
+
 def _is_tuple(text: str) -> bool:
     return _TUPLE_RE.fullmatch(text) is not None
 
@@ -73,16 +78,16 @@ def parse_uuid(uuid: str) -> UuidInfo:
     if sock_form:
         text = text[5:]
     parts = text.split("_")
-    if len(parts) < 2 or not parts[0].isdigit():
+    if len(parts) < 2 or not _digits(parts[0]):
         raise ValueError(f"unparsable uuid {uuid!r}: does not start with <pid>_")
     pid = int(parts[0])
 
     # openssl: ..._<fd>_<dt>_<tuple>[_<sock>]
-    if sock_form and len(parts) >= 2 and parts[-1].isdigit() and _is_tuple(parts[-2]):
+    if sock_form and len(parts) >= 2 and _digits(parts[-1]) and _is_tuple(parts[-2]):
         parts = parts[:-1]
     if len(parts) >= 6 and _is_tuple(parts[-1]):
         fd_s, dt_s = parts[-3], parts[-2]
-        if not (fd_s.isdigit() and dt_s in ("0", "1") and parts[1].isdigit()):
+        if not (_digits(fd_s) and dt_s in ("0", "1") and _digits(parts[1])):
             raise ValueError(f"unparsable uuid {uuid!r}: expected <pid>_<tid>_<comm>_<fd>_<dt>_<tuple>")
         return UuidInfo(
             kind="openssl",
@@ -101,7 +106,7 @@ def parse_uuid(uuid: str) -> UuidInfo:
     nul_at = max((i for i, p in enumerate(parts) if "\x00" in p), default=-1)
     if nul_at >= 1:
         rest = parts[nul_at + 1 :]
-        if nul_at >= 2 and parts[1].isdigit() and rest in ([], ["0"], ["1"]):
+        if nul_at >= 2 and _digits(parts[1]) and rest in ([], ["0"], ["1"]):
             comm = "_".join(parts[2 : nul_at + 1]).rstrip("\x00")
             if rest:  # gnutls / nspr
                 return UuidInfo("nofd", pid, int(parts[1]), comm, data_type=DataType(int(rest[0])))
@@ -109,8 +114,8 @@ def parse_uuid(uuid: str) -> UuidInfo:
         if not rest:  # mysql / postgres
             return UuidInfo("pidcomm", pid, None, "_".join(parts[1:]).rstrip("\x00"))
     # NUL-less fallbacks (comm already trimmed by a re-encoder)
-    if len(parts) >= 4 and parts[1].isdigit() and parts[-1] in ("0", "1"):
+    if len(parts) >= 4 and _digits(parts[1]) and parts[-1] in ("0", "1"):
         return UuidInfo("nofd", pid, int(parts[1]), "_".join(parts[2:-1]), data_type=DataType(int(parts[-1])))
-    if len(parts) >= 3 and parts[1].isdigit():
+    if len(parts) >= 3 and _digits(parts[1]):
         return UuidInfo("gotls", pid, int(parts[1]), "_".join(parts[2:]))
     raise ValueError(f"unparsable uuid {uuid!r}")

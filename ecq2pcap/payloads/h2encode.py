@@ -106,7 +106,7 @@ class _Stream:
 
 
 def _content_length(value: str | None) -> int | None:
-    return int(value) if value is not None and value.strip().isdigit() else None
+    return int(value) if value is not None and value.strip().isascii() and value.strip().isdigit() else None
 
 
 class H2Reencoder:

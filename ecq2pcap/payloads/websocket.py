@@ -106,7 +106,7 @@ def parse_extensions(header: str | None) -> tuple[DeflateParams | None, list[str
 
         def bits(key: str) -> int | None:
             v = params.get(key)
-            return int(v) if v and v.isdigit() else None
+            return int(v) if v and v.isascii() and v.isdigit() and 8 <= int(v) <= 15 else None  # RFC 7692
 
         deflate = DeflateParams(
             client_no_context_takeover="client_no_context_takeover" in params,

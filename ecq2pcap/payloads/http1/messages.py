@@ -67,7 +67,7 @@ def body_error(what: str, reason: str, msg: HttpMessage, eof: bool, at_eof: bool
         if te is not None and "chunked" in te.lower():
             return f"{what} body truncated: chunked body incomplete after {msg.body_size} bytes"
         length = msg.header("content-length")
-        if length is not None and length.strip().isdigit():
+        if length is not None and length.strip().isascii() and length.strip().isdigit():
             return f"{what} body truncated: {msg.body_size} of {int(length)} bytes"
     if eof:
         return f"{what} body truncated after {msg.body_size} bytes ({reason})"

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote
 
 from ...model import NOT_PLACED, Connection, Direction
 from ...limits import DEFAULT_LIMITS, Limits, limits_in
@@ -44,6 +45,7 @@ __all__ = ["build_entry", "UNKNOWN_METHOD", "UNKNOWN_MIME"]
 UNKNOWN_METHOD = "UNKNOWN"
 UNKNOWN_MIME = "x-unknown"
 _URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+_IP_LITERAL = re.compile(r"\[[0-9A-Fa-f:.]+\](:[0-9]*)?")
 
 
 def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
@@ -253,7 +255,11 @@ def _url(req: HttpRequest, conn: Connection) -> str:
     if req.method == "CONNECT":
         return f"{req.scheme}://{quote(target, safe=_URI_SAFE)}"  # authority-form
     authority = req.authority or req.header("host") or _endpoint(conn.server)
-    authority = quote(authority.strip(), safe=_URI_SAFE)
+    authority = authority.strip()
+    if ("[" in authority or "]" in authority) and not _IP_LITERAL.fullmatch(authority):
+        authority = quote(authority, safe=_URI_SAFE.replace("[", "").replace("]", ""))  # brackets only around IPv6
+    else:
+        authority = quote(authority, safe=_URI_SAFE)
     if not target.startswith("/"):
         target = "/" if target == "*" else "/" + target  # asterisk-form (OPTIONS *) or odd targets
     return f"{req.scheme}://{authority}{quote(target, safe=_URI_SAFE)}"
@@ -265,7 +271,7 @@ def _endpoint(addr: tuple[str, int]) -> str:
 
 
 def _query(url: str) -> list[dict]:
-    query = urlsplit(url).query
+    query = url.partition("?")[2].partition("#")[0]  # (not urlsplit: it rejects a hostile "[" authority)
     return [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)]
 
 

@@ -1,0 +1,294 @@
+"""Property-based fuzzing of every decoder (issue 7): on any input a decoder returns its result
+or raises its one documented error type; nothing else escapes, and what comes out is well formed.
+
+Each target mixes arbitrary bytes with mutations of valid inputs (hypothesis shrinks both)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ecq2pcap.dialects import decode
+from ecq2pcap.dialects.raw_text import decode_raw_text, render_v1_hexdump_line, reverse_v1_hexdump
+from ecq2pcap.dialects.state import StreamState
+from ecq2pcap.dialects.v15_proto import encode_event, encode_heartbeat, encode_run_log
+from ecq2pcap.dialects.v2_text import decode_v2_payload, render_v2_hexdump_line, reverse_v2_hexdump
+from ecq2pcap.model import (Annotation, Capture, ConnectInfo, DecodeError, Direction, Heartbeat, Message, Opcode,
+                            ProcessLog)
+from ecq2pcap.payloads.h2dump import parse_h2_dump
+from ecq2pcap.payloads.h2passive import H2PassiveDecoder
+from ecq2pcap.payloads.hexdump import reverse_hexdump
+from ecq2pcap.payloads.http1 import Http1Decoder
+from ecq2pcap.payloads.http1_render import repair_rendered
+from ecq2pcap.payloads.websocket import WebSocketParser, parse_extensions
+from ecq2pcap.sinks.har.content import decode_content
+from ecq2pcap.uuids import parse_tuple, parse_uuid
+from fixtures.encoders import go_hex_dump, v2_connect_text, v2_data_text
+
+RECORDS = (Capture, ConnectInfo, Heartbeat, ProcessLog, Annotation)
+
+
+@st.composite
+def mutated(draw, valid: st.SearchStrategy[bytes]) -> bytes:
+    """A valid input with a few byte-level mutations: flip, cut, insert, duplicate a slice."""
+    data = bytearray(draw(valid))
+    for _ in range(draw(st.integers(0, 4))):
+        op = draw(st.sampled_from(["flip", "cut", "insert", "dup"]))
+        pos = draw(st.integers(0, len(data)))
+        if op == "flip" and pos < len(data):
+            data[pos] ^= 1 << draw(st.integers(0, 7))
+        elif op == "cut":
+            data = data[:pos] + data[pos + draw(st.integers(0, 64)):]
+        elif op == "insert":
+            data[pos:pos] = draw(st.binary(max_size=16))
+        elif op == "dup":
+            data[pos:pos] = data[pos:pos + draw(st.integers(0, 64))]
+    return bytes(data)
+
+
+def either(valid: st.SearchStrategy[bytes], max_size: int = 512) -> st.SearchStrategy[bytes]:
+    return st.one_of(st.binary(max_size=max_size), mutated(valid))
+
+
+def check_records(records) -> None:
+    assert isinstance(records, list)
+    for r in records:
+        assert isinstance(r, RECORDS), r
+        if isinstance(r, Capture):
+            assert isinstance(r.payload, bytes) and r.pid >= 0
+
+
+# -- dialects ---------------------------------------------------------------------------
+
+HTTP = [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", b"\x00\x01\xfe" * 9]
+UUIDS = ["1_2_curl_5_1_10.0.0.1:40000-10.0.0.2:443", "sock:7_7_nginx_12_0_0.0.0.0:0-0.0.0.0:0_0",
+         "100_100_curl worker_1_7_1_[2001:db8::10]:50000-[2001:db8::1]:9443", "3_3_firefox_0", "9_9_go_1_2_3"]
+
+
+@st.composite
+def v14_json(draw) -> bytes:
+    payload = draw(st.sampled_from(HTTP))
+    event = {"timestamp": draw(st.integers(-2, 1 << 40)), "uuid": draw(st.sampled_from(UUIDS)),
+             "src_ip": "10.0.0.1", "src_port": 40000, "dst_ip": "10.0.0.2", "dst_port": 443,
+             "pid": draw(st.integers(-1, 1 << 33)), "pname": "curl", "type": draw(st.integers(0, 9)),
+             "length": 0, "payload_base64": base64.b64encode(payload).decode()}
+    msg = draw(st.sampled_from([{"log_type": 2, "payload": event},
+                                {"log_type": 0, "payload": {"timestamp": 1, "count": 2, "message": "hb"}},
+                                {"log_type": 1, "payload": {"level": "info", "Version": "linux_amd64:v1.4.2"}}]))
+    return json.dumps(msg).encode()
+
+
+@given(either(v14_json()))
+def test_v14_json_frames(data):
+    try:
+        check_records(decode(Message(data, Opcode.TEXT, "fuzz:1")))
+    except DecodeError:
+        pass
+
+
+@st.composite
+def log_entry(draw) -> bytes:
+    kind = draw(st.sampled_from(["event", "heartbeat", "log"]))
+    if kind == "heartbeat":
+        return encode_heartbeat(draw(st.integers(0, 1 << 33)), draw(st.integers(0, 99)))
+    if kind == "log":
+        return encode_run_log(draw(st.sampled_from(['{"level":"info","Version":"v1.5.2"}\n', "plain\n"])))
+    return encode_event(timestamp=draw(st.integers(0, 1 << 62)), uuid=draw(st.sampled_from(UUIDS)), pid=7,
+                        pname="nginx", type=draw(st.integers(0, 5)), payload=draw(st.sampled_from(HTTP)),
+                        src_ip="10.0.0.1", src_port=1, dst_ip="10.0.0.2", dst_port=2)
+
+
+@given(either(log_entry()))
+def test_protobuf_log_entries_and_raw_text_frames(data):
+    state = StreamState()
+    try:
+        check_records(decode(Message(data, Opcode.BINARY, "fuzz:1"), state))
+    except DecodeError:
+        pass
+
+
+@st.composite
+def raw_text(draw) -> bytes:
+    body = draw(st.sampled_from(HTTP))
+    kind = draw(st.sampled_from(["gotls", "hex", "bash"]))
+    if kind == "gotls":
+        return json.dumps({"pid": 3, "comm": "go", "payload": base64.b64encode(body).decode()}).encode()
+    if kind == "hex":
+        return b"\n".join(render_v1_hexdump_line(i * 16, body[i * 16:i * 16 + 16]) for i in range((len(body) + 15) // 16))
+    return b"PID:12, UID:0, \tComm:bash, \tRetvalue:0, \tLine:\nls -l"
+
+
+@given(either(raw_text()))
+def test_raw_text_frames(data):
+    try:
+        check_records(decode_raw_text(data, "fuzz:1"))
+    except DecodeError:
+        pass
+
+
+@st.composite
+def v2_text(draw) -> bytes:
+    kind = draw(st.sampled_from(["data", "connect", "hex"]))
+    if kind == "connect":
+        return v2_connect_text(7, 7, "nginx", 12, ("127.0.0.1", draw(st.integers(0, 70000))), ("::1", 443))
+    body = draw(st.sampled_from(HTTP))
+    text = v2_data_text(draw(st.floats(0, 2e9)), 7, 7, "nginx", 12, draw(st.booleans()), body)
+    if kind == "hex":
+        head, _, _ = text.partition(b":\n")
+        lines = b"\n".join(render_v2_hexdump_line(i * 32, body[i * 32:i * 32 + 32])
+                           for i in range((len(body) + 31) // 32))
+        text = head.replace(b"bytes)", b"bytes, hex)") + b":\n" + lines + b"\n"
+    return text
+
+
+@given(either(v2_text()))
+def test_v2_text_renderings_and_connect_lines(data):
+    check_records(decode_v2_payload(data, "fuzz:1", None, StreamState()))  # documented never to raise
+
+
+# -- uuids, hex dumps --------------------------------------------------------------------
+
+@given(st.one_of(st.text(max_size=80), st.sampled_from(UUIDS).flatmap(
+    lambda u: st.integers(0, len(u)).flatmap(lambda i: st.text(max_size=4).map(lambda t: u[:i] + t + u[i:])))))
+def test_uuid_and_tuple_parsing(text):
+    for parse in (parse_uuid, parse_tuple):
+        try:
+            parse(text)
+        except ValueError:
+            pass
+
+
+@given(st.binary(max_size=300))
+def test_hex_dumps_round_trip(data):
+    assert reverse_hexdump(go_hex_dump(data)) == data
+    v1 = b"\n".join(render_v1_hexdump_line(i * 16, data[i * 16:i * 16 + 16]) for i in range((len(data) + 15) // 16))
+    assert reverse_v1_hexdump(v1) == data
+    v2 = b"\n".join(render_v2_hexdump_line(i * 32, data[i * 32:i * 32 + 32]) for i in range((len(data) + 31) // 32))
+    assert reverse_v2_hexdump(v2) == data
+
+
+@given(either(st.binary(max_size=200).map(go_hex_dump), 600))
+def test_hex_dump_reversal_only_raises_value_error(text):
+    for reverse in (reverse_hexdump, reverse_v1_hexdump, reverse_v2_hexdump):
+        try:
+            assert isinstance(reverse(text), bytes)
+        except ValueError:
+            pass
+
+
+# -- HTTP/1 ----------------------------------------------------------------------------
+
+RENDERED = [b"GET /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\nbody",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nshort", b"HTTP/1.1 101 Switching Protocols\r\n\r\n"]
+
+
+@given(either(st.sampled_from(RENDERED)))
+def test_http1_framing_repair(data):
+    wire, notes = repair_rendered(data)
+    assert isinstance(wire, bytes) and all(isinstance(n, str) for n in notes)
+
+
+@given(st.lists(st.tuples(st.booleans(), either(st.sampled_from(RENDERED + HTTP))), max_size=8))
+def test_http1_decoder(chunks):
+    dec = Http1Decoder(body_cap=1 << 16)
+    out = []
+    for i, (c2s, data) in enumerate(chunks):
+        out += dec.feed(Direction.C2S if c2s else Direction.S2C, data, i)
+    out += dec.close(len(chunks))
+    for ex in out:
+        assert ex.request is not None or ex.response is not None or ex.errors
+
+
+# -- HTTP/2 ------------------------------------------------------------------------------
+
+DUMP = (b"\nFrame Type\t=>\tHEADERS\nFrame StreamID\t=>\t1\nFrame Length\t=>\t20\n"
+        b'header field ":method" = "GET"\nheader field ":path" = "/x"\n'
+        b"\nFrame Type\t=>\tDATA\nFrame StreamID\t=>\t1\nFrame Length\t=>\t5\nhello\n"
+        b"\nMerged Data Frame, StreamID\t=>\t1\nMerged Data Frame, Final Length\t=>\t3\n\nabc\n")
+
+
+@given(either(st.just(DUMP), 800))
+def test_http2_text_dump_parser(data):
+    parsed = parse_h2_dump(data)
+    assert parsed is not None
+
+
+def _h2_bytes() -> st.SearchStrategy[bytes]:
+    import hpack
+    from hyperframe.frame import DataFrame, HeadersFrame, SettingsFrame
+
+    def build(path: str) -> bytes:
+        enc = hpack.Encoder()
+        head = [(":method", "GET"), (":scheme", "https"), (":authority", "x"), (":path", path)]
+        return (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + SettingsFrame(0).serialize()
+                + HeadersFrame(1, data=enc.encode(head), flags={"END_HEADERS"}).serialize()
+                + DataFrame(1, data=b"body", flags={"END_STREAM"}).serialize())
+
+    return st.sampled_from(["/", "/a?b=c", "/" + "x" * 300]).map(build)
+
+
+@given(st.lists(st.tuples(st.booleans(), either(_h2_bytes(), 600)), min_size=1, max_size=6))
+def test_passive_http2_decoder(chunks):
+    dec = H2PassiveDecoder(max_body=1 << 16)
+    streams = []
+    for i, (c2s, data) in enumerate(chunks):
+        streams += dec.feed(Direction.C2S if c2s else Direction.S2C, data, i)
+    streams += dec.close(len(chunks))
+    for s in streams:
+        assert isinstance(s.request_headers, list) and isinstance(s.errors, list)
+
+
+# -- WebSocket, content codings ------------------------------------------------------------
+
+def _ws_frames() -> st.SearchStrategy[bytes]:
+    def build(payload: bytes, deflate: bool) -> bytes:
+        if deflate:
+            c = zlib.compressobj(9, zlib.DEFLATED, -15)
+            payload = (c.compress(payload) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        first = 0xC1 if deflate else 0x81
+        n = len(payload)
+        head = bytes([first, n]) if n < 126 else bytes([first, 126]) + n.to_bytes(2, "big")
+        return head + payload
+
+    return st.builds(build, st.binary(max_size=200), st.booleans())
+
+
+EXTENSIONS = st.one_of(st.text(max_size=60), st.sampled_from([
+    "permessage-deflate", "permessage-deflate; client_max_window_bits=12; server_max_window_bits=12",
+    "permessage-deflate; server_max_window_bits=0", "permessage-deflate; client_max_window_bits=99",
+    "permessage-deflate; server_max_window_bits=8; server_no_context_takeover", None]))
+
+
+@given(EXTENSIONS, st.lists(st.tuples(st.booleans(), either(_ws_frames(), 300)), max_size=6))
+def test_websocket_frames_and_permessage_deflate(extensions, chunks):
+    parse_extensions(extensions)
+    ws = WebSocketParser(extensions, max_message_size=1 << 16)
+    msgs = []
+    for i, (c2s, data) in enumerate(chunks):
+        msgs += ws.feed(Direction.C2S if c2s else Direction.S2C, data, i)
+    msgs += ws.close(len(chunks))
+    assert not [e for e in ws.errors if "internal error" in e], ws.errors
+    assert all(len(m.data) <= 1 << 16 for m in msgs)
+
+
+def _encoded() -> st.SearchStrategy[tuple[bytes, str]]:
+    import brotli
+    import zstandard
+
+    codings = {"gzip": lambda b: zlib.compress(b, wbits=31), "deflate": zlib.compress, "br": brotli.compress,
+               "zstd": lambda b: zstandard.ZstdCompressor().compress(b), "identity": lambda b: b}
+    return st.tuples(st.binary(max_size=300), st.sampled_from(sorted(codings))).map(
+        lambda t: (codings[t[1]](t[0]), t[1]))
+
+
+@given(st.one_of(_encoded(), st.tuples(st.binary(max_size=300), st.text(max_size=30))),
+       st.integers(0, 4096))
+def test_content_decoding(encoded, cap):
+    body, coding = encoded
+    decoded = decode_content(body, coding, cap=cap)
+    assert len(decoded.data) <= max(cap, len(body))
+
