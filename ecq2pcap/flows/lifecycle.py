@@ -97,8 +97,13 @@ class Lifecycle:
             del self._current[c.group]
         if not c.closed and c.synthetic_reason:
             self._endpoints.release(c.client, c.server)
+        self._placement.forget(c)
         if c.closed or not c.opened:
             c.closed = True
             return
         c.closed = True
         out.append(Closed(c.conn, max(c.last_released_ts, c.last_ts), reason, closing_notes(c, extra)))
+        # what only an open connection needs goes now: the sweep's deadline heap may still hold
+        # this state for a while (a straggler reopens it with fresh state, see _reopen)
+        c.last_headers.clear()
+        c.normalizer = None  # type: ignore[assignment]

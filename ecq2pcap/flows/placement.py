@@ -27,6 +27,7 @@ from .roles import METHODS, is_server_settings
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 RECENT = 8  # connections per (pid, fd) remembered
+CLOSED_GROUPS = 4096  # (pid, fd)s remembered after their last connection closed
 
 PLACED_NOTE = ("captured before eCapture knew its socket (unknown-tuple uuid): placed on this connection, the "
                "first on its (pid, fd) whose own calls follow")
@@ -126,7 +127,8 @@ class Placement:
 
     def __init__(self) -> None:
         self.held: dict[tuple, Held] = {}  # group -> captures waiting for their connection
-        self._recent: dict[tuple, deque] = {}  # group -> its last few connections
+        self._recent: dict[tuple, deque] = {}  # group -> its last few open connections
+        self._closed_groups: dict[tuple, None] = {}  # groups whose connections all closed (the latest few)
         self._known: dict[tuple, tuple[Tuple, int]] = {}  # (pid, fd) -> (tuple, time) from connect lines
 
     def tuple_of(self, pid: int, fd: int) -> Tuple | None:
@@ -148,8 +150,23 @@ class Placement:
     def track(self, c) -> None:
         self._recent.setdefault(c.group, deque(maxlen=RECENT)).append(c)
 
+    def forget(self, c) -> None:
+        """``c`` closed: it can no longer take captures (bounded memory: only open connections and
+        their groups are remembered)."""
+        recent = self._recent.get(c.group)
+        if recent is not None:
+            try:
+                recent.remove(c)
+            except ValueError:
+                pass
+            if not recent:
+                del self._recent[c.group]
+                self._closed_groups[c.group] = None  # (a group that had connections, for had_connections)
+                if len(self._closed_groups) > CLOSED_GROUPS:
+                    del self._closed_groups[next(iter(self._closed_groups))]
+
     def had_connections(self, group: tuple) -> bool:
-        return bool(self._recent.get(group))
+        return bool(self._recent.get(group)) or group in self._closed_groups
 
     def successor(self, group: tuple, ts: int):
         return pick_successor(self._recent.get(group, ()), ts)

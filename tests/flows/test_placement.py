@@ -190,3 +190,19 @@ def test_not_placed_calls_say_so_in_every_output(tmp_path, tshark):
     rows = dict(line.split("\t", 1) for line in comments.splitlines())
     assert NOT_PLACED in rows["/two"] and NOT_PLACED not in rows["/one"]
     assert "2 not placed" in err.getvalue()
+
+
+def test_closed_connections_are_forgotten():
+    # one connection per process (curl): what placement remembers stays with the open connections
+    from ecq2pcap.limits import Limits
+
+    table = ConnectionTable(limits=Limits(open_connections=10))
+    for i in range(300):
+        tup = Tuple("10.0.0.1", 1000 + i, "10.0.0.2", 443)
+        cap = Capture(pid=100 + i, tid=1, comm="curl", fd=5, data_type=DataType.WRITE, tuple=tup,
+                      timestamp_ns=i * S, payload=REQ1, form=PayloadForm.HTTP1_RENDERED, ectype=None,
+                      uuid=f"{100 + i}_1_curl_5_1_x")
+        table.feed(cap)
+    assert len(table._placement._recent) <= 20  # the open ones (and those still in the reorder buffer)
+    table.close_all()
+    assert not table._placement._recent
