@@ -44,6 +44,7 @@ def _host(text: str) -> str:
     return text[1:-1] if text.startswith("[") else text
 
 
+@lru_cache(maxsize=8192)  # both directions (and every event) of a connection name the same tuple
 def parse_tuple(text: str) -> Tuple | None:
     """``a.b.c.d:p-e.f.g.h:q`` or ``[v6]:p-[v6]:q`` (v1) and ``[a]:p->[b]:q`` (v2).
 

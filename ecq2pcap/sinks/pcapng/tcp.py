@@ -16,6 +16,7 @@ costs one ``int.from_bytes`` over its payload, one ``%`` and one ``pack``.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 
 from ...model import Direction
@@ -90,8 +91,12 @@ class TcpFlow:
         self.v6 = ":" in client_ip
         if self.v6 != (":" in server_ip):
             raise ValueError(f"mixed IPv4/IPv6 endpoints: {client_ip} and {server_ip}")
-        make = ipaddress.IPv6Address if self.v6 else ipaddress.IPv4Address
-        c, s = make(client_ip).packed, make(server_ip).packed
+        family = socket.AF_INET6 if self.v6 else socket.AF_INET
+        try:  # (inet_pton: ~10× faster than ipaddress, one connection's worth of work per event here)
+            c, s = socket.inet_pton(family, client_ip), socket.inet_pton(family, server_ip)
+        except OSError:  # what inet_pton refuses and ipaddress takes (a scoped fe80::1%eth0), or a ValueError
+            make = ipaddress.IPv6Address if self.v6 else ipaddress.IPv4Address
+            c, s = make(client_ip).packed, make(server_ip).packed
         self.mss = mss
         if link_type == LINKTYPE_ETHERNET:
             ethertype = b"\x86\xdd" if self.v6 else b"\x08\x00"
