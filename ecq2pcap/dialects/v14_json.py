@@ -7,6 +7,8 @@ JSON, which :func:`decode_event_json` also accepts.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from ..model import Annotation, DecodeError, Heartbeat, Message, ProcessLog, Record
@@ -24,14 +26,18 @@ class _Heartbeat(msgspec.Struct):
     message: str = ""
 
 
+_U32 = Annotated[int, msgspec.Meta(ge=0, le=0xFFFFFFFF)]
+_Port = Annotated[int, msgspec.Meta(ge=0, le=0xFFFF)]
+
+
 class _Event(msgspec.Struct):
     uuid: str
     timestamp: int = 0
     src_ip: str = ""
-    src_port: int = 0
+    src_port: _Port = 0
     dst_ip: str = ""
-    dst_port: int = 0
-    pid: int = 0
+    dst_port: _Port = 0
+    pid: _U32 = 0  # (Go's uint32: a negative or huge one is not eCapture's)
     pname: str = ""
     type: int = 0
     length: int = 0

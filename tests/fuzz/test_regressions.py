@@ -63,3 +63,15 @@ def test_an_authority_with_a_bracket_is_kept_in_the_url(tmp_path):
 def test_uuid_numbers_are_ascii_digits(pid):
     with pytest.raises(ValueError, match="does not start with <pid>_"):
         parse_uuid(f"{pid}_1_curl_5_1_10.0.0.1:1-10.0.0.2:2")
+
+
+@pytest.mark.parametrize("field, value", [("pid", -1), ("pid", 1 << 40), ("src_port", 70000)])
+def test_v14_json_numbers_out_of_their_go_types_are_refused(field, value):
+    # the deep fuzz run: "pid": -1 became a capture of pid -1
+    from ecq2pcap.dialects import decode
+    from ecq2pcap.model import DecodeError, Message, Opcode
+
+    event = {"timestamp": 1, "uuid": "1_2_curl_5_1_10.0.0.1:40000-10.0.0.2:443", "pid": 1, "pname": "curl",
+             "type": 1, "payload_base64": "R0VU", field: value}
+    with pytest.raises(DecodeError, match=field):
+        decode(Message(json.dumps({"log_type": 2, "payload": event}).encode(), Opcode.TEXT, "x:1"))
