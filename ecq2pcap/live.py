@@ -1,4 +1,5 @@
-"""``ecq2pcap live`` and ``ecq2pcap record``: eCapture's eCaptureQ WebSocket, as it happens.
+"""The capture behind ``ecq2pcap live`` and ``ecq2pcap record``: eCapture's eCaptureQ WebSocket, as it
+happens (their options, outputs and exit codes: :mod:`ecq2pcap.commands.live`).
 
 live    URL -w OUT.pcapng|- [--har OUT.har] [--record DUMP]  → outputs (+ a recording)
 record  URL -o DUMP|-                                         → a lossless recording only
@@ -25,9 +26,7 @@ the same pcapng and HAR. With ``--record``, packet comments name the recording l
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import gzip
 import os
 import re
 import select
@@ -37,27 +36,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from .argtypes import int_between, seconds, size
-from .limits import LIMIT_FLAGS, Limits, format_size
 from .model import Message
-from .outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error
 from .sinks.units import UnitWriter
 from .pipeline import V200_NOTICE
 from .report import Report
 from .sources.recording import frame_line, header_line
-from .sources.websocket import (
-    DEFAULT_ORIGIN,
-    ConnectError,
-    Delivery,
-    WebSocketSource,
-    check_url,
-    is_heartbeat,
-    is_log_message,
-)
+from .sources.websocket import ConnectError, Delivery, WebSocketSource, is_heartbeat, is_log_message
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -113,23 +100,6 @@ class Recorder:
 
     def flush(self) -> None:
         self._units.flush()
-
-
-def open_recording(path: str, url: str, stack: ExitStack) -> Recorder:
-    """A recorder on ``path`` ('-' = stdout; gzip when it ends with .gz), closed by ``stack``."""
-    from .cli import UsageError
-
-    try:
-        if path == "-":
-            return Recorder(sys.stdout.buffer, url, "<stdin>")
-        out: BinaryIO = stack.enter_context(OutputFile(path))
-        if path.endswith(".gz"):
-            out = stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=6))
-        return Recorder(out, url, path)
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise UsageError(describe_write_error(exc) if exc.filename else f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 # ---------------------------------------------------------------------------
@@ -437,186 +407,3 @@ class _Progress:
 
 # ---------------------------------------------------------------------------
 # commands
-
-
-def _add_connection_args(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("url", metavar="URL", help="eCapture's --ecaptureq address, e.g. ws://127.0.0.1:28257/")
-    add_connection_options(cmd)
-
-
-def add_connection_options(cmd: argparse.ArgumentParser) -> None:
-    """Stopping and connection options of every command that reads eCaptureQ live."""
-    stop = cmd.add_argument_group("stopping (default: Ctrl-C or SIGTERM)")
-    stop.add_argument("--duration", type=seconds, metavar="S", help="stop after S seconds (0 = no limit)")
-    stop.add_argument("--count", type=int_between(1), metavar="N", help="stop after N events")
-    conn = cmd.add_argument_group("connection")
-    conn.add_argument("--origin", default=DEFAULT_ORIGIN, metavar="O",
-                      help=f"Origin header; eCapture rejects a handshake without one (default {DEFAULT_ORIGIN}; "
-                      "'' sends none)")
-    conn.add_argument("--insecure", action="store_true", help="wss://: do not verify the server certificate")
-    conn.add_argument("--retry-for", type=seconds, metavar="S",
-                      help="while disconnected, keep retrying for S seconds, then stop "
-                      "(default: forever; 0 = do not retry)")
-    cmd.add_argument("-q", "--quiet", action="store_true", help="no status line and no summary")
-
-
-def add_live_parser(subparsers) -> argparse.ArgumentParser:
-    from .cli import add_output_args
-
-    cmd = subparsers.add_parser(
-        "live",
-        help="connect to eCapture's eCaptureQ WebSocket and write pcapng/HAR as events arrive",
-        description="Connect to eCapture (ecapture tls --ecaptureq ws://host:28257/) and convert its events as "
-        "they arrive. '-w -' writes pcapng to stdout: ecq2pcap live URL -w - | wireshark -k -i -",
-    )
-    _add_connection_args(cmd)
-    add_output_args(cmd)
-    cmd.add_argument("--record", metavar="DUMP",
-                     help="also keep a lossless recording (JSON lines; gzip if DUMP ends with .gz) for convert")
-    return cmd
-
-
-def add_record_parser(subparsers) -> argparse.ArgumentParser:
-    cmd = subparsers.add_parser(
-        "record",
-        help="record eCapture's eCaptureQ WebSocket losslessly, for convert later",
-        description="Record every eCaptureQ message byte-exact with its receive time "
-        "(JSON lines; gzip if DUMP ends with .gz). Convert it later with: ecq2pcap convert DUMP -w OUT.pcapng",
-    )
-    _add_connection_args(cmd)
-    cmd.add_argument("-o", "--output", required=True, metavar="DUMP", help="recording file ('-' = stdout)")
-    cmd.add_argument(LIMIT_FLAGS["message_size"], dest="message_size", type=size, default=None, metavar="BYTES",
-                     help="largest eCaptureQ message received; a bigger one is refused (the connection is "
-                     f"closed with code 1009 and opened again) (default {format_size(Limits().message_size)})")
-    return cmd
-
-
-def _source(args: argparse.Namespace, status: StatusLine) -> WebSocketSource:
-    from .cli import UsageError
-
-    try:
-        check_url(args.url)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-    def on_status(kind: str, text: str) -> None:
-        if kind == "heartbeat":
-            status.say(f"warning: {text}")
-        elif kind != "error":  # the command reports the final error itself
-            status.say(text)
-
-    return WebSocketSource(args.url, origin=args.origin or None, insecure=args.insecure,
-                           retry_for=args.retry_for, on_status=on_status,
-                           max_message_size=Limits.from_args(args).message_size)
-
-
-def _run(source: WebSocketSource, session: Session, args: argparse.Namespace, status: StatusLine, what: str) -> str:
-    try:
-        return asyncio.run(capture(source, session, duration=args.duration or None,
-                                   progress=_Progress(source, session, status, what)))
-    except KeyboardInterrupt:  # only when the signal handlers could not be installed
-        return "signal"
-    finally:
-        status.clear()
-
-
-def _exit_code(source: WebSocketSource, session: Session, reason: str, status: StatusLine) -> int:
-    from .cli import EXIT_OK, EXIT_STRICT, EXIT_USAGE
-
-    if reason == "signal":
-        status.say("stopped: outputs completed")
-    elif reason == "output closed":
-        status.say("the reader of stdout went away: stopped")
-    elif reason == "output failed":
-        status.say(f"error: {describe_write_error(session.output_error)}; stopped, the outputs end with "
-                   "what was written before")
-        return EXIT_STRICT
-    if reason != "error":
-        return EXIT_OK
-    status.say(f"error: {source.error}")
-    return EXIT_STRICT if source.connections else EXIT_USAGE
-
-
-def _claim(guard: OutputGuard, option: str, path: str) -> None:
-    from .cli import UsageError
-
-    try:
-        guard.claim(option, path)
-    except OutputConflict as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _finally(session: Session, *steps: Callable[[], None]) -> None:
-    """Run every step (finishing the outputs); a write error is kept as the session's."""
-    for step in steps:
-        try:
-            step()
-        except OSError as exc:
-            session._failed(exc)
-
-
-def cmd_live(args: argparse.Namespace) -> int:
-    from .cli import UsageError, open_pipeline
-    from .summary import format_summary
-
-    if args.record == "-" and args.write == "-":
-        raise UsageError("--record - and -w - cannot both write to stdout")
-    status = StatusLine(enabled=False if args.quiet else None)
-    report = Report(emit=status.say)
-    source = _source(args, status)
-    guard = OutputGuard()
-    if args.record:
-        _claim(guard, "--record", args.record)
-    with ExitStack() as stack:
-        pipeline = open_pipeline(args, stack, report, live=True, guard=guard)
-        recorder = open_recording(args.record, args.url, stack) if args.record else None
-        session = Session(pipeline, recorder, args.count, watch_stdout=args.write == "-")
-        pipeline.on_output_closed = session.output_closed  # the HAR is still completed when -w - closes
-        try:
-            reason = _run(source, session, args, status, "live")
-        finally:
-            _finally(session, pipeline.finish, session.flush, stack.close)
-    if session.output_error is not None:
-        reason = "output failed"
-    code = _exit_code(source, session, reason, status)
-    if not args.quiet:
-        print(format_summary(report, pipeline), file=sys.stderr)
-        print(_live_summary(source, session), file=sys.stderr)
-    return code
-
-
-def cmd_record(args: argparse.Namespace) -> int:
-    status = StatusLine(enabled=False if args.quiet else None)
-    source = _source(args, status)
-    _claim(OutputGuard(), "-o", args.output)
-    with ExitStack() as stack:
-        session = Session(None, open_recording(args.output, args.url, stack), args.count,
-                          watch_stdout=args.output == "-")
-        try:
-            reason = _run(source, session, args, status, "recording")
-        finally:
-            _finally(session, session.flush, stack.close)
-    if session.output_error is not None:
-        reason = "output failed"
-    code = _exit_code(source, session, reason, status)
-    if not args.quiet:
-        rec = session.recorder
-        where = "stdout" if args.output == "-" else args.output
-        text = f"ecq2pcap: recorded {rec.messages} messages ({rec.bytes / 1e6:,.1f} MB) to {where}"
-        if source.reconnects:
-            text += f"; {source.reconnects} reconnect(s)"
-        print(text, file=sys.stderr)
-    return code
-
-
-def _live_summary(source: WebSocketSource, session: Session) -> str:
-    text = f"  live         {source.messages} messages received over {source.connections} connection(s)"
-    if source.reconnects:
-        text += f", {source.reconnects} reconnect(s)"
-    if session.replays_skipped:
-        text += f", {session.replays_skipped} replayed startup log(s) not converted again"
-    if source.watchdog.warnings:
-        text += f", {source.watchdog.warnings} heartbeat warning(s)"
-    if source.oversized:
-        text += f", {source.oversized} message(s) over {LIMIT_FLAGS['message_size']} not received"
-    return text

@@ -24,6 +24,7 @@ import io
 import os
 import sys
 from collections import deque
+from collections.abc import Callable
 
 from .. import __version__
 
@@ -95,7 +96,9 @@ def add_extcap_parser(subparsers) -> argparse.ArgumentParser:
     return cmd
 
 
-def cmd_extcap(args: argparse.Namespace) -> int:
+def cmd_extcap(args: argparse.Namespace, run: Callable[[list[str]], int]) -> int:
+    """Answer Wireshark; a capture runs ``run(["live", ...])`` (the CLI's main, handed in by the CLI,
+    so that this module does not import it)."""
     out = sys.stdout
     if args.extcap_interfaces:
         out.write(f"extcap {{version={__version__}}}{{help={HELP_URL}}}\n")
@@ -113,7 +116,7 @@ def cmd_extcap(args: argparse.Namespace) -> int:
     if args.capture:
         if not args.fifo:
             return _error("--capture needs --fifo PATH")
-        return _capture(args)
+        return _capture(args, run)
     if args.extcap_version is not None:
         out.write(f"extcap {{version={__version__}}}{{help={HELP_URL}}}\n")
         return 0
@@ -144,9 +147,7 @@ def live_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def _capture(args: argparse.Namespace) -> int:
-    from ..cli import main
-
+def _capture(args: argparse.Namespace, run: Callable[[list[str]], int]) -> int:
     try:
         fd = os.open(args.fifo, os.O_WRONLY)
     except OSError as exc:
@@ -157,7 +158,7 @@ def _capture(args: argparse.Namespace) -> int:
     real_stderr, kept = sys.stderr, _Tail()
     sys.stderr = kept
     try:
-        code = main(live_argv(args))
+        code = run(live_argv(args))
     finally:
         sys.stderr = real_stderr
     if code not in (0, 130):

@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-from .filters import ConnectionView, filter_from_args
-from .limits import Limits
-from .pipeline import Pipeline
-from .report import Report
-from .sinks.har.options import HarOptions
-from .sinks.overview import ConnectionRow, ExchangeRow, OverviewSink
+from ..filters import ConnectionView, filter_from_args
+from ..limits import Limits
+from ..pipeline import Pipeline
+from ..report import Report
+from ..sinks.har.options import HarOptions
+from ..sinks.overview import ConnectionRow, ExchangeRow, OverviewSink
+from ..live import Session, StatusLine
+from ..sources.files import FileSource, InputError
+from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, add_conversion_args, connection_table,
+                     pcapng_options)
+from .live import add_connection_options, exit_code, make_source, run_session
 
 __all__ = ["add_summary_parser", "cmd_summary", "format_tables"]
 
 
 def add_summary_parser(subparsers) -> argparse.ArgumentParser:
-    from .cli import add_conversion_args
-    from .live import add_connection_options
-
     cmd = subparsers.add_parser(
         "summary",
         help="print tables of the connections and HTTP exchanges of dumps or of a live stream (no file written)",
@@ -44,8 +47,6 @@ def add_summary_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from .cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, connection_table, pcapng_options
-
     urls = [i for i in args.inputs if i.startswith(("ws://", "wss://"))]
     if urls and len(args.inputs) > 1:
         raise UsageError("summary reads either dump files or one ws:// address, not both")
@@ -75,11 +76,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _files(args: argparse.Namespace, pipeline: Pipeline, report: Report) -> int:
-    import os
-
-    from .cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
-    from .sources.files import FileSource, InputError
-
     if args.inputs.count("-") > 1:
         raise UsageError("'-' (stdin) can be given only once")
     sources = [FileSource(p, report) for p in args.inputs]
@@ -103,15 +99,13 @@ def _files(args: argparse.Namespace, pipeline: Pipeline, report: Report) -> int:
 
 
 def _live(args: argparse.Namespace, url: str, pipeline: Pipeline) -> int:
-    from .live import Session, StatusLine, _exit_code, _run, _source
-
     args.url = url
     status = StatusLine(enabled=False if args.quiet else None)
     pipeline.report.emit = None if args.quiet else status.say
-    source = _source(args, status)
+    source = make_source(args, status)
     session = Session(pipeline, None, args.count)
-    reason = _run(source, session, args, status, "summary")
-    return _exit_code(source, session, reason, status)
+    reason = run_session(source, session, args, status, "summary")
+    return exit_code(source, session, reason, status)
 
 
 # ---------------------------------------------------------------------------- text tables
