@@ -50,7 +50,6 @@ class Pipeline:
         self.view = view if view is not None else ConnectionView(report=report)
         self.stream_state = dialects.StreamState()
         self.ecapture_version: str | None = None
-        self.last_heartbeat_ns: int | None = None
         # when set, a sink whose output pipe closed (BrokenPipeError) is stopped and this is
         # called; the other sinks go on. When None the error ends the run.
         self.on_output_closed: Callable[[], None] | None = None
@@ -86,7 +85,6 @@ class Pipeline:
             self._dispatch(self.table.feed(rec))
         elif isinstance(rec, Heartbeat):
             report.count("heartbeats")
-            self.last_heartbeat_ns = message.recv_time_ns or rec.timestamp_ns
         elif isinstance(rec, ProcessLog):
             self._log(rec)
         elif isinstance(rec, ConnectInfo):
@@ -113,6 +111,8 @@ class Pipeline:
                 step()
             except OSError as exc:
                 error = error or exc
+            except Exception as exc:  # a bug of ours: the outputs are still completed
+                self._internal_error("finishing the connections", exc)
         for sink in self.sinks:
             if id(sink) in self._closed_sinks:
                 continue
@@ -120,10 +120,16 @@ class Pipeline:
                 self._guarded(sink, sink.finish)
             except OSError as exc:
                 error = error or exc
+            except Exception as exc:
+                self._internal_error("finishing an output", exc)
         if error is not None:
             raise error
 
     # -- internals
+
+    def _internal_error(self, what: str, exc: Exception) -> None:
+        self.report.count("internal_errors")
+        self.report.warn(f"internal error while {what}; please report it", detail=repr(exc))
 
     def _log(self, rec: ProcessLog) -> None:
         self.report.count("process_logs")

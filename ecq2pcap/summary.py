@@ -31,6 +31,9 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         where = report.annotations_path
         lines.append(f"  not TLS data {c['annotations']:>8}  ({kinds}) "
                      + (f"written to {where}" if where else "not written (no file output)"))
+    if c["internal_errors"]:
+        lines.append(f"  internal errors {c['internal_errors']:>5}  (bugs of ecq2pcap, each named above; please report "
+                     "them: the rest was converted)")
     if c["broken_inputs"]:
         lines.append(f"  inputs that broke off midway: {c['broken_inputs']} (converted up to the break)")
     if c["late_events"]:

@@ -61,3 +61,54 @@ def test_a_bug_in_a_stage_skips_that_message_only(monkeypatch):
         pipeline.feed(Message(b"{}", Opcode.TEXT, f"x:{i}"))
     assert calls == ["x:1", "x:2", "x:3"]
     assert report.counts["skipped"] == 1 and report.counts["internal_errors"] == 1
+
+
+def test_a_bug_while_finishing_one_output_still_finishes_the_others():
+    report = Report()
+    finished = []
+
+    class Sink:
+        def __init__(self, name, fail=False):
+            self.name, self.fail = name, fail
+
+        def handle(self, event):
+            pass
+
+        def finish(self):
+            if self.fail:
+                raise KeyError("boom")
+            finished.append(self.name)
+
+    pipeline = Pipeline([Sink("a", fail=True), Sink("b")], report)
+    pipeline.finish()
+    assert finished == ["b"] and report.counts["internal_errors"] == 1
+    assert any("internal error while finishing an output" in w for w in report.warnings)
+
+
+def test_a_har_entry_that_cannot_be_built_is_an_internal_error(tmp_path, monkeypatch):
+    import io
+
+    import ecq2pcap.sinks.har.sink as har_sink
+    from ecq2pcap.sinks.har import HarSink
+    from ecq2pcap.summary import format_summary
+    from tests.limits.support import Dump
+
+    real = har_sink.build_entry
+    monkeypatch.setattr(har_sink, "build_entry",
+                        lambda ex, **kw: (_ for _ in ()).throw(KeyError("boom")) if "/bad" in ex.request.target
+                        else real(ex, **kw))
+    d = Dump()
+    for path in ("/bad", "/good"):
+        fd = d.open()
+        d.send(fd, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        d.recv(fd, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    from ecq2pcap.sources.recording import LineDecoder
+
+    report, out, lines = Report(), io.BytesIO(), LineDecoder()
+    pipeline = Pipeline([HarSink(out, report=report)], report)
+    for i, line in enumerate(d.dump().splitlines(), 1):
+        pipeline.feed(lines.message(line, f"d:{i}"))
+    pipeline.finish()
+    entries = json.loads(out.getvalue())["log"]["entries"]
+    assert [e["request"]["url"] for e in entries] == ["https://x/good"]
+    assert report.counts["internal_errors"] == 1 and "internal errors" in format_summary(report)

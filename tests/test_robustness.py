@@ -22,6 +22,13 @@ from tests.support.har import validate_har
 STREAMS = ["v140_client.frames.jsonl.gz", "v15_client_pace.frames.jsonl.gz", "v2_client.frames.jsonl.gz"]
 
 
+def count_packets(pcapng: bytes) -> int:
+    from scapy.utils import PcapNgReader
+
+    with PcapNgReader(io.BytesIO(pcapng)) as reader:
+        return sum(1 for _ in reader)
+
+
 def messages(path) -> list[Message]:
     dec = LineDecoder()
     with gzip.open(path) as f:
@@ -58,4 +65,5 @@ def test_damaged_streams_convert_without_internal_errors(samples_dir, stream):
         pipeline.finish()
         assert report.counts["internal_errors"] == 0
         validate_har(json.loads(har.getvalue()))
-        assert pcap.getvalue()[:4] == b"\x0a\x0d\x0d\x0a"
+        # an independent reader parses every block, and the packets are those the sink says it wrote
+        assert count_packets(pcap.getvalue()) == report.counts["packets"] > 0

@@ -343,7 +343,3 @@ class _Parser:
 def parse_h2_dump(payload: bytes) -> ParsedDump:
     """Parse one eCapture HTTP/2 text dump. Never raises; see :attr:`ParsedDump.notes`."""
     return _Parser(bytes(payload)).run()
-
-
-def looks_like_h2_dump(payload: bytes) -> bool:
-    return payload.startswith(FRAME_MARK) or payload.startswith(FRAME_MARK[1:])

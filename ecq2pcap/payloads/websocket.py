@@ -6,7 +6,7 @@ in any chunking; whole messages come out::
     ws = WebSocketParser(response_headers.get("sec-websocket-extensions"))
     for chunk in chunks:
         for msg in ws.feed(chunk.direction, chunk.wire, chunk.time_ns):
-            har_messages.append(to_har(msg, entry_start_ns))
+            messages.append(msg)
     leftovers = ws.close(end_ns)
 
 Design:
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from ..limits import limit_note
 from ..model import Direction
 
-__all__ = ["DeflateParams", "WsMessage", "WebSocketParser", "parse_extensions", "to_har", "unmask"]
+__all__ = ["DeflateParams", "WsMessage", "WebSocketParser", "parse_extensions", "unmask"]
 
 TEXT, BINARY, CLOSE, PING, PONG = 1, 2, 8, 9, 10
 _DATA_OPCODES = (0, TEXT, BINARY)
@@ -127,30 +127,6 @@ def unmask(data: bytes, mask: bytes, offset: int = 0) -> bytes:
         mask = mask[o:] + mask[:o]
     key = (mask * (n // 4 + 1))[:n]
     return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
-
-
-def to_har(msg: WsMessage, start_time_ns: int | None = None) -> dict:
-    """Chrome DevTools' ``_webSocketMessages`` item for ``msg``.
-
-    ``type`` is "send" for client→server, "receive" otherwise; ``time`` is epoch
-    seconds. ``start_time_ns`` is the HAR entry's start: a message stamped earlier
-    (clock skew between captured events) is moved to it. ``data`` is the text for
-    opcode 1 and base64 for everything else. Problems go in ``_errors``.
-    """
-    t = msg.time_ns if start_time_ns is None else max(msg.time_ns, start_time_ns)
-    if msg.opcode == TEXT:
-        data = msg.text if msg.text is not None else msg.data.decode("utf-8", "replace")
-    else:
-        data = base64.b64encode(msg.data).decode("ascii")
-    item = {
-        "type": "send" if msg.direction is Direction.C2S else "receive",
-        "time": t / 1e9,
-        "opcode": msg.opcode,
-        "data": data,
-    }
-    if msg.errors:
-        item["_errors"] = list(msg.errors)
-    return item
 
 
 class _Message:

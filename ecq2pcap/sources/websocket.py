@@ -19,7 +19,7 @@ import os
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -327,12 +327,6 @@ class WebSocketSource:
         q = self._queue
         n = len(q) if limit is None else min(limit, len(q))
         return [q.popleft() for _ in range(n)]
-
-    async def deliveries(self) -> AsyncIterator[Delivery]:
-        """Every delivery, one by one, until the source fails (raises ConnectError)."""
-        while True:
-            for d in await self.get_batch(None):
-                yield d
 
     # -- reader
 

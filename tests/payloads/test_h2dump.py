@@ -7,11 +7,10 @@ import base64
 import gzip
 import hashlib
 import json
-import time
 
 import pytest
 
-from ecq2pcap.payloads.h2dump import go_unquote, looks_like_h2_dump, parse_h2_dump
+from ecq2pcap.payloads.h2dump import go_unquote, parse_h2_dump
 
 # ---------------------------------------------------------------------------
 # builders: exactly what eCapture prints (also used by test_h2encode)
@@ -277,7 +276,6 @@ def test_leading_newline_missing_and_trailing_newline():
     parsed = parse_h2_dump(dump)
     assert parsed.notes == []
     assert [(f.type, f.data) for f in parsed.frames] == [("DATA", b"x"), ("PING", None)]
-    assert looks_like_h2_dump(dump) and looks_like_h2_dump(b"\n" + dump) and not looks_like_h2_dump(b"GET / HTTP/1.1")
 
 
 def test_garbage_is_skipped_with_a_note():
@@ -295,7 +293,13 @@ def test_never_raises_on_random_bytes():
               b"Partial entity body with gzip encoding ... \n", b"12", b"x" * 7, b"\xff"]
     for _ in range(2000):
         dump = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
-        parse_h2_dump(dump)
+        parsed = parse_h2_dump(dump)
+        for f in parsed.frames:  # what comes out is well formed, whatever went in
+            assert f.type in ("DATA", "HEADERS") and f.stream_id in (1, 3) and f.offset <= len(dump)
+            assert f.data is None or f.type == "DATA"
+        assert all(isinstance(n, str) and n for n in parsed.notes)
+        if not parsed.frames and dump.strip(b"\n"):  # bytes that made no frame are said
+            assert parsed.notes
 
 
 def test_truncated_at_every_offset():
@@ -366,14 +370,13 @@ def test_sample_frame_sequence(samples_dir):
     assert data[-1].stream_id == 7 and data[-1].data == b""  # the empty DATA that ends the chunked stream
 
 
-def test_speed(samples_dir):
+def test_a_big_dump_with_markers_inside_data(samples_dir):
     (dump,) = sample_dumps(samples_dir, "v140_client.dump.jsonl.gz")
     big = b"".join(headers_block(sid, [(":status", "200"), ("content-type", "text/plain")])
                    + b"".join(data_block(sid, bytes([65 + i % 26]) * 1000 + b"\nFrame Type\t=>\t") for i in range(5))
                    for sid in range(1, 2000, 2)) + dump * 4
     assert len(big) > 5_000_000
-    start = time.perf_counter()
     parsed = parse_h2_dump(big)
-    elapsed = time.perf_counter() - start
-    assert parsed.notes == [] and sum(f.type == "DATA" for f in parsed.frames) > 5000
-    assert elapsed < 0.5, elapsed
+    # (the frame marker inside DATA bytes is data: the declared length wins; timings are bench/'s job)
+    assert parsed.notes == [] and sum(f.type == "DATA" for f in parsed.frames) == 5 * 1000 + 4 * sum(
+        f.type == "DATA" for f in parse_h2_dump(dump).frames)

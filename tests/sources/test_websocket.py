@@ -39,10 +39,8 @@ def fast_backoff() -> Backoff:
 async def collect(source: WebSocketSource, n: int, timeout: float = 5.0) -> list:
     got = []
     async with asyncio.timeout(timeout):
-        async for d in source.deliveries():
-            got.append(d)
-            if len(got) >= n:
-                return got
+        while len(got) < n:
+            got += await source.get_batch(None, limit=n - len(got))
     return got
 
 

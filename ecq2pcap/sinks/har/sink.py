@@ -200,7 +200,9 @@ class HarSink:
             try:
                 entry = build_entry(ex, limits=self.options.limits)
             except Exception as exc:  # a bug must not lose the rest of the HAR
-                self.report.warn("HAR: entry could not be built", ex.origin or origin, repr(exc))
+                self.report.count("internal_errors")
+                self.report.warn("HAR: entry could not be built (internal error; please report it)",
+                                 ex.origin or origin, repr(exc))
                 continue
             self._writer.write(entry)
             self.report.count("har_entries")
