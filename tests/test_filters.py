@@ -135,7 +135,7 @@ def test_authority_of_http2():
     import hpack
     from hyperframe.frame import HeadersFrame, SettingsFrame
 
-    from ecq2pcap.payloads.h2encode import PREFACE
+    from ecq2pcap.payloads.h2 import PREFACE
 
     hf = HeadersFrame(1, hpack.Encoder().encode([(":method", "GET"), (":authority", "h2.example:443"),
                                                  (":path", "/"), (":scheme", "https")]), flags=["END_HEADERS"])

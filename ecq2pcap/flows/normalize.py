@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from ..model import Capture, Direction, PayloadForm, Protocol
 from ..payloads.h2dump import parse_h2_dump
-from ..payloads.h2encode import SETTINGS_FRAME, H2Reencoder, is_raw_preface
-from ..payloads.h2passive import PREFACE, looks_like_h2, starts_h2_connection
+from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
 from ..payloads.http1_render import repair_rendered, starts_http1_message
 
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"

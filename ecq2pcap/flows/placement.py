@@ -23,9 +23,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..model import Capture, PayloadForm, Tuple
+from ..payloads.h2 import PREFACE
 from .roles import METHODS, is_server_settings
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 RECENT = 8  # connections per (pid, fd) remembered
 CLOSED_GROUPS = 4096  # (pid, fd)s remembered after their last connection closed
 

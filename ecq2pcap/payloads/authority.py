@@ -14,7 +14,7 @@ import re
 import hpack
 from hpack.exceptions import HPACKError
 
-from .h2encode import PREFACE
+from .h2 import PREFACE
 
 __all__ = ["AuthorityFinder", "MAX_HEAD", "host_part"]
 

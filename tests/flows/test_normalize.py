@@ -3,7 +3,7 @@ from hyperframe.frame import Frame
 
 from ecq2pcap.flows.normalize import DUMP_PREFACE_NOTE, Normalizer
 from ecq2pcap.model import Capture, DataType, Direction, PayloadForm
-from ecq2pcap.payloads.h2encode import PREFACE
+from ecq2pcap.payloads.h2 import PREFACE
 
 RENDERED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nhello"
 DUMP = (b'\nFrame Type\t=>\tHEADERS\nFrame StreamID\t=>\t1\nFrame Length\t=>\t20\n'

@@ -178,7 +178,7 @@ def raw(payload, dt, t):
 
 
 def test_raw_http2_whose_start_was_missed_gets_a_marked_synthetic_preface():
-    from ecq2pcap.payloads.h2encode import PREFACE
+    from ecq2pcap.payloads.h2 import PREFACE
 
     for caps in ([raw(H2_RESP, 0, 1)], [raw(H2_REQ, 1, 1), raw(H2_RESP, 0, 1)]):
         ch = chunks(run(caps))
@@ -189,7 +189,7 @@ def test_raw_http2_whose_start_was_missed_gets_a_marked_synthetic_preface():
 
 
 def test_no_synthetic_preface_for_http1_or_a_captured_start():
-    from ecq2pcap.payloads.h2encode import PREFACE
+    from ecq2pcap.payloads.h2 import PREFACE
 
     assert len(chunks(run([raw(REQ, 1, 1)]))) == 1
     assert [c.wire for c in chunks(run([raw(PREFACE, 1, 1)]))] == [PREFACE]
@@ -202,7 +202,7 @@ def test_no_synthetic_preface_for_http1_or_a_captured_start():
 
 
 def test_server_settings_written_first_is_server_to_client_even_when_released_at_once():
-    from ecq2pcap.payloads.h2encode import PREFACE
+    from ecq2pcap.payloads.h2 import PREFACE
 
     # nginx writes its SETTINGS before it reads the preface; the clock jumps past the
     # reorder window before the preface arrives (a burst, or a late flush)
@@ -247,7 +247,7 @@ def test_connect_lines_do_not_move_the_clock():
 
 
 def test_protocol_is_decided_once_by_the_connections_first_bytes():
-    from ecq2pcap.payloads.h2encode import PREFACE
+    from ecq2pcap.payloads.h2 import PREFACE
 
     def protocols(caps):
         return [c.protocol for c in chunks(run(caps))]

@@ -20,7 +20,7 @@ from ecq2pcap.dialects.v2_text import decode_v2_payload, render_v2_hexdump_line,
 from ecq2pcap.model import (Annotation, Capture, ConnectInfo, DecodeError, Direction, Heartbeat, Message, Opcode,
                             ProcessLog)
 from ecq2pcap.payloads.h2dump import parse_h2_dump
-from ecq2pcap.payloads.h2passive import H2PassiveDecoder
+from ecq2pcap.payloads.h2 import H2PassiveDecoder
 from ecq2pcap.payloads.hexdump import reverse_hexdump
 from ecq2pcap.payloads.http1 import Http1Decoder
 from ecq2pcap.payloads.http1_render import repair_rendered

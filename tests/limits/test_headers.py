@@ -7,7 +7,7 @@ import hpack
 from hyperframe.frame import HeadersFrame, SettingsFrame
 
 from ecq2pcap.model import Direction
-from ecq2pcap.payloads.h2passive import H2PassiveDecoder
+from ecq2pcap.payloads.h2 import H2PassiveDecoder
 from tests.limits.support import Dump, convert_measured, load_har
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"

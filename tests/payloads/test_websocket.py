@@ -20,7 +20,7 @@ from ecq2pcap.payloads.websocket import (
     unmask,
 )
 
-from .test_h2passive import v2_raw_streams
+from .h2.test_decoder import v2_raw_streams
 
 C2S, S2C = Direction.C2S, Direction.S2C
 DEFLATE_12 = "permessage-deflate; client_max_window_bits=12; server_max_window_bits=12"

@@ -1,16 +1,16 @@
 """HTTP/2 connections → exchanges: an :class:`~.exchange.ExchangeParser` over
-:class:`~ecq2pcap.payloads.h2passive.H2PassiveDecoder`.
+:class:`~ecq2pcap.payloads.h2.H2PassiveDecoder`.
 
 The connection table hands the HAR sink real HTTP/2 bytes for both shapes eCapture
 delivers: raw frames (v2.1+, gotls, raw data) and v1.x text dumps, which the table
-re-encodes into frames (:mod:`ecq2pcap.payloads.h2encode`). One decoder serves both.
+re-encodes into frames (:mod:`ecq2pcap.payloads.h2`). One decoder serves both.
 """
 
 from __future__ import annotations
 
 from ...limits import DEFAULT_LIMITS, Limits
 from ...model import Connection, Direction
-from ...payloads.h2passive import H2PassiveDecoder, H2Stream
+from ...payloads.h2 import H2PassiveDecoder, H2Stream
 from .exchange import ChunkMeta, Exchange, HttpRequest, HttpResponse
 
 _RESET_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",

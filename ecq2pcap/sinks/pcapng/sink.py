@@ -14,7 +14,7 @@ import zlib
 from typing import BinaryIO, Callable
 
 from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened, Protocol
-from ...payloads.h2encode import PREFACE, SETTINGS_FRAME
+from ...payloads.h2 import PREFACE, SETTINGS_FRAME
 from ...report import Report
 from .blocks import (
     FLAG_INBOUND,

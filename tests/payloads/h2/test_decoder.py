@@ -32,7 +32,7 @@ from hyperframe.frame import (
 )
 
 from ecq2pcap.model import Direction
-from ecq2pcap.payloads.h2passive import HPACK_STATE_UNKNOWN, PREFACE, H2PassiveDecoder, H2Stream, looks_like_h2
+from ecq2pcap.payloads.h2 import HPACK_STATE_UNKNOWN, PREFACE, H2PassiveDecoder, H2Stream, looks_like_h2
 
 C2S, S2C = Direction.C2S, Direction.S2C
 

@@ -61,9 +61,9 @@ import hpack
 from hyperframe.exceptions import HyperframeError
 from hyperframe.frame import Frame
 
-from ..model import Direction
-from .h2dump import DumpFrame, ParsedDump
-from .h2passive import PREFACE
+from ...model import Direction
+from ..h2dump import DumpFrame, ParsedDump
+from .sniff import PREFACE
 MAX_FRAME_SIZE = 16384  # SETTINGS_MAX_FRAME_SIZE default: we never announce more
 
 FRAME_DATA, FRAME_HEADERS, FRAME_SETTINGS, FRAME_CONTINUATION = 0x0, 0x1, 0x4, 0x9

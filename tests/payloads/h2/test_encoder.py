@@ -15,7 +15,7 @@ from hyperframe.frame import Frame
 
 from ecq2pcap.model import Direction
 from ecq2pcap.payloads.h2dump import parse_h2_dump
-from ecq2pcap.payloads.h2encode import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface
+from ecq2pcap.payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface
 from tests.conftest import run_tshark
 from tests.payloads.test_h2dump import (continuation_block, data_block, frame_head, gzip_placeholder_block,
                                         headers_block, hpack_failed_block, merged_block, sample_dumps)

@@ -30,14 +30,9 @@ Design:
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass, field
 from typing import Any
 
-import hpack
-from hpack.exceptions import HPACKError, InvalidTableIndex, OversizedHeaderListError
-from hpack.hpack import decode_integer
-from hpack.table import HeaderTable
+from hpack.exceptions import HPACKError, OversizedHeaderListError
 from hyperframe.exceptions import HyperframeError
 from hyperframe.frame import (
     ContinuationFrame,
@@ -50,270 +45,18 @@ from hyperframe.frame import (
     SettingsFrame,
 )
 
-from ..limits import DEFAULT_LIMITS, limit_note
-from ..model import Direction
+from ...limits import DEFAULT_LIMITS, limit_note
+from ...model import Direction
+from .sniff import DEFAULT_MAX_FRAME, FRAME_HEADER, LENIENT_MAX_FRAME, PREFACE, layout_problem
+from .streams import H2GoAway, H2Stream, _Block, _Open
+from .tolerant_hpack import HPACK_STATE_UNKNOWN, _PassiveDecoder
 
-__all__ = [
-    "PREFACE",
-    "HPACK_STATE_UNKNOWN",
-    "H2Stream",
-    "H2GoAway",
-    "H2PassiveDecoder",
-    "looks_like_h2",
-    "starts_h2_connection",
-]
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-HPACK_STATE_UNKNOWN = "headers not decodable: HPACK state unknown (connection start not captured)"
+__all__ = ["H2PassiveDecoder"]
 
 _C2S, _S2C = Direction.C2S, Direction.S2C
-_HDR = struct.Struct(">HBBBL")  # 24-bit length split as H+B, type, flags, stream id
-_DEFAULT_MAX_FRAME = 16_384
-_LENIENT_MAX_FRAME = 1 << 20  # Go's servers advertise 1 MiB; anything above is "absurd" unless advertised
 _UNKNOWN_START_TABLE = 1 << 16  # table assumed when the start was not captured (≥ common real ones: Chrome's 64 KiB)
 _NO_LIMIT = 1 << 32
 _DEFAULT_MAX_BODY = 64 << 20
-
-# frame type → (stream id must be non-zero?, exact length or None, minimum length)
-_LAYOUT = {
-    0x0: (True, None, 0),  # DATA
-    0x1: (True, None, 0),  # HEADERS
-    0x2: (True, 5, 5),  # PRIORITY
-    0x3: (True, 4, 4),  # RST_STREAM
-    0x4: (False, None, 0),  # SETTINGS (multiple of 6, checked below)
-    0x5: (True, None, 4),  # PUSH_PROMISE
-    0x6: (False, 8, 8),  # PING
-    0x7: (False, None, 8),  # GOAWAY
-    0x8: (None, 4, 4),  # WINDOW_UPDATE (either)
-    0x9: (True, None, 0),  # CONTINUATION
-}
-
-
-def _layout_problem(length: int, ftype: int, flags: int, stream_id: int, max_len: int) -> str | None:
-    """Why a frame header cannot be HTTP/2, or None when it is plausible."""
-    if length > max_len:
-        return f"frame length {length} exceeds {max_len}"
-    rule = _LAYOUT.get(ftype)
-    if rule is None:
-        return None  # unknown (extension) frame types are legal and ignored
-    needs_stream, exact, minimum = rule
-    if needs_stream is True and stream_id == 0:
-        return f"frame type {ftype} on stream 0"
-    if needs_stream is False and stream_id != 0:
-        return f"frame type {ftype} on stream {stream_id}"
-    if (exact is not None and length != exact) or length < minimum:
-        return f"frame type {ftype} with length {length}"
-    if ftype == 0x4 and (length % 6 or (flags & 1 and length)):
-        return f"SETTINGS frame with length {length}"
-    return None
-
-
-# flags each frame type defines (senders set no others; used only for sniffing)
-_DEFINED_FLAGS = {0x0: 0x09, 0x1: 0x2D, 0x2: 0, 0x3: 0, 0x4: 0x01, 0x5: 0x0C, 0x6: 0x01, 0x7: 0, 0x8: 0, 0x9: 0x04}
-
-
-def _plausible_frames(data: bytes) -> bool:
-    """True when ``data`` starts with at least one frame header and every header up to the
-    end of ``data`` is a well-formed frame of a known type and size (a sniffing test:
-    stricter than decoding, which accepts unknown types and larger advertised sizes)."""
-    pos, seen = 0, 0
-    while pos + 9 <= len(data):
-        hi, lo, ftype, flags, sid = _HDR.unpack_from(data, pos)
-        length = (hi << 8) | lo
-        if ftype not in _DEFINED_FLAGS or flags & ~_DEFINED_FLAGS[ftype]:
-            return False
-        if _layout_problem(length, ftype, flags, sid & 0x7FFFFFFF, _DEFAULT_MAX_FRAME):
-            return False
-        seen += 1
-        pos += 9 + length
-    return seen > 0
-
-
-def looks_like_h2(c2s_first_bytes: bytes, s2c_first_bytes: bytes) -> bool:
-    """Guess whether a connection carries HTTP/2 from the first bytes each way.
-
-    True when the client side starts with (a prefix of) the connection preface, or,
-    without a client preface (capture started mid-connection), when every side that
-    has bytes starts with plausible HTTP/2 frame headers.
-    """
-    c2s, s2c = bytes(c2s_first_bytes[:64]), bytes(s2c_first_bytes[:4096])
-    if len(c2s) >= 3 and PREFACE.startswith(c2s[: len(PREFACE)]):
-        return True  # the preface, or the start of it
-    if not c2s and not s2c:
-        return False
-    if not c2s:  # the server speaks first: its preface is a SETTINGS frame
-        return len(s2c) >= 9 and s2c[3] == 0x4 and _plausible_frames(s2c)
-    return _plausible_frames(bytes(c2s_first_bytes[:4096])) and (not s2c or _plausible_frames(s2c))
-
-
-def starts_h2_connection(direction: Direction, data: bytes) -> bool:
-    """True when a connection's first bytes in ``direction`` open an HTTP/2 connection:
-    (at least 4 bytes of) the client preface, or the server's SETTINGS frame on stream 0."""
-    if direction is Direction.C2S:
-        n = min(len(data), len(PREFACE))
-        return n >= 4 and data[:n] == PREFACE[:n]
-    return len(data) >= 9 and data[3] == 0x04 and data[4] in (0, 1) and data[5:9] == b"\0\0\0\0"
-
-
-# ---------------------------------------------------------------------------
-# records
-
-
-@dataclass(slots=True, eq=False)
-class H2GoAway:
-    """A GOAWAY frame; ``direction`` is the way it travelled."""
-
-    direction: Direction
-    time_ns: int
-    last_stream_id: int
-    error_code: int
-    debug_data: bytes
-
-
-@dataclass(slots=True, eq=False)
-class H2Stream:
-    """One HTTP/2 stream, emitted once both sides ended (or at :meth:`H2PassiveDecoder.close`).
-
-    Header lists keep wire order and include pseudo-headers (``:method``, ``:status``...).
-    The *request* side is what travelled client→server (for a pushed stream: the
-    PUSH_PROMISE's headers), the *response* side server→client.
-    """
-
-    stream_id: int
-    request_headers: list[tuple[str, str]] = field(default_factory=list)
-    response_headers: list[tuple[str, str]] = field(default_factory=list)
-    informational: list[list[tuple[str, str]]] = field(default_factory=list)  # 1xx responses
-    request_trailers: list[tuple[str, str]] = field(default_factory=list)
-    response_trailers: list[tuple[str, str]] = field(default_factory=list)
-    request_body: bytes = b""  # DATA payload, padding removed, capped at max_body
-    response_body: bytes = b""
-    request_body_size: int = 0  # DATA payload bytes seen (also beyond the cap)
-    response_body_size: int = 0
-    request_start_ns: int | None = None  # first byte of the side's first frame
-    request_end_ns: int | None = None  # chunk that completed the side's last frame
-    response_start_ns: int | None = None
-    response_end_ns: int | None = None
-    request_complete: bool = False  # END_STREAM seen client→server
-    response_complete: bool = False  # END_STREAM seen server→client
-    reset_code: int | None = None  # RST_STREAM error code
-    reset_by: Direction | None = None  # way the RST_STREAM travelled
-    pushed_by: int | None = None  # parent stream of a server push
-    request_meta: Any = None  # `meta` of the feed where the request side started
-    response_meta: Any = None
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def meta(self) -> Any:
-        """``request_meta``, or ``response_meta`` when the request was not seen."""
-        return self.request_meta if self.request_meta is not None else self.response_meta
-
-    @property
-    def ended(self) -> bool:
-        return self.reset_code is not None or (self.request_complete and self.response_complete)
-
-
-# ---------------------------------------------------------------------------
-# HPACK
-
-
-class _TolerantTable(HeaderTable):
-    """Header table that answers unknown indices with a placeholder instead of raising."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.misses = 0
-
-    def get_by_index(self, index: int) -> tuple[bytes, bytes]:
-        try:
-            return super().get_by_index(index)
-        except InvalidTableIndex:
-            if index <= 0:
-                raise
-            self.misses += 1
-            return (b"", b"")
-
-
-class _PassiveDecoder(hpack.Decoder):
-    """hpack.Decoder that notes (instead of raising on) table-size violations and
-    tolerates unknown table indices; :meth:`decode_block` reports both."""
-
-    def __init__(self, max_table: int = DEFAULT_LIMITS.hpack_table_size,
-                 max_list: int = DEFAULT_LIMITS.header_list_size) -> None:
-        super().__init__(max_header_list_size=max_list)
-        self.header_table = _TolerantTable()
-        self.max_allowed_table_size = self.header_table.maxsize
-        self.max_table = max_table  # our memory bound, whatever the peers agreed
-        self._size_notes: list[str] = []
-
-    def _update_encoding_context(self, data: bytes | memoryview) -> int:
-        new_size, consumed = decode_integer(data, 5)
-        if new_size > self.max_allowed_table_size:
-            self._size_notes.append(
-                f"HPACK table size update to {new_size} exceeds the advertised {self.max_allowed_table_size}"
-            )
-        self.set_table_size(new_size)
-        return consumed
-
-    def set_table_size(self, size: int) -> None:
-        """Resize the dynamic table, clipped to ``max_table`` (then the encoder's oldest entries
-        are unknown here: their headers come out as not decodable, never as wrong ones)."""
-        if size > self.max_table:
-            self._size_notes.append(limit_note(
-                "hpack_table_size", f"HPACK table of {size} bytes kept at {self.max_table} bytes"))
-            size = self.max_table
-        self.header_table_size = size
-
-    def _assert_valid_table_size(self) -> None:
-        if self.header_table_size > self.max_allowed_table_size:
-            self._size_notes.append(
-                f"HPACK table size {self.header_table_size} exceeds the advertised {self.max_allowed_table_size}"
-            )
-
-    def decode_block(self, block: bytes) -> tuple[list[tuple[str, str]], int, list[str]]:
-        """Decode one complete header block → (headers, unknown-index count, notes).
-        Raises hpack's HPACKError on a malformed block."""
-        self.header_table.misses = 0
-        self._size_notes = []
-        raw = self.decode(block, raw=True)
-        headers = [(_text(n), _text(v)) for n, v in raw if n]  # empty name = unknown entry
-        return headers, self.header_table.misses, self._size_notes
-
-
-def _text(b: bytes) -> str:
-    try:
-        return b.decode("utf-8")
-    except UnicodeDecodeError:
-        return b.decode("latin-1")
-
-
-# ---------------------------------------------------------------------------
-# decoder
-
-
-class _Open:
-    """Per-stream decoding state around the record being built."""
-
-    __slots__ = ("rec", "bodies", "headers_seen", "final_response")
-
-    def __init__(self, rec: H2Stream) -> None:
-        self.rec = rec
-        self.bodies = (bytearray(), bytearray())  # indexed by Direction
-        self.headers_seen = [False, False]  # a header block arrived this way
-        self.final_response = False  # a non-1xx response header block arrived
-
-
-class _Block:
-    """A header block waiting for its CONTINUATION frames."""
-
-    __slots__ = ("kind", "stream_id", "promised", "end_stream", "data", "start")
-
-    def __init__(self, kind: str, stream_id: int, promised: int, end_stream: bool, data: bytes, start: tuple) -> None:
-        self.kind = kind  # "headers" or "push"
-        self.stream_id = stream_id
-        self.promised = promised
-        self.end_stream = end_stream
-        self.data = bytearray(data)
-        self.start = start  # (time_ns, meta) of the first frame
 
 
 class H2PassiveDecoder:
@@ -336,7 +79,7 @@ class H2PassiveDecoder:
         self._hpack = (_PassiveDecoder(max_table, max_header_list), _PassiveDecoder(max_table, max_header_list))
         self._start_known: list[bool | None] = [None, None]
         self._dead = [False, False]
-        self._max_frame = [_DEFAULT_MAX_FRAME, _DEFAULT_MAX_FRAME]
+        self._max_frame = [DEFAULT_MAX_FRAME, DEFAULT_MAX_FRAME]
         self._pending_settings: tuple[list[dict[int, int]], list[dict[int, int]]] = ([], [])
         self._block: list[_Block | None] = [None, None]
         self._open: dict[int, _Open] = {}
@@ -404,11 +147,11 @@ class H2PassiveDecoder:
             return
         pos, n, consumed_any = 0, len(buf), False
         while n - pos >= 9 and not self._dead[d]:
-            hi, lo, ftype, flags, sid = _HDR.unpack_from(buf, pos)
+            hi, lo, ftype, flags, sid = FRAME_HEADER.unpack_from(buf, pos)
             length = (hi << 8) | lo
             sid &= 0x7FFFFFFF
             limit = self._max_frame[d]
-            problem = _layout_problem(length, ftype, flags, sid, max(limit, _LENIENT_MAX_FRAME))
+            problem = layout_problem(length, ftype, flags, sid, max(limit, LENIENT_MAX_FRAME))
             if problem is not None:
                 self._kill(d, f"not HTTP/2 ({problem})")
                 return
