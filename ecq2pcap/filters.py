@@ -27,7 +27,7 @@ from fnmatch import fnmatchcase
 
 from .model import Chunk, Closed, Connection, Direction, FlowEvent
 from .payloads.authority import AuthorityFinder
-from .report import Report
+from .report import Count, Report
 
 __all__ = ["ConnectionFilter", "ConnectionView", "add_filter_args", "filter_from_args"]
 
@@ -130,7 +130,7 @@ class ConnectionView:
                 if st.keep:
                     out.extend(st.held)
                 else:
-                    self.report.count("filtered_connections")
+                    self.report.count(Count.FILTERED_CONNECTIONS)
                 st.held = []
             if st.keep:
                 out.append(event)
@@ -148,7 +148,7 @@ class ConnectionView:
                 if st.keep:
                     out.extend(st.held)
                 else:
-                    self.report.count("filtered_connections")
+                    self.report.count(Count.FILTERED_CONNECTIONS)
                 st.held = []
         return out
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from .model import Message
 from .sinks.units import UnitWriter
 from .pipeline import V200_NOTICE
-from .report import Report
+from .report import Count, Report
 from .sources.recording import frame_line, header_line
 from .sources.websocket import ConnectError, Delivery, WebSocketSource, is_heartbeat, is_log_message
 
@@ -128,7 +128,7 @@ class Session:
 
     @property
     def events(self) -> int:
-        return self.pipeline.report.counts["events"] if self.pipeline is not None else self._events
+        return self.pipeline.report.counts[Count.EVENTS] if self.pipeline is not None else self._events
 
     @property
     def ecapture_version(self) -> str | None:
@@ -391,7 +391,7 @@ class _Progress:
         parts = [self.what, f"{self._rate:,.0f} msg/s", f"{src.bytes / 1e6:,.1f} MB"]
         pipeline = self.session.pipeline
         if pipeline is not None:
-            parts.append(f"{pipeline.report.counts['connections']} connections")
+            parts.append(f"{pipeline.report.counts[Count.CONNECTIONS]} connections")
         age = src.watchdog.age_s(time.time_ns())
         parts.append("no heartbeat yet" if age is None else f"heartbeat {age:.0f} s ago")
         if version:

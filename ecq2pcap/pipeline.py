@@ -25,7 +25,7 @@ from .model import (
     Message,
     ProcessLog,
 )
-from .report import Report
+from .report import Count, Report
 from .sinks import Sink
 
 
@@ -64,7 +64,7 @@ class Pipeline:
 
     def feed(self, message: Message) -> None:
         report = self.report
-        report.count("messages")
+        report.count(Count.MESSAGES)
         try:
             records = dialects.decode(message, self.stream_state)
             for rec in records:
@@ -74,24 +74,24 @@ class Pipeline:
         except OSError:
             raise  # an output that cannot be written (disk full, reader gone) ends the run
         except Exception as exc:  # a bug of ours must not lose the rest of the input
-            report.count("internal_errors")
+            report.count(Count.INTERNAL_ERRORS)
             report.skip(message.origin, f"internal error while converting this message ({exc!r}); please report it")
 
     def _route(self, rec, message: Message) -> None:
         report = self.report
         if isinstance(rec, Capture):
-            report.count("events")
-            report.count("payload_bytes", len(rec.payload))
+            report.count(Count.EVENTS)
+            report.count(Count.PAYLOAD_BYTES, len(rec.payload))
             self._dispatch(self.table.feed(rec))
         elif isinstance(rec, Heartbeat):
-            report.count("heartbeats")
+            report.count(Count.HEARTBEATS)
         elif isinstance(rec, ProcessLog):
             self._log(rec)
         elif isinstance(rec, ConnectInfo):
-            report.count("connect_lines" if rec.kind == "connect" else "destroy_lines")
+            report.count(Count.CONNECT_LINES if rec.kind == "connect" else Count.DESTROY_LINES)
             self._dispatch(self.table.feed(rec))
         elif isinstance(rec, Annotation):
-            report.count("annotations")
+            report.count(Count.ANNOTATIONS)
             report.annotation_kinds[rec.kind] += 1
             if rec.kind.startswith("unknown"):
                 report.warn(f"unknown message kept as annotation ({rec.kind})", rec.origin)
@@ -128,11 +128,11 @@ class Pipeline:
     # -- internals
 
     def _internal_error(self, what: str, exc: Exception) -> None:
-        self.report.count("internal_errors")
+        self.report.count(Count.INTERNAL_ERRORS)
         self.report.warn(f"internal error while {what}; please report it", detail=repr(exc))
 
     def _log(self, rec: ProcessLog) -> None:
-        self.report.count("process_logs")
+        self.report.count(Count.PROCESS_LOGS)
         fields = rec.fields or {}
         version = fields.get("Version")
         if isinstance(version, str) and self.ecapture_version is None:

@@ -8,14 +8,54 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Callable
 
 from .limits import limits_in
 
 
+class Count(StrEnum):
+    """Every counter of a run (the summary's figures). Counting or reading a name that is not
+    one of these raises, so a misspelt counter cannot silently read zero."""
+
+    MESSAGES = "messages"
+    EVENTS = "events"
+    PROCESS_LOGS = "process_logs"
+    HEARTBEATS = "heartbeats"
+    ANNOTATIONS = "annotations"
+    CONNECT_LINES = "connect_lines"
+    DESTROY_LINES = "destroy_lines"
+    PAYLOAD_BYTES = "payload_bytes"
+    CONNECTIONS = "connections"
+    FILTERED_CONNECTIONS = "filtered_connections"
+    PACKETS = "packets"
+    HAR_ENTRIES = "har_entries"
+    SKIPPED = "skipped"
+    INTERNAL_ERRORS = "internal_errors"
+    BROKEN_INPUTS = "broken_inputs"
+    LATE_EVENTS = "late_events"
+    STALE_REEMITS = "stale_reemits"
+    BEFORE_TUPLE_PLACED = "before_tuple_placed"
+    BEFORE_TUPLE_SPLIT = "before_tuple_split"
+    BEFORE_TUPLE_UNPLACED = "before_tuple_unplaced"
+    NAMES = "names"
+
+
+_COUNTS = frozenset(Count)
+
+
+class Counts(Counter):
+    """A :class:`~collections.Counter` of :class:`Count` names only."""
+
+    def __missing__(self, key):
+        if key not in _COUNTS:
+            raise KeyError(f"not a counter: {key!r}")
+        return 0
+
+
 @dataclass
 class Report:
-    counts: Counter = field(default_factory=Counter)
+    counts: Counts = field(default_factory=Counts)
     # "things we could not represent or chose to change", grouped by reason
     warnings: Counter = field(default_factory=Counter)
     # events that are not TLS data, by kind (bash, sql, masterkey, ...)
@@ -28,7 +68,9 @@ class Report:
     max_lines_per_reason: int = 20
     _lines_per_reason: Counter = field(default_factory=Counter)
 
-    def count(self, name: str, n: int = 1) -> None:
+    def count(self, name: Count, n: int = 1) -> None:
+        if name not in _COUNTS:
+            raise KeyError(f"not a counter: {name!r}")
         self.counts[name] += n
 
     def count_limits(self, text: str) -> None:
@@ -39,7 +81,7 @@ class Report:
 
     def skip(self, origin: str, reason: str) -> None:
         """A message that could not be used at all: counted and shown."""
-        self.counts["skipped"] += 1
+        self.counts[Count.SKIPPED] += 1
         self.count_limits(reason)
         self._say(origin, reason, reason)
 

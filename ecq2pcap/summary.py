@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .report import Report
+from .report import Count, Report
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -14,33 +14,33 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
     c = report.counts
     lines = [
         "ecq2pcap summary:",
-        f"  messages     {c['messages']:>8}  (events {c['events']}, process logs {c['process_logs']}, "
-        f"heartbeats {c['heartbeats']}, annotations {c['annotations']}"
-        + (f", v2 connect lines {c['connect_lines']}" if c["connect_lines"] else "") + ")",
-        f"  payload      {c['payload_bytes'] / 1e6:>8.1f} MB",
-        f"  connections  {c['connections']:>8}"
-        + (f"  ({c['filtered_connections']} filtered out by {pipeline.view.filter.describe()})"
+        f"  messages     {c[Count.MESSAGES]:>8}  (events {c[Count.EVENTS]}, process logs {c[Count.PROCESS_LOGS]}, "
+        f"heartbeats {c[Count.HEARTBEATS]}, annotations {c[Count.ANNOTATIONS]}"
+        + (f", v2 connect lines {c[Count.CONNECT_LINES]}" if c[Count.CONNECT_LINES] else "") + ")",
+        f"  payload      {c[Count.PAYLOAD_BYTES] / 1e6:>8.1f} MB",
+        f"  connections  {c[Count.CONNECTIONS]:>8}"
+        + (f"  ({c[Count.FILTERED_CONNECTIONS]} filtered out by {pipeline.view.filter.describe()})"
            if pipeline is not None and pipeline.view.filter is not None else ""),
-        f"  packets      {c['packets']:>8}",
-        f"  HAR entries  {c['har_entries']:>8}",
-        f"  skipped      {c['skipped']:>8}",
+        f"  packets      {c[Count.PACKETS]:>8}",
+        f"  HAR entries  {c[Count.HAR_ENTRIES]:>8}",
+        f"  skipped      {c[Count.SKIPPED]:>8}",
         f"  warnings     {sum(report.warnings.values()):>8}",
     ]
-    if c["annotations"]:
+    if c[Count.ANNOTATIONS]:
         kinds = ", ".join(f"{k} {n}" for k, n in report.annotation_kinds.most_common())
         where = report.annotations_path
-        lines.append(f"  not TLS data {c['annotations']:>8}  ({kinds}) "
+        lines.append(f"  not TLS data {c[Count.ANNOTATIONS]:>8}  ({kinds}) "
                      + (f"written to {where}" if where else "not written (no file output)"))
-    if c["internal_errors"]:
-        lines.append(f"  internal errors {c['internal_errors']:>5}  (bugs of ecq2pcap, each named above; please report "
+    if c[Count.INTERNAL_ERRORS]:
+        lines.append(f"  internal errors {c[Count.INTERNAL_ERRORS]:>5}  (bugs of ecq2pcap, each named above; please report "
                      "them: the rest was converted)")
-    if c["broken_inputs"]:
-        lines.append(f"  inputs that broke off midway: {c['broken_inputs']} (converted up to the break)")
-    if c["late_events"]:
-        lines.append(f"  late events  {c['late_events']:>8}  (arrived after later data; see --reorder-window)")
-    if c["stale_reemits"]:
-        lines.append(f"  stale re-emits left out {c['stale_reemits']} (eCapture re-rendered earlier headers)")
-    placed, split, unplaced = c["before_tuple_placed"], c["before_tuple_split"], c["before_tuple_unplaced"]
+    if c[Count.BROKEN_INPUTS]:
+        lines.append(f"  inputs that broke off midway: {c[Count.BROKEN_INPUTS]} (converted up to the break)")
+    if c[Count.LATE_EVENTS]:
+        lines.append(f"  late events  {c[Count.LATE_EVENTS]:>8}  (arrived after later data; see --reorder-window)")
+    if c[Count.STALE_REEMITS]:
+        lines.append(f"  stale re-emits left out {c[Count.STALE_REEMITS]} (eCapture re-rendered earlier headers)")
+    placed, split, unplaced = c[Count.BEFORE_TUPLE_PLACED], c[Count.BEFORE_TUPLE_SPLIT], c[Count.BEFORE_TUPLE_UNPLACED]
     if placed or split or unplaced:
         lines.append(f"  captured before their socket was known: {placed} placed on the connection whose calls "
                      f"follow, {split} new connection(s) told apart by their bytes, {unplaced} not placed "

@@ -112,3 +112,17 @@ def test_a_har_entry_that_cannot_be_built_is_an_internal_error(tmp_path, monkeyp
     entries = json.loads(out.getvalue())["log"]["entries"]
     assert [e["request"]["url"] for e in entries] == ["https://x/good"]
     assert report.counts["internal_errors"] == 1 and "internal errors" in format_summary(report)
+
+
+def test_counters_are_typed():
+    import pytest
+
+    from ecq2pcap.report import Count
+
+    report = Report()
+    report.count(Count.PACKETS, 3)
+    assert report.counts[Count.PACKETS] == report.counts["packets"] == 3 and report.counts[Count.EVENTS] == 0
+    with pytest.raises(KeyError, match="not a counter"):
+        report.count("pakets")  # a misspelt counter fails loudly, where it is counted
+    with pytest.raises(KeyError, match="not a counter"):
+        report.counts["pakets"]  # and where it is read

@@ -8,6 +8,7 @@ from contextlib import ExitStack
 
 from ..limits import Limits
 from ..outputs import OutputGuard, describe_write_error, input_problem
+from ..report import Count
 from ..sources.files import FileSource, InputError
 from ..summary import format_summary
 from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, add_output_args, finish_outputs,
@@ -65,7 +66,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                             done = src.position
                 except InputError as exc:
                     print(f"ecq2pcap: {exc}", file=sys.stderr)
-                    report.count("broken_inputs")
+                    report.count(Count.BROKEN_INPUTS)
                     status = EXIT_STRICT
         except KeyboardInterrupt:
             print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
@@ -82,6 +83,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
         status = finish_outputs(pipeline, status)
     if not args.quiet:
         print(format_summary(report, pipeline), file=sys.stderr)
-    if status == EXIT_OK and args.strict and report.counts["skipped"]:
+    if status == EXIT_OK and args.strict and report.counts[Count.SKIPPED]:
         status = EXIT_STRICT
     return status

@@ -18,7 +18,7 @@ import sys
 from ..filters import ConnectionView, filter_from_args
 from ..limits import Limits
 from ..pipeline import Pipeline
-from ..report import Report
+from ..report import Count, Report
 from ..sinks.har.options import HarOptions
 from ..sinks.overview import ConnectionRow, ExchangeRow, OverviewSink
 from ..live import Session, StatusLine
@@ -64,7 +64,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         elif status != EXIT_OK:
             status = EXIT_STRICT
     pipeline.finish()
-    filtered = report.counts["filtered_connections"] if view.filter is not None else None
+    filtered = report.counts[Count.FILTERED_CONNECTIONS] if view.filter is not None else None
     if args.json:
         doc = {"connections": [r.as_dict() for r in overview.connections],
                "exchanges": [e.as_dict() for e in overview.exchanges]}
@@ -91,7 +91,7 @@ def _files(args: argparse.Namespace, pipeline: Pipeline, report: Report) -> int:
                     pipeline.feed(msg)
             except InputError as exc:
                 print(f"ecq2pcap: {exc}", file=sys.stderr)
-                report.count("broken_inputs")
+                report.count(Count.BROKEN_INPUTS)
                 status = EXIT_STRICT
     except KeyboardInterrupt:
         status = EXIT_INTERRUPTED

@@ -8,7 +8,7 @@ marked, wire bytes from the connection's :class:`~.normalize.Normalizer`.
 from __future__ import annotations
 
 from ..model import Capture, Chunk, ChunkInfo, DataType, Direction, PayloadForm
-from ..report import Report
+from ..report import Count, Report
 from .reemits import is_stale_reemit
 from .state import ConnState
 
@@ -28,7 +28,7 @@ def is_reemit(c: ConnState, cap: Capture, direction: Direction, ts: int, report:
     if cap.form is PayloadForm.HTTP1_RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload,
                                                                    direction, ts):
         c.reemits += 1
-        report.count("stale_reemits")
+        report.count(Count.STALE_REEMITS)
         return True
     return False
 
@@ -39,7 +39,7 @@ def chunks(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Re
     notes = cap.notes
     if ts < c.last_released_ts:
         c.late += 1
-        report.count("late_events")
+        report.count(Count.LATE_EVENTS)
         notes = notes + (f"arrived {(c.last_released_ts - ts) / 1e9:.3f} s after later data: placed here",)
     c.last_released_ts = max(c.last_released_ts, ts)
     if cap.form is PayloadForm.HTTP1_RENDERED and cap.payload.startswith(SWITCHING):

@@ -40,7 +40,7 @@ from ..model import (
     Opened,
     Tuple,
 )
-from ..report import Report
+from ..report import Count, Report
 from .endpoints import SyntheticEndpoints
 from .normalize import Normalizer
 from .emission import chunks, direction_of, is_reemit
@@ -97,7 +97,7 @@ class ConnectionTable(Lifecycle):
             c, cap, rank = placed
             self._accept(c, cap, ts, rank)
             for held_ts, held_cap in self._placement.due_for(c) if self._placement.held else ():
-                self.report.count("before_tuple_placed")
+                self.report.count(Count.BEFORE_TUPLE_PLACED)
                 self._accept(c, _noted(held_cap, PLACED_NOTE), held_ts, PRE)
         if ts > self.clock:
             self.clock = ts
@@ -164,7 +164,7 @@ class ConnectionTable(Lifecycle):
                 return None
             c = self._by_key.get((group, tup))
             if c is not None and not c.closed and cannot_continue(c.shape, cap):
-                self.report.count("before_tuple_split")  # a new connection started before its accept line
+                self.report.count(Count.BEFORE_TUPLE_SPLIT)  # a new connection started before its accept line
                 self._placement.hold(group, ts, cap, new_connection=True)
                 return None
         if tup is not None:
@@ -205,7 +205,7 @@ class ConnectionTable(Lifecycle):
         (pid, fd) whose own captures follow it, or held until one comes."""
         c = self._placement.successor(group, ts)
         if c is not None:
-            self.report.count("before_tuple_placed")
+            self.report.count(Count.BEFORE_TUPLE_PLACED)
             return c, _noted(cap, PLACED_NOTE), PRE
         self._placement.hold(group, ts, cap)
         return None
@@ -218,7 +218,7 @@ class ConnectionTable(Lifecycle):
         if not held.new_connection and prev is not None and not prev.closed:
             for ts, cap in held.items:
                 if prev.tuple_known:
-                    self.report.count("before_tuple_placed")
+                    self.report.count(Count.BEFORE_TUPLE_PLACED)
                     cap = _noted(cap, JOINED_NOTE)
                 self._accept(prev, cap, ts, PRE)
             return
@@ -235,7 +235,7 @@ class ConnectionTable(Lifecycle):
         if first.fd is not None and held.new_connection:  # its later data follows it, not the old tuple
             self._placement.learn(first.pid, first.fd, c.tuple, self.clock)
         if unplaced:
-            self.report.count("before_tuple_unplaced", len(held.items))
+            self.report.count(Count.BEFORE_TUPLE_UNPLACED, len(held.items))
         for ts, cap in held.items:
             self._accept(c, _noted(cap, NOT_PLACED + reason) if unplaced else cap, ts, PRE)
 
@@ -254,7 +254,7 @@ class ConnectionTable(Lifecycle):
             if held is not None:  # data that came before this line: the connection it opens
                 first = held.items[0][1]
                 c = self._by_key.get((group, info.tuple)) or self._new(group, first, info.tuple)
-                self.report.count("before_tuple_placed", len(held.items))
+                self.report.count(Count.BEFORE_TUPLE_PLACED, len(held.items))
                 for ts, cap in held.items:
                     self._accept(c, _noted(cap, EARLY_NOTE) if held.new_connection else cap, ts, PRE)
         self._release(out)
@@ -325,7 +325,7 @@ class ConnectionTable(Lifecycle):
             )
             if len(self._open) >= self.limits.open_connections:
                 self._end_idlest(out)  # first, so that no more are ever open at once
-            self.report.count("connections")
+            self.report.count(Count.CONNECTIONS)
             out.append(Opened(c.conn, ts))
             self._open[id(c)] = c
         else:

@@ -25,7 +25,7 @@ from typing import BinaryIO, Callable, TextIO
 
 from ...limits import limit_note
 from ...model import Chunk, Closed, Connection, FlowEvent, Opened, Protocol
-from ...report import Report
+from ...report import Count, Report
 from .entries import build_entry
 from .exchange import Exchange, ExchangeParser
 from .http1 import Http1Parser, UpgradeHandler
@@ -200,12 +200,12 @@ class HarSink:
             try:
                 entry = build_entry(ex, limits=self.options.limits)
             except Exception as exc:  # a bug must not lose the rest of the HAR
-                self.report.count("internal_errors")
+                self.report.count(Count.INTERNAL_ERRORS)
                 self.report.warn("HAR: entry could not be built (internal error; please report it)",
                                  ex.origin or origin, repr(exc))
                 continue
             self._writer.write(entry)
-            self.report.count("har_entries")
+            self.report.count(Count.HAR_ENTRIES)
             if self._on_entry is not None:
                 self._on_entry(entry)
             where = f"connection {ex.conn.id}" + (f" stream {ex.stream_id}" if ex.stream_id is not None else "")

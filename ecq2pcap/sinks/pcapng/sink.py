@@ -15,7 +15,7 @@ from typing import BinaryIO, Callable
 
 from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened, Protocol
 from ...payloads.h2 import PREFACE, SETTINGS_FRAME
-from ...report import Report
+from ...report import Count, Report
 from .blocks import (
     FLAG_INBOUND,
     FLAG_OUTBOUND,
@@ -137,7 +137,7 @@ class PcapngSink:
         if block is not None:
             self._write([block], 0)
             if self.report is not None:
-                self.report.count("names")
+                self.report.count(Count.NAMES)
 
     def rotate(self, out: BinaryIO, note: str, time_ns: int = 0) -> None:
         """Go on in a new file ``out`` (ring buffers): a file tshark reads on its own.
@@ -296,7 +296,7 @@ class PcapngSink:
         if packets:
             self.packets += packets
             if self.report is not None:
-                self.report.count("packets", packets)
+                self.report.count(Count.PACKETS, packets)
         if self.flush_each_event:
             self._units.flush()
 
