@@ -21,7 +21,9 @@ NOT_HTTP1 = "not an HTTP/1 message: left as is"
 
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) [^\x00-\x20\x7f]+ HTTP/1\.[0-9]")
 _STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: [^\r\n]*)?")
-_HEADER_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_HEADER_LINES = re.compile(rb"%s:(?:[^\r]|\r(?!\n))*(?:\r\n%s:(?:[^\r]|\r(?!\n))*)*" % (_TOKEN, _TOKEN))
+_FRAMING = re.compile(rb"\r\n(transfer-encoding|content-encoding|content-length):")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}[ \t]*(?:;[^\r\n]*)?")
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -56,22 +58,17 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
     elif not _REQUEST_LINE.fullmatch(start):
         return payload, (NOT_HTTP1,)
 
-    # one pass over the header block: index the framing headers
+    # the header lines, checked by one regex; the framing ones found in the lower-cased head (a
+    # message has a dozen lines and one to three framing headers: no Python loop over every line)
+    if len(lines) > 1 and not _HEADER_LINES.fullmatch(payload, len(start) + 2, end):
+        return payload, (NOT_HTTP1,)
     te_idx: list[int] = []
     ce_idx: list[int] = []
     cl_idx: list[int] = []
-    for i in range(1, len(lines)):
-        line = lines[i]
-        colon = line.find(b":")
-        if colon <= 0 or not _HEADER_NAME.fullmatch(line, 0, colon):
-            return payload, (NOT_HTTP1,)
-        name = line[:colon].lower()
-        if name == b"transfer-encoding":
-            te_idx.append(i)
-        elif name == b"content-encoding":
-            ce_idx.append(i)
-        elif name == b"content-length":
-            cl_idx.append(i)
+    head = payload[:end].lower()
+    for m in _FRAMING.finditer(head):
+        i = head.count(b"\r\n", 0, m.start()) + 1
+        {b"transfer-encoding": te_idx, b"content-encoding": ce_idx, b"content-length": cl_idx}[m[1]].append(i)
 
     body_start = end + 4
     body_len = len(payload) - body_start

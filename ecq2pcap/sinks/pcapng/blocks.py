@@ -10,6 +10,7 @@ Layout reference: draft-ietf-opsawg-pcapng (blocks §4.1–4.3, options §3.5).
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
 
 from ... import __version__
 
@@ -98,6 +99,11 @@ def interface_description(
     return _block(IDB_TYPE, _IDB_BODY.pack(link_type, 0, 0) + _options(opts))
 
 
+@lru_cache(maxsize=16)
+def _flags_only(flags: int) -> bytes:
+    return _FLAGS_OPTION.pack(EPB_FLAGS, 4, flags) + _END_OF_OPTIONS
+
+
 def enhanced_packet(
     frame: bytes, time_ns: int, *, interface_id: int = 0, comment: str | None = None, flags: int | None = None
 ) -> bytes:
@@ -109,15 +115,11 @@ def enhanced_packet(
     :data:`FLAG_OUTBOUND` set ``frame.packet_flags_direction``).
     """
     n = len(frame)
-    opts = b""
-    if comment is not None or flags is not None:
-        parts = []
-        if comment is not None:
-            parts.append(text_option(OPT_COMMENT, comment))
-        if flags is not None:
-            parts.append(_FLAGS_OPTION.pack(EPB_FLAGS, 4, flags))
-        parts.append(_END_OF_OPTIONS)
-        opts = b"".join(parts)
+    if comment is None:  # most packets: the options are the direction flags alone, built once per value
+        opts = b"" if flags is None else _flags_only(flags)
+    else:
+        opts = text_option(OPT_COMMENT, comment) + (
+            _FLAGS_OPTION.pack(EPB_FLAGS, 4, flags) if flags is not None else b"") + _END_OF_OPTIONS
     pad = _PAD[n & 3]
     total = 32 + n + len(pad) + len(opts)
     return b"".join(
