@@ -44,7 +44,8 @@ from .sinks.units import UnitWriter
 from .pipeline import V200_NOTICE
 from .report import Count, Report
 from .sources.recording import frame_line, header_line
-from .sources.websocket import ConnectError, Delivery, WebSocketSource, is_heartbeat, is_log_message
+from .dialects.cheap import is_heartbeat, is_log_message
+from .sources.websocket import ConnectError, Delivery, WebSocketSource
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline

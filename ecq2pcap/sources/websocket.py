@@ -6,15 +6,14 @@ never waits on the consumer, because eCapture disconnects a client that falls 25
 messages behind (protocol doc §1.7). A consumer that does slow, blocking work
 should do it off the event loop (``asyncio.to_thread``), as :mod:`ecq2pcap.live` does.
 
-Also here, sans-IO: :class:`Backoff` (reconnect delays), :class:`ReplayFilter`
-(startup logs eCapture replays on every connection, §1.6) and
-:class:`HeartbeatWatchdog` (warns when heartbeats stop, §1.5).
+Also here, sans-IO: :class:`Backoff` (reconnect delays). Beside it: :mod:`.replay` (startup
+logs eCapture replays on every connection, §1.6) and :mod:`.watchdog` (warns when
+heartbeats stop, §1.5).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import ssl
 import time
@@ -28,14 +27,14 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from websockets.frames import CloseCode
 from websockets.typing import Origin
 
+from ..dialects.cheap import is_heartbeat
 from ..limits import DEFAULT_LIMITS, limit_note
 from ..model import Message, Opcode
+from .replay import ReplayFilter
+from .watchdog import HeartbeatWatchdog
 
 DEFAULT_ORIGIN = "http://localhost/"
 SECOND = 1_000_000_000
-# eCapture replays up to 129 cached logs on connect; live messages may slip in
-# between them, so the window where replays are expected is a little wider.
-REPLAY_WINDOW = 512
 MAX_BATCH = 2000
 
 Status = Callable[[str, str], None]
@@ -59,28 +58,6 @@ def check_url(url: str) -> str:
 
 
 # ---------------------------------------------------------------------------
-# cheap message classification (no decoding)
-
-_JSON_LOG = b'{"log_type":1'
-_JSON_HEARTBEAT = b'{"log_type":0'
-_PB_LOG = b"\x08\x01\x22"  # LogEntry{log_type=PROCESS_LOG (1), run_log (4)=…}
-
-
-def is_log_message(data: bytes) -> bool:
-    """A process-log message: v1.4.0–1.4.2 JSON ``log_type`` 1, or a protobuf ``run_log``."""
-    return data.startswith(_PB_LOG) or data.startswith(_JSON_LOG)
-
-
-def is_heartbeat(data: bytes) -> bool:
-    """A heartbeat: JSON ``log_type`` 0, or a protobuf ``heartbeat_payload`` (field 3)."""
-    if data.startswith(_JSON_HEARTBEAT):
-        return True
-    if data.startswith(b"\x08\x00"):  # an explicit zero log_type (Go omits it)
-        data = data[2:]
-    return len(data) < 80 and data[:1] == b"\x1a" and b"heartbeat:" in data
-
-
-# ---------------------------------------------------------------------------
 # sans-IO helpers
 
 
@@ -98,97 +75,6 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = self.initial
-
-
-class ReplayFilter:
-    """Recognises startup logs that eCapture replays on every (re)connection.
-
-    Rule: every log message (JSON ``log_type`` 1 or protobuf ``run_log``) is
-    remembered by hash. Within the first ``window`` messages of a connection, a log
-    message identical to one received on an *earlier* connection is a replay.
-    Nothing else is ever filtered: not events or heartbeats, not logs after the
-    window, and not a log repeated within one connection (eCapture logged it twice).
-    """
-
-    def __init__(self, window: int = REPLAY_WINDOW, max_remembered: int = 100_000) -> None:
-        self.window = window
-        self.max_remembered = max_remembered
-        self.replays = 0  # messages recognised as replays
-        self._seen: set[bytes] = set()  # logs of earlier connections
-        self._current: set[bytes] = set()  # logs of this connection
-        self._position = 0  # messages of the current connection so far
-
-    def connected(self) -> None:
-        """A new connection starts: its replay window opens."""
-        room = self.max_remembered - len(self._seen)
-        if room > 0:
-            self._seen.update(self._current if len(self._current) <= room else list(self._current)[:room])
-        self._current = set()
-        self._position = 0
-
-    def is_replay(self, data: bytes) -> bool:
-        self._position += 1
-        if not is_log_message(data):
-            return False
-        key = hashlib.blake2b(data, digest_size=16).digest()
-        if self._position <= self.window and key in self._seen:
-            self.replays += 1
-            return True
-        if len(self._current) < self.max_remembered:
-            self._current.add(key)
-        return False
-
-
-class HeartbeatWatchdog:
-    """Warns once per silence when no heartbeat came for twice the cadence.
-
-    The cadence is ``slow_s`` (60 s, eCapture ≤ v1.4.3) until a heartbeat arrives
-    within ``immediate_s`` of connecting, or two arrive closer than halfway between
-    the cadences: then it is ``fast_s`` (15 s, v1.5.0+ sends one at once on connect).
-    """
-
-    def __init__(self, slow_s: float = 60.0, fast_s: float = 15.0, immediate_s: float = 2.0) -> None:
-        self.slow_s, self.fast_s, self.immediate_s = slow_s, fast_s, immediate_s
-        self.cadence_s = slow_s
-        self.last_ns: int | None = None  # last heartbeat (any connection)
-        self.warnings = 0
-        self._connected_ns: int | None = None  # None while disconnected
-        self._conn_last_ns: int | None = None  # last heartbeat of this connection
-        self._warned = False
-
-    def connected(self, now_ns: int) -> None:
-        self._connected_ns, self._conn_last_ns = now_ns, None
-        self.cadence_s, self._warned = self.slow_s, False
-
-    def disconnected(self) -> None:
-        self._connected_ns = None
-
-    def heartbeat(self, now_ns: int) -> None:
-        if self._connected_ns is not None:
-            since = (now_ns - (self._conn_last_ns or self._connected_ns)) / SECOND
-            if self._conn_last_ns is None and since <= self.immediate_s:
-                self.cadence_s = self.fast_s
-            elif self._conn_last_ns is not None and since < (self.slow_s + self.fast_s) / 2:
-                self.cadence_s = self.fast_s
-        self.last_ns = self._conn_last_ns = now_ns
-        self._warned = False
-
-    def age_s(self, now_ns: int) -> float | None:
-        return None if self.last_ns is None else (now_ns - self.last_ns) / SECOND
-
-    def check(self, now_ns: int) -> str | None:
-        """The warning to show now, if any (once per silence)."""
-        if self._connected_ns is None or self._warned:
-            return None
-        since = self._conn_last_ns or self._connected_ns
-        silent = (now_ns - since) / SECOND
-        if silent <= 2 * self.cadence_s:
-            return None
-        self._warned = True
-        self.warnings += 1
-        what = "no heartbeat since connecting" if self._conn_last_ns is None else "no heartbeat"
-        return (f"{what} for {silent:.0f} s (eCapture sends one every {self.cadence_s:g} s): "
-                "eCapture may be stuck, or the connection half-open")
 
 
 # ---------------------------------------------------------------------------

@@ -15,17 +15,10 @@ import websockets
 from websockets.asyncio.client import connect
 
 from ecq2pcap.model import Opcode
-from ecq2pcap.sources.websocket import (
-    Backoff,
-    ConnectError,
-    HeartbeatWatchdog,
-    ReplayFilter,
-    WebSocketSource,
-    _ssl_context,
-    check_url,
-    is_heartbeat,
-    is_log_message,
-)
+from ecq2pcap.dialects.cheap import is_heartbeat, is_log_message
+from ecq2pcap.sources.replay import ReplayFilter
+from ecq2pcap.sources.watchdog import HeartbeatWatchdog
+from ecq2pcap.sources.websocket import Backoff, ConnectError, WebSocketSource, _ssl_context, check_url
 from tests.support.fake_ecapture import FakeECapture, event_frame, heartbeat_frame, log_frame
 
 SECOND = 1_000_000_000
