@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpack.exceptions import HPACKError, OversizedHeaderListError
 from hyperframe.exceptions import HyperframeError
 from hyperframe.frame import (
     ContinuationFrame,
@@ -49,7 +48,7 @@ from ...limits import DEFAULT_LIMITS, limit_note
 from ...model import Direction
 from .sniff import DEFAULT_MAX_FRAME, FRAME_HEADER, LENIENT_MAX_FRAME, PREFACE, layout_problem
 from .streams import H2GoAway, H2Stream, _Block, _Open
-from .tolerant_hpack import HPACK_STATE_UNKNOWN, _PassiveDecoder
+from .tolerant_hpack import _PassiveDecoder, decode_headers
 
 __all__ = ["H2PassiveDecoder"]
 
@@ -329,7 +328,7 @@ class H2PassiveDecoder:
 
     def _header_block(self, d: Direction, blk: _Block, now: int) -> None:
         st = self._stream(blk.stream_id, d, blk.start, create=True)
-        headers, problem = self._decode(d, bytes(blk.data))
+        headers, problem = decode_headers(self._hpack[d], bytes(blk.data), bool(self._start_known[d]))
         if blk.kind == "push":
             # the promise travels on the parent stream; the promised stream gets the request
             pid = blk.promised
@@ -369,25 +368,6 @@ class H2PassiveDecoder:
                 st.final_response = True
         st.headers_seen[d] = True
         self._side_frame(st, d, now, blk.end_stream)
-
-    def _decode(self, d: Direction, block: bytes) -> tuple[list[tuple[str, str]], str | None]:
-        """Headers of one block and the stream error to note (None when clean)."""
-        try:
-            headers, misses, notes = self._hpack[d].decode_block(block)
-        except OversizedHeaderListError:
-            size = self._hpack[d].max_header_list_size
-            return [], limit_note("header_list_size", f"header list over {size} bytes not decoded")
-        except (HPACKError, IndexError, ValueError) as exc:
-            if not self._start_known[d]:
-                return [], HPACK_STATE_UNKNOWN
-            return [], f"headers not decodable: HPACK error ({exc})"
-        if misses:
-            if not self._start_known[d]:
-                return headers, HPACK_STATE_UNKNOWN
-            return headers, f"headers partly not decodable: {misses} unknown HPACK table entries"
-        if notes:
-            return headers, "; ".join(notes)
-        return headers, None
 
     def _settings(self, d: Direction, frame: SettingsFrame) -> None:
         other = d.other

@@ -5,7 +5,7 @@ and the dynamic table is clipped to ``--max-hpack-table``."""
 from __future__ import annotations
 
 import hpack
-from hpack.exceptions import InvalidTableIndex
+from hpack.exceptions import HPACKError, InvalidTableIndex, OversizedHeaderListError
 from hpack.hpack import decode_integer
 from hpack.table import HeaderTable
 
@@ -82,3 +82,23 @@ def _text(b: bytes) -> str:
         return b.decode("utf-8")
     except UnicodeDecodeError:
         return b.decode("latin-1")
+
+
+def decode_headers(dec: _PassiveDecoder, block: bytes, start_known: bool) -> tuple[list[tuple[str, str]], str | None]:
+    """The headers of one complete block and the stream error to note (None when clean);
+    ``start_known``: the connection's start was captured (else HPACK state is unknown)."""
+    try:
+        headers, misses, notes = dec.decode_block(block)
+    except OversizedHeaderListError:
+        return [], limit_note("header_list_size", f"header list over {dec.max_header_list_size} bytes not decoded")
+    except (HPACKError, IndexError, ValueError) as exc:
+        if not start_known:
+            return [], HPACK_STATE_UNKNOWN
+        return [], f"headers not decodable: HPACK error ({exc})"
+    if misses:
+        if not start_known:
+            return headers, HPACK_STATE_UNKNOWN
+        return headers, f"headers partly not decodable: {misses} unknown HPACK table entries"
+    if notes:
+        return headers, "; ".join(notes)
+    return headers, None
