@@ -19,7 +19,7 @@ Neither rule depends on when the events arrive, only on their times, bytes and o
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from ..model import Capture, PayloadForm, Tuple
@@ -128,7 +128,9 @@ class Placement:
     def __init__(self) -> None:
         self.held: dict[tuple, Held] = {}  # group -> captures waiting for their connection
         self._recent: dict[tuple, deque] = {}  # group -> its last few open connections
-        self._closed_groups: dict[tuple, None] = {}  # groups whose connections all closed (the latest few)
+        # groups whose connections all closed (the latest few; an OrderedDict: evicting the oldest of a
+        # plain dict is O(deleted entries) per call)
+        self._closed_groups: OrderedDict[tuple, None] = OrderedDict()
         self._known: dict[tuple, tuple[Tuple, int]] = {}  # (pid, fd) -> (tuple, time) from connect lines
 
     def tuple_of(self, pid: int, fd: int) -> Tuple | None:
@@ -163,7 +165,7 @@ class Placement:
                 del self._recent[c.group]
                 self._closed_groups[c.group] = None  # (a group that had connections, for had_connections)
                 if len(self._closed_groups) > CLOSED_GROUPS:
-                    del self._closed_groups[next(iter(self._closed_groups))]
+                    self._closed_groups.popitem(last=False)
 
     def had_connections(self, group: tuple) -> bool:
         return bool(self._recent.get(group)) or group in self._closed_groups

@@ -53,7 +53,8 @@ def launcher_text(python: str | None = None) -> str:
         "'ecq2pcap wireshark uninstall' removes it)\n"
         "import sys\n"
         f"sys.path.insert(0, {package_parent!r})\n"
-        "from ecq2pcap.cli import main\n"
+        "from ecq2pcap.cli import main, tune_gc\n"
+        "tune_gc()\n"
         "sys.exit(main(['extcap', *sys.argv[1:]]))\n"
     )
 
