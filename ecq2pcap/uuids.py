@@ -24,8 +24,8 @@ from .model import DataType, Tuple
 UNKNOWN_TUPLE = "0.0.0.0:0-0.0.0.0:0"
 
 _HOST = r"(\[[0-9A-Fa-f:.%a-zA-Z]*\]|[0-9.]+)"
-_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)-{_HOST}:(\d+)")
-_V2_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)->{_HOST}:(\d+)")
+_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)-{_HOST}:(\d+)", re.ASCII)  # \d: ASCII digits only
+_V2_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)->{_HOST}:(\d+)", re.ASCII)
 
 
 @dataclass(slots=True, frozen=True)

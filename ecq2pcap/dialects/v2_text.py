@@ -173,7 +173,7 @@ def reverse_v2_hexdump(text: bytes) -> bytes:
 
 def _unhex(text: bytes) -> bytes:
     """Plain ``%x`` hex (gnutls, gotls, bash under --hex), surrounding whitespace ignored."""
-    return bytes.fromhex(text.strip().decode("ascii"))
+    return bytes.fromhex(text.strip().decode("ascii", "replace"))  # non-ASCII: a plain ValueError
 
 
 # --------------------------------------------------------------------------- tuples

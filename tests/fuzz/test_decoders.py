@@ -16,7 +16,7 @@ from ecq2pcap.dialects import decode
 from ecq2pcap.dialects.raw_text import decode_raw_text, render_v1_hexdump_line, reverse_v1_hexdump
 from ecq2pcap.dialects.state import StreamState
 from ecq2pcap.dialects.v15_proto import encode_event, encode_heartbeat, encode_run_log
-from ecq2pcap.dialects.v2_text import decode_v2_payload, render_v2_hexdump_line, reverse_v2_hexdump
+from ecq2pcap.dialects.v2_text import _unhex, decode_v2_payload, render_v2_hexdump_line, reverse_v2_hexdump
 from ecq2pcap.model import (Annotation, Capture, ConnectInfo, DecodeError, Direction, Heartbeat, Message, Opcode,
                             ProcessLog)
 from ecq2pcap.payloads.h2dump import parse_h2_dump
@@ -162,6 +162,30 @@ def test_uuid_and_tuple_parsing(text):
             pass
 
 
+# digits that str.isdigit, int() or a str regex's \d take but eCapture never prints
+_UUID_ALPHABET = st.sampled_from(list("0123456789_:.->[]abf\x00 ") + ["١", "٢", "²", "𝟘", "٥٠", "sock:"])
+
+
+@given(st.one_of(st.lists(_UUID_ALPHABET, max_size=40).map("".join),
+                 st.sampled_from(UUIDS).flatmap(lambda u: st.integers(0, len(u)).flatmap(
+                     lambda i: _UUID_ALPHABET.map(lambda t: u[:i] + t + u[i:])))))
+def test_uuid_and_tuple_numbers_are_ascii(text):
+    try:
+        info = parse_uuid(text)
+    except ValueError:
+        info = None
+    if info is not None:
+        pid = text.removeprefix("sock:").split("_", 1)[0]
+        assert pid.isascii() and int(pid) == info.pid
+        assert info.tuple is None or text.isascii() or info.comm and not text.isascii()
+    try:
+        t = parse_tuple(text)
+    except ValueError:
+        t = None
+    if t is not None:
+        assert text.isascii() and 0 < t.src_port <= 65535 and 0 < t.dst_port <= 65535
+
+
 @given(st.binary(max_size=300))
 def test_hex_dumps_round_trip(data):
     assert reverse_hexdump(go_hex_dump(data)) == data
@@ -173,11 +197,11 @@ def test_hex_dumps_round_trip(data):
 
 @given(either(st.binary(max_size=200).map(go_hex_dump), 600))
 def test_hex_dump_reversal_only_raises_value_error(text):
-    for reverse in (reverse_hexdump, reverse_v1_hexdump, reverse_v2_hexdump):
+    for reverse in (reverse_hexdump, reverse_v1_hexdump, reverse_v2_hexdump, _unhex):
         try:
             assert isinstance(reverse(text), bytes)
-        except ValueError:
-            pass
+        except ValueError as exc:
+            assert type(exc) is ValueError, (reverse.__name__, exc)  # not UnicodeDecodeError & co
 
 
 # -- HTTP/1 ----------------------------------------------------------------------------
@@ -292,3 +316,28 @@ def test_content_decoding(encoded, cap):
     decoded = decode_content(body, coding, cap=cap)
     assert len(decoded.data) <= max(cap, len(body))
 
+
+
+# -- HAR URLs ------------------------------------------------------------------------------
+
+_URL_ALPHABET = st.sampled_from(list("ab0:/?#[]@%&=. ") + ["::1", "é", "http://", "https://", "\x00"])
+_URL_TEXT = st.lists(_URL_ALPHABET, max_size=24).map("".join)
+
+
+@given(st.sampled_from(["GET", "CONNECT", "OPTIONS"]),
+       st.one_of(_URL_TEXT, _URL_TEXT.map(lambda t: "http://" + t), _URL_TEXT.map(lambda t: "/" + t)),
+       st.one_of(st.none(), _URL_TEXT), st.one_of(st.none(), _URL_TEXT))
+def test_har_entry_urls(method, target, host, authority):
+    """Whatever the target, Host and :authority, the entry's URL is a URI the HAR validator accepts."""
+    from ecq2pcap.payloads.http import HttpRequest, HttpResponse
+    from ecq2pcap.sinks.har.entries import build_entry
+    from ecq2pcap.sinks.har.exchange import Exchange
+    from tests.sinks.har import make_conn, validate_entry
+
+    t0 = 1_795_715_800 * 1_000_000_000
+    req = HttpRequest(method=method, target=target, headers=[("Host", host)] if host is not None else [],
+                      body=b"", body_size=0, start_ns=t0, end_ns=t0, header_size=10, complete=True,
+                      authority=authority)
+    resp = HttpResponse(status=200, reason="OK", headers=[], body=b"", body_size=0, start_ns=t0 + 1, end_ns=t0 + 1,
+                        header_size=10, complete=True)
+    validate_entry(build_entry(Exchange(make_conn(1), request=req, response=resp)))

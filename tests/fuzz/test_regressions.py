@@ -75,3 +75,107 @@ def test_v14_json_numbers_out_of_their_go_types_are_refused(field, value):
              "type": 1, "payload_base64": "R0VU", field: value}
     with pytest.raises(DecodeError, match=field):
         decode(Message(json.dumps({"log_type": 2, "payload": event}).encode(), Opcode.TEXT, "x:1"))
+
+
+def test_tuple_ports_are_ascii_digits():
+    # the tuple regexes' \d took "٥٠" as port 50
+    from ecq2pcap.uuids import parse_tuple
+
+    for text in ("10.0.0.1:٥٠-10.0.0.2:443", "[::1]:1->[::2]:٤٤٣"):
+        with pytest.raises(ValueError, match="not a connection tuple"):
+            parse_tuple(text)
+    assert parse_uuid("1_2_curl_5_1_10.0.0.1:٥٠-10.0.0.2:443").tuple is None  # not an openssl uuid then
+    assert parse_tuple("[::1]:1->[::2]:443") is not None
+
+
+@pytest.mark.parametrize("text", [b"\xff\xfe", b"41 42 \xe9", b"0000\xe9 41"])
+def test_hex_reversals_raise_value_error_itself(text):
+    # v2's plain --hex reversal let a UnicodeDecodeError out (a ValueError subclass, not the documented error)
+    from ecq2pcap.dialects import raw_text, v2_text
+    from ecq2pcap.payloads.hexdump import reverse_hexdump
+
+    for fn in (reverse_hexdump, raw_text.reverse_v1_hexdump, v2_text.reverse_v2_hexdump, v2_text._unhex):
+        with pytest.raises(ValueError) as info:
+            fn(text)
+        assert type(info.value) is ValueError, (fn.__name__, info.value)
+
+
+@pytest.mark.parametrize("target, url", [
+    ("http://[bad/q?a=1", "http://%5Bbad/q?a=1"),
+    ("https://a]b:8443/q?a=1", "https://a%5Db:8443/q?a=1"),
+    ("http://[::1]:8080/q?a=1", "http://[::1]:8080/q?a=1"),
+])
+def test_an_absolute_form_target_with_a_bracket_gives_a_uri(tmp_path, target, url):
+    # the bracket fix covered Host/:authority only: an absolute-form target kept "[" in the authority
+    d = Dump()
+    fd = d.open()
+    d.send(fd, f"GET {target} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
+    d.recv(fd, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    code, _, entries = convert(tmp_path, d)  # validate_har: the URL must be a URI urlsplit accepts
+    assert code == 0
+    [e] = entries
+    assert e["request"]["url"] == url and e["request"]["queryString"] == [{"name": "a", "value": "1"}]
+
+
+def test_a_connect_target_with_a_bracket_gives_a_uri(tmp_path):
+    d = Dump()
+    fd = d.open()
+    d.send(fd, b"CONNECT [bad:443 HTTP/1.1\r\nHost: [bad:443\r\n\r\n")
+    d.recv(fd, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+    code, _, entries = convert(tmp_path, d)
+    assert code == 0
+    [e] = entries
+    assert e["request"]["url"] == "https://%5Bbad:443" and e["response"]["status"] == 403
+
+
+def test_http2_informational_responses_give_one_entry_with_the_final_status():
+    import hpack
+
+    from ecq2pcap.model import Closed, Direction, Opened, Protocol
+    from ecq2pcap.payloads.h2.encoder import frame_bytes
+    from ecq2pcap.report import Report
+    from ecq2pcap.sinks.har import HarSink
+    from tests.sinks.har import load_with_haralyzer, make_chunk, make_conn
+
+    t0 = 1_795_715_800 * 1_000_000_000
+    req = hpack.Encoder().encode([(":method", "GET"), (":scheme", "https"), (":authority", "ex.test"), (":path", "/")])
+    enc = hpack.Encoder()
+    c2s = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame_bytes(4, 0, 0) + frame_bytes(1, 0x5, 1, req)
+    s2c = (frame_bytes(4, 0, 0) + frame_bytes(1, 0x4, 1, enc.encode([(":status", "100")]))
+           + frame_bytes(1, 0x4, 1, enc.encode([(":status", "103"), ("link", "</a.css>; rel=preload")]))
+           + frame_bytes(1, 0x4, 1, enc.encode([(":status", "200"), ("content-type", "text/plain")]))
+           + frame_bytes(0, 0x1, 1, b"hi"))
+    out = io.BytesIO()
+    sink = HarSink(out, report=Report())
+    conn = make_conn(1)
+    sink.handle(Opened(conn, t0))
+    sink.handle(make_chunk(conn, Direction.C2S, t0, c2s, protocol=Protocol.HTTP2))
+    sink.handle(make_chunk(conn, Direction.S2C, t0 + 1_000_000, s2c, protocol=Protocol.HTTP2))
+    sink.handle(Closed(conn, t0 + 2_000_000, "end of input"))
+    sink.finish()
+    doc = json.loads(out.getvalue())
+    validate_har(doc)
+    load_with_haralyzer(doc)
+    [e] = doc["log"]["entries"]
+    assert e["response"]["status"] == 200 and e["response"]["content"]["text"] == "hi"
+    assert e["response"]["httpVersion"] == "HTTP/2"
+
+
+@pytest.mark.parametrize("method, target, host, url", [
+    ("GET", "http:///x?a=1", "h", "https://h/x?a=1"),  # absolute-form without an authority: the Host's
+    ("CONNECT", "/", "h:443", "https://%2F"),  # a "/" cannot be in an authority
+    ("GET", "/x?a=1", " ", "https://10.0.0.2:443/x?a=1"),  # a blank Host: the server address
+    ("GET", "/x?a=1", "h/p#f", "https://h%2Fp%23f/x?a=1"),
+])
+def test_urls_always_have_an_authority(method, target, host, url):
+    # found by test_har_entry_urls: "http://", "https:///" and the like are not URLs a HAR reader accepts
+    from ecq2pcap.payloads.http import HttpRequest, HttpResponse
+    from ecq2pcap.sinks.har.entries import build_entry
+    from ecq2pcap.sinks.har.exchange import Exchange
+    from tests.sinks.har import make_conn, validate_entry
+
+    req = HttpRequest(method=method, target=target, headers=[("Host", host)], start_ns=1, end_ns=1, complete=True)
+    resp = HttpResponse(status=200, reason="OK", start_ns=2, end_ns=2, complete=True)
+    entry = build_entry(Exchange(make_conn(1), request=req, response=resp))
+    validate_entry(entry)
+    assert entry["request"]["url"] == url

@@ -46,6 +46,8 @@ UNKNOWN_METHOD = "UNKNOWN"
 UNKNOWN_MIME = "x-unknown"
 _URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
 _IP_LITERAL = re.compile(r"\[[0-9A-Fa-f:.]+\](:[0-9]*)?")
+_AUTHORITY_PART = re.compile(r"[^/?#]*")
+_AUTHORITY_SAFE = _URI_SAFE.replace("/", "").replace("?", "").replace("#", "")
 
 
 def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
@@ -250,19 +252,27 @@ def _charset(mime: str) -> str | None:
 def _url(req: HttpRequest, conn: Connection) -> str:
     target = req.target
     lower = target[:8].lower()
-    if lower.startswith("http://") or lower.startswith("https://"):
-        return quote(target, safe=_URI_SAFE)
-    if req.method == "CONNECT":
-        return f"{req.scheme}://{quote(target, safe=_URI_SAFE)}"  # authority-form
-    authority = req.authority or req.header("host") or _endpoint(conn.server)
-    authority = authority.strip()
-    if ("[" in authority or "]" in authority) and not _IP_LITERAL.fullmatch(authority):
-        authority = quote(authority, safe=_URI_SAFE.replace("[", "").replace("]", ""))  # brackets only around IPv6
-    else:
-        authority = quote(authority, safe=_URI_SAFE)
+    if lower.startswith("http://") or lower.startswith("https://"):  # absolute-form
+        scheme, _, rest = target.partition("://")
+        authority = _AUTHORITY_PART.match(rest)[0]
+        if authority.strip():
+            return f"{scheme}://{_quote_authority(authority)}{quote(rest[len(authority):], safe=_URI_SAFE)}"
+        target = rest  # "http:///x": no authority, so the Host header's (below)
+    elif req.method == "CONNECT" and target.strip():
+        return f"{req.scheme}://{_quote_authority(target)}"  # authority-form
+    authority = (req.authority or req.header("host") or "").strip() or _endpoint(conn.server)
     if not target.startswith("/"):
         target = "/" if target == "*" else "/" + target  # asterisk-form (OPTIONS *) or odd targets
-    return f"{req.scheme}://{authority}{quote(target, safe=_URI_SAFE)}"
+    return f"{req.scheme}://{_quote_authority(authority)}{quote(target, safe=_URI_SAFE)}"
+
+
+def _quote_authority(authority: str) -> str:
+    """Percent-encode what would end the URL's authority early ("/", "?", "#") or make it
+    unparsable (a bracket that is not around an IPv6 literal)."""
+    safe = _AUTHORITY_SAFE
+    if ("[" in authority or "]" in authority) and not _IP_LITERAL.fullmatch(authority):
+        safe = safe.replace("[", "").replace("]", "")
+    return quote(authority, safe=safe)
 
 
 def _endpoint(addr: tuple[str, int]) -> str:
