@@ -1,0 +1,1 @@
+"""The commands of the CLI (convert, live/record, summary) and what they share (:mod:`.common`)."""
