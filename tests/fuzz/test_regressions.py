@@ -179,3 +179,19 @@ def test_urls_always_have_an_authority(method, target, host, url):
     entry = build_entry(Exchange(make_conn(1), request=req, response=resp))
     validate_entry(entry)
     assert entry["request"]["url"] == url
+
+
+def test_http2_frame_too_short_for_its_priority_fields_is_a_frame_error():
+    # the deep fuzz run: hyperframe's struct.error was caught by name in payloads/h2/decoder.py without
+    # `import struct`: the NameError, then a BufferError while the decoder gave up, escaped feed()
+    from ecq2pcap.model import Direction
+    from ecq2pcap.payloads.h2 import H2PassiveDecoder
+    from ecq2pcap.payloads.h2.encoder import frame_bytes
+
+    dec = H2PassiveDecoder()
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame_bytes(4, 0, 0)
+    dec.feed(Direction.C2S, preface + frame_bytes(1, 0x24, 1, b"\x00"), 1)  # PRIORITY flag, 1 byte: 5 needed
+    dec.feed(Direction.C2S, b"\x00", 2)
+    dec.close(3)
+    assert dec.errors == ["c2s: stream 1: malformed frame type 1: Invalid Priority data",
+                          "c2s: 1 bytes of an incomplete frame at end of capture"]

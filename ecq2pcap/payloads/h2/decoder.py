@@ -30,6 +30,7 @@ Design:
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from hyperframe.exceptions import HyperframeError
