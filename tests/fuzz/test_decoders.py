@@ -341,3 +341,58 @@ def test_har_entry_urls(method, target, host, authority):
     resp = HttpResponse(status=200, reason="OK", headers=[], body=b"", body_size=0, start_ns=t0 + 1, end_ns=t0 + 1,
                         header_size=10, complete=True)
     validate_entry(build_entry(Exchange(make_conn(1), request=req, response=resp)))
+
+
+# -- HAR from whole connections -----------------------------------------------------------
+
+
+def _h2_exchange(authority: str, informational: list[str], status: str, end_on_info: bool) -> tuple[bytes, bytes]:
+    import hpack
+
+    from ecq2pcap.payloads.h2.encoder import frame_bytes
+
+    req = hpack.Encoder().encode([(":method", "GET"), (":scheme", "https"), (":authority", authority),
+                                  (":path", "/p?a=1")])
+    enc = hpack.Encoder()
+    s2c = frame_bytes(4, 0, 0)
+    for code in informational:
+        s2c += frame_bytes(1, 0x4 | (0x1 if end_on_info else 0), 1, enc.encode([(":status", code)]))
+    s2c += frame_bytes(1, 0x4, 1, enc.encode([(":status", status), ("content-encoding", "gzip")]))
+    s2c += frame_bytes(0, 0x1, 1, b"\x1f\x8b\x08\x00body")
+    return b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame_bytes(4, 0, 0) + frame_bytes(1, 0x5, 1, req), s2c
+
+
+_H2_CONN = st.builds(_h2_exchange, st.sampled_from(["ex.test", "[::1]:8443", "[x", "a]b", "", " ", "h/p#f"]),
+                     st.lists(st.sampled_from(["100", "103", "199", "101", "1", "abc"]), max_size=3),
+                     st.sampled_from(["200", "204", "103", "600", "-1", ""]), st.booleans())
+
+
+@given(st.data())
+def test_har_from_mutated_http2_connections(data):
+    """HTTP/2 connections (1xx informational responses, odd :authority and :status, mutated bytes, any
+    delivery boundaries) through the HAR sink: the HAR validates and no internal error is counted."""
+    import io
+
+    from ecq2pcap.model import Closed, Opened, Protocol
+    from ecq2pcap.report import Count, Report
+    from ecq2pcap.sinks.har import HarSink
+    from tests.sinks.har import make_chunk, make_conn
+    from tests.support.har import validate_har
+
+    c2s, s2c = data.draw(_H2_CONN)
+    c2s, s2c = data.draw(either(st.just(c2s), 10)), data.draw(either(st.just(s2c), 10))
+    out, report = io.BytesIO(), Report()
+    sink = HarSink(out, report=report)
+    conn = make_conn(1)
+    t0 = 1_795_715_800 * 1_000_000_000
+    sink.handle(Opened(conn, t0))
+    cuts = [data.draw(st.integers(0, len(c2s))), data.draw(st.integers(0, len(s2c)))]
+    parts = [(Direction.C2S, c2s[:cuts[0]]), (Direction.S2C, s2c[:cuts[1]]),
+             (Direction.C2S, c2s[cuts[0]:]), (Direction.S2C, s2c[cuts[1]:])]
+    for i, (d, part) in enumerate(parts):
+        if part:
+            sink.handle(make_chunk(conn, d, t0 + i * 1_000_000, part, protocol=Protocol.HTTP2))
+    sink.handle(Closed(conn, t0 + 9_000_000, "end of input"))
+    sink.finish()
+    assert report.counts[Count.INTERNAL_ERRORS] == 0, report.warnings
+    validate_har(json.loads(out.getvalue()))

@@ -128,7 +128,10 @@ def test_a_connect_target_with_a_bracket_gives_a_uri(tmp_path):
     assert e["request"]["url"] == "https://%5Bbad:443" and e["response"]["status"] == 403
 
 
-def test_http2_informational_responses_give_one_entry_with_the_final_status():
+@pytest.mark.parametrize("codes", [["100", "103"], ["1c0"], ["1²3", "103"]])
+def test_http2_informational_responses_give_one_entry_with_the_final_status(codes):
+    # the HAR target: an informational ":status: 1c0" (3 characters, a leading 1) raised ValueError in
+    # int() while the HAR entry was built: the entry was lost and counted as an internal error
     import hpack
 
     from ecq2pcap.model import Closed, Direction, Opened, Protocol
@@ -141,12 +144,14 @@ def test_http2_informational_responses_give_one_entry_with_the_final_status():
     req = hpack.Encoder().encode([(":method", "GET"), (":scheme", "https"), (":authority", "ex.test"), (":path", "/")])
     enc = hpack.Encoder()
     c2s = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame_bytes(4, 0, 0) + frame_bytes(1, 0x5, 1, req)
-    s2c = (frame_bytes(4, 0, 0) + frame_bytes(1, 0x4, 1, enc.encode([(":status", "100")]))
-           + frame_bytes(1, 0x4, 1, enc.encode([(":status", "103"), ("link", "</a.css>; rel=preload")]))
-           + frame_bytes(1, 0x4, 1, enc.encode([(":status", "200"), ("content-type", "text/plain")]))
+    s2c = frame_bytes(4, 0, 0)
+    for code in codes:
+        s2c += frame_bytes(1, 0x4, 1, enc.encode([(":status", code), ("link", "</a.css>; rel=preload")]))
+    s2c += (frame_bytes(1, 0x4, 1, enc.encode([(":status", "200"), ("content-type", "text/plain")]))
            + frame_bytes(0, 0x1, 1, b"hi"))
     out = io.BytesIO()
-    sink = HarSink(out, report=Report())
+    report = Report()
+    sink = HarSink(out, report=report)
     conn = make_conn(1)
     sink.handle(Opened(conn, t0))
     sink.handle(make_chunk(conn, Direction.C2S, t0, c2s, protocol=Protocol.HTTP2))
@@ -159,6 +164,7 @@ def test_http2_informational_responses_give_one_entry_with_the_final_status():
     [e] = doc["log"]["entries"]
     assert e["response"]["status"] == 200 and e["response"]["content"]["text"] == "hi"
     assert e["response"]["httpVersion"] == "HTTP/2"
+    assert not report.warnings, report.warnings
 
 
 @pytest.mark.parametrize("method, target, host, url", [

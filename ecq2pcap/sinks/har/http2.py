@@ -60,16 +60,13 @@ class Http2Parser:
         if s.response_headers or s.response_start_ns is not None:
             pseudo = dict((k, v) for k, v in s.response_headers if k.startswith(":"))
             headers = [(k, v) for k, v in s.response_headers if not k.startswith(":")]
-            try:
-                status = int(pseudo.get(":status", "0"))
-            except ValueError:
-                status = 0
+            status = _status(pseudo.get(":status"))
             ex.response = HttpResponse(
                 http_version="HTTP/2", headers=headers + s.response_trailers,
                 body=s.response_body, body_size=s.response_body_size,
                 start_ns=s.response_start_ns or s.request_end_ns or 0,
                 end_ns=s.response_end_ns, complete=s.response_complete, status=status,
-                interim=[int(dict(h).get(":status", "0") or 0) for h in s.informational],
+                interim=[_status(dict(h).get(":status")) for h in s.informational],
             )
             if not s.response_headers:
                 ex.errors.append("HTTP/2 response headers not captured")
@@ -83,3 +80,11 @@ class Http2Parser:
         if s.pushed_by is not None:
             ex.notes.append(f"server push promised on stream {s.pushed_by}")
         return ex
+
+
+def _status(value: str | None) -> int:
+    """A ``:status`` as a number; 0 when it is not one (an informational ``1c0`` raised here)."""
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
