@@ -172,6 +172,9 @@ def test_http2_informational_responses_give_one_entry_with_the_final_status(code
     ("CONNECT", "/", "h:443", "https://%2F"),  # a "/" cannot be in an authority
     ("GET", "/x?a=1", " ", "https://10.0.0.2:443/x?a=1"),  # a blank Host: the server address
     ("GET", "/x?a=1", "h/p#f", "https://h%2Fp%23f/x?a=1"),
+    ("GET", "/x?a=1", "[B:1]:8443", "https://%5BB:1%5D:8443/x?a=1"),  # looks like IPv6, is not (deep run)
+    ("GET", "/x?a=1", "[1.2.3.4]", "https://%5B1.2.3.4%5D/x?a=1"),
+    ("GET", "/x?a=1", "[::1]:8443", "https://[::1]:8443/x?a=1"),
 ])
 def test_urls_always_have_an_authority(method, target, host, url):
     # found by test_har_entry_urls: "http://", "https:///" and the like are not URLs a HAR reader accepts

@@ -266,11 +266,22 @@ def _url(req: HttpRequest, conn: Connection) -> str:
     return f"{req.scheme}://{_quote_authority(authority)}{quote(target, safe=_URI_SAFE)}"
 
 
+def _is_ip_literal(authority: str) -> bool:
+    """``[v6]`` or ``[v6]:port`` with a real IPv6 address (urlsplit rejects ``[B:1]``)."""
+    if _IP_LITERAL.fullmatch(authority) is None:
+        return False
+    try:
+        ipaddress.IPv6Address(authority[1 : authority.index("]")])
+    except ValueError:
+        return False
+    return True
+
+
 def _quote_authority(authority: str) -> str:
     """Percent-encode what would end the URL's authority early ("/", "?", "#") or make it
     unparsable (a bracket that is not around an IPv6 literal)."""
     safe = _AUTHORITY_SAFE
-    if ("[" in authority or "]" in authority) and not _IP_LITERAL.fullmatch(authority):
+    if ("[" in authority or "]" in authority) and not _is_ip_literal(authority):
         safe = safe.replace("[", "").replace("]", "")
     return quote(authority, safe=safe)
 
