@@ -60,6 +60,9 @@ def add_connection_options(cmd: argparse.ArgumentParser) -> None:
     conn.add_argument("--retry-for", type=seconds, metavar="S",
                       help="while disconnected, keep retrying for S seconds, then stop "
                       "(default: forever; 0 = do not retry)")
+    conn.add_argument("--open-timeout", type=seconds, default=10.0, metavar="S",
+                      help="give up an opening handshake that gets no answer after S seconds, then retry "
+                      "(default 10, as websockets; 0 = wait forever)")
     cmd.add_argument("-q", "--quiet", action="store_true", help="no status line and no summary")
 
 
@@ -105,7 +108,7 @@ def make_source(args: argparse.Namespace, status: StatusLine) -> WebSocketSource
             status.say(text)
 
     return WebSocketSource(args.url, origin=args.origin or None, insecure=args.insecure,
-                           retry_for=args.retry_for, on_status=on_status,
+                           retry_for=args.retry_for, on_status=on_status, open_timeout=args.open_timeout or None,
                            max_message_size=Limits.from_args(args).message_size)
 
 
