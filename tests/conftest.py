@@ -44,3 +44,11 @@ def run_tshark(tshark: str, pcap: Path, *args: str) -> str:
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def conversions(tmp_path_factory):
+    """``conversions(*inputs, extra=(...))`` → Converted(pcap, har, code, stderr), each conversion done once."""
+    from tests.support.conversions import Conversions
+
+    return Conversions(tmp_path_factory.mktemp("conversions"))

@@ -19,6 +19,7 @@ import pytest
 
 from ecq2pcap.cli import main
 from tests.conftest import FIXTURES, run_tshark
+from tests.support.dissect import assert_exchanges_dissected, bad_expert, dissect, syns, websocket_data_frames
 from tests.support.har import load_with_haralyzer, validate_har
 
 SAMPLE_STREAMS = [
@@ -34,19 +35,6 @@ SAMPLE_STREAMS = [
     "v2_server.frames.jsonl.gz",
 ]
 
-# expert items that mean the synthesized TCP is inconsistent or a dissector choked
-BAD_EXPERT = (
-    "Previous segment",
-    "ACKed segment that wasn't captured",
-    "retransmission",
-    "out-of-order",
-    "Duplicate ACK",
-    "window specified by the receiver is now completely full",
-    "Malformed",
-    "overlaps",
-)
-
-
 def convert(tmp_path: Path, *inputs: Path, extra: tuple[str, ...] = ()) -> tuple[Path, Path, dict]:
     pcap, har = tmp_path / "out.pcapng", tmp_path / "out.har"
     code = main(["convert", *map(str, inputs), "-w", str(pcap), "--har", str(har), "-q", *extra])
@@ -59,6 +47,12 @@ def body_of(entry: dict) -> bytes:
     c = entry["response"]["content"]
     text = c.get("text", "")
     return base64.b64decode(text) if c.get("encoding") == "base64" else text.encode("utf-8")
+
+
+def converted(conversions, *inputs: Path, extra: tuple[str, ...] = ()):
+    done = conversions(*inputs, extra=("-q", *extra))
+    assert done.code == 0, done.stderr
+    return done
 
 
 def expected_for(samples_dir: Path, stream: str) -> dict:
@@ -87,9 +81,9 @@ def check_body(entry: dict, ex: dict) -> None:
 
 
 @pytest.mark.parametrize("stream", SAMPLE_STREAMS)
-def test_sample_har_matches_expected(samples_dir, tmp_path, stream):
+def test_sample_har_matches_expected(samples_dir, conversions, stream):
     expected = expected_for(samples_dir, stream)
-    _, _, doc = convert(tmp_path, samples_dir / stream)
+    doc = converted(conversions, samples_dir / stream).doc()
     validate_har(doc)
     entries = doc["log"]["entries"]
     assert len(load_with_haralyzer(doc)) == len(entries)
@@ -116,9 +110,9 @@ def test_sample_har_matches_expected(samples_dir, tmp_path, stream):
 
 
 @pytest.mark.parametrize("stream", SAMPLE_STREAMS)
-def test_sample_websocket_messages(samples_dir, tmp_path, stream):
+def test_sample_websocket_messages(samples_dir, conversions, stream):
     expected = expected_for(samples_dir, stream)["websocket_messages"]
-    _, _, doc = convert(tmp_path, samples_dir / stream)
+    doc = converted(conversions, samples_dir / stream).doc()
     got = []
     for e in doc["log"]["entries"]:
         for m in e.get("_webSocketMessages", []):
@@ -130,60 +124,35 @@ def test_sample_websocket_messages(samples_dir, tmp_path, stream):
 
 
 @pytest.mark.parametrize("stream", SAMPLE_STREAMS)
-def test_sample_pcapng_in_tshark(samples_dir, tmp_path, tshark, stream):
+def test_sample_pcapng_in_tshark(samples_dir, conversions, tshark, stream):
     expected = expected_for(samples_dir, stream)
-    pcap, _, _ = convert(tmp_path, samples_dir / stream)
+    frames = dissect(tshark, converted(conversions, samples_dir / stream).pcap)
+    assert not bad_expert(frames)
 
-    expert = run_tshark(tshark, pcap, "-q", "-z", "expert")
-    for bad in BAD_EXPERT:
-        assert bad not in expert, f"tshark expert: {bad!r}\n{expert}"
-
-    h1 = run_tshark(tshark, pcap, "-Y", "http", "-T", "fields", "-e", "http.request.method",
-                    "-e", "http.request.uri", "-e", "http.response.code")
-    h1_rows = [tuple(line.split("\t")) for line in h1.splitlines()]
-    h2 = run_tshark(tshark, pcap, "-Y", "http2.type==1", "-T", "fields", "-e", "http2.streamid",
-                    "-e", "http2.headers.method", "-e", "http2.headers.path", "-e", "http2.headers.status")
-    h2_rows = [[f.split(",") for f in line.split("\t")] for line in h2.splitlines()]
-    for ex in expected["exchanges"] + expected["partial_exchanges"]:
-        if ex["http_version"] == "HTTP/2":
-            sid = str(ex["h2_stream_id"])
-            assert any(sid in sids and str(ex["status"]) in statuses for sids, _, _, statuses in h2_rows), ex
-            if ex.get("has_request", True):
-                assert any(sid in sids and ex["method"] in methods and ex["path"] in paths
-                           for sids, methods, paths, _ in h2_rows), ex
-        else:
-            if ex.get("has_request", True):
-                assert (ex["method"], ex["path"], "") in h1_rows, ex
-            assert ("", "", str(ex["status"])) in h1_rows, ex
-
-    if expected["websocket_messages"]:
-        ws = run_tshark(tshark, pcap, "-Y", "websocket.opcode==1 || websocket.opcode==2", "-T", "fields",
-                        "-e", "websocket.opcode")
-        data_messages = [m for m in expected["websocket_messages"] if m["opcode"] in (1, 2)]
-        assert len(ws.split()) == len(data_messages)
+    assert_exchanges_dissected(frames, expected["exchanges"] + expected["partial_exchanges"])
+    data_messages = [m for m in expected["websocket_messages"] if m["opcode"] in (1, 2)]
+    assert websocket_data_frames(frames) == len(data_messages)
 
 
-def test_sample_pcapng_reads_in_scapy(samples_dir, tmp_path):
+def test_sample_pcapng_reads_in_scapy(samples_dir, conversions):
     from scapy.layers.inet import TCP
     from scapy.utils import rdpcap
 
-    pcap, _, _ = convert(tmp_path, samples_dir / "v2_client.frames.jsonl.gz")
-    packets = rdpcap(str(pcap))
+    packets = rdpcap(str(converted(conversions, samples_dir / "v2_client.frames.jsonl.gz").pcap))
     assert len(packets) > 500
     syns = [p for p in packets if TCP in p and p[TCP].flags == "S"]
     assert len(syns) == len(expected_for(samples_dir, "v2_client")["connections"])
 
 
-def test_follow_tcp_gives_the_stream(samples_dir, tmp_path, tshark):
-    pcap, _, doc = convert(tmp_path, samples_dir / "v2_client.frames.jsonl.gz")
+def test_follow_tcp_gives_the_stream(samples_dir, conversions, tshark):
+    pcap = converted(conversions, samples_dir / "v2_client.frames.jsonl.gz").pcap
     out = run_tshark(tshark, pcap, "-q", "-z", "follow,tcp,ascii,0")
     assert "GET / HTTP/1.1" in out and "GET /data.json HTTP/1.1" in out and "HTTP/1.1 200 OK" in out
 
 
-def test_keep_ports_keeps_real_port(samples_dir, tmp_path, tshark):
-    pcap, _, _ = convert(tmp_path, samples_dir / "v2_client.frames.jsonl.gz", extra=("--keep-ports",))
-    ports = run_tshark(tshark, pcap, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0", "-T", "fields", "-e", "tcp.dstport")
-    assert set(ports.split()) == {"8443"}
+def test_keep_ports_keeps_real_port(samples_dir, conversions, tshark):
+    pcap = converted(conversions, samples_dir / "v2_client.frames.jsonl.gz", extra=("--keep-ports",)).pcap
+    assert {f.first("tcp.dstport") for f in syns(dissect(tshark, pcap))} == {"8443"}
 
 
 # -- the hand-made edge-case stream (fixtures/build_edge_cases.py) -------------------------
@@ -238,9 +207,9 @@ def test_edge_cases_har(edge):
 
 def test_edge_cases_connections_in_pcapng(edge, tshark):
     _, pcap, _, expected = edge
-    syn = run_tshark(tshark, pcap, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0", "-T", "fields",
-                     "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport", "-e", "frame.comment")
-    rows = syn.splitlines()
+    frames = dissect(tshark, pcap)
+    rows = ["\t".join([f.first("ip.src"), f.first("ipv6.src"), f.first("tcp.srcport"), *f["frame.comment"]])
+            for f in syns(frames)]
     assert len(rows) == len(expected["connections"])
     text = "\n".join(rows)
     for name, c in expected["connections"].items():
@@ -251,17 +220,16 @@ def test_edge_cases_connections_in_pcapng(edge, tshark):
             host, port = c["client"].rsplit(":", 1)
             assert host.strip("[]") in text and port in text, name
     # the server-side capture (B) marks the client's bytes inbound; IPv6 (A) dissects as HTTP
-    http = run_tshark(tshark, pcap, "-Y", "http", "-T", "fields", "-e", "http.request.method", "-e", "http.response.code")
-    assert "POST" in http and "201" in http and "204" in http and "101" in http
-    expert = run_tshark(tshark, pcap, "-q", "-z", "expert")
-    for bad in BAD_EXPERT:
-        assert bad not in expert, bad
+    methods = {m for f in frames for m in f["http.request.method"]}
+    codes = {c for f in frames for c in f["http.response.code"]}
+    assert "POST" in methods and {"201", "204", "101"} <= codes
+    assert not bad_expert(frames)
 
 
 def test_edge_cases_websocket_frame_after_hexdump(edge, tshark):
     _, pcap, doc, expected = edge
-    ws = run_tshark(tshark, pcap, "-Y", "websocket", "-T", "fields", "-e", "websocket.opcode", "-e", "websocket.mask")
-    assert ws.split()[:2] == ["1", "1"]  # the hex-dumped client text frame, masked
+    first = next(f for f in dissect(tshark, pcap) if f.has("websocket"))
+    assert (first.first("websocket.opcode"), first.flag("websocket.mask")) == ("1", True)  # the hex-dumped client text frame, masked
     [upgrade] = [e for e in doc["log"]["entries"] if e["response"]["status"] == 101]
     msgs = upgrade["_webSocketMessages"]
     assert [(m["type"], m["opcode"], m["data"]) for m in msgs] == [("send", 1, "hello")]
@@ -312,7 +280,6 @@ def test_http2_whose_start_was_not_captured(samples_dir, tmp_path, tshark):
     first = next(e for e in h2 if e["_streamId"] == 1)
     assert "not captured" in first["_error"]  # its request headers were in the cut write
     assert all(e["response"]["status"] in (200, 301, 404) for e in h2)
-    comments = run_tshark(tshark, pcap, "-Y", "frame.comment contains \"synthetic HTTP/2 connection preface\"")
-    assert len(comments.splitlines()) == 1
-    statuses = run_tshark(tshark, pcap, "-Y", "http2.type==1", "-T", "fields", "-e", "http2.headers.status")
-    assert {"200", "301", "404"} <= set(statuses.replace(",", " ").split())
+    frames = dissect(tshark, pcap)
+    assert len([f for f in frames if any("synthetic HTTP/2 connection preface" in c for c in f["frame.comment"])]) == 1
+    assert {"200", "301", "404"} <= {s for f in frames if "1" in f["http2.type"] for s in f["http2.headers.status"]}

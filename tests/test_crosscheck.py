@@ -32,7 +32,7 @@ from ecq2pcap.cli import main
 from tests.conftest import FIXTURES
 from tests.support.crosscheck import har_view, packets_by_connection, tshark_view
 from tests.support.fake_ecapture import FakeECapture, load_timed_frames
-from tests.test_convert_e2e import BAD_EXPERT
+from tests.support.dissect import BAD_EXPERT
 
 PACE_SPEEDUP = 10  # K
 PACE_MAX_GAP_S = 5.0  # recorded seconds; longer gaps are shortened to this (> the 3 s reorder window)

@@ -10,7 +10,8 @@ import pytest
 from ecq2pcap.filters import ConnectionFilter, ConnectionView
 from ecq2pcap.model import Chunk, Closed, Connection, Direction, Opened
 from ecq2pcap.payloads.authority import AuthorityFinder, host_part
-from tests.conftest import FIXTURES, ROOT, run_tshark
+from tests.conftest import FIXTURES, ROOT
+from tests.support.dissect import dissect, syns
 from tests.support import mixed_stream
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -48,13 +49,11 @@ def test_filter_keeps_exactly_the_matching_connections(tmp_path, tshark, mixed, 
     p = ecq2pcap("convert", str(mixed), "-w", str(pcap), "--har", str(har), *args)
     assert p.returncode == 0, p.stderr
     # pcapng: the requests tshark finds, and every packet belongs to a kept connection (handshake to FIN)
-    uris = run_tshark(tshark, pcap, "-Y", "http.request", "-T", "fields", "-e", "http.request.uri").split()
-    assert sorted(uris) == kept
-    streams = set(run_tshark(tshark, pcap, "-T", "fields", "-e", "tcp.stream").split())
-    assert len(streams) == len(kept)
-    syns = run_tshark(tshark, pcap, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0", "-T", "fields", "-e", "frame.number")
-    fins = run_tshark(tshark, pcap, "-Y", "tcp.flags.fin==1", "-T", "fields", "-e", "frame.number")
-    assert len(syns.split()) == len(kept) and len(fins.split()) == 2 * len(kept)
+    frames = dissect(tshark, pcap)
+    assert sorted(u for f in frames for u in f["http.request.uri"]) == kept
+    assert len({f.first("tcp.stream") for f in frames}) == len(kept)
+    fins = [f for f in frames if f.flag("tcp.flags.fin")]
+    assert len(syns(frames)) == len(kept) and len(fins) == 2 * len(kept)
     entries = json.loads(har.read_text())["log"]["entries"]
     assert sorted(e["request"]["url"].split("/", 3)[3] for e in entries) == [u.lstrip("/") for u in kept]
     stderr = p.stderr.decode()
@@ -69,15 +68,15 @@ def test_filters_apply_to_recordings_and_delimited_dumps(tmp_path, tshark):
     pcap = tmp_path / "out.pcapng"
     p = ecq2pcap("convert", str(FIXTURES / "v2_client.frames.jsonl.gz"), "-w", str(pcap), "--comm", "python")
     assert p.returncode == 0, p.stderr
-    assert len(set(run_tshark(tshark, pcap, "-T", "fields", "-e", "tcp.stream").split())) == 1
-    assert run_tshark(tshark, pcap, "-Y", "websocket", "-T", "fields", "-e", "frame.number").split()
+    frames = dissect(tshark, pcap)
+    assert len({f.first("tcp.stream") for f in frames}) == 1
+    assert any(f.has("websocket") for f in frames)
     assert b"(3 filtered out by --comm python)" in p.stderr
     # the HTTP/2 connection is selected by its :authority
     p = ecq2pcap("convert", str(FIXTURES / "v2_client.frames.jsonl.gz"), "-w", str(pcap), "--host", "localhost",
                  "--pid", "318")
     assert p.returncode == 0, p.stderr
-    assert run_tshark(tshark, pcap, "-Y", "http2.header.name == \":authority\"", "-T", "fields", "-e",
-                      "tcp.stream").split()
+    assert any(":authority" in f["http2.header.name"] for f in dissect(tshark, pcap))
 
 
 @pytest.mark.parametrize("bad", [("--pid", "x"), ("--port", "70000"), ("--comm", ",")])

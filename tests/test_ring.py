@@ -12,7 +12,8 @@ import pytest
 
 from ecq2pcap.ring import RingSpec, open_ring, ring_name
 from ecq2pcap.outputs import OutputConflict
-from tests.conftest import FIXTURES, ROOT, run_tshark
+from tests.conftest import FIXTURES, ROOT
+from tests.support.dissect import bad_expert, dissect
 from tests.support import mixed_stream
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -24,17 +25,13 @@ def ecq2pcap(*args, cwd=None):
                           env=ENV, cwd=cwd)
 
 
-def requests(tshark, pcap):
-    out = run_tshark(tshark, pcap, "-Y", "http.request || http2.headers.method", "-T", "fields",
-                     "-e", "http.request.method", "-e", "http.request.uri", "-e", "http2.headers.method",
-                     "-e", "http2.headers.path")
+def requests(frames):
     got = Counter()
-    for line in out.splitlines():
-        m, u, hm, hp = line.split("\t")
-        if m:
-            got[(m, u)] += 1
-        for a, b in zip(hm.split(",") if hm else [], hp.split(",") if hp else []):
-            got[(a, b)] += 1
+    for f in frames:
+        for pair in zip(f["http.request.method"], f["http.request.uri"]):
+            got[pair] += 1
+        for pair in zip(f["http2.headers.method"], f["http2.headers.path"]):
+            got[pair] += 1
     return got
 
 
@@ -53,7 +50,7 @@ def single(tmp_path_factory, tshark):
     d = tmp_path_factory.mktemp("single")
     assert ecq2pcap("convert", str(FIXTURES / "v2_client.frames.jsonl.gz"), "-w", str(d / "out.pcapng"),
                     "--har", str(d / "out.har"), "-q").returncode == 0
-    return requests(tshark, d / "out.pcapng"), har_urls([d / "out.har"])
+    return requests(dissect(tshark, d / "out.pcapng")), har_urls([d / "out.har"])
 
 
 def test_filesize_ring_files_are_complete_and_add_up(tmp_path, tshark, single):
@@ -66,15 +63,14 @@ def test_filesize_ring_files_are_complete_and_add_up(tmp_path, tshark, single):
     assert [p.name[:9] for p in pcaps] == [h.name[:9] for h in hars]
     total = Counter()
     for pcap in pcaps:
-        total += requests(tshark, pcap)  # each read on its own (run_tshark fails on a tshark error)
-        assert not run_tshark(tshark, pcap, "-Y", "tcp.analysis.flags && !tcp.analysis.window_update",
-                              "-T", "fields", "-e", "frame.number").split(), pcap.name
+        frames = dissect(tshark, pcap)  # each read on its own (fails on a tshark error)
+        total += requests(frames)
+        assert not bad_expert(frames), pcap.name
     want_requests, want_urls = single
     assert total == want_requests
     assert har_urls(hars) == want_urls
-    comments = run_tshark(tshark, pcaps[1], "-Y", "frame.comment contains \"continued from\"", "-T", "fields",
-                          "-e", "frame.comment")
-    assert f"continued from {pcaps[0].name}" in comments
+    comments = [c for f in dissect(tshark, pcaps[1]) for c in f["frame.comment"] if "continued from" in c]
+    assert any(f"continued from {pcaps[0].name}" in c for c in comments)
 
 
 def test_files_keeps_only_the_newest(tmp_path):
@@ -99,8 +95,9 @@ def test_duration_ring_in_live(tmp_path, tshark):
     assert len(pcaps) >= 3  # events 1 s apart in capture time: a new file every 3 s of it
     total = Counter()
     for pcap in pcaps:
-        total += requests(tshark, pcap)
-        times = [float(t) for t in run_tshark(tshark, pcap, "-T", "fields", "-e", "frame.time_epoch").split()]
+        frames = dissect(tshark, pcap)
+        total += requests(frames)
+        times = [float(f.first("frame.time_epoch")) for f in frames]
         assert max(times) - min(times) < 4
     assert sorted(u for _, u in total) == ["/a", "/b", "/c", "/d", "/e?x=1"]
 

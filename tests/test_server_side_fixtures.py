@@ -20,9 +20,10 @@ import json
 import pytest
 
 from fixtures import build_server_side
-from tests.conftest import FIXTURES, run_tshark
+from tests.conftest import FIXTURES
+from tests.support.dissect import assert_exchanges_dissected, bad_expert, dissect, websocket_data_frames
 from tests.support.har import load_with_haralyzer, validate_har
-from tests.test_convert_e2e import BAD_EXPERT, body_of, check_body, convert, expected_for, find_entries
+from tests.test_convert_e2e import body_of, check_body, convert, expected_for, find_entries
 
 STREAMS = ["gen_server_v140.dump.jsonl.gz", "gen_server_v15.frames.jsonl.gz", "gen_server_v2.frames.jsonl.gz"]
 SCOPES = [pytest.param("settled", id="settled"), pytest.param("all", id="all")]
@@ -106,33 +107,12 @@ def test_websocket_messages(converted, stream):
 def test_pcapng_in_tshark(converted, tshark, stream, scope):
     expected = scoped(expected_for(FIXTURES, stream), scope)
     pcap, _, _ = converted(stream)
-    expert = run_tshark(tshark, pcap, "-q", "-z", "expert")
-    for bad in BAD_EXPERT:
-        assert bad not in expert, f"tshark expert: {bad!r}\n{expert}"
-    h1 = run_tshark(tshark, pcap, "-Y", "http", "-T", "fields", "-e", "http.request.method",
-                    "-e", "http.request.uri", "-e", "http.response.code")
-    h1_rows = [tuple(line.split("\t")) for line in h1.splitlines()]
-    h2 = run_tshark(tshark, pcap, "-Y", "http2.type==1", "-T", "fields", "-e", "http2.streamid",
-                    "-e", "http2.headers.method", "-e", "http2.headers.path", "-e", "http2.headers.status")
-    h2_rows = [[f.split(",") for f in line.split("\t")] for line in h2.splitlines()]
-    for ex in expected["exchanges"] + expected["partial_exchanges"]:
-        if ex["http_version"] == "HTTP/2":
-            sid = str(ex["h2_stream_id"])
-            assert any(sid in sids and str(ex["status"]) in statuses for sids, _, _, statuses in h2_rows), ex
-            if ex.get("has_request", True):
-                assert any(sid in sids and ex["method"] in methods and ex["path"] in paths
-                           for sids, methods, paths, _ in h2_rows), ex
-        else:
-            if ex.get("has_request", True):
-                assert (ex["method"], ex["path"], "") in h1_rows, ex
-            assert ("", "", str(ex["status"])) in h1_rows, ex
+    frames = dissect(tshark, pcap)
+    assert not bad_expert(frames)
+    assert_exchanges_dissected(frames, expected["exchanges"] + expected["partial_exchanges"])
     if scope == "all" and expected["websocket_messages"]:
-        ws = run_tshark(tshark, pcap, "-Y", "websocket.opcode==1 || websocket.opcode==2", "-T", "fields",
-                        "-e", "websocket.opcode")
         data_messages = [m for m in expected["websocket_messages"] if m["opcode"] in (1, 2)]
-        # one line per packet; a packet that carries several frames lists each frame's opcode
-        opcodes = [op for line in ws.split() for op in line.split(",")]
-        assert sum(op in ("1", "2") for op in opcodes) == len(data_messages)
+        assert websocket_data_frames(frames) == len(data_messages)
 
 
 def test_rerendering_gives_the_committed_files():
