@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README): installs everything the tests need, then runs pytest.
-#   bash scripts/test.sh [pytest args...]
+#   bash scripts/test.sh [pytest args...]   (e.g. -m 'not slow', -n 0, tests/flows)
 # - pip: the package in editable mode with its [test] extra
 # - Debian's tshark (the real consumer of our pcapng), non-interactively
 set -euo pipefail
@@ -17,4 +17,7 @@ if ! command -v tshark >/dev/null 2>&1; then
 fi
 tshark --version | head -1
 
-exec python3 -m pytest "$@"
+# the tests run in parallel (pytest-xdist), two workers per CPU: many of them wait on loopback servers,
+# tshark or the recorded pace rather than compute. `-n 0` after this runs them in one process.
+workers=$(( $(nproc 2>/dev/null || echo 1) * 2 ))
+exec python3 -m pytest -n "$workers" "$@"

@@ -15,6 +15,12 @@ FIXTURES = ROOT / "fixtures"
 SAMPLES = FIXTURES
 
 
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tshark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.tshark)
+
+
 @pytest.fixture(scope="session")
 def tshark() -> str:
     """Path to tshark. The README's test command installs it; a missing tshark fails

@@ -136,6 +136,7 @@ def count_lines(path: Path) -> int:
         return 0
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("sample", ["v140_client", "v15_client"])
 def test_live_killed_with_sigkill_leaves_readable_outputs(tmp_path, tshark, sample):
     replay, stream = load_frames(FIXTURES / f"{sample}.frames.jsonl.gz")

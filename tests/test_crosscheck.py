@@ -34,8 +34,8 @@ from tests.support.crosscheck import har_view, packets_by_connection, tshark_vie
 from tests.support.fake_ecapture import FakeECapture, load_timed_frames
 from tests.support.dissect import BAD_EXPERT
 
-PACE_SPEEDUP = 10  # K
-PACE_MAX_GAP_S = 5.0  # recorded seconds; longer gaps are shortened to this (> the 3 s reorder window)
+PACE_SPEEDUP = 20  # K
+PACE_MAX_GAP_S = 4.0  # recorded seconds; longer gaps are shortened to this (> the 3 s reorder window)
 EDGE = "v140_edge_cases.jsonl"
 
 
@@ -160,7 +160,8 @@ def test_pcapng_and_har_agree(runs, name):
         assert bad not in view.expert, f"tshark expert: {bad!r}"
 
 
-@pytest.mark.parametrize("mode", ["live_full", "live_paced"])
+@pytest.mark.live
+@pytest.mark.parametrize("mode", ["live_full", pytest.param("live_paced", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("name", LIVE_STREAMS)
 def test_live_gives_what_convert_gives(runs, name, mode, request):
     if (mode, name) in KNOWN_FAILURES:

@@ -36,6 +36,8 @@ from ecq2pcap.sources.recording import LineDecoder, frame_line
 from ecq2pcap.sources.websocket import Backoff, Delivery, WebSocketSource
 from tests.support.fake_ecapture import FakeECapture, event_frame, load_frames, log_frame
 
+pytestmark = pytest.mark.live
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ["v140_client", "v15_client", "v2_client"]
 

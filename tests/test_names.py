@@ -5,6 +5,8 @@ import struct
 import subprocess
 import sys
 
+import pytest
+
 from ecq2pcap.sinks.pcapng.names import NameBook, name_resolution_block
 from tests.conftest import ROOT, run_tshark
 from tests.support import mixed_stream
@@ -54,6 +56,7 @@ def test_filtered_out_connections_name_nothing(tmp_path, tshark):
     assert len(nrbs) == 1 and b"api.example.com\0" in nrbs[0] and b"other" not in nrbs[0]
 
 
+@pytest.mark.live
 def test_live_names_learned_later_go_in_later_blocks(tmp_path, tshark):
     from tests.support.fake_ecapture import FakeECapture
 

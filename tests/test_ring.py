@@ -53,6 +53,7 @@ def single(tmp_path_factory, tshark):
     return requests(dissect(tshark, d / "out.pcapng")), har_urls([d / "out.har"])
 
 
+@pytest.mark.slow
 def test_filesize_ring_files_are_complete_and_add_up(tmp_path, tshark, single):
     p = ecq2pcap("convert", str(FIXTURES / "v2_client.frames.jsonl.gz"), "-w", str(tmp_path / "out.pcapng"),
                  "--har", str(tmp_path / "out.har"), "-b", "filesize:200", "-q")
@@ -83,6 +84,8 @@ def test_files_keeps_only_the_newest(tmp_path):
     assert numbers[0] > 1 and numbers == list(range(numbers[0], numbers[0] + 3))
 
 
+@pytest.mark.live
+@pytest.mark.slow
 def test_duration_ring_in_live(tmp_path, tshark):
     from tests.support.fake_ecapture import FakeECapture
 

@@ -110,6 +110,7 @@ def test_summary_text_tables_and_filters(tmp_path, inputs):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.live
 def test_summary_of_a_live_stream(tmp_path):
     from tests.support.fake_ecapture import FakeECapture, load_frames
 

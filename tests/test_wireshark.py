@@ -143,6 +143,7 @@ def test_extcap_errors_go_to_stderr_with_a_nonzero_exit(home, tmp_path):
     assert p.returncode != 0 and "cannot connect" in p.stderr and "Traceback" not in p.stderr
 
 
+@pytest.mark.live
 def test_extcap_stops_cleanly_when_the_reader_closes_the_fifo(home, tmp_path):
     lines = mixed_stream.lines()
     fifo = tmp_path / "fifo"
@@ -157,19 +158,21 @@ def test_extcap_stops_cleanly_when_the_reader_closes_the_fifo(home, tmp_path):
     assert proc.returncode == 0 and err == ""
 
 
+@pytest.mark.live
+@pytest.mark.slow
 def test_tshark_captures_from_the_interface_and_dissects_http(home, tshark, tmp_path):
     lines = mixed_stream.lines()
     out = tmp_path / "cap.pcapng"
     with FakeECapture(replay=lines[:1], script=lines[1:]) as server:
         tshark_in(home, tshark, "-i", "ecapture", "-o", f"extcap.ecapture.url:{server.url}",
                   "-o", "extcap.ecapture.comm:curl,nginx", "-a", "duration:5", "-w", str(out))
-    uris = tshark_in(home, tshark, "-r", str(out), "-Y", "http.request", "-T", "fields", "-e", "http.request.uri")
-    assert sorted(uris.split()) == ["/a", "/b", "/d"]
-    codes = tshark_in(home, tshark, "-r", str(out), "-Y", "http.response", "-T", "fields", "-e", "http.response.code")
-    assert sorted(codes.split()) == ["200", "201", "404"]
+    rows = tshark_in(home, tshark, "-r", str(out), "-Y", "http", "-T", "fields", "-e", "http.request.uri",
+                     "-e", "http.response.code", "-e", "ecapture.comm").splitlines()
+    requests = [r.split("\t") for r in rows if r.split("\t")[0]]
+    assert sorted(uri for uri, _, _ in requests) == ["/a", "/b", "/d"]
+    assert sorted(r.split("\t")[1] for r in rows if r.split("\t")[1]) == ["200", "201", "404"]
     # the installed Lua dissector names the process on the captured packets
-    comms = tshark_in(home, tshark, "-r", str(out), "-Y", "http.request", "-T", "fields", "-e", "ecapture.comm")
-    assert sorted(comms.split()) == ["curl", "curl", "nginx"]
+    assert sorted(comm for _, _, comm in requests) == ["curl", "curl", "nginx"]
 
 
 # -- the Lua dissector

@@ -13,9 +13,13 @@ import struct
 import threading
 import time
 
+import pytest
+
 from ecq2pcap.cli import main
 from tests.conftest import FIXTURES, run_tshark
 from tests.support.har import load_with_haralyzer, validate_har
+
+pytestmark = pytest.mark.live
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 # one complete HTTP/1 exchange of the edge-case fixture (v1.4 JSON, IPv6 curl): request, response
