@@ -49,7 +49,7 @@ from ...limits import DEFAULT_LIMITS, limit_note
 from ...model import Direction
 from .sniff import DEFAULT_MAX_FRAME, FRAME_HEADER, LENIENT_MAX_FRAME, PREFACE, layout_problem
 from .streams import H2GoAway, H2Stream, _Block, _Open
-from .tolerant_hpack import _PassiveDecoder, decode_headers
+from .tolerant_hpack import PassiveHpack, decode_headers
 
 __all__ = ["H2PassiveDecoder"]
 
@@ -76,7 +76,7 @@ class H2PassiveDecoder:
         self.preface_seen: bool | None = None
         self._buf = (bytearray(), bytearray())
         self._frame_start: list[tuple[int, Any]] = [(0, None), (0, None)]
-        self._hpack = (_PassiveDecoder(max_table, max_header_list), _PassiveDecoder(max_table, max_header_list))
+        self._hpack = (PassiveHpack(max_table, max_header_list), PassiveHpack(max_table, max_header_list))
         self._start_known: list[bool | None] = [None, None]
         self._dead = [False, False]
         self._max_frame = [DEFAULT_MAX_FRAME, DEFAULT_MAX_FRAME]
