@@ -20,7 +20,6 @@ listed in the package's docstring.
 
 from __future__ import annotations
 
-import re
 from collections import deque
 
 from ...model import Direction
@@ -47,7 +46,6 @@ __all__ = [
 DEFAULT_BODY_CAP = 64 * 1024 * 1024
 REQUEST_NOT_CAPTURED = "request not captured by eCapture"
 RESPONSE_NOT_CAPTURED = "response not captured"
-_BLANK_LINE = re.compile(rb"\n\r?\n")  # where a head ends
 FAST_PATH = True  # default of Http1Decoder(fast=...): parse simple complete messages without h11
 
 
@@ -344,20 +342,7 @@ class Http1Decoder:
     def _on_error(self, s: HalfStream, reason: str, *, limit: bool = False) -> None:
         ex = self._req_ex if s.is_request else self._resp_ex
         if s.in_head:
-            incomplete = s.eof_sent and _BLANK_LINE.search(s.buf, s.start, s.pos) is None  # ended inside the head
-            # the head did not parse: skip its first line, look for a start line after it
-            nl = s.buf.find(b"\n", s.start, s.pos)
-            first = s.pos if nl < 0 else nl + 1
-            s.skipped += first - s.start
-            s.pos = first
-            s.reader = None
-            s.in_head = False
-            s.gate_ns = s.time_ns
-            if limit:
-                s.skip_reason = reason  # the limit is what the skipped bytes are reported under
-            elif not s.skip_reason:
-                s.skip_reason = (f"{s.what} head incomplete at the end of the capture" if incomplete
-                                 else f"unparsable {s.what} head: {reason}")  # fmt: skip
+            s.skip_bad_head(reason, limit=limit)
             if not s.is_request and ex is not None:
                 self._resp_ex = None
                 if self._interim:  # the 1xx is all that is left of this response
@@ -417,20 +402,7 @@ class Http1Decoder:
     def _drain_request(self, ex: Http1Exchange) -> None:
         """Take what is left of the upgrade request from the C2S reader (usually just its end)."""
         s = self._c2s
-        while True:
-            try:
-                ev = s.reader.next_event()
-            except ParseError:
-                break
-            if ev is NEED_DATA and s.give():
-                continue
-            if type(ev) is Body:
-                append_body(self.body_cap, ex.request, ev.data)
-            elif type(ev) is End:
-                ex.request.complete = True
-                break
-            else:
-                break
+        ex.request.complete = s.drain(lambda data: append_body(self.body_cap, ex.request, data))
         if not ex.request.complete:
             ex.errors.append("request incomplete when the connection switched protocols")
         ex.request.end_ns = s.time_ns

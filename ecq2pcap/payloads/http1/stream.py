@@ -3,7 +3,11 @@ next message start (resynchronisation after bytes that are not HTTP/1)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from ...model import Direction
+from .events import NEED_DATA, Body, End, ParseError
 from .limits import HEADER_LINE_FLAG, HEADER_SECTION_FLAG
 from .grammar import REQUEST_PREFIX, REQUEST_SEARCH, START_REQUEST, START_STATUS, STATUS_PREFIX, STATUS_SEARCH
 
@@ -12,6 +16,7 @@ __all__ = ["FIRST_SLICE", "MAX_SLICE", "COMPACT_AT", "HalfStream", "longest_line
 FIRST_SLICE = 4096  # bytes first given to a new reader; doubled on every NEED_DATA
 MAX_SLICE = 1024 * 1024
 COMPACT_AT = 4 * 1024 * 1024  # inside a long body, drop consumed bytes once this many piled up
+_BLANK_LINE = re.compile(rb"\n\r?\n")  # where a head ends
 
 
 class HalfStream:
@@ -177,6 +182,39 @@ class HalfStream:
             )
             self.skipped = 0
         self.skip_reason = ""
+
+
+    def skip_bad_head(self, reason: str, *, limit: bool) -> None:
+        """The head being read did not parse (or broke a limit): skip its first line and look for a start
+        line after it; the skipped bytes are reported under ``reason`` (a limit) or what went wrong."""
+        incomplete = self.eof_sent and _BLANK_LINE.search(self.buf, self.start, self.pos) is None
+        nl = self.buf.find(b"\n", self.start, self.pos)
+        first = self.pos if nl < 0 else nl + 1
+        self.skipped += first - self.start
+        self.pos = first
+        self.reader = None
+        self.in_head = False
+        self.gate_ns = self.time_ns
+        if limit:
+            self.skip_reason = reason  # the limit is what the skipped bytes are reported under
+        elif not self.skip_reason:
+            self.skip_reason = (f"{self.what} head incomplete at the end of the capture" if incomplete
+                                else f"unparsable {self.what} head: {reason}")  # fmt: skip
+
+    def drain(self, on_body: Callable[[bytes], None]) -> bool:
+        """Read the current message to its end with what is buffered (its body to ``on_body``);
+        True when it ended."""
+        while True:
+            try:
+                ev = self.reader.next_event()
+            except ParseError:
+                return False
+            if ev is NEED_DATA and self.give():
+                continue
+            if type(ev) is Body:
+                on_body(ev.data)
+            else:
+                return type(ev) is End
 
 
 def longest_line(buf: bytearray, start: int, end: int) -> int:
