@@ -27,7 +27,10 @@ import pytest
 
 from ecq2pcap import live
 from ecq2pcap.flows import ConnectionTable
-from ecq2pcap.live import V200_NOTICE, Recorder, Session, StatusLine, capture, recorded_time_ns
+from ecq2pcap.commands.status import Progress, StatusLine
+from ecq2pcap.live import Session, capture
+from ecq2pcap.pipeline import V200_NOTICE
+from ecq2pcap.sources.recording import Recorder, recorded_time_ns
 from ecq2pcap.model import Chunk, Closed, Message, Opcode, Opened
 from ecq2pcap.pipeline import Pipeline
 from ecq2pcap.report import Report
@@ -214,7 +217,7 @@ def test_duration_stops_and_reports_v200(tmp_path):
     with FakeECapture(replay=[version], heartbeat_s=0.05, immediate_heartbeat=True) as fake:
         source = WebSocketSource(fake.url)
         session = Session(None, None)
-        progress = live._Progress(source, session, StatusLine(buf, enabled=True), "recording")
+        progress = Progress(source, session, StatusLine(buf, enabled=True), "recording")
         t0 = time.monotonic()
         reason = asyncio.run(capture(source, session, duration=0.5, progress=progress, handle_signals=False))
         elapsed = time.monotonic() - t0

@@ -19,7 +19,9 @@ from typing import BinaryIO
 
 from ..argtypes import int_between, seconds, size
 from ..limits import LIMIT_FLAGS, Limits, format_size
-from ..live import Recorder, Session, StatusLine, _Progress, capture
+from ..live import Session, capture
+from ..sources.recording import Recorder
+from .status import Progress, StatusLine
 from ..outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error
 from ..report import Report
 from ..sources.websocket import DEFAULT_ORIGIN, WebSocketSource, check_url
@@ -115,7 +117,7 @@ def make_source(args: argparse.Namespace, status: StatusLine) -> WebSocketSource
 def run_session(source: WebSocketSource, session: Session, args: argparse.Namespace, status: StatusLine, what: str) -> str:
     try:
         return asyncio.run(capture(source, session, duration=args.duration or None,
-                                   progress=_Progress(source, session, status, what)))
+                                   progress=Progress(source, session, status, what)))
     except KeyboardInterrupt:  # only when the signal handlers could not be installed
         return "signal"
     finally:

@@ -21,7 +21,8 @@ from ..pipeline import Pipeline
 from ..report import Count, Report
 from ..sinks.har.options import HarOptions
 from ..sinks.overview import ConnectionRow, ExchangeRow, OverviewSink
-from ..live import Session, StatusLine
+from ..live import Session
+from .status import StatusLine
 from ..sources.files import FileSource, InputError
 from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, add_conversion_args, connection_table,
                      pcapng_options)

@@ -1,4 +1,4 @@
-"""Lines of a dump file → messages (sans-IO).
+"""ecq2pcap recordings and dump files: lines → messages (sans-IO), and the recording writer.
 
 A dump line is one of:
 
@@ -13,10 +13,13 @@ A dump line is one of:
 from __future__ import annotations
 
 import base64
+import time
+from typing import BinaryIO
 
 import msgspec
 
 from ..model import DecodeError, Message, Opcode
+from ..sinks.units import UnitWriter
 
 RECORDING_MAGIC = "recording"
 
@@ -104,3 +107,39 @@ def frame_line(message: Message) -> bytes:
 
 def header_line(url: str, started: float) -> bytes:
     return msgspec.json.encode({"ecq2pcap": RECORDING_MAGIC, "version": 1, "url": url, "started": started})
+
+
+def recorded_time_ns(ns: int | None) -> int | None:
+    """A receive time as a recording gives it back: float seconds, 6 decimals
+    (``frame_line``), read as whole microseconds (``LineDecoder``)."""
+    return None if ns is None else round(round(ns / 1e9, 6) * 1e6) * 1000
+
+
+class Recorder:
+    """Writes an ecq2pcap recording: a header line, then one line per message.
+
+    Lines are written whole (a full disk cuts the file back to the last whole line, see
+    :class:`UnitWriter`); :meth:`flush` puts them on disk (the session does after every
+    batch of messages).
+    """
+
+    def __init__(self, out: BinaryIO, url: str, name: str, started: float | None = None) -> None:
+        self.out = out
+        self._units = UnitWriter(out)
+        self.name = name  # what `convert` will call this file in origins
+        self.lines = 1
+        self.messages = 0
+        self.bytes = 0
+        self._units.write(header_line(url, time.time() if started is None else started) + b"\n")
+        self.flush()
+
+    def write(self, message: Message) -> int:
+        """Record one message; returns its line number."""
+        self._units.write(frame_line(message) + b"\n")
+        self.lines += 1
+        self.messages += 1
+        self.bytes += len(message.data)
+        return self.lines
+
+    def flush(self) -> None:
+        self._units.flush()
