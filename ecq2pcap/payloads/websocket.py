@@ -31,12 +31,12 @@ Design:
 
 from __future__ import annotations
 
-import base64
 import zlib
 from dataclasses import dataclass, field
 
 from ..limits import limit_note
 from ..model import Direction
+from .ws_extensions import DeflateParams, parse_extensions
 
 __all__ = ["DeflateParams", "WsMessage", "WebSocketParser", "parse_extensions", "unmask"]
 
@@ -69,52 +69,6 @@ class WsMessage:
     close_code: int | None = None
     close_reason: str | None = None
     errors: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True, frozen=True)
-class DeflateParams:
-    """Negotiated permessage-deflate parameters (as the server's 101 response states them)."""
-
-    client_no_context_takeover: bool = False
-    server_no_context_takeover: bool = False
-    client_max_window_bits: int | None = None
-    server_max_window_bits: int | None = None
-
-    def no_context_takeover(self, direction: Direction) -> bool:
-        """Whether the sender of ``direction`` resets its compressor per message."""
-        return self.client_no_context_takeover if direction is Direction.C2S else self.server_no_context_takeover
-
-
-def parse_extensions(header: str | None) -> tuple[DeflateParams | None, list[str]]:
-    """Parse a ``Sec-WebSocket-Extensions`` value → (permessage-deflate params or None,
-    names of the other extensions)."""
-    deflate, others = None, []
-    for ext in (header or "").split(","):
-        parts = [p.strip() for p in ext.split(";")]
-        name = parts[0].lower()
-        if not name:
-            continue
-        if name != "permessage-deflate" or deflate is not None:
-            others.append(name)
-            continue
-        params: dict[str, str | None] = {}
-        for p in parts[1:]:
-            if not p:
-                continue
-            key, eq, value = p.partition("=")
-            params[key.strip().lower()] = value.strip().strip('"') if eq else None
-
-        def bits(key: str) -> int | None:
-            v = params.get(key)
-            return int(v) if v and v.isascii() and v.isdigit() and 8 <= int(v) <= 15 else None  # RFC 7692
-
-        deflate = DeflateParams(
-            client_no_context_takeover="client_no_context_takeover" in params,
-            server_no_context_takeover="server_no_context_takeover" in params,
-            client_max_window_bits=bits("client_max_window_bits"),
-            server_max_window_bits=bits("server_max_window_bits"),
-        )
-    return deflate, others
 
 
 def unmask(data: bytes, mask: bytes, offset: int = 0) -> bytes:

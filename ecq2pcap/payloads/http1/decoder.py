@@ -28,7 +28,7 @@ from .events import NEED_DATA, Body, End, ParseError, RequestHead, ResponseHead
 from .exchange import Http1Exchange, Switch
 from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
-from .limits import HEADER_LINE_FLAG, MAX_HEADER_LINE, MAX_HEADER_SECTION
+from .limits import MAX_HEADER_LINE, MAX_HEADER_SECTION
 from .messages import add_trailers, append_body, asks_switch, body_error, new_request, new_response
 from .readers import H11Reader
 from .stream import FIRST_SLICE, MAX_SLICE, HalfStream

@@ -29,25 +29,21 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from ...model import NOT_PLACED, Connection, Direction
 from ...limits import DEFAULT_LIMITS, Limits, limits_in
 from .content import decode_content
 from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse
+from .urls import endpoint, query_string, request_url
 
 __all__ = ["build_entry", "UNKNOWN_METHOD", "UNKNOWN_MIME"]
 
 UNKNOWN_METHOD = "UNKNOWN"
 UNKNOWN_MIME = "x-unknown"
-_URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
-_IP_LITERAL = re.compile(r"\[[0-9A-Fa-f:.]+\](:[0-9]*)?")
-_AUTHORITY_PART = re.compile(r"[^/?#]*")
-_AUTHORITY_SAFE = _URI_SAFE.replace("/", "").replace("?", "").replace("#", "")
 
 
 def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
@@ -94,7 +90,7 @@ def _request(req: HttpRequest | None, conn: Connection, version: str, notes: lis
     if req is None:
         return {
             "method": UNKNOWN_METHOD,
-            "url": f"https://{_endpoint(conn.server)}/#request-not-captured",
+            "url": f"https://{endpoint(conn.server)}/#request-not-captured",
             "httpVersion": version,
             "cookies": [],
             "headers": [],
@@ -102,14 +98,14 @@ def _request(req: HttpRequest | None, conn: Connection, version: str, notes: lis
             "headersSize": -1,
             "bodySize": -1,
         }
-    url = _url(req, conn)
+    url = request_url(req, conn)
     out: dict = {
         "method": req.method,
         "url": url,
         "httpVersion": req.http_version,
         "cookies": _request_cookies(req),
         "headers": _har_headers(req.headers),
-        "queryString": _query(url),
+        "queryString": query_string(url),
         "headersSize": req.header_size,
         "bodySize": req.body_size,
     }
@@ -247,53 +243,6 @@ def _charset(mime: str) -> str | None:
 
 
 # -- URL, query, headers, cookies ----------------------------------------------------
-
-
-def _url(req: HttpRequest, conn: Connection) -> str:
-    target = req.target
-    lower = target[:8].lower()
-    if lower.startswith("http://") or lower.startswith("https://"):  # absolute-form
-        scheme, _, rest = target.partition("://")
-        authority = _AUTHORITY_PART.match(rest)[0]
-        if authority.strip():
-            return f"{scheme}://{_quote_authority(authority)}{quote(rest[len(authority):], safe=_URI_SAFE)}"
-        target = rest  # "http:///x": no authority, so the Host header's (below)
-    elif req.method == "CONNECT" and target.strip():
-        return f"{req.scheme}://{_quote_authority(target)}"  # authority-form
-    authority = (req.authority or req.header("host") or "").strip() or _endpoint(conn.server)
-    if not target.startswith("/"):
-        target = "/" if target == "*" else "/" + target  # asterisk-form (OPTIONS *) or odd targets
-    return f"{req.scheme}://{_quote_authority(authority)}{quote(target, safe=_URI_SAFE)}"
-
-
-def _is_ip_literal(authority: str) -> bool:
-    """``[v6]`` or ``[v6]:port`` with a real IPv6 address (urlsplit rejects ``[B:1]``)."""
-    if _IP_LITERAL.fullmatch(authority) is None:
-        return False
-    try:
-        ipaddress.IPv6Address(authority[1 : authority.index("]")])
-    except ValueError:
-        return False
-    return True
-
-
-def _quote_authority(authority: str) -> str:
-    """Percent-encode what would end the URL's authority early ("/", "?", "#") or make it
-    unparsable (a bracket that is not around an IPv6 literal)."""
-    safe = _AUTHORITY_SAFE
-    if ("[" in authority or "]" in authority) and not _is_ip_literal(authority):
-        safe = safe.replace("[", "").replace("]", "")
-    return quote(authority, safe=safe)
-
-
-def _endpoint(addr: tuple[str, int]) -> str:
-    ip, port = addr
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
-
-def _query(url: str) -> list[dict]:
-    query = url.partition("?")[2].partition("#")[0]  # (not urlsplit: it rejects a hostile "[" authority)
-    return [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)]
 
 
 def _har_headers(headers: list[tuple[str, str]]) -> list[dict]:

@@ -1,0 +1,69 @@
+"""A HAR request's URL from what eCapture saw: the request target, ``Host``/``:authority`` or the server address.
+
+URLs are ``https://`` (eCapture captures TLS plaintext) + the authority + the target; absolute-form targets are
+kept. What would end the authority early or make the URL unparsable is percent-encoded, so every HAR reader
+(and urlsplit) accepts the result, whatever bytes a peer sent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import parse_qsl, quote
+
+from ...model import Connection
+from .exchange import HttpRequest
+
+__all__ = ["endpoint", "query_string", "request_url"]
+
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+_IP_LITERAL = re.compile(r"\[[0-9A-Fa-f:.]+\](:[0-9]*)?")
+_AUTHORITY_PART = re.compile(r"[^/?#]*")
+_AUTHORITY_SAFE = _URI_SAFE.replace("/", "").replace("?", "").replace("#", "")
+
+
+def request_url(req: HttpRequest, conn: Connection) -> str:
+    target = req.target
+    lower = target[:8].lower()
+    if lower.startswith("http://") or lower.startswith("https://"):  # absolute-form
+        scheme, _, rest = target.partition("://")
+        authority = _AUTHORITY_PART.match(rest)[0]
+        if authority.strip():
+            return f"{scheme}://{_quote_authority(authority)}{quote(rest[len(authority):], safe=_URI_SAFE)}"
+        target = rest  # "http:///x": no authority, so the Host header's (below)
+    elif req.method == "CONNECT" and target.strip():
+        return f"{req.scheme}://{_quote_authority(target)}"  # authority-form
+    authority = (req.authority or req.header("host") or "").strip() or endpoint(conn.server)
+    if not target.startswith("/"):
+        target = "/" if target == "*" else "/" + target  # asterisk-form (OPTIONS *) or odd targets
+    return f"{req.scheme}://{_quote_authority(authority)}{quote(target, safe=_URI_SAFE)}"
+
+
+def _is_ip_literal(authority: str) -> bool:
+    """``[v6]`` or ``[v6]:port`` with a real IPv6 address (urlsplit rejects ``[B:1]``)."""
+    if _IP_LITERAL.fullmatch(authority) is None:
+        return False
+    try:
+        ipaddress.IPv6Address(authority[1 : authority.index("]")])
+    except ValueError:
+        return False
+    return True
+
+
+def _quote_authority(authority: str) -> str:
+    """Percent-encode what would end the URL's authority early ("/", "?", "#") or make it
+    unparsable (a bracket that is not around an IPv6 literal)."""
+    safe = _AUTHORITY_SAFE
+    if ("[" in authority or "]" in authority) and not _is_ip_literal(authority):
+        safe = safe.replace("[", "").replace("]", "")
+    return quote(authority, safe=safe)
+
+
+def endpoint(addr: tuple[str, int]) -> str:
+    ip, port = addr
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def query_string(url: str) -> list[dict]:
+    query = url.partition("?")[2].partition("#")[0]  # (not urlsplit: it rejects a hostile "[" authority)
+    return [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)]
