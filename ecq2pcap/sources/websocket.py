@@ -18,7 +18,7 @@ import os
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -97,7 +97,7 @@ def _ssl_context(url: str, insecure: bool) -> ssl.SSLContext | None:
 
 
 class WebSocketSource:
-    """Connects to eCapture, reconnects with backoff, queues every message received.
+    """Connects to eCapture, reconnects with backoff (websockets' own loop), queues every message received.
 
     ``origin``: the Origin header eCapture requires (None sends none: eCapture answers 403).
     ``retry_for``: seconds to keep trying while disconnected (None: forever; 0: no retry).
@@ -145,6 +145,9 @@ class WebSocketSource:
         self._ws: ClientConnection | None = None
         self._tasks: list[asyncio.Task] = []
         self._closing = False
+        self._attempts = 0  # failed attempts since the last connection
+        self._outage_start: float | None = None
+        self._failure = ""
 
     # -- lifecycle
 
@@ -230,8 +233,11 @@ class WebSocketSource:
         self._queue.append(Delivery(msg, self.replay_filter.is_replay(raw)))
         self._wake.set()
 
-    async def _connect(self) -> ClientConnection:
-        return await connect(
+    def _connector(self) -> connect:
+        """websockets' client, which also reconnects: ``async for ws in self._connector()`` yields a new
+        connection after each one ends, asks :meth:`_on_failure` whether a failed attempt is worth another,
+        and waits :meth:`_delays` between attempts."""
+        return connect(
             self.url,
             origin=Origin(self.origin) if self.origin else None,
             compression=None,
@@ -242,6 +248,8 @@ class WebSocketSource:
             ping_interval=20,
             ping_timeout=60,  # a multi-MB message can delay the pong
             close_timeout=2,
+            process_exception=self._on_failure,
+            reconnect_delays=self._delays,
         )
 
     def _fatal(self, exc: Exception) -> ConnectError | None:
@@ -264,37 +272,44 @@ class WebSocketSource:
         return None
 
     async def _run(self) -> None:
-        outage_start: float | None = None
-        attempt = 0
-        loop = asyncio.get_running_loop()
-        while not self._closing:
-            try:
-                ws = await self._connect()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - every failure is reported, most retried
-                fatal = self._fatal(exc)
-                if fatal is not None:
-                    return self._give_up(fatal)
-                attempt += 1
-                what = f"cannot connect to {self.url}: {_describe(exc)}"
-            else:
-                attempt = 0
-                outage_start = None
-                self.backoff.reset()
+        self._attempts, self._outage_start = 0, None
+        try:
+            async for ws in self._connector():
+                self._attempts, self._outage_start = 0, None
                 what = await self._receive(ws)
-            if self._closing:
-                return
-            now = loop.time()
-            if outage_start is None:
-                outage_start = now
-            if self.retry_for is not None and now - outage_start >= self.retry_for:
-                waited = f" for {self.retry_for:g} s" if self.retry_for else ""
-                return self._give_up(ConnectError(f"{what}; gave up retrying{waited}"))
+                if self._closing:
+                    return
+                self._outage_start = asyncio.get_running_loop().time()
+                if self.retry_for == 0:
+                    return self._give_up(ConnectError(f"{what}; gave up retrying"))
+                self.on_status("retry", f"{what}; reconnecting")  # at once; then with backoff (_delays)
+        except ConnectError as exc:  # from _on_failure: retrying cannot help, or the time is up
+            return self._give_up(exc)
+
+    def _on_failure(self, exc: Exception) -> Exception | None:
+        """websockets' ``process_exception``: None to try again (after the next of :meth:`_delays`), or the
+        error that ends the source."""
+        fatal = self._fatal(exc)
+        if fatal is not None:
+            return fatal
+        now = asyncio.get_running_loop().time()
+        if self._outage_start is None:
+            self._outage_start = now
+        self._attempts += 1
+        self._failure = f"cannot connect to {self.url}: {_describe(exc)}"
+        if self.retry_for is not None and now - self._outage_start >= self.retry_for:
+            waited = f" for {self.retry_for:g} s" if self.retry_for else ""
+            return ConnectError(f"{self._failure}; gave up retrying{waited}")
+        return None
+
+    def _delays(self) -> Iterator[float]:
+        """websockets' ``reconnect_delays``: a new series after every connection that worked."""
+        self.backoff.reset()
+        while True:
             delay = self.backoff.next()
-            attempt_text = f" (attempt {attempt + 1})" if attempt else ""
-            self.on_status("retry", f"{what}; retrying in {delay:.1f} s{attempt_text}")
-            await asyncio.sleep(delay)
+            more = f" (attempt {self._attempts + 1})" if self._attempts > 1 else ""
+            self.on_status("retry", f"{self._failure}; retrying in {delay:.1f} s{more}")
+            yield delay
 
     async def _receive(self, ws: ClientConnection) -> str:
         self._ws = ws
