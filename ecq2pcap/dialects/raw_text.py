@@ -39,11 +39,9 @@ from __future__ import annotations
 import re
 
 from ..model import Annotation, Capture, DataType, DecodeError, PayloadForm, Record
+from ..payloads.hexdump import ECAPTURE_V1, reverse
 from . import v14_json
 
-_ASCII_COLUMN = bytes(b if 32 <= b <= 126 else 0x2E for b in range(256))
-_LINE_PREFIX = re.compile(rb"(?:\x1b\[\d+m)?(?:UNKNOWN_\d+)?\t?")
-_TRAILER = re.compile(rb"(?:\x1b\[0m)?,?")
 
 _GOTLS_HEX = re.compile(rb"PID: (\d+), Comm: (.{0,64}?), TID: (\d+), PayloadType:(\d+), Payload: \n", re.S)
 _NOFD_HEX = re.compile(
@@ -68,43 +66,6 @@ def _comm(raw: bytes) -> str:
 
 def _s(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
-
-
-def render_v1_hexdump_line(offset: int, chunk: bytes) -> bytes:
-    """One line of eCapture v1's ``dumpByteSlice`` (16 bytes, no prefix, no newline)."""
-    groups = []
-    for k in range(0, 16, 4):
-        g = chunk[k : k + 4]
-        groups.append((b" " + g.hex(" ").upper().encode() if g else b"") + b"  " * (4 - len(g)))
-    ascii_col = chunk.translate(_ASCII_COLUMN) + b" " * (16 - len(chunk))
-    return b"%04d    %s  %s    %s  %s    %s" % (offset, *groups, ascii_col)
-
-
-def reverse_v1_hexdump(text: bytes) -> bytes:
-    """Bytes of an eCapture v1 ``dumpByteSlice`` text (colour prefixes and the final
-    reset/comma tolerated). Every line is re-rendered and compared: anything else
-    raises ValueError."""
-    out = bytearray()
-    ended = False
-    for n, line in enumerate(text.split(b"\n"), 1):
-        body = line[_LINE_PREFIX.match(line).end() :]
-        if _TRAILER.fullmatch(line) or _TRAILER.fullmatch(body):
-            ended = ended or bool(line)
-            continue
-        if ended or len(body) < 24 or body[-20:-16] != b"    ":
-            raise ValueError(f"hex dump line {n} is malformed")
-        digits = len(body) - len(body.lstrip(b"0123456789"))
-        try:
-            offset = int(body[:digits])
-            chunk = bytes.fromhex(body[digits:-20].decode("ascii"))
-        except ValueError:
-            raise ValueError(f"hex dump line {n} is malformed") from None
-        if offset != len(out) or len(out) % 16:
-            raise ValueError(f"hex dump line {n}: offset {offset} but {len(out)} bytes so far")
-        if len(chunk) > 16 or render_v1_hexdump_line(offset, chunk) != body:
-            raise ValueError(f"hex dump line {n} does not match eCapture's layout")
-        out += chunk
-    return bytes(out)
 
 
 def _capture(pid, tid, comm, data_type, payload, module, origin, recv_time_ns) -> Capture:
@@ -137,7 +98,7 @@ def decode_raw_text(data: bytes, origin: str, recv_time_ns: int | None = None) -
 
     if (m := _GOTLS_HEX.match(data)) is not None:
         try:
-            payload = reverse_v1_hexdump(data[m.end() :])
+            payload = reverse(data[m.end() :], ECAPTURE_V1)
         except ValueError:
             return ann("unreadable-hex", data, int(m[1]), m[2])
         ptype = int(m[4])
@@ -145,7 +106,7 @@ def decode_raw_text(data: bytes, origin: str, recv_time_ns: int | None = None) -
         return [_capture(int(m[1]), int(m[3]), _comm(m[2]), data_type, payload, "gotls", origin, recv_time_ns)]
     if (m := _NOFD_HEX.match(data)) is not None:
         try:
-            payload = reverse_v1_hexdump(data[m.end() :])
+            payload = reverse(data[m.end() :], ECAPTURE_V1)
         except ValueError:
             return ann("unreadable-hex", data, int(m[1]), m[2])
         data_type = {b"Received": DataType.READ, b"Send": DataType.WRITE}.get(m[4])
@@ -154,7 +115,7 @@ def decode_raw_text(data: bytes, origin: str, recv_time_ns: int | None = None) -
         body = data[m.end() :]
         if m.re is _BASH and body.endswith(b","):  # StringHex: a v1 dump, then ","
             try:
-                body = reverse_v1_hexdump(body)
+                body = reverse(body, ECAPTURE_V1)
             except ValueError:
                 pass
         elif body.endswith(b"\0,"):  # zsh StringHex: the raw NUL-padded line buffer, then ","

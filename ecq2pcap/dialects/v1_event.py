@@ -8,7 +8,7 @@ into a :class:`~ecq2pcap.model.Capture` or :class:`~ecq2pcap.model.Annotation`.
 from __future__ import annotations
 
 from ..model import Annotation, Capture, DataType, PayloadForm, Tuple
-from ..payloads.hexdump import looks_like_hexdump, reverse_hexdump
+from ..payloads.hexdump import GO, looks_like_go_dump, reverse
 from ..uuids import UuidInfo, parse_uuid
 
 _PLACEHOLDER_IPS = {"", "0.0.0.0", "127.0.0.1", "::"}
@@ -40,9 +40,9 @@ def _fields_tuple(src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> Tup
 
 
 def _classify(payload: bytes, ectype: int, notes: list[str]) -> tuple[bytes, PayloadForm]:
-    if looks_like_hexdump(payload):
+    if looks_like_go_dump(payload):
         try:
-            payload = reverse_hexdump(payload)
+            payload = reverse(payload, GO)
             notes.append("payload was a Go hex dump: reversed to bytes")
         except ValueError as exc:
             notes.append(f"payload looks like a hex dump but could not be reversed ({exc}): kept as text")

@@ -9,7 +9,7 @@ probe              text                                                         
 =================  ===========================================================  ===========
 openssl, gnutls    ``[YYYY-MM-DD HH:MM:SS.mmm] PID:p TID:t Comm:c FD:f READ|WRITE``  Capture
                    `` (N bytes):\\n`` + N raw bytes; ``(N bytes, hex)``: openssl
-                   uses the 32-bytes-a-line dump (:func:`reverse_v2_hexdump`),
+                   uses the 32-bytes-a-line dump (:data:`~ecq2pcap.payloads.hexdump.ECAPTURE_V2`),
                    gnutls plain lower-case ``%x``
 openssl connect    ``PID:p, Comm:c, TID:t, FD:f, Tuple: [a]:p->[b]:q``           ConnectInfo
 openssl destroy    ``PID:0, Comm:, TID:0, FD:0, Tuple: [::]:0->[::]:0``          ConnectInfo
@@ -51,6 +51,7 @@ import calendar
 import re
 
 from ..model import Annotation, Capture, ConnectInfo, DataType, PayloadForm, Record, Tuple
+from ..payloads.hexdump import ECAPTURE_V2, reverse
 from ..uuids import parse_tuple
 from .state import StreamState
 
@@ -130,47 +131,6 @@ def header_time(
 # --------------------------------------------------------------------------- hex
 
 
-_ASCII_COLUMN = bytes(b if 32 <= b <= 126 else 0x2E for b in range(256))
-
-
-def render_v2_hexdump_line(offset: int, chunk: bytes) -> bytes:
-    """One line of eCapture v2's ``dumpByteSlice`` (32 bytes, without the newline)."""
-    groups = []
-    for k in range(0, 32, 8):
-        g = chunk[k : k + 8]
-        groups.append(g.hex().upper().encode() + b" " * (8 - len(g)))
-    ascii_col = chunk.translate(_ASCII_COLUMN) + b" " * (32 - len(chunk))
-    return b"%04X  %s %s  %s %s    %s" % (offset, *groups, ascii_col)
-
-
-def reverse_v2_hexdump(text: bytes) -> bytes:
-    """Bytes of an eCapture v2 ``--hex`` dump (protocol doc §11.4)::
-
-        0000  474554202F6F6C64 2D70616765204854  54502F312E310D0A 486F73743A203132    GET /old-page HTTP/1.1..Host: 12
-
-    Every line is re-rendered and compared, so anything but an exact dump raises
-    ValueError.
-    """
-    out = bytearray()
-    for n, line in enumerate(text.split(b"\n"), 1):
-        if not line:
-            continue
-        if len(line) < 42 or line[-36:-32] != b"    ":
-            raise ValueError(f"hex dump line {n} is malformed")
-        sp = line.find(b" ")
-        try:
-            offset = int(line[:sp], 16)
-            chunk = bytes.fromhex(line[sp:-36].decode("ascii"))
-        except ValueError:
-            raise ValueError(f"hex dump line {n} is malformed") from None
-        if offset != len(out) or (out and len(out) % 32):
-            raise ValueError(f"hex dump line {n}: offset {offset:04X} but {len(out)} bytes so far")
-        if len(chunk) > 32 or render_v2_hexdump_line(offset, chunk) != line:
-            raise ValueError(f"hex dump line {n} does not match eCapture's layout")
-        out += chunk
-    return bytes(out)
-
-
 def _unhex(text: bytes) -> bytes:
     """Plain ``%x`` hex (gnutls, gotls, bash under --hex), surrounding whitespace ignored."""
     return bytes.fromhex(text.strip().decode("ascii", "replace"))  # non-ASCII: a plain ValueError
@@ -219,7 +179,7 @@ def _data_event(m: re.Match, text: bytes, origin: str, recv_time_ns: int | None,
     if m[8]:  # ", hex"
         body = text[m.end() :]
         try:
-            payload = reverse_v2_hexdump(body) if body.startswith(b"0000  ") else _unhex(body)
+            payload = reverse(body, ECAPTURE_V2) if body.startswith(b"0000  ") else _unhex(body)
         except ValueError:
             return Annotation("unreadable-hex", _s(text), pid=int(m[2]), comm=_s(m[4]), timestamp_ns=ts, origin=origin)
         notes.append("payload was an eCapture --hex dump: reversed to bytes")

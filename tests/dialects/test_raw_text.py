@@ -7,29 +7,13 @@ import json
 
 import pytest
 
-from ecq2pcap.dialects.raw_text import decode_raw_text, reverse_v1_hexdump
+from ecq2pcap.dialects.raw_text import decode_raw_text
+from ecq2pcap.payloads.hexdump import ECAPTURE_V1, reverse
+from fixtures.encoders import go_v1_dump
 from ecq2pcap.model import Annotation, Capture, DataType, DecodeError, PayloadForm
 
 GREEN, PURPLE, RESET = "\x1b[32m", "\x1b[35m", "\x1b[0m"
 COMM16 = lambda name: name.encode() + b"\0" * (16 - len(name))  # noqa: E731  (Go's %s of a [16]byte)
-
-
-def go_v1_dump(b: bytes, prefix: str = "") -> bytes:
-    """A byte-by-byte port of v1.5.2 user/event/misc.go dumpByteSlice (16 a line, %04d)."""
-    out, a = [], [" "] * 16
-    n = (len(b) + 15) & ~15
-    for i in range(n):
-        if i % 16 == 0:
-            out.append(prefix + "%04d" % i)
-        if i % 8 == 0:
-            out.append("    ")
-        elif i % 4 == 0:
-            out.append("  ")
-        out.append(" %02X" % b[i] if i < len(b) else "  ")
-        a[i % 16] = " " if i >= len(b) else "." if b[i] < 32 or b[i] > 126 else chr(b[i])
-        if i % 16 == 15:
-            out.append("    " + "".join(a) + "\n")
-    return "".join(out).encode("latin-1")
 
 
 DATA = [b"", b"G", b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", bytes(range(256)), b"x" * 4096 + b"\n"]
@@ -38,14 +22,14 @@ DATA = [b"", b"G", b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", bytes(range(256)), b"x"
 @pytest.mark.parametrize("data", DATA)
 @pytest.mark.parametrize("prefix", ["", GREEN, PURPLE + "\t"])
 def test_v1_dump_reversal(data, prefix):
-    assert reverse_v1_hexdump(go_v1_dump(data, prefix) + (prefix and RESET).encode()) == data
+    assert reverse(go_v1_dump(data, prefix) + (prefix and RESET).encode(), ECAPTURE_V1) == data
 
 
 def test_v1_dump_mismatch_is_refused():
     good = go_v1_dump(b"0123456789abcdefXYZ")
     for bad in (good.replace(b"0016", b"0010"), good.replace(b"30 31", b"30 32"), good.replace(b"X", b"Q", 1)):
         with pytest.raises(ValueError):
-            reverse_v1_hexdump(bad)
+            reverse(bad, ECAPTURE_V1)
 
 
 def test_gotls_json_v143():

@@ -14,8 +14,10 @@ import hyperframe.frame as hf
 import pytest
 
 from ecq2pcap import dialects
-from ecq2pcap.dialects.v2_text import decode_v2_payload, gotls_client_server, reverse_v2_hexdump
+from ecq2pcap.dialects.v2_text import decode_v2_payload, gotls_client_server
+from ecq2pcap.payloads.hexdump import ECAPTURE_V2, reverse
 from ecq2pcap.dialects.v15_proto import encode_event
+from fixtures.encoders import go_v2_dump
 from ecq2pcap.model import Annotation, Capture, ConnectInfo, DataType, Message, Opcode, PayloadForm, Tuple
 
 T0 = calendar.timegm((2026, 11, 26, 17, 56, 41)) * 10**9 + 246_000_000
@@ -31,24 +33,6 @@ def rendered(data: bytes, direction: bytes = b"READ", header: bytes = HDR) -> by
     """What v2's TextHandler sends: String() plus a newline when missing."""
     text = header + direction + b" (%d bytes):\n" % len(data) + data
     return text if text.endswith(b"\n") else text + b"\n"
-
-
-def go_dump_byte_slice(b: bytes) -> bytes:
-    """A byte-by-byte port of v2.5.1 internal/probe/openssl/event.go dumpByteSlice (32 a line)."""
-    out, a = [], [" "] * 32
-    n = (len(b) + 31) & ~31
-    for i in range(n):
-        if i % 32 == 0:
-            out.append("%04X" % i)
-        if i % 16 == 0:
-            out.append("  ")
-        elif i % 8 == 0:
-            out.append(" ")
-        out.append("%02X" % b[i] if i < len(b) else " ")
-        a[i % 32] = " " if i >= len(b) else "." if b[i] < 32 or b[i] > 126 else chr(b[i])
-        if i % 32 == 31:
-            out.append("    " + "".join(a) + "\n")
-    return "".join(out).encode()
 
 
 # --------------------------------------------------------------------------- data lines
@@ -90,10 +74,10 @@ def test_short_data_is_kept_with_a_note():
 def test_hex_layout_reversed_exactly():
     line = (b"0000  474554202F6F6C64 2D70616765204854  54502F312E310D0A 486F73743A203132    "
             b"GET /old-page HTTP/1.1..Host: 12\n")
-    assert reverse_v2_hexdump(line) == b"GET /old-page HTTP/1.1\r\nHost: 12"
+    assert reverse(line, ECAPTURE_V2) == b"GET /old-page HTTP/1.1\r\nHost: 12"
     for data in (b"", b"a", bytes(range(256)), b"GET /x HTTP/1.1\r\n\r\n" * 7, bytes(16384)):
-        dump = go_dump_byte_slice(data)
-        assert reverse_v2_hexdump(dump) == data
+        dump = go_v2_dump(data)
+        assert reverse(dump, ECAPTURE_V2) == data
         text = HDR + b"WRITE (%d bytes, hex):\n" % len(data) + dump
         text += b"" if text.endswith(b"\n") else b"\n"
         # openssl --hex passes nanoseconds as seconds: a nonsense year, receive time instead
@@ -110,7 +94,7 @@ def test_hex_layout_reversed_exactly():
 ])
 def test_hex_layout_mismatch_is_refused(bad):
     with pytest.raises(ValueError):
-        reverse_v2_hexdump(bad)
+        reverse(bad, ECAPTURE_V2)
     (rec,) = decode_v2_payload(HDR + b"READ (32 bytes, hex):\n" + bad, "o", None)
     assert isinstance(rec, Annotation) and rec.kind == "unreadable-hex"
 
@@ -213,7 +197,7 @@ def test_annotations(text, kind, pid, body):
 
 def test_big_hex_message_is_fast():
     data = bytes(range(256)) * 64  # 16 KiB, one SSL call
-    text = HDR + b"READ (16384 bytes, hex):\n" + go_dump_byte_slice(data)
+    text = HDR + b"READ (16384 bytes, hex):\n" + go_v2_dump(data)
     start = time.perf_counter()
     for _ in range(10):
         (cap,) = decode_v2_payload(text, "o", None)

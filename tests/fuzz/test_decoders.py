@@ -13,21 +13,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecq2pcap.dialects import decode
-from ecq2pcap.dialects.raw_text import decode_raw_text, render_v1_hexdump_line, reverse_v1_hexdump
+from ecq2pcap.dialects.raw_text import decode_raw_text
 from ecq2pcap.dialects.state import StreamState
 from ecq2pcap.dialects.v15_proto import encode_event, encode_heartbeat, encode_run_log
-from ecq2pcap.dialects.v2_text import _unhex, decode_v2_payload, render_v2_hexdump_line, reverse_v2_hexdump
+from ecq2pcap.dialects.v2_text import _unhex, decode_v2_payload
 from ecq2pcap.model import (Annotation, Capture, ConnectInfo, DecodeError, Direction, Heartbeat, Message, Opcode,
                             ProcessLog)
 from ecq2pcap.payloads.h2dump import parse_h2_dump
 from ecq2pcap.payloads.h2 import H2PassiveDecoder
-from ecq2pcap.payloads.hexdump import reverse_hexdump
+from ecq2pcap.payloads.hexdump import ECAPTURE_V1, ECAPTURE_V2, GO, reverse
 from ecq2pcap.payloads.http1 import Http1Decoder
 from ecq2pcap.payloads.http1_render import repair_rendered
 from ecq2pcap.payloads.websocket import WebSocketParser, parse_extensions
 from ecq2pcap.sinks.har.content import decode_content
 from ecq2pcap.uuids import parse_tuple, parse_uuid
-from fixtures.encoders import go_hex_dump, v2_connect_text, v2_data_text
+from fixtures.encoders import go_hex_dump, go_v1_dump, go_v2_dump, v2_connect_text, v2_data_text
 
 RECORDS = (Capture, ConnectInfo, Heartbeat, ProcessLog, Annotation)
 
@@ -118,7 +118,7 @@ def raw_text(draw) -> bytes:
     if kind == "gotls":
         return json.dumps({"pid": 3, "comm": "go", "payload": base64.b64encode(body).decode()}).encode()
     if kind == "hex":
-        return b"\n".join(render_v1_hexdump_line(i * 16, body[i * 16:i * 16 + 16]) for i in range((len(body) + 15) // 16))
+        return go_v1_dump(body)
     return b"PID:12, UID:0, \tComm:bash, \tRetvalue:0, \tLine:\nls -l"
 
 
@@ -139,9 +139,7 @@ def v2_text(draw) -> bytes:
     text = v2_data_text(draw(st.floats(0, 2e9)), 7, 7, "nginx", 12, draw(st.booleans()), body)
     if kind == "hex":
         head, _, _ = text.partition(b":\n")
-        lines = b"\n".join(render_v2_hexdump_line(i * 32, body[i * 32:i * 32 + 32])
-                           for i in range((len(body) + 31) // 32))
-        text = head.replace(b"bytes)", b"bytes, hex)") + b":\n" + lines + b"\n"
+        text = head.replace(b"bytes)", b"bytes, hex)") + b":\n" + go_v2_dump(body)
     return text
 
 
@@ -188,20 +186,19 @@ def test_uuid_and_tuple_numbers_are_ascii(text):
 
 @given(st.binary(max_size=300))
 def test_hex_dumps_round_trip(data):
-    assert reverse_hexdump(go_hex_dump(data)) == data
-    v1 = b"\n".join(render_v1_hexdump_line(i * 16, data[i * 16:i * 16 + 16]) for i in range((len(data) + 15) // 16))
-    assert reverse_v1_hexdump(v1) == data
-    v2 = b"\n".join(render_v2_hexdump_line(i * 32, data[i * 32:i * 32 + 32]) for i in range((len(data) + 31) // 32))
-    assert reverse_v2_hexdump(v2) == data
+    # (the dumps come from independent ports of the Go code, fixtures/encoders.py)
+    assert reverse(go_hex_dump(data), GO) == data
+    assert reverse(go_v1_dump(data), ECAPTURE_V1) == data
+    assert reverse(go_v2_dump(data), ECAPTURE_V2) == data
 
 
 @given(either(st.binary(max_size=200).map(go_hex_dump), 600))
 def test_hex_dump_reversal_only_raises_value_error(text):
-    for reverse in (reverse_hexdump, reverse_v1_hexdump, reverse_v2_hexdump, _unhex):
+    for fn in (lambda t: reverse(t, GO), lambda t: reverse(t, ECAPTURE_V1), lambda t: reverse(t, ECAPTURE_V2), _unhex):
         try:
-            assert isinstance(reverse(text), bytes)
+            assert isinstance(fn(text), bytes)
         except ValueError as exc:
-            assert type(exc) is ValueError, (reverse.__name__, exc)  # not UnicodeDecodeError & co
+            assert type(exc) is ValueError, exc  # not UnicodeDecodeError & co
 
 
 # -- HTTP/1 ----------------------------------------------------------------------------

@@ -91,13 +91,14 @@ def test_tuple_ports_are_ascii_digits():
 @pytest.mark.parametrize("text", [b"\xff\xfe", b"41 42 \xe9", b"0000\xe9 41"])
 def test_hex_reversals_raise_value_error_itself(text):
     # v2's plain --hex reversal let a UnicodeDecodeError out (a ValueError subclass, not the documented error)
-    from ecq2pcap.dialects import raw_text, v2_text
-    from ecq2pcap.payloads.hexdump import reverse_hexdump
+    from ecq2pcap.dialects import v2_text
+    from ecq2pcap.payloads.hexdump import ECAPTURE_V1, ECAPTURE_V2, GO, reverse
 
-    for fn in (reverse_hexdump, raw_text.reverse_v1_hexdump, v2_text.reverse_v2_hexdump, v2_text._unhex):
+    for fn in (lambda t: reverse(t, GO), lambda t: reverse(t, ECAPTURE_V1), lambda t: reverse(t, ECAPTURE_V2),
+               v2_text._unhex):
         with pytest.raises(ValueError) as info:
             fn(text)
-        assert type(info.value) is ValueError, (fn.__name__, info.value)
+        assert type(info.value) is ValueError, info.value
 
 
 @pytest.mark.parametrize("target, url", [

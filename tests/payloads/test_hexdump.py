@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from ecq2pcap.payloads.hexdump import looks_like_hexdump, reverse_hexdump
+from ecq2pcap.payloads.hexdump import GO, looks_like_go_dump, reverse
 
 
 def go_hex_dump(data: bytes) -> bytes:
@@ -24,24 +24,34 @@ def go_hex_dump(data: bytes) -> bytes:
 def test_roundtrip_lengths(n):
     data = os.urandom(n)
     dump = go_hex_dump(data)
-    assert looks_like_hexdump(dump) == (n >= 1)
-    assert reverse_hexdump(dump) == data
+    assert looks_like_go_dump(dump) == (n >= 1)
+    assert reverse(dump, GO) == data
 
 
 def test_ascii_column_with_pipes():
     data = b"\x81\x05|||||abc|def|ghi"
-    assert reverse_hexdump(go_hex_dump(data)) == data
+    assert reverse(go_hex_dump(data), GO) == data
 
 
 def test_known_go_output():
     # literal output of Go's hex.Dump([]byte("\x81\x85#'20NTU\x10\x13"))
     dump = b"00000000  81 85 23 27 32 30 4e 54  55 10 13                 |..#'20NTU..|\n"
-    assert reverse_hexdump(dump) == b"\x81\x85#'20NTU\x10\x13"
+    assert reverse(dump, GO) == b"\x81\x85#'20NTU\x10\x13"
 
 
 def test_not_a_dump():
-    assert not looks_like_hexdump(b"GET / HTTP/1.1\r\n")
+    assert not looks_like_go_dump(b"GET / HTTP/1.1\r\n")
     with pytest.raises(ValueError):
-        reverse_hexdump(b"00000000  zz\n")
+        reverse(b"00000000  zz\n", GO)
     with pytest.raises(ValueError):  # offsets must continue
-        reverse_hexdump(go_hex_dump(b"a" * 16) + go_hex_dump(b"b" * 16))
+        reverse(go_hex_dump(b"a" * 16) + go_hex_dump(b"b" * 16), GO)
+
+
+@pytest.mark.parametrize("lines", [2, 64])  # the per-line path, and the fast path of many full lines
+def test_the_printable_column_must_show_the_bytes(lines):
+    data = b"GET /abc HTTP/1." * lines
+    dump = go_hex_dump(data)
+    assert reverse(dump, GO) == data
+    at = dump.index(b"|GET /abc") + 2  # the "E" of the first line's printable column
+    with pytest.raises(ValueError):
+        reverse(dump[:at] + b"X" + dump[at + 1 :], GO)
