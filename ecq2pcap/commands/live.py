@@ -115,12 +115,18 @@ def make_source(args: argparse.Namespace, status: StatusLine) -> WebSocketSource
 
 
 def run_session(source: WebSocketSource, session: Session, args: argparse.Namespace, status: StatusLine, what: str) -> str:
+    # The socket reader and the converting thread share the GIL. With Python's default 5 ms switch interval
+    # the reader can wait that long for it, while eCapture sends on: at 50k messages/s that is 250 messages,
+    # as many as eCapture queues for a client before dropping it. 0.5 ms keeps the reader close behind.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch, 0.0005))
     try:
         return asyncio.run(capture(source, session, duration=args.duration or None,
                                    progress=Progress(source, session, status, what)))
     except KeyboardInterrupt:  # only when the signal handlers could not be installed
         return "signal"
     finally:
+        sys.setswitchinterval(switch)
         status.clear()
 
 
