@@ -48,7 +48,7 @@ from hyperframe.frame import (
 from ...limits import DEFAULT_LIMITS, limit_note
 from ...model import Direction
 from .sniff import DEFAULT_MAX_FRAME, FRAME_HEADER, LENIENT_MAX_FRAME, PREFACE, layout_problem
-from .streams import H2GoAway, H2Stream, _Block, _Open
+from .streams import H2GoAway, H2Stream, _Block, _Open, cut_data_frame
 from .tolerant_hpack import PassiveHpack, decode_headers
 
 __all__ = ["H2PassiveDecoder"]
@@ -181,14 +181,11 @@ class H2PassiveDecoder:
     def _partial_frame(self, d: Direction) -> None:
         """End of capture inside a frame: keep what arrived of a DATA frame, note the rest."""
         buf = self._buf[d]
-        if len(buf) >= 9 and buf[3] == 0x0:
-            sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+        cut = cut_data_frame(buf)
+        if cut is not None:
+            sid, payload = cut
             st = self._open.get(sid)
             if st is not None:
-                length, payload = int.from_bytes(buf[0:3], "big"), bytes(buf[9:])
-                if buf[4] & 0x8:  # PADDED: pad length byte first, padding last
-                    pad = payload[0] if payload else 0
-                    payload = payload[1 : max(length - pad, 1)]
                 self._add_body(st, d, payload)
                 st.rec.errors.append(f"{d.label} body incomplete: last DATA frame cut short at end of capture")
                 return

@@ -85,3 +85,15 @@ class _Block:
         self.end_stream = end_stream
         self.data = bytearray(data)
         self.start = start  # (time_ns, meta) of the first frame
+
+
+def cut_data_frame(buf: bytes | bytearray) -> tuple[int, bytes] | None:
+    """(stream id, the payload that arrived) of a DATA frame cut short at the end of a capture, else None."""
+    if len(buf) < 9 or buf[3] != 0x0:
+        return None
+    sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+    length, payload = int.from_bytes(buf[0:3], "big"), bytes(buf[9:])
+    if buf[4] & 0x8:  # PADDED: pad length byte first, padding last
+        pad = payload[0] if payload else 0
+        payload = payload[1 : max(length - pad, 1)]
+    return sid, payload
