@@ -17,13 +17,13 @@ Figures (each conversion runs in its own process; wall time, best of ``--repeat`
 * ``convert --har`` exchanges/s, and its ratio to text2pcap's events/s;
 * 16 KB events: payload MB/s of ``convert -w`` vs the floor (a typed msgspec decode of every line
   with base64 straight into bytes, nothing written);
-* peak RSS of ``convert -w --har`` on the 1× and 4× dumps.
+* peak RSS of ``convert -w --har`` on the 1× and 4× dumps;
+* ``convert -j 2`` vs ``-j 1`` on a ``--jobs-events`` dump, for -w, --har and both.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import platform
 import subprocess
@@ -123,6 +123,7 @@ def main() -> None:
     ap.add_argument("--big-events", type=int, default=5_000)
     ap.add_argument("--scapy-events", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--jobs-events", type=int, default=200_000, help="events of the -j 1 vs -j 2 dump (0: skip)")
     ap.add_argument("--keep", type=Path, help="keep the generated dumps in this folder (reused)")
     args = ap.parse_args()
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="ecq2pcap-bench-"))
@@ -164,7 +165,13 @@ def main() -> None:
     _, rss1 = run([*conv, str(small), "-w", str(tmp / "r1.pcapng"), "--har", str(tmp / "r1.har")], 1)
     _, rss4 = run([*conv, str(big4), "-w", str(tmp / "r4.pcapng"), "--har", str(tmp / "r4.har")], 1)
     print(f"peak RSS (-w and --har): {rss1:,.0f} MB at 1×, {rss4:,.0f} MB at 4×")
-    print("convert -j 2: not implemented yet")
+    if args.jobs_events:
+        jd = make_dump(tmp / f"small_{args.jobs_events}.jsonl", args.jobs_events, "100")
+        for outs, label in ((["-w", str(tmp / "j.pcapng")], "-w"), (["--har", str(tmp / "j.har")], "--har"),
+                            (["-w", str(tmp / "j.pcapng"), "--har", str(tmp / "j.har")], "-w --har")):
+            t1, _ = run([*conv, str(jd), *outs, "-j", "1"], 1)
+            t2, _ = run([*conv, str(jd), *outs, "-j", "2"], 1)
+            print(f"convert {label:<9} of {args.jobs_events:,} events: -j 1 {t1:.1f} s, -j 2 {t2:.1f} s = {t1 / t2:.2f}×")
     if not args.keep:
         for p in tmp.iterdir():
             p.unlink()

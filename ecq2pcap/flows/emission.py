@@ -7,7 +7,7 @@ marked, wire bytes from the connection's :class:`~.normalize.Normalizer`.
 
 from __future__ import annotations
 
-from ..model import Capture, Chunk, ChunkInfo, DataType, Direction, PayloadForm
+from ..model import Capture, Chunk, ChunkInfo, DataType, Direction, PayloadForm, Protocol
 from ..report import Count, Report
 from .reemits import is_stale_reemit
 from .state import ConnState
@@ -33,9 +33,8 @@ def is_reemit(c: ConnState, cap: Capture, direction: Direction, ts: int, report:
     return False
 
 
-def chunks(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report) -> list[Chunk]:
-    """The chunks of a released capture on an opened connection (a synthetic HTTP/2 preface
-    first when one is needed)."""
+def _released(c: ConnState, cap: Capture, ts: int, report: Report) -> tuple[str, ...]:
+    """A capture's notes once released on ``c`` (late ones say so), the connection's bookkeeping updated."""
     notes = cap.notes
     if ts < c.last_released_ts:
         c.late += 1
@@ -44,6 +43,20 @@ def chunks(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Re
     c.last_released_ts = max(c.last_released_ts, ts)
     if cap.form is PayloadForm.HTTP1_RENDERED and cap.payload.startswith(SWITCHING):
         c.upgraded = True
+    return notes
+
+
+def unread_chunk(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report) -> list[Chunk]:
+    """The chunk of a capture whose wire bytes nobody reads (``convert -j``: another worker writes this
+    connection): the same bookkeeping as :func:`chunks`, the payload as it came, no normalisation."""
+    notes = _released(c, cap, ts, report)
+    return [Chunk(c.conn, direction, ts, cap.payload, cap.payload, ChunkInfo.of(cap, notes), Protocol.UNKNOWN)]
+
+
+def chunks(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report) -> list[Chunk]:
+    """The chunks of a released capture on an opened connection (a synthetic HTTP/2 preface
+    first when one is needed)."""
+    notes = _released(c, cap, ts, report)
     norm = c.normalizer
     preface, wire, changes = norm.wire(cap, direction)
     out = []

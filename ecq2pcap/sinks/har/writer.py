@@ -87,16 +87,20 @@ class HarWriter:
 
     def write(self, entry: dict) -> None:
         """Append one entry (a HAR entry dict)."""
+        try:
+            data = _encode(entry)
+        except UnicodeEncodeError:  # lone surrogates (surrogateescape'd bytes from a decoder)
+            data = _encode(_sanitize(entry))
+        self.write_encoded(data)
+
+    def write_encoded(self, data: bytes) -> None:
+        """Append one entry already encoded as JSON on one line (as this writer writes them)."""
         if self._closed:
             raise ValueError("HAR writer already closed")
         if self.failed is not None:
             return
         if not self._started:
             self._start()
-        try:
-            data = _encode(entry)
-        except UnicodeEncodeError:  # lone surrogates (surrogateescape'd bytes from a decoder)
-            data = _encode(_sanitize(entry))
         sep = b",\n" if self.count else b""  # written apart: a big entry is never copied
         self.count += 1
         if self._tail_pos is None:

@@ -1,0 +1,133 @@
+"""convert -j N: the same packets, HAR entries, annotations and summary as one process (issue 9)."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT
+from tests.support.dissect import bad_expert, dissect
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+STREAMS = sorted(p.name for p in FIXTURES.glob("*.frames.jsonl.gz")) + sorted(
+    p.name for p in FIXTURES.glob("*.dump.jsonl.gz")) + ["v140_edge_cases.jsonl"]
+
+
+def convert(out: Path, *args: str, jobs: int = 1) -> subprocess.CompletedProcess:
+    out.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", *args, "-w", str(out / "o.pcapng"),
+                           "--har", str(out / "o.har"), "-j", str(jobs)],
+                          capture_output=True, text=True, timeout=300, env=ENV)
+
+
+def epbs(path: Path) -> list[tuple[int, bytes, bytes]]:
+    """(timestamp, packet, options) of every Enhanced Packet Block, read independently of ecq2pcap."""
+    data, out, pos = path.read_bytes(), [], 0
+    while pos < len(data):
+        btype, total = struct.unpack_from("=II", data, pos)
+        if btype == 6:
+            hi, lo, caplen = struct.unpack_from("=III", data, pos + 12)
+            body = data[pos + 28 : pos + 28 + caplen]
+            opts = data[pos + 28 + caplen + (-caplen % 4) : pos + total - 4]
+            out.append(((hi << 32) | lo, body, opts))
+        pos += total
+    return out
+
+
+def flow_of(packet: bytes) -> tuple:
+    """The TCP 4-tuple of an Ethernet frame (IPv4 or IPv6)."""
+    if packet[12:14] == b"\x86\xdd":
+        ip, tcp = packet[14:54], packet[54:]
+        return ip[8:24], ip[24:40], tcp[:4]
+    ihl = (packet[14] & 0xF) * 4
+    return packet[26:30], packet[30:34], packet[14 + ihl : 18 + ihl]
+
+
+def per_connection(blocks):
+    conns = defaultdict(list)
+    for block in blocks:
+        a, b, ports = flow_of(block[1])
+        conns[frozenset(((a, ports[:2]), (b, ports[2:])))].append(block)
+    return conns
+
+
+def har_entries(path: Path) -> Counter:
+    return Counter(json.dumps(e, sort_keys=True) for e in json.loads(path.read_text())["log"]["entries"])
+
+
+def summary(stderr: str, out: Path) -> str:
+    return stderr.replace(str(out), "OUT")
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_two_workers_write_what_one_process_writes(tmp_path, stream):
+    one = convert(tmp_path / "one", str(FIXTURES / stream))
+    two = convert(tmp_path / "two", str(FIXTURES / stream), jobs=2)
+    assert one.returncode == two.returncode == 0, two.stderr
+    a, b = epbs(tmp_path / "one" / "o.pcapng"), epbs(tmp_path / "two" / "o.pcapng")
+    assert Counter(a) == Counter(b)  # the same packets, times, comments and flags
+    assert per_connection(a) == per_connection(b)  # each connection's packets in the same order
+    assert har_entries(tmp_path / "one" / "o.har") == har_entries(tmp_path / "two" / "o.har")
+    ann = [p / "o.pcapng.annotations.jsonl" for p in (tmp_path / "one", tmp_path / "two")]
+    assert [p.read_text() if p.exists() else None for p in ann][0] == (ann[1].read_text() if ann[1].exists() else None)
+    assert summary(one.stderr, tmp_path / "one") == summary(two.stderr, tmp_path / "two")  # bad lines said once
+    assert not [p for p in (tmp_path / "two").iterdir() if p.name.startswith(".ecq2pcap-jobs-")]
+
+
+def test_several_inputs_three_workers_in_tshark(tmp_path, tshark):
+    inputs = [str(FIXTURES / s) for s in ("v2_client.frames.jsonl.gz", "gen_server_v15.frames.jsonl.gz")]
+    one = convert(tmp_path / "one", *inputs)
+    three = convert(tmp_path / "three", *inputs, jobs=3)
+    assert one.returncode == three.returncode == 0, three.stderr
+    merged = dissect(tshark, tmp_path / "three" / "o.pcapng")
+    assert not bad_expert(merged)
+    requests = lambda frames: Counter(u for f in frames for u in f["http.request.uri"] + f["http2.headers.path"])  # noqa: E731
+    assert requests(merged) == requests(dissect(tshark, tmp_path / "one" / "o.pcapng")) != Counter()
+    times = [float(f.first("frame.time_epoch")) for f in merged]
+    streams = defaultdict(list)
+    for f, t in zip(merged, times):
+        streams[f.first("tcp.stream")].append(t)
+    assert all(ts == sorted(ts) for ts in streams.values())
+
+
+@pytest.mark.parametrize("args,words", [
+    (["-"], "stdin"),
+    (["{fix}", "-w", "-"], "-w -"),
+    (["{fix}", "-b", "filesize:100"], "-b"),
+])
+def test_what_j_cannot_do_is_refused_before_anything_is_written(tmp_path, args, words):
+    fix = str(FIXTURES / "v2_client.frames.jsonl.gz")
+    argv = [a.replace("{fix}", fix) for a in args]
+    p = subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", *argv, "--har", str(tmp_path / "o.har"),
+                        "-j", "2"], capture_output=True, text=True, timeout=60, env=ENV, input="")
+    assert p.returncode == 2 and words in p.stderr and "Traceback" not in p.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_that_is_the_input_is_refused_with_j(tmp_path):
+    src = tmp_path / "in.jsonl.gz"
+    src.write_bytes((FIXTURES / "v2_client.frames.jsonl.gz").read_bytes())
+    p = subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", str(src), "-w", str(src), "-j", "2"],
+                       capture_output=True, text=True, timeout=60, env=ENV)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert src.read_bytes() == (FIXTURES / "v2_client.frames.jsonl.gz").read_bytes()
+
+
+@pytest.mark.parametrize("flt", [("--host", "*.example.com"), ("--comm", "curl"), ()])
+def test_filters_give_the_same_outputs_with_workers(tmp_path, flt):
+    from tests.support import mixed_stream
+
+    src = mixed_stream.write(tmp_path / "mixed.jsonl")
+    one = convert(tmp_path / "one", str(src), *flt)
+    two = convert(tmp_path / "two", str(src), *flt, jobs=2)
+    assert one.returncode == two.returncode == 0, two.stderr
+    assert Counter(epbs(tmp_path / "one" / "o.pcapng")) == Counter(epbs(tmp_path / "two" / "o.pcapng"))
+    assert har_entries(tmp_path / "one" / "o.har") == har_entries(tmp_path / "two" / "o.har") != Counter()
+    assert summary(one.stderr, tmp_path / "one") == summary(two.stderr, tmp_path / "two")
