@@ -8,11 +8,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from make_dump import Ev
-
 T0 = 1_795_715_800  # 2026-11-26T17:56:40Z, as in the shared sample
 
 
@@ -54,7 +49,7 @@ class V14Writer:
         self.line(b'{"log_type":0,"payload":{"timestamp":%d,"count":%d,"message":"heartbeat:%d"}}'
                   % (T0 + int(t), count, count))
 
-    def event(self, ev: Ev) -> None:
+    def event(self, ev) -> None:  # (a make_dump.Ev)
         c = ev.conn
         b64 = base64.b64encode(ev.payload)
         ts = T0 + ev.ts_ns // 1_000_000_000
@@ -100,7 +95,7 @@ class V15Writer:
     def heartbeat(self, t: float, count: int) -> None:
         self.frame(self.pb.encode_heartbeat(T0 + int(t), count), t)
 
-    def event(self, ev: Ev) -> None:
+    def event(self, ev) -> None:  # (a make_dump.Ev)
         c = ev.conn
         src, sport, dst, dport, pname = c.fields(ev.unknown)
         data = self.pb.encode_event(

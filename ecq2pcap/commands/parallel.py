@@ -32,6 +32,7 @@ from ..sinks.har.writer import HarWriter
 from ..sinks.merge import har_comment, merge_har, merge_pcapng
 from ..summary import format_summary
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, stderr_report
+from .conversion import open_sources, run_conversion
 
 __all__ = ["convert_in_parallel"]
 
@@ -66,8 +67,6 @@ def _report_state(report: Report) -> dict:
 
 def _worker(args: argparse.Namespace, k: int, n: int, tmp: str) -> None:
     """One worker (a forked process): convert, write what it counted to ``tmp/k.json``, exit."""
-    from .convert import open_sources, run_conversion  # (convert imports this module)
-
     status = EXIT_STRICT
     try:
         wargs = copy.copy(args)
