@@ -40,11 +40,8 @@ class Pipeline:
         table: ConnectionTable | None = None,
         on_annotation: Callable[[Annotation], None] | None = None,
         view: ConnectionView | None = None,
-        shard: tuple[int, int] | None = None,
     ) -> None:
         self.sinks = list(sinks)
-        # (k, n): the sinks get only the connections whose id is k modulo n (convert -j's workers)
-        self.shard = shard
         self.report = report
         self.table = table or ConnectionTable(report)
         # events that are not TLS data (bash, sql, master keys, unknown messages) go here
@@ -150,9 +147,6 @@ class Pipeline:
     def _deliver(self, events: list[FlowEvent]) -> None:
         # a sink that cannot write (disk full) raises once and then ignores events: the
         # others still get every event, then the error ends the run
-        if self.shard is not None:
-            k, n = self.shard
-            events = [e for e in events if e.conn.id % n == k]
         error = None
         if self.on_output_closed is None:
             for event in events:

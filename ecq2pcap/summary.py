@@ -10,14 +10,7 @@ if TYPE_CHECKING:
     from .pipeline import Pipeline
 
 
-def format_summary(report: Report, pipeline: "Pipeline | None" = None, *, filter_description: str | None = None,
-                   ecapture_version: str | None = None) -> str:
-    """The summary of ``report``; the connection filter and eCapture's version come from ``pipeline`` or,
-    without one (``convert -j``), from the keywords."""
-    if pipeline is not None:
-        flt = pipeline.view.filter
-        filter_description = flt.describe() if flt is not None else None
-        ecapture_version = pipeline.ecapture_version
+def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
     c = report.counts
     lines = [
         "ecq2pcap summary:",
@@ -26,8 +19,8 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None, *, filter
         + (f", v2 connect lines {c[Count.CONNECT_LINES]}" if c[Count.CONNECT_LINES] else "") + ")",
         f"  payload      {c[Count.PAYLOAD_BYTES] / 1e6:>8.1f} MB",
         f"  connections  {c[Count.CONNECTIONS]:>8}"
-        + (f"  ({c[Count.FILTERED_CONNECTIONS]} filtered out by {filter_description})"
-           if filter_description else ""),
+        + (f"  ({c[Count.FILTERED_CONNECTIONS]} filtered out by {pipeline.view.filter.describe()})"
+           if pipeline is not None and pipeline.view.filter is not None else ""),
         f"  packets      {c[Count.PACKETS]:>8}",
         f"  HAR entries  {c[Count.HAR_ENTRIES]:>8}",
         f"  skipped      {c[Count.SKIPPED]:>8}",
@@ -55,8 +48,8 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None, *, filter
     if report.limits:
         hits = ", ".join(f"{flag} {n}" for flag, n in report.limits.most_common())
         lines.append(f"  limits reached: {hits} (see the warnings; raise a limit with its option)")
-    if ecapture_version:
-        lines.append(f"  eCapture     {ecapture_version}")
+    if pipeline is not None and pipeline.ecapture_version:
+        lines.append(f"  eCapture     {pipeline.ecapture_version}")
     for reason, n in report.warnings.most_common():
         lines.append(f"    {n:>6} × {reason}")
     return "\n".join(lines)

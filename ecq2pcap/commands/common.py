@@ -88,18 +88,14 @@ def add_limit_args(cmd: argparse.ArgumentParser) -> None:
 
 
 def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *, live: bool = False,
-                  guard: OutputGuard | None = None, sink_report: Report | None = None,
-                  shard: tuple[int, int] | None = None) -> Pipeline:
+                  guard: OutputGuard | None = None) -> Pipeline:
     """The sinks the options ask for, their files opened on ``stack``, wired to a pipeline.
 
     Every output is claimed on ``guard`` before any is opened (see :class:`OutputGuard`).
     ``live`` flushes the pcapng after every event so a reader on a pipe sees packets at
     once, and commits the HAR after every entry; so does a conversion of stdin (it may be
     a live pipe). Otherwise the HAR is committed at least once a second.
-    ``sink_report``: where the sinks count and warn (default: ``report``); ``shard``: see
-    :class:`~ecq2pcap.pipeline.Pipeline` (both for ``convert -j``'s workers).
     """
-    sink_report = report if sink_report is None else sink_report
     if not args.write and not args.har:
         raise UsageError(f"{args.command} needs an output: -w OUT.pcapng and/or --har OUT.har")
     limits = Limits.from_args(args)
@@ -120,17 +116,17 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
             try:
                 sinks.append(open_ring(
                     args, guard,
-                    lambda out: PcapngSink(out, flush_each_event=live, report=sink_report, hosts=view.host,
+                    lambda out: PcapngSink(out, flush_each_event=live, report=report, hosts=view.host,
                                            **pcapng_options(args)),
-                    lambda out: HarSink(out, report=sink_report, commit_interval=0 if streaming else COMMIT_INTERVAL_S,
+                    lambda out: HarSink(out, report=report, commit_interval=0 if streaming else COMMIT_INTERVAL_S,
                                         options=HarOptions(limits=limits))))
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
         elif args.write:
-            sinks.append(PcapngSink(_open_output(args.write, stack, True), flush_each_event=live, report=sink_report,
+            sinks.append(PcapngSink(_open_output(args.write, stack, True), flush_each_event=live, report=report,
                                     hosts=view.host, **pcapng_options(args)))
         if args.har and not getattr(args, "ring_buffer", None):
-            sinks.append(HarSink(_open_output(args.har, stack, False), report=sink_report,
+            sinks.append(HarSink(_open_output(args.har, stack, False), report=report,
                                  commit_interval=0 if streaming else COMMIT_INTERVAL_S,
                                  options=HarOptions(limits=limits)))
     except BrokenPipeError:
@@ -138,13 +134,9 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     except OSError as exc:
         raise UsageError(describe_write_error(exc)) from None
     table = connection_table(args, report)
-    if shard is not None and not (view.filter is not None and view.filter.hosts):
-        k, n = shard  # only this worker's connections are written: the others' bytes need no normalising
-        table.wire_needed = lambda conn_id: conn_id % n == k
     annotations = AnnotationFile(path, stack) if path else None
     report.annotations_path = path
-    pipeline = Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view,
-                        shard=shard)
+    pipeline = Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view)
     for sink in sinks:
         pcapng = sink.pcapng if isinstance(sink, RingOutputs) else sink
         if isinstance(pcapng, PcapngSink):

@@ -37,12 +37,11 @@ def open_sources(args: argparse.Namespace, report: Report) -> list[FileSource]:
 
 
 def run_conversion(args: argparse.Namespace, report: Report, sources: list[FileSource], guard: OutputGuard, *,
-                   progress: bool = False, sink_report: Report | None = None,
-                   shard: tuple[int, int] | None = None) -> tuple[int, Pipeline]:
+                   progress: bool = False) -> tuple[int, Pipeline]:
     """Feed every source through one pipeline to the outputs of ``args``; (exit status, pipeline)."""
     status = EXIT_OK
     with ExitStack() as stack:
-        pipeline = open_pipeline(args, stack, report, guard=guard, sink_report=sink_report, shard=shard)
+        pipeline = open_pipeline(args, stack, report, guard=guard)
         bar = progress_bar(sources, progress)
         try:
             for src in sources:

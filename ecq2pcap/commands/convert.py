@@ -11,7 +11,7 @@ from ..report import Count
 from ..summary import format_summary
 from .common import EXIT_OK, EXIT_STRICT, UsageError, add_output_args, stderr_report
 from .conversion import open_sources, run_conversion
-from .parallel import convert_in_parallel
+from .parallel import convert_parallel
 
 
 def add_convert_parser(sub) -> argparse.ArgumentParser:
@@ -27,8 +27,8 @@ def add_convert_parser(sub) -> argparse.ArgumentParser:
     conv.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     conv.add_argument("--no-progress", action="store_true", help="no progress bar")
     conv.add_argument("-j", "--jobs", type=int_between(1, 256), default=1, metavar="N",
-                      help="convert in N processes, each writing the connections of its share, then merge the "
-                      "outputs in time order (files only: not stdin, not -w -/--har -, not -b) (default 1)")
+                      help="convert in N processes, each writing the connections of its share, then merge them into "
+                      "the same outputs as -j 1 (files only: not stdin, not -w -/--har -, not -b) (default 1)")
     return conv
 
 
@@ -37,10 +37,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise UsageError("'-' (stdin) can be given only once")
     report = stderr_report()
     sources = open_sources(args, report)
+    progress = not (args.quiet or args.no_progress)
     if args.jobs > 1:
-        return convert_in_parallel(args)
-    status, pipeline = run_conversion(args, report, sources, OutputGuard(args.inputs),
-                                      progress=not (args.quiet or args.no_progress))
+        status, pipeline = convert_parallel(args, report, sources, progress)
+    else:
+        status, pipeline = run_conversion(args, report, sources, OutputGuard(args.inputs), progress=progress)
     if not args.quiet:
         print(format_summary(report, pipeline), file=sys.stderr)
     if status == EXIT_OK and args.strict and report.counts[Count.SKIPPED]:

@@ -1,179 +1,212 @@
-"""``convert -j N``: N worker processes, each writing its share of the connections, then one merge.
+"""``convert -j N`` (N > 1): N processes each write a share of the connections into temporary
+files, which are then merged into the outputs in single-process order (see :mod:`ecq2pcap.shards`):
+the outputs are byte for byte those of ``-j 1``.
 
-Every worker reads and decodes the whole input and runs the whole connection table, so connection numbers,
-placement of tuple-less calls, invented endpoints, host names and every flow-level decision are exactly those of
-a single process. Only the sinks are shared out: worker k writes the packets and HAR entries of the connections
-whose number is k modulo N (:class:`~ecq2pcap.pipeline.Pipeline`'s ``shard``), into temporary files beside the
-outputs. The parent then merges them in time order (:mod:`ecq2pcap.sinks.merge`): the same packets and entries
-as ``-j 1``, ordered by time where a single process writes them in release order.
-
-So the work that parallelises is the sinks' (TCP synthesis, pcapng blocks, HTTP parsing, HAR entries); reading,
-decoding and the connection table are done N times. Worker 0 alone says what concerns the input (bad lines,
-flow warnings, the annotations file); every worker says what its sinks met. The summary adds the workers'
-sink counts to worker 0's input counts.
+Every worker reads and decodes the whole input and runs the whole connection table, so connection
+numbers, placement, invented endpoints and every flow decision are one process's; what runs in
+parallel is the per-connection work (normalising, filtering, TCP synthesis, HTTP parsing, HAR).
+This process is worker 0: it reports bad input lines and flow warnings, writes the annotations and
+shows the progress; the others (forked) report only what their own connections' outputs met, and
+the summary adds their counts to worker 0's. The temporary files live in a ``.ecq2pcap-jobs-*``
+folder beside the first output and are removed at the end, also after an error.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import json
 import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
-from collections import Counter
+import traceback
 from contextlib import ExitStack
 
-from ..outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error
-from ..report import Count, Counts, Report
-from ..sinks.har.writer import HarWriter
-from ..sinks.merge import har_comment, merge_har, merge_pcapng
-from ..summary import format_summary
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, stderr_report
-from .conversion import open_sources, run_conversion
-
-__all__ = ["convert_in_parallel"]
-
-
-def _annotations_path(args: argparse.Namespace) -> str | None:
-    default = next((p for p in (args.write, args.har) if p and p != "-"), None)
-    return args.annotations or (default and f"{default}.annotations.jsonl")
+from ..filters import ConnectionView, filter_from_args
+from ..limits import Limits
+from ..outputs import OutputFile, OutputGuard, describe_write_error
+from ..pipeline import Pipeline
+from ..report import Count, Report
+from ..shards import EntryLog, Recorder, ShardView, drop_named, merged_runs, owner
+from ..sinks.har import HarOptions, HarSink
+from ..sinks.pcapng import PcapngSink
+from ..sources.files import FileSource, InputError
+from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, connection_table, finish_outputs,
+                     open_pipeline, pcapng_options)
+from .conversion import progress_bar
 
 
-def _check(args: argparse.Namespace) -> None:
+def check_parallel(args: argparse.Namespace) -> None:
+    """What -j cannot do: a usage error (exit 2) before anything is written."""
     if "-" in args.inputs:
         raise UsageError("-j needs files as inputs: stdin can be read only once")
     if args.write == "-" or args.har == "-":
         raise UsageError("-j writes files: -w - and --har - need -j 1")
     if getattr(args, "ring_buffer", None):
         raise UsageError("-j and -b (ring buffer) cannot be combined")
-    if not args.write and not args.har:
-        raise UsageError("convert needs an output: -w OUT.pcapng and/or --har OUT.har")
-    guard = OutputGuard(args.inputs)
-    try:
-        for option, path in (("-w", args.write), ("--har", args.har), ("--annotations", _annotations_path(args))):
-            if path:
-                guard.claim(option, path)
-    except OutputConflict as exc:
-        raise UsageError(str(exc)) from None
 
 
-def _report_state(report: Report) -> dict:
-    return {"counts": dict(report.counts), "warnings": dict(report.warnings),
-            "annotation_kinds": dict(report.annotation_kinds), "limits": dict(report.limits)}
-
-
-def _worker(args: argparse.Namespace, k: int, n: int, tmp: str) -> None:
-    """One worker (a forked process): convert, write what it counted to ``tmp/k.json``, exit."""
-    status = EXIT_STRICT
-    try:
-        wargs = copy.copy(args)
-        wargs.write = os.path.join(tmp, f"{k}.pcapng") if args.write else None
-        wargs.har = os.path.join(tmp, f"{k}.har") if args.har else None
-        wargs.annotations = _annotations_path(args) if k == 0 else os.devnull
-        main_report = stderr_report() if k == 0 else Report()  # the input's messages: said once
-        sink_report = stderr_report()
-        sources = open_sources(wargs, main_report)
-        status, pipeline = run_conversion(wargs, main_report, sources, OutputGuard(args.inputs),
-                                          sink_report=sink_report, shard=(k, n))
-        flt = pipeline.view.filter
-        state = {"status": status, "main": _report_state(main_report), "sink": _report_state(sink_report),
-                 "annotations_path": main_report.annotations_path,
-                 "filter": flt.describe() if flt is not None else None, "version": pipeline.ecapture_version}
-        with open(os.path.join(tmp, f"{k}.json"), "w", encoding="utf-8") as f:
-            json.dump(state, f)
-    except BaseException as exc:  # noqa: BLE001 - a worker never unwinds into the parent's code
-        print(f"ecq2pcap: worker {k}: {exc!r}", file=sys.stderr)
-    finally:
-        sys.stderr.flush()
-        os._exit(status)
-
-
-def _merged_report(states: list[dict]) -> Report:
-    report = Report()
-    main = states[0]["main"]
-    report.counts = Counts({Count(c): v for c, v in main["counts"].items()})
-    report.warnings = Counter(main["warnings"])
-    report.annotation_kinds = Counter(main["annotation_kinds"])
-    report.limits = Counter(main["limits"])
-    report.annotations_path = states[0]["annotations_path"]
-    for st in states:
-        sink = st["sink"]
-        report.counts.update({Count(c): v for c, v in sink["counts"].items()})
-        report.warnings.update(sink["warnings"])
-        report.limits.update(sink["limits"])
-    return report
-
-
-def _merge(args: argparse.Namespace, tmp: str, workers: list[int]) -> None:
-    """Merge the files of ``workers`` into the outputs."""
-    with ExitStack() as stack:
-        if args.write:
-            parts = [stack.enter_context(open(os.path.join(tmp, f"{k}.pcapng"), "rb")) for k in workers]
-            merge_pcapng(parts, stack.enter_context(OutputFile(args.write)))
-        if args.har:
-            parts = [stack.enter_context(open(os.path.join(tmp, f"{k}.har"), "rb")) for k in workers]
-            writer = HarWriter(stack.enter_context(OutputFile(args.har)), comment=har_comment(parts[0]))
-            merge_har(parts, writer)
-            writer.close()
-
-
-def convert_in_parallel(args: argparse.Namespace) -> int:
-    _check(args)
-    n = args.jobs
-    out_dir = os.path.dirname(os.path.abspath(args.write or args.har))
-    try:
-        tmp = tempfile.mkdtemp(prefix=".ecq2pcap-jobs-", dir=out_dir)
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot write: {exc.strerror or exc}") from None
-    status = EXIT_OK
-    try:
-        ctx = multiprocessing.get_context("fork")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        workers = [ctx.Process(target=_worker, args=(args, k, n, tmp), daemon=True) for k in range(n)]
-        for w in workers:
-            w.start()
-        while True:
-            try:
-                for w in workers:
-                    w.join()
-                break
-            except KeyboardInterrupt:  # the workers got it too: they complete their outputs, then we merge
-                print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
-                status = EXIT_INTERRUPTED
-        states = []
-        for k, w in enumerate(workers):
-            try:
-                with open(os.path.join(tmp, f"{k}.json"), encoding="utf-8") as f:
-                    states.append(json.load(f))
-            except (OSError, ValueError):
-                print(f"ecq2pcap: error: worker {k} ended without finishing (exit code {w.exitcode}); "
-                      "its connections are missing from the outputs", file=sys.stderr)
-                states.append(None)
-        done = [st for st in states if st is not None]
-        if not done or states[0] is None:
-            print("ecq2pcap: error: -j: the first worker failed; nothing merged", file=sys.stderr)
-            return EXIT_STRICT
-        merged = _merged_report(done)
-        if len(done) < n:
-            merged.count(Count.INTERNAL_ERRORS, n - len(done))
-            status = max(status, EXIT_STRICT)
-        status = max([status] + [st["status"] for st in done])
+def _workdir(args: argparse.Namespace) -> str:
+    first = next((p for p in (args.write, args.har) if p and p != "-"), None)
+    if first:
         try:
-            _merge(args, tmp, [k for k, st in enumerate(states) if st is not None])
-        except OSError as exc:
-            print(f"ecq2pcap: error: {describe_write_error(exc)}; the merged output ends with what was written",
-                  file=sys.stderr)
-            status = max(status, EXIT_STRICT)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if not args.quiet:
-        print(format_summary(merged, filter_description=states[0]["filter"], ecapture_version=states[0]["version"]),
-              file=sys.stderr)
-    if status == EXIT_OK and args.strict and merged.counts[Count.SKIPPED]:
-        status = EXIT_STRICT
-    return status
+            return tempfile.mkdtemp(prefix=".ecq2pcap-jobs-", dir=os.path.dirname(os.path.abspath(first)))
+        except OSError:
+            pass  # e.g. /dev/null: a folder that takes no files
+    return tempfile.mkdtemp(prefix="ecq2pcap-jobs-")
 
+
+class _Worker:
+    """Worker ``k``'s pipeline and temporary files."""
+
+    def __init__(self, args: argparse.Namespace, k: int, n: int, workdir: str, stack: ExitStack,
+                 report: Report, local: Report, on_annotation=None) -> None:
+        owns = owner(n)(k)
+        self.view = ShardView(ConnectionView(filter_from_args(args), local), owns)
+        self.pcapng_path = os.path.join(workdir, f"{k}.pcapng")
+        self.har_path = os.path.join(workdir, f"{k}.har")
+        pcapng = entries = None
+        sinks = []
+        if args.write:
+            pcapng = PcapngSink(stack.enter_context(OutputFile(self.pcapng_path)), report=local,
+                                hosts=self.view.host, **pcapng_options(args))
+            sinks.append(pcapng)
+        if args.har:
+            entries = EntryLog(stack.enter_context(OutputFile(self.har_path)))
+            sinks.append(HarSink(None, report=local, options=HarOptions(limits=Limits.from_args(args)),
+                                 writer_factory=lambda out, **_: entries))
+        table = connection_table(args, report)
+        table.wire_needed = lambda conn_id: conn_id % n == k  # the others' bytes need no normalising
+        self.recorder = Recorder(sinks, self.view.tags, pcapng, entries,
+                                 names=lambda: local.counts[Count.NAMES])
+        self.pipeline = Pipeline([self.recorder], report, table, on_annotation=on_annotation, view=self.view)
+        if pcapng is not None:
+            pcapng.ecapture_version = lambda: self.pipeline.ecapture_version
+
+    def run(self, sources: list[FileSource], report: Report, loud: bool, bar=None) -> int:
+        status = EXIT_OK
+        pipeline = self.pipeline
+        try:
+            for src in sources:
+                done = 0
+                try:
+                    for msg in src:
+                        pipeline.feed(msg)
+                        if bar is not None and src.position != done:
+                            bar.update(src.position - done)
+                            done = src.position
+                except InputError as exc:
+                    if loud:
+                        print(f"ecq2pcap: {exc}", file=sys.stderr)
+                    report.count(Count.BROKEN_INPUTS)
+                    status = EXIT_STRICT
+        except KeyboardInterrupt:
+            if loud:
+                print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
+            status = EXIT_INTERRUPTED
+        except OSError as exc:
+            print(f"ecq2pcap: error: {describe_write_error(exc)}; stopped", file=sys.stderr)
+            status = EXIT_STRICT
+        return finish_outputs(pipeline, status)
+
+
+def _child(args, k, n, workdir, conn) -> None:
+    """A forked worker: converts its share, sends back its status, runs and counters."""
+    try:
+        local = Report(emit=lambda line: print(f"ecq2pcap: {line}", file=sys.stderr))
+        muted = Report()  # what every worker counts alike: worker 0 reports it
+        with ExitStack() as stack:
+            worker = _Worker(args, k, n, workdir, stack, muted, local)
+            sources = [FileSource(p, muted, Limits.from_args(args).message_size) for p in args.inputs]
+            status = worker.run(sources, muted, loud=False)
+        conn.send({"status": status, "header": worker.recorder.header_size, "runs": worker.recorder.runs,
+                   "counts": dict(local.counts), "warnings": dict(local.warnings), "limits": dict(local.limits)})
+    except KeyboardInterrupt:
+        conn.send({"error": "interrupted"})
+    except BaseException:
+        conn.send({"error": traceback.format_exc()})
+    finally:
+        conn.close()
+
+
+def convert_parallel(args: argparse.Namespace, report: Report, sources: list[FileSource], progress: bool):
+    """Run the N workers and merge; returns (status, the pipeline whose facts the summary prints)."""
+    check_parallel(args)
+    n = args.jobs
+    status = EXIT_OK
+    with ExitStack() as stack:
+        final = open_pipeline(args, stack, report, guard=OutputGuard(args.inputs))  # the outputs, checked
+        workdir = _workdir(args)
+        try:
+            ctx = multiprocessing.get_context("fork")
+            children = []
+            for k in range(1, n):
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_child, args=(args, k, n, workdir, send), daemon=True)
+                proc.start()
+                send.close()
+                children.append((proc, recv))
+            with ExitStack() as files:
+                worker = _Worker(args, 0, n, workdir, files, report, report, final.on_annotation)
+                bar = progress_bar(sources, progress)
+                try:
+                    status = worker.run(sources, report, loud=True, bar=bar)
+                finally:
+                    if bar is not None:
+                        bar.close()
+            results = [(0, {"status": status, "header": worker.recorder.header_size,
+                            "runs": worker.recorder.runs})]
+            for k, (proc, recv) in enumerate(children, 1):
+                try:
+                    res = recv.recv()
+                except EOFError:
+                    res = {"error": f"exited with code {proc.join() or proc.exitcode}"}
+                proc.join()
+                results.append((k, res))
+            failed = [(k, r["error"]) for k, r in results if "error" in r]
+            for k, error in failed:
+                print(f"ecq2pcap: error: worker {k} of -j {n} failed: {error.strip()}", file=sys.stderr)
+            if failed:
+                print("ecq2pcap: error: the outputs were not merged (they hold no packets and no entries)",
+                      file=sys.stderr)
+                status = EXIT_STRICT if status != EXIT_INTERRUPTED else status
+            else:
+                for _, res in results[1:]:
+                    report.counts.update(res["counts"])
+                    report.warnings.update(res["warnings"])
+                    report.limits.update(res["limits"])
+                    status = max(status, res["status"])
+                status = _merge(final, worker, results, workdir, report, status)
+            status = finish_outputs(final, status)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return status, worker.pipeline
+
+
+def _merge(final: Pipeline, worker: _Worker, results, workdir: str, report: Report, status: int) -> int:
+    pcapng = next((s for s in final.sinks if isinstance(s, PcapngSink)), None)
+    har = next((s for s in final.sinks if isinstance(s, HarSink)), None)
+    fds = {}
+    try:
+        for k, _ in results:
+            for kind, sink in (("pcapng", pcapng), ("har", har)):
+                if sink is not None:
+                    fds[kind, k] = os.open(os.path.join(workdir, f"{k}.{kind}"), os.O_RDONLY)
+        named: set[bytes] = set()
+        for k, p0, p1, h0, h1, entries, names in merged_runs([(r["header"], r["runs"]) for _, r in results]):
+            if pcapng is not None and p1 > p0:
+                data = os.pread(fds["pcapng", k], p1 - p0, p0)
+                if names:
+                    data, dropped = drop_named(data, named)
+                    report.counts[Count.NAMES] -= dropped
+                pcapng.write_blocks(data)
+            if har is not None and entries:
+                har.write_encoded(os.pread(fds["har", k], h1 - h0, h0)[2:], entries)
+    except OSError as exc:
+        print(f"ecq2pcap: error: {describe_write_error(exc)}; stopped, the outputs end with what was "
+              "written before", file=sys.stderr)
+        return status or EXIT_STRICT
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    return status

@@ -48,7 +48,11 @@ def _released(c: ConnState, cap: Capture, ts: int, report: Report) -> tuple[str,
 
 def unread_chunk(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report) -> list[Chunk]:
     """The chunk of a capture whose wire bytes nobody reads (``convert -j``: another worker writes this
-    connection): the same bookkeeping as :func:`chunks`, the payload as it came, no normalisation."""
+    connection): the same bookkeeping as :func:`chunks`, the payload as it came, no normalisation.
+    Only rendered HTTP/1 (the costly repair) is left as it came: it never gets a synthetic preface, so
+    every worker hands on the same events (the -j merge numbers them); other forms go through :func:`chunks`."""
+    if cap.form is not PayloadForm.HTTP1_RENDERED:
+        return chunks(c, cap, direction, ts, report)
     notes = _released(c, cap, ts, report)
     return [Chunk(c.conn, direction, ts, cap.payload, cap.payload, ChunkInfo.of(cap, notes), Protocol.UNKNOWN)]
 

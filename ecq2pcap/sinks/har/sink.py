@@ -78,12 +78,13 @@ class HarSink:
         comment: str | None = None,
         commit_interval: float = COMMIT_INTERVAL_S,
         on_entry: Callable[[dict], None] | None = None,
+        writer_factory: Callable[..., HarWriter] = HarWriter,
     ) -> None:
         self.report = report if report is not None else Report()
         self.options = options
         self._on_upgrade = (lambda ex: on_upgrade(ex, options)) if on_upgrade is not None else None
         self._h2_parser = h2_parser
-        self._writer = HarWriter(out, comment=comment, commit_interval=commit_interval)
+        self._writer = writer_factory(out, comment=comment, commit_interval=commit_interval)
         self._writer.commit()  # a valid, empty HAR from the start (raises when out cannot be written)
         self._writer_options = {"comment": comment, "commit_interval": commit_interval}
         self._on_entry = on_entry  # also told every entry written (e.g. for a summary)
@@ -113,6 +114,10 @@ class HarSink:
         for st in list(self._conns.values()):
             self._close(st.conn, st.last_ns, ())
         self._writer.close()
+
+    def write_encoded(self, data: bytes, entries: int) -> None:
+        """Append entries encoded elsewhere (a ``convert -j`` worker's), joined by ``,\\n``."""
+        self._writer.write_encoded(data, entries)
 
     def rotate(self, out: BinaryIO | TextIO) -> None:
         """Complete the current HAR file and go on in ``out`` (ring buffers): exchanges still

@@ -25,7 +25,7 @@ import msgspec
 
 from ... import __version__
 
-__all__ = ["HarWriter"]
+__all__ = ["HarWriter", "encode_entry"]
 
 _encode = msgspec.json.Encoder().encode
 _TAIL = b"\n]}}\n"
@@ -87,14 +87,10 @@ class HarWriter:
 
     def write(self, entry: dict) -> None:
         """Append one entry (a HAR entry dict)."""
-        try:
-            data = _encode(entry)
-        except UnicodeEncodeError:  # lone surrogates (surrogateescape'd bytes from a decoder)
-            data = _encode(_sanitize(entry))
-        self.write_encoded(data)
+        self.write_encoded(encode_entry(entry))
 
-    def write_encoded(self, data: bytes) -> None:
-        """Append one entry already encoded as JSON on one line (as this writer writes them)."""
+    def write_encoded(self, data: bytes, entries: int = 1) -> None:
+        """Append ``entries`` entries already encoded (:func:`encode_entry`; several joined by ``,\\n``)."""
         if self._closed:
             raise ValueError("HAR writer already closed")
         if self.failed is not None:
@@ -102,7 +98,7 @@ class HarWriter:
         if not self._started:
             self._start()
         sep = b",\n" if self.count else b""  # written apart: a big entry is never copied
-        self.count += 1
+        self.count += entries
         if self._tail_pos is None:
             self._write(sep)
             self._write(data)
@@ -174,6 +170,14 @@ class HarWriter:
         flush = getattr(self._out, "flush", None)
         if flush is not None:
             flush()
+
+
+def encode_entry(entry: dict) -> bytes:
+    """One HAR entry as JSON bytes, as :meth:`HarWriter.write` writes it."""
+    try:
+        return _encode(entry)
+    except UnicodeEncodeError:  # lone surrogates (surrogateescape'd bytes from a decoder)
+        return _encode(_sanitize(entry))
 
 
 def _sanitize(value):

@@ -121,6 +121,11 @@ class PcapngSink:
         """Flush. Connections without a Closed event stay open (no FIN is invented)."""
         self._units.flush()
 
+    def write_blocks(self, data: bytes) -> None:
+        """Append whole blocks made elsewhere (a ``convert -j`` worker's) as one unit; their
+        packets were counted where they were made."""
+        self._write([data], 0)
+
     def _name(self, event) -> None:
         """Before a connection's packets: an NRB naming its server, when its host name is new."""
         conn = event.conn
