@@ -1,26 +1,22 @@
 """--pid/--comm/--host/--port: each filter keeps exactly the expected connections, whole."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from ecq2pcap.filters import ConnectionFilter, ConnectionView
 from ecq2pcap.model import Chunk, Closed, Connection, Direction, Opened
 from ecq2pcap.payloads.authority import AuthorityFinder, host_part
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES
 from tests.support.dissect import dissect, syns
 from tests.support import mixed_stream
+from tests.support.cli import run_main
 
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 ALL = ["/a", "/b", "/c", "/d", "/e?x=1"]
 
 
-def ecq2pcap(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "ecq2pcap", *args], capture_output=True, timeout=120, env=ENV,
-                          cwd=cwd)
+def ecq2pcap(*args):
+    return run_main(*args)
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,20 @@ from ecq2pcap.outputs import OutputConflict
 from tests.conftest import FIXTURES, ROOT
 from tests.support.dissect import bad_expert, dissect
 from tests.support import mixed_stream
+from tests.support.cli import run_main
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 NAME = re.compile(r"^out_(\d{5})_(\d{14})\.(pcapng|har)$")
 
 
-def ecq2pcap(*args, cwd=None):
+def ecq2pcap(*args):
+    """The CLI in-process (live runs start a real process: see test_duration_ring_in_live)."""
+    return run_main(*args, text=True)
+
+
+def ecq2pcap_process(*args):
     return subprocess.run([sys.executable, "-m", "ecq2pcap", *args], capture_output=True, text=True, timeout=180,
-                          env=ENV, cwd=cwd)
+                          env=ENV)
 
 
 def requests(frames):
@@ -91,7 +97,7 @@ def test_duration_ring_in_live(tmp_path, tshark):
 
     lines = mixed_stream.lines()
     with FakeECapture(replay=lines[:1], script=lines[1:]) as server:
-        p = ecq2pcap("live", server.url, "-w", str(tmp_path / "out.pcapng"), "-b", "duration:3", "--duration", "2",
+        p = ecq2pcap_process("live", server.url, "-w", str(tmp_path / "out.pcapng"), "-b", "duration:3", "--duration", "2",
                      "--idle-timeout", "0", "-q")
     assert p.returncode == 0, p.stderr
     pcaps = files(tmp_path, ".pcapng")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
+from tests.support.cli import run_main
 from tests.support.dissect import bad_expert, dissect
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -21,10 +22,14 @@ STREAMS = sorted(p.name for p in FIXTURES.glob("*.frames.jsonl.gz")) + sorted(
 
 
 def convert(out: Path, *args: str, jobs: int = 1) -> subprocess.CompletedProcess:
+    """-j 1 in-process; -j N in a process of its own (its workers are forked: not from a test runner's
+    process, whose threads a fork would not take along)."""
     out.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", *args, "-w", str(out / "o.pcapng"),
-                           "--har", str(out / "o.har"), "-j", str(jobs)],
-                          capture_output=True, text=True, timeout=300, env=ENV)
+    argv = ["convert", *args, "-w", str(out / "o.pcapng"), "--har", str(out / "o.har"), "-j", str(jobs)]
+    if jobs == 1:
+        return run_main(*argv, text=True)
+    return subprocess.run([sys.executable, "-m", "ecq2pcap", *argv], capture_output=True, text=True, timeout=300,
+                          env=ENV)
 
 
 def epbs(path: Path) -> list[tuple[int, bytes, bytes]]:
