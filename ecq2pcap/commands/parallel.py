@@ -157,10 +157,16 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
             results = [(0, {"status": status, "header": worker.recorder.header_size,
                             "runs": worker.recorder.runs})]
             for k, (proc, recv) in enumerate(children, 1):
-                try:
-                    res = recv.recv()
-                except EOFError:
-                    res = {"error": f"exited with code {proc.join() or proc.exitcode}"}
+                while True:
+                    try:
+                        res = recv.recv()
+                        break
+                    except EOFError:
+                        res = {"error": f"exited with code {proc.join() or proc.exitcode}"}
+                        break
+                    except KeyboardInterrupt:  # the workers got it too: they complete their share, then we merge
+                        print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
+                        status = EXIT_INTERRUPTED
                 proc.join()
                 results.append((k, res))
             failed = [(k, r["error"]) for k, r in results if "error" in r]
