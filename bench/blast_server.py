@@ -10,40 +10,16 @@ Prints one JSON line: sent, seconds, dropped.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
 import queue
 import socket
-import struct
 import sys
 import threading
 import time
+from pathlib import Path
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def frame(payload: bytes) -> bytes:
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 65536:
-        return bytes((0x81, 126)) + struct.pack("!H", n) + payload
-    return bytes((0x81, 127)) + struct.pack("!Q", n) + payload
-
-
-def handshake(conn: socket.socket) -> None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            raise OSError("client went away")
-        data += chunk
-    key = next(line.split(b":", 1)[1].strip() for line in data.split(b"\r\n")
-               if line.lower().startswith(b"sec-websocket-key:"))
-    accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
-    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.raw_websocket import frame, handshake  # noqa: E402  (the tests' hand-written server side)
 
 
 def _write(conn: socket.socket, q: "queue.Queue") -> None:
@@ -70,7 +46,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.0)
     ap.add_argument("--queue", type=int, default=256)
     a = ap.parse_args()
-    frames = [frame(line) for line in open(a.lines, "rb").read().splitlines() if line.startswith(b"{")]
+    frames = [frame(1, line) for line in open(a.lines, "rb").read().splitlines() if line.startswith(b"{")]
     listener = socket.create_server(("127.0.0.1", 0))
     print(listener.getsockname()[1], flush=True)  # the port, for the caller
     conn, _ = listener.accept()

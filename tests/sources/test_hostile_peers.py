@@ -4,8 +4,6 @@ much WebSocket as the case needs (written by hand, so it can break the protocol)
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 import socket
@@ -18,24 +16,12 @@ import pytest
 from ecq2pcap.cli import main
 from tests.conftest import FIXTURES, run_tshark
 from tests.support.har import load_with_haralyzer, validate_har
+from tests.support.raw_websocket import frame, handshake
 
 pytestmark = pytest.mark.live
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 # one complete HTTP/1 exchange of the edge-case fixture (v1.4 JSON, IPv6 curl): request, response
 EXCHANGE = (FIXTURES / "v140_edge_cases.jsonl").read_text(encoding="utf-8").splitlines()[2:4]
-
-
-def frame(opcode: int, payload: bytes, *, announce: int | None = None) -> bytes:
-    """A server→client frame (unmasked); ``announce`` lies about the payload length."""
-    n = len(payload) if announce is None else announce
-    if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, n)
-    elif n < 1 << 16:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
-    return head + payload
 
 
 class RawServer:
@@ -70,20 +56,6 @@ class RawServer:
     def __exit__(self, *exc) -> None:
         self.listener.close()
         self.thread.join(5)
-
-
-def handshake(conn: socket.socket) -> None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            raise OSError("client went away")
-        data += chunk
-    key = next(line.split(b":", 1)[1].strip() for line in data.split(b"\r\n")
-               if line.lower().startswith(b"sec-websocket-key:"))
-    accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
-    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
 
 
 def run_live(tmp_path, url: str, *extra: str, capsys) -> tuple[int, str, dict, str]:
