@@ -39,34 +39,46 @@ def open_sources(args: argparse.Namespace, report: Report) -> list[FileSource]:
 def run_conversion(args: argparse.Namespace, report: Report, sources: list[FileSource], guard: OutputGuard, *,
                    progress: bool = False) -> tuple[int, Pipeline]:
     """Feed every source through one pipeline to the outputs of ``args``; (exit status, pipeline)."""
-    status = EXIT_OK
     with ExitStack() as stack:
         pipeline = open_pipeline(args, stack, report, guard=guard)
         bar = progress_bar(sources, progress)
         try:
-            for src in sources:
-                done = 0
-                try:
-                    for msg in src:
-                        pipeline.feed(msg)
-                        if bar is not None and src.position != done:
-                            bar.update(src.position - done)
-                            done = src.position
-                except InputError as exc:
-                    print(f"ecq2pcap: {exc}", file=sys.stderr)
-                    report.count(Count.BROKEN_INPUTS)
-                    status = EXIT_STRICT
-        except KeyboardInterrupt:
-            print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
-            status = EXIT_INTERRUPTED
-        except BrokenPipeError:
-            raise
-        except OSError as exc:  # an output cannot be written (disk full): stop, complete the others
-            print(f"ecq2pcap: error: {describe_write_error(exc)}; stopped, the outputs end with what was "
-                  "written before", file=sys.stderr)
-            status = EXIT_STRICT
+            status = feed_sources(pipeline, sources, report, bar=bar)
         finally:
             if bar is not None:
                 bar.close()
         status = finish_outputs(pipeline, status)
     return status, pipeline
+
+
+def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, *, bar=None,
+                 loud: bool = True) -> int:
+    """Feed every message of ``sources`` to ``pipeline``; the exit status so far. An input that breaks off,
+    Ctrl-C and an output that cannot be written stop the feeding (the caller finishes the outputs); ``loud``:
+    say so on stderr (``convert -j``'s other workers leave it to the first)."""
+    status = EXIT_OK
+    try:
+        for src in sources:
+            done = 0
+            try:
+                for msg in src:
+                    pipeline.feed(msg)
+                    if bar is not None and src.position != done:
+                        bar.update(src.position - done)
+                        done = src.position
+            except InputError as exc:
+                if loud:
+                    print(f"ecq2pcap: {exc}", file=sys.stderr)
+                report.count(Count.BROKEN_INPUTS)
+                status = EXIT_STRICT
+    except KeyboardInterrupt:
+        if loud:
+            print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
+        status = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # an output cannot be written (disk full): stop, complete the others
+        print(f"ecq2pcap: error: {describe_write_error(exc)}; stopped, the outputs end with what was "
+              "written before", file=sys.stderr)
+        status = EXIT_STRICT
+    return status

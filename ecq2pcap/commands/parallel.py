@@ -30,10 +30,10 @@ from ..report import Count, Report
 from ..shards import EntryLog, Recorder, ShardView, drop_named, merged_runs, owner
 from ..sinks.har import HarOptions, HarSink
 from ..sinks.pcapng import PcapngSink
-from ..sources.files import FileSource, InputError
+from ..sources.files import FileSource
 from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, connection_table, finish_outputs,
                      open_pipeline, pcapng_options)
-from .conversion import progress_bar
+from .conversion import feed_sources, progress_bar
 
 
 def check_parallel(args: argparse.Namespace) -> None:
@@ -84,30 +84,7 @@ class _Worker:
             pcapng.ecapture_version = lambda: self.pipeline.ecapture_version
 
     def run(self, sources: list[FileSource], report: Report, loud: bool, bar=None) -> int:
-        status = EXIT_OK
-        pipeline = self.pipeline
-        try:
-            for src in sources:
-                done = 0
-                try:
-                    for msg in src:
-                        pipeline.feed(msg)
-                        if bar is not None and src.position != done:
-                            bar.update(src.position - done)
-                            done = src.position
-                except InputError as exc:
-                    if loud:
-                        print(f"ecq2pcap: {exc}", file=sys.stderr)
-                    report.count(Count.BROKEN_INPUTS)
-                    status = EXIT_STRICT
-        except KeyboardInterrupt:
-            if loud:
-                print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
-            status = EXIT_INTERRUPTED
-        except OSError as exc:
-            print(f"ecq2pcap: error: {describe_write_error(exc)}; stopped", file=sys.stderr)
-            status = EXIT_STRICT
-        return finish_outputs(pipeline, status)
+        return finish_outputs(self.pipeline, feed_sources(self.pipeline, sources, report, bar=bar, loud=loud))
 
 
 def _child(args, k, n, workdir, conn) -> None:
