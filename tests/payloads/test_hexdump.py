@@ -55,3 +55,20 @@ def test_the_printable_column_must_show_the_bytes(lines):
     at = dump.index(b"|GET /abc") + 2  # the "E" of the first line's printable column
     with pytest.raises(ValueError):
         reverse(dump[:at] + b"X" + dump[at + 1 :], GO)
+
+
+def test_a_bar_in_the_printable_column_is_data():
+    # Go's hex.Dump shows "|" bytes as themselves inside its |...| column (protocol doc §4.3)
+    data = b"a|b||c|" * 3
+    assert reverse(go_hex_dump(data), GO) == data
+
+
+def test_a_v1_dump_ends_at_its_colour_reset():
+    from fixtures.encoders import go_v1_dump
+
+    from ecq2pcap.payloads.hexdump import ECAPTURE_V1
+
+    dump = go_v1_dump(b"GET / HTTP/1.1\r\n\r\n", "\x1b[32m") + b"\x1b[0m,"
+    assert reverse(dump, ECAPTURE_V1) == b"GET / HTTP/1.1\r\n\r\n"
+    with pytest.raises(ValueError, match="after the end of the dump"):
+        reverse(dump + b"\n" + go_v1_dump(b"more"), ECAPTURE_V1)
