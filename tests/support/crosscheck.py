@@ -1,8 +1,8 @@
 """The cross-check: what tshark dissects in a pcapng against the HAR written beside it,
 and one run's outputs against another's (timestamps aside).
 
-* :func:`tshark_view` runs tshark ONCE on a pcapng (fields of every packet + ``-z expert``)
-  and returns, per connection (the ``connection N`` of the SYN's comment, which is the HAR
+* :func:`tshark_view` reads tshark's one field dump of a pcapng (:func:`~tests.support.dissect.dissect`,
+  expert messages included) and returns, per connection (the ``connection N`` of the SYN's comment, which is the HAR
   ``connection``), the HTTP/1 and HTTP/2 requests and responses and the WebSocket frames.
 * :func:`har_view` gives the same from a HAR document: requests and responses that were
   captured (entries marked "request/response not captured" contribute only the side that was).
@@ -12,22 +12,15 @@ and one run's outputs against another's (timestamps aside).
 
 from __future__ import annotations
 
-import os
 import re
 import struct
-import subprocess
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-_FIELDS = (
-    "tcp.stream", "tcp.srcport", "tcp.flags.syn", "tcp.flags.ack",
-    "http.request.method", "http.request.uri", "http.response.code",
-    "http2.streamid", "http2.type", "http2.headers.method", "http2.headers.path", "http2.headers.status",
-    "websocket.opcode",
-)
-_SEP = "\t"
+from tests.support.dissect import dissect, expert_messages
+
 _CONN = re.compile(r"ecq2pcap connection (\d+):")
 _SYN = 0x02
 _ACK = 0x10
@@ -59,53 +52,37 @@ class View:
 
 
 def tshark_view(tshark: str, pcap: Path) -> View:
-    args = [tshark, "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a"]
-    for f in _FIELDS:
-        args += ["-e", f]
-    proc = subprocess.run(args + ["-z", "expert"], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "LC_ALL": "C"})
-    if proc.returncode != 0:
-        raise AssertionError(f"tshark failed ({proc.returncode}): {proc.stderr}")
     view = View()
-    lines = proc.stdout.split("\n")
     # tshark numbers TCP streams in order of appearance; the SYN's comment names the connection
     conn_of_stream = {str(i): conn for i, conn in enumerate(connection_ids(pcap))}
     client_port: dict[str, str] = {}
-    expert = []
-    for line in lines:
-        if _SEP not in line:  # -z expert's text follows the packets' rows
-            expert.append(line)
-            continue
-        (stream, sport, syn, ack, method, uri, code, sids, types, h2m, h2p, h2s, ws_op) = line.split(_SEP)
-        if syn == "1" and ack == "0":
+    frames = dissect(tshark, pcap)
+    for f in frames:
+        stream, sport = f.first("tcp.stream"), f.first("tcp.srcport")
+        if f.flag("tcp.flags.syn") and not f.flag("tcp.flags.ack"):
             client_port[stream] = sport
         conn = conn_of_stream[stream]
-        for me, target in zip(_split(method), _split(uri)):
+        for me, target in zip(f["http.request.method"], f["http.request.uri"]):
             view.h1_requests[(conn, me, target)] += 1
-        for c in _split(code):
+        for c in f["http.response.code"]:
             view.h1_responses[(conn, int(c))] += 1
-        if types:
+        if f.has("http2.type"):
             # one HEADERS frame per request/response: its stream id, and method/path or status
-            heads = [sid for sid, t in zip(_split(sids), _split(types)) if t == "1"]
-            methods, paths, statuses = _split(h2m), _split(h2p), _split(h2s)
-            direction = "c2s" if sport == client_port.get(stream) else "s2c"
-            if direction == "c2s":
-                assert len(methods) == len(heads) == len(paths), line
+            heads = [sid for sid, t in zip(f["http2.streamid"], f["http2.type"]) if t == "1"]
+            methods, paths, statuses = f["http2.headers.method"], f["http2.headers.path"], f["http2.headers.status"]
+            if sport == client_port.get(stream):
+                assert len(methods) == len(heads) == len(paths), f.values
                 for sid, me, p in zip(heads, methods, paths):
                     view.h2_requests[(conn, int(sid), me, p)] += 1
             else:
-                assert len(statuses) == len(heads), line  # trailers would break this: none in fixtures
+                assert len(statuses) == len(heads), f.values  # trailers would break this: none in fixtures
                 for sid, st in zip(heads, statuses):
                     view.h2_responses[(conn, int(sid), int(st))] += 1
-        if ws_op:
+        if f.has("websocket.opcode"):
             direction = "c2s" if sport == client_port.get(stream) else "s2c"
-            view.websocket[(conn, direction)] += [int(o) for o in _split(ws_op) if o != "0"]
-    view.expert = "\n".join(expert)
+            view.websocket[(conn, direction)] += [int(o) for o in f["websocket.opcode"] if o != "0"]
+    view.expert = "\n".join(expert_messages(frames))
     return view
-
-
-def _split(value: str) -> list[str]:
-    return value.split(",") if value else []
 
 
 def har_view(doc: dict) -> View:
