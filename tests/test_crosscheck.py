@@ -20,6 +20,7 @@ tshark runs once per pcapng (of ``convert``): equal packets dissect equally.
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import time
@@ -158,6 +159,20 @@ def test_pcapng_and_har_agree(runs, name):
     assert not problems, "\n".join(problems)
     for bad in BAD_EXPERT:
         assert bad not in view.expert, f"tshark expert: {bad!r}"
+
+
+def test_the_agreement_check_can_fail(runs):
+    """An entry left out of the HAR (or a WebSocket message) shows as a difference, per kind."""
+    name = "v2_client.frames.jsonl.gz"
+    har = copy.deepcopy(runs.get(name, "convert")["har"])
+    view = runs.view(name)
+    entries = har["log"]["entries"]
+    h2 = next(i for i, e in enumerate(entries) if e.get("_streamId") is not None)
+    del entries[h2]
+    ws = next(e for e in entries if e.get("_webSocketMessages"))
+    ws["_webSocketMessages"].pop()
+    problems = "\n".join(view.diff(har_view(har), ("tshark", "HAR")))
+    assert "h2" in problems and "websocket" in problems, problems
 
 
 @pytest.mark.live
