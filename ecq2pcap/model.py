@@ -18,7 +18,7 @@ never changes what it was handed or what it handed on (the frozen dataclasses en
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple, Union
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.golden import GOLDEN, VARIANTS, digests, inputs
+from tests.support.golden import GOLDEN, digests, inputs
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXPECTED = json.loads(GOLDEN.read_text())
