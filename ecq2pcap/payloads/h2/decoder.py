@@ -47,7 +47,8 @@ from hyperframe.frame import (
 
 from ...limits import DEFAULT_LIMITS, limit_note
 from ...model import Direction
-from .sniff import DEFAULT_MAX_FRAME, FRAME_HEADER, LENIENT_MAX_FRAME, PREFACE, layout_problem
+from .settings import SettingsLedger
+from .sniff import FRAME_HEADER, LENIENT_MAX_FRAME, PREFACE, layout_problem
 from .streams import H2GoAway, H2Stream, _Block, _Open, cut_data_frame
 from .tolerant_hpack import PassiveHpack, decode_headers
 
@@ -63,7 +64,7 @@ class H2PassiveDecoder:
     """Decode one HTTP/2 connection from the bytes of both directions.
 
     Attributes worth reading after/while feeding: ``errors`` (connection-level
-    problems), ``goaways``, ``settings`` (last values sent per direction),
+    problems), ``goaways``, ``settings.sent`` (last values sent per direction),
     ``preface_seen`` (None until the first client bytes decide it).
     """
 
@@ -72,15 +73,13 @@ class H2PassiveDecoder:
         self.max_body = max_body
         self.errors: list[str] = []
         self.goaways: list[H2GoAway] = []
-        self.settings: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self.settings = SettingsLedger()  # .sent[d]: last values sent per direction
         self.preface_seen: bool | None = None
         self._buf = (bytearray(), bytearray())
         self._frame_start: list[tuple[int, Any]] = [(0, None), (0, None)]
         self._hpack = (PassiveHpack(max_table, max_header_list), PassiveHpack(max_table, max_header_list))
         self._start_known: list[bool | None] = [None, None]
         self._dead = [False, False]
-        self._max_frame = [DEFAULT_MAX_FRAME, DEFAULT_MAX_FRAME]
-        self._pending_settings: tuple[list[dict[int, int]], list[dict[int, int]]] = ([], [])
         self._block: list[_Block | None] = [None, None]
         self._open: dict[int, _Open] = {}
         self._done: set[int] = set()
@@ -150,7 +149,7 @@ class H2PassiveDecoder:
             hi, lo, ftype, flags, sid = FRAME_HEADER.unpack_from(buf, pos)
             length = (hi << 8) | lo
             sid &= 0x7FFFFFFF
-            limit = self._max_frame[d]
+            limit = self.settings.max_frame[d]
             problem = layout_problem(length, ftype, flags, sid, max(limit, LENIENT_MAX_FRAME))
             if problem is not None:
                 self._kill(d, f"not HTTP/2 ({problem})")
@@ -159,7 +158,7 @@ class H2PassiveDecoder:
                 break
             if length > limit:  # legal only if the receiver advertised more than we saw
                 self.errors.append(f"{d.label}: frame length {length} above the advertised maximum {limit}")
-                self._max_frame[d] = length
+                self.settings.max_frame[d] = length
             frame, _ = Frame.parse_frame_header(buf[pos : pos + 9])
             start = self._frame_start[d] if not consumed_any else (time_ns, meta)
             try:
@@ -271,7 +270,7 @@ class H2PassiveDecoder:
                 self._touch(st, d, start, now)
                 self._finish(sid)
         elif isinstance(frame, SettingsFrame):
-            self._settings(d, frame)
+            self.settings.record(d, frame, self._hpack, self._start_known[d])
         elif isinstance(frame, GoAwayFrame):
             self._goaway(d, frame, now)
         # PRIORITY, PING, WINDOW_UPDATE, ALTSVC and unknown types carry nothing we keep
@@ -366,29 +365,6 @@ class H2PassiveDecoder:
                 st.final_response = True
         st.headers_seen[d] = True
         self._side_frame(st, d, now, blk.end_stream)
-
-    def _settings(self, d: Direction, frame: SettingsFrame) -> None:
-        other = d.other
-        if "ACK" in frame.flags:
-            # acknowledges SETTINGS sent the other way: now they bind the encoder sending in d
-            pending = self._pending_settings[other]
-            if pending:
-                acked = pending.pop(0)
-                size = acked.get(SettingsFrame.HEADER_TABLE_SIZE)
-                if size is not None and self._start_known[d]:
-                    self._hpack[d].max_allowed_table_size = size
-            return
-        values = dict(frame.settings)
-        self.settings[d].update(values)
-        self._pending_settings[d].append(values)
-        size = values.get(SettingsFrame.HEADER_TABLE_SIZE)
-        if size is not None:
-            # settings sent in d govern header blocks sent the other way
-            dec = self._hpack[other]
-            dec.max_allowed_table_size = max(dec.max_allowed_table_size, size)
-        max_frame = values.get(SettingsFrame.MAX_FRAME_SIZE)
-        if max_frame is not None:
-            self._max_frame[other] = max(self._max_frame[other], max_frame)
 
     def _goaway(self, d: Direction, frame: GoAwayFrame, now: int) -> None:
         self.goaways.append(H2GoAway(d, now, frame.last_stream_id, frame.error_code, frame.additional_data))

@@ -58,18 +58,16 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import hpack
-from hyperframe.exceptions import HyperframeError
-from hyperframe.frame import Frame
 
 from ...model import Direction
 from ..h2dump import DumpFrame, ParsedDump
+from .raw_frames import parse_frames
 from .sniff import PREFACE
+
 MAX_FRAME_SIZE = 16384  # SETTINGS_MAX_FRAME_SIZE default: we never announce more
 
 FRAME_DATA, FRAME_HEADERS, FRAME_SETTINGS, FRAME_CONTINUATION = 0x0, 0x1, 0x4, 0x9
 FLAG_END_STREAM, FLAG_END_HEADERS = 0x1, 0x4
-_FRAME_NAMES = ["DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE",
-                "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"]  # Go's FrameType.String()
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 
 
@@ -168,7 +166,7 @@ class H2Reencoder:
         elif not self._preface_done:
             preface = self.take_preface()
             notes.append("synthetic HTTP/2 connection preface added")
-        parsed = self._parse_raw(direction, raw[pos:], notes)
+        parsed = parse_frames(raw[pos:], lambda df, block: self._decode_raw_headers(direction, df, block), notes)
         wire = self._encode_frames(direction, parsed, notes)
         return H2Output(preface, wire, notes)
 
@@ -342,51 +340,6 @@ class H2Reencoder:
             out.append(frame_bytes(FRAME_DATA, FLAG_END_STREAM if end and last else 0, sid,
                                    payload[pos:pos + MAX_FRAME_SIZE]))
         return b"".join(out)
-
-    # -- raw frames → dump ---------------------------------------------------
-
-    def _parse_raw(self, direction: Direction, data: bytes, notes: list[str]) -> ParsedDump:
-        """Real frames → DumpFrames (HEADERS decoded with this direction's raw decoder)."""
-        out = ParsedDump()
-        view = memoryview(data)
-        pos = 0
-        pending: tuple[DumpFrame, list[bytes]] | None = None  # HEADERS awaiting CONTINUATION
-        while pos + 9 <= len(data):
-            try:
-                fr, length = Frame.parse_frame_header(view[pos:pos + 9])
-                if pos + 9 + length > len(data):
-                    break
-                fr.parse_body(view[pos + 9:pos + 9 + length])
-            except HyperframeError as exc:
-                notes.append(f"raw HTTP/2 bytes: bad frame at offset {pos} ({exc}): rest dropped")
-                return out
-            pos += 9 + length
-            name = _FRAME_NAMES[fr.type] if fr.type < len(_FRAME_NAMES) else f"UNKNOWN_FRAME_TYPE_{fr.type}"
-            df = DumpFrame(type=name, stream_id=fr.stream_id, length=length, offset=pos - 9 - length)
-            if name in ("HEADERS", "CONTINUATION"):
-                if name == "HEADERS":
-                    df.end_stream = "END_STREAM" in fr.flags
-                    pending = (df, [])
-                    out.frames.append(df)
-                elif pending is None or pending[0].stream_id != fr.stream_id:
-                    out.frames.append(df)  # stray CONTINUATION: omitted by the encoder
-                    continue
-                pending[1].append(bytes(fr.data))
-                if "END_HEADERS" in fr.flags:
-                    self._decode_raw_headers(direction, pending[0], b"".join(pending[1]))
-                    pending = None
-                continue
-            if pending is not None:
-                notes.append(f"raw HTTP/2 bytes: HEADERS of stream {pending[0].stream_id} not ended")
-                pending[0].continuation_unsupported, pending = True, None
-            if name == "DATA":
-                df.data, df.end_stream = bytes(fr.data), "END_STREAM" in fr.flags
-            out.frames.append(df)
-        if pending is not None:
-            pending[0].continuation_unsupported = True
-        if pos < len(data):
-            notes.append(f"raw HTTP/2 bytes: {len(data) - pos} trailing byte(s) of an incomplete frame dropped")
-        return out
 
     def _decode_raw_headers(self, direction: Direction, df: DumpFrame, block: bytes) -> None:
         try:

@@ -383,21 +383,11 @@ class Http1Decoder:
         c2s, s2c = self._c2s, self._s2c
         if c2s.reader is not None and ex.request is not None and not ex.request.ended:
             self._drain_request(ex)
-        c2s_rest = c2s.rest()
-        s2c_rest = s2c.rest()
         self._resp_ex = None
         self._req_ex = None
         self._switch_ex = None
-        if ex.response.status != 101:
-            ex.notes.append("connection became a tunnel (CONNECT)")
-        else:
-            what = ex.response.header("upgrade")
-            ex.notes.append(f"connection switched to {what}" if what else "connection switched protocols")
-        self.switch = Switch(ex)
-        if c2s_rest:
-            self.switch.pending.append((Direction.C2S, c2s_rest, c2s.time_ns, c2s.meta))
-        if s2c_rest:
-            self.switch.pending.append((Direction.S2C, s2c_rest, s2c.time_ns, s2c.meta))
+        self.switch = Switch.at(ex, (Direction.C2S, c2s.rest(), c2s.time_ns, c2s.meta),
+                                (Direction.S2C, s2c.rest(), s2c.time_ns, s2c.meta))
 
     def _drain_request(self, ex: Http1Exchange) -> None:
         """Take what is left of the upgrade request from the C2S reader (usually just its end)."""

@@ -49,3 +49,13 @@ class Switch:
 
     exchange: Http1Exchange
     pending: list[tuple[Direction, bytes, int, object]] = field(default_factory=list)
+
+    @classmethod
+    def at(cls, ex: Http1Exchange, *rests: tuple[Direction, bytes, int, object]) -> Switch:
+        """``ex`` switched protocols; ``rests`` are each direction's bytes that followed (empty ones skipped)."""
+        if ex.response.status != 101:
+            ex.notes.append("connection became a tunnel (CONNECT)")
+        else:
+            what = ex.response.header("upgrade")
+            ex.notes.append(f"connection switched to {what}" if what else "connection switched protocols")
+        return cls(ex, [rest for rest in rests if rest[1]])

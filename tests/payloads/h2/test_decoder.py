@@ -302,7 +302,7 @@ def test_busy_connection_equals_what_the_peers_decoded(busy):
     # the scenario really exercised CONTINUATION, padding and the table-size updates
     c2s = b"".join(d for dd, d in busy.wire if dd is C2S)
     assert _frame_types(c2s[len(PREFACE):]).count(0x9) >= 2
-    assert dec.settings[S2C][SettingsFrame.HEADER_TABLE_SIZE] == 0
+    assert dec.settings.sent[S2C][SettingsFrame.HEADER_TABLE_SIZE] == 0
 
 
 def test_streams_are_emitted_as_soon_as_both_sides_end(busy):
