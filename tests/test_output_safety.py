@@ -15,6 +15,7 @@ import pytest
 
 from ecq2pcap.outputs import OutputConflict, OutputGuard
 from tests.conftest import FIXTURES, ROOT, run_tshark
+from tests.support.cli import run_main
 from tests.support.har import load_with_haralyzer, validate_har
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -22,6 +23,10 @@ SAMPLE = FIXTURES / "v140_client.dump.jsonl.gz"
 
 
 def run(args, cwd, **kw):
+    """The command in-process (a process start costs ~0.5 s); in a real process when it needs one (``stdin``,
+    ``preexec_fn``)."""
+    if not kw:
+        return run_main(*args, cwd=cwd)
     return subprocess.run([sys.executable, "-m", "ecq2pcap", *args], capture_output=True, timeout=120, cwd=cwd,
                           env=ENV, **kw)
 

@@ -14,8 +14,13 @@ LIMIT = 64 << 20  # the default --max-body-size / --max-ws-message-size
 BOMB_MIB = 160  # 2.5 × the limit
 
 
-@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
-def test_content_encoding_bomb(tmp_path, coding):
+@pytest.mark.parametrize("coding,limit", [
+    ("gzip", None),  # the default limits, as the RSS promise says
+    # the other codings cut at a smaller limit (decoding and writing 64 MiB three more times cost ~6 s): what
+    # differs between codings is their decoder's cut, and the bomb is still 160 MiB, so RSS is still measured
+    ("deflate", 8 << 20), ("br", 8 << 20), ("zstd", 8 << 20),
+])
+def test_content_encoding_bomb(tmp_path, coding, limit):
     body = bomb(coding, BOMB_MIB)
     d = Dump()
     fd = d.open()
@@ -23,15 +28,17 @@ def test_content_encoding_bomb(tmp_path, coding):
     d.recv(fd, b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Encoding: %s\r\n"
                b"Content-Length: %d\r\n\r\n" % (coding.encode(), len(body)) + body)
     har = tmp_path / "o.har"
+    flags = ["--max-body-size", str(limit)] if limit else []
     code, rss, err = convert_measured("convert", str(d.write(tmp_path / "in.jsonl")), "--har", str(har),
-                                      "-w", str(tmp_path / "o.pcapng"))
+                                      "-w", str(tmp_path / "o.pcapng"), *flags)
     assert code == 0, err
     assert rss < RSS_BUDGET_MB, f"peak RSS {rss:.0f} MB"
     [entry] = load_har(har)
     content = entry["response"]["content"]
-    assert content["size"] == LIMIT and content["encoding"] == "base64"
+    limit = limit or LIMIT
+    assert content["size"] == limit and content["encoding"] == "base64"
     assert base64.b64decode(content["text"][:4096]) == bytes(3072)
-    assert f"{coding} body decodes to more than {LIMIT} bytes: cut at {LIMIT} (limit: --max-body-size)" \
+    assert f"{coding} body decodes to more than {limit} bytes: cut at {limit} (limit: --max-body-size)" \
         in entry["_error"]
     assert "limits reached: --max-body-size 1" in err
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import contextlib
 import io
 import subprocess
+from pathlib import Path
 
 from ecq2pcap.cli import main
 
 
-def run_main(*args: str, text: bool = False) -> subprocess.CompletedProcess:
+def run_main(*args: str, text: bool = False, cwd: Path | str | None = None) -> subprocess.CompletedProcess:
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with contextlib.chdir(cwd or "."), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(list(args))
         except SystemExit as exc:  # argparse's usage errors
