@@ -161,9 +161,11 @@ def test_extcap_stops_cleanly_when_the_reader_closes_the_fifo(home, tmp_path):
 def test_tshark_captures_from_the_interface_and_dissects_http(home, tshark, tmp_path):
     lines = mixed_stream.lines()
     out = tmp_path / "cap.pcapng"
+    # stop after the three selected connections' packets (handshake, request, ACK, response, ACK: 7 each; they stay
+    # open, so no FIN), or after 30 s if some never come
     with FakeECapture(replay=lines[:1], script=lines[1:]) as server:
         tshark_in(home, tshark, "-i", "ecapture", "-o", f"extcap.ecapture.url:{server.url}",
-                  "-o", "extcap.ecapture.comm:curl,nginx", "-a", "duration:5", "-w", str(out))
+                  "-o", "extcap.ecapture.comm:curl,nginx", "-c", str(3 * 7), "-a", "duration:30", "-w", str(out))
     rows = tshark_in(home, tshark, "-r", str(out), "-Y", "http", "-T", "fields", "-e", "http.request.uri",
                      "-e", "http.response.code", "-e", "ecapture.comm").splitlines()
     requests = [r.split("\t") for r in rows if r.split("\t")[0]]
