@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_main
 from tests.support.golden import GOLDEN, digests, inputs
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -41,6 +42,9 @@ def test_the_check_can_fail():
 
 
 def _convert(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """In-process (the workers are forked from the test's process) unless the test feeds stdin."""
+    if stdin is None:
+        return run_main("convert", *args, cwd=cwd)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", *args], cwd=cwd, env=env,
                           input=stdin, capture_output=True, timeout=120)
