@@ -18,8 +18,33 @@ never changes what it was handed or what it handed on (the frozen dataclasses en
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import NamedTuple, Union
+
+
+def record(cls=None, /, **params):
+    """``@dataclass(slots=True, frozen=True)`` with a quicker ``__init__``.
+
+    A frozen dataclass's generated ``__init__`` stores each field through ``object.__setattr__`` (to get past its
+    own ``__setattr__``, which raises); this one calls each slot's descriptor directly, which builds a 14-field
+    :class:`Capture` in ~1.8 µs instead of ~3.1 µs. Several such objects are made per event. The class stays
+    frozen and a dataclass (``fields``, ``replace``, ``repr``, ``==``, ``hash`` unchanged).
+    """
+    def wrap(cls):
+        cls = dataclass(cls, slots=True, frozen=True, **params)
+        fs = fields(cls)
+        if any(f.default_factory is not MISSING or not f.init for f in fs) or hasattr(cls, "__post_init__"):
+            return cls  # not needed here: keep the generated one
+        ns = {f"_set_{f.name}": getattr(cls, f.name).__set__ for f in fs}
+        ns.update({f"_default_{f.name}": f.default for f in fs if f.default is not MISSING})
+        args = ", ".join(f.name if f.default is MISSING else f"{f.name}=_default_{f.name}" for f in fs)
+        body = "".join(f"    _set_{f.name}(self, {f.name})\n" for f in fs) or "    pass\n"
+        exec(f"def __init__(self, {args}):\n{body}", ns)
+        init = ns["__init__"]
+        init.__qualname__ = f"{cls.__qualname__}.__init__"
+        cls.__init__ = init
+        return cls
+    return wrap if cls is None else wrap(cls)
 
 
 class Opcode(enum.Enum):
@@ -29,7 +54,7 @@ class Opcode(enum.Enum):
     BINARY = "binary"
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class Message:
     """One eCaptureQ message exactly as received."""
 
@@ -54,11 +79,15 @@ class Direction(enum.IntEnum):
 
     @property
     def other(self) -> "Direction":
-        return Direction(1 - self)
+        return _OTHER[self]
 
     @property
     def label(self) -> str:
-        return "c2s" if self is Direction.C2S else "s2c"
+        return _LABEL[self]
+
+
+_OTHER = (Direction.S2C, Direction.C2S)  # (looked up per chunk: an enum call costs ~10× more)
+_LABEL = ("c2s", "s2c")
 
 
 class PayloadForm(enum.Enum):
@@ -95,7 +124,7 @@ ECTYPE_NAMES = {
 }
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class Heartbeat:
     timestamp_ns: int | None
     count: int
@@ -103,7 +132,7 @@ class Heartbeat:
     origin: str = ""
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class ProcessLog:
     """One eCapture log line; ``fields`` is the zerolog object when it parsed."""
 
@@ -112,7 +141,7 @@ class ProcessLog:
     origin: str = ""
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class Capture:
     """TLS plaintext of one eCapture event (one or several merged SSL calls)."""
 
@@ -132,7 +161,7 @@ class Capture:
     notes: tuple[str, ...] = ()  # things a dialect changed or noticed (hex dump reversed, ...)
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class ConnectInfo:
     """A v2 connect line (``kind='connect'``) or destroy line (``'destroy'``)."""
 
@@ -146,7 +175,7 @@ class ConnectInfo:
     origin: str = ""
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class Annotation:
     """An event that is not TLS data (bash, mysql, master key, ...): kept, never TCP."""
 
@@ -177,7 +206,7 @@ class Protocol(enum.Enum):
     UNKNOWN = "unknown"  # neither recognised at the connection's start (the HAR sink still tries HTTP/1)
 
 
-@dataclass(slots=True, frozen=True, eq=False)
+@record(eq=False)
 class Connection:
     """One synthesized TCP connection, as it is when its :class:`Opened` is emitted."""
 
@@ -225,7 +254,7 @@ class ChunkInfo(NamedTuple):
         return cls(cap.pid, cap.tid, cap.comm, cap.fd, cap.uuid, cap.ectype, cap.form, cap.origin, notes)
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class Chunk:
     """The bytes of one capture placed on a connection."""
 
@@ -242,13 +271,13 @@ class Chunk:
         return self.info.notes
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class Opened:
     conn: Connection
     time_ns: int
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class Closed:
     conn: Connection
     time_ns: int

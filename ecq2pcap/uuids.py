@@ -16,10 +16,9 @@ ends in at least one NUL byte (comm is at most 15 characters).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
-from .model import DataType, Tuple
+from .model import DataType, Tuple, record
 
 UNKNOWN_TUPLE = "0.0.0.0:0-0.0.0.0:0"
 
@@ -28,7 +27,7 @@ _TUPLE_RE = re.compile(rf"{_HOST}:(\d+)-{_HOST}:(\d+)", re.ASCII)  # \d: ASCII d
 _V2_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)->{_HOST}:(\d+)", re.ASCII)
 
 
-@dataclass(slots=True, frozen=True)
+@record
 class UuidInfo:
     kind: str  # "openssl", "nofd" (gnutls/nspr), "gotls", "pidcomm" (mysql/postgres)
     pid: int
