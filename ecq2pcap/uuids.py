@@ -70,9 +70,23 @@ def _is_tuple(text: str) -> bool:
     return _TUPLE_RE.fullmatch(text) is not None
 
 
+# the common openssl form, <pid>_<tid>_<comm>_<fd>_<dt>_<tuple> (the comm may hold "_"; the tuple holds none)
+_OPENSSL_UUID = re.compile(rf"(\d+)_(\d+)_(.*)_(\d+)_([01])_({_HOST}:\d+-{_HOST}:\d+)", re.ASCII | re.DOTALL)
+_DATA_TYPES = (DataType.READ, DataType.WRITE)
+
+
 @lru_cache(maxsize=8192)  # a connection's events repeat its uuids; UuidInfo is frozen
 def parse_uuid(uuid: str) -> UuidInfo:
     """Parse one v1 uuid; raises ValueError with a user-facing reason."""
+    m = _OPENSSL_UUID.fullmatch(uuid)
+    if m is not None:  # one regex instead of the general walk below, which gives the same (a test holds them to it)
+        return UuidInfo("openssl", int(m[1]), int(m[2]), m[3].rstrip("\x00"), int(m[4]), _DATA_TYPES[m[5] == "1"],
+                        parse_tuple(m[6]))
+    return parse_uuid_generally(uuid)
+
+
+def parse_uuid_generally(uuid: str) -> UuidInfo:
+    """:func:`parse_uuid` for every form eCapture writes, part by part."""
     text = uuid
     sock_form = text.startswith("sock:")
     if sock_form:

@@ -9,7 +9,7 @@ import base64
 import json
 import zlib
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ecq2pcap.dialects import decode
@@ -26,7 +26,7 @@ from ecq2pcap.payloads.http1 import Http1Decoder
 from ecq2pcap.payloads.http1_render import repair_rendered
 from ecq2pcap.payloads.websocket import WebSocketParser, parse_extensions
 from ecq2pcap.sinks.har.content import decode_content
-from ecq2pcap.uuids import parse_tuple, parse_uuid
+from ecq2pcap.uuids import parse_tuple, parse_uuid, parse_uuid_generally
 from fixtures.encoders import go_hex_dump, go_v1_dump, go_v2_dump, v2_connect_text, v2_data_text
 
 RECORDS = (Capture, ConnectInfo, Heartbeat, ProcessLog, Annotation)
@@ -182,6 +182,26 @@ def test_uuid_and_tuple_numbers_are_ascii(text):
         t = None
     if t is not None:
         assert text.isascii() and 0 < t.src_port <= 65535 and 0 < t.dst_port <= 65535
+
+
+def _outcome(parse, text):
+    try:
+        return parse(text)
+    except ValueError as exc:
+        return str(exc)
+
+
+@given(st.one_of(st.text(max_size=80), st.lists(_UUID_ALPHABET, max_size=40).map("".join),
+                 st.sampled_from(UUIDS).flatmap(lambda u: st.integers(0, len(u)).flatmap(
+                     lambda i: st.one_of(st.text(max_size=4), _UUID_ALPHABET).map(lambda t: u[:i] + t + u[i:])))))
+@example("1_2_curl\x00\x00\x00_5_1_10.0.0.1:1-10.0.0.2:2")  # NUL-padded comm
+@example("1_2_my_app_5_0_[::1]:1-[::1]:2")  # "_" in the comm
+@example("1_2__5_0_10.0.0.1:1-10.0.0.2:2")  # empty comm
+@example("1_2_c_5_1_0.0.0.0:0-0.0.0.0:0")  # unknown tuple
+@example("1_2_c_5_1_10.0.0.1:1-10.0.0.2:70000")  # port out of range
+def test_uuid_fast_path_parses_as_the_general_walk_does(text):
+    """parse_uuid's one-regex path for the common openssl form gives what the general walk gives."""
+    assert _outcome(parse_uuid, text) == _outcome(parse_uuid_generally, text)
 
 
 @given(st.binary(max_size=300))
