@@ -22,7 +22,7 @@ _headers = st.lists(st.tuples(st.one_of(_token, st.sampled_from([":path", "cooki
                               _value), min_size=1, max_size=8)
 
 
-@settings(max_examples=60, derandomize=True, deadline=None)  # (deep runs: tests/fuzz)
+@settings(max_examples=60, derandomize=True, deadline=None)
 @given(st.lists(st.tuples(_headers, st.booleans(), st.sampled_from([None, 0, 256, 4096, 1024])), min_size=1,
                 max_size=8))
 def test_decodes_what_hpack_encodes_as_hpack_does(blocks):
