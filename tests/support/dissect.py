@@ -17,7 +17,10 @@ FIELDS = (
     "frame.number",
     "frame.time_epoch",
     "frame.comment",
+    "frame.protocols",
+    "frame.packet_flags_direction",
     "_ws.expert.message",
+    "_ws.expert.severity",
     "ip.src",
     "ipv6.src",
     "tcp.stream",
@@ -30,6 +33,7 @@ FIELDS = (
     "tcp.checksum.status",
     "ip.checksum.status",
     "tcp.len",
+    "tcp.window_size",
     "http",
     "http.request.method",
     "http.request.uri",
@@ -40,6 +44,7 @@ FIELDS = (
     "http2.headers.path",
     "http2.headers.status",
     "http2.header.name",
+    "http2.header.value",
     "websocket",
     "websocket.opcode",
     "websocket.mask",
@@ -69,12 +74,15 @@ class Frame:
 _cache: dict[tuple, list[Frame]] = {}
 
 
-def dissect(tshark: str, pcap: Path) -> list[Frame]:
+def dissect(tshark: str, pcap: Path, *, payload: bool = False, opts: tuple[str, ...] = ()) -> list[Frame]:
+    """Every frame of ``pcap`` with FIELDS; ``payload=True`` adds ``tcp.payload`` (hex) for ``follow``, ``opts``
+    are extra tshark arguments such as ``("-o", "tcp.check_checksum:TRUE")``. Both are part of the cache key."""
     st = os.stat(pcap)
-    key = (str(pcap), st.st_size, st.st_mtime_ns)
+    key = (str(pcap), st.st_size, st.st_mtime_ns, payload, tuple(opts))
     if key not in _cache:
-        cmd = [tshark, "-n", "-r", str(pcap), "-T", "fields", "-E", f"aggregator={_SEP}", "-E", "occurrence=a"]
-        for f in FIELDS:
+        fields = FIELDS + (("tcp.payload",) if payload else ())
+        cmd = [tshark, "-n", "-r", str(pcap), *opts, "-T", "fields", "-E", f"aggregator={_SEP}", "-E", "occurrence=a"]
+        for f in fields:
             cmd += ["-e", f]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "LC_ALL": "C"})
         if proc.returncode != 0:
@@ -82,8 +90,8 @@ def dissect(tshark: str, pcap: Path) -> list[Frame]:
         frames = []
         for line in proc.stdout.split("\n")[:-1]:  # (splitlines would also split at _SEP)
             cells = line.split("\t")
-            assert len(cells) == len(FIELDS), line
-            frames.append(Frame({f: (c.split(_SEP) if c else []) for f, c in zip(FIELDS, cells)}))
+            assert len(cells) == len(fields), line
+            frames.append(Frame({f: (c.split(_SEP) if c else []) for f, c in zip(fields, cells)}))
         _cache[key] = frames
     return _cache[key]
 
@@ -114,6 +122,34 @@ def bad_expert(frames: list[Frame]) -> list[str]:
 
 def expert_messages(frames: list[Frame]) -> list[str]:
     return [m for fr in frames for m in fr["_ws.expert.message"]]
+
+
+WARN = 0x00600000  # tshark's PI_WARN; PI_ERROR is 0x00800000 (what ``-z expert`` lists as Warns and Errors)
+
+
+def warnings(frames: list[Frame]) -> list[str]:
+    """Expert messages of severity Warning or Error (``-z expert``'s "Warns (n)" and "Errors (n)" groups)."""
+    return [m for fr in frames for m, sev in zip(fr["_ws.expert.message"], fr["_ws.expert.severity"], strict=True)
+            if int(sev) >= WARN]
+
+
+def follow(frames: list[Frame], stream: int = 0) -> tuple[bytes, bytes]:
+    """Bytes of each direction of TCP stream ``stream`` (client first), from ``dissect(..., payload=True)``.
+
+    Unlike ``-z follow,tcp,raw`` this does not reassemble: it concatenates segments in frame order, which is the
+    byte order only for in-order captures without retransmissions, such as the ones our sink synthesizes (so it is
+    the stricter check there). The client is the sender of the stream's SYN, else of its first frame."""
+    mine = [f for f in frames if f.first("tcp.stream") == str(stream)]
+    assert mine, f"no TCP stream {stream}"
+    opener = next((f for f in syns(mine)), mine[0])
+    client = (opener.first("ip.src") or opener.first("ipv6.src"), opener.first("tcp.srcport"))
+    c2s, s2c = bytearray(), bytearray()
+    for f in mine:
+        data = bytes.fromhex(f.first("tcp.payload"))
+        assert len(data) == int(f.first("tcp.len") or 0), f"frame {f.first('frame.number')}: payload not shown"
+        sender = (f.first("ip.src") or f.first("ipv6.src"), f.first("tcp.srcport"))
+        (c2s if sender == client else s2c).extend(data)
+    return bytes(c2s), bytes(s2c)
 
 
 def syns(frames: list[Frame]) -> list[Frame]:

@@ -15,29 +15,13 @@ from scapy.utils import rdpcap
 from ecq2pcap.model import Chunk, ChunkInfo, Closed, Connection, Direction, Opened, PayloadForm, Protocol
 from ecq2pcap.report import Report
 from ecq2pcap.sinks.pcapng import PcapngSink, PortMap
-from tests.conftest import run_tshark
+from tests.support.dissect import bad_expert, dissect, follow, syns, warnings
 
 C2S, S2C = Direction.C2S, Direction.S2C
 T0 = 1_700_000_000_000_000_000
 REQUEST = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.0\r\n\r\n"
 BODY = os.urandom(200_000)
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 200000\r\n\r\n" + BODY
-# tshark 4.0's expert summaries, lower-cased ("ACKed unseen" is only the Info column's wording;
-# the expert text is "ACKed segment that wasn't captured (common at capture start)")
-EXPERT_PROBLEMS = (
-    "previous segment(s) not captured",
-    "acked segment that wasn't captured",
-    "retransmission",
-    "out-of-order",
-    "duplicate ack",
-    "malformed",
-    "window specified by the receiver is now completely full",
-    "zero window",
-    "errors (",  # any Error or Warning group at all
-    "warns (",
-)
-
-
 def connection(id=1, client=("10.1.1.1", 51000), server=("10.2.2.2", 8443), **kw) -> Connection:
     return Connection(id=id, pid=4242, comm="curl", fd=7, client=client, server=server, uuids=[f"uuid-{id}"], **kw)
 
@@ -77,78 +61,17 @@ def write(tmp_path, events, name="out.pcapng", **kw):
     return path
 
 
-FIELDS = ("frame.number", "frame.time_epoch", "frame.comment", "frame.protocols", "frame.packet_flags_direction",
-          "tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.len", "tcp.window_size", "tcp.flags.syn", "tcp.flags.ack",
-          "tcp.flags.str", "tcp.checksum.status", "ip.checksum.status", "tcp.payload", "ip", "http",
-          "http.request.method", "http.response.code", "http2.type", "http2.header.value")
-_SEP = "\x1e"  # between occurrences of one field
-_runs: dict = {}
+def expert_problems(frames) -> list[str]:
+    """What ``tshark -z expert`` would show as a problem: our list of bad messages, and any Warning or Error."""
+    return sorted(set(bad_expert(frames)) | set(warnings(frames)))
 
 
-class Frame(dict):
-    def __getitem__(self, field: str) -> str:
-        """The field as ``tshark -T fields`` prints it (occurrences joined by commas), "" when absent."""
-        return ",".join(self.get(field, []))
-
-    def has(self, field: str) -> bool:
-        return bool(self.get(field))
-
-
-def dissected(tshark, path, opts=()) -> tuple[list[Frame], str]:
-    """tshark once per file and preferences: every field of FIELDS for every frame, and the ``-z expert``
-    summary (lower-cased). The tests select frames in Python instead of starting tshark per display filter."""
-    key = (str(path), path.stat().st_mtime_ns, tuple(opts))
-    if key not in _runs:
-        args = [*opts, "-T", "fields", "-E", f"aggregator={_SEP}", "-E", "occurrence=a", "-z", "expert"]
-        for f in FIELDS:
-            args += ["-e", f]
-        out = run_tshark(tshark, path, *args)
-        frames, rest = [], []
-        for line in out.split("\n"):
-            cells = line.split("\t")
-            if len(cells) == len(FIELDS) and not rest:
-                frames.append(Frame({f: c.split(_SEP) for f, c in zip(FIELDS, cells) if c}))
-            else:
-                rest.append(line)
-        _runs[key] = frames, "\n".join(rest).lower()
-    return _runs[key]
-
-
-def frames_of(tshark, path, opts=()) -> list[Frame]:
-    return dissected(tshark, path, opts)[0]
-
-
-def fields(tshark, path, *names, filter=None, opts=()) -> list[list[str]]:
-    """Like ``tshark -T fields -e NAME... [-Y FILTER]``, ``filter`` being a test on a :class:`Frame`."""
-    return [[f[n] for n in names] for f in frames_of(tshark, path, opts) if filter is None or filter(f)]
-
-
-def flag(f: Frame, name: str) -> bool:
-    return f[name] in ("1", "True")  # tshark 4.0 prints booleans as 1/0, later ones as True/False
-
-
-def syn_only(f: Frame) -> bool:
-    return flag(f, "tcp.flags.syn") and not flag(f, "tcp.flags.ack")
-
-
-def expert_problems(tshark, path):
-    text = dissected(tshark, path)[1]
-    return [p for p in EXPERT_PROBLEMS if p in text], text
-
-
-def follow_raw(tshark, path, stream=0) -> tuple[bytes, bytes]:
-    """Bytes of each direction of a TCP stream (client first): the frames' TCP payloads in order, which is what
-    tshark's ``follow,tcp,raw`` reassembles when no segment is missing or out of order (the expert check in the
-    same tests says none is; tests/test_convert_e2e.py runs the real ``-z follow``)."""
-    frames = [f for f in frames_of(tshark, path) if f["tcp.stream"] == str(stream)]
-    client = frames[0]["tcp.srcport"]  # the SYN's
-    c2s = b"".join(bytes.fromhex(f["tcp.payload"]) for f in frames if f["tcp.srcport"] == client)
-    s2c = b"".join(bytes.fromhex(f["tcp.payload"]) for f in frames if f["tcp.srcport"] != client)
-    return c2s, s2c
+def comment(frame) -> str:
+    return ",".join(frame["frame.comment"])
 
 
 def test_expert_check_can_fail(tshark, tmp_path):
-    """Sanity of EXPERT_PROBLEMS: segments swapped and repeated by hand are reported."""
+    """Sanity of expert_problems: segments swapped and repeated by hand are reported."""
     from ecq2pcap.sinks.pcapng import blocks
     from ecq2pcap.sinks.pcapng.tcp import TcpFlow
 
@@ -162,8 +85,14 @@ def test_expert_check_can_fail(tshark, tmp_path):
         + blocks.interface_description(blocks.LINKTYPE_ETHERNET)
         + b"".join(blocks.enhanced_packet(fr, T0 + i) for i, (_, fr) in enumerate(pkts))
     )
-    problems, _ = expert_problems(tshark, path)
-    assert {"previous segment(s) not captured", "out-of-order", "warns ("} <= set(problems)
+    frames = dissect(tshark, path, payload=True)
+    problems = expert_problems(frames)
+    for text in ("Previous segment(s) not captured", "out-of-order", "retransmission"):
+        assert any(text in p for p in problems), (text, problems)
+    assert any("out-of-order" in w for w in warnings(frames))  # a Warning: the severity check can fail too
+    assert any("retransmission" in m for m in bad_expert(frames))  # a Note: only the message list catches it
+    # and follow() does not hide the damage the way a reassembling reader would
+    assert follow(frames)[1] != RESPONSE[:3000]
 
 
 # -- HTTP/1 over a TLS port, IPv4 and IPv6 --------------------------------------------------
@@ -177,20 +106,19 @@ def test_http1_on_8443(tshark, tmp_path, client, server, mss):
     conn = connection(client=client, server=server)
     path = write(tmp_path, exchange(conn, [(C2S, REQUEST), (S2C, RESPONSE)]), mss=mss)
 
-    rows = fields(tshark, path, "tcp.dstport", "http.request.method", "http.response.code",
-                  filter=lambda f: f.has("http"))
+    frames = dissect(tshark, path, payload=True)
+    rows = [[f.first("tcp.dstport"), f.first("http.request.method"), f.first("http.response.code")]
+            for f in frames if f.has("http")]
     assert ["80", "GET", ""] in rows  # server port 8443 shown as 80
     assert ["51000", "", "200"] in rows
-    problems, text = expert_problems(tshark, path)
-    assert problems == [], text
-    assert follow_raw(tshark, path) == (REQUEST, RESPONSE)
-    sizes = [int(n) for (n,) in fields(tshark, path, "tcp.len", filter=lambda f: int(f["tcp.len"]) > 0)]
+    assert expert_problems(frames) == []
+    assert follow(frames) == (REQUEST, RESPONSE)
+    sizes = [int(f.first("tcp.len")) for f in frames if int(f.first("tcp.len")) > 0]
     assert max(sizes) <= mss and sum(sizes) == len(REQUEST) + len(RESPONSE)
     if mss == 1000:
         assert len(sizes) > 200
     # window scaling is seen: every window is far larger than anything in flight
-    not_syn = lambda f: not flag(f, "tcp.flags.syn")  # noqa: E731
-    windows = [int(w) for (w,) in fields(tshark, path, "tcp.window_size", filter=not_syn)]
+    windows = [int(f.first("tcp.window_size")) for f in frames if not f.flag("tcp.flags.syn")]
     assert min(windows) > 10 * len(RESPONSE)
 
 
@@ -199,13 +127,12 @@ def test_checksums_valid_per_tshark(tshark, tmp_path):
     events = exchange(conn4, [(C2S, REQUEST), (S2C, RESPONSE[:3001])]) + exchange(conn6, [(C2S, b"x" * 999)])
     path = write(tmp_path, events, mss=1460)
     opts = ("-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE")
-    tcp_status = fields(tshark, path, "tcp.checksum.status", opts=opts)
+    frames = dissect(tshark, path, opts=opts)
+    tcp_status = [f["tcp.checksum.status"] for f in frames]
     assert tcp_status and all(s == ["1"] for s in tcp_status)  # 1: good (0 is bad, 2 unverified)
-    ip_status = fields(tshark, path, "ip.checksum.status", filter=lambda f: f.has("ip"), opts=opts)
-    assert ip_status and all(s == ["1"] for s in ip_status)
-    def not_good(f):  # tcp.checksum.status!=1 || ip.checksum.status!=1
-        return any(v != "1" for v in f.get("tcp.checksum.status", []) + f.get("ip.checksum.status", []))
-    assert fields(tshark, path, "frame.number", filter=not_good, opts=opts) == []
+    ip_status = [f["ip.checksum.status"] for f in frames if f.has("ip.src")]
+    assert 0 < len(ip_status) < len(frames) and all(s == ["1"] for s in ip_status)
+    assert all(not f.has("ip.checksum.status") for f in frames if f.has("ipv6.src"))
 
     # the check above can fail: a flipped payload byte is reported as a bad checksum
     data = bytearray(path.read_bytes())
@@ -213,7 +140,7 @@ def test_checksums_valid_per_tshark(tshark, tmp_path):
     data[i] ^= 1
     bad = tmp_path / "bad.pcapng"
     bad.write_bytes(bytes(data))
-    assert fields(tshark, bad, "tcp.checksum.status", filter=lambda f: f["tcp.len"] == "999", opts=opts) == [["0"]]
+    assert [f["tcp.checksum.status"] for f in dissect(tshark, bad, opts=opts) if f.first("tcp.len") == "999"] == [["0"]]
 
 
 def test_scapy_reads_every_packet_with_comments(tmp_path):
@@ -238,10 +165,10 @@ def test_comments(tshark, tmp_path):
     rendered = REQUEST.replace(b"\r\n", b"\n")
     events[1] = chunk(conn, C2S, REQUEST, T0 + 1000, raw=rendered, notes=("added CRLF line ends",))
     path = write(tmp_path, events)
-    rows = fields(tshark, path, "frame.number", "tcp.flags.str", "frame.comment",
-                  filter=lambda f: f.has("frame.comment"))
-    assert [r[0] for r in rows] == ["1", "4", "6"]
-    syn, data, fin = (r[2] for r in rows)
+    frames = dissect(tshark, path)
+    rows = [f for f in frames if f.has("frame.comment")]
+    assert [f.first("frame.number") for f in rows] == ["1", "4", "6"]
+    syn, data, fin = (comment(f) for f in rows)
     for text in ("connection 1", "pid 4242", "comm curl", "fd 7", "captured process is the client", "uuid-1",
                  "server port 8443 shown as 80; use --keep-ports to keep it",
                  "endpoints invented: no tuple in the event: fd 7 of pid 4242"):  # fmt: skip
@@ -250,19 +177,19 @@ def test_comments(tshark, tmp_path):
                  "payload http1_rendered", "origin dump.jsonl:1000", "added CRLF line ends"):  # fmt: skip
         assert text in data
     assert fin == "connection 1 closed: end of input; 2 stale re-emits omitted"
-    assert fields(tshark, path, "frame.number", filter=lambda f: "uuid-1-c2s" in f["frame.comment"]) == [["4"]]
+    assert [f.first("frame.number") for f in frames if "uuid-1-c2s" in comment(f)] == ["4"]
 
 
 def test_explicit_port_map_comment(tshark, tmp_path):
     path = write(tmp_path, exchange(connection(), [(C2S, REQUEST)]), port_map=PortMap.parse("8443:8080"))
-    ((port, comment),) = fields(tshark, path, "tcp.dstport", "frame.comment", filter=syn_only)
-    assert port == "8080" and "server port 8443 shown as 8080 (--port-map)" in comment
+    ((port, text),) = [(f.first("tcp.dstport"), comment(f)) for f in syns(dissect(tshark, path))]
+    assert port == "8080" and "server port 8443 shown as 8080 (--port-map)" in text
 
 
 def test_keep_ports_comment_has_no_rewrite_note(tshark, tmp_path):
     path = write(tmp_path, exchange(connection(), [(C2S, REQUEST)]), port_map=PortMap(keep_ports=True))
-    ((port, comment),) = fields(tshark, path, "tcp.dstport", "frame.comment", filter=syn_only)
-    assert port == "8443" and "shown as" not in comment
+    ((port, text),) = [(f.first("tcp.dstport"), comment(f)) for f in syns(dissect(tshark, path))]
+    assert port == "8443" and "shown as" not in text
 
 
 @pytest.mark.parametrize(
@@ -271,7 +198,7 @@ def test_keep_ports_comment_has_no_rewrite_note(tshark, tmp_path):
 def test_direction_flags(tshark, tmp_path, role, c2s_flag, s2c_flag):
     conn = connection(process_role=role)
     path = write(tmp_path, exchange(conn, [(C2S, REQUEST), (S2C, RESPONSE[:500])]))
-    rows = fields(tshark, path, "tcp.srcport", "frame.packet_flags_direction")
+    rows = [(f.first("tcp.srcport"), f.first("frame.packet_flags_direction")) for f in dissect(tshark, path)]
     assert rows and all(flag == (c2s_flag if src == "51000" else s2c_flag) for src, flag in rows)
 
 
@@ -297,12 +224,13 @@ def test_http2_on_8443(tshark, tmp_path, keep_ports, expected):
     c2s, s2c = h2_exchange()
     assert c2s.startswith(b"PRI * HTTP/2.0")
     path = write(tmp_path, exchange(connection(), [(C2S, c2s), (S2C, s2c)]), port_map=PortMap(keep_ports=keep_ports))
-    assert len(fields(tshark, path, "frame.number", filter=lambda f: "1" in f.get("http2.type", []))) == expected
+    frames = dissect(tshark, path)
+    headers = [f for f in frames if "1" in f["http2.type"]]
+    assert len(headers) == expected
     if not keep_ports:
-        rows = fields(tshark, path, "http2.header.value", filter=lambda f: "1" in f.get("http2.type", []))
-        assert any("200" in r[0] for r in rows) and any("GET" in r[0] for r in rows)
-        problems, text = expert_problems(tshark, path)
-        assert problems == [], text
+        assert any("200" in f["http2.header.value"] for f in headers)
+        assert any("GET" in f["http2.header.value"] for f in headers)
+        assert expert_problems(frames) == []
 
 
 # -- sink behaviour -------------------------------------------------------------------------
@@ -310,18 +238,19 @@ def test_http2_on_8443(tshark, tmp_path, keep_ports, expected):
 
 def test_raw_link_type(tshark, tmp_path):
     path = write(tmp_path, exchange(connection(), [(C2S, REQUEST), (S2C, RESPONSE)]), link_type="raw")
-    assert fields(tshark, path, "frame.protocols", filter=lambda f: f["frame.number"] == "1") == [["raw:ip:tcp"]]
-    assert ["", "200"] in fields(tshark, path, "http.request.method", "http.response.code",
-                                 filter=lambda f: f.has("http"))
-    assert follow_raw(tshark, path) == (REQUEST, RESPONSE)
+    frames = dissect(tshark, path, payload=True)
+    assert frames[0]["frame.protocols"] == ["raw:ip:tcp"]
+    http = [[f.first("http.request.method"), f.first("http.response.code")] for f in frames if f.has("http")]
+    assert ["", "200"] in http
+    assert follow(frames) == (REQUEST, RESPONSE)
 
 
 def test_raw_payload_writes_chunk_raw(tshark, tmp_path):
     conn = connection()
     rendered = REQUEST.replace(b"\r\n", b"\n")
     events = [Opened(conn, T0), chunk(conn, C2S, REQUEST, T0 + 1, raw=rendered), Closed(conn, T0 + 2, "idle")]
-    assert follow_raw(tshark, write(tmp_path, events, "a.pcapng"))[0] == REQUEST
-    assert follow_raw(tshark, write(tmp_path, events, "b.pcapng", raw_payload=True))[0] == rendered
+    assert follow(dissect(tshark, write(tmp_path, events, "a.pcapng"), payload=True))[0] == REQUEST
+    assert follow(dissect(tshark, write(tmp_path, events, "b.pcapng", raw_payload=True), payload=True))[0] == rendered
 
 
 def test_times_never_go_back_within_a_connection(tshark, tmp_path):
@@ -333,7 +262,7 @@ def test_times_never_go_back_within_a_connection(tshark, tmp_path):
         Closed(conn, T0 + 50, "idle"),
     ]
     path = write(tmp_path, events, mss=1000)
-    times = [int(t.replace(".", "")) for (t,) in fields(tshark, path, "frame.time_epoch")]
+    times = [int(f.first("frame.time_epoch").replace(".", "")) for f in dissect(tshark, path)]
     assert times == sorted(times)
     assert times[:3] == [T0 - 2, T0 - 1, T0]  # handshake just before the open time
     assert times[3] == T0 + 5000
@@ -342,17 +271,16 @@ def test_times_never_go_back_within_a_connection(tshark, tmp_path):
 def test_handshake_not_after_first_data(tshark, tmp_path):
     conn = connection()
     path = write(tmp_path, [Opened(conn, T0), chunk(conn, C2S, b"x", T0)])
-    times = [int(t.replace(".", "")) for (t,) in fields(tshark, path, "frame.time_epoch")]
+    times = [int(f.first("frame.time_epoch").replace(".", "")) for f in dissect(tshark, path)]
     assert times[2] <= times[3] == T0
 
 
 def test_chunk_without_open_synthesizes_handshake(tshark, tmp_path):
     conn = connection()
     path = write(tmp_path, [chunk(conn, C2S, REQUEST, T0), Closed(conn, T0 + 1, "idle")])
-    rows = fields(tshark, path, "tcp.flags.str", "frame.comment")
-    assert "no open event seen" in rows[0][1]
-    problems, text = expert_problems(tshark, path)
-    assert problems == [], text
+    frames = dissect(tshark, path)
+    assert "no open event seen" in comment(frames[0])
+    assert expert_problems(frames) == []
 
 
 def test_zero_length_chunk_writes_nothing():
@@ -421,8 +349,8 @@ def test_several_connections_interleaved(tshark, tmp_path):
         Closed(b, T0 + 6, "idle"), Closed(a, T0 + 7, "end of input"),
     ]  # fmt: skip
     path = write(tmp_path, events)
-    assert follow_raw(tshark, path, 0) == (REQUEST, RESPONSE)
-    assert follow_raw(tshark, path, 1) == (REQUEST, RESPONSE)
-    problems, text = expert_problems(tshark, path)
-    assert problems == [], text
-    assert len(fields(tshark, path, "frame.number", filter=lambda f: "200" in f.get("http.response.code", []))) == 2
+    frames = dissect(tshark, path, payload=True)
+    assert follow(frames, 0) == (REQUEST, RESPONSE)
+    assert follow(frames, 1) == (REQUEST, RESPONSE)
+    assert expert_problems(frames) == []
+    assert len([f for f in frames if "200" in f["http.response.code"]]) == 2
