@@ -38,6 +38,7 @@ FIELDS = (
     "http.request.method",
     "http.request.uri",
     "http.response.code",
+    "http2.magic",
     "http2.type",
     "http2.streamid",
     "http2.headers.method",
@@ -49,6 +50,7 @@ FIELDS = (
     "websocket.opcode",
     "websocket.mask",
 )
+PAYLOAD_FIELDS = ("tcp.payload", "http2.data.data")  # hex; only with payload=True (they make the dump large)
 _SEP = "\x1e"  # between occurrences of one field: never in tshark's text of these fields
 
 
@@ -75,12 +77,12 @@ _cache: dict[tuple, list[Frame]] = {}
 
 
 def dissect(tshark: str, pcap: Path, *, payload: bool = False, opts: tuple[str, ...] = ()) -> list[Frame]:
-    """Every frame of ``pcap`` with FIELDS; ``payload=True`` adds ``tcp.payload`` (hex) for ``follow``, ``opts``
+    """Every frame of ``pcap`` with FIELDS; ``payload=True`` adds PAYLOAD_FIELDS (for ``follow``), ``opts``
     are extra tshark arguments such as ``("-o", "tcp.check_checksum:TRUE")``. Both are part of the cache key."""
     st = os.stat(pcap)
     key = (str(pcap), st.st_size, st.st_mtime_ns, payload, tuple(opts))
     if key not in _cache:
-        fields = FIELDS + (("tcp.payload",) if payload else ())
+        fields = FIELDS + (PAYLOAD_FIELDS if payload else ())
         cmd = [tshark, "-n", "-r", str(pcap), *opts, "-T", "fields", "-E", f"aggregator={_SEP}", "-E", "occurrence=a"]
         for f in fields:
             cmd += ["-e", f]

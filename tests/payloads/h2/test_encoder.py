@@ -16,7 +16,7 @@ from hyperframe.frame import Frame
 from ecq2pcap.model import Direction
 from ecq2pcap.payloads.h2dump import parse_h2_dump
 from ecq2pcap.payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface
-from tests.conftest import run_tshark
+from tests.support.dissect import dissect, warnings
 from tests.payloads.test_h2dump import (continuation_block, data_block, frame_head, gzip_placeholder_block,
                                         headers_block, hpack_failed_block, merged_block, sample_dumps)
 
@@ -430,23 +430,31 @@ def test_tshark_dissects_reencoded_http2(tmp_path, tshark):
     pcap = tmp_path / "h2.pcap"
     _write_pcap(pcap, [(C2S, resp.preface), (S2C, resp.wire), (C2S, req.wire)])
 
-    listing = run_tshark(tshark, pcap, "-Y", "http2", "-T", "fields", "-e", "http2.type", "-e", "http2.streamid")
-    frames = [(int(t), int(s)) for line in listing.splitlines()
-              for t, s in zip(*(col.split(",") for col in line.split("\t")))]
-    assert {s for t, s in frames if t == 1} == {1, 3, 5, 7}  # HEADERS
-    assert {s for t, s in frames if t == 0} == {1, 3, 5}  # DATA
-    assert len(run_tshark(tshark, pcap, "-Y", "http2.magic").splitlines()) == 1  # the preface, once
-    values = run_tshark(tshark, pcap, "-T", "fields", "-e", "http2.header.value")
+    frames = dissect(tshark, pcap, payload=True)  # one tshark run answers every question below
+    h2 = [(int(t), int(s)) for f in frames for t, s in zip(f["http2.type"], f["http2.streamid"], strict=True)]
+    assert {s for t, s in h2 if t == 1} == {1, 3, 5, 7}  # HEADERS
+    assert {s for t, s in h2 if t == 0} == {1, 3, 5}  # DATA
+    assert len([f for f in frames if f.has("http2.magic")]) == 1  # the preface, once
+    values = [v for f in frames for v in f["http2.header.value"]]
     for v in ("/index.html", "/upload", "/data.json", "Bearer s3cr3t", "application/json", '/q "x" \\ y'):
         assert v in values, v
-    assert "gzip" not in values  # content-encoding dropped with the decoded bodies
-    names = run_tshark(tshark, pcap, "-T", "fields", "-e", "http2.header.name")
+    assert not any("gzip" in v for v in values)  # content-encoding dropped with the decoded bodies
+    names = [n for f in frames for n in f["http2.header.name"]]
     assert "authorization" in names and ":status" in names
-    assert "<unknown>" not in names  # what Wireshark shows when HPACK decoding goes wrong
-    bad = run_tshark(tshark, pcap, "-Y", "_ws.malformed || _ws.expert.severity >= 6291456", "-T", "fields",
-                     "-e", "frame.number", "-e", "_ws.expert.message")
-    assert bad.strip() == "", bad
-    # the decoded gzip bodies are the streams' DATA
-    for sid, body in ((5, GZ_BODY), (3, b"created")):
-        follow = run_tshark(tshark, pcap, "-q", "-z", f"follow,http2,raw,0,{sid}")
-        assert body.hex() in follow.replace("\n", "").replace("\t", ""), sid
+    assert not any("<unknown>" in n for n in names)  # what Wireshark shows when HPACK decoding goes wrong
+    assert warnings(frames) == []  # no Warning or Error (a malformed packet is an Error)
+    # the decoded gzip bodies are the server's DATA on their streams, whole
+    assert h2_data(frames, "80", 5) == GZ_BODY
+    assert h2_data(frames, "80", 3) == b"created"
+
+
+def h2_data(frames, srcport: str, sid: int) -> bytes:
+    """The payload of the DATA frames of stream ``sid`` sent from ``srcport``, in order (``http2.data.data``
+    occurs once per DATA frame: it pairs with the DATA entries of ``http2.type``/``http2.streamid``)."""
+    out = b""
+    for f in frames:
+        data_sids = [int(s) for t, s in zip(f["http2.type"], f["http2.streamid"], strict=True) if t == "0"]
+        assert len(data_sids) == len(f["http2.data.data"]), f.first("frame.number")
+        if f.first("tcp.srcport") == srcport:
+            out += b"".join(bytes.fromhex(d) for s, d in zip(data_sids, f["http2.data.data"]) if s == sid)
+    return out
