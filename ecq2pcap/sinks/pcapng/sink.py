@@ -188,7 +188,8 @@ class PcapngSink:
               isns: tuple[int, int] | None = None) -> list[bytes]:
         real_port = conn.server[1]
         shown_port = self.port_map.server_port(real_port)
-        flags = tuple(FLAG_OUTBOUND if conn.outbound(d) else FLAG_INBOUND for d in Direction)
+        # (client→server, server→client): the captured process's sends are outbound
+        flags = (FLAG_OUTBOUND, FLAG_INBOUND) if conn.outbound(Direction.C2S) else (FLAG_INBOUND, FLAG_OUTBOUND)
         endpoints = f"{conn.id}|{conn.client[0]}|{conn.client[1]}|{conn.server[0]}|{real_port}".encode()
         try:
             flow = TcpFlow(
