@@ -10,15 +10,20 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT, run_tshark
+from tests.conftest import FIXTURES, ROOT
+from tests.support.dissect import dissect
 from tests.support import mixed_stream
+from tests.support.cli import run_main
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-CONV = re.compile(r"^(\S+):(\d+)\s+<->\s+(\S+):(\d+)\s+(\d+)\s+\d+ \w+\s+(\d+)\s+\d+ \w+\s+(\d+)\s+\d+ \w+\s+"
-                  r"([\d.]+)\s+([\d.]+)\s*$")
 
 
 def ecq2pcap(*args, cwd=None):
+    """The CLI in-process (the live test starts a real process)."""
+    return run_main(*args, cwd=cwd)
+
+
+def ecq2pcap_process(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "ecq2pcap", *args], capture_output=True, timeout=180, env=ENV,
                           cwd=cwd)
 
@@ -35,37 +40,29 @@ def inputs(tmp_path_factory):
 
 
 def _tshark_view(tshark, pcap):
-    """Per client port: frames/bytes/payload each way, duration, requests and statuses, as tshark counts them."""
-    conv = {}
-    for line in run_tshark(tshark, pcap, "-q", "-z", "conv,tcp").splitlines():
-        m = CONV.match(line)
-        if m:  # A is the client (it sent the first packet, the SYN)
-            conv[int(m.group(2))] = {"frames_s2c": int(m.group(5)), "frames_c2s": int(m.group(6)),
-                                     "frames": int(m.group(7)), "duration": float(m.group(9))}
-    fields = ["tcp.stream", "tcp.srcport", "tcp.dstport", "frame.len", "tcp.len", "tcp.flags.syn", "tcp.flags.ack",
-              "http.request.method", "http.request.uri", "http.response.code",
-              "http2.headers.method", "http2.headers.path", "http2.headers.status"]
-    out = run_tshark(tshark, pcap, "-T", "fields", "-E", "separator=|", *[a for f in fields for a in ("-e", f)])
-    client_of_stream = {}
-    per = defaultdict(lambda: {"bytes_c2s": 0, "bytes_s2c": 0, "payload_c2s": 0, "payload_s2c": 0,
-                               "requests": Counter(), "statuses": Counter()})
-    for line in out.splitlines():
-        (stream, sport, dport, flen, tlen, syn, ack, method, uri, code, h2m, h2p, h2s) = line.split("|")
-        if syn == "1" and ack == "0":
-            client_of_stream[stream] = int(sport)
+    """Per client port: frames/bytes/payload each way, duration, requests and statuses, as tshark counts them
+    (what ``-z conv,tcp`` tabulates, summed here from tshark's per-frame fields of the one dissect run)."""
+    client_of_stream, times = {}, defaultdict(list)
+    per = defaultdict(lambda: {"frames_c2s": 0, "frames_s2c": 0, "bytes_c2s": 0, "bytes_s2c": 0, "payload_c2s": 0,
+                               "payload_s2c": 0, "requests": Counter(), "statuses": Counter()})
+    for f in dissect(tshark, pcap):
+        stream, sport = f.first("tcp.stream"), int(f.first("tcp.srcport"))
+        if f.flag("tcp.flags.syn") and not f.flag("tcp.flags.ack"):
+            client_of_stream[stream] = sport
         client = client_of_stream[stream]
         row = per[client]
-        way = "c2s" if int(sport) == client else "s2c"
-        row[f"bytes_{way}"] += int(flen)
-        row[f"payload_{way}"] += int(tlen)
-        if method:
-            row["requests"][(method, uri)] += 1
-        for m, p in zip(h2m.split(",") if h2m else [], h2p.split(",") if h2p else []):
-            row["requests"][(m, p)] += 1
-        for s in (code.split(",") if code else []) + (h2s.split(",") if h2s else []):
-            row["statuses"][int(s)] += 1
+        way = "c2s" if sport == client else "s2c"
+        row[f"frames_{way}"] += 1
+        row[f"bytes_{way}"] += int(f.first("frame.len"))
+        row[f"payload_{way}"] += int(f.first("tcp.len"))
+        times[client].append(float(f.first("frame.time_epoch")))
+        for m, u in [*zip(f["http.request.method"], f["http.request.uri"], strict=True),
+                     *zip(f["http2.headers.method"], f["http2.headers.path"], strict=True)]:
+            row["requests"][(m, u)] += 1
+        for code in f["http.response.code"] + f["http2.headers.status"]:
+            row["statuses"][int(code)] += 1
     for client, row in per.items():
-        row.update(conv[client])
+        row["duration"] = max(times[client]) - min(times[client])
     return per
 
 
@@ -116,7 +113,7 @@ def test_summary_of_a_live_stream(tmp_path):
 
     replay, frames = load_frames(FIXTURES / "v2_client.frames.jsonl.gz")
     with FakeECapture(replay=replay, script=frames) as server:
-        p = ecq2pcap("summary", server.url, "--json", "--duration", "2", "--idle-timeout", "0", cwd=tmp_path)
+        p = ecq2pcap_process("summary", server.url, "--json", "--duration", "2", "--idle-timeout", "0", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     assert {e["method"] for e in doc["exchanges"]} >= {"GET", "POST"}

@@ -16,6 +16,7 @@ from pathlib import Path
 FIELDS = (
     "frame.number",
     "frame.time_epoch",
+    "frame.len",
     "frame.comment",
     "frame.protocols",
     "frame.packet_flags_direction",
