@@ -19,7 +19,8 @@ import pytest
 
 from ecq2pcap.cli import main
 from tests.conftest import FIXTURES, run_tshark
-from tests.support.dissect import assert_exchanges_dissected, bad_expert, dissect, syns, websocket_data_frames
+from tests.support.dissect import (assert_exchanges_dissected, bad_expert, dissect, follow, syns,
+                                   websocket_data_frames)
 from tests.support.har import load_with_haralyzer, validate_har
 
 SAMPLE_STREAMS = [
@@ -145,9 +146,20 @@ def test_sample_pcapng_reads_in_scapy(samples_dir, conversions):
 
 
 def test_follow_tcp_gives_the_stream(samples_dir, conversions, tshark):
+    """The real ``-z follow,tcp,raw`` (Wireshark's reassembly), and the same bytes from the frames' payloads
+    (tests/support/dissect.follow, which the sink tests use instead of a tshark run per stream)."""
     pcap = converted(conversions, samples_dir / "v2_client.frames.jsonl.gz").pcap
-    out = run_tshark(tshark, pcap, "-q", "-z", "follow,tcp,ascii,0")
-    assert "GET / HTTP/1.1" in out and "GET /data.json HTTP/1.1" in out and "HTTP/1.1 200 OK" in out
+    out = run_tshark(tshark, pcap, "-q", "-z", "follow,tcp,raw,0")
+    c2s, s2c = b"", b""
+    for line in out.split("=" * 67)[1].splitlines():
+        if re.fullmatch(r"\t?[0-9a-f]+", line):
+            if line.startswith("\t"):
+                s2c += bytes.fromhex(line[1:])
+            else:
+                c2s += bytes.fromhex(line)
+    assert b"GET / HTTP/1.1\r\n" in c2s and b"GET /data.json HTTP/1.1\r\n" in c2s
+    assert s2c.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert follow(dissect(tshark, pcap, payload=True), 0) == (c2s, s2c)
 
 
 def test_keep_ports_keeps_real_port(samples_dir, conversions, tshark):
