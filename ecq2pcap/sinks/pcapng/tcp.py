@@ -54,12 +54,12 @@ class _Side:
 
     __slots__ = ("prefix", "src", "dst", "sport", "dport", "const", "ip_const", "seq", "ident")
 
-    def __init__(self, prefix: bytes, src: bytes, dst: bytes, sport: int, dport: int, isn: int):
+    def __init__(self, prefix: bytes, src: bytes, dst: bytes, sport: int, dport: int, isn: int, addresses: int):
         self.prefix = prefix  # link-layer header
         self.src, self.dst, self.sport, self.dport = src, dst, sport, dport
-        # pseudo-header addresses + protocol, ports, window: the same for every segment
-        self.const = _sum(src) + _sum(dst) + 6 + sport + dport + WINDOW
-        self.ip_const = _IP4_FIXED + _sum(src) + _sum(dst)  # IPv4 header words that never change
+        # pseudo-header addresses (``addresses``: their sum) + protocol, ports, window: the same for every segment
+        self.const = addresses + 6 + sport + dport + WINDOW
+        self.ip_const = _IP4_FIXED + addresses  # IPv4 header words that never change
         self.seq = isn & 0xFFFFFFFF  # next sequence number to send (as a plain int, wrapped on use)
         self.ident = 0
 
@@ -103,9 +103,10 @@ class TcpFlow:
             c_prefix, s_prefix = SERVER_MAC + CLIENT_MAC + ethertype, CLIENT_MAC + SERVER_MAC + ethertype
         else:
             c_prefix = s_prefix = b""
+        addresses = _sum(c) + _sum(s)  # (the same for both directions)
         self._sides = (
-            _Side(c_prefix, c, s, client_port, server_port, client_isn),
-            _Side(s_prefix, s, c, server_port, client_port, server_isn),
+            _Side(c_prefix, c, s, client_port, server_port, client_isn, addresses),
+            _Side(s_prefix, s, c, server_port, client_port, server_isn, addresses),
         )
         self.closed = False
 
