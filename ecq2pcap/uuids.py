@@ -71,7 +71,7 @@ def _is_tuple(text: str) -> bool:
 
 
 # the common openssl form, <pid>_<tid>_<comm>_<fd>_<dt>_<tuple> (the comm may hold "_"; the tuple holds none)
-_OPENSSL_UUID = re.compile(rf"(\d+)_(\d+)_(.*)_(\d+)_([01])_({_HOST}:\d+-{_HOST}:\d+)", re.ASCII | re.DOTALL)
+_OPENSSL_UUID = re.compile(rf"(\d+)_(\d+)_(.*)_(\d+)_([01])_({_TUPLE_RE.pattern})", re.ASCII | re.DOTALL)
 _DATA_TYPES = (DataType.READ, DataType.WRITE)
 
 

@@ -25,11 +25,11 @@ clock than the events' header times), so they never move it.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable
-import itertools
 import dataclasses
+import heapq
+import itertools
 from collections import OrderedDict
+from collections.abc import Callable
 
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model import (

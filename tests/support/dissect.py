@@ -30,7 +30,6 @@ FIELDS = (
     "tcp.flags.syn",
     "tcp.flags.ack",
     "tcp.flags.fin",
-    "tcp.flags.reset",
     "tcp.checksum.status",
     "ip.checksum.status",
     "tcp.len",

@@ -22,6 +22,8 @@ T0 = 1_700_000_000_000_000_000
 REQUEST = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.0\r\n\r\n"
 BODY = os.urandom(200_000)
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 200000\r\n\r\n" + BODY
+
+
 def connection(id=1, client=("10.1.1.1", 51000), server=("10.2.2.2", 8443), **kw) -> Connection:
     return Connection(id=id, pid=4242, comm="curl", fd=7, client=client, server=server, uuids=[f"uuid-{id}"], **kw)
 
