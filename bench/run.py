@@ -15,6 +15,8 @@ Figures (each conversion runs in its own process; wall time, best of ``--repeat`
   payloads (text2pcap -T -4 -n), and to a scapy script (Ether/IP/TCP/Raw per event, PcapNgWriter;
   timed on ``--scapy-events`` events);
 * ``convert --har`` exchanges/s, and its ratio to text2pcap's events/s;
+* ``bench/bound.py`` events/s: the same packets written by the least pure-Python code can do (no flow
+  table, repair, comments or names), the yardstick for what ecq2pcap's features cost per event;
 * 16 KB events: payload MB/s of ``convert -w`` vs the floor (a typed msgspec decode of every line
   with base64 straight into bytes, nothing written);
 * peak RSS of ``convert -w --har`` on the 1× and 4× dumps;
@@ -103,6 +105,16 @@ def text2pcap_input(events: list[bytes], path: Path) -> Path:
     return path
 
 
+def bound_rate(dump: Path, out: Path, repeat: int) -> float:
+    """events/s of bench/bound.py (its own timing: no interpreter start-up)."""
+    best = 0.0
+    for _ in range(repeat):
+        res = subprocess.run([sys.executable, str(ROOT / "bench" / "bound.py"), str(dump), str(out)], env=ENV,
+                             check=True, capture_output=True, text=True)
+        best = max(best, float(res.stdout.split(": ")[-1].split()[0].replace(",", "")))
+    return best
+
+
 def scapy_rate(events: list[bytes], out: Path) -> float:
     from scapy.layers.inet import IP, TCP
     from scapy.layers.l2 import Ether
@@ -146,12 +158,15 @@ def main() -> None:
     t_t2p, _ = run(["text2pcap", "-q", "-n", "-4", "10.0.0.1,10.0.0.2", "-T", "40000,443", str(t2p_in),
                     str(tmp / "t2p.pcapng")], args.repeat)
     sc = scapy_rate(events[:args.scapy_events], tmp / "scapy.pcapng")
+    bound = bound_rate(small, tmp / "bound.pcapng", args.repeat)
     t_pcap, t_har = t_pcap - startup, t_har - startup
     eps, t2p_eps, har_xps = n / t_pcap, n / t_t2p, n / 2 / t_har
     print(f"{n} events of 100 B (v1.4 JSON, one connection per exchange)")
     print(f"  convert -w        {eps:>10,.0f} events/s   = {eps / t2p_eps:.2f}× text2pcap ({t2p_eps:,.0f}/s), "
           f"{eps / sc:.1f}× scapy ({sc:,.0f}/s)")
     print(f"  convert --har     {har_xps:>10,.0f} exchanges/s = {har_xps / t2p_eps:.3f}× text2pcap's events/s")
+    print(f"  bench/bound.py    {bound:>10,.0f} events/s   = {bound / t2p_eps:.2f}× text2pcap: the same packets without "
+          f"the flow table, repair, comments or names; convert -w runs at {eps / bound:.2f}× it")
 
     big = make_dump(tmp / f"big_{args.big_events}.jsonl", args.big_events, "16k")
     big_bytes = sum(len(p) for p in payloads(big))
