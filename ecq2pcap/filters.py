@@ -81,9 +81,10 @@ class ConnectionFilter:
 
 
 class _State:
-    __slots__ = ("finder", "keep", "held")
+    __slots__ = ("conn", "finder", "keep", "held")
 
-    def __init__(self) -> None:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
         self.finder = AuthorityFinder()
         self.keep: bool | None = None
         self.held: list[FlowEvent] = []
@@ -101,50 +102,60 @@ class ConnectionView:
     def __init__(self, flt: ConnectionFilter | None = None, report: Report | None = None) -> None:
         self.filter = flt if flt is not None and flt.active else None
         self.report = report if report is not None else Report()
-        self._states: dict[Connection, _State] = {}
-        self._names: dict[Connection, str] = {}
-        self._ended: list[Connection] = []
+        # by connection id: a convert -j worker gets a copy of a Connection with each batch of events
+        self._states: dict[int, _State] = {}
+        self._names: dict[int, str] = {}
+        self._ended: list[int] = []
 
     def host(self, conn: Connection) -> str | None:
-        return self._names.get(conn)
+        return self._names.get(conn.id)
 
     def process(self, events: list[FlowEvent]) -> list[FlowEvent]:
-        for conn in self._ended:
-            self._names.pop(conn, None)
-        self._ended.clear()
+        self.new_list()
         out: list[FlowEvent] = []
         for event in events:
-            conn = event.conn
-            st = self._states.get(conn)
-            if st is None:
-                st = self._states[conn] = _State()
-            if type(event) is Chunk and event.direction is Direction.C2S and not st.finder.done:
-                if st.finder.feed(event.wire) is not None:
-                    self._names[conn] = st.finder.name
-            closed = type(event) is Closed
-            if st.keep is None:
-                st.keep = self._decide(conn, st, closed)
-                if st.keep is None:
-                    st.held.append(event)
-                    continue
-                if st.keep:
-                    out.extend(st.held)
-                else:
-                    self.report.count(Count.FILTERED_CONNECTIONS)
-                st.held = []
-            if st.keep:
-                out.append(event)
-            if closed:
-                del self._states[conn]
-                self._ended.append(conn)
+            self.add(event, out)
         return out
+
+    def new_list(self) -> None:
+        """A new list of events begins: the names of connections that ended in the last one go
+        (the sinks have handled that list by now)."""
+        for conn_id in self._ended:
+            self._names.pop(conn_id, None)
+        self._ended.clear()
+
+    def add(self, event: FlowEvent, out: list[FlowEvent]) -> None:
+        """One event of the current list: appends what to hand on now to ``out``."""
+        conn = event.conn
+        st = self._states.get(conn.id)
+        if st is None:
+            st = self._states[conn.id] = _State(conn)
+        if type(event) is Chunk and event.direction is Direction.C2S and not st.finder.done:
+            if st.finder.feed(event.wire) is not None:
+                self._names[conn.id] = st.finder.name
+        closed = type(event) is Closed
+        if st.keep is None:
+            st.keep = self._decide(conn, st, closed)
+            if st.keep is None:
+                st.held.append(event)
+                return
+            if st.keep:
+                out.extend(st.held)
+            else:
+                self.report.count(Count.FILTERED_CONNECTIONS)
+            st.held = []
+        if st.keep:
+            out.append(event)
+        if closed:
+            del self._states[conn.id]
+            self._ended.append(conn.id)
 
     def finish(self) -> list[FlowEvent]:
         """End of input: decide every connection still waiting (their events, if kept)."""
         out: list[FlowEvent] = []
-        for conn, st in list(self._states.items()):
+        for st in list(self._states.values()):
             if st.keep is None:
-                st.keep = self._decide(conn, st, True)
+                st.keep = self._decide(st.conn, st, True)
                 if st.keep:
                     out.extend(st.held)
                 else:

@@ -1,17 +1,18 @@
 """``convert -j N``: one conversion split across N workers by connection, merged back exactly.
 
-Sans-IO pieces (:mod:`ecq2pcap.commands.parallel` runs the processes and owns the files).
+Sans-IO pieces (:mod:`ecq2pcap.commands.parallel` runs the processes and owns the files and pipes).
 
-Every worker reads every input and runs the dialects and the flow table on all of it, so
-connection numbers, invented endpoints, ports and the table's counters are those of a
-single-process run; only the work per connection is split: worker ``k`` of ``n`` normalizes
-payloads, filters, names and writes (pcapng, HAR) the connections whose number is ``k`` mod
-``n`` (:func:`owner`). :class:`ShardView` numbers every event the table hands on (the same
-numbers in every worker); :class:`Recorder` writes this worker's share and records *runs*:
-stretches of consecutively numbered events with where their bytes end in the worker's files.
-Merging the runs of all workers by number (:func:`merged_runs`) gives the single-process
-order, so ``-j N`` writes the same bytes as ``-j 1``; host-name blocks another worker wrote
-first are dropped (:func:`drop_named`).
+Worker 0 alone reads every input and runs the dialects and the flow table, so connection numbers,
+invented endpoints, ports and the table's counters are those of a single-process run. Its
+:class:`Dispatcher` numbers every event the table hands on and gives each new connection to a
+worker: it keeps a connection when the others are behind, else hands it to the next one. Another
+worker's events go to it in batches (:mod:`ecq2pcap.batches`, read by :class:`ShardFeed`); there the
+per-connection work runs: filters, host names, TCP synthesis, HTTP parsing, HAR. Each worker's
+:class:`Recorder` writes its share and records *runs*: stretches of consecutively numbered events
+with where their bytes end in the worker's files. Merging the runs of all workers by number
+(:func:`merged_runs`) gives the single-process order, so ``-j N`` writes the same bytes as ``-j 1``
+whichever worker wrote a connection; host-name blocks another worker wrote first are dropped
+(:func:`drop_named`).
 """
 
 from __future__ import annotations
@@ -20,58 +21,155 @@ import heapq
 import struct
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
-from .model import Connection, FlowEvent
+from .batches import BatchReader, BatchWriter
+from .model import Chunk, Closed, FlowEvent
 from .sinks.har.writer import encode_entry
 from .sinks.pcapng.names import NRB_TYPE
 
-__all__ = ["owner", "ShardView", "Recorder", "EntryLog", "merged_runs", "drop_named", "END", "RUN_FIELDS"]
+__all__ = ["Dispatcher", "ShardFeed", "Recorder", "EntryLog", "merged_runs", "drop_named", "END",
+           "RUN_FIELDS"]
 
 END = 1 << 62  # the number of events handed on after the input ended (finishing the outputs)
 RUN_FIELDS = 5  # seq, pcapng end offset, HAR end offset, HAR entries so far, host-name blocks so far
 RUN_BYTES = 4 << 20  # a run is cut at the next event once it holds this much (bounds the merge's memory)
+BATCH_GROUPS = 128  # a batch for another worker is sent at this many groups (each: the events of one list)
+BATCH_BYTES = 256 << 10  # or at this many payload bytes
+BACKLOG_BYTES = 512 << 10  # a worker with this much sent and not yet read gets no new connection
 _BLOCK = struct.Struct("=II")
 _REC = struct.Struct("=HH")
 
 
-def owner(n: int) -> Callable[[int], Callable[[Connection], bool]]:
-    """``owner(n)(k)``: does worker ``k`` of ``n`` write this connection?"""
-    return lambda k: (lambda conn: conn.id % n == k)
+class Dispatcher:
+    """Stands in for the pipeline's :class:`~ecq2pcap.filters.ConnectionView` in worker 0.
 
+    Numbers every flow event (the single-process order) and gives each new connection a worker
+    (:meth:`_assign`) until its Closed event. Its own connections' events go through the real
+    view, list by list as in one process; :attr:`tags` holds the number of each event returned,
+    in order, for :class:`Recorder`. The other workers' events are batched, a group per list, and
+    given to ``send(k, data)``; ``read[k]`` is how many bytes worker ``k`` has read of them
+    (shared memory), which says how far behind it is. A worker whose ``send`` fails gets nothing
+    more (:attr:`lost`): it reports its own failure, and the outputs are not merged."""
 
-class ShardView:
-    """Stands in for the pipeline's :class:`~ecq2pcap.filters.ConnectionView`: numbers every
-    flow event and hands this worker's connections' events to the real view, one by one (the
-    view keeps per-connection state only, so that is what it would do with the whole list).
-    :attr:`tags` holds the number of each event returned, in order, for :class:`Recorder`."""
-
-    def __init__(self, view, owns: Callable[[Connection], bool]) -> None:
+    def __init__(self, view, workers: int, send: Callable[[int, bytes], None], read: Sequence[int],
+                 version: Callable[[], str | None] = lambda: None) -> None:
         self.view = view
         self.filter = view.filter
-        self.owns = owns
+        self.workers = workers
+        self.send = send
+        self.read = read
+        self.version = version
         self.seq = 0
         self.tags: deque[int] = deque()
+        self.lost: dict[int, OSError] = {}
+        self._owner: dict[int, int] = {}  # connection id -> worker, until its Closed event
+        self._next = 0
+        self._boxes: list[list] = [[] for _ in range(workers)]
+        self._box_bytes = [0] * workers
+        self._sent = [0] * workers
+        self._writer = BatchWriter()
 
-    def host(self, conn: Connection) -> str | None:
+    def host(self, conn) -> str | None:
         return self.view.host(conn)
+
+    def _assign(self) -> int:
+        """The next other worker that is not behind, else worker 0 (this one): the work balances
+        itself whatever the outputs cost (which worker writes a connection never changes the bytes)."""
+        others = self.workers - 1
+        for _ in range(others):
+            self._next = self._next % others + 1
+            k = self._next
+            if k not in self.lost and self._sent[k] - self.read[k] < BACKLOG_BYTES:
+                return k
+        return 0
 
     def process(self, events: list[FlowEvent]) -> list[FlowEvent]:
         out: list[FlowEvent] = []
-        owns, process, tags = self.owns, self.view.process, self.tags
+        groups: dict[int, list] = {}  # worker -> its events of this list
+        owner, tags, add = self._owner, self.tags, self.view.add
+        self.view.new_list()
         for event in events:
             self.seq += 1
-            if owns(event.conn):
-                got = process([event])
-                if got:
-                    out.extend(got)
-                    tags.extend([self.seq] * len(got))
+            conn_id = event.conn.id
+            k = owner.get(conn_id)
+            if k is None:
+                k = owner[conn_id] = self._assign()
+            if type(event) is Closed:
+                del owner[conn_id]  # (a connection's events end with it: the table numbers a new one anew)
+            if k == 0:
+                n = len(out)
+                add(event, out)
+                if len(out) > n:
+                    tags.extend([self.seq] * (len(out) - n))
+            elif k in groups:
+                groups[k].append((self.seq, event))
+            else:
+                groups[k] = [(self.seq, event)]
+        for k, group in groups.items():
+            self._boxes[k].append((self.version(), group))
+            self._box_bytes[k] += sum(len(e.raw) + len(e.wire) for _, e in group if type(e) is Chunk)
+            if len(self._boxes[k]) >= BATCH_GROUPS or self._box_bytes[k] >= BATCH_BYTES:
+                self._ship(k)
         return out
 
+    def _ship(self, k: int) -> None:
+        box = self._boxes[k]
+        self._boxes[k], self._box_bytes[k] = [], 0
+        if k in self.lost:
+            return
+        data = self._writer.pack(box)
+        try:
+            self.send(k, data)
+        except OSError as exc:  # the worker is gone
+            self.lost[k] = exc
+            return
+        self._sent[k] += len(data)
+
     def finish(self) -> list[FlowEvent]:
+        """Sends what is batched, then the end (``send(k, b"")``) to every other worker."""
+        for k in range(1, self.workers):
+            if self._boxes[k]:
+                self._ship(k)
+            if k not in self.lost:
+                try:
+                    self.send(k, b"")
+                except OSError as exc:
+                    self.lost[k] = exc
         got = self.view.finish()
         self.tags.extend([END] * len(got))
         return got
+
+
+class ShardFeed:
+    """Worker ``k`` (> 0): the batches :class:`Dispatcher` sends, through the worker's own view
+    to its :class:`Recorder` (:attr:`tags`: the numbers, as :class:`Dispatcher` keeps them)."""
+
+    def __init__(self, view) -> None:
+        self.view = view
+        self.tags: deque[int] = deque()
+        self.version: str | None = None  # the eCapture version as of the event being handled
+        self._reader = BatchReader()
+
+    def batch(self, data: bytes, handle: Callable[[FlowEvent], None]) -> None:
+        view, tags = self.view, self.tags
+        add = view.add
+        for version, group in self._reader.unpack(data):
+            self.version = version
+            view.new_list()
+            out: list[FlowEvent] = []
+            for seq, event in group:
+                n = len(out)
+                add(event, out)
+                if len(out) > n:
+                    tags.extend([seq] * (len(out) - n))
+            for event in out:
+                handle(event)
+
+    def finish(self, handle: Callable[[FlowEvent], None]) -> None:
+        for got in self.view.finish():
+            self.tags.append(END)
+            handle(got)
 
 
 class EntryLog:

@@ -2,21 +2,25 @@
 files, which are then merged into the outputs in single-process order (see :mod:`ecq2pcap.shards`):
 the outputs are byte for byte those of ``-j 1``.
 
-Every worker reads and decodes the whole input and runs the whole connection table, so connection
-numbers, placement, invented endpoints and every flow decision are one process's; what runs in
-parallel is the per-connection work (normalising, filtering, TCP synthesis, HTTP parsing, HAR).
-This process is worker 0: it reports bad input lines and flow warnings, writes the annotations and
-shows the progress; the others (forked) report only what their own connections' outputs met, and
-the summary adds their counts to worker 0's. The temporary files live in a ``.ecq2pcap-jobs-*``
-folder beside the first output and are removed at the end, also after an error.
+This process is worker 0: it alone reads and decodes the inputs and runs the connection table, so
+connection numbers, placement, invented endpoints and every flow decision are one process's, and
+it reports bad input lines, flow warnings and annotations and shows the progress. It keeps some
+connections and sends the others' events through a pipe to the forked workers 1..N-1 (a worker
+that is behind gets no new connections, so the work balances itself whatever the outputs cost);
+what runs in parallel is the per-connection work (filtering, TCP synthesis, HTTP parsing, HAR).
+The other workers report only what their own connections' outputs met, and the summary adds their
+counts to worker 0's. The temporary files live in a ``.ecq2pcap-jobs-*`` folder beside the first
+output and are removed at the end, also after an error.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
@@ -27,13 +31,15 @@ from ..limits import Limits
 from ..outputs import OutputFile, OutputGuard, describe_write_error
 from ..pipeline import Pipeline
 from ..report import Count, Report
-from ..shards import EntryLog, Recorder, ShardView, drop_named, merged_runs, owner
+from ..shards import Dispatcher, EntryLog, Recorder, ShardFeed, drop_named, merged_runs
 from ..sinks.har import HarOptions, HarSink
 from ..sinks.pcapng import PcapngSink
 from ..sources.files import FileSource
 from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, connection_table, finish_outputs,
                      open_pipeline, pcapng_options)
 from .conversion import feed_sources, progress_bar
+
+PIPE_BYTES = 1 << 20  # what a pipe to a worker holds (Linux: F_SETPIPE_SZ; the default is 64 KiB)
 
 
 def check_parallel(args: argparse.Namespace) -> None:
@@ -56,54 +62,96 @@ def _workdir(args: argparse.Namespace) -> str:
     return tempfile.mkdtemp(prefix="ecq2pcap-jobs-")
 
 
-class _Worker:
-    """Worker ``k``'s pipeline and temporary files."""
+class _Share:
+    """Worker ``k``'s view, sinks and temporary files: what every worker has."""
 
-    def __init__(self, args: argparse.Namespace, k: int, n: int, workdir: str, stack: ExitStack,
-                 report: Report, local: Report, on_annotation=None) -> None:
-        owns = owner(n)(k)
-        self.view = ShardView(ConnectionView(filter_from_args(args), local), owns)
+    def __init__(self, args: argparse.Namespace, k: int, workdir: str, stack: ExitStack, local: Report,
+                 view, tags) -> None:
         self.pcapng_path = os.path.join(workdir, f"{k}.pcapng")
         self.har_path = os.path.join(workdir, f"{k}.har")
-        pcapng = entries = None
+        self.pcapng = entries = None
         sinks = []
         if args.write:
-            pcapng = PcapngSink(stack.enter_context(OutputFile(self.pcapng_path)), report=local,
-                                hosts=self.view.host, **pcapng_options(args))
-            sinks.append(pcapng)
+            self.pcapng = PcapngSink(stack.enter_context(OutputFile(self.pcapng_path)), report=local,
+                                     hosts=view.host, **pcapng_options(args))
+            sinks.append(self.pcapng)
         if args.har:
             entries = EntryLog(stack.enter_context(OutputFile(self.har_path)))
             sinks.append(HarSink(None, report=local, options=HarOptions(limits=Limits.from_args(args)),
                                  writer_factory=lambda out, **_: entries))
-        table = connection_table(args, report)
-        table.wire_needed = lambda conn_id: conn_id % n == k  # the others' bytes need no normalising
-        self.recorder = Recorder(sinks, self.view.tags, pcapng, entries,
-                                 names=lambda: local.counts[Count.NAMES])
-        self.pipeline = Pipeline([self.recorder], report, table, on_annotation=on_annotation, view=self.view)
-        if pcapng is not None:
-            pcapng.ecapture_version = lambda: self.pipeline.ecapture_version
+        self.recorder = Recorder(sinks, tags, self.pcapng, entries, names=lambda: local.counts[Count.NAMES])
 
-    def run(self, sources: list[FileSource], report: Report, loud: bool, bar=None) -> int:
-        return finish_outputs(self.pipeline, feed_sources(self.pipeline, sources, report, bar=bar, loud=loud))
+    def result(self, status: int) -> dict:
+        return {"status": status, "header": self.recorder.header_size, "runs": self.recorder.runs}
 
 
-def _child(args, k, n, workdir, conn) -> None:
-    """A forked worker: converts its share, sends back its status, runs and counters."""
+class _Pipes:
+    """Worker 0's ends of the pipes to the others, and how much each has read (shared memory)."""
+
+    def __init__(self, ctx, n: int) -> None:
+        self.read = ctx.RawArray("q", n)
+        self.ends: dict[int, tuple] = {}  # k -> (reading end, writing end)
+        for k in range(1, n):
+            recv, send = ctx.Pipe(duplex=False)
+            try:
+                fcntl.fcntl(send.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+            except (AttributeError, OSError):  # not Linux, or over /proc/sys/fs/pipe-max-size: the default
+                pass
+            self.ends[k] = (recv, send)
+
+    def send(self, k: int, data: bytes) -> None:
+        """One batch to worker ``k``, whole: Ctrl-C waits until it is written (a message cut short
+        would garble the rest of the worker's stream)."""
+        masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.ends[k][1].send_bytes(data)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, masked)
+
+    def close(self) -> None:
+        for recv, send in self.ends.values():
+            recv.close()
+            send.close()
+
+
+def _child(args, k, workdir, events, read, results) -> None:
+    """A forked worker: writes the connections worker 0 sends it, then sends back its status,
+    runs and counters. Ctrl-C is worker 0's to handle: it completes the outputs and sends the end."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         local = Report(emit=lambda line: print(f"ecq2pcap: {line}", file=sys.stderr))
-        muted = Report()  # what every worker counts alike: worker 0 reports it
+        status = EXIT_OK
         with ExitStack() as stack:
-            worker = _Worker(args, k, n, workdir, stack, muted, local)
-            sources = [FileSource(p, muted, Limits.from_args(args).message_size) for p in args.inputs]
-            status = worker.run(sources, muted, loud=False)
-        conn.send({"status": status, "header": worker.recorder.header_size, "runs": worker.recorder.runs,
-                   "counts": dict(local.counts), "warnings": dict(local.warnings), "limits": dict(local.limits)})
-    except KeyboardInterrupt:
-        conn.send({"error": "interrupted"})
+            feed = ShardFeed(ConnectionView(filter_from_args(args), local))
+            share = _Share(args, k, workdir, stack, local, feed.view, feed.tags)
+            if share.pcapng is not None:
+                share.pcapng.ecapture_version = lambda: feed.version
+            handle = share.recorder.handle
+            while data := events.recv_bytes():
+                if status == EXIT_OK:
+                    try:
+                        feed.batch(data, handle)
+                    except OSError as exc:  # this worker's file cannot be written: read on, write nothing
+                        print(f"ecq2pcap: error: {describe_write_error(exc)}; stopped, the outputs end with what "
+                              "was written before", file=sys.stderr)
+                        status = EXIT_STRICT
+                read[k] += len(data)
+            try:
+                if status == EXIT_OK:
+                    feed.finish(handle)
+                share.recorder.finish()
+            except OSError as exc:
+                print(f"ecq2pcap: error: {describe_write_error(exc)}; it ends with what was written before",
+                      file=sys.stderr)
+                status = status or EXIT_STRICT
+        results.send({**share.result(status), "counts": dict(local.counts), "warnings": dict(local.warnings),
+                      "limits": dict(local.limits)})
+    except EOFError:
+        results.send({"error": "worker 0 ended before sending the end of its events"})
     except BaseException:
-        conn.send({"error": traceback.format_exc()})
+        results.send({"error": traceback.format_exc()})
     finally:
-        conn.close()
+        results.close()
 
 
 def convert_parallel(args: argparse.Namespace, report: Report, sources: list[FileSource], progress: bool):
@@ -114,25 +162,35 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
     with ExitStack() as stack:
         final = open_pipeline(args, stack, report, guard=OutputGuard(args.inputs))  # the outputs, checked
         workdir = _workdir(args)
+        pipes = None
         try:
             ctx = multiprocessing.get_context("fork")
+            pipes = _Pipes(ctx, n)
             children = []
             for k in range(1, n):
                 recv, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(args, k, n, workdir, send), daemon=True)
+                proc = ctx.Process(target=_start_child, args=(args, k, workdir, pipes, send), daemon=True)
                 proc.start()
                 send.close()
                 children.append((proc, recv))
+            for recv, _ in pipes.ends.values():
+                recv.close()
             with ExitStack() as files:
-                worker = _Worker(args, 0, n, workdir, files, report, report, final.on_annotation)
+                view = Dispatcher(ConnectionView(filter_from_args(args), report), n, pipes.send, pipes.read)
+                share = _Share(args, 0, workdir, files, report, view, view.tags)
+                pipeline = Pipeline([share.recorder], report, connection_table(args, report),
+                                    on_annotation=final.on_annotation, view=view)
+                view.version = lambda: pipeline.ecapture_version
+                if share.pcapng is not None:
+                    share.pcapng.ecapture_version = lambda: pipeline.ecapture_version
                 bar = progress_bar(sources, progress)
                 try:
-                    status = worker.run(sources, report, loud=True, bar=bar)
+                    status = finish_outputs(pipeline, feed_sources(pipeline, sources, report, bar=bar, loud=True))
                 finally:
                     if bar is not None:
                         bar.close()
-            results = [(0, {"status": status, "header": worker.recorder.header_size,
-                            "runs": worker.recorder.runs})]
+                    pipes.close()  # (the end is sent; a worker that missed it reads EOF and fails)
+            results = [(0, share.result(status))]
             for k, (proc, recv) in enumerate(children, 1):
                 while True:
                     try:
@@ -141,7 +199,7 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                     except EOFError:
                         res = {"error": f"exited with code {proc.join() or proc.exitcode}"}
                         break
-                    except KeyboardInterrupt:  # the workers got it too: they complete their share, then we merge
+                    except KeyboardInterrupt:  # the workers complete their share, then we merge
                         print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
                         status = EXIT_INTERRUPTED
                 proc.join()
@@ -159,14 +217,26 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                     report.warnings.update(res["warnings"])
                     report.limits.update(res["limits"])
                     status = max(status, res["status"])
-                status = _merge(final, worker, results, workdir, report, status)
+                status = _merge(final, share, results, workdir, report, status)
             status = finish_outputs(final, status)
         finally:
+            if pipes is not None:
+                pipes.close()
             shutil.rmtree(workdir, ignore_errors=True)
-    return status, worker.pipeline
+    return status, pipeline
 
 
-def _merge(final: Pipeline, worker: _Worker, results, workdir: str, report: Report, status: int) -> int:
+def _start_child(args, k, workdir, pipes: _Pipes, results) -> None:
+    """In the forked child: keep only its own end of its pipe, so that it reads EOF when worker 0 ends."""
+    events = pipes.ends[k][0]
+    for j, (recv, send) in pipes.ends.items():
+        send.close()
+        if j != k:
+            recv.close()
+    _child(args, k, workdir, events, pipes.read, results)
+
+
+def _merge(final: Pipeline, share: _Share, results, workdir: str, report: Report, status: int) -> int:
     pcapng = next((s for s in final.sinks if isinstance(s, PcapngSink)), None)
     har = next((s for s in final.sinks if isinstance(s, HarSink)), None)
     fds = {}

@@ -7,7 +7,7 @@ marked, wire bytes from the connection's :class:`~.normalize.Normalizer`.
 
 from __future__ import annotations
 
-from ..model import Capture, Chunk, ChunkInfo, DataType, Direction, PayloadForm, Protocol
+from ..model import Capture, Chunk, ChunkInfo, DataType, Direction, PayloadForm
 from ..report import Count, Report
 from .reemits import is_stale_reemit
 from .state import ConnState
@@ -44,17 +44,6 @@ def _released(c: ConnState, cap: Capture, ts: int, report: Report) -> tuple[str,
     if cap.form is PayloadForm.HTTP1_RENDERED and cap.payload.startswith(SWITCHING):
         c.upgraded = True
     return notes
-
-
-def unread_chunk(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report) -> list[Chunk]:
-    """The chunk of a capture whose wire bytes nobody reads (``convert -j``: another worker writes this
-    connection): the same bookkeeping as :func:`chunks`, the payload as it came, no normalisation.
-    Only rendered HTTP/1 (the costly repair) is left as it came: it never gets a synthetic preface, so
-    every worker hands on the same events (the -j merge numbers them); other forms go through :func:`chunks`."""
-    if cap.form is not PayloadForm.HTTP1_RENDERED:
-        return chunks(c, cap, direction, ts, report)
-    notes = _released(c, cap, ts, report)
-    return [Chunk(c.conn, direction, ts, cap.payload, cap.payload, ChunkInfo.of(cap, notes), Protocol.UNKNOWN)]
 
 
 def chunks(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report) -> list[Chunk]:

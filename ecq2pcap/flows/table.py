@@ -29,7 +29,6 @@ import dataclasses
 import heapq
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable
 
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model import (
@@ -44,7 +43,7 @@ from ..model import (
 from ..report import Count, Report
 from .endpoints import SyntheticEndpoints
 from .normalize import Normalizer
-from .emission import chunks, direction_of, is_reemit, unread_chunk
+from .emission import chunks, direction_of, is_reemit
 from .lifecycle import REUSED, SECOND, Lifecycle
 from .placement import EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, cannot_continue
 from .roles import infer_role
@@ -65,7 +64,6 @@ class ConnectionTable(Lifecycle):
         idle_timeout_ns: int | None = 300 * SECOND,
         repair_http1: bool = True,
         limits: Limits = DEFAULT_LIMITS,
-        wire_needed: Callable[[int], bool] | None = None,
     ) -> None:
         self.report = report or Report()
         self.limits = limits
@@ -73,8 +71,6 @@ class ConnectionTable(Lifecycle):
         self.adopt_window_ns = adopt_window_ns
         self.idle_timeout_ns = idle_timeout_ns
         self.repair_http1 = repair_http1
-        # which connections' wire bytes someone reads (None: all); the others skip normalisation (convert -j)
-        self.wire_needed = wire_needed
         self.clock = 0  # largest capture time seen (or given to advance)
         self._heap: list = []  # (ts, rank, direction hint, seq, ConnState, Capture)
         self._seq = itertools.count()
@@ -334,10 +330,7 @@ class ConnectionTable(Lifecycle):
             self._open[id(c)] = c
         else:
             self._open.move_to_end(id(c))
-        if self.wire_needed is None or self.wire_needed(c.conn.id):
-            out.extend(chunks(c, cap, direction, ts, self.report))
-        else:
-            out.extend(unread_chunk(c, cap, direction, ts, self.report))
+        out.extend(chunks(c, cap, direction, ts, self.report))
 
 def _noted(cap: Capture, note: str) -> Capture:
     return dataclasses.replace(cap, notes=cap.notes + (note,))

@@ -88,7 +88,7 @@ class HarSink:
         self._writer.commit()  # a valid, empty HAR from the start (raises when out cannot be written)
         self._writer_options = {"comment": comment, "commit_interval": commit_interval}
         self._on_entry = on_entry  # also told every entry written (e.g. for a summary)
-        self._conns: dict[Connection, _Conn] = {}  # Connection hashes by identity
+        self._conns: dict[int, _Conn] = {}  # by connection id (a convert -j worker's events carry copies)
         self._finished = False
 
     # -- Sink protocol -------------------------------------------------------------
@@ -129,9 +129,9 @@ class HarSink:
     # -- internals -----------------------------------------------------------------
 
     def _state(self, conn: Connection, time_ns: int) -> _Conn:
-        st = self._conns.get(conn)
+        st = self._conns.get(conn.id)
         if st is None:
-            st = self._conns[conn] = _Conn(conn, time_ns)
+            st = self._conns[conn.id] = _Conn(conn, time_ns)
         return st
 
     def _chunk(self, chunk: Chunk) -> None:
@@ -188,7 +188,7 @@ class HarSink:
         st.ignored = 0
 
     def _close(self, conn: Connection, time_ns: int, notes: tuple[str, ...]) -> None:
-        st = self._conns.pop(conn, None)
+        st = self._conns.pop(conn.id, None)
         if st is None:
             return
         if st.ignored:
