@@ -1,0 +1,104 @@
+"""``convert -j``: who writes a connection, a worker that fails, Ctrl-C.
+
+Worker 0 gives each new connection to a worker that is not behind, so which worker writes which
+connection varies from run to run; the outputs must not (byte-for-byte equality with one process on
+the fixtures: test_parallel_bytes.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ecq2pcap import shards
+from tests.support.cli import run_main
+from tests.support.dissect import bad_expert, dissect
+from tests.support.golden import GOLDEN, digests, inputs
+from tests.support.mixed_stream import _event
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+EXPECTED = json.loads(GOLDEN.read_text())
+
+
+@pytest.mark.parametrize("key", sorted(k for k in EXPECTED if k.endswith(" default")))
+def test_same_outputs_whoever_writes_a_connection(key, monkeypatch):
+    """Worker 0 gives connections to whoever is not behind, so who writes which connection varies from
+    run to run; here it is forced to rotate over all three workers (worker 0 included), every list
+    sent at once: the outputs are still those of one process."""
+    assigned = []
+
+    def rotate(self):
+        assigned.append(len(assigned) % self.workers)
+        return assigned[-1]
+
+    monkeypatch.setattr(shards.Dispatcher, "_assign", rotate)
+    monkeypatch.setattr(shards, "BATCH_GROUPS", 1)
+    name, variant = key.rsplit(" ", 1)
+    path = next(p for p in inputs() if p.name == name)
+    assert digests(path, variant, ["-j", "3"]) == EXPECTED[key], f"{key}: -j 3 differs from -j 1"
+    assert len(set(assigned)) == min(len(assigned), 3)
+
+
+def _many_connections(path: Path, n: int) -> None:
+    """``n`` one-exchange connections of ``n`` processes, one a second (v1.4 JSON)."""
+    lines = []
+    for i in range(n):
+        tup = f"10.1.{i // 250}.{i % 250 + 1}:{40000 + i % 20000}-10.0.0.1:443"
+        lines.append(_event(i, 1000 + i, "curl", 5, 1, tup, 1, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"))
+        lines.append(_event(i, 1000 + i, "curl", 5, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("how,says", [
+    ("raise", "RuntimeError: broken on purpose"),
+    ("exit", "exited with code 3"),
+])
+def test_a_failing_worker_leaves_valid_empty_outputs_and_exit_1(tmp_path, monkeypatch, how, says):
+    def broken(self, data, handle):
+        if how == "exit":
+            os._exit(3)  # the worker dies at once: worker 0's next write to it fails
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(shards.ShardFeed, "batch", broken)
+    monkeypatch.setattr(shards, "BATCH_GROUPS", 1)  # many batches: worker 0 goes on sending after the failure
+    _many_connections(tmp_path / "in.jsonl", 2000)
+    res = run_main("convert", "in.jsonl", "-w", "o.pcapng", "--har", "o.har", "-j", "2", cwd=tmp_path)
+    err = res.stderr.decode()
+    assert res.returncode == 1, err
+    assert "worker 1 of -j 2 failed" in err and says in err and "outputs were not merged" in err
+    assert "Traceback" not in err.split("failed:")[0]
+    har = json.loads((tmp_path / "o.har").read_text())
+    assert har["log"]["entries"] == []
+    pcapng = (tmp_path / "o.pcapng").read_bytes()
+    assert pcapng[:4] == b"\x0a\x0d\x0d\x0a" and b"\x06\x00\x00\x00" not in pcapng[pcapng.index(b"ecapture"):]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "o.har", "o.pcapng"]  # no temporary files left
+
+
+def test_ctrl_c_completes_the_outputs(tmp_path, tshark):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while -j 2 converts: exit 130,
+    said once, and both outputs complete and readable with what was converted."""
+    _many_connections(tmp_path / "big.jsonl", 20000)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "big.jsonl", "-w", "o.pcapng", "--har",
+                             "o.har", "-j", "2", "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not any(p.name.startswith(".ecq2pcap-jobs-") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the conversion did not start"
+        time.sleep(0.05)
+    time.sleep(0.7)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    assert err.decode().count("interrupted: completing the outputs") == 1, err.decode()
+    entries = json.loads((tmp_path / "o.har").read_text())["log"]["entries"]
+    frames = dissect(tshark, tmp_path / "o.pcapng")
+    assert 0 < len(entries) < 20000 and len(frames) > 0
+    assert not bad_expert(frames)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "o.har", "o.pcapng"]
