@@ -45,7 +45,15 @@ class _Event(msgspec.Struct):
     payload: bytes | None = None
 
 
+class _EventEnvelope(msgspec.Struct):
+    """An event line in one pass (the envelope's ``Raw`` payload would be scanned twice: ~5 µs of a 16 KB event)."""
+
+    log_type: int
+    payload: _Event | None = None
+
+
 _envelope = msgspec.json.Decoder(_Envelope)
+_event_envelope = msgspec.json.Decoder(_EventEnvelope)
 _heartbeat = msgspec.json.Decoder(_Heartbeat)
 _event = msgspec.json.Decoder(_Event)
 _any = msgspec.json.Decoder()
@@ -66,6 +74,10 @@ def decode_event_json(data: bytes | msgspec.Raw, origin: str) -> Record:
         raise DecodeError(f"event: {_reason(exc)}") from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise DecodeError(f"event: invalid JSON ({exc})") from None
+    return _record(ev, origin)
+
+
+def _record(ev: _Event, origin: str) -> Record:
     payload = ev.payload_base64 if ev.payload_base64 is not None else ev.payload
     if payload is None:
         raise DecodeError("event has no payload_base64")
@@ -80,6 +92,12 @@ def decode_event_json(data: bytes | msgspec.Raw, origin: str) -> Record:
 
 
 def decode(message: Message) -> list[Record]:
+    try:  # most lines are events: typed in one pass; anything else (or wrong) takes the general path below
+        event = _event_envelope.decode(message.data)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        event = None
+    if event is not None and event.log_type == 2 and event.payload is not None:
+        return [_record(event.payload, message.origin)]
     try:
         env = _envelope.decode(message.data)
     except msgspec.ValidationError as exc:
