@@ -13,7 +13,7 @@ from scapy.layers.l2 import Ether
 
 from ecq2pcap.model import Direction
 from ecq2pcap.sinks.pcapng.blocks import LINKTYPE_ETHERNET, LINKTYPE_RAW
-from ecq2pcap.sinks.pcapng.tcp import MAX_MSS, TcpFlow
+from ecq2pcap.sinks.pcapng.tcp import MAX_MSS, SUM_PIECE, TcpFlow
 
 C2S, S2C = Direction.C2S, Direction.S2C
 ENDPOINTS = {4: ("192.0.2.10", "198.51.100.7"), 6: ("2001:db8::10", "fd00::7")}
@@ -93,10 +93,16 @@ def test_checksum_edge_values(version):
     assert 0 in seen and 0xFFFF not in seen
 
 
-def test_reference_agrees_on_random_segments():
+@pytest.mark.parametrize("mss,sizes", [
+    (997, ((C2S, 4000), (S2C, 3333), (C2S, 0), (S2C, 12345))),
+    # long segments are summed in pieces (SUM_PIECE): around a piece's size, odd and even lengths, and the
+    # pieces of a payload cut at the largest MSS (an odd 65495 bytes, then the rest)
+    (MAX_MSS, ((C2S, SUM_PIECE), (S2C, SUM_PIECE + 1), (C2S, 2 * SUM_PIECE - 1), (S2C, 16384), (C2S, 70001))),
+])
+def test_reference_agrees_on_random_segments(mss, sizes):
     for version in (4, 6):
-        f = flow(version, mss=997)
-        for _, frame in conversation(f, ((C2S, 4000), (S2C, 3333), (C2S, 0), (S2C, 12345))):
+        f = flow(version, mss=mss)
+        for _, frame in conversation(f, sizes):
             assert struct.unpack_from("!H", frame, 14 + (20 if version == 4 else 40) + 16)[0] == (
                 reference_tcp_checksum(frame)
             )
