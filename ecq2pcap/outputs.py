@@ -125,10 +125,12 @@ class OutputGuard:
 
 class OutputFile(io.FileIO):
     """A file opened for writing (truncated), unbuffered; ``write`` writes everything or
-    raises, and its errors carry the file name."""
+    raises, and its errors carry the file name (``label`` when given: what the user knows
+    the file as, e.g. the output a temporary part belongs to)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, label: str | None = None) -> None:
         super().__init__(path, "wb")
+        self.label = label
 
     def write(self, data) -> int:  # type: ignore[override]
         view = memoryview(data).cast("B")
@@ -141,7 +143,7 @@ class OutputFile(io.FileIO):
                 done += n
         except OSError as exc:
             if exc.filename is None:
-                exc.filename = self.name
+                exc.filename = self.label or self.name
             raise
         return done
 

@@ -72,11 +72,13 @@ class _Share:
         self.pcapng = entries = None
         sinks = []
         if args.write:
-            self.pcapng = PcapngSink(stack.enter_context(OutputFile(self.pcapng_path)), report=local,
+            part = OutputFile(self.pcapng_path, label=f"{args.write} (worker {k}'s part)")
+            self.pcapng = PcapngSink(stack.enter_context(part), report=local,
                                      hosts=view.host, **pcapng_options(args))
             sinks.append(self.pcapng)
         if args.har:
-            entries = EntryLog(stack.enter_context(OutputFile(self.har_path)))
+            part = OutputFile(self.har_path, label=f"{args.har} (worker {k}'s part)")
+            entries = EntryLog(stack.enter_context(part))
             sinks.append(HarSink(None, report=local, options=HarOptions(limits=Limits.from_args(args)),
                                  writer_factory=lambda out, **_: entries))
         self.recorder = Recorder(sinks, tags, self.pcapng, entries, names=lambda: local.counts[Count.NAMES])
@@ -132,8 +134,8 @@ def _child(args, k, workdir, events, read, results) -> None:
                     try:
                         feed.batch(data, handle)
                     except OSError as exc:  # this worker's file cannot be written: read on, write nothing
-                        print(f"ecq2pcap: error: {describe_write_error(exc)}; stopped, the outputs end with what "
-                              "was written before", file=sys.stderr)
+                        print(f"ecq2pcap: error: {describe_write_error(exc)}; worker {k} writes no more of its "
+                              "connections, the outputs hold what it wrote before", file=sys.stderr)
                         status = EXIT_STRICT
                 read[k] += len(data)
             try:

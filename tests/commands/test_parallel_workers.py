@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -102,3 +103,29 @@ def test_ctrl_c_completes_the_outputs(tmp_path, tshark):
     assert 0 < len(entries) < 20000 and len(frames) > 0
     assert not bad_expert(frames)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "o.har", "o.pcapng"]
+
+
+def test_disk_full_mid_run_one_error_per_file_and_valid_outputs(tmp_path, tshark):
+    """Writes past a size fail as on a full disk (RLIMIT_FSIZE: EFBIG) in every process: the workers' files
+    stop where they were, the merge fills the outputs up to the limit with whole blocks, exit 1."""
+    import resource
+
+    from tests.support.har import validate_har
+
+    _many_connections(tmp_path / "in.jsonl", 2000)
+    limit = 200_000
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    p = subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", "in.jsonl", "-w", "o.pcapng", "--har", "o.har",
+                        "-j", "2", "-q"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                       capture_output=True, text=True, timeout=120, preexec_fn=small_files)
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    assert "cannot write: File too large" in p.stderr and ".ecq2pcap-jobs" not in p.stderr  # the output's name
+    assert re.search(r"o\.(pcapng|har) \(worker \d's part\): cannot write", p.stderr), p.stderr
+    assert 0 < (tmp_path / "o.pcapng").stat().st_size <= limit
+    frames = dissect(tshark, tmp_path / "o.pcapng")  # fails on a cut-short block
+    assert frames and not bad_expert(frames)
+    validate_har(json.loads((tmp_path / "o.har").read_text()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "o.har", "o.pcapng"]
