@@ -13,16 +13,17 @@ import pickle
 from dataclasses import fields
 from operator import attrgetter
 
-from .model import Chunk, ChunkInfo, Closed, Connection, Opened
+from .model import Captured, Chunk, ChunkInfo, Closed, Connection, Opened
 
 __all__ = ["BatchWriter", "BatchReader"]
 
-_KINDS = (Opened, Chunk, Closed)
+_KINDS = (Opened, Chunk, Closed, Captured)
 _INDEX = {kind: i for i, kind in enumerate(_KINDS)}
 _FIELDS = tuple(attrgetter(*(f.name for f in fields(kind))) for kind in _KINDS)
 _CONNECTION = attrgetter(*(f.name for f in fields(Connection)))
-_CHUNK, _CLOSED = _INDEX[Chunk], _INDEX[Closed]
+_CHUNK, _CLOSED, _CAPTURED = _INDEX[Chunk], _INDEX[Closed], _INDEX[Captured]
 _WIRE, _RAW, _INFO = ([f.name for f in fields(Chunk)].index(name) for name in ("wire", "raw", "info"))
+_CAPTURED_INFO = [f.name for f in fields(Captured)].index("info")
 assert all(fields(kind)[0].name == "conn" for kind in _KINDS)
 
 
@@ -45,7 +46,9 @@ class BatchWriter:
                 if t is None:
                     t = conns[conn_id] = _CONNECTION(f[0])
                 f[0] = t
-                if i == _CHUNK:
+                if i == _CAPTURED:
+                    f[_CAPTURED_INFO] = tuple(f[_CAPTURED_INFO])
+                elif i == _CHUNK:
                     f[_INFO] = tuple(f[_INFO])
                     if f[_RAW] is f[_WIRE]:
                         f[_RAW] = None  # (the same bytes: sent once)
@@ -73,7 +76,9 @@ class BatchReader:
                 if conn is None:
                     conn = conns[t[0]] = Connection(*t)
                 f[0] = conn
-                if i == _CHUNK:
+                if i == _CAPTURED:
+                    f[_CAPTURED_INFO] = ChunkInfo(*f[_CAPTURED_INFO])
+                elif i == _CHUNK:
                     f[_INFO] = ChunkInfo(*f[_INFO])
                     if f[_RAW] is None:
                         f[_RAW] = f[_WIRE]

@@ -272,6 +272,20 @@ class Chunk:
 
 
 @record
+class Captured:
+    """A capture placed on its connection, its wire bytes not made yet: the flow table hands these
+    on instead of :class:`Chunk` when asked to (``convert -j``, where the process that writes a
+    connection also makes its wire bytes: :class:`~ecq2pcap.flows.normalize.Normalizing`).
+    Never reaches a sink."""
+
+    conn: Connection
+    direction: Direction
+    time_ns: int
+    payload: bytes  # as eCapture gave it (hex dumps reversed): the chunk's `raw`
+    info: ChunkInfo
+
+
+@record
 class Opened:
     conn: Connection
     time_ns: int

@@ -24,7 +24,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 
 from .batches import BatchReader, BatchWriter
-from .model import Chunk, Closed, FlowEvent
+from .flows.normalize import Normalizing
+from .model import Captured, Chunk, Closed, FlowEvent
 from .sinks.har.writer import encode_entry
 from .sinks.pcapng.names import NRB_TYPE
 
@@ -34,11 +35,19 @@ __all__ = ["Dispatcher", "ShardFeed", "Recorder", "EntryLog", "merged_runs", "dr
 END = 1 << 62  # the number of events handed on after the input ended (finishing the outputs)
 RUN_FIELDS = 5  # seq, pcapng end offset, HAR end offset, HAR entries so far, host-name blocks so far
 RUN_BYTES = 4 << 20  # a run is cut at the next event once it holds this much (bounds the merge's memory)
-BATCH_GROUPS = 128  # a batch for another worker is sent at this many groups (each: the events of one list)
-BATCH_BYTES = 256 << 10  # or at this many payload bytes
-BACKLOG_BYTES = 512 << 10  # a worker with this much sent and not yet read gets no new connection
+# A batch for another worker is sent once it holds this many events or payload bytes (whole lists: a list the
+# table hands on may hold hundreds of events when v1.4's whole-second times release a second at once). Small
+# batches tell soon how far behind a worker is: it reports what it read after each batch.
+BATCH_EVENTS = 256
+BATCH_BYTES = 128 << 10
+BACKLOG_BYTES = 640 << 10  # a worker with this much sent and not yet read gets no new connection (< a pipe's 1 MiB)
 _BLOCK = struct.Struct("=II")
 _REC = struct.Struct("=HH")
+
+
+def _payload_size(event) -> int:
+    t = type(event)
+    return len(event.payload) if t is Captured else len(event.raw) + len(event.wire) if t is Chunk else 0
 
 
 class Dispatcher:
@@ -66,9 +75,11 @@ class Dispatcher:
         self._owner: dict[int, int] = {}  # connection id -> worker, until its Closed event
         self._next = 0
         self._boxes: list[list] = [[] for _ in range(workers)]
+        self._box_events = [0] * workers
         self._box_bytes = [0] * workers
         self._sent = [0] * workers
         self._writer = BatchWriter()
+        self.normalizing = Normalizing()  # (what a table with normalize=False leaves to the writing process)
 
     def host(self, conn) -> str | None:
         return self.view.host(conn)
@@ -87,7 +98,7 @@ class Dispatcher:
     def process(self, events: list[FlowEvent]) -> list[FlowEvent]:
         out: list[FlowEvent] = []
         groups: dict[int, list] = {}  # worker -> its events of this list
-        owner, tags, add = self._owner, self.tags, self.view.add
+        owner, tags, add, take = self._owner, self.tags, self.view.add, self.normalizing.take
         self.view.new_list()
         for event in events:
             self.seq += 1
@@ -99,7 +110,8 @@ class Dispatcher:
                 del owner[conn_id]  # (a connection's events end with it: the table numbers a new one anew)
             if k == 0:
                 n = len(out)
-                add(event, out)
+                for made in take(event):
+                    add(made, out)
                 if len(out) > n:
                     tags.extend([self.seq] * (len(out) - n))
             elif k in groups:
@@ -108,14 +120,15 @@ class Dispatcher:
                 groups[k] = [(self.seq, event)]
         for k, group in groups.items():
             self._boxes[k].append((self.version(), group))
-            self._box_bytes[k] += sum(len(e.raw) + len(e.wire) for _, e in group if type(e) is Chunk)
-            if len(self._boxes[k]) >= BATCH_GROUPS or self._box_bytes[k] >= BATCH_BYTES:
+            self._box_events[k] += len(group)
+            self._box_bytes[k] += sum(_payload_size(e) for _, e in group)
+            if self._box_events[k] >= BATCH_EVENTS or self._box_bytes[k] >= BATCH_BYTES:
                 self._ship(k)
         return out
 
     def _ship(self, k: int) -> None:
         box = self._boxes[k]
-        self._boxes[k], self._box_bytes[k] = [], 0
+        self._boxes[k], self._box_events[k], self._box_bytes[k] = [], 0, 0
         if k in self.lost:
             return
         data = self._writer.pack(box)
@@ -150,9 +163,10 @@ class ShardFeed:
         self.tags: deque[int] = deque()
         self.version: str | None = None  # the eCapture version as of the event being handled
         self._reader = BatchReader()
+        self.normalizing = Normalizing()
 
     def batch(self, data: bytes, handle: Callable[[FlowEvent], None]) -> None:
-        view, tags = self.view, self.tags
+        view, tags, take = self.view, self.tags, self.normalizing.take
         add = view.add
         for version, group in self._reader.unpack(data):
             self.version = version
@@ -160,7 +174,8 @@ class ShardFeed:
             out: list[FlowEvent] = []
             for seq, event in group:
                 n = len(out)
-                add(event, out)
+                for made in take(event):
+                    add(made, out)
                 if len(out) > n:
                     tags.extend([seq] * (len(out) - n))
             for event in out:

@@ -49,7 +49,7 @@ class Workers:
 
 @pytest.fixture
 def ship_every_list(monkeypatch):
-    monkeypatch.setattr(shards, "BATCH_GROUPS", 1)
+    monkeypatch.setattr(shards, "BATCH_EVENTS", 1)
     monkeypatch.setattr(shards, "BACKLOG_BYTES", 1)  # a worker with anything unread is behind
 
 

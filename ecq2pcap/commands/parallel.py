@@ -180,7 +180,9 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
             with ExitStack() as files:
                 view = Dispatcher(ConnectionView(filter_from_args(args), report), n, pipes.send, pipes.read)
                 share = _Share(args, 0, workdir, files, report, view, view.tags)
-                pipeline = Pipeline([share.recorder], report, connection_table(args, report),
+                table = connection_table(args, report)
+                table.normalize = False  # each process makes the wire bytes of the connections it writes
+                pipeline = Pipeline([share.recorder], report, table,
                                     on_annotation=final.on_annotation, view=view)
                 view.version = lambda: pipeline.ecapture_version
                 if share.pcapng is not None:

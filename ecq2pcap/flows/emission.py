@@ -7,8 +7,9 @@ marked, wire bytes from the connection's :class:`~.normalize.Normalizer`.
 
 from __future__ import annotations
 
-from ..model import Capture, Chunk, ChunkInfo, DataType, Direction, PayloadForm
+from ..model import Capture, Captured, Chunk, ChunkInfo, DataType, Direction, PayloadForm
 from ..report import Count, Report
+from .normalize import normalized
 from .reemits import is_stale_reemit
 from .state import ConnState
 
@@ -46,20 +47,15 @@ def _released(c: ConnState, cap: Capture, ts: int, report: Report) -> tuple[str,
     return notes
 
 
-def chunks(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report) -> list[Chunk]:
+def chunks(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report,
+           normalize: bool = True) -> list[Chunk] | list[Captured]:
     """The chunks of a released capture on an opened connection (a synthetic HTTP/2 preface
-    first when one is needed)."""
-    notes = _released(c, cap, ts, report)
-    norm = c.normalizer
-    preface, wire, changes = norm.wire(cap, direction)
-    out = []
-    if preface:
-        protocol = norm.protocol_of(cap.form, Direction.C2S, preface)
-        out.append(Chunk(c.conn, Direction.C2S, ts, preface, b"", ChunkInfo.of(cap, changes[:1]), protocol))
-        changes = changes[1:]
-    protocol = norm.protocol_of(cap.form, direction, wire)
-    out.append(Chunk(c.conn, direction, ts, wire, cap.payload, ChunkInfo.of(cap, notes + changes), protocol))
-    return out
+    first when one is needed); with ``normalize`` False, the capture placed (:class:`Captured`)
+    for :class:`~.normalize.Normalizing` to make the chunks later."""
+    info = ChunkInfo.of(cap, _released(c, cap, ts, report))
+    if not normalize:
+        return [Captured(c.conn, direction, ts, cap.payload, info)]
+    return normalized(c.normalizer, c.conn, direction, ts, cap.payload, info)
 
 
 def closing_notes(c: ConnState, extra: tuple[str, ...] = ()) -> tuple[str, ...]:

@@ -14,10 +14,12 @@ place that answers "is this HTTP/2?" for the sinks.
 
 from __future__ import annotations
 
-from ..model import Capture, Direction, PayloadForm, Protocol
+from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
 from ..payloads.h2dump import parse_h2_dump
 from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
 from ..payloads.http1_render import repair_rendered, starts_http1_message
+
+assert ChunkInfo._fields[-1] == "notes"  # normalized() replaces the last field
 
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
 MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
@@ -52,24 +54,29 @@ class Normalizer:
     def wire(self, cap: Capture, direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
         """``(preface, wire, notes)``: the bytes to put on the connection for ``cap``, preceded
         by ``preface`` on client→server when a synthetic HTTP/2 preface must come first."""
-        if cap.form is PayloadForm.HTTP1_RENDERED:
-            if not self.repair_http1:
-                return b"", cap.payload, ()
-            wire, changes = repair_rendered(cap.payload)
-            return b"", wire, changes
-        if cap.form is PayloadForm.H2_DUMP or (cap.ectype in (1, 2) and is_raw_preface(cap.payload)):
-            return self._h2_frames(cap, direction)
-        if not self._sniffed and self._h2 is None and self._missed_preface(cap.payload, direction):
-            return PREFACE + SETTINGS_FRAME, cap.payload, (MISSED_PREFACE_NOTE,)
-        return b"", cap.payload, ()
+        return self.wire_of(cap.payload, cap.form, cap.ectype, direction)
 
-    def _h2_frames(self, cap: Capture, direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
+    def wire_of(self, payload: bytes, form: PayloadForm, ectype: int | None,
+                direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
+        """:meth:`wire` of a capture's payload, form and eCapture type."""
+        if form is PayloadForm.HTTP1_RENDERED:
+            if not self.repair_http1:
+                return b"", payload, ()
+            wire, changes = repair_rendered(payload)
+            return b"", wire, changes
+        if form is PayloadForm.H2_DUMP or (ectype in (1, 2) and is_raw_preface(payload)):
+            return self._h2_frames(payload, form, direction)
+        if not self._sniffed and self._h2 is None and self._missed_preface(payload, direction):
+            return PREFACE + SETTINGS_FRAME, payload, (MISSED_PREFACE_NOTE,)
+        return b"", payload, ()
+
+    def _h2_frames(self, payload: bytes, form: PayloadForm, direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
         if self._h2 is None:
             self._h2 = H2Reencoder()
-        if cap.form is PayloadForm.H2_DUMP:
-            res = self._h2.encode(direction, parse_h2_dump(cap.payload))
+        if form is PayloadForm.H2_DUMP:
+            res = self._h2.encode(direction, parse_h2_dump(payload))
         else:
-            res = self._h2.encode_raw(Direction.C2S, cap.payload)
+            res = self._h2.encode_raw(Direction.C2S, payload)
         notes = tuple(n for n in res.notes if not n.startswith("synthetic HTTP/2 connection preface"))
         return res.preface, res.wire, ((DUMP_PREFACE_NOTE,) if res.preface else ()) + notes
 
@@ -89,3 +96,40 @@ class Normalizer:
             return False
         self._sniffed = True
         return True
+
+
+def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int, payload: bytes,
+               info: ChunkInfo) -> list[Chunk]:
+    """The chunks of one capture's ``payload`` on ``conn`` (``info``: its notes so far), the wire
+    bytes from the connection's normalizer: a synthetic HTTP/2 preface first when one is needed."""
+    preface, wire, changes = norm.wire_of(payload, info.form, info.ectype, direction)
+    out = []
+    if preface:
+        protocol = norm.protocol_of(info.form, Direction.C2S, preface)
+        out.append(Chunk(conn, Direction.C2S, ts, preface, b"", ChunkInfo(*info[:-1], changes[:1]), protocol))
+        changes = changes[1:]
+    protocol = norm.protocol_of(info.form, direction, wire)
+    if changes:  # (notes are ChunkInfo's last field)
+        info = ChunkInfo(*info[:-1], info.notes + changes)
+    out.append(Chunk(conn, direction, ts, wire, payload, info, protocol))
+    return out
+
+
+class Normalizing:
+    """After a table that hands on :class:`~ecq2pcap.model.Captured` (``convert -j``): each
+    becomes its chunks, as the table would have made them, with one :class:`Normalizer` per
+    connection (until its Closed event); other events pass as they are."""
+
+    def __init__(self, *, repair_http1: bool = True) -> None:
+        self.repair_http1 = repair_http1
+        self._norms: dict[int, Normalizer] = {}
+
+    def take(self, event) -> list[FlowEvent]:
+        if type(event) is Captured:
+            norm = self._norms.get(event.conn.id)
+            if norm is None:
+                norm = self._norms[event.conn.id] = Normalizer(repair_http1=self.repair_http1)
+            return normalized(norm, event.conn, event.direction, event.time_ns, event.payload, event.info)
+        if type(event) is Closed:
+            self._norms.pop(event.conn.id, None)
+        return [event]

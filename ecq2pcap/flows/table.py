@@ -64,6 +64,7 @@ class ConnectionTable(Lifecycle):
         idle_timeout_ns: int | None = 300 * SECOND,
         repair_http1: bool = True,
         limits: Limits = DEFAULT_LIMITS,
+        normalize: bool = True,
     ) -> None:
         self.report = report or Report()
         self.limits = limits
@@ -71,6 +72,7 @@ class ConnectionTable(Lifecycle):
         self.adopt_window_ns = adopt_window_ns
         self.idle_timeout_ns = idle_timeout_ns
         self.repair_http1 = repair_http1
+        self.normalize = normalize  # False: Captured instead of chunks, normalised after the table (convert -j)
         self.clock = 0  # largest capture time seen (or given to advance)
         self._heap: list = []  # (ts, rank, direction hint, seq, ConnState, Capture)
         self._seq = itertools.count()
@@ -330,7 +332,7 @@ class ConnectionTable(Lifecycle):
             self._open[id(c)] = c
         else:
             self._open.move_to_end(id(c))
-        out.extend(chunks(c, cap, direction, ts, self.report))
+        out.extend(chunks(c, cap, direction, ts, self.report, self.normalize))
 
 def _noted(cap: Capture, note: str) -> Capture:
     return dataclasses.replace(cap, notes=cap.notes + (note,))

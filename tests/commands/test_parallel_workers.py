@@ -39,7 +39,7 @@ def test_same_outputs_whoever_writes_a_connection(key, monkeypatch):
         return assigned[-1]
 
     monkeypatch.setattr(shards.Dispatcher, "_assign", rotate)
-    monkeypatch.setattr(shards, "BATCH_GROUPS", 1)
+    monkeypatch.setattr(shards, "BATCH_EVENTS", 1)
     name, variant = key.rsplit(" ", 1)
     path = next(p for p in inputs() if p.name == name)
     assert digests(path, variant, ["-j", "3"]) == EXPECTED[key], f"{key}: -j 3 differs from -j 1"
@@ -67,7 +67,7 @@ def test_a_failing_worker_leaves_valid_empty_outputs_and_exit_1(tmp_path, monkey
         raise RuntimeError("broken on purpose")
 
     monkeypatch.setattr(shards.ShardFeed, "batch", broken)
-    monkeypatch.setattr(shards, "BATCH_GROUPS", 1)  # many batches: worker 0 goes on sending after the failure
+    monkeypatch.setattr(shards, "BATCH_EVENTS", 1)  # many batches: worker 0 goes on sending after the failure
     _many_connections(tmp_path / "in.jsonl", 2000)
     res = run_main("convert", "in.jsonl", "-w", "o.pcapng", "--har", "o.har", "-j", "2", cwd=tmp_path)
     err = res.stderr.decode()

@@ -1,9 +1,12 @@
 import hpack
+import pytest
 from hyperframe.frame import Frame
 
-from ecq2pcap.flows.normalize import DUMP_PREFACE_NOTE, Normalizer
-from ecq2pcap.model import Capture, DataType, Direction, PayloadForm
+from ecq2pcap.flows.normalize import DUMP_PREFACE_NOTE, Normalizer, Normalizing
+from ecq2pcap.model import Capture, Chunk, DataType, Direction, PayloadForm
 from ecq2pcap.payloads.h2 import PREFACE
+from tests.support.flows import table_events
+from tests.support.golden import inputs
 
 RENDERED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nhello"
 DUMP = (b'\nFrame Type\t=>\tHEADERS\nFrame StreamID\t=>\t1\nFrame Length\t=>\t20\n'
@@ -37,3 +40,14 @@ def test_h2_dump_becomes_frames_with_one_preface():
 def test_raw_bytes_pass_through():
     assert Normalizer().wire(cap(b"GET / HTTP/1.1\r\n\r\n", PayloadForm.RAW), Direction.C2S) == (
         b"", b"GET / HTTP/1.1\r\n\r\n", ())
+
+
+@pytest.mark.parametrize("path", inputs(), ids=lambda p: p.name)
+def test_normalizing_after_the_table_makes_the_chunks_the_table_makes(path):
+    """convert -j: a table that hands on Captured, then Normalizing (one per process, each seeing whole
+    connections), gives every event a normalising table gives, field for field."""
+    here = table_events(path)
+    normalizing = Normalizing()
+    later = [made for event in table_events(path, normalize=False) for made in normalizing.take(event)]
+    assert [repr(e) for e in later] == [repr(e) for e in here]
+    assert any(e.wire != e.raw for e in here if type(e) is Chunk) or "v2" in path.name  # (v2 sends raw bytes)
