@@ -7,7 +7,8 @@ invented endpoints, ports and the table's counters are those of a single-process
 :class:`Dispatcher` numbers every event the table hands on and gives each new connection to a
 worker: it keeps a connection when the others are behind, else hands it to the next one. Another
 worker's events go to it in batches (:mod:`ecq2pcap.batches`, read by :class:`ShardFeed`); there the
-per-connection work runs: filters, host names, TCP synthesis, HTTP parsing, HAR. Each worker's
+per-connection work runs: wire bytes (:class:`~ecq2pcap.flows.normalize.Normalizing`), filters, host
+names, TCP synthesis, HTTP parsing, HAR. Each worker's
 :class:`Recorder` writes its share and records *runs*: stretches of consecutively numbered events
 with where their bytes end in the worker's files. Merging the runs of all workers by number
 (:func:`merged_runs`) gives the single-process order, so ``-j N`` writes the same bytes as ``-j 1``
@@ -28,9 +29,10 @@ from .flows.normalize import Normalizing
 from .model import Captured, Chunk, Closed, FlowEvent
 from .sinks.har.writer import encode_entry
 from .sinks.pcapng.names import NRB_TYPE
+from .sinks.units import UnitWriter
 
-__all__ = ["Dispatcher", "ShardFeed", "Recorder", "EntryLog", "merged_runs", "drop_named", "END",
-           "RUN_FIELDS"]
+__all__ = ["Dispatcher", "ShardFeed", "Recorder", "EntryLog", "merged_runs", "drop_named", "whole_blocks",
+           "whole_entries", "END", "RUN_FIELDS"]
 
 END = 1 << 62  # the number of events handed on after the input ended (finishing the outputs)
 RUN_FIELDS = 5  # seq, pcapng end offset, HAR end offset, HAR entries so far, host-name blocks so far
@@ -41,8 +43,19 @@ RUN_BYTES = 4 << 20  # a run is cut at the next event once it holds this much (b
 BATCH_EVENTS = 256
 BATCH_BYTES = 128 << 10
 BACKLOG_BYTES = 640 << 10  # a worker with this much sent and not yet read gets no new connection (< a pipe's 1 MiB)
+ENTRY_BUFFER = 1 << 20  # a worker's HAR entries are written in pieces of this size
 _BLOCK = struct.Struct("=II")
 _REC = struct.Struct("=HH")
+
+
+def _hand_on(event, seq: int, take, add, out: list, tags: deque) -> None:
+    """One event of a list through normalisation (``take``) and the view (``add``): what they hand
+    on now is appended to ``out``, each numbered ``seq`` in ``tags``."""
+    n = len(out)
+    for made in take(event):
+        add(made, out)
+    if len(out) > n:
+        tags.extend([seq] * (len(out) - n))
 
 
 def _payload_size(event) -> int:
@@ -59,7 +72,8 @@ class Dispatcher:
     in order, for :class:`Recorder`. The other workers' events are batched, a group per list, and
     given to ``send(k, data)``; ``read[k]`` is how many bytes worker ``k`` has read of them
     (shared memory), which says how far behind it is. A worker whose ``send`` fails gets nothing
-    more (:attr:`lost`): it reports its own failure, and the outputs are not merged."""
+    more (:attr:`lost`): it reports its own failure, and the outputs are not merged. ``version()``:
+    the eCapture version the outputs name at this point (sent with each list)."""
 
     def __init__(self, view, workers: int, send: Callable[[int, bytes], None], read: Sequence[int],
                  version: Callable[[], str | None] = lambda: None) -> None:
@@ -109,11 +123,7 @@ class Dispatcher:
             if type(event) is Closed:
                 del owner[conn_id]  # (a connection's events end with it: the table numbers a new one anew)
             if k == 0:
-                n = len(out)
-                for made in take(event):
-                    add(made, out)
-                if len(out) > n:
-                    tags.extend([self.seq] * (len(out) - n))
+                _hand_on(event, self.seq, take, add, out, tags)
             elif k in groups:
                 groups[k].append((self.seq, event))
             else:
@@ -173,11 +183,7 @@ class ShardFeed:
             view.new_list()
             out: list[FlowEvent] = []
             for seq, event in group:
-                n = len(out)
-                for made in take(event):
-                    add(made, out)
-                if len(out) > n:
-                    tags.extend([seq] * (len(out) - n))
+                _hand_on(event, seq, take, add, out, tags)
             for event in out:
                 handle(event)
 
@@ -189,35 +195,32 @@ class ShardFeed:
 
 class EntryLog:
     """Stands in for :class:`~ecq2pcap.sinks.har.writer.HarWriter` in a worker: every entry
-    encoded as the writer would, each preceded by ``,\\n``, appended to ``out``."""
+    encoded as the writer would, each preceded by ``,\\n``, appended to ``out`` through a
+    :class:`~ecq2pcap.sinks.units.UnitWriter`, so that a failed write leaves whole entries only."""
 
     def __init__(self, out, **_ignored) -> None:
-        self._out = out
-        self._pending = bytearray()
-        self.failed: OSError | None = None
+        self._units = UnitWriter(out, buffer_size=ENTRY_BUFFER)
         self.count = 0
         self.size = 0
 
+    @property
+    def failed(self) -> OSError | None:
+        return self._units.failed
+
     def write(self, entry: dict) -> None:
         data = encode_entry(entry)
-        self._pending += b",\n"
-        self._pending += data
+        self._units.write(b",\n" + data)
         self.size += len(data) + 2
         self.count += 1
-        if len(self._pending) >= 1 << 20:
-            self.commit()
 
     def commit(self, last: bytes = b"") -> None:
-        if self._pending:
-            self._out.write(self._pending)
-            self._pending = bytearray()
+        self._units.flush()
 
     def commit_if_due(self) -> None:
         pass
 
     def close(self) -> None:
-        self.commit()
-        self._out.flush()
+        self._units.flush()
 
 
 class Recorder:
@@ -317,3 +320,21 @@ def drop_named(data: bytes, named: set[bytes]) -> tuple[bytes, int]:
         out.append(data[pos:pos + length])
         pos += length
     return b"".join(out), dropped
+
+
+def whole_blocks(data: bytes) -> bytes:
+    """The whole pcapng blocks at the start of ``data`` (a worker's part that ended early)."""
+    pos = 0
+    while pos + 8 <= len(data):
+        length = _BLOCK.unpack_from(data, pos)[1]
+        if length < 12 or pos + length > len(data):
+            break
+        pos += length
+    return data[:pos]
+
+
+def whole_entries(data: bytes) -> tuple[bytes, int]:
+    """``data`` (a worker's HAR part that ended early: whole entries, see :class:`EntryLog`) and
+    how many entries it holds: each is preceded by ``,\\n``, and an encoded entry holds no
+    newline byte."""
+    return data, data.count(b"\n")

@@ -31,7 +31,7 @@ from ..limits import Limits
 from ..outputs import OutputFile, OutputGuard, describe_write_error
 from ..pipeline import Pipeline
 from ..report import Count, Report
-from ..shards import Dispatcher, EntryLog, Recorder, ShardFeed, drop_named, merged_runs
+from ..shards import Dispatcher, EntryLog, Recorder, ShardFeed, drop_named, merged_runs, whole_blocks, whole_entries
 from ..sinks.har import HarOptions, HarSink
 from ..sinks.pcapng import PcapngSink
 from ..sources.files import FileSource
@@ -143,8 +143,9 @@ def _child(args, k, workdir, events, read, results) -> None:
                     feed.finish(handle)
                 share.recorder.finish()
             except OSError as exc:
-                print(f"ecq2pcap: error: {describe_write_error(exc)}; it ends with what was written before",
-                      file=sys.stderr)
+                if status == EXIT_OK:  # (a part that failed before was said already)
+                    print(f"ecq2pcap: error: {describe_write_error(exc)}; it ends with what was written before",
+                          file=sys.stderr)
                 status = status or EXIT_STRICT
         results.send({**share.result(status), "counts": dict(local.counts), "warnings": dict(local.warnings),
                       "limits": dict(local.limits)})
@@ -253,12 +254,19 @@ def _merge(final: Pipeline, share: _Share, results, workdir: str, report: Report
         for k, p0, p1, h0, h1, entries, names in merged_runs([(r["header"], r["runs"]) for _, r in results]):
             if pcapng is not None and p1 > p0:
                 data = os.pread(fds["pcapng", k], p1 - p0, p0)
+                if len(data) < p1 - p0:  # the worker's part ended early (a write failed there): whole blocks
+                    data = whole_blocks(data)
                 if names:
                     data, dropped = drop_named(data, named)
                     report.counts[Count.NAMES] -= dropped
-                pcapng.write_blocks(data)
+                if data:
+                    pcapng.write_blocks(data)
             if har is not None and entries:
-                har.write_encoded(os.pread(fds["har", k], h1 - h0, h0)[2:], entries)
+                data = os.pread(fds["har", k], h1 - h0, h0)
+                if len(data) < h1 - h0:  # likewise: whole entries
+                    data, entries = whole_entries(data)
+                if entries:
+                    har.write_encoded(data[2:], entries)
     except OSError as exc:
         print(f"ecq2pcap: error: {describe_write_error(exc)}; stopped, the outputs end with what was "
               "written before", file=sys.stderr)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ecq2pcap import shards
+from ecq2pcap.cli import main
 from tests.support.cli import run_main
 from tests.support.dissect import bad_expert, dissect
 from tests.support.golden import GOLDEN, digests, inputs
@@ -129,3 +130,50 @@ def test_disk_full_mid_run_one_error_per_file_and_valid_outputs(tmp_path, tshark
     assert frames and not bad_expert(frames)
     validate_har(json.loads((tmp_path / "o.har").read_text()))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "o.har", "o.pcapng"]
+
+
+@pytest.mark.parametrize("part", ["pcapng", "har"])
+def test_a_part_that_ends_early_is_merged_as_whole_blocks_and_entries(tmp_path, monkeypatch, tshark, capfd, part):
+    """One of worker 1's temporary files fails mid-write (half a write lands, as on a disk that fills up) while
+    the outputs have room: the merge takes whole blocks and entries from its parts (it stops writing both at
+    its first failure) and all of worker 0's, exit 1."""
+    import errno
+
+    from ecq2pcap.commands import parallel
+    from tests.support.har import validate_har
+
+    class FillsUp(parallel.OutputFile):
+        def write(self, data):
+            room = 30_000 - self.tell()
+            if (self.label or "").endswith(f".{part} (worker 1's part)") and len(data) > room:
+                super().write(bytes(data)[:max(room, 0)])
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.label)
+            return super().write(data)
+
+    turn = []
+
+    def alternate(self):
+        turn.append(len(turn) % 2)
+        return turn[-1]
+
+    monkeypatch.setattr(parallel, "OutputFile", FillsUp)
+    monkeypatch.setattr(shards, "ENTRY_BUFFER", 4096)  # HAR parts written in small pieces: some land
+    monkeypatch.setattr(shards.Dispatcher, "_assign", alternate)
+    _many_connections(tmp_path / "in.jsonl", 2000)
+    one = run_main("convert", "in.jsonl", "-w", "1.pcapng", "--har", "1.har", cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    capfd.readouterr()
+    code = main(["convert", "in.jsonl", "-w", "2.pcapng", "--har", "2.har", "-j", "2", "-q"])  # (the workers'
+    err = capfd.readouterr().err  # stderr too: run_main's would stay in each forked worker's copy)
+    assert one.returncode == 0 and code == 1, err
+    assert "(worker 1's part): cannot write: No space left on device" in err and "Traceback" not in err
+    assert err.count("cannot write") == 1, err  # the worker stops at its first failed write
+    frames = dissect(tshark, tmp_path / "2.pcapng")
+    assert not bad_expert(frames)
+    entries = json.loads((tmp_path / "2.har").read_text())["log"]["entries"]
+    validate_har(json.loads((tmp_path / "2.har").read_text()))
+    all_entries = json.loads((tmp_path / "1.har").read_text())["log"]["entries"]
+    # worker 0's half complete, worker 1's cut short: more than half, less than all
+    assert len(all_entries) // 2 < len(entries) < len(all_entries)
+    assert len(all_entries) // 2 * 5 < len(frames) < len(dissect(tshark, tmp_path / "1.pcapng"))
+    assert f"2.{part} (worker 1's part)" in err
