@@ -164,12 +164,13 @@ def pcapng_options(args: argparse.Namespace) -> dict:
     return {"link_type": args.link_type, "mss": args.mss, "port_map": port_map, "raw_payload": args.raw_payload}
 
 
-def connection_table(args: argparse.Namespace, report: Report) -> ConnectionTable:
+def connection_table(args: argparse.Namespace, report: Report, *, normalize: bool = True) -> ConnectionTable:
     return ConnectionTable(
         report,
         limits=Limits.from_args(args),
         reorder_window_ns=int(args.reorder_window * SECOND),
         idle_timeout_ns=int(args.idle_timeout * SECOND) or None,
+        normalize=normalize,
     )
 
 

@@ -7,7 +7,8 @@ connection numbers, placement, invented endpoints and every flow decision are on
 it reports bad input lines, flow warnings and annotations and shows the progress. It keeps some
 connections and sends the others' events through a pipe to the forked workers 1..N-1 (a worker
 that is behind gets no new connections, so the work balances itself whatever the outputs cost);
-what runs in parallel is the per-connection work (filtering, TCP synthesis, HTTP parsing, HAR).
+what runs in parallel is the per-connection work (wire bytes, filtering, TCP synthesis, HTTP parsing,
+HAR).
 The other workers report only what their own connections' outputs met, and the summary adds their
 counts to worker 0's. The temporary files live in a ``.ecq2pcap-jobs-*`` folder beside the first
 output and are removed at the end, also after an error.
@@ -119,7 +120,6 @@ class _Pipes:
 def _child(args, k, workdir, events, read, results) -> None:
     """A forked worker: writes the connections worker 0 sends it, then sends back its status,
     runs and counters. Ctrl-C is worker 0's to handle: it completes the outputs and sends the end."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         local = Report(emit=lambda line: print(f"ecq2pcap: {line}", file=sys.stderr))
         status = EXIT_OK
@@ -170,19 +170,25 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
             ctx = multiprocessing.get_context("fork")
             pipes = _Pipes(ctx, n)
             children = []
-            for k in range(1, n):
-                recv, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_start_child, args=(args, k, workdir, pipes, send), daemon=True)
-                proc.start()
-                send.close()
-                children.append((proc, recv))
+            # Ctrl-C is worker 0's: a worker ignores it from its first instruction (a SIGINT that comes
+            # meanwhile reaches this process once the workers are started)
+            masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                for k in range(1, n):
+                    recv, send = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_start_child, args=(args, k, workdir, pipes, send), daemon=True)
+                    proc.start()
+                    send.close()
+                    children.append((proc, recv))
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, masked)
             for recv, _ in pipes.ends.values():
                 recv.close()
             with ExitStack() as files:
                 view = Dispatcher(ConnectionView(filter_from_args(args), report), n, pipes.send, pipes.read)
                 share = _Share(args, 0, workdir, files, report, view, view.tags)
-                table = connection_table(args, report)
-                table.normalize = False  # each process makes the wire bytes of the connections it writes
+                # each process makes the wire bytes of the connections it writes (Normalizing)
+                table = connection_table(args, report, normalize=False)
                 pipeline = Pipeline([share.recorder], report, table,
                                     on_annotation=final.on_annotation, view=view)
                 view.version = lambda: pipeline.ecapture_version
@@ -232,7 +238,10 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
 
 
 def _start_child(args, k, workdir, pipes: _Pipes, results) -> None:
-    """In the forked child: keep only its own end of its pipe, so that it reads EOF when worker 0 ends."""
+    """In the forked child (SIGINT blocked): Ctrl-C ignored; only its own end of its pipe kept, so that
+    it reads EOF when worker 0 ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     events = pipes.ends[k][0]
     for j, (recv, send) in pipes.ends.items():
         send.close()

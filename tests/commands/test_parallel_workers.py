@@ -1,4 +1,4 @@
-"""``convert -j``: who writes a connection, a worker that fails, Ctrl-C.
+"""``convert -j``: who writes a connection, a worker that fails or dies, Ctrl-C, a disk that fills up.
 
 Worker 0 gives each new connection to a worker that is not behind, so which worker writes which
 connection varies from run to run; the outputs must not (byte-for-byte equality with one process on
@@ -22,7 +22,7 @@ from ecq2pcap.cli import main
 from tests.support.cli import run_main
 from tests.support.dissect import bad_expert, dissect
 from tests.support.golden import GOLDEN, digests, inputs
-from tests.support.mixed_stream import _event
+from tests.support.mixed_stream import event_line
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXPECTED = json.loads(GOLDEN.read_text())
@@ -52,8 +52,8 @@ def _many_connections(path: Path, n: int) -> None:
     lines = []
     for i in range(n):
         tup = f"10.1.{i // 250}.{i % 250 + 1}:{40000 + i % 20000}-10.0.0.1:443"
-        lines.append(_event(i, 1000 + i, "curl", 5, 1, tup, 1, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"))
-        lines.append(_event(i, 1000 + i, "curl", 5, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        lines.append(event_line(i, 1000 + i, "curl", 5, 1, tup, 1, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"))
+        lines.append(event_line(i, 1000 + i, "curl", 5, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -90,11 +90,14 @@ def test_ctrl_c_completes_the_outputs(tmp_path, tshark):
     proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "big.jsonl", "-w", "o.pcapng", "--har",
                              "o.har", "-j", "2", "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
                             start_new_session=True)
-    deadline = time.monotonic() + 30
-    while not any(p.name.startswith(".ecq2pcap-jobs-") for p in tmp_path.iterdir()):
-        assert time.monotonic() < deadline and proc.poll() is None, "the conversion did not start"
-        time.sleep(0.05)
-    time.sleep(0.7)
+    deadline = time.monotonic() + 60
+
+    def written() -> int:  # what the workers' parts hold so far
+        return sum(f.stat().st_size for d in tmp_path.glob(".ecq2pcap-jobs-*") for f in d.glob("*.pcapng"))
+
+    while written() < 300_000:  # well under way (the whole run writes ~10 MB), however busy the machine
+        assert time.monotonic() < deadline and proc.poll() is None, "the conversion did not get under way"
+        time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()

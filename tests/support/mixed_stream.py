@@ -22,7 +22,7 @@ CONNECTIONS = [
 ]
 
 
-def _event(t: int, pid: int, comm: str, fd: int, data_type: int, tup: str, etype: int, payload: bytes) -> str:
+def event_line(t: int, pid: int, comm: str, fd: int, data_type: int, tup: str, etype: int, payload: bytes) -> str:
     b64 = base64.b64encode(payload).decode()
     src, dst = tup.split("-")
     ev = {"timestamp": T0 + t, "uuid": f"{pid}_{pid}_{comm}_{fd}_{data_type}_{tup}",
@@ -44,8 +44,8 @@ def lines() -> list[str]:
         response = (f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\nContent-Type: text/plain\r\n\r\n"
                     ).encode() + body
         req_dt, resp_dt = (0, 1) if server_side else (1, 0)  # 1 = the process wrote it
-        out.append(_event(2 * i + 1, pid, comm, fd, req_dt, tup, 1, request))
-        out.append(_event(2 * i + 2, pid, comm, fd, resp_dt, tup, 3, response))
+        out.append(event_line(2 * i + 1, pid, comm, fd, req_dt, tup, 1, request))
+        out.append(event_line(2 * i + 2, pid, comm, fd, resp_dt, tup, 3, response))
     return out
 
 
