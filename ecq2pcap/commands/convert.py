@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..argtypes import int_between
@@ -26,10 +27,32 @@ def add_convert_parser(sub) -> argparse.ArgumentParser:
     conv.add_argument("--strict", action="store_true", help="exit 1 if any input line was skipped")
     conv.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     conv.add_argument("--no-progress", action="store_true", help="no progress bar")
-    conv.add_argument("-j", "--jobs", type=int_between(1, 256), default=1, metavar="N",
+    conv.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
                       help="convert in N processes, each writing the connections of its share, then merge them into "
-                      "the same outputs as -j 1 (files only: not stdin, not -w -/--har -, not -b) (default 1)")
+                      "the same outputs as -j 1 (files only: not stdin, not -w -/--har -, not -b); 'auto': one per "
+                      "CPU this process may use, or 1 where -j cannot be used (default 1)")
     return conv
+
+
+_int_jobs = int_between(1, 256)
+
+
+def _jobs(text: str) -> int | str:
+    return "auto" if text == "auto" else _int_jobs(text)
+
+
+def jobs_for(args: argparse.Namespace) -> int:
+    """``-j``'s number: ``auto`` is one process per usable CPU, and 1 for what -j cannot do (stdin,
+    ``-w -``/``--har -``, ``-b``) rather than the usage error an explicit N gets."""
+    if args.jobs != "auto":
+        return args.jobs
+    if "-" in args.inputs or "-" in (args.write, args.har) or getattr(args, "ring_buffer", None):
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 256))
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -38,6 +61,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     report = stderr_report()
     sources = open_sources(args, report)
     progress = not (args.quiet or args.no_progress)
+    args.jobs = jobs_for(args)
     if args.jobs > 1:
         status, pipeline = convert_parallel(args, report, sources, progress)
     else:

@@ -6,6 +6,7 @@ the fixtures: test_parallel_bytes.py)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -180,3 +181,24 @@ def test_a_part_that_ends_early_is_merged_as_whole_blocks_and_entries(tmp_path, 
     assert len(all_entries) // 2 < len(entries) < len(all_entries)
     assert len(all_entries) // 2 * 5 < len(frames) < len(dissect(tshark, tmp_path / "1.pcapng"))
     assert f"2.{part} (worker 1's part)" in err
+
+
+def test_j_auto_is_one_process_per_cpu_or_one_where_j_cannot_be_used(tmp_path, monkeypatch):
+    from ecq2pcap.commands import convert
+
+    key = "v140_client.dump.jsonl.gz default"
+    path = next(p for p in inputs() if p.name == key.split()[0])
+    seen = []
+    real = convert.jobs_for
+    monkeypatch.setattr(convert, "jobs_for", lambda args: seen.append(real(args)) or seen[-1])
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert digests(path, "default", ["-j", "auto"]) == EXPECTED[key]
+    assert seen == [3]
+    # stdin (and -w -, --har -, -b): one process, not the usage error an explicit -j 2 gets
+    data = gzip.decompress(path.read_bytes())
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for jobs, code in (("auto", 0), ("2", 2)):
+        p = subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", "-", "-w", "o.pcapng", "-q", "-j", jobs],
+                           cwd=tmp_path, env=env, input=data, capture_output=True, timeout=60)
+        assert p.returncode == code, p.stderr
+    assert (tmp_path / "o.pcapng").stat().st_size > 10_000
