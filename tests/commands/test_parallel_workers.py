@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -163,7 +164,7 @@ def test_a_part_that_ends_early_is_merged_as_whole_blocks_and_entries(tmp_path, 
     monkeypatch.setattr(parallel, "OutputFile", FillsUp)
     monkeypatch.setattr(shards, "ENTRY_BUFFER", 4096)  # HAR parts written in small pieces: some land
     monkeypatch.setattr(shards.Dispatcher, "_assign", alternate)
-    _many_connections(tmp_path / "in.jsonl", 2000)
+    _many_connections(tmp_path / "in.jsonl", 600)
     one = run_main("convert", "in.jsonl", "-w", "1.pcapng", "--har", "1.har", cwd=tmp_path)
     monkeypatch.chdir(tmp_path)
     capfd.readouterr()
@@ -179,7 +180,7 @@ def test_a_part_that_ends_early_is_merged_as_whole_blocks_and_entries(tmp_path, 
     all_entries = json.loads((tmp_path / "1.har").read_text())["log"]["entries"]
     # worker 0's half complete, worker 1's cut short: more than half, less than all
     assert len(all_entries) // 2 < len(entries) < len(all_entries)
-    assert len(all_entries) // 2 * 5 < len(frames) < len(dissect(tshark, tmp_path / "1.pcapng"))
+    assert len(all_entries) // 2 * 5 < len(frames) < _packets(tmp_path / "1.pcapng")
     assert f"2.{part} (worker 1's part)" in err
 
 
@@ -202,3 +203,13 @@ def test_j_auto_is_one_process_per_cpu_or_one_where_j_cannot_be_used(tmp_path, m
                            cwd=tmp_path, env=env, input=data, capture_output=True, timeout=60)
         assert p.returncode == code, p.stderr
     assert (tmp_path / "o.pcapng").stat().st_size > 10_000
+
+
+def _packets(path: Path) -> int:
+    """Enhanced Packet Blocks in a pcapng file (read here, not by ecq2pcap)."""
+    data, pos, n = path.read_bytes(), 0, 0
+    while pos < len(data):
+        kind, length = struct.unpack_from("=II", data, pos)
+        n += kind == 6
+        pos += length
+    return n
