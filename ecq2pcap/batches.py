@@ -21,9 +21,10 @@ _KINDS = (Opened, Chunk, Closed, Captured)
 _INDEX = {kind: i for i, kind in enumerate(_KINDS)}
 _FIELDS = tuple(attrgetter(*(f.name for f in fields(kind))) for kind in _KINDS)
 _CONNECTION = attrgetter(*(f.name for f in fields(Connection)))
-_CHUNK, _CLOSED, _CAPTURED = _INDEX[Chunk], _INDEX[Closed], _INDEX[Captured]
-_WIRE, _RAW, _INFO = ([f.name for f in fields(Chunk)].index(name) for name in ("wire", "raw", "info"))
-_CAPTURED_INFO = [f.name for f in fields(Captured)].index("info")
+_CHUNK, _CLOSED = _INDEX[Chunk], _INDEX[Closed]
+_WIRE, _RAW = ([f.name for f in fields(Chunk)].index(name) for name in ("wire", "raw"))
+# where a kind holds its ChunkInfo (sent as a plain tuple: a NamedTuple pickles through a Python call), or None
+_INFO_AT = tuple(next((i for i, f in enumerate(fields(kind)) if f.name == "info"), None) for kind in _KINDS)
 assert all(fields(kind)[0].name == "conn" for kind in _KINDS)
 
 
@@ -46,12 +47,11 @@ class BatchWriter:
                 if t is None:
                     t = conns[conn_id] = _CONNECTION(f[0])
                 f[0] = t
-                if i == _CAPTURED:
-                    f[_CAPTURED_INFO] = tuple(f[_CAPTURED_INFO])
-                elif i == _CHUNK:
-                    f[_INFO] = tuple(f[_INFO])
-                    if f[_RAW] is f[_WIRE]:
-                        f[_RAW] = None  # (the same bytes: sent once)
+                at = _INFO_AT[i]
+                if at is not None:
+                    f[at] = tuple(f[at])
+                if i == _CHUNK and f[_RAW] is f[_WIRE]:
+                    f[_RAW] = None  # (the same bytes: sent once)
                 elif i == _CLOSED:
                     del conns[conn_id]
                 items.append((seq, i, f))
@@ -76,12 +76,11 @@ class BatchReader:
                 if conn is None:
                     conn = conns[t[0]] = Connection(*t)
                 f[0] = conn
-                if i == _CAPTURED:
-                    f[_CAPTURED_INFO] = ChunkInfo(*f[_CAPTURED_INFO])
-                elif i == _CHUNK:
-                    f[_INFO] = ChunkInfo(*f[_INFO])
-                    if f[_RAW] is None:
-                        f[_RAW] = f[_WIRE]
+                at = _INFO_AT[i]
+                if at is not None:
+                    f[at] = ChunkInfo(*f[at])
+                if i == _CHUNK and f[_RAW] is None:
+                    f[_RAW] = f[_WIRE]
                 elif i == _CLOSED:
                     del conns[t[0]]
                 group.append((seq, _KINDS[i](*f)))

@@ -51,11 +51,10 @@ def run_conversion(args: argparse.Namespace, report: Report, sources: list[FileS
     return status, pipeline
 
 
-def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, *, bar=None,
-                 loud: bool = True) -> int:
+def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, *, bar=None) -> int:
     """Feed every message of ``sources`` to ``pipeline``; the exit status so far. An input that breaks off,
-    Ctrl-C and an output that cannot be written stop the feeding (the caller finishes the outputs); ``loud``:
-    say so on stderr (``convert -j``'s other workers leave it to the first)."""
+    Ctrl-C and an output that cannot be written stop the feeding, said on stderr (the caller finishes the
+    outputs)."""
     status = EXIT_OK
     try:
         for src in sources:
@@ -67,13 +66,11 @@ def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, 
                         bar.update(src.position - done)
                         done = src.position
             except InputError as exc:
-                if loud:
-                    print(f"ecq2pcap: {exc}", file=sys.stderr)
+                print(f"ecq2pcap: {exc}", file=sys.stderr)
                 report.count(Count.BROKEN_INPUTS)
                 status = EXIT_STRICT
     except KeyboardInterrupt:
-        if loud:
-            print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
+        print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
         status = EXIT_INTERRUPTED
     except BrokenPipeError:
         raise

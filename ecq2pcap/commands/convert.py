@@ -12,7 +12,7 @@ from ..report import Count
 from ..summary import format_summary
 from .common import EXIT_OK, EXIT_STRICT, UsageError, add_output_args, stderr_report
 from .conversion import open_sources, run_conversion
-from .parallel import convert_parallel
+from .parallel import check_parallel, convert_parallel
 
 
 def add_convert_parser(sub) -> argparse.ArgumentParser:
@@ -46,7 +46,9 @@ def jobs_for(args: argparse.Namespace) -> int:
     ``-w -``/``--har -``, ``-b``) rather than the usage error an explicit N gets."""
     if args.jobs != "auto":
         return args.jobs
-    if "-" in args.inputs or "-" in (args.write, args.har) or getattr(args, "ring_buffer", None):
+    try:
+        check_parallel(args)
+    except UsageError:
         return 1
     try:
         cpus = len(os.sched_getaffinity(0))

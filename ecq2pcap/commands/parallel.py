@@ -196,7 +196,7 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                     share.pcapng.ecapture_version = lambda: pipeline.ecapture_version
                 bar = progress_bar(sources, progress)
                 try:
-                    status = finish_outputs(pipeline, feed_sources(pipeline, sources, report, bar=bar, loud=True))
+                    status = finish_outputs(pipeline, feed_sources(pipeline, sources, report, bar=bar))
                 finally:
                     if bar is not None:
                         bar.close()

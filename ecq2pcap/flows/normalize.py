@@ -70,7 +70,8 @@ class Normalizer:
             return PREFACE + SETTINGS_FRAME, payload, (MISSED_PREFACE_NOTE,)
         return b"", payload, ()
 
-    def _h2_frames(self, payload: bytes, form: PayloadForm, direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
+    def _h2_frames(self, payload: bytes, form: PayloadForm,
+                   direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
         if self._h2 is None:
             self._h2 = H2Reencoder()
         if form is PayloadForm.H2_DUMP:
