@@ -10,21 +10,12 @@ import pytest
 from ecq2pcap.sinks.pcapng.names import NameBook, name_resolution_block
 from tests.conftest import ROOT, run_tshark
 from tests.support import mixed_stream
+from tests.support.pcapng import blocks
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 SYN = "tcp.flags.syn==1 && tcp.flags.ack==0"
 EXPECTED = {40001: "api.example.com", 40002: "www.other.test", 40003: "api.example.com",
             50000: "shop.example.com", 40004: "plain.test"}
-
-
-def blocks(path):
-    data = path.read_bytes()
-    pos, out = 0, []
-    while pos < len(data):
-        btype, total = struct.unpack_from("=II", data, pos)
-        out.append((btype, data[pos:pos + total]))
-        pos += total
-    return out
 
 
 def syn_names(tshark, pcap, *extra):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -17,6 +16,7 @@ import pytest
 from tests.conftest import FIXTURES, ROOT
 from tests.support.cli import run_main
 from tests.support.dissect import bad_expert, dissect
+from tests.support.pcapng import epbs
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -30,20 +30,6 @@ def convert(out: Path, *args: str, jobs: int = 1) -> subprocess.CompletedProcess
         return run_main(*argv, text=True)
     return subprocess.run([sys.executable, "-m", "ecq2pcap", *argv], capture_output=True, text=True, timeout=300,
                           env=ENV)
-
-
-def epbs(path: Path) -> list[tuple[int, bytes, bytes]]:
-    """(timestamp, packet, options) of every Enhanced Packet Block, read independently of ecq2pcap."""
-    data, out, pos = path.read_bytes(), [], 0
-    while pos < len(data):
-        btype, total = struct.unpack_from("=II", data, pos)
-        if btype == 6:
-            hi, lo, caplen = struct.unpack_from("=III", data, pos + 12)
-            body = data[pos + 28 : pos + 28 + caplen]
-            opts = data[pos + 28 + caplen + (-caplen % 4) : pos + total - 4]
-            out.append(((hi << 32) | lo, body, opts))
-        pos += total
-    return out
 
 
 def har_entries(path: Path) -> Counter:

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from tests.support.cli import run_main
 from tests.support.dissect import bad_expert, dissect
 from tests.support.golden import GOLDEN, digests, inputs
 from tests.support.mixed_stream import event_line
+from tests.support.pcapng import epbs
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXPECTED = json.loads(GOLDEN.read_text())
@@ -180,7 +180,7 @@ def test_a_part_that_ends_early_is_merged_as_whole_blocks_and_entries(tmp_path, 
     all_entries = json.loads((tmp_path / "1.har").read_text())["log"]["entries"]
     # worker 0's half complete, worker 1's cut short: more than half, less than all
     assert len(all_entries) // 2 < len(entries) < len(all_entries)
-    assert len(all_entries) // 2 * 5 < len(frames) < _packets(tmp_path / "1.pcapng")
+    assert len(all_entries) // 2 * 5 < len(frames) < len(epbs(tmp_path / "1.pcapng"))
     assert f"2.{part} (worker 1's part)" in err
 
 
@@ -203,13 +203,3 @@ def test_j_auto_is_one_process_per_cpu_or_one_where_j_cannot_be_used(tmp_path, m
                            cwd=tmp_path, env=env, input=data, capture_output=True, timeout=60)
         assert p.returncode == code, p.stderr
     assert (tmp_path / "o.pcapng").stat().st_size > 10_000
-
-
-def _packets(path: Path) -> int:
-    """Enhanced Packet Blocks in a pcapng file (read here, not by ecq2pcap)."""
-    data, pos, n = path.read_bytes(), 0, 0
-    while pos < len(data):
-        kind, length = struct.unpack_from("=II", data, pos)
-        n += kind == 6
-        pos += length
-    return n
