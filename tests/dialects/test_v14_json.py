@@ -122,3 +122,34 @@ def test_whole_v140_sample(samples_dir):
                 kinds[key] += 1
     c = expected["counts"]
     assert kinds == {"events": c["events"], "heartbeats": c["heartbeats"], "logs": c["replay_logs"] + c["live_logs"]}
+
+
+def test_one_pass_event_decode_gives_what_the_general_path_gives(samples_dir):
+    """Event lines are decoded in one typed pass; the envelope-then-event path (still taken by every other
+    line) must give the same record, field for field, on every event of a real stream and on the field
+    variants: gotls's ``payload`` instead of ``payload_base64`` (v1.4.3), NUL-padded pname (§10.20), a
+    ``length`` that is not the payload's (§10.5), the sock: unknown-tuple form (§10.8)."""
+    from ecq2pcap.dialects.v14_json import _envelope, decode_event_json
+
+    lines = [line.rstrip(b"\n") for line in gzip.open(samples_dir / "v140_client.dump.jsonl.gz")]
+    gotls = event(b"")
+    del gotls["payload"]["payload_base64"]
+    gotls["payload"]["payload"] = base64.b64encode(b"GET / HTTP/1.1\r\n\r\n").decode()
+    variants = [
+        gotls,
+        event(b"x", pname="Socket Thread\u0000\u0000\u0000", uuid="9_9_Socket Thread\u0000\u0000\u0000_1"),
+        event(b"abc", length=999),
+        event(b"abc", uuid="sock:316_316_curl_5_1_0.0.0.0:0-0.0.0.0:0_0", src_ip="", dst_ip=""),
+    ]
+    lines += [json.dumps(v).encode() for v in variants]
+    events = [line for line in lines if json.loads(line)["log_type"] == 2]
+    assert len(events) > len(variants)
+    for n, line in enumerate(events):
+        [fast] = decode(Message(line, Opcode.TEXT, f"s:{n}"))
+        general = decode_event_json(_envelope.decode(line).payload, f"s:{n}")
+        assert repr(fast) == repr(general), line
+
+
+def test_an_event_shaped_payload_of_another_log_type_is_not_an_event():
+    [ann] = decode(msg({**event(b"GET / HTTP/1.1\r\n\r\n"), "log_type": 7}))
+    assert isinstance(ann, Annotation) and "log_type 7" in ann.kind
