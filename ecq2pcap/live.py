@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, TextIO
 from .report import Count
 from .sources.recording import Recorder, recorded_time_ns
 from .dialects.cheap import is_heartbeat, is_log_message
-from .sources.websocket import ConnectError, Delivery, WebSocketSource
+from .sources.websocket import MAX_BATCH, ConnectError, Delivery, WebSocketSource
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -266,8 +266,9 @@ async def capture(
             loop.remove_signal_handler(sig)
         await source.close()
     if reason not in ("count", "output closed", "output failed") and stop.requests < 2:
-        rest = source.drain()
-        if rest and await asyncio.to_thread(session.process, rest):
-            reason = session.stop_reason
+        while source.backlog:  # (in batches: a backlog that spilled to its file may be large)
+            if await asyncio.to_thread(session.process, source.drain(MAX_BATCH)):
+                reason = session.stop_reason
+                break
     return reason
 

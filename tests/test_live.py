@@ -289,6 +289,31 @@ def test_cli_live_then_convert_of_the_recording_is_identical(samples_dir, tmp_pa
     json.loads(har1.read_text())
 
 
+def test_cli_live_through_the_backlog_file_is_identical_to_convert(samples_dir, tmp_path, no_ticks, capsys,
+                                                                     monkeypatch):
+    """With one byte of backlog memory every message waits in the temporary file (written and read back in pieces
+    smaller than a message): the outputs are still those of convert of the recording, and the summary
+    says the converter fell behind."""
+    from ecq2pcap.sources import backlog
+
+    monkeypatch.setattr(backlog, "WRITE_CHUNK", 100)
+    monkeypatch.setattr(backlog, "READ_CHUNK", 37)
+    replay, stream = load_frames(samples_dir / "v15_client.frames.jsonl.gz")  # (binary frames)
+    pcap1, har1, rec = tmp_path / "live.pcapng", tmp_path / "live.har", tmp_path / "rec.jsonl.gz"
+    with FakeECapture(replay=replay, script=stream) as fake:
+        code = cli_main(["live", fake.url, "-w", str(pcap1), "--har", str(har1), "--record", str(rec),
+                         "--idle-timeout", "0", "--duration", "1", "--max-backlog-memory", "1"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert f"{len(replay) + len(stream)} message(s) waited in a temporary file" in err
+    assert "converting fell behind eCapture" in err
+    assert [m.data for m in read_recording(rec)] == [as_bytes(f) for f in replay + stream]
+    pcap2, har2 = tmp_path / "conv.pcapng", tmp_path / "conv.har"
+    assert cli_main(["convert", str(rec), "-w", str(pcap2), "--har", str(har2), "--idle-timeout", "0", "-q"]) == 0
+    assert after_shb(pcap1) == after_shb(pcap2)
+    assert har1.read_bytes() == har2.read_bytes()
+
+
 def test_cli_live_count(samples_dir, tmp_path, no_ticks, capsys):
     replay, stream = load_frames(samples_dir / "v140_client.frames.jsonl.gz")
     with FakeECapture(replay=replay, script=stream) as fake:

@@ -20,6 +20,7 @@ from typing import BinaryIO
 from ..argtypes import int_between, seconds, size
 from ..limits import LIMIT_FLAGS, Limits, format_size
 from ..live import Session, capture
+from ..sources.backlog import DEFAULT_MEMORY
 from ..sources.recording import Recorder
 from .status import Progress, StatusLine
 from ..outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error
@@ -65,6 +66,10 @@ def add_connection_options(cmd: argparse.ArgumentParser) -> None:
     conn.add_argument("--open-timeout", type=seconds, default=10.0, metavar="S",
                       help="give up an opening handshake that gets no answer after S seconds, then retry "
                       "(default 10, as websockets; 0 = wait forever)")
+    conn.add_argument("--max-backlog-memory", type=size, default=DEFAULT_MEMORY, metavar="BYTES",
+                      help="messages received and not yet converted are kept in memory up to this; beyond it "
+                      "they wait in a temporary file (TMPDIR), so a converter that falls behind a busy eCapture "
+                      f"neither gets dropped nor grows without bound (default {format_size(DEFAULT_MEMORY)})")
     cmd.add_argument("-q", "--quiet", action="store_true", help="no status line and no summary")
 
 
@@ -111,7 +116,8 @@ def make_source(args: argparse.Namespace, status: StatusLine) -> WebSocketSource
 
     return WebSocketSource(args.url, origin=args.origin or None, insecure=args.insecure,
                            retry_for=args.retry_for, on_status=on_status, open_timeout=args.open_timeout or None,
-                           max_message_size=Limits.from_args(args).message_size)
+                           max_message_size=Limits.from_args(args).message_size,
+                           backlog_memory=args.max_backlog_memory)
 
 
 def run_session(source: WebSocketSource, session: Session, args: argparse.Namespace, status: StatusLine, what: str) -> str:
@@ -208,7 +214,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         text = f"ecq2pcap: recorded {rec.messages} messages ({rec.bytes / 1e6:,.1f} MB) to {where}"
         if source.reconnects:
             text += f"; {source.reconnects} reconnect(s)"
-        print(text, file=sys.stderr)
+        print(text + _spill_summary(source).replace(", ", "; ", 1), file=sys.stderr)
     return code
 
 
@@ -222,4 +228,11 @@ def _live_summary(source: WebSocketSource, session: Session) -> str:
         text += f", {source.watchdog.warnings} heartbeat warning(s)"
     if source.oversized:
         text += f", {source.oversized} message(s) over {LIMIT_FLAGS['message_size']} not received"
-    return text
+    return text + _spill_summary(source)
+
+
+def _spill_summary(source: WebSocketSource) -> str:
+    if not source.spilled:
+        return ""
+    return (f", {source.spilled} message(s) waited in a temporary file (converting fell behind; "
+            "--max-backlog-memory)")

@@ -1,10 +1,11 @@
 """The live source: eCapture's eCaptureQ WebSocket as a stream of messages.
 
-One asyncio task reads the socket and appends every message to an unbounded queue;
-the consumer takes them in batches (:meth:`WebSocketSource.get_batch`). The reader
-never waits on the consumer, because eCapture disconnects a client that falls 256
-messages behind (protocol doc §1.7). A consumer that does slow, blocking work
-should do it off the event loop (``asyncio.to_thread``), as :mod:`ecq2pcap.live` does.
+One asyncio task reads the socket and appends every message to a :class:`~.backlog.Backlog`
+(memory up to a limit, then a temporary file); the consumer takes them in batches
+(:meth:`WebSocketSource.get_batch`). The reader never waits on the consumer, because eCapture
+disconnects a client that falls 256 messages behind (protocol doc §1.7). A consumer that does
+slow, blocking work should do it off the event loop (``asyncio.to_thread``), as
+:mod:`ecq2pcap.live` does.
 
 Also here, sans-IO: :class:`Backoff` (reconnect delays). Beside it: :mod:`.replay` (startup
 logs eCapture replays on every connection, §1.6) and :mod:`.watchdog` (warns when
@@ -17,9 +18,7 @@ import asyncio
 import os
 import ssl
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -30,6 +29,7 @@ from websockets.typing import Origin
 from ..dialects.cheap import is_heartbeat
 from ..limits import DEFAULT_LIMITS, limit_note
 from ..model import Message, Opcode
+from .backlog import DEFAULT_MEMORY, Backlog, Delivery
 from .replay import ReplayFilter
 from .watchdog import HeartbeatWatchdog
 
@@ -81,11 +81,6 @@ class Backoff:
 # the source
 
 
-class Delivery(NamedTuple):
-    message: Message
-    replayed: bool  # a startup log this stream already delivered (record it, do not feed it)
-
-
 def _ssl_context(url: str, insecure: bool) -> ssl.SSLContext | None:
     if not url.startswith("wss:"):
         return None
@@ -104,6 +99,8 @@ class WebSocketSource:
     ``on_status(kind, text)``: connection news and heartbeat warnings for the user.
     ``max_message_size``: a bigger message is refused (the library closes the connection with
     code 1009 before buffering it; the source reconnects) and counted in ``oversized``.
+    ``backlog_memory``: bytes of messages not yet taken kept in memory; more wait in a temporary
+    file (:class:`~.backlog.Backlog`; ``on_status("backlog", text)`` says when).
     Counters: ``messages``, ``bytes``, ``connections``, ``reconnects``, ``connected``, ``oversized``.
     """
 
@@ -121,6 +118,7 @@ class WebSocketSource:
         open_timeout: float = 10.0,
         clock: Callable[[], int] = time.time_ns,
         max_message_size: int | None = DEFAULT_LIMITS.message_size,
+        backlog_memory: int = DEFAULT_MEMORY,
     ) -> None:
         self.max_message_size = max_message_size
         self.oversized = 0
@@ -140,7 +138,7 @@ class WebSocketSource:
         self.reconnects = 0
         self.connected = False
         self.error: ConnectError | None = None
-        self._queue: deque[Delivery] = deque()
+        self._queue = Backlog(backlog_memory, note=lambda text: self.on_status("backlog", text))
         self._wake = asyncio.Event()
         self._ws: ClientConnection | None = None
         self._tasks: list[asyncio.Task] = []
@@ -189,6 +187,11 @@ class WebSocketSource:
     def backlog(self) -> int:
         return len(self._queue)
 
+    @property
+    def spilled(self) -> int:
+        """Messages that waited in the backlog's temporary file (the converter fell behind)."""
+        return self._queue.spilled
+
     def wake(self) -> None:
         """Make a pending :meth:`get_batch` return (e.g. from a signal handler)."""
         self._wake.set()
@@ -213,9 +216,7 @@ class WebSocketSource:
 
     def drain(self, limit: int | None = None) -> list[Delivery]:
         """What is queued now, without waiting."""
-        q = self._queue
-        n = len(q) if limit is None else min(limit, len(q))
-        return [q.popleft() for _ in range(n)]
+        return self._queue.take(len(self._queue) if limit is None else limit)
 
     # -- reader
 

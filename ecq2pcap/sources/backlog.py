@@ -1,0 +1,188 @@
+"""The live source's queue of messages received and not yet converted, in bounded memory.
+
+eCapture drops a client that falls 256 messages behind (protocol doc §1.7), so the socket is
+read at once whatever the converter's speed, and what it has not taken yet waits here. When
+eCapture sends faster than the converter works for long (a busy host: tens of thousands of
+messages per second against ~13k converted), that wait grows without end. A :class:`Backlog`
+keeps up to ``memory_limit`` bytes of it in memory; beyond that, messages wait in a temporary
+file (``TMPDIR``) in arrival order and are read back when their turn comes, so memory stays
+bounded and nothing is dropped. Once the file is read out it is emptied, and messages are kept
+in memory again.
+
+A write to the file that fails (disk full) keeps the message in memory instead, in order, and
+says so once: memory is then no longer bounded, but nothing is lost.
+
+Only the event loop's thread touches a backlog (the reader appends, ``get_batch`` takes).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from collections import deque
+from collections.abc import Callable
+from typing import BinaryIO, NamedTuple
+
+from ..limits import format_size
+from ..model import Message, Opcode
+
+DEFAULT_MEMORY = 64 << 20
+MESSAGE_OVERHEAD = 300  # bytes a queued message costs beyond its data (Delivery, Message, origin)
+WRITE_CHUNK = 1 << 20  # spilled bytes gathered before one write
+READ_CHUNK = 1 << 20
+
+_HEAD = struct.Struct("<qIIB")  # receive time (-1: none), data length, origin length, flags
+_BINARY, _REPLAYED = 1, 2
+
+
+class Delivery(NamedTuple):
+    message: Message
+    replayed: bool  # a startup log this stream already delivered (record it, do not feed it)
+
+
+def _size(d: Delivery) -> int:
+    return len(d.message.data) + MESSAGE_OVERHEAD
+
+
+class Backlog:
+    """A FIFO of :class:`Delivery`: ``append`` one, ``take`` up to n in arrival order.
+
+    ``note(text)`` is told when messages start waiting in the file (once per run) and when the
+    file cannot be written. Counters: ``spilled`` (messages that waited in the file), ``peak``
+    (the most messages waiting at once).
+    """
+
+    def __init__(self, memory_limit: int = DEFAULT_MEMORY, *, note: Callable[[str], None] | None = None,
+                 spool: Callable[[], BinaryIO] = tempfile.TemporaryFile) -> None:
+        self.memory_limit = memory_limit
+        self.note = note or (lambda text: None)
+        self.spilled = 0
+        self.peak = 0
+        self.spill_error: OSError | None = None
+        self.lost = 0  # messages the file did not give back (only if something else cut it)
+        self._memory: deque[Delivery] = deque()
+        self._memory_bytes = 0
+        self._make_spool = spool
+        self._file: BinaryIO | None = None
+        self._written = 0  # bytes of the file written ...
+        self._read = 0  # ... and read back
+        self._pending = bytearray()  # spilled records not yet written (or not writable)
+        self._unparsed = b""  # read back, not yet a whole record
+        self._ready: deque[Delivery] = deque()  # read back and parsed
+        self._in_spool = 0  # messages in the file, _pending, _unparsed or _ready
+
+    def __len__(self) -> int:
+        return len(self._memory) + self._in_spool
+
+    @property
+    def memory_bytes(self) -> int:
+        """What the messages held in memory cost (estimated), the spill's buffers aside."""
+        return self._memory_bytes
+
+    def append(self, d: Delivery) -> None:
+        size = _size(d)
+        if not self._in_spool and self._memory_bytes + size <= self.memory_limit:
+            self._memory.append(d)
+            self._memory_bytes += size
+        else:  # behind messages already waiting in the file, or over the limit
+            self._spill(d)
+        n = len(self._memory) + self._in_spool
+        if n > self.peak:
+            self.peak = n
+
+    def take(self, limit: int) -> list[Delivery]:
+        """Up to ``limit`` messages, oldest first."""
+        out: list[Delivery] = []
+        memory = self._memory
+        while memory and len(out) < limit:
+            d = memory.popleft()
+            self._memory_bytes -= _size(d)
+            out.append(d)
+        while self._in_spool and len(out) < limit:
+            if not self._ready:
+                self._read_back()
+            if not self._in_spool:
+                break
+            n = min(limit - len(out), len(self._ready))
+            out.extend(self._ready.popleft() for _ in range(n))
+            self._in_spool -= n
+        if not self._in_spool and self._written:
+            self._reset()
+        return out
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    # -- the file
+
+    def _spill(self, d: Delivery) -> None:
+        if not self.spilled:
+            self.note(f"converting fell behind eCapture: messages beyond {format_size(self.memory_limit)} of "
+                      "backlog wait in a temporary file (TMPDIR) and are converted in order")
+        self.spilled += 1
+        self._in_spool += 1
+        m = d.message
+        origin = m.origin.encode("utf-8", "surrogatepass")
+        flags = (_BINARY if m.opcode is Opcode.BINARY else 0) | (_REPLAYED if d.replayed else 0)
+        time_ns = m.recv_time_ns if m.recv_time_ns is not None else -1
+        self._pending += _HEAD.pack(time_ns, len(m.data), len(origin), flags)
+        self._pending += origin
+        self._pending += m.data
+        if len(self._pending) >= WRITE_CHUNK and self.spill_error is None:
+            self._write()
+
+    def _write(self) -> None:
+        try:
+            if self._file is None:
+                self._file = self._make_spool()
+            written = os.pwrite(self._file.fileno(), self._pending, self._written)
+        except OSError as exc:  # (disk full): the records stay in memory, in order
+            self.spill_error = exc
+            self.note(f"the backlog cannot be written to a temporary file ({exc.strerror or exc}): "
+                      "it is kept in memory")
+            return
+        self._written += written
+        del self._pending[:written]
+
+    def _read_back(self) -> None:
+        """Parse the next records into ``_ready`` (from the file, then from what is pending)."""
+        while not self._ready:
+            if self._read < self._written:
+                data = os.pread(self._file.fileno(), min(READ_CHUNK, self._written - self._read), self._read)
+                self._read += len(data)
+            else:
+                data = bytes(self._pending)
+                self._pending.clear()
+            if not data:  # (the file was cut or changed behind our back): say so, do not spin
+                self.note(f"{self._in_spool} message(s) lost: the backlog's temporary file ended early")
+                self.lost += self._in_spool
+                self._in_spool, self._unparsed = 0, b""
+                return
+            buf = self._unparsed + data if self._unparsed else data
+            self._unparsed = self._parse(buf)
+
+    def _parse(self, buf: bytes) -> bytes:
+        """Whole records of ``buf`` into ``_ready``; returns the rest."""
+        view, pos, end, head = memoryview(buf), 0, len(buf), _HEAD.size
+        while end - pos >= head:
+            time_ns, n, o, flags = _HEAD.unpack_from(buf, pos)
+            start = pos + head + o
+            if end < start + n:
+                break
+            origin = str(view[pos + head : start], "utf-8", "surrogatepass")
+            message = Message(bytes(view[start : start + n]), Opcode.BINARY if flags & _BINARY else Opcode.TEXT,
+                              origin, None if time_ns < 0 else time_ns)
+            self._ready.append(Delivery(message, bool(flags & _REPLAYED)))
+            pos = start + n
+        return buf[pos:]
+
+    def _reset(self) -> None:
+        """The file is read out: empty it, and keep messages in memory again."""
+        try:
+            os.ftruncate(self._file.fileno(), 0)
+        except OSError:
+            pass
+        self._written = self._read = 0
