@@ -1,9 +1,9 @@
 """A minimal eCaptureQ stand-in that can send faster than the client reads (for bench/live_burst.py).
 
 One process, one client: answers the WebSocket handshake, then sends the lines of a file as text frames at
-``--rate`` messages/s (0: as fast as the socket takes them), in batches every millisecond. As eCapture does, a
-producer puts messages into a per-client queue of ``--queue`` (256) messages without waiting, a writer thread
-sends them with blocking writes (kernel buffers as usual), and a client whose queue overflows is dropped.
+``--rate`` messages/s (0: as fast as the socket takes them). As eCapture does, messages wait in a per-client
+queue of ``--queue`` (256) messages until the socket takes them (kernel buffers as usual), and a client whose
+queue overflows is dropped.
 Prints one JSON line: sent, seconds, dropped.
 """
 
@@ -11,33 +11,49 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
+import select
 import socket
 import sys
-import threading
 import time
+from collections import deque
+from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.raw_websocket import frame, handshake  # noqa: E402  (the tests' hand-written server side)
 
 
-def _write(conn: socket.socket, q: "queue.Queue") -> None:
-    """The per-client writer: blocking writes of what the queue holds (batched, as fast as the socket takes)."""
-    while True:
-        batch = [q.get()]
-        while True:
+def _paced(conn: socket.socket, frames: list[bytes], rate: float, limit: int, start: float) -> tuple[int, bool]:
+    """Send ``frames`` at ``rate``/s, one thread, non-blocking: a frame waits in the queue until the kernel takes
+    it (the client's socket buffers full means the client is behind); more than ``limit`` waiting: dropped.
+    (eCapture's queue and writer are goroutines; two Python threads here would make the GIL's turns, not the
+    client, decide when the queue overflows.)"""
+    conn.setblocking(False)
+    waiting: deque[bytes] = deque()  # produced, not yet taken by the kernel (the first maybe in part)
+    produced = 0
+    while produced < len(frames) or waiting:
+        due = min(len(frames), int((time.perf_counter() - start) * rate) + 1)
+        waiting.extend(frames[produced:due])
+        produced = max(produced, due)
+        if waiting:
             try:
-                batch.append(q.get_nowait())
-            except queue.Empty:
-                break
-        done = batch[-1] is None
-        try:
-            conn.sendall(b"".join(f for f in batch if f is not None))
-        except OSError:
-            return
-        if done:
-            return
+                n = conn.send(b"".join(islice(waiting, 64)))
+            except BlockingIOError:
+                n = 0
+            except OSError:
+                return produced - len(waiting), True
+            while n and n >= len(waiting[0]):
+                n -= len(waiting.popleft())
+            if n:
+                waiting[0] = waiting[0][n:]
+        if len(waiting) > limit:
+            return produced - len(waiting), True
+        if produced < len(frames):
+            time.sleep(0.0002)
+        elif waiting:
+            select.select([], [conn], [], 0.01)
+    conn.setblocking(True)
+    return produced, False
 
 
 def main() -> None:
@@ -57,22 +73,7 @@ def main() -> None:
         conn.sendall(b"".join(frames))
         sent = len(frames)
     else:
-        q: queue.Queue = queue.Queue(maxsize=a.queue)
-        writer = threading.Thread(target=_write, args=(conn, q), daemon=True)
-        writer.start()
-        while sent < len(frames) and not dropped:
-            due = min(len(frames), int((time.perf_counter() - start) * a.rate) + 1)
-            while sent < due:
-                try:
-                    q.put_nowait(frames[sent])
-                except queue.Full:  # the client is more than the queue behind: eCapture drops it
-                    dropped = True
-                    break
-                sent += 1
-            time.sleep(0.0005)
-        if not dropped:
-            q.put(None)
-            writer.join(60)
+        sent, dropped = _paced(conn, frames, a.rate, a.queue, start)
     seconds = time.perf_counter() - start
     if not dropped:
         conn.sendall(b"\x88\x02\x03\xe8")  # close 1000: eCapture exits

@@ -7,7 +7,10 @@ record  URL -o DUMP|-                                         → a lossless rec
 The socket is read by :class:`~ecq2pcap.sources.websocket.WebSocketSource` on the
 event loop; everything that writes (pipeline, sinks, recording) runs in a worker
 thread one batch at a time, so a slow disk or a slow ``| wireshark`` never stalls
-the reader (eCapture drops clients that fall 256 messages behind).
+the reader (eCapture drops clients that fall 256 messages behind). ``live`` runs its
+:class:`Session` in a process of its own
+(:class:`~ecq2pcap.commands.converting.ConvertingProcess`), so that converting does not
+even share the interpreter with the reader.
 
 Stopping: ``--duration``, ``--count``, Ctrl-C or SIGTERM, or the reader of ``-w -``
 going away. The open connections are then finished (FIN in the pcapng, HAR
@@ -77,6 +80,11 @@ class Session:
     @property
     def events(self) -> int:
         return self.pipeline.report.counts[Count.EVENTS] if self.pipeline is not None else self._events
+
+    @property
+    def connections(self) -> int | None:
+        """Connections opened so far (None: recording only, no conversion)."""
+        return self.pipeline.report.counts[Count.CONNECTIONS] if self.pipeline is not None else None
 
     @property
     def ecapture_version(self) -> str | None:

@@ -11,38 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 import sys
-from collections.abc import Callable
 from contextlib import ExitStack
-from typing import BinaryIO
 
 from ..argtypes import int_between, seconds, size
 from ..limits import LIMIT_FLAGS, Limits, format_size
 from ..live import Session, capture
 from ..sources.backlog import DEFAULT_MEMORY
-from ..sources.recording import Recorder
+from . import converting
 from .status import Progress, StatusLine
-from ..outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error
-from ..report import Report
+from ..outputs import OutputGuard, describe_write_error
 from ..sources.websocket import DEFAULT_ORIGIN, WebSocketSource, check_url
 from ..summary import format_summary
-from .common import EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError, add_output_args, open_pipeline
-
-
-def open_recording(path: str, url: str, stack: ExitStack) -> Recorder:
-    """A recorder on ``path`` ('-' = stdout; gzip when it ends with .gz), closed by ``stack``."""
-    try:
-        if path == "-":
-            return Recorder(sys.stdout.buffer, url, "<stdin>")
-        out: BinaryIO = stack.enter_context(OutputFile(path))
-        if path.endswith(".gz"):
-            out = stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=6))
-        return Recorder(out, url, path)
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise UsageError(describe_write_error(exc) if exc.filename else f"{path}: cannot write: {exc.strerror or exc}") from None
+from .common import EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError, add_output_args
+from .live_outputs import claim, finish_steps, open_live_session, open_recording
 
 
 def _add_connection_args(cmd: argparse.ArgumentParser) -> None:
@@ -151,45 +133,38 @@ def exit_code(source: WebSocketSource, session: Session, reason: str, status: St
     return EXIT_STRICT if source.connections else EXIT_USAGE
 
 
-def _claim(guard: OutputGuard, option: str, path: str) -> None:
-    try:
-        guard.claim(option, path)
-    except OutputConflict as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _finally(session: Session, *steps: Callable[[], None]) -> None:
-    """Run every step (finishing the outputs); a write error is kept as the session's."""
-    for step in steps:
-        try:
-            step()
-        except OSError as exc:
-            session._failed(exc)
-
-
 def cmd_live(args: argparse.Namespace) -> int:
     if args.record == "-" and args.write == "-":
         raise UsageError("--record - and -w - cannot both write to stdout")
     status = StatusLine(enabled=False if args.quiet else None)
-    report = Report(emit=status.say)
     source = make_source(args, status)
-    guard = OutputGuard()
-    if args.record:
-        _claim(guard, "--record", args.record)
+    converter = converting.start(args, status.say)  # the outputs are opened (and checked) there
+    if converter is None:  # no fork on this platform: convert in this process
+        return _live_here(args, source, status)
+    try:
+        reason = run_session(source, converter, args, status, "live")
+    finally:
+        converter.finish()
+    return _live_end(args, source, converter, reason, status, converter.summary)
+
+
+def _live_here(args: argparse.Namespace, source: WebSocketSource, status: StatusLine) -> int:
     with ExitStack() as stack:
-        pipeline = open_pipeline(args, stack, report, live=True, guard=guard)
-        recorder = open_recording(args.record, args.url, stack) if args.record else None
-        session = Session(pipeline, recorder, args.count, watch_stdout=args.write == "-")
-        pipeline.on_output_closed = session.output_closed  # the HAR is still completed when -w - closes
+        session, pipeline, report = open_live_session(args, stack, status.say)
         try:
             reason = run_session(source, session, args, status, "live")
         finally:
-            _finally(session, pipeline.finish, session.flush, stack.close)
+            finish_steps(session, pipeline.finish, session.flush, stack.close)
+    return _live_end(args, source, session, reason, status, format_summary(report, pipeline))
+
+
+def _live_end(args: argparse.Namespace, source: WebSocketSource, session, reason: str, status: StatusLine,
+              summary: str) -> int:
     if session.output_error is not None:
         reason = "output failed"
     code = exit_code(source, session, reason, status)
     if not args.quiet:
-        print(format_summary(report, pipeline), file=sys.stderr)
+        print(summary, file=sys.stderr)
         print(_live_summary(source, session), file=sys.stderr)
     return code
 
@@ -197,14 +172,14 @@ def cmd_live(args: argparse.Namespace) -> int:
 def cmd_record(args: argparse.Namespace) -> int:
     status = StatusLine(enabled=False if args.quiet else None)
     source = make_source(args, status)
-    _claim(OutputGuard(), "-o", args.output)
+    claim(OutputGuard(), "-o", args.output)
     with ExitStack() as stack:
         session = Session(None, open_recording(args.output, args.url, stack), args.count,
                           watch_stdout=args.output == "-")
         try:
             reason = run_session(source, session, args, status, "recording")
         finally:
-            _finally(session, session.flush, stack.close)
+            finish_steps(session, session.flush, stack.close)
     if session.output_error is not None:
         reason = "output failed"
     code = exit_code(source, session, reason, status)

@@ -10,7 +10,6 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 from ..pipeline import V200_NOTICE
-from ..report import Count
 
 if TYPE_CHECKING:
     from ..live import Session
@@ -77,7 +76,7 @@ class Progress:
     def __call__(self) -> None:
         version = self.session.ecapture_version
         # with a pipeline, the pipeline itself warns about v2.0.0 (convert does too)
-        if version and not self._noticed and "v2.0.0" in version and self.session.pipeline is None:
+        if version and not self._noticed and "v2.0.0" in version and self.session.connections is None:
             self._noticed = True
             self.status.say(V200_NOTICE)
         if not self.status.enabled:
@@ -87,9 +86,9 @@ class Progress:
             self._rate = (src.messages - self._n) / (now - self._t)
             self._t, self._n = now, src.messages
         parts = [self.what, f"{self._rate:,.0f} msg/s", f"{src.bytes / 1e6:,.1f} MB"]
-        pipeline = self.session.pipeline
-        if pipeline is not None:
-            parts.append(f"{pipeline.report.counts[Count.CONNECTIONS]} connections")
+        connections = self.session.connections
+        if connections is not None:
+            parts.append(f"{connections} connections")
         age = src.watchdog.age_s(time.time_ns())
         parts.append("no heartbeat yet" if age is None else f"heartbeat {age:.0f} s ago")
         if version:

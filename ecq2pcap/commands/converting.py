@@ -1,0 +1,221 @@
+"""``live``'s conversion in a process of its own, so that reading eCapture never waits for it.
+
+In one process the socket reader and the converter share the GIL: while the converter works
+(~80 µs per event), the reader gets the interpreter in turns, and a busy eCapture sends on.
+:class:`ConvertingProcess` is a :class:`~ecq2pcap.live.Session` run in a forked child: the
+capture loop calls it exactly as it calls a session (``process`` a batch, ``tick``, ``flush``),
+one call at a time, and reads the same state (``stop_reason``, ``output_error``, ...), which
+comes back with every answer. The parent then only reads the socket, queues (the backlog) and
+hands batches on, on its own CPU.
+
+The child opens the outputs (``open_pipeline``, the recording) and is the only process that
+writes them; what it would print (warnings, the summary) comes back with its answers and the
+parent prints it, under its status line. It ignores SIGINT and SIGTERM: stopping is the parent's
+(Ctrl-C reaches the whole process group). If the parent goes away without saying ``finish``
+(killed), the child reads the end of its pipe, completes the outputs and exits.
+
+Where ``fork`` is missing, :func:`start` returns None and ``live`` converts in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import signal
+import stat
+import traceback
+from contextlib import ExitStack
+
+from ..live import Session
+from ..model import Message, Opcode
+from ..report import Report
+from ..sources.websocket import Delivery
+from ..summary import format_summary
+from .common import UsageError
+from .live_outputs import finish_steps, open_live_session
+
+# what the parent reads of the session (the capture loop, the status line, the exit code and summary)
+_STATE = ("events", "broken", "output_error", "stop_reason", "replays_skipped", "ecapture_version", "connections")
+
+
+class ConvertingProcess:
+    """The parent's handle on the converting child: a Session's calls and state."""
+
+    def __init__(self, proc, conn, state: dict, say) -> None:
+        self._proc, self._conn, self._say = proc, conn, say
+        self._state = state
+        self.summary = ""  # the pipeline's summary, once finished
+        self.finished = False
+        self._gone = False  # the child failed or ended: it completed the outputs itself
+
+    def __getattr__(self, name: str):
+        if name in _STATE:
+            return self._state[name]
+        raise AttributeError(name)
+
+    # -- a Session's calls
+
+    def process(self, batch: list[Delivery]) -> bool:
+        wire = [(m.data, m.opcode is Opcode.BINARY, m.origin, m.recv_time_ns, replayed) for m, replayed in batch]
+        return self._call("process", wire)
+
+    def tick(self, now_ns: int) -> None:
+        self._call("tick", now_ns)
+
+    def flush(self) -> None:
+        self._call("flush", None)
+
+    def finish(self) -> None:
+        """Complete the outputs (the child then exits)."""
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            if not self._gone:
+                self.summary = self._call("finish", None)
+        finally:
+            self._conn.close()
+            self._proc.join()
+
+    def _call(self, what: str, arg):
+        try:
+            self._conn.send((what, arg))
+            kind, result, state, said = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            self._gone = True
+            self._proc.join(5)
+            raise RuntimeError(f"the converting process ended unexpectedly (exit code {self._proc.exitcode})") from exc
+        self._state = state
+        for text in said:
+            self._say(text)
+        if kind == "crash":
+            self._gone = True
+            raise RuntimeError(f"the converting process failed:\n{result}")
+        return result
+
+
+def start(args: argparse.Namespace, say) -> ConvertingProcess | None:
+    """Fork the converting child for ``live`` ``args``; ``say(text)`` prints its messages.
+    Raises :class:`UsageError` when its outputs cannot be opened; None without ``fork``."""
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:
+        return None
+    parent, child = ctx.Pipe()
+    # Ctrl-C is the parent's: the child ignores it from its first instruction
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        proc = ctx.Process(target=_child, args=(args, child, parent), name="ecq2pcap converter")
+        proc.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, masked)
+    child.close()
+    try:
+        kind, result, state, said = parent.recv()
+    except EOFError:
+        proc.join()
+        raise RuntimeError(f"the converting process ended unexpectedly (exit code {proc.exitcode})") from None
+    for text in said:
+        say(text)
+    if kind != "ready":
+        parent.close()
+        proc.join()
+        if kind == "usage":
+            raise UsageError(result)
+        raise RuntimeError(f"the converting process failed:\n{result}")
+    return ConvertingProcess(proc, parent, state, say)
+
+
+# ---------------------------------------------------------------------------- the child
+
+
+def _child(args: argparse.Namespace, conn, parent_end) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    parent_end.close()  # (so that the parent's death reads as the end of the pipe)
+    _let_go_of_sockets(keep=conn.fileno())
+    said: list[str] = []
+    with ExitStack() as stack:
+        try:
+            session, pipeline, report = open_live_session(args, stack, said.append)
+        except UsageError as exc:
+            conn.send(("usage", str(exc), {}, said))
+            return
+        except BaseException:
+            conn.send(("crash", traceback.format_exc(), {}, said))
+            return
+        conn.send(("ready", None, _state(session), _take(said)))
+        finished = False
+        try:
+            finished = _serve(conn, session, pipeline, report, stack, said)
+        finally:
+            if not finished:  # the parent went away (or a crash): complete the outputs anyway
+                _finish(session, pipeline, stack)
+
+
+def _serve(conn, session: Session, pipeline, report: Report, stack: ExitStack, said: list[str]) -> bool:
+    """Answer the parent's calls; True once finished as asked."""
+    while True:
+        try:
+            what, arg = conn.recv()
+        except (EOFError, OSError):
+            return False
+        try:
+            if what == "process":
+                result = session.process([Delivery(Message(data, Opcode.BINARY if binary else Opcode.TEXT,
+                                                           origin, t), replayed)
+                                          for data, binary, origin, t, replayed in arg])
+            elif what == "tick":
+                result = session.tick(arg)
+            elif what == "flush":
+                result = session.flush()
+            else:  # finish
+                _finish(session, pipeline, stack)
+                result = format_summary(report, pipeline)
+        except BaseException:
+            conn.send(("crash", traceback.format_exc(), _state(session), _take(said)))
+            return False
+        conn.send(("ok", result, _state(session), _take(said)))
+        if what == "finish":
+            return True
+
+
+def _finish(session: Session, pipeline, stack: ExitStack) -> None:
+    finish_steps(session, pipeline.finish, session.flush, stack.close)
+
+
+def _let_go_of_sockets(keep: int) -> None:
+    """The fork copied the parent's sockets (in ``live`` itself none, it forks before connecting; a
+    program that calls ``main`` may hold some, e.g. a test's server). A copy held here would keep a
+    connection open after its owner closed it, so each is pointed at /dev/null: the descriptor number
+    stays taken, so a finalizer that closes it later cannot close one of our outputs instead."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in fds:
+            if fd > 2 and fd not in (keep, null):
+                try:
+                    if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                        os.dup2(null, fd)
+                except OSError:
+                    pass
+    finally:
+        os.close(null)
+
+
+def _state(session: Session) -> dict:
+    return {name: getattr(session, name) for name in _STATE}
+
+
+def _take(said: list[str]) -> list[str]:
+    out = said[:]
+    said.clear()
+    return out
+
+
+__all__ = ["ConvertingProcess", "start"]

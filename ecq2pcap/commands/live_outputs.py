@@ -1,0 +1,62 @@
+"""``live``'s and ``record``'s outputs: opening them with the session that feeds them, the recording,
+the claims on output paths, and finishing them (shared by the commands and ``live``'s converting
+process)."""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import BinaryIO
+
+from ..live import Session
+from ..outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error
+from ..pipeline import Pipeline
+from ..report import Report
+from ..sources.recording import Recorder
+from .common import UsageError, open_pipeline
+
+
+def open_live_session(args, stack: ExitStack, say: Callable[[str], None]) -> tuple[Session, Pipeline, Report]:
+    """``live``'s outputs (on ``stack``) and the session that feeds them; ``say`` prints its warnings."""
+    report = Report(emit=say)
+    guard = OutputGuard()
+    if args.record:
+        claim(guard, "--record", args.record)
+    pipeline = open_pipeline(args, stack, report, live=True, guard=guard)
+    recorder = open_recording(args.record, args.url, stack) if args.record else None
+    session = Session(pipeline, recorder, args.count, watch_stdout=args.write == "-")
+    pipeline.on_output_closed = session.output_closed  # the HAR is still completed when -w - closes
+    return session, pipeline, report
+
+
+def open_recording(path: str, url: str, stack: ExitStack) -> Recorder:
+    """A recorder on ``path`` ('-' = stdout; gzip when it ends with .gz), closed by ``stack``."""
+    try:
+        if path == "-":
+            return Recorder(sys.stdout.buffer, url, "<stdin>")
+        out: BinaryIO = stack.enter_context(OutputFile(path))
+        if path.endswith(".gz"):
+            out = stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=6))
+        return Recorder(out, url, path)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise UsageError(describe_write_error(exc) if exc.filename else f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def claim(guard: OutputGuard, option: str, path: str) -> None:
+    try:
+        guard.claim(option, path)
+    except OutputConflict as exc:
+        raise UsageError(str(exc)) from None
+
+
+def finish_steps(session: Session, *steps: Callable[[], None]) -> None:
+    """Run every step (finishing the outputs); a write error is kept as the session's."""
+    for step in steps:
+        try:
+            step()
+        except OSError as exc:
+            session._failed(exc)

@@ -1,0 +1,138 @@
+"""``live`` converts in a child process: it completes the outputs when the parent is killed, a failure
+there reaches the user instead of hanging the capture, and without fork ``live`` converts in its own
+process with the same outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ecq2pcap import live
+from ecq2pcap.cli import main
+from ecq2pcap.commands import converting
+from tests.support.fake_ecapture import FakeECapture, load_frames
+from tests.support.pcapng import epbs
+
+pytestmark = pytest.mark.live
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fixtures"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _wait_for(cond, timeout: float = 30.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _fins(tshark: str, pcap: Path) -> int:
+    out = subprocess.run([tshark, "-r", str(pcap), "-Y", "tcp.flags.fin == 1", "-T", "fields", "-e", "frame.number"],
+                         capture_output=True, text=True, check=True).stdout
+    return len(out.split())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the child's pid from /proc")
+def test_the_outputs_are_completed_when_live_is_killed(tmp_path, tshark):
+    """SIGKILL of ``live`` (the OOM killer, kill -9): its converting process reads the end of its pipe and
+    completes the outputs, every connection ended with its FINs as at a normal stop; the HAR has every entry
+    convert of the recording has."""
+    replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
+    pcap, har, rec = tmp_path / "o.pcapng", tmp_path / "o.har", tmp_path / "rec.jsonl"
+    with FakeECapture(replay=replay, script=stream) as fake:
+        proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "live", fake.url, "-w", str(pcap), "--har",
+                                 str(har), "--record", str(rec), "--idle-timeout", "0", "-q"],
+                                env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            assert _wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
+            assert _wait_for(lambda: rec.exists() and rec.read_bytes().count(b"\n") >= 1 + len(replay) + len(stream))
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            assert len(children) == 1, children  # the converting process
+            child = int(children[0])
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+            assert _wait_for(lambda: not _alive(child)), "the converting process did not end"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    conv_pcap, conv_har = tmp_path / "conv.pcapng", tmp_path / "conv.har"
+    assert main(["convert", str(rec), "-w", str(conv_pcap), "--har", str(conv_har), "-q"]) == 0
+    expected = _fins(tshark, conv_pcap)
+    assert expected > 0 and _fins(tshark, pcap) == expected  # (an unfinished capture has none)
+    entries = json.loads(har.read_bytes())["log"]["entries"]
+    assert len(entries) == len(json.loads(conv_har.read_bytes())["log"]["entries"]) > 0
+
+
+def test_a_failure_in_the_converting_process_is_raised_and_the_outputs_completed(tmp_path, monkeypatch):
+    replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
+
+    def broken(self, batch):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(live.Session, "process", broken)  # (the forked child has it too)
+    har = tmp_path / "o.har"
+    with FakeECapture(replay=replay, script=stream) as fake:
+        with pytest.raises(RuntimeError, match="the converting process failed") as info:
+            main(["live", fake.url, "--har", str(har), "--duration", "5", "-q"])
+    assert "ZeroDivisionError: a bug" in str(info.value)
+    assert json.loads(har.read_text())["log"]["entries"] is not None  # completed, valid
+
+
+def test_without_fork_live_converts_in_its_own_process(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(live, "TICK_S", 3600.0)
+    replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
+    outs = {}
+    for how in ("child", "here"):
+        if how == "here":
+            monkeypatch.setattr(converting, "start", lambda args, say: None)
+        pcap, har = tmp_path / f"{how}.pcapng", tmp_path / f"{how}.har"
+        with FakeECapture(replay=replay, script=stream) as fake:
+            assert main(["live", fake.url, "-w", str(pcap), "--har", str(har), "--idle-timeout", "0",
+                         "--duration", "1"]) == 0
+        err = capsys.readouterr().err
+        assert "ecq2pcap summary" in err and "live " in err
+        url = fake.url.encode()  # (each fake eCapture has its own port: the origins differ by it)
+        outs[how] = ([(t, data, opts.replace(url, b"URL")) for t, data, opts in epbs(pcap)],
+                     har.read_bytes().replace(url, b"URL"))
+    assert outs["child"][0] and outs["child"] == outs["here"]
+
+
+def test_the_converting_process_keeps_no_copy_of_the_callers_sockets(tmp_path):
+    """A program that calls ``main`` may hold sockets (here: one end of a pair). The forked converting
+    process must not keep them open after their owner closes them, or the peer never sees the end."""
+    import multiprocessing
+    import socket
+    import threading
+
+    mine, peer = socket.socketpair()
+    with FakeECapture(heartbeat_s=0.1) as fake:
+        run = threading.Thread(target=main, args=(["live", fake.url, "--har", str(tmp_path / "o.har"),
+                                                   "--duration", "2", "-q"],))
+        run.start()
+        try:
+            assert _wait_for(lambda: multiprocessing.active_children(), 10), "no converting process"
+            mine.close()
+            peer.settimeout(1.5)
+            assert peer.recv(1) == b""  # the end, at once: no copy of `mine` lives on in the child
+        finally:
+            run.join(30)
+            peer.close()
