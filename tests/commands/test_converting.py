@@ -136,3 +136,26 @@ def test_the_converting_process_keeps_no_copy_of_the_callers_sockets(tmp_path):
         finally:
             run.join(30)
             peer.close()
+
+
+def test_ctrl_c_to_the_process_group_is_the_parents_alone(tmp_path):
+    """A terminal's Ctrl-C reaches every process of the group: the converting process ignores it, the
+    parent stops and has it complete the outputs (exit 0, the summary, no traceback)."""
+    replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
+    pcap, har = tmp_path / "o.pcapng", tmp_path / "o.har"
+    with FakeECapture(replay=replay, script=stream) as fake:
+        proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "live", fake.url, "-w", str(pcap), "--har",
+                                 str(har), "--idle-timeout", "0"], env=ENV, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            assert _wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
+            time.sleep(0.5)
+            os.killpg(proc.pid, signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "ecq2pcap summary" in err and "stopped: outputs completed" in err
+    assert json.loads(har.read_text())["log"]["entries"]
