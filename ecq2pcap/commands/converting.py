@@ -39,6 +39,11 @@ from .live_outputs import finish_steps, open_live_session
 _STATE = ("events", "broken", "output_error", "stop_reason", "replays_skipped", "ecapture_version", "connections")
 
 
+class ConverterGone(Exception):
+    """The converting process ended before it was asked to (killed, e.g. by the OOM killer, or a bug):
+    the outputs end with what it wrote. The message says which, for the user."""
+
+
 class ConvertingProcess:
     """The parent's handle on the converting child: a Session's calls and state."""
 
@@ -82,16 +87,19 @@ class ConvertingProcess:
         try:
             self._conn.send((what, arg))
             kind, result, state, said = self._conn.recv()
-        except (EOFError, OSError) as exc:
+        except (EOFError, OSError):
             self._gone = True
             self._proc.join(5)
-            raise RuntimeError(f"the converting process ended unexpectedly (exit code {self._proc.exitcode})") from exc
+            code = self._proc.exitcode
+            how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited ({code})"
+            raise ConverterGone(f"the converting process {how}: the outputs end with what it wrote") from None
         self._state = state
         for text in said:
             self._say(text)
         if kind == "crash":
-            self._gone = True
-            raise RuntimeError(f"the converting process failed:\n{result}")
+            self._gone = True  # (it completes the outputs, then exits)
+            raise ConverterGone(f"the converting process failed (a bug: please report it with what follows); "
+                                f"the outputs were completed with what it had converted\n{result.rstrip()}")
         return result
 
 
@@ -218,4 +226,4 @@ def _take(said: list[str]) -> list[str]:
     return out
 
 
-__all__ = ["ConvertingProcess", "start"]
+__all__ = ["ConverterGone", "ConvertingProcess", "start"]

@@ -3,7 +3,7 @@ exit codes and summary lines. The capture itself (session, status line, the even
 :mod:`ecq2pcap.live`.
 
 Exit codes: 0 stopped as asked; 1 eCapture went away for good after a connection was made (outputs
-completed), or an output could not be written any more; 2 usage error, unwritable output, or never
+completed), an output could not be written any more, or live's converting process ended before its time; 2 usage error, unwritable output, or never
 connected (refused handshake, bad certificate, gave up retrying).
 """
 
@@ -142,9 +142,15 @@ def cmd_live(args: argparse.Namespace) -> int:
     if converter is None:  # no fork on this platform: convert in this process
         return _live_here(args, source, status)
     try:
-        reason = run_session(source, converter, args, status, "live")
-    finally:
-        converter.finish()
+        try:
+            reason = run_session(source, converter, args, status, "live")
+        finally:
+            converter.finish()
+    except converting.ConverterGone as exc:
+        status.say(f"error: {exc}")
+        if not args.quiet:
+            print(_live_summary(source, converter), file=sys.stderr)
+        return EXIT_STRICT
     return _live_end(args, source, converter, reason, status, converter.summary)
 
 

@@ -82,7 +82,7 @@ def test_the_outputs_are_completed_when_live_is_killed(tmp_path, tshark):
     assert len(entries) == len(json.loads(conv_har.read_bytes())["log"]["entries"]) > 0
 
 
-def test_a_failure_in_the_converting_process_is_raised_and_the_outputs_completed(tmp_path, monkeypatch):
+def test_a_failure_in_the_converting_process_is_said_and_the_outputs_completed(tmp_path, monkeypatch, capsys):
     replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
 
     def broken(self, batch):
@@ -91,10 +91,39 @@ def test_a_failure_in_the_converting_process_is_raised_and_the_outputs_completed
     monkeypatch.setattr(live.Session, "process", broken)  # (the forked child has it too)
     har = tmp_path / "o.har"
     with FakeECapture(replay=replay, script=stream) as fake:
-        with pytest.raises(RuntimeError, match="the converting process failed") as info:
-            main(["live", fake.url, "--har", str(har), "--duration", "5", "-q"])
-    assert "ZeroDivisionError: a bug" in str(info.value)
+        t0 = time.monotonic()
+        assert main(["live", fake.url, "--har", str(har), "--duration", "5"]) == 1
+        assert time.monotonic() - t0 < 4  # it stopped at the failure
+    err = capsys.readouterr().err
+    assert "error: the converting process failed (a bug" in err and "ZeroDivisionError: a bug" in err
+    assert "live " in err  # the reading side's summary line
     assert json.loads(har.read_text())["log"]["entries"] is not None  # completed, valid
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the child's pid from /proc")
+def test_a_killed_converting_process_stops_live_with_exit_1(tmp_path, tshark):
+    """The OOM killer picks the process that holds the most: the converting one. live then says so and
+    stops (exit 1, no traceback); the outputs hold what it wrote, readable."""
+    replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
+    pcap, har = tmp_path / "o.pcapng", tmp_path / "o.har"
+    with FakeECapture(replay=replay, script=stream, heartbeat_s=0.05, immediate_heartbeat=True) as fake:
+        proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "live", fake.url, "-w", str(pcap), "--har",
+                                 str(har)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            assert _wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
+            assert _wait_for(lambda: Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split())
+            child = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+            time.sleep(0.5)
+            os.kill(child, signal.SIGKILL)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 1, err
+    assert "error: the converting process was killed by signal 9" in err and "Traceback" not in err
+    json.loads(har.read_text())  # valid (the entries committed before the kill)
+    subprocess.run([tshark, "-r", str(pcap)], check=True, capture_output=True)
 
 
 def test_without_fork_live_converts_in_its_own_process(tmp_path, monkeypatch, capsys):
