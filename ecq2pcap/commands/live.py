@@ -3,8 +3,9 @@ exit codes and summary lines. The capture itself (session, status line, the even
 :mod:`ecq2pcap.live`.
 
 Exit codes: 0 stopped as asked; 1 eCapture went away for good after a connection was made (outputs
-completed), an output could not be written any more, or live's converting process ended before its time; 2 usage error, unwritable output, or never
-connected (refused handshake, bad certificate, gave up retrying).
+completed), an output could not be written any more, or live's converting process ended before its
+time; 2 usage error, unwritable output, or never connected (refused handshake, bad certificate, gave
+up retrying).
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ def open_recording(path: str, url: str, stack: ExitStack) -> Recorder:
     except BrokenPipeError:
         raise
     except OSError as exc:
-        raise UsageError(describe_write_error(exc) if exc.filename else f"{path}: cannot write: {exc.strerror or exc}") from None
+        text = describe_write_error(exc) if exc.filename else f"{path}: cannot write: {exc.strerror or exc}"
+        raise UsageError(text) from None
 
 
 def claim(guard: OutputGuard, option: str, path: str) -> None:
