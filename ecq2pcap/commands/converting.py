@@ -164,7 +164,7 @@ def _child(args: argparse.Namespace, conn, parent_end) -> None:
 
 
 def _serve(conn, session: Session, pipeline, report: Report, stack: ExitStack, said: list[str]) -> bool:
-    """Answer the parent's calls; True once finished as asked."""
+    """Answer the parent's calls; True once the outputs were finished (or a finish was tried)."""
     while True:
         try:
             what, arg = conn.recv()
@@ -184,7 +184,7 @@ def _serve(conn, session: Session, pipeline, report: Report, stack: ExitStack, s
                 result = format_summary(report, pipeline)
         except BaseException:
             conn.send(("crash", traceback.format_exc(), _state(session), _take(said)))
-            return False
+            return what == "finish"  # (a finish that failed is not tried again)
         conn.send(("ok", result, _state(session), _take(said)))
         if what == "finish":
             return True
