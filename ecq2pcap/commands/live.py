@@ -50,9 +50,9 @@ def add_connection_options(cmd: argparse.ArgumentParser) -> None:
                       help="give up an opening handshake that gets no answer after S seconds, then retry "
                       "(default 10, as websockets; 0 = wait forever)")
     conn.add_argument("--max-backlog-memory", type=size, default=DEFAULT_MEMORY, metavar="BYTES",
-                      help="messages received and not yet converted are kept in memory up to this; beyond it "
-                      "they wait in a temporary file (TMPDIR), so a converter that falls behind a busy eCapture "
-                      f"neither gets dropped nor grows without bound (default {format_size(DEFAULT_MEMORY)})")
+                      help="messages received and not yet converted (or recorded) are kept in memory up to "
+                      "this; beyond it they wait in a temporary file (TMPDIR), so falling behind a busy eCapture "
+                      f"neither gets us dropped nor grows without bound (default {format_size(DEFAULT_MEMORY)})")
     cmd.add_argument("-q", "--quiet", action="store_true", help="no status line and no summary")
 
 
