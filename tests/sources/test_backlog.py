@@ -118,3 +118,14 @@ def test_a_file_cut_behind_its_back_is_said_not_spun_on(small_chunks):
     got = q.take(10)  # whatever was still in memory buffers, then nothing: no endless loop
     assert len(got) < 5 and q.lost == 5 - len(got) and len(q) == 0
     assert any("lost" in n for n in notes)
+
+
+def test_the_file_is_private_and_has_no_name(small_chunks):
+    """It holds captured plaintext: readable by this user only, and unlinked (nothing left after a crash)."""
+    q = Backlog(0)
+    for i in range(5):
+        q.append(_d(i))
+    st = os.fstat(q._file.fileno())
+    assert st.st_mode & 0o077 == 0 and st.st_nlink == 0
+    assert q.take(5) == [_d(i) for i in range(5)]
+    q.close()
