@@ -3,7 +3,7 @@
 In one process the socket reader and the converter share the GIL: while the converter works
 (~80 µs per event), the reader gets the interpreter in turns, and a busy eCapture sends on.
 :class:`ConvertingProcess` is a :class:`~ecq2pcap.live.Session` run in a forked child: the
-capture loop calls it exactly as it calls a session (``process`` a batch, ``tick``, ``flush``),
+capture loop calls it exactly as it calls a session (``process`` a batch, ``tick``),
 one call at a time, and reads the same state (``stop_reason``, ``output_error``, ...), which
 comes back with every answer. The parent then only reads the socket, queues (the backlog) and
 hands batches on, on its own CPU.
@@ -36,7 +36,7 @@ from .common import UsageError
 from .live_outputs import finish_steps, open_live_session
 
 # what the parent reads of the session (the capture loop, the status line, the exit code and summary)
-_STATE = ("events", "broken", "output_error", "stop_reason", "replays_skipped", "ecapture_version", "connections")
+_STATE = ("broken", "output_error", "stop_reason", "replays_skipped", "ecapture_version", "connections")
 
 
 class ConverterGone(Exception):
@@ -67,9 +67,6 @@ class ConvertingProcess:
 
     def tick(self, now_ns: int) -> None:
         self._call("tick", now_ns)
-
-    def flush(self) -> None:
-        self._call("flush", None)
 
     def finish(self) -> None:
         """Complete the outputs (the child then exits)."""
@@ -177,8 +174,6 @@ def _serve(conn, session: Session, pipeline, report: Report, stack: ExitStack, s
                                           for data, binary, origin, t, replayed in arg])
             elif what == "tick":
                 result = session.tick(arg)
-            elif what == "flush":
-                result = session.flush()
             else:  # finish
                 _finish(session, pipeline, stack)
                 result = format_summary(report, pipeline)

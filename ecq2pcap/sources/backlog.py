@@ -93,12 +93,9 @@ class Backlog:
 
     def take(self, limit: int) -> list[Delivery]:
         """Up to ``limit`` messages, oldest first."""
-        out: list[Delivery] = []
         memory = self._memory
-        while memory and len(out) < limit:
-            d = memory.popleft()
-            self._memory_bytes -= _size(d)
-            out.append(d)
+        out = [memory.popleft() for _ in range(min(limit, len(memory)))]
+        self._memory_bytes -= sum([_size(d) for d in out])
         while self._in_spool and len(out) < limit:
             if not self._ready:
                 self._read_back()
@@ -151,7 +148,9 @@ class Backlog:
         """Parse the next records into ``_ready`` (from the file, then from what is pending)."""
         while not self._ready:
             if self._read < self._written:
-                data = os.pread(self._file.fileno(), min(READ_CHUNK, self._written - self._read), self._read)
+                # (a record longer than READ_CHUNK, §11.11's megabytes, is read whole, not grown piece by piece)
+                size = min(max(READ_CHUNK, self._missing()), self._written - self._read)
+                data = os.pread(self._file.fileno(), size, self._read)
                 self._read += len(data)
             else:
                 data = bytes(self._pending)
@@ -163,6 +162,13 @@ class Backlog:
                 return
             buf = self._unparsed + data if self._unparsed else data
             self._unparsed = self._parse(buf)
+
+    def _missing(self) -> int:
+        """Bytes the record begun in ``_unparsed`` still lacks (0 when its head is incomplete)."""
+        if len(self._unparsed) < _HEAD.size:
+            return 0
+        _, n, o, _ = _HEAD.unpack_from(self._unparsed)
+        return _HEAD.size + o + n - len(self._unparsed)
 
     def _parse(self, buf: bytes) -> bytes:
         """Whole records of ``buf`` into ``_ready``; returns the rest."""

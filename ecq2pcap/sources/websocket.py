@@ -214,9 +214,9 @@ class WebSocketSource:
                 raise self.error
         return self.drain(limit)
 
-    def drain(self, limit: int | None = None) -> list[Delivery]:
-        """What is queued now, without waiting."""
-        return self._queue.take(len(self._queue) if limit is None else limit)
+    def drain(self, limit: int) -> list[Delivery]:
+        """Up to ``limit`` of what is queued now, without waiting."""
+        return self._queue.take(limit)
 
     # -- reader
 

@@ -129,3 +129,19 @@ def test_the_file_is_private_and_has_no_name(small_chunks):
     assert st.st_mode & 0o077 == 0 and st.st_nlink == 0
     assert q.take(5) == [_d(i) for i in range(5)]
     q.close()
+
+
+def test_a_message_of_megabytes_is_read_back_in_one_piece(monkeypatch):
+    """Single messages of 2-3 MB are normal (protocol doc §11.11): one spilled with the real write size
+    and a small read size comes back whole, read at once rather than grown piece by piece."""
+    monkeypatch.setattr(backlog_mod, "READ_CHUNK", 1000)
+    reads = []
+    real_pread = os.pread
+    monkeypatch.setattr(backlog_mod.os, "pread", lambda fd, n, off: reads.append(n) or real_pread(fd, n, off))
+    big = Delivery(Message(bytes(range(256)) * 12_000, Opcode.BINARY, "ws://h/#1", 5), False)  # ~3 MB
+    q = Backlog(0)
+    q.append(big)
+    q.append(_d(1))
+    assert q._written > 3_000_000  # (it went to the file)
+    assert q.take(2) == [big, _d(1)]
+    assert len(reads) <= 3
