@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from ecq2pcap.sinks.har.writer import HarWriter
 from tests.conftest import FIXTURES, ROOT, run_tshark
 from tests.support.fake_ecapture import FakeECapture, load_frames
 from tests.support.har import load_with_haralyzer, validate_entry, validate_har
+from tests.support.waiting import wait_for
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -111,15 +111,6 @@ def test_a_full_disk_leaves_the_last_complete_har():
 
 
 # --------------------------------------------------------------- kill -9 of live
-
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def count_entries(path: Path) -> int:

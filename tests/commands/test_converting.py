@@ -4,6 +4,7 @@ process with the same outputs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,23 +18,35 @@ import pytest
 from ecq2pcap import live
 from ecq2pcap.cli import main
 from ecq2pcap.commands import converting
+from tests.conftest import FIXTURES, ROOT
 from tests.support.fake_ecapture import FakeECapture, load_frames
 from tests.support.pcapng import epbs
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "fixtures"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def _wait_for(cond, timeout: float = 30.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+@contextlib.contextmanager
+def _live_process(url: str, *args: str, **popen):
+    """``ecq2pcap live URL ARGS`` in a process of its own (stderr piped as text), killed if a test fails."""
+    proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "live", url, *args], env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _converting_child(pid: int) -> int:
+    """The pid of ``live``'s converting process (its only child)."""
+    assert wait_for(lambda: Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
 
 
 def _fins(tshark: str, pcap: Path) -> int:
@@ -57,23 +70,14 @@ def test_the_outputs_are_completed_when_live_is_killed(tmp_path, tshark):
     convert of the recording has."""
     replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
     pcap, har, rec = tmp_path / "o.pcapng", tmp_path / "o.har", tmp_path / "rec.jsonl"
-    with FakeECapture(replay=replay, script=stream) as fake:
-        proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "live", fake.url, "-w", str(pcap), "--har",
-                                 str(har), "--record", str(rec), "--idle-timeout", "0", "-q"],
-                                env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            assert _wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
-            assert _wait_for(lambda: rec.exists() and rec.read_bytes().count(b"\n") >= 1 + len(replay) + len(stream))
-            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-            assert len(children) == 1, children  # the converting process
-            child = int(children[0])
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(30)
-            assert _wait_for(lambda: not _alive(child)), "the converting process did not end"
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with FakeECapture(replay=replay, script=stream) as fake, _live_process(
+            fake.url, "-w", str(pcap), "--har", str(har), "--record", str(rec), "--idle-timeout", "0", "-q") as proc:
+        assert wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
+        assert wait_for(lambda: rec.exists() and rec.read_bytes().count(b"\n") >= 1 + len(replay) + len(stream))
+        child = _converting_child(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        assert wait_for(lambda: not _alive(child)), "the converting process did not end"
     conv_pcap, conv_har = tmp_path / "conv.pcapng", tmp_path / "conv.har"
     assert main(["convert", str(rec), "-w", str(conv_pcap), "--har", str(conv_har), "-q"]) == 0
     expected = _fins(tshark, conv_pcap)
@@ -106,20 +110,13 @@ def test_a_killed_converting_process_stops_live_with_exit_1(tmp_path, tshark):
     stops (exit 1, no traceback); the outputs hold what it wrote, readable."""
     replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
     pcap, har = tmp_path / "o.pcapng", tmp_path / "o.har"
-    with FakeECapture(replay=replay, script=stream, heartbeat_s=0.05, immediate_heartbeat=True) as fake:
-        proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "live", fake.url, "-w", str(pcap), "--har",
-                                 str(har)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            assert _wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
-            assert _wait_for(lambda: Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split())
-            child = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
-            time.sleep(0.5)
-            os.kill(child, signal.SIGKILL)
-            _, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with FakeECapture(replay=replay, script=stream, heartbeat_s=0.05, immediate_heartbeat=True) as fake, \
+            _live_process(fake.url, "-w", str(pcap), "--har", str(har)) as proc:
+        assert wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
+        child = _converting_child(proc.pid)
+        time.sleep(0.5)
+        os.kill(child, signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1, err
     assert "error: the converting process was killed by signal 9" in err and "Traceback" not in err
     json.loads(har.read_text())  # valid (the entries committed before the kill)
@@ -158,7 +155,7 @@ def test_the_converting_process_keeps_no_copy_of_the_callers_sockets(tmp_path):
                                                    "--duration", "2", "-q"],))
         run.start()
         try:
-            assert _wait_for(lambda: multiprocessing.active_children(), 10), "no converting process"
+            assert wait_for(lambda: multiprocessing.active_children(), 10), "no converting process"
             mine.close()
             peer.settimeout(1.5)
             assert peer.recv(1) == b""  # the end, at once: no copy of `mine` lives on in the child
@@ -172,19 +169,12 @@ def test_ctrl_c_to_the_process_group_is_the_parents_alone(tmp_path):
     parent stops and has it complete the outputs (exit 0, the summary, no traceback)."""
     replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
     pcap, har = tmp_path / "o.pcapng", tmp_path / "o.har"
-    with FakeECapture(replay=replay, script=stream) as fake:
-        proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "live", fake.url, "-w", str(pcap), "--har",
-                                 str(har), "--idle-timeout", "0"], env=ENV, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        try:
-            assert _wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
-            time.sleep(0.5)
-            os.killpg(proc.pid, signal.SIGINT)
-            _, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with FakeECapture(replay=replay, script=stream) as fake, _live_process(
+            fake.url, "-w", str(pcap), "--har", str(har), "--idle-timeout", "0", start_new_session=True) as proc:
+        assert wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "ecq2pcap summary" in err and "stopped: outputs completed" in err
     assert json.loads(har.read_text())["log"]["entries"]
