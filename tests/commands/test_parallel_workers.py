@@ -20,7 +20,7 @@ import pytest
 
 from ecq2pcap import shards
 from ecq2pcap.cli import main
-from tests.support.cli import run_main
+from tests.support.cli import run_main, sigint_as_from_a_terminal
 from tests.support.dissect import bad_expert, dissect
 from tests.support.golden import GOLDEN, digests, inputs
 from tests.support.mixed_stream import event_line
@@ -91,7 +91,7 @@ def test_ctrl_c_completes_the_outputs(tmp_path, tshark):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "big.jsonl", "-w", "o.pcapng", "--har",
                              "o.har", "-j", "2", "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=sigint_as_from_a_terminal)
     deadline = time.monotonic() + 60
 
     def written() -> int:  # what the workers' parts hold so far

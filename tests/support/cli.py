@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import signal
 import subprocess
 from pathlib import Path
 
@@ -24,3 +25,10 @@ def run_main(*args: str, text: bool = False, cwd: Path | str | None = None) -> s
     if not text:
         stdout, stderr = stdout.encode(), stderr.encode()
     return subprocess.CompletedProcess(list(args), code, stdout, stderr)
+
+
+def sigint_as_from_a_terminal() -> None:
+    """``preexec_fn`` for a process a test sends SIGINT: SIGINT at its default, as a terminal's foreground job
+    has it. A shell's background job (``cmd &`` without job control, as CI scripts run) inherits it ignored, and
+    Python then never installs its KeyboardInterrupt handler, so Ctrl-C would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
