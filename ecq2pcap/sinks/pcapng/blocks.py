@@ -37,22 +37,22 @@ FLAG_OUTBOUND = 2
 
 MAX_OPTION_LEN = 0xFFFF - 3  # option length is 16 bits; keep the padded length in range too
 
-_U32 = struct.Struct("=I")
+U32 = struct.Struct("=I")
 _OPT_HDR = struct.Struct("=HH")
-_END_OF_OPTIONS = _OPT_HDR.pack(OPT_ENDOFOPT, 0)
-_FLAGS_OPTION = struct.Struct("=HHI")  # code, length 4, value
+END_OF_OPTIONS = _OPT_HDR.pack(OPT_ENDOFOPT, 0)
+FLAGS_OPTION = struct.Struct("=HHI")  # code, length 4, value
 _BLOCK_HDR = struct.Struct("=II")  # type, total length
 _SHB_BODY = struct.Struct("=IHHq")  # magic, major, minor, section length (-1: unknown)
 _IDB_BODY = struct.Struct("=HHI")  # link type, reserved, snaplen
 _EPB_HDR = struct.Struct("=IIIIIII")  # type, total len, interface, ts high, ts low, caplen, origlen
-_PAD = (b"", b"\0\0\0", b"\0\0", b"\0")  # indexed by len % 4
+PAD = (b"", b"\0\0\0", b"\0\0", b"\0")  # indexed by len % 4
 
 
 def option(code: int, value: bytes) -> bytes:
     """One option: code, unpadded length, value, zero padding to 32 bits."""
     if len(value) > MAX_OPTION_LEN:
         raise ValueError(f"pcapng option {code} too long ({len(value)} bytes)")
-    return _OPT_HDR.pack(code, len(value)) + value + _PAD[len(value) & 3]
+    return _OPT_HDR.pack(code, len(value)) + value + PAD[len(value) & 3]
 
 
 def text_option(code: int, text: str) -> bytes:
@@ -67,13 +67,13 @@ def text_option(code: int, text: str) -> bytes:
 
 def _options(opts: list[bytes]) -> bytes:
     """Options followed by opt_endofopt, or nothing when there are none."""
-    return b"".join(opts) + _END_OF_OPTIONS if opts else b""
+    return b"".join(opts) + END_OF_OPTIONS if opts else b""
 
 
 def _block(block_type: int, body: bytes) -> bytes:
     """Frame a block body (already 32-bit aligned) with both total-length fields."""
     total = 12 + len(body)
-    return _BLOCK_HDR.pack(block_type, total) + body + _U32.pack(total)
+    return _BLOCK_HDR.pack(block_type, total) + body + U32.pack(total)
 
 
 def section_header(*, userappl: str | None = None, os: str | None = None, hardware: str | None = None) -> bytes:
@@ -101,7 +101,7 @@ def interface_description(
 
 @lru_cache(maxsize=16)
 def _flags_only(flags: int) -> bytes:
-    return _FLAGS_OPTION.pack(EPB_FLAGS, 4, flags) + _END_OF_OPTIONS
+    return FLAGS_OPTION.pack(EPB_FLAGS, 4, flags) + END_OF_OPTIONS
 
 
 def enhanced_packet(
@@ -119,8 +119,8 @@ def enhanced_packet(
         opts = b"" if flags is None else _flags_only(flags)
     else:
         opts = text_option(OPT_COMMENT, comment) + (
-            _FLAGS_OPTION.pack(EPB_FLAGS, 4, flags) if flags is not None else b"") + _END_OF_OPTIONS
-    pad = _PAD[n & 3]
+            FLAGS_OPTION.pack(EPB_FLAGS, 4, flags) if flags is not None else b"") + END_OF_OPTIONS
+    pad = PAD[n & 3]
     total = 32 + n + len(pad) + len(opts)
     return b"".join(
         (
@@ -128,6 +128,6 @@ def enhanced_packet(
             frame,
             pad,
             opts,
-            _U32.pack(total),
+            U32.pack(total),
         )
     )

@@ -21,24 +21,26 @@ from .blocks import (
     FLAG_OUTBOUND,
     LINKTYPE_ETHERNET,
     LINKTYPE_RAW,
-    enhanced_packet,
     interface_description,
     section_header,
 )
 from .names import NameBook
 from .ports import PortMap
-from .tcp import MAX_MSS, TcpFlow
+from .packets import PacketBlocks
+from .tcp import MAX_MSS
 from ..units import UnitWriter
 
 LINK_TYPES = {"ether": LINKTYPE_ETHERNET, "raw": LINKTYPE_RAW}
 CONTINUATION_PREFACE = PREFACE + SETTINGS_FRAME
 IF_DESCRIPTION = "eCapture TLS plaintext on synthesized TCP/IP (ecq2pcap)"
 
+_HTTP2 = Protocol.HTTP2  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+
 
 class _Conn:
     __slots__ = ("conn", "flow", "flags", "last_ns", "http2")
 
-    def __init__(self, conn: Connection, flow: TcpFlow | None, flags: tuple[int, int], last_ns: int):
+    def __init__(self, conn: Connection, flow: PacketBlocks | None, flags: tuple[int, int], last_ns: int):
         self.conn = conn
         self.flow = flow  # None: the connection could not be synthesized (reported once)
         self.flags = flags  # epb_flags for packets sent C2S, S2C
@@ -172,13 +174,11 @@ class PcapngSink:
                 new = self._conns[conn.id]
                 new.http2 = True
                 t = new.last_ns
-                packets = new.flow.data(Direction.C2S, preface)
-                blocks.append(enhanced_packet(packets[0][1], t, flags=new.flags[Direction.C2S], comment=(
+                packets = new.flow.data_blocks(Direction.C2S, preface, t, (
                     "synthetic HTTP/2 connection preface for this file (the connection's start is in an earlier "
-                    "file; header compression state is not carried over)")))
-                (ad, ack), = new.flow.ack(Direction.S2C)
-                blocks.append(enhanced_packet(ack, t + 1, flags=new.flags[ad]))
-                new.last_ns = t + 1
+                    "file; header compression state is not carried over)"))
+                blocks += packets
+                new.last_ns = t + len(packets) - 1
             self._write(blocks, len(blocks))
         self._units.flush()
 
@@ -192,7 +192,7 @@ class PcapngSink:
         flags = (FLAG_OUTBOUND, FLAG_INBOUND) if conn.outbound(Direction.C2S) else (FLAG_INBOUND, FLAG_OUTBOUND)
         endpoints = f"{conn.id}|{conn.client[0]}|{conn.client[1]}|{conn.server[0]}|{real_port}".encode()
         try:
-            flow = TcpFlow(
+            flow = PacketBlocks(
                 conn.client[0],
                 conn.client[1],
                 conn.server[0],
@@ -201,6 +201,7 @@ class PcapngSink:
                 server_isn=isns[1] if isns else zlib.crc32(endpoints + b"|s"),
                 link_type=self.link_type,
                 mss=self.mss,
+                flags=flags,
             )
         except ValueError as e:  # unparsable or mixed-family addresses
             self._conns[conn.id] = _Conn(conn, None, flags, 0)
@@ -209,11 +210,7 @@ class PcapngSink:
             return []
         t = max(time_ns - 2, 0)
         self._conns[conn.id] = _Conn(conn, flow, flags, t + 2)
-        comment = self._open_comment(conn, real_port, shown_port, note)
-        return [
-            enhanced_packet(frame, t + i, comment=comment if i == 0 else None, flags=flags[d])
-            for i, (d, frame) in enumerate(flow.handshake())
-        ]
+        return flow.handshake_blocks(t, self._open_comment(conn, real_port, shown_port, note))
 
     def _chunk(self, chunk: Chunk) -> list[bytes]:
         conn = chunk.conn
@@ -222,23 +219,18 @@ class PcapngSink:
         if state is None:
             blocks = self._open(conn, chunk.time_ns, "no open event seen: handshake synthesized at the first data")
             state = self._conns[conn.id]
-        if chunk.protocol is Protocol.HTTP2:
+        if chunk.protocol is _HTTP2:
             state.http2 = True
         data = chunk.raw if self.raw_payload else chunk.wire
         if state.flow is None or not data:
             return blocks
-        d = chunk.direction
         t = max(chunk.time_ns, state.last_ns)
-        flag = state.flags[d]
-        packets = state.flow.data(d, data)
-        blocks.append(enhanced_packet(packets[0][1], t, comment=self._chunk_comment(chunk), flags=flag))
-        for i in range(1, len(packets)):
-            blocks.append(enhanced_packet(packets[i][1], t + i, flags=flag))
-        t += len(packets)
-        (ad, ack), = state.flow.ack(d.other)
-        blocks.append(enhanced_packet(ack, t, flags=state.flags[ad]))
-        state.last_ns = t
-        return blocks
+        packets = state.flow.data_blocks(chunk.direction, data, t, self._chunk_comment(chunk))
+        state.last_ns = t + len(packets) - 1
+        if blocks:
+            blocks += packets
+            return blocks
+        return packets
 
     def _close(self, event: Closed) -> list[bytes]:
         state = self._conns.pop(event.conn.id, None)
@@ -246,11 +238,7 @@ class PcapngSink:
             return []
         t = max(event.time_ns, state.last_ns)
         parts = [f"connection {event.conn.id} closed: {event.reason}", *event.notes]
-        comment = "; ".join(parts)
-        return [
-            enhanced_packet(frame, t + i, comment=comment if i == 0 else None, flags=state.flags[d])
-            for i, (d, frame) in enumerate(state.flow.close(Direction.C2S))
-        ]
+        return state.flow.close_blocks(Direction.C2S, t, "; ".join(parts))
 
     # -- comments ------------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ SERVER_MAC = bytes.fromhex("020000000002")
 
 _IP4_TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")  # IPv4 header + TCP header
 _IP6_TCP = struct.Struct("!IHBB16s16sHHIIBBHHH")  # IPv6 header + TCP header
-_SYN_OPTIONS = struct.Struct("!BBHBBBB")  # MSS (kind 2, len 4), NOP, window scale (kind 3, len 3)
+SYN_OPTIONS = struct.Struct("!BBHBBBB")  # MSS (kind 2, len 4), NOP, window scale (kind 3, len 3)
 _IP4_FIXED = (0x45 << 8) + 0x4000 + (TTL << 8 | 6)  # ver/ihl/tos + DF + ttl/proto words
 
 
@@ -65,7 +65,7 @@ def _checksum(total: int) -> int:
     return 0xFFFF ^ (r or 0xFFFF)
 
 
-class _Side:
+class Side:
     """Per-sender state and constants (one for each direction)."""
 
     __slots__ = ("prefix", "src", "dst", "sport", "dport", "const", "ip_const", "seq", "ident")
@@ -121,8 +121,8 @@ class TcpFlow:
             c_prefix = s_prefix = b""
         addresses = _sum(c) + _sum(s)  # (the same for both directions)
         self._sides = (
-            _Side(c_prefix, c, s, client_port, server_port, client_isn, addresses),
-            _Side(s_prefix, s, c, server_port, client_port, server_isn, addresses),
+            Side(c_prefix, c, s, client_port, server_port, client_isn, addresses),
+            Side(s_prefix, s, c, server_port, client_port, server_isn, addresses),
         )
         self.closed = False
 
@@ -130,7 +130,12 @@ class TcpFlow:
 
     def _segment(self, sender: Direction, flags: int, payload=b"", options: bytes = b"") -> bytes:
         """One segment from ``sender``; acks everything the peer has sent (when ACK is set)."""
-        me, peer = self._sides[sender], self._sides[1 - sender]
+        me = self._sides[sender]
+        hdr = self._header(me, self._sides[1 - sender], flags, payload, options)
+        return b"".join((me.prefix, hdr, options, payload)) if options or payload else me.prefix + hdr
+
+    def _header(self, me: Side, peer: Side, flags: int, payload, options: bytes) -> bytes:
+        """The IP and TCP headers of a segment from ``me`` (its sequence number not yet advanced)."""
         seq = me.seq & 0xFFFFFFFF
         ack = peer.seq & 0xFFFFFFFF if flags & ACK else 0
         tcp_len = 20 + len(options) + len(payload)
@@ -143,23 +148,21 @@ class TcpFlow:
         csum = _checksum(total)
         off, fl = off_flags >> 8, flags
         if self.v6:
-            hdr = _IP6_TCP.pack(
+            return _IP6_TCP.pack(
                 0x60000000, tcp_len, 6, TTL, me.src, me.dst, me.sport, me.dport, seq, ack, off, fl, WINDOW, csum, 0
             )
-        else:
-            ident = me.ident
-            me.ident = (ident + 1) & 0xFFFF
-            ip_len = 20 + tcp_len
-            ip_csum = _checksum(me.ip_const + ip_len + ident)
-            hdr = _IP4_TCP.pack(
-                0x45, 0, ip_len, ident, 0x4000, TTL, 6, ip_csum, me.src, me.dst,
-                me.sport, me.dport, seq, ack, off, fl, WINDOW, csum, 0,
-            )  # fmt: skip
-        return b"".join((me.prefix, hdr, options, payload)) if options or payload else me.prefix + hdr
+        ident = me.ident
+        me.ident = (ident + 1) & 0xFFFF
+        ip_len = 20 + tcp_len
+        ip_csum = _checksum(me.ip_const + ip_len + ident)
+        return _IP4_TCP.pack(
+            0x45, 0, ip_len, ident, 0x4000, TTL, 6, ip_csum, me.src, me.dst,
+            me.sport, me.dport, seq, ack, off, fl, WINDOW, csum, 0,
+        )  # fmt: skip
 
     def handshake(self) -> list[tuple[Direction, bytes]]:
         """SYN, SYN-ACK (both announcing MSS and window scale), ACK."""
-        opts = _SYN_OPTIONS.pack(2, 4, self.mss, 1, 3, 3, WINDOW_SCALE)
+        opts = SYN_OPTIONS.pack(2, 4, self.mss, 1, 3, 3, WINDOW_SCALE)
         c, s = self._sides
         out = [(Direction.C2S, self._segment(Direction.C2S, SYN, options=opts))]
         c.seq += 1
