@@ -41,6 +41,9 @@ def _ip(text: str) -> str | None:
         return None
 
 
+_C2S = Direction.C2S  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+
+
 @dataclass(frozen=True)
 class ConnectionFilter:
     pids: frozenset[int] = frozenset()
@@ -130,7 +133,7 @@ class ConnectionView:
         st = self._states.get(conn.id)
         if st is None:
             st = self._states[conn.id] = _State(conn)
-        if type(event) is Chunk and event.direction is Direction.C2S and not st.finder.done:
+        if type(event) is Chunk and event.direction is _C2S and not st.finder.done:
             if st.finder.feed(event.wire) is not None:
                 self._names[conn.id] = st.finder.name
         closed = type(event) is Closed

@@ -20,12 +20,14 @@ from ..model import DecodeError, Message, Opcode, Record
 from . import raw_text, v14_json, v15_proto
 from .state import StreamState
 
+_TEXT = Opcode.TEXT  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+
 
 def decode(message: Message, state: StreamState | None = None) -> list[Record]:
     """Records of one message; raises :class:`DecodeError` with a user-facing reason.
 
     ``state`` carries what earlier messages of the same stream taught (one per stream)."""
-    if message.opcode is Opcode.TEXT:
+    if message.opcode is _TEXT:
         return v14_json.decode(message)
     data = message.data
     if not data:

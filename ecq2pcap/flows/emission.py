@@ -15,18 +15,21 @@ from .state import ConnState
 
 SWITCHING = (b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")
 
+# (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+_WRITE, _C2S, _S2C, _RENDERED = DataType.WRITE, Direction.C2S, Direction.S2C, PayloadForm.HTTP1_RENDERED
+
 
 def direction_of(c: ConnState, cap: Capture) -> Direction:
     """Which way ``cap``'s bytes went, from the end eCapture hooked (``c.role``)."""
-    wrote = cap.data_type is DataType.WRITE
+    wrote = cap.data_type is _WRITE
     if cap.data_type is None:  # unknown: assume the process is the client and wrote it
         wrote = True
-    return Direction.C2S if wrote == (c.role == "client") else Direction.S2C
+    return _C2S if wrote == (c.role == "client") else _S2C
 
 
 def is_reemit(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report) -> bool:
     """A stale re-emit of the previous HTTP/1 headers: counted, to be left out."""
-    if cap.form is PayloadForm.HTTP1_RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload,
+    if cap.form is _RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload,
                                                                    direction, ts):
         c.reemits += 1
         report.count(Count.STALE_REEMITS)
@@ -42,7 +45,7 @@ def _released(c: ConnState, cap: Capture, ts: int, report: Report) -> tuple[str,
         report.count(Count.LATE_EVENTS)
         notes = notes + (f"arrived {(c.last_released_ts - ts) / 1e9:.3f} s after later data: placed here",)
     c.last_released_ts = max(c.last_released_ts, ts)
-    if cap.form is PayloadForm.HTTP1_RENDERED and cap.payload.startswith(SWITCHING):
+    if cap.form is _RENDERED and cap.payload.startswith(SWITCHING):
         c.upgraded = True
     return notes
 

@@ -24,6 +24,8 @@ assert ChunkInfo._fields[-1] == "notes"  # normalized() replaces the last field
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
 MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
 
+_RENDERED, _H2_DUMP = PayloadForm.HTTP1_RENDERED, PayloadForm.H2_DUMP  # (Enum members: ~0.15 µs to read on 3.11)
+
 
 class Normalizer:
     def __init__(self, *, repair_http1: bool = True) -> None:
@@ -47,7 +49,7 @@ class Normalizer:
                 self._protocol = Protocol.HTTP1
             else:
                 self._protocol = Protocol.UNKNOWN
-        if form is PayloadForm.H2_DUMP:
+        if form is _H2_DUMP:
             return Protocol.HTTP2
         return self._protocol
 
@@ -59,7 +61,7 @@ class Normalizer:
     def wire_of(self, payload: bytes, form: PayloadForm, ectype: int | None,
                 direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
         """:meth:`wire` of a capture's payload, form and eCapture type."""
-        if form is PayloadForm.HTTP1_RENDERED:
+        if form is _RENDERED:
             if not self.repair_http1:
                 return b"", payload, ()
             wire, changes = repair_rendered(payload)

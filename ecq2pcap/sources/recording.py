@@ -24,6 +24,9 @@ from ..sinks.units import UnitWriter
 RECORDING_MAGIC = "recording"
 
 
+_TEXT = Opcode.TEXT  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+
+
 class _Frame(msgspec.Struct):
     opcode: str
     t: float | None = None
@@ -57,12 +60,12 @@ class LineDecoder:
         if line.startswith(b'{"log_type"') or b'"opcode"' not in line[:200]:
             if line.startswith(b'{"ecq2pcap"'):
                 return self._read_header(line)
-            return Message(line, Opcode.TEXT, origin)
+            return Message(line, _TEXT, origin)
         try:
             fr = _frame.decode(line)
         except (msgspec.ValidationError, msgspec.DecodeError):
             # not a recording line after all: let the dialect say what is wrong
-            return Message(line, Opcode.TEXT, origin)
+            return Message(line, _TEXT, origin)
         try:
             opcode = Opcode(fr.opcode)
         except ValueError:
@@ -96,7 +99,7 @@ class LineDecoder:
 def frame_line(message: Message) -> bytes:
     """The recording line for a message (inverse of :meth:`LineDecoder.message`)."""
     t = None if message.recv_time_ns is None else round(message.recv_time_ns / 1e9, 6)
-    if message.opcode is Opcode.TEXT:
+    if message.opcode is _TEXT:
         try:
             return msgspec.json.encode({"t": t, "opcode": "text", "text": message.data.decode("utf-8")})
         except UnicodeDecodeError:

@@ -47,6 +47,7 @@ DEFAULT_BODY_CAP = 64 * 1024 * 1024
 REQUEST_NOT_CAPTURED = "request not captured by eCapture"
 RESPONSE_NOT_CAPTURED = "response not captured"
 FAST_PATH = True  # default of Http1Decoder(fast=...): parse simple complete messages without h11
+_C2S = Direction.C2S  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
 
 
 class Http1Decoder:
@@ -90,7 +91,7 @@ class Http1Decoder:
         if self.switch is not None:
             self.switch.pending.append((direction, data, time_ns, meta))
             return self._take()
-        s = self._c2s if direction is Direction.C2S else self._s2c
+        s = self._c2s if direction is _C2S else self._s2c
         s.time_ns = time_ns
         s.meta = meta
         if s.reader is None and not s.waiting:

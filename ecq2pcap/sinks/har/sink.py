@@ -44,6 +44,9 @@ _DIGITS = re.compile(r"\s*\d+\s*")
 ParserFactory = Callable[[Connection, HarOptions], ExchangeParser]
 
 
+_HTTP1, _HTTP2 = Protocol.HTTP1, Protocol.HTTP2  # (Enum members cost ~0.15 µs to read on Python 3.11)
+
+
 def _h2(conn: Connection, options: HarOptions) -> Http2Parser:
     return Http2Parser(conn, limits=options.limits)
 
@@ -144,7 +147,7 @@ class HarSink:
         if st.ignored is not None:
             st.ignored += len(chunk.wire)
             return
-        protocol = Protocol.HTTP2 if chunk.protocol is Protocol.HTTP2 else Protocol.HTTP1
+        protocol = _HTTP2 if chunk.protocol is _HTTP2 else _HTTP1
         parser = st.parsers.get(protocol)
         if parser is None:
             if protocol is Protocol.HTTP2:
