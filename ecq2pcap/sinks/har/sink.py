@@ -44,7 +44,7 @@ _DIGITS = re.compile(r"\s*\d+\s*")
 ParserFactory = Callable[[Connection, HarOptions], ExchangeParser]
 
 
-_HTTP1, _HTTP2 = Protocol.HTTP1, Protocol.HTTP2  # (Enum members cost ~0.15 µs to read on Python 3.11)
+_HTTP2 = Protocol.HTTP2  # (Enum members cost ~0.15 µs to read on Python 3.11)
 
 
 def _h2(conn: Connection, options: HarOptions) -> Http2Parser:
@@ -55,7 +55,8 @@ def _h2(conn: Connection, options: HarOptions) -> Http2Parser:
 class _Conn:
     conn: Connection
     last_ns: int
-    parsers: dict = field(default_factory=dict)  # Protocol.HTTP1 / HTTP2 -> ExchangeParser, in creation order
+    # HTTP/2 or not -> ExchangeParser, in creation order (keyed by a bool: a Protocol's hash is a Python call)
+    parsers: dict = field(default_factory=dict)
     origin: str = ""
     unchecked: int = 0  # bytes fed since the parsers' buffers were last measured
     ignored: int | None = None  # after --max-connection-buffer bit: bytes not decoded (None: it did not)
@@ -147,10 +148,10 @@ class HarSink:
         if st.ignored is not None:
             st.ignored += len(chunk.wire)
             return
-        protocol = _HTTP2 if chunk.protocol is _HTTP2 else _HTTP1
-        parser = st.parsers.get(protocol)
+        http2 = chunk.protocol is _HTTP2
+        parser = st.parsers.get(http2)
         if parser is None:
-            if protocol is Protocol.HTTP2:
+            if http2:
                 if self._h2_parser is None:
                     self.report.warn(H2_NOT_DECODED, origin)
                     return
@@ -162,7 +163,7 @@ class HarSink:
                     on_upgrade=self._on_upgrade,
                     reorder_window_ns=self.options.reorder_window_ns,
                 )
-            st.parsers[protocol] = parser
+            st.parsers[http2] = parser
         self._emit(parser, parser.feed(chunk.direction, chunk.wire, chunk.time_ns, chunk.info), origin)
         st.unchecked += len(chunk.wire)
         limit = self.options.limits.connection_buffer
