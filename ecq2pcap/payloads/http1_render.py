@@ -22,11 +22,15 @@ NOT_HTTP1 = "not an HTTP/1 message: left as is"
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) [^\x00-\x20\x7f]+ HTTP/1\.[0-9]")
 _STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: [^\r\n]*)?")
 _TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_HEADER_LINES = re.compile(rb"%s:(?:[^\r]|\r(?!\n))*(?:\r\n%s:(?:[^\r]|\r(?!\n))*)*" % (_TOKEN, _TOKEN))
+_FIELD_VALUE = rb"[^\r]*(?:\r(?!\n)[^\r]*)*"  # anything but CRLF (unrolled: ~2.4x faster than (?:[^\r]|\r(?!\n))*)
+_HEADER_LINES = re.compile(rb"%s:%s(?:\r\n%s:%s)*" % (_TOKEN, _FIELD_VALUE, _TOKEN, _FIELD_VALUE))
 _FRAMING = re.compile(rb"\r\n(transfer-encoding|content-encoding|content-length):")
+_FRAMING_KIND = {b"transfer-encoding": 0, b"content-encoding": 1, b"content-length": 2}
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}[ \t]*(?:;[^\r\n]*)?")
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+FAST = True  # False: every message through the general rules (tests compare the two)
 
 
 def starts_http1_message(data: bytes) -> bool:
@@ -62,13 +66,11 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
     # message has a dozen lines and one to three framing headers: no Python loop over every line)
     if len(lines) > 1 and not _HEADER_LINES.fullmatch(payload, len(start) + 2, end):
         return payload, (NOT_HTTP1,)
-    te_idx: list[int] = []
-    ce_idx: list[int] = []
-    cl_idx: list[int] = []
+    framing: tuple[list[int], list[int], list[int]] = ([], [], [])
     head = payload[:end].lower()
     for m in _FRAMING.finditer(head):
-        i = head.count(b"\r\n", 0, m.start()) + 1
-        {b"transfer-encoding": te_idx, b"content-encoding": ce_idx, b"content-length": cl_idx}[m[1]].append(i)
+        framing[_FRAMING_KIND[m[1]]].append(head.count(b"\r\n", 0, m.start()) + 1)
+    te_idx, ce_idx, cl_idx = framing
 
     body_start = end + 4
     body_len = len(payload) - body_start
@@ -76,13 +78,16 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
     bodiless_status = is_response and (status < 200 or status in (204, 304))
     head_response = is_response and (request_method or "").upper() == "HEAD"
 
+    if FAST and not te_idx and not ce_idx and _framing_agrees(lines, cl_idx, body_len, is_response,
+                                                               bodiless_status or head_response):
+        return payload, ()
+
     notes: list[str] = []
     drop: set[int] = set()
     new_cl: int | None = None  # value to write into Content-Length, None: leave the CL lines alone
 
     def value(i: int) -> bytes:
-        line = lines[i]
-        return line[line.index(b":") + 1 :].strip()
+        return _value(lines[i])
 
     # -- Transfer-Encoding ------------------------------------------------------
     te_dropped = False
@@ -163,6 +168,26 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
     out.append(b"")
     out.append(b"")
     return b"".join((b"\r\n".join(out), memoryview(payload)[body_start:])), tuple(notes)
+
+
+def _framing_agrees(lines: list[bytes], cl_idx: list[int], body_len: int, is_response: bool,
+                    bodiless: bool) -> bool:
+    """The common cases the rules above leave unchanged, told apart quickly (a message without
+    Transfer-Encoding and Content-Encoding): a response that has no body to frame (1xx, 204, 304,
+    to HEAD), a request with neither body nor Content-Length, or one Content-Length that is the
+    body's length."""
+    if bodiless:  # (a Content-Length there frames no body: left as it is)
+        return True
+    if not cl_idx:
+        return body_len == 0 and not is_response
+    if len(cl_idx) > 1:
+        return False
+    value = _value(lines[cl_idx[0]])
+    return (int(value) if value.isdigit() else _declared_length([value])) == body_len
+
+
+def _value(line: bytes) -> bytes:
+    return line[line.index(b":") + 1 :].strip()
 
 
 def _declared_length(values: list[bytes]) -> int | None:

@@ -366,3 +366,48 @@ def test_real_sample_stale_reemit_is_header_only(samples_dir):
         assert any("body not captured" in n for n in notes)
         resp, body, rest = parse_response(wire + b"HTTP/1.1 200 OK\r\n")
         assert body == b"" and rest == b"HTTP/1.1 200 OK\r\n"
+
+
+# -- the fast exit against the general rules --------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ecq2pcap.payloads import http1_render  # noqa: E402
+
+_START = st.sampled_from([b"GET / HTTP/1.1", b"POST /x?a=1 HTTP/1.0", b"HEAD / HTTP/1.1", b"HTTP/1.1 200 OK",
+                          b"HTTP/1.1 101 Switching Protocols", b"HTTP/1.0 204 No Content", b"HTTP/1.1 304 Not Modified",
+                          b"HTTP/1.1 404 ", b"HTTP/1.1 99 bad", b"GET  HTTP/1.1"])
+_NAME = st.sampled_from([b"Content-Length", b"content-length", b"CONTENT-LENGTH", b"Transfer-Encoding",
+                         b"Content-Encoding", b"Host", b"X-Content-Length", b"Content-Type", b"Bad Name"])
+_VALUE = st.one_of(st.sampled_from([b"0", b"5", b"12", b" 12 ", b"12, 12", b"12,13", b"-1", b"1e2", b"chunked",
+                                    b"gzip", b"br", b"x-gzip", b"", b"\xd9\xa1"]),
+                   st.integers(0, 40).map(lambda n: str(n).encode()), st.binary(max_size=6))
+_BODY = st.one_of(st.binary(max_size=40), st.sampled_from([b"", b"5\r\nhello\r\n0\r\n\r\n", b"\x1f\x8bxx",
+                                                           b"0\r\n\r\n", b"c\r\nhello world!\r\n0\r\nA: b\r\n\r\n"]))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(start=_START, fields=st.lists(st.tuples(_NAME, st.one_of(_VALUE, st.just(None))), max_size=5), body=_BODY,
+       method=st.sampled_from([None, "HEAD", "get"]), cut=st.booleans())
+def test_fast_exit_gives_what_the_general_rules_give(start, fields, body, method, cut):
+    """repair_rendered's quick answer for messages whose framing already agrees is the general rules'
+    answer, on any mix of framing headers, values (None: the body's length), bodies and start lines."""
+    fields = [(n, str(len(body)).encode() if v is None else v) for n, v in fields]
+    payload = b"\r\n".join([start, *(n + b":" + v for n, v in fields)]) + (b"\r\n" if cut else b"\r\n\r\n") + body
+    fast = repair_rendered(payload, request_method=method)
+    try:
+        http1_render.FAST = False
+        general = repair_rendered(payload, request_method=method)
+    finally:
+        http1_render.FAST = True
+    assert bytes(fast[0]) == bytes(general[0]) and fast[1] == general[1]
+
+
+def test_fast_exit_is_taken_for_agreeing_framing(monkeypatch):
+    """The quick answer really answers the common shapes (the test above would pass without it)."""
+    calls = []
+    monkeypatch.setattr(http1_render, "_framing_agrees", lambda *a: calls.append(a) or False)
+    repair_rendered(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    repair_rendered(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    assert len(calls) == 2
