@@ -35,6 +35,7 @@ CONTINUATION_PREFACE = PREFACE + SETTINGS_FRAME
 IF_DESCRIPTION = "eCapture TLS plaintext on synthesized TCP/IP (ecq2pcap)"
 
 _HTTP2 = Protocol.HTTP2  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+_LABELS = tuple(d.label for d in Direction)
 
 
 class _Conn:
@@ -84,6 +85,7 @@ class PcapngSink:
         self.mss = mss
         self.port_map = port_map if port_map is not None else PortMap()
         self.raw_payload = raw_payload
+        self._as_captured = " written as captured" if raw_payload else ""
         self.flush_each_event = flush_each_event
         self.report = report
         self.packets = 0
@@ -266,20 +268,15 @@ class PcapngSink:
 
     def _chunk_comment(self, chunk: Chunk) -> str:
         cap = chunk.info
-        head = f"pid {cap.pid}"
-        if cap.tid is not None:
-            head += f" tid {cap.tid}"
-        head += f" comm {cap.comm}{_fd(cap.fd)}"
-        if cap.uuid:
-            head += f" uuid {cap.uuid}"
-        parts = [head, f"connection {chunk.conn.id} {chunk.direction.label}"]
-        if cap.ectype is not None:
-            parts.append(f"eCapture type {cap.ectype} ({ECTYPE_NAMES.get(cap.ectype, 'unknown')})")
-        parts.append(f"payload {cap.form.value}" + (" written as captured" if self.raw_payload else ""))
-        if cap.origin:
-            parts.append(f"origin {cap.origin}")
-        parts.extend(cap.notes)  # the capture's notes and what the flow table changed
-        return "; ".join(parts)
+        tid = "" if cap.tid is None else f" tid {cap.tid}"
+        uuid = f" uuid {cap.uuid}" if cap.uuid else ""
+        ectype = ("" if cap.ectype is None
+                  else f"eCapture type {cap.ectype} ({ECTYPE_NAMES.get(cap.ectype, 'unknown')}); ")
+        origin = f"; origin {cap.origin}" if cap.origin else ""
+        # (one f-string: ~1.8 µs instead of ~2.8 for parts joined; ._value_ and _LABELS: no property calls)
+        text = (f"pid {cap.pid}{tid} comm {cap.comm}{_fd(cap.fd)}{uuid}; connection {chunk.conn.id} "
+                f"{_LABELS[chunk.direction]}; {ectype}payload {cap.form._value_}{self._as_captured}{origin}")
+        return "; ".join((text, *cap.notes)) if cap.notes else text
 
     # -- output --------------------------------------------------------------------------------
 
