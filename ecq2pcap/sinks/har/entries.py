@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import math
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -301,12 +302,40 @@ def _http_date(value: str) -> str | None:
 
 
 def _iso(ns: int) -> str:
-    """UTC ISO 8601 with milliseconds and ``Z`` (HAR needs a zone)."""
+    """UTC ISO 8601 with milliseconds and ``Z`` (HAR needs a zone): what :func:`iso_via_datetime` gives,
+    with the text of each second made once (~1 µs instead of ~3.5 per entry)."""
+    # datetime.fromtimestamp's reading of a float: whole seconds, and the fraction rounded to microseconds,
+    # half to even (CPython's _PyTime_DoubleToDenominator)
+    frac, whole = math.modf(ns / 1e9)
+    us = round(frac * 1e6)
+    if us >= 1_000_000:
+        us -= 1_000_000
+        whole += 1.0
+    elif us < 0:
+        us += 1_000_000
+        whole -= 1.0
+    second = _iso_second(whole)
+    return f"{second}.{us // 1000:03d}Z" if second is not None else _EPOCH
+
+
+@lru_cache(maxsize=64)
+def _iso_second(whole: float) -> str | None:
+    try:
+        return datetime.fromtimestamp(whole, tz=timezone.utc).isoformat(timespec="seconds")[:-6]  # (no +00:00)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def iso_via_datetime(ns: int) -> str:
+    """:func:`_iso` the straightforward way (tests compare the two)."""
     try:
         dt = datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         dt = datetime.fromtimestamp(0, tz=timezone.utc)
     return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_EPOCH = iso_via_datetime(0)
 
 
 def _ms(ns: int) -> float:
