@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 
@@ -15,6 +16,7 @@ from scapy.utils import rdpcap
 from ecq2pcap.model import Chunk, ChunkInfo, Closed, Connection, Direction, Opened, PayloadForm, Protocol
 from ecq2pcap.report import Report
 from ecq2pcap.sinks.pcapng import PcapngSink, PortMap
+from ecq2pcap.sinks.pcapng.sink import CONTINUATION_PREFACE
 from tests.support.dissect import bad_expert, dissect, follow, syns, warnings
 
 C2S, S2C = Direction.C2S, Direction.S2C
@@ -233,6 +235,26 @@ def test_http2_on_8443(tshark, tmp_path, keep_ports, expected):
         assert any("200" in f["http2.header.value"] for f in headers)
         assert any("GET" in f["http2.header.value"] for f in headers)
         assert expert_problems(frames) == []
+
+
+def test_rotation_repeats_the_http2_preface_whole_with_a_small_mss(tshark, tmp_path):
+    """A new file of a ring goes on with an open HTTP/2 connection: its synthesized preface (33 bytes) is
+    written in mss-sized segments, all of them, so the new file has no gap and carries the client's preface
+    and the server's bytes whole."""
+    c2s, s2c = h2_exchange()
+    conn = connection()
+    first, second = tmp_path / "1.pcapng", tmp_path / "2.pcapng"
+    with open(first, "wb") as f1, open(second, "wb") as f2:
+        sink = PcapngSink(f1, mss=10)
+        sink.handle(Opened(conn, T0))
+        sink.handle(dataclasses.replace(chunk(conn, C2S, c2s, T0 + 1000), protocol=Protocol.HTTP2))
+        sink.rotate(f2, "continued from 1.pcapng", T0 + 2000)
+        sink.handle(dataclasses.replace(chunk(conn, S2C, s2c, T0 + 3000), protocol=Protocol.HTTP2))
+        sink.handle(Closed(conn, T0 + 4000, "end of input"))
+        sink.finish()
+    frames = dissect(tshark, second, payload=True)
+    assert expert_problems(frames) == []
+    assert follow(frames) == (CONTINUATION_PREFACE, s2c)
 
 
 # -- sink behaviour -------------------------------------------------------------------------
