@@ -5,8 +5,9 @@
 Prints packets/s and payload MB/s for 100-byte and 8 KB payloads, for the whole sink
 (``PcapngSink.handle(Chunk)``: one data segment and one pure ACK per chunk, comment on
 the first segment), for the bare ``TcpFlow`` + ``enhanced_packet`` path, and for scapy
-(``Ether()/IP()/TCP()/Raw()`` written by ``PcapNgWriter``). Output goes to /dev/null.
-A benchmark, not a test: it asserts nothing about timing.
+(``Ether()/IP()/TCP()/Raw()`` written by ``PcapNgWriter``); then µs per one-exchange
+connection (``Opened``, a request, a response, ``Closed``: ten packets), as run.py's workload
+makes them. Output goes to /dev/null. A benchmark, not a test: it asserts nothing about timing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ecq2pcap.model import Chunk, ChunkInfo, Connection, Direction, Opened  # noqa: E402
+from ecq2pcap.model import Chunk, ChunkInfo, Closed, Connection, Direction, Opened  # noqa: E402
 from ecq2pcap.sinks.pcapng import PcapngSink  # noqa: E402
 from ecq2pcap.sinks.pcapng.blocks import enhanced_packet  # noqa: E402
 from ecq2pcap.sinks.pcapng.tcp import TcpFlow  # noqa: E402
@@ -98,6 +99,31 @@ def bench_scapy(size: int, seconds: float) -> tuple[float, float]:
     return n / t, n * size / t / 1e6
 
 
+def bench_connections(n: int = 20000) -> float:
+    """µs per one-exchange connection through the whole sink, best of three runs over ``n``."""
+    req = b"GET / HTTP/1.1\r\nHost: a.test\r\nUser-Agent: curl/8\r\nAccept: */*\r\n\r\n"
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100
+    events = []
+    for i in range(n):
+        conn = Connection(id=i + 1, pid=1000 + i, comm="curl", fd=5, client=(f"10.1.{i // 250 % 250}.{i % 250 + 1}",
+                          40000 + i % 20000), server=("10.0.0.1", 443), uuids=(f"{1000 + i}_{1000 + i}_curl_5_1",))
+        t = T0 + i * 1_000_000
+        info = ChunkInfo(1000 + i, 1000 + i, "curl", 5, f"{1000 + i}_{1000 + i}_curl_5_1", 1, origin=f"d:{2 * i + 1}")
+        events += [Opened(conn, t), Chunk(conn, Direction.C2S, t, req, req, info),
+                   Chunk(conn, Direction.S2C, t + 1000, resp, resp, info._replace(origin=f"d:{2 * i + 2}")),
+                   Closed(conn, t + 2000, "end of input")]
+    best = float("inf")
+    for _ in range(3):
+        with open(os.devnull, "wb") as out:
+            sink = PcapngSink(out)
+            start = time.process_time()
+            for e in events:
+                sink.handle(e)
+            sink.finish()
+            best = min(best, time.process_time() - start)
+    return best / n * 1e6
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
@@ -109,6 +135,7 @@ def main() -> None:
             pps, mbs = fn(size, args.seconds)
             print(f"{size:>8}  {name:<24} {pps:>12,.0f} {mbs:>13,.1f} {pps / scapy_pps:>8.0f}x")
         print(f"{size:>8}  {'scapy + PcapNgWriter':<24} {scapy_pps:>12,.0f} {scapy_mbs:>13,.1f} {1:>8.0f}x")
+    print(f"one-exchange connections through PcapngSink: {bench_connections():.1f} µs each (ten packets)")
 
 
 if __name__ == "__main__":
