@@ -37,6 +37,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .numbers import ascii_number
+
 FRAME_MARK = b"\nFrame Type\t=>\t"
 MERGED_MARK = b"\nMerged Data Frame, StreamID\t=>\t"
 GZIP_PLACEHOLDER = b"Partial entity body with gzip encoding ... \n"
@@ -173,10 +175,11 @@ class _Parser:
         if nl < 0:
             return None, self.n, True
         digits = buf[start:nl]
-        if not digits.isdigit():
+        number = ascii_number(digits)
+        if number is None:
             self.out.notes.append(f"offset {pos}: bad number {digits[:40]!r} after {prefix.strip()!r}")
             return None, nl + 1, False
-        return int(digits), nl + 1, False
+        return number, nl + 1, False
 
     def _next_mark(self, pos: int) -> int:
         hits = [i for i in (self.buf.find(FRAME_MARK, pos), self.buf.find(MERGED_MARK, pos)) if i >= 0]
@@ -311,10 +314,10 @@ class _Parser:
             notes.append(f"dump truncated inside a merged data block at offset {start}")
             return n
         sid = buf[pos:digits_end]
-        if not sid.isdigit():
+        stream_id = ascii_number(sid)
+        if stream_id is None:
             notes.append(f"offset {start}: merged data block with bad stream id {sid[:40]!r}: skipped")
             return digits_end + 1
-        stream_id = int(sid)
         length, pos, cut = self._number_line(digits_end + 1, _MERGED_LENGTH_LINE)
         if length is None or cut:
             notes.append(f"merged body of stream {stream_id}: " +

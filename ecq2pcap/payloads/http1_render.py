@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from .numbers import ascii_number
+
 __all__ = ["repair_rendered", "starts_http1_message", "NOT_HTTP1"]
 
 NOT_HTTP1 = "not an HTTP/1 message: left as is"
@@ -98,7 +100,7 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
                 notes.append("Content-Length removed (conflicts with Transfer-Encoding: chunked)")
                 cl_idx = []
         else:
-            te_value = b", ".join(value(i) for i in te_idx).decode("latin-1")
+            te_value = _shown(b", ".join(value(i) for i in te_idx))
             drop.update(te_idx)
             te_dropped = True
             notes.append(f"Transfer-Encoding: {te_value} removed (eCapture delivered the body de-chunked)")
@@ -117,7 +119,7 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
             if bodiless_status or head_response:
                 pass  # Content-Length without a body is legitimate here
             elif cl_idx and declared != 0:
-                shown = declared if declared is not None else f"{value(cl_idx[0]).decode('latin-1')!r} (invalid)"
+                shown = declared if declared is not None else f"{_shown(value(cl_idx[0]))!r} (invalid)"
                 notes.append(f"body not captured (eCapture rendered the headers only): Content-Length {shown} → 0")
                 new_cl = 0
             elif te_dropped and not cl_idx:
@@ -135,7 +137,7 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
                 notes.append(f"Content-Length: {body_len} added")
         elif declared != body_len:
             new_cl = body_len
-            shown = declared if declared is not None else value(cl_idx[0]).decode("latin-1")
+            shown = declared if declared is not None else _shown(value(cl_idx[0]))
             note = f"Content-Length {shown} → {body_len}"
             if declared is not None and body_len < declared:
                 note += f" ({_TRUNCATED})"
@@ -183,7 +185,15 @@ def _framing_agrees(lines: list[bytes], cl_idx: list[int], body_len: int, is_res
     if len(cl_idx) > 1:
         return False
     value = _value(lines[cl_idx[0]])
-    return (int(value) if value.isdigit() else _declared_length([value])) == body_len
+    number = ascii_number(value)
+    return (number if number is not None else _declared_length([value])) == body_len
+
+
+def _shown(value: bytes, limit: int = 40) -> str:
+    """A header value as a note quotes it: at most ``limit`` bytes (a hostile one may be megabytes)."""
+    if len(value) <= limit:
+        return value.decode("latin-1")
+    return f"{value[:limit].decode('latin-1')}… ({len(value)} bytes)"
 
 
 def _value(line: bytes) -> bytes:
@@ -195,10 +205,10 @@ def _declared_length(values: list[bytes]) -> int | None:
     found: set[int] = set()
     for v in values:
         for part in v.split(b","):
-            part = part.strip()
-            if not part.isdigit():
+            number = ascii_number(part.strip())
+            if number is None:
                 return None
-            found.add(int(part))
+            found.add(number)
     return found.pop() if len(found) == 1 else None
 
 

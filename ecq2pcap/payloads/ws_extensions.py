@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model import Direction
+from .numbers import ascii_number
 
 __all__ = ["DeflateParams", "parse_extensions"]
 
@@ -43,8 +44,8 @@ def parse_extensions(header: str | None) -> tuple[DeflateParams | None, list[str
             params[key.strip().lower()] = value.strip().strip('"') if eq else None
 
         def bits(key: str) -> int | None:
-            v = params.get(key)
-            return int(v) if v and v.isascii() and v.isdigit() and 8 <= int(v) <= 15 else None  # RFC 7692
+            n = ascii_number(params.get(key) or "")
+            return n if n is not None and 8 <= n <= 15 else None  # RFC 7692
 
         deflate = DeflateParams(
             client_no_context_takeover="client_no_context_takeover" in params,

@@ -13,6 +13,7 @@ from ecq2pcap.payloads.websocket import parse_extensions
 from ecq2pcap.uuids import parse_uuid
 from tests.limits.support import Dump
 from tests.support.har import validate_har
+from tests.support.mixed_stream import event_line
 
 UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -29,7 +30,8 @@ def convert(tmp_path, d: Dump) -> tuple[int, str, list[dict]]:
     return code, err.getvalue(), doc["log"]["entries"]
 
 
-@pytest.mark.parametrize("bits", ["²", "٣", "99", "0"])
+@pytest.mark.parametrize("bits", ["²", "٣", "99", "0", "9" * 5000],
+                         ids=["superscript", "arabic", "99", "0", "5000 digits"])
 def test_window_bits_that_are_not_8_to_15_are_ignored(tmp_path, bits):
     # str.isdigit() accepts "²", which int() rejects: the 101's header crashed the conversion
     d = Dump()
@@ -205,3 +207,20 @@ def test_http2_frame_too_short_for_its_priority_fields_is_a_frame_error():
     dec.close(3)
     assert dec.errors == ["c2s: stream 1: malformed frame type 1: Invalid Priority data",
                           "c2s: 1 bytes of an incomplete frame at end of capture"]
+
+
+def test_a_content_length_of_thousands_of_digits_is_repaired_not_a_crash(tmp_path):
+    # int() refuses more than 4,300 digits: the framing repair of eCapture v1's rendered HTTP/1 raised while
+    # the table was finished, and every connection still open lost its packets and entries
+    tup = "10.1.0.1:40000-10.0.0.1:443"
+    (tmp_path / "in.jsonl").write_text("\n".join([
+        event_line(0, 1000, "curl", 5, 1, tup, 1, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        event_line(1, 1000, "curl", 5, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\nok"),
+    ]) + "\n")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["convert", str(tmp_path / "in.jsonl"), "--har", str(tmp_path / "o.har"), "-w",
+                     str(tmp_path / "o.pcapng"), "--no-progress"])
+    assert code == 0 and "internal error" not in err.getvalue(), err.getvalue()
+    [e] = json.loads((tmp_path / "o.har").read_text())["log"]["entries"]
+    assert e["response"]["content"]["text"] == "ok" and "(5000 bytes) → 2" in e["comment"]

@@ -61,6 +61,7 @@ import hpack
 
 from ...model import Direction
 from ..h2dump import DumpFrame, ParsedDump
+from ..numbers import ascii_number
 from .raw_frames import parse_frames
 from .sniff import PREFACE
 
@@ -104,7 +105,7 @@ class _Stream:
 
 
 def _content_length(value: str | None) -> int | None:
-    return int(value) if value is not None and value.strip().isascii() and value.strip().isdigit() else None
+    return ascii_number(value.strip()) if value is not None else None
 
 
 class H2Reencoder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...limits import limit_note
 from ..http import HttpMessage, HttpRequest, HttpResponse
+from ..numbers import ascii_number
 from .events import End, Fields, RequestHead, ResponseHead
 from .grammar import text
 
@@ -66,9 +67,9 @@ def body_error(what: str, reason: str, msg: HttpMessage, eof: bool, at_eof: bool
         te = msg.header("transfer-encoding")
         if te is not None and "chunked" in te.lower():
             return f"{what} body truncated: chunked body incomplete after {msg.body_size} bytes"
-        length = msg.header("content-length")
-        if length is not None and length.strip().isascii() and length.strip().isdigit():
-            return f"{what} body truncated: {msg.body_size} of {int(length)} bytes"
+        length = ascii_number((msg.header("content-length") or "").strip())
+        if length is not None:
+            return f"{what} body truncated: {msg.body_size} of {length} bytes"
     if eof:
         return f"{what} body truncated after {msg.body_size} bytes ({reason})"
     return f"{what} body did not frame ({reason}): {msg.body_size} bytes kept"
