@@ -25,6 +25,7 @@ UNKNOWN_TUPLE = "0.0.0.0:0-0.0.0.0:0"
 _HOST = r"(\[[0-9A-Fa-f:.%a-zA-Z]*\]|[0-9.]+)"
 _TUPLE_RE = re.compile(rf"{_HOST}:(\d+)-{_HOST}:(\d+)", re.ASCII)  # \d: ASCII digits only
 _V2_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)->{_HOST}:(\d+)", re.ASCII)
+_NUMBER = r"\d{1,18}"  # more digits than 18 are not a pid, tid or fd (and int() refuses 4,300 and more)
 
 
 @record
@@ -37,6 +38,11 @@ class UuidInfo:
     data_type: DataType | None = None
     tuple: Tuple | None = None  # None when unknown (0.0.0.0:0-0.0.0.0:0)
     sock_form: bool = False  # the unstripped "sock:..._0" form
+
+
+def _quoted(text: str, limit: int = 120) -> str:
+    """``text`` as a message quotes it: at most ``limit`` characters (a hostile one may be megabytes)."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text)} characters)"
 
 
 def _host(text: str) -> str:
@@ -52,18 +58,23 @@ def parse_tuple(text: str) -> Tuple | None:
     """
     m = _TUPLE_RE.fullmatch(text) or _V2_TUPLE_RE.fullmatch(text)
     if m is None:
-        raise ValueError(f"not a connection tuple: {text!r}")
-    src, sport, dst, dport = _host(m[1]), int(m[2]), _host(m[3]), int(m[4])
+        raise ValueError(f"not a connection tuple: {_quoted(text)}")
+    src, sport, dst, dport = _host(m[1]), _port(m[2]), _host(m[3]), _port(m[4])
     if sport == 0 or dport == 0 or src in ("0.0.0.0", "::") or dst in ("0.0.0.0", "::"):
         return None
     if sport > 65535 or dport > 65535:
-        raise ValueError(f"port out of range in tuple {text!r}")
+        raise ValueError(f"port out of range in tuple {_quoted(text)}")
     return Tuple(src, sport, dst, dport)
 
 
+def _port(digits: str) -> int:
+    """A tuple's port; over 65535 as a number too long for int() (which refuses 4,300 digits and more)."""
+    return int(digits) if len(digits.lstrip("0")) <= 5 else 1 << 20
+
+
 def _digits(text: str) -> bool:
-    """ASCII digits only (str.isdigit also takes "²" and "١", which int() then rejects or reads)."""
-    return text.isascii() and text.isdigit()
+    """1 to 18 ASCII digits (str.isdigit also takes "²" and "١", which int() then rejects or reads)."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
 
 
 def _is_tuple(text: str) -> bool:
@@ -71,7 +82,8 @@ def _is_tuple(text: str) -> bool:
 
 
 # the common openssl form, <pid>_<tid>_<comm>_<fd>_<dt>_<tuple> (the comm may hold "_"; the tuple holds none)
-_OPENSSL_UUID = re.compile(rf"(\d+)_(\d+)_(.*)_(\d+)_([01])_({_TUPLE_RE.pattern})", re.ASCII | re.DOTALL)
+_OPENSSL_UUID = re.compile(rf"({_NUMBER})_({_NUMBER})_(.*)_({_NUMBER})_([01])_({_TUPLE_RE.pattern})",
+                           re.ASCII | re.DOTALL)
 _DATA_TYPES = (DataType.READ, DataType.WRITE)
 
 
@@ -93,7 +105,7 @@ def parse_uuid_generally(uuid: str) -> UuidInfo:
         text = text[5:]
     parts = text.split("_")
     if len(parts) < 2 or not _digits(parts[0]):
-        raise ValueError(f"unparsable uuid {uuid!r}: does not start with <pid>_")
+        raise ValueError(f"unparsable uuid {_quoted(uuid)}: does not start with <pid>_")
     pid = int(parts[0])
 
     # openssl: ..._<fd>_<dt>_<tuple>[_<sock>]
@@ -102,7 +114,7 @@ def parse_uuid_generally(uuid: str) -> UuidInfo:
     if len(parts) >= 6 and _is_tuple(parts[-1]):
         fd_s, dt_s = parts[-3], parts[-2]
         if not (_digits(fd_s) and dt_s in ("0", "1") and _digits(parts[1])):
-            raise ValueError(f"unparsable uuid {uuid!r}: expected <pid>_<tid>_<comm>_<fd>_<dt>_<tuple>")
+            raise ValueError(f"unparsable uuid {_quoted(uuid)}: expected <pid>_<tid>_<comm>_<fd>_<dt>_<tuple>")
         return UuidInfo(
             kind="openssl",
             pid=pid,
@@ -114,7 +126,7 @@ def parse_uuid_generally(uuid: str) -> UuidInfo:
             sock_form=sock_form,
         )
     if sock_form:
-        raise ValueError(f"unparsable uuid {uuid!r}: sock: form without a tuple")
+        raise ValueError(f"unparsable uuid {_quoted(uuid)}: sock: form without a tuple")
 
     # the raw 16-byte comm ends in NUL: find the last part that holds one
     nul_at = max((i for i, p in enumerate(parts) if "\x00" in p), default=-1)
@@ -132,4 +144,4 @@ def parse_uuid_generally(uuid: str) -> UuidInfo:
         return UuidInfo("nofd", pid, int(parts[1]), "_".join(parts[2:-1]), data_type=DataType(int(parts[-1])))
     if len(parts) >= 3 and _digits(parts[1]):
         return UuidInfo("gotls", pid, int(parts[1]), "_".join(parts[2:]))
-    raise ValueError(f"unparsable uuid {uuid!r}")
+    raise ValueError(f"unparsable uuid {_quoted(uuid)}")

@@ -66,3 +66,17 @@ def test_v2_tuple_form():
     assert parse_tuple("[::]:0->[::]:0") is None
     with pytest.raises(ValueError):
         parse_tuple("1.2.3.4-5.6.7.8")
+
+
+def test_thousands_of_digits_are_refused_in_a_short_message_not_by_int():
+    """int() refuses 4,300 digits and more with its own ValueError (whose text the user saw as the
+    reason a line was skipped); the message quotes at most 120 characters of a hostile uuid."""
+    huge = "9" * 5000
+    for uuid, reason in ((f"{huge}_1_curl_5_1_10.0.0.1:1-10.0.0.2:2", "does not start with <pid>_"),
+                         (f"1_1_curl_{huge}_1_10.0.0.1:1-10.0.0.2:2", "expected <pid>_<tid>"),
+                         (f"1_1_curl_5_1_10.0.0.1:1-10.0.0.2:{huge}", "port out of range")):
+        with pytest.raises(ValueError, match=reason) as info:
+            parse_uuid(uuid)
+        assert len(str(info.value)) < 250 and "5,000" not in str(info.value) and "characters)" in str(info.value)
+    assert parse_tuple(f"10.0.0.1:0-10.0.0.2:{huge}") is None  # a zero port: the unknown tuple, as before
+    assert parse_tuple("10.0.0.1:0000080-10.0.0.2:443").src_port == 80
