@@ -43,18 +43,20 @@ from ..payloads.hexdump import ECAPTURE_V1, reverse
 from . import v14_json
 
 
-_GOTLS_HEX = re.compile(rb"PID: (\d+), Comm: (.{0,64}?), TID: (\d+), PayloadType:(\d+), Payload: \n", re.S)
+# (numbers: at most 18 digits, so that int() never meets the 4,300 it refuses)
+_GOTLS_HEX = re.compile(rb"PID: (\d{1,18}), Comm: (.{0,64}?), TID: (\d{1,18}), PayloadType:(\d{1,18}), Payload: \n",
+                        re.S)
 _NOFD_HEX = re.compile(
-    rb"PID:(\d+), Comm:(.{0,64}?), Type:(\x1b\[\d+m)?(Received|Send)?(?:\x1b\[0m)?, TID:(\d+), "
-    rb"DataLen:(\d+) bytes, Payload:\n",
+    rb"PID:(\d{1,18}), Comm:(.{0,64}?), Type:(\x1b\[\d+m)?(Received|Send)?(?:\x1b\[0m)?, TID:(\d{1,18}), "
+    rb"DataLen:(\d{1,18}) bytes, Payload:\n",
     re.S,
 )
-_BASH = re.compile(rb"PID:(\d+), UID:(\d+), \tComm:(.{0,64}?), \tRetvalue:(-?\d+), \tLine:\n", re.S)
-_ZSH = re.compile(rb"PID:(\d+), UID:(\d+), \tComm:(.{0,64}?), \tLine:\n", re.S)
-_MYSQL = re.compile(rb" PID:(\d+), Comm:(.{0,64}?), Time:\d+,  length:\(\d+/\d+\),  return:\w*, Line:", re.S)
-_POSTGRES = re.compile(rb" PID: (\d+), Comm: (.{0,64}?), Time: \d+, Query: ", re.S)
+_BASH = re.compile(rb"PID:(\d{1,18}), UID:(\d{1,18}), \tComm:(.{0,64}?), \tRetvalue:(-?\d{1,18}), \tLine:\n", re.S)
+_ZSH = re.compile(rb"PID:(\d{1,18}), UID:(\d{1,18}), \tComm:(.{0,64}?), \tLine:\n", re.S)
+_MYSQL = re.compile(rb" PID:(\d{1,18}), Comm:(.{0,64}?), Time:\d+,  length:\(\d+/\d+\),  return:\w*, Line:", re.S)
+_POSTGRES = re.compile(rb" PID: (\d{1,18}), Comm: (.{0,64}?), Time: \d+, Query: ", re.S)
 _MASTERKEY = (b"TLS Version:", b"ClientRandom: ", b"Label")
-_PACKET = re.compile(rb"Pid:(\d+), Comm:(.{0,64}?), Length:\d+, Ifindex:\d+, Payload:", re.S)
+_PACKET = re.compile(rb"Pid:(\d{1,18}), Comm:(.{0,64}?), Length:\d+, Ifindex:\d+, Payload:", re.S)
 
 # bytes that may appear in text frames (NUL: %s of a raw [16]byte comm)
 _TEXT_CONTROLS_OK = bytes(range(32, 256)) + b"\t\n\r\x1b\x00"

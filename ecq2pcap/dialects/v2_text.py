@@ -59,27 +59,28 @@ SECOND = 1_000_000_000
 _QUARTER_HOUR = 900 * SECOND
 
 _DATA = re.compile(
-    rb"\[([^\]\n]*)\] PID:(\d+) TID:(\d+) Comm:(.{0,64}?) FD:(\d+) (READ|WRITE) \((-?\d+) bytes(, hex)?\):\n", re.S
-)
-_CONNECT = re.compile(rb"PID:(\d+), Comm:(.{0,64}?), TID:(\d+), FD:(\d+), Tuple: ([^\s,]*)\n?\Z", re.S)
+    rb"\[([^\]\n]*)\] PID:(\d{1,18}) TID:(\d{1,18}) Comm:(.{0,64}?) FD:(\d{1,18}) (READ|WRITE) "
+    rb"\((-?\d{1,18}) bytes(, hex)?\):\n", re.S
+)  # (numbers: at most 18 digits, so that int() never meets the 4,300 it refuses)
+_CONNECT = re.compile(rb"PID:(\d{1,18}), Comm:(.{0,64}?), TID:(\d{1,18}), FD:(\d{1,18}), Tuple: ([^\s,]*)\n?\Z", re.S)
 _GOTLS = re.compile(
-    rb"PID:(\d+), TID:(\d+), Comm:(.{0,64}?), FD:(\d+), (?:Tuple:([^\s,]*), )?Type:(READ|WRITE), Len:(-?\d+)\n"
-    rb"Data(\(hex\))?:\n",
+    rb"PID:(\d{1,18}), TID:(\d{1,18}), Comm:(.{0,64}?), FD:(\d{1,18}), (?:Tuple:([^\s,]*), )?Type:(READ|WRITE), "
+    rb"Len:(-?\d{1,18})\nData(\(hex\))?:\n",
     re.S,
 )
 _NSPR = re.compile(
-    rb"TLSDataEvent\{Timestamp: ([^,]*), PID: (\d+), TID: (\d+), Comm: (.{0,64}?), FD: (-?\d+), "
-    rb"Direction: (read|write), DataLen: (\d+)",
+    rb"TLSDataEvent\{Timestamp: ([^,]*), PID: (\d{1,18}), TID: (\d{1,18}), Comm: (.{0,64}?), FD: (-?\d{1,18}), "
+    rb"Direction: (read|write), DataLen: (\d{1,18})",
     re.S,
 )
-_BASH = re.compile(rb"PID:(\d+), UID:(\d+), Comm:(.{0,64}?), Retvalue:(-?\d+), Line(\(hex\))?:\n", re.S)
-_ZSH = re.compile(rb"PID:(\d+), UID:(\d+), \tComm:(.{0,64}?), \tLine(\(hex\))?:\n", re.S)
-_MYSQL = re.compile(rb"MySQL Query\[PID=(\d+), Comm=(.{0,64}?), Len=\d+/\d+, Status=\w*\]: ", re.S)
-_POSTGRES = re.compile(rb"PID=(\d+) Comm=(.{0,64}?) Query=", re.S)
+_BASH = re.compile(rb"PID:(\d{1,18}), UID:(\d{1,18}), Comm:(.{0,64}?), Retvalue:(-?\d{1,18}), Line(\(hex\))?:\n", re.S)
+_ZSH = re.compile(rb"PID:(\d{1,18}), UID:(\d{1,18}), \tComm:(.{0,64}?), \tLine(\(hex\))?:\n", re.S)
+_MYSQL = re.compile(rb"MySQL Query\[PID=(\d{1,18}), Comm=(.{0,64}?), Len=\d+/\d+, Status=\w*\]: ", re.S)
+_POSTGRES = re.compile(rb"PID=(\d{1,18}) Comm=(.{0,64}?) Query=", re.S)
 _POSTGRES_HEX = re.compile(rb"PID=0x([0-9a-f]+) Timestamp=0x[0-9a-f]+ Query=([0-9a-f]*) Comm=([0-9a-f]*)")
 _MASTERKEY = (b"TLS Version: ", b"Version: 0x", b"Label: ", b"Label:", b"MasterSecretEvent{")
 _PACKET = b"Packet captured: len="
-_TIME = re.compile(rb"(-?\d+)-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})\Z")
+_TIME = re.compile(rb"(-?\d{1,18})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})\Z")
 
 # Linux's default net.ipv4.ip_local_port_range
 _EPHEMERAL = range(32768, 61000)
