@@ -29,8 +29,7 @@ def direction_of(c: ConnState, cap: Capture) -> Direction:
 
 def is_reemit(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Report) -> bool:
     """A stale re-emit of the previous HTTP/1 headers: counted, to be left out."""
-    if cap.form is _RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload,
-                                                                   direction, ts):
+    if cap.form is _RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload, direction, ts):
         c.reemits += 1
         report.count(Count.STALE_REEMITS)
         return True

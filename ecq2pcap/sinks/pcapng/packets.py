@@ -66,8 +66,9 @@ class PacketBlocks(TcpFlow):
         c, s = self._sides
         self._framing = (_framing(c, self.v6, flags[0]), _framing(s, self.v6, flags[1]))
 
-    def _block(self, sender: Direction, flags: int, t: int, comment: str | None, payload=b"",
+    def _block(self, sender: int, flags: int, t: int, comment: str | None, payload=b"",
                options: bytes = b"") -> bytes:
+        """One packet from ``sender`` (a Direction or its value) as a whole EPB timed ``t``."""
         me, fr = self._sides[sender], self._framing[sender]
         hdr = self._header(me, self._sides[1 - sender], flags, payload, options)
         if comment is None and not payload and not options:  # a pure ACK or FIN
