@@ -230,6 +230,7 @@ class HarSink:
 
 
 def _reason(error: str) -> str:
-    """A grouping key for the report: the error's leading phrase without numbers."""
-    head = error.split(":", 1)[0].split("(", 1)[0]
+    """A grouping key for the report: the error's leading phrase without numbers (its first 300
+    characters: _DIGITS.sub is quadratic in a long run of whitespace)."""
+    head = error.split(":", 1)[0].split("(", 1)[0][:300]
     return "HAR: " + _DIGITS.sub(" ", head).strip()
