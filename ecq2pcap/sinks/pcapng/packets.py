@@ -18,15 +18,6 @@ from .tcp import SYN_OPTIONS, ACK, FIN, PSH, SYN, WINDOW_SCALE, TcpFlow, Side
 
 C2S, S2C = Direction.C2S, Direction.S2C
 _HEADER_LEN = {False: 40, True: 60}  # IPv4 / IPv6 header + TCP header without options
-_EPB_HEADS: dict[int, struct.Struct] = {}  # by link-layer header length: the EPB's fixed fields + that header
-
-
-def _epb_head(prefix_len: int) -> struct.Struct:
-    """Type, total length, interface, time high, time low, captured and original length; link-layer header."""
-    head = _EPB_HEADS.get(prefix_len)
-    if head is None:
-        head = _EPB_HEADS[prefix_len] = struct.Struct(f"=IIIIIII{prefix_len}s")
-    return head
 
 
 class _Framing:
@@ -35,7 +26,8 @@ class _Framing:
     __slots__ = ("head", "frame_len", "flags_end", "ack_len", "ack_tail")
 
     def __init__(self, prefix_len: int, v6: bool, flags: int) -> None:
-        self.head = _epb_head(prefix_len)
+        # type, total length, interface, time high, time low, captured and original length; link-layer header
+        self.head = struct.Struct(f"=IIIIIII{prefix_len}s")
         self.frame_len = prefix_len + _HEADER_LEN[v6]  # a segment without options or payload
         self.flags_end = FLAGS_OPTION.pack(EPB_FLAGS, 4, flags) + END_OF_OPTIONS
         pad = PAD[self.frame_len & 3]
