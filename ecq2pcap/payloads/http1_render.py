@@ -88,9 +88,6 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
     drop: set[int] = set()
     new_cl: int | None = None  # value to write into Content-Length, None: leave the CL lines alone
 
-    def value(i: int) -> bytes:
-        return _value(lines[i])
-
     # -- Transfer-Encoding ------------------------------------------------------
     te_dropped = False
     if te_idx:
@@ -100,26 +97,26 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
                 notes.append("Content-Length removed (conflicts with Transfer-Encoding: chunked)")
                 cl_idx = []
         else:
-            te_value = _shown(b", ".join(value(i) for i in te_idx))
+            te_value = _shown(b", ".join(_value(lines[i]) for i in te_idx))
             drop.update(te_idx)
             te_dropped = True
             notes.append(f"Transfer-Encoding: {te_value} removed (eCapture delivered the body de-chunked)")
 
     # -- Content-Encoding -------------------------------------------------------
     if len(ce_idx) == 1 and body_len:
-        coding = value(ce_idx[0]).lower()
+        coding = _value(lines[ce_idx[0]]).lower()
         if coding in (b"gzip", b"x-gzip") and payload[body_start : body_start + 2] != _GZIP_MAGIC:
             drop.add(ce_idx[0])
             notes.append(f"Content-Encoding: {coding.decode()} removed (body already decoded by eCapture)")
 
     # -- Content-Length ---------------------------------------------------------
     if not te_idx or te_dropped:
-        declared = _declared_length([value(i) for i in cl_idx]) if cl_idx else None
+        declared = _declared_length([_value(lines[i]) for i in cl_idx]) if cl_idx else None
         if body_len == 0:
             if bodiless_status or head_response:
                 pass  # Content-Length without a body is legitimate here
             elif cl_idx and declared != 0:
-                shown = declared if declared is not None else f"{_shown(value(cl_idx[0]))!r} (invalid)"
+                shown = declared if declared is not None else f"{_shown(_value(lines[cl_idx[0]]))!r} (invalid)"
                 notes.append(f"body not captured (eCapture rendered the headers only): Content-Length {shown} → 0")
                 new_cl = 0
             elif te_dropped and not cl_idx:
@@ -137,7 +134,7 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
                 notes.append(f"Content-Length: {body_len} added")
         elif declared != body_len:
             new_cl = body_len
-            shown = declared if declared is not None else _shown(value(cl_idx[0]))
+            shown = declared if declared is not None else _shown(_value(lines[cl_idx[0]]))
             note = f"Content-Length {shown} → {body_len}"
             if declared is not None and body_len < declared:
                 note += f" ({_TRUNCATED})"
