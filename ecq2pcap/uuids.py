@@ -19,13 +19,14 @@ import re
 from functools import lru_cache
 
 from .model import DataType, Tuple, record
+from .payloads.numbers import MAX_DIGITS, ascii_number
 
 UNKNOWN_TUPLE = "0.0.0.0:0-0.0.0.0:0"
 
 _HOST = r"(\[[0-9A-Fa-f:.%a-zA-Z]*\]|[0-9.]+)"
 _TUPLE_RE = re.compile(rf"{_HOST}:(\d+)-{_HOST}:(\d+)", re.ASCII)  # \d: ASCII digits only
 _V2_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)->{_HOST}:(\d+)", re.ASCII)
-_NUMBER = r"\d{1,18}"  # more digits than 18 are not a pid, tid or fd (and int() refuses 4,300 and more)
+_NUMBER = rf"\d{{1,{MAX_DIGITS}}}"  # a pid, tid or fd (payloads.numbers: longer is not a number)
 
 
 @record
@@ -73,8 +74,7 @@ def _port(digits: str) -> int:
 
 
 def _digits(text: str) -> bool:
-    """1 to 18 ASCII digits (str.isdigit also takes "²" and "١", which int() then rejects or reads)."""
-    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+    return ascii_number(text) is not None
 
 
 def _is_tuple(text: str) -> bool:
