@@ -306,31 +306,36 @@ def drop_named(data: bytes, named: set[bytes]) -> tuple[bytes, int]:
     """``data`` (whole pcapng blocks) without the host-name blocks of addresses in ``named``
     (an address gets the first name a single-process run would give it); adds the others'
     addresses to ``named``. Returns the blocks kept and how many were dropped."""
-    out, dropped, pos = [], 0, 0
-    while pos + 8 <= len(data):
-        kind, length = _BLOCK.unpack_from(data, pos)
+    out, dropped = [], 0
+    for pos, kind, length in _blocks(data):
         if kind == NRB_TYPE:
             rtype, rlen = _REC.unpack_from(data, pos + 8)
             address = bytes([rtype]) + data[pos + 12:pos + 12 + (4 if rtype == 1 else 16)]
             if address in named:
                 dropped += 1
-                pos += length
                 continue
             named.add(address)
         out.append(data[pos:pos + length])
-        pos += length
     return b"".join(out), dropped
 
 
 def whole_blocks(data: bytes) -> bytes:
     """The whole pcapng blocks at the start of ``data`` (a worker's part that ended early)."""
+    end = 0
+    for pos, _, length in _blocks(data):
+        end = pos + length
+    return data[:end]
+
+
+def _blocks(data: bytes):
+    """``(offset, type, length)`` of each whole block at the start of ``data``."""
     pos = 0
     while pos + 8 <= len(data):
-        length = _BLOCK.unpack_from(data, pos)[1]
+        kind, length = _BLOCK.unpack_from(data, pos)
         if length < 12 or pos + length > len(data):
-            break
+            return
+        yield pos, kind, length
         pos += length
-    return data[:pos]
 
 
 def whole_entries(data: bytes) -> tuple[bytes, int]:
