@@ -289,6 +289,19 @@ def test_cli_live_then_convert_of_the_recording_is_identical(samples_dir, tmp_pa
     json.loads(har1.read_text())
 
 
+def test_cli_record_through_the_backlog_file_says_so_and_records_everything(samples_dir, tmp_path, no_ticks,
+                                                                              capsys):
+    replay, stream = load_frames(samples_dir / "v15_client.frames.jsonl.gz")
+    rec = tmp_path / "rec.jsonl.gz"
+    with FakeECapture(replay=replay, script=stream) as fake:
+        code = cli_main(["record", fake.url, "-o", str(rec), "--duration", "1", "--max-backlog-memory", "1"])
+    assert code == 0
+    n = len(replay) + len(stream)
+    assert re.search(rf"recorded {n} messages \(.*\) to .*; {n} message\(s\) waited in a temporary file",
+                     capsys.readouterr().err)
+    assert [m.data for m in read_recording(rec)] == [as_bytes(f) for f in replay + stream]
+
+
 def test_cli_live_through_the_backlog_file_is_identical_to_convert(samples_dir, tmp_path, no_ticks, capsys,
                                                                      monkeypatch):
     """With one byte of backlog memory every message waits in the temporary file (written and read back in pieces

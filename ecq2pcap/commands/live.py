@@ -196,7 +196,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         text = f"ecq2pcap: recorded {rec.messages} messages ({rec.bytes / 1e6:,.1f} MB) to {where}"
         if source.reconnects:
             text += f"; {source.reconnects} reconnect(s)"
-        print(text + _spill_summary(source).replace(", ", "; ", 1), file=sys.stderr)
+        print(text + _spill_summary(source, "; "), file=sys.stderr)
     return code
 
 
@@ -213,8 +213,8 @@ def _live_summary(source: WebSocketSource, session: Session) -> str:
     return text + _spill_summary(source)
 
 
-def _spill_summary(source: WebSocketSource) -> str:
+def _spill_summary(source: WebSocketSource, sep: str = ", ") -> str:
     if not source.spilled:
         return ""
-    return (f", {source.spilled} message(s) waited in a temporary file (converting fell behind; "
+    return (f"{sep}{source.spilled} message(s) waited in a temporary file (converting fell behind; "
             "--max-backlog-memory)")
