@@ -279,3 +279,12 @@ def test_real_v140_sample(samples_dir):
         assert e["_ecapture"]["comm"] in ("curl", "python") and e["_ecapture"]["uuids"]
     # nothing else: the HTTP/2 dump is not decoded here and the re-emits were left out
     assert len(entries) == len(matched)
+
+
+def test_a_warnings_grouping_key_reads_at_most_300_characters_of_its_phrase():
+    """The key drops numbers with a regex that is quadratic in a long run of whitespace: it looks at the
+    leading phrase's first 300 characters only."""
+    from ecq2pcap.sinks.har.sink import _reason
+
+    assert _reason("request body truncated after 12 bytes (eof): 5 more") == "HAR: request body truncated after bytes"
+    assert _reason("x" * 290 + "y" * 20 + ": detail") == "HAR: " + "x" * 290 + "y" * 10
