@@ -14,6 +14,11 @@ parent prints it, under its status line. It ignores SIGINT and SIGTERM: stopping
 (Ctrl-C reaches the whole process group). If the parent goes away without saying ``finish``
 (killed), the child reads the end of its pipe, completes the outputs and exits.
 
+The child also lowers its own scheduling priority (``nice`` +10, :data:`NICENESS`): when the
+CPUs are busy, reading must win, because eCapture drops a reader that falls behind while the
+converter only lets the backlog grow (on 2 CPUs shared with a busy eCapture, a steady 75k
+messages/s was dropped at the same priority and kept up with at +10: bench/README.md).
+
 Where ``fork`` is missing, :func:`start` returns None and ``live`` converts in its own process.
 """
 
@@ -34,6 +39,8 @@ from ..sources.websocket import Delivery
 from ..summary import format_summary
 from .common import UsageError
 from .live_outputs import finish_steps, open_live_session
+
+NICENESS = 10  # the converting process's priority below the reader's (os.nice)
 
 # what the parent reads of the session (the capture loop, the status line, the exit code and summary)
 _STATE = ("broken", "output_error", "stop_reason", "replays_skipped", "ecapture_version", "connections")
@@ -139,6 +146,7 @@ def _child(args: argparse.Namespace, conn, parent_end) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    _lower_priority()
     parent_end.close()  # (so that the parent's death reads as the end of the pipe)
     _let_go_of_sockets(keep=conn.fileno())
     said: list[str] = []
@@ -187,6 +195,13 @@ def _serve(conn, session: Session, pipeline, report: Report, stack: ExitStack, s
 
 def _finish(session: Session, pipeline, stack: ExitStack) -> None:
     finish_steps(session, pipeline.finish, session.flush, stack.close)
+
+
+def _lower_priority() -> None:
+    try:
+        os.nice(NICENESS)
+    except OSError:  # (not allowed here: convert at the reader's priority)
+        pass
 
 
 def _let_go_of_sockets(keep: int) -> None:

@@ -142,6 +142,20 @@ def test_without_fork_live_converts_in_its_own_process(tmp_path, monkeypatch, ca
     assert outs["child"][0] and outs["child"] == outs["here"]
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the child's pid from /proc")
+def test_the_converting_process_yields_the_cpu_to_the_reader(tmp_path):
+    """eCapture drops a reader that falls behind; the converter only lets the backlog grow. So when the CPUs
+    are busy the reader must win: the converting process runs at a lower priority (nice +10)."""
+    with FakeECapture(heartbeat_s=0.1) as fake, _live_process(
+            fake.url, "--har", str(tmp_path / "o.har"), "--duration", "5", "-q") as proc:
+        child = _converting_child(proc.pid)
+        parent_nice, child_nice = os.getpriority(os.PRIO_PROCESS, proc.pid), os.getpriority(os.PRIO_PROCESS, child)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert child_nice == min(parent_nice + converting.NICENESS, 19) > parent_nice
+    assert proc.returncode == 0
+
+
 def test_the_converting_process_keeps_no_copy_of_the_callers_sockets(tmp_path):
     """A program that calls ``main`` may hold sockets (here: one end of a pair). The forked converting
     process must not keep them open after their owner closes them, or the peer never sees the end."""
