@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
+from .model import Message, Opcode
 from .report import Count
 from .sources.recording import Recorder, recorded_time_ns
 from .dialects.cheap import is_heartbeat, is_log_message
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 TICK_S = 1.0  # pipeline.tick / recording flush period
 
+_TEXT, _BINARY = Opcode.TEXT, Opcode.BINARY  # (Enum members cost ~0.15 µs to read on Python 3.11)
 _VERSION = re.compile(rb'"Version":"([^"\\]{1,200})"')
 
 
@@ -122,9 +124,8 @@ class Session:
                 self._anchor = (time.time_ns(), clock)
 
     def _process(self, batch: list[Delivery]) -> bool:
-        for message, replayed in batch:
-            message = replace(message, recv_time_ns=recorded_time_ns(message.recv_time_ns))
-            data = message.data
+        for data, binary, origin, recv_time_ns, replayed in batch:
+            message = Message(data, _BINARY if binary else _TEXT, origin, recorded_time_ns(recv_time_ns))
             is_log = is_log_message(data)
             if self.recorder is not None:
                 try:

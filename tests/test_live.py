@@ -36,7 +36,8 @@ from ecq2pcap.pipeline import Pipeline
 from ecq2pcap.report import Report
 from ecq2pcap.sources.files import FileSource
 from ecq2pcap.sources.recording import LineDecoder, frame_line
-from ecq2pcap.sources.websocket import Backoff, Delivery, WebSocketSource
+from ecq2pcap.sources.backlog import delivery
+from ecq2pcap.sources.websocket import Backoff, WebSocketSource
 from tests.support.fake_ecapture import FakeECapture, event_frame, load_frames, log_frame
 
 pytestmark = pytest.mark.live
@@ -103,8 +104,8 @@ def test_session_records_everything_feeds_once_and_counts():
     session = Session(pipeline, rec, count=None)
     log = log_frame('{"level":"info","Version":"linux_amd64:v1.5.2-20251227-0c6e2aa:6.1.0","time":"t"}', False)
     batch = [
-        Delivery(Message(log.encode(), Opcode.TEXT, "ws://h/#1", 1_700_000_000_123_456_789), False),
-        Delivery(Message(log.encode(), Opcode.TEXT, "ws://h/#2", 1_700_000_001_000_000_000), True),
+        delivery(Message(log.encode(), Opcode.TEXT, "ws://h/#1", 1_700_000_000_123_456_789), False),
+        delivery(Message(log.encode(), Opcode.TEXT, "ws://h/#2", 1_700_000_001_000_000_000), True),
     ]
     fed = []
     feed = pipeline.feed
@@ -114,7 +115,7 @@ def test_session_records_everything_feeds_once_and_counts():
     assert session.version == "linux_amd64:v1.5.2-20251227-0c6e2aa:6.1.0"
     # the converter sees the recording's line and the time as recorded; the messages handed in stay as they were
     assert [(m.origin, m.recv_time_ns) for m in fed] == [("dump.jsonl:2", 1_700_000_000_123_457_000)]
-    assert [m.origin for m, _ in batch] == ["ws://h/#1", "ws://h/#2"]
+    assert [origin for _, _, origin, _, _ in batch] == ["ws://h/#1", "ws://h/#2"]
     lines = out.getvalue().splitlines()
     assert len(lines) == 3 and json.loads(lines[0])["ecq2pcap"] == "recording"
 
@@ -128,7 +129,7 @@ def test_ticks_move_the_data_clock_not_to_our_wall_clock(samples_dir):
     session = Session(pipeline, None)
     session.tick(time.time_ns())  # before any data: nothing happens
     assert pipeline.table.clock == 0
-    batch = [Delivery(m, False) for m in FileSource(str(samples_dir / "v140_client.frames.jsonl.gz"), report)]
+    batch = [delivery(m) for m in FileSource(str(samples_dir / "v140_client.frames.jsonl.gz"), report)]
     session.process(batch)
     data_clock = pipeline.table.clock
     assert data_clock < time.time_ns() - 600 * 10**9
@@ -140,7 +141,7 @@ def test_ticks_move_the_data_clock_not_to_our_wall_clock(samples_dir):
 def test_session_without_pipeline_counts_event_messages():
     session = Session(None, Recorder(io.BytesIO(), "ws://h/", "d"), count=2)
     frames = [log_frame('{"level":"info"}', True), event_frame(1), event_frame(2), event_frame(3)]
-    batch = [Delivery(Message(f, Opcode.BINARY, "o"), False) for f in frames]
+    batch = [delivery(Message(f, Opcode.BINARY, "o"), False) for f in frames]
     assert session.process(batch) is True  # stopped at the 2nd event
     assert session.recorder.messages == 3
 

@@ -11,12 +11,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ecq2pcap.sources import backlog as backlog_mod
-from ecq2pcap.sources.backlog import MESSAGE_OVERHEAD, Backlog, Delivery
+from ecq2pcap.sources.backlog import MESSAGE_OVERHEAD, Backlog, Delivery, delivery, message_of
 from ecq2pcap.model import Message, Opcode
 
 deliveries = st.builds(
-    lambda data, binary, origin, t, replayed: Delivery(
-        Message(data, Opcode.BINARY if binary else Opcode.TEXT, origin, t), replayed),
+    lambda data, binary, origin, t, replayed: (data, binary, origin, t, replayed),
     st.binary(max_size=300),
     st.booleans(),
     st.text(max_size=20) | st.just("ws://127.0.0.1:28257/#7") | st.just("bad \udcff name"),
@@ -61,7 +60,7 @@ def test_fifo_with_every_field_and_bounded_memory(ops, memory_limit):
 
 
 def _d(i: int, size: int = 100) -> Delivery:
-    return Delivery(Message(bytes([i % 256]) * size, Opcode.TEXT, f"u#{i}", 10**18 + i), i % 3 == 0)
+    return delivery(Message(bytes([i % 256]) * size, Opcode.TEXT, f"u#{i}", 10**18 + i), i % 3 == 0)
 
 
 def test_spills_past_the_limit_and_keeps_memory_again_once_read_out(small_chunks):
@@ -100,12 +99,12 @@ def test_a_writable_spool_is_really_used(small_chunks):
     back changes what comes out, so the test above is not passing through memory alone.)"""
     f = tempfile.TemporaryFile()
     q = Backlog(0, spool=lambda: f)
-    q.append(Delivery(Message(b"A" * 50, Opcode.TEXT, "o", 1), False))
-    q.append(Delivery(Message(b"B" * 50, Opcode.TEXT, "o", 2), False))
+    q.append(delivery(Message(b"A" * 50, Opcode.TEXT, "o", 1), False))
+    q.append(delivery(Message(b"B" * 50, Opcode.TEXT, "o", 2), False))
     data = os.pread(f.fileno(), 1 << 16, 0)
     assert b"A" * 50 in data
     os.pwrite(f.fileno(), data.replace(b"A" * 50, b"Z" * 50), 0)
-    assert [d.message.data for d in q.take(2)] == [b"Z" * 50, b"B" * 50]
+    assert [message_of(d).data for d in q.take(2)] == [b"Z" * 50, b"B" * 50]
 
 
 def test_a_file_cut_behind_its_back_is_said_not_spun_on(small_chunks):
@@ -138,7 +137,7 @@ def test_a_message_of_megabytes_is_read_back_in_one_piece(monkeypatch):
     reads = []
     real_pread = os.pread
     monkeypatch.setattr(backlog_mod.os, "pread", lambda fd, n, off: reads.append(n) or real_pread(fd, n, off))
-    big = Delivery(Message(bytes(range(256)) * 12_000, Opcode.BINARY, "ws://h/#1", 5), False)  # ~3 MB
+    big = delivery(Message(bytes(range(256)) * 12_000, Opcode.BINARY, "ws://h/#1", 5), False)  # ~3 MB
     q = Backlog(0)
     q.append(big)
     q.append(_d(1))

@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect
 
 from ecq2pcap.model import Opcode
 from ecq2pcap.dialects.cheap import is_heartbeat, is_log_message
+from ecq2pcap.sources.backlog import message_of
 from ecq2pcap.sources.replay import ReplayFilter
 from ecq2pcap.sources.watchdog import HeartbeatWatchdog
 from ecq2pcap.sources.websocket import Backoff, ConnectError, WebSocketSource, _ssl_context, check_url
@@ -156,12 +157,12 @@ def test_origin_sent_messages_byte_exact_with_opcodes():
 
         got = asyncio.run(run())
         assert fake.origins == ["http://localhost/"]
-    assert [d.message.data for d in got] == [f.encode() if isinstance(f, str) else f for f in frames]
-    assert [d.message.opcode for d in got] == [Opcode.TEXT if isinstance(f, str) else Opcode.BINARY for f in frames]
-    assert [d.message.origin for d in got] == [f"{fake.url}#{i}" for i in range(1, len(frames) + 1)]
+    assert [message_of(d).data for d in got] == [f.encode() if isinstance(f, str) else f for f in frames]
+    assert [message_of(d).opcode for d in got] == [Opcode.TEXT if isinstance(f, str) else Opcode.BINARY for f in frames]
+    assert [message_of(d).origin for d in got] == [f"{fake.url}#{i}" for i in range(1, len(frames) + 1)]
     now = time.time_ns()
-    assert all(now - 10 * SECOND < d.message.recv_time_ns <= now for d in got)
-    assert not any(d.replayed for d in got)
+    assert all(now - 10 * SECOND < message_of(d).recv_time_ns <= now for d in got)
+    assert not any(replayed for *_, replayed in got)
 
 
 def test_custom_origin_is_sent():
@@ -199,7 +200,7 @@ def test_messages_bigger_than_1_mib_arrive():
                 return await collect(src, 2)
 
         got = asyncio.run(run())
-    assert got[0].message.data == big_binary and got[1].message.data == big_text.encode()
+    assert message_of(got[0]).data == big_binary and message_of(got[1]).data == big_text.encode()
 
 
 def test_a_message_over_the_limit_is_refused_then_the_source_reconnects():
@@ -213,7 +214,7 @@ def test_a_message_over_the_limit_is_refused_then_the_source_reconnects():
                 return src, await collect(src, 1)
 
         src, got = asyncio.run(run())
-    assert [d.message.data for d in got] == [small]  # the big one was never buffered
+    assert [message_of(d).data for d in got] == [small]  # the big one was never buffered
     assert src.oversized == 1 and src.connections == 2
     assert any("over 4096 bytes" in t and "(limit: --max-message-size)" in t for k, t in status if k == "retry")
 
@@ -232,10 +233,10 @@ def test_reconnect_after_abrupt_drop_dedups_replayed_logs_but_not_events():
         assert fake.connections == 2
     assert src.connections == 2 and src.reconnects == 1
     first, second = got[: len(LOGS) + 5], got[len(LOGS) + 5:]
-    assert [d.message.data for d in first] == LOGS + events[0]
-    assert not any(d.replayed for d in first)
-    assert [d.message.data for d in second] == LOGS + events[1]
-    assert [d.replayed for d in second] == [True] * len(LOGS) + [False] * 5
+    assert [message_of(d).data for d in first] == LOGS + events[0]
+    assert not any(replayed for *_, replayed in first)
+    assert [message_of(d).data for d in second] == LOGS + events[1]
+    assert [replayed for *_, replayed in second] == [True] * len(LOGS) + [False] * 5
     kinds = [k for k, _ in status]
     assert kinds == ["connected", "retry", "connected"]
     assert "dropped without a close frame" in status[1][1] and "(reconnect 1)" in status[2][1]
@@ -249,7 +250,7 @@ def test_events_identical_to_earlier_ones_are_never_filtered():
                 return await collect(src, 12)
 
         got = asyncio.run(run())
-    assert [d.replayed for d in got] == [False] * 6 + [True] * 3 + [False] * 3
+    assert [replayed for *_, replayed in got] == [False] * 6 + [True] * 3 + [False] * 3
 
 
 def test_reconnect_after_restart_with_backoff_messages():
@@ -264,9 +265,9 @@ def test_reconnect_after_restart_with_backoff_messages():
                 return src, first, second
 
         src, first, second = asyncio.run(run())
-    assert [d.message.data for d in first] == LOGS[:10] + [event_frame(0)]
-    assert [d.message.data for d in second] == LOGS[:10] + [event_frame(1)]
-    assert [d.replayed for d in second] == [True] * 10 + [False]
+    assert [message_of(d).data for d in first] == LOGS[:10] + [event_frame(0)]
+    assert [message_of(d).data for d in second] == LOGS[:10] + [event_frame(1)]
+    assert [replayed for *_, replayed in second] == [True] * 10 + [False]
     assert src.reconnects == 1
     retries = [t for k, t in status if k == "retry"]
     assert len(retries) >= 2, status
@@ -325,7 +326,7 @@ def test_burst_with_slow_consumer_arrives_completely():
 
         got = asyncio.run(run())
         assert fake.slow_drops == 0 and fake.connections == 1
-    assert [d.message.data for d in got] == frames
+    assert [message_of(d).data for d in got] == frames
 
 
 def test_fake_ecapture_drops_a_reader_blocked_by_processing():
