@@ -149,7 +149,10 @@ def test_the_converting_process_yields_the_cpu_to_the_reader(tmp_path):
     with FakeECapture(heartbeat_s=0.1) as fake, _live_process(
             fake.url, "--har", str(tmp_path / "o.har"), "--duration", "5", "-q") as proc:
         child = _converting_child(proc.pid)
-        parent_nice, child_nice = os.getpriority(os.PRIO_PROCESS, proc.pid), os.getpriority(os.PRIO_PROCESS, child)
+        parent_nice = os.getpriority(os.PRIO_PROCESS, proc.pid)
+        # (the child lowers it as its first step: wait for that, or for the time to run out)
+        wait_for(lambda: os.getpriority(os.PRIO_PROCESS, child) != parent_nice, 5)
+        child_nice = os.getpriority(os.PRIO_PROCESS, child)
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
     assert child_nice == min(parent_nice + converting.NICENESS, 19) > parent_nice
