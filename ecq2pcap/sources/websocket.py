@@ -29,12 +29,14 @@ from websockets.typing import Origin
 from ..dialects.cheap import is_heartbeat
 from ..limits import DEFAULT_LIMITS, limit_note
 from .backlog import DEFAULT_MEMORY, Backlog, Delivery
+from .direct import DirectConnection
 from .replay import ReplayFilter
 from .watchdog import HeartbeatWatchdog
 
 DEFAULT_ORIGIN = "http://localhost/"
 SECOND = 1_000_000_000
 MAX_BATCH = 2000
+DIRECT = True  # messages taken from websockets' frames as they are parsed (.direct); False: only its recv()
 
 Status = Callable[[str, str], None]
 """``on_status(kind, text)``; kind: connected, retry (a failure and the next try), heartbeat, error."""
@@ -220,13 +222,16 @@ class WebSocketSource:
     # -- reader
 
     def _deliver(self, data: str | bytes) -> None:
+        """A message from websockets' ``recv`` (without :data:`DIRECT`, or were its hook not called)."""
+        if data.__class__ is str:
+            self._received(data.encode("utf-8", "surrogatepass"), False)
+        else:
+            self._received(data, True)
+
+    def _received(self, raw: bytes, binary: bool) -> None:
         """One message received. Per message, the least work that must be done at once (~2 µs: the reader
         must keep up with eCapture); what the message is comes later, in the converter."""
         now = self.clock()
-        if data.__class__ is str:
-            raw, binary = data.encode("utf-8", "surrogatepass"), False
-        else:
-            raw, binary = data, True
         self.messages = n = self.messages + 1
         self.bytes += len(raw)
         if is_heartbeat(raw):
@@ -251,7 +256,13 @@ class WebSocketSource:
             close_timeout=2,
             process_exception=self._on_failure,
             reconnect_delays=self._delays,
+            create_connection=self._direct_connection if DIRECT else None,
         )
+
+    def _direct_connection(self, *args, **kwargs) -> DirectConnection:
+        """websockets' ``create_connection`` factory: a connection that hands messages to :meth:`_received`
+        once :meth:`_receive` attaches it."""
+        return DirectConnection(*args, **kwargs)
 
     def _fatal(self, exc: Exception) -> ConnectError | None:
         """The user-facing error when retrying cannot help, else None."""
@@ -322,8 +333,10 @@ class WebSocketSource:
         self.watchdog.connected(self.clock())
         again = f" (reconnect {self.reconnects})" if self.reconnects else ""
         self.on_status("connected", f"connected to {self.url}{again}")
+        if isinstance(ws, DirectConnection):
+            ws.attach(self._received)
         try:
-            async for data in ws:
+            async for data in ws:  # (with DIRECT, messages come to _received instead, and this waits for the end)
                 self._deliver(data)
             return f"eCapture closed the connection ({_close_reason(ws)})"
         except ConnectionClosed:

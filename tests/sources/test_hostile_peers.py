@@ -16,46 +16,12 @@ import pytest
 from ecq2pcap.cli import main
 from tests.conftest import FIXTURES, run_tshark
 from tests.support.har import load_with_haralyzer, validate_har
-from tests.support.raw_websocket import frame, handshake
+from tests.support.raw_websocket import RawServer, frame, handshake
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("both_reader_paths")]
 
 # one complete HTTP/1 exchange of the edge-case fixture (v1.4 JSON, IPv6 curl): request, response
 EXCHANGE = (FIXTURES / "v140_edge_cases.jsonl").read_text(encoding="utf-8").splitlines()[2:4]
-
-
-class RawServer:
-    """Accepts one connection on 127.0.0.1, runs ``behave(sock)`` on it, then stops listening (so the
-    client's reconnects are refused and it gives up)."""
-
-    def __init__(self, behave) -> None:
-        self.behave = behave
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}/"
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            conn, _ = self.listener.accept()
-        except OSError:
-            return
-        finally:
-            self.listener.close()
-        with conn:
-            try:
-                self.behave(conn)
-            except OSError:
-                pass
-        self.done.set()
-
-    def __enter__(self) -> "RawServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.listener.close()
-        self.thread.join(5)
 
 
 def run_live(tmp_path, url: str, *extra: str, capsys) -> tuple[int, str, dict, str]:

@@ -22,7 +22,7 @@ from ecq2pcap.sources.watchdog import HeartbeatWatchdog
 from ecq2pcap.sources.websocket import Backoff, ConnectError, WebSocketSource, _ssl_context, check_url
 from tests.support.fake_ecapture import FakeECapture, event_frame, heartbeat_frame, log_frame
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("both_reader_paths")]
 
 SECOND = 1_000_000_000
 LOGS = [log_frame(json.dumps({"level": "info", "Line": i, "time": "2026-11-26T17:56:31Z"}), True) for i in range(129)]

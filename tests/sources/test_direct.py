@@ -1,0 +1,95 @@
+"""sources/direct.py: messages taken from websockets' frames as they are parsed. Each test runs against a
+hand-written server on 127.0.0.1, through the short path (``DIRECT``) and, where the two must agree, through
+websockets' own ``recv`` as well."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from ecq2pcap.sources import websocket
+from ecq2pcap.sources.backlog import message_of
+from ecq2pcap.sources.websocket import WebSocketSource
+from tests.support.fake_ecapture import FakeECapture, event_frame
+from tests.support.raw_websocket import RawServer, frame, handshake
+
+pytestmark = pytest.mark.live
+
+TEXT, BINARY, CONT, PING = 1, 2, 0, 9
+
+
+def _receive(url: str, n: int) -> tuple[WebSocketSource, list]:
+    async def run():
+        src = WebSocketSource(url, retry_for=0)
+        async with src:
+            got = []
+            async with asyncio.timeout(10):
+                while len(got) < n and src.error is None:
+                    got += await src.get_batch(0.5, limit=n - len(got))
+            return src, got
+
+    return asyncio.run(run())
+
+
+def _serve(frames: bytes, *, with_handshake: bool = False):
+    def behave(conn):
+        if with_handshake:
+            handshake(conn, then=frames)
+        else:
+            handshake(conn)
+            conn.sendall(frames)
+        time.sleep(0.5)
+    return RawServer(behave)
+
+
+def test_the_short_path_is_the_one_taken_with_this_websockets(monkeypatch):
+    """With DIRECT, no message goes through websockets' recv (``_deliver``): if a websockets release stopped
+    calling ``process_event``, this fails, while the messages would still arrive by the fallback."""
+    frames = [event_frame(i, binary=i % 2 == 0) for i in range(50)]  # (text ones: str)
+    raw = [f.encode() if isinstance(f, str) else f for f in frames]
+    recv_path = []
+    deliver = WebSocketSource._deliver
+    monkeypatch.setattr(WebSocketSource, "_deliver", lambda self, data: recv_path.append(data) or deliver(self, data))
+    for direct in (True, False):
+        recv_path.clear()
+        monkeypatch.setattr(websocket, "DIRECT", direct)
+        with FakeECapture(script=frames) as fake:
+            _, got = _receive(fake.url, len(frames))
+        assert [message_of(d).data for d in got] == raw
+        assert [binary for _, binary, *_ in got] == [i % 2 == 0 for i in range(50)]
+        assert len(recv_path) == (0 if direct else len(frames))
+
+
+@pytest.mark.usefixtures("both_reader_paths")
+def test_fragmented_messages_arrive_whole_and_in_order():
+    """RFC 6455 lets a message come in fragments, with control frames (a ping) between them."""
+    stream = (frame(TEXT, b'{"a":', fin=False) + frame(PING, b"p") + frame(CONT, b'"b"', fin=False)
+              + frame(CONT, b"}") + frame(BINARY, b"\x01\x02", fin=False) + frame(CONT, b"\x03")
+              + frame(TEXT, b"whole"))
+    with _serve(stream) as server:
+        _, got = _receive(server.url, 3)
+    assert [(message_of(d).data, binary) for d in got for binary in [d[1]]] == [
+        (b'{"a":"b"}', False), (b"\x01\x02\x03", True), (b"whole", False)]
+
+
+@pytest.mark.usefixtures("both_reader_paths")
+def test_messages_that_come_with_the_handshake_response_are_the_first_of_their_connection():
+    """Frames in the same write as the 101 response are parsed before ``connect`` hands the connection over:
+    they wait for the source, then come first, numbered from 1 on this connection."""
+    frames = [event_frame(i) for i in range(5)]
+    with _serve(b"".join(frame(BINARY, f) for f in frames), with_handshake=True) as server:
+        src, got = _receive(server.url, 5)
+    assert [message_of(d).data for d in got] == frames
+    assert [message_of(d).origin for d in got] == [f"{server.url}#{i}" for i in range(1, 6)]
+    assert src.connections == 1 and not any(replayed for *_, replayed in got)
+
+
+def test_text_that_is_not_utf8_is_kept_as_received(monkeypatch):
+    """The short path hands text on as its bytes: a frame with invalid UTF-8 arrives as sent, and so does
+    what follows (websockets' recv would close the connection with code 1007 and lose the rest)."""
+    bad = b'{"log_type":2,"payload":"\xff\xfe"}'
+    with _serve(frame(TEXT, bad) + frame(TEXT, b"next")) as server:
+        _, got = _receive(server.url, 2)
+    assert [(message_of(d).data, d[1]) for d in got] == [(bad, False), (b"next", False)]
