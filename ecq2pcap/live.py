@@ -243,6 +243,9 @@ async def capture(
     deadline = loop.time() + duration if duration else None
     next_tick = loop.time() + tick_s
     reason = "error"
+    # the worker thread made before connecting: the first to_thread imports and starts the executor (2-4 ms),
+    # and a busy eCapture fills a new connection's small socket buffers in as much time
+    await asyncio.to_thread(int)
     await source.start()
     try:
         while True:
