@@ -39,6 +39,7 @@ from ecq2pcap.sources.recording import LineDecoder, frame_line
 from ecq2pcap.sources.backlog import delivery
 from ecq2pcap.sources.websocket import Backoff, WebSocketSource
 from tests.support.fake_ecapture import FakeECapture, event_frame, load_frames, log_frame
+from tests.support.recordings import as_bytes, read_recording
 
 pytestmark = pytest.mark.live
 
@@ -69,19 +70,6 @@ def event_log_pipeline() -> tuple[Pipeline, EventLog, Report]:
     report = Report()
     sink = EventLog()
     return Pipeline([sink], report, ConnectionTable(report, idle_timeout_ns=None)), sink, report
-
-
-def read_recording(path: Path) -> list[Message]:
-    dec = LineDecoder()
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        msgs = [dec.message(line, f"{path}:{i}") for i, line in enumerate(f, 1)]
-    assert msgs[0] is None  # the header line
-    return [m for m in msgs if m is not None]
-
-
-def as_bytes(frame) -> bytes:
-    return frame.encode() if isinstance(frame, str) else frame
 
 
 # --------------------------------------------------------------- units
@@ -420,11 +408,12 @@ def test_cli_record_is_lossless_for_binary_frames(samples_dir, tmp_path):
     assert all(m.recv_time_ns for m in recorded)
 
 
-def test_cli_record_to_stdout(samples_dir, capsysbinary):
+def test_cli_record_to_stdout(samples_dir, capfdbinary):
+    """(Captured at the file descriptor: the recording is written by record's forked writing process.)"""
     replay, stream = load_frames(samples_dir / "v15_client.frames.jsonl.gz")
     with FakeECapture(replay=replay, script=stream) as fake:
         assert cli_main(["record", fake.url, "-o", "-", "--duration", "0.7", "-q"]) == 0
-    lines = capsysbinary.readouterr().out.splitlines()
+    lines = capfdbinary.readouterr().out.splitlines()
     dec = LineDecoder()
     msgs = [m for m in (dec.message(ln, str(i)) for i, ln in enumerate(lines)) if m is not None]
     assert dec.url.startswith("ws://127.0.0.1:")

@@ -19,7 +19,10 @@ CPUs are busy, reading must win, because eCapture drops a reader that falls behi
 converter only lets the backlog grow (on 2 CPUs shared with a busy eCapture, a steady 75k
 messages/s was dropped at the same priority and kept up with at +10: bench/README.md).
 
-Where ``fork`` is missing, :func:`start` returns None and ``live`` converts in its own process.
+``record`` runs its recording the same way (``start(args, say, open_record_outputs, "recording")``):
+its writer (a JSON line and gzip per message) would take the reader's interpreter as much.
+
+Where ``fork`` is missing, :func:`start` returns None and the command works in its own process.
 """
 
 from __future__ import annotations
@@ -33,11 +36,9 @@ import traceback
 from contextlib import ExitStack
 
 from ..live import Session
-from ..report import Report
 from ..sources.websocket import Delivery
-from ..summary import format_summary
 from .common import UsageError
-from .live_outputs import finish_steps, open_live_session
+from .live_outputs import Opener, Served, open_live_outputs
 
 NICENESS = 10  # the converting process's priority below the reader's (os.nice)
 
@@ -51,10 +52,11 @@ class ConverterGone(Exception):
 
 
 class ConvertingProcess:
-    """The parent's handle on the converting child: a Session's calls and state."""
+    """The parent's handle on the converting child: a Session's calls and state. ``role`` names the child
+    in messages ("converting", "recording")."""
 
-    def __init__(self, proc, conn, state: dict, say) -> None:
-        self._proc, self._conn, self._say = proc, conn, say
+    def __init__(self, proc, conn, state: dict, say, role: str = "converting") -> None:
+        self._proc, self._conn, self._say, self.role = proc, conn, say, role
         self._state = state
         self.summary = ""  # the pipeline's summary, once finished
         self.finished = False
@@ -94,20 +96,21 @@ class ConvertingProcess:
             self._proc.join(5)
             code = self._proc.exitcode
             how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited ({code})"
-            raise ConverterGone(f"the converting process {how}: the outputs end with what it wrote") from None
+            raise ConverterGone(f"the {self.role} process {how}: the outputs end with what it wrote") from None
         self._state = state
         for text in said:
             self._say(text)
         if kind == "crash":
             self._gone = True  # (it completes the outputs, then exits)
-            raise ConverterGone(f"the converting process failed (a bug: please report it with what follows); "
+            raise ConverterGone(f"the {self.role} process failed (a bug: please report it with what follows); "
                                 f"the outputs were completed with what it had converted\n{result.rstrip()}")
         return result
 
 
-def start(args: argparse.Namespace, say) -> ConvertingProcess | None:
-    """Fork the converting child for ``live`` ``args``; ``say(text)`` prints its messages.
-    Raises :class:`UsageError` when its outputs cannot be opened; None without ``fork``."""
+def start(args: argparse.Namespace, say, opener: Opener = open_live_outputs,
+          role: str = "converting") -> ConvertingProcess | None:
+    """Fork the child that serves ``opener(args, ...)``'s session (``live``'s by default); ``say(text)``
+    prints its messages. Raises :class:`UsageError` when its outputs cannot be opened; None without ``fork``."""
     try:
         ctx = multiprocessing.get_context("fork")
     except ValueError:
@@ -116,7 +119,7 @@ def start(args: argparse.Namespace, say) -> ConvertingProcess | None:
     # Ctrl-C is the parent's: the child ignores it from its first instruction
     masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        proc = ctx.Process(target=_child, args=(args, child, parent), name="ecq2pcap converter")
+        proc = ctx.Process(target=_child, args=(args, opener, child, parent), name=f"ecq2pcap {role}")
         proc.start()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, masked)
@@ -125,7 +128,7 @@ def start(args: argparse.Namespace, say) -> ConvertingProcess | None:
         kind, result, state, said = parent.recv()
     except EOFError:
         proc.join()
-        raise RuntimeError(f"the converting process ended unexpectedly (exit code {proc.exitcode})") from None
+        raise RuntimeError(f"the {role} process ended unexpectedly (exit code {proc.exitcode})") from None
     for text in said:
         say(text)
     if kind != "ready":
@@ -133,14 +136,14 @@ def start(args: argparse.Namespace, say) -> ConvertingProcess | None:
         proc.join()
         if kind == "usage":
             raise UsageError(result)
-        raise RuntimeError(f"the converting process failed:\n{result}")
-    return ConvertingProcess(proc, parent, state, say)
+        raise RuntimeError(f"the {role} process failed:\n{result}")
+    return ConvertingProcess(proc, parent, state, say, role)
 
 
 # ---------------------------------------------------------------------------- the child
 
 
-def _child(args: argparse.Namespace, conn, parent_end) -> None:
+def _child(args: argparse.Namespace, opener: Opener, conn, parent_end) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
@@ -150,24 +153,25 @@ def _child(args: argparse.Namespace, conn, parent_end) -> None:
     said: list[str] = []
     with ExitStack() as stack:
         try:
-            session, pipeline, report = open_live_session(args, stack, said.append)
+            served = opener(args, stack, said.append)
         except UsageError as exc:
             conn.send(("usage", str(exc), {}, said))
             return
         except BaseException:
             conn.send(("crash", traceback.format_exc(), {}, said))
             return
-        conn.send(("ready", None, _state(session), _take(said)))
+        conn.send(("ready", None, _state(served.session), _take(said)))
         finished = False
         try:
-            finished = _serve(conn, session, pipeline, report, stack, said)
+            finished = _serve(conn, served, said)
         finally:
             if not finished:  # the parent went away (or a crash): complete the outputs anyway
-                _finish(session, pipeline, stack)
+                served.finish()
 
 
-def _serve(conn, session: Session, pipeline, report: Report, stack: ExitStack, said: list[str]) -> bool:
+def _serve(conn, served: Served, said: list[str]) -> bool:
     """Answer the parent's calls; True once the outputs were finished (or a finish was tried)."""
+    session = served.session
     while True:
         try:
             what, arg = conn.recv()
@@ -179,18 +183,14 @@ def _serve(conn, session: Session, pipeline, report: Report, stack: ExitStack, s
             elif what == "tick":
                 result = session.tick(arg)
             else:  # finish
-                _finish(session, pipeline, stack)
-                result = format_summary(report, pipeline)
+                served.finish()
+                result = served.summary()
         except BaseException:
             conn.send(("crash", traceback.format_exc(), _state(session), _take(said)))
             return what == "finish"  # (a finish that failed is not tried again)
         conn.send(("ok", result, _state(session), _take(said)))
         if what == "finish":
             return True
-
-
-def _finish(session: Session, pipeline, stack: ExitStack) -> None:
-    finish_steps(session, pipeline.finish, session.flush, stack.close)
 
 
 def _lower_priority() -> None:

@@ -22,11 +22,10 @@ from ..live import Session, capture
 from ..sources.backlog import DEFAULT_MEMORY
 from . import converting
 from .status import Progress, StatusLine
-from ..outputs import OutputGuard, describe_write_error
+from ..outputs import describe_write_error
 from ..sources.websocket import DEFAULT_ORIGIN, WebSocketSource, check_url
-from ..summary import format_summary
 from .common import EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError, add_output_args
-from .live_outputs import claim, finish_steps, open_live_session, open_recording
+from .live_outputs import open_live_outputs, open_record_outputs
 
 READING_GC_THRESHOLD = 5_000  # allocations between young-generation collections while reading (run_session)
 
@@ -166,12 +165,12 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 def _live_here(args: argparse.Namespace, source: WebSocketSource, status: StatusLine) -> int:
     with ExitStack() as stack:
-        session, pipeline, report = open_live_session(args, stack, status.say)
+        served = open_live_outputs(args, stack, status.say)
         try:
-            reason = run_session(source, session, args, status, "live")
+            reason = run_session(source, served.session, args, status, "live")
         finally:
-            finish_steps(session, pipeline.finish, session.flush, stack.close)
-    return _live_end(args, source, session, reason, status, format_summary(report, pipeline))
+            served.finish()
+    return _live_end(args, source, served.session, reason, status, served.summary())
 
 
 def _live_end(args: argparse.Namespace, source: WebSocketSource, session, reason: str, status: StatusLine,
@@ -188,21 +187,33 @@ def _live_end(args: argparse.Namespace, source: WebSocketSource, session, reason
 def cmd_record(args: argparse.Namespace) -> int:
     status = StatusLine(enabled=False if args.quiet else None)
     source = make_source(args, status)
-    claim(OutputGuard(), "-o", args.output)
-    with ExitStack() as stack:
-        session = Session(None, open_recording(args.output, args.url, stack), args.count,
-                          watch_stdout=args.output == "-")
+    writer = converting.start(args, status.say, open_record_outputs, "recording")  # (the output opened there)
+    if writer is None:  # no fork on this platform: record in this process
+        with ExitStack() as stack:
+            served = open_record_outputs(args, stack, status.say)
+            try:
+                reason = run_session(source, served.session, args, status, "recording")
+            finally:
+                served.finish()
+            return _record_end(args, source, served.session, reason, status, served.summary())
+    try:
         try:
-            reason = run_session(source, session, args, status, "recording")
+            reason = run_session(source, writer, args, status, "recording")
         finally:
-            finish_steps(session, session.flush, stack.close)
+            writer.finish()
+    except converting.ConverterGone as exc:
+        status.say(f"error: {exc}")
+        return EXIT_STRICT
+    return _record_end(args, source, writer, reason, status, writer.summary)
+
+
+def _record_end(args: argparse.Namespace, source: WebSocketSource, session, reason: str, status: StatusLine,
+                recorded: str) -> int:
     if session.output_error is not None:
         reason = "output failed"
     code = exit_code(source, session, reason, status)
     if not args.quiet:
-        rec = session.recorder
-        where = "stdout" if args.output == "-" else args.output
-        text = f"ecq2pcap: recorded {rec.messages} messages ({rec.bytes / 1e6:,.1f} MB) to {where}"
+        text = recorded
         if source.reconnects:
             text += f"; {source.reconnects} reconnect(s)"
         print(text + _spill_summary(source, "; "), file=sys.stderr)

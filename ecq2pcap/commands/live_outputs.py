@@ -1,6 +1,6 @@
 """``live``'s and ``record``'s outputs: opening them with the session that feeds them, the recording,
-the claims on output paths, and finishing them (shared by the commands and ``live``'s converting
-process)."""
+the claims on output paths, and finishing them (shared by the commands and the process that writes
+them, commands/converting.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,49 @@ import gzip
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from ..live import Session
 from ..outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error
 from ..pipeline import Pipeline
 from ..report import Report
 from ..sources.recording import Recorder
+from ..summary import format_summary
 from .common import UsageError, open_pipeline
+
+
+class Served(NamedTuple):
+    """A command's outputs, opened: the session that feeds them, how to complete them, the end-of-run text."""
+
+    session: Session
+    finish: Callable[[], None]
+    summary: Callable[[], str]
+
+
+Opener = Callable[[object, ExitStack, Callable[[str], None]], Served]
+"""``opener(args, stack, say)``: a command's outputs, opened on ``stack``; ``say`` prints warnings."""
+
+
+def open_live_outputs(args, stack: ExitStack, say: Callable[[str], None]) -> Served:
+    """``live``'s outputs: the pipeline's (-w, --har) and the recording (--record)."""
+    session, pipeline, report = open_live_session(args, stack, say)
+    return Served(session, lambda: finish_steps(session, pipeline.finish, session.flush, stack.close),
+                  lambda: format_summary(report, pipeline))
+
+
+def open_record_outputs(args, stack: ExitStack, say: Callable[[str], None]) -> Served:
+    """``record``'s output: the recording (-o)."""
+    claim(OutputGuard(), "-o", args.output)
+    session = Session(None, open_recording(args.output, args.url, stack), args.count,
+                      watch_stdout=args.output == "-")
+    return Served(session, lambda: finish_steps(session, session.flush, stack.close),
+                  lambda: recorded_text(session.recorder, args.output))
+
+
+def recorded_text(recorder: Recorder, output: str) -> str:
+    """``record``'s end line, as far as the recording knows it."""
+    where = "stdout" if output == "-" else output
+    return f"ecq2pcap: recorded {recorder.messages} messages ({recorder.bytes / 1e6:,.1f} MB) to {where}"
 
 
 def open_live_session(args, stack: ExitStack, say: Callable[[str], None]) -> tuple[Session, Pipeline, Report]:

@@ -5,12 +5,14 @@ process with the same outputs."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from ecq2pcap.commands import converting
 from tests.conftest import FIXTURES, ROOT
 from tests.support.fake_ecapture import FakeECapture, load_frames
 from tests.support.pcapng import epbs
+from tests.support.recordings import as_bytes, read_recording
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.live
@@ -29,9 +32,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 @contextlib.contextmanager
-def _live_process(url: str, *args: str, **popen):
+def _live_process(url: str, *args: str, command: str = "live", **popen):
     """``ecq2pcap live URL ARGS`` in a process of its own (stderr piped as text), killed if a test fails."""
-    proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "live", url, *args], env=ENV,
+    proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", command, url, *args], env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
     try:
         yield proc
@@ -84,6 +87,36 @@ def test_the_outputs_are_completed_when_live_is_killed(tmp_path, tshark):
     assert expected > 0 and _fins(tshark, pcap) == expected  # (an unfinished capture has none)
     entries = json.loads(har.read_bytes())["log"]["entries"]
     assert len(entries) == len(json.loads(conv_har.read_bytes())["log"]["entries"]) > 0
+
+
+def _gz_lines(path: Path) -> list[bytes]:
+    """The whole lines of a gzip file so far (a file still being written has no end yet)."""
+    try:
+        data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(path.read_bytes())
+    except (OSError, zlib.error):
+        return []
+    return data.split(b"\n")[:-1]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the child's pid from /proc")
+def test_a_gzip_recording_is_completed_when_record_is_killed(tmp_path):
+    """``record`` writes in a process of its own too: killed with SIGKILL, it leaves that process to complete
+    the recording, a whole gzip file with every message received (in one process, the gzip file would end
+    without its trailer, and the messages not yet written would be lost)."""
+    replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
+    rec = tmp_path / "rec.jsonl.gz"
+    with FakeECapture(replay=replay, script=stream) as fake, _live_process(
+            fake.url, "-o", str(rec), "-q", command="record") as proc:
+        assert wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
+        assert wait_for(lambda: len(_gz_lines(rec)) >= 1 + len(replay) + len(stream))
+        child = _converting_child(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        assert wait_for(lambda: not _alive(child)), "the recording process did not end"
+    with gzip.open(rec, "rb") as f:  # (a gzip file without its end raises EOFError here)
+        lines = f.read().splitlines()
+    assert [m.data for m in read_recording(rec)] == [as_bytes(f) for f in replay + stream]
+    assert len(lines) == 1 + len(replay) + len(stream)
 
 
 def test_a_failure_in_the_converting_process_is_said_and_the_outputs_completed(tmp_path, monkeypatch, capsys):
