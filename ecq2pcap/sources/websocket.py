@@ -1,15 +1,16 @@
 """The live source: eCapture's eCaptureQ WebSocket as a stream of messages.
 
-One asyncio task reads the socket and appends every message to a :class:`~.backlog.Backlog`
-(memory up to a limit, then a temporary file); the consumer takes them in batches
+The event loop reads the socket and appends every message, as its frames are parsed
+(:mod:`.direct`), to a :class:`~.backlog.Backlog` (memory up to a limit, then a temporary
+file), as a plain tuple (:data:`~.backlog.Delivery`); the consumer takes them in batches
 (:meth:`WebSocketSource.get_batch`). The reader never waits on the consumer, because eCapture
 disconnects a client that falls 256 messages behind (protocol doc §1.7). A consumer that does
 slow, blocking work should do it off the event loop (``asyncio.to_thread``), as
 :mod:`ecq2pcap.live` does.
 
-Also here, sans-IO: :class:`Backoff` (reconnect delays). Beside it: :mod:`.replay` (startup
-logs eCapture replays on every connection, §1.6) and :mod:`.watchdog` (warns when
-heartbeats stop, §1.5).
+Also here, sans-IO: :class:`Backoff` (reconnect delays). Beside it: :mod:`.direct` (websockets'
+connection that hands messages on), :mod:`.replay` (startup logs eCapture replays on every
+connection, §1.6) and :mod:`.watchdog` (warns when heartbeats stop, §1.5).
 """
 
 from __future__ import annotations
