@@ -25,7 +25,7 @@ from .status import Progress, StatusLine
 from ..outputs import describe_write_error
 from ..sources.websocket import DEFAULT_ORIGIN, WebSocketSource, check_url
 from .common import EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError, add_output_args
-from .live_outputs import open_live_outputs, open_record_outputs
+from .live_outputs import Opener, open_live_outputs, open_record_outputs
 
 READING_GC_THRESHOLD = 5_000  # allocations between young-generation collections while reading (run_session)
 
@@ -149,7 +149,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     source = make_source(args, status)
     converter = converting.start(args, status.say)  # the outputs are opened (and checked) there
     if converter is None:  # no fork on this platform: convert in this process
-        return _live_here(args, source, status)
+        reason, session, summary = _run_here(args, source, status, open_live_outputs, "live")
+        return _live_end(args, source, session, reason, status, summary)
     try:
         try:
             reason = run_session(source, converter, args, status, "live")
@@ -163,14 +164,16 @@ def cmd_live(args: argparse.Namespace) -> int:
     return _live_end(args, source, converter, reason, status, converter.summary)
 
 
-def _live_here(args: argparse.Namespace, source: WebSocketSource, status: StatusLine) -> int:
+def _run_here(args: argparse.Namespace, source: WebSocketSource, status: StatusLine, opener: Opener,
+              what: str) -> tuple[str, Session, str]:
+    """Without ``fork``: the outputs opened and written in this process. (reason, session, summary)"""
     with ExitStack() as stack:
-        served = open_live_outputs(args, stack, status.say)
+        served = opener(args, stack, status.say)
         try:
-            reason = run_session(source, served.session, args, status, "live")
+            reason = run_session(source, served.session, args, status, what)
         finally:
             served.finish()
-    return _live_end(args, source, served.session, reason, status, served.summary())
+    return reason, served.session, served.summary()
 
 
 def _live_end(args: argparse.Namespace, source: WebSocketSource, session, reason: str, status: StatusLine,
@@ -189,13 +192,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     source = make_source(args, status)
     writer = converting.start(args, status.say, open_record_outputs, "recording")  # (the output opened there)
     if writer is None:  # no fork on this platform: record in this process
-        with ExitStack() as stack:
-            served = open_record_outputs(args, stack, status.say)
-            try:
-                reason = run_session(source, served.session, args, status, "recording")
-            finally:
-                served.finish()
-            return _record_end(args, source, served.session, reason, status, served.summary())
+        reason, session, recorded = _run_here(args, source, status, open_record_outputs, "recording")
+        return _record_end(args, source, session, reason, status, recorded)
     try:
         try:
             reason = run_session(source, writer, args, status, "recording")

@@ -12,7 +12,6 @@ from typing import BinaryIO, NamedTuple
 
 from ..live import Session
 from ..outputs import OutputConflict, OutputFile, OutputGuard, describe_write_error
-from ..pipeline import Pipeline
 from ..report import Report
 from ..sources.recording import Recorder
 from ..summary import format_summary
@@ -33,7 +32,14 @@ Opener = Callable[[object, ExitStack, Callable[[str], None]], Served]
 
 def open_live_outputs(args, stack: ExitStack, say: Callable[[str], None]) -> Served:
     """``live``'s outputs: the pipeline's (-w, --har) and the recording (--record)."""
-    session, pipeline, report = open_live_session(args, stack, say)
+    report = Report(emit=say)
+    guard = OutputGuard()
+    if args.record:
+        claim(guard, "--record", args.record)
+    pipeline = open_pipeline(args, stack, report, live=True, guard=guard)
+    recorder = open_recording(args.record, args.url, stack) if args.record else None
+    session = Session(pipeline, recorder, args.count, watch_stdout=args.write == "-")
+    pipeline.on_output_closed = session.output_closed  # the HAR is still completed when -w - closes
     return Served(session, lambda: finish_steps(session, pipeline.finish, session.flush, stack.close),
                   lambda: format_summary(report, pipeline))
 
@@ -51,19 +57,6 @@ def recorded_text(recorder: Recorder, output: str) -> str:
     """``record``'s end line, as far as the recording knows it."""
     where = "stdout" if output == "-" else output
     return f"ecq2pcap: recorded {recorder.messages} messages ({recorder.bytes / 1e6:,.1f} MB) to {where}"
-
-
-def open_live_session(args, stack: ExitStack, say: Callable[[str], None]) -> tuple[Session, Pipeline, Report]:
-    """``live``'s outputs (on ``stack``) and the session that feeds them; ``say`` prints its warnings."""
-    report = Report(emit=say)
-    guard = OutputGuard()
-    if args.record:
-        claim(guard, "--record", args.record)
-    pipeline = open_pipeline(args, stack, report, live=True, guard=guard)
-    recorder = open_recording(args.record, args.url, stack) if args.record else None
-    session = Session(pipeline, recorder, args.count, watch_stdout=args.write == "-")
-    pipeline.on_output_closed = session.output_closed  # the HAR is still completed when -w - closes
-    return session, pipeline, report
 
 
 def open_recording(path: str, url: str, stack: ExitStack) -> Recorder:

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from ..limits import format_size
-from ..model import Message, Opcode
 
 DEFAULT_MEMORY = 64 << 20
 MESSAGE_OVERHEAD = 300  # bytes a queued message costs beyond its data (the Delivery tuple, its origin, ...)
@@ -42,20 +41,8 @@ Delivery = tuple[bytes, bool, str, "int | None", bool]
 ``binary``: a binary frame (else text); ``origin``: ``ws://host/#n``, for diagnostics; ``replayed``: a
 startup log this stream already delivered (record it, do not feed it). A plain tuple, because the reader
 makes one per message and must keep up with eCapture: a tuple costs ~0.06 µs, a NamedTuple ~0.3 µs to
-make and ten times as much to pickle on to the converting process; :func:`message_of` gives the
-:class:`~ecq2pcap.model.Message`."""
-
-_TEXT, _BINARY_OPCODE = Opcode.TEXT, Opcode.BINARY
-
-
-def delivery(message: Message, replayed: bool = False) -> Delivery:
-    return (message.data, message.opcode is _BINARY_OPCODE, message.origin, message.recv_time_ns, replayed)
-
-
-def message_of(d: Delivery) -> Message:
-    """The message ``d`` delivered."""
-    data, binary, origin, recv_time_ns, _ = d
-    return Message(data, _BINARY_OPCODE if binary else _TEXT, origin, recv_time_ns)
+make and ten times as much to pickle on to the converting process. The consumer makes the
+:class:`~ecq2pcap.model.Message` (:meth:`ecq2pcap.live.Session.process`)."""
 
 
 def _size(d: Delivery) -> int:

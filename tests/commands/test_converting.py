@@ -162,7 +162,7 @@ def test_without_fork_live_converts_in_its_own_process(tmp_path, monkeypatch, ca
     outs = {}
     for how in ("child", "here"):
         if how == "here":
-            monkeypatch.setattr(converting, "start", lambda args, say: None)
+            monkeypatch.setattr(converting, "start", lambda *args: None)
         pcap, har = tmp_path / f"{how}.pcapng", tmp_path / f"{how}.har"
         with FakeECapture(replay=replay, script=stream) as fake:
             assert main(["live", fake.url, "-w", str(pcap), "--har", str(har), "--idle-timeout", "0",
@@ -173,6 +173,19 @@ def test_without_fork_live_converts_in_its_own_process(tmp_path, monkeypatch, ca
         outs[how] = ([(t, data, opts.replace(url, b"URL")) for t, data, opts in epbs(pcap)],
                      har.read_bytes().replace(url, b"URL"))
     assert outs["child"][0] and outs["child"] == outs["here"]
+
+
+def test_without_fork_record_writes_in_its_own_process(tmp_path, monkeypatch, capsys):
+    replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
+    for how in ("child", "here"):
+        if how == "here":
+            monkeypatch.setattr(converting, "start", lambda *args: None)
+        rec = tmp_path / f"{how}.jsonl.gz"
+        with FakeECapture(replay=replay, script=stream) as fake:
+            assert main(["record", fake.url, "-o", str(rec), "--duration", "1"]) == 0
+        n = len(replay) + len(stream)
+        assert f"ecq2pcap: recorded {n} messages (" in capsys.readouterr().err
+        assert [m.data for m in read_recording(rec)] == [as_bytes(f) for f in replay + stream]
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the child's pid from /proc")

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ecq2pcap.sources import backlog as backlog_mod
-from ecq2pcap.sources.backlog import MESSAGE_OVERHEAD, Backlog, Delivery, delivery, message_of
+from ecq2pcap.sources.backlog import MESSAGE_OVERHEAD, Backlog, Delivery
 from ecq2pcap.model import Message, Opcode
+from tests.support.recordings import delivery, message_of
 
 deliveries = st.builds(
     lambda data, binary, origin, t, replayed: (data, binary, origin, t, replayed),

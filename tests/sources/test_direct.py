@@ -10,10 +10,10 @@ import time
 import pytest
 
 from ecq2pcap.sources import websocket
-from ecq2pcap.sources.backlog import message_of
 from ecq2pcap.sources.websocket import WebSocketSource
 from tests.support.fake_ecapture import FakeECapture, event_frame
 from tests.support.raw_websocket import RawServer, frame, handshake
+from tests.support.recordings import message_of
 
 pytestmark = pytest.mark.live
 

@@ -16,11 +16,11 @@ from websockets.asyncio.client import connect
 
 from ecq2pcap.model import Opcode
 from ecq2pcap.dialects.cheap import is_heartbeat, is_log_message
-from ecq2pcap.sources.backlog import message_of
 from ecq2pcap.sources.replay import ReplayFilter
 from ecq2pcap.sources.watchdog import HeartbeatWatchdog
 from ecq2pcap.sources.websocket import Backoff, ConnectError, WebSocketSource, _ssl_context, check_url
 from tests.support.fake_ecapture import FakeECapture, event_frame, heartbeat_frame, log_frame
+from tests.support.recordings import message_of
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("both_reader_paths")]
 

@@ -1,11 +1,11 @@
-"""Reading back what ``record`` and ``live --record`` wrote, for the tests."""
+"""Reading back what ``record`` and ``live --record`` wrote, and the live source's Delivery tuples, for the tests."""
 
 from __future__ import annotations
 
 import gzip
 from pathlib import Path
 
-from ecq2pcap.model import Message
+from ecq2pcap.model import Message, Opcode
 from ecq2pcap.sources.recording import LineDecoder
 
 
@@ -21,3 +21,14 @@ def read_recording(path: Path) -> list[Message]:
 def as_bytes(frame) -> bytes:
     """A fake eCapture frame's bytes (text frames are str)."""
     return frame.encode() if isinstance(frame, str) else frame
+
+
+def delivery(message: Message, replayed: bool = False) -> tuple:
+    """The live source's tuple for ``message`` (sources/backlog.py: Delivery)."""
+    return (message.data, message.opcode is Opcode.BINARY, message.origin, message.recv_time_ns, replayed)
+
+
+def message_of(d: tuple) -> Message:
+    """The message a live source's Delivery tuple carries."""
+    data, binary, origin, recv_time_ns, _ = d
+    return Message(data, Opcode.BINARY if binary else Opcode.TEXT, origin, recv_time_ns)
