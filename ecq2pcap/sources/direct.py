@@ -19,6 +19,9 @@ what took the short path; tests run the source both ways).
 Text frames are handed on as their bytes, undecoded: the dialects read bytes, and a frame with invalid
 UTF-8 is kept as received (websockets' ``recv`` would close the connection with code 1007, and whatever
 eCapture sent until the reconnect would be lost).
+
+Should ``on_message`` raise (a bug), the connection is aborted and the exception kept in ``failure``: the
+source raises it where ``recv`` would have, and the consumer is told the reader failed, as on the other path.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class DirectConnection(ClientConnection):
     """
 
     direct = 0  # messages handed on by process_event
+    failure: Exception | None = None  # what on_message raised (the connection was then aborted)
     _on_message: OnMessage | None = None
     _early: list[tuple[bytes, bool]] | None = None  # messages before attach
     _parts: list[bytes] | None = None  # a fragmented message so far
@@ -70,9 +74,15 @@ class DirectConnection(ClientConnection):
             super().process_event(event)
 
     def _message(self, data: bytes, binary: bool) -> None:
+        if self.failure is not None:
+            return
         self.direct += 1
         if self._on_message is not None:
-            self._on_message(data, binary)
+            try:
+                self._on_message(data, binary)
+            except Exception as exc:  # (raised in websockets' data_received it would only drop the connection)
+                self.failure = exc
+                self.transport.abort()
         elif self._early is None:
             self._early = [(data, binary)]
         else:

@@ -337,8 +337,12 @@ class WebSocketSource:
         if isinstance(ws, DirectConnection):
             ws.attach(self._received)
         try:
-            async for data in ws:  # (with DIRECT, messages come to _received instead, and this waits for the end)
-                self._deliver(data)
+            try:
+                async for data in ws:  # (with DIRECT, messages come to _received instead; this waits for the end)
+                    self._deliver(data)
+            finally:
+                if isinstance(ws, DirectConnection) and ws.failure is not None:
+                    raise ws.failure  # (a bug in _received, met in websockets' data_received: the reader fails)
             return f"eCapture closed the connection ({_close_reason(ws)})"
         except ConnectionClosed:
             sent = ws.protocol.close_sent

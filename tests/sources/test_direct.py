@@ -10,7 +10,7 @@ import time
 import pytest
 
 from ecq2pcap.sources import websocket
-from ecq2pcap.sources.websocket import WebSocketSource
+from ecq2pcap.sources.websocket import ConnectError, WebSocketSource
 from tests.support.fake_ecapture import FakeECapture, event_frame
 from tests.support.raw_websocket import RawServer, frame, handshake
 from tests.support.recordings import message_of
@@ -93,3 +93,42 @@ def test_text_that_is_not_utf8_is_kept_as_received(monkeypatch):
     with _serve(frame(TEXT, bad) + frame(TEXT, b"next")) as server:
         _, got = _receive(server.url, 2)
     assert [(message_of(d).data, d[1]) for d in got] == [(bad, False), (b"next", False)]
+
+
+@pytest.mark.usefixtures("both_reader_paths")
+def test_a_failure_while_taking_a_message_stops_the_source_loudly(monkeypatch):
+    """A bug met while queueing a message (here: on the 3rd) is not swallowed with the connection: the
+    consumer gets the messages before it, then the source's error naming it, on both paths. (The frames come
+    after the handshake, so that the short path meets the bug in websockets' data_received.)"""
+    frames = [event_frame(i) for i in range(5)]
+
+    def behave(conn):
+        handshake(conn)
+        time.sleep(0.3)
+        conn.sendall(b"".join(frame(BINARY, f) for f in frames))
+        time.sleep(1)
+
+    received = WebSocketSource._received
+
+    def failing(self, raw, binary):
+        if self.messages == 2:
+            raise ZeroDivisionError("a bug")
+        received(self, raw, binary)
+
+    monkeypatch.setattr(WebSocketSource, "_received", failing)
+
+    async def run():
+        src = WebSocketSource(server.url, retry_for=None)
+        async with src:
+            got = []
+            async with asyncio.timeout(10):
+                while True:
+                    try:
+                        got += await src.get_batch(0.5)
+                    except ConnectError as exc:
+                        return got, exc
+
+    with RawServer(behave) as server:
+        got, exc = asyncio.run(run())
+    assert [message_of(d).data for d in got] == frames[:2]
+    assert "the WebSocket reader failed" in str(exc) and "ZeroDivisionError('a bug')" in str(exc)
