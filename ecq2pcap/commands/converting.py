@@ -110,7 +110,9 @@ class ConvertingProcess:
 def start(args: argparse.Namespace, say, opener: Opener = open_live_outputs,
           role: str = "converting") -> ConvertingProcess | None:
     """Fork the child that serves ``opener(args, ...)``'s session (``live``'s by default); ``say(text)``
-    prints its messages. Raises :class:`UsageError` when its outputs cannot be opened; None without ``fork``."""
+    prints its messages. Raises :class:`UsageError` when its outputs cannot be opened; None without ``fork``.
+    Interrupted (Ctrl-C) while the child opens the outputs, it lets the child complete them and end, then
+    raises the KeyboardInterrupt."""
     try:
         ctx = multiprocessing.get_context("fork")
     except ValueError:
@@ -129,6 +131,10 @@ def start(args: argparse.Namespace, say, opener: Opener = open_live_outputs,
     except EOFError:
         proc.join()
         raise RuntimeError(f"the {role} process ended unexpectedly (exit code {proc.exitcode})") from None
+    except BaseException:  # (Ctrl-C): the child reads the end of its pipe, completes the outputs and ends;
+        parent.close()     # left open, the child would wait for a call and this process for the child, forever
+        proc.join()
+        raise
     for text in said:
         say(text)
     if kind != "ready":
@@ -155,18 +161,27 @@ def _child(args: argparse.Namespace, opener: Opener, conn, parent_end) -> None:
         try:
             served = opener(args, stack, said.append)
         except UsageError as exc:
-            conn.send(("usage", str(exc), {}, said))
+            _tell(conn, ("usage", str(exc), {}, said))
             return
         except BaseException:
-            conn.send(("crash", traceback.format_exc(), {}, said))
+            _tell(conn, ("crash", traceback.format_exc(), {}, said))
             return
-        conn.send(("ready", None, _state(served.session), _take(said)))
         finished = False
         try:
-            finished = _serve(conn, served, said)
+            if _tell(conn, ("ready", None, _state(served.session), _take(said))):
+                finished = _serve(conn, served, said)
         finally:
             if not finished:  # the parent went away (or a crash): complete the outputs anyway
                 served.finish()
+
+
+def _tell(conn, message: tuple) -> bool:
+    """Send ``message`` to the parent; False when it is gone (interrupted while this process started)."""
+    try:
+        conn.send(message)
+    except OSError:
+        return False
+    return True
 
 
 def _serve(conn, served: Served, said: list[str]) -> bool:

@@ -147,7 +147,11 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise UsageError("--record - and -w - cannot both write to stdout")
     status = StatusLine(enabled=False if args.quiet else None)
     source = make_source(args, status)
-    converter = converting.start(args, status.say)  # the outputs are opened (and checked) there
+    try:
+        converter = converting.start(args, status.say)  # the outputs are opened (and checked) there
+    except KeyboardInterrupt:  # (Ctrl-C before the signal handlers are in place: the outputs were completed)
+        status.say("stopped before connecting: outputs completed")
+        return EXIT_OK
     if converter is None:  # no fork on this platform: convert in this process
         reason, session, summary = _run_here(args, source, status, open_live_outputs, "live")
         return _live_end(args, source, session, reason, status, summary)
@@ -190,7 +194,11 @@ def _live_end(args: argparse.Namespace, source: WebSocketSource, session, reason
 def cmd_record(args: argparse.Namespace) -> int:
     status = StatusLine(enabled=False if args.quiet else None)
     source = make_source(args, status)
-    writer = converting.start(args, status.say, open_record_outputs, "recording")  # (the output opened there)
+    try:
+        writer = converting.start(args, status.say, open_record_outputs, "recording")  # (the output opened there)
+    except KeyboardInterrupt:  # (as in cmd_live)
+        status.say("stopped before connecting: the recording was completed")
+        return EXIT_OK
     if writer is None:  # no fork on this platform: record in this process
         reason, session, recorded = _run_here(args, source, status, open_record_outputs, "recording")
         return _record_end(args, source, session, reason, status, recorded)

@@ -156,6 +156,37 @@ def test_a_killed_converting_process_stops_live_with_exit_1(tmp_path, tshark):
     subprocess.run([tshark, "-r", str(pcap)], check=True, capture_output=True)
 
 
+def test_ctrl_c_while_the_child_opens_the_outputs_lets_it_complete_them_and_end(tmp_path):
+    """Ctrl-C comes before live's signal handlers are in place, while the child opens the outputs: the child
+    must still complete them and end (it once waited for a call, and the interrupted parent for it, forever)."""
+    import argparse
+    import multiprocessing
+
+    from ecq2pcap.commands.live_outputs import Served
+
+    finished = tmp_path / "finished"
+
+    def slow_opener(args, stack, say):  # (outputs that take their time to open, e.g. on a slow disk)
+        time.sleep(1.0)
+        return Served(live.Session(None, None), lambda: finished.write_text("completed"), lambda: "")
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)  # (the Ctrl-C, while start() waits for the child)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            converting.start(argparse.Namespace(), lambda text: None, slow_opener, "test")
+        assert finished.read_text() == "completed"  # (start() returned after the child ended)
+        assert not multiprocessing.active_children()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+        for proc in multiprocessing.active_children():  # (a failing run must not leave the child waiting)
+            proc.kill()
+
+
 def test_without_fork_live_converts_in_its_own_process(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(live, "TICK_S", 3600.0)
     replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
@@ -195,10 +226,10 @@ def test_the_converting_process_yields_the_cpu_to_the_reader(tmp_path):
     with FakeECapture(heartbeat_s=0.1) as fake, _live_process(
             fake.url, "--har", str(tmp_path / "o.har"), "--duration", "5", "-q") as proc:
         child = _converting_child(proc.pid)
-        parent_nice = os.getpriority(os.PRIO_PROCESS, proc.pid)
-        # (the child lowers it as its first step: wait for that, or for the time to run out)
-        wait_for(lambda: os.getpriority(os.PRIO_PROCESS, child) != parent_nice, 5)
-        child_nice = os.getpriority(os.PRIO_PROCESS, child)
+        # (live connects once the child is ready, and it lowers its priority first; Ctrl-C then finds live
+        # capturing, not starting)
+        assert wait_for(lambda: fake.connections >= 1), "live did not connect"
+        parent_nice, child_nice = os.getpriority(os.PRIO_PROCESS, proc.pid), os.getpriority(os.PRIO_PROCESS, child)
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
     assert child_nice == min(parent_nice + converting.NICENESS, 19) > parent_nice
