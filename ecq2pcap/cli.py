@@ -21,18 +21,26 @@ import os
 import sys
 
 from . import __version__
-from .commands.common import EXIT_OK, EXIT_USAGE, UsageError
-from .commands.convert import add_convert_parser, cmd_convert
-from .commands.live import add_live_parser, add_record_parser, cmd_live, cmd_record
-from .commands.summary import add_summary_parser, cmd_summary
-from .wireshark.extcap import add_extcap_parser, cmd_extcap
-from .wireshark.install import add_wireshark_parser, cmd_wireshark
+
+INTERRUPTED = 130  # = commands.common.EXIT_INTERRUPTED, not imported: entry() must work while the imports are
 
 
 def entry() -> None:
-    """The ``ecq2pcap`` program (console script, ``python -m ecq2pcap``, the extcap launcher)."""
-    tune_gc()
-    sys.exit(main())
+    """The ``ecq2pcap`` program (console script, ``python -m ecq2pcap``). A Ctrl-C that no command handles
+    (e.g. during the imports, which this module leaves to :func:`_commands`) exits 130 without a traceback."""
+    try:
+        tune_gc()
+        code = main()
+    except KeyboardInterrupt:
+        code = INTERRUPTED
+    sys.exit(code)
+
+
+def _commands():
+    """The commands' modules (imported here, not at the top: they take a few tenths of a second)."""
+    from .commands import common, convert, live, summary
+    from .wireshark import extcap, install
+    return common, convert, live, summary, extcap, install
 
 
 def tune_gc() -> None:
@@ -41,43 +49,47 @@ def tune_gc() -> None:
     allocations instead of 700. A conversion allocates a few objects per event and keeps few: with
     the default threshold the cycle collector took ~45 % of the flow table's time (bench/README.md).
     Memory stays bounded: collections still run, less often."""
+    _commands()  # (imported first, so that they are frozen too)
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    _, convert, live, summary, extcap, install = _commands()
     parser = argparse.ArgumentParser(
         prog="ecq2pcap",
         description="Turn eCapture's eCaptureQ event stream into Wireshark pcapng and HAR 1.2.",
     )
     parser.add_argument("--version", action="version", version=f"ecq2pcap {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    add_convert_parser(sub)
-    add_live_parser(sub)
-    add_record_parser(sub)
-    add_summary_parser(sub)
-    add_extcap_parser(sub)
-    add_wireshark_parser(sub)
+    convert.add_convert_parser(sub)
+    live.add_live_parser(sub)
+    live.add_record_parser(sub)
+    summary.add_summary_parser(sub)
+    extcap.add_extcap_parser(sub)
+    install.add_wireshark_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    common, convert, live, summary, extcap, install = _commands()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     try:
-        commands = {"convert": cmd_convert, "live": cmd_live, "record": cmd_record, "summary": cmd_summary,
-                    "extcap": lambda a: cmd_extcap(a, run=main), "wireshark": cmd_wireshark}
+        commands = {"convert": convert.cmd_convert, "live": live.cmd_live, "record": live.cmd_record,
+                    "summary": summary.cmd_summary, "extcap": lambda a: extcap.cmd_extcap(a, run=main),
+                    "wireshark": install.cmd_wireshark}
         return commands[args.command](args)
-    except UsageError as exc:
+    except common.UsageError as exc:
         print(f"ecq2pcap: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return common.EXIT_USAGE
     except BrokenPipeError:
         # the reader of -w - went away (e.g. Wireshark closed): not an error of ours
         try:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
-        return EXIT_OK
+        return common.EXIT_OK

@@ -64,3 +64,25 @@ def test_truncated_gzip_converts_what_is_there_and_exits_1(tmp_path):
     p = ecq2pcap("convert", str(cut), "--har", str(tmp_path / "o.har"), "-q")
     assert p.returncode == 1 and b"cannot read further" in p.stderr
     assert (tmp_path / "o.har").read_bytes().rstrip().endswith(b"}")  # the HAR was completed
+
+
+def test_the_program_module_imports_no_command_so_ctrl_c_during_the_imports_is_handled():
+    """``python -m ecq2pcap`` and the console script import ``ecq2pcap.cli``: what takes time to import (the
+    commands, the pipeline) is imported inside entry(), where a Ctrl-C is an exit 130 without a traceback."""
+    code = "import sys, ecq2pcap.cli; print(sorted(m for m in sys.modules if m.startswith('ecq2pcap.')))"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=ENV)
+    assert p.returncode == 0 and p.stdout.strip() == "['ecq2pcap.cli']", p.stdout + p.stderr
+
+
+def test_ctrl_c_before_a_command_takes_over_exits_130_quietly(monkeypatch, capsys):
+    from ecq2pcap import cli
+    from ecq2pcap.commands.common import EXIT_INTERRUPTED
+
+    def interrupted():
+        raise KeyboardInterrupt  # (as when Ctrl-C comes while the commands are imported)
+
+    monkeypatch.setattr(cli, "_commands", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        cli.entry()
+    assert exit_.value.code == EXIT_INTERRUPTED == cli.INTERRUPTED
+    assert capsys.readouterr().err == ""
