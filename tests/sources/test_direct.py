@@ -132,3 +132,26 @@ def test_a_failure_while_taking_a_message_stops_the_source_loudly(monkeypatch):
         got, exc = asyncio.run(run())
     assert [message_of(d).data for d in got] == frames[:2]
     assert "the WebSocket reader failed" in str(exc) and "ZeroDivisionError('a bug')" in str(exc)
+
+
+@pytest.mark.usefixtures("both_reader_paths")
+def test_a_fragmented_message_over_the_limit_is_refused_as_a_whole_one_is():
+    """The size limit counts a fragmented message whole (websockets' parser checks it across fragments):
+    refused with code 1009, counted, never handed on; the message before it arrives."""
+    stream = frame(TEXT, b"small") + frame(TEXT, b"a" * 3000, fin=False) + frame(CONT, b"b" * 3000)
+
+    async def run():
+        src = WebSocketSource(server.url, retry_for=0, max_message_size=4096)
+        async with src:
+            got = []
+            async with asyncio.timeout(10):
+                while True:
+                    try:
+                        got += await src.get_batch(0.2)
+                    except ConnectError as exc:  # (retry_for=0: the source ends with the connection)
+                        return src, got, exc
+
+    with _serve(stream) as server:
+        src, got, exc = asyncio.run(run())
+    assert [message_of(d).data for d in got] == [b"small"]
+    assert src.oversized == 1 and "over 4096 bytes" in str(exc) and "1009" in str(exc)
