@@ -155,3 +155,27 @@ def test_a_fragmented_message_over_the_limit_is_refused_as_a_whole_one_is():
         src, got, exc = asyncio.run(run())
     assert [message_of(d).data for d in got] == [b"small"]
     assert src.oversized == 1 and "over 4096 bytes" in str(exc) and "1009" in str(exc)
+
+
+def test_pongs_still_reach_websockets_so_keepalive_holds():
+    """Control frames take websockets' own path: its keepalive pings get their pongs acknowledged and the
+    connection stays open (were a pong swallowed, it would close with 1011 once the ping timed out)."""
+    from websockets.asyncio.client import connect
+    from websockets.typing import Origin
+
+    from ecq2pcap.sources.direct import DirectConnection
+    from ecq2pcap.sources.websocket import DEFAULT_ORIGIN
+
+    got = []
+
+    async def run(url):
+        async with connect(url, origin=Origin(DEFAULT_ORIGIN), ping_interval=0.05, ping_timeout=0.3,
+                           create_connection=DirectConnection) as ws:
+            ws.attach(lambda data, binary: got.append(data))
+            await asyncio.sleep(1.2)  # (four ping timeouts)
+            return ws.state.name, ws.latency
+
+    with FakeECapture(script=[event_frame(0)], heartbeat_s=0.1) as fake:
+        state, latency = asyncio.run(run(fake.url))
+    assert state == "OPEN" and latency > 0  # (latency: measured from an acknowledged pong)
+    assert got and got[0] == event_frame(0)
