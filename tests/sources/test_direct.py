@@ -33,6 +33,22 @@ def _receive(url: str, n: int) -> tuple[WebSocketSource, list]:
     return asyncio.run(run())
 
 
+def _receive_until_the_end(url: str, **source_kw) -> tuple[WebSocketSource, list, ConnectError]:
+    """Every message until the source ends with its error: (source, messages, error)."""
+    async def run():
+        src = WebSocketSource(url, **source_kw)
+        async with src:
+            got = []
+            async with asyncio.timeout(10):
+                while True:
+                    try:
+                        got += await src.get_batch(0.2)
+                    except ConnectError as exc:
+                        return src, got, exc
+
+    return asyncio.run(run())
+
+
 def _serve(frames: bytes, *, with_handshake: bool = False):
     def behave(conn):
         if with_handshake:
@@ -117,19 +133,8 @@ def test_a_failure_while_taking_a_message_stops_the_source_loudly(monkeypatch):
 
     monkeypatch.setattr(WebSocketSource, "_received", failing)
 
-    async def run():
-        src = WebSocketSource(server.url, retry_for=None)
-        async with src:
-            got = []
-            async with asyncio.timeout(10):
-                while True:
-                    try:
-                        got += await src.get_batch(0.5)
-                    except ConnectError as exc:
-                        return got, exc
-
     with RawServer(behave) as server:
-        got, exc = asyncio.run(run())
+        _, got, exc = _receive_until_the_end(server.url, retry_for=None)
     assert [message_of(d).data for d in got] == frames[:2]
     assert "the WebSocket reader failed" in str(exc) and "ZeroDivisionError('a bug')" in str(exc)
 
@@ -140,19 +145,8 @@ def test_a_fragmented_message_over_the_limit_is_refused_as_a_whole_one_is():
     refused with code 1009, counted, never handed on; the message before it arrives."""
     stream = frame(TEXT, b"small") + frame(TEXT, b"a" * 3000, fin=False) + frame(CONT, b"b" * 3000)
 
-    async def run():
-        src = WebSocketSource(server.url, retry_for=0, max_message_size=4096)
-        async with src:
-            got = []
-            async with asyncio.timeout(10):
-                while True:
-                    try:
-                        got += await src.get_batch(0.2)
-                    except ConnectError as exc:  # (retry_for=0: the source ends with the connection)
-                        return src, got, exc
-
-    with _serve(stream) as server:
-        src, got, exc = asyncio.run(run())
+    with _serve(stream) as server:  # (retry_for=0: the source ends with the connection)
+        src, got, exc = _receive_until_the_end(server.url, retry_for=0, max_message_size=4096)
     assert [message_of(d).data for d in got] == [b"small"]
     assert src.oversized == 1 and "over 4096 bytes" in str(exc) and "1009" in str(exc)
 
