@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import gc
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 
 from ..argtypes import int_between, seconds, size
@@ -147,38 +148,39 @@ def cmd_live(args: argparse.Namespace) -> int:
     if args.record == "-" and args.write == "-":
         raise UsageError("--record - and -w - cannot both write to stdout")
     status = StatusLine(enabled=False if args.quiet else None)
-    source = make_source(args, status)
+    return _capture(args, make_source(args, status), status, open_live_outputs, "converting", "live", _live_end,
+                    gone=_live_summary)
+
+
+def _capture(args: argparse.Namespace, source: WebSocketSource, status: StatusLine, opener: Opener, role: str,
+             what: str, end: Callable[..., int], gone: Callable[[WebSocketSource, object], str] | None = None) -> int:
+    """Capture until stopped, ``opener``'s outputs written by a process of their own (by this one without
+    fork); ``end(args, source, session, reason, status, summary)`` says how it went and gives the exit code.
+    When that process ended before its time, ``gone(source, session)`` is the summary printed (if any)."""
     try:
-        converter = converting.start(args, status.say)  # the outputs are opened (and checked) there
+        child = converting.start(args, status.say, opener, role)  # the outputs are opened (and checked) there
     except KeyboardInterrupt:  # (Ctrl-C before the signal handlers are in place: the outputs were completed)
         status.say("stopped before connecting: outputs completed")
         return EXIT_OK
-    if converter is None:  # no fork on this platform: convert in this process
-        reason, session, summary = _run_here(args, source, status, open_live_outputs, "live")
-        return _live_end(args, source, session, reason, status, summary)
+    if child is None:  # no fork on this platform: write in this process
+        with ExitStack() as stack:
+            served = opener(args, stack, status.say)
+            try:
+                reason = run_session(source, served.session, args, status, what)
+            finally:
+                served.finish()
+        return end(args, source, served.session, reason, status, served.summary())
     try:
         try:
-            reason = run_session(source, converter, args, status, "live")
+            reason = run_session(source, child, args, status, what)
         finally:
-            converter.finish()
+            child.finish()
     except converting.ConverterGone as exc:
         status.say(f"error: {exc}")
-        if not args.quiet:
-            print(_live_summary(source, converter), file=sys.stderr)
+        if gone is not None and not args.quiet:
+            print(gone(source, child), file=sys.stderr)
         return EXIT_STRICT
-    return _live_end(args, source, converter, reason, status, converter.summary)
-
-
-def _run_here(args: argparse.Namespace, source: WebSocketSource, status: StatusLine, opener: Opener,
-              what: str) -> tuple[str, Session, str]:
-    """Without ``fork``: the outputs opened and written in this process. (reason, session, summary)"""
-    with ExitStack() as stack:
-        served = opener(args, stack, status.say)
-        try:
-            reason = run_session(source, served.session, args, status, what)
-        finally:
-            served.finish()
-    return reason, served.session, served.summary()
+    return end(args, source, child, reason, status, child.summary)
 
 
 def _live_end(args: argparse.Namespace, source: WebSocketSource, session, reason: str, status: StatusLine,
@@ -194,24 +196,8 @@ def _live_end(args: argparse.Namespace, source: WebSocketSource, session, reason
 
 def cmd_record(args: argparse.Namespace) -> int:
     status = StatusLine(enabled=False if args.quiet else None)
-    source = make_source(args, status)
-    try:
-        writer = converting.start(args, status.say, open_record_outputs, "recording")  # (the output opened there)
-    except KeyboardInterrupt:  # (as in cmd_live)
-        status.say("stopped before connecting: the recording was completed")
-        return EXIT_OK
-    if writer is None:  # no fork on this platform: record in this process
-        reason, session, recorded = _run_here(args, source, status, open_record_outputs, "recording")
-        return _record_end(args, source, session, reason, status, recorded)
-    try:
-        try:
-            reason = run_session(source, writer, args, status, "recording")
-        finally:
-            writer.finish()
-    except converting.ConverterGone as exc:
-        status.say(f"error: {exc}")
-        return EXIT_STRICT
-    return _record_end(args, source, writer, reason, status, writer.summary)
+    return _capture(args, make_source(args, status), status, open_record_outputs, "recording", "recording",
+                    _record_end)
 
 
 def _record_end(args: argparse.Namespace, source: WebSocketSource, session, reason: str, status: StatusLine,
