@@ -257,13 +257,8 @@ class WebSocketSource:
             close_timeout=2,
             process_exception=self._on_failure,
             reconnect_delays=self._delays,
-            create_connection=self._direct_connection if DIRECT else None,
+            create_connection=DirectConnection if DIRECT else None,  # (attached to _received in _receive)
         )
-
-    def _direct_connection(self, *args, **kwargs) -> DirectConnection:
-        """websockets' ``create_connection`` factory: a connection that hands messages to :meth:`_received`
-        once :meth:`_receive` attaches it."""
-        return DirectConnection(*args, **kwargs)
 
     def _fatal(self, exc: Exception) -> ConnectError | None:
         """The user-facing error when retrying cannot help, else None."""
