@@ -14,7 +14,7 @@ import struct
 
 from ...model import Direction
 from .blocks import END_OF_OPTIONS, EPB_FLAGS, EPB_TYPE, FLAGS_OPTION, OPT_COMMENT, PAD, U32, text_option
-from .tcp import SYN_OPTIONS, ACK, FIN, PSH, SYN, WINDOW_SCALE, TcpFlow, Side
+from .tcp import _IP4_TCP, _IP6_TCP, ACK, FIN, PSH, SYN, SYN_OPTIONS, TTL, WINDOW, WINDOW_SCALE, Side, TcpFlow
 
 C2S, S2C = Direction.C2S, Direction.S2C
 _HEADER_LEN = {False: 40, True: 60}  # IPv4 / IPv6 header + TCP header without options
@@ -74,6 +74,27 @@ class PacketBlocks(TcpFlow):
         return b"".join((fr.head.pack(EPB_TYPE, total, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF, n, n, me.prefix),
                          hdr, options, payload, pad, opts, U32.pack(total)))
 
+    def _bare(self, sender: int, flags: int, t: int) -> bytes:
+        """:meth:`_block` of a packet without payload, options or comment (an ACK or a FIN: six of a
+        one-exchange connection's ten), with :meth:`TcpFlow._header`'s work written out for that case:
+        ~1.2 µs instead of ~1.9 (tests/sinks/pcapng/test_packets.py holds the bytes to TcpFlow's)."""
+        me, fr = self._sides[sender], self._framing[sender]
+        seq = me.seq & 0xFFFFFFFF
+        ack = self._sides[1 - sender].seq & 0xFFFFFFFF if flags & ACK else 0
+        r = (me.const + 0x5014 + flags + seq + ack) % 0xFFFF  # (TCP length 20, data offset 5 << 12)
+        csum = 0xFFFF ^ (r or 0xFFFF)
+        if self.v6:
+            hdr = _IP6_TCP.pack(0x60000000, 20, 6, TTL, me.src, me.dst, me.sport, me.dport, seq, ack, 0x50, flags,
+                                WINDOW, csum, 0)
+        else:
+            ident = me.ident
+            me.ident = (ident + 1) & 0xFFFF
+            r = (me.ip_const + 40 + ident) % 0xFFFF
+            hdr = _IP4_TCP.pack(0x45, 0, 40, ident, 0x4000, TTL, 6, 0xFFFF ^ (r or 0xFFFF), me.src, me.dst, me.sport,
+                                me.dport, seq, ack, 0x50, flags, WINDOW, csum, 0)
+        return b"".join((fr.head.pack(EPB_TYPE, fr.ack_len, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF, fr.frame_len,
+                                      fr.frame_len, me.prefix), hdr, fr.ack_tail))
+
     def handshake_blocks(self, t: int, comment: str | None) -> list[bytes]:
         """SYN, SYN-ACK (both announcing MSS and window scale), ACK."""
         opts = SYN_OPTIONS.pack(2, 4, self.mss, 1, 3, 3, WINDOW_SCALE)
@@ -82,7 +103,7 @@ class PacketBlocks(TcpFlow):
         c.seq += 1
         out.append(self._block(S2C, SYN | ACK, t + 1, None, options=opts))
         s.seq += 1
-        out.append(self._block(C2S, ACK, t + 2, None))
+        out.append(self._bare(C2S, ACK, t + 2))
         return out
 
     def data_blocks(self, sender: Direction, payload: bytes, t: int, comment: str | None) -> list[bytes]:
@@ -102,7 +123,7 @@ class PacketBlocks(TcpFlow):
                 me.seq += len(piece)
                 t, comment = t + 1, None
             t -= 1
-        out.append(self._block(1 - sender, ACK, t + 1, None))
+        out.append(self._bare(1 - sender, ACK, t + 1))
         return out
 
     def close_blocks(self, first: Direction, t: int, comment: str | None) -> list[bytes]:
@@ -110,8 +131,8 @@ class PacketBlocks(TcpFlow):
         other = first.other
         out = [self._block(first, FIN | ACK, t, comment)]
         self._sides[first].seq += 1
-        out.append(self._block(other, FIN | ACK, t + 1, None))
+        out.append(self._bare(other, FIN | ACK, t + 1))
         self._sides[other].seq += 1
-        out.append(self._block(first, ACK, t + 2, None))
+        out.append(self._bare(first, ACK, t + 2))
         self.closed = True
         return out
