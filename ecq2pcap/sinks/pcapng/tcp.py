@@ -11,7 +11,7 @@ Checksums use the fact that 2**16 ≡ 1 (mod 0xFFFF): the ones'-complement sum o
 for 0xFFFF when anything is non-zero, which the pseudo-header's protocol number
 guarantees). Constant header words are summed once per direction, so a segment
 costs one ``int.from_bytes`` over its payload, one ``%`` and one ``pack``. A payload
-over :data:`SUM_PIECE` bytes is summed in pieces (see :func:`_sum`).
+over :data:`SUM_SHORT` bytes is folded before the ``%`` (see :func:`_sum`).
 """
 
 from __future__ import annotations
@@ -41,23 +41,35 @@ _IP4_FIXED = (0x45 << 8) + 0x4000 + (TTL << 8 | 6)  # ver/ihl/tos + DF + ttl/pro
 
 
 SUM_PIECE = 4096  # bytes per int.from_bytes in a long payload's sum
+SUM_SHORT = 512  # up to this many bytes, one ``%`` of the whole number is the cheapest
+_FOLDS = tuple((bits, (1 << bits) - 1) for bits in (16384, 8192, 4096, 2048, 1024))
 
 
-def _sum(data: bytes) -> int:
+def _sum(data) -> int:
     """Ones'-complement sum (mod 0xFFFF) of ``data`` as big-endian 16-bit words.
 
-    A long payload is read as little-endian pieces of :data:`SUM_PIECE` (even) bytes: each
-    starts at an even offset, so the little-endian number of the whole payload is congruent to
-    the sum of its pieces' (256**2 ≡ 1), and 256 × that is the big-endian sum (a byte at an even
-    offset weighs 256 in it, one at an odd offset 1; no zero byte is needed after an odd length).
-    The ``%`` of four 32,768-bit numbers' sum costs far less than that of one 131,072-bit
-    number: a 16 KB payload's sum takes ~19 µs instead of ~29 µs."""
+    ``%`` divides a long number one 30-bit digit at a time (~8 ns a digit), so a payload over
+    :data:`SUM_SHORT` bytes is made small first. It is read as a little-endian number, in
+    pieces of :data:`SUM_PIECE` (even) bytes when longer: each piece starts at an even offset,
+    so the little-endian number of the whole payload is congruent to the sum of its pieces'
+    (256**2 ≡ 1), and 256 × that is the big-endian sum (a byte at an even offset weighs 256
+    in it, one at an odd offset 1; no zero byte is needed after an odd length). That number is
+    then folded, its high part added to its low part at 16-bit-aligned cuts (2**16 ≡ 1), down
+    to ~1 Kbit before the ``%``. A 1460-byte payload's sum takes ~3.5 µs instead of ~5, a
+    16 KB one's ~22 µs instead of ~28 (one ``%`` of the pieces' sum) or ~48 (of the whole)."""
     n = len(data)
-    if n <= SUM_PIECE:
+    if n <= SUM_SHORT:
         x = int.from_bytes(data, "big")
         return (x << 8 if n & 1 else x) % 0xFFFF
-    pieces = [data[i : i + SUM_PIECE] for i in range(0, n, SUM_PIECE)]
-    return sum(map(int.from_bytes, pieces, repeat("little"))) % 0xFFFF * 256 % 0xFFFF
+    if n <= SUM_PIECE:
+        x = int.from_bytes(data, "little")
+    else:
+        x = sum(map(int.from_bytes, [data[i : i + SUM_PIECE] for i in range(0, n, SUM_PIECE)], repeat("little")))
+    for bits, mask in _FOLDS:
+        high = x >> bits
+        if high:
+            x = high + (x & mask)
+    return x % 0xFFFF * 256 % 0xFFFF
 
 
 def _checksum(total: int) -> int:

@@ -4,16 +4,19 @@ sequence bookkeeping."""
 from __future__ import annotations
 
 import os
+import random
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 from ecq2pcap.model import Direction
 from ecq2pcap.sinks.pcapng.blocks import LINKTYPE_ETHERNET, LINKTYPE_RAW
-from ecq2pcap.sinks.pcapng.tcp import MAX_MSS, SUM_PIECE, TcpFlow
+from ecq2pcap.sinks.pcapng.tcp import MAX_MSS, SUM_PIECE, SUM_SHORT, TcpFlow, _sum
 
 C2S, S2C = Direction.C2S, Direction.S2C
 ENDPOINTS = {4: ("192.0.2.10", "198.51.100.7"), 6: ("2001:db8::10", "fd00::7")}
@@ -106,6 +109,27 @@ def test_reference_agrees_on_random_segments(mss, sizes):
             assert struct.unpack_from("!H", frame, 14 + (20 if version == 4 else 40) + 16)[0] == (
                 reference_tcp_checksum(frame)
             )
+
+
+def _word_sum(data: bytes) -> int:
+    """The ones'-complement sum the naive way: 16-bit big-endian words, a zero byte after an odd length."""
+    if len(data) & 1:
+        data += b"\0"
+    return sum(struct.unpack(f"!{len(data) // 2}H", data)) % 0xFFFF
+
+
+# lengths around each way _sum takes (one %, one little-endian number, pieces) and the folds' cuts
+_EDGES = sorted({n + d for n in (SUM_SHORT, SUM_PIECE, 2 * SUM_PIECE, 16384 // 8, 2048 // 8, 1024 // 8, 16384, MAX_MSS)
+                 for d in (-2, -1, 0, 1, 2)})
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.one_of(st.sampled_from(_EDGES), st.integers(0, 70000)),
+       fill=st.sampled_from([b"\xff", b"\x00", b"\x01\x00", b"\x00\x01", None]), seed=st.integers(0, 2**32))
+def test_sum_is_the_ones_complement_word_sum(n, fill, seed):
+    # all 0xFF bytes make every fold carry and the sum ≡ 0; seeded random bytes the rest
+    data = random.Random(seed).randbytes(n) if fill is None else (fill * n)[:n]
+    assert _sum(data) % 0xFFFF == _word_sum(data)
 
 
 def test_handshake():
