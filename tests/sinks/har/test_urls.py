@@ -1,0 +1,38 @@
+"""A HAR request's URL parts: the authority's quoting (remembered per authority) and the query string."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+import pytest
+
+from ecq2pcap.sinks.har import urls
+
+
+@pytest.mark.parametrize("authority, quoted", [
+    ("example.com:8443", "example.com:8443"),
+    ("[::1]:443", "[::1]:443"),
+    ("[bad", "%5Bbad"),
+    ("h/p#f", "h%2Fp%23f"),
+])
+def test_an_authority_quoted_again_is_quoted_alike(authority, quoted):
+    assert urls._quote_authority(authority) == quoted
+    assert urls._quote_authority(authority) == quoted  # (the second time from what was remembered)
+
+
+def test_what_is_remembered_stays_bounded():
+    # every request may name another host (a hostile peer, a scan): the memo must not grow with them
+    for i in range(3 * urls._QUOTED_MAX):
+        assert urls._quote_authority(f"h{i}.test") == f"h{i}.test"
+    assert 0 < len(urls._QUOTED) <= urls._QUOTED_MAX
+    long = "a" * 70000  # a Host header of the largest size the limits let through: quoted, not remembered
+    assert urls._quote_authority(long) == long and long not in urls._QUOTED
+
+
+@pytest.mark.parametrize("url", [
+    "https://h/x", "https://h/x?", "https://h/x#?a=1", "https://h/x?#f", "https://h/x?a", "https://h/x?a=1&b=&a=2#f",
+    "https://h/x?%zz=1&c=%20",
+])
+def test_query_string_is_parse_qsl_of_the_query(url):
+    query = url.partition("?")[2].partition("#")[0]
+    assert urls.query_string(url) == [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)]
