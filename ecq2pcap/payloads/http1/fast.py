@@ -20,6 +20,8 @@ __all__ = ["FAST_MAX_HEAD", "NO_BODY_METHODS", "fast_request", "fast_response"]
 FAST_MAX_HEAD = 256 * 1024  # larger heads go through h11
 NO_BODY_METHODS = ("HEAD", "CONNECT")  # their responses are framed by the request: h11 reads them
 _VERSIONS = (b"1.1", b"1.0")
+_HOST, _LENGTH, _H11 = 0, 1, 2  # what a header name means here (_FRAMING); other names are just kept
+_FRAMING = {b"host": _HOST, b"content-length": _LENGTH, b"transfer-encoding": _H11, b"upgrade": _H11}
 
 
 def _head(buf: bytearray, pos: int, max_line: int, max_head: int):
@@ -28,26 +30,29 @@ def _head(buf: bytearray, pos: int, max_line: int, max_head: int):
     end = buf.find(b"\r\n\r\n", pos, pos + min(FAST_MAX_HEAD, max_head))
     if end < 0:
         return None
-    lines = bytes(buf[pos:end]).split(b"\r\n")
+    head = bytes(buf[pos:end])
+    lines = head.split(b"\r\n")
+    long_lines = len(head) > max_line  # (else no line can be over the limit: no check per line)
     fields = []
     length = None
     hosts = 0
     match = FIELD_LINE.fullmatch
     for line in lines[1:]:
         m = match(line)  # no obs-fold, no bare CR/LF, no bad bytes (else h11 decides)
-        if m is None or len(line) > max_line:
+        if m is None or long_lines and len(line) > max_line:
             return None
-        name, value = m.group("field_name", "field_value")
-        lower = name.lower()
-        if lower == b"content-length":
-            if length is not None or DIGITS.fullmatch(value) is None:
-                return None
-            length = int(value)
-        elif lower == b"transfer-encoding" or lower == b"upgrade":
-            return None
-        elif lower == b"host":
-            hosts += 1
-        fields.append((name, value))
+        field = m.groups()  # (name, value)
+        kind = _FRAMING.get(field[0].lower())
+        if kind is not None:
+            if kind == _HOST:
+                hosts += 1
+            elif kind == _LENGTH:
+                if length is not None or DIGITS.fullmatch(field[1]) is None:
+                    return None
+                length = int(field[1])
+            else:
+                return None  # Transfer-Encoding, Upgrade: h11 reads them
+        fields.append(field)
     return lines[0], fields, length, hosts, end + 4
 
 
