@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import MISSING, dataclass, fields
-from typing import NamedTuple, Union
+from typing import NamedTuple, Union, dataclass_transform
 
 
+@dataclass_transform(frozen_default=True)  # (type checkers and mypyc see a frozen dataclass)
 def record(cls=None, /, **params):
     """``@dataclass(slots=True, frozen=True)`` with a quicker ``__init__``.
 

@@ -77,7 +77,7 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
     body_start = end + 4
     body_len = len(payload) - body_start
     is_response = status is not None
-    bodiless_status = is_response and (status < 200 or status in (204, 304))
+    bodiless_status = status is not None and (status < 200 or status in (204, 304))
     head_response = is_response and (request_method or "").upper() == "HEAD"
 
     if FAST and not te_idx and not ce_idx and _framing_agrees(lines, cl_idx, body_len, is_response,

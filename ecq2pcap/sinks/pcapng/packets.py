@@ -13,8 +13,9 @@ from __future__ import annotations
 import struct
 
 from ...model import Direction
-from .blocks import END_OF_OPTIONS, EPB_FLAGS, EPB_TYPE, FLAGS_OPTION, OPT_COMMENT, PAD, U32, text_option
-from .tcp import _IP4_TCP, _IP6_TCP, ACK, FIN, PSH, SYN, SYN_OPTIONS, TTL, WINDOW, WINDOW_SCALE, Side, TcpFlow
+from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_TYPE, FLAGS_OPTION, LINKTYPE_ETHERNET, OPT_COMMENT, PAD, U32,
+                     text_option)
+from .tcp import _IP4_TCP, _IP6_TCP, ACK, FIN, MAX_MSS, PSH, SYN, SYN_OPTIONS, TTL, WINDOW, WINDOW_SCALE, Side, TcpFlow
 
 C2S, S2C = Direction.C2S, Direction.S2C
 _HEADER_LEN = {False: 40, True: 60}  # IPv4 / IPv6 header + TCP header without options
@@ -53,8 +54,11 @@ class PacketBlocks(TcpFlow):
     the time of its first packet (``t``, in the interface's units) and times the next ones one
     unit apart; ``comment`` goes on the first packet."""
 
-    def __init__(self, *args, flags: tuple[int, int], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, client_ip: str, client_port: int, server_ip: str, server_port: int, *,
+                 flags: tuple[int, int], client_isn: int = 0, server_isn: int = 0,
+                 link_type: int = LINKTYPE_ETHERNET, mss: int = MAX_MSS) -> None:
+        super().__init__(client_ip, client_port, server_ip, server_port, client_isn=client_isn, server_isn=server_isn,
+                         link_type=link_type, mss=mss)
         c, s = self._sides
         self._framing = (_framing(c, self.v6, flags[0]), _framing(s, self.v6, flags[1]))
 

@@ -64,7 +64,8 @@ def _sum(data) -> int:
     if n <= SUM_PIECE:
         x = int.from_bytes(data, "little")
     else:
-        x = sum(map(int.from_bytes, [data[i : i + SUM_PIECE] for i in range(0, n, SUM_PIECE)], repeat("little")))
+        pieces = [data[i : i + SUM_PIECE] for i in range(0, n, SUM_PIECE)]
+        x = sum(map(int.from_bytes, pieces, repeat("little")))  # type: ignore[arg-type]
     for bits, mask in _FOLDS:
         high = x >> bits
         if high:
