@@ -243,6 +243,24 @@ def test_only_framing_lines_change_order_and_casing_kept():
     assert wire.endswith(b"\r\n\r\n0123456789")
 
 
+@pytest.mark.parametrize("values", [(b"10", b"10"), (b"4", b"10"), (b"10", b"4"), (b"4", b"7", b"10")])
+def test_repeated_content_length_lines_become_one(values):
+    # every Content-Length line is framing: one left stale (or a second copy) would make the bytes ambiguous
+    lines = [(b"Server", b"s")] + [(b"Content-Length", v) for v in values] + [(b"Date", b"d")]
+    payload = go_render(b"HTTP/1.1 200 OK", lines, b"0123456789")
+    wire, notes = repair_rendered(payload)
+    assert header_lines(wire) == [b"Server: s", b"Content-Length: 10", b"Date: d"] and notes
+    assert parse_response(wire + b"HTTP/1.1 204 No Content\r\n\r\n")[1:] == (b"0123456789", b"HTTP/1.1 204 No Content\r\n\r\n")
+
+
+def test_repeated_transfer_encoding_lines_all_go():
+    lines = [(b"Transfer-Encoding", b"gzip"), (b"X", b"1"), (b"transfer-encoding", b"chunked")]
+    wire, notes = repair_rendered(go_render(b"HTTP/1.1 200 OK", lines, b"abc"))
+    assert header_lines(wire) == [b"Content-Length: 3", b"X: 1"]
+    assert any("gzip, chunked" in n for n in notes)
+    assert parse_response(wire)[1] == b"abc"
+
+
 def test_valid_chunked_body_with_content_length_drops_the_conflict():
     payload = b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
     wire, notes = repair_rendered(payload)
