@@ -4,7 +4,8 @@ One process, one client: answers the WebSocket handshake, then sends the lines o
 ``--rate`` messages/s (0: as fast as the socket takes them). As eCapture does, messages wait in a per-client
 queue of ``--queue`` (256) messages until the socket takes them (kernel buffers as usual), and a client whose
 queue overflows is dropped.
-Prints one JSON line: sent, seconds, dropped.
+Prints one JSON line: sent, seconds, dropped (and, when dropped, how long the server's own loop had paused
+just before: on a machine with few CPUs the server is descheduled too, and then sends a burst).
 """
 
 from __future__ import annotations
@@ -23,16 +24,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.raw_websocket import frame, handshake  # noqa: E402  (the tests' hand-written server side)
 
 
-def _paced(conn: socket.socket, frames: list[bytes], rate: float, limit: int, start: float) -> tuple[int, bool]:
+def _paced(conn: socket.socket, frames: list[bytes], rate: float, limit: int,
+           start: float) -> tuple[int, bool, float]:
     """Send ``frames`` at ``rate``/s, one thread, non-blocking: a frame waits in the queue until the kernel takes
     it (the client's socket buffers full means the client is behind); more than ``limit`` waiting: dropped.
     (eCapture's queue and writer are goroutines; two Python threads here would make the GIL's turns, not the
-    client, decide when the queue overflows.)"""
+    client, decide when the queue overflows.) Also returns how long this loop itself had paused (descheduled)
+    before the turn that dropped the client, in seconds (0 when not dropped)."""
     conn.setblocking(False)
     waiting: deque[bytes] = deque()  # produced, not yet taken by the kernel (the first maybe in part)
     produced = 0
+    last = time.perf_counter()
     while produced < len(frames) or waiting:
-        due = min(len(frames), int((time.perf_counter() - start) * rate) + 1)
+        now = time.perf_counter()
+        pause, last = now - last, now
+        due = min(len(frames), int((now - start) * rate) + 1)
         waiting.extend(frames[produced:due])
         produced = max(produced, due)
         if waiting:
@@ -41,19 +47,19 @@ def _paced(conn: socket.socket, frames: list[bytes], rate: float, limit: int, st
             except BlockingIOError:
                 n = 0
             except OSError:
-                return produced - len(waiting), True
+                return produced - len(waiting), True, 0.0
             while n and n >= len(waiting[0]):
                 n -= len(waiting.popleft())
             if n:
                 waiting[0] = waiting[0][n:]
         if len(waiting) > limit:
-            return produced - len(waiting), True
+            return produced - len(waiting), True, pause
         if produced < len(frames):
             time.sleep(0.0002)
         elif waiting:
             select.select([], [conn], [], 0.01)
     conn.setblocking(True)
-    return produced, False
+    return produced, False, 0.0
 
 
 def main() -> None:
@@ -68,12 +74,12 @@ def main() -> None:
     conn, _ = listener.accept()
     listener.close()
     handshake(conn)
-    sent, dropped, start = 0, False, time.perf_counter()
+    sent, dropped, pause, start = 0, False, 0.0, time.perf_counter()
     if a.rate <= 0:
         conn.sendall(b"".join(frames))
         sent = len(frames)
     else:
-        sent, dropped = _paced(conn, frames, a.rate, a.queue, start)
+        sent, dropped, pause = _paced(conn, frames, a.rate, a.queue, start)
     seconds = time.perf_counter() - start
     if not dropped:
         conn.sendall(b"\x88\x02\x03\xe8")  # close 1000: eCapture exits
@@ -83,7 +89,10 @@ def main() -> None:
         except OSError:
             pass
     conn.close()
-    print(json.dumps({"sent": sent, "seconds": round(seconds, 3), "dropped": dropped}), flush=True)
+    said = {"sent": sent, "seconds": round(seconds, 3), "dropped": dropped}
+    if dropped:
+        said["paused_ms"] = round(pause * 1e3, 2)  # the server's own loop, just before the drop
+    print(json.dumps(said), flush=True)
     sys.exit(0)
 
 

@@ -60,7 +60,8 @@ def one_run(dump: Path, n: int, rate: float | None, command: list[str], tmp: Pat
     sent = f"sent at {said['sent'] / said['seconds']:,.0f}/s" if said.get("seconds") else ""
     return (f"{' '.join(command[:2]):<10} server {rate_text:<10} {sent:<18} received {len(times):,}/{n:,} in "
             f"{span:.2f} s ({per_s}), whole run {wall:.2f} s, peak RSS {usage.ru_maxrss / 1024:,.0f} MB, "
-            f"dropped: {'yes' if said.get('dropped') else 'no'}"
+            + (f"dropped: yes, after the server's own loop paused {said.get('paused_ms')} ms" if said.get("dropped")
+               else "dropped: no")
             + ("" if returncode in (0, 1) else f" [exit {returncode}: {stderr.strip()[:200]}]"))
 
 
