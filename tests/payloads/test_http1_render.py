@@ -250,7 +250,8 @@ def test_repeated_content_length_lines_become_one(values):
     payload = go_render(b"HTTP/1.1 200 OK", lines, b"0123456789")
     wire, notes = repair_rendered(payload)
     assert header_lines(wire) == [b"Server: s", b"Content-Length: 10", b"Date: d"] and notes
-    assert parse_response(wire + b"HTTP/1.1 204 No Content\r\n\r\n")[1:] == (b"0123456789", b"HTTP/1.1 204 No Content\r\n\r\n")
+    after = b"HTTP/1.1 204 No Content\r\n\r\n"  # the next response starts right after the body
+    assert parse_response(wire + after)[1:] == (b"0123456789", after)
 
 
 def test_repeated_transfer_encoding_lines_all_go():
