@@ -13,7 +13,8 @@ imports), measured first.
 Sections:
 
 1. throughput: pcapng only / HAR only / both, on dumps of several sizes (default: 10k events with
-   100 B and 16 KB bodies, 100k events with 100 B bodies; v14 JSON, plus one v15 protobuf dump);
+   100 B and 16 KB bodies, 100k events with 100 B bodies; v14 JSON, plus one v15 protobuf dump, and two
+   1 KB HTTP/1 + HTTP/2 mixes: v14 (HTTP/2 as eCapture v1's text dump) and v2.5 (text events));
 2. bounded memory: the same spread-out traffic converted with ``--idle-timeout 5`` (connections end
    as the dump goes on; 2 % nspr-style "Socket Thread" connections without a tuple and 2 % with
    eCapture's unknown tuple first), and dumps whose processes reuse their fds (connections end by fd
@@ -89,12 +90,15 @@ def plan(profile: str) -> tuple[list[DumpSpec], list[tuple[str, str]], list[tupl
         DumpSpec(f"{k(small)}/16KB/v15", small, "16384", fmt="v15", extra=mixed),
         DumpSpec(f"{k(small)}/100B/fdreuse", small, "100", extra={"fd_reuse": True}),
         DumpSpec(f"{k(big)}/100B/fdreuse", big, "100", extra={"fd_reuse": True}),
+        # HTTP/2 mixes: eCapture v1's text dumps of the frames (re-encoded) and v2.5's bytes of each call
+        DumpSpec(f"{k(small)}/1KB/h2mix", small, "1024", extra={**mixed, "http2_frac": 0.5}),
+        DumpSpec(f"{k(small)}/1KB/v2/h2mix", small, "1024", fmt="v2", extra={"http2_frac": 0.5}),
     ]
     full = profile == "full"
     big_modes = list(MODES) if full else ["pcapng", "both"]  # (HAR alone on the big dump: --full)
     fd_mode = "both" if full else "pcapng"  # fd reuse ends connections in the flow table
     throughput = ([(d.name, m) for d in dumps[:2] for m in MODES] + [(dumps[2].name, m) for m in big_modes]
-                  + [(dumps[3].name, "both")])
+                  + [(dumps[3].name, "both"), (dumps[6].name, "both"), (dumps[7].name, "both")])
     bounded = [
         (dumps[0].name, "both", "--idle-timeout 5"),
         (dumps[2].name, "both", "--idle-timeout 5"),

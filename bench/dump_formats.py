@@ -1,5 +1,5 @@
-"""The output formats of bench/make_dump.py: eCapture v1.4.2 JSON lines and v1.5.2 protobuf frames (as an
-ecq2pcap recording), each with the startup logs and heartbeats eCapture sends."""
+"""The output formats of bench/make_dump.py: eCapture v1.4.2 JSON lines, v1.5.2 protobuf frames and v2.5 text
+events (both as ecq2pcap recordings), each with the startup logs and heartbeats eCapture sends."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import json
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fixtures.encoders import V2_DESTROY_TEXT, v2_connect_text, v2_data_text  # noqa: E402
+
 T0 = 1_795_715_800  # 2026-11-26T17:56:40Z, as in the shared sample
 
 
@@ -66,6 +70,7 @@ class V15Writer:
     """eCapture v1.5.2 protobuf frames as an ecq2pcap recording."""
 
     hb_every = 15
+    version = "v1.5.2-20251227-0f1e2d3"
 
     def __init__(self, out):
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -79,7 +84,7 @@ class V15Writer:
         self.line(header_line("ws://127.0.0.1:28257/", float(T0)))
         self.frame(v15_proto.encode_heartbeat(T0, 0), 0.0)
         for log in _startup_logs_v14():
-            log = {**log, "Version": log["Version"].replace("v1.4.2-20250927-5e0c4b7", "v1.5.2-20251227-0f1e2d3")} \
+            log = {**log, "Version": log["Version"].replace("v1.4.2-20250927-5e0c4b7", self.version)} \
                 if "Version" in log else log
             text = json.dumps(log, ensure_ascii=False, separators=(",", ":")) + "\n"
             self.frame(v15_proto.encode_run_log(text), 0.01)
@@ -103,3 +108,24 @@ class V15Writer:
             dst_ip=dst, dst_port=dport, pid=c.pid, pname=pname.rstrip("\x00"), type=ev.etype, payload=ev.payload,
         )
         self.frame(data, ev.emit)
+
+
+class V2Writer(V15Writer):
+    """eCapture v2.5 as an ecq2pcap recording: protobuf events holding only a text rendering each: one per SSL
+    call (its bytes as they were), a connection's connect line before its first call, and an identity-less
+    destroy line after its last (an event of type :data:`DESTROY` from the generator)."""
+
+    version = "v2.5.1-20260621-e28d4c5"
+    DESTROY = -1
+
+    def event(self, ev) -> None:  # (a make_dump.Ev)
+        c = ev.conn
+        if ev.etype == self.DESTROY:
+            self.frame(self.pb.encode_event(payload=V2_DESTROY_TEXT), ev.emit)
+            return
+        if not c.announced:
+            c.announced = True
+            self.frame(self.pb.encode_event(payload=v2_connect_text(c.pid, c.tid, c.comm, c.fd, c.client, c.server)),
+                       ev.emit)
+        text = v2_data_text(T0 + ev.ts_ns / 1e9, c.pid, c.tid, c.comm, c.fd, ev.dt == 1, ev.payload)
+        self.frame(self.pb.encode_event(payload=text), ev.emit)

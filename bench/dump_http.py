@@ -1,12 +1,17 @@
-"""The HTTP/1 traffic of bench/make_dump.py: clients, hosts, paths, and requests and responses of drawn sizes."""
+"""The HTTP traffic of bench/make_dump.py: clients, hosts, paths, and HTTP/1 requests and responses of drawn sizes
+(as eCapture v1 re-renders them, or as sent), and HTTP/2 exchanges (as frames, or eCapture v1's text dump of them)."""
 
 from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import math
 import random
 import time
+
+import hpack
+from hyperframe.frame import DataFrame, HeadersFrame, SettingsFrame, WindowUpdateFrame
 
 _HTTP_DATE = "%a, %d %b %Y %H:%M:%S GMT"
 
@@ -97,8 +102,10 @@ def render_request(rng: random.Random, pool: BodyPool, host: str, agent: str, n:
     return head.encode() + body
 
 
-def render_response(rng: random.Random, pool: BodyPool, ts: int, body_size: int) -> tuple[bytes, bytes]:
-    """(full rendering, header block) like httputil.DumpResponse after eCapture's parser."""
+def render_response(rng: random.Random, pool: BodyPool, ts: int, body_size: int,
+                    wire: bool = False) -> tuple[bytes, bytes]:
+    """(full rendering, header block) like httputil.DumpResponse after eCapture's parser; ``wire``: the bytes as
+    the server sent them instead (eCapture v2: chunked bodies chunked, gzip bodies compressed, lengths true)."""
     body = pool.body(rng, body_size)
     mime = rng.choice(MIME)
     headers = {
@@ -116,11 +123,79 @@ def render_response(rng: random.Random, pool: BodyPool, ts: int, body_size: int)
     head = "HTTP/1.1 200 OK\r\n"
     if framing < 0.2:  # originally chunked: DumpResponse writes T-E: chunked over the de-chunked body
         head += "Transfer-Encoding: chunked\r\n"
+        if wire:
+            body = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 8192]), body[i:i + 8192])
+                            for i in range(0, len(body), 8192)) + b"0\r\n\r\n"
     elif framing < 0.3:  # gzip: body gunzipped by eCapture, original (compressed) length and C-E kept
         headers["Content-Encoding"] = "gzip"
-        head += f"Content-Length: {max(20, len(body) // 3)}\r\n"
+        if wire:
+            body = gzip.compress(body, compresslevel=1, mtime=0)
+        head += f"Content-Length: {len(body) if wire else max(20, len(body) // 3)}\r\n"
     else:
         head += f"Content-Length: {len(body)}\r\n"
     head += "".join(f"{k}: {headers[k]}\r\n" for k in sorted(headers)) + "\r\n"
     h = head.encode()
     return h + body, h
+
+
+# ----------------------------------------------------------------------------- HTTP/2
+
+
+class H2Conn:
+    """One HTTP/2 connection's exchanges as frames (a request's and a response's per exchange), HPACK state
+    kept per direction as a real client and server keep it."""
+
+    def __init__(self, host: str, agent: str) -> None:
+        self.host, self.agent = host, agent
+        self.client, self.server = hpack.Encoder(), hpack.Encoder()
+        self.stream = -1
+
+    def exchange(self, rng: random.Random, pool: BodyPool, n: int, ts: int, body_size: int) -> tuple[list, list, tuple]:
+        """(client frames, server frames, (request fields, response fields)) of the next exchange; the first one's
+        frames open the connection (SETTINGS, WINDOW_UPDATE; SETTINGS and its ACK)."""
+        self.stream += 2
+        sid, first = self.stream, self.stream == 1
+        req = [(":method", "GET"), (":scheme", "https"), (":authority", self.host),
+               (":path", rng.choice(PATHS).format(n=n)), ("user-agent", self.agent), ("accept", "*/*"),
+               ("accept-encoding", "gzip, deflate, br")]
+        body = pool.body(rng, body_size)
+        resp = [(":status", "200"), ("content-type", rng.choice(MIME)), ("content-length", str(len(body))),
+                ("date", time.strftime(_HTTP_DATE, time.gmtime(ts))), ("server", rng.choice(("nginx", "envoy")))]
+        c = [HeadersFrame(sid, self.client.encode(req), flags=["END_HEADERS", "END_STREAM"])]
+        s = [HeadersFrame(sid, self.server.encode(resp), flags=["END_HEADERS"])]
+        s += [DataFrame(sid, body[i:i + 16384], flags=["END_STREAM"] if i + 16384 >= len(body) else [])
+              for i in range(0, max(len(body), 1), 16384)]
+        if first:
+            settings = {SettingsFrame.ENABLE_PUSH: 0, SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 24}
+            c[:0] = [SettingsFrame(0, settings=settings), WindowUpdateFrame(0, window_increment=1 << 24)]
+            s[:0] = [SettingsFrame(0, settings={SettingsFrame.MAX_CONCURRENT_STREAMS: 100}),
+                     SettingsFrame(0, flags=["ACK"])]
+        return c, s, (req, resp)
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_H2_NAMES = {HeadersFrame: "HEADERS", DataFrame: "DATA", SettingsFrame: "SETTINGS", WindowUpdateFrame: "WINDOW_UPDATE"}
+
+
+def h2_raw(frames: list, preface: bool = False) -> bytes:
+    """The bytes of the frames (eCapture v2 sends the SSL call's bytes)."""
+    return (H2_PREFACE if preface else b"") + b"".join(f.serialize() for f in frames)
+
+
+def h2_dump(frames: list, fields: list[tuple[str, str]]) -> bytes:
+    """eCapture v1's text dump of the frames (protocol doc §4.3: type 2/4), the preface left out as its request
+    parser does; ``fields``: the decoded header fields of the one HEADERS frame among them."""
+    out = []
+    for f in frames:
+        out.append(b"\nFrame Type\t=>\t%s\nFrame StreamID\t=>\t%d\n" % (_H2_NAMES[type(f)].encode(), f.stream_id))
+        if isinstance(f, HeadersFrame):
+            out.append(b"Frame Length\t=>\t%d\n" % len(f.data))
+            out += [b'header field "%s" = "%s"\n' % (_go_q(k), _go_q(v)) for k, v in fields]
+        elif isinstance(f, DataFrame):
+            out.append(b"Frame Length\t=>\t%d\n%s\n" % (len(f.data), f.data))
+    return b"".join(out)
+
+
+def _go_q(text: str) -> bytes:
+    """Go's %q of printable ASCII: backslash and double quote escaped (the generated fields hold nothing else)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').encode()

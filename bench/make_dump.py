@@ -1,7 +1,8 @@
 """Generate a large, realistic, synthetic eCapture dump for benchmarks (deterministic, seeded).
 
-    python bench/make_dump.py OUT.jsonl [--events 100000] [--body-size 100-65536] [--format v14|v15]
-                              [--layout spread|concurrent] [--fd-reuse] [--nofd-frac 0.02] [--seed 1]
+    python bench/make_dump.py OUT.jsonl [--events 100000] [--body-size 100-65536] [--format v14|v15|v2]
+                              [--http2-frac 0.3] [--layout spread|concurrent] [--fd-reuse] [--nofd-frac 0.02]
+                              [--seed 1]
 
 What it writes (protocol doc §1.3, §2, §3, §4.3; compare ``zcat shared/samples/v140_client.dump.jsonl.gz``):
 
@@ -12,6 +13,15 @@ What it writes (protocol doc §1.3, §2, §3, §4.3; compare ``zcat shared/sampl
 * ``--format v15``: eCapture v1.5.2 as an ecq2pcap recording (``{"t":…,"opcode":"binary","data_b64":…}``
   lines after a recording header): protobuf ``LogEntry`` frames, timestamps in ns, ``length`` = byte
   length, run_log strings, a heartbeat every 15 s.
+* ``--format v2``: eCapture v2.5 as an ecq2pcap recording: protobuf events holding only a text rendering
+  (protocol doc §4.4, §5): one per SSL call with its bytes as they were (real chunked and gzip framing, no
+  re-rendering, no re-emits), a connect line before a connection's first call, a destroy line after its last.
+  Calls are sent as they happen: a request's write before its response's read. (No unknown-tuple or fd-less
+  connections: those are v1 uuid forms.)
+
+``--http2-frac`` (default 0): connections speaking HTTP/2 (HPACK state per direction, the first exchange
+opening with SETTINGS/WINDOW_UPDATE and the server's SETTINGS and ACK, DATA in 16 KiB frames). eCapture v1 sends
+their text dump (types 2 and 4, §4.3), v2 their bytes, the client preface first.
 
 Traffic: openssl-style uuids ``<pid>_<tid>_<comm>_<fd>_<dt>_<client>-<server>``; each connection is a
 keep-alive HTTP/1.1 client (curl, python, Chrome_ChildIOT, "Socket Thread", …) doing a few exchanges,
@@ -64,7 +74,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fixtures.encoders import go_hex_dump  # noqa: E402  (Go's hex.Dump, shared with the fixture builders)
 
 from dump_formats import T0, V14Writer, V15Writer  # noqa: E402  (the writers of each eCapture version)
+from dump_formats import V2Writer  # noqa: E402
 from dump_http import AGENTS, COMMS, HOSTS, BodyPool, draw_size, parse_size, render_request, render_response  # noqa: E402,E501
+from dump_http import H2Conn, h2_dump, h2_raw  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- traffic model
@@ -84,6 +96,8 @@ class Conn:
     binary: bool
     exchanges: int
     unknown_first: bool = False  # first exchange carries eCapture's unknown tuple (sock:…_0.0.0.0:0-0.0.0.0:0_0)
+    h2: H2Conn | None = None  # speaks HTTP/2: its frames and HPACK state
+    announced: bool = False  # (v2: its connect line was written)
 
     def uuid(self, dt: int, unknown: bool = False) -> str:
         if self.fd is None:  # nspr/gnutls: <pid>_<tid>_<comm16raw>_<dt>, NUL padding included
@@ -125,6 +139,7 @@ class Stats:
     connections: int = 0
     exchanges: int = 0
     binary_events: int = 0
+    http2_exchanges: int = 0
     reemits: int = 0
     lines: int = 0
     file_bytes: int = 0
@@ -137,8 +152,11 @@ class Stats:
 class Generator:
     def __init__(self, *, events: int, body: tuple[int, int], exchanges: int, layout: str, rate: float,
                  gap: float, binary_frac: float, reemit_frac: float, fd_reuse: bool, workers: int | None,
-                 unknown_frac: float, nofd_frac: float, nofd_pause: float, seed: int):
+                 unknown_frac: float, nofd_frac: float, nofd_pause: float, seed: int, http2_frac: float = 0.0,
+                 wire: bool = False):
         self.rng = random.Random(seed)
+        self.http2_frac = http2_frac
+        self.wire = wire  # v2: payloads as the SSL calls carried them (no re-rendering, no re-emits)
         self.pool = BodyPool(random.Random(seed ^ 0x5EED))
         self.body = body
         self.exchanges = max(1, exchanges)
@@ -188,8 +206,11 @@ class Generator:
             client = (f"10.{(chi >> 8) & 255}.{chi & 255}.{1 + i % 250}", cport)
             sidx = rng.randrange(len(servers))
             unknown = bool(self.every_unknown) and i % self.every_unknown == self.every_unknown // 2
-            yield Conn(i, pid, tid, comm, fd, client, servers[sidx], HOSTS[sidx % len(HOSTS)], start,
-                       rng.random() < self.binary_frac, self.exchanges, unknown)
+            c = Conn(i, pid, tid, comm, fd, client, servers[sidx], HOSTS[sidx % len(HOSTS)], start,
+                     rng.random() < self.binary_frac, self.exchanges, unknown)
+            if self.http2_frac and not c.binary and rng.random() < self.http2_frac:  # (no draw at 0: same dumps)
+                c.h2 = H2Conn(c.host, AGENTS[c.comm])
+            yield c
 
     def conn_events(self, c: Conn):
         """One connection's events in emission order."""
@@ -206,20 +227,34 @@ class Generator:
             ts_ns = int(t * 1e9)  # the last call's time (v1.4 sends whole seconds of it)
             size = draw_size(rng, *self.body)
             e1, e2 = t + rng.uniform(1.1, 1.4), t + rng.uniform(1.1, 1.4)
+            ts_req = ts_ns
+            if self.wire:  # v2: one event per call, sent as it happens: the request's write comes first
+                e1, e2 = sorted((e1, e2))
+                ts_req = ts_ns - int(rng.uniform(0.005, 0.05) * 1e9)
             unknown = c.unknown_first and n == 0
             if c.binary:
                 req = bytes([rng.randrange(1, 31)]) + len(b"x").to_bytes(3, "big") + pool.blob(rng, max(8, size // 8))
                 resp = bytes([rng.randrange(1, 31)]) + pool.blob(rng, size)
-                a = Ev(e1, next(self._seq), ts_ns, 1, 0, go_hex_dump(req), c, unknown)
-                b = Ev(e2, next(self._seq), ts_ns, 0, 0, go_hex_dump(resp), c, unknown)
+                if not self.wire:
+                    req, resp = go_hex_dump(req), go_hex_dump(resp)
+                a = Ev(e1, next(self._seq), ts_req, 1, 0, req, c, unknown)
+                b = Ev(e2, next(self._seq), ts_ns, 0, 0, resp, c, unknown)
+            elif c.h2 is not None:  # eCapture v1: types 2 and 4, a text dump of the frames
+                creq, cresp, (fields_req, fields_resp) = c.h2.exchange(rng, pool, n, T0 + int(t), size)
+                req = h2_raw(creq, preface=n == 0) if self.wire else h2_dump(creq, fields_req)
+                resp = h2_raw(cresp) if self.wire else h2_dump(cresp, fields_resp)
+                a = Ev(e1, next(self._seq), ts_req, 1, 2, req, c, unknown)
+                b = Ev(e2, next(self._seq), ts_ns, 0, 4, resp, c, unknown)
             else:
                 req = render_request(rng, pool, c.host, AGENTS[c.comm], n, size)
-                resp, last_head = render_response(rng, pool, T0 + int(t), size)
-                a = Ev(e1, next(self._seq), ts_ns, 1, 1, req, c, unknown)
+                resp, last_head = render_response(rng, pool, T0 + int(t), size, wire=self.wire)
+                a = Ev(e1, next(self._seq), ts_req, 1, 1, req, c, unknown)
                 b = Ev(e2, next(self._seq), ts_ns, 0, 3, resp, c, unknown)
             yield from sorted((a, b))
             t = max(e1, e2)
-        if last_head is not None and rng.random() < self.reemit_frac:
+        if self.wire:  # v2: the socket's destroy line (no identity: it names no connection)
+            yield Ev(t + 0.5, next(self._seq), ts_ns, 0, V2Writer.DESTROY, b"", c)
+        elif last_head is not None and rng.random() < self.reemit_frac:
             # socket close: eCapture (v1.4.0-1.5.0) re-renders the last response headers, same timestamp
             yield Ev(t + 3.0, next(self._seq), ts_ns, 0, 3, last_head, c)
 
@@ -247,18 +282,21 @@ def generate(path: str | Path, *, events: int = 100_000, body: str | tuple[int, 
              fmt: str = "v14", exchanges: int = 5, layout: str = "spread", rate: float = 50.0, gap: float = 2.0,
              binary_frac: float = 0.05, reemit_frac: float = 0.3, fd_reuse: bool = False,
              workers: int | None = None, unknown_frac: float = 0.02, nofd_frac: float = 0.0,
-             nofd_pause: float = 10.0, seed: int = 1) -> Stats:
+             nofd_pause: float = 10.0, seed: int = 1, http2_frac: float = 0.0) -> Stats:
     """Write the dump to ``path`` (gzip when it ends in .gz); return its statistics."""
     body_range = parse_size(body) if isinstance(body, str) else body
+    if fmt == "v2":  # (the unknown tuple and the fd-less uuids are v1 uuid forms)
+        unknown_frac = nofd_frac = 0.0
     gen = Generator(events=events, body=body_range, exchanges=exchanges, layout=layout, rate=rate, gap=gap,
                     binary_frac=binary_frac, reemit_frac=reemit_frac, fd_reuse=fd_reuse, workers=workers,
-                    unknown_frac=unknown_frac, nofd_frac=nofd_frac, nofd_pause=nofd_pause, seed=seed)
+                    unknown_frac=unknown_frac, nofd_frac=nofd_frac, nofd_pause=nofd_pause, seed=seed,
+                    http2_frac=http2_frac, wire=fmt == "v2")
     path = Path(path)
     raw = open(path, "wb")
     out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) if path.suffix == ".gz" else raw
     stats = Stats(connections=gen.n_conns)
     try:
-        writer = (V14Writer if fmt == "v14" else V15Writer)(out)
+        writer = {"v14": V14Writer, "v15": V15Writer, "v2": V2Writer}[fmt](out)
         hb_next, hb_count = writer.hb_every, 0
         last = 0.0
         for ev in gen.events():
@@ -267,12 +305,15 @@ def generate(path: str | Path, *, events: int = 100_000, body: str | tuple[int, 
                 hb_count += 1
                 hb_next += writer.hb_every
             writer.event(ev)
+            if ev.etype == V2Writer.DESTROY:
+                continue  # (not an event of the traffic)
             stats.events += 1
             stats.payload_bytes += len(ev.payload)
             if ev.etype == 0:
                 stats.binary_events += 1
-            elif ev.etype == 1:
+            elif ev.etype in (1, 2):
                 stats.exchanges += 1
+                stats.http2_exchanges += ev.etype == 2
             last = ev.emit
         stats.reemits = stats.events - stats.binary_events - 2 * stats.exchanges
         stats.duration_s = round(last, 1)
@@ -292,7 +333,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--events", type=int, default=100_000, help="about this many events (default 100000)")
     ap.add_argument("--body-size", default="100-65536", help="response body bytes: N or LO-HI (log-uniform); "
                     "k suffix allowed (default 100-65536)")
-    ap.add_argument("--format", choices=("v14", "v15"), default="v14", help="v14 JSON lines or v15 protobuf recording")
+    ap.add_argument("--format", choices=("v14", "v15", "v2"), default="v14",
+                    help="v14 JSON lines, v15 protobuf recording, or v2 (v2.1+ text events) recording")
+    ap.add_argument("--http2-frac", type=float, default=0.0, help="share of connections speaking HTTP/2")
     ap.add_argument("--exchanges", type=int, default=5, help="HTTP exchanges per connection (default 5)")
     ap.add_argument("--layout", choices=("spread", "concurrent"), default="spread")
     ap.add_argument("--rate", type=float, default=50.0, help="new connections per capture second (default 50)")
@@ -314,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
     stats = generate(a.out, events=a.events, body=a.body_size, fmt=a.format, exchanges=a.exchanges, layout=a.layout,
                      rate=a.rate, gap=a.gap, binary_frac=a.binary_frac, reemit_frac=a.reemit_frac,
                      fd_reuse=a.fd_reuse, workers=a.workers, unknown_frac=a.unknown_frac, nofd_frac=a.nofd_frac,
-                     nofd_pause=a.nofd_pause, seed=a.seed)
+                     nofd_pause=a.nofd_pause, seed=a.seed, http2_frac=a.http2_frac)
     d = stats.as_dict()
     d["seconds"] = round(time.perf_counter() - t, 2)
     print(json.dumps(d))
