@@ -37,7 +37,7 @@ REQUEST_LINE = re.compile(rb"(?P<method>" + TOKEN + rb") (?P<target>" + VCHAR + 
 # RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]; like most
 # parsers, the SP before an empty reason may be missing
 STATUS_LINE = re.compile(
-    HTTP_VERSION + rb" (?P<status_code>[0-9]{3})(?: (?P<reason>(?:[ \t]|" + FIELD_VCHAR + rb")*))?"
+    HTTP_VERSION + rb" (?P<status_code>[0-9]{3})(?: (?P<reason>[ \t\x21-\x7e\x80-\xff]*))?"  # (HTAB / SP / field-vchar)
 )
 # RFC 9112 §5: field-line = field-name ":" OWS field-value OWS (no obs-fold)
 FIELD_LINE = re.compile(
