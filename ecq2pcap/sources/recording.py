@@ -31,6 +31,10 @@ class _Frame(msgspec.Struct):
     opcode: str
     t: float | None = None
     text: str | None = None
+    data_b64: bytes | None = None  # msgspec decodes the base64 (~3× faster than base64.b64decode after it)
+
+
+class _FrameText(_Frame):  # (only to tell a line with bad base64 from one that is not a recording line)
     data_b64: str | None = None
 
 
@@ -42,6 +46,7 @@ class _Header(msgspec.Struct):
 
 
 _frame = msgspec.json.Decoder(_Frame)
+_frame_text = msgspec.json.Decoder(_FrameText)
 _header = msgspec.json.Decoder(_Header)
 
 
@@ -64,8 +69,9 @@ class LineDecoder:
         try:
             fr = _frame.decode(line)
         except (msgspec.ValidationError, msgspec.DecodeError):
-            # not a recording line after all: let the dialect say what is wrong
-            return Message(line, _TEXT, origin)
+            fr = self._with_bad_base64(line)
+            if fr is None:  # not a recording line after all: let the dialect say what is wrong
+                return Message(line, _TEXT, origin)
         try:
             opcode = Opcode(fr.opcode)
         except ValueError:
@@ -73,10 +79,7 @@ class LineDecoder:
         if fr.text is not None:
             data = fr.text.encode("utf-8", "surrogateescape")
         elif fr.data_b64 is not None:
-            try:
-                data = base64.b64decode(fr.data_b64, validate=True)
-            except ValueError as exc:
-                raise DecodeError(f"recording line: bad base64 in data_b64 ({exc})") from None
+            data = fr.data_b64
         else:
             raise DecodeError("recording line has neither text nor data_b64")
         recv = None
@@ -84,6 +87,22 @@ class LineDecoder:
             t = fr.t if fr.t >= 1e8 or self.started is None else self.started + fr.t
             recv = round(t * 1e6) * 1000  # recordings keep microseconds
         return Message(data, opcode, origin, recv)
+
+    @staticmethod
+    def _with_bad_base64(line: bytes) -> _Frame | None:
+        """A line msgspec refused: a recording line whose ``data_b64`` msgspec would not decode (base64's
+        own decoder has the last word, and says what is wrong), or None when it is not a recording line."""
+        try:
+            fr = _frame_text.decode(line)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        if fr.data_b64 is None:
+            return None
+        try:
+            data = base64.b64decode(fr.data_b64, validate=True)
+        except ValueError as exc:
+            raise DecodeError(f"recording line: bad base64 in data_b64 ({exc})") from None
+        return _Frame(fr.opcode, fr.t, fr.text, data)
 
     def _read_header(self, line: bytes) -> None:
         try:

@@ -1,10 +1,13 @@
+import base64
 import gzip
 import io
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ecq2pcap.model import Message, Opcode
+from ecq2pcap.model import DecodeError, Message, Opcode
 from ecq2pcap.report import Report
 from ecq2pcap.sources.files import FileSource, InputError
 from ecq2pcap.sources.recording import LineDecoder, frame_line, header_line
@@ -56,6 +59,21 @@ def test_sample_frames_format_with_relative_time():
     dec = LineDecoder()
     m = dec.message(b'{"t": 1.5, "opcode": "binary", "data_b64": "AAE=", "k": "event"}', "s:1")
     assert (m.data, m.opcode, m.recv_time_ns) == (b"\x00\x01", Opcode.BINARY, 1_500_000_000)
+
+
+@pytest.mark.parametrize("b64", [b"!!", b"AAE", b"AAE=\\n", b"A===="])
+def test_bad_base64_in_a_recording_line_says_so(b64):
+    # msgspec decodes data_b64; when it refuses, base64's own decoder says what is wrong (and the line is
+    # reported as a bad recording line, not handed on as if it were an eCapture message)
+    with pytest.raises(DecodeError, match=r"recording line: bad base64 in data_b64 \(.+\)"):
+        LineDecoder().message(b'{"t": 1, "opcode": "binary", "data_b64": "' + b64 + b'"}', "r:1")
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=3000))
+def test_data_b64_is_the_base64_of_the_bytes(data):
+    line = b'{"t": 2.5, "opcode": "binary", "data_b64": "' + base64.b64encode(data) + b'"}'
+    assert LineDecoder().message(line, "r:1").data == data
 
 
 def test_bad_recording_lines_are_reported(tmp_path):
