@@ -65,12 +65,10 @@ class PacketBlocks(TcpFlow):
     def _block(self, sender: int, flags: int, t: int, comment: str | None, payload=b"",
                options: bytes = b"") -> bytes:
         """One packet from ``sender`` (a Direction or its value) as a whole EPB timed ``t``."""
+        if comment is None and not payload and not options:  # a pure ACK or FIN
+            return self._bare(sender, flags, t)
         me, fr = self._sides[sender], self._framing[sender]
         hdr = self._header(me, self._sides[1 - sender], flags, payload, options)
-        if comment is None and not payload and not options:  # a pure ACK or FIN
-            total = fr.ack_len
-            return b"".join((fr.head.pack(EPB_TYPE, total, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF,
-                                          fr.frame_len, fr.frame_len, me.prefix), hdr, fr.ack_tail))
         n = fr.frame_len + len(options) + len(payload)
         pad = PAD[n & 3]
         opts = fr.flags_end if comment is None else text_option(OPT_COMMENT, comment) + fr.flags_end
