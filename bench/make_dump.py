@@ -73,10 +73,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fixtures.encoders import go_hex_dump  # noqa: E402  (Go's hex.Dump, shared with the fixture builders)
 
-from dump_formats import T0, V14Writer, V15Writer  # noqa: E402  (the writers of each eCapture version)
-from dump_formats import V2Writer  # noqa: E402
-from dump_http import AGENTS, COMMS, HOSTS, BodyPool, draw_size, parse_size, render_request, render_response  # noqa: E402,E501
-from dump_http import H2Conn, h2_dump, h2_raw  # noqa: E402
+from dump_formats import T0, V14Writer, V15Writer, V2Writer  # noqa: E402  (the writers of each eCapture version)
+from dump_http import (AGENTS, COMMS, HOSTS, BodyPool, H2Conn, draw_size, h2_dump, h2_raw,  # noqa: E402
+                       parse_size, render_request, render_response)
 
 
 # ----------------------------------------------------------------------------- traffic model
