@@ -97,7 +97,11 @@ def go_unquote(quoted: bytes) -> bytes:
     """
     if len(quoted) < 2 or quoted[:1] != b'"' or quoted[-1:] != b'"':
         raise ValueError("not a double-quoted string")
-    body = quoted[1:-1]
+    return _unescape(quoted[1:-1])
+
+
+def _unescape(body: bytes) -> bytes:
+    """:func:`go_unquote` of what is between the quotes."""
     if b"\\" not in body:
         if b'"' in body or b"\n" in body:
             raise ValueError("unescaped quote or newline")
@@ -140,10 +144,10 @@ def _text(raw: bytes) -> str:
 
 def _unquote_text(quoted: bytes, notes: list[str], what: str) -> str:
     """A header line's name or value (what ``_QUOTED`` matched between the quotes), unquoted as text."""
-    if b"\\" not in quoted:  # no escape (then no quote either: _QUOTED takes one only escaped): as it is
+    if b"\\" not in quoted:  # no escape, and then no quote either (_QUOTED takes one only escaped): as it is
         return quoted.decode("utf-8", "surrogateescape")
     try:
-        return _text(go_unquote(b'"' + quoted + b'"'))
+        return _text(_unescape(quoted))
     except ValueError as exc:
         notes.append(f"{what}: cannot unquote {quoted[:60]!r} ({exc}): kept as printed")
         return _text(quoted)
