@@ -1,8 +1,9 @@
 """Command line: ``ecq2pcap convert | live | record | summary | extcap | wireshark``.
 
-The commands live in :mod:`ecq2pcap.commands` (their shared options and exit codes in
-:mod:`ecq2pcap.commands.common`); this module builds the parser and dispatches. Nothing
-imports it.
+The commands live in :mod:`ecq2pcap.commands` and :mod:`ecq2pcap.wireshark` (their shared
+options in :mod:`ecq2pcap.commands.common`, exit codes in :mod:`ecq2pcap.commands.exits`);
+this module builds the parser, imports the module of the command being run, and dispatches.
+Nothing imports it.
 
 Exit codes (also in the README):
   0  outputs written (skipped lines, if any, were reported)
@@ -17,17 +18,40 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import os
 import sys
+from collections.abc import Iterable
 
 from . import __version__
 
-INTERRUPTED = 130  # = commands.common.EXIT_INTERRUPTED, not imported: entry() must work while the imports are
+INTERRUPTED = 130  # = commands.exits.EXIT_INTERRUPTED, not imported: entry() must work while the imports are
+
+# each command: its module, the function that adds its arguments, the function that runs it, and its line in
+# ``ecq2pcap --help``. Only the module of the command being run is imported: the others take a few tenths of
+# a second (a conversion imports the pipeline, both sinks and the dialects), which ``--help``, ``--version``
+# and the extcap questions Wireshark asks at every start (``extcap --extcap-interfaces``) do not need.
+COMMANDS = {
+    "convert": ("commands.convert", "add_convert_parser", "cmd_convert",
+                "convert recorded dumps (JSON lines, .gz, ecq2pcap recordings)"),
+    "live": ("commands.live", "add_live_parser", "cmd_live",
+             "connect to eCapture's eCaptureQ WebSocket and write pcapng/HAR as events arrive"),
+    "record": ("commands.live", "add_record_parser", "cmd_record",
+               "record eCapture's eCaptureQ WebSocket losslessly, for convert later"),
+    "summary": ("commands.summary", "add_summary_parser", "cmd_summary",
+                "print tables of the connections and HTTP exchanges of dumps or of a live stream (no file written)"),
+    "extcap": ("wireshark.extcap", "add_extcap_parser", "cmd_extcap",
+               "Wireshark's external capture interface (Wireshark runs it; see 'ecq2pcap wireshark install')"),
+    "wireshark": ("wireshark.install", "add_wireshark_parser", "cmd_wireshark",
+                  "install or remove the eCapture capture interface and the ecapture.* fields in Wireshark"),
+}
+
+_frozen = False  # tune_gc() was called: what a command imports is frozen too
 
 
 def entry() -> None:
     """The ``ecq2pcap`` program (console script, ``python -m ecq2pcap``). A Ctrl-C that no command handles
-    (e.g. during the imports, which this module leaves to :func:`_commands`) exits 130 without a traceback."""
+    (e.g. during the imports, which this module leaves to :func:`_load`) exits 130 without a traceback."""
     try:
         tune_gc()
         code = main()
@@ -36,60 +60,75 @@ def entry() -> None:
     sys.exit(code)
 
 
-def _commands():
-    """The commands' modules (imported here, not at the top: they take a few tenths of a second)."""
-    from .commands import common, convert, live, summary
-    from .wireshark import extcap, install
-    return common, convert, live, summary, extcap, install
+def _load(command: str):
+    """The module of ``command`` (imported now, not at the top), frozen for the collector after
+    :func:`tune_gc`."""
+    module = importlib.import_module(f".{COMMANDS[command][0]}", __package__)
+    if _frozen:
+        gc.freeze()
+    return module
 
 
 def tune_gc() -> None:
     """For a whole process only (not for callers of :func:`main` in their own process): what was
-    imported is never garbage (``gc.freeze``), and the young generation is collected every 50,000
-    allocations instead of 700. A conversion allocates a few objects per event and keeps few: with
-    the default threshold the cycle collector took ~45 % of the flow table's time (bench/README.md).
-    Memory stays bounded: collections still run, less often."""
-    _commands()  # (imported first, so that they are frozen too)
+    imported is never garbage (``gc.freeze``, again after a command's modules are imported), and the
+    young generation is collected every 50,000 allocations instead of 700. A conversion allocates a
+    few objects per event and keeps few: with the default threshold the cycle collector took ~45 % of
+    the flow table's time (bench/README.md). Memory stays bounded: collections still run, less often."""
+    global _frozen
+    _frozen = True
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    _, convert, live, summary, extcap, install = _commands()
+def command_of(argv: list[str]) -> str | None:
+    """The command ``argv`` names (its first word that is not an option), None when none."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(full: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The parser, with the arguments of the commands in ``full`` (by default all); the others are
+    only listed with their help line, their modules not imported."""
     parser = argparse.ArgumentParser(
         prog="ecq2pcap",
         description="Turn eCapture's eCaptureQ event stream into Wireshark pcapng and HAR 1.2.",
     )
     parser.add_argument("--version", action="version", version=f"ecq2pcap {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    convert.add_convert_parser(sub)
-    live.add_live_parser(sub)
-    live.add_record_parser(sub)
-    summary.add_summary_parser(sub)
-    extcap.add_extcap_parser(sub)
-    install.add_wireshark_parser(sub)
+    for name, (_, add, _, line) in COMMANDS.items():
+        if name in full:
+            getattr(_load(name), add)(sub, line)
+        else:
+            sub.add_parser(name, help=line)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    common, convert, live, summary, extcap, install = _commands()
-    parser = build_parser()
+    from .commands.exits import EXIT_OK, EXIT_USAGE, UsageError
+
+    argv = sys.argv[1:] if argv is None else argv
+    command = command_of(argv)
+    parser = build_parser([command] if command else [])  # (none: the list; argparse says what is wrong)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return common.EXIT_USAGE
+        return EXIT_USAGE
+    module = _load(args.command)
+    run = getattr(module, COMMANDS[args.command][2])
     try:
-        commands = {"convert": convert.cmd_convert, "live": live.cmd_live, "record": live.cmd_record,
-                    "summary": summary.cmd_summary, "extcap": lambda a: extcap.cmd_extcap(a, run=main),
-                    "wireshark": install.cmd_wireshark}
-        return commands[args.command](args)
-    except common.UsageError as exc:
+        if args.command == "extcap":
+            return run(args, run=main)
+        return run(args)
+    except UsageError as exc:
         print(f"ecq2pcap: error: {exc}", file=sys.stderr)
-        return common.EXIT_USAGE
+        return EXIT_USAGE
     except BrokenPipeError:
         # the reader of -w - went away (e.g. Wireshark closed): not an error of ours
         try:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
-        return common.EXIT_OK
+        return EXIT_OK

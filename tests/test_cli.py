@@ -74,14 +74,62 @@ def test_the_program_module_imports_no_command_so_ctrl_c_during_the_imports_is_h
     assert p.returncode == 0 and p.stdout.strip() == "['ecq2pcap.cli']", p.stdout + p.stderr
 
 
+IMPORTED = ("import sys, runpy; sys.argv = ['ecq2pcap', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_module('ecq2pcap', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('ecq2pcap.'))), file=sys.stderr)")
+
+
+def imported_by(*argv: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run ``ecq2pcap ARGV`` as the program does; what it printed, and the ecq2pcap modules it imported."""
+    p = subprocess.run([sys.executable, "-c", IMPORTED, *argv], capture_output=True, text=True, timeout=60, env=ENV)
+    return p, set(p.stderr.strip().splitlines()[-1].split())
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["extcap", "--extcap-interfaces"],
+                                  ["extcap", "--extcap-dlts", "--extcap-interface", "ecapture"], ["wireshark", "--help"]])
+def test_what_wireshark_asks_at_start_and_help_import_no_conversion(argv):
+    """Wireshark runs every extcap at start (``--extcap-interfaces``) and when it shows the interface: each
+    answer waited ~0.5 s for the whole pipeline's imports. Only the command being run is imported."""
+    p, modules = imported_by(*argv)
+    assert p.returncode == 0, p.stderr
+    assert not modules & {"ecq2pcap.pipeline", "ecq2pcap.commands.common", "ecq2pcap.sinks.har", "ecq2pcap.live"}, \
+        modules
+    if argv == ["--help"]:
+        for name in cli_commands():  # the list names every command, with its line
+            assert name in p.stdout
+
+
+def test_each_command_imports_only_what_it_runs(tmp_path):
+    p, modules = imported_by("convert", str(SAMPLE), "-w", str(tmp_path / "o.pcapng"), "-q")
+    assert p.returncode == 0 and (tmp_path / "o.pcapng").stat().st_size > 1000, p.stderr
+    assert "ecq2pcap.pipeline" in modules and "ecq2pcap.sources.websocket" not in modules, modules
+    p, modules = imported_by("convert", "--help")
+    assert p.returncode == 0 and "--jobs" in p.stdout  # a command's own help has all its options
+
+
+def test_a_command_help_and_a_misspelt_command_are_answered_as_before():
+    p = subprocess.run([sys.executable, "-m", "ecq2pcap", "convrt", "x"], capture_output=True, text=True,
+                       timeout=60, env=ENV)
+    assert p.returncode == 2 and "invalid choice: 'convrt'" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "ecq2pcap"], capture_output=True, text=True, timeout=60, env=ENV)
+    assert p.returncode == 2 and "convert" in p.stderr and "wireshark" in p.stderr
+
+
+def cli_commands() -> list[str]:
+    from ecq2pcap import cli
+    return list(cli.COMMANDS)
+
+
 def test_ctrl_c_before_a_command_takes_over_exits_130_quietly(monkeypatch, capsys):
     from ecq2pcap import cli
-    from ecq2pcap.commands.common import EXIT_INTERRUPTED
+    from ecq2pcap.commands.exits import EXIT_INTERRUPTED
 
-    def interrupted():
-        raise KeyboardInterrupt  # (as when Ctrl-C comes while the commands are imported)
+    def interrupted(command):
+        raise KeyboardInterrupt  # (as when Ctrl-C comes while a command's modules are imported)
 
-    monkeypatch.setattr(cli, "_commands", interrupted)
+    monkeypatch.setattr(cli, "_load", interrupted)
+    monkeypatch.setattr(sys, "argv", ["ecq2pcap", "convert", "in.jsonl", "-w", "out.pcapng"])
     with pytest.raises(SystemExit) as exit_:
         cli.entry()
     assert exit_.value.code == EXIT_INTERRUPTED == cli.INTERRUPTED

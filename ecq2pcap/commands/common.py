@@ -22,13 +22,9 @@ from ..sinks.annotations import AnnotationFile
 from ..sinks.har import HarOptions, HarSink
 from ..sinks.har.writer import COMMIT_INTERVAL_S
 from ..sinks.pcapng import PcapngSink, PortMap
+from .exits import EXIT_STRICT, UsageError
 
 SECOND = 1_000_000_000
-EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(Exception):
-    """A command line or an output that cannot be used: one line on stderr, exit 2."""
 
 
 def _port_map(text: str) -> PortMap:

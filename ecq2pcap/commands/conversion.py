@@ -11,7 +11,8 @@ from ..outputs import OutputGuard, describe_write_error, input_problem
 from ..pipeline import Pipeline
 from ..report import Count, Report
 from ..sources.files import FileSource, InputError
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, finish_outputs, open_pipeline
+from .common import finish_outputs, open_pipeline
+from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 
 
 def progress_bar(sources: list[FileSource], enabled: bool):

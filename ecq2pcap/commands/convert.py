@@ -10,15 +10,16 @@ from ..argtypes import int_between
 from ..outputs import OutputGuard
 from ..report import Count
 from ..summary import format_summary
-from .common import EXIT_OK, EXIT_STRICT, UsageError, add_output_args, stderr_report
+from .common import add_output_args, stderr_report
+from .exits import EXIT_OK, EXIT_STRICT, UsageError
 from .conversion import open_sources, run_conversion
 from .parallel import check_parallel, convert_parallel
 
 
-def add_convert_parser(sub) -> argparse.ArgumentParser:
+def add_convert_parser(sub, help: str) -> argparse.ArgumentParser:
     conv = sub.add_parser(
         "convert",
-        help="convert recorded dumps (JSON lines, .gz, ecq2pcap recordings)",
+        help=help,
         description="Convert eCapture dumps: one eCaptureQ message per line (websocat-style JSON), "
         "gzip-compressed files, or ecq2pcap recordings. '-' reads stdin.",
     )

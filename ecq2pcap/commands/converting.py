@@ -37,7 +37,7 @@ from contextlib import ExitStack
 
 from ..live import Session
 from ..sources.websocket import Delivery
-from .common import UsageError
+from .exits import UsageError
 from .live_outputs import Opener, Served, open_live_outputs
 
 NICENESS = 10  # the converting process's priority below the reader's (os.nice)

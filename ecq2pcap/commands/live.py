@@ -25,7 +25,8 @@ from . import converting
 from .status import Progress, StatusLine
 from ..outputs import describe_write_error
 from ..sources.websocket import DEFAULT_ORIGIN, WebSocketSource, check_url
-from .common import EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError, add_output_args
+from .common import add_output_args
+from .exits import EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError
 from .live_outputs import Opener, open_live_outputs, open_record_outputs
 
 READING_GC_THRESHOLD = 5_000  # allocations between young-generation collections while reading (run_session)
@@ -59,10 +60,10 @@ def add_connection_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("-q", "--quiet", action="store_true", help="no status line and no summary")
 
 
-def add_live_parser(subparsers) -> argparse.ArgumentParser:
+def add_live_parser(subparsers, help: str) -> argparse.ArgumentParser:
     cmd = subparsers.add_parser(
         "live",
-        help="connect to eCapture's eCaptureQ WebSocket and write pcapng/HAR as events arrive",
+        help=help,
         description="Connect to eCapture (ecapture tls --ecaptureq ws://host:28257/) and convert its events as "
         "they arrive. '-w -' writes pcapng to stdout: ecq2pcap live URL -w - | wireshark -k -i -",
     )
@@ -73,10 +74,10 @@ def add_live_parser(subparsers) -> argparse.ArgumentParser:
     return cmd
 
 
-def add_record_parser(subparsers) -> argparse.ArgumentParser:
+def add_record_parser(subparsers, help: str) -> argparse.ArgumentParser:
     cmd = subparsers.add_parser(
         "record",
-        help="record eCapture's eCaptureQ WebSocket losslessly, for convert later",
+        help=help,
         description="Record every eCaptureQ message byte-exact with its receive time "
         "(JSON lines; gzip if DUMP ends with .gz). Convert it later with: ecq2pcap convert DUMP -w OUT.pcapng",
     )

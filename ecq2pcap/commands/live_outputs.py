@@ -15,7 +15,8 @@ from ..outputs import OutputConflict, OutputFile, OutputGuard, describe_write_er
 from ..report import Report
 from ..sources.recording import Recorder
 from ..summary import format_summary
-from .common import UsageError, open_pipeline
+from .common import open_pipeline
+from .exits import UsageError
 
 
 class Served(NamedTuple):

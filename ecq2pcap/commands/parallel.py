@@ -36,8 +36,8 @@ from ..shards import Dispatcher, EntryLog, Recorder, ShardFeed, drop_named, merg
 from ..sinks.har import HarOptions, HarSink
 from ..sinks.pcapng import PcapngSink
 from ..sources.files import FileSource
-from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, connection_table, finish_outputs,
-                     open_pipeline, pcapng_options)
+from .common import connection_table, finish_outputs, open_pipeline, pcapng_options
+from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 from .conversion import feed_sources, progress_bar
 
 PIPE_BYTES = 1 << 20  # what a pipe to a worker holds (Linux: F_SETPIPE_SZ; the default is 64 KiB)

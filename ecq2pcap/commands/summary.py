@@ -24,17 +24,17 @@ from ..sinks.overview import ConnectionRow, ExchangeRow, OverviewSink
 from ..live import Session
 from .status import StatusLine
 from ..sources.files import FileSource, InputError
-from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError, add_conversion_args, connection_table,
-                     pcapng_options)
+from .common import add_conversion_args, connection_table, pcapng_options
+from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 from .live import add_connection_options, exit_code, make_source, run_session
 
 __all__ = ["add_summary_parser", "cmd_summary", "format_tables"]
 
 
-def add_summary_parser(subparsers) -> argparse.ArgumentParser:
+def add_summary_parser(subparsers, help: str) -> argparse.ArgumentParser:
     cmd = subparsers.add_parser(
         "summary",
-        help="print tables of the connections and HTTP exchanges of dumps or of a live stream (no file written)",
+        help=help,
         description="Print the connections (pid, comm, client → server, frames/bytes each way, HTTP version, "
         "exchanges, duration) and the HTTP exchanges (time, connection, method, URL, status, size) of dumps or of "
         "eCapture's eCaptureQ address, with the figures of the pcapng convert would write. Nothing is written.",

@@ -65,10 +65,10 @@ def _config_lines() -> list[str]:
     return lines
 
 
-def add_extcap_parser(subparsers) -> argparse.ArgumentParser:
+def add_extcap_parser(subparsers, help: str) -> argparse.ArgumentParser:
     cmd = subparsers.add_parser(
         "extcap",
-        help="Wireshark's external capture interface (Wireshark runs it; see 'ecq2pcap wireshark install')",
+        help=help,
         description="The extcap program Wireshark runs to list and capture the eCapture interface.",
     )
     ex = cmd.add_argument_group("extcap protocol (passed by Wireshark)")

@@ -120,10 +120,10 @@ def uninstall(env: dict | None = None, say=print) -> int:
     return status
 
 
-def add_wireshark_parser(subparsers) -> argparse.ArgumentParser:
+def add_wireshark_parser(subparsers, help: str) -> argparse.ArgumentParser:
     cmd = subparsers.add_parser(
         "wireshark",
-        help="install or remove the eCapture capture interface and the ecapture.* fields in Wireshark",
+        help=help,
         description="install: put the extcap launcher (eCapture in Wireshark's interface list) and the Lua "
         "dissector (ecapture.pid/comm/... on every packet) into your personal Wireshark folders; "
         "uninstall: remove them. Only ecq2pcap's own files are written or removed.",
