@@ -15,6 +15,9 @@ Figures (each conversion runs in its own process; wall time, best of ``--repeat`
   payloads (text2pcap -T -4 -n), and to a scapy script (Ether/IP/TCP/Raw per event, PcapNgWriter;
   timed on ``--scapy-events`` events);
 * ``convert --har`` exchanges/s, and its ratio to text2pcap's events/s;
+* the share of a connection's own cost in ``convert -w``'s time per event: the same number of events
+  with 10 exchanges per connection (a tenth of the connections) gives the cost of a connection apart
+  from its events' (handshake, FIN, comments, its state in the table, the view and the sink);
 * ``bench/bound.py`` events/s: the same packets written by the least pure-Python code can do (no flow
   table, repair, comments or names), the yardstick for what ecq2pcap's features cost per event;
 * 16 KB events: payload MB/s of ``convert -w`` vs the floor (a typed msgspec decode of every line
@@ -40,10 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def make_dump(path: Path, events: int, body: str) -> Path:
+def make_dump(path: Path, events: int, body: str, exchanges: int = 1) -> Path:
     if not path.exists():
         subprocess.run([sys.executable, str(ROOT / "bench" / "make_dump.py"), str(path), "--events", str(events),
-                        "--body-size", body, "--exchanges", "1", "--binary-frac", "0", "--unknown-frac", "0",
+                        "--body-size", body, "--exchanges", str(exchanges), "--binary-frac", "0", "--unknown-frac", "0",
                         "--nofd-frac", "0", "--reemit-frac", "0"], check=True, stdout=subprocess.DEVNULL)
     return path
 
@@ -167,6 +170,13 @@ def main() -> None:
     print(f"  convert --har     {har_xps:>10,.0f} exchanges/s = {har_xps / t2p_eps:.3f}× text2pcap's events/s")
     print(f"  bench/bound.py    {bound:>10,.0f} events/s   = {bound / t2p_eps:.2f}× text2pcap: the same packets without "
           f"the flow table, repair, comments or names; convert -w runs at {eps / bound:.2f}× it")
+
+    ten = make_dump(tmp / f"ten_{args.events}.jsonl", args.events, "100", exchanges=10)
+    t_ten, _ = run([*conv, str(ten), "-w", str(tmp / "ten.pcapng")], args.repeat)
+    t_ten -= startup
+    per_conn = (t_pcap - t_ten) / (n / 2 - n / 20)  # (one-exchange connections carry 2 events; ten-exchange ones 20)
+    print(f"  convert -w, 10 exchanges a connection: {n / t_ten:,.0f} events/s; a connection's own cost "
+          f"{per_conn * 1e6:,.0f} µs = {per_conn / 2 / (t_pcap / n):.0%} of the time per event above")
 
     big = make_dump(tmp / f"big_{args.big_events}.jsonl", args.big_events, "16k")
     big_bytes = sum(len(p) for p in payloads(big))
