@@ -111,7 +111,8 @@ class PacketBlocks(TcpFlow):
 
     def _syn(self, sender: int, flags: int, t: int, comment: str | None, opts: bytes, opts_sum: int) -> bytes:
         """:meth:`_block` of a SYN or SYN-ACK (``opts``: its 8 option bytes, ``opts_sum`` their share of the
-        checksum), with :meth:`TcpFlow._header`'s work written out as in :meth:`_bare`."""
+        checksum), with :meth:`TcpFlow._header`'s work written out as in :meth:`_bare`. (One method for both
+        measured +10.7k instructions a connection: the ACKs then pay for the options' lengths.)"""
         me, fr = self._sides[sender], self._framing[sender]
         seq = me.seq & 0xFFFFFFFF
         ack = self._sides[1 - sender].seq & 0xFFFFFFFF if flags & ACK else 0
