@@ -1,6 +1,6 @@
-"""What the commands share: exit codes, usage errors, output and conversion options, and the
-pipeline they open (``convert``, ``live``, ``record``, ``summary`` and ``extcap`` import it; it
-imports none of them)."""
+"""What the commands share: output and conversion options, and the pipeline they open (``convert``,
+``live``, ``record`` and ``summary`` import it; it imports none of them). Exit codes and the usage
+error are in :mod:`.exits`, which the CLI imports without this module's pipeline and sinks."""
 
 from __future__ import annotations
 
