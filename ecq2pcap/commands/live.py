@@ -207,10 +207,9 @@ def _record_end(args: argparse.Namespace, source: WebSocketSource, session, reas
         reason = "output failed"
     code = exit_code(source, session, reason, status)
     if not args.quiet:
-        text = recorded
         if source.reconnects:
-            text += f"; {source.reconnects} reconnect(s)"
-        print(text + _spill_summary(source, "; "), file=sys.stderr)
+            recorded += f"; {source.reconnects} reconnect(s)"
+        print(recorded + _spill_summary(source, "; "), file=sys.stderr)
     return code
 
 
