@@ -290,6 +290,23 @@ def test_cli_record_through_the_backlog_file_says_so_and_records_everything(samp
     assert [m.data for m in read_recording(rec)] == [as_bytes(f) for f in replay + stream]
 
 
+def test_cli_record_across_a_reconnect_says_so_and_records_both_connections(samples_dir, tmp_path, no_ticks,
+                                                                              capsys):
+    replay, stream = load_frames(samples_dir / "v140_client.frames.jsonl.gz")
+    half = len(stream) // 2
+    script = lambda i: stream[:half] if i == 0 else stream[half:]  # noqa: E731
+    rec = tmp_path / "rec.jsonl"
+    with FakeECapture(replay=replay, script=script, drop_after=len(replay) + half) as fake:
+        code = cli_main(["record", fake.url, "-o", str(rec), "--duration", "2"])
+        assert fake.connections == 2
+    assert code == 0
+    n = 2 * len(replay) + len(stream)
+    assert re.search(rf"recorded {n} messages \(.*\) to {re.escape(str(rec))}; 1 reconnect\(s\)",
+                     capsys.readouterr().err)
+    assert [m.data for m in read_recording(rec)] == [as_bytes(f) for f in replay + stream[:half] + replay
+                                                    + stream[half:]]
+
+
 def test_cli_live_through_the_backlog_file_is_identical_to_convert(samples_dir, tmp_path, no_ticks, capsys,
                                                                      monkeypatch):
     """With one byte of backlog memory every message waits in the temporary file (written and read back in pieces
