@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
-from .model import DataType, Tuple, record
+from .model import DataType, Tuple
 from .payloads.numbers import MAX_DIGITS, ascii_number
 
 UNKNOWN_TUPLE = "0.0.0.0:0-0.0.0.0:0"
+
+PARSED_CHARS = 256  # a longer uuid or tuple is parsed but not kept (eCapture's are < 130 characters; a hostile
+# one may be megabytes, and thousands are kept)
 
 _HOST = r"(\[[0-9A-Fa-f:.%a-zA-Z]*\]|[0-9.]+)"
 _TUPLE_RE = re.compile(rf"{_HOST}:(\d+)-{_HOST}:(\d+)", re.ASCII)  # \d: ASCII digits only
@@ -29,8 +33,7 @@ _V2_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)->{_HOST}:(\d+)", re.ASCII)
 _NUMBER = rf"\d{{1,{MAX_DIGITS}}}"  # a pid, tid or fd (payloads.numbers: longer is not a number)
 
 
-@record
-class UuidInfo:
+class UuidInfo(NamedTuple):  # (a tuple: built in half the time of a frozen record, two for each connection)
     kind: str  # "openssl", "nofd" (gnutls/nspr), "gotls", "pidcomm" (mysql/postgres)
     pid: int
     tid: int | None
@@ -50,17 +53,25 @@ def _host(text: str) -> str:
     return text[1:-1] if text.startswith("[") else text
 
 
-@lru_cache(maxsize=8192)  # both directions (and every event) of a connection name the same tuple
 def parse_tuple(text: str) -> Tuple | None:
     """``a.b.c.d:p-e.f.g.h:q`` or ``[v6]:p-[v6]:q`` (v1) and ``[a]:p->[b]:q`` (v2).
 
     Returns None for the unknown tuple (any zero port or all-zero addresses);
     raises ValueError when the text is not a tuple at all.
     """
+    return _tuple_kept(text) if len(text) <= PARSED_CHARS else _tuple(text)
+
+
+def _tuple(text: str) -> Tuple | None:
     m = _TUPLE_RE.fullmatch(text) or _V2_TUPLE_RE.fullmatch(text)
     if m is None:
         raise ValueError(f"not a connection tuple: {_quoted(text)}")
-    src, sport, dst, dport = _host(m[1]), _port(m[2]), _host(m[3]), _port(m[4])
+    return _tuple_of(*m.groups(), text)
+
+
+def _tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, text: str) -> Tuple | None:
+    """:func:`parse_tuple` of ``text`` from its four parts as the tuple regex found them."""
+    src, sport, dst, dport = _host(src_text), _port(sport_text), _host(dst_text), _port(dport_text)
     if sport == 0 or dport == 0 or src in ("0.0.0.0", "::") or dst in ("0.0.0.0", "::"):
         return None
     if sport > 65535 or dport > 65535:
@@ -68,9 +79,14 @@ def parse_tuple(text: str) -> Tuple | None:
     return Tuple(src, sport, dst, dport)
 
 
+# both directions (and every event) of a connection name the same tuple
+_tuple_kept = lru_cache(maxsize=8192)(_tuple)
+
+
 def _port(digits: str) -> int:
     """A tuple's port; over 65535 as a number too long for int() (which refuses 4,300 digits and more)."""
-    return int(digits) if len(digits.lstrip("0")) <= 5 else 1 << 20
+    digits = digits.lstrip("0")  # (int() refuses 4,300 digits and more, leading zeros too)
+    return int(digits or "0") if len(digits) <= 5 else 1 << 20
 
 
 def _digits(text: str) -> bool:
@@ -81,20 +97,48 @@ def _is_tuple(text: str) -> bool:
     return _TUPLE_RE.fullmatch(text) is not None
 
 
-# the common openssl form, <pid>_<tid>_<comm>_<fd>_<dt>_<tuple> (the comm may hold "_"; the tuple holds none)
-_OPENSSL_UUID = re.compile(rf"({_NUMBER})_({_NUMBER})_(.*)_({_NUMBER})_([01])_({_TUPLE_RE.pattern})",
+# the common openssl form, <pid>_<tid>_<comm>_<fd>_<dt>_<tuple> (the comm may hold "_"; the fd, the data type and
+# the tuple hold none, so only one split matches: the lazy comm finds it trying each "_" from the left, cheaper
+# than the greedy one backing off from the end over the tuple)
+_OPENSSL_UUID = re.compile(rf"({_NUMBER})_({_NUMBER})_(.*?)_({_NUMBER})_([01])_({_TUPLE_RE.pattern})",
                            re.ASCII | re.DOTALL)
 _DATA_TYPES = (DataType.READ, DataType.WRITE)
 
 
-@lru_cache(maxsize=8192)  # a connection's events repeat its uuids; UuidInfo is frozen
+# A connection's events repeat its two uuids (one per data type): both are parsed at the first.
+_PARSED: dict[str, UuidInfo] = {}
+PARSED_MAX = 8192  # uuids kept (the whole dict goes when it is full: no bookkeeping per event)
+
+
 def parse_uuid(uuid: str) -> UuidInfo:
     """Parse one v1 uuid; raises ValueError with a user-facing reason."""
+    info = _PARSED.get(uuid)
+    return info if info is not None else _parse_new(uuid)
+
+
+def _parse_new(uuid: str) -> UuidInfo:
     m = _OPENSSL_UUID.fullmatch(uuid)
-    if m is not None:  # one regex instead of the general walk below, which gives the same (a test holds them to it)
-        return UuidInfo("openssl", int(m[1]), int(m[2]), m[3].rstrip("\x00"), int(m[4]), _DATA_TYPES[m[5] == "1"],
-                        parse_tuple(m[6]))
-    return parse_uuid_generally(uuid)
+    if m is None:
+        info = parse_uuid_generally(uuid)
+        if len(uuid) <= PARSED_CHARS:
+            _keep(uuid, info)
+        return info
+    # one regex instead of the general walk, which gives the same (a test holds them to it)
+    pid, tid, comm, fd, tup = int(m[1]), int(m[2]), m[3].rstrip("\x00"), int(m[4]), _tuple_of(*m.group(7, 8, 9, 10, 6))
+    write = m[5] == "1"
+    info = UuidInfo("openssl", pid, tid, comm, fd, _DATA_TYPES[write], tup)
+    if len(uuid) <= PARSED_CHARS:
+        _keep(uuid, info)
+        at = m.start(5)  # the other direction's uuid differs only there
+        _keep(f"{uuid[:at]}{'0' if write else '1'}{uuid[at + 1:]}",
+              UuidInfo("openssl", pid, tid, comm, fd, _DATA_TYPES[not write], tup))
+    return info
+
+
+def _keep(uuid: str, info: UuidInfo) -> None:
+    if len(_PARSED) >= PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[uuid] = info
 
 
 def parse_uuid_generally(uuid: str) -> UuidInfo:

@@ -80,3 +80,31 @@ def test_thousands_of_digits_are_refused_in_a_short_message_not_by_int():
         assert len(str(info.value)) < 250 and "5,000" not in str(info.value) and "characters)" in str(info.value)
     assert parse_tuple(f"10.0.0.1:0-10.0.0.2:{huge}") is None  # a zero port: the unknown tuple, as before
     assert parse_tuple("10.0.0.1:0000080-10.0.0.2:443").src_port == 80
+
+
+def test_a_connections_other_uuid_is_parsed_with_the_first():
+    """Both uuids of a connection (data types 0 and 1) are parsed at the first one's event; the other,
+    when its event comes, gives what parsing it alone gives."""
+    from ecq2pcap.uuids import parse_uuid_generally
+    for first, other in (("77_78_my_app_9_1_10.0.0.1:40000-10.0.0.2:443", "77_78_my_app_9_0_10.0.0.1:40000-10.0.0.2:443"),
+                         ("77_78_c_1_0_[::1]:5-[2001:db8::1]:443", "77_78_c_1_1_[::1]:5-[2001:db8::1]:443")):
+        a, b = parse_uuid(first), parse_uuid(other)
+        assert a == parse_uuid_generally(first) and b == parse_uuid_generally(other)
+        assert {a.data_type, b.data_type} == {DataType.READ, DataType.WRITE} and a.tuple == b.tuple
+
+
+def test_hostile_long_uuids_are_parsed_but_not_kept():
+    """Thousands of parsed uuids are kept for the events that repeat them: a megabyte-long one must not be
+    (50 of 200 KB would hold 10 MB)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(50):
+            comm = f"{i}" + "x" * 200_000
+            assert parse_uuid(f"1_2_{comm}_5_1_10.0.0.1:1-10.0.0.2:2").comm == comm  # openssl form
+            assert parse_uuid(f"1_2_{comm}").comm == comm  # gotls form (the general walk)
+            assert parse_tuple(f"10.0.0.1:1-10.0.0.2:{'0' * 200_000}{i + 1}").dst_port == i + 1
+        assert tracemalloc.get_traced_memory()[0] - before < 2_000_000
+    finally:
+        tracemalloc.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 
 from hypothesis import example, given
@@ -206,8 +207,14 @@ def _outcome(parse, text):
 @example("1_2_c_5_1_0.0.0.0:0-0.0.0.0:0")  # unknown tuple
 @example("1_2_c_5_1_10.0.0.1:1-10.0.0.2:70000")  # port out of range
 def test_uuid_fast_path_parses_as_the_general_walk_does(text):
-    """parse_uuid's one-regex path for the common openssl form gives what the general walk gives."""
-    assert _outcome(parse_uuid, text) == _outcome(parse_uuid_generally, text)
+    """parse_uuid's one-regex path for the common openssl form gives what the general walk gives; so does
+    the connection's other uuid (the other data type), which that path parsed with it."""
+    outcome = _outcome(parse_uuid, text)
+    assert outcome == _outcome(parse_uuid_generally, text)
+    m = re.fullmatch(r"(.*_)([01])(_[^_]*)", text, re.DOTALL)
+    if m is not None and not isinstance(outcome, str):
+        other = m[1] + ("0" if m[2] == "1" else "1") + m[3]
+        assert _outcome(parse_uuid, other) == _outcome(parse_uuid_generally, other)
 
 
 @given(st.binary(max_size=300))
