@@ -22,7 +22,7 @@ _HEADER_LEN = {False: 40, True: 60}  # IPv4 / IPv6 header + TCP header without o
 
 
 class _Framing:
-    """One side's constants for its blocks (the same for every connection: see :func:`_framing`)."""
+    """One side's constants for its blocks (the same for every connection: see :func:`_framings`)."""
 
     __slots__ = ("head", "frame_len", "flags_end", "ack_len", "ack_tail")
 
@@ -36,15 +36,17 @@ class _Framing:
         self.ack_tail = pad + self.flags_end + U32.pack(self.ack_len)
 
 
-_FRAMINGS: dict[tuple[int, bool, int], _Framing] = {}
+_FRAMINGS: dict[tuple[int, bool, tuple[int, int]], tuple[_Framing, _Framing]] = {}
 
 
-def _framing(side: Side, v6: bool, flags: int) -> _Framing:
-    key = (len(side.prefix), v6, flags)
-    framing = _FRAMINGS.get(key)
-    if framing is None:
-        framing = _FRAMINGS[key] = _Framing(*key)
-    return framing
+def _framings(flow: TcpFlow, link_type: int, flags: tuple[int, int]) -> tuple[_Framing, _Framing]:
+    """Both sides' :class:`_Framing` (the same for every connection of a link type, family and flags)."""
+    key = (link_type, flow.v6, flags)
+    framings = _FRAMINGS.get(key)
+    if framings is None:
+        framings = _FRAMINGS[key] = tuple(_Framing(len(side.prefix), flow.v6, f)  # type: ignore[assignment]
+                                          for side, f in zip(flow._sides, flags))
+    return framings
 
 
 class PacketBlocks(TcpFlow):
@@ -59,8 +61,7 @@ class PacketBlocks(TcpFlow):
                  link_type: int = LINKTYPE_ETHERNET, mss: int = MAX_MSS) -> None:
         super().__init__(client_ip, client_port, server_ip, server_port, client_isn=client_isn, server_isn=server_isn,
                          link_type=link_type, mss=mss)
-        c, s = self._sides
-        self._framing = (_framing(c, self.v6, flags[0]), _framing(s, self.v6, flags[1]))
+        self._framing = _framings(self, link_type, flags)
 
     def _block(self, sender: int, flags: int, t: int, comment: str | None, payload=b"",
                options: bytes = b"") -> bytes:

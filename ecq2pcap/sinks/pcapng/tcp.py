@@ -78,6 +78,13 @@ def _checksum(total: int) -> int:
     return 0xFFFF ^ (r or 0xFFFF)
 
 
+_AF_INET, _AF_INET6, _pton = socket.AF_INET, socket.AF_INET6, socket.inet_pton
+# (link type, IPv6) -> the link-layer headers of the client's and the server's packets
+_PREFIXES = {(LINKTYPE_RAW, False): (b"", b""), (LINKTYPE_RAW, True): (b"", b"")}
+for _v6, _ethertype in ((False, b"\x08\x00"), (True, b"\x86\xdd")):
+    _PREFIXES[LINKTYPE_ETHERNET, _v6] = (SERVER_MAC + CLIENT_MAC + _ethertype, CLIENT_MAC + SERVER_MAC + _ethertype)
+
+
 class Side:
     """Per-sender state and constants (one for each direction)."""
 
@@ -115,27 +122,23 @@ class TcpFlow:
     ):
         if not 1 <= mss <= MAX_MSS:
             raise ValueError(f"mss must be 1..{MAX_MSS}, not {mss}")
-        if link_type not in (LINKTYPE_ETHERNET, LINKTYPE_RAW):
+        prefixes = _PREFIXES.get((link_type, ":" in client_ip))
+        if prefixes is None:
             raise ValueError(f"unsupported link type {link_type}")
-        self.v6 = ":" in client_ip
-        if self.v6 != (":" in server_ip):
+        self.v6 = v6 = ":" in client_ip
+        if v6 != (":" in server_ip):
             raise ValueError(f"mixed IPv4/IPv6 endpoints: {client_ip} and {server_ip}")
-        family = socket.AF_INET6 if self.v6 else socket.AF_INET
         try:  # (inet_pton: ~10× faster than ipaddress, one connection's worth of work per event here)
-            c, s = socket.inet_pton(family, client_ip), socket.inet_pton(family, server_ip)
+            c, s = _pton(_AF_INET6 if v6 else _AF_INET, client_ip), _pton(_AF_INET6 if v6 else _AF_INET, server_ip)
         except OSError:  # what inet_pton refuses and ipaddress takes (a scoped fe80::1%eth0), or a ValueError
-            make = ipaddress.IPv6Address if self.v6 else ipaddress.IPv4Address
+            make = ipaddress.IPv6Address if v6 else ipaddress.IPv4Address
             c, s = make(client_ip).packed, make(server_ip).packed
         self.mss = mss
-        if link_type == LINKTYPE_ETHERNET:
-            ethertype = b"\x86\xdd" if self.v6 else b"\x08\x00"
-            c_prefix, s_prefix = SERVER_MAC + CLIENT_MAC + ethertype, CLIENT_MAC + SERVER_MAC + ethertype
-        else:
-            c_prefix = s_prefix = b""
-        addresses = _sum(c) + _sum(s)  # (the same for both directions)
+        # the addresses' sum, the same for both directions (only its residue mod 0xFFFF matters: see _sum)
+        addresses = (int.from_bytes(c, "big") + int.from_bytes(s, "big")) % 0xFFFF
         self._sides = (
-            Side(c_prefix, c, s, client_port, server_port, client_isn, addresses),
-            Side(s_prefix, s, c, server_port, client_port, server_isn, addresses),
+            Side(prefixes[0], c, s, client_port, server_port, client_isn, addresses),
+            Side(prefixes[1], s, c, server_port, client_port, server_isn, addresses),
         )
         self.closed = False
 
