@@ -375,8 +375,16 @@ def _ws_message(m) -> dict:
     return out
 
 
-@lru_cache(maxsize=4096)
 def _is_ip(value: str) -> bool:
+    # (no address text is longer, a zone id included; a hostile uuid's may be megabytes, not to be kept)
+    return len(value) <= MAX_IP_TEXT and _is_ip_text(value)
+
+
+MAX_IP_TEXT = 64
+
+
+@lru_cache(maxsize=4096)
+def _is_ip_text(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
     except ValueError:

@@ -61,6 +61,23 @@ def test_basic_entry():
     assert e["_ecapture"]["pid"] == 4242 and e["_ecapture"]["comm"] == "curl" and e["_ecapture"]["fd"] == 5
 
 
+def test_a_hostile_server_address_is_not_an_ip_and_is_not_kept():
+    """A uuid's tuple may name a server "address" of megabytes of digits and dots: the entry has no
+    serverIPAddress, and such texts are not kept by the address check's cache (100 of 100 KB: 10 MB)."""
+    import tracemalloc
+    entry_of(request(), response(), conn=make_conn(7, server=("1." * 50_000, 443)))  # (the schema loads once)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(100):
+            huge = f"{i}." * 50_000
+            e = entry_of(request(), response(), conn=make_conn(7, server=(huge, 443)))
+            assert "serverIPAddress" not in e and e["request"]["url"] == "https://example.test/"
+            del e, huge
+        assert tracemalloc.get_traced_memory()[0] - before < 2_000_000
+    finally:
+        tracemalloc.stop()
+
 def test_times():
     e = entry_of(request(start=T0, end=T0 + 2_000_000), response(start=T0 + 5_000_000, end=T0 + 12_500_000))
     assert e["startedDateTime"] == "2026-11-26T17:56:41.123Z"
