@@ -9,7 +9,7 @@ from .normalize import Normalizer
 from .placement import Shape
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ConnState:
     """What the table knows of one connection; its :class:`Connection` is built when it opens."""
 
