@@ -65,6 +65,18 @@ def _classify(payload: bytes, ectype: int, notes: list[str]) -> tuple[bytes, Pay
     return payload, _RAW
 
 
+# eCapture's uuid is < 130 characters, its pname 15 (the kernel's comm), an address text < 50: a connection
+# keeps them while it is open (4,096 at once), so much longer ones (a 32 MiB line may hold them) are refused
+FIELD_CHARS = {"uuid": 1024, "pname": 256, "src_ip": 64, "dst_ip": 64}  # (v1_event_record tests them inline)
+
+
+def _refuse_long_fields(**values: str) -> None:
+    for name, value in values.items():
+        if len(value) > FIELD_CHARS[name]:
+            raise ValueError(f"{name} of {len(value):,} characters: longer than eCapture writes "
+                             f"(at most {FIELD_CHARS[name]:,} taken)")
+
+
 def v1_event_record(
     *,
     timestamp: int,
@@ -80,6 +92,8 @@ def v1_event_record(
     origin: str,
 ) -> Capture | Annotation:
     """Build the record for one v1 event. Raises ValueError for an unparsable uuid."""
+    if len(uuid) > 1024 or len(pname) > 256 or len(src_ip) > 64 or len(dst_ip) > 64:
+        _refuse_long_fields(uuid=uuid, pname=pname, src_ip=src_ip, dst_ip=dst_ip)
     info: UuidInfo = parse_uuid(uuid)
     comm = pname.rstrip("\x00") or info.comm
     ts = timestamp_to_ns(timestamp)

@@ -153,3 +153,23 @@ def test_one_pass_event_decode_gives_what_the_general_path_gives(samples_dir):
 def test_an_event_shaped_payload_of_another_log_type_is_not_an_event():
     [ann] = decode(msg({**event(b"GET / HTTP/1.1\r\n\r\n"), "log_type": 7}))
     assert isinstance(ann, Annotation) and "log_type 7" in ann.kind
+
+
+@pytest.mark.parametrize("field,value", [
+    ("uuid", "316_316_" + "c" * 100_000 + "_5_1_127.0.0.1:46890-127.0.0.1:8443"),
+    ("pname", "p" * 100_000),
+    ("src_ip", "1." * 50_000),
+    ("dst_ip", "1." * 50_000),
+])
+def test_fields_longer_than_ecapture_writes_are_refused_with_their_length(field, value):
+    """An open connection keeps its uuid, comm and addresses (4,096 open at once, lines up to 32 MiB):
+    an event whose metadata could never be eCapture's is refused, saying which field and how long, in
+    a short message."""
+    ev = event(b"x", type=0, **{field: value})
+    if field == "uuid":
+        ev["payload"]["uuid"] = value
+    with pytest.raises(DecodeError, match=rf"^{field} of [0-9,]+ characters: longer than eCapture writes") as info:
+        decode(msg(ev))
+    assert len(str(info.value)) < 120
+    ok = event(b"x", type=0, pname="p" * 15, src_ip="2001:db8:0:0:0:ffff:255.255.255.255")
+    assert isinstance(decode(msg(ok))[0], Capture)  # the longest that eCapture writes pass
