@@ -62,9 +62,11 @@ _DATA = re.compile(
     rb"\[([^\]\n]*)\] PID:(\d{1,18}) TID:(\d{1,18}) Comm:(.{0,64}?) FD:(\d{1,18}) (READ|WRITE) "
     rb"\((-?\d{1,18}) bytes(, hex)?\):\n", re.S
 )  # (numbers: at most 18 digits, so that int() never meets the 4,300 it refuses)
-_CONNECT = re.compile(rb"PID:(\d{1,18}), Comm:(.{0,64}?), TID:(\d{1,18}), FD:(\d{1,18}), Tuple: ([^\s,]*)\n?\Z", re.S)
+# (a tuple: at most 256 characters, as a comm at most 64; eCapture's are < 110, and a connection keeps them)
+_CONNECT = re.compile(rb"PID:(\d{1,18}), Comm:(.{0,64}?), TID:(\d{1,18}), FD:(\d{1,18}), Tuple: ([^\s,]{0,256})\n?\Z",
+                      re.S)
 _GOTLS = re.compile(
-    rb"PID:(\d{1,18}), TID:(\d{1,18}), Comm:(.{0,64}?), FD:(\d{1,18}), (?:Tuple:([^\s,]*), )?Type:(READ|WRITE), "
+    rb"PID:(\d{1,18}), TID:(\d{1,18}), Comm:(.{0,64}?), FD:(\d{1,18}), (?:Tuple:([^\s,]{0,256}), )?Type:(READ|WRITE), "
     rb"Len:(-?\d{1,18})\nData(\(hex\))?:\n",
     re.S,
 )

@@ -133,6 +133,18 @@ def test_connect_and_destroy_lines():
     assert d == ConnectInfo("destroy", 0, 0, None, timestamp_ns=10, origin="f:1")
 
 
+
+def test_a_tuple_longer_than_ecapture_writes_is_kept_as_text_not_as_a_connection():
+    """A connection keeps its tuple while it is open (4,096 at once): a connect or gotls line whose tuple is
+    megabytes long (a hostile stream's) is an annotation of its text, not a connection."""
+    huge = "[" + "1." * 50_000 + "1]:5->[10.0.0.2]:443"
+    (a,) = v2(f"PID:7, Comm:c, TID:8, FD:12, Tuple: {huge}\n".encode())
+    (g,) = v2(f"PID:50, TID:51, Comm:g, FD:7, Tuple:{huge}, Type:WRITE, Len:4\nData:\nping\n".encode())
+    assert isinstance(a, Annotation) and isinstance(g, Annotation) and a.kind == g.kind == "text"
+    longest = "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535->[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535"
+    (c,) = v2(f"PID:7, Comm:c, TID:8, FD:12, Tuple: {longest}\n".encode())
+    assert isinstance(c, ConnectInfo) and c.tuple.src_port == 65535
+
 # --------------------------------------------------------------------------- gotls
 
 
