@@ -2,7 +2,8 @@
 
 Per event it decodes the line (msgspec, base64 into bytes inside the decoder), finds the connection
 by its uuid in a dict, and writes what ``convert -w`` writes for it: the handshake on a connection's
-first event, the data segment and the peer's ACK, and at the end FIN, FIN, ACK; every packet an EPB
+first event, the peer's pure ACK when the same side sends twice in a row, the data segment, and at the
+end FIN, FIN, ACK; every packet an EPB
 holding Ethernet + IPv4 + TCP with real checksums, built from ``struct`` templates into one buffer.
 It leaves out everything that makes ecq2pcap right rather than fast: the reorder window, roles,
 placement, HTTP/1 framing repair, comments, host names, direction flags, limits, error handling.
@@ -52,7 +53,7 @@ SYN, FIN, ACK, PSH = 0x02, 0x01, 0x10, 0x08
 
 
 class _Conn:
-    __slots__ = ("addr", "port", "seq", "addr_sum", "ident")
+    __slots__ = ("addr", "port", "seq", "addr_sum", "ident", "owed")
 
 
 def _checksum(total: int) -> int:
@@ -100,13 +101,15 @@ def convert(dump: str, pcapng: str) -> int:
             if c is None:
                 c = conns[uuid[:cut]] = _Conn()
                 c.addr = (socket.inet_aton(ev.src_ip), socket.inet_aton(ev.dst_ip))
-                c.port, c.seq, c.ident = (ev.src_port, ev.dst_port), [1000, 2000], 0
+                c.port, c.seq, c.ident, c.owed = (ev.src_port, ev.dst_port), [1000, 2000], 0, None
                 c.addr_sum = sum(int.from_bytes(a, "big") % 0xFFFF for a in c.addr)
                 _packet(out, c, 0, SYN, b"", t)
                 _packet(out, c, 1, SYN | ACK, b"", t)
                 _packet(out, c, 0, ACK, b"", t)
+            if c.owed is not None and c.owed != d:  # the same side sends again: its peer acks first
+                _packet(out, c, c.owed, ACK, b"", t)
             _packet(out, c, d, PSH | ACK, ev.payload_base64, t)
-            _packet(out, c, 1 - d, ACK, b"", t)
+            c.owed = 1 - d
             events += 1
             if len(out) >= 1 << 20:
                 w.write(out)

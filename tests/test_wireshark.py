@@ -187,6 +187,9 @@ def mixed_pcap(tmp_path_factory):
     return pcap
 
 
+# a one-exchange connection's packets: SYN, SYN-ACK, ACK, request, response (it acks the request),
+# FIN (it acks the response), FIN, ACK
+PACKETS = 8
 FIELDS = ["tcp.stream", "ecapture.pid", "ecapture.tid", "ecapture.comm", "ecapture.fd", "ecapture.uuid",
           "ecapture.version", "ecapture.real_port", "ecapture.connection"]
 
@@ -199,7 +202,7 @@ def lua_rows(home, tshark, pcap, *args):
 
 def test_lua_fields_on_every_packet_of_every_connection(home, tshark, mixed_pcap):
     rows = lua_rows(home, tshark, mixed_pcap)
-    assert len(rows) == 50
+    assert len(rows) == 5 * PACKETS
     expected = {str(i): c for i, c in enumerate(mixed_stream.CONNECTIONS)}
     for row in rows:  # handshake, data, ACKs and FINs alike
         pid, comm, fd, client, server = expected[row["tcp.stream"]][:5]
@@ -214,9 +217,9 @@ def test_lua_fields_on_every_packet_of_every_connection(home, tshark, mixed_pcap
 
 def test_lua_filter_selects_whole_connections_and_nothing_else(home, tshark, mixed_pcap):
     nginx = lua_rows(home, tshark, mixed_pcap, "-Y", 'ecapture.comm == "nginx"')
-    assert len(nginx) == 10 and {r["tcp.stream"] for r in nginx} == {"3"}
+    assert len(nginx) == PACKETS and {r["tcp.stream"] for r in nginx} == {"3"}
     curl = lua_rows(home, tshark, mixed_pcap, "-Y", "ecapture.pid == 100")
-    assert len(curl) == 20 and {r["tcp.stream"] for r in curl} == {"0", "1"}
+    assert len(curl) == 2 * PACKETS and {r["tcp.stream"] for r in curl} == {"0", "1"}
     assert lua_rows(home, tshark, mixed_pcap, "-Y", 'ecapture.comm == "nobody"') == []
 
 
@@ -226,7 +229,7 @@ def test_lua_script_from_the_package_without_install(tshark, mixed_pcap, tmp_pat
                         "-T", "fields", "-e", "tcp.stream"], capture_output=True, text=True, timeout=60,
                        env={**ENV, "HOME": str(tmp_path)})
     assert p.returncode == 0, p.stderr
-    assert set(p.stdout.split()) == {"1"} and len(p.stdout.split()) == 10
+    assert set(p.stdout.split()) == {"1"} and len(p.stdout.split()) == PACKETS
 
 
 def test_lua_on_a_realistic_sample_with_threads(home, tshark, tmp_path):

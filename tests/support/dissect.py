@@ -30,6 +30,8 @@ FIELDS = (
     "tcp.flags.syn",
     "tcp.flags.ack",
     "tcp.flags.fin",
+    "tcp.flags.push",
+    "tcp.ack",  # relative
     "tcp.checksum.status",
     "ip.checksum.status",
     "tcp.len",

@@ -39,7 +39,7 @@ _LABELS = tuple(d.label for d in Direction)
 
 
 class _Conn:
-    __slots__ = ("conn", "flow", "flags", "last_ns", "http2")
+    __slots__ = ("conn", "flow", "flags", "last_ns", "http2", "owed")
 
     def __init__(self, conn: Connection, flow: PacketBlocks | None, flags: tuple[int, int], last_ns: int):
         self.conn = conn
@@ -47,6 +47,7 @@ class _Conn:
         self.flags = flags  # epb_flags for packets sent C2S, S2C
         self.last_ns = last_ns  # time of the connection's latest packet: times never go back
         self.http2 = False  # its bytes are HTTP/2 (a continuation in a new file needs the preface)
+        self.owed: int | None = None  # the side whose ACK of its peer's latest data is not written yet
 
 
 class PcapngSink:
@@ -227,7 +228,15 @@ class PcapngSink:
         if state.flow is None or not data:
             return blocks
         t = max(chunk.time_ns, state.last_ns)
-        packets = state.flow.data_blocks(chunk.direction, data, t, self._chunk_comment(chunk))
+        # ACKs as a TCP stack delays them: the side that receives data acks it with its own next data (or
+        # its FIN); only when the sender sends again first does a pure ACK come, just before (the peer
+        # cannot have waited longer). Request/response traffic needs no pure ACK between its messages.
+        sender, owed = chunk.direction, state.owed
+        if owed is not None and owed != sender:
+            blocks.append(state.flow.ack_block(owed, t))
+            t += 1
+        packets = state.flow.data_blocks(sender, data, t, self._chunk_comment(chunk), ack=False)
+        state.owed = 1 - sender
         state.last_ns = t + len(packets) - 1
         if blocks:
             blocks += packets

@@ -147,12 +147,36 @@ def test_checksums_valid_per_tshark(tshark, tmp_path):
     assert [f["tcp.checksum.status"] for f in dissect(tshark, bad, opts=opts) if f.first("tcp.len") == "999"] == [["0"]]
 
 
+def test_acks_come_as_a_tcp_stack_delays_them(tshark, tmp_path):
+    """Data is acked by the receiver's next data or FIN; a pure ACK comes only when the same side sends
+    again first, just before that data. tcp analysis stays clean and every ack covers what was sent."""
+    conn = connection()
+    pieces = [(C2S, b"a" * 10), (C2S, b"b" * 20), (S2C, b"c" * 30), (S2C, b"d" * 40), (C2S, b"e" * 50)]
+    frames = dissect(tshark, write(tmp_path, exchange(conn, pieces)))
+    port = "51000"  # the client's
+    shape = [("c" if f.first("tcp.srcport") == port else "s") + f.first("tcp.len") + ":"
+             + "".join(c for c, flag in zip("APSF", ("ack", "push", "syn", "fin")) if f.flag(f"tcp.flags.{flag}"))
+             for f in frames]
+    assert shape == ["c0:S", "s0:AS", "c0:A",  # handshake
+                     "c10:AP", "s0:A", "c20:AP",  # the server acks the first data before the client's second
+                     "s30:AP", "c0:A", "s40:AP",  # the response acks the request; the client acks before more
+                     "c50:AP",  # acks the server's data
+                     "c0:AF", "s0:AF", "c0:A"], shape  # FINs ack everything
+    assert expert_problems(frames) == []
+    sent = {"c": 0, "s": 0}  # bytes each side sent so far: an ack never covers more
+    for f in frames:
+        side = "c" if f.first("tcp.srcport") == port else "s"
+        if f.flag("tcp.flags.ack"):
+            assert int(f.first("tcp.ack")) <= sent["s" if side == "c" else "c"] + 2
+        sent[side] += int(f.first("tcp.len"))
+
+
 def test_scapy_reads_every_packet_with_comments(tmp_path):
     conn = connection()
     path = write(tmp_path, exchange(conn, [(C2S, REQUEST), (S2C, RESPONSE)]), mss=1460)
     pkts = rdpcap(str(path))
-    # 3 handshake + request and its ack + response segments and their ack + 3 FIN
-    assert len(pkts) == 3 + 2 + (-(-len(RESPONSE) // 1460)) + 1 + 3
+    # 3 handshake + request + response segments (they ack the request) + 3 FIN (the first acks the response)
+    assert len(pkts) == 3 + 1 + (-(-len(RESPONSE) // 1460)) + 3
     assert all(TCP in p for p in pkts)
     comments = [p.comments[0].decode() for p in pkts if p.comments]
     assert len(comments) == 4  # SYN, first segment of each chunk, first FIN
@@ -171,7 +195,7 @@ def test_comments(tshark, tmp_path):
     path = write(tmp_path, events)
     frames = dissect(tshark, path)
     rows = [f for f in frames if f.has("frame.comment")]
-    assert [f.first("frame.number") for f in rows] == ["1", "4", "6"]
+    assert [f.first("frame.number") for f in rows] == ["1", "4", "5"]  # SYN, the data, the FIN that acks it
     syn, data, fin = (comment(f) for f in rows)
     for text in ("connection 1", "pid 4242", "comm curl", "fd 7", "captured process is the client", "uuid-1",
                  "server port 8443 shown as 80; use --keep-ports to keep it",
@@ -324,7 +348,7 @@ def test_report_counts_packets_and_header_written_at_once():
     for e in exchange(connection(), [(C2S, b"ping"), (S2C, b"pong")]):
         sink.handle(e)
     sink.finish()
-    assert report.counts["packets"] == sink.packets == 3 + 2 + 2 + 3
+    assert report.counts["packets"] == sink.packets == 3 + 1 + 1 + 3  # (each data acked by the next packet)
 
 
 class CountingIO(io.BytesIO):
