@@ -10,8 +10,9 @@ connection one :class:`~ecq2pcap.model.Connection` object, as a single process d
 from __future__ import annotations
 
 import pickle
-from dataclasses import fields
 from operator import attrgetter
+
+from msgspec.structs import fields
 
 from .model import Captured, Chunk, ChunkInfo, Closed, Connection, Opened
 

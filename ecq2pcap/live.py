@@ -37,7 +37,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from msgspec.structs import replace
 from typing import TYPE_CHECKING, TextIO
 
 from .model import Message, Opcode

@@ -25,10 +25,11 @@ clock than the events' header times), so they never move it.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import itertools
 from collections import OrderedDict
+
+import msgspec
 
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model import (
@@ -335,4 +336,4 @@ class ConnectionTable(Lifecycle):
         out.extend(chunks(c, cap, direction, ts, self.report, self.normalize))
 
 def _noted(cap: Capture, note: str) -> Capture:
-    return dataclasses.replace(cap, notes=cap.notes + (note,))
+    return msgspec.structs.replace(cap, notes=cap.notes + (note,))

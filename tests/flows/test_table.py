@@ -1,4 +1,4 @@
-from dataclasses import replace
+from msgspec.structs import replace
 
 from ecq2pcap.flows import ConnectionTable
 from ecq2pcap.model import (Capture, Chunk, Closed, ConnectInfo, DataType, Direction, Opened, PayloadForm,

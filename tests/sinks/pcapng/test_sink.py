@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 
 import h2.config
 import h2.connection
+import msgspec
 import pytest
 from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether  # noqa: F401  (registers link type 1 for rdpcap)
@@ -271,9 +271,9 @@ def test_rotation_repeats_the_http2_preface_whole_with_a_small_mss(tshark, tmp_p
     with open(first, "wb") as f1, open(second, "wb") as f2:
         sink = PcapngSink(f1, mss=10)
         sink.handle(Opened(conn, T0))
-        sink.handle(dataclasses.replace(chunk(conn, C2S, c2s, T0 + 1000), protocol=Protocol.HTTP2))
+        sink.handle(msgspec.structs.replace(chunk(conn, C2S, c2s, T0 + 1000), protocol=Protocol.HTTP2))
         sink.rotate(f2, "continued from 1.pcapng", T0 + 2000)
-        sink.handle(dataclasses.replace(chunk(conn, S2C, s2c, T0 + 3000), protocol=Protocol.HTTP2))
+        sink.handle(msgspec.structs.replace(chunk(conn, S2C, s2c, T0 + 3000), protocol=Protocol.HTTP2))
         sink.handle(Closed(conn, T0 + 4000, "end of input"))
         sink.finish()
     frames = dissect(tshark, second, payload=True)
