@@ -12,7 +12,7 @@ from __future__ import annotations
 import pickle
 from operator import attrgetter
 
-from msgspec.structs import fields
+from msgspec.structs import astuple, fields
 
 from .model import Captured, Chunk, ChunkInfo, Closed, Connection, Opened
 
@@ -24,7 +24,7 @@ _FIELDS = tuple(attrgetter(*(f.name for f in fields(kind))) for kind in _KINDS)
 _CONNECTION = attrgetter(*(f.name for f in fields(Connection)))
 _CHUNK, _CLOSED = _INDEX[Chunk], _INDEX[Closed]
 _WIRE, _RAW = ([f.name for f in fields(Chunk)].index(name) for name in ("wire", "raw"))
-# where a kind holds its ChunkInfo (sent as a plain tuple: a NamedTuple pickles through a Python call), or None
+# where a kind holds its ChunkInfo (sent as a plain tuple, as the events themselves are), or None
 _INFO_AT = tuple(next((i for i, f in enumerate(fields(kind)) if f.name == "info"), None) for kind in _KINDS)
 assert all(fields(kind)[0].name == "conn" for kind in _KINDS)
 
@@ -50,7 +50,7 @@ class BatchWriter:
                 f[0] = t
                 at = _INFO_AT[i]
                 if at is not None:
-                    f[at] = tuple(f[at])
+                    f[at] = astuple(f[at])
                 if i == _CHUNK and f[_RAW] is f[_WIRE]:
                     f[_RAW] = None  # (the same bytes: sent once)
                 elif i == _CLOSED:

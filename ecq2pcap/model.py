@@ -214,7 +214,7 @@ class Connection(Frozen, eq=False):
 NOT_PLACED = "not placed: "  # starts a chunk note saying its connection could not be found (a HAR _error)
 
 
-class ChunkInfo(NamedTuple):
+class ChunkInfo(Frozen):
     """What eCapture said about the capture behind a chunk: sinks read this, never the
     dialect's :class:`Capture` (pcapng comments, HAR ``_ecapture``, diagnostics)."""
 

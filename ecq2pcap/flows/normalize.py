@@ -14,12 +14,12 @@ place that answers "is this HTTP/2?" for the sinks.
 
 from __future__ import annotations
 
+from msgspec.structs import replace
+
 from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
 from ..payloads.h2dump import parse_h2_dump
 from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
 from ..payloads.http1_render import repair_rendered, starts_http1_message
-
-assert ChunkInfo._fields[-1] == "notes"  # normalized() replaces the last field
 
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
 MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
@@ -109,11 +109,11 @@ def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int
     out = []
     if preface:
         protocol = norm.protocol_of(info.form, Direction.C2S, preface)
-        out.append(Chunk(conn, Direction.C2S, ts, preface, b"", ChunkInfo(*info[:-1], changes[:1]), protocol))
+        out.append(Chunk(conn, Direction.C2S, ts, preface, b"", replace(info, notes=changes[:1]), protocol))
         changes = changes[1:]
     protocol = norm.protocol_of(info.form, direction, wire)
-    if changes:  # (notes are ChunkInfo's last field)
-        info = ChunkInfo(*info[:-1], info.notes + changes)
+    if changes:
+        info = replace(info, notes=info.notes + changes)
     out.append(Chunk(conn, direction, ts, wire, payload, info, protocol))
     return out
 
