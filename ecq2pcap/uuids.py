@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NamedTuple
 
-from .model import DataType, Tuple
+from .model import DataType, Frozen, Tuple
 from .payloads.numbers import MAX_DIGITS, ascii_number
 
 UNKNOWN_TUPLE = "0.0.0.0:0-0.0.0.0:0"
@@ -33,7 +32,7 @@ _V2_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)->{_HOST}:(\d+)", re.ASCII)
 _NUMBER = rf"\d{{1,{MAX_DIGITS}}}"  # a pid, tid or fd (payloads.numbers: longer is not a number)
 
 
-class UuidInfo(NamedTuple):  # (a tuple: built in half the time of a frozen record, two for each connection)
+class UuidInfo(Frozen):
     kind: str  # "openssl", "nofd" (gnutls/nspr), "gotls", "pidcomm" (mysql/postgres)
     pid: int
     tid: int | None
