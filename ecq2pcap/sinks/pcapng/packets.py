@@ -15,7 +15,7 @@ import struct
 from ...model import Direction
 from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_TYPE, FLAGS_OPTION, LINKTYPE_ETHERNET, OPT_COMMENT, PAD, U32,
                      text_option)
-from .tcp import _IP4_TCP, _IP6_TCP, ACK, FIN, MAX_MSS, PSH, SYN, SYN_OPTIONS, TTL, WINDOW, WINDOW_SCALE, Side, TcpFlow
+from .tcp import _IP4_TCP, _IP6_TCP, ACK, FIN, MAX_MSS, PSH, SYN, SYN_OPTIONS, TTL, WINDOW, WINDOW_SCALE, TcpFlow
 
 C2S, S2C = Direction.C2S, Direction.S2C
 _HEADER_LEN = {False: 40, True: 60}  # IPv4 / IPv6 header + TCP header without options
