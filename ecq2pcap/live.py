@@ -37,8 +37,9 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from msgspec.structs import replace
 from typing import TYPE_CHECKING, TextIO
+
+from msgspec.structs import replace
 
 from .model import Message, Opcode
 from .report import Count

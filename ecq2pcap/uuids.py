@@ -65,7 +65,7 @@ def _tuple(text: str) -> Tuple | None:
     m = _TUPLE_RE.fullmatch(text) or _V2_TUPLE_RE.fullmatch(text)
     if m is None:
         raise ValueError(f"not a connection tuple: {_quoted(text)}")
-    return _tuple_of(*m.groups(), text)
+    return _tuple_of(m[1], m[2], m[3], m[4], text)
 
 
 def _tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, text: str) -> Tuple | None:

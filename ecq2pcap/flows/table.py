@@ -29,7 +29,7 @@ import heapq
 import itertools
 from collections import OrderedDict
 
-import msgspec
+from msgspec.structs import replace
 
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model import (
@@ -336,4 +336,4 @@ class ConnectionTable(Lifecycle):
         out.extend(chunks(c, cap, direction, ts, self.report, self.normalize))
 
 def _noted(cap: Capture, note: str) -> Capture:
-    return msgspec.structs.replace(cap, notes=cap.notes + (note,))
+    return replace(cap, notes=cap.notes + (note,))

@@ -44,8 +44,9 @@ def _framings(flow: TcpFlow, link_type: int, flags: tuple[int, int]) -> tuple[_F
     key = (link_type, flow.v6, flags)
     framings = _FRAMINGS.get(key)
     if framings is None:
-        framings = _FRAMINGS[key] = tuple(_Framing(len(side.prefix), flow.v6, f)  # type: ignore[assignment]
-                                          for side, f in zip(flow._sides, flags))
+        c, s = flow._sides
+        framings = _FRAMINGS[key] = (_Framing(len(c.prefix), flow.v6, flags[0]),
+                                     _Framing(len(s.prefix), flow.v6, flags[1]))
     return framings
 
 
