@@ -9,37 +9,37 @@ raises :class:`ParseError` on bytes that do not frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+
+import msgspec
 
 __all__ = ["RequestHead", "ResponseHead", "Body", "End", "ParseError", "Wait", "NEED_DATA", "PAUSED"]
 
 Fields = list[tuple[bytes, bytes]]  # (name as on the wire, value without surrounding whitespace)
 
+# (frozen msgspec Structs: built in C, several for every message; a frozen dataclass sets each field through
+# object.__setattr__)
 
-@dataclass(slots=True, frozen=True)
-class RequestHead:
+
+class RequestHead(msgspec.Struct, frozen=True):
     method: bytes
     target: bytes
     http_version: bytes  # b"1.1"
     headers: Fields
 
 
-@dataclass(slots=True, frozen=True)
-class ResponseHead:
+class ResponseHead(msgspec.Struct, frozen=True):
     status: int
     reason: bytes
     http_version: bytes
     headers: Fields
 
 
-@dataclass(slots=True, frozen=True)
-class Body:
+class Body(msgspec.Struct, frozen=True):
     data: bytes
 
 
-@dataclass(slots=True, frozen=True)
-class End:
+class End(msgspec.Struct, frozen=True):
     trailers: Fields = ()
 
 
