@@ -67,7 +67,8 @@ def _classify(payload: bytes, ectype: int, notes: list[str]) -> tuple[bytes, Pay
 
 # eCapture's uuid is < 130 characters, its pname 15 (the kernel's comm), an address text < 50: a connection
 # keeps them while it is open (4,096 at once), so much longer ones (a 32 MiB line may hold them) are refused
-FIELD_CHARS = {"uuid": 1024, "pname": 256, "src_ip": 64, "dst_ip": 64}  # (v1_event_record tests them inline)
+UUID_CHARS, PNAME_CHARS, ADDRESS_CHARS = 1024, 256, 64
+FIELD_CHARS = {"uuid": UUID_CHARS, "pname": PNAME_CHARS, "src_ip": ADDRESS_CHARS, "dst_ip": ADDRESS_CHARS}
 
 
 def _refuse_long_fields(**values: str) -> None:
@@ -92,7 +93,7 @@ def v1_event_record(
     origin: str,
 ) -> Capture | Annotation:
     """Build the record for one v1 event. Raises ValueError for an unparsable uuid."""
-    if len(uuid) > 1024 or len(pname) > 256 or len(src_ip) > 64 or len(dst_ip) > 64:
+    if len(uuid) > UUID_CHARS or len(pname) > PNAME_CHARS or len(src_ip) > ADDRESS_CHARS or len(dst_ip) > ADDRESS_CHARS:
         _refuse_long_fields(uuid=uuid, pname=pname, src_ip=src_ip, dst_ip=dst_ip)
     info: UuidInfo = parse_uuid(uuid)
     comm = pname.rstrip("\x00") or info.comm

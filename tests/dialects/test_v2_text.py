@@ -141,7 +141,8 @@ def test_a_tuple_longer_than_ecapture_writes_is_kept_as_text_not_as_a_connection
     (a,) = v2(f"PID:7, Comm:c, TID:8, FD:12, Tuple: {huge}\n".encode())
     (g,) = v2(f"PID:50, TID:51, Comm:g, FD:7, Tuple:{huge}, Type:WRITE, Len:4\nData:\nping\n".encode())
     assert isinstance(a, Annotation) and isinstance(g, Annotation) and a.kind == g.kind == "text"
-    longest = "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535->[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535"
+    address = "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535"
+    longest = f"{address}->{address}"
     (c,) = v2(f"PID:7, Comm:c, TID:8, FD:12, Tuple: {longest}\n".encode())
     assert isinstance(c, ConnectInfo) and c.tuple.src_port == 65535
 

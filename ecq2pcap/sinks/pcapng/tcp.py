@@ -122,10 +122,10 @@ class TcpFlow:
     ):
         if not 1 <= mss <= MAX_MSS:
             raise ValueError(f"mss must be 1..{MAX_MSS}, not {mss}")
-        prefixes = _PREFIXES.get((link_type, ":" in client_ip))
+        self.v6 = v6 = ":" in client_ip
+        prefixes = _PREFIXES.get((link_type, v6))
         if prefixes is None:
             raise ValueError(f"unsupported link type {link_type}")
-        self.v6 = v6 = ":" in client_ip
         if v6 != (":" in server_ip):
             raise ValueError(f"mixed IPv4/IPv6 endpoints: {client_ip} and {server_ip}")
         try:  # (inet_pton: ~10× faster than ipaddress, one connection's worth of work per event here)
