@@ -13,7 +13,7 @@ from __future__ import annotations
 import pickle
 from operator import attrgetter
 
-from msgspec.structs import astuple, fields
+from msgspec.structs import astuple
 
 from .model import Captured, Chunk, ChunkInfo, Closed, Connection, Opened
 
@@ -21,13 +21,13 @@ __all__ = ["BatchWriter", "BatchReader"]
 
 _KINDS = (Opened, Chunk, Closed, Captured)
 _INDEX = {kind: i for i, kind in enumerate(_KINDS)}
-_FIELDS = tuple(attrgetter(*(f.name for f in fields(kind))) for kind in _KINDS)
-_CONNECTION = attrgetter(*(f.name for f in fields(Connection)))
+_FIELDS = tuple(attrgetter(*kind.__struct_fields__) for kind in _KINDS)  # (field names, in order)
+_CONNECTION = attrgetter(*Connection.__struct_fields__)
 _CHUNK, _CLOSED = _INDEX[Chunk], _INDEX[Closed]
-_WIRE, _RAW = ([f.name for f in fields(Chunk)].index(name) for name in ("wire", "raw"))
+_WIRE, _RAW = (Chunk.__struct_fields__.index(name) for name in ("wire", "raw"))
 # where a kind holds its ChunkInfo (sent as a plain tuple, as the events themselves are), or None
-_INFO_AT = tuple(next((i for i, f in enumerate(fields(kind)) if f.name == "info"), None) for kind in _KINDS)
-assert all(fields(kind)[0].name == "conn" for kind in _KINDS)
+_INFO_AT = tuple(kind.__struct_fields__.index("info") if "info" in kind.__struct_fields__ else None for kind in _KINDS)
+assert all(kind.__struct_fields__[0] == "conn" for kind in _KINDS)
 
 
 class BatchWriter:
