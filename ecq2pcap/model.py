@@ -17,6 +17,7 @@ never changes what it was handed or what it handed on (frozen structs enforce it
 
 from __future__ import annotations
 
+import builtins
 import enum
 from typing import NamedTuple, Union
 
@@ -140,7 +141,8 @@ class Capture(Frozen):
     uuid: str | None
     module: str = "openssl"  # openssl, gnutls, nspr, gotls
     origin: str = ""
-    notes: tuple[str, ...] = ()  # things a dialect changed or noticed (hex dump reversed, ...)
+    notes: builtins.tuple[str, ...] = ()  # things a dialect changed or noticed (hex dump reversed, ...)
+    # (builtins.: the field named tuple above would be what `tuple` means when the annotations are read)
 
 
 class ConnectInfo(Frozen):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from msgspec.structs import replace
+from msgspec.structs import fields, replace
 
 from ecq2pcap import model
 from ecq2pcap.model import (Capture, Chunk, ChunkInfo, Closed, Connection, DataType, Direction, Frozen, Opened,
@@ -25,6 +25,8 @@ def test_every_record_and_flow_event_is_frozen():
         with pytest.raises(AttributeError):
             setattr(obj, name, None)
     assert replace(CAPTURE, notes=("m",)).notes == ("m",) and CAPTURE.notes == ("n",)  # a copy, the original kept
+    for kind in kinds:  # their annotations resolve (msgspec reads them to encode or list the fields)
+        assert [f.name for f in fields(kind)] == list(kind.__struct_fields__)
 
 
 def test_equality_hash_and_pickling():
