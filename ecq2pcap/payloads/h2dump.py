@@ -145,7 +145,7 @@ def _text(raw: bytes) -> str:
 def _unquote_text(quoted: bytes, notes: list[str], what: str) -> str:
     """A header line's name or value (what ``_QUOTED`` matched between the quotes), unquoted as text."""
     if b"\\" not in quoted:  # no escape, and then no quote either (_QUOTED takes one only escaped): as it is
-        return quoted.decode("utf-8", "surrogateescape")
+        return _text(quoted)
     try:
         return _text(_unescape(quoted))
     except ValueError as exc:
