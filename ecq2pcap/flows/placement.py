@@ -19,7 +19,7 @@ Neither rule depends on when the events arrive, only on their times, bytes and o
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from ..model import Capture, PayloadForm, Tuple
@@ -127,7 +127,7 @@ class Placement:
 
     def __init__(self) -> None:
         self.held: dict[tuple, Held] = {}  # group -> captures waiting for their connection
-        self._recent: dict[tuple, deque] = {}  # group -> its last few open connections
+        self._recent: dict[tuple, list] = {}  # group -> its last few open connections, oldest first
         # groups whose connections all closed (the latest few; an OrderedDict: evicting the oldest of a
         # plain dict is O(deleted entries) per call)
         self._closed_groups: OrderedDict[tuple, None] = OrderedDict()
@@ -150,7 +150,14 @@ class Placement:
                 del self._known[key]
 
     def track(self, c) -> None:
-        self._recent.setdefault(c.group, deque(maxlen=RECENT)).append(c)
+        # (a list trimmed by hand: a deque(maxlen=...) for every new (pid, fd) cost ~1 % of a conversion)
+        recent = self._recent.get(c.group)
+        if recent is None:
+            self._recent[c.group] = [c]
+        else:
+            recent.append(c)
+            if len(recent) > RECENT:
+                del recent[0]
 
     def forget(self, c) -> None:
         """``c`` closed: it can no longer take captures (bounded memory: only open connections and

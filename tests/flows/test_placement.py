@@ -206,3 +206,22 @@ def test_closed_connections_are_forgotten():
     assert len(table._placement._recent) <= 20  # the open ones (and those still in the reorder buffer)
     table.close_all()
     assert not table._placement._recent
+
+
+def test_a_reused_fd_remembers_its_last_few_connections_only():
+    # one process, one fd, many connections in turn (a keep-alive pool reopening on the same fd):
+    # placement keeps the latest RECENT, newest last, however many came before
+    from ecq2pcap.flows.placement import RECENT, Placement
+
+    class Conn:
+        def __init__(self, n):
+            self.group, self.n = (7, 5), n
+
+    placement = Placement()
+    conns = [Conn(n) for n in range(3 * RECENT)]
+    for c in conns:
+        placement.track(c)
+    assert [c.n for c in placement._recent[(7, 5)]] == [c.n for c in conns[-RECENT:]]
+    for c in conns[-RECENT:]:
+        placement.forget(c)
+    assert (7, 5) not in placement._recent and placement.had_connections((7, 5))
