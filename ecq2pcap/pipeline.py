@@ -64,7 +64,7 @@ class Pipeline:
 
     def feed(self, message: Message) -> None:
         report = self.report
-        report.count(Count.MESSAGES)
+        report.counts[Count.MESSAGES] += 1  # (the per-message counters without Report.count's call: ~2 % of a run)
         try:
             records = dialects.decode(message, self.stream_state)
             for rec in records:
@@ -80,8 +80,9 @@ class Pipeline:
     def _route(self, rec, message: Message) -> None:
         report = self.report
         if isinstance(rec, Capture):
-            report.count(Count.EVENTS)
-            report.count(Count.PAYLOAD_BYTES, len(rec.payload))
+            counts = report.counts
+            counts[Count.EVENTS] += 1
+            counts[Count.PAYLOAD_BYTES] += len(rec.payload)
             self._dispatch(self.table.feed(rec))
         elif isinstance(rec, Heartbeat):
             report.count(Count.HEARTBEATS)

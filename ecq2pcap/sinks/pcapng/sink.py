@@ -296,7 +296,7 @@ class PcapngSink:
         if packets:
             self.packets += packets
             if self.report is not None:
-                self.report.count(Count.PACKETS, packets)
+                self.report.counts[Count.PACKETS] += packets
         if self.flush_each_event:
             self._units.flush()
 
