@@ -38,8 +38,8 @@ FLAG_OUTBOUND = 2
 MAX_OPTION_LEN = 0xFFFF - 3  # option length is 16 bits; keep the padded length in range too
 
 U32 = struct.Struct("=I")
-_OPT_HDR = struct.Struct("=HH")
-END_OF_OPTIONS = _OPT_HDR.pack(OPT_ENDOFOPT, 0)
+OPTION_HEADER = struct.Struct("=HH")  # code, unpadded length
+END_OF_OPTIONS = OPTION_HEADER.pack(OPT_ENDOFOPT, 0)
 FLAGS_OPTION = struct.Struct("=HHI")  # code, length 4, value
 _BLOCK_HDR = struct.Struct("=II")  # type, total length
 _SHB_BODY = struct.Struct("=IHHq")  # magic, major, minor, section length (-1: unknown)
@@ -52,7 +52,7 @@ def option(code: int, value: bytes) -> bytes:
     """One option: code, unpadded length, value, zero padding to 32 bits."""
     if len(value) > MAX_OPTION_LEN:
         raise ValueError(f"pcapng option {code} too long ({len(value)} bytes)")
-    return _OPT_HDR.pack(code, len(value)) + value + PAD[len(value) & 3]
+    return OPTION_HEADER.pack(code, len(value)) + value + PAD[len(value) & 3]
 
 
 def text_option(code: int, text: str) -> bytes:
