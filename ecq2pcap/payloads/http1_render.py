@@ -55,30 +55,32 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
     end = payload.find(b"\r\n\r\n")
     if end < 0:
         return payload, (NOT_HTTP1,)
-    lines = payload[:end].split(b"\r\n")
-    start = lines[0]
+    eol = payload.find(b"\r\n", 0, end)  # the start line's end (-1: no header lines)
+    start_end = eol if eol >= 0 else end
     status: int | None = None
-    if m := _STATUS_LINE.fullmatch(start):
+    if m := _STATUS_LINE.fullmatch(payload, 0, start_end):
         status = int(m.group(1))
-    elif not _REQUEST_LINE.fullmatch(start):
+    elif not _REQUEST_LINE.fullmatch(payload, 0, start_end):
         return payload, (NOT_HTTP1,)
 
     # the header lines, checked by one regex; the framing ones found in the lower-cased head (a
     # message has a dozen lines and one to three framing headers: no Python loop over every line)
-    if len(lines) > 1 and not _HEADER_LINES.fullmatch(payload, len(start) + 2, end):
+    if eol >= 0 and not _HEADER_LINES.fullmatch(payload, eol + 2, end):
         return payload, (NOT_HTTP1,)
     head = payload[:end].lower()
-    te_idx, ce_idx, cl_idx = _lines_named(head, _TE), _lines_named(head, _CE), _lines_named(head, _CL)
-
     body_start = end + 4
     body_len = len(payload) - body_start
     is_response = status is not None
     bodiless_status = status is not None and (status < 200 or status in (204, 304))
     head_response = is_response and (request_method or "").upper() == "HEAD"
 
-    if FAST and not te_idx and not ce_idx and _framing_agrees(lines, cl_idx, body_len, is_response,
-                                                               bodiless_status or head_response):
+    if FAST and _TE not in head and _CE not in head and _framing_agrees(
+            payload, head, end, body_len, is_response, bodiless_status or head_response):
         return payload, ()
+
+    lines = payload[:end].split(b"\r\n")
+    start = lines[0]
+    te_idx, ce_idx, cl_idx = _lines_named(head, _TE), _lines_named(head, _CE), _lines_named(head, _CL)
 
     notes: list[str] = []
     drop: set[int] = set()
@@ -176,19 +178,22 @@ def _lines_named(head: bytes, needle: bytes) -> list[int]:
     return found
 
 
-def _framing_agrees(lines: list[bytes], cl_idx: list[int], body_len: int, is_response: bool,
+def _framing_agrees(payload: bytes, head: bytes, end: int, body_len: int, is_response: bool,
                     bodiless: bool) -> bool:
     """The common cases the rules above leave unchanged, told apart quickly (a message without
-    Transfer-Encoding and Content-Encoding): a response that has no body to frame (1xx, 204, 304,
-    to HEAD), a request with neither body nor Content-Length, or one Content-Length that is the
-    body's length."""
+    Transfer-Encoding and Content-Encoding; ``head``: its head lower-cased, ``end`` where it ends): a
+    response that has no body to frame (1xx, 204, 304, to HEAD), a request with neither body nor
+    Content-Length, or one Content-Length that is the body's length. (Found with ``bytes.find``, not
+    the lines: ~12k instructions a message fewer, ~3 % of a conversion.)"""
     if bodiless:  # (a Content-Length there frames no body: left as it is)
         return True
-    if not cl_idx:
+    at = head.find(_CL)
+    if at < 0:
         return body_len == 0 and not is_response
-    if len(cl_idx) > 1:
-        return False
-    value = _value(lines[cl_idx[0]])
+    if head.find(_CL, at + 2) >= 0:
+        return False  # more than one
+    stop = head.find(b"\r\n", at + 2)
+    value = payload[at + len(_CL) : stop if stop >= 0 else end].strip()  # (as _value reads it)
     number = ascii_number(value)
     return (number if number is not None else _declared_length([value])) == body_len
 
