@@ -83,20 +83,23 @@ class Report:
         """A message that could not be used at all: counted and shown."""
         self.counts[Count.SKIPPED] += 1
         self.count_limits(reason)
-        self._say(origin, reason, reason)
+        self._say(origin, reason, "", reason)
 
     def warn(self, reason: str, origin: str = "", detail: str = "") -> None:
         """Something kept but changed, incomplete or unrepresentable."""
         self.warnings[reason] += 1
-        self.count_limits(f"{reason} {detail}")
-        self._say(origin, f"{reason}{': ' + detail if detail else ''}", reason, prefix="warning: ")
+        self.count_limits(f"{reason} {detail}" if detail else reason)
+        self._say(origin, reason, detail, reason, prefix="warning: ")
 
-    def _say(self, origin: str, text: str, key: str, prefix: str = "") -> None:
+    def _say(self, origin: str, text: str, detail: str, key: str, prefix: str = "") -> None:
+        """Show ``text`` (and ``detail``) unless ``key`` has been shown often enough already. (The
+        line is made only when shown: a warning repeated for every connection, e.g. the open
+        limit's, then costs a counter.)"""
         if self.emit is None:
             return
         self._lines_per_reason[key] += 1
         n = self._lines_per_reason[key]
         if n <= self.max_lines_per_reason:
-            self.emit(f"{origin + ': ' if origin else ''}{prefix}{text}")
+            self.emit(f"{origin + ': ' if origin else ''}{prefix}{text}{': ' + detail if detail else ''}")
         elif n == self.max_lines_per_reason + 1:
             self.emit(f"{prefix}(further '{key}' messages are counted in the summary only)")

@@ -9,6 +9,7 @@ looks only at connections whose deadline passed, O(expired) per sweep, not O(ope
 from __future__ import annotations
 
 import heapq
+from functools import lru_cache
 
 from ..limits import limit_note
 from ..model import Closed, FlowEvent
@@ -18,6 +19,12 @@ from .state import ConnState
 
 SECOND = 1_000_000_000
 REUSED = "its fd was reused by a new connection"
+
+
+@lru_cache(maxsize=8)
+def _open_limit_note(limit: int) -> str:
+    """The note of every connection the open limit ends (the same for a run: made once)."""
+    return limit_note("open_connections", f"ended early: more than {limit} connections open, this one idle longest")
 
 
 class Lifecycle:
@@ -73,8 +80,7 @@ class Lifecycle:
         """Over --max-connections: end the connection idle longest (FIN, HAR entries); a later
         capture of it starts a new connection, as a straggler after a close does."""
         c = next(iter(self._open.values()))
-        note = limit_note("open_connections", f"ended early: more than {self.limits.open_connections} connections "
-                          "open, this one idle longest")
+        note = _open_limit_note(self.limits.open_connections)
         self.report.warn("connection ended early (too many open)", detail=note)
         self._close(c, "too many open connections", out, (note,))
 
