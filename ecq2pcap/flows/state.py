@@ -37,7 +37,7 @@ class ConnState:
     unroled: list = field(default_factory=list)  # (time, capture, rank) waiting for the role (which end was hooked)
     unroled_bytes: int = 0
     seen_types: set = field(default_factory=set)  # data types (read/write) seen so far
-    shape: Shape = field(default_factory=Shape)  # what its bytes showed (placement of tuple-less captures)
+    shape: Shape | None = None  # what its bytes showed (placement of tuple-less captures; made at the first)
     last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp)
     reemits: int = 0
     late: int = 0

@@ -46,13 +46,14 @@ from .endpoints import SyntheticEndpoints
 from .normalize import Normalizer
 from .emission import chunks, direction_of, is_reemit
 from .lifecycle import REUSED, SECOND, Lifecycle
-from .placement import EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, cannot_continue
+from .placement import EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, Shape, cannot_continue
 from .roles import infer_role
 from .state import ConnState
 
 ROLE_WAIT_BYTES = 4 << 20  # at most this much of a connection waits for its role
 MAX_UUIDS = 8  # uuids named in a connection's SYN comment (each chunk's comment names its own)
 PRE, REAL = 0, 1  # at equal times a connection's tuple-less (first) captures go before the others
+_NO_SHAPE = Shape()  # (read only) the shape of a connection none of whose bytes was looked at yet
 
 
 class ConnectionTable(Lifecycle):
@@ -134,6 +135,8 @@ class ConnectionTable(Lifecycle):
                 c.role, c.role_known = role, True
         c.seen_types.add(cap.data_type)
         if cap.uuid is None:  # (v2: its tuple comes from connect lines; placement reads the shape)
+            if c.shape is None:
+                c.shape = Shape()
             c.shape.update(cap)
         c.last_ts = max(c.last_ts, ts)
         if not c.opened and cap.uuid and cap.uuid not in c.uuids and len(c.uuids) < MAX_UUIDS:
@@ -166,7 +169,7 @@ class ConnectionTable(Lifecycle):
                 self._placement.hold(group, ts, cap)  # v2: a new connection on this fd waits for its accept line
                 return None
             c = self._by_key.get((group, tup))
-            if c is not None and not c.closed and cannot_continue(c.shape, cap):
+            if c is not None and not c.closed and cannot_continue(c.shape or _NO_SHAPE, cap):
                 self.report.count(Count.BEFORE_TUPLE_SPLIT)  # a new connection started before its accept line
                 self._placement.hold(group, ts, cap, new_connection=True)
                 return None
