@@ -191,21 +191,14 @@ class PcapngSink:
               isns: tuple[int, int] | None = None) -> list[bytes]:
         real_port = conn.server[1]
         shown_port = self.port_map.server_port(real_port)
-        # (client→server, server→client): the captured process's sends are outbound
-        flags = (FLAG_OUTBOUND, FLAG_INBOUND) if conn.outbound(Direction.C2S) else (FLAG_INBOUND, FLAG_OUTBOUND)
-        endpoints = f"{conn.id}|{conn.client[0]}|{conn.client[1]}|{conn.server[0]}|{real_port}".encode()
+        # (client→server, server→client): the captured process's sends are outbound (Connection.outbound)
+        flags = (FLAG_OUTBOUND, FLAG_INBOUND) if conn.process_role == "client" else (FLAG_INBOUND, FLAG_OUTBOUND)
+        if isns is None:  # each side's from the endpoints: crc32 of them and "|c" or "|s", the first part's done once
+            endpoints = zlib.crc32(f"{conn.id}|{conn.client[0]}|{conn.client[1]}|{conn.server[0]}|{real_port}".encode())
+            isns = (zlib.crc32(b"|c", endpoints), zlib.crc32(b"|s", endpoints))
         try:
-            flow = PacketBlocks(
-                conn.client[0],
-                conn.client[1],
-                conn.server[0],
-                shown_port,
-                client_isn=isns[0] if isns else zlib.crc32(endpoints + b"|c"),
-                server_isn=isns[1] if isns else zlib.crc32(endpoints + b"|s"),
-                link_type=self.link_type,
-                mss=self.mss,
-                flags=flags,
-            )
+            flow = PacketBlocks(conn.client[0], conn.client[1], conn.server[0], shown_port, client_isn=isns[0],
+                                server_isn=isns[1], link_type=self.link_type, mss=self.mss, flags=flags)
         except ValueError as e:  # unparsable or mixed-family addresses
             self._conns[conn.id] = _Conn(conn, None, flags, 0)
             if self.report is not None:
