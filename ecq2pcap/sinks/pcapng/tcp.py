@@ -85,6 +85,28 @@ for _v6, _ethertype in ((False, b"\x08\x00"), (True, b"\x86\xdd")):
     _PREFIXES[LINKTYPE_ETHERNET, _v6] = (SERVER_MAC + CLIENT_MAC + _ethertype, CLIENT_MAC + SERVER_MAC + _ethertype)
 
 
+ENDPOINTS_KEPT = 1024  # address pairs whose packed form is kept (a client talks to a few servers, again and again)
+_ENDPOINTS: dict[tuple[str, str, int], tuple[bool, tuple[bytes, bytes], bytes, bytes, int]] = {}
+
+
+def _endpoints(client_ip: str, server_ip: str, link_type: int) -> tuple[bool, tuple[bytes, bytes], bytes, bytes, int]:
+    """(IPv6, link-layer headers, client and server addresses packed, their sum mod 0xFFFF) of a
+    connection: the same for every connection between the two (kept in :data:`_ENDPOINTS`)."""
+    v6 = ":" in client_ip
+    prefixes = _PREFIXES.get((link_type, v6))
+    if prefixes is None:
+        raise ValueError(f"unsupported link type {link_type}")
+    if v6 != (":" in server_ip):
+        raise ValueError(f"mixed IPv4/IPv6 endpoints: {client_ip} and {server_ip}")
+    try:  # (inet_pton: ~10× faster than ipaddress)
+        c, s = _pton(_AF_INET6 if v6 else _AF_INET, client_ip), _pton(_AF_INET6 if v6 else _AF_INET, server_ip)
+    except OSError:  # what inet_pton refuses and ipaddress takes (a scoped fe80::1%eth0), or a ValueError
+        make = ipaddress.IPv6Address if v6 else ipaddress.IPv4Address
+        c, s = make(client_ip).packed, make(server_ip).packed
+    # the addresses' sum, the same for both directions (only its residue mod 0xFFFF matters: see _sum)
+    return v6, prefixes, c, s, (int.from_bytes(c, "big") + int.from_bytes(s, "big")) % 0xFFFF
+
+
 class Side:
     """Per-sender state and constants (one for each direction)."""
 
@@ -122,20 +144,15 @@ class TcpFlow:
     ):
         if not 1 <= mss <= MAX_MSS:
             raise ValueError(f"mss must be 1..{MAX_MSS}, not {mss}")
-        self.v6 = v6 = ":" in client_ip
-        prefixes = _PREFIXES.get((link_type, v6))
-        if prefixes is None:
-            raise ValueError(f"unsupported link type {link_type}")
-        if v6 != (":" in server_ip):
-            raise ValueError(f"mixed IPv4/IPv6 endpoints: {client_ip} and {server_ip}")
-        try:  # (inet_pton: ~10× faster than ipaddress, one connection's worth of work per event here)
-            c, s = _pton(_AF_INET6 if v6 else _AF_INET, client_ip), _pton(_AF_INET6 if v6 else _AF_INET, server_ip)
-        except OSError:  # what inet_pton refuses and ipaddress takes (a scoped fe80::1%eth0), or a ValueError
-            make = ipaddress.IPv6Address if v6 else ipaddress.IPv4Address
-            c, s = make(client_ip).packed, make(server_ip).packed
+        key = (client_ip, server_ip, link_type)
+        known = _ENDPOINTS.get(key)
+        if known is None:
+            known = _endpoints(client_ip, server_ip, link_type)
+            if len(_ENDPOINTS) >= ENDPOINTS_KEPT:
+                _ENDPOINTS.clear()
+            _ENDPOINTS[key] = known
+        self.v6, prefixes, c, s, addresses = known
         self.mss = mss
-        # the addresses' sum, the same for both directions (only its residue mod 0xFFFF matters: see _sum)
-        addresses = (int.from_bytes(c, "big") + int.from_bytes(s, "big")) % 0xFFFF
         self._sides = (
             Side(prefixes[0], c, s, client_port, server_port, client_isn, addresses),
             Side(prefixes[1], s, c, server_port, client_port, server_isn, addresses),
