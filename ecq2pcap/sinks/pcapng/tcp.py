@@ -73,11 +73,6 @@ def _sum(data) -> int:
     return x % 0xFFFF * 256 % 0xFFFF
 
 
-def _checksum(total: int) -> int:
-    r = total % 0xFFFF
-    return 0xFFFF ^ (r or 0xFFFF)
-
-
 _AF_INET, _AF_INET6, _pton = socket.AF_INET, socket.AF_INET6, socket.inet_pton
 # (link type, IPv6) -> the link-layer headers of the client's and the server's packets
 _PREFIXES = {(LINKTYPE_RAW, False): (b"", b""), (LINKTYPE_RAW, True): (b"", b"")}
@@ -176,9 +171,12 @@ class TcpFlow:
         total = me.const + tcp_len + seq + ack + off_flags
         if options:
             total += int.from_bytes(options, "big")
-        if payload:
+        n = len(payload)
+        if n > SUM_SHORT:
             total += _sum(payload)
-        csum = _checksum(total)
+        elif n:  # (_sum's first case, written out: no call, and total's % below does its work)
+            total += int.from_bytes(payload, "big") << 8 if n & 1 else int.from_bytes(payload, "big")
+        csum = 0xFFFF ^ (total % 0xFFFF or 0xFFFF)  # (the checksum of a sum: 0 stands for 0xFFFF)
         off, fl = off_flags >> 8, flags
         if self.v6:
             return _IP6_TCP.pack(
@@ -187,7 +185,7 @@ class TcpFlow:
         ident = me.ident
         me.ident = (ident + 1) & 0xFFFF
         ip_len = 20 + tcp_len
-        ip_csum = _checksum(me.ip_const + ip_len + ident)
+        ip_csum = 0xFFFF ^ ((me.ip_const + ip_len + ident) % 0xFFFF or 0xFFFF)
         return _IP4_TCP.pack(
             0x45, 0, ip_len, ident, 0x4000, TTL, 6, ip_csum, me.src, me.dst,
             me.sport, me.dport, seq, ack, off, fl, WINDOW, csum, 0,
