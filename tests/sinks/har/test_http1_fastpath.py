@@ -322,3 +322,37 @@ def test_random_traffic_gives_identical_exchanges(seed, monkeypatch):
             kw["reorder_window_ns"] = 5 * MS
         assert replay(steps, True, **kw) == replay(steps, False, **kw), steps
     assert fast.hits > 100  # the fast path was exercised, not just the fallback
+
+
+# -- (4) the header lines it keeps ------------------------------------------------------------
+
+
+def test_kept_header_lines_are_bounded_and_read_as_the_first_time():
+    """The fast path keeps header lines it has read (clients repeat them); a flood of distinct
+    lines keeps at most LINES_KEPT, none longer than LINE_KEPT_BYTES, and a kept line gives what
+    reading it afresh gives, Content-Length and framing included."""
+    from ecq2pcap.payloads.http1 import fast
+    from ecq2pcap.payloads.http1.events import Body
+
+    def plain(whole):  # a WholeMessage as data: its events (msgspec Structs compare by value) and size
+        return None if whole is None else (whole.events, whole.unconsumed)
+
+    def request(lines: list[bytes]) -> bytearray:
+        return bytearray(b"GET / HTTP/1.1\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n")
+
+    fast._LINES.clear()
+    for i in range(3 * fast.LINES_KEPT // 10):
+        head = request([b"Host: h%d" % i, *(b"X-%d-%d: %s" % (i, j, b"v" * (j * 60)) for j in range(10))])
+        assert fast.fast_request(head, 0, 65536, 65536) is not None
+        assert len(fast._LINES) <= fast.LINES_KEPT
+    assert max(map(len, fast._LINES)) <= fast.LINE_KEPT_BYTES
+    shapes = [[b"Host: a", b"Content-Length: 2"], [b"Host: a", b"Content-Length: 2", b"content-length: 2"],
+              [b"Host: a", b"Content-Length: x2"], [b"Host: a", b"Transfer-Encoding: chunked"], [b"Host: a", b" fold"],
+              [b"Host: a", b"host: a"], [b"Accept: */*", b"HOST: a"]]
+    for lines in shapes:
+        fast._LINES.clear()
+        first = fast.fast_request(request(lines) + b"ok", 0, 65536, 65536)
+        again = fast.fast_request(request(lines) + b"ok", 0, 65536, 65536)  # every line kept by now
+        assert plain(first) == plain(again)
+    assert plain(fast.fast_request(request([b"Host: a", b"Content-Length: 2"]) + b"ok", 0, 65536, 65536))[0][1] == \
+        Body(b"ok")
