@@ -1,5 +1,5 @@
-"""HTTP/1 header fields as text: the one-pass decode of all-UTF-8 heads gives what the per-field
-reading (:func:`~ecq2pcap.payloads.http1.grammar.text`: UTF-8, else Latin-1) gives, on any bytes."""
+"""HTTP/1 header fields as text: what the per-field reading (:func:`~ecq2pcap.payloads.http1.grammar.text`:
+UTF-8, else Latin-1) gives, on any bytes, read afresh or kept from before."""
 
 from __future__ import annotations
 
@@ -18,3 +18,19 @@ def test_headers_read_each_field_as_text_reads_it(fields):
 
 def test_one_latin_1_field_leaves_the_utf_8_ones_utf_8():
     assert _headers([(b"X", b"caf\xe9"), (b"Y", "é".encode())]) == [("X", "café"), ("Y", "é")]
+
+
+def test_fields_kept_as_text_are_bounded_and_read_as_the_first_time():
+    # fields read before are kept as text (the fast path hands the same ones again); a flood of distinct
+    # fields keeps at most FIELDS_KEPT, none longer than FIELD_KEPT_BYTES, and a kept one reads as afresh
+    from ecq2pcap.payloads.http1 import messages
+
+    messages._TEXTS.clear()
+    for i in range(3 * messages.FIELDS_KEPT // 8):
+        _headers([(b"X-%d-%d" % (i, j), b"v" * (j * 40)) for j in range(8)])
+        assert len(messages._TEXTS) <= messages.FIELDS_KEPT
+    assert max(len(n) + len(v) for n, v in messages._TEXTS) <= messages.FIELD_KEPT_BYTES
+    fields = [(b"Host", b"caf\xc3\xa9"), (b"X-Latin", b"caf\xe9"), (b"caf\xe9", b"x")]
+    first = _headers(fields)
+    assert _headers(list(fields)) == first == [(text(n), text(v)) for n, v in fields]
+    assert all(f in messages._TEXTS for f in fields)
