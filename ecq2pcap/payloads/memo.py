@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-__all__ = ["Memo"]
+__all__ = ["Memo", "KEYS_KEPT", "KEY_KEPT_SIZE"]
+
+KEYS_KEPT, KEY_KEPT_SIZE = 4096, 256  # header lines of at most 256 bytes, 4,096 of them: ~1 MiB at most
 
 
 class Memo:
@@ -26,7 +28,7 @@ class Memo:
 
     __slots__ = ("known", "compute", "size", "max_size", "max_entries")
 
-    def __init__(self, compute: Callable[[Any], Any], *, max_entries: int, max_size: int,
+    def __init__(self, compute: Callable[[Any], Any], *, max_entries: int = KEYS_KEPT, max_size: int = KEY_KEPT_SIZE,
                  size: Callable[[Any], int] = len) -> None:
         self.known: dict = {}
         self.compute = compute

@@ -22,14 +22,14 @@ def test_one_latin_1_field_leaves_the_utf_8_ones_utf_8():
 
 def test_fields_kept_as_text_are_bounded_and_read_as_the_first_time():
     # fields read before are kept as text (the fast path hands the same ones again); a flood of distinct
-    # fields keeps at most FIELDS_KEPT, none longer than FIELD_KEPT_BYTES, and a kept one reads as afresh
+    # fields keeps at most its max_entries, none longer than its max_size, and a kept one reads as afresh
     from ecq2pcap.payloads.http1 import messages
 
     messages._TEXTS.known.clear()
-    for i in range(3 * messages.FIELDS_KEPT // 8):
+    for i in range(3 * messages._TEXTS.max_entries // 8):
         _headers([(b"X-%d-%d" % (i, j), b"v" * (j * 40)) for j in range(8)])
-        assert len(messages._TEXTS.known) <= messages.FIELDS_KEPT
-    assert max(len(n) + len(v) for n, v in messages._TEXTS.known) <= messages.FIELD_KEPT_BYTES
+        assert len(messages._TEXTS.known) <= messages._TEXTS.max_entries
+    assert max(len(n) + len(v) for n, v in messages._TEXTS.known) <= messages._TEXTS.max_size
     fields = [(b"Host", b"caf\xc3\xa9"), (b"X-Latin", b"caf\xe9"), (b"caf\xe9", b"x")]
     first = _headers(fields)
     assert _headers(list(fields)) == first == [(text(n), text(v)) for n, v in fields]

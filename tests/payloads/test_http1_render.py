@@ -430,3 +430,24 @@ def test_fast_exit_is_taken_for_agreeing_framing(monkeypatch):
     repair_rendered(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     repair_rendered(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     assert len(calls) == 2
+
+
+_LINE_BYTES = st.sampled_from([b"Host", b"X-A", b"Bad Name", b":", b" ", b"\t", b"a", b"\r", b"\n", b"\r\n", b"\x00",
+                               b"\xe9", b"v", b"Content-Length", b"1"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(lines=st.lists(st.lists(_LINE_BYTES, max_size=6).map(b"".join), min_size=1, max_size=4))
+def test_header_lines_are_checked_as_one_regex_over_the_head_checks_them(lines):
+    """repair_rendered checks each header line on its own (what it found kept by line); a head passes
+    exactly when the one regex over all its lines, the straightforward check, accepts it."""
+    import re
+
+    block = re.compile(rb"%s:%s(?:\r\n%s:%s)*" % ((http1_render._TOKEN, http1_render._FIELD_VALUE) * 2))
+    head = b"GET / HTTP/1.1\r\n" + b"\r\n".join(lines)
+    payload = head + b"\r\n\r\n"
+    end = payload.find(b"\r\n\r\n")
+    eol = payload.find(b"\r\n", 0, end)
+    expected = eol < 0 or block.fullmatch(payload, eol + 2, end) is not None
+    for _ in range(2):  # the second time from what was kept
+        assert (repair_rendered(payload)[1] != (http1_render.NOT_HTTP1,)) == expected

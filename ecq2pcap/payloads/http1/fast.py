@@ -25,7 +25,6 @@ _HOST, _LENGTH, _H11 = 0, 1, 2  # what a header name means here (_FRAMING); othe
 _FRAMING = {b"host": _HOST, b"content-length": _LENGTH, b"transfer-encoding": _H11, b"upgrade": _H11}
 # What each header line says, kept (..memo): a client's repeated User-Agent/Accept/Host lines skip FIELD_LINE's
 # match, ~3/4 of a head's cost (~4.5k instructions a line; a lookup ~0.2k).
-LINES_KEPT, LINE_KEPT_BYTES = 4096, 256
 
 
 def _field(line: bytes) -> tuple | None:
@@ -42,7 +41,7 @@ def _field(line: bytes) -> tuple | None:
     return field, kind, number
 
 
-_LINES = Memo(_field, max_entries=LINES_KEPT, max_size=LINE_KEPT_BYTES)
+_LINES = Memo(_field)
 
 
 def _head(buf: bytearray, pos: int, max_line: int, max_head: int):

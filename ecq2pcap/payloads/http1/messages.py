@@ -78,9 +78,7 @@ def body_error(what: str, reason: str, msg: HttpMessage, eof: bool, at_eof: bool
 
 # Header fields read before, as text (..memo): the fast path hands the same fields again and again (a
 # client's repeated lines), and a lookup is ~2× cheaper than decoding them.
-FIELDS_KEPT, FIELD_KEPT_BYTES = 4096, 256
-_TEXTS = Memo(lambda field: (text(field[0]), text(field[1])), max_entries=FIELDS_KEPT, max_size=FIELD_KEPT_BYTES,
-              size=lambda field: len(field[0]) + len(field[1]))
+_TEXTS = Memo(lambda field: (text(field[0]), text(field[1])), size=lambda field: len(field[0]) + len(field[1]))
 
 
 def _headers(fields: Fields) -> list[tuple[str, str]]:

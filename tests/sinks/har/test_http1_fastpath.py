@@ -329,7 +329,7 @@ def test_random_traffic_gives_identical_exchanges(seed, monkeypatch):
 
 def test_kept_header_lines_are_bounded_and_read_as_the_first_time():
     """The fast path keeps header lines it has read (clients repeat them); a flood of distinct
-    lines keeps at most LINES_KEPT, none longer than LINE_KEPT_BYTES, and a kept line gives what
+    lines keeps at most its max_entries, none longer than its max_size, and a kept line gives what
     reading it afresh gives, Content-Length and framing included."""
     from ecq2pcap.payloads.http1 import fast
     from ecq2pcap.payloads.http1.events import Body
@@ -341,11 +341,11 @@ def test_kept_header_lines_are_bounded_and_read_as_the_first_time():
         return bytearray(b"GET / HTTP/1.1\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n")
 
     fast._LINES.known.clear()
-    for i in range(3 * fast.LINES_KEPT // 10):
+    for i in range(3 * fast._LINES.max_entries // 10):
         head = request([b"Host: h%d" % i, *(b"X-%d-%d: %s" % (i, j, b"v" * (j * 60)) for j in range(10))])
         assert fast.fast_request(head, 0, 65536, 65536) is not None
-        assert len(fast._LINES.known) <= fast.LINES_KEPT
-    assert max(map(len, fast._LINES.known)) <= fast.LINE_KEPT_BYTES
+        assert len(fast._LINES.known) <= fast._LINES.max_entries
+    assert max(map(len, fast._LINES.known)) <= fast._LINES.max_size
     shapes = [[b"Host: a", b"Content-Length: 2"], [b"Host: a", b"Content-Length: 2", b"content-length: 2"],
               [b"Host: a", b"Content-Length: x2"], [b"Host: a", b"Transfer-Encoding: chunked"], [b"Host: a", b" fold"],
               [b"Host: a", b"host: a"], [b"Accept: */*", b"HOST: a"]]
