@@ -19,12 +19,13 @@ from msgspec.structs import replace
 from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
 from ..payloads.h2dump import parse_h2_dump
 from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
-from ..payloads.http1_render import repair_rendered, starts_http1_message
+from ..payloads.http1_render import NOT_HTTP1, repair_rendered, starts_http1_message
 
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
 MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
 
 _RENDERED, _H2_DUMP = PayloadForm.HTTP1_RENDERED, PayloadForm.H2_DUMP  # (Enum members: ~0.15 µs to read on 3.11)
+_NOT_HTTP1 = (NOT_HTTP1,)
 
 
 class Normalizer:
@@ -65,6 +66,8 @@ class Normalizer:
             if not self.repair_http1:
                 return b"", payload, ()
             wire, changes = repair_rendered(payload)
+            if self._protocol is None and wire and changes[:1] != _NOT_HTTP1:
+                self._protocol = Protocol.HTTP1  # (repair read its start line: what protocol_of would find again)
             return b"", wire, changes
         if form is PayloadForm.H2_DUMP or (ectype in (1, 2) and is_raw_preface(payload)):
             return self._h2_frames(payload, form, direction)

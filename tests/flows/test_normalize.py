@@ -51,3 +51,27 @@ def test_normalizing_after_the_table_makes_the_chunks_the_table_makes(path):
     later = [made for event in table_events(path, normalize=False) for made in normalizing.take(event)]
     assert [repr(e) for e in later] == [repr(e) for e in here]
     assert any(e.wire != e.raw for e in here if type(e) is Chunk) or "v2" in path.name  # (v2 sends raw bytes)
+
+
+@pytest.mark.parametrize("payload", [
+    b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    b"PRI * HTTP/1.1\r\n\r\n",
+    b"not http at all\r\n\r\n",
+    b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nhello",
+    b"\r\n\r\n",
+])
+@pytest.mark.parametrize("direction", [Direction.C2S, Direction.S2C])
+def test_a_rendered_first_message_decides_the_protocol_as_its_wire_bytes_do(payload, direction):
+    # the normalizer takes the protocol from the repair (which read the start line); it is what the
+    # connection's first wire bytes say by the general rule
+    from ecq2pcap.model import PayloadForm, Protocol
+    from ecq2pcap.payloads.h2 import starts_h2_connection
+    from ecq2pcap.payloads.http1_render import starts_http1_message
+
+    norm = Normalizer()
+    _, wire, _ = norm.wire_of(payload, PayloadForm.HTTP1_RENDERED, 1, direction)
+    expected = (Protocol.HTTP2 if starts_h2_connection(direction, wire) else
+                Protocol.HTTP1 if starts_http1_message(wire) else Protocol.UNKNOWN)
+    assert norm.protocol_of(PayloadForm.HTTP1_RENDERED, direction, wire) == expected
