@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .memo import Memo
+from ..memo import Memo
 from .numbers import ascii_number
 
 __all__ = ["repair_rendered", "starts_http1_message", "NOT_HTTP1"]

@@ -11,7 +11,7 @@ give identical exchanges (a test holds them to it).
 
 from __future__ import annotations
 
-from ..memo import Memo
+from ...memo import Memo
 from .events import RequestHead, ResponseHead
 from .grammar import DIGITS, FIELD_LINE, REQUEST_LINE, STATUS_LINE
 from .readers import WholeMessage
@@ -23,8 +23,6 @@ NO_BODY_METHODS = ("HEAD", "CONNECT")  # their responses are framed by the reque
 _VERSIONS = (b"1.1", b"1.0")
 _HOST, _LENGTH, _H11 = 0, 1, 2  # what a header name means here (_FRAMING); other names are just kept
 _FRAMING = {b"host": _HOST, b"content-length": _LENGTH, b"transfer-encoding": _H11, b"upgrade": _H11}
-# What each header line says, kept (..memo): a client's repeated User-Agent/Accept/Host lines skip FIELD_LINE's
-# match, ~3/4 of a head's cost (~4.5k instructions a line; a lookup ~0.2k).
 
 
 def _field(line: bytes) -> tuple | None:
@@ -41,6 +39,8 @@ def _field(line: bytes) -> tuple | None:
     return field, kind, number
 
 
+# what each header line says, kept (ecq2pcap.memo): a client's repeated User-Agent/Accept/Host lines skip FIELD_LINE's
+# match, ~3/4 of a head's cost (~4.5k instructions a line; a lookup ~0.2k)
 _LINES = Memo(_field)
 
 

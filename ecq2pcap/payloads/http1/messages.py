@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...limits import limit_note
 from ..http import HttpMessage, HttpRequest, HttpResponse
-from ..memo import Memo
+from ...memo import Memo
 from ..numbers import ascii_number
 from .events import End, Fields, RequestHead, ResponseHead
 from .grammar import text
@@ -76,7 +76,7 @@ def body_error(what: str, reason: str, msg: HttpMessage, eof: bool, at_eof: bool
     return f"{what} body did not frame ({reason}): {msg.body_size} bytes kept"
 
 
-# Header fields read before, as text (..memo): the fast path hands the same fields again and again (a
+# Header fields read before, as text (ecq2pcap.memo): the fast path hands the same fields again and again (a
 # client's repeated lines), and a lookup is ~2× cheaper than decoding them.
 _TEXTS = Memo(lambda field: (text(field[0]), text(field[1])), size=lambda field: len(field[0]) + len(field[1]))
 

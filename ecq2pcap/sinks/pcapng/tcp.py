@@ -21,6 +21,7 @@ import socket
 import struct
 from itertools import repeat
 
+from ...memo import Memo
 from ...model import Direction
 from .blocks import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
@@ -80,13 +81,11 @@ for _v6, _ethertype in ((False, b"\x08\x00"), (True, b"\x86\xdd")):
     _PREFIXES[LINKTYPE_ETHERNET, _v6] = (SERVER_MAC + CLIENT_MAC + _ethertype, CLIENT_MAC + SERVER_MAC + _ethertype)
 
 
-ENDPOINTS_KEPT = 1024  # address pairs whose packed form is kept (a client talks to a few servers, again and again)
-_ENDPOINTS: dict[tuple[str, str, int], tuple[bool, tuple[bytes, bytes], bytes, bytes, int]] = {}
-
-
-def _endpoints(client_ip: str, server_ip: str, link_type: int) -> tuple[bool, tuple[bytes, bytes], bytes, bytes, int]:
+def _endpoints(key: tuple[str, str, int]) -> tuple[bool, tuple[bytes, bytes], bytes, bytes, int]:
     """(IPv6, link-layer headers, client and server addresses packed, their sum mod 0xFFFF) of a
-    connection: the same for every connection between the two (kept in :data:`_ENDPOINTS`)."""
+    connection (``key``: client and server address, link type): the same for every connection
+    between the two (kept in :data:`_ENDPOINTS`)."""
+    client_ip, server_ip, link_type = key
     v6 = ":" in client_ip
     prefixes = _PREFIXES.get((link_type, v6))
     if prefixes is None:
@@ -100,6 +99,11 @@ def _endpoints(client_ip: str, server_ip: str, link_type: int) -> tuple[bool, tu
         c, s = make(client_ip).packed, make(server_ip).packed
     # the addresses' sum, the same for both directions (only its residue mod 0xFFFF matters: see _sum)
     return v6, prefixes, c, s, (int.from_bytes(c, "big") + int.from_bytes(s, "big")) % 0xFFFF
+
+
+# address pairs (a client talks to a few servers, again and again): inet_pton, the checks and the sum were ~6k of
+# a connection's ~20k instructions to set up
+_ENDPOINTS = Memo(_endpoints, max_entries=1024, size=lambda key: len(key[0]) + len(key[1]))
 
 
 class Side:
@@ -140,13 +144,7 @@ class TcpFlow:
         if not 1 <= mss <= MAX_MSS:
             raise ValueError(f"mss must be 1..{MAX_MSS}, not {mss}")
         key = (client_ip, server_ip, link_type)
-        known = _ENDPOINTS.get(key)
-        if known is None:
-            known = _endpoints(client_ip, server_ip, link_type)
-            if len(_ENDPOINTS) >= ENDPOINTS_KEPT:
-                _ENDPOINTS.clear()
-            _ENDPOINTS[key] = known
-        self.v6, prefixes, c, s, addresses = known
+        self.v6, prefixes, c, s, addresses = _ENDPOINTS.known.get(key) or _ENDPOINTS.miss(key)
         self.mss = mss
         self._sides = (
             Side(prefixes[0], c, s, client_port, server_port, client_isn, addresses),

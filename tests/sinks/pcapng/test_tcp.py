@@ -239,19 +239,19 @@ def test_mixed_address_families_rejected():
 
 def test_endpoints_kept_are_bounded_and_give_the_same_packets():
     # a connection's packed addresses are kept by address pair (clients talk to the same servers again
-    # and again); a flood of distinct pairs keeps at most ENDPOINTS_KEPT, and a kept pair's packets are
+    # and again); a flood of distinct pairs keeps at most its max_entries, and a kept pair's packets are
     # those of a pair seen for the first time
     from ecq2pcap.sinks.pcapng import tcp
 
-    tcp._ENDPOINTS.clear()
-    for i in range(3 * tcp.ENDPOINTS_KEPT):
+    tcp._ENDPOINTS.known.clear()
+    for i in range(3 * tcp._ENDPOINTS.max_entries):
         TcpFlow(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", 1000, "192.0.2.1", 443)
-        assert len(tcp._ENDPOINTS) <= tcp.ENDPOINTS_KEPT
+        assert len(tcp._ENDPOINTS.known) <= tcp._ENDPOINTS.max_entries
     for client, server in (("10.0.0.1", "192.0.2.1"), ("fe80::1%eth0", "2001:db8::2")):
         first = TcpFlow(client, 1000, server, 443, client_isn=7, server_isn=9)
         kept = TcpFlow(client, 1000, server, 443, client_isn=7, server_isn=9)
-        assert (client, server, LINKTYPE_ETHERNET) in tcp._ENDPOINTS
+        assert (client, server, LINKTYPE_ETHERNET) in tcp._ENDPOINTS.known
         assert first.handshake() + first.data(C2S, b"hello") == kept.handshake() + kept.data(C2S, b"hello")
     with pytest.raises(ValueError, match="mixed"):
         TcpFlow("10.0.0.1", 1000, "2001:db8::2", 443)
-    assert ("10.0.0.1", "2001:db8::2", LINKTYPE_ETHERNET) not in tcp._ENDPOINTS
+    assert ("10.0.0.1", "2001:db8::2", LINKTYPE_ETHERNET) not in tcp._ENDPOINTS.known

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecq2pcap.payloads.memo import Memo
+from ecq2pcap.memo import Memo
 
 
 def test_a_known_key_is_not_computed_again_and_false_answers_are_not_kept():

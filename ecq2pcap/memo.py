@@ -1,12 +1,12 @@
-"""What was worked out about a header line, kept for the next time it comes (:class:`Memo`).
+"""What was worked out about a small, repeating input, kept for the next time it comes (:class:`Memo`).
 
-A client sends the same ``User-Agent``, ``Accept`` and ``Host`` lines in every request, and a
-server the same ``Server`` and ``Content-Type`` lines: HTTP/1 parsing asks the same questions
-of the same bytes again and again. A :class:`Memo` answers them with one dict lookup (~0.2k
-instructions) instead of a regex match and a few calls (~5k).
+A client sends the same ``User-Agent``, ``Accept`` and ``Host`` lines in every request, a server
+the same ``Server`` and ``Content-Type`` lines, and both talk between the same few addresses:
+parsing asks the same questions of the same bytes again and again. A :class:`Memo` answers them
+with one dict lookup (~0.2k instructions) instead of a regex match and a few calls (~5k).
 
 Memory stays bounded on any input: only small keys are kept, and at most ``max_entries`` of
-them (then it starts again: a flood of distinct lines costs their computation, nothing more).
+them (then it starts again: a flood of distinct keys costs their computation, nothing more).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["Memo", "KEYS_KEPT", "KEY_KEPT_SIZE"]
 
-KEYS_KEPT, KEY_KEPT_SIZE = 4096, 256  # header lines of at most 256 bytes, 4,096 of them: ~1 MiB at most
+KEYS_KEPT, KEY_KEPT_SIZE = 4096, 256  # e.g. header lines of at most 256 bytes, 4,096 of them: ~1 MiB at most
 
 
 class Memo:
