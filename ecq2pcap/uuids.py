@@ -124,14 +124,15 @@ def _parse_new(uuid: str) -> UuidInfo:
             _keep(uuid, info)
         return info
     # one regex instead of the general walk, which gives the same (a test holds them to it)
-    pid, tid, comm, fd, tup = int(m[1]), int(m[2]), m[3].rstrip("\x00"), int(m[4]), _tuple_of(*m.group(7, 8, 9, 10, 6))
-    write = m[5] == "1"
-    info = UuidInfo("openssl", pid, tid, comm, fd, _DATA_TYPES[write], tup)
+    pid, tid, comm, fd, dt, tuple_text, src, sport, dst, dport = m.groups()  # (one call for the ten groups)
+    tup = _tuple_of(src, sport, dst, dport, tuple_text)
+    write = dt == "1"
+    info = UuidInfo("openssl", int(pid), int(tid), comm.rstrip("\x00"), int(fd), _DATA_TYPES[write], tup)
     if len(uuid) <= PARSED_CHARS:
         _keep(uuid, info)
         at = m.start(5)  # the other direction's uuid differs only there
         _keep(f"{uuid[:at]}{'0' if write else '1'}{uuid[at + 1:]}",
-              UuidInfo("openssl", pid, tid, comm, fd, _DATA_TYPES[not write], tup))
+              UuidInfo("openssl", info.pid, info.tid, info.comm, info.fd, _DATA_TYPES[not write], tup))
     return info
 
 
