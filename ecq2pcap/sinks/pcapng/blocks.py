@@ -38,8 +38,8 @@ FLAG_OUTBOUND = 2
 MAX_OPTION_LEN = 0xFFFF - 3  # option length is 16 bits; keep the padded length in range too
 
 U32 = struct.Struct("=I")
-OPTION_HEADER = struct.Struct("=HH")  # code, unpadded length
-END_OF_OPTIONS = OPTION_HEADER.pack(OPT_ENDOFOPT, 0)
+_OPT_HDR = struct.Struct("=HH")
+END_OF_OPTIONS = _OPT_HDR.pack(OPT_ENDOFOPT, 0)
 FLAGS_OPTION = struct.Struct("=HHI")  # code, length 4, value
 _BLOCK_HDR = struct.Struct("=II")  # type, total length
 _SHB_BODY = struct.Struct("=IHHq")  # magic, major, minor, section length (-1: unknown)
@@ -52,7 +52,7 @@ def option(code: int, value: bytes) -> bytes:
     """One option: code, unpadded length, value, zero padding to 32 bits."""
     if len(value) > MAX_OPTION_LEN:
         raise ValueError(f"pcapng option {code} too long ({len(value)} bytes)")
-    return OPTION_HEADER.pack(code, len(value)) + value + PAD[len(value) & 3]
+    return _OPT_HDR.pack(code, len(value)) + value + PAD[len(value) & 3]
 
 
 def text_option(code: int, text: str) -> bytes:
@@ -60,9 +60,12 @@ def text_option(code: int, text: str) -> bytes:
     surrogates) are replaced, and text too long for the 16-bit length is cut at a
     character boundary."""
     data = text.encode("utf-8", "replace")
-    if len(data) > MAX_OPTION_LEN:
+    n = len(data)
+    if n > MAX_OPTION_LEN:
         data = data[:MAX_OPTION_LEN].decode("utf-8", "ignore").encode("utf-8")
-    return option(code, data)
+        n = len(data)
+    # (option's packing without its length check, which cannot fail here, and its call: every comment comes here)
+    return b"".join((_OPT_HDR.pack(code, n), data, PAD[n & 3]))
 
 
 def _options(opts: list[bytes]) -> bytes:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import struct
 
 from ...model import Direction
-from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_TYPE, FLAGS_OPTION, LINKTYPE_ETHERNET, MAX_OPTION_LEN,
-                     OPT_COMMENT, OPTION_HEADER, PAD, U32, text_option)
+from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_TYPE, FLAGS_OPTION, LINKTYPE_ETHERNET, OPT_COMMENT, PAD, U32,
+                     text_option)
 from .tcp import _IP4_TCP, _IP6_TCP, ACK, FIN, MAX_MSS, PSH, SYN, SYN_OPTIONS, TTL, WINDOW, WINDOW_SCALE, TcpFlow
 
 C2S, S2C = Direction.C2S, Direction.S2C
@@ -73,13 +73,7 @@ class PacketBlocks(TcpFlow):
         hdr = self._header(me, self._sides[1 - sender], flags, payload, options)
         n = fr.frame_len + len(options) + len(payload)
         pad = PAD[n & 3]
-        if comment is None:
-            opts = fr.flags_end
-        else:  # (text_option written out for the common length: its two calls and copies were ~1 % of a run)
-            text = comment.encode("utf-8", "replace")
-            m = len(text)
-            opts = (b"".join((OPTION_HEADER.pack(OPT_COMMENT, m), text, PAD[m & 3], fr.flags_end)) if m <= MAX_OPTION_LEN
-                    else text_option(OPT_COMMENT, comment) + fr.flags_end)
+        opts = fr.flags_end if comment is None else text_option(OPT_COMMENT, comment) + fr.flags_end
         total = 32 + n + len(pad) + len(opts)
         return b"".join((fr.head.pack(EPB_TYPE, total, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF, n, n, me.prefix),
                          hdr, options, payload, pad, opts, U32.pack(total)))
