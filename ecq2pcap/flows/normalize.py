@@ -40,7 +40,9 @@ class Normalizer:
         """What a chunk's ``wire`` speaks. Decided once, by the connection's first non-empty
         wire bytes (HTTP/2 when they come from an HTTP/2 dump or open an HTTP/2 connection,
         HTTP/1 when they start an HTTP/1 message, unknown otherwise); re-encoded HTTP/2 dumps
-        are HTTP/2 even on a connection that started as HTTP/1."""
+        are HTTP/2 even on a connection that started as HTTP/1. (:meth:`wire_of` records the answer
+        for a first message eCapture rendered as HTTP/1 when the repair read its start line: the same
+        answer, without matching the start line again.)"""
         if self._protocol is None:
             if not wire:
                 return Protocol.UNKNOWN
