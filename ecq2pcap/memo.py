@@ -40,9 +40,15 @@ class Memo:
 
     def miss(self, key: Hashable) -> Any:
         value = self.compute(key)
-        if value and self.size(key) <= self.max_size:
+        if value:
+            self.keep(key, value)
+        return value
+
+    def keep(self, key: Hashable, value: Any) -> None:
+        """Keep ``value`` for ``key`` when ``key`` is small enough (also what ``compute`` learnt of
+        another key on the way: a uuid's other direction)."""
+        if self.size(key) <= self.max_size:
             known = self.known
             if len(known) >= self.max_entries:
                 known.clear()
             known[key] = value
-        return value

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .memo import Memo
 from .model import DataType, Frozen, Tuple
 from .payloads.numbers import MAX_DIGITS, ascii_number
 
@@ -105,41 +106,29 @@ _OPENSSL_UUID = re.compile(rf"({_NUMBER})_({_NUMBER})_(.*?)_({_NUMBER})_([01])_(
 _DATA_TYPES = (DataType.READ, DataType.WRITE)
 
 
-# A connection's events repeat its two uuids (one per data type): both are parsed at the first.
-_PARSED: dict[str, UuidInfo] = {}
-PARSED_MAX = 8192  # uuids kept (the whole dict goes when it is full: no bookkeeping per event)
-
-
 def parse_uuid(uuid: str) -> UuidInfo:
     """Parse one v1 uuid; raises ValueError with a user-facing reason."""
-    info = _PARSED.get(uuid)
-    return info if info is not None else _parse_new(uuid)
+    return _PARSED.known.get(uuid) or _PARSED.miss(uuid)
 
 
 def _parse_new(uuid: str) -> UuidInfo:
     m = _OPENSSL_UUID.fullmatch(uuid)
     if m is None:
-        info = parse_uuid_generally(uuid)
-        if len(uuid) <= PARSED_CHARS:
-            _keep(uuid, info)
-        return info
+        return parse_uuid_generally(uuid)
     # one regex instead of the general walk, which gives the same (a test holds them to it)
     pid, tid, comm, fd, dt, tuple_text, src, sport, dst, dport = m.groups()  # (one call for the ten groups)
     tup = _tuple_of(src, sport, dst, dport, tuple_text)
     write = dt == "1"
     info = UuidInfo("openssl", int(pid), int(tid), comm.rstrip("\x00"), int(fd), _DATA_TYPES[write], tup)
-    if len(uuid) <= PARSED_CHARS:
-        _keep(uuid, info)
-        at = m.start(5)  # the other direction's uuid differs only there
-        _keep(f"{uuid[:at]}{'0' if write else '1'}{uuid[at + 1:]}",
-              UuidInfo("openssl", info.pid, info.tid, info.comm, info.fd, _DATA_TYPES[not write], tup))
+    if len(uuid) <= PARSED_CHARS:  # (the other direction's uuid differs only in its data type)
+        at = m.start(5)
+        _PARSED.keep(f"{uuid[:at]}{'0' if write else '1'}{uuid[at + 1:]}",
+                     UuidInfo("openssl", info.pid, info.tid, info.comm, info.fd, _DATA_TYPES[not write], tup))
     return info
 
 
-def _keep(uuid: str, info: UuidInfo) -> None:
-    if len(_PARSED) >= PARSED_MAX:
-        _PARSED.clear()
-    _PARSED[uuid] = info
+# A connection's events repeat its two uuids (one per data type): both are kept at the first one's parse.
+_PARSED = Memo(_parse_new, max_entries=8192, max_size=PARSED_CHARS)
 
 
 def parse_uuid_generally(uuid: str) -> UuidInfo:

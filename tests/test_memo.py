@@ -29,3 +29,6 @@ def test_memory_is_bounded_in_entries_and_key_size():
     sized = Memo(lambda pair: pair[0] + pair[1], max_entries=100, max_size=4, size=lambda pair: len(pair[0]))
     assert sized.miss((b"ab", b"c")) == b"abc" and (b"ab", b"c") in sized.known
     assert sized.miss((b"abcde", b"c")) == b"abcdec" and (b"abcde", b"c") not in sized.known
+    sized.keep((b"ab", b"d"), b"learnt")  # kept on the way, as a uuid's other direction is
+    sized.keep((b"abcde", b"d"), b"too big")
+    assert sized.known[(b"ab", b"d")] == b"learnt" and (b"abcde", b"d") not in sized.known

@@ -85,11 +85,14 @@ def test_thousands_of_digits_are_refused_in_a_short_message_not_by_int():
 def test_a_connections_other_uuid_is_parsed_with_the_first():
     """Both uuids of a connection (data types 0 and 1) are parsed at the first one's event; the other,
     when its event comes, gives what parsing it alone gives."""
+    from ecq2pcap import uuids
     from ecq2pcap.uuids import parse_uuid_generally
     for first, other in (("77_78_my_app_9_1_10.0.0.1:40000-10.0.0.2:443",
                           "77_78_my_app_9_0_10.0.0.1:40000-10.0.0.2:443"),
                          ("77_78_c_1_0_[::1]:5-[2001:db8::1]:443", "77_78_c_1_1_[::1]:5-[2001:db8::1]:443")):
-        a, b = parse_uuid(first), parse_uuid(other)
+        a = parse_uuid(first)
+        assert other in uuids._PARSED.known  # kept before its own event comes
+        b = parse_uuid(other)
         assert a == parse_uuid_generally(first) and b == parse_uuid_generally(other)
         assert {a.data_type, b.data_type} == {DataType.READ, DataType.WRITE} and a.tuple == b.tuple
 
