@@ -67,17 +67,16 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
         return payload, (NOT_HTTP1,)
 
     # the header lines: what each says (a header line or not, a framing one or not) kept by line, as a
-    # client repeats them (a lookup ~0.2k instructions, one regex over the head was ~10k); the framing ones
-    # with their line numbers (the start line is 0)
-    framing: list[tuple[int, tuple[bytes, bytes]]] = []
+    # client repeats them (a lookup ~0.2k instructions, one regex over the head was ~10k)
+    framing: list[tuple[bytes, bytes]] = []
     if eol >= 0:
         known = _LINES.known
-        for i, line in enumerate(payload[eol + 2 : end].split(b"\r\n"), 1):
+        for line in payload[eol + 2 : end].split(b"\r\n"):
             facts = known.get(line) or _LINES.miss(line)
             if facts is None:
                 return payload, (NOT_HTTP1,)
             if facts is not _OTHER:
-                framing.append((i, facts))
+                framing.append(facts)
     body_start = end + 4
     body_len = len(payload) - body_start
     is_response = status is not None
@@ -89,7 +88,10 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
 
     lines = payload[:end].split(b"\r\n")
     start = lines[0]
-    te_idx, ce_idx, cl_idx = ([i for i, (name, _) in framing if name == needle] for needle in _FRAMING)
+    # the framing lines' numbers (the start line is 0), from the facts just read (numbering them in the loop
+    # above cost every message ~2k instructions; few need these rules)
+    names = [(_LINES.known.get(line) or _LINES.miss(line))[0] for line in lines[1:]]
+    te_idx, ce_idx, cl_idx = ([i for i, name in enumerate(names, 1) if name == needle] for needle in _FRAMING)
 
     notes: list[str] = []
     drop: set[int] = set()
@@ -176,14 +178,13 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
     return b"".join((b"\r\n".join(out), memoryview(payload)[body_start:])), tuple(notes)
 
 
-def _framing_agrees(framing: list[tuple[int, tuple[bytes, bytes]]], body_len: int, is_response: bool,
-                    bodiless: bool) -> bool:
+def _framing_agrees(framing: list[tuple[bytes, bytes]], body_len: int, is_response: bool, bodiless: bool) -> bool:
     """The common cases the rules above leave unchanged, told apart quickly (``framing``: the message's
-    framing lines, numbered, as :func:`_line_facts` gives them): no Transfer-Encoding or Content-Encoding,
-    and a response that has no body to frame (1xx, 204, 304, to HEAD), a request with neither body nor
+    framing lines, as :func:`_line_facts` gives them): no Transfer-Encoding or Content-Encoding, and a
+    response that has no body to frame (1xx, 204, 304, to HEAD), a request with neither body nor
     Content-Length, or one Content-Length that is the body's length."""
-    for _, facts in framing:
-        if facts[0] != _CL:
+    for name, _ in framing:
+        if name != _CL:
             return False  # Transfer-Encoding, Content-Encoding: the rules decide
     if bodiless:  # (a Content-Length there frames no body: left as it is)
         return True
@@ -191,7 +192,7 @@ def _framing_agrees(framing: list[tuple[int, tuple[bytes, bytes]]], body_len: in
         return body_len == 0 and not is_response
     if len(framing) > 1:
         return False
-    value = framing[0][1][1]
+    value = framing[0][1]
     number = ascii_number(value)
     return (number if number is not None else _declared_length([value])) == body_len
 
