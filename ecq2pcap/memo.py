@@ -40,8 +40,11 @@ class Memo:
 
     def miss(self, key: Hashable) -> Any:
         value = self.compute(key)
-        if value:
-            self.keep(key, value)
+        if value and self.size(key) <= self.max_size:  # (keep's work written out: ~2 misses an event)
+            known = self.known
+            if len(known) >= self.max_entries:
+                known.clear()
+            known[key] = value
         return value
 
     def keep(self, key: Hashable, value: Any) -> None:
