@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecq2pcap.sinks.har import urls
 
@@ -35,4 +37,13 @@ def test_what_is_remembered_stays_bounded():
 ])
 def test_query_string_is_parse_qsl_of_the_query(url):
     query = url.partition("?")[2].partition("#")[0]
+    assert urls.query_string(url) == [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab=&%+#?;2 é", max_size=24))
+def test_query_string_is_parse_qsl_of_any_query(query):
+    # the pairs made without parse_qsl (no '%' or '+' to unquote) and with it: the same
+    url = "https://h/x?" + query
+    query = query.partition("#")[0]
     assert urls.query_string(url) == [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)]
