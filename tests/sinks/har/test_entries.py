@@ -269,3 +269,16 @@ _NEAR_TIES = st.builds(lambda s, f: s * 10**9 + f, st.integers(-2 * 10**9, 4 * 1
 @example(-62135596801_000_000_000)
 def test_started_date_time_is_what_datetime_gives(ns):
     assert _iso(ns) == iso_via_datetime(ns)
+
+
+# -- timings: whole microseconds without round(), against round() itself -----------------------
+
+from ecq2pcap.sinks.har.entries import _ms  # noqa: E402
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.integers(-(10**6), 10**18).map(lambda k: k * 1000), st.integers(-(2**63), 2**63),
+                 st.sampled_from([2**53 - 1000, 2**53, 2**53 + 1000, 1_500, 2_500, 1_500_000, 2_500_000])))
+def test_milliseconds_are_what_round_gives(ns):
+    assert _ms(ns) == round(max(ns, 0) / 1e6, 3)
+    assert repr(_ms(ns)) == repr(round(max(ns, 0) / 1e6, 3))  # (the same float, as JSON writes it)
