@@ -36,6 +36,7 @@ from ..model import (
     Capture,
     ConnectInfo,
     Connection,
+    Direction,
     NOT_PLACED,
     FlowEvent,
     Opened,
@@ -76,7 +77,7 @@ class ConnectionTable(Lifecycle):
         self.repair_http1 = repair_http1
         self.normalize = normalize  # False: Captured instead of chunks, normalised after the table (convert -j)
         self.clock = 0  # largest capture time seen (or given to advance)
-        self._heap: list = []  # (ts, rank, direction hint, seq, ConnState, Capture)
+        self._heap: list = []  # (ts, rank, direction hint, seq, ConnState, Capture, Direction)
         self._seq = itertools.count()
         self._ids = itertools.count(1)
         self._by_key: dict[tuple, ConnState] = {}  # (group, tuple) -> conn
@@ -299,25 +300,26 @@ class ConnectionTable(Lifecycle):
         # are its first calls; v1.4 times are whole seconds). Then v1 events are merged flushes whose arrival order means nothing
         # (a response's worker may flush first), so client→server goes first; v2 events
         # (no uuid) are single calls sent as they happen, so arrival order is the truth.
-        tie = int(direction_of(c, cap)) if cap.uuid is not None else 0
-        heapq.heappush(self._heap, (ts, rank, tie, next(self._seq), c, cap))
+        # (the direction is kept for _emit: the role is known before a capture is pushed, and never changes)
+        direction = direction_of(c, cap)
+        heapq.heappush(self._heap, (ts, rank, direction if cap.uuid is not None else 0, next(self._seq), c, cap,
+                                    direction))
 
     def _release(self, out: list[FlowEvent], everything: bool = False) -> None:
         limit = self.clock - self.reorder_window_ns
         heap = self._heap
         while heap and (everything or heap[0][0] <= limit):
-            ts, _, _, _, c, cap = heapq.heappop(heap)
-            self._emit(c, cap, ts, out)
+            ts, _, _, _, c, cap, direction = heapq.heappop(heap)
+            self._emit(c, cap, ts, direction, out)
         if not everything and self.clock - self._last_sweep >= SECOND:
             self._last_sweep = self.clock
             self._sweep(out)
 
     # ---------------------------------------------------------------- emission
 
-    def _emit(self, c: ConnState, cap: Capture, ts: int, out: list[FlowEvent]) -> None:
+    def _emit(self, c: ConnState, cap: Capture, ts: int, direction: Direction, out: list[FlowEvent]) -> None:
         if c.closed:  # a straggler after the connection was closed: reopen a new one
             self._reopen(c)
-        direction = direction_of(c, cap)
         if is_reemit(c, cap, direction, ts, self.report):
             return
         if not c.opened:
