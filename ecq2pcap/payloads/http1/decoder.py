@@ -169,8 +169,13 @@ class Http1Decoder:
 
     def _pump(self, s: HalfStream) -> None:
         while self.switch is None:
-            if s.reader is None and not self._begin(s):
-                return
+            if s.reader is None:
+                if s.pos >= len(s.buf):  # nothing left to read: find_start's first answer, without two calls
+                    s.buf.clear()
+                    s.pos = 0
+                    return
+                if not self._begin(s):
+                    return
             try:
                 ev = s.reader.next_event()
             except ParseError as exc:
