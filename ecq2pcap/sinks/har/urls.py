@@ -36,7 +36,16 @@ def request_url(req: HttpRequest, conn: Connection) -> str:
     authority = (req.authority or req.header("host") or "").strip() or endpoint(conn.server)
     if not target.startswith("/"):
         target = "/" if target == "*" else "/" + target  # asterisk-form (OPTIONS *) or odd targets
-    return f"{req.scheme}://{_quote_authority(authority)}{quote(target, safe=_URI_SAFE)}"
+    return f"{req.scheme}://{_quote_authority(authority)}{_quote_target(target)}"
+
+
+# what quote(…, safe=_URI_SAFE) leaves as it is: its always-safe characters and _URI_SAFE's
+_TARGET_AS_IS = re.compile(r"[A-Za-z0-9!#$%&'()*+,/:;=?@\[\]~._-]*")
+
+
+def _quote_target(target: str) -> str:
+    """``quote(target, safe=_URI_SAFE)``; a target it would leave as it is (most) without its call (~6k instructions)."""
+    return target if _TARGET_AS_IS.fullmatch(target) is not None else quote(target, safe=_URI_SAFE)
 
 
 def _is_ip_literal(authority: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import pytest
 from hypothesis import given, settings
@@ -47,3 +47,10 @@ def test_query_string_is_parse_qsl_of_any_query(query):
     url = "https://h/x?" + query
     query = query.partition("#")[0]
     assert urls.query_string(url) == [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7f) | st.sampled_from("é€ "), max_size=16))
+def test_a_target_is_quoted_as_quote_does(target):
+    # the targets left as they are without quote's call, and the rest through it: what quote gives
+    assert urls._quote_target(target) == quote(target, safe=urls._URI_SAFE)
