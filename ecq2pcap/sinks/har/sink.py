@@ -217,9 +217,10 @@ class HarSink:
             self.report.count(Count.HAR_ENTRIES)
             if self._on_entry is not None:
                 self._on_entry(entry)
-            where = f"connection {ex.conn.id}" + (f" stream {ex.stream_id}" if ex.stream_id is not None else "")
-            for err in ex.errors:
-                self._warn(err, ex.origin or origin, where)
+            if ex.errors:
+                where = f"connection {ex.conn.id}" + (f" stream {ex.stream_id}" if ex.stream_id is not None else "")
+                for err in ex.errors:
+                    self._warn(err, ex.origin or origin, where)
         for diag in parser.take_diagnostics():
             self._warn(diag, origin)
 
