@@ -30,7 +30,7 @@ from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
 from .limits import MAX_HEADER_LINE, MAX_HEADER_SECTION
 from .messages import add_trailers, append_body, asks_switch, body_error, new_request, new_response
-from .readers import H11Reader
+from .readers import H11Reader, WholeMessage
 from .stream import FIRST_SLICE, MAX_SLICE, HalfStream
 
 __all__ = [
@@ -287,9 +287,12 @@ class Http1Decoder:
         else:
             req.complete = True
             req.end_ns = s.time_ns
-            add_trailers(req, ev)
+            if ev.trailers:
+                add_trailers(req, ev)
             self._req_ex = None
-            if asks_switch(req) and ex.response is None and (self.switch is None or ex is not self.switch.exchange):
+            # (a whole message of the fast path never asks to switch: it leaves Upgrade and CONNECT to h11)
+            if type(s.reader) is not WholeMessage and asks_switch(req) and ex.response is None \
+                    and (self.switch is None or ex is not self.switch.exchange):  # fmt: skip
                 self._switch_ex = ex  # the reader pauses: the answer decides what the next bytes are
             else:
                 s.end_reader()
@@ -332,7 +335,8 @@ class Http1Decoder:
         else:
             resp.complete = True
             resp.end_ns = s.time_ns
-            add_trailers(resp, ev)
+            if ev.trailers:
+                add_trailers(resp, ev)
             s.end_reader()
             self._resp_ex = None
             self._maybe_finish(ex)
