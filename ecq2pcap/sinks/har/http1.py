@@ -106,8 +106,9 @@ class Http1Parser:
     def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None = None) -> list[Exchange]:
         """Parse the bytes of one chunk; return the exchanges that completed."""
         done = self._decoder.feed(direction, data, time_ns, meta)
-        self._after_switch()
-        return [self._exchange(x) for x in done]
+        if self._decoder.switch is not None:
+            self._after_switch()
+        return [self._exchange(x) for x in done] if done else done  # (most chunks end no exchange: no list made)
 
     def close(self, time_ns: int) -> list[Exchange]:
         """End of the connection: EOF-delimited bodies end, incomplete messages become errors."""
