@@ -29,8 +29,8 @@ from .exchange import Http1Exchange, Switch
 from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
 from .limits import MAX_HEADER_LINE, MAX_HEADER_SECTION
-from .messages import add_trailers, append_body, asks_switch, body_error, new_request, new_response
-from .readers import H11Reader, WholeMessage
+from .messages import append_body, asks_switch, body_error, end_message, new_request, new_response
+from .readers import H11Reader
 from .stream import FIRST_SLICE, MAX_SLICE, HalfStream
 
 __all__ = [
@@ -285,14 +285,9 @@ class Http1Decoder:
         if type(ev) is Body:
             append_body(self.body_cap, req, ev.data)
         else:
-            req.complete = True
-            req.end_ns = s.time_ns
-            if ev.trailers:
-                add_trailers(req, ev)
+            end_message(req, ev, s.time_ns)
             self._req_ex = None
-            # (a whole message of the fast path never asks to switch: it leaves Upgrade and CONNECT to h11)
-            if type(s.reader) is not WholeMessage and asks_switch(req) and ex.response is None \
-                    and (self.switch is None or ex is not self.switch.exchange):  # fmt: skip
+            if asks_switch(req, s.reader) and ex.response is None and (self.switch is None or ex is not self.switch.exchange):
                 self._switch_ex = ex  # the reader pauses: the answer decides what the next bytes are
             else:
                 s.end_reader()
@@ -333,10 +328,7 @@ class Http1Decoder:
         if type(ev) is Body:
             append_body(self.body_cap, resp, ev.data)
         else:
-            resp.complete = True
-            resp.end_ns = s.time_ns
-            if ev.trailers:
-                add_trailers(resp, ev)
+            end_message(resp, ev, s.time_ns)
             s.end_reader()
             self._resp_ex = None
             self._maybe_finish(ex)

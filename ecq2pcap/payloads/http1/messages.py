@@ -8,8 +8,9 @@ from ...memo import Memo
 from ..numbers import ascii_number
 from .events import End, Fields, RequestHead, ResponseHead
 from .grammar import text
+from .readers import WholeMessage
 
-__all__ = ["new_request", "new_response", "append_body", "add_trailers", "asks_switch", "body_error"]
+__all__ = ["new_request", "new_response", "append_body", "end_message", "asks_switch", "body_error"]
 
 
 def new_request(head: RequestHead, start_ns: int, header_size: int) -> HttpRequest:
@@ -50,15 +51,20 @@ def append_body(cap: int, msg: HttpMessage, data: bytes) -> None:
     msg.body_size += len(data)
 
 
-def add_trailers(msg: HttpMessage, end: End) -> None:
+def end_message(msg: HttpMessage, end: End, time_ns: int) -> None:
+    """``msg`` ended as its framing said, at ``time_ns``; its trailer fields (if any) join its headers."""
+    msg.complete = True
+    msg.end_ns = time_ns
     if end.trailers:
         trailers = _headers(end.trailers)
         msg.headers.extend(trailers)
         msg.notes.append("trailer fields appended to the headers: " + ", ".join(n for n, _ in trailers))
 
 
-def asks_switch(req: HttpRequest) -> bool:
-    return req.method == "CONNECT" or req.header("upgrade") is not None
+def asks_switch(req: HttpRequest, reader: object) -> bool:
+    """Whether ``req`` (read by ``reader``) asks to switch protocols. A whole message of the fast path never
+    does (it leaves Upgrade and CONNECT to h11): no header lookup for it."""
+    return type(reader) is not WholeMessage and (req.method == "CONNECT" or req.header("upgrade") is not None)
 
 
 def body_error(what: str, reason: str, msg: HttpMessage, eof: bool, at_eof: bool) -> str:
