@@ -29,9 +29,6 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import math
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
@@ -39,6 +36,7 @@ from ...model import NOT_PLACED, Connection, Direction
 from ...limits import DEFAULT_LIMITS, Limits, limits_in
 from .content import decode_content
 from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse
+from .times import http_date, http_timings, iso
 from .urls import endpoint, query_string, request_url
 
 __all__ = ["build_entry", "UNKNOWN_METHOD", "UNKNOWN_MIME"]
@@ -53,10 +51,10 @@ def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
     notes = list(ex.notes)
     decode_cap = limits.body_size
     version = ex.http_version or (resp.http_version if resp else "") or "HTTP/1.1"
-    timings = _timings(req, resp)
+    timings = http_timings(req, resp)
     start_ns = req.start_ns if req is not None else (resp.start_ns if resp is not None else 0)
     entry: dict = {
-        "startedDateTime": _iso(start_ns),
+        "startedDateTime": iso(start_ns),
         "time": round(timings["send"] + timings["wait"] + timings["receive"], 3),
         "request": _request(req, ex.conn, version, notes, decode_cap),
         "response": _response(resp, notes, decode_cap),
@@ -277,7 +275,7 @@ def _response_cookies(resp: HttpResponse) -> list[dict]:
             elif key == "domain":
                 cookie["domain"] = val
             elif key == "expires":
-                expires = _http_date(val)
+                expires = http_date(val)
                 if expires:
                     cookie["expires"] = expires
             elif key == "httponly":
@@ -286,85 +284,6 @@ def _response_cookies(resp: HttpResponse) -> list[dict]:
                 cookie["secure"] = True
         cookies.append(cookie)
     return cookies
-
-
-def _http_date(value: str) -> str | None:
-    try:
-        dt = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# -- times ---------------------------------------------------------------------------
-
-
-def _iso(ns: int) -> str:
-    """UTC ISO 8601 with milliseconds and ``Z`` (HAR needs a zone): what :func:`iso_via_datetime` gives,
-    with the text of each second made once (~1 µs instead of ~3.5 per entry)."""
-    # datetime.fromtimestamp's reading of a float: whole seconds, and the fraction rounded to microseconds,
-    # half to even (CPython's _PyTime_DoubleToDenominator)
-    frac, whole = math.modf(ns / 1e9)
-    us = round(frac * 1e6)
-    if us >= 1_000_000:
-        us -= 1_000_000
-        whole += 1.0
-    elif us < 0:
-        us += 1_000_000
-        whole -= 1.0
-    second = _iso_second(whole)
-    return f"{second}.{us // 1000:03d}Z" if second is not None else _EPOCH
-
-
-@lru_cache(maxsize=64)
-def _iso_second(whole: float) -> str | None:
-    try:
-        return datetime.fromtimestamp(whole, tz=timezone.utc).isoformat(timespec="seconds")[:-6]  # (no +00:00)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def iso_via_datetime(ns: int) -> str:
-    """:func:`_iso` the straightforward way (tests compare the two)."""
-    try:
-        dt = datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        dt = datetime.fromtimestamp(0, tz=timezone.utc)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-_EPOCH = iso_via_datetime(0)
-
-
-def _ms(ns: int) -> float:
-    """``ns`` in milliseconds rounded to 3 places (0 when negative)."""
-    if ns <= 0:
-        return 0.0
-    if not ns % 1000 and ns < _EXACT:
-        # whole microseconds: no rounding to do, and k / 1000 is the float round() gives (the nearest to k/1000),
-        # without round()'s decimal conversion (~2.5k instructions; v1.4's times are whole seconds)
-        return ns // 1000 / 1000
-    return round(ns / 1e6, 3)
-
-
-_EXACT = 1 << 53  # below it, ns / 1e6 is one correctly rounded division
-
-
-def _timings(req: HttpRequest | None, resp: HttpResponse | None) -> dict:
-    send = wait = receive = 0.0
-    if req is not None:
-        req_end = req.end_ns if req.end_ns is not None else req.start_ns
-        send = _ms(req_end - req.start_ns)
-        if resp is not None:
-            wait = _ms(resp.start_ns - req_end)
-    if resp is not None:
-        resp_end = resp.end_ns if resp.end_ns is not None else resp.start_ns
-        receive = _ms(resp_end - resp.start_ns)
-    return {"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": send, "wait": wait, "receive": receive}
 
 
 def _ws_message(m) -> dict:

@@ -248,37 +248,3 @@ def test_entries_load_in_haralyzer():
     assert [x.request.method for x in loaded] == ["GET", "UNKNOWN", "GET"]
     assert [x.response.status for x in loaded] == [200, 200, 0]
     assert loaded[0].startTime == datetime(2026, 11, 26, 17, 56, 41, 123000, tzinfo=timezone.utc)
-
-
-# -- startedDateTime: the per-second text made once, against datetime itself --------------------
-
-from hypothesis import example, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from ecq2pcap.sinks.har.entries import _iso, iso_via_datetime  # noqa: E402
-
-_NEAR_TIES = st.builds(lambda s, f: s * 10**9 + f, st.integers(-2 * 10**9, 4 * 10**9),
-                       st.sampled_from([0, 1, 499_999, 500_000, 500_001, 1_500, 999_499_999, 999_500_000,
-                                        999_999_499, 999_999_500, 999_999_999]))
-
-
-@settings(max_examples=3000, deadline=None)
-@given(st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-(10**13), 10**13), _NEAR_TIES))
-@example(253402300799_999_999_999)  # the last millisecond datetime can show
-@example(253402300800_000_000_000)  # past year 9999: the epoch, as datetime's error path gives
-@example(-62135596801_000_000_000)
-def test_started_date_time_is_what_datetime_gives(ns):
-    assert _iso(ns) == iso_via_datetime(ns)
-
-
-# -- timings: whole microseconds without round(), against round() itself -----------------------
-
-from ecq2pcap.sinks.har.entries import _ms  # noqa: E402
-
-
-@settings(max_examples=3000, deadline=None)
-@given(st.one_of(st.integers(-(10**6), 10**18).map(lambda k: k * 1000), st.integers(-(2**63), 2**63),
-                 st.sampled_from([2**53 - 1000, 2**53, 2**53 + 1000, 1_500, 2_500, 1_500_000, 2_500_000])))
-def test_milliseconds_are_what_round_gives(ns):
-    assert _ms(ns) == round(max(ns, 0) / 1e6, 3)
-    assert repr(_ms(ns)) == repr(round(max(ns, 0) / 1e6, 3))  # (the same float, as JSON writes it)
