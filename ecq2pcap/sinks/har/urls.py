@@ -22,7 +22,8 @@ _AUTHORITY_PART = re.compile(r"[^/?#]*")
 _AUTHORITY_SAFE = _URI_SAFE.replace("/", "").replace("?", "").replace("#", "")
 
 
-def request_url(req: HttpRequest, conn: Connection) -> str:
+def request_url(req: HttpRequest, conn: Connection, host: str | None) -> str:
+    """The URL of ``req`` on ``conn``; ``host``: its Host header's (first) value, None without one."""
     target = req.target
     lower = target[:8].lower()
     if lower.startswith("http://") or lower.startswith("https://"):  # absolute-form
@@ -33,7 +34,7 @@ def request_url(req: HttpRequest, conn: Connection) -> str:
         target = rest  # "http:///x": no authority, so the Host header's (below)
     elif req.method == "CONNECT" and target.strip():
         return f"{req.scheme}://{_quote_authority(target)}"  # authority-form
-    authority = (req.authority or req.header("host") or "").strip() or endpoint(conn.server)
+    authority = (req.authority or host or "").strip() or endpoint(conn.server)
     if not target.startswith("/"):
         target = "/" if target == "*" else "/" + target  # asterisk-form (OPTIONS *) or odd targets
     return f"{req.scheme}://{_quote_authority(authority)}{_quote_target(target)}"

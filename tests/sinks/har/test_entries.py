@@ -248,3 +248,24 @@ def test_entries_load_in_haralyzer():
     assert [x.request.method for x in loaded] == ["GET", "UNKNOWN", "GET"]
     assert [x.response.status for x in loaded] == [200, 200, 0]
     assert loaded[0].startTime == datetime(2026, 11, 26, 17, 56, 41, 123000, tzinfo=timezone.utc)
+
+
+def test_header_lookups_take_the_first_value_and_every_repeat_whatever_the_case():
+    # build_entry reads each message's headers once, by lower-cased name: what HttpMessage.header (the first
+    # value) and header_values (all, in order) give
+    req = request("POST", "/f", headers=[("HOST", "first.test"), ("Cookie", "a=1"), ("host", "second.test"),
+                                         ("cookie", "b=2; c=3"), ("content-TYPE", "application/x-www-form-urlencoded"),
+                                         ("Content-Type", "text/plain")], body=b"x=1&y=2")
+    resp = response(headers=[("Location", "/one"), ("LOCATION", "/two"), ("Set-Cookie", "s=1"),
+                             ("set-cookie", "t=2; Path=/p"), ("Content-Type", "text/html; charset=latin-1"),
+                             ("content-type", "text/plain")], body="é".encode("latin-1"))
+    e = entry_of(req, resp)
+    assert e["request"]["url"] == "https://first.test/f"
+    assert [(c["name"], c["value"]) for c in e["request"]["cookies"]] == [("a", "1"), ("b", "2"), ("c", "3")]
+    assert e["request"]["postData"]["mimeType"] == "application/x-www-form-urlencoded"
+    assert e["request"]["postData"]["params"] == [{"name": "x", "value": "1"}, {"name": "y", "value": "2"}]
+    assert e["response"]["redirectURL"] == "/one"
+    assert [(c["name"], c["value"], c.get("path")) for c in e["response"]["cookies"]] == [("s", "1", None),
+                                                                                         ("t", "2", "/p")]
+    assert e["response"]["content"]["mimeType"] == "text/html; charset=latin-1"
+    assert e["response"]["content"]["text"] == "é"  # (the first Content-Type's charset)
