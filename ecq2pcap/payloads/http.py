@@ -34,10 +34,6 @@ class HttpMessage:
                 return v
         return None
 
-    def header_values(self, name: str) -> list[str]:
-        name = name.lower()
-        return [v for k, v in self.headers if k.lower() == name]
-
     @property
     def ended(self) -> bool:
         return self.end_ns is not None

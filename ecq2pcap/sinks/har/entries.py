@@ -194,8 +194,8 @@ def _post_data(req: HttpRequest, fields: dict[str, list[str]], cap: int, notes: 
 
 
 def _fields(msg: HttpMessage) -> dict[str, list[str]]:
-    """``msg``'s header values by lower-cased name, in order: made once, for the ~5 names an entry looks up
-    (each ``msg.header()`` lower-cased every name again: ~4k a lookup, ~30k an exchange)."""
+    """``msg``'s header values by lower-cased name, in order: made once for the ~5 names an entry looks up
+    (``msg.header()`` lower-cases every name at each lookup: 3–6k instructions; ~7k an exchange less this way)."""
     fields: dict[str, list[str]] = {}
     for name, value in msg.headers:
         key = name.lower()

@@ -251,8 +251,8 @@ def test_entries_load_in_haralyzer():
 
 
 def test_header_lookups_take_the_first_value_and_every_repeat_whatever_the_case():
-    # build_entry reads each message's headers once, by lower-cased name: what HttpMessage.header (the first
-    # value) and header_values (all, in order) give
+    # build_entry reads each message's headers once, by lower-cased name: the first value of a name (what
+    # HttpMessage.header gives) and all of them in order (Cookie, Set-Cookie)
     req = request("POST", "/f", headers=[("HOST", "first.test"), ("Cookie", "a=1"), ("host", "second.test"),
                                          ("cookie", "b=2; c=3"), ("content-TYPE", "application/x-www-form-urlencoded"),
                                          ("Content-Type", "text/plain")], body=b"x=1&y=2")
