@@ -108,6 +108,17 @@ def fast_response(buf: bytearray, pos: int, max_line: int, max_head: int) -> Who
     line, fields, length, _hosts, head_end = head
     if length is None:
         return None  # EOF-delimited
+    status_line = _STATUS_LINES.known.get(line) or _STATUS_LINES.miss(line)
+    if status_line is None or len(buf) < head_end + length:
+        return None
+    status, reason, version = status_line
+    body = bytes(buf[head_end : head_end + length]) if length else b""
+    return WholeMessage(ResponseHead(status, reason, version, fields), body, head_end - pos)
+
+
+def _status_line(line: bytes) -> tuple[int, bytes, bytes] | None:
+    """(status, reason, version) of a final status line the fast path takes (not 1xx, 204 or 304; HTTP/1.0 or
+    1.1), else None (h11 reads the response)."""
     m = STATUS_LINE.fullmatch(line)
     if m is None:
         return None
@@ -115,8 +126,9 @@ def fast_response(buf: bytearray, pos: int, max_line: int, max_head: int) -> Who
     status = int(code)
     if status < 200 or status == 204 or status == 304 or version not in _VERSIONS:
         return None
-    if len(buf) < head_end + length:
-        return None
-    body = bytes(buf[head_end : head_end + length]) if length else b""
-    return WholeMessage(ResponseHead(status, b"" if reason is None else reason, version, fields), body,
-                        head_end - pos)  # fmt: skip
+    return status, b"" if reason is None else reason, version
+
+
+# a server's status lines repeat ("HTTP/1.1 200 OK"): what each says kept as the header lines' (~5k instructions
+# a response: the regex, its groups, int())
+_STATUS_LINES = Memo(_status_line)

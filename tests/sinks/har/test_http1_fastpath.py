@@ -356,3 +356,25 @@ def test_kept_header_lines_are_bounded_and_read_as_the_first_time():
         assert plain(first) == plain(again)
     assert plain(fast.fast_request(request([b"Host: a", b"Content-Length: 2"]) + b"ok", 0, 65536, 65536))[0][1] == \
         Body(b"ok")
+
+
+def test_kept_status_lines_read_as_the_first_time():
+    """A server's status lines are kept too: a kept one gives what reading it afresh gives, and one the fast
+    path leaves to h11 (1xx, 204, 304, HTTP/2.0, a bad line) is left to it again."""
+    from ecq2pcap.payloads.http1 import fast
+
+    def response(line: bytes) -> bytearray:
+        return bytearray(line + b"\r\nContent-Length: 2\r\n\r\nok")
+
+    taken = (b"HTTP/1.1 200 OK", b"HTTP/1.0 404 Not Found", b"HTTP/1.1 500", b"HTTP/1.1 201 ")
+    left = (b"HTTP/1.1 100 Go", b"HTTP/1.1 204 No Content", b"HTTP/1.1 304 Not Modified", b"HTTP/2.0 200 OK",
+            b"HTTP/1.1 2000 OK", b"HTTP/1.1 200 O\x7fK")
+    for line in taken + left:
+        fast._STATUS_LINES.known.clear()
+        first = fast.fast_response(response(line), 0, 65536, 65536)
+        again = fast.fast_response(response(line), 0, 65536, 65536)  # (kept by now, when taken)
+        if line in left:
+            assert first is None and again is None, line
+            continue
+        assert (first.events, first.unconsumed) == (again.events, again.unconsumed)
+        assert (first.events[0].status, first.events[0].reason) == (int(line[9:12]), line[13:]), line
