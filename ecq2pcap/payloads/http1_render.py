@@ -61,8 +61,11 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
     eol = payload.find(b"\r\n", 0, end)  # the start line's end (-1: no header lines)
     start_end = eol if eol >= 0 else end
     status: int | None = None
-    if m := _STATUS_LINE.fullmatch(payload, 0, start_end):
-        status = int(m.group(1))
+    if payload.startswith(b"HTTP/"):  # (a status line; a request's method cannot hold a "/": one regex, not two)
+        line = payload[:start_end]
+        status = _STATUSES.known.get(line) or _STATUSES.miss(line)
+        if status is None:
+            return payload, (NOT_HTTP1,)
     elif not _REQUEST_LINE.fullmatch(payload, 0, start_end):
         return payload, (NOT_HTTP1,)
 
@@ -221,6 +224,16 @@ def _line_facts(line: bytes) -> tuple[bytes, bytes] | None:
 
 
 _LINES = Memo(_line_facts)
+
+
+def _status_of(line: bytes) -> int | None:
+    """The status code of a status line, None when ``line`` is not one."""
+    m = _STATUS_LINE.fullmatch(line)
+    return int(m.group(1)) if m is not None else None
+
+
+# a server's status lines repeat ("HTTP/1.1 200 OK"): the regex and int() once per distinct line
+_STATUSES = Memo(_status_of)
 
 
 def _shown(value: bytes, limit: int = 40) -> str:

@@ -389,7 +389,7 @@ def test_real_sample_stale_reemit_is_header_only(samples_dir):
 
 # -- the fast exit against the general rules --------------------------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from ecq2pcap.payloads import http1_render  # noqa: E402
@@ -451,3 +451,24 @@ def test_header_lines_are_checked_as_one_regex_over_the_head_checks_them(lines):
     expected = eol < 0 or block.fullmatch(payload, eol + 2, end) is not None
     for _ in range(2):  # the second time from what was kept
         assert (repair_rendered(payload)[1] != (http1_render.NOT_HTTP1,)) == expected
+
+
+_START_BYTES = st.sampled_from([b"HTTP/", b"1.1", b"1.0", b"2", b" ", b"200", b"20", b"OK", b"\t", b"\r", b"GET",
+                                b"/x", b"\xe9", b"\x00", b"HTTP/1.1 204", b"HTTP", b" HTTP/1.1", b"HTTPS"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(start=st.lists(_START_BYTES, min_size=1, max_size=6).map(b"".join))
+@example(start=b"HTTP /x HTTP/1.1")  # (a method may start with "HTTP")
+def test_start_lines_are_read_as_the_two_regexes_read_them(start):
+    """repair_rendered reads a start line beginning "HTTP/" as a status line only (a method cannot hold a "/"),
+    its status kept by line: it takes exactly the start lines the request-line or status-line regex takes, and
+    reads the same status the first time and from what it kept."""
+    payload = start + b"\r\nContent-Length: 0\r\n\r\n"
+    status = http1_render._STATUS_LINE.fullmatch(start)
+    expected = status is not None or http1_render._REQUEST_LINE.fullmatch(start) is not None
+    for _ in range(2):  # the second time from what was kept
+        wire, notes = repair_rendered(payload)
+        assert (notes != (NOT_HTTP1,)) == expected
+        if status is not None and int(status.group(1)) in (204, 304):  # bodiless: its Content-Length stays
+            assert wire == payload
