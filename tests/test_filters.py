@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from ecq2pcap.filters import ConnectionFilter, ConnectionView
 from ecq2pcap.model import Chunk, Closed, Connection, Direction, Opened
@@ -143,3 +145,22 @@ def test_authority_of_http2():
 
 def test_host_part_rejects_junk():
     assert host_part("a b") is None and host_part("") is None and host_part("x.test.") == "x.test"
+
+
+_HEAD_PARTS = st.sampled_from([b"\r\n", b"\n", b"\r", b"host", b"HOST", b"Host", b"hostname", b":", b" ", b"\t",
+                               b"a.test", b"B.Test:8443", b"x", b"\xe9", b"X-Host"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_HEAD_PARTS, max_size=12).map(b"".join))
+@example(b"GET / HTTP/1.1\r\nhostname: no\r\nHost: yes\r\n\r\n")
+@example(b"GET / HTTP/1.1\r\nX: y\r\nHOST:\t a.test \r\n\r\n")
+def test_host_value_is_what_one_case_insensitive_search_finds(head):
+    # the Host value found where the lower-cased head has "\nhost": what the one regex search over every byte
+    # (the straightforward way, as before) finds, first line included
+    import re
+
+    from ecq2pcap.payloads import authority
+
+    m = re.compile(rb"\r?\nhost[ \t]*:[ \t]*([^\r\n]*)\r?\n", re.IGNORECASE).search(head)
+    assert authority._host_value(head) == (m.group(1) if m else None)

@@ -14,12 +14,13 @@ import re
 import hpack
 from hpack.exceptions import HPACKError
 
+from ..memo import Memo
 from .h2 import PREFACE
 
 __all__ = ["AuthorityFinder", "MAX_HEAD", "host_part"]
 
 MAX_HEAD = 64 * 1024
-_HOST = re.compile(rb"\r?\nhost[ \t]*:[ \t]*([^\r\n]*)\r?\n", re.IGNORECASE)
+_HOST = re.compile(rb"\nhost[ \t]*:[ \t]*([^\r\n]*)\r?\n", re.IGNORECASE)  # tried where a head's "\nhost" is
 _REQUEST_LINE = re.compile(rb"[A-Z][A-Z0-9_-]{0,31} \S+ HTTP/1\.[01]\r?\n")
 _ABS_URI = re.compile(rb"[A-Z]+ [a-zA-Z][a-zA-Z0-9+.-]*://([^/\s?#]+)")
 _HEADERS, _CONTINUATION = 0x1, 0x9
@@ -39,6 +40,24 @@ def host_part(authority: str) -> str | None:
     if not text or len(text) > 253 or not _NAME_OK.fullmatch(text):
         return None
     return text
+
+
+# a client names the same few hosts again and again: host_part of each Host value kept (~8k instructions a connection)
+_HOST_PARTS = Memo(host_part)
+
+
+def _host_value(head: bytes) -> bytes | None:
+    """The value of the first Host header line of ``head`` (what one case-insensitive ``\\r?\\nhost…`` regex
+    search finds): the regex is tried only where the lower-cased head has "\\nhost", not at every byte
+    (a search with re.IGNORECASE costs ~150 instructions a byte it passes: ~40k for a Host line at a head's end)."""
+    lowered = head.lower()
+    at = lowered.find(b"\nhost")
+    while at >= 0:
+        m = _HOST.match(head, at)
+        if m is not None:
+            return m.group(1)
+        at = lowered.find(b"\nhost", at + 1)
+    return None
 
 
 class AuthorityFinder:
@@ -82,9 +101,10 @@ class AuthorityFinder:
         if end < 0:
             end = buf.find(b"\n\n")
         head = buf if end < 0 else buf[: end + 2]
-        m = _HOST.search(head)
-        if m:
-            return self._finish(host_part(m.group(1).decode("latin-1")))
+        value = _host_value(head)
+        if value is not None:
+            text = value.decode("latin-1")
+            return self._finish(_HOST_PARTS.known.get(text) or _HOST_PARTS.miss(text))
         if end >= 0:  # a complete head without Host: an absolute URI may name it
             m = _ABS_URI.match(buf)
             self._finish(host_part(m.group(1).decode("latin-1")) if m else None)
