@@ -11,6 +11,7 @@ import ipaddress
 import re
 from urllib.parse import parse_qsl, quote
 
+from ...memo import Memo
 from ...model import Connection
 from .exchange import HttpRequest
 
@@ -60,27 +61,22 @@ def _is_ip_literal(authority: str) -> bool:
     return True
 
 
-# authority → quoted: a capture names few servers, each in every entry. Bounded whatever the peers send:
-# emptied when full, and only names up to a host name's length (253) and a port are remembered
-_QUOTED: dict[str, str] = {}
-_QUOTED_MAX = 1024
-_QUOTED_LEN = 260
-
-
 def _quote_authority(authority: str) -> str:
     """Percent-encode what would end the URL's authority early ("/", "?", "#") or make it
     unparsable (a bracket that is not around an IPv6 literal)."""
-    quoted = _QUOTED.get(authority)
-    if quoted is None:
-        safe = _AUTHORITY_SAFE
-        if ("[" in authority or "]" in authority) and not _is_ip_literal(authority):
-            safe = safe.replace("[", "").replace("]", "")
-        quoted = quote(authority, safe=safe)
-        if len(authority) <= _QUOTED_LEN:
-            if len(_QUOTED) >= _QUOTED_MAX:
-                _QUOTED.clear()
-            _QUOTED[authority] = quoted
-    return quoted
+    return _QUOTED.known.get(authority) or _QUOTED.miss(authority)
+
+
+def _quoted(authority: str) -> str:
+    safe = _AUTHORITY_SAFE
+    if ("[" in authority or "]" in authority) and not _is_ip_literal(authority):
+        safe = safe.replace("[", "").replace("]", "")
+    return quote(authority, safe=safe)
+
+
+# authority → quoted (ecq2pcap.memo): a capture names few servers, each in every entry; only names up to a host
+# name's length (253) and a port are kept
+_QUOTED = Memo(_quoted, max_entries=1024, max_size=260)
 
 
 def endpoint(addr: tuple[str, int]) -> str:

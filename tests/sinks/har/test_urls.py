@@ -24,11 +24,11 @@ def test_an_authority_quoted_again_is_quoted_alike(authority, quoted):
 
 def test_what_is_remembered_stays_bounded():
     # every request may name another host (a hostile peer, a scan): the memo must not grow with them
-    for i in range(3 * urls._QUOTED_MAX):
+    for i in range(3 * urls._QUOTED.max_entries):
         assert urls._quote_authority(f"h{i}.test") == f"h{i}.test"
-    assert 0 < len(urls._QUOTED) <= urls._QUOTED_MAX
+    assert 0 < len(urls._QUOTED.known) <= urls._QUOTED.max_entries
     long = "a" * 70000  # a Host header of the largest size the limits let through: quoted, not remembered
-    assert urls._quote_authority(long) == long and long not in urls._QUOTED
+    assert urls._quote_authority(long) == long and long not in urls._QUOTED.known
 
 
 @pytest.mark.parametrize("url", [
