@@ -63,7 +63,7 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
     status: int | None = None
     if payload.startswith(b"HTTP/"):  # (a status line; a request's method cannot hold a "/": one regex, not two)
         line = payload[:start_end]
-        status = _STATUSES.known.get(line) or _STATUSES.miss(line)
+        status = _STATUS_LINES.known.get(line) or _STATUS_LINES.miss(line)
         if status is None:
             return payload, (NOT_HTTP1,)
     elif not _REQUEST_LINE.fullmatch(payload, 0, start_end):
@@ -233,7 +233,7 @@ def _status_of(line: bytes) -> int | None:
 
 
 # a server's status lines repeat ("HTTP/1.1 200 OK"): the regex and int() once per distinct line
-_STATUSES = Memo(_status_of)
+_STATUS_LINES = Memo(_status_of)
 
 
 def _shown(value: bytes, limit: int = 40) -> str:
