@@ -164,3 +164,18 @@ def test_host_value_is_what_one_case_insensitive_search_finds(head):
 
     m = re.compile(rb"\r?\nhost[ \t]*:[ \t]*([^\r\n]*)\r?\n", re.IGNORECASE).search(head)
     assert authority._host_value(head) == (m.group(1) if m else None)
+
+
+@pytest.mark.parametrize("head, name", [
+    (b"GET / HTTP/1.1\r\nHost: First.Test:8443\r\nAccept: */*\r\n\r\n", "first.test"),
+    (b"POST /x HTTP/1.1\r\nUser-Agent: u\r\nHostname: decoy\r\nContent-Length: 0\r\nhOST:\tlast.test\r\n\r\n",
+     "last.test"),
+    (b"GET / HTTP/1.1\nX-Host: no\nhost: lf.test\n\n", "lf.test"),  # bare LF line ends
+    (b"GET https://abs.test/p HTTP/1.1\r\nAccept: */*\r\n\r\n", "abs.test"),  # no Host: the absolute URI's
+])
+def test_the_host_name_is_found_wherever_its_line_is(head, name):
+    # eCapture v1 re-renders heads (headers canonicalized, protocol doc §10.12), clients order them as they like:
+    # the name is the first Host line's, wherever it sits, in any case; a second connection reads it from what
+    # was kept
+    for _ in range(2):
+        assert AuthorityFinder().feed(head) == name
