@@ -44,7 +44,7 @@ FLAGS_OPTION = struct.Struct("=HHI")  # code, length 4, value
 _BLOCK_HDR = struct.Struct("=II")  # type, total length
 _SHB_BODY = struct.Struct("=IHHq")  # magic, major, minor, section length (-1: unknown)
 _IDB_BODY = struct.Struct("=HHI")  # link type, reserved, snaplen
-_EPB_HDR = struct.Struct("=IIIIIII")  # type, total len, interface, ts high, ts low, caplen, origlen
+EPB_HEADER = struct.Struct("=IIIIIII")  # type, total len, interface, ts high, ts low, caplen, origlen
 PAD = (b"", b"\0\0\0", b"\0\0", b"\0")  # indexed by len % 4
 
 
@@ -127,7 +127,7 @@ def enhanced_packet(
     total = 32 + n + len(pad) + len(opts)
     return b"".join(
         (
-            _EPB_HDR.pack(EPB_TYPE, total, interface_id, (time_ns >> 32) & 0xFFFFFFFF, time_ns & 0xFFFFFFFF, n, n),
+            EPB_HEADER.pack(EPB_TYPE, total, interface_id, (time_ns >> 32) & 0xFFFFFFFF, time_ns & 0xFFFFFFFF, n, n),
             frame,
             pad,
             opts,

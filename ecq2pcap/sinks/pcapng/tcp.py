@@ -37,6 +37,7 @@ SERVER_MAC = bytes.fromhex("020000000002")
 
 _IP4_TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")  # IPv4 header + TCP header
 _IP6_TCP = struct.Struct("!IHBB16s16sHHIIBBHHH")  # IPv6 header + TCP header
+_PORTS = struct.Struct("!HH")
 SYN_OPTIONS = struct.Struct("!BBHBBBB")  # MSS (kind 2, len 4), NOP, window scale (kind 3, len 3)
 _IP4_FIXED = (0x45 << 8) + 0x4000 + (TTL << 8 | 6)  # ver/ihl/tos + DF + ttl/proto words
 
@@ -109,11 +110,12 @@ _ENDPOINTS = Memo(_endpoints, max_entries=1024, size=lambda key: len(key[0]) + l
 class Side:
     """Per-sender state and constants (one for each direction)."""
 
-    __slots__ = ("prefix", "src", "dst", "sport", "dport", "const", "ip_const", "seq", "ident")
+    __slots__ = ("prefix", "src", "dst", "sport", "dport", "ends", "const", "ip_const", "seq", "ident")
 
     def __init__(self, prefix: bytes, src: bytes, dst: bytes, sport: int, dport: int, isn: int, addresses: int):
         self.prefix = prefix  # link-layer header
         self.src, self.dst, self.sport, self.dport = src, dst, sport, dport
+        self.ends = src + dst + _PORTS.pack(sport, dport)  # the addresses and ports as the headers hold them
         # pseudo-header addresses (``addresses``: their sum) + protocol, ports, window: the same for every segment
         self.const = addresses + 6 + sport + dport + WINDOW
         self.ip_const = _IP4_FIXED + addresses  # IPv4 header words that never change

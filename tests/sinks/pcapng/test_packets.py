@@ -30,11 +30,13 @@ def straightforward(flow: TcpFlow, flags, packets, t, comment) -> list[bytes]:
        mss=st.one_of(st.integers(1, 120), st.just(MAX_MSS)), isns=st.tuples(st.integers(0, 2**32 - 1),
                                                                             st.integers(0, 2**32 - 1)),
        flags=st.sampled_from([(FLAG_OUTBOUND, FLAG_INBOUND), (FLAG_INBOUND, FLAG_OUTBOUND)]),
-       t=st.integers(0, 2**63), first=comments, steps=steps)
-def test_the_same_blocks_as_frames_wrapped_one_by_one(version, link, mss, isns, flags, t, first, steps):
+       t=st.integers(0, 2**63), first=comments, steps=steps,
+       ports=st.tuples(st.integers(0, 65535), st.integers(0, 65535)))
+def test_the_same_blocks_as_frames_wrapped_one_by_one(version, link, mss, isns, flags, t, first, steps, ports):
     c, s = ENDPOINTS[version]
     kwargs = dict(client_isn=isns[0], server_isn=isns[1], link_type=link, mss=mss)
-    plain, fused = TcpFlow(c, 51000, s, 443, **kwargs), PacketBlocks(c, 51000, s, 443, flags=flags, **kwargs)
+    plain, fused = TcpFlow(c, ports[0], s, ports[1], **kwargs), PacketBlocks(c, ports[0], s, ports[1], flags=flags,
+                                                                            **kwargs)
     expected = straightforward(plain, flags, plain.handshake(), t, first)
     got = fused.handshake_blocks(t, first)
     assert got == expected
