@@ -13,7 +13,8 @@ from __future__ import annotations
 import zlib
 from typing import BinaryIO, Callable
 
-from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened, Protocol
+from ...memo import Memo
+from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened, PayloadForm, Protocol
 from ...payloads.h2 import PREFACE, SETTINGS_FRAME
 from ...report import Count, Report
 from .blocks import (
@@ -270,14 +271,16 @@ class PcapngSink:
 
     def _chunk_comment(self, chunk: Chunk) -> str:
         cap = chunk.info
-        tid = "" if cap.tid is None else f" tid {cap.tid}"
+        # (who sent it and what eCapture called it kept by value, as a thread and its fd send again and
+        # again: two lookups, ~1.5k instructions, instead of formatting four numbers, ~6k)
+        key = (cap.pid, cap.tid, cap.comm, cap.fd)
+        who = _WHO.known.get(key) or _WHO.miss(key)
+        key = (cap.ectype, cap.form)
+        what = _WHAT.known.get(key) or _WHAT.miss(key)
         uuid = f" uuid {cap.uuid}" if cap.uuid else ""
-        ectype = ("" if cap.ectype is None
-                  else f"eCapture type {cap.ectype} ({ECTYPE_NAMES.get(cap.ectype, 'unknown')}); ")
         origin = f"; origin {cap.origin}" if cap.origin else ""
-        # (one f-string: ~1.8 µs instead of ~2.8 for parts joined; ._value_ and _LABELS: no property calls)
-        text = (f"pid {cap.pid}{tid} comm {cap.comm}{_fd(cap.fd)}{uuid}; connection {chunk.conn.id} "
-                f"{_LABELS[chunk.direction]}; {ectype}payload {cap.form._value_}{self._as_captured}{origin}")
+        text = (f"{who}{uuid}; connection {chunk.conn.id} {_LABELS[chunk.direction]}; "
+                f"{what}{self._as_captured}{origin}")
         return "; ".join((text, *cap.notes)) if cap.notes else text
 
     # -- output --------------------------------------------------------------------------------
@@ -296,3 +299,22 @@ class PcapngSink:
 
 def _fd(fd: int | None) -> str:
     return f" fd {fd}" if fd is not None else ""
+
+
+def _who(key: tuple[int | None, int | None, str, int | None]) -> str:
+    """A chunk comment's sender: (pid, tid, comm, fd) as text."""
+    pid, tid, comm, fd = key
+    tid_text = "" if tid is None else f" tid {tid}"
+    return f"pid {pid}{tid_text} comm {comm}{_fd(fd)}"
+
+
+def _what(key: tuple[int | None, PayloadForm]) -> str:
+    """A chunk comment's eCapture type and payload form: (ectype, form) as text."""
+    ectype, form = key
+    if ectype is None:
+        return f"payload {form._value_}"
+    return f"eCapture type {ectype} ({ECTYPE_NAMES.get(ectype, 'unknown')}); payload {form._value_}"
+
+
+_WHO = Memo(_who, max_entries=1024, size=lambda key: len(key[2]))  # (a comm is at most 256 characters)
+_WHAT = Memo(_what, max_entries=64, size=lambda key: 0)

@@ -1,0 +1,75 @@
+"""A chunk's packet comment, field by field, read back from the blocks the sink writes: whoever sent it
+(tid, fd, uuid, eCapture type and origin present or not), also when the same sender comes again (the sink
+keeps what it worked out about a sender), with the notes and the raw-payload remark."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecq2pcap.model import ECTYPE_NAMES, Chunk, ChunkInfo, Connection, Direction, PayloadForm, Protocol
+from ecq2pcap.sinks.pcapng import PcapngSink
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+infos = st.builds(
+    ChunkInfo,
+    pid=st.integers(0, 2**32), tid=st.none() | st.integers(0, 2**32), comm=TEXT, fd=st.none() | st.integers(0, 99),
+    uuid=st.none() | TEXT, ectype=st.none() | st.integers(-1, 7) | st.integers(2**40, 2**41),
+    form=st.sampled_from(PayloadForm), origin=TEXT, notes=st.lists(TEXT, max_size=2).map(tuple),
+)
+
+
+def expected(info: ChunkInfo, conn_id: int, direction: Direction, raw: bool) -> str:
+    """The comment spelled out, one field after the other."""
+    text = f"pid {info.pid}"
+    if info.tid is not None:
+        text += f" tid {info.tid}"
+    text += f" comm {info.comm}"
+    if info.fd is not None:
+        text += f" fd {info.fd}"
+    if info.uuid:
+        text += f" uuid {info.uuid}"
+    text += f"; connection {conn_id} {direction.label}; "
+    if info.ectype is not None:
+        text += f"eCapture type {info.ectype} ({ECTYPE_NAMES.get(info.ectype, 'unknown')}); "
+    text += f"payload {info.form.value}"
+    if raw:
+        text += " written as captured"
+    if info.origin:
+        text += f"; origin {info.origin}"
+    return "; ".join((text, *info.notes))
+
+
+def comments(data: bytes) -> list[str]:
+    """The comment option of every Enhanced Packet Block that has one."""
+    out, pos = [], 0
+    while pos < len(data):
+        btype, total = struct.unpack_from("=II", data, pos)
+        if btype == 6:
+            caplen = struct.unpack_from("=I", data, pos + 20)[0]
+            at = pos + 28 + caplen + (-caplen % 4)
+            code, length = struct.unpack_from("=HH", data, at)
+            if code == 1:
+                out.append(data[at + 4 : at + 4 + length].decode())
+        pos += total
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(st.tuples(infos, st.sampled_from(Direction), st.integers(1, 3)), min_size=1, max_size=6),
+       raw=st.booleans())
+def test_a_chunk_comment_says_each_field(steps, raw):
+    out = io.BytesIO()
+    sink = PcapngSink(out, raw_payload=raw)
+    conns = {i: Connection(id=i, pid=1, comm="c", fd=3, client=("10.0.0.1", 40000 + i), server=("10.0.0.2", 443))
+             for i in (1, 2, 3)}
+    want = []
+    for n, (info, direction, conn_id) in enumerate(steps * 2):  # each sender twice: the second time from what was kept
+        sink.handle(Chunk(conns[conn_id], direction, 1000 * n, b"x", b"x", info, Protocol.HTTP1))
+        want.append(expected(info, conn_id, direction, raw))
+    sink.finish()
+    got = [c for c in comments(out.getvalue()) if not c.startswith("ecq2pcap connection")]  # (the SYNs')
+    assert got == want
