@@ -11,6 +11,7 @@ went away stops that sink only).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from . import dialects
 from .filters import ConnectionView
@@ -147,23 +148,18 @@ class Pipeline:
 
     def _deliver(self, events: list[FlowEvent]) -> None:
         # a sink that cannot write (disk full) raises once and then ignores events: the
-        # others still get every event, then the error ends the run
+        # others still get every event, then the error ends the run. A sink takes the list
+        # at once when it can (``handle_events``: the pcapng sink writes it as one unit)
         error = None
-        if self.on_output_closed is None:
-            for event in events:
-                for sink in self.sinks:
-                    try:
-                        sink.handle(event)
-                    except OSError as exc:
-                        error = error or exc
-        else:
-            for event in events:
-                for sink in self.sinks:
-                    if id(sink) not in self._closed_sinks:
-                        try:
-                            self._guarded(sink, sink.handle, event)
-                        except OSError as exc:
-                            error = error or exc
+        for sink in self.sinks:
+            handle = getattr(sink, "handle_events", None) or partial(_each, sink.handle)
+            try:
+                if self.on_output_closed is None:
+                    handle(events)
+                elif id(sink) not in self._closed_sinks:
+                    self._guarded(sink, handle, events)
+            except OSError as exc:
+                error = error or exc
         if error is not None:
             raise error
 
@@ -175,3 +171,16 @@ class Pipeline:
                 raise
             self._closed_sinks.add(id(sink))
             self.on_output_closed()
+
+
+def _each(handle: Callable[[FlowEvent], None], events: list[FlowEvent]) -> None:
+    """``handle`` every event, also after one raised OSError (raised at the end: a sink made of
+    several outputs, a ring's pcapng and HAR, goes on with those that can still write)."""
+    error = None
+    for event in events:
+        try:
+            handle(event)
+        except OSError as exc:
+            error = error or exc
+    if error is not None:
+        raise error

@@ -126,3 +126,98 @@ def test_counters_are_typed():
         report.count("pakets")  # a misspelt counter fails loudly, where it is counted
     with pytest.raises(KeyError, match="not a counter"):
         report.counts["pakets"]  # and where it is read
+
+
+def test_a_list_of_events_makes_the_pcapng_an_event_at_a_time_makes(tmp_path):
+    """The pipeline hands the pcapng sink the flow table's lists at once (one write a list): the same
+    bytes as the events one by one, host names (NRBs) included, also when a list mixes connections."""
+    import io
+
+    from ecq2pcap.flows import ConnectionTable
+    from ecq2pcap.sinks.pcapng import PcapngSink
+    from ecq2pcap.sources.recording import LineDecoder
+    from tests.limits.support import Dump
+
+    d = Dump()
+    fds = [d.open() for _ in range(3)]
+    for n, fd in enumerate(fds * 2):  # three connections interleaved, two exchanges each
+        d.send(fd, f"GET /{n} HTTP/1.1\r\nHost: h{fd}.test\r\n\r\n".encode())
+        d.recv(fd, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    lines = LineDecoder()
+    messages = [lines.message(line, f"d:{i}") for i, line in enumerate(d.dump().splitlines(), 1)]
+
+    def names(conn):
+        return f"name-{conn.id}.test"
+
+    at_once, one_by_one = io.BytesIO(), io.BytesIO()
+    pipeline = Pipeline([PcapngSink(at_once, hosts=names)], Report())
+    for m in messages:
+        pipeline.feed(m)
+    pipeline.finish()
+    table, sink, sizes = ConnectionTable(Report()), PcapngSink(one_by_one, hosts=names), []
+    state = Pipeline([], Report()).stream_state
+    from ecq2pcap import dialects
+
+    for m in messages:
+        events = [e for rec in dialects.decode(m, state) for e in table.feed(rec)]
+        sizes.append(len(events))
+        for e in events:
+            sink.handle(e)
+    events = table.close_all()
+    sizes.append(len(events))
+    for e in events:
+        sink.handle(e)
+    sink.finish()
+    assert max(sizes) > 1  # lists of several events were there to be written at once
+    assert at_once.getvalue() == one_by_one.getvalue()
+    assert b"name-1.test" in at_once.getvalue()  # (an NRB, in its place)
+
+
+def test_what_a_list_made_before_a_bug_is_written():
+    import io
+
+    import pytest
+
+    from ecq2pcap.model import Closed, Connection, Opened
+    from ecq2pcap.sinks.pcapng import PcapngSink
+
+    out = io.BytesIO()
+    sink = PcapngSink(out)
+    header = len(out.getvalue())
+    conn = Connection(id=1, pid=1, comm="c", fd=3, client=("10.0.0.1", 40000), server=("10.0.0.2", 443))
+    with pytest.raises(TypeError):
+        sink.handle_events([Opened(conn, 10), object(), Closed(conn, 20, "end")])
+    sink.finish()
+    assert sink.packets == 3 and len(out.getvalue()) > header  # the handshake, written
+
+
+def test_a_sink_of_several_outputs_gets_a_whole_list_after_one_of_them_fails():
+    """A sink without handle_events (a ring's pcapng and HAR) is given every event of a list even after one
+    raised OSError (its other output goes on); the error ends the run afterwards, once."""
+    import pytest
+
+    seen = []
+
+    class TwoOutputs:
+        def handle(self, event):
+            seen.append(event)
+            if event == 1:
+                raise OSError(28, "No space left on device")
+
+        def finish(self):
+            pass
+
+    class Other:
+        def handle_events(self, events):
+            seen.append(("other", list(events)))
+
+        def handle(self, event):
+            raise AssertionError("given the list at once")
+
+        def finish(self):
+            pass
+
+    pipeline = Pipeline([TwoOutputs(), Other()], Report())
+    with pytest.raises(OSError):
+        pipeline._deliver([0, 1, 2])
+    assert seen == [0, 1, 2, ("other", [0, 1, 2])]

@@ -106,22 +106,37 @@ class PcapngSink:
     # -- sink protocol -----------------------------------------------------------------------
 
     def handle(self, event) -> None:
+        self.handle_events((event,))
+
+    def handle_events(self, events) -> None:
+        """Several events, their blocks written as one unit (the flow table hands events on in lists:
+        one write for a list instead of one an event)."""
         if self._units.failed is not None:
             return
-        if self.hosts is not None:
-            self._name(event)
-        if type(event) is Chunk:
-            blocks = self._chunk(event)
-        elif type(event) is Opened:
-            blocks = self._open(event.conn, event.time_ns, None)
-        elif type(event) is Closed:
-            blocks = self._close(event)
-        else:
-            raise TypeError(f"PcapngSink cannot handle {type(event).__name__}")
-        if blocks:
-            self._write(blocks, len(blocks))
-        elif self.flush_each_event:
-            self._units.flush()
+        blocks: list[bytes] = []
+        packets = 0
+        try:
+            for event in events:
+                if self.hosts is not None:
+                    name = self._name(event)
+                    if name is not None:
+                        blocks.append(name)
+                if type(event) is Chunk:
+                    made = self._chunk(event)
+                elif type(event) is Opened:
+                    made = self._open(event.conn, event.time_ns, None)
+                elif type(event) is Closed:
+                    made = self._close(event)
+                else:
+                    raise TypeError(f"PcapngSink cannot handle {type(event).__name__}")
+                if made:
+                    blocks += made
+                    packets += len(made)
+        finally:  # (what was made before an error is written all the same)
+            if blocks:
+                self._write(blocks, packets)
+            elif self.flush_each_event:
+                self._units.flush()
 
     def finish(self) -> None:
         """Flush. Connections without a Closed event stay open (no FIN is invented)."""
@@ -132,23 +147,22 @@ class PcapngSink:
         packets were counted where they were made."""
         self._write([data], 0)
 
-    def _name(self, event) -> None:
+    def _name(self, event) -> bytes | None:
         """Before a connection's packets: an NRB naming its server, when its host name is new."""
         conn = event.conn
         if type(event) is Closed:
             self._named.discard(conn.id)
-            return
+            return None
         if conn.id in self._named:
-            return
+            return None
         name = self.hosts(conn)
         if name is None:
-            return
+            return None
         self._named.add(conn.id)
         block = self._names.block(conn.server[0], name)
-        if block is not None:
-            self._write([block], 0)
-            if self.report is not None:
-                self.report.count(Count.NAMES)
+        if block is not None and self.report is not None:
+            self.report.count(Count.NAMES)
+        return block
 
     def rotate(self, out: BinaryIO, note: str, time_ns: int = 0) -> None:
         """Go on in a new file ``out`` (ring buffers): a file tshark reads on its own.
@@ -167,8 +181,9 @@ class PcapngSink:
             if state.flow is None:
                 continue
             conn, flow = state.conn, state.flow
-            if self.hosts is not None:
-                self._name(Opened(conn, time_ns))
+            name = self._name(Opened(conn, time_ns)) if self.hosts is not None else None
+            if name is not None:
+                self._write([name], 0)
             preface = CONTINUATION_PREFACE if state.http2 else b""
             isns = ((flow.next_seq(Direction.C2S) - 1 - len(preface)) & 0xFFFFFFFF,
                     (flow.next_seq(Direction.S2C) - 1) & 0xFFFFFFFF)
