@@ -98,14 +98,19 @@ class HarSink:
     # -- Sink protocol -------------------------------------------------------------
 
     def handle(self, event: FlowEvent) -> None:
-        if self._writer.failed is not None:  # the output broke (disk full): nothing more to do
-            return
-        if isinstance(event, Chunk):
-            self._chunk(event)
-        elif isinstance(event, Opened):
-            self._state(event.conn, event.time_ns)
-        elif isinstance(event, Closed):
-            self._close(event.conn, event.time_ns, event.notes)
+        self.handle_events((event,))
+
+    def handle_events(self, events) -> None:
+        """Several events (a list the flow table emitted), the file committed when due once after them."""
+        for event in events:
+            if self._writer.failed is not None:  # the output broke (disk full): nothing more to do
+                return
+            if isinstance(event, Chunk):
+                self._chunk(event)
+            elif isinstance(event, Opened):
+                self._state(event.conn, event.time_ns)
+            elif isinstance(event, Closed):
+                self._close(event.conn, event.time_ns, event.notes)
         self._writer.commit_if_due()
 
     def finish(self) -> None:
