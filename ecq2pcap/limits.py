@@ -84,7 +84,8 @@ def limit_note(name: str, text: str) -> str:
 
 def limits_in(text: str) -> list[str]:
     """The flags of the limits a note (from :func:`limit_note`) says bit."""
-    return _NOTE.findall(text)
+    # (most texts say none: "(limit: " looked for first, a C search of ~0.8k instructions against the regex's ~3.5k)
+    return _NOTE.findall(text) if "(limit: " in text else []
 
 
 _SIZE = re.compile(r"\s*(\d+)\s*([kmg]?)(i?b?)\s*", re.I)

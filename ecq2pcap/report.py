@@ -11,6 +11,16 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .limits import limits_in
+from .memo import Memo
+
+
+def _flags(key: tuple[str, str]) -> tuple[str, ...]:
+    """The limits a warning (reason, detail) says bit."""
+    reason, detail = key
+    return tuple(limits_in(f"{reason} {detail}" if detail else reason))
+
+
+_FLAGS = Memo(_flags, max_entries=256, max_size=1024, size=lambda key: len(key[0]) + len(key[1]))
 
 
 class Count:
@@ -88,7 +98,9 @@ class Report:
     def warn(self, reason: str, origin: str = "", detail: str = "") -> None:
         """Something kept but changed, incomplete or unrepresentable."""
         self.warnings[reason] += 1
-        self.count_limits(f"{reason} {detail}" if detail else reason)
+        key = (reason, detail)  # (the same warning again and again, e.g. the open limit's for every connection)
+        for flag in _FLAGS.known.get(key) or _FLAGS.miss(key):
+            self.limits[flag] += 1
         self._say(origin, reason, detail, reason, prefix="warning: ")
 
     def _say(self, origin: str, text: str, detail: str, key: str, prefix: str = "") -> None:

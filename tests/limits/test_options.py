@@ -53,3 +53,19 @@ def test_limits_from_args_keep_defaults_for_missing_ones():
         open_connections = None
 
     assert Limits.from_args(Args()) == Limits(body_size=10)
+
+
+def test_a_warning_counts_the_limits_it_names_every_time():
+    """Report.warn counts the limits of its reason and detail (kept by the pair: the open limit's
+    warning comes for every connection it ends), each time it is given; texts naming none count none."""
+    from ecq2pcap.report import Report
+
+    report = Report()
+    note = limit_note("open_connections", "ended early")
+    for _ in range(3):
+        report.warn("connection ended early (too many open)", detail=note)
+        report.warn("something else", detail="no limit here (limit: none said so)")
+        report.warn(limit_note("body_size", "cut"))
+        report.warn("plain")
+    assert report.limits == {"--max-connections": 3, "none said so": 3, "--max-body-size": 3}
+    assert limits_in("no note here") == [] and limits_in("a (limit: --x) b (limit: --y)") == ["--x", "--y"]
