@@ -23,11 +23,30 @@ _BARE_HEAD = struct.Struct("=12sII")  # type, total length and interface as one;
 _IP4_MID = struct.pack("!HBB", 0x4000, TTL, 6)  # don't fragment, TTL, protocol TCP
 
 
+class _Bare:
+    """A bare IPv4 segment's constants (no payload or comment; ``options`` the same every time): the block's head up
+    to the time, everything from its lengths to the IPv4 total length, and everything from the urgent pointer on
+    (options and the block's end), each packed as one argument (see :meth:`PacketBlocks._bare`)."""
+
+    __slots__ = ("head", "lead", "body", "tail", "tcp", "ip_len", "off")
+
+    def __init__(self, prefix: bytes, flags_end: bytes, options: bytes) -> None:
+        frame_len = len(prefix) + 40 + len(options)
+        pad = PAD[frame_len & 3]
+        total = 32 + frame_len + len(pad) + len(flags_end)
+        self.ip_len = 40 + len(options)
+        self.off = (5 + len(options) // 4) << 4  # data offset
+        self.tcp = 20 + len(options) + (self.off << 8) + int.from_bytes(options, "big")  # the checksum's constant words
+        self.head = struct.pack("=III", EPB_TYPE, total, 0)
+        self.lead = struct.pack("=II", frame_len, frame_len) + prefix + struct.pack("!BBH", 0x45, 0, self.ip_len)
+        self.tail = b"\0\0" + options + pad + flags_end + U32.pack(total)
+        self.body = struct.Struct(f"!{len(self.lead)}sH4sH12sIIBBHH{len(self.tail)}s")
+
+
 class _Framing:
     """One side's constants for its blocks (the same for every connection: see :func:`_framings`)."""
 
-    __slots__ = ("head", "frame_len", "flags_end", "ack_len", "ack_tail", "ip4", "lead4", "bare_head", "bare_lead4",
-                 "bare_tail4", "bare4")
+    __slots__ = ("head", "frame_len", "flags_end", "ack_len", "ack_tail", "ip4", "lead4", "prefix", "ack4", "_bare4")
 
     def __init__(self, prefix: bytes, v6: bool, flags: int) -> None:
         # type, total length, interface, time high, time low, captured and original length; link-layer header
@@ -39,15 +58,21 @@ class _Framing:
         self.ack_tail = pad + self.flags_end + U32.pack(self.ack_len)
         # IPv4 segments with the runs of bytes that never change as one argument each: the link-layer header
         # and the IPv4 header's first two bytes ahead of a segment's network-order fields (its block's head, in
-        # the host's order, packed on its own); for a bare segment (no options, payload or comment: ~1.8k
-        # instructions cheaper than the 19 fields and the head's 8 one by one) the head up to the time, then
-        # everything from the lengths to the IPv4 total length, and the urgent pointer with the block's end
+        # the host's order, packed on its own); a bare one's (an ACK, a FIN, a SYN-ACK) in :class:`_Bare`
         self.ip4 = struct.Struct(f"!{len(prefix) + 2}sHH4sH12sIIBBHHH")
         self.lead4 = prefix + b"\x45\x00"
-        self.bare_head = struct.pack("=III", EPB_TYPE, self.ack_len, 0)
-        self.bare_lead4 = struct.pack("=II", self.frame_len, self.frame_len) + prefix + b"\x45\x00\x00\x28"
-        self.bare_tail4 = b"\0\0" + self.ack_tail
-        self.bare4 = struct.Struct(f"!{len(self.bare_lead4)}sH4sH12sIIBBHH{len(self.bare_tail4)}s")
+        self.prefix = prefix
+        self._bare4: dict[bytes, _Bare] = {}
+        self.ack4 = self.bare4(b"")
+
+    def bare4(self, options: bytes) -> _Bare:
+        """The :class:`_Bare` of segments with these options (kept: the SYN options of a run's MSS, or none)."""
+        bare = self._bare4.get(options)
+        if bare is None:
+            if len(self._bare4) >= 16:
+                self._bare4.clear()
+            bare = self._bare4[options] = _Bare(self.prefix, self.flags_end, options)
+        return bare
 
 
 _FRAMINGS: dict[tuple[int, bool, tuple[int, int]], tuple[_Framing, _Framing]] = {}
@@ -115,36 +140,40 @@ class PacketBlocks(TcpFlow):
                                      WINDOW, 0xFFFF ^ (r % 0xFFFF or 0xFFFF), 0),
                          options, payload, pad, opts, U32.pack(total)))
 
-    def _bare(self, sender: int, flags: int, t: int) -> bytes:
-        """:meth:`_block` of a packet without payload, options or comment (an ACK or a FIN: three of a
-        one-exchange connection's eight), with :meth:`TcpFlow._header`'s work written out for that case:
-        ~9.3k instructions an IPv4 one (tests/sinks/pcapng/test_packets.py holds the bytes to TcpFlow's)."""
+    def _bare(self, sender: int, flags: int, t: int, bare: _Bare | None = None) -> bytes:
+        """:meth:`_block` of a packet without payload or comment (an ACK or a FIN: three of a one-exchange
+        connection's eight; with ``bare``, its options: the SYN-ACK), with :meth:`TcpFlow._header`'s work written
+        out for that case: ~9.3k instructions an IPv4 one (tests/sinks/pcapng/test_packets.py holds the bytes to
+        TcpFlow's). IPv6: without options only."""
         me, fr = self._sides[sender], self._framing[sender]
         seq = me.seq & 0xFFFFFFFF
         ack = self._sides[1 - sender].seq & 0xFFFFFFFF if flags & ACK else 0
-        r = (me.const + 0x5014 + flags + seq + ack) % 0xFFFF  # (TCP length 20, data offset 5 << 12)
-        csum = 0xFFFF ^ (r or 0xFFFF)
         if self.v6:
+            r = (me.const + 0x5014 + flags + seq + ack) % 0xFFFF  # (TCP length 20, data offset 5 << 12)
             hdr = _IP6_TCP.pack(0x60000000, 20, 6, TTL, me.src, me.dst, me.sport, me.dport, seq, ack, 0x50, flags,
-                                WINDOW, csum, 0)
+                                WINDOW, 0xFFFF ^ (r or 0xFFFF), 0)
             return b"".join((fr.head.pack(EPB_TYPE, fr.ack_len, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF,
                                           fr.frame_len, fr.frame_len, me.prefix), hdr, fr.ack_tail))
+        sh = bare or fr.ack4
+        r = (me.const + sh.tcp + flags + seq + ack) % 0xFFFF
         ident = me.ident
         me.ident = (ident + 1) & 0xFFFF
-        r = (me.ip_const + 40 + ident) % 0xFFFF
-        return _BARE_HEAD.pack(fr.bare_head, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF) + fr.bare4.pack(
-            fr.bare_lead4, ident, _IP4_MID, 0xFFFF ^ (r or 0xFFFF), me.ends, seq, ack, 0x50, flags, WINDOW, csum,
-            fr.bare_tail4)
+        ri = (me.ip_const + sh.ip_len + ident) % 0xFFFF
+        return _BARE_HEAD.pack(sh.head, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF) + sh.body.pack(
+            sh.lead, ident, _IP4_MID, 0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack, sh.off, flags, WINDOW,
+            0xFFFF ^ (r or 0xFFFF), sh.tail)
 
     def handshake_blocks(self, t: int, comment: str | None) -> list[bytes]:
-        """SYN, SYN-ACK (both announcing MSS and window scale), ACK. (The SYNs go through :meth:`_block`:
-        written out as :meth:`_bare` is, they saved 0.7 % of a one-exchange conversion, not worth a second
-        copy of the header code; one method for both, or a shared helper, cost the ACKs more than that.)"""
+        """SYN, SYN-ACK (both announcing MSS and window scale), ACK. (The SYN, with its comment, goes through
+        :meth:`_block`; the IPv4 SYN-ACK through :meth:`_bare`, its options kept with the other constants.)"""
         opts = SYN_OPTIONS.pack(2, 4, self.mss, 1, 3, 3, WINDOW_SCALE)
         c, s = self._sides
         out = [self._block(C2S, SYN, t, comment, options=opts)]
         c.seq += 1
-        out.append(self._block(S2C, SYN | ACK, t + 1, None, options=opts))
+        if self.v6:
+            out.append(self._block(S2C, SYN | ACK, t + 1, None, options=opts))
+        else:
+            out.append(self._bare(S2C, SYN | ACK, t + 1, self._framing[S2C].bare4(opts)))
         s.seq += 1
         out.append(self._bare(C2S, ACK, t + 2))
         return out
