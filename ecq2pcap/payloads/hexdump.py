@@ -132,8 +132,8 @@ _GO_FIRST_LINE = re.compile(rb"00000000  [0-9a-f]{2}[ 0-9a-f]{47} \|")
 
 
 def looks_like_go_dump(payload: bytes) -> bool:
-    """Cheap test on the first line only."""
-    return _GO_FIRST_LINE.match(payload) is not None
+    """Cheap test on the first line only (its offset first: every event is asked, few are dumps)."""
+    return payload.startswith(b"00000000  ") and _GO_FIRST_LINE.match(payload) is not None
 
 
 # -- Go's fast path: full 79-byte lines, column by column
