@@ -36,6 +36,29 @@ def test_field_line_is_the_abnf(line):
         assert ABNF.fullmatch(line) is not None  # (*field-content: one run of field-content covers any value)
 
 
+@settings(max_examples=1000, deadline=None)
+@given(line=lines | st.lists(pieces, max_size=10).map(b"".join)
+       | st.builds(lambda name, value: name + b":" + value,
+                   st.sampled_from([b"Host", b"HOST", b"content-length", b"Transfer-Encoding", b"upgrade", b"Cookie"]),
+                   st.lists(pieces | st.sampled_from([b"12", b"0"]), max_size=6).map(b"".join)))
+def test_the_fast_path_reads_a_field_line_as_field_line_does(line):
+    """The HTTP/1 fast path reads a header line in two steps (its name kept by name, its value's bytes checked
+    by deletion): it takes exactly the lines FIELD_LINE takes, with the same name and value, also the second
+    time (from what it kept), and names what frames (Host, Content-Length and its number, Transfer-Encoding)."""
+    from ecq2pcap.payloads.http1 import fast
+
+    m = FIELD_LINE.fullmatch(line)
+    for _ in range(2):
+        got = fast._field(line)
+        assert (got is None) == (m is None), line
+        if m is not None:
+            assert got[0] == m.groups(), line
+            kind = {b"host": fast._HOST, b"content-length": fast._LENGTH}.get(m[1].lower())
+            assert got[1] == kind or (got[1] == fast._H11 and m[1].lower() in (b"transfer-encoding", b"upgrade"))
+    for line, length in ((b"Content-Length: 12 ", 12), (b"content-length:x", -1), (b"CONTENT-LENGTH:\t007", 7)):
+        assert fast._field(line)[2] == length
+
+
 def test_examples():
     ua = b"User-Agent: Mozilla/5.0 (X11; Linux x86_64)  Chrome/126.0 \t"
     assert FIELD_LINE.fullmatch(ua).groups() == (b"User-Agent", b"Mozilla/5.0 (X11; Linux x86_64)  Chrome/126.0")

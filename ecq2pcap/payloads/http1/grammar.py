@@ -1,7 +1,8 @@
 """The HTTP/1 grammar the codec needs, written from RFC 9112 / RFC 9110.
 
 Two uses: the *strict* patterns (``REQUEST_LINE``, ``STATUS_LINE``, ``FIELD_LINE``) decide
-whether the fast path may parse a head itself; the *loose* ones (``START_*``,
+whether the fast path may parse a head itself (``FIELD_LINE``'s reading done in two cheaper steps
+there, held to it by a test); the *loose* ones (``START_*``,
 ``*_SEARCH``, ``*_PREFIX``) recognise a message start between messages and after
 garbage (resynchronisation). The strict patterns accept a subset of what h11 accepts,
 so a head they refuse simply goes to h11.
