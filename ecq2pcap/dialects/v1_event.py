@@ -19,6 +19,16 @@ _HTTP1_STARTS = (b"HTTP/1.", b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b
 def timestamp_to_ns(value: int | float | None) -> int | None:
     """eCapture timestamps are seconds (v1.4.0–1.4.2, bash, heartbeats) or
     nanoseconds (v1.4.3+); 0 means unknown. Tell the unit by magnitude."""
+    if type(value) is int:  # (what eCapture sends: the same bounds, exact without the float comparisons)
+        if value <= 0:
+            return None
+        if value < 100_000_000_000:
+            return value * 1_000_000_000
+        if value < 100_000_000_000_000:
+            return value * 1_000_000
+        if value < 100_000_000_000_000_000:
+            return value * 1_000
+        return value
     if not value or value < 0:
         return None
     if value < 1e11:  # seconds until year 5138

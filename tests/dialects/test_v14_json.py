@@ -34,6 +34,17 @@ def test_timestamp_units(value, expected):
     assert timestamp_to_ns(value) == expected
 
 
+@pytest.mark.parametrize("value", [1, 10**11 - 1, 10**11, 10**14 - 1, 10**14, 10**17 - 1, 10**17, 2**63 - 1, 0, -5])
+def test_whole_timestamps_are_read_as_the_general_rules_read_them(value):
+    """Integers (what eCapture sends) take a quick path: the general rules' units at each bound (an int
+    subclass goes the general way, its comparisons with the float bounds exact), as an int."""
+    class Whole(int):
+        pass
+
+    got = timestamp_to_ns(value)
+    assert got == timestamp_to_ns(Whole(value)) and type(got) in (int, type(None))
+
+
 def test_event_fields():
     [cap] = decode(msg(event(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
     assert isinstance(cap, Capture)
