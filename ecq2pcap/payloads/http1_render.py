@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from ..memo import Memo
+from .header_names import field_name
 from .numbers import ascii_number
 
 __all__ = ["repair_rendered", "starts_http1_message", "NOT_HTTP1"]
@@ -24,9 +25,8 @@ NOT_HTTP1 = "not an HTTP/1 message: left as is"
 
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) [^\x00-\x20\x7f]+ HTTP/1\.[0-9]")
 _STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: [^\r\n]*)?")
-_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _TE, _CE, _CL = b"\r\ntransfer-encoding:", b"\r\ncontent-encoding:", b"\r\ncontent-length:"  # in a lower-cased head
-_FRAMING = (_TE, _CE, _CL)
+_FRAMING_NAMES = {needle[2:-1]: needle for needle in (_TE, _CE, _CL)}  # by lower-cased name
 _OTHER = (b"", b"")  # a header line that does not frame (see _line_facts)
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}[ \t]*(?:;[^\r\n]*)?")
 
@@ -213,33 +213,16 @@ def _line_facts(line: bytes) -> tuple[bytes, bytes] | None:
     """What a header line (of a head split at its CRLFs) says here: None when it is not one (a token and a
     colon), :data:`_OTHER` for a name that does not frame, else (the framing name as in _TE/_CE/_CL, its value
     as _value reads it). (What follows the colon is a field value whatever it is: a line holds no CRLF.)"""
-    colon = line.find(b":")
-    if colon < 1:
+    read = field_name(line)
+    if read is None:
         return None
-    name = line[:colon]
-    facts = _NAMES.known.get(name) or _NAMES.miss(name)
-    if facts is _OTHER:
+    _, lowered, colon = read
+    needle = _FRAMING_NAMES.get(lowered)
+    if needle is None:
         return _OTHER
-    if facts is _NOT_A_NAME:
-        return None
-    return facts, line[colon + 1 :].strip()
+    return needle, line[colon + 1 :].strip()
 
 
-_NOT_A_NAME = (b"",)  # (see _name_facts)
-_TOKEN_ONLY = re.compile(_TOKEN)
-
-
-def _name_facts(name: bytes) -> bytes | tuple[bytes, ...]:
-    """What a header name says: :data:`_NOT_A_NAME` when it is not a token, :data:`_OTHER` when it does not
-    frame, else the framing name as in _TE/_CE/_CL."""
-    if not _TOKEN_ONLY.fullmatch(name):
-        return _NOT_A_NAME
-    needle = b"\r\n" + name.lower() + b":"
-    return needle if needle in _FRAMING else _OTHER
-
-
-# names repeat where values do not (Cookie, ETag, Authorization: a line of its own each time, a miss of _LINES)
-_NAMES = Memo(_name_facts)
 _LINES = Memo(_line_facts)
 
 

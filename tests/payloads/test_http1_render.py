@@ -443,8 +443,10 @@ def test_header_lines_are_checked_as_one_regex_over_the_head_checks_them(lines):
     exactly when the one regex over all its lines, the straightforward check, accepts it."""
     import re
 
+    from ecq2pcap.payloads.header_names import TOKEN
+
     value = rb"[^\r]*(?:\r(?!\n)[^\r]*)*"  # a field value: anything but CRLF
-    block = re.compile(rb"%s:%s(?:\r\n%s:%s)*" % ((http1_render._TOKEN, value) * 2))
+    block = re.compile(rb"%s:%s(?:\r\n%s:%s)*" % ((TOKEN, value) * 2))
     head = b"GET / HTTP/1.1\r\n" + b"\r\n".join(lines)
     payload = head + b"\r\n\r\n"
     end = payload.find(b"\r\n\r\n")

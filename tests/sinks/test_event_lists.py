@@ -16,33 +16,36 @@ from tests.support.flows import table_events
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
-@pytest.mark.parametrize("name", ["v140_client.dump.jsonl.gz", "v2_server.frames.jsonl.gz"])
-@pytest.mark.parametrize("make", [lambda out: PcapngSink(out, hosts=lambda conn: f"host{conn.id}.test"),
-                                  lambda out: HarSink(out, commit_interval=0)], ids=["pcapng", "har"])
-def test_lists_at_once_make_what_one_event_at_a_time_makes(name, make):
-    events = table_events(FIXTURES / name)
+def _pcapng(out):
+    return PcapngSink(out, hosts=lambda conn: f"host{conn.id}.test")
 
-    def run(feed) -> bytes:
-        out = io.BytesIO()
-        sink = make(out)
-        feed(sink)
-        sink.finish()
-        return out.getvalue()
 
-    def one_by_one(sink):
+def written(make, events, sizes) -> bytes:
+    """What the sink ``make(out)`` writes for ``events`` handed on in lists of these sizes (the last list takes
+    the rest), or one event at a time (``sizes`` None)."""
+    out = io.BytesIO()
+    sink = make(out)
+    if sizes is None:
         for e in events:
             sink.handle(e)
+    else:
+        at = 0
+        for size in (*sizes, len(events)):
+            sink.handle_events(events[at:at + size])
+            at += size
+    sink.finish()
+    return out.getvalue()
 
-    def in_lists(size):
-        def feed(sink):
-            for i in range(0, len(events), size):
-                sink.handle_events(events[i:i + size])
-        return feed
 
-    expected = run(one_by_one)
+@pytest.mark.parametrize("name", ["v140_client.dump.jsonl.gz", "v2_server.frames.jsonl.gz"])
+@pytest.mark.parametrize("make", [_pcapng, lambda out: HarSink(out, commit_interval=0)], ids=["pcapng", "har"])
+def test_lists_at_once_make_what_one_event_at_a_time_makes(name, make):
+    events = table_events(FIXTURES / name)
+    expected = written(make, events, None)
     assert len(expected) > 1000
-    for size in (2, 7, len(events)):
-        assert run(in_lists(size)) == expected
+    for size in (2, 7):
+        assert written(make, events, [size] * (len(events) // size)) == expected
+    assert written(make, events, []) == expected
 
 
 def test_a_list_of_events_written_at_once_is_the_events_one_by_one():
@@ -53,23 +56,7 @@ def test_a_list_of_events_written_at_once_is_the_events_one_by_one():
     for i, conn in enumerate(conns):
         events += exchange(conn, [(C2S, REQUEST), (S2C, RESPONSE[:300])], t=T0 + 10_000 * i)
     events.sort(key=lambda e: (e.time_ns % 10_000, e.conn.id))  # the three connections interleaved
-
-    def run(feed) -> bytes:
-        out = io.BytesIO()
-        sink = PcapngSink(out, hosts=lambda conn: f"host{conn.id}.test")
-        feed(sink)
-        sink.finish()
-        return out.getvalue()
-
-    def one_by_one(sink):
-        for e in events:
-            sink.handle(e)
-
-    def in_lists(sink):
-        sink.handle_events(events[:4])
-        sink.handle_events(events[4:])
-
-    data = run(one_by_one)
-    assert run(in_lists) == data
-    assert run(lambda sink: sink.handle_events(events)) == data
+    data = written(_pcapng, events, None)
+    assert written(_pcapng, events, [4]) == data
+    assert written(_pcapng, events, []) == data
     assert all(f"host{i}.test".encode() in data for i in (1, 2, 3))

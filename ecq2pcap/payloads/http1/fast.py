@@ -11,11 +11,10 @@ give identical exchanges (a test holds them to it).
 
 from __future__ import annotations
 
-import re
-
 from ...memo import Memo
 from .events import RequestHead, ResponseHead
-from .grammar import DIGITS, REQUEST_LINE, STATUS_LINE, TOKEN
+from ..header_names import field_name
+from .grammar import DIGITS, REQUEST_LINE, STATUS_LINE
 from .readers import WholeMessage
 
 __all__ = ["FAST_MAX_HEAD", "NO_BODY_METHODS", "fast_request", "fast_response"]
@@ -30,20 +29,17 @@ _FRAMING = {b"host": _HOST, b"content-length": _LENGTH, b"transfer-encoding": _H
 def _field(line: bytes) -> tuple | None:
     """(field, kind, Content-Length) of one header line (the last: -1 when not a number we take,
     None for other names); None when FIELD_LINE would refuse the line (obs-fold, a bare CR, bad bytes…).
-    FIELD_LINE's work in two steps: the name kept by name (:data:`_NAMES`: names repeat where values do not,
-    Cookie, ETag, Authorization), the value's bytes checked by deleting those a field value may hold."""
-    colon = line.find(b":")
-    if colon < 1:
+    FIELD_LINE's work in two steps: the name read once per name (:func:`~ecq2pcap.payloads.header_names.field_name`),
+    the value's bytes checked by deleting those a field value may hold."""
+    read = field_name(line)
+    if read is None:
         return None
-    name = line[:colon]
-    facts = _NAMES.known.get(name) or _NAMES.miss(name)
-    if facts is None:
-        return None
+    name, lowered, colon = read
     value = line[colon + 1 :]
     if value.translate(None, _VALUE_BYTES):
         return None
     value = value.strip(b" \t")  # (OWS either side: what is left starts and ends with a field-vchar)
-    kind = facts[0]
+    kind = _FRAMING.get(lowered)
     number = None
     if kind == _LENGTH:
         number = int(value) if DIGITS.fullmatch(value) is not None else -1
@@ -51,17 +47,7 @@ def _field(line: bytes) -> tuple | None:
 
 
 _VALUE_BYTES = b"\t " + bytes(range(0x21, 0x7F)) + bytes(range(0x80, 0x100))  # SP, HTAB, field-vchar: RFC 9110 §5.5
-_TOKEN_ONLY = re.compile(TOKEN)
 
-
-def _name_facts(name: bytes) -> tuple[int | None] | None:
-    """(kind,) of a header name (see _FRAMING; None for other names), None when it is not a token."""
-    if not _TOKEN_ONLY.fullmatch(name):
-        return None
-    return (_FRAMING.get(name.lower()),)
-
-
-_NAMES = Memo(_name_facts)
 
 # what each header line says, kept (ecq2pcap.memo): a client's repeated User-Agent/Accept/Host lines are not read
 # again, ~3/4 of a head's cost (~4.5k instructions a line with FIELD_LINE's match; a lookup ~0.2k)

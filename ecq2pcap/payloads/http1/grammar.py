@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from ..header_names import TOKEN
+
 __all__ = [
     "FIELD_LINE",
     "REQUEST_LINE",
@@ -26,8 +28,7 @@ __all__ = [
     "text",
 ]
 
-# RFC 9110 §5.6.2: token = 1*tchar
-TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+# RFC 9110 §5.6.2: token = 1*tchar (TOKEN: imported above, shared with the header names)
 VCHAR = rb"[\x21-\x7e]"
 FIELD_VCHAR = rb"[\x21-\x7e\x80-\xff]"  # VCHAR / obs-text
 OWS = rb"[ \t]*"
