@@ -148,8 +148,9 @@ class Pipeline:
 
     def _deliver(self, events: list[FlowEvent]) -> None:
         # a sink that cannot write (disk full) raises once and then ignores events: the
-        # others still get every event, then the error ends the run. A sink takes the list
-        # at once when it can (``handle_events``: the pcapng sink writes it as one unit)
+        # others still get every event, then the error ends the run; likewise a bug of ours in
+        # one sink (then an internal error, see feed). A sink takes the list at once when it can
+        # (``handle_events``: the pcapng sink writes it as one unit)
         error = None
         for sink in self.sinks:
             handle = getattr(sink, "handle_events", None) or partial(_each, sink.handle)
@@ -158,7 +159,7 @@ class Pipeline:
                     handle(events)
                 elif id(sink) not in self._closed_sinks:
                     self._guarded(sink, handle, events)
-            except OSError as exc:
+            except Exception as exc:
                 error = error or exc
         if error is not None:
             raise error

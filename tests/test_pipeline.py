@@ -221,3 +221,30 @@ def test_a_sink_of_several_outputs_gets_a_whole_list_after_one_of_them_fails():
     with pytest.raises(OSError):
         pipeline._deliver([0, 1, 2])
     assert seen == [0, 1, 2, ("other", [0, 1, 2])]
+
+
+def test_a_bug_in_one_sink_does_not_cost_another_sink_the_list():
+    """Sinks take a list one after the other: a bug of ours in the first (any exception) leaves the second
+    every event of it; the error is raised afterwards (an internal error for that message)."""
+    import pytest
+
+    seen = []
+
+    class Buggy:
+        def handle_events(self, events):
+            raise KeyError("boom")
+
+        def finish(self):
+            pass
+
+    class Other:
+        def handle(self, event):
+            seen.append(event)
+
+        def finish(self):
+            pass
+
+    pipeline = Pipeline([Buggy(), Other()], Report())
+    with pytest.raises(KeyError):
+        pipeline._deliver([0, 1, 2])
+    assert seen == [0, 1, 2]
