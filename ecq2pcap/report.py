@@ -83,10 +83,12 @@ class Report:
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] += n  # (a name not counted yet is looked at by Counts.__missing__)
 
-    def count_limits(self, text: str) -> None:
-        """Count the limits a note made with :func:`~ecq2pcap.limits.limit_note` says bit
-        (:meth:`skip` and :meth:`warn` do it for their text)."""
-        for flag in limits_in(text):
+    def count_limits(self, reason: str, detail: str = "") -> None:
+        """Count the limits a note made with :func:`~ecq2pcap.limits.limit_note` says bit in ``reason`` and
+        ``detail`` (:meth:`skip` and :meth:`warn` do it for theirs; what a pair says is kept: the same warning
+        comes again and again, e.g. the open limit's for every connection it ends)."""
+        key = (reason, detail)
+        for flag in _FLAGS.known.get(key) or _FLAGS.miss(key):
             self.limits[flag] += 1
 
     def skip(self, origin: str, reason: str) -> None:
@@ -98,9 +100,7 @@ class Report:
     def warn(self, reason: str, origin: str = "", detail: str = "") -> None:
         """Something kept but changed, incomplete or unrepresentable."""
         self.warnings[reason] += 1
-        key = (reason, detail)  # (the same warning again and again, e.g. the open limit's for every connection)
-        for flag in _FLAGS.known.get(key) or _FLAGS.miss(key):
-            self.limits[flag] += 1
+        self.count_limits(reason, detail)
         self._say(origin, reason, detail, reason, prefix="warning: ")
 
     def _say(self, origin: str, text: str, detail: str, key: str, prefix: str = "") -> None:

@@ -57,7 +57,8 @@ def test_limits_from_args_keep_defaults_for_missing_ones():
 
 def test_a_warning_counts_the_limits_it_names_every_time():
     """Report.warn counts the limits of its reason and detail (kept by the pair: the open limit's
-    warning comes for every connection it ends), each time it is given; texts naming none count none."""
+    warning comes for every connection it ends), and Report.skip those of its reason, each time they are
+    given; texts naming none count none."""
     from ecq2pcap.report import Report
 
     report = Report()
@@ -67,5 +68,7 @@ def test_a_warning_counts_the_limits_it_names_every_time():
         report.warn("something else", detail="no limit here (limit: none said so)")
         report.warn(limit_note("body_size", "cut"))
         report.warn("plain")
-    assert report.limits == {"--max-connections": 3, "none said so": 3, "--max-body-size": 3}
+        report.skip("d:1", limit_note("message_size", "message skipped"))
+    assert report.limits == {"--max-connections": 3, "none said so": 3, "--max-body-size": 3,
+                             "--max-message-size": 3}
     assert limits_in("no note here") == [] and limits_in("a (limit: --x) b (limit: --y)") == ["--x", "--y"]
