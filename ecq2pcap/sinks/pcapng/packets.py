@@ -3,9 +3,10 @@
 The straightforward way — :class:`~.tcp.TcpFlow`'s frames wrapped one by one by
 :func:`~.blocks.enhanced_packet` — makes the same bytes (tests/sinks/pcapng/test_packets.py holds
 the two equal on random conversations). This way exists for speed: a one-exchange connection is
-eight packets, and the sink spent about half its time on them. Here the block header and the
-link-layer header are packed together, and a pure ACK's options and trailing length, the same for
-every ACK a side sends, are made once per connection.
+eight packets, and the sink spent about half its time on them. Here the bytes that are the same
+for every packet of a side (the link-layer header and the IPv4 header's fixed fields, a connection's
+addresses and ports, a bare segment's block head and end) are made once, per link type and direction
+(:class:`_Framing`, :class:`_Bare`) or per connection (``Side.ends``), and packed as one argument each.
 """
 
 from __future__ import annotations
