@@ -73,3 +73,22 @@ def test_a_chunk_comment_says_each_field(steps, raw):
     sink.finish()
     got = [c for c in comments(out.getvalue()) if not c.startswith("ecq2pcap connection")]  # (the SYNs')
     assert got == want
+
+
+def test_a_server_side_sender_on_successive_connections_names_each_one():
+    """Protocol doc §11.12: on a server (nginx) every connection has the same pid and fd, so the kept sender text
+    serves them all; each chunk's comment still names its own connection and uuid."""
+    out = io.BytesIO()
+    sink = PcapngSink(out)
+    want = []
+    for n in (1, 2, 3):
+        conn = Connection(id=n, pid=812, comm="nginx", fd=9, client=(f"10.0.0.{n}", 50000 + n),
+                          server=("10.0.0.9", 443), process_role="server")
+        uuid = f"812_812_nginx_9_0_10.0.0.{n}:{50000 + n}-10.0.0.9:443"
+        info = ChunkInfo(pid=812, tid=812, comm="nginx", fd=9, uuid=uuid, ectype=1, form=PayloadForm.HTTP1_RENDERED,
+                         origin=f"d:{n}")
+        sink.handle(Chunk(conn, Direction.C2S, 1000 * n, b"x", b"x", info, Protocol.HTTP1))
+        want.append(f"pid 812 tid 812 comm nginx fd 9 uuid {uuid}; connection {n} c2s; eCapture type 1 "
+                    f"(HTTP/1 request); payload http1_rendered; origin d:{n}")
+    sink.finish()
+    assert [c for c in comments(out.getvalue()) if not c.startswith("ecq2pcap connection")] == want
