@@ -1,7 +1,8 @@
 """HTTP/1.x as a passive codec: a connection's bytes in, request/response exchanges out.
 
 * :mod:`.decoder` — :class:`Http1Decoder`, one per connection: pairing, lossy-capture
-  rules, protocol switches;
+  rules; :mod:`.recovery` its part that recovers from what does not frame and stops at a
+  protocol switch;
 * :mod:`.stream` — one direction's buffer and resynchronisation after garbage;
 * :mod:`.readers` — one message as typed :mod:`.events` (h11 through its public API, or
   a whole message from :mod:`.fast`);

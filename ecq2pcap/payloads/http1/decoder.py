@@ -23,14 +23,14 @@ from __future__ import annotations
 from collections import deque
 
 from ...model import Direction
-from ..http import HttpResponse
 from .events import NEED_DATA, Body, End, ParseError, RequestHead, ResponseHead
 from .exchange import Http1Exchange, Switch
 from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
 from .limits import MAX_HEADER_LINE, MAX_HEADER_SECTION
-from .messages import append_body, asks_switch, body_error, end_message, new_request, new_response
+from .messages import append_body, asks_switch, end_message, new_request, new_response
 from .readers import H11Reader
+from .recovery import Recovery
 from .stream import FIRST_SLICE, MAX_SLICE, HalfStream
 
 __all__ = [
@@ -50,7 +50,7 @@ FAST_PATH = True  # default of Http1Decoder(fast=...): parse simple complete mes
 _C2S = Direction.C2S  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
 
 
-class Http1Decoder:
+class Http1Decoder(Recovery):
     """HTTP/1.x exchanges of one connection; see the module docstring.
 
     ``feed()`` and ``close()`` return the exchanges that completed, in completion order.
@@ -338,63 +338,3 @@ class Http1Decoder:
             return  # returned by close()
         if (ex.request is None or ex.request.ended) and ex.response is not None and ex.response.ended:
             self._done.append(ex)
-
-    # -- errors and protocol switches ----------------------------------------------
-
-    def _on_error(self, s: HalfStream, reason: str, *, limit: bool = False) -> None:
-        ex = self._req_ex if s.is_request else self._resp_ex
-        if s.in_head:
-            s.skip_bad_head(reason, limit=limit)
-            if not s.is_request and ex is not None:
-                self._resp_ex = None
-                if self._interim:  # the 1xx is all that is left of this response
-                    code, why = self._interim[-1]
-                    ex.response = HttpResponse(
-                        status=code, reason=why, http_version=ex.http_version, body=bytearray(),
-                        start_ns=s.head_ns, end_ns=s.time_ns, complete=True,
-                    )  # fmt: skip
-                    ex.errors.append(f"final response not captured after interim {code}")
-                    self._maybe_finish(ex)
-                elif ex.request is not None:
-                    self._awaiting.appendleft(ex)  # its response may still come
-            return
-        # the body did not frame: the message ends here, incomplete
-        msg = ex.request if s.is_request else ex.response
-        msg.end_ns = s.time_ns
-        msg.complete = False
-        at_eof = s.eof_sent and s.reader.unconsumed == 0  # every byte read, then the stream ended
-        ex.errors.append(body_error(s.what, reason, msg, s.eof, at_eof))
-        s.end_reader()
-        s.skip_reason = f"after a {s.what} body that did not frame"
-        if s.is_request:
-            self._req_ex = None
-        else:
-            self._resp_ex = None
-        self._maybe_finish(ex)
-
-    def _resume_requests(self) -> None:
-        """The upgrade/CONNECT was refused: the request side is HTTP/1 again."""
-        self._switch_ex = None
-        s = self._c2s
-        if s.reader is not None and s.reader.switch_pending:
-            s.end_reader()
-            self._pump(s)
-
-    def _switch(self, ex: Http1Exchange) -> None:
-        """``ex`` switched protocols: the rest of both directions is not HTTP/1."""
-        c2s, s2c = self._c2s, self._s2c
-        if c2s.reader is not None and ex.request is not None and not ex.request.ended:
-            self._drain_request(ex)
-        self._resp_ex = None
-        self._req_ex = None
-        self._switch_ex = None
-        self.switch = Switch.at(ex, (Direction.C2S, c2s.rest(), c2s.time_ns, c2s.meta),
-                                (Direction.S2C, s2c.rest(), s2c.time_ns, s2c.meta))
-
-    def _drain_request(self, ex: Http1Exchange) -> None:
-        """Take what is left of the upgrade request from the C2S reader (usually just its end)."""
-        s = self._c2s
-        ex.request.complete = s.drain(lambda data: append_body(self.body_cap, ex.request, data))
-        if not ex.request.complete:
-            ex.errors.append("request incomplete when the connection switched protocols")
-        ex.request.end_ns = s.time_ns
