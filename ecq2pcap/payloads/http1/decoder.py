@@ -29,7 +29,7 @@ from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
 from .limits import MAX_HEADER_LINE, MAX_HEADER_SECTION
 from .messages import append_body, asks_switch, end_message, new_request, new_response
-from .readers import H11Reader
+from .readers import H11Reader, WholeMessage
 from .recovery import Recovery
 from .stream import FIRST_SLICE, MAX_SLICE, HalfStream
 
@@ -176,6 +176,8 @@ class Http1Decoder(Recovery):
                     return
                 if not self._begin(s):
                     return
+                if s.reader is None:  # a whole message, read at once (_whole)
+                    continue
             try:
                 ev = s.reader.next_event()
             except ParseError as exc:
@@ -238,7 +240,44 @@ class Http1Decoder(Recovery):
             s.give()
         else:
             s.pos += reader.unconsumed  # the whole message is given at once
+            self._whole(s, reader)
         return True
+
+    def _whole(self, s: HalfStream, w: WholeMessage) -> None:
+        """What a whole message's events (head, body, end) do, done at once when nothing can come between them
+        (~2/5 of a message's cost less): a request when no response waits for it (the head would let it go on),
+        a response that does not answer an upgrade (its head would resume the requests). Else the events go one
+        by one through :meth:`_pump`."""
+        head, body, ex = w.head, w.body, None
+        if s.is_request:
+            r = self._s2c
+            if r.reader is not None or r.pos < len(r.buf):
+                return
+            r.buf.clear()  # (what _pump does with it after the head)
+            r.pos = 0
+            req = new_request(head, s.head_ns, w.unconsumed - len(body))
+            ex = Http1Exchange(request=req, http_version=req.http_version)
+            self._awaiting.append(ex)
+            msg = req
+        elif self._resp_ex is not self._switch_ex:
+            ex = self._resp_ex
+            msg = ex.response = new_response(head, s.head_ns, w.unconsumed - len(body), self._interim)
+            if ex.request is None:
+                ex.http_version = msg.http_version
+            self._resp_ex = None
+        if ex is None:
+            return
+        ex.add_meta(s.meta)
+        ex.errors.extend(s.pending_errors)
+        s.pending_errors.clear()
+        if body:
+            append_body(self.body_cap, msg, body)
+        msg.complete = True
+        msg.end_ns = s.time_ns
+        s.reader = None
+        s.in_head = False
+        s.gate_ns = s.time_ns
+        self._maybe_finish(ex)
 
     def _next_for_response(self, s: HalfStream) -> Http1Exchange | None:
         """The exchange the next response answers, a response-only one, or None (hold)."""

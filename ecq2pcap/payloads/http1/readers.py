@@ -70,19 +70,20 @@ class H11Reader:
 
 
 class WholeMessage:
-    """A whole message already parsed (by the fast path), read back as events.
+    """A whole message already parsed (by the fast path), read back as events (the decoder mostly takes it at
+    once: ``Http1Decoder._whole``).
 
     ``unconsumed`` is what remains of it after each event, as h11 would count it.
     """
 
-    __slots__ = ("events", "index", "body_len", "unconsumed")
+    __slots__ = ("head", "body", "index", "unconsumed")
     tunnel = False  # never a protocol switch: those go through h11
     switch_pending = False
 
     def __init__(self, head, body: bytes, head_len: int) -> None:
-        self.events = (head, Body(body), _END) if body else (head, _END)
+        self.head = head
+        self.body = body
         self.index = 0
-        self.body_len = len(body)
         self.unconsumed = head_len + len(body)
 
     def receive_data(self, data: bytes) -> None:  # pragma: no cover - given whole
@@ -90,11 +91,15 @@ class WholeMessage:
 
     def next_event(self):
         i = self.index
-        if i >= len(self.events):  # pragma: no cover - the decoder ends the reader at the end
+        last = 2 if self.body else 1  # (head, body, end) or (head, end)
+        if i > last:  # pragma: no cover - the decoder ends the reader at the end
             return PAUSED
         self.index = i + 1
-        self.unconsumed = self.body_len if i == 0 else 0
-        return self.events[i]
+        if i == 0:
+            self.unconsumed = len(self.body)
+            return self.head
+        self.unconsumed = 0
+        return Body(self.body) if i < last else _END
 
 
 _END = End()

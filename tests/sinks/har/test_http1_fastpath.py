@@ -92,6 +92,21 @@ class CountingFast:
             monkeypatch.setattr(http1, name, wrapped)
 
 
+class CountingWhole:
+    """Counts the whole messages the decoder read at once and those it left to their events, by side."""
+
+    def __init__(self, monkeypatch):
+        self.taken = {True: 0, False: 0}
+        self.left = {True: 0, False: 0}
+        orig = http1.Http1Decoder._whole
+
+        def wrapped(decoder, s, w):
+            orig(decoder, s, w)
+            (self.taken if s.reader is None else self.left)[s.is_request] += 1
+
+        monkeypatch.setattr(http1.Http1Decoder, "_whole", wrapped)
+
+
 def test_flag_selects_the_path(monkeypatch):
     steps = [("feed", C, base.get(b"/"), 1 * MS, None), ("feed", S, base.resp(200, b"hi"), 2 * MS, None), ("close", 3 * MS)]  # fmt: skip
     fast = CountingFast(monkeypatch)
@@ -312,6 +327,7 @@ def _random_steps(rng) -> list:
 @pytest.mark.parametrize("seed", range(8))
 def test_random_traffic_gives_identical_exchanges(seed, monkeypatch):
     fast = CountingFast(monkeypatch)
+    whole = CountingWhole(monkeypatch)
     rng = random.Random(seed)
     for _ in range(150):
         steps = _random_steps(rng)
@@ -322,6 +338,8 @@ def test_random_traffic_gives_identical_exchanges(seed, monkeypatch):
             kw["reorder_window_ns"] = 5 * MS
         assert replay(steps, True, **kw) == replay(steps, False, **kw), steps
     assert fast.hits > 100  # the fast path was exercised, not just the fallback
+    # whole messages read at once, and (a response waiting for the request, one answering an upgrade) by events
+    assert min(whole.taken.values()) > 50 and min(whole.left.values()) > 0, (whole.taken, whole.left)
 
 
 # -- (4) the header lines it keeps ------------------------------------------------------------
@@ -332,10 +350,9 @@ def test_kept_header_lines_are_bounded_and_read_as_the_first_time():
     lines keeps at most its max_entries, none longer than its max_size, and a kept line gives what
     reading it afresh gives, Content-Length and framing included."""
     from ecq2pcap.payloads.http1 import fast
-    from ecq2pcap.payloads.http1.events import Body
 
-    def plain(whole):  # a WholeMessage as data: its events (msgspec Structs compare by value) and size
-        return None if whole is None else (whole.events, whole.unconsumed)
+    def plain(whole):  # a WholeMessage as data: its head (msgspec Structs compare by value), body and size
+        return None if whole is None else ((whole.head, whole.body), whole.unconsumed)
 
     def request(lines: list[bytes]) -> bytearray:
         return bytearray(b"GET / HTTP/1.1\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n")
@@ -354,8 +371,7 @@ def test_kept_header_lines_are_bounded_and_read_as_the_first_time():
         first = fast.fast_request(request(lines) + b"ok", 0, 65536, 65536)
         again = fast.fast_request(request(lines) + b"ok", 0, 65536, 65536)  # every line kept by now
         assert plain(first) == plain(again)
-    assert plain(fast.fast_request(request([b"Host: a", b"Content-Length: 2"]) + b"ok", 0, 65536, 65536))[0][1] == \
-        Body(b"ok")
+    assert plain(fast.fast_request(request([b"Host: a", b"Content-Length: 2"]) + b"ok", 0, 65536, 65536))[0][1] == b"ok"
 
 
 def test_kept_status_lines_read_as_the_first_time():
@@ -376,5 +392,5 @@ def test_kept_status_lines_read_as_the_first_time():
         if line in left:
             assert first is None and again is None, line
             continue
-        assert (first.events, first.unconsumed) == (again.events, again.unconsumed)
-        assert (first.events[0].status, first.events[0].reason) == (int(line[9:12]), line[13:]), line
+        assert (first.head, first.body, first.unconsumed) == (again.head, again.body, again.unconsumed)
+        assert (first.head.status, first.head.reason) == (int(line[9:12]), line[13:]), line
