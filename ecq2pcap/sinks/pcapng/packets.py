@@ -105,8 +105,7 @@ class PacketBlocks(TcpFlow):
     def __init__(self, client_ip: str, client_port: int, server_ip: str, server_port: int, *,
                  flags: tuple[int, int], client_isn: int = 0, server_isn: int = 0,
                  link_type: int = LINKTYPE_ETHERNET, mss: int = MAX_MSS) -> None:
-        super().__init__(client_ip, client_port, server_ip, server_port, client_isn=client_isn, server_isn=server_isn,
-                         link_type=link_type, mss=mss)
+        self._start(client_ip, client_port, server_ip, server_port, client_isn, server_isn, link_type, mss)
         self._framing = _framings(self, link_type, flags)
 
     def _block(self, sender: int, flags: int, t: int, comment: str | None, payload=b"",

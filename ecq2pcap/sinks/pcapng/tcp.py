@@ -108,19 +108,35 @@ _ENDPOINTS = Memo(_endpoints, max_entries=1024, size=lambda key: len(key[0]) + l
 
 
 class Side:
-    """Per-sender state and constants (one for each direction)."""
+    """Per-sender state and constants (one for each direction; both made by :func:`_sides`)."""
 
     __slots__ = ("prefix", "src", "dst", "sport", "dport", "ends", "const", "ip_const", "seq", "ident")
 
-    def __init__(self, prefix: bytes, src: bytes, dst: bytes, sport: int, dport: int, isn: int, addresses: int):
-        self.prefix = prefix  # link-layer header
-        self.src, self.dst, self.sport, self.dport = src, dst, sport, dport
-        self.ends = src + dst + _PORTS.pack(sport, dport)  # the addresses and ports as the headers hold them
-        # pseudo-header addresses (``addresses``: their sum) + protocol, ports, window: the same for every segment
-        self.const = addresses + 6 + sport + dport + WINDOW
-        self.ip_const = _IP4_FIXED + addresses  # IPv4 header words that never change
-        self.seq = isn & 0xFFFFFFFF  # next sequence number to send (as a plain int, wrapped on use)
-        self.ident = 0
+
+
+def _sides(prefixes: tuple[bytes, bytes], c: bytes, s: bytes, client_port: int, server_port: int, client_isn: int,
+           server_isn: int, addresses: int) -> tuple[Side, Side]:
+    """The client's and the server's :class:`Side` (made together: ~2.7k instructions less a connection than
+    two ``__init__`` calls)."""
+    client, server = _new_side(Side), _new_side(Side)
+    client.prefix, server.prefix = prefixes  # link-layer headers
+    client.src = server.dst = c
+    client.dst = server.src = s
+    client.sport = server.dport = client_port
+    client.dport = server.sport = server_port
+    # the addresses and ports as the headers hold them
+    client.ends = c + s + _PORTS.pack(client_port, server_port)
+    server.ends = s + c + _PORTS.pack(server_port, client_port)
+    # pseudo-header addresses (``addresses``: their sum) + protocol, ports, window: the same for every segment
+    client.const = server.const = addresses + 6 + client_port + server_port + WINDOW
+    client.ip_const = server.ip_const = _IP4_FIXED + addresses  # IPv4 header words that never change
+    client.seq = client_isn & 0xFFFFFFFF  # next sequence number to send (as a plain int, wrapped on use)
+    server.seq = server_isn & 0xFFFFFFFF
+    client.ident = server.ident = 0
+    return client, server
+
+
+_new_side = object.__new__
 
 
 class TcpFlow:
@@ -143,15 +159,17 @@ class TcpFlow:
         link_type: int = LINKTYPE_ETHERNET,
         mss: int = MAX_MSS,
     ):
+        self._start(client_ip, client_port, server_ip, server_port, client_isn, server_isn, link_type, mss)
+
+    def _start(self, client_ip: str, client_port: int, server_ip: str, server_port: int, client_isn: int,
+               server_isn: int, link_type: int, mss: int) -> None:
+        """``__init__``'s work, by position (:class:`~.packets.PacketBlocks` calls it without keywords)."""
         if not 1 <= mss <= MAX_MSS:
             raise ValueError(f"mss must be 1..{MAX_MSS}, not {mss}")
         key = (client_ip, server_ip, link_type)
         self.v6, prefixes, c, s, addresses = _ENDPOINTS.known.get(key) or _ENDPOINTS.miss(key)
         self.mss = mss
-        self._sides = (
-            Side(prefixes[0], c, s, client_port, server_port, client_isn, addresses),
-            Side(prefixes[1], s, c, server_port, client_port, server_isn, addresses),
-        )
+        self._sides = _sides(prefixes, c, s, client_port, server_port, client_isn, server_isn, addresses)
         self.closed = False
 
     # -- packets ---------------------------------------------------------------------------
