@@ -47,7 +47,7 @@ DEFAULT_BODY_CAP = 64 * 1024 * 1024
 REQUEST_NOT_CAPTURED = "request not captured by eCapture"
 RESPONSE_NOT_CAPTURED = "response not captured"
 FAST_PATH = True  # default of Http1Decoder(fast=...): parse simple complete messages without h11
-_C2S = Direction.C2S  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+_C2S, _S2C = Direction.C2S, Direction.S2C  # (Enum members cost ~0.15 µs to read on Python 3.11, aliases ~0.02)
 
 
 class Http1Decoder(Recovery):
@@ -64,8 +64,8 @@ class Http1Decoder(Recovery):
         self.reorder_window_ns = reorder_window_ns
         self.max_line = max_line  # longest start or header line; a longer one makes the head unparsable
         self.max_head = max_head  # largest header section, likewise
-        self._c2s = HalfStream(Direction.C2S)
-        self._s2c = HalfStream(Direction.S2C)
+        self._c2s = HalfStream(_C2S)
+        self._s2c = HalfStream(_S2C)
         self._req_ex: Http1Exchange | None = None  # exchange whose request the C2S reader reads
         self._resp_ex: Http1Exchange | None = None  # exchange whose response the S2C reader reads
         self._awaiting: deque[Http1Exchange] = deque()  # request head read, response not started

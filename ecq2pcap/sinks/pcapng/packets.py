@@ -228,7 +228,7 @@ class PacketBlocks(TcpFlow):
 
     def close_blocks(self, first: Direction, t: int, comment: str | None) -> list[bytes]:
         """FIN/ACK from ``first``, FIN/ACK from the other side, final ACK from ``first``."""
-        other = first.other
+        other = 1 - first  # (not first.other: an Enum property, ~1k instructions)
         if comment is not None and not self.v6:
             out = [self._bare_noted(first, FIN | ACK, t, comment, self._framing[first].ack4)]
         else:

@@ -35,7 +35,7 @@ LINK_TYPES = {"ether": LINKTYPE_ETHERNET, "raw": LINKTYPE_RAW}
 CONTINUATION_PREFACE = PREFACE + SETTINGS_FRAME
 IF_DESCRIPTION = "eCapture TLS plaintext on synthesized TCP/IP (ecq2pcap)"
 
-_HTTP2 = Protocol.HTTP2  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+_HTTP2, _C2S = Protocol.HTTP2, Direction.C2S  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
 _LABELS = tuple(d.label for d in Direction)
 
 
@@ -258,7 +258,7 @@ class PcapngSink:
             return []
         t = max(event.time_ns, state.last_ns)
         parts = [f"connection {event.conn.id} closed: {event.reason}", *event.notes]
-        return state.flow.close_blocks(Direction.C2S, t, "; ".join(parts))
+        return state.flow.close_blocks(_C2S, t, "; ".join(parts))
 
     # -- comments ------------------------------------------------------------------------------
 
