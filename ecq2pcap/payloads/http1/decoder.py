@@ -245,7 +245,7 @@ class Http1Decoder(Recovery):
 
     def _whole(self, s: HalfStream, w: WholeMessage) -> None:
         """What a whole message's events (head, body, end) do, done at once when nothing can come between them
-        (~2/5 of a message's cost less): a request when no response waits for it (the head would let it go on),
+        (a request and its response ~25k instructions less, of ~170k): a request when no response waits for it (the head would let it go on),
         a response that does not answer an upgrade (its head would resume the requests). Else the events go one
         by one through :meth:`_pump`."""
         head, body, ex = w.head, w.body, None

@@ -15,6 +15,8 @@ from .stream import HalfStream
 
 
 class Recovery:
+    """Http1Decoder's recovery from bytes that do not frame, and its stop at a protocol switch."""
+
     def _on_error(self, s: HalfStream, reason: str, *, limit: bool = False) -> None:
         ex = self._req_ex if s.is_request else self._resp_ex
         if s.in_head:

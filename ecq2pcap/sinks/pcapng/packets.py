@@ -118,13 +118,13 @@ class PacketBlocks(TcpFlow):
         pad = PAD[n & 3]
         opts = fr.flags_end if comment is None else text_option(OPT_COMMENT, comment) + fr.flags_end
         total = 32 + n + len(pad) + len(opts)
-        if self.v6 or options:  # (IPv4 with options: the SYN's when the sink's handshake is not used)
+        if self.v6 or options:  # (IPv4 with options: no caller here, the SYN is a bare segment; kept general)
             head = fr.head.pack(EPB_TYPE, total, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF, n, n, me.prefix)
             hdr = self._header(me, self._sides[1 - sender], flags, payload, options)
             return b"".join((head, hdr, options, payload, pad, opts, U32.pack(total)))
-        # IPv4 without options (a data segment, a FIN with its comment): TcpFlow._header's work with the
-        # constant runs of bytes packed as one (see _Framing): ~1.2k instructions less a packet than the head,
-        # then _header's 19 fields (the IPv6 way above)
+        # IPv4 without options (a data segment: handshakes and closes are bare segments, see _bare_noted):
+        # TcpFlow._header's work with the constant runs of bytes packed as one (see _Framing): ~1.2k
+        # instructions less a packet than the head, then _header's 19 fields (the IPv6 way above)
         seq = me.seq & 0xFFFFFFFF
         ack = self._sides[1 - sender].seq & 0xFFFFFFFF if flags & ACK else 0
         k = len(payload)
