@@ -155,6 +155,7 @@ _HEAD_PARTS = st.sampled_from([b"\r\n", b"\n", b"\r", b"host", b"HOST", b"Host",
 @given(st.lists(_HEAD_PARTS, max_size=12).map(b"".join))
 @example(b"GET / HTTP/1.1\r\nhostname: no\r\nHost: yes\r\n\r\n")
 @example(b"GET / HTTP/1.1\r\nX: y\r\nHOST:\t a.test \r\n\r\n")
+@example(b"GET / HTTP/1.1\r\nHost: a\rb\r\nhost: c\r\n\r\n")  # a CR inside the first value: not a Host line
 def test_host_value_is_what_one_case_insensitive_search_finds(head):
     # the Host value found where the lower-cased head has "\nhost": what the one regex search over every byte
     # (the straightforward way, as before) finds, first line included
