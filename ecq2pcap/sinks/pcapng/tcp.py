@@ -113,6 +113,8 @@ class Side:
     __slots__ = ("prefix", "src", "dst", "sport", "dport", "ends", "const", "ip_const", "seq", "ident")
 
 
+_new_side = object.__new__
+
 
 def _sides(prefixes: tuple[bytes, bytes], c: bytes, s: bytes, client_port: int, server_port: int, client_isn: int,
            server_isn: int, addresses: int) -> tuple[Side, Side]:
@@ -134,9 +136,6 @@ def _sides(prefixes: tuple[bytes, bytes], c: bytes, s: bytes, client_port: int, 
     server.seq = server_isn & 0xFFFFFFFF
     client.ident = server.ident = 0
     return client, server
-
-
-_new_side = object.__new__
 
 
 class TcpFlow:
