@@ -30,7 +30,7 @@ class _Bare:
     time, everything from its lengths to the IPv4 total length, and everything from the urgent pointer on
     (options and the block's end), each packed as one argument (see :meth:`PacketBlocks._bare`). With a comment
     (a SYN's, a FIN's) the block's end comes apart: ``opened`` up to the comment, then the comment, ``flags_end``
-    and the total length (:meth:`PacketBlocks._bare_noted`)."""
+    and the total length."""
 
     __slots__ = ("head", "lead", "body", "tail", "tcp", "ip_len", "off", "total", "flags_end", "upto", "opened")
 
@@ -122,7 +122,7 @@ class PacketBlocks(TcpFlow):
             head = fr.head.pack(EPB_TYPE, total, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF, n, n, me.prefix)
             hdr = self._header(me, self._sides[1 - sender], flags, payload, options)
             return b"".join((head, hdr, options, payload, pad, opts, U32.pack(total)))
-        # IPv4 without options (a data segment: handshakes and closes are bare segments, see _bare_noted):
+        # IPv4 without options (a data segment: handshakes and closes are bare segments, see _bare):
         # TcpFlow._header's work with the constant runs of bytes packed as one (see _Framing): ~1.2k
         # instructions less a packet than the head, then _header's 19 fields (the IPv6 way above)
         seq = me.seq & 0xFFFFFFFF
@@ -141,11 +141,12 @@ class PacketBlocks(TcpFlow):
                                      WINDOW, 0xFFFF ^ (r % 0xFFFF or 0xFFFF), 0),
                          payload, pad, opts, U32.pack(total)))
 
-    def _bare(self, sender: int, flags: int, t: int, bare: _Bare | None = None) -> bytes:
-        """:meth:`_block` of a packet without payload or comment (an ACK or a FIN: three of a one-exchange
-        connection's eight; with ``bare``, its options: the SYN-ACK), with :meth:`TcpFlow._header`'s work written
-        out for that case: ~9.3k instructions an IPv4 one (tests/sinks/pcapng/test_packets.py holds the bytes to
-        TcpFlow's). IPv6: without options only."""
+    def _bare(self, sender: int, flags: int, t: int, bare: _Bare | None = None, comment: str | None = None) -> bytes:
+        """:meth:`_block` of a packet without payload (an ACK or a FIN: three of a one-exchange connection's eight;
+        with ``bare``, its options: the SYN, the SYN-ACK), with :meth:`TcpFlow._header`'s work written out for that
+        case: ~9.3k instructions an IPv4 one (tests/sinks/pcapng/test_packets.py holds the bytes to TcpFlow's).
+        With ``comment`` (a SYN's, a FIN's), the block's end is made around it (~13k instructions; :meth:`_block`'s
+        general way ~19k). IPv6: without options or comment only (its callers send those through :meth:`_block`)."""
         me, fr = self._sides[sender], self._framing[sender]
         seq = me.seq & 0xFFFFFFFF
         ack = self._sides[1 - sender].seq & 0xFFFFFFFF if flags & ACK else 0
@@ -160,30 +161,20 @@ class PacketBlocks(TcpFlow):
         ident = me.ident
         me.ident = (ident + 1) & 0xFFFF
         ri = (me.ip_const + sh.ip_len + ident) % 0xFFFF
-        return _BARE_HEAD.pack(sh.head, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF) + sh.body.pack(
-            sh.lead, ident, _IP4_MID, 0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack, sh.off, flags, WINDOW,
-            0xFFFF ^ (r or 0xFFFF), sh.tail)
-
-    def _bare_noted(self, sender: int, flags: int, t: int, comment: str, bare: _Bare) -> bytes:
-        """:meth:`_bare` of an IPv4 segment with a comment (a SYN's, a FIN's): its block's end made around the
-        comment (~13k instructions; :meth:`_block`'s general way ~19k)."""
-        me = self._sides[sender]
-        seq = me.seq & 0xFFFFFFFF
-        ack = self._sides[1 - sender].seq & 0xFFFFFFFF if flags & ACK else 0
-        r = (me.const + bare.tcp + flags + seq + ack) % 0xFFFF
-        ident = me.ident
-        me.ident = (ident + 1) & 0xFFFF
-        ri = (me.ip_const + bare.ip_len + ident) % 0xFFFF
+        if comment is None:
+            return _BARE_HEAD.pack(sh.head, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF) + sh.body.pack(
+                sh.lead, ident, _IP4_MID, 0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack, sh.off, flags, WINDOW,
+                0xFFFF ^ (r or 0xFFFF), sh.tail)
         note = text_option(OPT_COMMENT, comment)
-        total = bare.total + len(note)
+        total = sh.total + len(note)
         return b"".join((_NOTED_HEAD.pack(EPB_TYPE, total, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF),
-                         bare.opened.pack(bare.lead, ident, _IP4_MID, 0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack,
-                                          bare.off, flags, WINDOW, 0xFFFF ^ (r or 0xFFFF), bare.upto),
-                         note, bare.flags_end, U32.pack(total)))
+                         sh.opened.pack(sh.lead, ident, _IP4_MID, 0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack, sh.off,
+                                        flags, WINDOW, 0xFFFF ^ (r or 0xFFFF), sh.upto),
+                         note, sh.flags_end, U32.pack(total)))
 
     def handshake_blocks(self, t: int, comment: str | None) -> list[bytes]:
         """SYN, SYN-ACK (both announcing MSS and window scale), ACK. (IPv4: all three as bare segments, their
-        options kept with the other constants, the SYN's comment put in by :meth:`_bare_noted`.)"""
+        options kept with the other constants.)"""
         opts = SYN_OPTIONS.pack(2, 4, self.mss, 1, 3, 3, WINDOW_SCALE)
         c, s = self._sides
         if self.v6:
@@ -192,8 +183,7 @@ class PacketBlocks(TcpFlow):
             out.append(self._block(S2C, SYN | ACK, t + 1, None, options=opts))
         else:
             fc, fs = self._framing
-            syn = fc.bare4(opts)
-            out = [self._bare(C2S, SYN, t, syn) if comment is None else self._bare_noted(C2S, SYN, t, comment, syn)]
+            out = [self._bare(C2S, SYN, t, fc.bare4(opts), comment)]
             c.seq += 1
             out.append(self._bare(S2C, SYN | ACK, t + 1, fs.bare4(opts)))
         s.seq += 1
@@ -229,10 +219,8 @@ class PacketBlocks(TcpFlow):
     def close_blocks(self, first: Direction, t: int, comment: str | None) -> list[bytes]:
         """FIN/ACK from ``first``, FIN/ACK from the other side, final ACK from ``first``."""
         other = 1 - first  # (not first.other: an Enum property, ~1k instructions)
-        if comment is not None and not self.v6:
-            out = [self._bare_noted(first, FIN | ACK, t, comment, self._framing[first].ack4)]
-        else:
-            out = [self._block(first, FIN | ACK, t, comment)]
+        # (IPv4: a bare segment, its comment put in; IPv6: the general way when it has a comment)
+        out = [self._block(first, FIN | ACK, t, comment) if self.v6 else self._bare(first, FIN | ACK, t, None, comment)]
         self._sides[first].seq += 1
         out.append(self._bare(other, FIN | ACK, t + 1))
         self._sides[other].seq += 1
