@@ -263,8 +263,7 @@ class PcapngSink:
     # -- comments ------------------------------------------------------------------------------
 
     def _open_comment(self, conn: Connection, real_port: int, shown_port: int, note: str | None) -> str:
-        tid = f" tid {conn.tid}" if conn.tid is not None else ""
-        parts = [f"ecq2pcap connection {conn.id}: pid {conn.pid}{tid} comm {conn.comm}" + _fd(conn.fd)]
+        parts = [f"ecq2pcap connection {conn.id}: " + _who((conn.pid, conn.tid, conn.comm, conn.fd))]
         version = self.ecapture_version() if self.ecapture_version is not None else None
         if version:
             parts.append(f"eCapture {version}")
@@ -312,15 +311,12 @@ class PcapngSink:
             self._units.flush()
 
 
-def _fd(fd: int | None) -> str:
-    return f" fd {fd}" if fd is not None else ""
-
-
 def _who(key: tuple[int | None, int | None, str, int | None]) -> str:
-    """A chunk comment's sender: (pid, tid, comm, fd) as text."""
+    """A chunk's or a connection's sender in its comment: (pid, tid, comm, fd) as text."""
     pid, tid, comm, fd = key
     tid_text = "" if tid is None else f" tid {tid}"
-    return f"pid {pid}{tid_text} comm {comm}{_fd(fd)}"
+    fd_text = "" if fd is None else f" fd {fd}"
+    return f"pid {pid}{tid_text} comm {comm}{fd_text}"
 
 
 def _what(key: tuple[int | None, PayloadForm]) -> str:
