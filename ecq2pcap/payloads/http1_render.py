@@ -16,14 +16,14 @@ from __future__ import annotations
 import re
 
 from ..memo import Memo
-from .header_names import field_name
+from .header_names import TOKEN, field_name
 from .numbers import ascii_number
 
 __all__ = ["repair_rendered", "starts_http1_message", "NOT_HTTP1"]
 
 NOT_HTTP1 = "not an HTTP/1 message: left as is"
 
-_REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) [^\x00-\x20\x7f]+ HTTP/1\.[0-9]")
+_REQUEST_LINE = re.compile(rb"(%s) [^\x00-\x20\x7f]+ HTTP/1\.[0-9]" % TOKEN)  # (a method is a token)
 _STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: [^\r\n]*)?")
 _TE, _CE, _CL = b"\r\ntransfer-encoding:", b"\r\ncontent-encoding:", b"\r\ncontent-length:"  # in a lower-cased head
 _FRAMING_NAMES = {needle[2:-1]: needle for needle in (_TE, _CE, _CL)}  # by lower-cased name
