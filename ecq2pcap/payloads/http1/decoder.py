@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import deque
 
 from ...model import Direction
-from .events import NEED_DATA, Body, End, ParseError, RequestHead, ResponseHead
+from .events import END, NEED_DATA, Body, End, ParseError, RequestHead, ResponseHead
 from .exchange import Http1Exchange, Switch
 from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
@@ -245,9 +245,9 @@ class Http1Decoder(Recovery):
 
     def _whole(self, s: HalfStream, w: WholeMessage) -> None:
         """What a whole message's events (head, body, end) do, done at once when nothing can come between them
-        (a request and its response ~25k instructions less, of ~170k): a request when no response waits for it (the head would let it go on),
-        a response that does not answer an upgrade (its head would resume the requests). Else the events go one
-        by one through :meth:`_pump`."""
+        (a request and its response ~25k instructions less, of ~170k): a request when no response waits for it
+        (the head would let it go on), a response that does not answer an upgrade (its head would resume the
+        requests). Else the events go one by one through :meth:`_pump`."""
         head, body, ex = w.head, w.body, None
         if s.is_request:
             r = self._s2c
@@ -272,11 +272,9 @@ class Http1Decoder(Recovery):
         s.pending_errors.clear()
         if body:
             append_body(self.body_cap, msg, body)
-        msg.complete = True
-        msg.end_ns = s.time_ns
-        s.reader = None
-        s.in_head = False
-        s.gate_ns = s.time_ns
+        end_message(msg, END, s.time_ns)
+        w.unconsumed = 0  # (all of it read: the reader ends where the message does)
+        s.end_reader()
         self._maybe_finish(ex)
 
     def _next_for_response(self, s: HalfStream) -> Http1Exchange | None:

@@ -13,7 +13,7 @@ from enum import Enum
 
 import msgspec
 
-__all__ = ["RequestHead", "ResponseHead", "Body", "End", "ParseError", "Wait", "NEED_DATA", "PAUSED"]
+__all__ = ["RequestHead", "ResponseHead", "Body", "End", "END", "ParseError", "Wait", "NEED_DATA", "PAUSED"]
 
 Fields = list[tuple[bytes, bytes]]  # (name as on the wire, value without surrounding whitespace)
 
@@ -42,6 +42,8 @@ class Body(msgspec.Struct, frozen=True):
 class End(msgspec.Struct, frozen=True):
     trailers: Fields = ()
 
+
+END = End()  # the end of a message without trailer fields
 
 class Wait(Enum):
     NEED_DATA = "need data"

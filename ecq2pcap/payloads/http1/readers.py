@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import h11
 
-from .events import NEED_DATA, PAUSED, Body, End, ParseError, RequestHead, ResponseHead
+from .events import END, NEED_DATA, PAUSED, Body, End, ParseError, RequestHead, ResponseHead
 
 __all__ = ["H11Reader", "WholeMessage"]
 
@@ -99,10 +99,8 @@ class WholeMessage:
             self.unconsumed = len(self.body)
             return self.head
         self.unconsumed = 0
-        return Body(self.body) if i < last else _END
+        return Body(self.body) if i < last else END
 
-
-_END = End()
 _SYNTHETIC: dict[str, h11.Request] = {}
 
 
