@@ -15,7 +15,9 @@ values), different options narrow it (all of them):
 :class:`ConnectionView` sits between the connection table and the sinks: it learns
 each connection's host name from its first request and applies the filter. A
 connection whose host name is needed waits (its events held back) until the first
-request head is complete, or its end.
+request head is complete, or its end. Without a filter the names only serve the
+pcapng's Name Resolution Blocks, which name a server address once: a connection to
+an address named in an earlier list of events is not read for its own name.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .report import Count, Report
 __all__ = ["ConnectionFilter", "ConnectionView", "add_filter_args", "filter_from_args"]
 
 MAX_HELD_EVENTS = 256  # a connection still undecided after this many events is decided without a name
+MAX_NAMED_ADDRESSES = 16_384  # server addresses whose name is kept (then forgotten together, and learned again)
 
 
 def _ip(text: str) -> str | None:
@@ -99,19 +102,33 @@ class ConnectionView:
     ``process(events)`` takes the flow table's events and returns those to hand to
     the sinks, in order (events of a connection waiting for its host name come out
     later, together). :meth:`host` gives a connection's name while its events are
-    being handed on.
+    being handed on. ``names``: a sink asks for them (the pcapng's Name Resolution
+    Blocks); without it, only ``--host`` makes the view read requests.
     """
 
-    def __init__(self, flt: ConnectionFilter | None = None, report: Report | None = None) -> None:
+    def __init__(self, flt: ConnectionFilter | None = None, report: Report | None = None, *,
+                 names: bool = True) -> None:
         self.filter = flt if flt is not None and flt.active else None
         self.report = report if report is not None else Report()
+        self.names = names
+        self._read = names or self.filter is not None and bool(self.filter.hosts)  # requests are read for names
         # by connection id: a convert -j worker gets a copy of a Connection with each batch of events
         self._states: dict[int, _State] = {}
         self._names: dict[int, str] = {}
         self._ended: list[int] = []
+        # without a filter (every connection's events reach the sinks), a connection to a server address named in
+        # an earlier list is not read (see _learn): those addresses and their names; those named in the current list
+        self._skip = self.filter is None and names
+        self._named: dict[str, str] = {}
+        self._learned: list[tuple[str, str]] = []
 
     def host(self, conn: Connection) -> str | None:
-        return self._names.get(conn.id)
+        """The host name ``conn``'s client asked for; for a connection to an address named in an earlier list
+        (not read for its own: see :meth:`_learn`), the address's name."""
+        name = self._names.get(conn.id)
+        if name is None and self._skip:
+            return self._named.get(conn.server[0])
+        return name
 
     def process(self, events: list[FlowEvent]) -> list[FlowEvent]:
         self.new_list()
@@ -122,10 +139,32 @@ class ConnectionView:
 
     def new_list(self) -> None:
         """A new list of events begins: the names of connections that ended in the last one go
-        (the sinks have handled that list by now)."""
+        (the sinks have handled that list by now), the addresses named in it are named."""
         for conn_id in self._ended:
             self._names.pop(conn_id, None)
         self._ended.clear()
+        if self._learned:
+            named = self._named
+            if len(named) + len(self._learned) > MAX_NAMED_ADDRESSES:
+                named.clear()  # (forgotten together: their connections are read again)
+            for address, name in self._learned:
+                named.setdefault(address, name)
+            self._learned.clear()
+
+    def _learn(self, conn: Connection, finder: AuthorityFinder, wire: bytes) -> None:
+        """A connection's client→server bytes to its finder, unless no name is needed: none is asked for, or
+        (without a filter) its server address was named in an earlier list. Every event of such a list has
+        reached the pcapng sink, which asked for the names of their connections: the connection whose name
+        was learned has named the address there, and a Name Resolution Block names an address once, so
+        this connection's own name would name nothing (~23k instructions a connection not spent)."""
+        address = conn.server[0]
+        if not self._read or self._skip and address in self._named:
+            return
+        name = finder.feed(wire)
+        if name is not None:
+            self._names[conn.id] = name
+            if self._skip and name != address:  # (an address as its own name names nothing)
+                self._learned.append((address, name))
 
     def add(self, event: FlowEvent, out: list[FlowEvent]) -> None:
         """One event of the current list: appends what to hand on now to ``out``."""
@@ -134,8 +173,7 @@ class ConnectionView:
         if st is None:
             st = self._states[conn.id] = _State(conn)
         if type(event) is Chunk and event.direction is _C2S and not st.finder.done:
-            if st.finder.feed(event.wire) is not None:
-                self._names[conn.id] = st.finder.name
+            self._learn(conn, st.finder, event.wire)
         closed = type(event) is Closed
         if st.keep is None:
             st.keep = self._decide(conn, st, closed)

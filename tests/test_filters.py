@@ -180,3 +180,64 @@ def test_the_host_name_is_found_wherever_its_line_is(head, name):
     # was kept
     for _ in range(2):
         assert AuthorityFinder().feed(head) == name
+
+
+def _request(conn, host):
+    return _chunk(conn, f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+
+
+def _numbered(conn_id, server=("10.0.0.1", 443)):
+    """Connection ``conn_id`` of curl (its own fd and client port) to ``server``."""
+    return Connection(id=conn_id, pid=1, comm="curl", fd=conn_id, client=("10.0.0.5", 1000 + conn_id), server=server)
+
+
+def test_without_a_filter_a_connection_to_an_address_named_before_is_not_read():
+    """The names serve the pcapng's NRBs, one an address: a connection to an address named in an earlier list
+    goes by that name (its own request is not read); in the list that names it, every connection is read."""
+    view = ConnectionView()
+    a1, a2, a3 = (_numbered(i) for i in (1, 2, 3))
+    b = _numbered(4, server=("10.0.0.9", 443))
+    view.process([Opened(a1, 0), _request(a1, "a.test"), Opened(a2, 1), _request(a2, "also-a.test")])
+    assert view.host(a1) == "a.test" and view.host(a2) == "also-a.test"  # the same list: each its own
+    view.process([Opened(a3, 2), _request(a3, "other-a.test"), Opened(b, 3), _request(b, "b.test")])
+    assert view.host(a3) == "a.test" and view.host(b) == "b.test"
+    # an address as its own name names nothing: the next connection to it is read
+    ip, ip2 = _numbered(5, server=("10.0.0.7", 80)), _numbered(6, server=("10.0.0.7", 80))
+    view.process([Opened(ip, 4), _request(ip, "10.0.0.7")])
+    view.process([Opened(ip2, 5), _request(ip2, "seven.test")])
+    assert view.host(ip2) == "seven.test"
+
+
+@pytest.mark.parametrize("flt", [ConnectionFilter.build(comms=["curl"]), ConnectionFilter.build(hosts=["*.test"])])
+def test_with_a_filter_every_connection_is_read_for_its_own_name(flt):
+    """A filtered-out connection names no address in the pcapng: with a filter nothing is taken as named."""
+    view = ConnectionView(flt)
+    first, second = _numbered(1), _numbered(2)
+    view.process([Opened(first, 0), _request(first, "a.test")])
+    view.process([Opened(second, 1), _request(second, "other.test")])
+    assert view.host(second) == "other.test"
+
+
+def test_without_names_asked_for_no_request_is_read_unless_host_filters():
+    conn = _conn()
+    view = ConnectionView(names=False)
+    view.process([Opened(conn, 0), _request(conn, "a.test")])
+    assert view.host(conn) is None
+    view = ConnectionView(ConnectionFilter.build(hosts=["a.test"]), names=False)
+    assert view.process([Opened(conn, 0), _request(conn, "a.test")])  # kept: its name was read
+    assert view.host(conn) == "a.test"
+
+
+def test_named_addresses_are_bounded_and_learned_again(monkeypatch):
+    import ecq2pcap.filters as filters
+
+    monkeypatch.setattr(filters, "MAX_NAMED_ADDRESSES", 2)
+    view = ConnectionView()
+    for i in (1, 2, 3):  # the third address finds the two before it kept: all three forgotten, then it is named
+        conn = _numbered(i, server=(f"10.0.1.{i}", 443))
+        view.process([Opened(conn, i), _request(conn, f"n{i}.test")])
+    view.process([])
+    again = _numbered(4, server=("10.0.1.1", 443))
+    view.process([Opened(again, 4), _request(again, "again.test")])
+    assert view.host(again) == "again.test"  # read again: its address was forgotten
+    assert view.host(_numbered(5, server=("10.0.1.3", 443))) == "n3.test"

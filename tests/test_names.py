@@ -74,3 +74,26 @@ def test_name_resolution_block_layout():
     book = NameBook()
     assert book.block("10.0.0.1", "x.test") and book.block("10.0.0.1", "y.test") is None
     assert book.block("not-an-ip", "x.test") is None and book.block("10.0.0.2", "10.0.0.2") is None
+
+
+def test_a_new_ring_file_names_the_open_connections_servers(tmp_path):
+    """After a rotation the open connections' servers are named again, a connection that was not read for its
+    own name (its address was named before) by its address's name."""
+    import io
+
+    from ecq2pcap.filters import ConnectionView
+    from ecq2pcap.sinks.pcapng import PcapngSink
+    from tests.sinks.pcapng.test_sink import C2S, T0, chunk, connection
+
+    view, first, second = ConnectionView(), io.BytesIO(), io.BytesIO()
+    sink = PcapngSink(first, hosts=view.host)
+    earlier, later = connection(1, client=("10.1.1.1", 51000)), connection(2, client=("10.1.1.1", 51001))
+    for events in ([chunk(earlier, C2S, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", T0)],
+                   [chunk(later, C2S, b"GET / HTTP/1.1\r\nHost: b.test\r\n\r\n", T0 + 1)]):
+        sink.handle_events(view.process(events))
+    sink.rotate(second, "continued")
+    for n, out in enumerate((first, second)):
+        path = tmp_path / f"{n}.pcapng"
+        path.write_bytes(out.getvalue())
+        nrbs = [b for t, b in blocks(path) if t == 4]
+        assert len(nrbs) == 1 and b"a.test\0" in nrbs[0] and b"b.test" not in nrbs[0]

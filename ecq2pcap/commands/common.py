@@ -105,7 +105,7 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     except OutputConflict as exc:
         raise UsageError(str(exc)) from None
     streaming = live or "-" in getattr(args, "inputs", ())
-    view = ConnectionView(filter_from_args(args), report)
+    view = ConnectionView(filter_from_args(args), report, names=bool(args.write))  # (names: for its NRBs)
     sinks = []
     try:  # each sink writes its file's header at once: an unwritable output fails here
         if getattr(args, "ring_buffer", None):

@@ -124,7 +124,7 @@ def _child(args, k, workdir, events, read, results) -> None:
         local = Report(emit=lambda line: print(f"ecq2pcap: {line}", file=sys.stderr))
         status = EXIT_OK
         with ExitStack() as stack:
-            feed = ShardFeed(ConnectionView(filter_from_args(args), local))
+            feed = ShardFeed(ConnectionView(filter_from_args(args), local, names=bool(args.write)))
             share = _Share(args, k, workdir, stack, local, feed.view, feed.tags)
             if share.pcapng is not None:
                 share.pcapng.ecapture_version = lambda: feed.version
@@ -185,7 +185,8 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
             for recv, _ in pipes.ends.values():
                 recv.close()
             with ExitStack() as files:
-                view = Dispatcher(ConnectionView(filter_from_args(args), report), n, pipes.send, pipes.read)
+                view = Dispatcher(ConnectionView(filter_from_args(args), report, names=bool(args.write)), n,
+                                  pipes.send, pipes.read)
                 share = _Share(args, 0, workdir, files, report, view, view.tags)
                 # each process makes the wire bytes of the connections it writes (Normalizing)
                 table = connection_table(args, report, normalize=False)

@@ -53,7 +53,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         raise UsageError("summary reads either dump files or one ws:// address, not both")
     report = Report(emit=None if args.quiet else (lambda line: print(f"ecq2pcap: {line}", file=sys.stderr)))
     overview = OverviewSink(report, HarOptions(limits=Limits.from_args(args)), **pcapng_options(args))
-    view = ConnectionView(filter_from_args(args), report)
+    view = ConnectionView(filter_from_args(args), report, names=False)
     pipeline = Pipeline([overview], report, connection_table(args, report), view=view)
     status = EXIT_OK
     if urls:
