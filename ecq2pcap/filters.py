@@ -45,6 +45,7 @@ def _ip(text: str) -> str | None:
 
 
 _C2S = Direction.C2S  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+_NEW = object()  # (a connection not read yet)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ class ConnectionView:
         self.names = names
         self._read = names or self.filter is not None and bool(self.filter.hosts)  # requests are read for names
         # by connection id: a convert -j worker gets a copy of a Connection with each batch of events
-        self._states: dict[int, _State] = {}
+        self._states: dict[int, _State] = {}  # (with a filter)
+        self._finders: dict[int, AuthorityFinder | None] = {}  # (without: None once done)
         self._names: dict[int, str] = {}
         self._ended: list[int] = []
         # without a filter (every connection's events reach the sinks), a connection to a server address named in
@@ -132,6 +134,12 @@ class ConnectionView:
 
     def process(self, events: list[FlowEvent]) -> list[FlowEvent]:
         self.new_list()
+        if self.filter is None:  # every event handed on as it comes
+            if self._read:
+                see = self._see
+                for event in events:
+                    see(event)
+            return events
         out: list[FlowEvent] = []
         for event in events:
             self.add(event, out)
@@ -151,28 +159,50 @@ class ConnectionView:
                 named.setdefault(address, name)
             self._learned.clear()
 
+    def _needed(self, conn: Connection) -> bool:
+        """Whether ``conn``'s client→server bytes are read for its name: not when none is asked for, nor
+        (without a filter) when its server address was named in an earlier list. Every event of such a list
+        has reached the pcapng sink, which asked for the names of their connections: the connection whose
+        name was learned has named the address there, and a Name Resolution Block names an address once,
+        so this connection's own name would name nothing (~23k instructions a connection not spent)."""
+        return self._read and not (self._skip and conn.server[0] in self._named)
+
     def _learn(self, conn: Connection, finder: AuthorityFinder, wire: bytes) -> None:
-        """A connection's client→server bytes to its finder, unless no name is needed: none is asked for, or
-        (without a filter) its server address was named in an earlier list. Every event of such a list has
-        reached the pcapng sink, which asked for the names of their connections: the connection whose name
-        was learned has named the address there, and a Name Resolution Block names an address once, so
-        this connection's own name would name nothing (~23k instructions a connection not spent)."""
-        address = conn.server[0]
-        if not self._read or self._skip and address in self._named:
-            return
+        """Client→server bytes of ``conn`` to its finder; the name, once found, kept."""
         name = finder.feed(wire)
         if name is not None:
             self._names[conn.id] = name
-            if self._skip and name != address:  # (an address as its own name names nothing)
-                self._learned.append((address, name))
+            if self._skip and name != conn.server[0]:  # (an address as its own name names nothing)
+                self._learned.append((conn.server[0], name))
+
+    def _see(self, event: FlowEvent) -> None:
+        """:meth:`add`'s work without a filter (every event is handed on): the name read while needed."""
+        conn = event.conn
+        if type(event) is Chunk:
+            if event.direction is _C2S and self._needed(conn):
+                finder = self._finders.get(conn.id, _NEW)
+                if finder is _NEW:
+                    finder = self._finders[conn.id] = AuthorityFinder()
+                if finder is not None:
+                    self._learn(conn, finder, event.wire)
+                    if finder.done:
+                        self._finders[conn.id] = None
+        elif type(event) is Closed:
+            self._finders.pop(conn.id, None)
+            self._ended.append(conn.id)
 
     def add(self, event: FlowEvent, out: list[FlowEvent]) -> None:
         """One event of the current list: appends what to hand on now to ``out``."""
+        if self.filter is None:
+            if self._read:
+                self._see(event)
+            out.append(event)
+            return
         conn = event.conn
         st = self._states.get(conn.id)
         if st is None:
             st = self._states[conn.id] = _State(conn)
-        if type(event) is Chunk and event.direction is _C2S and not st.finder.done:
+        if type(event) is Chunk and event.direction is _C2S and not st.finder.done and self._needed(conn):
             self._learn(conn, st.finder, event.wire)
         closed = type(event) is Closed
         if st.keep is None:
@@ -205,8 +235,7 @@ class ConnectionView:
         return out
 
     def _decide(self, conn: Connection, st: _State, final: bool) -> bool | None:
-        if self.filter is None:
-            return True
+        assert self.filter is not None  # (without one every event is handed on: see add)
         final = final or st.finder.done or len(st.held) >= MAX_HELD_EVENTS
         return self.filter.matches(conn, st.finder.name, final)
 
