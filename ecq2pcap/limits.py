@@ -50,6 +50,10 @@ class Limits:
         4096, "--max-connections",
         "connections open at once; beyond it the one idle longest is ended (FIN, HAR entries)",
         unit="connections")
+    named_addresses: int = _limit(
+        65_536, "--max-names",
+        "server addresses a pcapng names (host-name blocks, each kept for the rest of the file); later ones "
+        "are shown as addresses", unit="addresses")
     # HTTP header limits, enforced by the HTTP/1 and HTTP/2 parsers
     header_line_size: int = _limit(
         64 * KiB, "--max-header-line",

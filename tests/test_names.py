@@ -97,3 +97,23 @@ def test_a_new_ring_file_names_the_open_connections_servers(tmp_path):
         path.write_bytes(out.getvalue())
         nrbs = [b for t, b in blocks(path) if t == 4]
         assert len(nrbs) == 1 and b"a.test\0" in nrbs[0] and b"b.test" not in nrbs[0]
+
+
+def test_max_names_bounds_the_named_addresses(tmp_path, tshark):
+    """A pcapng names at most --max-names server addresses (each kept for the rest of the file); the later ones
+    stay addresses, and the run says which limit did it."""
+    src = mixed_stream.write(tmp_path / "mixed.jsonl")
+    pcap = tmp_path / "out.pcapng"
+    p = subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", str(src), "-w", str(pcap), "--max-names", "2"],
+                       env=ENV, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert sum(1 for t, _ in blocks(pcap) if t == 4) == 2
+    assert syn_names(tshark, pcap) == {**EXPECTED, 50000: "10.0.0.5", 40004: "10.0.0.3"}
+    assert "(limit: --max-names)" in p.stderr and "limits reached: --max-names 1" in p.stderr
+
+
+def test_a_full_name_book_names_no_new_address():
+    book = NameBook(max_names=1)
+    assert book.block("10.0.0.1", "a.test") and not book.full
+    assert book.block("10.0.0.2", "b.test") is None and book.full
+    assert book.block("10.0.0.1", "a.test") is None and len(book) == 1

@@ -157,7 +157,8 @@ def finish_outputs(pipeline: Pipeline, status: int) -> int:
 def pcapng_options(args: argparse.Namespace) -> dict:
     """PcapngSink's keyword arguments from :func:`add_conversion_args`' options."""
     port_map = PortMap(keep_ports=True) if args.keep_ports else (args.port_map or PortMap())
-    return {"link_type": args.link_type, "mss": args.mss, "port_map": port_map, "raw_payload": args.raw_payload}
+    return {"link_type": args.link_type, "mss": args.mss, "port_map": port_map, "raw_payload": args.raw_payload,
+            "max_names": Limits.from_args(args).named_addresses}
 
 
 def connection_table(args: argparse.Namespace, report: Report, *, normalize: bool = True) -> ConnectionTable:

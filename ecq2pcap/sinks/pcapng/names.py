@@ -14,6 +14,8 @@ from __future__ import annotations
 import ipaddress
 import struct
 
+from ...limits import DEFAULT_LIMITS
+
 __all__ = ["NameBook", "name_resolution_block"]
 
 NRB_TYPE = 0x00000004
@@ -37,16 +39,24 @@ def name_resolution_block(records: list[tuple[str, str]]) -> bytes:
 
 
 class NameBook:
-    """Remembers which addresses were named; :meth:`block` gives an NRB for a new one, else None."""
+    """Remembers which addresses were named; :meth:`block` gives an NRB for a new one, else None.
+    At most ``max_names`` are named (each is kept for the rest of the file): once :attr:`full`, a new
+    address is not named."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_names: int = DEFAULT_LIMITS.named_addresses) -> None:
         self._names: dict[str, str] = {}
+        self.max_names = max_names
+        self.full = False
+        self.said = False  # (the sink's: whether it said so)
 
     def __len__(self) -> int:
         return len(self._names)
 
     def block(self, address: str, name: str) -> bytes | None:
         if address in self._names or not name or name == address:
+            return None
+        if len(self._names) >= self.max_names:
+            self.full = True
             return None
         try:
             block = name_resolution_block([(address, name)])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import zlib
 from typing import BinaryIO, Callable
 
+from ...limits import DEFAULT_LIMITS, limit_note
 from ...memo import Memo
 from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened, PayloadForm, Protocol
 from ...payloads.h2 import PREFACE, SETTINGS_FRAME
@@ -76,6 +77,7 @@ class PcapngSink:
         flush_each_event: bool = False,
         report: Report | None = None,
         hosts: Callable[[Connection], str | None] | None = None,
+        max_names: int = DEFAULT_LIMITS.named_addresses,
     ):
         if link_type not in LINK_TYPES:
             raise ValueError(f"link type must be one of {', '.join(LINK_TYPES)}, not {link_type!r}")
@@ -95,7 +97,8 @@ class PcapngSink:
         self._conns: dict[int, _Conn] = {}
         # the host name a connection's client asked for → Name Resolution Blocks for server addresses
         self.hosts = hosts
-        self._names = NameBook()
+        self.max_names = max_names
+        self._names = NameBook(max_names)
         self._named: set[int] = set()  # open connections whose name was looked at
         # eCapture's version for the SYN comments, once the stream told it (the pipeline sets this)
         self.ecapture_version: Callable[[], str | None] | None = None
@@ -159,9 +162,15 @@ class PcapngSink:
         if name is None:
             return None
         self._named.add(conn.id)
-        block = self._names.block(conn.server[0], name)
-        if block is not None and self.report is not None:
-            self.report.count(Count.NAMES)
+        book = self._names
+        block = book.block(conn.server[0], name)
+        if self.report is not None:
+            if block is not None:
+                self.report.count(Count.NAMES)
+            elif book.full and not book.said:
+                book.said = True  # (once a file)
+                note = f"more than {book.max_names:,} in one pcapng: later ones are shown as addresses"
+                self.report.warn("server addresses not named", detail=limit_note("named_addresses", note))
         return block
 
     def rotate(self, out: BinaryIO, note: str, time_ns: int = 0) -> None:
@@ -175,7 +184,7 @@ class PcapngSink:
         """
         self._units.flush()
         self.out, self._units = out, UnitWriter(out)
-        self._names, self._named = NameBook(), set()
+        self._names, self._named = NameBook(self.max_names), set()
         self._write([section_header(), interface_description(self.link_type, description=IF_DESCRIPTION)], 0)
         for state in list(self._conns.values()):
             if state.flow is None:
