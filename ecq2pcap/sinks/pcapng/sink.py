@@ -98,6 +98,7 @@ class PcapngSink:
         # the host name a connection's client asked for → Name Resolution Blocks for server addresses
         self.hosts = hosts
         self.max_names = max_names
+        self._facts = Memo(self._open_facts, max_entries=64, size=lambda key: len(key[0] or "") + len(key[1]))
         self._names = NameBook(max_names)
         self._named: set[int] = set()  # open connections whose name was looked at
         # eCapture's version for the SYN comments, once the stream told it (the pipeline sets this)
@@ -272,24 +273,34 @@ class PcapngSink:
     # -- comments ------------------------------------------------------------------------------
 
     def _open_comment(self, conn: Connection, real_port: int, shown_port: int, note: str | None) -> str:
-        parts = [f"ecq2pcap connection {conn.id}: " + _who((conn.pid, conn.tid, conn.comm, conn.fd))]
+        key = (conn.pid, conn.tid, conn.comm, conn.fd)
+        parts = [f"ecq2pcap connection {conn.id}: " + (_WHO.known.get(key) or _WHO.miss(key))]
         version = self.ecapture_version() if self.ecapture_version is not None else None
-        if version:
-            parts.append(f"eCapture {version}")
-        if conn.module:
-            parts.append(f"module {conn.module}")
-        parts.append(f"captured process is the {conn.process_role} (its sends are marked outbound)")
-        if shown_port != real_port:
-            if real_port in self.port_map.mapping:
-                parts.append(f"server port {real_port} shown as {shown_port} (--port-map)")
-            else:
-                parts.append(f"server port {real_port} shown as {shown_port}; use --keep-ports to keep it")
+        # (what connections share kept as text: ~14k instructions a connection's comment took, ~6k now)
+        key = (version, conn.module, conn.process_role, real_port, shown_port)
+        parts.append(self._facts.known.get(key) or self._facts.miss(key))
         if conn.synthetic_reason:
             parts.append(f"endpoints invented: {conn.synthetic_reason}")
         if conn.uuids:  # the first to arrive (how many came before it opened depends on pacing)
             parts.append("uuid " + conn.uuids[0])
         if note:
             parts.append(note)
+        return "; ".join(parts)
+
+    def _open_facts(self, key: tuple[str | None, str, str, int, int]) -> str:
+        """A SYN comment's middle: eCapture's version, the module, the captured end, the port shown."""
+        version, module, role, real_port, shown_port = key
+        parts = []
+        if version:
+            parts.append(f"eCapture {version}")
+        if module:
+            parts.append(f"module {module}")
+        parts.append(f"captured process is the {role} (its sends are marked outbound)")
+        if shown_port != real_port:
+            if real_port in self.port_map.mapping:
+                parts.append(f"server port {real_port} shown as {shown_port} (--port-map)")
+            else:
+                parts.append(f"server port {real_port} shown as {shown_port}; use --keep-ports to keep it")
         return "; ".join(parts)
 
     def _chunk_comment(self, chunk: Chunk) -> str:

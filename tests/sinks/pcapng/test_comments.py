@@ -1,6 +1,6 @@
 """A chunk's packet comment, field by field, read back from the blocks the sink writes: whoever sent it
 (tid, fd, uuid, eCapture type and origin present or not), also when the same sender comes again (the sink
-keeps what it worked out about a sender), with the notes and the raw-payload remark."""
+keeps what it worked out about a sender), with the notes and the raw-payload remark; a SYN's likewise."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecq2pcap.model import ECTYPE_NAMES, Chunk, ChunkInfo, Connection, Direction, PayloadForm, Protocol
-from ecq2pcap.sinks.pcapng import PcapngSink
+from ecq2pcap.model import ECTYPE_NAMES, Chunk, ChunkInfo, Connection, Direction, Opened, PayloadForm, Protocol
+from ecq2pcap.sinks.pcapng import PcapngSink, PortMap
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 infos = st.builds(
@@ -92,3 +92,53 @@ def test_a_server_side_sender_on_successive_connections_names_each_one():
                     f"(HTTP/1 request); payload http1_rendered; origin d:{n}")
     sink.finish()
     assert [c for c in comments(out.getvalue()) if not c.startswith("ecq2pcap connection")] == want
+
+
+def expected_syn(conn: Connection, version: str | None, mapped: dict[int, int]) -> str:
+    """A connection's SYN comment spelled out, one field after the other."""
+    real = conn.server[1]
+    shown = mapped.get(real, real if real in (80, 8080) else 80)
+    text = f"ecq2pcap connection {conn.id}: pid {conn.pid}"
+    if conn.tid is not None:
+        text += f" tid {conn.tid}"
+    text += f" comm {conn.comm}"
+    if conn.fd is not None:
+        text += f" fd {conn.fd}"
+    parts = [text] + ([f"eCapture {version}"] if version else []) + ([f"module {conn.module}"] if conn.module else [])
+    parts.append(f"captured process is the {conn.process_role} (its sends are marked outbound)")
+    if shown != real:
+        parts.append(f"server port {real} shown as {shown}" + (" (--port-map)" if real in mapped else
+                                                                "; use --keep-ports to keep it"))
+    if conn.synthetic_reason:
+        parts.append(f"endpoints invented: {conn.synthetic_reason}")
+    if conn.uuids:
+        parts.append(f"uuid {conn.uuids[0]}")
+    return "; ".join(parts)
+
+
+connections = st.builds(
+    lambda pid, tid, comm, fd, port, role, module, reason, uuids: dict(
+        pid=pid, tid=tid, comm=comm, fd=fd, server=("10.0.0.2", port), process_role=role, module=module,
+        synthetic_reason=reason, uuids=uuids),
+    st.integers(0, 3), st.none() | st.integers(0, 3), st.sampled_from(["curl", "nginx"]), st.none() | st.integers(3, 4),
+    st.sampled_from([80, 443, 8080, 8443]), st.sampled_from(["client", "server"]),
+    st.sampled_from(["openssl", "gotls", ""]), st.none() | st.just("no tuple"), st.lists(TEXT, max_size=2).map(tuple))
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps=st.lists(st.tuples(connections, st.none() | st.sampled_from(["v1.4.2", "v0.9"])), min_size=1,
+                      max_size=8))
+def test_a_syn_comment_says_each_field(steps):
+    """Each connection's SYN comment, field by field, for connections that share some fields and not others
+    (the sink keeps the text of what they share: the sender, the version, module, role and ports)."""
+    out = io.BytesIO()
+    mapped = {8443: 8080}
+    sink = PcapngSink(out, port_map=PortMap(mapped))
+    want = []
+    for n, (fields, version) in enumerate(steps * 2, 1):  # each twice: the second time from what was kept
+        conn = Connection(id=n, client=("10.0.0.1", 40000 + n), **fields)
+        sink.ecapture_version = lambda version=version: version
+        sink.handle(Opened(conn, 1000 * n))
+        want.append(expected_syn(conn, version, mapped))
+    sink.finish()
+    assert [c for c in comments(out.getvalue()) if c.startswith("ecq2pcap connection")] == want
