@@ -134,18 +134,22 @@ class ConnectionTable(Lifecycle):
             role = infer_role(cap, first_of_direction=cap.data_type not in c.seen_types)
             if role is not None:
                 c.role, c.role_known = role, True
-        c.seen_types.add(cap.data_type)
+            c.seen_types.add(cap.data_type)  # (read only while the role is not known)
         if cap.uuid is None:  # (v2: its tuple comes from connect lines; placement reads the shape)
             if c.shape is None:
                 c.shape = Shape()
             c.shape.update(cap)
-        c.last_ts = max(c.last_ts, ts)
+        if ts > c.last_ts:
+            c.last_ts = ts
         if not c.opened and cap.uuid and cap.uuid not in c.uuids and len(c.uuids) < MAX_UUIDS:
             c.uuids.append(cap.uuid)
         if rank == REAL and c.tuple_known and (c.first_real_ts is None or ts < c.first_real_ts):
             c.first_real_ts = ts
         if c.due is None:
             self._schedule(c)
+        if c.role_known and not c.unroled:  # (the common case of _submit, without its call)
+            self._push(c, cap, ts, rank)
+            return
         self._submit(c, cap, ts, rank)
         if c.role_known and c.unroled:
             self._role_settled(c)
