@@ -111,7 +111,6 @@ class ConnectionView:
                  names: bool = True) -> None:
         self.filter = flt if flt is not None and flt.active else None
         self.report = report if report is not None else Report()
-        self.names = names
         self._read = names or self.filter is not None and bool(self.filter.hosts)  # requests are read for names
         # by connection id: a convert -j worker gets a copy of a Connection with each batch of events
         self._states: dict[int, _State] = {}  # (with a filter)
@@ -119,14 +118,14 @@ class ConnectionView:
         self._names: dict[int, str] = {}
         self._ended: list[int] = []
         # without a filter (every connection's events reach the sinks), a connection to a server address named in
-        # an earlier list is not read (see _learn): those addresses and their names; those named in the current list
+        # an earlier list is not read (see _needed): those addresses and their names; those named in the current list
         self._skip = self.filter is None and names
         self._named: dict[str, str] = {}
         self._learned: list[tuple[str, str]] = []
 
     def host(self, conn: Connection) -> str | None:
         """The host name ``conn``'s client asked for; for a connection to an address named in an earlier list
-        (not read for its own: see :meth:`_learn`), the address's name."""
+        (not read for its own: see :meth:`_needed`), the address's name."""
         name = self._names.get(conn.id)
         if name is None and self._skip:
             return self._named.get(conn.server[0])

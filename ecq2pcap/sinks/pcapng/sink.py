@@ -276,7 +276,7 @@ class PcapngSink:
         key = (conn.pid, conn.tid, conn.comm, conn.fd)
         parts = [f"ecq2pcap connection {conn.id}: " + (_WHO.known.get(key) or _WHO.miss(key))]
         version = self.ecapture_version() if self.ecapture_version is not None else None
-        # (what connections share kept as text: ~14k instructions a connection's comment took, ~6k now)
+        # (what connections share kept as text: ~14k instructions a connection's comment took, ~7k now)
         key = (version, conn.module, conn.process_role, real_port, shown_port)
         parts.append(self._facts.known.get(key) or self._facts.miss(key))
         if conn.synthetic_reason:
