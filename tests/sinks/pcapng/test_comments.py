@@ -22,14 +22,20 @@ infos = st.builds(
 )
 
 
+def sender(pid: int, tid: int | None, comm: str, fd: int | None) -> str:
+    """Who sent it, as a comment spells it out."""
+    text = f"pid {pid}"
+    if tid is not None:
+        text += f" tid {tid}"
+    text += f" comm {comm}"
+    if fd is not None:
+        text += f" fd {fd}"
+    return text
+
+
 def expected(info: ChunkInfo, conn_id: int, direction: Direction, raw: bool) -> str:
     """The comment spelled out, one field after the other."""
-    text = f"pid {info.pid}"
-    if info.tid is not None:
-        text += f" tid {info.tid}"
-    text += f" comm {info.comm}"
-    if info.fd is not None:
-        text += f" fd {info.fd}"
+    text = sender(info.pid, info.tid, info.comm, info.fd)
     if info.uuid:
         text += f" uuid {info.uuid}"
     text += f"; connection {conn_id} {direction.label}; "
@@ -98,12 +104,7 @@ def expected_syn(conn: Connection, version: str | None, mapped: dict[int, int]) 
     """A connection's SYN comment spelled out, one field after the other."""
     real = conn.server[1]
     shown = mapped.get(real, real if real in (80, 8080) else 80)
-    text = f"ecq2pcap connection {conn.id}: pid {conn.pid}"
-    if conn.tid is not None:
-        text += f" tid {conn.tid}"
-    text += f" comm {conn.comm}"
-    if conn.fd is not None:
-        text += f" fd {conn.fd}"
+    text = f"ecq2pcap connection {conn.id}: " + sender(conn.pid, conn.tid, conn.comm, conn.fd)
     parts = [text] + ([f"eCapture {version}"] if version else []) + ([f"module {conn.module}"] if conn.module else [])
     parts.append(f"captured process is the {conn.process_role} (its sends are marked outbound)")
     if shown != real:
