@@ -239,19 +239,25 @@ def test_mixed_address_families_rejected():
 
 def test_endpoints_kept_are_bounded_and_give_the_same_packets():
     # a connection's packed addresses are kept by address pair (clients talk to the same servers again
-    # and again); a flood of distinct pairs keeps at most its max_entries, and a kept pair's packets are
-    # those of a pair seen for the first time
+    # and again), and each address (a new pair is mostly of addresses seen); a flood of distinct pairs or
+    # addresses keeps at most max_entries of each, and a pair's packets are the same whatever was kept
     from ecq2pcap.sinks.pcapng import tcp
 
     tcp._ENDPOINTS.known.clear()
-    for i in range(3 * tcp._ENDPOINTS.max_entries):
-        TcpFlow(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", 1000, "192.0.2.1", 443)
+    tcp._ADDRESSES.known.clear()
+    for i in range(3 * tcp._ADDRESSES.max_entries):
+        TcpFlow(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", 1000, f"192.0.{i >> 8 & 255}.{i & 255}", 443)
         assert len(tcp._ENDPOINTS.known) <= tcp._ENDPOINTS.max_entries
+        assert len(tcp._ADDRESSES.known) <= tcp._ADDRESSES.max_entries
     for client, server in (("10.0.0.1", "192.0.2.1"), ("fe80::1%eth0", "2001:db8::2")):
-        first = TcpFlow(client, 1000, server, 443, client_isn=7, server_isn=9)
-        kept = TcpFlow(client, 1000, server, 443, client_isn=7, server_isn=9)
-        assert (client, server, LINKTYPE_ETHERNET) in tcp._ENDPOINTS.known
-        assert first.handshake() + first.data(C2S, b"hello") == kept.handshake() + kept.data(C2S, b"hello")
+        packets = []
+        for clear in ((tcp._ENDPOINTS, tcp._ADDRESSES), (tcp._ENDPOINTS,), ()):  # nothing kept, addresses, both
+            for memo in clear:
+                memo.known.clear()
+            flow = TcpFlow(client, 1000, server, 443, client_isn=7, server_isn=9)
+            packets.append(flow.handshake() + flow.data(C2S, b"hello"))
+        assert (client, server, LINKTYPE_ETHERNET) in tcp._ENDPOINTS.known and server in tcp._ADDRESSES.known
+        assert packets[0] == packets[1] == packets[2]
     with pytest.raises(ValueError, match="mixed"):
         TcpFlow("10.0.0.1", 1000, "2001:db8::2", 443)
     assert ("10.0.0.1", "2001:db8::2", LINKTYPE_ETHERNET) not in tcp._ENDPOINTS.known
