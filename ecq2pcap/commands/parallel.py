@@ -225,9 +225,9 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                 status = EXIT_STRICT if status != EXIT_INTERRUPTED else status
             else:
                 for _, res in results[1:]:
-                    report.counts.update(res["counts"])
-                    report.warnings.update(res["warnings"])
-                    report.limits.update(res["limits"])
+                    report.counts.add(res["counts"])
+                    report.warnings.add(res["warnings"])
+                    report.limits.add(res["limits"])
                     status = max(status, res["status"])
                 status = _merge(final, share, results, workdir, report, status)
             status = finish_outputs(final, status)
