@@ -15,7 +15,7 @@ from typing import BinaryIO, Callable
 
 from ...limits import DEFAULT_LIMITS, limit_note
 from ...memo import Memo
-from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened, PayloadForm, Protocol
+from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened, Protocol
 from ...payloads.h2 import PREFACE, SETTINGS_FRAME
 from ...report import Count, Report
 from .blocks import (
@@ -309,7 +309,7 @@ class PcapngSink:
         # again: two lookups, ~1.5k instructions, instead of formatting four numbers, ~6k)
         key = (cap.pid, cap.tid, cap.comm, cap.fd)
         who = _WHO.known.get(key) or _WHO.miss(key)
-        key = (cap.ectype, cap.form)
+        key = (cap.ectype, cap.form._value_)  # (an Enum member's hash is Python code, ~1.2k instructions)
         what = _WHAT.known.get(key) or _WHAT.miss(key)
         uuid = f" uuid {cap.uuid}" if cap.uuid else ""
         origin = f"; origin {cap.origin}" if cap.origin else ""
@@ -339,12 +339,12 @@ def _who(key: tuple[int | None, int | None, str, int | None]) -> str:
     return f"pid {pid}{tid_text} comm {comm}{fd_text}"
 
 
-def _what(key: tuple[int | None, PayloadForm]) -> str:
-    """A chunk comment's eCapture type and payload form: (ectype, form) as text."""
+def _what(key: tuple[int | None, str]) -> str:
+    """A chunk comment's eCapture type and payload form: (ectype, the form's value) as text."""
     ectype, form = key
     if ectype is None:
-        return f"payload {form._value_}"
-    return f"eCapture type {ectype} ({ECTYPE_NAMES.get(ectype, 'unknown')}); payload {form._value_}"
+        return f"payload {form}"
+    return f"eCapture type {ectype} ({ECTYPE_NAMES.get(ectype, 'unknown')}); payload {form}"
 
 
 _WHO = Memo(_who, max_entries=1024, size=lambda key: len(key[2]))  # (a comm is at most 256 characters)
