@@ -111,7 +111,7 @@ def _address(text: str) -> tuple[bytes, int]:
 
 # address pairs (a client talks to a few servers, again and again): the checks and the sum were ~6k of a
 # connection's ~20k instructions to set up; and each address (a pair not seen yet is mostly of addresses seen: a
-# proxy's clients and servers, a server's clients): inet_pton and the number, a new pair ~11.5k → ~3.5k
+# proxy's clients and servers, a server's clients): inet_pton and the number, a new pair ~11.5k → ~7k
 _ENDPOINTS = Memo(_endpoints, max_entries=1024, size=lambda key: len(key[0]) + len(key[1]))
 _ADDRESSES = Memo(_address, max_entries=4096, size=len)
 
