@@ -105,7 +105,7 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     except OutputConflict as exc:
         raise UsageError(str(exc)) from None
     streaming = live or "-" in getattr(args, "inputs", ())
-    view = ConnectionView(filter_from_args(args), report, names=bool(args.write))  # (names: for its NRBs)
+    view = connection_view(args, report)
     sinks = []
     try:  # each sink writes its file's header at once: an unwritable output fails here
         if getattr(args, "ring_buffer", None):
@@ -159,6 +159,11 @@ def pcapng_options(args: argparse.Namespace) -> dict:
     port_map = PortMap(keep_ports=True) if args.keep_ports else (args.port_map or PortMap())
     return {"link_type": args.link_type, "mss": args.mss, "port_map": port_map, "raw_payload": args.raw_payload,
             "max_names": Limits.from_args(args).named_addresses}
+
+
+def connection_view(args: argparse.Namespace, report: Report) -> ConnectionView:
+    """The view of the options' filter; host names are read for a pcapng's NRBs only when one is written (-w)."""
+    return ConnectionView(filter_from_args(args), report, names=bool(getattr(args, "write", None)))
 
 
 def connection_table(args: argparse.Namespace, report: Report, *, normalize: bool = True) -> ConnectionTable:

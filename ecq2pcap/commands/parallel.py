@@ -27,7 +27,6 @@ import tempfile
 import traceback
 from contextlib import ExitStack
 
-from ..filters import ConnectionView, filter_from_args
 from ..limits import Limits
 from ..outputs import OutputFile, OutputGuard, describe_write_error
 from ..pipeline import Pipeline
@@ -36,7 +35,7 @@ from ..shards import Dispatcher, EntryLog, Recorder, ShardFeed, drop_named, merg
 from ..sinks.har import HarOptions, HarSink
 from ..sinks.pcapng import PcapngSink
 from ..sources.files import FileSource
-from .common import connection_table, finish_outputs, open_pipeline, pcapng_options
+from .common import connection_table, connection_view, finish_outputs, open_pipeline, pcapng_options
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 from .conversion import feed_sources, progress_bar
 
@@ -124,7 +123,7 @@ def _child(args, k, workdir, events, read, results) -> None:
         local = Report(emit=lambda line: print(f"ecq2pcap: {line}", file=sys.stderr))
         status = EXIT_OK
         with ExitStack() as stack:
-            feed = ShardFeed(ConnectionView(filter_from_args(args), local, names=bool(args.write)))
+            feed = ShardFeed(connection_view(args, local))
             share = _Share(args, k, workdir, stack, local, feed.view, feed.tags)
             if share.pcapng is not None:
                 share.pcapng.ecapture_version = lambda: feed.version
@@ -185,8 +184,7 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
             for recv, _ in pipes.ends.values():
                 recv.close()
             with ExitStack() as files:
-                view = Dispatcher(ConnectionView(filter_from_args(args), report, names=bool(args.write)), n,
-                                  pipes.send, pipes.read)
+                view = Dispatcher(connection_view(args, report), n, pipes.send, pipes.read)
                 share = _Share(args, 0, workdir, files, report, view, view.tags)
                 # each process makes the wire bytes of the connections it writes (Normalizing)
                 table = connection_table(args, report, normalize=False)

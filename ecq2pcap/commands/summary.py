@@ -15,7 +15,6 @@ import json
 import os
 import sys
 
-from ..filters import ConnectionView, filter_from_args
 from ..limits import Limits
 from ..pipeline import Pipeline
 from ..report import Count, Report
@@ -24,7 +23,7 @@ from ..sinks.overview import ConnectionRow, ExchangeRow, OverviewSink
 from ..live import Session
 from .status import StatusLine
 from ..sources.files import FileSource, InputError
-from .common import add_conversion_args, connection_table, pcapng_options
+from .common import add_conversion_args, connection_table, connection_view, pcapng_options
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 from .live import add_connection_options, exit_code, make_source, run_session
 
@@ -53,7 +52,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         raise UsageError("summary reads either dump files or one ws:// address, not both")
     report = Report(emit=None if args.quiet else (lambda line: print(f"ecq2pcap: {line}", file=sys.stderr)))
     overview = OverviewSink(report, HarOptions(limits=Limits.from_args(args)), **pcapng_options(args))
-    view = ConnectionView(filter_from_args(args), report, names=False)
+    view = connection_view(args, report)  # (no -w here: no names read unless --host)
     pipeline = Pipeline([overview], report, connection_table(args, report), view=view)
     status = EXIT_OK
     if urls:
