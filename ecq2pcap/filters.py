@@ -178,14 +178,16 @@ class ConnectionView:
         """:meth:`add`'s work without a filter (every event is handed on): the name read while needed."""
         conn = event.conn
         if type(event) is Chunk:
-            if event.direction is _C2S and self._needed(conn):
-                finder = self._finders.get(conn.id, _NEW)
-                if finder is _NEW:
-                    finder = self._finders[conn.id] = AuthorityFinder()
-                if finder is not None:
-                    self._learn(conn, finder, event.wire)
-                    if finder.done:
-                        self._finders[conn.id] = None
+            if event.direction is not _C2S:
+                return
+            finder = self._finders.get(conn.id, _NEW)
+            if finder is None or not self._needed(conn):  # (None: its name was read; a keep-alive's next requests)
+                return
+            if finder is _NEW:
+                finder = self._finders[conn.id] = AuthorityFinder()
+            self._learn(conn, finder, event.wire)
+            if finder.done:
+                self._finders[conn.id] = None
         elif type(event) is Closed:
             self._finders.pop(conn.id, None)
             self._ended.append(conn.id)

@@ -241,3 +241,14 @@ def test_named_addresses_are_bounded_and_learned_again(monkeypatch):
     view.process([Opened(again, 4), _request(again, "again.test")])
     assert view.host(again) == "again.test"  # read again: its address was forgotten
     assert view.host(_numbered(5, server=("10.0.1.3", 443))) == "n3.test"
+
+
+def test_a_request_head_split_over_lists_stops_being_read_once_its_address_is_named():
+    """A connection whose head is not complete when another one names its server address (in that list) is not
+    read on in the next list: its address's name is the one its packets go by."""
+    view = ConnectionView()
+    split, other = _numbered(1), _numbered(2)
+    view.process([Opened(split, 0), _chunk(split, b"GET / HTTP/1.1\r\n"), Opened(other, 1), _request(other, "a.test")])
+    assert view.host(split) is None
+    view.process([_chunk(split, b"Host: own.test\r\n\r\n")])
+    assert view.host(split) == "a.test"
