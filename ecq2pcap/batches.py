@@ -1,11 +1,12 @@
 """``convert -j``: flow events to bytes for another worker and back (sans-IO).
 
 A batch is a list of groups ``(version, [(seq, event), ...])`` (see :class:`~ecq2pcap.shards.Dispatcher`).
-Events travel as lists of their fields, pickled. A connection's fields are sent once per batch (pickle's
-memo keeps one copy of the tuple), and the reader gives all events of a connection one
-:class:`~ecq2pcap.model.Connection` object across batches, as a single process does. (When the records were
-dataclasses this was also much cheaper than pickling them, ~2.4 µs an event against ~6.5; as msgspec
-Structs both take ~2.1 µs.)
+Events travel as tuples of their fields, pickled; a connection's fields only with the first of its events that
+a worker gets (then its id), and the reader gives all events of a connection one
+:class:`~ecq2pcap.model.Connection` object, as a single process does. (Pickling the records themselves costs
+~2.1 µs an event each way. Sending a connection's fields once a batch, pickle's memo keeping one copy of them,
+cost ~2.9 µs to pack and ~5.2 µs to unpack an event, mostly the connection's dozen objects again and again;
+once a connection, as tuples, ~1.3 and ~1.7.)
 """
 
 from __future__ import annotations
@@ -19,44 +20,49 @@ from .model import Captured, Chunk, ChunkInfo, Closed, Connection, Opened
 
 __all__ = ["BatchWriter", "BatchReader"]
 
-_KINDS = (Opened, Chunk, Closed, Captured)
-_INDEX = {kind: i for i, kind in enumerate(_KINDS)}
-_FIELDS = tuple(attrgetter(*kind.__struct_fields__) for kind in _KINDS)  # (field names, in order)
+_OPENED, _CHUNK, _CLOSED, _CAPTURED = range(4)
 _CONNECTION = attrgetter(*Connection.__struct_fields__)
-_CHUNK, _CLOSED = _INDEX[Chunk], _INDEX[Closed]
-_WIRE, _RAW = (Chunk.__struct_fields__.index(name) for name in ("wire", "raw"))
-# where a kind holds its ChunkInfo (sent as a plain tuple, as the events themselves are), or None
-_INFO_AT = tuple(kind.__struct_fields__.index("info") if "info" in kind.__struct_fields__ else None for kind in _KINDS)
-assert all(kind.__struct_fields__[0] == "conn" for kind in _KINDS)
+# the fields each kind is sent with, in this order (a field added to a kind must be added here: see pack)
+_SENT = {Opened: ("conn", "time_ns"), Closed: ("conn", "time_ns", "reason", "notes"),
+         Captured: ("conn", "direction", "time_ns", "payload", "info"),
+         Chunk: ("conn", "direction", "time_ns", "wire", "raw", "info", "protocol")}
+assert all(kind.__struct_fields__ == fields for kind, fields in _SENT.items()), "a flow event's fields changed"
 
 
 class BatchWriter:
-    """Packs batches; remembers each open connection's fields (until its Closed event)."""
+    """Packs batches; remembers which connections' fields were sent (until their Closed event)."""
 
     def __init__(self) -> None:
-        self._conns: dict[int, tuple] = {}
+        self._conns: set[int] = set()
 
     def pack(self, groups: list) -> bytes:
         out = []
-        conns = self._conns
+        sent = self._conns
         for version, group in groups:
             items = []
+            append = items.append
             for seq, event in group:
-                i = _INDEX[type(event)]
-                f = list(_FIELDS[i](event))
-                conn_id = f[0].id
-                t = conns.get(conn_id)
-                if t is None:
-                    t = conns[conn_id] = _CONNECTION(f[0])
-                f[0] = t
-                at = _INFO_AT[i]
-                if at is not None:
-                    f[at] = astuple(f[at])
-                if i == _CHUNK and f[_RAW] is f[_WIRE]:
-                    f[_RAW] = None  # (the same bytes: sent once)
-                elif i == _CLOSED:
-                    del conns[conn_id]
-                items.append((seq, i, f))
+                kind = type(event)
+                conn = event.conn
+                head = conn.id
+                if head in sent:
+                    if kind is Closed:
+                        sent.discard(head)
+                elif kind is not Closed:
+                    sent.add(head)
+                    head = _CONNECTION(conn)
+                else:
+                    head = _CONNECTION(conn)
+                if kind is Captured:
+                    append((seq, _CAPTURED, head, event.direction, event.time_ns, event.payload, astuple(event.info)))
+                elif kind is Opened:
+                    append((seq, _OPENED, head, event.time_ns))
+                elif kind is Closed:
+                    append((seq, _CLOSED, head, event.time_ns, event.reason, event.notes))
+                else:
+                    raw = None if event.raw is event.wire else event.raw  # (the same bytes: sent once)
+                    append((seq, _CHUNK, head, event.direction, event.time_ns, event.wire, raw, astuple(event.info),
+                            event.protocol))
             out.append((version, items))
         return pickle.dumps(out, pickle.HIGHEST_PROTOCOL)
 
@@ -72,19 +78,28 @@ class BatchReader:
         out = []
         for version, items in pickle.loads(data):
             group = []
-            for seq, i, f in items:
-                t = f[0]
-                conn = conns.get(t[0])
-                if conn is None:
-                    conn = conns[t[0]] = Connection(*t)
-                f[0] = conn
-                at = _INFO_AT[i]
-                if at is not None:
-                    f[at] = ChunkInfo(*f[at])
-                if i == _CHUNK and f[_RAW] is None:
-                    f[_RAW] = f[_WIRE]
-                elif i == _CLOSED:
-                    del conns[t[0]]
-                group.append((seq, _KINDS[i](*f)))
+            append = group.append
+            for item in items:
+                kind, head = item[1], item[2]
+                if type(head) is int:
+                    conn = conns[head]
+                    if kind == _CLOSED:
+                        del conns[head]
+                else:
+                    conn = Connection(*head)
+                    if kind != _CLOSED:
+                        conns[head[0]] = conn
+                if kind == _CAPTURED:
+                    _, _, _, direction, time_ns, payload, info = item
+                    append((item[0], Captured(conn, direction, time_ns, payload, ChunkInfo(*info))))
+                elif kind == _OPENED:
+                    append((item[0], Opened(conn, item[3])))
+                elif kind == _CLOSED:
+                    _, _, _, time_ns, reason, notes = item
+                    append((item[0], Closed(conn, time_ns, reason, notes)))
+                else:
+                    _, _, _, direction, time_ns, wire, raw, info, protocol = item
+                    append((item[0], Chunk(conn, direction, time_ns, wire, wire if raw is None else raw,
+                                           ChunkInfo(*info), protocol)))
             out.append((version, group))
         return out

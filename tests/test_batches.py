@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
+from msgspec.structs import astuple
 
 from ecq2pcap.batches import BatchReader, BatchWriter
 from ecq2pcap.model import Captured, Chunk
@@ -37,4 +40,18 @@ def test_a_connection_is_sent_whole_again_after_a_reader_forgot_it():
     for i, event in enumerate(events):
         (_, [(_, back)]), = reader.unpack(writer.pack([(None, [(i, event)])]))
         assert repr(back) == repr(event)
-    assert writer._conns == {} and reader._conns == {}  # every connection closed: nothing kept
+    assert not writer._conns and not reader._conns  # every connection closed: nothing kept
+
+
+def test_a_connections_fields_go_once_to_a_worker():
+    """After a connection's first event, its later ones (also in later batches) carry its id only."""
+    events = table_events(next(p for p in inputs() if p.name == "v140_client.dump.jsonl.gz"), normalize=False)
+    first = events[0].conn
+    mine = [e for e in events if e.conn.id == first.id]
+    assert len(mine) >= 3
+    writer, reader = BatchWriter(), BatchReader()
+    batches = [writer.pack([(None, [(i, e)])]) for i, e in enumerate(mine)]
+    heads = [pickle.loads(b)[0][1][0][2] for b in batches]  # (version, [(seq, kind, connection, ...)])
+    assert heads[0] == astuple(first) and heads[1:] == [first.id] * (len(mine) - 1)
+    back = [reader.unpack(b)[0][1][0][1] for b in batches]
+    assert [repr(e) for e in back] == [repr(e) for e in mine] and all(e.conn is back[0].conn for e in back)
