@@ -42,8 +42,8 @@ class Workers:
         feed, got = ShardFeed(ConnectionView()), []
         for data in self.sent[k]:
             if data:
-                feed.batch(data, lambda e: got.append(repr(e)))
-        feed.finish(lambda e: got.append(repr(e)))
+                feed.batch(data, lambda events: got.extend(map(repr, events)))
+        feed.finish(lambda events: got.extend(map(repr, events)))
         return list(zip(feed.tags, got))
 
 
@@ -112,6 +112,7 @@ def test_the_view_sees_a_whole_list_before_its_events_are_handled():
     d.finish()
     feed, names = ShardFeed(ConnectionView()), []
     for data in filter(None, w.sent[1]):
-        feed.batch(data, lambda e: names.append((type(e).__name__, e.conn.id, feed.view.host(e.conn))))
+        feed.batch(data, lambda events: names.extend((type(e).__name__, e.conn.id, feed.view.host(e.conn))
+                                                     for e in events))
     assert names == [("Opened", 1, "h1.test"), ("Chunk", 1, "h1.test"), ("Closed", 1, "h1.test"),
                      ("Opened", 2, "h2.test"), ("Chunk", 2, "h2.test"), ("Closed", 2, "h2.test")]

@@ -127,7 +127,7 @@ def _child(args, k, workdir, events, read, results) -> None:
             share = _Share(args, k, workdir, stack, local, feed.view, feed.tags)
             if share.pcapng is not None:
                 share.pcapng.ecapture_version = lambda: feed.version
-            handle = share.recorder.handle
+            handle = share.recorder.handle_events
             while data := events.recv_bytes():
                 if status == EXIT_OK:
                     try:
