@@ -17,6 +17,7 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("data"), st.sampled_from(Direction), st.binary(max_size=300), comments),
     st.tuples(st.just("close"), st.sampled_from(Direction), comments),
 ), max_size=8)
+idents = st.one_of(st.just(0), st.integers(0xFFFA, 0xFFFF), st.integers(0, 0xFFFF))
 
 
 def straightforward(flow: TcpFlow, flags, packets, t, comment) -> list[bytes]:
@@ -31,12 +32,14 @@ def straightforward(flow: TcpFlow, flags, packets, t, comment) -> list[bytes]:
                                                                             st.integers(0, 2**32 - 1)),
        flags=st.sampled_from([(FLAG_OUTBOUND, FLAG_INBOUND), (FLAG_INBOUND, FLAG_OUTBOUND)]),
        t=st.integers(0, 2**63), first=comments, steps=steps,
-       ports=st.tuples(st.integers(0, 65535), st.integers(0, 65535)))
-def test_the_same_blocks_as_frames_wrapped_one_by_one(version, link, mss, isns, flags, t, first, steps, ports):
+       ports=st.tuples(st.integers(0, 65535), st.integers(0, 65535)), idents=st.tuples(idents, idents))
+def test_the_same_blocks_as_frames_wrapped_one_by_one(version, link, mss, isns, flags, t, first, steps, ports, idents):
     c, s = ENDPOINTS[version]
     kwargs = dict(client_isn=isns[0], server_isn=isns[1], link_type=link, mss=mss)
     plain, fused = TcpFlow(c, ports[0], s, ports[1], **kwargs), PacketBlocks(c, ports[0], s, ports[1], flags=flags,
                                                                             **kwargs)
+    for flow in (plain, fused):  # (each side's IPv4 identification from 0; here also where it wraps)
+        flow._sides[0].ident, flow._sides[1].ident = idents
     expected = straightforward(plain, flags, plain.handshake(), t, first)
     got = fused.handshake_blocks(t, first)
     assert got == expected
