@@ -36,6 +36,10 @@ class UnitWriter:
         """Queue one or more whole units; written once the buffer is full."""
         if self.failed is not None:
             return
+        if len(data) >= self.buffer_size:  # (a big one, e.g. a -j merge's run of blocks: written as it is, not
+            self._drain()  # copied into the buffer and out again)
+            self._send(data)
+            return
         self._pending += data
         if len(self._pending) >= self.buffer_size:
             self._drain()
@@ -55,6 +59,9 @@ class UnitWriter:
             return
         data = bytes(self._pending)
         self._pending.clear()
+        self._send(data)
+
+    def _send(self, data: bytes) -> None:
         try:
             self.out.write(data)
         except OSError as exc:
