@@ -112,8 +112,8 @@ def _address(text: str) -> tuple[bytes, int]:
 # address pairs (a client talks to a few servers, again and again): the checks and the sum were ~6k of a
 # connection's ~20k instructions to set up; and each address (a pair not seen yet is mostly of addresses seen: a
 # proxy's clients and servers, a server's clients): inet_pton and the number, a new pair ~11.5k → ~7k. 8,192 pairs
-# (~3.7 MB at most): a server's clients or a proxy's pairs, e.g. the bench's 250 clients × 20 servers, which
-# missed 1,024 ~90 % of the time (-w 274.7k → 272.0k instructions an event, 50k−10k)
+# (~3.7 MB at most): a server's clients or a proxy's pairs, e.g. the bench's ~3,200 (250 clients × 20 servers),
+# which missed 1,024 ~90 % of the time (-w 274.7k → 272.0k instructions an event, 50k−10k)
 _ENDPOINTS = Memo(_endpoints, max_entries=8192, size=lambda key: len(key[0]) + len(key[1]))
 _ADDRESSES = Memo(_address, max_entries=4096, size=len)
 
