@@ -3,10 +3,10 @@
 A batch is a list of groups ``(version, [(seq, event), ...])`` (see :class:`~ecq2pcap.shards.Dispatcher`).
 Events travel as tuples of their fields, pickled; a connection's fields only with the first of its events that
 a worker gets (then its id), and the reader gives all events of a connection one
-:class:`~ecq2pcap.model.Connection` object, as a single process does. (Pickling the records themselves costs
-~2.1 µs an event each way. Sending a connection's fields once a batch, pickle's memo keeping one copy of them,
-cost ~2.9 µs to pack and ~5.2 µs to unpack an event, mostly the connection's dozen objects again and again;
-once a connection, as tuples, ~1.3 and ~1.7.)
+:class:`~ecq2pcap.model.Connection` object, as a single process does. (An event's cost, with the CLI's GC
+thresholds: pickling the records themselves ~3 µs to pack, ~2 to unpack; a connection's fields once a batch, the
+way before, pickle's memo keeping one copy of them, ~2.8 and ~2.3, mostly its dozen objects again and again;
+once a connection ~1.8 and ~1.8.)
 """
 
 from __future__ import annotations

@@ -183,7 +183,7 @@ class PacketBlocks(TcpFlow):
         options kept with the other constants.)"""
         opts = SYN_OPTIONS.pack(2, 4, self.mss, 1, 3, 3, WINDOW_SCALE)
         c, s = self._sides
-        if not self.v6:  # (the three bare segments in one step, without three _bare calls: ~3k instructions a connection)
+        if not self.v6:  # (the three bare segments in one step, not three _bare calls: ~3k instructions less)
             fc, fs = self._framing
             cseq, sseq, ci, si = c.seq & 0xFFFFFFFF, s.seq & 0xFFFFFFFF, c.ident, s.ident
             c.seq += 1
