@@ -30,14 +30,22 @@ assert all(kind.__struct_fields__ == fields for kind, fields in _SENT.items()), 
 
 
 class BatchWriter:
-    """Packs batches; remembers which connections' fields were sent (until their Closed event)."""
+    """Packs batches; remembers which connections' fields a worker has (until their Closed event).
+
+    What a batch sends counts as known only once :meth:`delivered` says the batch reached the worker:
+    a batch that never went (Ctrl-C between packing and sending, a worker gone) must not leave the
+    next one referring to fields the worker never got. (One that went but was not marked sends some
+    fields again: the reader keeps the connection it has.)"""
 
     def __init__(self) -> None:
         self._conns: set[int] = set()
+        self._packed: tuple[set[int], set[int]] = (set(), set())  # the last batch's new and closed connections
 
     def pack(self, groups: list) -> bytes:
         out = []
         sent = self._conns
+        fresh: set[int] = set()
+        gone: set[int] = set()
         for version, group in groups:
             items = []
             append = items.append
@@ -45,13 +53,12 @@ class BatchWriter:
                 kind = type(event)
                 conn = event.conn
                 head = conn.id
-                if head in sent:
+                if head in sent or head in fresh:
                     if kind is Closed:
-                        sent.discard(head)
-                elif kind is not Closed:
-                    sent.add(head)
-                    head = _CONNECTION(conn)
+                        gone.add(head)
                 else:
+                    if kind is not Closed:
+                        fresh.add(head)
                     head = _CONNECTION(conn)
                 if kind is Captured:
                     append((seq, _CAPTURED, head, event.direction, event.time_ns, event.payload, astuple(event.info)))
@@ -64,7 +71,16 @@ class BatchWriter:
                     append((seq, _CHUNK, head, event.direction, event.time_ns, event.wire, raw, astuple(event.info),
                             event.protocol))
             out.append((version, items))
-        return pickle.dumps(out, pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(out, pickle.HIGHEST_PROTOCOL)
+        self._packed = (fresh, gone)
+        return data
+
+    def delivered(self) -> None:
+        """The batch :meth:`pack` returned last reached the worker."""
+        fresh, gone = self._packed
+        self._conns |= fresh
+        self._conns -= gone
+        self._packed = (set(), set())
 
 
 class BatchReader:
@@ -85,10 +101,12 @@ class BatchReader:
                     conn = conns[head]
                     if kind == _CLOSED:
                         del conns[head]
-                else:
-                    conn = Connection(*head)
+                else:  # (a connection's fields: new here, or sent again after a batch that was not marked)
+                    conn = conns.get(head[0]) or Connection(*head)
                     if kind != _CLOSED:
                         conns[head[0]] = conn
+                    else:
+                        conns.pop(head[0], None)
                 if kind == _CAPTURED:
                     _, _, _, direction, time_ns, payload, info = item
                     append((item[0], Captured(conn, direction, time_ns, payload, ChunkInfo(*info))))

@@ -155,6 +155,7 @@ class Dispatcher:
         except OSError as exc:  # the worker is gone
             self.lost[k] = exc
             return
+        self._writer.delivered()
         self._sent[k] += len(data)
 
     def finish(self) -> list[FlowEvent]:

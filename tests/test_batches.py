@@ -50,8 +50,27 @@ def test_a_connections_fields_go_once_to_a_worker():
     mine = [e for e in events if e.conn.id == first.id]
     assert len(mine) >= 3
     writer, reader = BatchWriter(), BatchReader()
-    batches = [writer.pack([(None, [(i, e)])]) for i, e in enumerate(mine)]
+    batches = []
+    for i, e in enumerate(mine):
+        batches.append(writer.pack([(None, [(i, e)])]))
+        writer.delivered()
     heads = [pickle.loads(b)[0][1][0][2] for b in batches]  # (version, [(seq, kind, connection, ...)])
     assert heads[0] == astuple(first) and heads[1:] == [first.id] * (len(mine) - 1)
     back = [reader.unpack(b)[0][1][0][1] for b in batches]
     assert [repr(e) for e in back] == [repr(e) for e in mine] and all(e.conn is back[0].conn for e in back)
+
+
+def test_a_batch_that_never_went_leaves_the_next_one_whole():
+    """Ctrl-C between packing a batch and sending it: the connections it would have introduced are sent
+    whole with the next batch (a reader that never got the first one reads the second); a batch that went
+    but was not marked sends them again, and the reader keeps the connection it has."""
+    events = table_events(next(p for p in inputs() if p.name == "v140_client.dump.jsonl.gz"), normalize=False)
+    first = events[0].conn
+    mine = [e for e in events if e.conn.id == first.id]
+    writer, reader = BatchWriter(), BatchReader()
+    writer.pack([(None, [(0, mine[0])])])  # packed, never sent, never marked
+    (_, [(_, back)]), = reader.unpack(writer.pack([(None, [(1, mine[1])])]))
+    assert repr(back) == repr(mine[1])
+    # this one went, but Ctrl-C came before it was marked: the fields go again, the reader keeps its object
+    (_, [(_, again)]), = reader.unpack(writer.pack([(None, [(2, mine[2])])]))
+    assert again.conn is back.conn and repr(again) == repr(mine[2])

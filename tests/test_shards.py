@@ -116,3 +116,19 @@ def test_the_view_sees_a_whole_list_before_its_events_are_handled():
                                                      for e in events))
     assert names == [("Opened", 1, "h1.test"), ("Chunk", 1, "h1.test"), ("Closed", 1, "h1.test"),
                      ("Opened", 2, "h2.test"), ("Chunk", 2, "h2.test"), ("Closed", 2, "h2.test")]
+
+
+def test_a_connections_fields_go_once_across_the_batches_sent(ship_every_list):
+    """The dispatcher marks a batch delivered once it is sent: a connection's later batches carry its id."""
+    import pickle
+
+    w = Workers(2)
+    d = Dispatcher(ConnectionView(), 2, w.send, w.read)
+    c1 = conn(1)
+    d.process([Opened(c1, 1), request(c1, 2)])
+    w.catch_up(1)
+    d.process([Closed(c1, 3, "end")])
+    d.finish()
+    heads = [item[2] for data in w.sent[1] if data for _, items in pickle.loads(data) for item in items]
+    assert type(heads[0]) is tuple and heads[1:] == [1, 1]
+    assert [seq for seq, _ in w.replay(1)] == [1, 2, 3]
