@@ -203,3 +203,28 @@ def test_j_auto_is_one_process_per_cpu_or_one_where_j_cannot_be_used(tmp_path, m
                            cwd=tmp_path, env=env, input=data, capture_output=True, timeout=60)
         assert p.returncode == code, p.stderr
     assert (tmp_path / "o.pcapng").stat().st_size > 10_000
+
+
+def test_ctrl_c_takes_effect_between_two_messages():
+    """Worker 0's Ctrl-C while a message is converted comes after it (a list half handed on would put its
+    numbers out of step with its events); the previous SIGINT handler is back afterwards."""
+    from ecq2pcap.commands.parallel import WholeMessages
+
+    class Pipeline:
+        def __init__(self) -> None:
+            self.done: list[int] = []
+
+        def feed(self, message: int) -> None:
+            if message == 2:
+                os.kill(os.getpid(), signal.SIGINT)  # arrives now, mid-message
+            self.done.append(message)
+
+    before = signal.getsignal(signal.SIGINT)
+    whole = WholeMessages(Pipeline())
+    with whole.deferring_ctrl_c():
+        whole.feed(1)
+        with pytest.raises(KeyboardInterrupt):
+            whole.feed(2)
+        assert whole.pipeline.done == [1, 2]  # the message completed first
+        whole.feed(3)  # (said once: the next message goes on)
+    assert whole.pipeline.done == [1, 2, 3] and signal.getsignal(signal.SIGINT) is before
