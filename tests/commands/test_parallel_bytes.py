@@ -35,6 +35,19 @@ def test_same_outputs_as_one_process(key):
     assert digests(path, variant, ["-j", str(jobs)]) == EXPECTED[key], f"{key}: -j {jobs} differs from -j 1"
 
 
+@pytest.mark.parametrize("key", sorted(k for k in EXPECTED if k.endswith(" default")))
+def test_same_outputs_with_a_batch_a_list(key, monkeypatch):
+    """Every list of events sent on its own and every worker always behind: a connection's events span many
+    batches (its fields go with the first only) and both workers write connections, the shares change often."""
+    from ecq2pcap import shards
+
+    monkeypatch.setattr(shards, "BATCH_EVENTS", 1)
+    monkeypatch.setattr(shards, "BACKLOG_BYTES", 1)
+    name = key.rsplit(" ", 1)[0]
+    path = next(p for p in inputs() if p.name == name)
+    assert digests(path, "default", ["-j", "2"]) == EXPECTED[key], f"{key}: -j 2 with tiny batches differs"
+
+
 def test_the_check_can_fail():
     """A different conversion gives different digests (the comparison above is not vacuous)."""
     path = next(p for p in inputs() if p.name == SAMPLE.name)
