@@ -16,6 +16,7 @@ import pytest
 
 from ecq2pcap.sinks.har.writer import HarWriter
 from tests.conftest import FIXTURES, ROOT, run_tshark
+from tests.support.disks import FillingFile
 from tests.support.fake_ecapture import FakeECapture, load_frames
 from tests.support.har import load_with_haralyzer, validate_entry, validate_har
 from tests.support.waiting import wait_for
@@ -78,21 +79,6 @@ def test_batched_commits_happen_by_size():
     for i in range(10):
         w.write(entry(i))
     assert 5 <= len(har_entries(out.getvalue())) < 10
-
-
-class FillingFile(io.BytesIO):
-    """A file on a disk with ``room`` bytes: writes beyond it fail with ENOSPC (partly written)."""
-
-    def __init__(self, room: int) -> None:
-        super().__init__()
-        self.room = room
-
-    def write(self, data) -> int:
-        free = self.room - self.tell()
-        if len(data) > free:
-            super().write(bytes(data[:max(free, 0)]))
-            raise OSError(28, "No space left on device")
-        return super().write(data)
 
 
 def test_a_full_disk_leaves_the_last_complete_har():

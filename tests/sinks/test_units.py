@@ -3,40 +3,19 @@
 from __future__ import annotations
 
 import errno
-import io
-import os
 
 import pytest
 
 from ecq2pcap.sinks.units import UnitWriter
-
-
-class SmallDisk(io.FileIO):
-    """A file on a disk with ``room`` bytes: a write past it lands partly, then fails with ENOSPC."""
-
-    def __init__(self, path, room: int) -> None:
-        super().__init__(path, "wb")
-        self.room = room
-        self.writes: list[int] = []
-
-    def write(self, data) -> int:
-        data = bytes(data)
-        self.writes.append(len(data))
-        left = self.room - self.tell()
-        if len(data) > left:
-            super().write(data[:max(left, 0)])
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return super().write(data)
-
+from tests.support.disks import FillingFile
 
 UNITS = [b"a" * 10, b"b" * 300, b"c" * 5, b"d" * 1000, b"e" * 64, b"f" * 2]
 
 
 @pytest.mark.parametrize("room", [0, 9, 10, 200, 315, 316, 1314, 1315, 1379, 1381, 10_000])
 @pytest.mark.parametrize("buffer_size", [1, 64, 256, 4096])
-def test_the_file_ends_after_a_whole_unit(tmp_path, room, buffer_size):
-    path = tmp_path / "out"
-    with SmallDisk(path, room) as out:
+def test_the_file_ends_after_a_whole_unit(room, buffer_size):
+    with FillingFile(room) as out:
         writer = UnitWriter(out, buffer_size=buffer_size)
         try:
             for unit in UNITS:
@@ -49,19 +28,19 @@ def test_the_file_ends_after_a_whole_unit(tmp_path, room, buffer_size):
         if failed:
             writer.write(b"z" * 5000)  # after the error: nothing more, no second error
             writer.flush()
-    data = path.read_bytes()
+        data = out.getvalue()
     ends = [sum(map(len, UNITS[:i])) for i in range(len(UNITS) + 1)]
     assert len(data) in ends and len(data) <= room and data == b"".join(UNITS)[:len(data)]
     if buffer_size == 1:  # each unit written on its own: every one that fits is there
         assert len(data) == max(e for e in ends if e <= room)
 
 
-def test_a_unit_larger_than_the_buffer_is_written_as_it_is_after_what_was_queued(tmp_path):
-    with SmallDisk(tmp_path / "out", 1 << 20) as out:
+def test_a_unit_larger_than_the_buffer_is_written_as_it_is_after_what_was_queued():
+    with FillingFile(1 << 20) as out:
         writer = UnitWriter(out, buffer_size=256)
         writer.write(b"a" * 100)
         writer.write(b"b" * 1000)  # the queued 100 bytes first, then these 1,000 as one write
         writer.write(b"c" * 10)
         writer.flush()
         assert out.writes == [100, 1000, 10]
-    assert (tmp_path / "out").read_bytes() == b"a" * 100 + b"b" * 1000 + b"c" * 10
+        assert out.getvalue() == b"a" * 100 + b"b" * 1000 + b"c" * 10
