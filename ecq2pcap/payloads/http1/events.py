@@ -45,6 +45,7 @@ class End(msgspec.Struct, frozen=True):
 
 END = End()  # the end of a message without trailer fields
 
+
 class Wait(Enum):
     NEED_DATA = "need data"
     PAUSED = "paused"
