@@ -52,6 +52,11 @@ def run_conversion(args: argparse.Namespace, report: Report, sources: list[FileS
     return status, pipeline
 
 
+def say_interrupted() -> None:
+    """What a Ctrl-C during a conversion says (once): the outputs are completed with what was converted."""
+    print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
+
+
 def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, *, bar=None) -> int:
     """Feed every message of ``sources`` to ``pipeline``; the exit status so far. An input that breaks off,
     Ctrl-C and an output that cannot be written stop the feeding, said on stderr (the caller finishes the
@@ -71,7 +76,7 @@ def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, 
                 report.count(Count.BROKEN_INPUTS)
                 status = EXIT_STRICT
     except KeyboardInterrupt:
-        print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
+        say_interrupted()
         status = EXIT_INTERRUPTED
     except BrokenPipeError:
         raise

@@ -37,7 +37,7 @@ from ..sinks.pcapng import PcapngSink
 from ..sources.files import FileSource
 from .common import connection_table, connection_view, finish_outputs, open_pipeline, pcapng_options
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
-from .conversion import feed_sources, progress_bar
+from .conversion import feed_sources, progress_bar, say_interrupted
 
 PIPE_BYTES = 1 << 20  # what a pipe to a worker holds (Linux: F_SETPIPE_SZ; the default is 64 KiB)
 
@@ -199,7 +199,7 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                     with whole.deferring_ctrl_c():
                         fed = feed_sources(whole, sources, report, bar=bar)
                     if whole.interrupted and fed == EXIT_OK:  # (Ctrl-C during the last message)
-                        print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
+                        say_interrupted()
                         fed = EXIT_INTERRUPTED
                     status = finish_outputs(pipeline, fed)
                 finally:
@@ -216,7 +216,7 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                         res = {"error": f"exited with code {proc.join() or proc.exitcode}"}
                         break
                     except KeyboardInterrupt:  # the workers complete their share, then we merge
-                        print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
+                        say_interrupted()
                         status = EXIT_INTERRUPTED
                 proc.join()
                 results.append((k, res))
