@@ -77,7 +77,10 @@ def _tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, te
         return None
     if sport > 65535 or dport > 65535:
         raise ValueError(f"port out of range in tuple {_quoted(text)}")
-    return Tuple(src, sport, dst, dport)
+    return _new_tuple(Tuple, (src, sport, dst, dport))  # (Tuple(...) runs the named tuple's Python __new__)
+
+
+_new_tuple = tuple.__new__
 
 
 # both directions (and every event) of a connection name the same tuple
