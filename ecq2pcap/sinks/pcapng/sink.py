@@ -119,9 +119,11 @@ class PcapngSink:
             return
         blocks: list[bytes] = []
         packets = 0
+        named = self._named if self.hosts is not None else None
         try:
             for event in events:
-                if self.hosts is not None:
+                # (_name's first test without its call: a connection named already needs nothing until it closes)
+                if named is not None and (event.conn.id not in named or type(event) is Closed):
                     name = self._name(event)
                     if name is not None:
                         blocks.append(name)
