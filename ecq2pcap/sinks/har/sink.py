@@ -105,11 +105,11 @@ class HarSink:
         for event in events:
             if self._writer.failed is not None:  # the output broke (disk full): nothing more to do
                 return
-            if isinstance(event, Chunk):
+            if type(event) is Chunk:
                 self._chunk(event)
-            elif isinstance(event, Opened):
+            elif type(event) is Opened:
                 self._state(event.conn, event.time_ns)
-            elif isinstance(event, Closed):
+            elif type(event) is Closed:
                 self._close(event.conn, event.time_ns, event.notes)
         self._writer.commit_if_due()
 
