@@ -14,6 +14,7 @@ calls follow on that (pid, fd): ``ecq2pcap.flows.placement``).
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 
@@ -121,4 +122,7 @@ def test_rerendering_gives_the_committed_files():
     on_disk = sorted(p.name for p in FIXTURES.glob("gen_server_*") if p.name != build_server_side.CALLS_FILE.name)
     assert sorted(rendered) == on_disk
     for name, data in rendered.items():
-        assert (FIXTURES / name).read_bytes() == data, f"{name} differs: run python fixtures/build_server_side.py"
+        on_file = (FIXTURES / name).read_bytes()
+        if name.endswith(".gz"):  # (what deflate makes of the same bytes depends on the zlib build: Python 3.13's differs)
+            on_file, data = gzip.decompress(on_file), gzip.decompress(data)
+        assert on_file == data, f"{name} differs: run python fixtures/build_server_side.py"
