@@ -151,9 +151,7 @@ class Http1Decoder(Recovery):
 
     def take_diagnostics(self) -> list[str]:
         """Connection-level problems that no exchange carries (e.g. garbage at the end)."""
-        out = self._diagnostics
-        if out:  # (asked after every chunk, and mostly empty: no new list then)
-            self._diagnostics = []
+        out, self._diagnostics = self._diagnostics, []
         return out
 
     def take_switched_bytes(self) -> list[tuple[Direction, bytes, int, object]]:
