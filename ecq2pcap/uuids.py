@@ -65,6 +65,9 @@ def _tuple(text: str) -> Tuple | None:
     return _tuple_of(m[1], m[2], m[3], m[4], text)
 
 
+_new_tuple = tuple.__new__
+
+
 def _tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, text: str) -> Tuple | None:
     """:func:`parse_tuple` of ``text`` from its four parts as the tuple regex found them."""
     # (a v6 address's brackets and the ports without a call each: those calls were a third of a connection's
@@ -78,9 +81,6 @@ def _tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, te
     if sport > 65535 or dport > 65535:
         raise ValueError(f"port out of range in tuple {_quoted(text)}")
     return _new_tuple(Tuple, (src, sport, dst, dport))  # (Tuple(...) runs the named tuple's Python __new__)
-
-
-_new_tuple = tuple.__new__
 
 
 # both directions (and every event) of a connection name the same tuple

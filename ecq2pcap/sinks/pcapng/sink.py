@@ -122,11 +122,13 @@ class PcapngSink:
         named = self._named if self.hosts is not None else None
         try:
             for event in events:
-                # (_name's first test without its call: a connection named already needs nothing until it closes)
-                if named is not None and (event.conn.id not in named or type(event) is Closed):
-                    name = self._name(event)
-                    if name is not None:
-                        blocks.append(name)
+                if named is not None:  # (a connection named already needs nothing until it closes)
+                    if type(event) is Closed:
+                        named.discard(event.conn.id)
+                    elif event.conn.id not in named:
+                        name = self._name(event.conn)
+                        if name is not None:
+                            blocks.append(name)
                 if type(event) is Chunk:
                     made = self._chunk(event)
                 elif type(event) is Opened:
@@ -153,14 +155,9 @@ class PcapngSink:
         packets were counted where they were made."""
         self._write([data], 0)
 
-    def _name(self, event) -> bytes | None:
-        """Before a connection's packets: an NRB naming its server, when its host name is new."""
-        conn = event.conn
-        if type(event) is Closed:
-            self._named.discard(conn.id)
-            return None
-        if conn.id in self._named:
-            return None
+    def _name(self, conn: Connection) -> bytes | None:
+        """Before the packets of ``conn`` (not named yet): an NRB naming its server, when its host name is known
+        and new to the file."""
         name = self.hosts(conn)
         if name is None:
             return None
@@ -193,7 +190,7 @@ class PcapngSink:
             if state.flow is None:
                 continue
             conn, flow = state.conn, state.flow
-            name = self._name(Opened(conn, time_ns)) if self.hosts is not None else None
+            name = self._name(conn) if self.hosts is not None else None  # (the set of named ones is new)
             if name is not None:
                 self._write([name], 0)
             preface = CONTINUATION_PREFACE if state.http2 else b""
