@@ -30,6 +30,7 @@ _FRAMING_NAMES = {needle[2:-1]: needle for needle in (_TE, _CE, _CL)}  # by lowe
 _OTHER = (b"", b"")  # a header line that does not frame (see _line_facts)
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}[ \t]*(?:;[^\r\n]*)?")
 
+_HEX = b"0123456789abcdefABCDEF"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 FAST = True  # False: every message through the general rules (tests compare the two)
@@ -262,14 +263,14 @@ def _declared_length(values: list[bytes]) -> int | None:
 def _is_chunked_body(buf: bytes, pos: int) -> bool:
     """True when ``buf[pos:]`` is exactly one complete chunked body (chunks, last chunk, trailers)."""
     n = len(buf)
-    if pos >= n:
-        return False
     while True:
+        if pos >= n or buf[pos] not in _HEX:  # (a chunk-size line starts with a digit: a plain body is not searched)
+            return False
         eol = buf.find(b"\r\n", pos)
         if eol < 0 or not _CHUNK_SIZE.fullmatch(buf, pos, eol):
             return False
         size_end = pos
-        while size_end < eol and buf[size_end] in b"0123456789abcdefABCDEF":
+        while size_end < eol and buf[size_end] in _HEX:
             size_end += 1
         size = int(buf[pos:size_end], 16)
         pos = eol + 2

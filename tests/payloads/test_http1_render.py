@@ -282,6 +282,22 @@ def test_body_that_looks_chunked_but_is_not():
     assert parse_response(wire)[1] == body
 
 
+@pytest.mark.parametrize("body, chunked", [
+    (b"A\r\n0123456789\r\nf;x=1\r\n" + b"y" * 15 + b"\r\n0\r\n\r\n", True),  # several chunks, upper and lower hex
+    (b"abc, a plain body that starts with hex digits", False),
+    (b"{\"n\": 3}\r\n0\r\n\r\n", False),  # no chunk size first
+    (b"3\r\nabc\r\nzz\r\n0\r\n\r\n", False),  # the second chunk's size is not a number
+    (b"3\r\nabc", False),  # cut inside the first chunk
+])
+def test_chunked_body_told_from_a_dechunked_one(body, chunked):
+    payload = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    wire, notes = repair_rendered(payload)
+    if chunked:
+        assert wire is payload and notes == ()
+    else:
+        assert any("Transfer-Encoding: chunked removed" in n for n in notes)
+        assert parse_response(wire)[1] == body
+
 # -- garbage ----------------------------------------------------------------------------
 
 
