@@ -28,7 +28,7 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: [^\r\n]*)?")
 _TE, _CE, _CL = b"\r\ntransfer-encoding:", b"\r\ncontent-encoding:", b"\r\ncontent-length:"  # in a lower-cased head
 _FRAMING_NAMES = {needle[2:-1]: needle for needle in (_TE, _CE, _CL)}  # by lower-cased name
 _OTHER = (b"", b"")  # a header line that does not frame (see _line_facts)
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}[ \t]*(?:;[^\r\n]*)?")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")  # (group 1: the size)
 
 _HEX = b"0123456789abcdefABCDEF"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -264,15 +264,13 @@ def _is_chunked_body(buf: bytes, pos: int) -> bool:
     """True when ``buf[pos:]`` is exactly one complete chunked body (chunks, last chunk, trailers)."""
     n = len(buf)
     while True:
-        if pos >= n or buf[pos] not in _HEX:  # (a chunk-size line starts with a digit: a plain body is not searched)
+        if pos >= n or buf[pos] not in _HEX:  # (a chunk-size line starts with a hex digit: a plain body is not read)
             return False
         eol = buf.find(b"\r\n", pos)
-        if eol < 0 or not _CHUNK_SIZE.fullmatch(buf, pos, eol):
+        m = _CHUNK_SIZE.fullmatch(buf, pos, eol) if eol >= 0 else None
+        if m is None:
             return False
-        size_end = pos
-        while size_end < eol and buf[size_end] in _HEX:
-            size_end += 1
-        size = int(buf[pos:size_end], 16)
+        size = int(m[1], 16)
         pos = eol + 2
         if size == 0:
             break

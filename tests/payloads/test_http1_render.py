@@ -298,6 +298,7 @@ def test_chunked_body_told_from_a_dechunked_one(body, chunked):
         assert any("Transfer-Encoding: chunked removed" in n for n in notes)
         assert parse_response(wire)[1] == body
 
+
 # -- garbage ----------------------------------------------------------------------------
 
 
