@@ -5,11 +5,16 @@ websockets' own ``recv`` as well."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import time
 
 import pytest
 
+from websockets.frames import Opcode
+
 from ecq2pcap.sources import websocket
+from ecq2pcap.sources.direct import DirectConnection
 from ecq2pcap.sources.websocket import ConnectError, WebSocketSource
 from tests.support.fake_ecapture import FakeECapture, event_frame
 from tests.support.raw_websocket import RawServer, frame, handshake
@@ -18,6 +23,7 @@ from tests.support.recordings import message_of
 pytestmark = pytest.mark.live
 
 TEXT, BINARY, CONT, PING = 1, 2, 0, 9
+_TEXT_OR_BINARY, PONG_OPCODE = {Opcode.TEXT, Opcode.BINARY}, Opcode.PONG
 
 
 def _receive(url: str, n: int) -> tuple[WebSocketSource, list]:
@@ -173,3 +179,111 @@ def test_pongs_still_reach_websockets_so_keepalive_holds():
         state, latency = asyncio.run(run(fake.url))
     assert state == "OPEN" and latency > 0  # (latency: measured from an acknowledged pong)
     assert got and got[0] == event_frame(0)
+
+
+# -- frames read by DirectConnection itself (data_received), websockets' own path as the reference
+
+def _pieces(data: bytes, cuts: list[int]) -> list[bytes]:
+    bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(data))), len(data)]
+    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def _sent_in_pieces(pieces: list[bytes], then=None):
+    """A server that sends each piece in a write of its own, a little apart (the client reads them one by one),
+    then runs ``then(conn)``."""
+    def behave(conn):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        handshake(conn)
+        for piece in pieces:
+            conn.sendall(piece)
+            time.sleep(0.002)
+        if then is not None:
+            then(conn)
+        time.sleep(0.3)
+    return RawServer(behave)
+
+
+def _client_frame(data: bytes) -> tuple[int, bytes]:
+    """(first byte, unmasked payload) of the first client→server frame (masked, payload < 126 bytes) in ``data``."""
+    size, key = data[1] & 0x7F, data[2:6]
+    return data[0], bytes(b ^ key[i % 4] for i, b in enumerate(data[6 : 6 + size]))
+
+
+def test_frames_cut_anywhere_are_read_here_whole_and_in_order(monkeypatch):
+    """Once the handshake is done, DirectConnection reads eCapture's frames itself: every length form (7-bit,
+    16-bit, 64-bit), empty and 70 KB messages, each cut in its header, in its extended length and in its payload,
+    come out whole and in order; none goes through websockets' parser (``process_event`` sees no data frame);
+    a ping in between still reaches websockets, which answers it."""
+    sizes = [0, 1, 125, 126, 127, 1000, 65535, 65536, 70000]
+    messages = [(bytes([65 + i % 26]) * size, i % 2 == 0) for i, size in enumerate(sizes)]
+    stream, cuts = b"", []
+    for i, (data, binary) in enumerate(messages):
+        f = frame(BINARY if binary else TEXT, data)
+        head = 2 if len(data) < 126 else 4 if len(data) < 1 << 16 else 10
+        cuts += [len(stream) + 1, len(stream) + head - 1, len(stream) + head + len(data) // 2]
+        stream += f
+        if i == 4:
+            stream += frame(PING, b"are you there")
+    parsed = []
+    process_event = DirectConnection.process_event
+    monkeypatch.setattr(DirectConnection, "process_event",
+                        lambda self, event: parsed.append(getattr(event, "opcode", None)) or process_event(self, event))
+    answer = []
+    with _sent_in_pieces(_pieces(stream, cuts), then=lambda conn: answer.append(conn.recv(4096))) as server:
+        _, got = _receive(server.url, len(messages))
+    assert [(message_of(d).data, d[1]) for d in got] == messages
+    assert _TEXT_OR_BINARY.isdisjoint(parsed) and PONG_OPCODE not in parsed  # (the ping: websockets answers it)
+    assert _client_frame(answer[0]) == (0x8A, b"are you there")  # a pong with the ping's payload
+
+
+BROKEN_STREAMS = {
+    "a masked frame": frame(BINARY, b"x")[:1] + bytes([0x80 | 4]) + b"\x00\x00\x00\x00" + b"abcd",
+    "reserved bits set": bytes([0x80 | 0x40 | BINARY, 3]) + b"abc",
+    "a reserved opcode": bytes([0x80 | 3, 3]) + b"abc",
+    "a control frame over 125 bytes": frame(PING, b"p" * 200),
+    "a fragmented control frame": bytes([PING, 1]) + b"p",
+    "a continuation without a start": frame(CONT, b"abc"),
+    "a frame over the size limit": frame(TEXT, b"a" * 5000),
+    "the end in a frame's header": frame(BINARY, b"a" * 300)[:3],
+    "the end in a frame's payload": frame(BINARY, b"a" * 300)[:100],
+    "a close frame": frame(8, struct.pack("!H", 1001) + b"going away") + frame(TEXT, b"after close"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_STREAMS))
+def test_what_is_not_a_plain_frame_ends_as_websockets_ends_it(case, monkeypatch):
+    """Frames DirectConnection does not read itself go to websockets from there on: the messages before them
+    arrive, and the connection ends with websockets' own error (close code and reason), as it does when
+    websockets reads every frame (``DIRECT`` off: the reference)."""
+    stream = frame(TEXT, b"before") + BROKEN_STREAMS[case]
+    outcomes = []
+    for direct in (True, False):
+        monkeypatch.setattr(websocket, "DIRECT", direct)
+        with _sent_in_pieces([stream]) as server:
+            src, got, exc = _receive_until_the_end(server.url, retry_for=0, max_message_size=4096)
+        outcomes.append(([message_of(d).data for d in got], src.oversized, str(exc).replace(server.url, "URL")))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == [b"before"]
+
+
+@pytest.mark.parametrize("cut", [3, 100], ids=["in its header", "in its payload"])
+def test_a_stream_that_ends_in_a_frame_reads_as_websockets_reads_it(cut):
+    """A frame whose bytes wait here for the rest goes to websockets when the stream ends: its parser meets the
+    same truncated frame (the same error behind the 1006 close) as when it reads every frame itself."""
+    from websockets.asyncio.client import ClientConnection, connect
+    from websockets.typing import Origin
+
+    from ecq2pcap.sources.websocket import DEFAULT_ORIGIN
+
+    async def run(url, connection_class):
+        async with connect(url, origin=Origin(DEFAULT_ORIGIN), create_connection=connection_class) as ws:
+            if connection_class is DirectConnection:
+                ws.attach(lambda data, binary: None)
+            await asyncio.sleep(0.6)
+            return repr(ws.protocol.parser_exc)
+
+    errors = []
+    for connection_class in (DirectConnection, ClientConnection):
+        with _sent_in_pieces([frame(TEXT, b"before"), frame(BINARY, b"a" * 300)[:cut]]) as server:
+            errors.append(asyncio.run(run(server.url, connection_class)))
+    assert errors[0] == errors[1] and "EOFError" in errors[0]
