@@ -287,3 +287,21 @@ def test_a_stream_that_ends_in_a_frame_reads_as_websockets_reads_it(cut):
         with _sent_in_pieces([frame(TEXT, b"before"), frame(BINARY, b"a" * 300)[:cut]]) as server:
             errors.append(asyncio.run(run(server.url, connection_class)))
     assert errors[0] == errors[1] and "EOFError" in errors[0]
+
+
+def test_frames_are_read_here_only_where_websockets_keeps_what_this_reads():
+    """Without websockets' size limit where this reads it (a later release might move it), with an extension
+    negotiated, a fragment limit, or a connection not open, websockets reads every frame."""
+    from types import SimpleNamespace
+
+    from websockets.protocol import State
+
+    from ecq2pcap.sources.direct import frames_readable
+
+    usual = dict(state=State.OPEN, extensions=[], max_fragment_size=None, max_message_size=4096)
+    assert frames_readable(SimpleNamespace(**usual)) == (True, 4096)
+    assert frames_readable(SimpleNamespace(**{**usual, "max_message_size": None})) == (True, None)
+    for change in ({"state": State.CLOSING}, {"extensions": ["permessage-deflate"]}, {"max_fragment_size": 100}):
+        assert frames_readable(SimpleNamespace(**{**usual, **change})) == (False, None)
+    for missing in usual:
+        assert frames_readable(SimpleNamespace(**{k: v for k, v in usual.items() if k != missing})) == (False, None)
