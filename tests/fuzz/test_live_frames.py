@@ -5,7 +5,6 @@ same error at the end. Each example is a loopback connection per path (127.0.0.1
 
 from __future__ import annotations
 
-import asyncio
 import struct
 from itertools import cycle
 
@@ -16,9 +15,9 @@ from websockets.asyncio.client import ClientConnection
 
 from ecq2pcap.sources import websocket
 from ecq2pcap.sources.direct import DirectConnection
-from ecq2pcap.sources.websocket import ConnectError, WebSocketSource
 from tests.support.raw_websocket import RawServer, frame, handshake
 from tests.support.recordings import message_of
+from tests.support.sources import receive_until_the_end
 
 pytestmark = pytest.mark.live
 
@@ -74,19 +73,9 @@ def _patched_outcome(stream: bytes, direct: bool, reads: list[int], limit: int, 
         handshake(conn)
         conn.sendall(stream)
 
-    async def run(url):
-        src = WebSocketSource(url, retry_for=0, max_message_size=limit)
-        async with src:
-            got = []
-            async with asyncio.timeout(10):
-                while True:
-                    try:
-                        got += await src.get_batch(0.2)
-                    except ConnectError as exc:
-                        return [(message_of(d).data, d[1]) for d in got], src.oversized, str(exc).replace(url, "URL")
-
     with RawServer(behave) as server:
-        return asyncio.run(run(server.url))
+        src, got, exc = receive_until_the_end(server.url, retry_for=0, max_message_size=limit)
+    return [(message_of(d).data, d[1]) for d in got], src.oversized, str(exc).replace(server.url, "URL")
 
 
 @given(stream=_streams, reads=_reads, limit=st.sampled_from(LIMITS))

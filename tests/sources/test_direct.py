@@ -15,10 +15,11 @@ from websockets.frames import Opcode
 
 from ecq2pcap.sources import websocket
 from ecq2pcap.sources.direct import DirectConnection
-from ecq2pcap.sources.websocket import ConnectError, WebSocketSource
+from ecq2pcap.sources.websocket import WebSocketSource
 from tests.support.fake_ecapture import FakeECapture, event_frame
 from tests.support.raw_websocket import RawServer, frame, handshake
 from tests.support.recordings import message_of
+from tests.support.sources import receive_until_the_end
 
 pytestmark = pytest.mark.live
 
@@ -35,22 +36,6 @@ def _receive(url: str, n: int) -> tuple[WebSocketSource, list]:
                 while len(got) < n and src.error is None:
                     got += await src.get_batch(0.5, limit=n - len(got))
             return src, got
-
-    return asyncio.run(run())
-
-
-def _receive_until_the_end(url: str, **source_kw) -> tuple[WebSocketSource, list, ConnectError]:
-    """Every message until the source ends with its error: (source, messages, error)."""
-    async def run():
-        src = WebSocketSource(url, **source_kw)
-        async with src:
-            got = []
-            async with asyncio.timeout(10):
-                while True:
-                    try:
-                        got += await src.get_batch(0.2)
-                    except ConnectError as exc:
-                        return src, got, exc
 
     return asyncio.run(run())
 
@@ -140,7 +125,7 @@ def test_a_failure_while_taking_a_message_stops_the_source_loudly(monkeypatch):
     monkeypatch.setattr(WebSocketSource, "_received", failing)
 
     with RawServer(behave) as server:
-        _, got, exc = _receive_until_the_end(server.url, retry_for=None)
+        _, got, exc = receive_until_the_end(server.url, retry_for=None)
     assert [message_of(d).data for d in got] == frames[:2]
     assert "the WebSocket reader failed" in str(exc) and "ZeroDivisionError('a bug')" in str(exc)
 
@@ -152,7 +137,7 @@ def test_a_fragmented_message_over_the_limit_is_refused_as_a_whole_one_is():
     stream = frame(TEXT, b"small") + frame(TEXT, b"a" * 3000, fin=False) + frame(CONT, b"b" * 3000)
 
     with _serve(stream) as server:  # (retry_for=0: the source ends with the connection)
-        src, got, exc = _receive_until_the_end(server.url, retry_for=0, max_message_size=4096)
+        src, got, exc = receive_until_the_end(server.url, retry_for=0, max_message_size=4096)
     assert [message_of(d).data for d in got] == [b"small"]
     assert src.oversized == 1 and "over 4096 bytes" in str(exc) and "1009" in str(exc)
 
@@ -260,7 +245,7 @@ def test_what_is_not_a_plain_frame_ends_as_websockets_ends_it(case, monkeypatch)
     for direct in (True, False):
         monkeypatch.setattr(websocket, "DIRECT", direct)
         with _sent_in_pieces([stream]) as server:
-            src, got, exc = _receive_until_the_end(server.url, retry_for=0, max_message_size=4096)
+            src, got, exc = receive_until_the_end(server.url, retry_for=0, max_message_size=4096)
         outcomes.append(([message_of(d).data for d in got], src.oversized, str(exc).replace(server.url, "URL")))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] == [b"before"]

@@ -11,9 +11,10 @@ import pytest
 from websockets.asyncio.server import serve
 
 from ecq2pcap.sources.direct import DirectConnection
-from ecq2pcap.sources.websocket import ConnectError, WebSocketSource
+from ecq2pcap.sources.websocket import WebSocketSource
 from tests.support.fake_ecapture import event_frame
 from tests.support.recordings import message_of
+from tests.support.sources import drain_until_the_end
 
 pytestmark = pytest.mark.live
 
@@ -21,7 +22,7 @@ PEM = Path(__file__).resolve().parent.parent / "data" / "loopback_tls.pem"
 SIZES = [0, 100, 125, 126, 1000, 65535, 65536, 200_000]  # every length form, messages over many TLS records
 
 
-async def _read(insecure: bool) -> tuple[list, Exception | None]:
+async def _read(insecure: bool) -> tuple[list, Exception]:
     """(messages received, the source's error) from a wss:// server that sends one message of each SIZES and
     closes (1000)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -34,17 +35,8 @@ async def _read(insecure: bool) -> tuple[list, Exception | None]:
 
     async with serve(handler, "127.0.0.1", 0, ssl=context) as server:
         port = server.sockets[0].getsockname()[1]
-        src = WebSocketSource(f"wss://127.0.0.1:{port}/", insecure=insecure, retry_for=0)
-        got, error = [], None
-        async with src:
-            async with asyncio.timeout(10):
-                while True:
-                    try:
-                        got += await src.get_batch(0.2)
-                    except ConnectError as exc:
-                        error = exc
-                        break
-    return got, error
+        async with WebSocketSource(f"wss://127.0.0.1:{port}/", insecure=insecure, retry_for=0) as src:
+            return await drain_until_the_end(src)
 
 
 def test_wss_messages_are_read_through_tls_by_the_readers_own_frame_reading(monkeypatch):
