@@ -15,7 +15,7 @@ from websockets.asyncio.client import ClientConnection
 
 from ecq2pcap.sources import websocket
 from ecq2pcap.sources.direct import DirectConnection
-from tests.support.raw_websocket import RawServer, frame, handshake
+from tests.support.raw_websocket import RawServer, end_sending, frame, handshake
 from tests.support.recordings import message_of
 from tests.support.sources import receive_until_the_end
 
@@ -72,6 +72,7 @@ def _patched_outcome(stream: bytes, direct: bool, reads: list[int], limit: int, 
     def behave(conn):
         handshake(conn)
         conn.sendall(stream)
+        end_sending(conn)
 
     with RawServer(behave) as server:
         src, got, exc = receive_until_the_end(server.url, retry_for=0, max_message_size=limit)

@@ -41,6 +41,19 @@ def handshake(conn: socket.socket, then: bytes = b"") -> None:
                  b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + then)
 
 
+def end_sending(conn: socket.socket, timeout: float = 5.0) -> None:
+    """Say the server has sent all (FIN), then read what the client still sends (its pongs, its close frame) until
+    it closes: a socket closed with unread data sends a reset, and the client's kernel then drops what the client
+    had received but not read yet."""
+    conn.shutdown(socket.SHUT_WR)
+    conn.settimeout(timeout)
+    try:
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+
+
 class RawServer:
     """Accepts one connection on 127.0.0.1, runs ``behave(sock)`` on it, then stops listening (so the
     client's reconnects are refused and it gives up)."""
