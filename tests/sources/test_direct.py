@@ -17,7 +17,7 @@ from ecq2pcap.sources import websocket
 from ecq2pcap.sources.direct import DirectConnection
 from ecq2pcap.sources.websocket import WebSocketSource
 from tests.support.fake_ecapture import FakeECapture, event_frame
-from tests.support.raw_websocket import RawServer, frame, handshake
+from tests.support.raw_websocket import RawServer, end_sending, frame, handshake
 from tests.support.recordings import message_of
 from tests.support.sources import receive_until_the_end
 
@@ -175,7 +175,7 @@ def _pieces(data: bytes, cuts: list[int]) -> list[bytes]:
 
 def _sent_in_pieces(pieces: list[bytes], then=None):
     """A server that sends each piece in a write of its own, a little apart (the client reads them one by one),
-    then runs ``then(conn)``."""
+    runs ``then(conn)``, and ends (:func:`~tests.support.raw_websocket.end_sending`)."""
     def behave(conn):
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         handshake(conn)
@@ -184,7 +184,7 @@ def _sent_in_pieces(pieces: list[bytes], then=None):
             time.sleep(0.002)
         if then is not None:
             then(conn)
-        time.sleep(0.3)
+        end_sending(conn)
     return RawServer(behave)
 
 
