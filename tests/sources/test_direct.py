@@ -8,23 +8,26 @@ import asyncio
 import socket
 import struct
 import time
+from types import SimpleNamespace
 
 import pytest
-
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import Opcode
+from websockets.protocol import State
+from websockets.typing import Origin
 
 from ecq2pcap.sources import websocket
-from ecq2pcap.sources.direct import DirectConnection
-from ecq2pcap.sources.websocket import WebSocketSource
+from ecq2pcap.sources.direct import DirectConnection, frames_readable
+from ecq2pcap.sources.websocket import DEFAULT_ORIGIN, WebSocketSource
 from tests.support.fake_ecapture import FakeECapture, event_frame
 from tests.support.raw_websocket import RawServer, end_sending, frame, handshake
 from tests.support.recordings import message_of
-from tests.support.sources import receive_until_the_end
+from tests.support.sources import opcodes_websockets_parsed, receive_until_the_end
 
 pytestmark = pytest.mark.live
 
 TEXT, BINARY, CONT, PING = 1, 2, 0, 9
-_TEXT_OR_BINARY, PONG_OPCODE = {Opcode.TEXT, Opcode.BINARY}, Opcode.PONG
+_TEXT_OR_BINARY = {Opcode.TEXT, Opcode.BINARY}
 
 
 def _receive(url: str, n: int) -> tuple[WebSocketSource, list]:
@@ -145,12 +148,6 @@ def test_a_fragmented_message_over_the_limit_is_refused_as_a_whole_one_is():
 def test_pongs_still_reach_websockets_so_keepalive_holds():
     """Control frames take websockets' own path: its keepalive pings get their pongs acknowledged and the
     connection stays open (were a pong swallowed, it would close with 1011 once the ping timed out)."""
-    from websockets.asyncio.client import connect
-    from websockets.typing import Origin
-
-    from ecq2pcap.sources.direct import DirectConnection
-    from ecq2pcap.sources.websocket import DEFAULT_ORIGIN
-
     got = []
 
     async def run(url):
@@ -209,15 +206,12 @@ def test_frames_cut_anywhere_are_read_here_whole_and_in_order(monkeypatch):
         stream += f
         if i == 4:
             stream += frame(PING, b"are you there")
-    parsed = []
-    process_event = DirectConnection.process_event
-    monkeypatch.setattr(DirectConnection, "process_event",
-                        lambda self, event: parsed.append(getattr(event, "opcode", None)) or process_event(self, event))
+    parsed = opcodes_websockets_parsed(monkeypatch)
     answer = []
     with _sent_in_pieces(_pieces(stream, cuts), then=lambda conn: answer.append(conn.recv(4096))) as server:
         _, got = _receive(server.url, len(messages))
     assert [(message_of(d).data, d[1]) for d in got] == messages
-    assert _TEXT_OR_BINARY.isdisjoint(parsed) and PONG_OPCODE not in parsed  # (the ping: websockets answers it)
+    assert _TEXT_OR_BINARY.isdisjoint(parsed) and Opcode.PING in parsed  # (the ping: websockets answers it)
     assert _client_frame(answer[0]) == (0x8A, b"are you there")  # a pong with the ping's payload
 
 
@@ -255,11 +249,6 @@ def test_what_is_not_a_plain_frame_ends_as_websockets_ends_it(case, monkeypatch)
 def test_a_stream_that_ends_in_a_frame_reads_as_websockets_reads_it(cut):
     """A frame whose bytes wait here for the rest goes to websockets when the stream ends: its parser meets the
     same truncated frame (the same error behind the 1006 close) as when it reads every frame itself."""
-    from websockets.asyncio.client import ClientConnection, connect
-    from websockets.typing import Origin
-
-    from ecq2pcap.sources.websocket import DEFAULT_ORIGIN
-
     async def run(url, connection_class):
         async with connect(url, origin=Origin(DEFAULT_ORIGIN), create_connection=connection_class) as ws:
             if connection_class is DirectConnection:
@@ -277,12 +266,6 @@ def test_a_stream_that_ends_in_a_frame_reads_as_websockets_reads_it(cut):
 def test_frames_are_read_here_only_where_websockets_keeps_what_this_reads():
     """Without websockets' size limit where this reads it (a later release might move it), with an extension
     negotiated, a fragment limit, or a connection not open, websockets reads every frame."""
-    from types import SimpleNamespace
-
-    from websockets.protocol import State
-
-    from ecq2pcap.sources.direct import frames_readable
-
     usual = dict(state=State.OPEN, extensions=[], max_fragment_size=None, max_message_size=4096)
     assert frames_readable(SimpleNamespace(**usual)) == (True, 4096)
     assert frames_readable(SimpleNamespace(**{**usual, "max_message_size": None})) == (True, None)

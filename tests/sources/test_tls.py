@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.server import serve
+from websockets.frames import Opcode
 
-from ecq2pcap.sources.direct import DirectConnection
 from ecq2pcap.sources.websocket import WebSocketSource
 from tests.support.fake_ecapture import event_frame
 from tests.support.recordings import message_of
-from tests.support.sources import drain_until_the_end
+from tests.support.sources import drain_until_the_end, opcodes_websockets_parsed
 
 pytestmark = pytest.mark.live
 
@@ -42,18 +42,10 @@ async def _read(insecure: bool) -> tuple[list, Exception]:
 def test_wss_messages_are_read_through_tls_by_the_readers_own_frame_reading(monkeypatch):
     """Every message arrives whole and in order over TLS, its frames read by DirectConnection itself (websockets'
     ``process_event`` sees no data frame), and the server's close ends the source."""
-    data_frames = []
-    process_event = DirectConnection.process_event
-
-    def seen(self, event):
-        if getattr(event, "opcode", None) is not None and event.opcode.name in ("TEXT", "BINARY"):
-            data_frames.append(event)
-        process_event(self, event)
-
-    monkeypatch.setattr(DirectConnection, "process_event", seen)
+    parsed = opcodes_websockets_parsed(monkeypatch)
     got, error = asyncio.run(_read(insecure=True))
     assert [message_of(d).data for d in got] == [event_frame(i, size) for i, size in enumerate(SIZES)]
-    assert data_frames == []
+    assert Opcode.TEXT not in parsed and Opcode.BINARY not in parsed and Opcode.CLOSE in parsed
     assert error is not None and "1000" in str(error)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from ecq2pcap.sources.direct import DirectConnection
 from ecq2pcap.sources.websocket import ConnectError, WebSocketSource
 
 
@@ -27,3 +28,17 @@ def receive_until_the_end(url: str, **source_kw) -> tuple[WebSocketSource, list,
         return src, got, exc
 
     return asyncio.run(run())
+
+
+def opcodes_websockets_parsed(monkeypatch) -> list:
+    """From now on (in this test), the opcode of every frame that reaches websockets' own path
+    (``DirectConnection.process_event``), in order; None for an event that is no frame (the handshake's response)."""
+    seen: list = []
+    process_event = DirectConnection.process_event
+
+    def recording(self, event):
+        seen.append(getattr(event, "opcode", None))
+        process_event(self, event)
+
+    monkeypatch.setattr(DirectConnection, "process_event", recording)
+    return seen
