@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from msgspec.structs import replace  # noqa: E402
+
 from ecq2pcap.model import Chunk, ChunkInfo, Closed, Connection, Direction, Opened  # noqa: E402
 from ecq2pcap.sinks.pcapng import PcapngSink  # noqa: E402
 from ecq2pcap.sinks.pcapng.blocks import enhanced_packet  # noqa: E402
@@ -110,7 +112,7 @@ def bench_connections(n: int = 20000) -> float:
         t = T0 + i * 1_000_000
         info = ChunkInfo(1000 + i, 1000 + i, "curl", 5, f"{1000 + i}_{1000 + i}_curl_5_1", 1, origin=f"d:{2 * i + 1}")
         events += [Opened(conn, t), Chunk(conn, Direction.C2S, t, req, req, info),
-                   Chunk(conn, Direction.S2C, t + 1000, resp, resp, info._replace(origin=f"d:{2 * i + 2}")),
+                   Chunk(conn, Direction.S2C, t + 1000, resp, resp, replace(info, origin=f"d:{2 * i + 2}")),
                    Closed(conn, t + 2000, "end of input")]
     best = float("inf")
     for _ in range(3):
