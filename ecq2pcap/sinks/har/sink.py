@@ -39,7 +39,7 @@ __all__ = ["HarSink", "H2_NOT_DECODED"]
 H2_NOT_DECODED = "HTTP/2 connection not decoded into HAR (HTTP/2 decoding turned off)"
 
 _CHECK_EVERY = 1 << 20  # bytes fed between two measures of a connection's buffers
-_DIGITS = re.compile(r"\s*\d+\s*")
+_DIGITS = re.compile(r"\s*(?<![/.\w])\d+\s*")  # (numbers, not a version: "HTTP/2")
 
 ParserFactory = Callable[[Connection, HarOptions], ExchangeParser]
 
@@ -235,8 +235,20 @@ class HarSink:
         self.report.warn(reason, origin, f"{where}: {detail}" if where and detail else where or detail)
 
 
+_LABELS = ("HTTP/2: ", "WebSocket: ")  # what a parser's diagnostics start with (then, maybe, a direction)
+_DIRECTIONS = ("c2s: ", "s2c: ")
+
+
 def _reason(error: str) -> str:
     """A grouping key for the report: the error's leading phrase without numbers (its first 300
-    characters: _DIGITS.sub is quadratic in a long run of whitespace)."""
+    characters: _DIGITS.sub is quadratic in a long run of whitespace), after the label of the parser
+    that said it, kept, and the direction, left out."""
+    label = ""
+    for known in _LABELS:
+        if error.startswith(known):
+            label, error = known, error[len(known):]
+            break
+    if error.startswith(_DIRECTIONS):
+        error = error[5:]
     head = error.split(":", 1)[0].split("(", 1)[0][:300]
-    return "HAR: " + _DIGITS.sub(" ", head).strip()
+    return "HAR: " + label + _DIGITS.sub(" ", head).strip()

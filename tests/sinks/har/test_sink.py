@@ -288,3 +288,14 @@ def test_a_warnings_grouping_key_reads_at_most_300_characters_of_its_phrase():
 
     assert _reason("request body truncated after 12 bytes (eof): 5 more") == "HAR: request body truncated after bytes"
     assert _reason("x" * 290 + "y" * 20 + ": detail") == "HAR: " + "x" * 290 + "y" * 10
+
+
+def test_a_parsers_warnings_are_grouped_by_their_phrase_under_the_parsers_label():
+    """"HTTP/2: s2c: frame on stream 1 ..." was grouped as "HAR: HTTP/" (the label's digit dropped, the
+    phrase lost): the summary said nothing of what happened."""
+    from ecq2pcap.sinks.har.sink import _reason
+
+    assert _reason("HTTP/2: s2c: frame on stream 1 after it ended (ignored)") == \
+        "HAR: HTTP/2: frame on stream after it ended"
+    assert _reason("HTTP/2: c2s: not HTTP/2 (frame length 5263945 exceeds 1048576); stopped") == "HAR: HTTP/2: not HTTP/2"
+    assert _reason("WebSocket: c2s: bad frame") == "HAR: WebSocket: bad frame"
