@@ -295,3 +295,24 @@ def test_http2_whose_start_was_not_captured(samples_dir, tmp_path, tshark):
     frames = dissect(tshark, pcap)
     assert len([f for f in frames if any("synthetic HTTP/2 connection preface" in c for c in f["frame.comment"])]) == 1
     assert {"200", "301", "404"} <= {s for f in frames if "1" in f["http2.type"] for s in f["http2.headers.status"]}
+
+
+def test_gotls_write_and_read_on_two_threads_are_one_exchange(tmp_path, tshark):
+    """v1 gotls uuids are pid_tid_comm, and Go runs a connection's write and the read of its answer on whatever
+    threads its goroutines land on: the request and the response, two tids, are one connection and one entry."""
+    def event(tid: int, ectype: int, payload: bytes) -> str:
+        comm = "goclient" + "\0" * 8
+        return json.dumps({"log_type": 2, "payload": {
+            "timestamp": 1795800001, "uuid": f"50_{tid}_{comm}", "src_ip": "127.0.0.1", "src_port": 0,
+            "dst_ip": "127.0.0.1", "dst_port": 0, "pid": 50, "pname": comm, "type": ectype, "length": 0,
+            "payload_base64": base64.b64encode(payload).decode()}})
+
+    dump = tmp_path / "gotls.jsonl"  # (gotls: type 0 is a write, 1 a read)
+    dump.write_text(event(51, 0, b"GET /go HTTP/1.1\r\nHost: go.example\r\n\r\n") + "\n"
+                    + event(52, 1, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") + "\n")
+    pcap, _, doc = convert(tmp_path, dump)
+    validate_har(doc)
+    [entry] = doc["log"]["entries"]
+    assert (entry["request"]["url"], entry["response"]["status"], body_of(entry)) == ("https://go.example/go", 200, b"ok")
+    http = [f for f in dissect(tshark, pcap) if "http" in f["frame.protocols"][0].split(":")]
+    assert len(http) == 2 and len({f["tcp.stream"][0] for f in http}) == 1

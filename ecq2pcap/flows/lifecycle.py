@@ -19,6 +19,12 @@ from .state import ConnState
 
 SECOND = 1_000_000_000
 REUSED = "its fd was reused by a new connection"
+SUPERSEDED_NO_FD = "the bytes that followed opened a new connection (eCapture gave no socket to tell them apart)"
+
+
+def superseded_reason(c: ConnState) -> str:
+    """Why a superseded connection ends: its fd reused, or (no fd) the next bytes opened another."""
+    return REUSED if c.fd is not None else SUPERSEDED_NO_FD
 
 
 @lru_cache(maxsize=8)
@@ -54,7 +60,7 @@ class Lifecycle:
             if c.unroled:
                 self._schedule(c, now + SECOND)
             elif c.superseded and now - c.last_ts > grace:
-                self._close(c, REUSED, out)
+                self._close(c, superseded_reason(c), out)
             elif self.idle_timeout_ns and now - c.last_ts > max(self.idle_timeout_ns, grace):
                 self._close(c, "idle timeout", out)
             else:

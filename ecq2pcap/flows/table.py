@@ -1,7 +1,9 @@
 """The connection table: captures → ordered connection events (sans-IO).
 
 * Connections are keyed by (pid, fd, tuple), never by tid (protocol doc §10.10);
-  captures without fd (gnutls, nspr, gotls) are keyed by (pid, tid, comm).
+  captures without fd are keyed by (pid, tid, comm) (gnutls, nspr: a thread's connections) or (pid, comm)
+  (gotls: Go moves goroutines between threads), a new connection starting where the bytes cannot continue
+  the last one (:func:`~.placement.cannot_continue`).
 * Captures taken before eCapture knew their socket go to the connection whose own
   captures follow on that (pid, fd), waiting up to ``adopt_window_ns`` (:mod:`.placement`);
   what never finds one gets stable synthetic endpoints (:mod:`.endpoints`) and says so.
@@ -46,7 +48,7 @@ from ..report import Count, Report
 from .endpoints import SyntheticEndpoints
 from .normalize import Normalizer
 from .emission import chunks, direction_of, is_reemit
-from .lifecycle import REUSED, SECOND, Lifecycle
+from .lifecycle import SECOND, Lifecycle, superseded_reason
 from .placement import EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, Shape, cannot_continue
 from .roles import infer_role
 from .state import ConnState
@@ -54,6 +56,8 @@ from .state import ConnState
 ROLE_WAIT_BYTES = 4 << 20  # at most this much of a connection waits for its role
 MAX_UUIDS = 8  # uuids named in a connection's SYN comment (each chunk's comment names its own)
 PRE, REAL = 0, 1  # at equal times a connection's tuple-less (first) captures go before the others
+_NO_TUPLE = {"gotls": "eCapture's gotls events carry no socket tuple: one connection per process (Go moves "
+                      "goroutines between threads), several at once are merged here"}
 _NO_SHAPE = Shape()  # (read only) the shape of a connection none of whose bytes was looked at yet
 
 
@@ -125,7 +129,7 @@ class ConnectionTable(Lifecycle):
             self._role_settled(c)
         self._release(out, everything=True)
         for c in list(self._all_conns()):  # (the same reason as the sweep would have given)
-            self._close(c, REUSED if c.superseded else reason, out)
+            self._close(c, superseded_reason(c) if c.superseded else reason, out)
         return out
 
     def _accept(self, c: ConnState, cap: Capture, ts: int, rank: int = REAL) -> None:
@@ -135,7 +139,8 @@ class ConnectionTable(Lifecycle):
             if role is not None:
                 c.role, c.role_known = role, True
             c.seen_types.add(cap.data_type)  # (read only while the role is not known)
-        if cap.uuid is None:  # (v2: its tuple comes from connect lines; placement reads the shape)
+        if cap.uuid is None or cap.fd is None:  # (v2: its tuple comes from connect lines; placement reads the
+            # shape; no fd: the shape tells where the thread's or process's next connection starts)
             if c.shape is None:
                 c.shape = Shape()
             c.shape.update(cap)
@@ -159,6 +164,8 @@ class ConnectionTable(Lifecycle):
     def _group(self, cap: Capture) -> tuple:
         if cap.fd is not None:
             return ("fd", cap.pid, cap.fd)
+        if cap.module == "gotls":  # (Go moves goroutines between threads: one connection's calls carry many tids)
+            return ("nofd", cap.module, cap.pid, None, cap.comm)
         return ("nofd", cap.module, cap.pid, cap.tid, cap.comm)
 
     def _conn_for(self, cap: Capture, ts: int) -> tuple[ConnState, Capture, int] | None:
@@ -187,9 +194,16 @@ class ConnectionTable(Lifecycle):
                 prev.superseded = True  # fd reused for a new connection
                 self._schedule(prev)
             return self._new(group, cap, tup), cap, REAL
-        c = self._current.get(group)  # no fd (gnutls, nspr, gotls): one invented connection per thread
+        # no fd (gnutls, nspr: one invented connection per thread; gotls: per process), until bytes come that
+        # cannot continue it (a second HTTP/2 preface, HTTP/1 after HTTP/2, ...): they start the next one
+        c = self._current.get(group)
+        if c is not None and c.shape is not None and cannot_continue(c.shape, cap):
+            c.superseded = True
+            self._schedule(c)
+            c = None
         if c is None:
-            c = self._synthetic(group, cap, f"eCapture's {cap.module} events carry no socket tuple")
+            c = self._synthetic(group, cap, _NO_TUPLE.get(cap.module) or f"eCapture's {cap.module} events carry no "
+                                "socket tuple")
         return c, cap, REAL
 
     def _new(self, group: tuple, cap: Capture, tup: Tuple) -> ConnState:

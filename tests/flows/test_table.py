@@ -109,6 +109,55 @@ def test_gnutls_without_fd_joins_directions_with_synthetic_endpoints():
     assert [c.direction for c in chunks(events)] == [Direction.C2S, Direction.S2C]
 
 
+def test_gotls_calls_on_several_threads_are_one_connection():
+    """Go moves goroutines between threads: a client's write and the read of its answer often carry different
+    tids (v1 gotls uuids are pid_tid_comm). Keyed by thread they were two half connections, each exchange lost
+    in HAR."""
+    events = run([cap(REQ, 1, 1 * S, tid=51, fd=None, tup=None, module="gotls", form=PayloadForm.RAW),
+                  cap(RESP, 0, 1 * S, tid=52, fd=None, tup=None, module="gotls", form=PayloadForm.RAW),
+                  cap(REQ, 1, 2 * S, tid=53, fd=None, tup=None, module="gotls", form=PayloadForm.RAW)],
+                 repair_http1=False)
+    opened = [e for e in events if isinstance(e, Opened)]
+    assert len(opened) == 1 and "one connection per process" in opened[0].conn.synthetic_reason
+    assert [(c.direction, c.info.tid) for c in chunks(events)] == [(Direction.C2S, 51), (Direction.S2C, 52),
+                                                                   (Direction.C2S, 53)]
+    # another Go process is another connection
+    events = run([cap(REQ, 1, 1 * S, pid=7, fd=None, tup=None, module="gotls", form=PayloadForm.RAW),
+                  cap(REQ, 1, 1 * S, pid=8, fd=None, tup=None, module="gotls", form=PayloadForm.RAW)],
+                 repair_http1=False)
+    assert len([e for e in events if isinstance(e, Opened)]) == 2
+
+
+def test_gnutls_threads_stay_apart():
+    # gnutls/nspr: a thread's connections (Firefox's "Socket Thread" does all of its I/O)
+    events = run([cap(REQ, 1, 1 * S, tid=1, fd=None, tup=None, module="gnutls/nspr"),
+                  cap(REQ, 1, 1 * S, tid=2, fd=None, tup=None, module="gnutls/nspr")], repair_http1=False)
+    assert len([e for e in events if isinstance(e, Opened)]) == 2
+
+
+def test_bytes_that_open_a_connection_start_the_next_one_without_a_socket():
+    """Without fd or tuple, sequential connections of a process (gotls) or thread (gnutls/nspr) were one: a
+    second HTTP/2 preface, or HTTP/1 after HTTP/2, went on the first connection's stream and broke its
+    decoding. Such bytes start the next connection, and the last one ends saying why."""
+    from ecq2pcap.payloads.h2 import PREFACE, SETTINGS_FRAME
+
+    def go(payload, dt, ts):
+        return cap(payload, dt, ts, fd=None, tup=None, module="gotls", form=PayloadForm.RAW)
+
+    server_settings = SETTINGS_FRAME
+    events = run([go(PREFACE + SETTINGS_FRAME, 1, 1 * S), go(server_settings, 0, 1 * S),
+                  go(PREFACE + SETTINGS_FRAME, 1, 5 * S), go(server_settings, 0, 5 * S), go(REQ, 1, 9 * S)],
+                 repair_http1=False)
+    opened = [e for e in events if isinstance(e, Opened)]
+    assert len(opened) == 3
+    by_conn = [[c.wire for c in chunks(events) if c.conn is o.conn] for o in opened]
+    assert by_conn == [[PREFACE + SETTINGS_FRAME, server_settings]] * 2 + [[REQ]]
+    assert len({o.conn.client for o in opened}) == 3  # three TCP streams in the pcapng
+    closed = [e for e in events if isinstance(e, Closed)]
+    assert [e.reason for e in closed][:2] == ["the bytes that followed opened a new connection (eCapture gave no "
+                                              "socket to tell them apart)"] * 2
+
+
 def test_stale_reemit_at_close_is_left_out_and_reported():
     # v1.4.0-1.5.0: socket close re-renders the last response headers, same timestamp
     events = run([cap(REQ, 1, 5 * S), cap(RESP, 0, 5 * S), cap(RESP_HEAD, 0, 5 * S)], repair_http1=False)
