@@ -316,3 +316,36 @@ def test_gotls_write_and_read_on_two_threads_are_one_exchange(tmp_path, tshark):
     assert (entry["request"]["url"], entry["response"]["status"], body_of(entry)) == ("https://go.example/go", 200, b"ok")
     http = [f for f in dissect(tshark, pcap) if "http" in f["frame.protocols"][0].split(":")]
     assert len(http) == 2 and len({f["tcp.stream"][0] for f in http}) == 1
+
+
+def test_http2_frames_in_a_type_1_event_then_dumps_read_in_tshark_and_har(tmp_path, tshark):
+    """v1 HTTP/2 (protocol doc §10.14, §11.8): the client's first bytes in a type 1 event as raw frames, the rest
+    as dumps (type 4). One preface goes on the stream, and the later exchange reads in tshark and the HAR."""
+    tup = "10.0.0.1:40000-10.0.0.2:443"
+
+    def event(t: int, dt: int, ectype: int, payload: bytes) -> str:
+        return json.dumps({"log_type": 2, "payload": {
+            "timestamp": 1795800000 + t, "uuid": f"70_70_curl_5_{dt}_{tup}", "src_ip": "10.0.0.1", "src_port": 40000,
+            "dst_ip": "10.0.0.2", "dst_port": 443, "pid": 70, "pname": "curl", "type": ectype, "length": 0,
+            "payload_base64": base64.b64encode(payload).decode()}})
+
+    def frame(kind: str, sid: int, body: bytes = b"", fields=()) -> bytes:
+        out = b"\nFrame Type\t=>\t%s\nFrame StreamID\t=>\t%d\nFrame Length\t=>\t%d\n" % (kind.encode(), sid, len(body) or 9)
+        return out + b"".join(b'header field "%s" = "%s"\n' % (k.encode(), v.encode()) for k, v in fields) + (
+            body + b"\n" if body else b"")
+
+    window_update = b"\x00\x00\x04\x08\x00\x00\x00\x00\x00\x00\x0f\x00\x01"
+    dump = tmp_path / "h2.jsonl"
+    dump.write_text("\n".join([
+        event(1, 1, 1, window_update),
+        event(3, 1, 4, frame("HEADERS", 3, fields=[(":method", "GET"), (":path", "/two"), (":scheme", "https"),
+                                                     (":authority", "h.example")])),
+        event(3, 0, 4, frame("HEADERS", 3, fields=[(":status", "200")]) + frame("DATA", 3, b"two")),
+    ]) + "\n")
+    pcap, _, doc = convert(tmp_path, dump)
+    validate_har(doc)
+    assert [(e["request"]["url"], e["response"]["status"]) for e in doc["log"]["entries"]] == [
+        ("https://h.example/two", 200)]
+    frames = dissect(tshark, pcap)
+    assert len([f for f in frames if f["http2.magic"]]) == 1
+    assert "/two" in {v for f in frames for v in f["http2.header.value"]}

@@ -35,6 +35,7 @@ class Normalizer:
         self._sniffed = False  # raw bytes were checked for HTTP/2 without its preface
         self._first_s2c: bytes | None = None  # server's first bytes, kept for that check
         self._protocol: Protocol | None = None  # decided by the connection's first wire bytes
+        self._preface_on_wire = False  # a client preface went out with raw bytes (captured or synthetic)
 
     def protocol_of(self, form: PayloadForm, direction: Direction, wire: bytes) -> Protocol:
         """What a chunk's ``wire`` speaks. Decided once, by the connection's first non-empty
@@ -74,6 +75,7 @@ class Normalizer:
         if form is PayloadForm.H2_DUMP or (ectype in (1, 2) and is_raw_preface(payload)):
             return self._h2_frames(payload, form, direction)
         if not self._sniffed and self._h2 is None and self._missed_preface(payload, direction):
+            self._preface_on_wire = True
             return PREFACE + SETTINGS_FRAME, payload, (MISSED_PREFACE_NOTE,)
         return b"", payload, ()
 
@@ -81,6 +83,8 @@ class Normalizer:
                    direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
         if self._h2 is None:
             self._h2 = H2Reencoder()
+            if self._preface_on_wire:  # (raw HTTP/2 came first, a type 1 event holding frames: no second preface)
+                self._h2.take_preface()
         if form is PayloadForm.H2_DUMP:
             res = self._h2.encode(direction, parse_h2_dump(payload))
         else:
@@ -94,6 +98,9 @@ class Normalizer:
         bytes when they are HTTP/2 frames but not the server's opening SETTINGS."""
         if direction is Direction.C2S:
             self._sniffed = True
+            if data.startswith(PREFACE):
+                self._preface_on_wire = True
+                return False
             return not PREFACE.startswith(data[: len(PREFACE)]) and looks_like_h2(data, self._first_s2c or b"")
         if self._first_s2c is not None:
             return False

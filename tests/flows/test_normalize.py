@@ -37,6 +37,23 @@ def test_h2_dump_becomes_frames_with_one_preface():
     assert n.wire(cap(DUMP, PayloadForm.H2_DUMP, 4), Direction.S2C)[0] == b""  # never twice
 
 
+@pytest.mark.parametrize("first, ectype", [
+    (b"\x00\x00\x04\x08\x00\x00\x00\x00\x00\x00\x0f\x00\x01", 1),  # frames without their preface: one is made
+    (PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00", 0),  # the captured preface, raw (a type 0 event)
+])
+def test_one_preface_when_raw_http2_comes_before_a_dump(first, ectype):
+    """v1 HTTP/2: the client's first bytes in a type 0/1 event as raw frames, then the frames as dumps (protocol
+    doc §10.14, §11.8). The dumps' re-encoder made a second preface, which broke the client's direction for
+    tshark and the HAR (its bytes read as a frame header of 5 MB)."""
+    n = Normalizer()
+    raw = Capture(pid=1, tid=1, comm="c", fd=3, data_type=DataType.WRITE, tuple=None, timestamp_ns=1,
+                  payload=first, form=PayloadForm.RAW, ectype=ectype, uuid="u")
+    prefaces = [n.wire(raw, Direction.C2S)[0]]
+    prefaces.append(n.wire(cap(DUMP, PayloadForm.H2_DUMP, 4), Direction.S2C)[0])
+    sent = b"".join(prefaces) + first
+    assert sent.count(PREFACE) == 1
+
+
 def test_raw_bytes_pass_through():
     assert Normalizer().wire(cap(b"GET / HTTP/1.1\r\n\r\n", PayloadForm.RAW), Direction.C2S) == (
         b"", b"GET / HTTP/1.1\r\n\r\n", ())
