@@ -349,3 +349,29 @@ def test_http2_frames_in_a_type_1_event_then_dumps_read_in_tshark_and_har(tmp_pa
     frames = dissect(tshark, pcap)
     assert len([f for f in frames if f["http2.magic"]]) == 1
     assert "/two" in {v for f in frames for v in f["http2.header.value"]}
+
+
+def test_v2_response_whose_end_was_lost_does_not_swallow_the_next(tmp_path):
+    """v2 (raw bytes, one event per SSL call, protocol doc §10.16): a 20,000-byte response of which eCapture
+    delivered 16,384 bytes, then a keep-alive request and its answer. The HAR ends the first body where the
+    next response begins, says so, and pairs the second request with its own answer."""
+    from ecq2pcap.dialects.v15_proto import encode_event
+    from fixtures.encoders import v2_connect_text, v2_data_text
+
+    def frame(t: float, text: bytes) -> str:
+        return json.dumps({"t": t, "opcode": "binary", "data_b64": base64.b64encode(encode_event(payload=text)).decode()})
+
+    t0 = 1795800000.0
+    big = b"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\nContent-Type: text/plain\r\n\r\n" + b"y" * 20000
+    lines = [frame(0.0, v2_connect_text(10, 10, "curl", 5, ("10.0.0.1", 40000), ("10.0.0.2", 443)))]
+    for i, (write, data) in enumerate([(True, b"GET /big HTTP/1.1\r\nHost: h.example\r\n\r\n"), (False, big[:16384]),
+                                       (True, b"GET /small HTTP/1.1\r\nHost: h.example\r\n\r\n"),
+                                       (False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")]):
+        lines.append(frame(0.1 * (i + 1), v2_data_text(t0 + 1 + i, 10, 10, "curl", 5, write, data)))
+    dump = tmp_path / "v2.frames.jsonl"
+    dump.write_text("\n".join(lines) + "\n")
+    _, _, doc = convert(tmp_path, dump)
+    validate_har(doc)
+    got = [(e["request"]["url"], e["response"]["status"], e["response"]["content"]["size"]) for e in doc["log"]["entries"]]
+    assert got == [("https://h.example/big", 200, 16384 - big.index(b"\r\n\r\n") - 4), ("https://h.example/small", 200, 2)]
+    assert "then the next response began" in doc["log"]["entries"][0]["_error"]

@@ -94,7 +94,11 @@ class Http1Decoder(Recovery):
         s = self._c2s if direction is _C2S else self._s2c
         s.time_ns = time_ns
         s.meta = meta
-        if s.reader is None and not s.waiting:
+        if s.reader is None:
+            if not s.waiting:
+                s.gate_ns = time_ns
+        elif not s.in_head and self._next_begins(s, data):  # (a message whose body's end was lost)
+            self._cut_short(s)
             s.gate_ns = time_ns
         s.buf += data
         self._pump(s)

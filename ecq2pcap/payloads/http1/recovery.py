@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from ...model import Direction
 from ..http import HttpResponse
+from ..http1_render import starts_http1_message
+from ..numbers import ascii_number
 from .exchange import Http1Exchange, Switch
 from .messages import append_body, body_error
 from .stream import HalfStream
@@ -42,6 +44,38 @@ class Recovery:
         ex.errors.append(body_error(s.what, reason, msg, s.eof, at_eof))
         s.end_reader()
         s.skip_reason = f"after a {s.what} body that did not frame"
+        if s.is_request:
+            self._req_ex = None
+        else:
+            self._resp_ex = None
+        self._maybe_finish(ex)
+
+    def _next_begins(self, s: HalfStream, data: bytes) -> bool:
+        """Whether ``data``, the next capture of ``s``'s direction, starts the next message while the one being read
+        still waits for body bytes its ``Content-Length`` declares: eCapture lost the rest (its 16 KiB cap per call,
+        a dropped event; protocol doc §10.16). Only at a capture's start, with every earlier byte read, only for a
+        length-framed body (a chunked one stops framing at the start line and recovers there), and a response
+        only when a later request waits for its answer (else a body piece that starts like a status line would
+        cut it)."""
+        ex = self._req_ex if s.is_request else self._resp_ex
+        msg = None if ex is None else ex.request if s.is_request else ex.response
+        if msg is None or s.pos < len(s.buf) or s.reader.unconsumed or not (s.is_request or self._awaiting):
+            return False
+        length = ascii_number((msg.header("content-length") or "").strip())
+        if length is None or msg.body_size >= length:
+            return False
+        return data.startswith(b"HTTP/") != s.is_request and starts_http1_message(data)
+
+    def _cut_short(self, s: HalfStream) -> None:
+        """End the message being read where its bytes stopped (see :meth:`_next_begins`)."""
+        ex = self._req_ex if s.is_request else self._resp_ex
+        msg = ex.request if s.is_request else ex.response
+        msg.end_ns = s.time_ns
+        msg.complete = False
+        length = ascii_number((msg.header("content-length") or "").strip())
+        ex.errors.append(f"{s.what} body truncated: {msg.body_size} of {length} bytes, then the next {s.what} "
+                         "began (eCapture lost the rest: its 16 KiB cap per call, or a dropped event)")
+        s.end_reader()
         if s.is_request:
             self._req_ex = None
         else:
