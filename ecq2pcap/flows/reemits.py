@@ -10,22 +10,29 @@ from __future__ import annotations
 from ..model import Direction
 
 
+_OTHER = {Direction.C2S: Direction.S2C, Direction.S2C: Direction.C2S}
+
+
 def is_stale_reemit(last_headers: dict, upgraded: bool, payload: bytes, direction: Direction, ts: int) -> bool:
     """Is this rendered HTTP/1 message a re-emit? ``last_headers`` (Direction → (header
-    block, time)) is the connection's memory of the previous message each way; updated here.
+    block, time, answered)) is the connection's memory of the previous message each way
+    and whether the other way has spoken since; updated here.
 
     A bodiless message whose headers equal the previous one in that direction is a
-    re-emit when it carries the same capture time (close), when the connection was
-    upgraded, or when it is a response with the same ``Date`` (a real new response has
-    a new one). Identical requests at other times stay real: clients that poll send
-    byte-identical requests, each in its own flush."""
+    re-emit when nothing came the other way since (a real repeat answers a new request or
+    follows a response), when it carries the same capture time (close), when the
+    connection was upgraded, or when it is a response with the same ``Date`` (a real new
+    response has a new one). Identical requests after a response stay real: clients that
+    poll send byte-identical requests, each in its own flush."""
     end = payload.find(b"\r\n\r\n")
     head = payload if end < 0 else payload[: end + 4]
     prev = last_headers.get(direction)
-    last_headers[direction] = (head, ts)
-    if prev is None or len(head) != len(payload):  # has a body: a real message
-        return False
-    prev_head, prev_ts = prev
-    if prev_head != head:
-        return False
-    return prev_ts == ts or upgraded or (head.startswith(b"HTTP/") and b"\r\nDate: " in head)
+    last_headers[direction] = (head, ts, False)
+    stale = (prev is not None and len(head) == len(payload) and prev[0] == head  # bodiless, the same headers
+             and (not prev[2] or prev[1] == ts or upgraded or (head.startswith(b"HTTP/") and b"\r\nDate: " in head)))
+    if not stale:  # (a real message: the other way's last one is answered, or followed)
+        other = _OTHER[direction]
+        spoken = last_headers.get(other)
+        if spoken is not None and not spoken[2]:
+            last_headers[other] = (spoken[0], spoken[1], True)
+    return stale

@@ -182,6 +182,19 @@ def test_identical_requests_at_other_times_are_real():
     assert [c.wire for c in chunks(events)] == [REQ, RESP, REQ, RESP]
 
 
+def test_a_bodiless_repeat_with_nothing_the_other_way_since_is_a_re_emit():
+    """Protocol doc §11.6: a bodiless message whose headers equal the previous one in its direction is a
+    re-emit. Without Date and at another time it was taken as a new response (a HAR entry whose request was
+    'not captured'); nothing came the other way since, so it is the stale one. A real repeat answers a new
+    request (a polling client's 204s) and stays."""
+    no_content = b"HTTP/1.1 204 No Content\r\nServer: x\r\n\r\n"
+    events = run([cap(REQ, 1, 1 * S), cap(RESP, 0, 1 * S), cap(RESP_HEAD, 0, 4 * S)], repair_http1=False)
+    assert [c.wire for c in chunks(events)] == [REQ, RESP]
+    events = run([cap(REQ, 1, 1 * S), cap(no_content, 0, 1 * S), cap(REQ, 1, 3 * S), cap(no_content, 0, 3 * S),
+                  cap(no_content, 0, 6 * S)], repair_http1=False)
+    assert [c.wire for c in chunks(events)] == [REQ, no_content, REQ, no_content]
+
+
 def test_stale_response_headers_on_a_later_idle_flush_are_left_out():
     # v1.5.x: a flush that does not start with a new message re-renders the stale response,
     # Date and all; a real later response carries a new Date
