@@ -271,7 +271,8 @@ def add_filter_args(cmd: argparse.ArgumentParser) -> None:
     g.add_argument("--pid", action="extend", type=_split(int), metavar="PID", default=[],
                    help="only connections of this process id")
     g.add_argument("--comm", action="extend", type=_split(str), metavar="NAME", default=[],
-                   help="only connections of processes with this name (wildcards allowed: 'python*')")
+                   help="only connections whose opening thread has this name (eCapture's comm; wildcards "
+                   "allowed: 'python*')")
     g.add_argument("--host", action="extend", type=_split(str), metavar="HOST", default=[],
                    help="only connections with this IP address at either end, or whose requests name this "
                    "host (HTTP Host / :authority; wildcards allowed: '*.example.com')")

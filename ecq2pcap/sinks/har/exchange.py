@@ -70,7 +70,7 @@ class Exchange:
         """Record the capture that carried bytes of this exchange (cheap when repeated)."""
         if meta is None or meta is self._last_meta:
             return
-        self._last_meta = meta
+        first, self._last_meta = self._last_meta is None, meta
         e = self.ecapture
         if meta.tid is not None and meta.tid not in e["tids"]:
             e["tids"].append(meta.tid)
@@ -78,8 +78,8 @@ class Exchange:
             e["uuids"].append(meta.uuid)
         if meta.pid is not None and e.get("pid") is None:
             e["pid"] = meta.pid
-        if meta.comm and not e.get("comm"):
-            e["comm"] = meta.comm
+        if meta.comm and (first or not e.get("comm")):  # (the thread that carried the exchange's first bytes:
+            e["comm"] = meta.comm                           # eCapture's comm is a thread's name, protocol doc §10.19)
         if not self.origin:
             self.origin = meta.origin
         for n in meta.notes:

@@ -421,6 +421,19 @@ def test_chunk_metadata_reaches_the_exchange():
     assert "framing repaired" in ex.notes and ex.origin == "f:1"
 
 
+def test_an_entry_names_the_thread_that_carried_its_first_bytes():
+    """eCapture's comm is a thread's name (protocol doc §10.19), and one connection's exchanges can be sent by
+    different threads: each entry's comm is its own first capture's, not the connection's first thread's."""
+    p = Http1Parser(make_conn(comm="python3"))
+    main = ChunkMeta(pid=7, tid=70, comm="python3", uuid="u1")
+    worker = ChunkMeta(pid=7, tid=71, comm="io worker", uuid="u2")
+    p.feed(C, get(b"/x"), 1, main)
+    (first,) = p.feed(S, resp(200, b"x"), 2, worker)
+    p.feed(C, get(b"/y"), 3, worker)
+    (second,) = p.feed(S, resp(200, b"y"), 4, worker)
+    assert (first.ecapture["comm"], second.ecapture["comm"]) == ("python3", "io worker")
+
+
 def test_body_cap_keeps_prefix_and_counts_everything():
     out, _ = run([(C, 1, get(b"/")), (S, 2, resp(200, b"0123456789" * 10))], limits=Limits(body_size=25))
     r = out[0].response
