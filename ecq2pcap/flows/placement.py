@@ -22,8 +22,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from ..model import Capture, PayloadForm, Tuple
+from ..model import Capture, DataType, PayloadForm, Tuple
 from ..payloads.h2 import PREFACE
+from ..payloads.h2dump import parse_h2_dump
 from .roles import METHODS, is_server_settings
 
 RECENT = 8  # connections per (pid, fd) remembered
@@ -45,6 +46,7 @@ class Shape:
     preface: bool = False
     upgraded: bool = False
     settings: set = field(default_factory=set)  # data types whose bytes opened with a SETTINGS frame
+    client_streams: int = 0  # the highest stream a client's HEADERS opened in eCapture's v1 dumps (no fd only)
 
     def update(self, cap: Capture) -> None:
         kind = opening(cap)
@@ -94,6 +96,15 @@ def cannot_continue(shape: Shape, cap: Capture) -> bool:
     if kind == "response":
         return shape.http2
     return False
+
+
+def client_streams(cap: Capture, role: str) -> list[int]:
+    """The streams the HEADERS frames of ``cap`` name when it is an HTTP/2 dump of the client's (the process's
+    writes when it is the client, its reads when it is the server), else nothing. HTTP/2 never reuses a
+    stream: a client opening one at or below those it opened before is on a new connection."""
+    if cap.form is not PayloadForm.H2_DUMP or (cap.data_type is DataType.WRITE) != (role == "client"):
+        return []
+    return [f.stream_id for f in parse_h2_dump(cap.payload).frames if f.type == "HEADERS"]
 
 
 @dataclass(slots=True)

@@ -49,7 +49,7 @@ from .endpoints import SyntheticEndpoints
 from .normalize import Normalizer
 from .emission import chunks, direction_of, is_reemit
 from .lifecycle import SECOND, Lifecycle, superseded_reason
-from .placement import EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, Shape, cannot_continue
+from .placement import EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, Shape, cannot_continue, client_streams
 from .roles import infer_role
 from .state import ConnState
 
@@ -195,15 +195,22 @@ class ConnectionTable(Lifecycle):
                 self._schedule(prev)
             return self._new(group, cap, tup), cap, REAL
         # no fd (gnutls, nspr: one invented connection per thread; gotls: per process), until bytes come that
-        # cannot continue it (a second HTTP/2 preface, HTTP/1 after HTTP/2, ...): they start the next one
+        # cannot continue it (a second HTTP/2 preface, HTTP/1 after HTTP/2, a client's dump opening a stream it
+        # opened before, ...): they start the next one
         c = self._current.get(group)
-        if c is not None and c.shape is not None and cannot_continue(c.shape, cap):
+        streams = client_streams(cap, c.role if c is not None else "client")
+        if c is not None and c.shape is not None and (cannot_continue(c.shape, cap)
+                                                      or streams and streams[0] <= c.shape.client_streams):
             c.superseded = True
             self._schedule(c)
             c = None
         if c is None:
             c = self._synthetic(group, cap, _NO_TUPLE.get(cap.module) or f"eCapture's {cap.module} events carry no "
                                 "socket tuple")
+        if streams:
+            if c.shape is None:
+                c.shape = Shape()
+            c.shape.client_streams = max(c.shape.client_streams, *streams)
         return c, cap, REAL
 
     def _new(self, group: tuple, cap: Capture, tup: Tuple) -> ConnState:

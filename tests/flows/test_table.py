@@ -158,6 +158,27 @@ def test_bytes_that_open_a_connection_start_the_next_one_without_a_socket():
                                               "socket to tell them apart)"] * 2
 
 
+def test_a_clients_dump_reopening_a_stream_starts_the_threads_next_connection():
+    """gnutls/nspr (v1): one uuid for all of a thread's connections, HTTP/2 as eCapture's text dumps (no
+    preface). HTTP/2 never reuses a stream, so a client's HEADERS on a stream at or below one it opened before
+    is a new connection; a higher one is the same connection. (Both exchanges reached the HAR only so.)"""
+    def dump(dt, ts, sid, fields):
+        text = b"\nFrame Type\t=>\tHEADERS\nFrame StreamID\t=>\t%d\nFrame Length\t=>\t9\n" % sid + b"".join(
+            b'header field "%s" = "%s"\n' % (k, v) for k, v in fields)
+        return cap(text, dt, ts, fd=None, tup=None, module="gnutls/nspr", form=PayloadForm.H2_DUMP)
+
+    get = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"https"), (b":authority", b"a.example")]
+    ok = [(b":status", b"200")]
+    events = run([dump(1, 1 * S, 1, get), dump(0, 1 * S, 1, ok), dump(1, 2 * S, 3, get), dump(0, 2 * S, 3, ok),
+                  dump(1, 6 * S, 1, get), dump(0, 6 * S, 1, ok)], repair_http1=False)
+    opened = [e for e in events if isinstance(e, Opened)]
+    assert len(opened) == 2
+    assert [sum(c.conn is o.conn and bool(c.raw) for c in chunks(events)) for o in opened] == [4, 2]  # (+ prefaces)
+    # the server's dumps (the process is the client: its reads) name the client's streams again: no new connection
+    events = run([dump(1, 1 * S, 3, get), dump(0, 2 * S, 3, ok), dump(0, 3 * S, 1, ok)], repair_http1=False)
+    assert len([e for e in events if isinstance(e, Opened)]) == 1
+
+
 def test_stale_reemit_at_close_is_left_out_and_reported():
     # v1.4.0-1.5.0: socket close re-renders the last response headers, same timestamp
     events = run([cap(REQ, 1, 5 * S), cap(RESP, 0, 5 * S), cap(RESP_HEAD, 0, 5 * S)], repair_http1=False)
