@@ -97,8 +97,8 @@ class Http1Decoder(Recovery):
         if s.reader is None:
             if not s.waiting:
                 s.gate_ns = time_ns
-        elif not s.in_head and self._next_begins(s, data):  # (a message whose body's end was lost)
-            self._cut_short(s)
+        elif not s.in_head and (length := self._lost_end(s, data)) is not None:  # (a body whose end was lost)
+            self._cut_short(s, length)
             s.gate_ns = time_ns
         s.buf += data
         self._pump(s)

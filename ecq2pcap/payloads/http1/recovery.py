@@ -50,29 +50,28 @@ class Recovery:
             self._resp_ex = None
         self._maybe_finish(ex)
 
-    def _next_begins(self, s: HalfStream, data: bytes) -> bool:
-        """Whether ``data``, the next capture of ``s``'s direction, starts the next message while the one being read
-        still waits for body bytes its ``Content-Length`` declares: eCapture lost the rest (its 16 KiB cap per call,
-        a dropped event; protocol doc §10.16). Only at a capture's start, with every earlier byte read, only for a
-        length-framed body (a chunked one stops framing at the start line and recovers there), and a response
-        only when a later request waits for its answer (else a body piece that starts like a status line would
-        cut it)."""
+    def _lost_end(self, s: HalfStream, data: bytes) -> int | None:
+        """The ``Content-Length`` of the message being read when ``data``, the next capture of ``s``'s direction,
+        starts the next message while that body still lacks bytes: eCapture lost the rest (its 16 KiB cap per
+        call, a dropped event; protocol doc §10.16); else None. Only at a capture's start, with every earlier byte
+        read, only for a length-framed body (a chunked one stops framing at the start line and recovers there),
+        and a response only when a later request waits for its answer (else a body piece that starts like a
+        status line would cut it)."""
         ex = self._req_ex if s.is_request else self._resp_ex
         msg = None if ex is None else ex.request if s.is_request else ex.response
         if msg is None or s.pos < len(s.buf) or s.reader.unconsumed or not (s.is_request or self._awaiting):
-            return False
+            return None
         length = ascii_number((msg.header("content-length") or "").strip())
         if length is None or msg.body_size >= length:
-            return False
-        return data.startswith(b"HTTP/") != s.is_request and starts_http1_message(data)
+            return None
+        return length if data.startswith(b"HTTP/") != s.is_request and starts_http1_message(data) else None
 
-    def _cut_short(self, s: HalfStream) -> None:
-        """End the message being read where its bytes stopped (see :meth:`_next_begins`)."""
+    def _cut_short(self, s: HalfStream, length: int) -> None:
+        """End the message being read where its bytes stopped, ``length`` declared (see :meth:`_lost_end`)."""
         ex = self._req_ex if s.is_request else self._resp_ex
         msg = ex.request if s.is_request else ex.response
         msg.end_ns = s.time_ns
         msg.complete = False
-        length = ascii_number((msg.header("content-length") or "").strip())
         ex.errors.append(f"{s.what} body truncated: {msg.body_size} of {length} bytes, then the next {s.what} "
                          "began (eCapture lost the rest: its 16 KiB cap per call, or a dropped event)")
         s.end_reader()
