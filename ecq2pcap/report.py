@@ -99,6 +99,7 @@ class Report:
     emit: Callable[[str], None] | None = None
     max_lines_per_reason: int = 20
     _lines_per_reason: Tally = field(default_factory=Tally)
+    _last_line: dict = field(default_factory=dict)  # reason -> the line shown last for it
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] += n  # (a name not counted yet is looked at by Counts.__missing__)
@@ -124,14 +125,17 @@ class Report:
         self._say(origin, reason, detail, reason, prefix="warning: ")
 
     def _say(self, origin: str, text: str, detail: str, key: str, prefix: str = "") -> None:
-        """Show ``text`` (and ``detail``) unless ``key`` has been shown often enough already. (The
-        line is made only when shown: a warning repeated for every connection, e.g. the open
-        limit's, then costs a counter.)"""
+        """Show ``text`` (and ``detail``) unless ``key`` has been shown often enough already, or its last line
+        was this very line. (The line is made only while shown: a warning repeated for every connection,
+        e.g. the open limit's, then costs a counter.)"""
         if self.emit is None:
             return
         self._lines_per_reason[key] += 1
         n = self._lines_per_reason[key]
         if n <= self.max_lines_per_reason:
-            self.emit(f"{origin + ': ' if origin else ''}{prefix}{text}{': ' + detail if detail else ''}")
+            line = f"{origin + ': ' if origin else ''}{prefix}{text}{': ' + detail if detail else ''}"
+            if self._last_line.get(key) != line:  # (the same line again says nothing new: the summary counts it)
+                self._last_line[key] = line
+                self.emit(line)
         elif n == self.max_lines_per_reason + 1:
             self.emit(f"{prefix}(further '{key}' messages are counted in the summary only)")

@@ -27,3 +27,22 @@ def test_a_tally_counts_ranks_and_adds_as_a_counter(first, second):
     tally.add(dict(other))
     counter.update(other)
     assert dict(tally) == dict(counter) and tally.most_common() == counter.most_common()
+
+
+def test_a_line_repeated_word_for_word_is_shown_once_and_counted():
+    """The open limit's warning is the same line for every connection it ends (thousands in a busy v1.4
+    capture): its 20 identical lines said nothing the first did not. Different lines of a reason are all shown,
+    up to the limit; the summary counts every one."""
+    from ecq2pcap.report import Report
+
+    lines = []
+    report = Report(emit=lines.append, max_lines_per_reason=3)
+    for _ in range(5):
+        report.warn("connection ended early", detail="same")
+    for i in range(5):
+        report.warn("body cut", origin=f"f:{i}")
+    assert lines == ["warning: connection ended early: same",
+                     "warning: (further 'connection ended early' messages are counted in the summary only)",
+                     "f:0: warning: body cut", "f:1: warning: body cut", "f:2: warning: body cut",
+                     "warning: (further 'body cut' messages are counted in the summary only)"]
+    assert report.warnings == {"connection ended early": 5, "body cut": 5}
