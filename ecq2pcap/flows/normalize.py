@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from msgspec.structs import replace
 
+from ..limits import DEFAULT_LIMITS
 from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
 from ..payloads.h2dump import parse_h2_dump
 from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
@@ -29,8 +30,9 @@ _NOT_HTTP1 = (NOT_HTTP1,)
 
 
 class Normalizer:
-    def __init__(self, *, repair_http1: bool = True) -> None:
+    def __init__(self, *, repair_http1: bool = True, max_head: int = DEFAULT_LIMITS.header_section_size) -> None:
         self.repair_http1 = repair_http1
+        self.max_head = max_head  # a bigger rendered head is not repaired (--max-header-size)
         self._h2: H2Reencoder | None = None  # set once the connection carried an HTTP/2 dump
         self._sniffed = False  # raw bytes were checked for HTTP/2 without its preface
         self._first_s2c: bytes | None = None  # server's first bytes, kept for that check
@@ -68,7 +70,7 @@ class Normalizer:
         if form is _RENDERED:
             if not self.repair_http1:
                 return b"", payload, ()
-            wire, changes = repair_rendered(payload)
+            wire, changes = repair_rendered(payload, max_head=self.max_head)
             if self._protocol is None and wire and changes[:1] != _NOT_HTTP1:
                 self._protocol = Protocol.HTTP1  # (repair read its start line: what protocol_of would find again)
             return b"", wire, changes
@@ -135,15 +137,16 @@ class Normalizing:
     becomes its chunks, as the table would have made them, with one :class:`Normalizer` per
     connection (until its Closed event); other events pass as they are."""
 
-    def __init__(self, *, repair_http1: bool = True) -> None:
+    def __init__(self, *, repair_http1: bool = True, max_head: int = DEFAULT_LIMITS.header_section_size) -> None:
         self.repair_http1 = repair_http1
+        self.max_head = max_head
         self._norms: dict[int, Normalizer] = {}
 
     def take(self, event) -> list[FlowEvent]:
         if type(event) is Captured:
             norm = self._norms.get(event.conn.id)
             if norm is None:
-                norm = self._norms[event.conn.id] = Normalizer(repair_http1=self.repair_http1)
+                norm = self._norms[event.conn.id] = Normalizer(repair_http1=self.repair_http1, max_head=self.max_head)
             return normalized(norm, event.conn, event.direction, event.time_ns, event.payload, event.info)
         if type(event) is Closed:
             self._norms.pop(event.conn.id, None)

@@ -215,7 +215,8 @@ class ConnectionTable(Lifecycle):
 
     def _new(self, group: tuple, cap: Capture, tup: Tuple) -> ConnState:
         c = ConnState(group, tup, cap.pid, cap.comm, cap.fd, cap.module,
-                      normalizer=Normalizer(repair_http1=self.repair_http1))
+                      normalizer=Normalizer(repair_http1=self.repair_http1,
+                                            max_head=self.limits.header_section_size))
         c.client, c.server = (tup.src_ip, tup.src_port), (tup.dst_ip, tup.dst_port)
         self._by_key[(group, tup)] = c
         self._current[group] = c

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from ..limits import DEFAULT_LIMITS, limit_note
 from ..memo import Memo
 from .header_names import TOKEN, field_name
 from .numbers import ascii_number
@@ -43,7 +44,8 @@ def starts_http1_message(data: bytes) -> bool:
 _TRUNCATED = "body shorter than declared: probably truncated by eCapture's 16 KiB per-call or --tsize caps"
 
 
-def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tuple[bytes, tuple[str, ...]]:
+def repair_rendered(payload: bytes, *, request_method: str | None = None,
+                    max_head: int = DEFAULT_LIMITS.header_section_size) -> tuple[bytes, tuple[str, ...]]:
     """Return ``(wire bytes, notes)`` for one eCapture-rendered HTTP/1 message.
 
     The result's framing agrees with its body, so h11 and Wireshark parse exactly this
@@ -52,11 +54,16 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None) -> tup
     parse as one HTTP/1 message is returned as is with the note :data:`NOT_HTTP1`.
 
     ``request_method`` (optional) is the method of the request a response answers;
-    with ``"HEAD"`` a response's ``Content-Length`` without a body is legitimate.
+    with ``"HEAD"`` a response's ``Content-Length`` without a body is legitimate. A header section
+    over ``max_head`` bytes is left as is, with a note naming the limit (the HTTP parsers skip such a
+    head; reading its lines here took ~35× its size in memory: 820 MB for 5.9 million empty fields).
     """
     end = payload.find(b"\r\n\r\n")
     if end < 0:
         return payload, (NOT_HTTP1,)
+    if end + 4 > max_head:
+        return payload, (limit_note("header_section_size", f"header section of {end + 4:,} bytes: framing left "
+                                    "as eCapture rendered it"),)
     eol = payload.find(b"\r\n", 0, end)  # the start line's end (-1: no header lines)
     start_end = eol if eol >= 0 else end
     status: int | None = None

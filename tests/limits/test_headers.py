@@ -3,12 +3,15 @@ header list. Each has its flag, bites where stated (HAR _error) and is counted i
 
 from __future__ import annotations
 
+import base64
+import json
+
 import hpack
 from hyperframe.frame import HeadersFrame, SettingsFrame
 
 from ecq2pcap.model import Direction
 from ecq2pcap.payloads.h2 import H2PassiveDecoder
-from tests.limits.support import Dump, convert_measured, load_har
+from tests.limits.support import RSS_BUDGET_MB, Dump, convert_measured, load_har
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -72,3 +75,25 @@ def test_header_limits_from_the_command_line(tmp_path):
     assert "header list over 8192 bytes not decoded (limit: --max-header-list)" in errors
     hits = err.split("limits reached: ")[1].splitlines()[0]
     assert all(f in hits for f in ("--max-hpack-table", "--max-header-line", "--max-header-list"))
+
+
+def test_a_rendered_head_of_millions_of_fields_stays_within_the_memory_budget(tmp_path):
+    """eCapture renders whatever head a peer sent: 5.9 million empty fields in a 23 MB head (under the 32 MiB
+    message limit) took the HTTP/1 framing repair to 820 MB, a run to 976 MB. A head over --max-header-size is
+    left as rendered and says so; the HAR skips it as before."""
+    tup = "10.0.0.1:40000-10.0.0.2:443"
+
+    def event(dt: int, ectype: int, payload: bytes) -> str:
+        return json.dumps({"log_type": 2, "payload": {
+            "timestamp": 1795800001, "uuid": f"5_5_curl_5_{dt}_{tup}", "src_ip": "10.0.0.1", "src_port": 40000,
+            "dst_ip": "10.0.0.2", "dst_port": 443, "pid": 5, "pname": "curl", "type": ectype, "length": 0,
+            "payload_base64": base64.b64encode(payload).decode()}})
+
+    head = b"HTTP/1.1 200 OK\r\n" + b"a:\r\n" * 5_000_000 + b"\r\n"
+    dump = tmp_path / "in.jsonl"
+    dump.write_text(event(1, 1, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") + "\n" + event(0, 3, head + b"ok") + "\n")
+    code, peak_mb, err = convert_measured("convert", str(dump), "-w", str(tmp_path / "o.pcapng"),
+                                          "--har", str(tmp_path / "o.har"))
+    assert code == 0, err
+    assert peak_mb < RSS_BUDGET_MB
+    assert "--max-header-size" in err.split("limits reached:")[1]

@@ -492,3 +492,11 @@ def test_start_lines_are_read_as_the_two_regexes_read_them(start):
         assert (notes != (NOT_HTTP1,)) == expected
         if status is not None and int(status.group(1)) in (204, 304):  # bodiless: its Content-Length stays
             assert wire == payload
+
+
+def test_a_head_over_the_header_section_limit_is_left_as_rendered():
+    stale = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Pad: " + b"p" * 100 + b"\r\n\r\nhello"
+    wire, notes = repair_rendered(stale, max_head=100)
+    assert wire == stale and notes == ("header section of 156 bytes: framing left as eCapture rendered it "
+                                       "(limit: --max-header-size)",)
+    assert b"chunked" not in repair_rendered(stale, max_head=156)[0]  # (at the limit: repaired)
