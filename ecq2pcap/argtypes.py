@@ -6,13 +6,21 @@ import argparse
 from collections.abc import Callable
 
 
+MAX_SECONDS = 365 * 86400  # a time option beyond a year means "never" and overflows the clock's arithmetic
+MAX_SIZE = 1 << 40  # 1 TiB: a size option beyond it is a typo (and overflows the readers' index-sized integers)
+
+
 def seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):  # (NaN and infinity: no time at all)
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
     if value < 0:
         raise argparse.ArgumentTypeError("must not be negative")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_SECONDS:,} seconds (a year)")
     return value
 
 
@@ -26,6 +34,8 @@ def size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1 byte")
+    if value > MAX_SIZE:
+        raise argparse.ArgumentTypeError("at most 1024G")
     return value
 
 

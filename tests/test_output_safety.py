@@ -71,6 +71,25 @@ def test_an_output_that_is_the_input_is_refused_and_nothing_is_written(work, mak
     assert set(os.listdir(work)) == names  # no output was even created
 
 
+def test_an_output_whose_folder_is_missing_leaves_the_other_outputs_untouched(work):
+    """The pcapng was opened (truncated) before the HAR's missing folder was found: a failed run had emptied an
+    existing file."""
+    (work / "keep.pcapng").write_bytes(b"precious")
+    p = run(["convert", "in.gz", "-w", "keep.pcapng", "--har", "nodir/x.har"], work)
+    assert_refused(p, "nodir/x.har", "cannot write")
+    assert (work / "keep.pcapng").read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize("option,value", [("--idle-timeout", "nan"), ("--reorder-window", "inf"),
+                                          ("--max-message-size", "99999999999999999999G")])
+def test_an_option_value_out_of_any_range_is_a_usage_error_before_any_output(work, option, value):
+    """NaN, infinity and sizes past any index ended in a traceback (exit 1) after the outputs were emptied."""
+    (work / "keep.pcapng").write_bytes(b"precious")
+    p = run(["convert", "in.gz", "-w", "keep.pcapng", option, value], work)
+    assert p.returncode == 2 and "Traceback" not in p.stderr.decode() and option in p.stderr.decode()
+    assert (work / "keep.pcapng").read_bytes() == b"precious"
+
+
 def test_the_default_annotations_file_is_an_output_too(work):
     victim = work / "o.pcapng.annotations.jsonl"
     victim.write_bytes(b'{"log_type":2}\n')
@@ -205,3 +224,10 @@ def test_disk_full_mid_run_stops_with_one_error_and_valid_outputs(work, tshark, 
     load_with_haralyzer(doc)
     if room == "almost enough":
         assert frames.split()  # some packets were written before the disk filled up
+
+
+def test_stdout_closed_at_start_is_a_usage_error(work):
+    """`-w -` with standard output closed (`>&-`) ended in AttributeError on the missing stdout."""
+    p = subprocess.run(["sh", "-c", f'"{sys.executable}" -m ecq2pcap convert in.gz -w - -q >&-'], cwd=work,
+                       capture_output=False, stderr=subprocess.PIPE, timeout=120, env=ENV)
+    assert p.returncode == 2 and b"Traceback" not in p.stderr and b"standard output is closed" in p.stderr

@@ -44,6 +44,29 @@ def test_missing_file_and_truncated_gzip(tmp_path):
         collect(bad)
 
 
+@pytest.mark.parametrize("damage", [
+    lambda gz: gz[:10],  # cut inside the first block: the first read fails
+    lambda gz: gz[:10] + bytes(b ^ 0xFF for b in gz[10:30]) + gz[30:],  # corrupt deflate data (zlib.error)
+    lambda gz: b"\x1f\x8b\x07" + gz[3:],  # an unknown compression method (gzip.BadGzipFile)
+])
+def test_a_damaged_gzip_is_an_input_error_from_its_first_byte(tmp_path, damage):
+    """A gzip damaged at its start raised EOFError, zlib.error or BadGzipFile outside the reader's error
+    handling (a traceback, or 'stdout: cannot write'): each is the input's own error, with its line."""
+    bad = tmp_path / "bad.gz"
+    bad.write_bytes(damage(gzip.compress(b"\n".join([LINES[0]] * 5000))))
+    with pytest.raises(InputError, match=r"bad.gz:1: cannot read further"):
+        collect(bad)
+
+
+def test_a_byte_order_mark_before_json_lines_is_read_past(tmp_path):
+    """A UTF-8 BOM (some editors write one) sent the whole file to the protobuf reader: every line lost."""
+    plain = tmp_path / "plain.jsonl"
+    plain.write_bytes(b"\n".join(LINES) + b"\n")
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    assert [m.data for m in collect(bom)] == [m.data for m in collect(plain)]
+
+
 def test_recording_roundtrip_is_byte_exact():
     msgs = [Message(b'{"log_type":1}', Opcode.TEXT, "x", 1795715801_123456000),
             Message(bytes(range(256)) * 3, Opcode.BINARY, "x", 1795715802_000001000),
