@@ -48,6 +48,8 @@ _MERGED_LENGTH_LINE = b"Merged Data Frame, Final Length\t=>\t"
 _HPACK_FAILED = b"Incorrect HPACK context"
 _CONTINUATION = b"Not Supported HEADERS Frame with CONTINUATION frames"
 _MAX_PADDING = 256  # pad-length octet + up to 255 bytes of padding
+MAX_FIELD_LINE = 1 << 20  # a longer header field line is not read: the regex keeps a state per escape (~55 bytes
+# a byte: an 8 MB line of escapes took 443 MB); a field that long is over any header list limit anyway
 
 _QUOTED = rb'"([^"\\]*(?:\\.[^"\\]*)*)"'  # (unrolled: ~4× faster than (?:[^"\\]|\\.)*, the same strings)
 _HEADER_LINE = re.compile(rb"header field " + _QUOTED + rb" = " + _QUOTED + rb"( \(sensitive\))?\Z", re.S)
@@ -258,8 +260,10 @@ class _Parser:
                 notes.append(f"dump truncated inside the {what}")
             else:
                 line, pos = buf[pos:nl], nl + 1
-            m = _HEADER_LINE.match(line)
-            if m is not None:
+            m = _HEADER_LINE.match(line) if len(line) <= MAX_FIELD_LINE else None
+            if m is None and len(line) > MAX_FIELD_LINE:
+                notes.append(f"{what}: a header field line of {len(line):,} bytes (over {MAX_FIELD_LINE:,}) not read")
+            elif m is not None:
                 if m[3]:
                     frame.sensitive.add(len(fields))
                 fields.append((_unquote_text(m[1], notes, what), _unquote_text(m[2], notes, what)))
