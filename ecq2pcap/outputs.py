@@ -102,6 +102,7 @@ class OutputGuard:
         else:
             st = _stat(path)
             if st is None:  # not there yet: two outputs may still name the same new file
+                _check_folder(what, path)  # (before any output is opened, and so truncated)
                 key = ("new", os.path.realpath(path))
             elif stat.S_ISDIR(st.st_mode):
                 raise OutputConflict(f"{what}: is a directory; give a file name")
@@ -121,6 +122,15 @@ class OutputGuard:
             subject = "stdout is" if path == DASH else "is"
             named = "" if source == path else f" {source}"
             raise OutputConflict(f"{what}: {subject} the input{named}; writing it would destroy it")
+
+
+def _check_folder(what: str, path: str) -> None:
+    """An :class:`OutputConflict` when the folder a new output would be made in is missing or not writable."""
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise OutputConflict(f"{what}: cannot write: No such file or directory")
+    if not os.access(folder, os.W_OK):
+        raise OutputConflict(f"{what}: cannot write: Permission denied")
 
 
 class OutputFile(io.FileIO):

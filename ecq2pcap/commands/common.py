@@ -5,7 +5,6 @@ error are in :mod:`.exits`, which the CLI imports without this module's pipeline
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from contextlib import ExitStack
 from dataclasses import fields
@@ -105,9 +104,6 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
                 guard.claim(option, out_path)
     except OutputConflict as exc:
         raise UsageError(str(exc)) from None
-    for out_path in (args.write, args.har):  # (before any is opened, and so truncated: a failed run writes nothing)
-        if out_path and out_path != "-" and not getattr(args, "ring_buffer", None):
-            _check_folder(out_path)
     streaming = live or "-" in getattr(args, "inputs", ())
     view = connection_view(args, report)
     sinks = []
@@ -182,15 +178,6 @@ def connection_table(args: argparse.Namespace, report: Report, *, normalize: boo
 
 def stderr_report() -> Report:
     return Report(emit=lambda line: print(f"ecq2pcap: {line}", file=sys.stderr))
-
-
-def _check_folder(path: str) -> None:
-    """A usage error when ``path``'s folder is missing or cannot be written in."""
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        raise UsageError(f"{path}: cannot write: No such file or directory")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"{path}: cannot write: Permission denied")
 
 
 def _open_output(path: str, stack: ExitStack, binary_stdout: bool) -> BinaryIO:
