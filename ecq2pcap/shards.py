@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from .batches import BatchReader, BatchWriter
 from .flows.normalize import Normalizing
+from .limits import DEFAULT_LIMITS
 from .model import Captured, Chunk, Closed, FlowEvent
 from .sinks.har.writer import encode_entry
 from .sinks.pcapng.names import NRB_TYPE
@@ -77,7 +78,8 @@ class Dispatcher:
     the eCapture version the outputs name at this point (sent with each list)."""
 
     def __init__(self, view, workers: int, send: Callable[[int, bytes], None], read: Sequence[int],
-                 version: Callable[[], str | None] = lambda: None, *, max_head: int | None = None) -> None:
+                 version: Callable[[], str | None] = lambda: None, *,
+                 max_head: int = DEFAULT_LIMITS.header_section_size) -> None:
         self.view = view
         self.filter = view.filter
         self.workers = workers
@@ -95,7 +97,7 @@ class Dispatcher:
         self._sent = [0] * workers
         self._writer = BatchWriter()
         # (what a table with normalize=False leaves to the writing process; max_head: --max-header-size)
-        self.normalizing = Normalizing() if max_head is None else Normalizing(max_head=max_head)
+        self.normalizing = Normalizing(max_head=max_head)
 
     def host(self, conn) -> str | None:
         return self.view.host(conn)
@@ -178,12 +180,12 @@ class ShardFeed:
     """Worker ``k`` (> 0): the batches :class:`Dispatcher` sends, through the worker's own view
     to its :class:`Recorder` (:attr:`tags`: the numbers, as :class:`Dispatcher` keeps them)."""
 
-    def __init__(self, view, *, max_head: int | None = None) -> None:
+    def __init__(self, view, *, max_head: int = DEFAULT_LIMITS.header_section_size) -> None:
         self.view = view
         self.tags: deque[int] = deque()
         self.version: str | None = None  # the eCapture version as of the event being handled
         self._reader = BatchReader()
-        self.normalizing = Normalizing() if max_head is None else Normalizing(max_head=max_head)
+        self.normalizing = Normalizing(max_head=max_head)
 
     def batch(self, data: bytes, handle_events: Callable[[list[FlowEvent]], None]) -> None:
         """Each list of the batch to ``handle_events`` (:meth:`Recorder.handle_events`), whole."""

@@ -260,10 +260,9 @@ class _Parser:
                 notes.append(f"dump truncated inside the {what}")
             else:
                 line, pos = buf[pos:nl], nl + 1
-            m = _HEADER_LINE.match(line) if len(line) <= MAX_FIELD_LINE else None
-            if m is None and len(line) > MAX_FIELD_LINE:
+            if len(line) > MAX_FIELD_LINE:
                 notes.append(f"{what}: a header field line of {len(line):,} bytes (over {MAX_FIELD_LINE:,}) not read")
-            elif m is not None:
+            elif (m := _HEADER_LINE.match(line)) is not None:
                 if m[3]:
                     frame.sensitive.add(len(fields))
                 fields.append((_unquote_text(m[1], notes, what), _unquote_text(m[2], notes, what)))

@@ -72,10 +72,9 @@ class FileSource:
             if self.path != "-":
                 stream.close()
             raise InputError(f"{self.name}:1: cannot read further: {exc}") from None
-        if first.startswith(BOM):
+        if first.startswith(BOM):  # (text: JSON lines)
             stream.read(3)
-            first = first[3:] or b"{"
-        if first[:1] and first[:1] not in b"{ \t\r\n":
+        elif first[:1] and first[:1] not in b"{ \t\r\n":
             return self._delimited(stream)
         return self._lines(stream)
 
