@@ -27,12 +27,15 @@ def decode(message: Message, state: StreamState | None = None) -> list[Record]:
     """Records of one message; raises :class:`DecodeError` with a user-facing reason.
 
     ``state`` carries what earlier messages of the same stream taught (one per stream)."""
-    if message.opcode is _TEXT:
-        return v14_json.decode(message)
-    data = message.data
-    if not data:
-        raise DecodeError("empty binary frame")
-    records = v15_proto.decode_log_entry(data, message.origin, message.recv_time_ns, state)
-    if records is not None:
-        return records
-    return raw_text.decode_raw_text(data, message.origin, message.recv_time_ns)
+    try:
+        if message.opcode is _TEXT:
+            return v14_json.decode(message)
+        data = message.data
+        if not data:
+            raise DecodeError("empty binary frame")
+        records = v15_proto.decode_log_entry(data, message.origin, message.recv_time_ns, state)
+        if records is not None:
+            return records
+        return raw_text.decode_raw_text(data, message.origin, message.recv_time_ns)
+    except RecursionError:  # (msgspec's answer to JSON nested past its depth limit; no eCapture message nests)
+        raise DecodeError("nested too deeply to be an eCaptureQ message") from None

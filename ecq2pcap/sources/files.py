@@ -72,11 +72,31 @@ class FileSource:
             if self.path != "-":
                 stream.close()
             raise InputError(f"{self.name}:1: cannot read further: {exc}") from None
+        if first[:1] == b"\0":  # (what a crash leaves where a file's first blocks were never written)
+            first = self._read_past_nuls(stream)
         if first.startswith(BOM):  # (text: JSON lines)
             stream.read(3)
         elif first[:1] and first[:1] not in b"{ \t\r\n":
             return self._delimited(stream)
         return self._lines(stream)
+
+    def _read_past_nuls(self, stream: BinaryIO) -> bytes:
+        """Read past the NUL bytes a file starts with, say how many, and peek at what follows: a file whose
+        first blocks a crash left unwritten would otherwise be read as protobuf (a NUL is an empty entry there,
+        which eCapture never sends) and every JSON line after them lost."""
+        n = 0
+        try:
+            while chunk := stream.peek(1 << 16):
+                run = len(chunk) - len(chunk.lstrip(b"\0"))
+                n += len(stream.read(run))
+                if run < len(chunk):
+                    break
+            first = stream.peek(3)[:3]
+        except _READ_ERRORS as exc:
+            raise InputError(f"{self.name}:1: cannot read further: {exc}") from None
+        self.report.warn("NUL bytes read past at the start of a file (a crash leaves them where blocks were never "
+                         "written)", f"{self.name}@0", f"{n} bytes")
+        return first
 
     def _delimited(self, stream: BinaryIO) -> Iterator[Message]:
         """A length-delimited protobuf file: every entry is one binary message."""

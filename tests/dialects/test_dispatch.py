@@ -88,6 +88,17 @@ def test_text_frame_is_v14_json():
             dialects.decode(Message(bad, Opcode.TEXT, "d:2"))
 
 
+@pytest.mark.parametrize("where", ["log_type 1 payload", "event payload", "envelope"])
+def test_json_nested_past_the_depth_limit_is_an_ordinary_decode_error(where):
+    """msgspec raises RecursionError for JSON nested ~1,000 deep: the run called it an internal error of ours."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    line = {"log_type 1 payload": b'{"log_type":1,"payload":' + deep + b"}",
+            "event payload": b'{"log_type":2,"payload":{"uuid":' + deep + b"}}",
+            "envelope": b'{"log_type":1,"payload":{},"x":' + deep + b"}"}[where]
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        dialects.decode(Message(line, Opcode.TEXT, "d:2"))
+
+
 def test_binary_frames_protobuf_then_raw_text():
     m = lambda data: Message(data, Opcode.BINARY, "d:3", 10**9)  # noqa: E731
     assert isinstance(dialects.decode(m(encode_heartbeat(5)))[0], Heartbeat)

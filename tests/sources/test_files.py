@@ -67,6 +67,23 @@ def test_a_byte_order_mark_before_json_lines_is_read_past(tmp_path):
     assert [m.data for m in collect(bom)] == [m.data for m in collect(plain)]
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_nul_bytes_a_crash_left_at_the_start_are_read_past_and_said(tmp_path, compress):
+    """A file starting with NUL bytes (blocks a crash never wrote) went to the protobuf reader: each NUL an
+    'empty binary frame' line, and every JSON line after them misread and lost."""
+    plain = tmp_path / "plain.jsonl"
+    plain.write_bytes(b"\n".join(LINES) + b"\n")
+    nul = tmp_path / "nul.jsonl"
+    nul.write_bytes((gzip.compress if compress else bytes)(b"\0" * 70_000 + plain.read_bytes()))
+    report = Report()
+    assert [m.data for m in collect(nul, report)] == [m.data for m in collect(plain)]
+    [(reason, n)] = report.warnings.items()
+    assert "NUL bytes read past" in reason and n == 1
+    only_nuls = tmp_path / "zeros"
+    only_nuls.write_bytes(b"\0" * 10)
+    assert collect(only_nuls) == []
+
+
 def test_recording_roundtrip_is_byte_exact():
     msgs = [Message(b'{"log_type":1}', Opcode.TEXT, "x", 1795715801_123456000),
             Message(bytes(range(256)) * 3, Opcode.BINARY, "x", 1795715802_000001000),
