@@ -37,6 +37,19 @@ def test_h2_dump_becomes_frames_with_one_preface():
     assert n.wire(cap(DUMP, PayloadForm.H2_DUMP, 4), Direction.S2C)[0] == b""  # never twice
 
 
+def test_what_the_dump_parser_notes_reaches_the_packet_comment():
+    """The dump parser's notes (a field line it did not read, a dump cut inside a frame) were dropped: the packet
+    said nothing of a header that went missing."""
+    long_line = b'header field "x-big" = "' + b"a" * (1 << 20) + b'"\n'
+    dump = DUMP.replace(b'header field "content-length"', long_line + b'header field "content-length"')
+    _, wire, notes = Normalizer().wire(cap(dump + b"\nFrame Type\t=>\tDATA\nFrame Str", PayloadForm.H2_DUMP, 4),
+                                       Direction.S2C)
+    assert hpack.Decoder().decode(wire[9 : 9 + Frame.parse_frame_header(memoryview(wire[:9]))[1]]) == [
+        (":status", "200"), ("content-length", "2")]
+    assert any("header field line of 1,048,601 bytes" in n and "not read" in n for n in notes)
+    assert any("dump truncated inside" in n for n in notes)
+
+
 @pytest.mark.parametrize("first, ectype", [
     (b"\x00\x00\x04\x08\x00\x00\x00\x00\x00\x00\x0f\x00\x01", 1),  # frames without their preface: one is made
     (PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00", 0),  # the captured preface, raw (a type 0 event)

@@ -144,8 +144,8 @@ class H2Reencoder:
     # -- public ----------------------------------------------------------------
 
     def encode(self, direction: Direction, parsed: ParsedDump) -> H2Output:
-        """Real frames for one parsed dump sent in `direction`."""
-        notes: list[str] = []
+        """Real frames for one parsed dump sent in `direction` (the notes start with the dump's own)."""
+        notes: list[str] = list(parsed.notes)
         preface = b""
         if not self._preface_done:
             preface = self.take_preface()
