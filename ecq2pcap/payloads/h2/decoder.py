@@ -58,6 +58,7 @@ _C2S, _S2C = Direction.C2S, Direction.S2C
 _UNKNOWN_START_TABLE = 1 << 16  # table assumed when the start was not captured (≥ common real ones: Chrome's 64 KiB)
 _NO_LIMIT = 1 << 32
 _DEFAULT_MAX_BODY = 64 << 20
+OPEN_STREAM_COST = 2048  # what an open stream's state holds (its records, headers, bodies aside), counted as buffer
 
 
 class H2PassiveDecoder:
@@ -69,8 +70,13 @@ class H2PassiveDecoder:
     """
 
     def __init__(self, *, max_body: int = _DEFAULT_MAX_BODY, max_table: int = DEFAULT_LIMITS.hpack_table_size,
-                 max_header_list: int = DEFAULT_LIMITS.header_list_size) -> None:
+                 max_header_list: int = DEFAULT_LIMITS.header_list_size,
+                 max_buffer: int = DEFAULT_LIMITS.connection_buffer) -> None:
         self.max_body = max_body
+        # streams open at once: each counts OPEN_STREAM_COST bytes against the connection's buffer; before one
+        # more opens, the one open longest is ended (a peer, or ends eCapture's dumps did not show, must not make
+        # a connection hold millions: a dump of 120,000 HEADERS frames took the HAR side ~220 MB)
+        self.max_open = max(1, max_buffer // OPEN_STREAM_COST)
         self.errors: list[str] = []
         self.goaways: list[H2GoAway] = []
         self.settings = SettingsLedger()  # .sent[d]: last values sent per direction
@@ -105,7 +111,7 @@ class H2PassiveDecoder:
 
     def buffered(self) -> int:
         """Bytes held for streams not yet returned (bodies) and unparsed frame bytes."""
-        n = len(self._buf[0]) + len(self._buf[1])
+        n = len(self._buf[0]) + len(self._buf[1]) + OPEN_STREAM_COST * len(self._open)
         for st in self._open.values():
             n += len(st.bodies[0]) + len(st.bodies[1])
         return n
@@ -295,6 +301,7 @@ class H2PassiveDecoder:
                 if sid in self._done:
                     self.errors.append(f"{d.label}: frame on stream {sid} after it ended (ignored)")
                 return None
+            self._make_room()
             st = self._open[sid] = _Open(H2Stream(stream_id=sid))
         self._touch(st, d, start, None)
         return st
@@ -334,6 +341,7 @@ class H2PassiveDecoder:
             if pid in self._open or pid in self._done:
                 self._frame_error(d, pid, "PUSH_PROMISE for a stream already in use (ignored)")
                 return
+            self._make_room()
             promised = self._open[pid] = _Open(H2Stream(stream_id=pid, pushed_by=blk.stream_id))
             rec = promised.rec
             rec.request_headers = headers
@@ -377,6 +385,15 @@ class H2PassiveDecoder:
                     f"error code {frame.error_code})"
                 )
                 self._finish(sid)
+
+    def _make_room(self) -> None:
+        """Before a stream opens: when :attr:`max_open` are, the one open longest ends there."""
+        if len(self._open) >= self.max_open:
+            sid = next(iter(self._open))
+            self._open[sid].rec.errors.append(limit_note("connection_buffer", (
+                f"ended early: {len(self._open)} streams open at once ({OPEN_STREAM_COST} bytes each counted "
+                f"against the connection's buffer of {self.max_open * OPEN_STREAM_COST})")))
+            self._finish(sid)
 
     def _finish(self, sid: int) -> None:
         st = self._open.pop(sid)

@@ -22,7 +22,8 @@ class Http2Parser:
         self.conn = conn
         self.limits = limits
         self._decoder = H2PassiveDecoder(max_body=limits.body_size, max_table=limits.hpack_table_size,
-                                         max_header_list=limits.header_list_size)
+                                         max_header_list=limits.header_list_size,
+                                         max_buffer=limits.connection_buffer)
         self._reported = 0
 
     def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None = None) -> list[Exchange]:

@@ -39,6 +39,7 @@ __all__ = ["HarSink", "H2_NOT_DECODED"]
 H2_NOT_DECODED = "HTTP/2 connection not decoded into HAR (HTTP/2 decoding turned off)"
 
 _CHECK_EVERY = 1 << 20  # bytes fed between two measures of a connection's buffers
+_FEED_PIECE = 1 << 18  # a longer chunk goes to its parser in pieces of this size
 _DIGITS = re.compile(r"\s*(?<![/.\w])\d+\s*")  # (numbers, not a version: "HTTP/2")
 
 ParserFactory = Callable[[Connection, HarOptions], ExchangeParser]
@@ -169,7 +170,13 @@ class HarSink:
                     reorder_window_ns=self.options.reorder_window_ns,
                 )
             st.parsers[http2] = parser
-        self._emit(parser, parser.feed(chunk.direction, chunk.wire, chunk.time_ns, chunk.info), origin)
+        wire = chunk.wire
+        if len(wire) <= _FEED_PIECE:
+            self._emit(parser, parser.feed(chunk.direction, wire, chunk.time_ns, chunk.info), origin)
+        else:  # (a huge chunk fed whole would become all its exchanges' objects at once: a piece at a time)
+            for at in range(0, len(wire), _FEED_PIECE):
+                self._emit(parser, parser.feed(chunk.direction, wire[at:at + _FEED_PIECE], chunk.time_ns, chunk.info),
+                           origin)
         st.unchecked += len(chunk.wire)
         limit = self.options.limits.connection_buffer
         if st.unchecked > min(_CHECK_EVERY, limit // 4):

@@ -629,3 +629,22 @@ def test_body_cap_and_data_cut_short_at_the_end():
     dec.feed(C2S, PREFACE + HeadersFrame(3, data=enc_c.encode(req("/x"))[:3]).serialize(), 1)
     (s,) = dec.close(2)
     assert s.stream_id == 3 and s.errors == ["c2s header block incomplete at end of capture (no END_HEADERS)"]
+
+
+def test_before_one_more_stream_opens_past_the_buffer_the_one_open_longest_ends():
+    """Streams whose end never came (a peer's, or ends eCapture's dumps did not show) made a connection hold
+    every one: 120,000 of them ~220 MB. Each open stream counts 2 KiB of the connection's buffer; past it,
+    the stream open longest ends there, saying so, and what comes for it later is an error, not a new stream."""
+    enc = hpack.Encoder()
+    c2s = PREFACE + SettingsFrame(0).serialize() + b"".join(
+        HeadersFrame(2 * i + 1, data=enc.encode(req(f"/{i}")), flags={"END_HEADERS"}).serialize() for i in range(12))
+    dec = H2PassiveDecoder(max_buffer=10 * 2048)
+    early = dec.feed(C2S, c2s, 1)
+    assert [s.stream_id for s in early] == [1, 3]
+    assert all("ended early: 10 streams open at once" in s.errors[0] and "--max-connection-buffer" in s.errors[0]
+               for s in early)
+    assert dec.buffered() == 10 * 2048
+    assert dec.feed(C2S, DataFrame(1, data=b"late", flags={"END_STREAM"}).serialize(), 2) == []
+    assert dec.errors == ["c2s: frame on stream 1 after it ended (ignored)"]
+    rest = dec.close(3)
+    assert [s.stream_id for s in rest] == list(range(5, 24, 2)) and not any(s.errors for s in rest)
