@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 from .batches import BatchReader, BatchWriter
 from .flows.normalize import Normalizing
-from .limits import DEFAULT_LIMITS
+from .limits import DEFAULT_LIMITS, Limits
 from .model import Captured, Chunk, Closed, FlowEvent
+from .report import Report
 from .sinks.har.writer import encode_entry
 from .sinks.pcapng.names import NRB_TYPE
 from .sinks.units import UnitWriter
@@ -79,7 +80,7 @@ class Dispatcher:
 
     def __init__(self, view, workers: int, send: Callable[[int, bytes], None], read: Sequence[int],
                  version: Callable[[], str | None] = lambda: None, *,
-                 max_head: int = DEFAULT_LIMITS.header_section_size) -> None:
+                 limits: Limits = DEFAULT_LIMITS, report: Report | None = None) -> None:
         self.view = view
         self.filter = view.filter
         self.workers = workers
@@ -96,8 +97,8 @@ class Dispatcher:
         self._box_bytes = [0] * workers
         self._sent = [0] * workers
         self._writer = BatchWriter()
-        # (what a table with normalize=False leaves to the writing process; max_head: --max-header-size)
-        self.normalizing = Normalizing(max_head=max_head)
+        # (what a table with normalize=False leaves to the writing process, with the same limits)
+        self.normalizing = Normalizing(limits=limits, report=report)
 
     def host(self, conn) -> str | None:
         return self.view.host(conn)
@@ -180,12 +181,12 @@ class ShardFeed:
     """Worker ``k`` (> 0): the batches :class:`Dispatcher` sends, through the worker's own view
     to its :class:`Recorder` (:attr:`tags`: the numbers, as :class:`Dispatcher` keeps them)."""
 
-    def __init__(self, view, *, max_head: int = DEFAULT_LIMITS.header_section_size) -> None:
+    def __init__(self, view, *, limits: Limits = DEFAULT_LIMITS, report: Report | None = None) -> None:
         self.view = view
         self.tags: deque[int] = deque()
         self.version: str | None = None  # the eCapture version as of the event being handled
         self._reader = BatchReader()
-        self.normalizing = Normalizing(max_head=max_head)
+        self.normalizing = Normalizing(limits=limits, report=report)
 
     def batch(self, data: bytes, handle_events: Callable[[list[FlowEvent]], None]) -> None:
         """Each list of the batch to ``handle_events`` (:meth:`Recorder.handle_events`), whole."""

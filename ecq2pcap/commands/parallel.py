@@ -123,7 +123,7 @@ def _child(args, k, workdir, events, read, results) -> None:
         local = Report(emit=lambda line: print(f"ecq2pcap: {line}", file=sys.stderr))
         status = EXIT_OK
         with ExitStack() as stack:
-            feed = ShardFeed(connection_view(args, local), max_head=Limits.from_args(args).header_section_size)
+            feed = ShardFeed(connection_view(args, local), limits=Limits.from_args(args), report=local)
             share = _Share(args, k, workdir, stack, local, feed.view, feed.tags)
             if share.pcapng is not None:
                 share.pcapng.ecapture_version = lambda: feed.version
@@ -185,7 +185,7 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                 recv.close()
             with ExitStack() as files:
                 view = Dispatcher(connection_view(args, report), n, pipes.send, pipes.read,
-                                  max_head=Limits.from_args(args).header_section_size)
+                                  limits=Limits.from_args(args), report=report)
                 share = _Share(args, 0, workdir, files, report, view, view.tags)
                 # each process makes the wire bytes of the connections it writes (Normalizing)
                 table = connection_table(args, report, normalize=False)

@@ -57,7 +57,7 @@ def chunks(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Re
     info = ChunkInfo.of(cap, _released(c, cap, ts, report))
     if not normalize:
         return [Captured(c.conn, direction, ts, cap.payload, info)]
-    return normalized(c.normalizer, c.conn, direction, ts, cap.payload, info)
+    return normalized(c.normalizer, c.conn, direction, ts, cap.payload, info, report)
 
 
 def closing_notes(c: ConnState, extra: tuple[str, ...] = ()) -> tuple[str, ...]:

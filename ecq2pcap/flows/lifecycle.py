@@ -95,8 +95,7 @@ class Lifecycle:
         c.conn = None  # a new Connection at its first data
         c.uuids = []
         c.last_headers.clear()
-        c.normalizer = Normalizer(repair_http1=self.repair_http1,  # a new TCP connection
-                                  max_head=self.limits.header_section_size)
+        c.normalizer = Normalizer(repair_http1=self.repair_http1, limits=self.limits)  # a new TCP connection
         self._by_key[(c.group, c.tuple)] = c
         if c.synthetic_reason:
             self._endpoints.claim(c.client, c.server)

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from msgspec.structs import replace
 
-from ..limits import DEFAULT_LIMITS
+from ..limits import DEFAULT_LIMITS, Limits
 from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
 from ..payloads.h2dump import parse_h2_dump
+from ..report import Report
 from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
 from ..payloads.http1_render import NOT_HTTP1, repair_rendered, starts_http1_message
 
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
+LIMIT_WARNING = "capture not rebuilt in full for Wireshark"
 MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
 
 _RENDERED, _H2_DUMP = PayloadForm.HTTP1_RENDERED, PayloadForm.H2_DUMP  # (Enum members: ~0.15 µs to read on 3.11)
@@ -30,9 +32,9 @@ _NOT_HTTP1 = (NOT_HTTP1,)
 
 
 class Normalizer:
-    def __init__(self, *, repair_http1: bool = True, max_head: int = DEFAULT_LIMITS.header_section_size) -> None:
+    def __init__(self, *, repair_http1: bool = True, limits: Limits = DEFAULT_LIMITS) -> None:
         self.repair_http1 = repair_http1
-        self.max_head = max_head  # a bigger rendered head is not repaired (--max-header-size)
+        self.max_head = limits.header_section_size  # a bigger rendered head is not repaired (--max-header-size)
         self._h2: H2Reencoder | None = None  # set once the connection carried an HTTP/2 dump
         self._sniffed = False  # raw bytes were checked for HTTP/2 without its preface
         self._first_s2c: bytes | None = None  # server's first bytes, kept for that check
@@ -88,7 +90,7 @@ class Normalizer:
             if self._preface_on_wire:  # (raw HTTP/2 came first, a type 1 event holding frames: no second preface)
                 self._h2.take_preface()
         if form is PayloadForm.H2_DUMP:
-            res = self._h2.encode(direction, parse_h2_dump(payload))
+            res = self._h2.encode(direction, parse_h2_dump(payload, lazy=True))
         else:
             res = self._h2.encode_raw(Direction.C2S, payload)
         notes = tuple(n for n in res.notes if not n.startswith("synthetic HTTP/2 connection preface"))
@@ -116,10 +118,15 @@ class Normalizer:
 
 
 def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int, payload: bytes,
-               info: ChunkInfo) -> list[Chunk]:
+               info: ChunkInfo, report: Report | None = None) -> list[Chunk]:
     """The chunks of one capture's ``payload`` on ``conn`` (``info``: its notes so far), the wire
-    bytes from the connection's normalizer: a synthetic HTTP/2 preface first when one is needed."""
+    bytes from the connection's normalizer: a synthetic HTTP/2 preface first when one is needed.
+    A note saying a limit bit is also a warning to ``report`` (the summary counts the limit)."""
     preface, wire, changes = norm.wire_of(payload, info.form, info.ectype, direction)
+    if changes and report is not None:
+        for note in changes:
+            if "(limit: " in note:
+                report.warn(LIMIT_WARNING, info.origin, note)
     out = []
     if preface:
         protocol = norm.protocol_of(info.form, Direction.C2S, preface)
@@ -137,17 +144,20 @@ class Normalizing:
     becomes its chunks, as the table would have made them, with one :class:`Normalizer` per
     connection (until its Closed event); other events pass as they are."""
 
-    def __init__(self, *, repair_http1: bool = True, max_head: int = DEFAULT_LIMITS.header_section_size) -> None:
+    def __init__(self, *, repair_http1: bool = True, limits: Limits = DEFAULT_LIMITS,
+                 report: Report | None = None) -> None:
         self.repair_http1 = repair_http1
-        self.max_head = max_head
+        self.limits = limits
+        self.report = report
         self._norms: dict[int, Normalizer] = {}
 
     def take(self, event) -> list[FlowEvent]:
         if type(event) is Captured:
             norm = self._norms.get(event.conn.id)
             if norm is None:
-                norm = self._norms[event.conn.id] = Normalizer(repair_http1=self.repair_http1, max_head=self.max_head)
-            return normalized(norm, event.conn, event.direction, event.time_ns, event.payload, event.info)
+                norm = self._norms[event.conn.id] = Normalizer(repair_http1=self.repair_http1, limits=self.limits)
+            return normalized(norm, event.conn, event.direction, event.time_ns, event.payload, event.info,
+                              self.report)
         if type(event) is Closed:
             self._norms.pop(event.conn.id, None)
         return [event]

@@ -104,7 +104,7 @@ def client_streams(cap: Capture, role: str) -> list[int]:
     stream: a client opening one at or below those it opened before is on a new connection."""
     if cap.form is not PayloadForm.H2_DUMP or (cap.data_type is DataType.WRITE) != (role == "client"):
         return []
-    return [f.stream_id for f in parse_h2_dump(cap.payload).frames if f.type == "HEADERS"]
+    return [f.stream_id for f in parse_h2_dump(cap.payload, lazy=True).frames if f.type == "HEADERS"]
 
 
 @dataclass(slots=True)

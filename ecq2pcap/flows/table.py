@@ -215,8 +215,7 @@ class ConnectionTable(Lifecycle):
 
     def _new(self, group: tuple, cap: Capture, tup: Tuple) -> ConnState:
         c = ConnState(group, tup, cap.pid, cap.comm, cap.fd, cap.module,
-                      normalizer=Normalizer(repair_http1=self.repair_http1,
-                                            max_head=self.limits.header_section_size))
+                      normalizer=Normalizer(repair_http1=self.repair_http1, limits=self.limits))
         c.client, c.server = (tup.src_ip, tup.src_port), (tup.dst_ip, tup.dst_port)
         self._by_key[(group, tup)] = c
         self._current[group] = c

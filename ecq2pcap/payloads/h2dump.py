@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 from .numbers import ascii_number
 
@@ -65,8 +66,9 @@ class DumpFrame:
     type: str  # Go's FrameType.String(): "DATA", "HEADERS", "SETTINGS", ..., "UNKNOWN_FRAME_TYPE_12"
     stream_id: int
     length: int | None = None  # the "Frame Length" line (payload length incl. padding)
-    headers: list[tuple[str, str]] | None = None  # HEADERS only: the decoded fields, in order
-    sensitive: set[int] = field(default_factory=set)  # indexes into `headers` printed "(sensitive)"
+    headers: list[tuple[str, str]] | None = None  # HEADERS only: the decoded fields, in order (a lazy parse: None)
+    sensitive: set[int] | frozenset[int] = frozenset()  # indexes into `headers` printed "(sensitive)"
+    span: tuple[int, int] | None = None  # HEADERS of a dump: where its field lines are (ParsedDump.field_lines)
     data: bytes | None = None  # DATA only; None for a gzip placeholder
     gzip_placeholder: bool = False  # DATA replaced by "Partial entity body with gzip encoding"
     hpack_failed: bool = False  # HEADERS: eCapture's HPACK decoder failed, fields unknown
@@ -89,6 +91,13 @@ class ParsedDump:
     merged: dict[int, bytes] = field(default_factory=dict)  # stream id → gunzipped body
     merged_truncated: set[int] = field(default_factory=set)  # merged bodies cut by the dump's end
     notes: list[str] = field(default_factory=list)
+    buf: bytes = b""  # the dump (a lazy parse's HEADERS frames read their fields from it when asked)
+
+    def field_lines(self, frame: DumpFrame, notes: list[str]) -> Iterator[tuple[str, str, bool]]:
+        """``(name, value, sensitive)`` of each field of a HEADERS ``frame`` of this dump, read from its lines
+        as they are asked for (problems to ``notes``): a dump of many or huge header blocks never becomes
+        millions of objects at once. Each call reads them again."""
+        return _field_lines(self.buf, frame, notes)
 
 
 def go_unquote(quoted: bytes) -> bytes:
@@ -165,10 +174,11 @@ def _at_boundary(buf: bytes, pos: int) -> bool:
 
 
 class _Parser:
-    def __init__(self, buf: bytes) -> None:
+    def __init__(self, buf: bytes, lazy: bool) -> None:
         self.buf = buf
         self.n = len(buf)
-        self.out = ParsedDump()
+        self.lazy = lazy
+        self.out = ParsedDump(buf=buf)
 
     # -- helpers -------------------------------------------------------------
 
@@ -248,35 +258,30 @@ class _Parser:
         return self._headers(frame, pos) if ftype == "HEADERS" else self._data(frame, pos)
 
     def _headers(self, frame: DumpFrame, pos: int) -> int:
+        """Find where the frame's field lines end (a block marker starts with an empty line; a field line
+        never holds a raw newline), what eCapture printed instead of fields, and whether the dump ends
+        inside the frame; read the fields unless the parse is lazy."""
         buf, n, notes = self.buf, self.n, self.out.notes
-        fields: list[tuple[str, str]] = []
-        frame.headers = fields
-        what = f"HEADERS of stream {frame.stream_id}"
-        while pos < n and buf[pos] != 0x0A:  # a block marker starts with "\n"
-            nl = buf.find(b"\n", pos)
-            if nl < 0:
-                line, pos = buf[pos:], n
-                frame.truncated = True
-                notes.append(f"dump truncated inside the {what}")
-            else:
-                line, pos = buf[pos:nl], nl + 1
-            if len(line) > MAX_FIELD_LINE:
-                notes.append(f"{what}: a header field line of {len(line):,} bytes (over {MAX_FIELD_LINE:,}) not read")
-            elif (m := _HEADER_LINE.match(line)) is not None:
-                if m[3]:
-                    frame.sensitive.add(len(fields))
-                fields.append((_unquote_text(m[1], notes, what), _unquote_text(m[2], notes, what)))
-            elif _HPACK_FAILED in line:
-                frame.hpack_failed = True
-            elif _CONTINUATION in line:
-                frame.continuation_unsupported = True
-            elif not frame.truncated:
-                notes.append(f"{what}: unexpected line {line[:60]!r}")
-        if pos >= n and not (fields or frame.hpack_failed or frame.continuation_unsupported
-                             or frame.truncated or frame.length == 0):
-            frame.truncated = True  # the dump ends right after the frame header
-            notes.append(f"dump truncated inside the {what}")
-        return pos
+        if pos < n and buf[pos] == 0x0A:
+            end = pos
+        else:
+            blank = buf.find(b"\n\n", pos)
+            end = blank + 1 if blank >= 0 else n
+        frame.span = (pos, end)
+        frame.hpack_failed = _printed(buf, pos, end, _HPACK_FAILED)
+        frame.continuation_unsupported = _printed(buf, pos, end, _CONTINUATION)
+        if end == n and (pos == n and frame.length != 0 or pos < n and buf[n - 1] != 0x0A):
+            frame.truncated = True  # (inside a field line, or right after the frame header)
+            notes.append(f"dump truncated inside the HEADERS of stream {frame.stream_id}")
+        if not self.lazy:
+            fields: list[tuple[str, str]] = []
+            sensitive: set[int] = set()
+            for name, value, secret in _field_lines(buf, frame, notes):
+                if secret:
+                    sensitive.add(len(fields))
+                fields.append((name, value))
+            frame.headers, frame.sensitive = fields, sensitive
+        return end
 
     def _data(self, frame: DumpFrame, pos: int) -> int:
         buf, n, notes = self.buf, self.n, self.out.notes
@@ -353,6 +358,34 @@ class _Parser:
         return end
 
 
-def parse_h2_dump(payload: bytes) -> ParsedDump:
-    """Parse one eCapture HTTP/2 text dump. Never raises; see :attr:`ParsedDump.notes`."""
-    return _Parser(bytes(payload)).run()
+def _printed(buf: bytes, pos: int, end: int, marker: bytes) -> bool:
+    """Whether a line of ``buf[pos:end]`` that is not a header field holds ``marker``."""
+    while (at := buf.find(marker, pos, end)) >= 0:
+        start = buf.rfind(b"\n", pos, at) + 1 or pos
+        stop = buf.find(b"\n", at, end)
+        stop = end if stop < 0 else stop
+        if _HEADER_LINE.match(buf[start:stop]) is None:
+            return True
+        pos = stop
+    return False
+
+
+def _field_lines(buf: bytes, frame: DumpFrame, notes: list[str]) -> Iterator[tuple[str, str, bool]]:
+    """See :meth:`ParsedDump.field_lines`."""
+    pos, end = frame.span or (0, 0)
+    what = f"HEADERS of stream {frame.stream_id}"
+    while pos < end:
+        nl = buf.find(b"\n", pos, end)
+        line, pos = (buf[pos:end], end) if nl < 0 else (buf[pos:nl], nl + 1)
+        if len(line) > MAX_FIELD_LINE:
+            notes.append(f"{what}: a header field line of {len(line):,} bytes (over {MAX_FIELD_LINE:,}) not read")
+        elif (m := _HEADER_LINE.match(line)) is not None:
+            yield _unquote_text(m[1], notes, what), _unquote_text(m[2], notes, what), bool(m[3])
+        elif nl >= 0 and _HPACK_FAILED not in line and _CONTINUATION not in line:
+            notes.append(f"{what}: unexpected line {line[:60]!r}")
+
+
+def parse_h2_dump(payload: bytes, *, lazy: bool = False) -> ParsedDump:
+    """Parse one eCapture HTTP/2 text dump. Never raises; see :attr:`ParsedDump.notes`. ``lazy``: HEADERS
+    frames are found, not read (``headers`` None: :meth:`ParsedDump.field_lines` reads them when asked)."""
+    return _Parser(bytes(payload), lazy).run()

@@ -105,3 +105,26 @@ def test_a_rendered_first_message_decides_the_protocol_as_its_wire_bytes_do(payl
     expected = (Protocol.HTTP2 if starts_h2_connection(direction, wire) else
                 Protocol.HTTP1 if starts_http1_message(wire) else Protocol.UNKNOWN)
     assert norm.protocol_of(PayloadForm.HTTP1_RENDERED, direction, wire) == expected
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_limit_that_bites_while_normalizing_is_a_warning_the_summary_counts(parallel):
+    """A rendered head over --max-header-size is left as eCapture rendered it: that was said in the packet
+    comment only, and a run writing only a pcapng ended with no 'limits reached' line."""
+    from ecq2pcap.flows.normalize import normalized
+    from ecq2pcap.limits import Limits
+    from ecq2pcap.model import Captured, ChunkInfo, Connection
+    from ecq2pcap.report import Report
+
+    report = Report()
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" + b"a: b\r\n" * 100 + b"\r\nhello"
+    c = cap(head, PayloadForm.HTTP1_RENDERED, 3)
+    conn = Connection(1, 1, "c", 3, ("10.0.0.1", 40000), ("10.0.0.2", 80))
+    info = ChunkInfo.of(c, ())
+    limits = Limits(header_section_size=256)
+    if parallel:
+        [chunk] = Normalizing(limits=limits, report=report).take(Captured(conn, Direction.S2C, 1, head, info))
+    else:
+        [chunk] = normalized(Normalizer(limits=limits), conn, Direction.S2C, 1, head, info, report)
+    assert chunk.wire == head and any("--max-header-size" in n for n in chunk.info.notes)
+    assert dict(report.limits) == {"--max-header-size": 1}

@@ -12,6 +12,7 @@ from hyperframe.frame import HeadersFrame, SettingsFrame
 from ecq2pcap.model import Direction
 from ecq2pcap.payloads.h2 import H2PassiveDecoder
 from tests.limits.support import RSS_BUDGET_MB, Dump, convert_measured, load_har
+from tests.support.pcapng import epbs
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -97,3 +98,62 @@ def test_a_rendered_head_of_millions_of_fields_stays_within_the_memory_budget(tm
     assert code == 0, err
     assert peak_mb < RSS_BUDGET_MB
     assert "--max-header-size" in err.split("limits reached:")[1]
+
+
+def _h2_dump_events(request_dump: bytes, response_dump: bytes) -> str:
+    """Two v1.4 events of one connection: an HTTP/2 request dump (type 2) and a response dump (type 4)."""
+    tup = "10.0.0.1:40000-10.0.0.2:443"
+
+    def event(dt: int, ectype: int, payload: bytes) -> str:
+        return json.dumps({"log_type": 2, "payload": {
+            "timestamp": 1795800001, "uuid": f"5_5_curl_5_{dt}_{tup}", "src_ip": "10.0.0.1", "src_port": 40000,
+            "dst_ip": "10.0.0.2", "dst_port": 443, "pid": 5, "pname": "curl", "type": ectype, "length": 0,
+            "payload_base64": base64.b64encode(payload).decode()}})
+
+    return event(1, 2, request_dump) + "\n" + event(0, 4, response_dump) + "\n"
+
+
+def _dump_headers(sid: int, fields: list[tuple[bytes, bytes]]) -> bytes:
+    return (b"\nFrame Type\t=>\tHEADERS\nFrame StreamID\t=>\t%d\nFrame Length\t=>\t50\n" % sid
+            + b"".join(b'header field "%s" = "%s"\n' % f for f in fields))
+
+
+REQUEST = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"https"), (b":authority", b"a.example")]
+
+
+def test_an_http2_dump_of_a_million_fields_stays_within_the_memory_budget(tmp_path):
+    """eCapture prints whatever header block a peer sent: one HEADERS frame of a million fields (30 MB, under
+    the 32 MiB message limit) became a million field objects, then a million tuples to encode: 336 MB. The
+    fields are now read and encoded a batch at a time: the pcapng keeps the whole block, the HAR refuses it
+    at --max-header-list as before."""
+    dump = tmp_path / "in.jsonl"
+    dump.write_text(_h2_dump_events(_dump_headers(1, REQUEST + [(b"x", b"y")] * 1_000_000),
+                                    _dump_headers(1, [(b":status", b"200")])))
+    pcapng, har = tmp_path / "o.pcapng", tmp_path / "o.har"
+    code, peak_mb, err = convert_measured("convert", str(dump), "-w", str(pcapng), "--har", str(har))
+    assert code == 0, err
+    assert peak_mb < RSS_BUDGET_MB
+    assert "--max-header-list" in err.split("limits reached:")[1]
+    assert sum(len(packet) for _, packet, _ in epbs(pcapng)) > 4_000_000  # (each field 4 bytes in the block)
+    [entry] = load_har(har)
+    assert entry["response"]["status"] == 200
+    assert "header list over 1048576 bytes not decoded (limit: --max-header-list)" in entry["_error"]
+
+
+def test_an_http2_dump_of_many_streams_stays_within_the_memory_budget(tmp_path):
+    """120,000 HEADERS frames in one 31 MB dump: every frame's fields, then every stream's HAR objects at once
+    (the chunk fed whole), with all streams open: 365 MB. Now the fields are read a frame at a time, a huge
+    chunk goes to the HAR's decoder in pieces, and before one more stream opens past the connection's buffer
+    (each open stream counted as 2 KiB) the one open longest ends there, saying so."""
+    dump = tmp_path / "in.jsonl"
+    dump.write_text(_h2_dump_events(b"".join(_dump_headers(2 * i + 1, REQUEST) for i in range(120_000)),
+                                    _dump_headers(1, [(b":status", b"200")])))
+    har = tmp_path / "o.har"
+    code, peak_mb, err = convert_measured("convert", str(dump), "--har", str(har))
+    assert code == 0, err
+    assert peak_mb < RSS_BUDGET_MB
+    assert "--max-connection-buffer" in err.split("limits reached:")[1]
+    entries = load_har(har)
+    assert len(entries) == 120_000
+    early = [e for e in entries if "ended early: 32768 streams open at once" in e.get("_error", "")]
+    assert len(early) == 120_000 - 32_768

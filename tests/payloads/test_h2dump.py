@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ecq2pcap.model import Direction
 from ecq2pcap.payloads import h2dump
+from ecq2pcap.payloads.h2 import H2Reencoder
 from ecq2pcap.payloads.h2dump import MAX_FIELD_LINE, go_unquote, parse_h2_dump
 
 # ---------------------------------------------------------------------------
@@ -419,3 +421,49 @@ def test_a_header_field_line_over_a_mebibyte_is_not_read():
     assert parsed.frames[0].headers == [(":status", "200")]
     assert any(f"(over {MAX_FIELD_LINE:,}) not read" in n for n in parsed.notes)
     assert peak < 4 * len(dump)  # (the line's slices, not a regex state per byte)
+
+
+def _lazy_and_eager(dump: bytes):
+    eager, lazy = parse_h2_dump(dump), parse_h2_dump(dump, lazy=True)
+    frame = lambda f: (f.type, f.stream_id, f.length, f.data, f.truncated,  # noqa: E731
+                       f.hpack_failed, f.continuation_unsupported, f.gzip_placeholder)
+    assert [frame(f) for f in lazy.frames] == [frame(f) for f in eager.frames]
+    notes = list(lazy.notes)
+    for e, lz in zip(eager.frames, lazy.frames):
+        if e.type == "HEADERS" and lz.headers is None:
+            read = list(lazy.field_lines(lz, notes))
+            assert [(k, v) for k, v, _ in read] == e.headers
+            assert {i for i, (_, _, secret) in enumerate(read) if secret} == e.sensitive
+    assert sorted(notes) == sorted(eager.notes)
+    a, b = H2Reencoder(), H2Reencoder()
+    for direction in (Direction.C2S, Direction.S2C):
+        x, y = a.encode(direction, eager), b.encode(direction, lazy)
+        assert (x.preface, x.wire, sorted(x.notes)) == (y.preface, y.wire, sorted(y.notes))
+
+
+def test_a_lazy_parse_reads_and_reencodes_what_an_eager_one_does():
+    """Dumps are parsed lazily in a conversion (a HEADERS frame's fields read only while it is encoded, so a
+    dump of many or huge header blocks never becomes millions of objects): the same frames, fields, notes and
+    wire bytes as the eager parse, on every cut of a dump and on random pieces."""
+    import random
+    full = (frame_head("SETTINGS", 0) + headers_block(1, [(":status", "200"), ("content-encoding", "gzip"),
+                                                          ("content-length", "99")])
+            + gzip_placeholder_block(1) + headers_block(3, [(":status", "200"), ("x", 'q"\\')], sensitive={1})
+            + data_block(3, b"0123456789\n" * 3) + data_block(3, b"") + merged_block(1, b"decoded body"))
+    for cut in range(len(full) + 1):
+        _lazy_and_eager(full[:cut])
+    rng = random.Random(11)
+    pieces = [frame_head("DATA", 1, 5), frame_head("HEADERS", 3), b"Frame Length\t=>\t", b"header field ",
+              b'"', b"\\", b"\n", b'header field "a" = "b"\n', b"Incorrect HPACK context\n", b"12", b"\xff"]
+    for _ in range(2000):
+        _lazy_and_eager(b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))))
+
+
+def test_a_field_whose_value_holds_a_marker_is_a_field():
+    """What eCapture prints instead of fields is told from a field whose value holds the same words."""
+    dump = headers_block(1, [(":status", "200"), ("x", "Incorrect HPACK context, Please use PCAP mode")])
+    for lazy in (False, True):
+        [frame] = parse_h2_dump(dump, lazy=lazy).frames
+        assert not frame.hpack_failed and not frame.continuation_unsupported
+    failed = frame_head("HEADERS", 1, 10) + b"[http2 response] Incorrect HPACK context, Please use PCAP mode\n"
+    assert parse_h2_dump(failed, lazy=True).frames[0].hpack_failed

@@ -58,6 +58,7 @@ only inside the current dump):
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -110,6 +111,26 @@ class _Stream:
 
 def _content_length(value: str | None) -> int | None:
     return ascii_number(value.strip()) if value is not None else None
+
+
+_READ_NAMES = frozenset({":status", ":method", "content-length"})  # what the END_STREAM rule reads
+_ENCODE_BATCH = 1024  # fields encoded at a time
+
+
+def _fields(f: DumpFrame, parsed: ParsedDump, notes: list[str]) -> Iterable[tuple[str, str, bool]]:
+    """``(name, value, sensitive)`` of a HEADERS frame: from its list, or read from the dump (a lazy parse)."""
+    if f.headers is None:
+        return parsed.field_lines(f, notes)
+    return [(k, v, idx in f.sensitive) for idx, (k, v) in enumerate(f.headers)]
+
+
+def _body_change(f: DumpFrame, parsed: ParsedDump, size: int) -> str:
+    """What a merged body (``size``: its length, -1 when cut) changes in its stream's fields, said."""
+    change = "content-encoding: gzip dropped"
+    for k, v, _ in _fields(f, parsed, []):
+        if k == "content-length":
+            change += ", content-length dropped" if size < 0 else f", content-length {v} → {size}"
+    return change
 
 
 class H2Reencoder:
@@ -240,17 +261,20 @@ class H2Reencoder:
             why = "eCapture could not decode HPACK" if f.hpack_failed else \
                 "eCapture does not decode HEADERS continued in CONTINUATION frames"
             notes.append(f"stream {sid}: HEADERS lost ({why})")
+            for _ in _fields(f, parsed, notes):  # (what else its lines hold is said all the same)
+                pass
             return b""
-        fields = list(f.headers or ())
-        sensitive = set(f.sensitive)
-        if sid in gzipped and sid in parsed.merged and any(k == "content-encoding" and v == "gzip" for k, v in fields):
-            fields, sensitive = self._decoded_body_fields(sid, fields, sensitive, parsed, notes)
+        size: int | None = None  # a merged (gunzipped) body's size, -1 when cut: the fields say so
+        if sid in gzipped and sid in parsed.merged and any(
+                k == "content-encoding" and v == "gzip" for k, v, _ in _fields(f, parsed, [])):
+            size = -1 if sid in parsed.merged_truncated else len(parsed.merged[sid])
+            notes.append(f"stream {sid}: body is eCapture's gunzipped copy ({_body_change(f, parsed, size)})")
+        block, values, kept = self._encode_block(direction, _fields(f, parsed, notes), size)
         if f.truncated:
-            notes.append(f"stream {sid}: HEADERS cut by the end of the dump ({len(fields)} field(s) kept)")
+            notes.append(f"stream {sid}: HEADERS cut by the end of the dump ({kept} field(s) kept)")
 
         st = self._stream(direction, sid)
         was_ended = st.ended
-        values = dict(reversed(fields))  # first value of each name
         if f.end_stream is not None:
             end = f.end_stream
             if not st.headers_done and not values.get(":status", "").startswith("1"):
@@ -275,38 +299,36 @@ class H2Reencoder:
         if was_ended:
             self._after_end(st, sid, notes)
         st.ended = st.ended or end
-        return self._header_frames(sid, self._encode_block(direction, fields, sensitive), end)
+        return self._header_frames(sid, block, end)
 
-    @staticmethod
-    def _decoded_body_fields(sid: int, fields: list[tuple[str, str]], sensitive: set[int],
-                             parsed: ParsedDump, notes: list[str]) -> tuple[list[tuple[str, str]], set[int]]:
-        """Drop ``content-encoding: gzip`` and fix ``content-length`` for a merged body."""
-        truncated = sid in parsed.merged_truncated
-        size = len(parsed.merged[sid])
-        kept: list[tuple[str, str]] = []
-        kept_sensitive: set[int] = set()
-        change = "content-encoding: gzip dropped"
-        for idx, (k, v) in enumerate(fields):
-            if k == "content-encoding" and v == "gzip":
-                continue
-            if k == "content-length":
-                if truncated:
-                    change += ", content-length dropped"
+    def _encode_block(self, direction: Direction, fields: Iterable[tuple[str, str, bool]],
+                      body_size: int | None) -> tuple[bytes, dict[str, str], int]:
+        """``(header block, first values of the names the END_STREAM rule reads, fields kept)``. The fields are
+        encoded :data:`_ENCODE_BATCH` at a time (the encoder's table is the same whichever way a list is cut),
+        so a block of a million fields holds its bytes, not a million objects. With ``body_size`` (a merged
+        body's, -1 when cut) ``content-encoding: gzip`` is dropped and ``content-length`` set to it (or dropped)."""
+        encode = self._encoders[direction].encode
+        block = bytearray()
+        values: dict[str, str] = {}
+        batch: list = []
+        kept = 0
+        for k, v, secret in fields:
+            if body_size is not None:
+                if k == "content-encoding" and v == "gzip" or k == "content-length" and body_size < 0:
                     continue
-                v = str(size)
-                change += f", content-length {fields[idx][1]} → {size}"
-            if idx in sensitive:
-                kept_sensitive.add(len(kept))
-            kept.append((k, v))
-        notes.append(f"stream {sid}: body is eCapture's gunzipped copy ({change})")
-        return kept, kept_sensitive
-
-    def _encode_block(self, direction: Direction, fields: list[tuple[str, str]], sensitive: set[int]) -> bytes:
-        items = []
-        for idx, (k, v) in enumerate(fields):
+                if k == "content-length":
+                    v = str(body_size)
+            if k in _READ_NAMES and k not in values:
+                values[k] = v
             kb, vb = k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")
-            items.append(hpack.NeverIndexedHeaderTuple(kb, vb) if idx in sensitive else (kb, vb))
-        return self._encoders[direction].encode(items, huffman=False)  # (plain literals: see the module doc)
+            batch.append(hpack.NeverIndexedHeaderTuple(kb, vb) if secret else (kb, vb))
+            kept += 1
+            if len(batch) == _ENCODE_BATCH:
+                block += encode(batch, huffman=False)  # (plain literals: see the module doc)
+                batch.clear()
+        if batch or not block:
+            block += encode(batch, huffman=False)
+        return bytes(block), values, kept
 
     @staticmethod
     def _header_frames(sid: int, block: bytes, end_stream: bool) -> bytes:
@@ -352,9 +374,10 @@ class H2Reencoder:
         except hpack.HPACKError:
             df.hpack_failed = True
             return
-        df.headers = []
+        headers: list[tuple[str, str]] = []
+        sensitive: set[int] = set()
         for item in decoded:  # raw=True: (Never)IndexedHeaderTuple of bytes
             if not getattr(item, "indexable", True):
-                df.sensitive.add(len(df.headers))
-            df.headers.append((item[0].decode("utf-8", "surrogateescape"),
-                               item[1].decode("utf-8", "surrogateescape")))
+                sensitive.add(len(headers))
+            headers.append((item[0].decode("utf-8", "surrogateescape"), item[1].decode("utf-8", "surrogateescape")))
+        df.headers, df.sensitive = headers, sensitive
