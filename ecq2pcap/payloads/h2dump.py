@@ -49,6 +49,7 @@ _MERGED_LENGTH_LINE = b"Merged Data Frame, Final Length\t=>\t"
 _HPACK_FAILED = b"Incorrect HPACK context"
 _CONTINUATION = b"Not Supported HEADERS Frame with CONTINUATION frames"
 _MAX_PADDING = 256  # pad-length octet + up to 255 bytes of padding
+FIELD_BATCH = 1024  # a lazy parse's fields are read this many at a time
 MAX_FIELD_LINE = 1 << 20  # a longer header field line is not read: the regex keeps a state per escape (~55 bytes
 # a byte: an 8 MB line of escapes took 443 MB); a field that long is over any header list limit anyway
 
@@ -93,10 +94,10 @@ class ParsedDump:
     notes: list[str] = field(default_factory=list)
     buf: bytes = b""  # the dump (a lazy parse's HEADERS frames read their fields from it when asked)
 
-    def field_lines(self, frame: DumpFrame, notes: list[str]) -> Iterator[tuple[str, str, bool]]:
-        """``(name, value, sensitive)`` of each field of a HEADERS ``frame`` of this dump, read from its lines
-        as they are asked for (problems to ``notes``): a dump of many or huge header blocks never becomes
-        millions of objects at once. Each call reads them again."""
+    def field_lines(self, frame: DumpFrame, notes: list[str]) -> Iterator[list[tuple[str, str, bool]]]:
+        """``(name, value, sensitive)`` of the fields of a HEADERS ``frame`` of this dump, read from its lines
+        as they are asked for, :data:`FIELD_BATCH` at a time (problems to ``notes``): a dump of many or huge
+        header blocks never becomes millions of objects at once. Each call reads them again."""
         return _field_lines(self.buf, frame, notes)
 
 
@@ -276,10 +277,11 @@ class _Parser:
         if not self.lazy:
             fields: list[tuple[str, str]] = []
             sensitive: set[int] = set()
-            for name, value, secret in _field_lines(buf, frame, notes):
-                if secret:
-                    sensitive.add(len(fields))
-                fields.append((name, value))
+            for batch in _field_lines(buf, frame, notes):
+                for name, value, secret in batch:
+                    if secret:
+                        sensitive.add(len(fields))
+                    fields.append((name, value))
             frame.headers, frame.sensitive = fields, sensitive
         return end
 
@@ -370,19 +372,25 @@ def _printed(buf: bytes, pos: int, end: int, marker: bytes) -> bool:
     return False
 
 
-def _field_lines(buf: bytes, frame: DumpFrame, notes: list[str]) -> Iterator[tuple[str, str, bool]]:
+def _field_lines(buf: bytes, frame: DumpFrame, notes: list[str]) -> Iterator[list[tuple[str, str, bool]]]:
     """See :meth:`ParsedDump.field_lines`."""
     pos, end = frame.span or (0, 0)
     what = f"HEADERS of stream {frame.stream_id}"
+    batch: list[tuple[str, str, bool]] = []
     while pos < end:
         nl = buf.find(b"\n", pos, end)
         line, pos = (buf[pos:end], end) if nl < 0 else (buf[pos:nl], nl + 1)
         if len(line) > MAX_FIELD_LINE:
             notes.append(f"{what}: a header field line of {len(line):,} bytes (over {MAX_FIELD_LINE:,}) not read")
         elif (m := _HEADER_LINE.match(line)) is not None:
-            yield _unquote_text(m[1], notes, what), _unquote_text(m[2], notes, what), bool(m[3])
+            batch.append((_unquote_text(m[1], notes, what), _unquote_text(m[2], notes, what), bool(m[3])))
+            if len(batch) == FIELD_BATCH:
+                yield batch
+                batch = []
         elif nl >= 0 and _HPACK_FAILED not in line and _CONTINUATION not in line:
             notes.append(f"{what}: unexpected line {line[:60]!r}")
+    if batch:
+        yield batch
 
 
 def parse_h2_dump(payload: bytes, *, lazy: bool = False) -> ParsedDump:

@@ -431,7 +431,7 @@ def _lazy_and_eager(dump: bytes):
     notes = list(lazy.notes)
     for e, lz in zip(eager.frames, lazy.frames):
         if e.type == "HEADERS" and lz.headers is None:
-            read = list(lazy.field_lines(lz, notes))
+            read = [field for batch in lazy.field_lines(lz, notes) for field in batch]
             assert [(k, v) for k, v, _ in read] == e.headers
             assert {i for i, (_, _, secret) in enumerate(read) if secret} == e.sensitive
     assert sorted(notes) == sorted(eager.notes)
@@ -452,6 +452,7 @@ def test_a_lazy_parse_reads_and_reencodes_what_an_eager_one_does():
             + data_block(3, b"0123456789\n" * 3) + data_block(3, b"") + merged_block(1, b"decoded body"))
     for cut in range(len(full) + 1):
         _lazy_and_eager(full[:cut])
+    _lazy_and_eager(headers_block(1, [(f"x-{i}", "v") for i in range(3000)], sensitive={5, 1500}))  # 3 batches
     rng = random.Random(11)
     pieces = [frame_head("DATA", 1, 5), frame_head("HEADERS", 3), b"Frame Length\t=>\t", b"header field ",
               b'"', b"\\", b"\n", b'header field "a" = "b"\n', b"Incorrect HPACK context\n", b"12", b"\xff"]

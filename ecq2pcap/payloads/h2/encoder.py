@@ -114,22 +114,23 @@ def _content_length(value: str | None) -> int | None:
 
 
 _READ_NAMES = frozenset({":status", ":method", "content-length"})  # what the END_STREAM rule reads
-_ENCODE_BATCH = 1024  # fields encoded at a time
 
 
-def _fields(f: DumpFrame, parsed: ParsedDump, notes: list[str]) -> Iterable[tuple[str, str, bool]]:
-    """``(name, value, sensitive)`` of a HEADERS frame: from its list, or read from the dump (a lazy parse)."""
+def _fields(f: DumpFrame, parsed: ParsedDump, notes: list[str]) -> Iterable[list[tuple[str, str, bool]]]:
+    """``(name, value, sensitive)`` of a HEADERS frame's fields, in batches: from its list, or read from the
+    dump (a lazy parse)."""
     if f.headers is None:
         return parsed.field_lines(f, notes)
-    return [(k, v, idx in f.sensitive) for idx, (k, v) in enumerate(f.headers)]
+    return [[(k, v, idx in f.sensitive) for idx, (k, v) in enumerate(f.headers)]]
 
 
 def _body_change(f: DumpFrame, parsed: ParsedDump, size: int) -> str:
     """What a merged body (``size``: its length, -1 when cut) changes in its stream's fields, said."""
     change = "content-encoding: gzip dropped"
-    for k, v, _ in _fields(f, parsed, []):
-        if k == "content-length":
-            change += ", content-length dropped" if size < 0 else f", content-length {v} → {size}"
+    for batch in _fields(f, parsed, []):
+        for k, v, _ in batch:
+            if k == "content-length":
+                change += ", content-length dropped" if size < 0 else f", content-length {v} → {size}"
     return change
 
 
@@ -266,7 +267,7 @@ class H2Reencoder:
             return b""
         size: int | None = None  # a merged (gunzipped) body's size, -1 when cut: the fields say so
         if sid in gzipped and sid in parsed.merged and any(
-                k == "content-encoding" and v == "gzip" for k, v, _ in _fields(f, parsed, [])):
+                k == "content-encoding" and v == "gzip" for batch in _fields(f, parsed, []) for k, v, _ in batch):
             size = -1 if sid in parsed.merged_truncated else len(parsed.merged[sid])
             notes.append(f"stream {sid}: body is eCapture's gunzipped copy ({_body_change(f, parsed, size)})")
         block, values, kept = self._encode_block(direction, _fields(f, parsed, notes), size)
@@ -301,34 +302,33 @@ class H2Reencoder:
         st.ended = st.ended or end
         return self._header_frames(sid, block, end)
 
-    def _encode_block(self, direction: Direction, fields: Iterable[tuple[str, str, bool]],
+    def _encode_block(self, direction: Direction, batches: Iterable[list[tuple[str, str, bool]]],
                       body_size: int | None) -> tuple[bytes, dict[str, str], int]:
         """``(header block, first values of the names the END_STREAM rule reads, fields kept)``. The fields are
-        encoded :data:`_ENCODE_BATCH` at a time (the encoder's table is the same whichever way a list is cut),
-        so a block of a million fields holds its bytes, not a million objects. With ``body_size`` (a merged
-        body's, -1 when cut) ``content-encoding: gzip`` is dropped and ``content-length`` set to it (or dropped)."""
+        encoded a batch at a time (the encoder's table is the same whichever way a list is cut), so a block
+        of a million fields holds its bytes, not a million objects. With ``body_size`` (a merged body's, -1
+        when cut) ``content-encoding: gzip`` is dropped and ``content-length`` set to it (or dropped)."""
         encode = self._encoders[direction].encode
-        block = bytearray()
+        pieces = []
         values: dict[str, str] = {}
-        batch: list = []
         kept = 0
-        for k, v, secret in fields:
-            if body_size is not None:
-                if k == "content-encoding" and v == "gzip" or k == "content-length" and body_size < 0:
-                    continue
-                if k == "content-length":
-                    v = str(body_size)
-            if k in _READ_NAMES and k not in values:
-                values[k] = v
-            kb, vb = k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")
-            batch.append(hpack.NeverIndexedHeaderTuple(kb, vb) if secret else (kb, vb))
-            kept += 1
-            if len(batch) == _ENCODE_BATCH:
-                block += encode(batch, huffman=False)  # (plain literals: see the module doc)
-                batch.clear()
-        if batch or not block:
-            block += encode(batch, huffman=False)
-        return bytes(block), values, kept
+        for batch in batches:
+            items = []
+            for k, v, secret in batch:
+                if body_size is not None:
+                    if k == "content-encoding" and v == "gzip" or k == "content-length" and body_size < 0:
+                        continue
+                    if k == "content-length":
+                        v = str(body_size)
+                if k in _READ_NAMES and k not in values:
+                    values[k] = v
+                kb, vb = k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")
+                items.append(hpack.NeverIndexedHeaderTuple(kb, vb) if secret else (kb, vb))
+            kept += len(items)
+            pieces.append(encode(items, huffman=False))  # (plain literals: see the module doc)
+        if not pieces:
+            pieces.append(encode([], huffman=False))
+        return b"".join(pieces), values, kept
 
     @staticmethod
     def _header_frames(sid: int, block: bytes, end_stream: bool) -> bytes:
