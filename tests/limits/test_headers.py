@@ -78,21 +78,22 @@ def test_header_limits_from_the_command_line(tmp_path):
     assert all(f in hits for f in ("--max-hpack-table", "--max-header-line", "--max-header-list"))
 
 
+def _event(dt: int, ectype: int, payload: bytes) -> str:
+    """One v1.4 event line of curl's connection 10.0.0.1:40000 → 10.0.0.2:443 (``dt``: 1 write, 0 read)."""
+    tup = "10.0.0.1:40000-10.0.0.2:443"
+    return json.dumps({"log_type": 2, "payload": {
+        "timestamp": 1795800001, "uuid": f"5_5_curl_5_{dt}_{tup}", "src_ip": "10.0.0.1", "src_port": 40000,
+        "dst_ip": "10.0.0.2", "dst_port": 443, "pid": 5, "pname": "curl", "type": ectype, "length": 0,
+        "payload_base64": base64.b64encode(payload).decode()}})
+
+
 def test_a_rendered_head_of_millions_of_fields_stays_within_the_memory_budget(tmp_path):
     """eCapture renders whatever head a peer sent: 5.9 million empty fields in a 23 MB head (under the 32 MiB
     message limit) took the HTTP/1 framing repair to 820 MB, a run to 976 MB. A head over --max-header-size is
     left as rendered and says so; the HAR skips it as before."""
-    tup = "10.0.0.1:40000-10.0.0.2:443"
-
-    def event(dt: int, ectype: int, payload: bytes) -> str:
-        return json.dumps({"log_type": 2, "payload": {
-            "timestamp": 1795800001, "uuid": f"5_5_curl_5_{dt}_{tup}", "src_ip": "10.0.0.1", "src_port": 40000,
-            "dst_ip": "10.0.0.2", "dst_port": 443, "pid": 5, "pname": "curl", "type": ectype, "length": 0,
-            "payload_base64": base64.b64encode(payload).decode()}})
-
     head = b"HTTP/1.1 200 OK\r\n" + b"a:\r\n" * 5_000_000 + b"\r\n"
     dump = tmp_path / "in.jsonl"
-    dump.write_text(event(1, 1, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") + "\n" + event(0, 3, head + b"ok") + "\n")
+    dump.write_text(_event(1, 1, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") + "\n" + _event(0, 3, head + b"ok") + "\n")
     code, peak_mb, err = convert_measured("convert", str(dump), "-w", str(tmp_path / "o.pcapng"),
                                           "--har", str(tmp_path / "o.har"))
     assert code == 0, err
@@ -102,15 +103,7 @@ def test_a_rendered_head_of_millions_of_fields_stays_within_the_memory_budget(tm
 
 def _h2_dump_events(request_dump: bytes, response_dump: bytes) -> str:
     """Two v1.4 events of one connection: an HTTP/2 request dump (type 2) and a response dump (type 4)."""
-    tup = "10.0.0.1:40000-10.0.0.2:443"
-
-    def event(dt: int, ectype: int, payload: bytes) -> str:
-        return json.dumps({"log_type": 2, "payload": {
-            "timestamp": 1795800001, "uuid": f"5_5_curl_5_{dt}_{tup}", "src_ip": "10.0.0.1", "src_port": 40000,
-            "dst_ip": "10.0.0.2", "dst_port": 443, "pid": 5, "pname": "curl", "type": ectype, "length": 0,
-            "payload_base64": base64.b64encode(payload).decode()}})
-
-    return event(1, 2, request_dump) + "\n" + event(0, 4, response_dump) + "\n"
+    return _event(1, 2, request_dump) + "\n" + _event(0, 4, response_dump) + "\n"
 
 
 def _dump_headers(sid: int, fields: list[tuple[bytes, bytes]]) -> bytes:

@@ -31,6 +31,7 @@ Design:
 from __future__ import annotations
 
 import struct
+from itertools import islice
 from typing import Any
 
 from hyperframe.exceptions import HyperframeError
@@ -58,6 +59,7 @@ _C2S, _S2C = Direction.C2S, Direction.S2C
 _UNKNOWN_START_TABLE = 1 << 16  # table assumed when the start was not captured (≥ common real ones: Chrome's 64 KiB)
 _NO_LIMIT = 1 << 32
 _DEFAULT_MAX_BODY = 64 << 20
+DONE_KEPT = 1 << 16  # ended streams remembered, to say that a frame comes after its stream's end
 OPEN_STREAM_COST = 2048  # what an open stream's state holds (its records, headers, bodies aside), counted as buffer
 
 
@@ -88,7 +90,7 @@ class H2PassiveDecoder:
         self._dead = [False, False]
         self._block: list[_Block | None] = [None, None]
         self._open: dict[int, _Open] = {}
-        self._done: set[int] = set()
+        self._done: dict[int, None] = {}  # streams ended, oldest first (the latest DONE_KEPT: see _finish)
         self._out: list[H2Stream] = []
         self._closed = False
 
@@ -400,5 +402,8 @@ class H2PassiveDecoder:
         rec = st.rec
         rec.request_body = bytes(st.bodies[_C2S])
         rec.response_body = bytes(st.bodies[_S2C])
-        self._done.add(sid)
+        self._done[sid] = None
+        if len(self._done) > DONE_KEPT:  # (a connection of millions of streams: the older half forgotten; a
+            for old in list(islice(self._done, DONE_KEPT // 2)):  # frame on one then opens a stream again)
+                del self._done[old]
         self._out.append(rec)

@@ -113,6 +113,7 @@ def _content_length(value: str | None) -> int | None:
     return ascii_number(value.strip()) if value is not None else None
 
 
+STREAM_STATES = 1 << 16  # streams whose state a connection keeps before it forgets the ended ones
 _READ_NAMES = frozenset({":status", ":method", "content-length"})  # what the END_STREAM rule reads
 
 
@@ -148,6 +149,7 @@ class H2Reencoder:
         self._preface_done = False
         self._streams: dict[tuple[Direction, int], _Stream] = {}
         self._methods: dict[int, str] = {}  # request method per stream id
+        self._forget_at = STREAM_STATES  # (see _forget_ended)
 
     # -- preface ---------------------------------------------------------------
 
@@ -203,8 +205,20 @@ class H2Reencoder:
         key = (direction, stream_id)
         st = self._streams.get(key)
         if st is None:
+            if len(self._streams) >= self._forget_at:
+                self._forget_ended()
             st = self._streams[key] = _Stream()
         return st
+
+    def _forget_ended(self) -> None:
+        """A connection lives for days and carries millions of streams (a gRPC channel): the state of the
+        streams already ended is forgotten once :data:`STREAM_STATES` are kept (and the methods of all but
+        the latest requests). A frame that comes later on a forgotten stream, already anomalous, is then
+        read as a new stream's rather than noted as one after its end."""
+        self._streams = {key: st for key, st in self._streams.items() if not st.ended}
+        self._forget_at = max(STREAM_STATES, 2 * len(self._streams))
+        if len(self._methods) > STREAM_STATES:
+            self._methods = dict(list(self._methods.items())[-STREAM_STATES // 2:])
 
     def _after_end(self, st: _Stream, stream_id: int, notes: list[str]) -> None:
         if not st.warned:

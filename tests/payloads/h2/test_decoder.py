@@ -648,3 +648,21 @@ def test_before_one_more_stream_opens_past_the_buffer_the_one_open_longest_ends(
     assert dec.errors == ["c2s: frame on stream 1 after it ended (ignored)"]
     rest = dec.close(3)
     assert [s.stream_id for s in rest] == list(range(5, 24, 2)) and not any(s.errors for s in rest)
+
+
+def test_a_connection_of_many_streams_remembers_a_bounded_number_of_ended_ones(monkeypatch):
+    """Every ended stream's id was kept for the connection's life, to say that a frame came after its end."""
+    from ecq2pcap.payloads.h2 import decoder
+    monkeypatch.setattr(decoder, "DONE_KEPT", 100)
+    enc, srv = hpack.Encoder(), hpack.Encoder()
+    dec = H2PassiveDecoder()
+    dec.feed(C2S, PREFACE + SettingsFrame(0).serialize(), 1)
+    done = 0
+    for sid in range(1, 1001, 2):
+        dec.feed(C2S, HeadersFrame(sid, data=enc.encode(req("/")), flags={"END_HEADERS", "END_STREAM"}).serialize(), 2)
+        done += len(dec.feed(S2C, HeadersFrame(sid, data=srv.encode(resp(204)),
+                                               flags={"END_HEADERS", "END_STREAM"}).serialize(), 3))
+        assert len(dec._done) <= 100
+    assert done == 500
+    dec.feed(C2S, DataFrame(999, data=b"late").serialize(), 4)  # a recent one: still known to have ended
+    assert dec.errors == ["c2s: frame on stream 999 after it ended (ignored)"]

@@ -468,3 +468,22 @@ def h2_data(frames, srcport: str, sid: int) -> bytes:
         if f.first("tcp.srcport") == srcport:
             out += b"".join(bytes.fromhex(d) for s, d in zip(data_sids, f["http2.data.data"]) if s == sid)
     return out
+
+
+def test_a_connection_of_many_streams_keeps_a_bounded_state(monkeypatch):
+    """A connection lives for days with millions of streams (a gRPC channel): the re-encoder kept every
+    stream's state and every request's method (~0.5 KB a stream, for the connection's life). Ended streams
+    are forgotten past a bound; open ones are kept, and what their END_STREAM rule reads still holds."""
+    from ecq2pcap.payloads.h2 import encoder
+    monkeypatch.setattr(encoder, "STREAM_STATES", 100)
+    enc = H2Reencoder()
+    enc.encode(Direction.C2S, parse_h2_dump(headers_block(1, [(":method", "POST"), (":path", "/open")])))
+    for sid in range(3, 2001, 2):  # each request and its answer, a whole exchange each
+        enc.encode(Direction.C2S, parse_h2_dump(headers_block(sid, [(":method", "HEAD"), (":path", "/")])))
+        wire = enc.encode(Direction.S2C, parse_h2_dump(headers_block(sid, [(":status", "200"),
+                                                                          ("content-length", "9")]))).wire
+        assert wire[4] & 0x1, sid  # END_STREAM: an answer to a HEAD has no body, its method still known
+        assert len(enc._streams) <= 2 * 100 + 2 and len(enc._methods) <= 2 * 100
+    assert (Direction.C2S, 1) in enc._streams  # (still open: a POST without its body yet)
+    tail = enc.encode(Direction.C2S, parse_h2_dump(data_block(1, b"body"))).wire
+    assert tail.endswith(b"body") and not tail[4] & 0x1  # its state kept: no content-length, not ended
