@@ -147,6 +147,9 @@ def test_an_http2_dump_of_many_streams_stays_within_the_memory_budget(tmp_path):
     assert peak_mb < RSS_BUDGET_MB
     assert "--max-connection-buffer" in err.split("limits reached:")[1]
     entries = load_har(har)
-    assert len(entries) == 120_000
+    # stream 1's answer came long after its stream ended early and was forgotten (past 65,536 ended streams a
+    # connection forgets the older half): its own entry, not dropped (and one more stream made room for it)
+    assert len(entries) == 120_001
     early = [e for e in entries if "ended early: 32768 streams open at once" in e.get("_error", "")]
-    assert len(early) == 120_000 - 32_768
+    assert len(early) == 120_000 - 32_768 + 1
+    assert [e["response"]["status"] for e in entries if e["_streamId"] == 1] == [0, 200]
