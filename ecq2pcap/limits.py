@@ -86,6 +86,15 @@ def limit_note(name: str, text: str) -> str:
     return f"{text} (limit: {LIMIT_FLAGS[name]})"
 
 
+NOT_KEPT = "(not in the outputs)"  # ends a note on a part of a capture the outputs do not hold
+
+
+def lost_note(text: str) -> str:
+    """``text``, on a part of what eCapture gave that the outputs do not hold, marked so (the run's summary
+    counts such notes as warnings: :func:`ecq2pcap.flows.normalize.normalized`)."""
+    return f"{text} {NOT_KEPT}"
+
+
 def limits_in(text: str) -> list[str]:
     """The flags of the limits a note (from :func:`limit_note`) says bit."""
     # (most texts say none: "(limit: " looked for first, a C search of ~0.8k instructions against the regex's ~3.5k)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from msgspec.structs import replace
 
-from ..limits import DEFAULT_LIMITS, Limits
+from ..limits import DEFAULT_LIMITS, NOT_KEPT, Limits
 from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
 from ..payloads.h2dump import parse_h2_dump
 from ..report import Report
@@ -24,7 +24,7 @@ from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, 
 from ..payloads.http1_render import NOT_HTTP1, repair_rendered, starts_http1_message
 
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
-LIMIT_WARNING = "capture not rebuilt in full for Wireshark"
+NOT_REBUILT = "capture not rebuilt in full for the outputs"
 MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
 
 _RENDERED, _H2_DUMP = PayloadForm.HTTP1_RENDERED, PayloadForm.H2_DUMP  # (Enum members: ~0.15 µs to read on 3.11)
@@ -121,12 +121,13 @@ def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int
                info: ChunkInfo, report: Report | None = None) -> list[Chunk]:
     """The chunks of one capture's ``payload`` on ``conn`` (``info``: its notes so far), the wire
     bytes from the connection's normalizer: a synthetic HTTP/2 preface first when one is needed.
-    A note saying a limit bit is also a warning to ``report`` (the summary counts the limit)."""
+    A note saying a limit bit or a part of the capture is not in the outputs is also a warning to
+    ``report`` (the summary counts it, and the limit)."""
     preface, wire, changes = norm.wire_of(payload, info.form, info.ectype, direction)
     if changes and report is not None:
         for note in changes:
-            if "(limit: " in note:
-                report.warn(LIMIT_WARNING, info.origin, note)
+            if "(limit: " in note or note.endswith(NOT_KEPT):
+                report.warn(NOT_REBUILT, info.origin, note)
     out = []
     if preface:
         protocol = norm.protocol_of(info.form, Direction.C2S, preface)

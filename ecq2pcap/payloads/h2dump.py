@@ -38,6 +38,7 @@ import re
 from dataclasses import dataclass, field
 from collections.abc import Iterator
 
+from ..limits import lost_note
 from .numbers import ascii_number
 
 FRAME_MARK = b"\nFrame Type\t=>\t"
@@ -225,7 +226,7 @@ class _Parser:
             else:
                 nxt = self._next_mark(pos + 1)
                 skipped = (nxt if nxt >= 0 else n) - pos
-                self.out.notes.append(f"offset {pos}: {skipped} unexpected byte(s) skipped: {buf[pos:pos + 40]!r}")
+                self.out.notes.append(lost_note(f"offset {pos}: {skipped} unexpected byte(s): {buf[pos:pos + 40]!r}"))
                 if nxt < 0:
                     break
                 pos = nxt
@@ -241,7 +242,7 @@ class _Parser:
         stream_id, pos, cut = self._number_line(nl + 1, _STREAM_LINE)
         if stream_id is None:
             notes.append(f"dump truncated inside the {ftype} frame header at offset {start}" if cut else
-                         f"offset {start}: {ftype} frame without a stream id: ignored")
+                         lost_note(f"offset {start}: {ftype} frame without a stream id"))
             return pos
         frame = DumpFrame(type=ftype, stream_id=stream_id, offset=start)
         self.out.frames.append(frame)
@@ -333,12 +334,12 @@ class _Parser:
         sid = buf[pos:digits_end]
         stream_id = ascii_number(sid)
         if stream_id is None:
-            notes.append(f"offset {start}: merged data block with bad stream id {sid[:40]!r}: skipped")
+            notes.append(lost_note(f"offset {start}: merged data block with bad stream id {sid[:40]!r}"))
             return digits_end + 1
         length, pos, cut = self._number_line(digits_end + 1, _MERGED_LENGTH_LINE)
         if length is None or cut:
-            notes.append(f"merged body of stream {stream_id}: " +
-                         ("dump truncated inside its header" if cut else "no Final Length line: skipped"))
+            notes.append(f"merged body of stream {stream_id}: dump truncated inside its header" if cut else
+                         lost_note(f"merged body of stream {stream_id}: no Final Length line"))
             return n if cut else pos
         if buf.startswith(b"\n", pos):
             pos += 1
@@ -346,7 +347,7 @@ class _Parser:
             notes.append(f"merged body of stream {stream_id}: blank line missing")
         end = pos + length
         if stream_id in self.out.merged:
-            notes.append(f"stream {stream_id} has several merged bodies: the last one is kept")
+            notes.append(lost_note(f"stream {stream_id}: a merged body before its last one"))
         self.out.merged[stream_id] = buf[pos:end]
         if end > n:
             self.out.merged_truncated.add(stream_id)
@@ -381,14 +382,14 @@ def _field_lines(buf: bytes, frame: DumpFrame, notes: list[str]) -> Iterator[lis
         nl = buf.find(b"\n", pos, end)
         line, pos = (buf[pos:end], end) if nl < 0 else (buf[pos:nl], nl + 1)
         if len(line) > MAX_FIELD_LINE:
-            notes.append(f"{what}: a header field line of {len(line):,} bytes (over {MAX_FIELD_LINE:,}) not read")
+            notes.append(lost_note(f"{what}: a header field line of {len(line):,} bytes (over {MAX_FIELD_LINE:,}) not read"))
         elif (m := _HEADER_LINE.match(line)) is not None:
             batch.append((_unquote_text(m[1], notes, what), _unquote_text(m[2], notes, what), bool(m[3])))
             if len(batch) == FIELD_BATCH:
                 yield batch
                 batch = []
         elif nl >= 0 and _HPACK_FAILED not in line and _CONTINUATION not in line:
-            notes.append(f"{what}: unexpected line {line[:60]!r}")
+            notes.append(lost_note(f"{what}: unexpected line {line[:60]!r}"))
     if batch:
         yield batch
 

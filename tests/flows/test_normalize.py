@@ -128,3 +128,23 @@ def test_a_limit_that_bites_while_normalizing_is_a_warning_the_summary_counts(pa
         [chunk] = normalized(Normalizer(limits=limits), conn, Direction.S2C, 1, head, info, report)
     assert chunk.wire == head and any("--max-header-size" in n for n in chunk.info.notes)
     assert dict(report.limits) == {"--max-header-size": 1}
+
+
+def test_a_part_of_a_dump_left_out_of_the_outputs_is_a_warning_the_summary_counts():
+    """Bytes of a dump the re-encoder could not place (garbage between frames, a merged body with no DATA
+    frame, a field line too long to read) were said in the packet comment only."""
+    from ecq2pcap.flows.normalize import NOT_REBUILT, normalized
+    from ecq2pcap.model import ChunkInfo, Connection
+    from ecq2pcap.report import Report
+
+    report = Report()
+    dump = DUMP + b"garbage between frames" + b"\nMerged Data Frame, StreamID\t=>\t9\nMerged Data Frame, Final " \
+        b"Length\t=>\t3\n\nabc\n"
+    c = cap(dump, PayloadForm.H2_DUMP, 4)
+    conn = Connection(1, 1, "c", 3, ("10.0.0.1", 40000), ("10.0.0.2", 80))
+    chunks = normalized(Normalizer(), conn, Direction.S2C, 1, dump, ChunkInfo.of(c, ()), report)
+    notes = chunks[-1].info.notes
+    assert any("unexpected byte(s): b'garbage between frames" in n and n.endswith("(not in the outputs)")
+               for n in notes)
+    assert any("stream 9: merged body without DATA frames in this dump (not in the outputs)" in n for n in notes)
+    assert report.warnings[NOT_REBUILT] == 2

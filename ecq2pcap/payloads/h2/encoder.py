@@ -64,6 +64,7 @@ from typing import NamedTuple
 
 import hpack
 
+from ...limits import lost_note
 from ...model import Direction
 from ..h2dump import DumpFrame, ParsedDump
 from ..numbers import ascii_number
@@ -238,7 +239,7 @@ class H2Reencoder:
         for sid in sorted(gzipped - parsed.merged.keys()):
             notes.append(f"stream {sid}: gzip body lost (eCapture could not gunzip it)")
         for sid in sorted(parsed.merged.keys() - gzipped):
-            notes.append(f"stream {sid}: merged body without DATA frames in this dump: ignored")
+            notes.append(lost_note(f"stream {sid}: merged body without DATA frames in this dump"))
 
         out = bytearray()
         merged_sent: set[int] = set()
@@ -246,7 +247,7 @@ class H2Reencoder:
         for i, f in enumerate(frames):
             sid = f.stream_id
             if f.type in ("HEADERS", "DATA") and not 0 < sid < 1 << 31:
-                notes.append(f"{f.type} frame on stream {sid} ignored (invalid stream id)")
+                notes.append(lost_note(f"{f.type} frame on stream {sid} (invalid stream id)"))
             elif f.type == "HEADERS":
                 out += self._headers(direction, f, i, parsed, gzipped, last_data, notes)
             elif f.type == "DATA":

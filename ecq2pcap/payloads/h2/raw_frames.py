@@ -11,6 +11,7 @@ from typing import Callable
 from hyperframe.exceptions import HyperframeError
 from hyperframe.frame import Frame
 
+from ...limits import lost_note
 from ..h2dump import DumpFrame, ParsedDump
 
 _FRAME_NAMES = ["DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE",
@@ -31,7 +32,7 @@ def parse_frames(data: bytes, decode_block: Callable[[DumpFrame, bytes], None], 
                 break
             fr.parse_body(view[pos + 9:pos + 9 + length])
         except HyperframeError as exc:
-            notes.append(f"raw HTTP/2 bytes: bad frame at offset {pos} ({exc}): rest dropped")
+            notes.append(lost_note(f"raw HTTP/2 bytes: bad frame at offset {pos} ({exc}): it and the rest"))
             return out
         pos += 9 + length
         name = _FRAME_NAMES[fr.type] if fr.type < len(_FRAME_NAMES) else f"UNKNOWN_FRAME_TYPE_{fr.type}"
@@ -58,5 +59,5 @@ def parse_frames(data: bytes, decode_block: Callable[[DumpFrame, bytes], None], 
     if pending is not None:
         pending[0].continuation_unsupported = True
     if pos < len(data):
-        notes.append(f"raw HTTP/2 bytes: {len(data) - pos} trailing byte(s) of an incomplete frame dropped")
+        notes.append(lost_note(f"raw HTTP/2 bytes: {len(data) - pos} trailing byte(s) of an incomplete frame"))
     return out
