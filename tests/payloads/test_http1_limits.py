@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import tracemalloc
 
+import pytest
+
 from ecq2pcap.model import Direction
 from ecq2pcap.payloads.http1 import Http1Decoder
 from ecq2pcap.payloads.http1.decoder import MAX_HEADER_LINE
@@ -72,3 +74,24 @@ def test_response_header_limit_is_said_on_the_exchange_it_bites():
     out += d.close(3)
     assert [x.response.status for x in out] == [200]
     assert any("response header line longer than 100 bytes" in e for e in out[0].errors)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_past_the_buffer_the_oldest_waiting_request_ends_and_its_answer_is_its_own(fast):
+    """700,000 pipelined requests whose answers were lost took 1.25 GB (every exchange waiting): each waiting
+    request counts 2 KiB of the connection's buffer; past it the oldest ends 'response not captured', and the
+    answers that come later pair as they should: the first with the requests that ended, each on its own."""
+    from ecq2pcap.payloads.http1.limits import ANSWER_OF_ENDED
+
+    d = Http1Decoder(max_buffer=4 * 2048, fast=fast)
+    c2s = b"".join(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(6))
+    s2c = b"".join(b"HTTP/1.1 200 OK\r\nX-Answer: %d\r\nContent-Length: 0\r\n\r\n" % i for i in range(6))
+    early = d.feed(C, c2s, 1)
+    assert [ex.request.target for ex in early] == ["/0", "/1"]
+    assert all("response not captured: ended early, 4 requests waiting" in ex.errors[0]
+               and "(limit: --max-connection-buffer)" in ex.errors[0] for ex in early)
+    out = d.feed(S, s2c, 2) + d.close(3)
+    answers = [(ex.request.target if ex.request else None, dict(ex.response.headers)["X-Answer"], ex.errors)
+               for ex in out]
+    assert answers == [(None, "0", [ANSWER_OF_ENDED]), (None, "1", [ANSWER_OF_ENDED]),
+                       ("/2", "2", []), ("/3", "3", []), ("/4", "4", []), ("/5", "5", [])]

@@ -113,7 +113,7 @@ class H2PassiveDecoder:
 
     def buffered(self) -> int:
         """Bytes held for streams not yet returned (bodies) and unparsed frame bytes."""
-        n = len(self._buf[0]) + len(self._buf[1]) + OPEN_STREAM_COST * len(self._open)
+        n = len(self._buf[0]) + len(self._buf[1])
         for st in self._open.values():
             n += len(st.bodies[0]) + len(st.bodies[1])
         return n

@@ -24,10 +24,10 @@ from collections import deque
 
 from ...model import Direction
 from .events import END, NEED_DATA, Body, End, ParseError, RequestHead, ResponseHead
-from .exchange import Http1Exchange, Switch
+from .exchange import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED, Http1Exchange, Switch
 from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
-from .limits import MAX_HEADER_LINE, MAX_HEADER_SECTION
+from .limits import ANSWER_OF_ENDED, AWAITING_COST, CONNECTION_BUFFER, MAX_HEADER_LINE, MAX_HEADER_SECTION
 from .messages import append_body, asks_switch, end_message, new_request, new_response
 from .readers import H11Reader, WholeMessage
 from .recovery import Recovery
@@ -44,8 +44,6 @@ __all__ = [
 ]
 
 DEFAULT_BODY_CAP = 64 * 1024 * 1024
-REQUEST_NOT_CAPTURED = "request not captured by eCapture"
-RESPONSE_NOT_CAPTURED = "response not captured"
 FAST_PATH = True  # default of Http1Decoder(fast=...): parse simple complete messages without h11
 _C2S, _S2C = Direction.C2S, Direction.S2C  # (Enum members cost ~0.15 µs to read on Python 3.11, aliases ~0.02)
 
@@ -58,8 +56,11 @@ class Http1Decoder(Recovery):
     """
 
     def __init__(self, *, body_cap: int = DEFAULT_BODY_CAP, reorder_window_ns: int = 0, fast: bool | None = None,
-                 max_line: int = MAX_HEADER_LINE, max_head: int = MAX_HEADER_SECTION) -> None:  # fmt: skip
+                 max_line: int = MAX_HEADER_LINE, max_head: int = MAX_HEADER_SECTION,
+                 max_buffer: int = CONNECTION_BUFFER) -> None:  # fmt: skip
         self.fast = FAST_PATH if fast is None else fast
+        self.max_awaiting = max(1, max_buffer // AWAITING_COST)  # see _end_oldest_waiting
+        self._orphans = 0  # responses still owed to requests that _end_oldest_waiting ended
         self.body_cap = body_cap
         self.reorder_window_ns = reorder_window_ns
         self.max_line = max_line  # longest start or header line; a longer one makes the head unparsable
@@ -261,6 +262,8 @@ class Http1Decoder(Recovery):
             r.pos = 0
             req = new_request(head, s.head_ns, w.unconsumed - len(body))
             ex = Http1Exchange(request=req, http_version=req.http_version)
+            if len(self._awaiting) >= self.max_awaiting:  # (see _end_oldest_waiting)
+                self._end_oldest_waiting()
             self._awaiting.append(ex)
             msg = req
         elif self._resp_ex is not self._switch_ex:
@@ -283,6 +286,11 @@ class Http1Decoder(Recovery):
 
     def _next_for_response(self, s: HalfStream) -> Http1Exchange | None:
         """The exchange the next response answers, a response-only one, or None (hold)."""
+        if self._orphans:  # (the answer to a request that ended early: see max_awaiting)
+            self._orphans -= 1
+            ex = Http1Exchange()
+            ex.errors.append(ANSWER_OF_ENDED)
+            return ex
         if self._awaiting:
             return self._awaiting.popleft()
         if s.force or s.eof:
@@ -315,6 +323,8 @@ class Http1Decoder(Recovery):
             s.pending_errors.clear()
             ex.add_meta(s.meta)
             self._req_ex = ex
+            if len(self._awaiting) >= self.max_awaiting:
+                self._end_oldest_waiting()
             self._awaiting.append(ex)
             self._pump(self._s2c)  # a response may have been waiting for this request
             return

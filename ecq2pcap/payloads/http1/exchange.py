@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from ...model import Direction
 from ..http import HttpRequest, HttpResponse
 
-__all__ = ["Http1Exchange", "Switch"]
+__all__ = ["REQUEST_NOT_CAPTURED", "RESPONSE_NOT_CAPTURED", "Http1Exchange", "Switch"]
+
+REQUEST_NOT_CAPTURED = "request not captured by eCapture"
+RESPONSE_NOT_CAPTURED = "response not captured"
 
 
 @dataclass(slots=True, eq=False)

@@ -1,4 +1,4 @@
-"""HTTP/1 header limits (bytes) and the flags that set them.
+"""HTTP/1 limits (bytes) and the flags that set them.
 
 A passive decoder must accept what real servers accept, so the defaults are the generous
 end of the field: h11 allows a whole head of 16 KiB, nginx header lines of 8 KiB, Apache
@@ -11,5 +11,12 @@ from ...limits import DEFAULT_LIMITS, LIMIT_FLAGS
 
 MAX_HEADER_LINE = DEFAULT_LIMITS.header_line_size  # start line or header line
 MAX_HEADER_SECTION = DEFAULT_LIMITS.header_section_size  # start line + header lines + blank line
+CONNECTION_BUFFER = DEFAULT_LIMITS.connection_buffer
 HEADER_LINE_FLAG = LIMIT_FLAGS["header_line_size"]
 HEADER_SECTION_FLAG = LIMIT_FLAGS["header_section_size"]
+
+# a request waiting for its answer counts this many bytes of the connection's buffer (--max-connection-buffer): what
+# it holds, bodies aside. Past the buffer, the oldest waiting ends unanswered; the answer that comes for it later:
+AWAITING_COST = 2048
+ANSWER_OF_ENDED = (f"request not in this entry: its entry had ended while more requests waited for their answers "
+                   f"than {LIMIT_FLAGS['connection_buffer']} allows")

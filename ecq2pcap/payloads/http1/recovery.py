@@ -1,4 +1,5 @@
-"""What the HTTP/1 decoder does when a message does not parse, and when the connection switches protocols.
+"""What the HTTP/1 decoder does when a message does not parse, when answers do not come, and when the
+connection switches protocols.
 
 A mixin of :class:`~.decoder.Http1Decoder` (its state: the two :class:`~.stream.HalfStream`, the exchanges being
 read, the one awaiting an answer to an upgrade, :attr:`switch`), kept apart because it is its own job: the
@@ -7,17 +8,31 @@ decoder reads messages, this recovers from those that do not frame and stops at 
 
 from __future__ import annotations
 
+from ...limits import limit_note
 from ...model import Direction
 from ..http import HttpResponse
 from ..http1_render import starts_http1_message
 from ..numbers import ascii_number
-from .exchange import Http1Exchange, Switch
+from .exchange import RESPONSE_NOT_CAPTURED, Http1Exchange, Switch
+from .limits import AWAITING_COST
 from .messages import append_body, body_error
 from .stream import HalfStream
 
 
 class Recovery:
-    """Http1Decoder's recovery from bytes that do not frame, and its stop at a protocol switch."""
+    """Http1Decoder's recovery from bytes that do not frame, its bound on requests waiting for answers, and its
+    stop at a protocol switch."""
+
+    def _end_oldest_waiting(self) -> None:
+        """Before one more request waits for its answer when :attr:`max_awaiting` do: each counts AWAITING_COST
+        bytes of the connection's buffer (700,000 pipelined requests whose answers were lost took 1.25 GB). The
+        oldest ends unanswered; the next response, its own, is one without its request."""
+        old = self._awaiting.popleft()
+        old.errors.append(limit_note("connection_buffer", (
+            f"{RESPONSE_NOT_CAPTURED}: ended early, {len(self._awaiting) + 1} requests waiting at once for their "
+            f"answers ({AWAITING_COST} bytes each counted against the connection's buffer)")))
+        self._done.append(old)
+        self._orphans += 1
 
     def _on_error(self, s: HalfStream, reason: str, *, limit: bool = False) -> None:
         ex = self._req_ex if s.is_request else self._resp_ex

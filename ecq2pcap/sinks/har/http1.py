@@ -94,7 +94,8 @@ class Http1Parser:
         self.conn = conn
         self.limits = limits
         self._decoder = Http1Decoder(body_cap=limits.body_size, reorder_window_ns=reorder_window_ns, fast=fast,
-                                     max_line=limits.header_line_size, max_head=limits.header_section_size)
+                                     max_line=limits.header_line_size, max_head=limits.header_section_size,
+                                     max_buffer=limits.connection_buffer)
         self._on_upgrade = on_upgrade or (lambda ex: UpgradedBytes(ex, limits))
         self.upgraded: UpgradeHandler | None = None
         self._upgrade: tuple[Http1Exchange, Exchange] | None = None

@@ -643,7 +643,6 @@ def test_before_one_more_stream_opens_past_the_buffer_the_one_open_longest_ends(
     assert [s.stream_id for s in early] == [1, 3]
     assert all("ended early: 10 streams open at once" in s.errors[0] and "--max-connection-buffer" in s.errors[0]
                for s in early)
-    assert dec.buffered() == 10 * 2048
     assert dec.feed(C2S, DataFrame(1, data=b"late", flags={"END_STREAM"}).serialize(), 2) == []
     assert dec.errors == ["c2s: frame on stream 1 after it ended (ignored)"]
     rest = dec.close(3)
