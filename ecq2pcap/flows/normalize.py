@@ -18,10 +18,10 @@ from msgspec.structs import replace
 
 from ..limits import DEFAULT_LIMITS, NOT_KEPT, Limits
 from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
-from ..payloads.h2dump import parse_h2_dump
-from ..report import Report
 from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
+from ..payloads.h2dump import parse_h2_dump
 from ..payloads.http1_render import NOT_HTTP1, repair_rendered, starts_http1_message
+from ..report import Report
 
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
 NOT_REBUILT = "capture not rebuilt in full for the outputs"

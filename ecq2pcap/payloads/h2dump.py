@@ -362,12 +362,13 @@ class _Parser:
 
 
 def _printed(buf: bytes, pos: int, end: int, marker: bytes) -> bool:
-    """Whether a line of ``buf[pos:end]`` that is not a header field holds ``marker``."""
+    """Whether a line of ``buf[pos:end]`` that is not a header field holds ``marker`` (a line over
+    :data:`MAX_FIELD_LINE` is neither: it is not read)."""
     while (at := buf.find(marker, pos, end)) >= 0:
         start = buf.rfind(b"\n", pos, at) + 1 or pos
         stop = buf.find(b"\n", at, end)
         stop = end if stop < 0 else stop
-        if _HEADER_LINE.match(buf[start:stop]) is None:
+        if stop - start <= MAX_FIELD_LINE and _HEADER_LINE.match(buf[start:stop]) is None:
             return True
         pos = stop
     return False

@@ -17,7 +17,9 @@ Design:
   SETTINGS_HEADER_TABLE_SIZE sent the other way (raised at once, lowered when the
   SETTINGS is acknowledged: the ACK travels in D, before the next header block).
 * A passive decoder enforces nothing the peers would have rejected: limits only
-  decide what is *noted*, never what is dropped.
+  decide what is *noted*, never what is dropped. (One bounds memory: past the
+  connection's buffer, the stream open longest ends early; what comes for it later
+  opens it again, as an entry of its own that says so.)
 * Capture started mid-connection (no client preface): HPACK state is unknown. The
   table is made tolerant: a reference to an entry that was never seen yields a
   placeholder (which keeps later indices in step) and the header is dropped; the
@@ -59,8 +61,10 @@ _C2S, _S2C = Direction.C2S, Direction.S2C
 _UNKNOWN_START_TABLE = 1 << 16  # table assumed when the start was not captured (≥ common real ones: Chrome's 64 KiB)
 _NO_LIMIT = 1 << 32
 _DEFAULT_MAX_BODY = 64 << 20
+REOPENED = ("the stream's earlier frames are in another entry, which ended early while too many streams were open "
+            "(limit: --max-connection-buffer)")
 DONE_KEPT = 1 << 16  # ended streams remembered, to say that a frame comes after its stream's end
-OPEN_STREAM_COST = 2048  # what an open stream's state holds (its records, headers, bodies aside), counted as buffer
+OPEN_STREAM_COST = 2048  # what an open stream's state holds (bodies aside): at most buffer / this are open at once
 
 
 class H2PassiveDecoder:
@@ -75,10 +79,11 @@ class H2PassiveDecoder:
                  max_header_list: int = DEFAULT_LIMITS.header_list_size,
                  max_buffer: int = DEFAULT_LIMITS.connection_buffer) -> None:
         self.max_body = max_body
-        # streams open at once: each counts OPEN_STREAM_COST bytes against the connection's buffer; before one
-        # more opens, the one open longest is ended (a peer, or ends eCapture's dumps did not show, must not make
-        # a connection hold millions: a dump of 120,000 HEADERS frames took the HAR side ~220 MB)
+        # streams open at once: each counts OPEN_STREAM_COST bytes of the connection's buffer; before one more
+        # opens, the one open longest ends early (a peer, or ends eCapture's dumps did not show, must not make a
+        # connection hold millions: a dump of 120,000 HEADERS frames took the HAR side ~220 MB)
         self.max_open = max(1, max_buffer // OPEN_STREAM_COST)
+        self._early: dict[int, None] = {}  # streams that ended early, not in _done: a later frame reopens one
         self.errors: list[str] = []
         self.goaways: list[H2GoAway] = []
         self.settings = SettingsLedger()  # .sent[d]: last values sent per direction
@@ -305,6 +310,8 @@ class H2PassiveDecoder:
                 return None
             self._make_room()
             st = self._open[sid] = _Open(H2Stream(stream_id=sid))
+            if self._early.pop(sid, 0) is None:
+                st.rec.errors.append(REOPENED)
         self._touch(st, d, start, None)
         return st
 
@@ -396,6 +403,11 @@ class H2PassiveDecoder:
                 f"ended early: {len(self._open)} streams open at once ({OPEN_STREAM_COST} bytes each counted "
                 f"against the connection's buffer of {self.max_open * OPEN_STREAM_COST})")))
             self._finish(sid)
+            del self._done[sid]  # (what comes for it later is its own entry: see REOPENED)
+            self._early[sid] = None
+            if len(self._early) > DONE_KEPT:
+                for old in list(islice(self._early, DONE_KEPT // 2)):
+                    del self._early[old]
 
     def _finish(self, sid: int) -> None:
         st = self._open.pop(sid)

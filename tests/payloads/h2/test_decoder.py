@@ -634,7 +634,9 @@ def test_body_cap_and_data_cut_short_at_the_end():
 def test_before_one_more_stream_opens_past_the_buffer_the_one_open_longest_ends():
     """Streams whose end never came (a peer's, or ends eCapture's dumps did not show) made a connection hold
     every one: 120,000 of them ~220 MB. Each open stream counts 2 KiB of the connection's buffer; past it,
-    the stream open longest ends there, saying so, and what comes for it later is an error, not a new stream."""
+    the stream open longest ends there, saying so, and what comes for it later is an entry of its own."""
+    from ecq2pcap.payloads.h2.decoder import REOPENED
+
     enc = hpack.Encoder()
     c2s = PREFACE + SettingsFrame(0).serialize() + b"".join(
         HeadersFrame(2 * i + 1, data=enc.encode(req(f"/{i}")), flags={"END_HEADERS"}).serialize() for i in range(12))
@@ -643,10 +645,12 @@ def test_before_one_more_stream_opens_past_the_buffer_the_one_open_longest_ends(
     assert [s.stream_id for s in early] == [1, 3]
     assert all("ended early: 10 streams open at once" in s.errors[0] and "--max-connection-buffer" in s.errors[0]
                for s in early)
-    assert dec.feed(C2S, DataFrame(1, data=b"late", flags={"END_STREAM"}).serialize(), 2) == []
-    assert dec.errors == ["c2s: frame on stream 1 after it ended (ignored)"]
+    # stream 1's late body opens it again (making room in turn), an entry of its own that says so
+    assert [s.stream_id for s in dec.feed(C2S, DataFrame(1, data=b"late", flags={"END_STREAM"}).serialize(), 2)] == [5]
+    assert dec.errors == []
     rest = dec.close(3)
-    assert [s.stream_id for s in rest] == list(range(5, 24, 2)) and not any(s.errors for s in rest)
+    assert [s.stream_id for s in rest] == [1, *range(7, 24, 2)]
+    assert rest[0].request_body == b"late" and rest[0].errors[0] == REOPENED and not any(s.errors for s in rest[1:])
 
 
 def test_a_connection_of_many_streams_remembers_a_bounded_number_of_ended_ones(monkeypatch):
