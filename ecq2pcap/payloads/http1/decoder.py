@@ -80,7 +80,8 @@ class Http1Decoder(Recovery):
     # -- public API ----------------------------------------------------------------
 
     def feed(self, direction: Direction, data: bytes, time_ns: int, meta: object = None) -> list[Http1Exchange]:
-        """Decode the bytes of one chunk; return the exchanges that completed."""
+        """Decode the bytes of one chunk; return the exchanges that completed. A feed with the ``meta`` of the
+        direction's last one (not None) goes on with the same capture (a big one fed in pieces)."""
         if self._closed:
             if data:
                 self._diagnostics.append(f"{len(data)} bytes fed after the connection closed: ignored")
@@ -94,11 +95,12 @@ class Http1Decoder(Recovery):
             return self._take()
         s = self._c2s if direction is _C2S else self._s2c
         s.time_ns = time_ns
+        same_capture = meta is not None and meta is s.meta
         s.meta = meta
         if s.reader is None:
             if not s.waiting:
                 s.gate_ns = time_ns
-        elif not s.in_head and (length := self._lost_end(s, data)) is not None:  # (a body whose end was lost)
+        elif not (s.in_head or same_capture) and (length := self._lost_end(s, data)) is not None:  # (its end lost)
             self._cut_short(s, length)
             s.gate_ns = time_ns
         s.buf += data

@@ -173,7 +173,9 @@ class HarSink:
         wire = chunk.wire
         if len(wire) <= _FEED_PIECE:
             self._emit(parser, parser.feed(chunk.direction, wire, chunk.time_ns, chunk.info), origin)
-        else:  # (a huge chunk fed whole would become all its exchanges' objects at once: a piece at a time)
+        else:  # (a huge chunk fed whole would become all its exchanges' objects at once: a piece at a time, with
+            # the same meta: HTTP/1 reads a piece after the first as the same capture, not as one that could start
+            # the next message after a body whose end eCapture lost)
             for at in range(0, len(wire), _FEED_PIECE):
                 self._emit(parser, parser.feed(chunk.direction, wire[at:at + _FEED_PIECE], chunk.time_ns, chunk.info),
                            origin)

@@ -299,3 +299,26 @@ def test_a_parsers_warnings_are_grouped_by_their_phrase_under_the_parsers_label(
         "HAR: HTTP/2: frame on stream after it ended"
     assert _reason("HTTP/2: c2s: not HTTP/2 (frame length 5263945 exceeds 1048576); stopped") == "HAR: HTTP/2: not HTTP/2"
     assert _reason("WebSocket: c2s: bad frame") == "HAR: WebSocket: bad frame"
+
+
+def test_a_chunk_fed_in_pieces_is_one_capture_to_the_http1_decoder():
+    """A chunk over 256 KiB goes to its parser in pieces (else every exchange it completes exists at once); a
+    piece is not a new capture: its body bytes that start like a status line, while a later request waits for
+    its answer, do not end the body as if eCapture had lost its end."""
+    from ecq2pcap.sinks.har.sink import _FEED_PIECE
+
+    out = io.BytesIO()
+    report = Report()
+    sink = HarSink(out, report=report, commit_interval=0)
+    conn = make_conn(1)
+    sink.handle(Opened(conn, T0))
+    sink.handle(make_chunk(conn, C, T0, GET + b"GET /b HTTP/1.1\r\nHost: example.test\r\n\r\n"))
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+    body = b"x" * (_FEED_PIECE - len(head % 300000)) + b"HTTP/1.1 200 OK\r\n"
+    body += b"y" * (300000 - len(body))
+    sink.handle(make_chunk(conn, S, T0 + MS, head % len(body) + body + OK))
+    sink.handle(Closed(conn, T0 + 2 * MS, "end of input"))
+    sink.finish()
+    a, b = har_of(out)["log"]["entries"]
+    assert a["response"]["bodySize"] == 300000 and "_error" not in a
+    assert b["response"]["content"]["text"] == "hi" and "_error" not in b
