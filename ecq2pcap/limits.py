@@ -46,6 +46,10 @@ class Limits:
         "bytes one connection may hold while its exchanges are incomplete (bodies in flight, "
         "unparsed bytes, WebSocket messages of the entry); beyond it the connection is no longer "
         "decoded into HAR")
+    reorder_buffer: int = _limit(
+        32 * MiB, "--max-reorder-buffer",
+        "bytes of captures held to put them in capture-time order (--reorder-window; v1.4 times are whole "
+        "seconds); beyond it the oldest go on early, and one that comes later still is placed out of order (said)")
     open_connections: int = _limit(
         4096, "--max-connections",
         "connections open at once; beyond it the one idle longest is ended (FIN, HAR entries)",

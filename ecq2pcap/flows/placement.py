@@ -114,11 +114,13 @@ class Held:
     items: list = field(default_factory=list)  # (time, capture)
     since: int = 0  # the first one's time
     new_connection: bool = False  # v2: bytes that started a connection whose accept line is to come
+    size: int = 0  # their payloads' bytes
 
     def add(self, ts: int, cap: Capture) -> None:
         if not self.items:
             self.since = ts
         self.items.append((ts, cap))
+        self.size += len(cap.payload)
 
 
 def pick_successor(conns, ts: int):
@@ -191,8 +193,11 @@ class Placement:
     def successor(self, group: tuple, ts: int):
         return pick_successor(self._recent.get(group, ()), ts)
 
-    def hold(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False) -> None:
-        self.held.setdefault(group, Held(new_connection=new_connection)).add(ts, cap)
+    def hold(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False) -> int:
+        """Hold ``cap`` for its connection; the bytes held for ``group`` now."""
+        held = self.held.setdefault(group, Held(new_connection=new_connection))
+        held.add(ts, cap)
+        return held.size
 
     def waits_new_connection(self, group: tuple) -> bool:
         held = self.held.get(group)

@@ -33,7 +33,7 @@ from collections import OrderedDict
 
 from msgspec.structs import replace
 
-from ..limits import DEFAULT_LIMITS, Limits
+from ..limits import DEFAULT_LIMITS, Limits, limit_note
 from ..model import (
     Capture,
     ConnectInfo,
@@ -82,6 +82,7 @@ class ConnectionTable(Lifecycle):
         self.normalize = normalize  # False: Captured instead of chunks, normalised after the table (convert -j)
         self.clock = 0  # largest capture time seen (or given to advance)
         self._heap: list = []  # (ts, rank, direction hint, seq, ConnState, Capture, Direction)
+        self._heap_bytes = 0  # their payloads' (at most limits.reorder_buffer: see _release)
         self._seq = itertools.count()
         self._ids = itertools.count(1)
         self._by_key: dict[tuple, ConnState] = {}  # (group, tuple) -> conn
@@ -178,13 +179,11 @@ class ConnectionTable(Lifecycle):
             if tup is None:  # v1's unknown-tuple uuid, or v2 data before any connect line
                 return self._hold(group, cap, ts)
             if self._placement.waits_new_connection(group):
-                self._placement.hold(group, ts, cap)  # v2: a new connection on this fd waits for its accept line
-                return None
+                return self._held(group, ts, cap)  # v2: a new connection on this fd waits for its accept line
             c = self._by_key.get((group, tup))
             if c is not None and not c.closed and cannot_continue(c.shape or _NO_SHAPE, cap):
                 self.report.count(Count.BEFORE_TUPLE_SPLIT)  # a new connection started before its accept line
-                self._placement.hold(group, ts, cap, new_connection=True)
-                return None
+                return self._held(group, ts, cap, new_connection=True)
         if tup is not None:
             c = self._by_key.get((group, tup))
             if c is not None:
@@ -239,8 +238,17 @@ class ConnectionTable(Lifecycle):
         if c is not None:
             self.report.count(Count.BEFORE_TUPLE_PLACED)
             return c, _noted(cap, PLACED_NOTE), PRE
-        self._placement.hold(group, ts, cap)
-        return None
+        return self._held(group, ts, cap)
+
+    def _held(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False) -> None:
+        """``cap`` held for its connection. Captures held past the connection's buffer (a busy connection
+        eCapture saw open before it knew its socket: 10 s of it can be a GB) are placed at once, as when
+        the adopt window ends; the next ones wait again."""
+        limit = self.limits.connection_buffer
+        if self._placement.hold(group, ts, cap, new_connection) > limit:
+            why = limit_note("connection_buffer", f"and over {limit} bytes of its captures waiting for it")
+            self.report.warn("captures placed before their connection came", cap.origin, why)
+            self._expire_held(group, why)
 
     def _expire_held(self, group: tuple, why: str) -> None:
         """No connection came for held captures: a v1 unknown-tuple capture joins the connection
@@ -327,6 +335,7 @@ class ConnectionTable(Lifecycle):
         # (no uuid) are single calls sent as they happen, so arrival order is the truth.
         # (the direction is kept for _emit: the role is known before a capture is pushed, and never changes)
         direction = direction_of(c, cap)
+        self._heap_bytes += len(cap.payload)
         heapq.heappush(self._heap, (ts, rank, direction if cap.uuid is not None else 0, next(self._seq), c, cap,
                                     direction))
 
@@ -335,10 +344,25 @@ class ConnectionTable(Lifecycle):
         heap = self._heap
         while heap and (everything or heap[0][0] <= limit):
             ts, _, _, _, c, cap, direction = heapq.heappop(heap)
+            self._heap_bytes -= len(cap.payload)
             self._emit(c, cap, ts, direction, out)
+        if self._heap_bytes > self.limits.reorder_buffer:  # (a busy second of v1.4, whose times are whole seconds,
+            self._release_early(out)  # or a capture whose times stand still: held whole, it took 6× its size)
         if not everything and self.clock - self._last_sweep >= SECOND:
             self._last_sweep = self.clock
             self._sweep(out)
+
+    def _release_early(self, out: list[FlowEvent]) -> None:
+        """The oldest captures go on before their reorder window passed, down to half the buffer."""
+        heap, keep, n = self._heap, self.limits.reorder_buffer // 2, 0
+        while heap and self._heap_bytes > keep:
+            ts, _, _, _, c, cap, direction = heapq.heappop(heap)
+            self._heap_bytes -= len(cap.payload)
+            self._emit(c, cap, ts, direction, out)
+            n += 1
+        self.report.warn("captures put in time order over a shorter window", detail=limit_note(
+            "reorder_buffer", f"{n} released before --reorder-window passed; an older one that comes later is "
+                              "placed out of order, said in its packet comment"))
 
     # ---------------------------------------------------------------- emission
 

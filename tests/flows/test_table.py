@@ -343,3 +343,27 @@ def test_protocol_is_decided_once_by_the_connections_first_bytes():
     dump = b"\nFrame Type\t=>\tSETTINGS\nFrame StreamID\t=>\t0\nFrame Length\t=>\t0\n"
     got = protocols([cap(REQ, 1, 1 * S), cap(dump, 1, 2 * S, form=PayloadForm.H2_DUMP), cap(RESP, 0, 3 * S)])
     assert got[0] is Protocol.HTTP1 and got[-1] is Protocol.HTTP1 and Protocol.HTTP2 in got[1:-1]
+
+
+def test_past_the_reorder_buffer_the_oldest_captures_go_on_early():
+    """v1.4 times are whole seconds, and a capture's times can stand still: every capture of a busy second was
+    held to be put in order (a 100 MB second took 600 MB). Past --max-reorder-buffer the oldest go on at once,
+    down to half of it; one older than those that comes later is placed out of order, and says so."""
+    from ecq2pcap.limits import Limits
+    from ecq2pcap.report import Report
+
+    def req(i):
+        return b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % i
+
+    report = Report()
+    table = ConnectionTable(report, repair_http1=False, limits=Limits(reorder_buffer=4 * len(req(0))))
+    released = []
+    for i in range(4):  # (the buffer holds four)
+        released += chunks(table.feed(cap(req(i), 1, 100 * S + i)))
+    assert released == []
+    released = chunks(table.feed(cap(req(4), 1, 100 * S + 4)))  # over it: down to half
+    assert [c.wire for c in released] == [req(0), req(1), req(2)] and all(c.info.notes == () for c in released)
+    late = chunks(table.feed(cap(req(5), 1, 100 * S)) + table.close_all())
+    assert any("arrived 0.000 s after later data: placed here" in n for c in late for n in c.info.notes)
+    [(reason, n)] = report.warnings.items()
+    assert "shorter window" in reason and n == 1 and report.limits["--max-reorder-buffer"] == 1

@@ -3,7 +3,7 @@ is ended in the HAR there (its exchanges say why) and decoded no further; the pc
 
 from __future__ import annotations
 
-from tests.limits.support import Dump, convert_measured, load_har
+from tests.limits.support import RSS_BUDGET_MB, Dump, convert_measured, load_har
 
 
 def test_pipelined_requests_without_answers(tmp_path):
@@ -49,3 +49,33 @@ def test_http2_streams_that_never_end(tmp_path):
     entries = load_har(har)
     assert entries and all("(limit: --max-connection-buffer)" in e["_error"] for e in entries)
     assert len(entries) < 8  # the streams after the cut were not decoded (the pcapng has them)
+
+
+def test_captures_of_one_second_stay_within_the_memory_budget(tmp_path):
+    """v1.4 times are whole seconds: every capture of a busy second waited to be put in order, and with times
+    that stand still, the whole input (100 MB of 2 KB captures: 600 MB). Past --max-reorder-buffer the oldest go
+    on at once. The same for captures waiting for the connection eCapture never named (0.0.0.0:0): past the
+    connection's buffer they are placed at once (100 MB over 5 s: 414 MB)."""
+    import base64
+    import json
+
+    def line(i: int, tup: str, ts: int) -> str:
+        payload = b"POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n" + b"x" * 2000
+        src, dst = tup.split("-")
+        return json.dumps({"log_type": 2, "payload": {
+            "timestamp": ts, "uuid": f"5_5_curl_{7 + i % 2000}_1_{tup}", "src_ip": src.split(":")[0],
+            "src_port": int(src.split(":")[1]), "dst_ip": dst.split(":")[0], "dst_port": int(dst.split(":")[1]),
+            "pid": 5, "pname": "curl", "type": 0, "length": 0,
+            "payload_base64": base64.b64encode(payload).decode()}}) + "\n"
+
+    for name, lines in (
+            ("one_second", (line(i, f"10.0.0.1:{20000 + i % 2000}-10.0.0.2:443", 1795800001) for i in range(50_000))),
+            ("no_tuple", (line(0, "0.0.0.0:0-0.0.0.0:0", 1795800001 + i // 10_000) for i in range(50_000)))):
+        dump = tmp_path / f"{name}.jsonl"
+        with dump.open("w") as f:
+            f.writelines(lines)
+        code, peak_mb, err = convert_measured("convert", str(dump), "-w", str(tmp_path / "o.pcapng"))
+        assert code == 0, err
+        assert peak_mb < RSS_BUDGET_MB, name
+        flag = "--max-reorder-buffer" if name == "one_second" else "--max-connection-buffer"
+        assert flag in err.split("limits reached:")[1], name
