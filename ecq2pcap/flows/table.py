@@ -88,7 +88,8 @@ class ConnectionTable(Lifecycle):
         self._by_key: dict[tuple, ConnState] = {}  # (group, tuple) -> conn
         self._current: dict[tuple, ConnState] = {}  # group -> most recent conn
         self._placement = Placement()  # v2 connect lines, captures waiting for their connection
-        self._unroled: dict[int, ConnState] = {}  # id(conn) -> conn whose captures wait for its role
+        self._unroled: dict[int, ConnState] = {}  # id(conn) -> conn whose captures wait for its role, oldest first
+        self._unroled_bytes = 0  # their captures' payloads (see _submit)
         self._endpoints = SyntheticEndpoints()
         self._last_sweep = 0
         self._deadlines: list = []  # (time to look at it again, seq, ConnState): the sweep's work list
@@ -316,14 +317,20 @@ class ConnectionTable(Lifecycle):
             return
         c.unroled.append((ts, cap, rank))
         c.unroled_bytes += len(cap.payload)
+        self._unroled_bytes += len(cap.payload)
         self._unroled[id(c)] = c
         if c.unroled_bytes > ROLE_WAIT_BYTES:
             self._role_settled(c)
+        elif self._unroled_bytes > self.limits.reorder_buffer:  # (many connections waiting: the longest goes on)
+            self.report.warn("connection's role settled early", cap.origin,
+                             limit_note("reorder_buffer", "its captures went on to keep those waiting under it"))
+            self._role_settled(next(iter(self._unroled.values())))
 
     def _role_settled(self, c: ConnState) -> None:
         """The role is known (or no longer waited for: the default, client, stays)."""
         c.role_known = True
         self._unroled.pop(id(c), None)
+        self._unroled_bytes -= c.unroled_bytes
         waiting, c.unroled, c.unroled_bytes = c.unroled, [], 0
         for ts, cap, rank in waiting:
             self._push(c, cap, ts, rank)

@@ -367,3 +367,24 @@ def test_past_the_reorder_buffer_the_oldest_captures_go_on_early():
     assert any("arrived 0.000 s after later data: placed here" in n for c in late for n in c.info.notes)
     [(reason, n)] = report.warnings.items()
     assert "shorter window" in reason and n == 1 and report.limits["--max-reorder-buffer"] == 1
+
+
+def test_captures_waiting_for_their_connections_role_are_bounded_all_together():
+    """Bytes that do not tell which end eCapture hooked wait for up to 4 MiB a connection, or 10 s of capture
+    time (never, when the times stand still): thousands of connections could hold GBs. Past
+    --max-reorder-buffer all together, the connection waiting longest goes on with the default role."""
+    from ecq2pcap.limits import Limits
+    from ecq2pcap.report import Report
+
+    report = Report()
+    blob = bytes(range(256)) * 4  # (tells nothing: not HTTP, not TLS)
+    table = ConnectionTable(report, limits=Limits(reorder_buffer=3 * len(blob)))
+    out = []
+    for i in range(6):
+        tup = Tuple("10.0.0.1", 40000 + i, "10.0.0.2", 5432)
+        out += table.feed(cap(blob, i % 2, 100 * S, tup=tup, form=PayloadForm.RAW))
+        assert table._unroled_bytes <= 3 * len(blob)
+    assert report.warnings["connection's role settled early"] == 3
+    assert report.limits["--max-reorder-buffer"] >= 3
+    out += table.close_all()
+    assert len(chunks(out)) == 6
