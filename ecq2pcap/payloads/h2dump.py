@@ -39,7 +39,10 @@ from dataclasses import dataclass, field
 from collections.abc import Iterator
 
 from ..limits import lost_note
+from .goquote import go_unquote, unquote_text
 from .numbers import ascii_number
+
+__all__ = ["DumpFrame", "ParsedDump", "go_unquote", "parse_h2_dump"]
 
 FRAME_MARK = b"\nFrame Type\t=>\t"
 MERGED_MARK = b"\nMerged Data Frame, StreamID\t=>\t"
@@ -56,9 +59,6 @@ MAX_FIELD_LINE = 1 << 20  # a longer header field line is not read: the regex ke
 
 _QUOTED = rb'"([^"\\]*(?:\\.[^"\\]*)*)"'  # (unrolled: ~4× faster than (?:[^"\\]|\\.)*, the same strings)
 _HEADER_LINE = re.compile(rb"header field " + _QUOTED + rb" = " + _QUOTED + rb"( \(sensitive\))?\Z", re.S)
-_ESCAPE = re.compile(rb"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|([0-7]{3})|(.))", re.S)
-_SIMPLE_ESCAPES = {b"a": 7, b"b": 8, b"f": 12, b"n": 10, b"r": 13, b"t": 9, b"v": 11,
-                   b"\\": 92, b'"': 34, b"'": 39}
 
 
 @dataclass(slots=True)
@@ -100,70 +100,6 @@ class ParsedDump:
         as they are asked for, :data:`FIELD_BATCH` at a time (problems to ``notes``): a dump of many or huge
         header blocks never becomes millions of objects at once. Each call reads them again."""
         return _field_lines(self.buf, frame, notes)
-
-
-def go_unquote(quoted: bytes) -> bytes:
-    """Go ``strconv.Unquote`` for a double-quoted string (as ``%q`` prints it).
-
-    Returns the raw bytes (Go strings are bytes). Raises ValueError on bad syntax.
-    Handles \\a \\b \\f \\n \\r \\t \\v \\\\ \\" \\' \\xHH \\NNN \\uHHHH \\UHHHHHHHH.
-    """
-    if len(quoted) < 2 or quoted[:1] != b'"' or quoted[-1:] != b'"':
-        raise ValueError("not a double-quoted string")
-    return _unescape(quoted[1:-1])
-
-
-def _unescape(body: bytes) -> bytes:
-    """:func:`go_unquote` of what is between the quotes."""
-    if b"\\" not in body:
-        if b'"' in body or b"\n" in body:
-            raise ValueError("unescaped quote or newline")
-        return body
-    out = bytearray()
-    pos = 0
-    for m in _ESCAPE.finditer(body):
-        plain = body[pos:m.start()]
-        if b'"' in plain or b"\n" in plain or b"\\" in plain:
-            raise ValueError("unescaped quote, newline or backslash")
-        out += plain
-        hx, u4, u8, octal, simple = m.groups()
-        if hx is not None:
-            out.append(int(hx, 16))
-        elif octal is not None:
-            value = int(octal, 8)
-            if value > 255:
-                raise ValueError(f"octal escape out of range: \\{octal.decode()}")
-            out.append(value)
-        elif simple is not None:
-            if simple not in _SIMPLE_ESCAPES:
-                raise ValueError(f"unknown escape: \\{simple.decode('latin-1')}")
-            out.append(_SIMPLE_ESCAPES[simple])
-        else:
-            cp = int(u4 or u8, 16)
-            if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
-                raise ValueError(f"invalid code point U+{cp:X}")
-            out += chr(cp).encode("utf-8")
-        pos = m.end()
-    tail = body[pos:]
-    if b'"' in tail or b"\n" in tail or b"\\" in tail:
-        raise ValueError("unescaped quote, newline or backslash")
-    out += tail
-    return bytes(out)
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def _unquote_text(quoted: bytes, notes: list[str], what: str) -> str:
-    """A header line's name or value (what ``_QUOTED`` matched between the quotes), unquoted as text."""
-    if b"\\" not in quoted:  # no escape, and then no quote either (_QUOTED takes one only escaped): as it is
-        return _text(quoted)
-    try:
-        return _text(_unescape(quoted))
-    except ValueError as exc:
-        notes.append(f"{what}: cannot unquote {quoted[:60]!r} ({exc}): kept as printed")
-        return _text(quoted)
 
 
 def _at_boundary(buf: bytes, pos: int) -> bool:
@@ -385,7 +321,7 @@ def _field_lines(buf: bytes, frame: DumpFrame, notes: list[str]) -> Iterator[lis
         if len(line) > MAX_FIELD_LINE:
             notes.append(lost_note(f"{what}: a header field line of {len(line):,} bytes (over {MAX_FIELD_LINE:,}) not read"))
         elif (m := _HEADER_LINE.match(line)) is not None:
-            batch.append((_unquote_text(m[1], notes, what), _unquote_text(m[2], notes, what), bool(m[3])))
+            batch.append((unquote_text(m[1], notes, what), unquote_text(m[2], notes, what), bool(m[3])))
             if len(batch) == FIELD_BATCH:
                 yield batch
                 batch = []

@@ -33,7 +33,6 @@ Design:
 from __future__ import annotations
 
 import struct
-from itertools import islice
 from typing import Any
 
 from hyperframe.exceptions import HyperframeError
@@ -50,6 +49,7 @@ from hyperframe.frame import (
 
 from ...limits import DEFAULT_LIMITS, limit_note
 from ...model import Direction
+from .bounds import OPEN_STREAM_COST, REOPENED, StreamBounds
 from .settings import SettingsLedger
 from .sniff import FRAME_HEADER, LENIENT_MAX_FRAME, PREFACE, layout_problem
 from .streams import H2GoAway, H2Stream, _Block, _Open, cut_data_frame
@@ -61,13 +61,9 @@ _C2S, _S2C = Direction.C2S, Direction.S2C
 _UNKNOWN_START_TABLE = 1 << 16  # table assumed when the start was not captured (≥ common real ones: Chrome's 64 KiB)
 _NO_LIMIT = 1 << 32
 _DEFAULT_MAX_BODY = 64 << 20
-REOPENED = ("the stream's earlier frames are in another entry, which ended early while too many streams were open "
-            "(limit: --max-connection-buffer)")
-DONE_KEPT = 1 << 16  # ended streams remembered, to say that a frame comes after its stream's end
-OPEN_STREAM_COST = 2048  # what an open stream's state holds (bodies aside): at most buffer / this are open at once
 
 
-class H2PassiveDecoder:
+class H2PassiveDecoder(StreamBounds):
     """Decode one HTTP/2 connection from the bytes of both directions.
 
     Attributes worth reading after/while feeding: ``errors`` (connection-level
@@ -79,10 +75,7 @@ class H2PassiveDecoder:
                  max_header_list: int = DEFAULT_LIMITS.header_list_size,
                  max_buffer: int = DEFAULT_LIMITS.connection_buffer) -> None:
         self.max_body = max_body
-        # streams open at once: each counts OPEN_STREAM_COST bytes of the connection's buffer; before one more
-        # opens, the one open longest ends early (a peer, or ends eCapture's dumps did not show, must not make a
-        # connection hold millions: a dump of 120,000 HEADERS frames took the HAR side ~220 MB)
-        self.max_open = max(1, max_buffer // OPEN_STREAM_COST)
+        self.max_open = max(1, max_buffer // OPEN_STREAM_COST)  # streams open at once (see .bounds)
         self._early: dict[int, None] = {}  # streams that ended early, not in _done: a later frame reopens one
         self.errors: list[str] = []
         self.goaways: list[H2GoAway] = []
@@ -95,7 +88,7 @@ class H2PassiveDecoder:
         self._dead = [False, False]
         self._block: list[_Block | None] = [None, None]
         self._open: dict[int, _Open] = {}
-        self._done: dict[int, None] = {}  # streams ended, oldest first (the latest DONE_KEPT: see _finish)
+        self._done: dict[int, None] = {}  # streams ended, oldest first (the latest DONE_KEPT: see .bounds)
         self._out: list[H2Stream] = []
         self._closed = False
 
@@ -395,27 +388,10 @@ class H2PassiveDecoder:
                 )
                 self._finish(sid)
 
-    def _make_room(self) -> None:
-        """Before a stream opens: when :attr:`max_open` are, the one open longest ends there."""
-        if len(self._open) >= self.max_open:
-            sid = next(iter(self._open))
-            self._open[sid].rec.errors.append(limit_note("connection_buffer", (
-                f"ended early: {len(self._open)} streams open at once ({OPEN_STREAM_COST} bytes each counted "
-                f"against the connection's buffer of {self.max_open * OPEN_STREAM_COST})")))
-            self._finish(sid)
-            del self._done[sid]  # (what comes for it later is its own entry: see REOPENED)
-            self._early[sid] = None
-            if len(self._early) > DONE_KEPT:
-                for old in list(islice(self._early, DONE_KEPT // 2)):
-                    del self._early[old]
-
     def _finish(self, sid: int) -> None:
         st = self._open.pop(sid)
         rec = st.rec
         rec.request_body = bytes(st.bodies[_C2S])
         rec.response_body = bytes(st.bodies[_S2C])
-        self._done[sid] = None
-        if len(self._done) > DONE_KEPT:  # (a connection of millions of streams: the older half forgotten; a
-            for old in list(islice(self._done, DONE_KEPT // 2)):  # frame on one then opens a stream again)
-                del self._done[old]
+        self._ended(sid)
         self._out.append(rec)

@@ -635,7 +635,7 @@ def test_before_one_more_stream_opens_past_the_buffer_the_one_open_longest_ends(
     """Streams whose end never came (a peer's, or ends eCapture's dumps did not show) made a connection hold
     every one: 120,000 of them ~220 MB. Each open stream counts 2 KiB of the connection's buffer; past it,
     the stream open longest ends there, saying so, and what comes for it later is an entry of its own."""
-    from ecq2pcap.payloads.h2.decoder import REOPENED
+    from ecq2pcap.payloads.h2.bounds import REOPENED
 
     enc = hpack.Encoder()
     c2s = PREFACE + SettingsFrame(0).serialize() + b"".join(
@@ -655,8 +655,8 @@ def test_before_one_more_stream_opens_past_the_buffer_the_one_open_longest_ends(
 
 def test_a_connection_of_many_streams_remembers_a_bounded_number_of_ended_ones(monkeypatch):
     """Every ended stream's id was kept for the connection's life, to say that a frame came after its end."""
-    from ecq2pcap.payloads.h2 import decoder
-    monkeypatch.setattr(decoder, "DONE_KEPT", 100)
+    from ecq2pcap.payloads.h2 import bounds
+    monkeypatch.setattr(bounds, "DONE_KEPT", 100)
     enc, srv = hpack.Encoder(), hpack.Encoder()
     dec = H2PassiveDecoder()
     dec.feed(C2S, PREFACE + SettingsFrame(0).serialize(), 1)
