@@ -45,7 +45,8 @@ class Limits:
         64 * MiB, "--max-connection-buffer",
         "bytes one connection may hold while its exchanges are incomplete (bodies in flight, "
         "unparsed bytes, WebSocket messages of the entry); beyond it the connection is no longer "
-        "decoded into HAR")
+        "decoded into HAR. Also bounds its open HTTP/2 streams and HTTP/1 requests waiting for answers "
+        "(2 KiB each: past it the oldest ends early) and its captures waiting for a tuple (placed at once)")
     reorder_buffer: int = _limit(
         32 * MiB, "--max-reorder-buffer",
         "bytes of captures held to put them in capture-time order (--reorder-window; v1.4 times are whole "
