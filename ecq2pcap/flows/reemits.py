@@ -10,9 +10,6 @@ from __future__ import annotations
 from ..model import Direction
 
 
-_OTHER = {Direction.C2S: Direction.S2C, Direction.S2C: Direction.C2S}
-
-
 def is_stale_reemit(last_headers: dict, upgraded: bool, payload: bytes, direction: Direction, ts: int) -> bool:
     """Is this rendered HTTP/1 message a re-emit? ``last_headers`` (Direction → (header
     block, time, answered)) is the connection's memory of the previous message each way
@@ -31,7 +28,7 @@ def is_stale_reemit(last_headers: dict, upgraded: bool, payload: bytes, directio
     stale = (prev is not None and len(head) == len(payload) and prev[0] == head  # bodiless, the same headers
              and (not prev[2] or prev[1] == ts or upgraded or (head.startswith(b"HTTP/") and b"\r\nDate: " in head)))
     if not stale:  # (a real message: the other way's last one is answered, or followed)
-        other = _OTHER[direction]
+        other = direction.other
         spoken = last_headers.get(other)
         if spoken is not None and not spoken[2]:
             last_headers[other] = (spoken[0], spoken[1], True)

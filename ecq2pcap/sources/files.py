@@ -68,12 +68,12 @@ class FileSource:
         stream = self.open()
         try:  # (a gzip cut or damaged in its first block fails here, at the first bytes)
             first = stream.peek(3)[:3] if hasattr(stream, "peek") else b"{"
+            if first[:1] == b"\0":  # (what a crash leaves where a file's first blocks were never written)
+                first = self._read_past_nuls(stream)
         except _READ_ERRORS as exc:
             if self.path != "-":
                 stream.close()
             raise InputError(f"{self.name}:1: cannot read further: {exc}") from None
-        if first[:1] == b"\0":  # (what a crash leaves where a file's first blocks were never written)
-            first = self._read_past_nuls(stream)
         if first.startswith(BOM):  # (text: JSON lines)
             stream.read(3)
         elif first[:1] and first[:1] not in b"{ \t\r\n":
@@ -85,15 +85,12 @@ class FileSource:
         first blocks a crash left unwritten would otherwise be read as protobuf (a NUL is an empty entry there,
         which eCapture never sends) and every JSON line after them lost."""
         n = 0
-        try:
-            while chunk := stream.peek(1 << 16):
-                run = len(chunk) - len(chunk.lstrip(b"\0"))
-                n += len(stream.read(run))
-                if run < len(chunk):
-                    break
-            first = stream.peek(3)[:3]
-        except _READ_ERRORS as exc:
-            raise InputError(f"{self.name}:1: cannot read further: {exc}") from None
+        while chunk := stream.peek(1 << 16):
+            run = len(chunk) - len(chunk.lstrip(b"\0"))
+            n += len(stream.read(run))
+            if run < len(chunk):
+                break
+        first = stream.peek(3)[:3]
         self.report.warn("NUL bytes read past at the start of a file (a crash leaves them where blocks were never "
                          "written)", f"{self.name}@0", f"{n} bytes")
         return first

@@ -18,7 +18,7 @@ REOPENED = ("the stream's earlier frames are in another entry, which ended early
             "(limit: --max-connection-buffer)")
 
 
-def _keep_latest(ordered: dict, n: int) -> None:
+def keep_latest(ordered: dict, n: int) -> None:
     """Past ``n`` entries, the older half of ``ordered`` (oldest first) is forgotten."""
     if len(ordered) > n:
         for old in list(islice(ordered, n // 2)):
@@ -40,10 +40,10 @@ class StreamBounds:
             self._finish(sid)
             del self._done[sid]
             self._early[sid] = None
-            _keep_latest(self._early, DONE_KEPT)
+            keep_latest(self._early, DONE_KEPT)
 
     def _ended(self, sid: int) -> None:
         """Remember that ``sid`` ended (to say so of a frame that comes later), the latest DONE_KEPT: on a
         connection of millions of streams the older half is forgotten, and a frame on one opens it again."""
         self._done[sid] = None
-        _keep_latest(self._done, DONE_KEPT)
+        keep_latest(self._done, DONE_KEPT)

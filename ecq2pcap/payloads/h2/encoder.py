@@ -68,6 +68,7 @@ from ...limits import lost_note
 from ...model import Direction
 from ..h2dump import DumpFrame, ParsedDump
 from ..numbers import ascii_number
+from .bounds import keep_latest
 from .raw_frames import parse_frames
 from .sniff import PREFACE
 
@@ -218,8 +219,7 @@ class H2Reencoder:
         read as a new stream's rather than noted as one after its end."""
         self._streams = {key: st for key, st in self._streams.items() if not st.ended}
         self._forget_at = max(STREAM_STATES, 2 * len(self._streams))
-        if len(self._methods) > STREAM_STATES:
-            self._methods = dict(list(self._methods.items())[-STREAM_STATES // 2:])
+        keep_latest(self._methods, STREAM_STATES)
 
     def _after_end(self, st: _Stream, stream_id: int, notes: list[str]) -> None:
         if not st.warned:
