@@ -95,3 +95,20 @@ def test_past_the_buffer_the_oldest_waiting_request_ends_and_its_answer_is_its_o
                for ex in out]
     assert answers == [(None, "0", [ANSWER_OF_ENDED]), (None, "1", [ANSWER_OF_ENDED]),
                        ("/2", "2", []), ("/3", "3", []), ("/4", "4", []), ("/5", "5", [])]
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_trailer_section_over_the_limit_names_the_limit_and_the_next_response_is_read(fast):
+    d = Http1Decoder(max_head=4096, fast=fast)
+    d.feed(C, GOOD + GOOD, 1)
+    trailer = b"".join(b"X-T%d: %s\r\n" % (i, b"v" * 100) for i in range(20_000))  # 2.2 MB: past h11's buffer
+    out = d.feed(S, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n" + trailer + b"\r\n"
+                 + RESP, 2)
+    out += d.close(3)
+    first, second = out
+    assert (bytes(first.response.body), first.response.complete) == (b"hello", False)
+    (err,) = first.errors
+    assert err == ("response trailer section or chunk-size line too long: body ended after 5 bytes, the rest "
+                   "skipped (limit: --max-header-size)")
+    assert (second.response.status, bytes(second.response.body)) == (200, b"ok")
+    assert any("was over --max-header-size" in e for e in second.errors)

@@ -27,7 +27,8 @@ from .events import END, NEED_DATA, Body, End, ParseError, RequestHead, Response
 from .exchange import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED, Http1Exchange, Switch
 from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
-from .limits import ANSWER_OF_ENDED, AWAITING_COST, CONNECTION_BUFFER, MAX_HEADER_LINE, MAX_HEADER_SECTION
+from .limits import (ANSWER_OF_ENDED, AWAITING_COST, CONNECTION_BUFFER, H11_TOO_LONG, MAX_HEADER_LINE,
+                     MAX_HEADER_SECTION, TRAILER_TOO_LONG)
 from .messages import append_body, asks_switch, end_message, new_request, new_response
 from .readers import H11Reader, WholeMessage
 from .recovery import Recovery
@@ -188,7 +189,11 @@ class Http1Decoder(Recovery):
             try:
                 ev = s.reader.next_event()
             except ParseError as exc:
-                self._on_error(s, str(exc))
+                reason = str(exc)
+                if reason == H11_TOO_LONG and not s.in_head:  # (h11's words for a trailer section or chunk line
+                    self._on_error(s, TRAILER_TOO_LONG, limit=True)  # over its event size: a limit's, said so)
+                else:
+                    self._on_error(s, reason)
                 continue
             if ev is NEED_DATA:
                 over = s.in_head and s.head_limit(self.max_line, self.max_head, complete=False)

@@ -20,3 +20,8 @@ HEADER_SECTION_FLAG = LIMIT_FLAGS["header_section_size"]
 AWAITING_COST = 2048
 ANSWER_OF_ENDED = (f"request not in this entry: its entry had ended while more requests waited for their answers "
                    f"than {LIMIT_FLAGS['connection_buffer']} allows")
+
+# h11's error when an event it waits for (past a head: a chunk-size line, a trailer section) outgrows its buffer,
+# which the readers size at the header section limit and a slice more (the decoder bounds heads itself)
+H11_TOO_LONG = "Receive buffer too long"
+TRAILER_TOO_LONG = "trailer section or chunk-size line too long"

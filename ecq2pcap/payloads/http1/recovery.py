@@ -55,10 +55,15 @@ class Recovery:
         msg = ex.request if s.is_request else ex.response
         msg.end_ns = s.time_ns
         msg.complete = False
-        at_eof = s.eof_sent and s.reader.unconsumed == 0  # every byte read, then the stream ended
-        ex.errors.append(body_error(s.what, reason, msg, s.eof, at_eof))
+        if limit:  # (a trailer section or chunk-size line over the limit: the body read so far is kept)
+            ex.errors.append(limit_note("header_section_size", f"{s.what} {reason}: body ended after "
+                                                               f"{msg.body_size} bytes, the rest skipped"))
+        else:
+            at_eof = s.eof_sent and s.reader.unconsumed == 0  # every byte read, then the stream ended
+            ex.errors.append(body_error(s.what, reason, msg, s.eof, at_eof))
         s.end_reader()
-        s.skip_reason = f"after a {s.what} body that did not frame"
+        s.skip_reason = (f"after a {s.what} whose {reason[:-len(' too long')]} was over --max-header-size" if limit
+                         else f"after a {s.what} body that did not frame")
         if s.is_request:
             self._req_ex = None
         else:
