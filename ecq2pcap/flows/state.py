@@ -41,5 +41,6 @@ class ConnState:
     last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp, answered since)
     reemits: int = 0
     late: int = 0
+    early: tuple | None = None  # (time, rank, direction hint) of the last capture released early, the latest
     normalizer: Normalizer = field(default_factory=Normalizer)  # wire bytes for each capture
     due: int | None = None  # deadline of this connection's entry in ConnectionTable._deadlines

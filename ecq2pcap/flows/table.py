@@ -15,7 +15,7 @@
 * eCapture emits events when a worker flushes, not in capture order, so captures
   wait in a reorder buffer for ``reorder_window_ns`` of capture time and come out
   ordered by (time, client→server first, arrival) — v1.4 timestamps are whole
-  seconds (§11.13).
+  seconds (§11.13) (:mod:`.ordering`).
 * What a released capture becomes on its connection (stale re-emits left out, wire bytes
   from its :class:`~.normalize.Normalizer`) is :mod:`.emission`'s job.
 
@@ -27,11 +27,8 @@ clock than the events' header times), so they never move it.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections import OrderedDict
-
-from msgspec.structs import replace
 
 from ..limits import DEFAULT_LIMITS, Limits, limit_note
 from ..model import (
@@ -47,13 +44,13 @@ from ..model import (
 from ..report import Count, Report
 from .endpoints import SyntheticEndpoints
 from .normalize import Normalizer
-from .emission import chunks, direction_of, is_reemit
+from .emission import chunks, is_reemit
 from .lifecycle import SECOND, Lifecycle, superseded_reason
+from .ordering import Ordering, noted
 from .placement import EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, Shape, cannot_continue, client_streams
 from .roles import infer_role
 from .state import ConnState
 
-ROLE_WAIT_BYTES = 4 << 20  # at most this much of a connection waits for its role
 MAX_UUIDS = 8  # uuids named in a connection's SYN comment (each chunk's comment names its own)
 PRE, REAL = 0, 1  # at equal times a connection's tuple-less (first) captures go before the others
 _NO_TUPLE = {"gotls": "eCapture's gotls events carry no socket tuple: one connection per process (Go moves "
@@ -61,7 +58,7 @@ _NO_TUPLE = {"gotls": "eCapture's gotls events carry no socket tuple: one connec
 _NO_SHAPE = Shape()  # (read only) the shape of a connection none of whose bytes was looked at yet
 
 
-class ConnectionTable(Lifecycle):
+class ConnectionTable(Ordering, Lifecycle):
     def __init__(
         self,
         report: Report | None = None,
@@ -109,7 +106,7 @@ class ConnectionTable(Lifecycle):
             self._accept(c, cap, ts, rank)
             for held_ts, held_cap in self._placement.due_for(c) if self._placement.held else ():
                 self.report.count(Count.BEFORE_TUPLE_PLACED)
-                self._accept(c, _noted(held_cap, PLACED_NOTE), held_ts, PRE)
+                self._accept(c, noted(held_cap, PLACED_NOTE), held_ts, PRE)
         if ts > self.clock:
             self.clock = ts
         self._release(out)
@@ -238,7 +235,7 @@ class ConnectionTable(Lifecycle):
         c = self._placement.successor(group, ts)
         if c is not None:
             self.report.count(Count.BEFORE_TUPLE_PLACED)
-            return c, _noted(cap, PLACED_NOTE), PRE
+            return c, noted(cap, PLACED_NOTE), PRE
         return self._held(group, ts, cap)
 
     def _held(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False) -> None:
@@ -260,7 +257,7 @@ class ConnectionTable(Lifecycle):
             for ts, cap in held.items:
                 if prev.tuple_known:
                     self.report.count(Count.BEFORE_TUPLE_PLACED)
-                    cap = _noted(cap, JOINED_NOTE)
+                    cap = noted(cap, JOINED_NOTE)
                 self._accept(prev, cap, ts, PRE)
             return
         first = held.items[0][1]
@@ -278,7 +275,7 @@ class ConnectionTable(Lifecycle):
         if unplaced:
             self.report.count(Count.BEFORE_TUPLE_UNPLACED, len(held.items))
         for ts, cap in held.items:
-            self._accept(c, _noted(cap, NOT_PLACED + reason) if unplaced else cap, ts, PRE)
+            self._accept(c, noted(cap, NOT_PLACED + reason) if unplaced else cap, ts, PRE)
 
     def _connect_info(self, info: ConnectInfo) -> list[FlowEvent]:
         out: list[FlowEvent] = []
@@ -297,7 +294,7 @@ class ConnectionTable(Lifecycle):
                 c = self._by_key.get((group, info.tuple)) or self._new(group, first, info.tuple)
                 self.report.count(Count.BEFORE_TUPLE_PLACED, len(held.items))
                 for ts, cap in held.items:
-                    self._accept(c, _noted(cap, EARLY_NOTE) if held.new_connection else cap, ts, PRE)
+                    self._accept(c, noted(cap, EARLY_NOTE) if held.new_connection else cap, ts, PRE)
         self._release(out)
         return out
 
@@ -307,69 +304,6 @@ class ConnectionTable(Lifecycle):
             if id(c) not in seen:
                 seen.add(id(c))
                 yield c
-
-    # ---------------------------------------------------------------- ordering
-
-    def _submit(self, c: ConnState, cap: Capture, ts: int, rank: int) -> None:
-        """Into the reorder buffer, or wait while the connection's role is unknown."""
-        if c.role_known:
-            self._push(c, cap, ts, rank)
-            return
-        c.unroled.append((ts, cap, rank))
-        c.unroled_bytes += len(cap.payload)
-        self._unroled_bytes += len(cap.payload)
-        self._unroled[id(c)] = c
-        if c.unroled_bytes > ROLE_WAIT_BYTES:
-            self._role_settled(c)
-        elif self._unroled_bytes > self.limits.reorder_buffer:  # (many connections waiting: the longest goes on)
-            self.report.warn("connection's role settled early", cap.origin,
-                             limit_note("reorder_buffer", "its captures went on to keep those waiting under it"))
-            self._role_settled(next(iter(self._unroled.values())))
-
-    def _role_settled(self, c: ConnState) -> None:
-        """The role is known (or no longer waited for: the default, client, stays)."""
-        c.role_known = True
-        self._unroled.pop(id(c), None)
-        self._unroled_bytes -= c.unroled_bytes
-        waiting, c.unroled, c.unroled_bytes = c.unroled, [], 0
-        for ts, cap, rank in waiting:
-            self._push(c, cap, ts, rank)
-
-    def _push(self, c: ConnState, cap: Capture, ts: int, rank: int) -> None:
-        # Equal times: a connection's captures from before its tuple was known go first (they
-        # are its first calls; v1.4 times are whole seconds). Then v1 events are merged flushes whose arrival order means nothing
-        # (a response's worker may flush first), so client→server goes first; v2 events
-        # (no uuid) are single calls sent as they happen, so arrival order is the truth.
-        # (the direction is kept for _emit: the role is known before a capture is pushed, and never changes)
-        direction = direction_of(c, cap)
-        self._heap_bytes += len(cap.payload)
-        heapq.heappush(self._heap, (ts, rank, direction if cap.uuid is not None else 0, next(self._seq), c, cap,
-                                    direction))
-
-    def _release(self, out: list[FlowEvent], everything: bool = False) -> None:
-        limit = self.clock - self.reorder_window_ns
-        heap = self._heap
-        while heap and (everything or heap[0][0] <= limit):
-            ts, _, _, _, c, cap, direction = heapq.heappop(heap)
-            self._heap_bytes -= len(cap.payload)
-            self._emit(c, cap, ts, direction, out)
-        if self._heap_bytes > self.limits.reorder_buffer:  # (a busy second of v1.4, whose times are whole seconds,
-            self._release_early(out)  # or a capture whose times stand still: held whole, it took 6× its size)
-        if not everything and self.clock - self._last_sweep >= SECOND:
-            self._last_sweep = self.clock
-            self._sweep(out)
-
-    def _release_early(self, out: list[FlowEvent]) -> None:
-        """The oldest captures go on before their reorder window passed, down to half the buffer."""
-        heap, keep, n = self._heap, self.limits.reorder_buffer // 2, 0
-        while heap and self._heap_bytes > keep:
-            ts, _, _, _, c, cap, direction = heapq.heappop(heap)
-            self._heap_bytes -= len(cap.payload)
-            self._emit(c, cap, ts, direction, out)
-            n += 1
-        self.report.warn("captures put in time order over a shorter window", detail=limit_note(
-            "reorder_buffer", f"{n} released before --reorder-window passed; an older one that comes later is "
-                              "placed out of order, said in its packet comment"))
 
     # ---------------------------------------------------------------- emission
 
@@ -395,6 +329,3 @@ class ConnectionTable(Lifecycle):
         else:
             self._open.move_to_end(id(c))
         out.extend(chunks(c, cap, direction, ts, self.report, self.normalize))
-
-def _noted(cap: Capture, note: str) -> Capture:
-    return replace(cap, notes=cap.notes + (note,))

@@ -369,6 +369,30 @@ def test_past_the_reorder_buffer_the_oldest_captures_go_on_early():
     assert "shorter window" in reason and n == 1 and report.limits["--max-reorder-buffer"] == 1
 
 
+def test_a_request_that_comes_after_its_response_went_on_early_says_so():
+    """v1.4 times are whole seconds: a request and its response share one, and the request goes first. When the
+    response went on early (--max-reorder-buffer) and its request comes after, the request is placed after it: no
+    "late" note can say so (the times are equal), so a note of its own does. A capture of the same rank and way
+    as those released early keeps its arrival order, and says nothing."""
+    from ecq2pcap.limits import Limits
+    from ecq2pcap.report import Report
+
+    report = Report()
+    table = ConnectionTable(report, limits=Limits(reorder_buffer=3 * len(RESP)))
+    out = []
+    for _ in range(4):  # responses of one second, over the buffer: the oldest go on early
+        out += table.feed(cap(RESP, 0, 100 * S))
+    assert chunks(out)
+    out += table.feed(cap(REQ, 1, 100 * S))  # their request, after them
+    out += table.feed(cap(RESP, 0, 100 * S))
+    out += table.close_all()
+    noted = [(c.direction, c.wire) for c in chunks(out) if any("went on early" in n for n in c.info.notes)]
+    assert noted == [(Direction.C2S, REQ)]
+    assert report.counts["late_events"] == 1
+    (closed,) = [e for e in out if isinstance(e, Closed)]
+    assert any("1 event(s) arrived after later data" in n for n in closed.notes)
+
+
 def test_captures_waiting_for_their_connections_role_are_bounded_all_together():
     """Bytes that do not tell which end eCapture hooked wait for up to 4 MiB a connection, or 10 s of capture
     time (never, when the times stand still): thousands of connections could hold GBs. Past

@@ -1,0 +1,110 @@
+"""The connection table's reorder buffer: captures wait for ``reorder_window_ns`` of capture time and
+come out ordered by (time, rank, client→server first, arrival); a connection's captures wait for its
+role first (which end eCapture hooked decides their direction).
+
+A mixin of :class:`~.table.ConnectionTable` (its state: ``_heap``, ``_heap_bytes``, ``_unroled``, the
+clock, the limits), kept apart because it is its own job, as :mod:`.lifecycle` is: when a capture goes
+on, not what it becomes (:meth:`~.table.ConnectionTable._emit`). Bounded: past ``--max-reorder-buffer``
+the oldest captures go on early, and so do connections waiting for their role.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from msgspec.structs import replace
+
+from ..limits import limit_note
+from ..model import Capture, FlowEvent
+from ..report import Count
+from .emission import direction_of
+from .lifecycle import SECOND
+from .state import ConnState
+
+ROLE_WAIT_BYTES = 4 << 20  # at most this much of a connection waits for its role
+AFTER_EARLY_NOTE = limit_note("reorder_buffer", "arrived after captures of its second that went on early: placed "
+                              "after them, not before")
+
+
+def noted(cap: Capture, note: str) -> Capture:
+    """``cap`` with one more note."""
+    return replace(cap, notes=cap.notes + (note,))
+
+
+class Ordering:
+    def _submit(self, c: ConnState, cap: Capture, ts: int, rank: int) -> None:
+        """Into the reorder buffer, or wait while the connection's role is unknown."""
+        if c.role_known:
+            self._push(c, cap, ts, rank)
+            return
+        c.unroled.append((ts, cap, rank))
+        c.unroled_bytes += len(cap.payload)
+        self._unroled_bytes += len(cap.payload)
+        self._unroled[id(c)] = c
+        if c.unroled_bytes > ROLE_WAIT_BYTES:
+            self._role_settled(c)
+        elif self._unroled_bytes > self.limits.reorder_buffer:  # (many connections waiting: the longest goes on)
+            self.report.warn("connection's role settled early", cap.origin,
+                             limit_note("reorder_buffer", "its captures went on to keep those waiting under it"))
+            self._role_settled(next(iter(self._unroled.values())))
+
+    def _role_settled(self, c: ConnState) -> None:
+        """The role is known (or no longer waited for: the default, client, stays)."""
+        c.role_known = True
+        self._unroled.pop(id(c), None)
+        self._unroled_bytes -= c.unroled_bytes
+        waiting, c.unroled, c.unroled_bytes = c.unroled, [], 0
+        for ts, cap, rank in waiting:
+            self._push(c, cap, ts, rank)
+
+    def _push(self, c: ConnState, cap: Capture, ts: int, rank: int) -> None:
+        # Equal times: a connection's captures from before its tuple was known go first (they
+        # are its first calls; v1.4 times are whole seconds). Then v1 events are merged flushes whose arrival order means nothing
+        # (a response's worker may flush first), so client→server goes first; v2 events
+        # (no uuid) are single calls sent as they happen, so arrival order is the truth.
+        # (the direction is kept for _emit: the role is known before a capture is pushed, and never changes)
+        direction = direction_of(c, cap)
+        self._heap_bytes += len(cap.payload)
+        heapq.heappush(self._heap, (ts, rank, direction if cap.uuid is not None else 0, next(self._seq), c, cap,
+                                    direction))
+
+    def _release(self, out: list[FlowEvent], everything: bool = False) -> None:
+        limit = self.clock - self.reorder_window_ns
+        heap = self._heap
+        while heap and (everything or heap[0][0] <= limit):
+            ts, rank, hint, _, c, cap, direction = heapq.heappop(heap)
+            self._heap_bytes -= len(cap.payload)
+            if c.early is not None and ts == c.early[0]:
+                cap = self._after_early(c, cap, (ts, rank, hint))
+            self._emit(c, cap, ts, direction, out)
+        if self._heap_bytes > self.limits.reorder_buffer:  # (a busy second of v1.4, whose times are whole seconds,
+            self._release_early(out)  # or a capture whose times stand still: held whole, it took 6× its size)
+        if not everything and self.clock - self._last_sweep >= SECOND:
+            self._last_sweep = self.clock
+            self._sweep(out)
+
+    def _release_early(self, out: list[FlowEvent]) -> None:
+        """The oldest captures go on before their reorder window passed, down to half the buffer."""
+        heap, keep, n = self._heap, self.limits.reorder_buffer // 2, 0
+        while heap and self._heap_bytes > keep:
+            ts, rank, hint, _, c, cap, direction = heapq.heappop(heap)
+            self._heap_bytes -= len(cap.payload)
+            key = (ts, rank, hint)
+            if c.early is not None and ts == c.early[0]:
+                cap = self._after_early(c, cap, key)
+            if c.early is None or key > c.early:
+                c.early = key
+            self._emit(c, cap, ts, direction, out)
+            n += 1
+        self.report.warn("captures put in time order over a shorter window", detail=limit_note(
+            "reorder_buffer", f"{n} released before --reorder-window passed; an older one that comes later is "
+                              "placed out of order, said in its packet comment"))
+
+    def _after_early(self, c: ConnState, cap: Capture, key: tuple) -> Capture:
+        """``cap`` (of the second of ``c``'s captures released early) as it goes on: one that would have gone before
+        them (a request at the time of its response: equal times, no "late" note of :mod:`.emission`) says so."""
+        if key[1:] >= c.early[1:]:
+            return cap
+        c.late += 1
+        self.report.count(Count.LATE_EVENTS)
+        return noted(cap, AFTER_EARLY_NOTE)
