@@ -92,6 +92,7 @@ def limit_note(name: str, text: str) -> str:
 
 
 NOT_KEPT = "(not in the outputs)"  # ends a note on a part of a capture the outputs do not hold
+LOST_BY_ECAPTURE = "lost by eCapture"  # in a note on a part of a message eCapture never gave (a summary warning)
 
 
 def lost_note(text: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from msgspec.structs import replace
 
-from ..limits import DEFAULT_LIMITS, NOT_KEPT, Limits
+from ..limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, NOT_KEPT, Limits
 from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
 from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
 from ..payloads.h2dump import parse_h2_dump
@@ -25,6 +25,7 @@ from ..report import Report
 
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
 NOT_REBUILT = "capture not rebuilt in full for the outputs"
+BODY_LOST = "body lost by eCapture"
 MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
 
 _RENDERED, _H2_DUMP = PayloadForm.HTTP1_RENDERED, PayloadForm.H2_DUMP  # (Enum members: ~0.15 µs to read on 3.11)
@@ -122,12 +123,14 @@ def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int
     """The chunks of one capture's ``payload`` on ``conn`` (``info``: its notes so far), the wire
     bytes from the connection's normalizer: a synthetic HTTP/2 preface first when one is needed.
     A note saying a limit bit or a part of the capture is not in the outputs is also a warning to
-    ``report`` (the summary counts it, and the limit)."""
+    ``report`` (the summary counts it, and the limit), as is one saying eCapture lost a body."""
     preface, wire, changes = norm.wire_of(payload, info.form, info.ectype, direction)
     if changes and report is not None:
         for note in changes:
             if "(limit: " in note or note.endswith(NOT_KEPT):
                 report.warn(NOT_REBUILT, info.origin, note)
+            elif LOST_BY_ECAPTURE in note:  # (eCapture's loss, not ours: said in the packet and the HAR entry too)
+                report.warn(BODY_LOST, info.origin, note)
     out = []
     if preface:
         protocol = norm.protocol_of(info.form, Direction.C2S, preface)

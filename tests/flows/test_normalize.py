@@ -148,3 +148,22 @@ def test_a_part_of_a_dump_left_out_of_the_outputs_is_a_warning_the_summary_count
                for n in notes)
     assert any("stream 9: merged body without DATA frames in this dump (not in the outputs)" in n for n in notes)
     assert report.warnings[NOT_REBUILT] == 2
+
+
+def test_a_body_ecapture_could_not_gunzip_is_a_warning_the_summary_counts():
+    """eCapture prints a placeholder instead of a gzip body it could not gunzip: the packet comment and the HAR
+    entry said so, the run's summary did not."""
+    from ecq2pcap.flows.normalize import BODY_LOST, NOT_REBUILT, normalized
+    from ecq2pcap.model import ChunkInfo, Connection
+    from ecq2pcap.report import Report
+
+    report = Report()
+    dump = (b'\nFrame Type\t=>\tHEADERS\nFrame StreamID\t=>\t1\nFrame Length\t=>\t20\n'
+            b'header field ":status" = "200"\nheader field "content-encoding" = "gzip"\n'
+            b'\nFrame Type\t=>\tDATA\nFrame StreamID\t=>\t1\nFrame Length\t=>\t57\n'
+            b'Partial entity body with gzip encoding ... \n')
+    c = cap(dump, PayloadForm.H2_DUMP, 4)
+    conn = Connection(1, 1, "c", 3, ("10.0.0.1", 40000), ("10.0.0.2", 80))
+    chunks = normalized(Normalizer(), conn, Direction.S2C, 1, dump, ChunkInfo.of(c, ()), report)
+    assert "stream 1: body lost by eCapture (it could not gunzip it)" in chunks[-1].info.notes
+    assert report.warnings[BODY_LOST] == 1 and NOT_REBUILT not in report.warnings and not report.limits

@@ -64,7 +64,7 @@ from typing import NamedTuple
 
 import hpack
 
-from ...limits import lost_note
+from ...limits import LOST_BY_ECAPTURE, lost_note
 from ...model import Direction
 from ..h2dump import DumpFrame, ParsedDump
 from ..numbers import ascii_number
@@ -237,7 +237,7 @@ class H2Reencoder:
                 last_headers[f.stream_id] = i
         gzipped = {f.stream_id for f in frames if f.type == "DATA" and f.gzip_placeholder}
         for sid in sorted(gzipped - parsed.merged.keys()):
-            notes.append(f"stream {sid}: gzip body lost (eCapture could not gunzip it)")
+            notes.append(f"stream {sid}: body {LOST_BY_ECAPTURE} (it could not gunzip it)")
         for sid in sorted(parsed.merged.keys() - gzipped):
             notes.append(lost_note(f"stream {sid}: merged body without DATA frames in this dump"))
 
