@@ -19,13 +19,14 @@ from msgspec.structs import replace
 from ..limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, NOT_KEPT, Limits
 from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
 from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
+from ..payloads.h2.alignment import FrameAlignment
 from ..payloads.h2dump import parse_h2_dump
 from ..payloads.http1_render import NOT_HTTP1, repair_rendered, starts_http1_message
 from ..report import Report
 
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
 NOT_REBUILT = "capture not rebuilt in full for the outputs"
-BODY_LOST = "body lost by eCapture"
+ECAPTURE_LOSS = "data lost by eCapture"
 MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
 
 _RENDERED, _H2_DUMP = PayloadForm.HTTP1_RENDERED, PayloadForm.H2_DUMP  # (Enum members: ~0.15 µs to read on 3.11)
@@ -41,6 +42,7 @@ class Normalizer:
         self._first_s2c: bytes | None = None  # server's first bytes, kept for that check
         self._protocol: Protocol | None = None  # decided by the connection's first wire bytes
         self._preface_on_wire = False  # a client preface went out with raw bytes (captured or synthetic)
+        self._alignment: FrameAlignment | None = None  # where raw HTTP/2 bytes are in their frames, each way
 
     def protocol_of(self, form: PayloadForm, direction: Direction, wire: bytes) -> Protocol:
         """What a chunk's ``wire`` speaks. Decided once, by the connection's first non-empty
@@ -69,7 +71,10 @@ class Normalizer:
 
     def wire_of(self, payload: bytes, form: PayloadForm, ectype: int | None,
                 direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
-        """:meth:`wire` of a capture's payload, form and eCapture type."""
+        """:meth:`wire` of a capture's payload, form and eCapture type. The first part, when there is one, is
+        either a synthetic HTTP/2 preface (client→server) or the zero bytes that complete a raw HTTP/2 frame
+        whose rest eCapture lost (``direction``: :mod:`~ecq2pcap.payloads.h2.alignment`); the first note is
+        its own."""
         if form is _RENDERED:
             if not self.repair_http1:
                 return b"", payload, ()
@@ -78,11 +83,26 @@ class Normalizer:
                 self._protocol = Protocol.HTTP1  # (repair read its start line: what protocol_of would find again)
             return b"", wire, changes
         if form is PayloadForm.H2_DUMP or (ectype in (1, 2) and is_raw_preface(payload)):
+            if self._alignment is not None:  # (frames re-encoded from a dump cannot continue a raw frame)
+                fill, note = self._alignment.complete(direction)
+                if fill:
+                    _, wire, notes = self._h2_frames(payload, form, direction)  # (no preface: raw bytes came first)
+                    return fill, wire, (note, *notes)
             return self._h2_frames(payload, form, direction)
+        preface, notes = b"", ()
         if not self._sniffed and self._h2 is None and self._missed_preface(payload, direction):
             self._preface_on_wire = True
-            return PREFACE + SETTINGS_FRAME, payload, (MISSED_PREFACE_NOTE,)
-        return b"", payload, ()
+            preface, notes = PREFACE + SETTINGS_FRAME, (MISSED_PREFACE_NOTE,)
+        alignment = self._alignment
+        if alignment is None:  # raw bytes: followed frame by frame once the connection is HTTP/2
+            if not (preface or self._protocol is Protocol.HTTP2
+                    or self._protocol is None and starts_h2_connection(direction, payload)):
+                return preface, payload, notes
+            alignment = self._alignment = FrameAlignment()
+        fill, note = alignment.feed(direction, payload)
+        if fill:  # (no preface: frames were followed before)
+            return fill, payload, (note,)
+        return preface, payload, notes
 
     def _h2_frames(self, payload: bytes, form: PayloadForm,
                    direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
@@ -121,20 +141,22 @@ class Normalizer:
 def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int, payload: bytes,
                info: ChunkInfo, report: Report | None = None) -> list[Chunk]:
     """The chunks of one capture's ``payload`` on ``conn`` (``info``: its notes so far), the wire
-    bytes from the connection's normalizer: a synthetic HTTP/2 preface first when one is needed.
+    bytes from the connection's normalizer: a synthetic HTTP/2 preface first when one is needed (or
+    the zero bytes completing a frame eCapture cut, :meth:`Normalizer.wire_of`).
     A note saying a limit bit or a part of the capture is not in the outputs is also a warning to
-    ``report`` (the summary counts it, and the limit), as is one saying eCapture lost a body."""
+    ``report`` (the summary counts it, and the limit), as is one saying eCapture lost a part of it."""
     preface, wire, changes = norm.wire_of(payload, info.form, info.ectype, direction)
     if changes and report is not None:
         for note in changes:
             if "(limit: " in note or note.endswith(NOT_KEPT):
                 report.warn(NOT_REBUILT, info.origin, note)
             elif LOST_BY_ECAPTURE in note:  # (eCapture's loss, not ours: said in the packet and the HAR entry too)
-                report.warn(BODY_LOST, info.origin, note)
+                report.warn(ECAPTURE_LOSS, info.origin, note)
     out = []
-    if preface:
-        protocol = norm.protocol_of(info.form, Direction.C2S, preface)
-        out.append(Chunk(conn, Direction.C2S, ts, preface, b"", replace(info, notes=changes[:1]), protocol))
+    if preface:  # (a synthetic preface, client→server; or zero bytes completing a frame, this direction's way)
+        way = Direction.C2S if preface.startswith(PREFACE) else direction
+        protocol = norm.protocol_of(info.form, way, preface)
+        out.append(Chunk(conn, way, ts, preface, b"", replace(info, notes=changes[:1]), protocol))
         changes = changes[1:]
     protocol = norm.protocol_of(info.form, direction, wire)
     if changes:

@@ -153,7 +153,7 @@ def test_a_part_of_a_dump_left_out_of_the_outputs_is_a_warning_the_summary_count
 def test_a_body_ecapture_could_not_gunzip_is_a_warning_the_summary_counts():
     """eCapture prints a placeholder instead of a gzip body it could not gunzip: the packet comment and the HAR
     entry said so, the run's summary did not."""
-    from ecq2pcap.flows.normalize import BODY_LOST, NOT_REBUILT, normalized
+    from ecq2pcap.flows.normalize import ECAPTURE_LOSS, NOT_REBUILT, normalized
     from ecq2pcap.model import ChunkInfo, Connection
     from ecq2pcap.report import Report
 
@@ -166,4 +166,4 @@ def test_a_body_ecapture_could_not_gunzip_is_a_warning_the_summary_counts():
     conn = Connection(1, 1, "c", 3, ("10.0.0.1", 40000), ("10.0.0.2", 80))
     chunks = normalized(Normalizer(), conn, Direction.S2C, 1, dump, ChunkInfo.of(c, ()), report)
     assert "stream 1: body lost by eCapture (it could not gunzip it)" in chunks[-1].info.notes
-    assert report.warnings[BODY_LOST] == 1 and NOT_REBUILT not in report.warnings and not report.limits
+    assert report.warnings[ECAPTURE_LOSS] == 1 and NOT_REBUILT not in report.warnings and not report.limits

@@ -51,7 +51,7 @@ def layout_problem(length: int, ftype: int, flags: int, stream_id: int, max_len:
 _DEFINED_FLAGS = {0x0: 0x09, 0x1: 0x2D, 0x2: 0, 0x3: 0, 0x4: 0x01, 0x5: 0x0C, 0x6: 0x01, 0x7: 0, 0x8: 0, 0x9: 0x04}
 
 
-def _plausible_frames(data: bytes) -> bool:
+def plausible_frames(data: bytes) -> bool:
     """True when ``data`` starts with at least one frame header and every header up to the
     end of ``data`` is a well-formed frame of a known type and size (a sniffing test:
     stricter than decoding, which accepts unknown types and larger advertised sizes)."""
@@ -81,8 +81,8 @@ def looks_like_h2(c2s_first_bytes: bytes, s2c_first_bytes: bytes) -> bool:
     if not c2s and not s2c:
         return False
     if not c2s:  # the server speaks first: its preface is a SETTINGS frame
-        return len(s2c) >= 9 and s2c[3] == 0x4 and _plausible_frames(s2c)
-    return _plausible_frames(bytes(c2s_first_bytes[:4096])) and (not s2c or _plausible_frames(s2c))
+        return len(s2c) >= 9 and s2c[3] == 0x4 and plausible_frames(s2c)
+    return plausible_frames(bytes(c2s_first_bytes[:4096])) and (not s2c or plausible_frames(s2c))
 
 
 def starts_h2_connection(direction: Direction, data: bytes) -> bool:

@@ -8,11 +8,12 @@ re-encodes into frames (:mod:`ecq2pcap.payloads.h2`). One decoder serves both.
 
 from __future__ import annotations
 
-from ...limits import DEFAULT_LIMITS, Limits
+from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits
 from ...model import Connection, Direction
 from ...payloads.h2 import H2PassiveDecoder, H2Stream
 from .exchange import ChunkMeta, Exchange, HttpRequest, HttpResponse
 
+MAX_LOST = 1024  # streams whose losses are kept until their exchange is built (then dropped)
 _RESET_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
                 5: "STREAM_CLOSED", 7: "REFUSED_STREAM", 8: "CANCEL", 11: "ENHANCE_YOUR_CALM"}
 
@@ -25,8 +26,17 @@ class Http2Parser:
                                          max_header_list=limits.header_list_size,
                                          max_buffer=limits.connection_buffer)
         self._reported = 0
+        # stream id -> what a capture said eCapture lost of it: that capture need not be one whose meta the stream
+        # keeps (zero bytes completing a cut frame: :mod:`ecq2pcap.payloads.h2.alignment`); a few kept at most
+        self._lost: dict[int, list[str]] = {}
 
     def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None = None) -> list[Exchange]:
+        if meta is not None and meta.notes:
+            for note in meta.notes:
+                if LOST_BY_ECAPTURE in note and note.startswith("stream ") and len(self._lost) < MAX_LOST:
+                    number = note[7:note.find(":")]
+                    if number.isdigit():
+                        self._lost.setdefault(int(number), []).append(note)
         return [self._exchange(s) for s in self._decoder.feed(direction, data, time_ns, meta)]
 
     def close(self, time_ns: int) -> list[Exchange]:
@@ -45,6 +55,9 @@ class Http2Parser:
         ex.errors.extend(s.errors)
         for meta in (s.request_meta, s.response_meta):
             ex.add_meta(meta)
+        for note in self._lost.pop(s.stream_id, ()):
+            if note not in ex.notes:
+                ex.notes.append(note)
         if s.request_headers or s.request_start_ns is not None:
             pseudo = dict((k, v) for k, v in s.request_headers if k.startswith(":"))
             headers = [(k, v) for k, v in s.request_headers if not k.startswith(":")]

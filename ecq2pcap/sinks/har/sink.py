@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, TextIO
 
-from ...limits import limit_note
+from ...limits import LOST_BY_ECAPTURE, limit_note
 from ...model import Chunk, Closed, Connection, FlowEvent, Opened, Protocol
 from ...report import Count, Report
 from .entries import build_entry
@@ -234,7 +234,8 @@ class HarSink:
             if ex.errors:
                 where = f"connection {ex.conn.id}" + (f" stream {ex.stream_id}" if ex.stream_id is not None else "")
                 for err in ex.errors:
-                    self._warn(err, ex.origin or origin, where)
+                    if LOST_BY_ECAPTURE not in err:  # (what eCapture lost was counted where it was found)
+                        self._warn(err, ex.origin or origin, where)
         for diag in parser.take_diagnostics():
             self._warn(diag, origin)
 

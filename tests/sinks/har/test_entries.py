@@ -269,3 +269,16 @@ def test_header_lookups_take_the_first_value_and_every_repeat_whatever_the_case(
                                                                                          ("t", "2", "/p")]
     assert e["response"]["content"]["mimeType"] == "text/html; charset=latin-1"
     assert e["response"]["content"]["text"] == "é"  # (the first Content-Type's charset)
+
+
+def test_what_a_capture_says_of_another_http2_stream_is_not_in_this_entry():
+    """One HTTP/2 capture carries several streams, and each stream's entry takes that capture's notes: a note
+    naming another stream ("stream 1: ...") was in every one of them. eCapture's loss is an error of its own."""
+    ex = Exchange(make_conn(), http_version="HTTP/2", stream_id=3)
+    ex.request, ex.response = request(http_version="HTTP/2"), response(http_version="HTTP/2")
+    ex.notes += ["stream 1: body is eCapture's gunzipped copy", "stream 3: body lost by eCapture (it could not "
+                 "gunzip it)", "eCapture type 4 (HTTP/2 response)", "stream 31: body lost by eCapture"]
+    entry = build_entry(ex)
+    assert entry["comment"] == ("stream 3: body lost by eCapture (it could not gunzip it); eCapture type 4 (HTTP/2 "
+                                "response)")
+    assert entry["_error"] == "stream 3: body lost by eCapture (it could not gunzip it)"

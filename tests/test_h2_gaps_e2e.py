@@ -1,0 +1,81 @@
+"""HTTP/2 whose bytes eCapture cut (v2.1+, one event per SSL call, at most 16 KiB of a call): the frames after
+the cut are still read, by tshark from our pcapng and by our HAR, and the loss is said in both and in the
+summary. Without the realignment, every frame after the cut was read from the wrong bytes."""
+
+from __future__ import annotations
+
+import json
+
+import hpack
+from hyperframe.frame import DataFrame, HeadersFrame, SettingsFrame
+
+from ecq2pcap.cli import main
+from ecq2pcap.payloads.h2 import PREFACE
+from tests.support.dissect import bad_expert, dissect
+from tests.support.har import validate_har
+from tests.support.v2_stream import V2Stream
+
+CAP = 16384  # eCapture keeps at most this much of one SSL call (protocol doc §10.16)
+
+
+def build(path):
+    client, server = hpack.Encoder(), hpack.Encoder()
+
+    def headers(enc, sid, fields, end):
+        f = HeadersFrame(sid)
+        f.data = enc.encode(fields)
+        f.flags.add("END_HEADERS")
+        if end:
+            f.flags.add("END_STREAM")
+        return f.serialize()
+
+    def data(sid, payload, end=False):
+        f = DataFrame(sid)
+        f.data = payload
+        if end:
+            f.flags.add("END_STREAM")
+        return f.serialize()
+
+    def req(path):
+        return [(":method", "GET"), (":path", path), (":scheme", "https"), (":authority", "h2.example")]
+
+    s = V2Stream()
+    s.connect(61, 7, "fetch", ("10.7.0.2", 52000), ("10.7.0.1", 443))
+
+    def call(write, wire):
+        s.call(61, 7, "fetch", write, wire[:CAP])  # what eCapture keeps of the call
+
+    call(True, PREFACE + SettingsFrame(0).serialize() + headers(client, 1, req("/big"), True))
+    call(False, SettingsFrame(0).serialize() + headers(server, 1, [(":status", "200")], False))
+    call(False, data(1, b"a" * 16384))  # one call of 16,393 bytes: its last 9 are lost
+    call(False, data(1, b"b" * 100, end=True))
+    call(True, headers(client, 3, req("/next"), True))
+    call(False, headers(server, 3, [(":status", "201")], False) + data(3, b"next body", end=True))
+    path.write_bytes(s.dump())
+
+
+def test_frames_after_a_frame_ecapture_cut_are_read_and_the_loss_is_said(tmp_path, tshark, capsys):
+    dump, pcap, har = tmp_path / "h2.jsonl", tmp_path / "h2.pcapng", tmp_path / "h2.har"
+    build(dump)
+    assert main(["convert", str(dump), "-w", str(pcap), "--har", str(har)]) == 0
+    summary = capsys.readouterr().err
+    assert "1 × data lost by eCapture" in summary and "warnings            1" in summary  # (said once)
+
+    doc = json.loads(har.read_text())
+    validate_har(doc)
+    entries = {e["request"]["url"]: e for e in doc["log"]["entries"]}
+    assert sorted(entries) == ["https://h2.example/big", "https://h2.example/next"]
+    big, nxt = entries["https://h2.example/big"], entries["https://h2.example/next"]
+    assert (nxt["response"]["status"], nxt["response"]["content"]["text"]) == (201, "next body")
+    assert "_error" not in nxt
+    assert big["response"]["content"]["text"] == "a" * 16375 + "\0" * 9 + "b" * 100
+    assert "stream 1: the last 9 bytes of an HTTP/2 DATA frame lost by eCapture" in big["_error"]
+
+    frames = dissect(tshark, pcap)
+    assert bad_expert(frames) == []
+    h2 = [(f["http2.streamid"], f["http2.headers.path"], f["http2.headers.status"]) for f in frames
+          if f.has("http2.type")]
+    assert any("3" in sids and "/next" in paths for sids, paths, _ in h2)
+    assert any("3" in sids and "201" in statuses for sids, _, statuses in h2)
+    (cut,) = [f for f in frames if any("lost by eCapture" in c for c in f["frame.comment"])]
+    assert cut.first("tcp.len") == "9"
