@@ -52,7 +52,8 @@ class Shape:
         kind = opening(cap)
         if kind == "preface":
             self.preface = self.http2 = True
-            self.settings.add(cap.data_type)
+            if len(cap.payload) > len(PREFACE):  # (its SETTINGS with it: a Go server reads the preface alone,
+                self.settings.add(cap.data_type)  # then that SETTINGS frame, which opens nothing new)
         elif kind == "settings":
             self.http2 = True
             self.settings.add(cap.data_type)

@@ -158,6 +158,24 @@ def test_bytes_that_open_a_connection_start_the_next_one_without_a_socket():
                                               "socket to tell them apart)"] * 2
 
 
+def test_a_go_server_reading_the_preface_alone_is_one_connection():
+    """Go's HTTP/2 server reads the 24-byte preface on its own (io.ReadFull), then each frame's 9-byte header and
+    its payload: gotls has one event per Read. The client's SETTINGS after the preface was taken for a second
+    connection's opening: the connection split in two, the second with client and server swapped."""
+    from ecq2pcap.payloads.h2 import PREFACE, SETTINGS_FRAME
+
+    def go(payload, dt, ts):
+        return cap(payload, dt, ts, fd=None, tup=None, module="gotls", form=PayloadForm.RAW)
+
+    headers = b"\x00\x00\x01\x01\x05\x00\x00\x00\x01\x82"  # HEADERS stream 1 (END_STREAM, END_HEADERS)
+    reads = [PREFACE, SETTINGS_FRAME[:9], SETTINGS_FRAME[9:], headers[:9], headers[9:]]
+    events = run([go(r, 0, 1 * S) for r in reads if r] + [go(SETTINGS_FRAME, 1, 1 * S)], repair_http1=False)
+    (opened,) = [e for e in events if isinstance(e, Opened)]
+    assert opened.conn.process_role == "server"
+    assert [(c.direction, c.wire) for c in chunks(events)] == [(Direction.C2S, r) for r in reads if r] + [
+        (Direction.S2C, SETTINGS_FRAME)]
+
+
 def test_a_clients_dump_reopening_a_stream_starts_the_threads_next_connection():
     """gnutls/nspr (v1): one uuid for all of a thread's connections, HTTP/2 as eCapture's text dumps (no
     preface). HTTP/2 never reuses a stream, so a client's HEADERS on a stream at or below one it opened before
