@@ -30,6 +30,7 @@ ECAPTURE_LOSS = "data lost by eCapture"
 MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
 
 _RENDERED, _H2_DUMP = PayloadForm.HTTP1_RENDERED, PayloadForm.H2_DUMP  # (Enum members: ~0.15 µs to read on 3.11)
+_C2S = Direction.C2S
 _NOT_HTTP1 = (NOT_HTTP1,)
 
 
@@ -43,6 +44,9 @@ class Normalizer:
         self._protocol: Protocol | None = None  # decided by the connection's first wire bytes
         self._preface_on_wire = False  # a client preface went out with raw bytes (captured or synthetic)
         self._alignment: FrameAlignment | None = None  # where raw HTTP/2 bytes are in their frames, each way
+        # the last rendered request was a HEAD not answered yet: the next final response answers it (were a request
+        # pipelined behind the HEAD, rare, the HEAD's response would be taken as any other's, as before)
+        self._head_asked = False
 
     def protocol_of(self, form: PayloadForm, direction: Direction, wire: bytes) -> Protocol:
         """What a chunk's ``wire`` speaks. Decided once, by the connection's first non-empty
@@ -78,7 +82,13 @@ class Normalizer:
         if form is _RENDERED:
             if not self.repair_http1:
                 return b"", payload, ()
-            wire, changes = repair_rendered(payload, max_head=self.max_head)
+            method = None  # (of the request a response answers: a HEAD's Content-Length without a body is no loss)
+            if direction is _C2S:
+                self._head_asked = payload.startswith(b"HEAD ")
+            elif self._head_asked and not payload.startswith(b"1", 9):  # (its final response, not a 1xx)
+                self._head_asked = False
+                method = "HEAD"
+            wire, changes = repair_rendered(payload, request_method=method, max_head=self.max_head)
             if self._protocol is None and wire and changes[:1] != _NOT_HTTP1:
                 self._protocol = Protocol.HTTP1  # (repair read its start line: what protocol_of would find again)
             return b"", wire, changes

@@ -167,3 +167,19 @@ def test_a_body_ecapture_could_not_gunzip_is_a_warning_the_summary_counts():
     chunks = normalized(Normalizer(), conn, Direction.S2C, 1, dump, ChunkInfo.of(c, ()), report)
     assert "stream 1: body lost by eCapture (it could not gunzip it)" in chunks[-1].info.notes
     assert report.warnings[ECAPTURE_LOSS] == 1 and NOT_REBUILT not in report.warnings and not report.limits
+
+
+def test_a_head_responses_content_length_is_kept_and_no_loss_said():
+    """A response to HEAD carries the Content-Length of what a GET would get, and no body (RFC 9110 §9.3.2):
+    the repair rewrote it to 0, saying the body was not captured. A GET's bodiless response still is."""
+    head_resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n"
+    n = Normalizer()
+    n.wire(cap(b"HEAD /b HTTP/1.1\r\nHost: h\r\n\r\n", PayloadForm.HTTP1_RENDERED, 1), Direction.C2S)
+    assert n.wire(cap(b"HTTP/1.1 100 Continue\r\n\r\n", PayloadForm.HTTP1_RENDERED, 3), Direction.S2C)[1:] == (
+        b"HTTP/1.1 100 Continue\r\n\r\n", ())
+    assert n.wire(cap(head_resp, PayloadForm.HTTP1_RENDERED, 3), Direction.S2C) == (b"", head_resp, ())
+    n.wire(cap(b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n", PayloadForm.HTTP1_RENDERED, 1), Direction.C2S)
+    _, wire, notes = n.wire(cap(head_resp, PayloadForm.HTTP1_RENDERED, 3), Direction.S2C)
+    assert b"Content-Length: 0\r\n" in wire and any("body not captured" in x for x in notes)
+    _, wire, _ = n.wire(cap(head_resp, PayloadForm.HTTP1_RENDERED, 3), Direction.S2C)  # (no request: as before)
+    assert b"Content-Length: 0\r\n" in wire
