@@ -69,7 +69,7 @@ def test_frames_after_a_frame_ecapture_cut_are_read_and_the_loss_is_said(tmp_pat
     assert (nxt["response"]["status"], nxt["response"]["content"]["text"]) == (201, "next body")
     assert "_error" not in nxt
     assert big["response"]["content"]["text"] == "a" * 16375 + "\0" * 9 + "b" * 100
-    assert "stream 1: the last 9 bytes of an HTTP/2 DATA frame lost by eCapture" in big["_error"]
+    assert "stream 1: an HTTP/2 DATA frame: its last 9 bytes lost by eCapture" in big["_error"]
 
     frames = dissect(tshark, pcap)
     assert bad_expert(frames) == []

@@ -90,3 +90,32 @@ def test_permessage_deflate_session(tmp_path, tshark):
     assert opcodes.count("1") == 12 and opcodes.count("2") == 12 and opcodes.count("8") == 1
     text = run_tshark(tshark, pcap, "-Y", "websocket.opcode==1", "-T", "fields", "-e", "websocket.payload.text")
     assert text.splitlines() == [t.decode() for _, op, t in sent if op == 1]  # tshark inflated every one
+
+
+def test_messages_after_one_ecapture_cut_are_read_and_the_loss_is_said(tmp_path, tshark, capsys):
+    """eCapture keeps 16 KiB of one SSL call: a 40,000-byte message sent in one call swallowed the messages after
+    it (read as its payload) in the HAR and in Wireshark. Its lost end is made up (bytes that unmask to zeros),
+    and said; the next messages are read."""
+    s = V2Stream()
+    s.connect(78, 9, "chat", ("10.9.0.2", 51001), ("10.9.0.1", 9443))
+    s.call(78, 9, "chat", True, UPGRADE.replace(b"Sec-WebSocket-Extensions: permessage-deflate; "
+                                                b"client_max_window_bits\r\n", b""))
+    s.call(78, 9, "chat", False, SWITCH.split(b"Sec-WebSocket-Extensions")[0] + b"\r\n")
+    s.call(78, 9, "chat", True, frame(b"A" * 40000, 1, masked=True, rsv1=False)[:16384])  # what eCapture keeps
+    s.call(78, 9, "chat", True, frame(b"after-big", 1, masked=True, rsv1=False))
+    s.call(78, 9, "chat", False, frame(b"echo", 1, masked=False, rsv1=False))
+    s.call(78, 9, "chat", True, frame(b"last", 1, masked=True, rsv1=False))
+    dump, pcap, har = tmp_path / "ws.jsonl", tmp_path / "ws.pcapng", tmp_path / "ws.har"
+    dump.write_bytes(s.dump())
+    assert main(["convert", str(dump), "-w", str(pcap), "--har", str(har)]) == 0
+    assert "1 × data lost by eCapture" in capsys.readouterr().err
+
+    doc = json.loads(har.read_text())
+    validate_har(doc)
+    [entry] = doc["log"]["entries"]
+    got = [(m["type"], m["data"]) for m in entry["_webSocketMessages"]]
+    assert got[1:] == [("send", "after-big"), ("receive", "echo"), ("send", "last")]
+    assert got[0][1].rstrip("\0") == "A" * (16384 - 8) and len(got[0][1]) == 40000
+    assert "a WebSocket text frame: its last 23,624 bytes lost by eCapture" in entry["_error"]
+    text = run_tshark(tshark, pcap, "-Y", "websocket.opcode==1", "-T", "fields", "-e", "websocket.payload.text")
+    assert text.splitlines()[1:] == ["after-big", "echo", "last"]

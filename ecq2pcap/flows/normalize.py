@@ -19,8 +19,10 @@ from msgspec.structs import replace
 from ..limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, NOT_KEPT, Limits
 from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
 from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
-from ..payloads.h2.alignment import FrameAlignment
+from ..payloads.alignment import FrameAlignment
+from ..payloads.h2.alignment import H2_FRAMING
 from ..payloads.h2dump import parse_h2_dump
+from ..payloads.websocket_frames import WsFraming, websocket_start
 from ..payloads.http1_render import NOT_HTTP1, repair_rendered, starts_http1_message
 from ..report import Report
 
@@ -43,7 +45,7 @@ class Normalizer:
         self._first_s2c: bytes | None = None  # server's first bytes, kept for that check
         self._protocol: Protocol | None = None  # decided by the connection's first wire bytes
         self._preface_on_wire = False  # a client preface went out with raw bytes (captured or synthetic)
-        self._alignment: FrameAlignment | None = None  # where raw HTTP/2 bytes are in their frames, each way
+        self._alignment: FrameAlignment | None = None  # where raw HTTP/2 or WebSocket bytes are in their frames
         # the last rendered request was a HEAD not answered yet: the next final response answers it (were a request
         # pipelined behind the HEAD, rare, the HEAD's response would be taken as any other's, as before)
         self._head_asked = False
@@ -76,8 +78,8 @@ class Normalizer:
     def wire_of(self, payload: bytes, form: PayloadForm, ectype: int | None,
                 direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:
         """:meth:`wire` of a capture's payload, form and eCapture type. The first part, when there is one, is
-        either a synthetic HTTP/2 preface (client→server) or the zero bytes that complete a raw HTTP/2 frame
-        whose rest eCapture lost (``direction``: :mod:`~ecq2pcap.payloads.h2.alignment`); the first note is
+        either a synthetic HTTP/2 preface (client→server) or the bytes that complete a raw HTTP/2 or WebSocket
+        frame whose rest eCapture lost (``direction``: :mod:`~ecq2pcap.payloads.alignment`); the first note is
         its own."""
         if form is _RENDERED:
             if not self.repair_http1:
@@ -85,7 +87,10 @@ class Normalizer:
             method = None  # (of the request a response answers: a HEAD's Content-Length without a body is no loss)
             if direction is _C2S:
                 self._head_asked = payload.startswith(b"HEAD ")
-            elif self._head_asked and not payload.startswith(b"1", 9):  # (its final response, not a 1xx)
+            elif payload.startswith(b"1", 9):  # (a 1xx: not the final response; a 101 may switch to WebSocket)
+                if self._alignment is None:
+                    self._switching(direction, payload)
+            elif self._head_asked:
                 self._head_asked = False
                 method = "HEAD"
             wire, changes = repair_rendered(payload, request_method=method, max_head=self.max_head)
@@ -95,24 +100,34 @@ class Normalizer:
         if form is PayloadForm.H2_DUMP or (ectype in (1, 2) and is_raw_preface(payload)):
             if self._alignment is not None:  # (frames re-encoded from a dump cannot continue a raw frame)
                 fill, note = self._alignment.complete(direction)
-                if fill:
-                    _, wire, notes = self._h2_frames(payload, form, direction)  # (no preface: raw bytes came first)
-                    return fill, wire, (note, *notes)
+                if note is not None:
+                    preface, wire, notes = self._h2_frames(payload, form, direction)  # (no preface: raw bytes came
+                    return (fill, wire, (note, *notes)) if fill else (preface, wire, (*notes, note))  # first)
             return self._h2_frames(payload, form, direction)
         preface, notes = b"", ()
         if not self._sniffed and self._h2 is None and self._missed_preface(payload, direction):
             self._preface_on_wire = True
             preface, notes = PREFACE + SETTINGS_FRAME, (MISSED_PREFACE_NOTE,)
         alignment = self._alignment
-        if alignment is None:  # raw bytes: followed frame by frame once the connection is HTTP/2
+        if alignment is None:  # raw bytes: followed frame by frame once the connection is HTTP/2 or WebSocket
             if not (preface or self._protocol is Protocol.HTTP2
                     or self._protocol is None and starts_h2_connection(direction, payload)):
+                if direction is not _C2S:
+                    self._switching(direction, payload)
                 return preface, payload, notes
-            alignment = self._alignment = FrameAlignment()
+            alignment = self._alignment = FrameAlignment(H2_FRAMING)
         fill, note = alignment.feed(direction, payload)
-        if fill:  # (no preface: frames were followed before)
-            return fill, payload, (note,)
-        return preface, payload, notes
+        if note is None:
+            return preface, payload, notes
+        return (fill, payload, (note,)) if fill else (preface, payload, (*notes, note))  # (fill: no preface then)
+
+    def _switching(self, direction: Direction, payload: bytes) -> None:
+        """A server's bytes that switch the connection to WebSocket: its frames are followed from there on."""
+        switch = websocket_start(payload)
+        if switch is not None:
+            start, deflate = switch
+            self._alignment = FrameAlignment(WsFraming(deflate))
+            self._alignment.feed(direction, payload, start)
 
     def _h2_frames(self, payload: bytes, form: PayloadForm,
                    direction: Direction) -> tuple[bytes, bytes, tuple[str, ...]]:

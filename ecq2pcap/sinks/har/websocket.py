@@ -6,7 +6,7 @@ other protocol switches (CONNECT tunnels, h2c) keep their bytes aside, undecoded
 
 from __future__ import annotations
 
-from ...limits import DEFAULT_LIMITS, Limits, limit_note
+from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limit_note
 from ...model import Direction
 from ...payloads.websocket import WebSocketParser, WsMessage
 from .exchange import ChunkMeta, Exchange, WebSocketMessage
@@ -15,6 +15,7 @@ from .options import HarOptions
 
 
 MAX_KEPT_MESSAGES = 100_000  # per connection: the entry is written only when the connection ends
+MAX_LOSSES_SAID = 64  # errors of the entry (each one of eCapture's losses is in its packet's comment too)
 
 
 class WebSocketHandler:
@@ -31,6 +32,11 @@ class WebSocketHandler:
                                        max_message_size=limits.websocket_message_size)
 
     def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None) -> None:
+        if meta is not None and meta.notes:  # (bytes of a frame eCapture lost, made up: said on the entry)
+            errors = self.exchange.errors
+            for note in meta.notes:
+                if LOST_BY_ECAPTURE in note and note not in errors and len(errors) < MAX_LOSSES_SAID:
+                    errors.append(note)
         self._add(self._parser.feed(direction, data, time_ns))
 
     def close(self, time_ns: int) -> None:

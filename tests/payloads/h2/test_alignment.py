@@ -7,7 +7,8 @@ import pytest
 from hyperframe.frame import DataFrame, Frame, HeadersFrame, SettingsFrame
 
 from ecq2pcap.payloads.h2 import PREFACE
-from ecq2pcap.payloads.h2.alignment import FrameAlignment
+from ecq2pcap.payloads.alignment import FrameAlignment
+from ecq2pcap.payloads.h2.alignment import H2_FRAMING
 
 C2S, S2C = 0, 1
 
@@ -41,11 +42,11 @@ def frames_of(wire: bytes) -> list[tuple[str, int, int]]:
 def test_the_lost_end_of_a_frame_is_completed_with_zeros_and_said():
     big = data(1, b"a" * 16384)  # written in one call of 16,393 bytes: eCapture keeps 16,384
     nxt = data(1, b"b" * 100, end=True) + headers(3)
-    a = FrameAlignment()
+    a = FrameAlignment(H2_FRAMING)
     assert a.feed(S2C, big[:16384]) == (b"", None)
     fill, note = a.feed(S2C, nxt)
     assert fill == b"\0" * 9
-    assert note.startswith("stream 1: the last 9 bytes of an HTTP/2 DATA frame lost by eCapture")
+    assert note.startswith("stream 1: an HTTP/2 DATA frame: its last 9 bytes lost by eCapture")
     assert frames_of(big[:16384] + fill + nxt) == [("DataFrame", 1, 16384), ("DataFrame", 1, 100),
                                                    ("HeadersFrame", 3, 1)]
     assert a.feed(S2C, data(3, b"ok", end=True)) == (b"", None)  # aligned again
@@ -56,7 +57,7 @@ def test_frames_continued_over_captures_are_never_completed(parts):
     wire = headers(1) + data(1, bytes(range(256)) * 70) + data(1, b"tail", end=True) + SettingsFrame(0).serialize()
     for cut in range(1, len(wire), 37):
         cuts = [0, cut, len(wire)] if parts == 2 else [0, cut // 2, cut, len(wire)]
-        a = FrameAlignment()
+        a = FrameAlignment(H2_FRAMING)
         got = [a.feed(S2C, wire[i:j]) for i, j in zip(cuts, cuts[1:])]
         assert all(g == (b"", None) for g in got), cut
         assert a.complete(S2C) == (b"", None), cut
@@ -65,24 +66,24 @@ def test_frames_continued_over_captures_are_never_completed(parts):
 def test_a_frame_header_cut_by_a_capture_end_is_followed():
     wire = data(1, b"x" * 50) + data(3, b"y" * 60)
     for cut in range(len(wire) + 1):
-        a = FrameAlignment()
+        a = FrameAlignment(H2_FRAMING)
         assert (a.feed(C2S, PREFACE), a.feed(C2S, wire[:cut]), a.feed(C2S, wire[cut:])) == ((b"", None),) * 3
         assert a.complete(C2S) == (b"", None)
 
 
 def test_the_client_preface_is_not_read_as_a_frame():
-    a = FrameAlignment()
+    a = FrameAlignment(H2_FRAMING)
     assert a.feed(C2S, PREFACE[:10]) == (b"", None)  # (its start only: the rest comes next)
     assert a.feed(C2S, PREFACE[10:] + SettingsFrame(0).serialize() + headers(1)) == (b"", None)
     assert a.complete(C2S) == (b"", None)
-    a = FrameAlignment()
+    a = FrameAlignment(H2_FRAMING)
     assert a.feed(C2S, PREFACE + headers(1) + data(1, b"z" * 40)[:20]) == (b"", None)
     fill, note = a.complete(C2S)  # an HTTP/2 dump's frames follow: the cut DATA frame cannot go on
-    assert fill == b"\0" * 29 and "stream 1: the last 29 bytes of an HTTP/2 DATA frame" in note
+    assert fill == b"\0" * 29 and "stream 1: an HTTP/2 DATA frame: its last 29 bytes lost" in note
 
 
 def test_bytes_inside_a_long_frame_that_are_not_frames_continue_it():
-    a = FrameAlignment()
+    a = FrameAlignment(H2_FRAMING)
     long = data(5, b"text body " * 5000)
     for i in range(0, len(long), 16384):
         assert a.feed(S2C, long[i:i + 16384]) == (b"", None)

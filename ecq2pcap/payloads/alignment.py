@@ -1,0 +1,124 @@
+"""Where each direction of a framed stream (HTTP/2, WebSocket) is in its frames, from one capture to the next.
+
+eCapture keeps at most 16 KiB of one SSL call (protocol doc §10.16) and its perf buffers drop
+events: the rest of a frame can be lost. A TCP stream has no gaps here (sequence numbers advance
+by the bytes seen), so every frame after such a loss is read from the wrong bytes, by Wireshark and
+by the HAR's decoders alike: an HTTP/2 DATA frame written with its 16,384-byte payload in one call
+lost its last 9 bytes, and the rest of the connection that way was "not HTTP/2"; a 40,000-byte
+WebSocket message swallowed the messages after it.
+
+:class:`FrameAlignment` follows the frame headers each way (sans-IO; the format is a
+:class:`Framing`: :mod:`.h2.alignment`, :mod:`.websocket_frames`). When a capture comes while a frame
+still lacks bytes, and its bytes at the point where that frame would end do not start plausible
+frames while its own first bytes do, the rest of that frame was lost: the missing bytes are made
+up (zeros, as the receiver would read them), and said so. Bytes that go on the wire other than as
+raw frames (eCapture's HTTP/2 dumps, re-encoded) cannot continue a raw frame: a frame they follow is
+completed first (:meth:`FrameAlignment.complete`).
+"""
+
+from __future__ import annotations
+
+from ..limits import LOST_BY_ECAPTURE
+
+__all__ = ["FrameAlignment", "Framing", "MAX_FILL"]
+
+MAX_FILL = 16 << 20  # at most this many bytes are made up for one frame (an HTTP/2 frame is at most 16 MiB)
+
+
+class Framing:
+    """A frame format, as :class:`FrameAlignment` reads it. ``info`` is what :meth:`header` learnt of a frame."""
+
+    def first(self, direction: int, data: bytes) -> int:
+        """Where the first frame starts in the first bytes fed ``direction``'s way (may be past their end)."""
+        return 0
+
+    def header(self, direction: int, data: bytes, pos: int) -> tuple[int, tuple] | None:
+        """``(the frame's whole length, info)`` of the frame at ``pos``; None when its header is cut by the end."""
+        raise NotImplementedError
+
+    def plausible(self, direction: int, data: bytes) -> bool:
+        """``data`` starts with a frame, and every header up to its end is a plausible one."""
+        raise NotImplementedError
+
+    def made_up(self, info: tuple, missing: int) -> bytes:
+        """The ``missing`` last bytes of the frame ``info`` as the receiver is to read them (zeros)."""
+        return b"\0" * missing
+
+    def describe(self, info: tuple) -> str:
+        """The frame, in a note: "stream 1: ... of an HTTP/2 DATA frame"."""
+        raise NotImplementedError
+
+
+class FrameAlignment:
+    """Each direction's place in its frames: the bytes the frame being read still lacks, what its header said,
+    and a frame header cut by the end of the last capture."""
+
+    __slots__ = ("framing", "_need", "_info", "_head", "_started")
+
+    def __init__(self, framing: Framing) -> None:
+        self.framing = framing
+        self._need = [0, 0]  # by direction (C2S 0, S2C 1)
+        self._info: list[tuple] = [(), ()]  # of the frame being read
+        self._head = [b"", b""]
+        self._started = [False, False]
+
+    def feed(self, direction: int, data: bytes, start: int = 0) -> tuple[bytes, str | None]:
+        """``data`` (from ``start``), the next raw bytes ``direction``'s way: ``(fill, note)``, the bytes that must
+        go on the wire before it (the rest of a frame eCapture lost) and the note saying so, or ``(b"", None)``."""
+        if not self._started[direction]:
+            self._started[direction] = True
+            start = max(start, self.framing.first(direction, data))
+        need, fill, note = self._need[direction], b"", None
+        if need:
+            rest = len(data) - start - need  # bytes past the frame's end
+            if rest == 0:
+                continues: bool | None = True
+            elif rest < 16:  # (all of data inside the frame, or too little after it to tell)
+                continues = None
+            else:
+                continues = self.framing.plausible(direction, memoryview(data)[start + need:])
+            if continues is not True and self.framing.plausible(direction, memoryview(data)[start:]):
+                fill, note = self.complete(direction)
+                need = 0
+            elif rest < 0:
+                self._need[direction] = -rest
+                return b"", None
+        self._walk(direction, data, start + need)
+        return fill, note
+
+    def complete(self, direction: int) -> tuple[bytes, str | None]:
+        """The bytes that complete the frame ``direction``'s way still lacks (its rest lost), and the note saying
+        so; ``(b"", None)`` when none lacks bytes (no bytes, and a note, when too many do: :data:`MAX_FILL`)."""
+        need, info = self._need[direction], self._info[direction]
+        self._need[direction] = 0
+        if not need:
+            return b"", None
+        what = f"{self.framing.describe(info)}: its last {need:,} bytes {LOST_BY_ECAPTURE} (its 16 KiB cap on a call, " \
+               "or a dropped event)"
+        if need > MAX_FILL:
+            return b"", f"{what}: too many to make up, the frames that follow may be misread"
+        return self.framing.made_up(info, need), f"{what}: zero bytes put in their place to keep the frames that " \
+                                                 "follow readable"
+
+    def _walk(self, direction: int, data: bytes, pos: int) -> None:
+        """Follow the frame headers of ``data`` from ``pos``, a frame's start (or the rest of a header the last
+        capture cut)."""
+        framing, head = self.framing, self._head[direction]
+        if head:  # (a frame header cut by the last capture's end: rare)
+            joined = head + bytes(data[:16])
+            got = framing.header(direction, joined, 0)
+            if got is None:  # (still cut: data is shorter than the header's rest)
+                self._head[direction] = head + bytes(data)
+                return
+            self._head[direction] = b""
+            self._info[direction] = got[1]
+            pos = got[0] - len(head)
+        n = len(data)
+        while pos < n:
+            got = framing.header(direction, data, pos)
+            if got is None:
+                self._head[direction], self._need[direction] = bytes(data[pos:]), 0
+                return
+            self._info[direction] = got[1]
+            pos += got[0]
+        self._need[direction] = pos - n

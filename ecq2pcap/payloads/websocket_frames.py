@@ -1,0 +1,92 @@
+"""WebSocket frames (RFC 6455 §5.2) as :class:`~ecq2pcap.payloads.alignment.FrameAlignment` follows them
+across captures, and the response that switches a connection to them."""
+
+from __future__ import annotations
+
+import re
+
+from .alignment import Framing
+
+__all__ = ["WsFraming", "websocket_start"]
+
+_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+_UPGRADE = re.compile(rb"\r\nupgrade:[ \t]*websocket[ \t]*\r\n", re.IGNORECASE)
+_DEFLATE = re.compile(rb"\r\nsec-websocket-extensions:[^\r\n]*permessage-deflate", re.IGNORECASE)
+MAX_LENGTH = 1 << 31  # a frame this long is taken for bytes that are not a frame header
+
+
+def websocket_start(payload: bytes) -> tuple[int, bool] | None:
+    """When ``payload`` (a server's bytes) starts with a ``101`` response switching to WebSocket: where its frames
+    start (past the head: the end of ``payload`` when nothing follows it) and whether permessage-deflate was
+    agreed; else None."""
+    if not payload.startswith((b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")):
+        return None
+    end = payload.find(b"\r\n\r\n")
+    if end < 0 or not _UPGRADE.search(payload, 0, end + 2):
+        return None
+    return end + 4, _DEFLATE.search(payload, 0, end + 2) is not None
+
+
+class WsFraming(Framing):
+    def header(self, direction: int, data: bytes, pos: int) -> tuple[int, tuple] | None:
+        n = len(data)
+        if pos + 2 > n:
+            return None
+        b0, b1 = data[pos], data[pos + 1]
+        length, size = b1 & 0x7F, 2
+        if length == 126:
+            size = 4
+        elif length == 127:
+            size = 10
+        if b1 & 0x80:
+            size += 4
+        if pos + size > n:
+            return None
+        if length == 126:
+            length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        elif length == 127:
+            length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+        mask = bytes(data[pos + size - 4 : pos + size]) if b1 & 0x80 else b""
+        return size + length, (b0 & 0x0F, size + length, size, mask)
+
+    def __init__(self, deflate: bool) -> None:
+        self.reserved = 0x30 if deflate else 0x70  # RSV1 is permessage-deflate's: set on no other connection
+
+    def plausible(self, direction: int, data: bytes) -> bool:
+        """Each frame: a known opcode, the reserved bits clear (but RSV1 with permessage-deflate), masked exactly
+        when the client sent it, a control frame whole and short, the length in its shortest form; and ``data``
+        ends where a frame does, or holds two frames at least (bytes inside a frame, a message's body, pass for
+        one frame header more often than HTTP/2's)."""
+        pos, n, seen = 0, len(data), 0
+        masked, reserved = (0x80 if direction == 0 else 0), self.reserved
+        while pos + 2 <= n:
+            b0, b1 = data[pos], data[pos + 1]
+            opcode, length = b0 & 0x0F, b1 & 0x7F
+            if opcode not in _NAMES or b0 & reserved or b1 & 0x80 != masked:
+                return False
+            if opcode >= 8 and (not b0 & 0x80 or length > 125):
+                return False
+            got = self.header(direction, data, pos)
+            if got is None:
+                break
+            whole = got[0]
+            if length == 126 and whole - (8 if masked else 4) < 126 or length == 127 and (
+                    whole - (14 if masked else 10) <= 0xFFFF or whole > MAX_LENGTH):
+                return False
+            seen += 1
+            pos += whole
+        return seen > 1 or seen == 1 and pos == n
+
+    def made_up(self, info: tuple, missing: int) -> bytes:
+        """Bytes the receiver unmasks to zeros: a client's frame's mask key from where they start (a server's
+        frames are not masked: zeros)."""
+        _, whole, size, mask = info
+        if not mask:
+            return b"\0" * missing
+        start = whole - missing - size  # (the payload offset of the first byte lost)
+        return (bytes(mask[(start + i) % 4] for i in range(4)) * (missing // 4 + 1))[:missing]
+
+    def describe(self, info: tuple) -> str:
+        opcode = info[0]
+        return f"a WebSocket {_NAMES.get(opcode, f'opcode {opcode}')} frame"
+

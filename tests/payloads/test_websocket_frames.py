@@ -1,0 +1,93 @@
+"""WebSocket frames followed across captures (the rest of a frame eCapture lost is made up, so the frames
+after it are read), and the 101 response that starts them."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecq2pcap.payloads.alignment import FrameAlignment
+from ecq2pcap.payloads.websocket import unmask
+from ecq2pcap.payloads.websocket_frames import WsFraming, websocket_start
+
+C2S, S2C = 0, 1
+WS_FRAMING = WsFraming(deflate=False)
+KEY = b"\x11\x22\x33\x44"
+
+
+def frame(payload: bytes, opcode: int = 1, *, masked: bool, fin: bool = True) -> bytes:
+    n = len(payload)
+    mask_bit = 0x80 if masked else 0
+    head = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head += bytes([mask_bit | n])
+    elif n < 65536:
+        head += bytes([mask_bit | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([mask_bit | 127]) + n.to_bytes(8, "big")
+    return head + KEY + unmask(payload, KEY) if masked else head + payload
+
+
+def test_a_101_switching_to_websocket_starts_the_frames_after_its_head():
+    head = b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUPGRADE:  WebSocket\r\n\r\n"
+    assert websocket_start(head) == (len(head), False)
+    assert websocket_start(head + b"\x81\x02hi") == (len(head), False)
+    deflate = head[:-2] + b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=12\r\n\r\n"
+    assert websocket_start(deflate) == (len(deflate), True)
+    assert websocket_start(head.replace(b"WebSocket", b"h2c")) is None  # (HTTP/2 follows, not frames)
+    assert websocket_start(b"HTTP/1.1 200 OK\r\nUpgrade: websocket\r\n\r\n") is None
+    assert websocket_start(head[:-2]) is None  # (its head not whole)
+
+
+def test_frames_are_plausible_only_masked_the_way_the_client_sends():
+    client, server = frame(b"hello", masked=True), frame(b"hello", masked=False)
+    assert WS_FRAMING.plausible(C2S, client + client) and WS_FRAMING.plausible(S2C, server)
+    assert not WS_FRAMING.plausible(S2C, client) and not WS_FRAMING.plausible(C2S, server)
+    assert not WS_FRAMING.plausible(S2C, b"\x83\x01x")  # an unknown opcode
+    assert not WS_FRAMING.plausible(S2C, b"\x09\x01x")  # a fragmented ping
+    assert not WS_FRAMING.plausible(S2C, b"\x81\x7e\x00\x05hello")  # a length not in its shortest form
+    assert not WS_FRAMING.plausible(S2C, b"AAAAAAAA")  # (text: RSV1 set, and no permessage-deflate)
+    assert not WS_FRAMING.plausible(S2C, server[:-1])  # one frame only, and it does not end with the bytes
+    assert WS_FRAMING.plausible(S2C, server + server[:-1]) and WsFraming(deflate=True).plausible(S2C, b"\xc1\x01x")
+
+
+@pytest.mark.parametrize("masked", [True, False])
+def test_the_lost_end_of_a_message_is_made_up_so_the_next_frames_are_read(masked):
+    direction = C2S if masked else S2C
+    big = frame(b"A" * 40000, masked=masked)  # one call: eCapture keeps its first 16 KiB
+    after = frame(b"after-big", masked=masked) + frame(b"last", masked=masked)
+    a = FrameAlignment(WS_FRAMING)
+    assert a.feed(direction, big[:16384]) == (b"", None)
+    fill, note = a.feed(direction, after)
+    assert len(fill) == len(big) - 16384
+    assert note.startswith(f"a WebSocket text frame: its last {len(fill):,} bytes lost by eCapture")
+    header = 4 + (4 if masked else 0)
+    payload = big[header:16384] + fill
+    assert (unmask(payload, KEY) if masked else payload) == b"A" * (16384 - header) + b"\0" * len(fill)
+    assert a.feed(direction, frame(b"more", masked=masked)) == (b"", None)  # aligned on the frames after
+
+
+def test_frames_continued_over_captures_are_never_made_up():
+    wire = frame(b"x" * 300, masked=False) + frame(b"", 9, masked=False) + frame(b"y" * 70000, 2, masked=False)
+    for cut in range(1, len(wire), 97):
+        for second in (cut + 1, cut + 5000, len(wire)):
+            cuts = sorted({0, cut, min(second, len(wire)), len(wire)})
+            a = FrameAlignment(WS_FRAMING)
+            assert all(a.feed(S2C, wire[i:j]) == (b"", None) for i, j in zip(cuts, cuts[1:])), (cut, second)
+            assert a.complete(S2C) == (b"", None)
+
+
+@pytest.mark.parametrize("masked", [True, False])
+def test_random_bytes_inside_a_long_frame_are_not_taken_for_frames(masked):
+    """A binary message's bytes, cut into captures anywhere, are never taken for frames after a loss (the
+    made-up bytes would then corrupt a message nothing was lost from)."""
+    import random
+
+    rng = random.Random(9)
+    for _ in range(40):
+        body = rng.randbytes(rng.randrange(20_000, 300_000))
+        wire = frame(body, 2, masked=masked) + frame(b"next", masked=masked)
+        a, pos = FrameAlignment(WsFraming(deflate=True)), 0
+        while pos < len(wire):
+            step = rng.choice((16384, rng.randrange(1, 40_000)))
+            assert a.feed(C2S if masked else S2C, wire[pos:pos + step]) == (b"", None)
+            pos += step
