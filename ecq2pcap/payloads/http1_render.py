@@ -37,6 +37,33 @@ _GZIP_MAGIC = b"\x1f\x8b"
 FAST = True  # False: every message through the general rules (tests compare the two)
 
 
+def opens_as_gzip(payload: bytes, start: int) -> bool:
+    """Whether Go's ``gzip.NewReader`` opens the body at ``start``: a whole gzip header (it reads no further).
+
+    eCapture gunzips a body whose ``Content-Encoding`` is exactly ``gzip`` and keeps the bytes as they were only
+    when that reader fails (v1.x ``http_response.go``/``http_request.go`` ``Display``; a read error later keeps
+    what was decoded). So a body that still starts with the gzip magic is one it could not open (a header cut
+    short, or not gzip's), unless its header is whole: then it was opened, and the content is gzip data itself
+    (a ``.gz`` file served gzip-encoded: it was compressed twice)."""
+    n = len(payload)
+    if n < start + 10 or payload[start + 2] != 8 or payload[start + 3] & 0xE0:
+        return False
+    flags, pos = payload[start + 3], start + 10
+    if flags & 0x04:  # FEXTRA: a length, then that many bytes
+        if n < pos + 2:
+            return False
+        pos += 2 + int.from_bytes(payload[pos : pos + 2], "little")
+    for flag in (0x08, 0x10):  # FNAME, FCOMMENT: zero-terminated
+        if flags & flag:
+            end = payload.find(b"\0", pos)
+            if end < 0:
+                return False
+            pos = end + 1
+    if flags & 0x02:  # FHCRC
+        pos += 2
+    return pos <= n
+
+
 def starts_http1_message(data: bytes) -> bool:
     """True when ``data`` starts with an HTTP/1 request line or status line."""
     return _REQUEST_LINE.match(data) is not None or _STATUS_LINE.match(data) is not None
@@ -121,11 +148,19 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
             notes.append(f"Transfer-Encoding: {te_value} removed (eCapture delivered the body de-chunked)")
 
     # -- Content-Encoding -------------------------------------------------------
+    twice = False  # the body was gzip compressed twice (its declared length is not a sign of truncation then)
     if len(ce_idx) == 1 and body_len:
-        coding = _value(lines[ce_idx[0]]).lower()
-        if coding in (b"gzip", b"x-gzip") and payload[body_start : body_start + 2] != _GZIP_MAGIC:
-            drop.add(ce_idx[0])
-            notes.append(f"Content-Encoding: {coding.decode()} removed (body already decoded by eCapture)")
+        value = _value(lines[ce_idx[0]])
+        coding = value.lower()
+        if coding in (b"gzip", b"x-gzip"):
+            if payload[body_start : body_start + 2] != _GZIP_MAGIC:
+                drop.add(ce_idx[0])
+                notes.append(f"Content-Encoding: {coding.decode()} removed (body already decoded by eCapture)")
+            elif value == b"gzip" and opens_as_gzip(payload, body_start):  # (see opens_as_gzip)
+                drop.add(ce_idx[0])
+                twice = True
+                notes.append("Content-Encoding: gzip removed (body already decoded by eCapture: what it holds is "
+                             "gzip data itself, a .gz file sent gzip-encoded)")
 
     # -- Content-Length ---------------------------------------------------------
     if not te_idx or te_dropped:
@@ -154,7 +189,7 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
             new_cl = body_len
             shown = declared if declared is not None else _shown(_value(lines[cl_idx[0]]))
             note = f"Content-Length {shown} → {body_len}"
-            if declared is not None and body_len < declared:
+            if declared is not None and body_len < declared and not twice:
                 note += f" ({_TRUNCATED})"
             notes.append(note)
         elif len(cl_idx) > 1:
