@@ -94,6 +94,7 @@ class Lifecycle:
         c.closed = c.opened = False
         c.conn = None  # a new Connection at its first data
         c.uuids = []
+        c.early = None  # (a new TCP connection: what went on early was the old one's)
         c.last_headers.clear()
         c.normalizer = Normalizer(repair_http1=self.repair_http1, limits=self.limits)  # a new TCP connection
         self._by_key[(c.group, c.tuple)] = c

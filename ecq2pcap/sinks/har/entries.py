@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl
 from ...model import NOT_PLACED, Connection, Direction
 from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limits_in
 from .content import decode_content
-from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse
+from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse, stream_named
 from .times import http_date, http_timings, iso
 from .urls import endpoint, query_string, request_url
 
@@ -50,7 +50,8 @@ def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
     """The HAR entry of ``ex``; never raises on odd exchanges (missing sides, bad bodies)."""
     req, resp = ex.request, ex.response
     # (a capture of an HTTP/2 connection carries several streams: what it says of another stream is not this one's)
-    notes = list(ex.notes) if ex.stream_id is None else [n for n in ex.notes if _of_stream(n, ex.stream_id)]
+    notes = list(ex.notes) if ex.stream_id is None else [
+        n for n in ex.notes if stream_named(n) in (None, ex.stream_id)]
     decode_cap = limits.body_size
     version = ex.http_version or (resp.http_version if resp else "") or "HTTP/1.1"
     timings = http_timings(req, resp)
@@ -85,15 +86,6 @@ def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
 
 
 # -- request / response --------------------------------------------------------------
-
-
-def _of_stream(note: str, stream_id: int) -> bool:
-    """Whether ``note`` (of a capture that fed stream ``stream_id``) is about that stream: not when it names
-    another ("stream 3: ...")."""
-    if not note.startswith("stream "):
-        return True
-    number = note[7:note.find(":")]
-    return not number.isdigit() or int(number) == stream_id
 
 
 def _request(req: HttpRequest | None, conn: Connection, version: str, notes: list[str], cap: int) -> dict:

@@ -87,6 +87,15 @@ class Exchange:
                 self.notes.append(n)
 
 
+def stream_named(note: str) -> int | None:
+    """The HTTP/2 stream a note is about when it starts "stream N: ..." (how the re-encoder and the frame
+    alignment name one), else None."""
+    if not note.startswith("stream "):
+        return None
+    number = note[7 : note.find(":")]
+    return int(number) if number.isdigit() else None
+
+
 class ExchangeParser(Protocol):
     """A per-connection protocol parser the HAR sink can drive (HTTP/1, HTTP/2, ...).
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits
 from ...model import Connection, Direction
 from ...payloads.h2 import H2PassiveDecoder, H2Stream
-from .exchange import ChunkMeta, Exchange, HttpRequest, HttpResponse
+from .exchange import ChunkMeta, Exchange, HttpRequest, HttpResponse, stream_named
 
 MAX_LOST = 1024  # streams whose losses are kept until their exchange is built (then dropped)
 _RESET_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
@@ -33,10 +33,12 @@ class Http2Parser:
     def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None = None) -> list[Exchange]:
         if meta is not None and meta.notes:
             for note in meta.notes:
-                if LOST_BY_ECAPTURE in note and note.startswith("stream ") and len(self._lost) < MAX_LOST:
-                    number = note[7:note.find(":")]
-                    if number.isdigit():
-                        self._lost.setdefault(int(number), []).append(note)
+                if LOST_BY_ECAPTURE in note and (stream := stream_named(note)) is not None:
+                    said = self._lost.get(stream)
+                    if said is None and len(self._lost) < MAX_LOST:
+                        self._lost[stream] = [note]
+                    elif said is not None and note not in said:  # (a chunk fed in pieces brings its notes again)
+                        said.append(note)
         return [self._exchange(s) for s in self._decoder.feed(direction, data, time_ns, meta)]
 
     def close(self, time_ns: int) -> list[Exchange]:
