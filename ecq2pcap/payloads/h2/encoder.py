@@ -263,6 +263,10 @@ class H2Reencoder:
                                       last_headers.get(sid, -1) > i, notes, merged=True)
             elif f.type == "SETTINGS" and sid == 0:
                 out += SETTINGS_FRAME
+            elif f.type == "RST_STREAM" and 0 < sid < 1 << 31:  # (said on its stream: its entry was complete else)
+                who = "client" if direction is Direction.C2S else "server"
+                notes.append(f"stream {sid}: reset by the {who} (an RST_STREAM in eCapture's dump, which gives no "
+                             "error code: not re-encoded)")
             else:
                 omitted[f.type] += 1
         if omitted:

@@ -8,12 +8,12 @@ re-encodes into frames (:mod:`ecq2pcap.payloads.h2`). One decoder serves both.
 
 from __future__ import annotations
 
-from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits
+from ...limits import DEFAULT_LIMITS, Limits
 from ...model import Connection, Direction
 from ...payloads.h2 import H2PassiveDecoder, H2Stream
 from .exchange import ChunkMeta, Exchange, HttpRequest, HttpResponse, stream_named
 
-MAX_LOST = 1024  # streams whose losses are kept until their exchange is built (then dropped)
+MAX_SAID, MAX_SAID_OF_ONE = 1024, 16  # streams whose notes are kept until their exchange is built, notes of one
 _RESET_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
                 5: "STREAM_CLOSED", 7: "REFUSED_STREAM", 8: "CANCEL", 11: "ENHANCE_YOUR_CALM"}
 
@@ -26,19 +26,20 @@ class Http2Parser:
                                          max_header_list=limits.header_list_size,
                                          max_buffer=limits.connection_buffer)
         self._reported = 0
-        # stream id -> what a capture said eCapture lost of it: that capture need not be one whose meta the stream
-        # keeps (zero bytes completing a cut frame: :mod:`ecq2pcap.payloads.h2.alignment`); a few kept at most
-        self._lost: dict[int, list[str]] = {}
+        # stream id -> what the captures said of it ("stream 3: ..."): a stream keeps the meta of the captures of its
+        # headers only, not of those that carried its other frames (its body's, a reset, bytes made up for it after a
+        # loss: :mod:`ecq2pcap.payloads.alignment`); bounded, and dropped when its exchange is built
+        self._said: dict[int, list[str]] = {}
 
     def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None = None) -> list[Exchange]:
         if meta is not None and meta.notes:
             for note in meta.notes:
-                if LOST_BY_ECAPTURE in note and (stream := stream_named(note)) is not None:
-                    said = self._lost.get(stream)
-                    if said is None and len(self._lost) < MAX_LOST:
-                        self._lost[stream] = [note]
-                    elif said is not None and note not in said:  # (a chunk fed in pieces brings its notes again)
-                        said.append(note)
+                if (stream := stream_named(note)) is not None:
+                    said = self._said.get(stream)
+                    if said is None and len(self._said) < MAX_SAID:
+                        self._said[stream] = [note]
+                    elif said is not None and note not in said and len(said) < MAX_SAID_OF_ONE:
+                        said.append(note)  # (a chunk fed in pieces brings its notes again)
         return [self._exchange(s) for s in self._decoder.feed(direction, data, time_ns, meta)]
 
     def close(self, time_ns: int) -> list[Exchange]:
@@ -57,7 +58,7 @@ class Http2Parser:
         ex.errors.extend(s.errors)
         for meta in (s.request_meta, s.response_meta):
             ex.add_meta(meta)
-        for note in self._lost.pop(s.stream_id, ()):
+        for note in self._said.pop(s.stream_id, ()):
             if note not in ex.notes:
                 ex.notes.append(note)
         if s.request_headers or s.request_start_ns is not None:

@@ -1,0 +1,50 @@
+"""HTTP/2 connections → HAR exchanges: what the captures say of a stream reaches that stream's entry."""
+
+from __future__ import annotations
+
+import hpack
+from hyperframe.frame import DataFrame, HeadersFrame
+
+from ecq2pcap.model import ChunkInfo, Direction
+from ecq2pcap.payloads.h2 import PREFACE, SETTINGS_FRAME
+from ecq2pcap.sinks.har.entries import build_entry
+from ecq2pcap.sinks.har.http2 import Http2Parser
+
+from . import make_conn
+
+
+def _headers(enc, sid, fields, end=False):
+    f = HeadersFrame(sid)
+    f.data = enc.encode(fields)
+    f.flags.add("END_HEADERS")
+    if end:
+        f.flags.add("END_STREAM")
+    return f.serialize()
+
+
+def _data(sid, payload, end=False):
+    f = DataFrame(sid)
+    f.data = payload
+    if end:
+        f.flags.add("END_STREAM")
+    return f.serialize()
+
+
+def test_a_note_on_a_stream_from_a_capture_of_its_body_reaches_its_entry_only():
+    """A stream keeps the meta of the captures of its headers: a capture that carried only its body (or bytes
+    made up after eCapture lost some of it) said things of it that its entry never showed, while an entry took
+    what a capture of its headers said of other streams."""
+    client, server = hpack.Encoder(), hpack.Encoder()
+    get = [(":method", "GET"), (":scheme", "https"), (":authority", "h.example")]
+    p = Http2Parser(make_conn())
+    p.feed(Direction.C2S, PREFACE + SETTINGS_FRAME + _headers(client, 1, get + [(":path", "/1")], True)
+           + _headers(client, 3, get + [(":path", "/3")], True), 1, ChunkInfo(notes=("stream 3: said of 3 early",)))
+    p.feed(Direction.S2C, SETTINGS_FRAME + _headers(server, 1, [(":status", "200")]) + _headers(
+        server, 3, [(":status", "200")]), 2, ChunkInfo(notes=()))
+    done = p.feed(Direction.S2C, _data(1, b"one", True) + _data(3, b"three", True), 3,
+                  ChunkInfo(notes=("stream 1: body lost by eCapture (it could not gunzip it)", "stream 3: reset")))
+    entries = {ex.stream_id: build_entry(ex) for ex in done}
+    assert sorted(entries) == [1, 3]
+    assert entries[1]["comment"] == "stream 1: body lost by eCapture (it could not gunzip it)"
+    assert entries[1]["_error"] == entries[1]["comment"]
+    assert entries[3]["comment"] == "stream 3: said of 3 early; stream 3: reset" and "_error" not in entries[3]
