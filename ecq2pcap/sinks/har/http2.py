@@ -87,6 +87,7 @@ class Http2Parser:
             )
             if not s.response_headers:
                 ex.errors.append("HTTP/2 response headers not captured")
+            ex.notes.extend(f"interim response {code}" for code in ex.response.interim)  # (as HTTP/1's say theirs)
         if ex.request is None:
             ex.errors.append("request not captured by eCapture")
         if ex.response is None:

@@ -48,3 +48,14 @@ def test_a_note_on_a_stream_from_a_capture_of_its_body_reaches_its_entry_only():
     assert entries[1]["comment"] == "stream 1: body lost by eCapture (it could not gunzip it)"
     assert entries[1]["_error"] == entries[1]["comment"]
     assert entries[3]["comment"] == "stream 3: said of 3 early; stream 3: reset" and "_error" not in entries[3]
+
+
+def test_an_interim_response_is_said_as_http1s_are():
+    client, server = hpack.Encoder(), hpack.Encoder()
+    p = Http2Parser(make_conn())
+    p.feed(Direction.C2S, PREFACE + SETTINGS_FRAME + _headers(
+        client, 1, [(":method", "GET"), (":scheme", "https"), (":authority", "h"), (":path", "/")], True), 1)
+    (ex,) = p.feed(Direction.S2C, SETTINGS_FRAME + _headers(server, 1, [(":status", "103"), ("link", "</s.css>")])
+                   + _headers(server, 1, [(":status", "200")]) + _data(1, b"ok", True), 2)
+    entry = build_entry(ex)
+    assert entry["response"]["status"] == 200 and entry["comment"] == "interim response 103"
