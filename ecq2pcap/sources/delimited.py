@@ -52,3 +52,33 @@ def iter_delimited(stream: BinaryIO, max_size: int | None = None) -> Iterator[tu
             raise ValueError(f"truncated entry at byte {offset}: {n} bytes announced, {len(entry)} left")
         offset += n
         yield start, entry, n
+
+
+# a LogEntry's first byte: the tag of log_type (field 1, varint) or of its payload (fields 2-4, length-delimited)
+_ENTRY_TAGS = frozenset((0x08, 0x12, 0x1A, 0x22))
+
+
+def looks_delimited(head: bytes) -> bool:
+    """Whether ``head``, a file's first bytes, reads as length-delimited ``LogEntry`` messages: each length is
+    followed by a LogEntry's first tag, and the entries chain up to the end of ``head`` (the last may be cut).
+    Tells such a file from JSON lines when its first length is a byte JSON may start with (``{``: 123, a space, a
+    tab, a line end: a first entry of 123 bytes, a small log line, was read as JSON lines and every event lost)."""
+    pos, entries = 0, 0
+    while pos < len(head):
+        n = shift = 0
+        while True:
+            if pos >= len(head):
+                return entries > 0
+            b = head[pos]
+            pos += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                break
+            if shift > 35:
+                return False
+        if not n or (pos < len(head) and head[pos] not in _ENTRY_TAGS):
+            return False
+        entries += 1
+        pos += n
+    return entries > 0

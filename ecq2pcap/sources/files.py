@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import msgspec
+
 from ..limits import DEFAULT_LIMITS, limit_note
 from ..model import DecodeError, Message, Opcode
 from ..report import Report
-from .delimited import iter_delimited
+from .delimited import iter_delimited, looks_delimited
 from .recording import LineDecoder
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -76,9 +78,20 @@ class FileSource:
             raise InputError(f"{self.name}:1: cannot read further: {exc}") from None
         if first.startswith(BOM):  # (text: JSON lines)
             stream.read(3)
-        elif first[:1] and first[:1] not in b"{ \t\r\n":
+        elif first[:1] and (first[:1] not in b"{ \t\r\n" or self._delimited_after_all(stream)):
             return self._delimited(stream)
         return self._lines(stream)
+
+    def _delimited_after_all(self, stream: BinaryIO) -> bool:
+        """A file starting with a byte JSON lines may start with: length-delimited protobuf all the same when its
+        first line is no JSON and its first bytes chain as LogEntry messages (:func:`looks_delimited`)."""
+        head = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
+        line = head.lstrip(b" \t\r\n").split(b"\n", 1)[0]
+        try:
+            msgspec.json.decode(line)
+            return False
+        except (msgspec.DecodeError, RecursionError):
+            return looks_delimited(head)
 
     def _read_past_nuls(self, stream: BinaryIO) -> bytes:
         """Read past the NUL bytes a file starts with, say how many, and peek at what follows: a file whose

@@ -53,3 +53,31 @@ def test_file_source_truncated_delimited_is_an_input_error(tmp_path):
         for m in src:
             got.append(m)
     assert len(got) == 2  # everything before the cut was delivered
+
+
+@pytest.mark.parametrize("first_length", [9, 10, 13, 32, 123, 124])
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_first_entry_whose_length_is_a_byte_json_starts_with_is_still_protobuf(tmp_path, first_length, compress):
+    """A first entry of 123 bytes starts the file with "{" (32: a space; 9, 10, 13: a tab or a line end): the file
+    was read as JSON lines, every line "invalid JSON", every event lost, and the exit code 0."""
+    log = encode_run_log("")
+    log = encode_run_log("x" * (first_length - len(log)))  # (a run_log of one-byte length: its size is exact)
+    assert len(log) == first_length
+    stream = delimit(log) + STREAM
+    path = tmp_path / ("d.pb.gz" if compress else "d.pb")
+    path.write_bytes(gzip.compress(stream) if compress else stream)
+    report = Report()
+    assert [m.data for m in FileSource(str(path), report)] == [log, *ENTRIES]
+    assert not report.counts["skipped"] and not report.warnings
+
+
+def test_json_lines_are_not_taken_for_protobuf(tmp_path):
+    """What tells the kinds apart when the first byte is ambiguous: JSON lines whose first line is JSON, after
+    blank lines, or too long to look at whole, stay JSON lines."""
+    line = b'{"log_type":1,"payload":{"level":"info","time":"2026-11-26T17:56:40Z"}}'
+    big = b'{"log_type":2,"payload":{"payload_base64":"' + b"QUFB" * 40000 + b'"}}'
+    for data in (line + b"\n", b"\n\n  " + line + b"\n", big + b"\n" + line + b"\n"):
+        path = tmp_path / "d.jsonl"
+        path.write_bytes(data)
+        msgs = list(FileSource(str(path), Report()))
+        assert msgs and all(m.opcode is Opcode.TEXT for m in msgs)
