@@ -49,7 +49,13 @@ class Lifecycle:
             self._placement.forget_old(now, now - max(self.idle_timeout_ns, grace),
                                        lambda key, tup: (("fd", *key), tup) in self._by_key)
         # only connections whose deadline passed: O(expired), not O(open), per sweep
-        dl = self._deadlines
+        self._expire(now, out)
+
+    def _expire(self, now: int, out: list[FlowEvent]) -> None:
+        """The connections whose deadline is before ``now``: superseded or idle ones end (the release of
+        captures calls this with each capture's release time first, so that where a connection ends among the
+        captures depends on the data alone, not on when a live run's clock ticked)."""
+        dl, grace = self._deadlines, 2 * self.reorder_window_ns
         while dl and dl[0][0] < now:
             due, _, c = heapq.heappop(dl)
             if c.due != due:  # rescheduled since: a newer entry exists

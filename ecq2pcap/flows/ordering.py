@@ -69,9 +69,13 @@ class Ordering:
                                     direction))
 
     def _release(self, out: list[FlowEvent], everything: bool = False) -> None:
-        limit = self.clock - self.reorder_window_ns
-        heap = self._heap
+        window = self.reorder_window_ns
+        limit = self.clock - window
+        heap, deadlines = self._heap, self._deadlines
         while heap and (everything or heap[0][0] <= limit):
+            if deadlines and deadlines[0][0] < heap[0][0] + window:  # (a connection's deadline passed first: it
+                self._expire(heap[0][0] + window, out)  # ends before this capture, however the clock got here)
+                continue
             ts, rank, hint, _, c, cap, direction = heapq.heappop(heap)
             self._heap_bytes -= len(cap.payload)
             if c.early is not None and ts == c.early[0]:

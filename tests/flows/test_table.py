@@ -158,6 +158,31 @@ def test_bytes_that_open_a_connection_start_the_next_one_without_a_socket():
                                               "socket to tell them apart)"] * 2
 
 
+def test_where_a_superseded_connection_ends_does_not_depend_on_when_the_clock_ticks():
+    """A live run lets the clock pass while no data comes (once a second), convert only with the data. An fd
+    reused after an idle gap ended the old connection at the tick that passed its deadline in live (before the
+    new one's packets) and at the end of input in convert (after them): the pcapng and the HAR differed. The
+    release of captures now ends connections whose deadline passed first, whatever moved the clock."""
+    t2 = Tuple("10.0.0.1", 40001, "10.0.0.2", 8443)
+    caps = [cap(REQ, 1, 1 * S), cap(RESP, 0, 1 * S), cap(REQ, 1, 6 * S, tup=t2), cap(RESP, 0, 6 * S, tup=t2),
+            cap(REQ, 1, 11 * S, tup=t2), cap(RESP, 0, 11 * S, tup=t2)]
+
+    def order(events):
+        return [(type(e).__name__, e.conn.id) for e in events]
+
+    batch = run(caps)
+    table, live = ConnectionTable(), []
+    for c in caps:
+        live += table.feed(c)
+        for tick in range(1, 6):  # (the wall clock's seconds until the next capture comes)
+            live += table.advance(c.timestamp_ns + tick * S)
+    live += table.close_all()
+    assert order(live) == order(batch)
+    # (its deadline, 2 × the reorder window after its last data, passes before the new one's first data goes on)
+    assert order(batch) == [("Opened", 1), ("Chunk", 1), ("Chunk", 1), ("Closed", 1), ("Opened", 2)] + [
+        ("Chunk", 2)] * 4 + [("Closed", 2)]
+
+
 def test_a_go_server_reading_the_preface_alone_is_one_connection():
     """Go's HTTP/2 server reads the 24-byte preface on its own (io.ReadFull), then each frame's 9-byte header and
     its payload: gotls has one event per Read. The client's SETTINGS after the preface was taken for a second
