@@ -17,6 +17,7 @@ from ...limits import DEFAULT_LIMITS, limit_note
 from ...memo import Memo
 from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened, Protocol
 from ...payloads.h2 import PREFACE, SETTINGS_FRAME
+from ...payloads.websocket_frames import websocket_start
 from ...report import Count, Report
 from .blocks import (
     FLAG_INBOUND,
@@ -36,19 +37,30 @@ LINK_TYPES = {"ether": LINKTYPE_ETHERNET, "raw": LINKTYPE_RAW}
 CONTINUATION_PREFACE = PREFACE + SETTINGS_FRAME
 IF_DESCRIPTION = "eCapture TLS plaintext on synthesized TCP/IP (ecq2pcap)"
 
-_HTTP2, _C2S = Protocol.HTTP2, Direction.C2S  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+_HTTP2, _C2S, _S2C = Protocol.HTTP2, Direction.C2S, Direction.S2C
+_SWITCHING = (b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
 _LABELS = tuple(d.label for d in Direction)
 
 
+_H2_RESUME = (CONTINUATION_PREFACE, b"", "synthetic HTTP/2 connection preface for this file (the connection's start "
+              "is in an earlier file; header compression state is not carried over)")
+_WS_REQUEST = (b"GET /ecq2pcap-synthetic-upgrade HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\r\n")
+_WS_NOTE = ("synthetic WebSocket upgrade for this file (the connection's start is in an earlier file): the request "
+            "is made up, the 101 is the captured one")
+
+
 class _Conn:
-    __slots__ = ("conn", "flow", "flags", "last_ns", "http2", "owed")
+    __slots__ = ("conn", "flow", "flags", "last_ns", "resume", "owed")
 
     def __init__(self, conn: Connection, flow: PacketBlocks | None, flags: tuple[int, int], last_ns: int):
         self.conn = conn
         self.flow = flow  # None: the connection could not be synthesized (reported once)
         self.flags = flags  # epb_flags for packets sent C2S, S2C
         self.last_ns = last_ns  # time of the connection's latest packet: times never go back
-        self.http2 = False  # its bytes are HTTP/2 (a continuation in a new file needs the preface)
+        # (client→server bytes, server→client bytes, their comment) a continuation in a new file starts with, so that
+        # Wireshark reads what follows as it did: HTTP/2's preface, a WebSocket upgrade (None: nothing needed)
+        self.resume: tuple[bytes, bytes, str] | None = None
         self.owed: int | None = None  # the side whose ACK of its peer's latest data is not written yet
 
 
@@ -193,20 +205,20 @@ class PcapngSink:
             name = self._name(conn) if self.hosts is not None else None  # (the set of named ones is new)
             if name is not None:
                 self._write([name], 0)
-            preface = CONTINUATION_PREFACE if state.http2 else b""
-            isns = ((flow.next_seq(Direction.C2S) - 1 - len(preface)) & 0xFFFFFFFF,
-                    (flow.next_seq(Direction.S2C) - 1) & 0xFFFFFFFF)
-            http2 = state.http2
+            resume = state.resume
+            c2s, s2c, comment = resume or (b"", b"", None)
+            isns = ((flow.next_seq(Direction.C2S) - 1 - len(c2s)) & 0xFFFFFFFF,
+                    (flow.next_seq(Direction.S2C) - 1 - len(s2c)) & 0xFFFFFFFF)
             blocks = self._open(conn, max(time_ns, state.last_ns), note, isns)
-            if http2 and self._conns[conn.id].flow is not None:  # ends right where the connection goes on
-                new = self._conns[conn.id]
-                new.http2 = True
-                t = new.last_ns
-                packets = new.flow.data_blocks(Direction.C2S, preface, t, (
-                    "synthetic HTTP/2 connection preface for this file (the connection's start is in an earlier "
-                    "file; header compression state is not carried over)"))
-                blocks += packets
-                new.last_ns = t + len(packets) - 1
+            new = self._conns[conn.id]
+            if resume and new.flow is not None:  # (each side's made-up bytes end right where it goes on)
+                new.resume, t = resume, new.last_ns
+                for sender, data in ((Direction.C2S, c2s), (Direction.S2C, s2c)):
+                    if data:
+                        packets = new.flow.data_blocks(sender, data, t, comment)
+                        blocks += packets
+                        t, comment = t + len(packets), None
+                new.last_ns = t - 1
             self._write(blocks, len(blocks))
         self._units.flush()
 
@@ -240,9 +252,13 @@ class PcapngSink:
         if state is None:
             blocks = self._open(conn, chunk.time_ns, "no open event seen: handshake synthesized at the first data")
             state = self._conns[conn.id]
-        if chunk.protocol is _HTTP2:
-            state.http2 = True
         data = chunk.raw if self.raw_payload else chunk.wire
+        if chunk.protocol is _HTTP2:
+            state.resume = _H2_RESUME
+        elif chunk.direction is _S2C and data.startswith(b" 101 ", 8) and state.resume is None:  # (HTTP/1.x 101)
+            switch = websocket_start(data)
+            if switch is not None:  # (its head, up to where the frames start)
+                state.resume = (_WS_REQUEST, data[: switch[0]], _WS_NOTE)
         if state.flow is None or not data:
             return blocks
         t = max(chunk.time_ns, state.last_ns)

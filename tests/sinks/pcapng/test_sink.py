@@ -281,6 +281,36 @@ def test_rotation_repeats_the_http2_preface_whole_with_a_small_mss(tshark, tmp_p
     assert follow(frames) == (CONTINUATION_PREFACE, s2c)
 
 
+def test_rotation_in_the_middle_of_a_websocket_connection_goes_on_as_websocket(tshark, tmp_path):
+    """A new file of a ring goes on with an open WebSocket connection: without the upgrade in that file, tshark
+    read its frames as HTTP ("Illegal characters found in header name") and no WebSocket at all. The new file
+    starts it again with a made-up request and the captured 101 (whose extensions say how to read the frames)."""
+    conn = connection()
+    upgrade = (b"GET /chat HTTP/1.1\r\nHost: ws.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    switch = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+    hello = b"\x81\x85\x01\x02\x03\x04" + bytes(b ^ k for b, k in zip(b"hello", b"\x01\x02\x03\x04\x01"))
+    first, second = tmp_path / "1.pcapng", tmp_path / "2.pcapng"
+    with open(first, "wb") as f1, open(second, "wb") as f2:
+        sink = PcapngSink(f1)
+        sink.handle(Opened(conn, T0))
+        sink.handle(chunk(conn, C2S, upgrade, T0 + 1000))
+        sink.handle(chunk(conn, S2C, switch, T0 + 2000))
+        sink.handle(chunk(conn, C2S, hello, T0 + 3000))
+        sink.rotate(f2, "continued from 1.pcapng", T0 + 4000)
+        sink.handle(chunk(conn, S2C, b"\x81\x05world", T0 + 5000))
+        sink.handle(chunk(conn, C2S, hello, T0 + 6000))
+        sink.handle(Closed(conn, T0 + 7000, "end of input"))
+        sink.finish()
+    frames = dissect(tshark, second, payload=True)
+    assert expert_problems(frames) == []
+    assert sum(len(f["websocket.opcode"]) for f in frames) == 2  # both frames of this file, as WebSocket
+    c2s, s2c = follow(frames)
+    assert c2s.endswith(hello) and s2c == switch + b"\x81\x05world"  # (the captured 101, then the frames)
+    assert any("synthetic WebSocket upgrade" in c for f in frames for c in f["frame.comment"])
+
+
 # -- sink behaviour -------------------------------------------------------------------------
 
 
