@@ -10,7 +10,6 @@ __all__ = ["H2_FRAMING"]
 
 _NAMES = ("DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING", "GOAWAY",
           "WINDOW_UPDATE", "CONTINUATION")
-_PREFACE = (-1, 0)  # the info of the connection preface while its bytes are awaited (not a frame)
 
 
 class H2Framing(Framing):
@@ -29,7 +28,7 @@ class H2Framing(Framing):
         return plausible_frames(data)
 
     def describe(self, info: tuple) -> str:
-        if not info or info == _PREFACE:
+        if not info:  # (nothing read yet that way: the bytes awaited are the rest of the connection preface)
             return "the HTTP/2 connection preface"
         ftype, stream = info
         return f"stream {stream}: an HTTP/2 {_NAMES[ftype] if ftype < len(_NAMES) else f'type {ftype}'} frame"
