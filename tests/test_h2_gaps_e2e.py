@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 
 import hpack
-from hyperframe.frame import DataFrame, HeadersFrame, SettingsFrame
+from hyperframe.frame import SettingsFrame
 
 from ecq2pcap.cli import main
 from ecq2pcap.payloads.h2 import PREFACE
 from tests.support.dissect import bad_expert, dissect
+from tests.support.frames import h2_data, h2_headers
 from tests.support.har import validate_har
 from tests.support.v2_stream import V2Stream
 
@@ -22,19 +23,9 @@ def build(path):
     client, server = hpack.Encoder(), hpack.Encoder()
 
     def headers(enc, sid, fields, end):
-        f = HeadersFrame(sid)
-        f.data = enc.encode(fields)
-        f.flags.add("END_HEADERS")
-        if end:
-            f.flags.add("END_STREAM")
-        return f.serialize()
+        return h2_headers(sid, enc.encode(fields), end)
 
-    def data(sid, payload, end=False):
-        f = DataFrame(sid)
-        f.data = payload
-        if end:
-            f.flags.add("END_STREAM")
-        return f.serialize()
+    data = h2_data
 
     def req(path):
         return [(":method", "GET"), (":path", path), (":scheme", "https"), (":authority", "h2.example")]

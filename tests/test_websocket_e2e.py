@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import zlib
 
 from ecq2pcap.cli import main
 from tests.conftest import run_tshark
 from tests.support.har import validate_har
+from tests.support.frames import ws_frame
 from tests.support.v2_stream import V2Stream
 
 UPGRADE = (b"GET /chat HTTP/1.1\r\nHost: ws.example:9443\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -23,19 +23,7 @@ SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection
 
 
 def frame(payload: bytes, opcode: int, *, masked: bool, rsv1: bool) -> bytes:
-    head = bytes([0x80 | (0x40 if rsv1 else 0) | opcode])
-    n = len(payload)
-    mask_bit = 0x80 if masked else 0
-    if n < 126:
-        head += bytes([mask_bit | n])
-    elif n < 65536:
-        head += bytes([mask_bit | 126]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([mask_bit | 127]) + n.to_bytes(8, "big")
-    if not masked:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return ws_frame(payload, opcode, masked=masked, rsv1=rsv1)
 
 
 class Deflater:

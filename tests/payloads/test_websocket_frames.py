@@ -8,23 +8,15 @@ import pytest
 from ecq2pcap.payloads.alignment import FrameAlignment
 from ecq2pcap.payloads.websocket import unmask
 from ecq2pcap.payloads.websocket_frames import WsFraming, websocket_start
+from tests.support.frames import ws_frame
 
 C2S, S2C = 0, 1
 WS_FRAMING = WsFraming(deflate=False)
 KEY = b"\x11\x22\x33\x44"
 
 
-def frame(payload: bytes, opcode: int = 1, *, masked: bool, fin: bool = True) -> bytes:
-    n = len(payload)
-    mask_bit = 0x80 if masked else 0
-    head = bytes([(0x80 if fin else 0) | opcode])
-    if n < 126:
-        head += bytes([mask_bit | n])
-    elif n < 65536:
-        head += bytes([mask_bit | 126]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([mask_bit | 127]) + n.to_bytes(8, "big")
-    return head + KEY + unmask(payload, KEY) if masked else head + payload
+def frame(payload: bytes, opcode: int = 1, *, masked: bool) -> bytes:
+    return ws_frame(payload, opcode, masked=masked, key=KEY)
 
 
 def test_a_101_switching_to_websocket_starts_the_frames_after_its_head():

@@ -4,28 +4,22 @@ cap on a call) is completed with zero bytes, a frame merely continued in the nex
 from __future__ import annotations
 
 import pytest
-from hyperframe.frame import DataFrame, Frame, HeadersFrame, SettingsFrame
+from hyperframe.frame import Frame, SettingsFrame
 
 from ecq2pcap.payloads.h2 import PREFACE
 from ecq2pcap.payloads.alignment import FrameAlignment
 from ecq2pcap.payloads.h2.alignment import H2_FRAMING
+from tests.support.frames import h2_data, h2_headers
 
 C2S, S2C = 0, 1
 
 
 def data(sid, payload, end=False):
-    f = DataFrame(sid)
-    f.data = payload
-    if end:
-        f.flags.add("END_STREAM")
-    return f.serialize()
+    return h2_data(sid, payload, end)
 
 
 def headers(sid, block=b"\x88"):
-    f = HeadersFrame(sid)
-    f.data = block
-    f.flags.add("END_HEADERS")
-    return f.serialize()
+    return h2_headers(sid, block)
 
 
 def frames_of(wire: bytes) -> list[tuple[str, int, int]]:

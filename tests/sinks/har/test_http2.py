@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import hpack
-from hyperframe.frame import DataFrame, HeadersFrame
-
 from ecq2pcap.model import ChunkInfo, Direction
 from ecq2pcap.payloads.h2 import PREFACE, SETTINGS_FRAME
 from ecq2pcap.sinks.har.entries import build_entry
 from ecq2pcap.sinks.har.http2 import Http2Parser
 
+from tests.support.frames import h2_data, h2_headers
+
 from . import make_conn
 
 
 def _headers(enc, sid, fields, end=False):
-    f = HeadersFrame(sid)
-    f.data = enc.encode(fields)
-    f.flags.add("END_HEADERS")
-    if end:
-        f.flags.add("END_STREAM")
-    return f.serialize()
-
-
-def _data(sid, payload, end=False):
-    f = DataFrame(sid)
-    f.data = payload
-    if end:
-        f.flags.add("END_STREAM")
-    return f.serialize()
+    return h2_headers(sid, enc.encode(fields), end)
 
 
 def test_a_note_on_a_stream_from_a_capture_of_its_body_reaches_its_entry_only():
@@ -41,7 +28,7 @@ def test_a_note_on_a_stream_from_a_capture_of_its_body_reaches_its_entry_only():
            + _headers(client, 3, get + [(":path", "/3")], True), 1, ChunkInfo(notes=("stream 3: said of 3 early",)))
     p.feed(Direction.S2C, SETTINGS_FRAME + _headers(server, 1, [(":status", "200")]) + _headers(
         server, 3, [(":status", "200")]), 2, ChunkInfo(notes=()))
-    done = p.feed(Direction.S2C, _data(1, b"one", True) + _data(3, b"three", True), 3,
+    done = p.feed(Direction.S2C, h2_data(1, b"one", True) + h2_data(3, b"three", True), 3,
                   ChunkInfo(notes=("stream 1: body lost by eCapture (it could not gunzip it)", "stream 3: reset")))
     entries = {ex.stream_id: build_entry(ex) for ex in done}
     assert sorted(entries) == [1, 3]
@@ -56,6 +43,6 @@ def test_an_interim_response_is_said_as_http1s_are():
     p.feed(Direction.C2S, PREFACE + SETTINGS_FRAME + _headers(
         client, 1, [(":method", "GET"), (":scheme", "https"), (":authority", "h"), (":path", "/")], True), 1)
     (ex,) = p.feed(Direction.S2C, SETTINGS_FRAME + _headers(server, 1, [(":status", "103"), ("link", "</s.css>")])
-                   + _headers(server, 1, [(":status", "200")]) + _data(1, b"ok", True), 2)
+                   + _headers(server, 1, [(":status", "200")]) + h2_data(1, b"ok", True), 2)
     entry = build_entry(ex)
     assert entry["response"]["status"] == 200 and entry["comment"] == "interim response 103"
