@@ -35,9 +35,9 @@ What is rebuilt, and how (eCapture loses flags and every payload but HEADERS/DAT
   placeholder; ``content-encoding: gzip`` is dropped from that stream's HEADERS and
   ``content-length`` set to the decoded length (noted). No merged body → body lost (noted).
 * SETTINGS (stream 0) → an empty SETTINGS frame (parameters are not dumped; our own frames
-  respect the defaults). WINDOW_UPDATE, PING, PRIORITY, RST_STREAM, GOAWAY, PUSH_PROMISE,
-  CONTINUATION and unknown types → omitted (noted): their payloads are not dumped and
-  made-up values (a zero window increment is even a protocol error) would be misleading.
+  respect the defaults). WINDOW_UPDATE, PING, PRIORITY, RST_STREAM (said on its stream), GOAWAY,
+  PUSH_PROMISE, CONTINUATION and unknown types → omitted (noted): their payloads are not dumped
+  and made-up values (a zero window increment is even a protocol error) would be misleading.
 
 END_STREAM rule (flags are not dumped; decided per stream and direction, with look-ahead
 only inside the current dump):
@@ -213,10 +213,10 @@ class H2Reencoder:
         return st
 
     def _forget_ended(self) -> None:
-        """A connection lives for days and carries millions of streams (a gRPC channel): the state of the
-        streams already ended is forgotten once :data:`STREAM_STATES` are kept (and the methods of all but
-        the latest requests). A frame that comes later on a forgotten stream, already anomalous, is then
-        read as a new stream's rather than noted as one after its end."""
+        """A connection lives for days and carries millions of streams (a gRPC channel): the state of the streams
+        already ended is forgotten once :data:`STREAM_STATES` are kept (and the methods of all but the latest
+        requests). A frame that comes later on a forgotten stream, already anomalous, is then read as a new
+        stream's rather than noted as one after its end."""
         self._streams = {key: st for key, st in self._streams.items() if not st.ended}
         self._forget_at = max(STREAM_STATES, 2 * len(self._streams))
         keep_latest(self._methods, STREAM_STATES)
@@ -227,9 +227,7 @@ class H2Reencoder:
             notes.append(f"stream {stream_id}: frames after the END_STREAM this converter guessed")
 
     def _encode_frames(self, direction: Direction, parsed: ParsedDump, notes: list[str]) -> bytes:
-        frames = parsed.frames
-        last_data: dict[int, int] = {}
-        last_headers: dict[int, int] = {}
+        frames, last_data, last_headers = parsed.frames, {}, {}  # (the index of each stream's last DATA, HEADERS)
         for i, f in enumerate(frames):
             if f.type == "DATA":
                 last_data[f.stream_id] = i
@@ -263,10 +261,9 @@ class H2Reencoder:
                                       last_headers.get(sid, -1) > i, notes, merged=True)
             elif f.type == "SETTINGS" and sid == 0:
                 out += SETTINGS_FRAME
-            elif f.type == "RST_STREAM" and 0 < sid < 1 << 31:  # (said on its stream: its entry was complete else)
-                who = "client" if direction is Direction.C2S else "server"
-                notes.append(f"stream {sid}: reset by the {who} (an RST_STREAM in eCapture's dump, which gives no "
-                             "error code: not re-encoded)")
+            elif f.type == "RST_STREAM" and 0 < sid < 1 << 31:  # (on its stream: its HAR entry looked complete)
+                notes.append(f"stream {sid}: reset by the {'client' if direction is Direction.C2S else 'server'} (an "
+                             "RST_STREAM in eCapture's dump, which gives no error code: not re-encoded)")
             else:
                 omitted[f.type] += 1
         if omitted:
