@@ -266,13 +266,24 @@ class PcapngSink:
         if owed is not None and owed != sender:
             blocks.append(state.flow.ack_block(owed, t))
             t += 1
-        packets = state.flow.data_blocks(sender, data, t, self._chunk_comment(chunk), ack=False)
+        if len(data) <= self.mss or not data.startswith(PREFACE):
+            packets = state.flow.data_blocks(sender, data, t, self._chunk_comment(chunk), ack=False)
+        else:  # (an HTTP/2 client preface split by a small --mss)
+            packets = self._preface_first(state.flow, sender, data, t, self._chunk_comment(chunk))
         state.owed = 1 - sender
         state.last_ns = t + len(packets) - 1
         if blocks:
             blocks += packets
             return blocks
         return packets
+
+    @staticmethod
+    def _preface_first(flow: PacketBlocks, sender: Direction, data: bytes, t: int, comment: str) -> list[bytes]:
+        """``data``, which starts with the HTTP/2 client preface, in segments the first of which ends with the
+        preface: Wireshark 4.0 read none of the client's HTTP/2 when the preface's segment also held the start of
+        a frame (a small --mss)."""
+        packets = flow.data_blocks(sender, PREFACE, t, comment, ack=False)
+        return packets + flow.data_blocks(sender, data[len(PREFACE):], t + len(packets), None, ack=False)
 
     def _close(self, event: Closed) -> list[bytes]:
         state = self._conns.pop(event.conn.id, None)

@@ -261,6 +261,22 @@ def test_http2_on_8443(tshark, tmp_path, keep_ports, expected):
         assert expert_problems(frames) == []
 
 
+@pytest.mark.parametrize("mss", [30, 40, 41, 50])
+def test_the_http2_preface_is_a_segment_of_its_own_with_a_small_mss(tshark, tmp_path, mss):
+    """With a small --mss, a segment holding the 24-byte preface and the start of a frame made Wireshark 4.0
+    read none of the client's HTTP/2 (the audit's M1). The client's first bytes are cut after the preface."""
+    c2s, s2c = h2_exchange()
+    conn = connection()
+    events = [Opened(conn, T0), msgspec.structs.replace(chunk(conn, C2S, c2s, T0 + 1000), protocol=Protocol.HTTP2),
+              msgspec.structs.replace(chunk(conn, S2C, s2c, T0 + 2000), protocol=Protocol.HTTP2),
+              Closed(conn, T0 + 3000, "end of input")]
+    frames = dissect(tshark, write(tmp_path, events, mss=mss), payload=True)
+    headers = [f for f in frames if "1" in f["http2.type"]]
+    assert any("GET" in f["http2.header.value"] for f in headers)
+    assert any("200" in f["http2.header.value"] for f in headers)
+    assert follow(frames) == (c2s, s2c)
+
+
 def test_rotation_repeats_the_http2_preface_whole_with_a_small_mss(tshark, tmp_path):
     """A new file of a ring goes on with an open HTTP/2 connection: its synthesized preface (33 bytes) is
     written in mss-sized segments, all of them, so the new file has no gap and carries the client's preface
