@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..model import Connection, Direction, Tuple
+from ..model import Connection, Tuple
 from .normalize import Normalizer
 from .placement import Shape
 
@@ -41,7 +41,6 @@ class ConnState:
     last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp, answered since)
     reemits: int = 0
     late: int = 0
-    last_dir: Direction | None = None  # the way its last released capture went
     early: tuple | None = None  # (time, rank, direction hint) of the last capture released early, the latest
     normalizer: Normalizer = field(default_factory=Normalizer)  # wire bytes for each capture
     due: int | None = None  # deadline of this connection's entry in ConnectionTable._deadlines

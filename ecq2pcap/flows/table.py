@@ -27,7 +27,6 @@ clock than the events' header times), so they never move it.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections import OrderedDict
 
@@ -49,7 +48,7 @@ from .emission import chunks, is_reemit
 from .lifecycle import SECOND, Lifecycle, superseded_reason
 from .ordering import Ordering, noted
 from .placement import EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, Shape, cannot_continue, client_streams
-from .roles import METHODS, infer_role
+from .roles import infer_role
 from .state import ConnState
 
 MAX_UUIDS = 8  # uuids named in a connection's SYN comment (each chunk's comment names its own)
@@ -284,12 +283,10 @@ class ConnectionTable(Ordering, Lifecycle):
         if info.kind == "connect" and info.tuple is not None:
             group = ("fd", info.pid, info.fd)
             prev = self._current.get(group)
-            early: list = []
             if prev is not None and prev.tuple != info.tuple:
                 prev.superseded = True  # a new connect on the same fd ends the previous one
                 self._schedule(prev)
                 self._current.pop(group, None)
-                early = self._taken_back(prev)
             self._placement.learn(info.pid, info.fd, info.tuple, self.clock)
             held = self._placement.held.pop(group, None)
             if held is not None:  # data that came before this line: the connection it opens
@@ -298,34 +295,8 @@ class ConnectionTable(Ordering, Lifecycle):
                 self.report.count(Count.BEFORE_TUPLE_PLACED, len(held.items))
                 for ts, cap in held.items:
                     self._accept(c, noted(cap, EARLY_NOTE) if held.new_connection else cap, ts, PRE)
-            if early:  # (the previous connection's last captures, still held, were this one's)
-                c = self._by_key.get((group, info.tuple)) or self._new(group, early[0][1], info.tuple)
-                self.report.count(Count.BEFORE_TUPLE_PLACED, len(early))
-                for ts, cap in early:
-                    self._accept(c, noted(cap, EARLY_NOTE), ts, PRE)
         self._release(out)
         return out
-
-    def _taken_back(self, prev: ConnState) -> list[tuple[int, Capture]]:
-        """The captures to give the connection a new accept/connect line opens on ``prev``'s fd: ``prev``'s last
-        ones, still in the reorder buffer, all client→server and starting with a request after bytes the other way
-        (a server read the next connection's request before eCapture's accept line for it came: an HTTP/1
-        request can continue an HTTP/1 connection, so it had gone on ``prev``, and ``prev`` cannot have read a
-        request after its fd was closed to be reused). Taken out of the buffer, in arrival order."""
-        mine = sorted((item for item in self._heap if item[4] is prev), key=lambda item: item[3])  # (by arrival)
-        run = 0
-        while run < len(mine) and mine[-1 - run][6] is mine[-1][6]:
-            run += 1
-        if not run or run == len(mine) and prev.last_dir in (None, mine[-1][6]):  # (nothing the other way before)
-            return []
-        taken = mine[len(mine) - run :]
-        if taken[0][6] is not Direction.C2S or not taken[0][5].payload.startswith(METHODS):  # (a request)
-            return []
-        gone = {id(item) for item in taken}
-        self._heap = [item for item in self._heap if id(item) not in gone]
-        heapq.heapify(self._heap)
-        self._heap_bytes -= sum(len(item[5].payload) for item in taken)
-        return [(item[0], item[5]) for item in taken]
 
     def _all_conns(self):
         seen = set()
@@ -357,5 +328,4 @@ class ConnectionTable(Ordering, Lifecycle):
             self._open[id(c)] = c
         else:
             self._open.move_to_end(id(c))
-        c.last_dir = direction
         out.extend(chunks(c, cap, direction, ts, self.report, self.normalize))
