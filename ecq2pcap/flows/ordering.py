@@ -15,15 +15,20 @@ import heapq
 from msgspec.structs import replace
 
 from ..limits import limit_note
-from ..model import Capture, FlowEvent
+from ..model import Capture, Direction, FlowEvent
 from ..report import Count
 from .emission import direction_of
 from .lifecycle import SECOND
+from .roles import METHODS
 from .state import ConnState
 
 ROLE_WAIT_BYTES = 4 << 20  # at most this much of a connection waits for its role
+TAIL_KEPT = 64  # captures of a request a connection ends with that an accept line may take back (ConnState.tail)
 AFTER_EARLY_NOTE = limit_note("reorder_buffer", "arrived after captures of its second that went on early: placed "
                               "after them, not before")
+
+
+_C2S = Direction.C2S
 
 
 def noted(cap: Capture, note: str) -> Capture:
@@ -65,8 +70,18 @@ class Ordering:
         # (the direction is kept for _emit: the role is known before a capture is pushed, and never changes)
         direction = direction_of(c, cap)
         self._heap_bytes += len(cap.payload)
-        heapq.heappush(self._heap, (ts, rank, direction if cap.uuid is not None else 0, next(self._seq), c, cap,
-                                    direction))
+        seq = next(self._seq)
+        heapq.heappush(self._heap, (ts, rank, direction if cap.uuid is not None else 0, seq, c, cap, direction))
+        if cap.uuid is not None:  # (v1: its tuple is in every event, no accept line comes after its data)
+            return
+        if direction is c.tail_dir:  # (v2: the run of one-way captures a connection ends with, ConnState.tail)
+            if c.tail is not None:
+                c.tail.append(seq)
+                if len(c.tail) > TAIL_KEPT:
+                    c.tail = None
+        else:
+            c.tail = [seq] if c.tail_dir is not None and direction is _C2S and cap.payload.startswith(METHODS) else None
+            c.tail_dir = direction
 
     def _release(self, out: list[FlowEvent], everything: bool = False) -> None:
         window = self.reorder_window_ns

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..model import Connection, Tuple
+from ..model import Connection, Direction, Tuple
 from .normalize import Normalizer
 from .placement import Shape
 
@@ -41,6 +41,10 @@ class ConnState:
     last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp, answered since)
     reemits: int = 0
     late: int = 0
+    # the arrival numbers of its last captures when they are client→server, start with a request and follow bytes the
+    # other way (None otherwise, or past 64): what an accept line on its reused fd may take back (ConnectionTable)
+    tail: list | None = None
+    tail_dir: Direction | None = None  # the way its last pushed capture went
     early: tuple | None = None  # (time, rank, direction hint) of the last capture released early, the latest
     normalizer: Normalizer = field(default_factory=Normalizer)  # wire bytes for each capture
     due: int | None = None  # deadline of this connection's entry in ConnectionTable._deadlines

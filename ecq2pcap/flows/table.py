@@ -27,6 +27,7 @@ clock than the events' header times), so they never move it.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections import OrderedDict
 
@@ -283,10 +284,13 @@ class ConnectionTable(Ordering, Lifecycle):
         if info.kind == "connect" and info.tuple is not None:
             group = ("fd", info.pid, info.fd)
             prev = self._current.get(group)
+            early: list = []
             if prev is not None and prev.tuple != info.tuple:
                 prev.superseded = True  # a new connect on the same fd ends the previous one
                 self._schedule(prev)
                 self._current.pop(group, None)
+                if prev.tail:
+                    early = self._taken_back(prev)
             self._placement.learn(info.pid, info.fd, info.tuple, self.clock)
             held = self._placement.held.pop(group, None)
             if held is not None:  # data that came before this line: the connection it opens
@@ -295,8 +299,30 @@ class ConnectionTable(Ordering, Lifecycle):
                 self.report.count(Count.BEFORE_TUPLE_PLACED, len(held.items))
                 for ts, cap in held.items:
                     self._accept(c, noted(cap, EARLY_NOTE) if held.new_connection else cap, ts, PRE)
+            if early:  # (the previous connection's last captures, still held, were this one's)
+                c = self._by_key.get((group, info.tuple)) or self._new(group, early[0][1], info.tuple)
+                self.report.count(Count.BEFORE_TUPLE_PLACED, len(early))
+                for ts, cap in early:
+                    self._accept(c, noted(cap, EARLY_NOTE), ts, PRE)
         self._release(out)
         return out
+
+    def _taken_back(self, prev: ConnState) -> list[tuple[int, Capture]]:
+        """What the connection a new accept/connect line opens on ``prev``'s fd takes back from ``prev``: the request
+        ``prev`` ends with (:attr:`ConnState.tail`) when all of it is still in the reorder buffer. A server read the
+        next connection's request before eCapture's accept line for it came; an HTTP/1 request can continue an
+        HTTP/1 connection, so it had gone on ``prev``, which cannot have read it: its fd was closed to be reused.
+        (The buffer is searched only then: a connection mostly ends with its response.)"""
+        wanted = set(prev.tail)
+        taken = sorted((item for item in self._heap if item[4] is prev and item[3] in wanted), key=lambda it: it[3])
+        if len(taken) != len(wanted):  # (a part went on already: left where it is)
+            return []
+        prev.tail = None
+        gone = {item[3] for item in taken}
+        self._heap = [item for item in self._heap if item[3] not in gone]
+        heapq.heapify(self._heap)
+        self._heap_bytes -= sum(len(item[5].payload) for item in taken)
+        return [(item[0], item[5]) for item in taken]
 
     def _all_conns(self):
         seen = set()
