@@ -7,13 +7,13 @@ marked, wire bytes from the connection's :class:`~.normalize.Normalizer`.
 
 from __future__ import annotations
 
+from ..payloads.websocket_frames import SWITCHING
 from ..model import Capture, Captured, Chunk, ChunkInfo, DataType, Direction, PayloadForm
 from ..report import Count, Report
 from .normalize import normalized
 from .reemits import is_stale_reemit
 from .state import ConnState
 
-SWITCHING = (b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")
 
 # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
 _WRITE, _C2S, _S2C, _RENDERED = DataType.WRITE, Direction.C2S, Direction.S2C, PayloadForm.HTTP1_RENDERED

@@ -112,7 +112,7 @@ class Normalizer:
         if alignment is None:  # raw bytes: followed frame by frame once the connection is HTTP/2 or WebSocket
             if not (preface or self._protocol is Protocol.HTTP2
                     or self._protocol is None and starts_h2_connection(direction, payload)):
-                if direction is not _C2S:
+                if direction is not _C2S and payload.startswith(b" 101 ", 8):  # (HTTP/1.x 101)
                     self._switching(direction, payload)
                 return preface, payload, notes
             alignment = self._alignment = FrameAlignment(H2_FRAMING)

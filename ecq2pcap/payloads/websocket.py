@@ -182,7 +182,7 @@ class WebSocketParser:
                 # collect a frame header: 2 bytes, then the extended length and the mask key
                 hb = side.hbuf
                 while True:
-                    need = 2 if len(hb) < 2 else _header_size(hb[0], hb[1])
+                    need = 2 if len(hb) < 2 else header_size(hb[0], hb[1])
                     if len(hb) >= need:
                         break
                     if pos == n:
@@ -356,7 +356,8 @@ class WebSocketParser:
         self._out.append(WsMessage(side.direction, now, msg.opcode, data, text, msg.compressed, errors=msg.errors))
 
 
-def _header_size(b0: int, b1: int) -> int:
+def header_size(b0: int, b1: int) -> int:
+    """A frame header's length from its first two bytes (the extended length and the mask key)."""
     length = b1 & 0x7F
     return 2 + (2 if length == 126 else 8 if length == 127 else 0) + (4 if b1 & 0x80 else 0)
 

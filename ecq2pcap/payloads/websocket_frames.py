@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 
 from .alignment import Framing
+from .websocket import header_size
 
-__all__ = ["WsFraming", "websocket_start"]
+__all__ = ["SWITCHING", "WsFraming", "websocket_start"]
+
+SWITCHING = (b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")  # how a response switching protocols starts
 
 _NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 _UPGRADE = re.compile(rb"\r\nupgrade:[ \t]*websocket[ \t]*\r\n", re.IGNORECASE)
@@ -19,7 +22,7 @@ def websocket_start(payload: bytes) -> tuple[int, bool] | None:
     """When ``payload`` (a server's bytes) starts with a ``101`` response switching to WebSocket: where its frames
     start (past the head: the end of ``payload`` when nothing follows it) and whether permessage-deflate was
     agreed; else None."""
-    if not payload.startswith((b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")):
+    if not payload.startswith(SWITCHING):
         return None
     end = payload.find(b"\r\n\r\n")
     if end < 0 or not _UPGRADE.search(payload, 0, end + 2):
@@ -28,29 +31,21 @@ def websocket_start(payload: bytes) -> tuple[int, bool] | None:
 
 
 class WsFraming(Framing):
-    def header(self, direction: int, data: bytes, pos: int) -> tuple[int, tuple] | None:
-        n = len(data)
-        if pos + 2 > n:
-            return None
-        b0, b1 = data[pos], data[pos + 1]
-        length, size = b1 & 0x7F, 2
-        if length == 126:
-            size = 4
-        elif length == 127:
-            size = 10
-        if b1 & 0x80:
-            size += 4
-        if pos + size > n:
-            return None
-        if length == 126:
-            length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        elif length == 127:
-            length = int.from_bytes(data[pos + 2 : pos + 10], "big")
-        mask = bytes(data[pos + size - 4 : pos + size]) if b1 & 0x80 else b""
-        return size + length, (b0 & 0x0F, size + length, size, mask)
-
     def __init__(self, deflate: bool) -> None:
         self.reserved = 0x30 if deflate else 0x70  # RSV1 is permessage-deflate's: set on no other connection
+
+    def header(self, direction: int, data: bytes, pos: int) -> tuple[int, tuple] | None:
+        if pos + 2 > len(data):
+            return None
+        b0, b1 = data[pos], data[pos + 1]
+        size = header_size(b0, b1)
+        if pos + size > len(data):
+            return None
+        length = b1 & 0x7F
+        if length >= 126:  # (the extended length after the first two bytes: 2 or 8 bytes)
+            length = int.from_bytes(data[pos + 2 : pos + (4 if length == 126 else 10)], "big")
+        mask = bytes(data[pos + size - 4 : pos + size]) if b1 & 0x80 else b""
+        return size + length, (b0 & 0x0F, size + length, size, mask)
 
     def plausible(self, direction: int, data: bytes) -> bool:
         """Each frame: a known opcode, the reserved bits clear (but RSV1 with permessage-deflate), masked exactly
