@@ -183,3 +183,19 @@ def test_a_head_responses_content_length_is_kept_and_no_loss_said():
     assert b"Content-Length: 0\r\n" in wire and any("body not captured" in x for x in notes)
     _, wire, _ = n.wire(cap(head_resp, PayloadForm.HTTP1_RENDERED, 3), Direction.S2C)  # (no request: as before)
     assert b"Content-Length: 0\r\n" in wire
+
+
+def test_after_a_rendered_101_the_websocket_frames_of_raw_captures_are_followed():
+    """v1.4/1.5 (protocol doc §11.9): the 101 comes as eCapture's rendering, the frames as raw captures (Go hex
+    dumps reversed). A frame eCapture cut at its 16 KiB per call is completed there too, as after a raw 101."""
+    from tests.support.frames import ws_frame
+
+    n = Normalizer()
+    n.wire(cap(b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+               PayloadForm.HTTP1_RENDERED, 1), Direction.C2S)
+    n.wire(cap(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+               PayloadForm.HTTP1_RENDERED, 3), Direction.S2C)
+    big = ws_frame(b"A" * 40000, masked=True)
+    assert n.wire(cap(big[:16384], PayloadForm.RAW, 0), Direction.C2S) == (b"", big[:16384], ())
+    fill, wire, notes = n.wire(cap(ws_frame(b"after", masked=True), PayloadForm.RAW, 0), Direction.C2S)
+    assert len(fill) == len(big) - 16384 and notes[0].startswith("a WebSocket text frame: its last 23,624 bytes lost")
