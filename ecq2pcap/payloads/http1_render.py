@@ -148,17 +148,18 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
             notes.append(f"Transfer-Encoding: {te_value} removed (eCapture delivered the body de-chunked)")
 
     # -- Content-Encoding -------------------------------------------------------
-    twice = False  # the body was gzip compressed twice (its declared length is not a sign of truncation then)
+    decoded = False  # eCapture gunzipped the body: its declared length was the encoded body's, no sign of truncation
     if len(ce_idx) == 1 and body_len:
         value = _value(lines[ce_idx[0]])
         coding = value.lower()
         if coding in (b"gzip", b"x-gzip"):
             if payload[body_start : body_start + 2] != _GZIP_MAGIC:
                 drop.add(ce_idx[0])
+                decoded = True
                 notes.append(f"Content-Encoding: {coding.decode()} removed (body already decoded by eCapture)")
             elif value == b"gzip" and opens_as_gzip(payload, body_start):  # (see opens_as_gzip)
                 drop.add(ce_idx[0])
-                twice = True
+                decoded = True
                 notes.append("Content-Encoding: gzip removed (body already decoded by eCapture: what it holds is "
                              "gzip data itself, a .gz file sent gzip-encoded)")
 
@@ -189,7 +190,9 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
             new_cl = body_len
             shown = declared if declared is not None else _shown(_value(lines[cl_idx[0]]))
             note = f"Content-Length {shown} → {body_len}"
-            if declared is not None and body_len < declared and not twice:
+            if decoded:
+                note += " (declared for the gzip-encoded body)"
+            elif declared is not None and body_len < declared:
                 note += f" ({_TRUNCATED})"
             notes.append(note)
         elif len(cl_idx) > 1:

@@ -134,7 +134,7 @@ def test_gunzipped_body_loses_content_encoding_and_gets_its_length():
     )
     wire, notes = repair_rendered(payload)
     assert "Content-Encoding: gzip removed (body already decoded by eCapture)" in notes
-    assert f"Content-Length {len(compressed)} → {len(plain)}" in notes
+    assert f"Content-Length {len(compressed)} → {len(plain)} (declared for the gzip-encoded body)" in notes
     resp, got, _ = parse_response(wire)
     assert got == plain
     hdrs = dict(resp.headers)
@@ -185,9 +185,24 @@ def test_a_gz_file_sent_gzip_encoded_is_what_ecapture_decoded():
     wire, notes = repair_rendered(payload)
     assert b"content-encoding" not in names(wire)
     assert any("what it holds is gzip data itself" in n for n in notes)
-    assert f"Content-Length 65 → {len(tar_gz)}" in notes
+    assert f"Content-Length 65 → {len(tar_gz)} (declared for the gzip-encoded body)" in notes
     _, got, _ = parse_response(wire)
     assert got == tar_gz
+
+
+def test_a_body_ecapture_gunzipped_is_not_called_truncated():
+    """A small JSON body is shorter gzipped than plain; a long one longer: either way the declared length was the
+    encoded body's, which says nothing of the decoded one (the HAR audit's finding 4: "probably truncated" on a
+    whole 22-byte body)."""
+    for plain in (b'{"ok":true,"id":12345}', b"abc" * 1000):
+        encoded = gzip.compress(plain)
+        payload = go_render(b"HTTP/1.1 200 OK", [(b"Content-Encoding", b"gzip"),
+                                                 (b"Content-Length", str(len(encoded)).encode())], plain)
+        wire, notes = repair_rendered(payload)
+        assert f"Content-Length {len(encoded)} → {len(plain)} (declared for the gzip-encoded body)" \
+            in notes
+        assert not any("truncated" in n for n in notes)
+        assert parse_response(wire)[1] == plain
 
 
 def test_stacked_codings_are_not_touched():
