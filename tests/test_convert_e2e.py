@@ -316,6 +316,13 @@ def test_gotls_write_and_read_on_two_threads_are_one_exchange(tmp_path, tshark):
     assert (entry["request"]["url"], entry["response"]["status"], body_of(entry)) == ("https://go.example/go", 200, b"ok")
     http = [f for f in dissect(tshark, pcap) if "http" in f["frame.protocols"][0].split(":")]
     assert len(http) == 2 and len({f["tcp.stream"][0] for f in http}) == 1
+    # the comments whole in Wireshark, which showed them up to the uuid's NUL padding (the Wireshark audit's
+    # finding 2: connection, direction, origin and notes were cut off), and gotls's type named as Go's
+    comments = [f.first("frame.comment") for f in http]
+    assert comments[0].startswith("pid 50 tid 51 comm goclient uuid 50_51_goclient; connection 1 c2s; "
+                                  "eCapture type 0 (gotls write); payload raw; origin ")
+    assert comments[1].startswith("pid 50 tid 52 comm goclient uuid 50_52_goclient; connection 1 s2c; "
+                                  "eCapture type 1 (gotls read); payload raw; origin ")
 
 
 def test_http2_frames_in_a_type_1_event_then_dumps_read_in_tshark_and_har(tmp_path, tshark):

@@ -57,9 +57,12 @@ def option(code: int, value: bytes) -> bytes:
 
 def text_option(code: int, text: str) -> bytes:
     """A UTF-8 string option. Any Python text is accepted: unencodable characters (lone
-    surrogates) are replaced, and text too long for the 16-bit length is cut at a
-    character boundary."""
+    surrogates) are replaced, a NUL is written as the four characters ``\\x00`` (Wireshark ends a comment at its
+    first NUL: what followed it was not shown), and text too long for the 16-bit length is cut at a character
+    boundary."""
     data = text.encode("utf-8", "replace")
+    if b"\0" in data:
+        data = data.replace(b"\0", b"\\x00")
     n = len(data)
     if n > MAX_OPTION_LEN:
         data = data[:MAX_OPTION_LEN].decode("utf-8", "ignore").encode("utf-8")

@@ -305,7 +305,7 @@ class PcapngSink:
         if conn.synthetic_reason:
             parts.append(f"endpoints invented: {conn.synthetic_reason}")
         if conn.uuids:  # the first to arrive (how many came before it opened depends on pacing)
-            parts.append("uuid " + conn.uuids[0])
+            parts.append("uuid " + conn.uuids[0].replace("\0", ""))  # (see _chunk_comment)
         if note:
             parts.append(note)
         return "; ".join(parts)
@@ -332,9 +332,10 @@ class PcapngSink:
         # again: two lookups, ~1.5k instructions, instead of formatting four numbers, ~6k)
         key = (cap.pid, cap.tid, cap.comm, cap.fd)
         who = _WHO.known.get(key) or _WHO.miss(key)
-        key = (cap.ectype, cap.form._value_)  # (an Enum member's hash is Python code, ~1.2k instructions)
+        key = (cap.ectype, cap.form._value_, chunk.conn.module)  # (an Enum member's hash is Python code, ~1.2k)
         what = _WHAT.known.get(key) or _WHAT.miss(key)
-        uuid = f" uuid {cap.uuid}" if cap.uuid else ""
+        # (gotls/gnutls/nspr uuids hold the 16-byte comm with its NUL padding, protocol doc §10.9: shown without)
+        uuid = f" uuid {cap.uuid.replace(chr(0), '')}" if cap.uuid else ""
         origin = f"; origin {cap.origin}" if cap.origin else ""
         text = (f"{who}{uuid}; connection {chunk.conn.id} {_LABELS[chunk.direction]}; "
                 f"{what}{self._as_captured}{origin}")
@@ -362,12 +363,17 @@ def _who(key: tuple[int | None, int | None, str, int | None]) -> str:
     return f"pid {pid}{tid_text} comm {comm}{fd_text}"
 
 
-def _what(key: tuple[int | None, str]) -> str:
-    """A chunk comment's eCapture type and payload form: (ectype, the form's value) as text."""
-    ectype, form = key
+def _what(key: tuple[int | None, str, str]) -> str:
+    """A chunk comment's eCapture type and payload form: (ectype, the form's value, the module) as text. (gotls's
+    type is the Go event's, 0 write and 1 read, not the parser's: protocol doc §4.1.)"""
+    ectype, form, module = key
     if ectype is None:
         return f"payload {form}"
-    return f"eCapture type {ectype} ({ECTYPE_NAMES.get(ectype, 'unknown')}); payload {form}"
+    name = _GOTLS_TYPES.get(ectype, "unknown") if module == "gotls" else ECTYPE_NAMES.get(ectype, "unknown")
+    return f"eCapture type {ectype} ({name}); payload {form}"
+
+
+_GOTLS_TYPES = {0: "gotls write", 1: "gotls read"}
 
 
 _WHO = Memo(_who, max_entries=1024, size=lambda key: len(key[2]))  # (a comm is at most 256 characters)

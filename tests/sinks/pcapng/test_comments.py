@@ -33,20 +33,22 @@ def sender(pid: int, tid: int | None, comm: str, fd: int | None) -> str:
     return text
 
 
-def expected(info: ChunkInfo, conn_id: int, direction: Direction, raw: bool) -> str:
-    """The comment spelled out, one field after the other."""
+def expected(info: ChunkInfo, conn_id: int, direction: Direction, raw: bool, module: str = "openssl") -> str:
+    """The comment spelled out, one field after the other (a uuid's NULs left out, any other NUL written as
+    ``\\x00``: Wireshark shows a comment up to its first NUL)."""
     text = sender(info.pid, info.tid, info.comm, info.fd)
     if info.uuid:
-        text += f" uuid {info.uuid}"
+        text += f" uuid {info.uuid.replace(chr(0), '')}"
     text += f"; connection {conn_id} {direction.label}; "
     if info.ectype is not None:
-        text += f"eCapture type {info.ectype} ({ECTYPE_NAMES.get(info.ectype, 'unknown')}); "
+        name = {0: "gotls write", 1: "gotls read"} if module == "gotls" else ECTYPE_NAMES
+        text += f"eCapture type {info.ectype} ({name.get(info.ectype, 'unknown')}); "
     text += f"payload {info.form.value}"
     if raw:
         text += " written as captured"
     if info.origin:
         text += f"; origin {info.origin}"
-    return "; ".join((text, *info.notes))
+    return "; ".join((text, *info.notes)).replace("\0", "\\x00")
 
 
 def comments(data: bytes) -> list[str]:
@@ -66,16 +68,16 @@ def comments(data: bytes) -> list[str]:
 
 @settings(max_examples=150, deadline=None)
 @given(steps=st.lists(st.tuples(infos, st.sampled_from(Direction), st.integers(1, 3)), min_size=1, max_size=6),
-       raw=st.booleans())
-def test_a_chunk_comment_says_each_field(steps, raw):
+       raw=st.booleans(), modules=st.lists(st.sampled_from(("openssl", "gotls", "gnutls/nspr")), min_size=3, max_size=3))
+def test_a_chunk_comment_says_each_field(steps, raw, modules):
     out = io.BytesIO()
     sink = PcapngSink(out, raw_payload=raw)
-    conns = {i: Connection(id=i, pid=1, comm="c", fd=3, client=("10.0.0.1", 40000 + i), server=("10.0.0.2", 443))
-             for i in (1, 2, 3)}
+    conns = {i: Connection(id=i, pid=1, comm="c", fd=3, client=("10.0.0.1", 40000 + i), server=("10.0.0.2", 443),
+                           module=modules[i - 1]) for i in (1, 2, 3)}
     want = []
     for n, (info, direction, conn_id) in enumerate(steps * 2):  # each sender twice: the second time from what was kept
         sink.handle(Chunk(conns[conn_id], direction, 1000 * n, b"x", b"x", info, Protocol.HTTP1))
-        want.append(expected(info, conn_id, direction, raw))
+        want.append(expected(info, conn_id, direction, raw, modules[conn_id - 1]))
     sink.finish()
     got = [c for c in comments(out.getvalue()) if not c.startswith("ecq2pcap connection")]  # (the SYNs')
     assert got == want
@@ -113,7 +115,7 @@ def expected_syn(conn: Connection, version: str | None, mapped: dict[int, int]) 
     if conn.synthetic_reason:
         parts.append(f"endpoints invented: {conn.synthetic_reason}")
     if conn.uuids:
-        parts.append(f"uuid {conn.uuids[0]}")
+        parts.append(f"uuid {conn.uuids[0].replace(chr(0), '')}")
     return "; ".join(parts)
 
 
