@@ -223,6 +223,7 @@ class Http1Decoder(Recovery):
             return False
         reader = None
         if s.is_request:
+            s.ascii_target()
             if self.fast:
                 reader = fast_request(buf, s.pos, max_line, self.max_head)
             if reader is None:
@@ -267,7 +268,7 @@ class Http1Decoder(Recovery):
                 return
             r.buf.clear()  # (what _pump does with it after the head)
             r.pos = 0
-            req = new_request(head, s.head_ns, w.unconsumed - len(body))
+            req = new_request(head, s.head_ns, w.unconsumed - len(body), s.widened)
             ex = Http1Exchange(request=req, http_version=req.http_version)
             if len(self._awaiting) >= self.max_awaiting:  # (see _end_oldest_waiting)
                 self._end_oldest_waiting()
@@ -323,7 +324,7 @@ class Http1Decoder(Recovery):
     def _on_request_event(self, ev) -> None:
         s = self._c2s
         if type(ev) is RequestHead:
-            req = new_request(ev, s.head_ns, s.head_size())
+            req = new_request(ev, s.head_ns, s.head_size(), s.widened)
             s.in_head = False
             ex = Http1Exchange(request=req, http_version=req.http_version)
             ex.errors.extend(s.pending_errors)

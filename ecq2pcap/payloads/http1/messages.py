@@ -13,16 +13,24 @@ from .readers import WholeMessage
 __all__ = ["new_request", "new_response", "append_body", "end_message", "asks_switch", "body_error"]
 
 
-def new_request(head: RequestHead, start_ns: int, header_size: int) -> HttpRequest:
-    return HttpRequest(
+def new_request(head: RequestHead, start_ns: int, header_size: int, widened: int = 0) -> HttpRequest:
+    """``widened``: what percent-encoding the target's bytes outside ASCII added to the head
+    (:meth:`~.stream.HalfStream.ascii_target`), not counted in its size."""
+    req = HttpRequest(
         method=head.method.decode("ascii", "replace"),
         target=text(head.target),
         http_version="HTTP/" + head.http_version.decode("ascii", "replace"),
         headers=_headers(head.headers),
         body=bytearray(),
         start_ns=start_ns,
-        header_size=header_size,
+        header_size=header_size - widened,
     )
+    if widened:
+        req.notes.append(WIDENED_NOTE)
+    return req
+
+
+WIDENED_NOTE = "the target's bytes outside ASCII, sent raw, written percent-encoded"
 
 
 def new_response(head: ResponseHead, start_ns: int, header_size: int, interim: list[tuple[int, str]]) -> HttpResponse:

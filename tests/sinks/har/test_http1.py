@@ -9,6 +9,7 @@ import pytest
 from ecq2pcap.limits import Limits
 from ecq2pcap.model import Direction
 from ecq2pcap.sinks.har.exchange import ChunkMeta, Exchange, WebSocketMessage
+from ecq2pcap.payloads.http1.messages import WIDENED_NOTE
 from ecq2pcap.payloads.http1.stream import COMPACT_AT
 from ecq2pcap.sinks.har.http1 import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED, Http1Parser
 
@@ -49,6 +50,24 @@ def get(path: bytes, extra: bytes = b"") -> bytes:
 
 
 # -- framing ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_target_with_bytes_outside_ascii_is_read_percent_encoded(fast):
+    """curl sends 'https://host/café?q=été' raw (UTF-8), an old client Latin-1; Go's server, whose parser eCapture
+    uses, reads them, h11 refused the line: the request was lost to the HAR as "not captured" (the HAR audit's
+    finding 1). Read with those bytes percent-encoded, the head's size that of the bytes sent, said in a note; the
+    next request on the connection read as before (one in two pieces: the line widened in the buffer)."""
+    first = "GET /café?q=été HTTP/1.1\r\nHost: shop.example\r\n\r\n".encode()
+    second = b"POST /caf\xe9 HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 3\r\n\r\nabc"
+    steps = [(C, 10, first), (S, 11, resp(200, b"ok")), (C, 12, second[:9]), (C, 13, second[9:]),
+             (S, 14, resp(201, b"yes")), (C, 15, get(b"/plain")), (S, 16, resp(204))]
+    out, _ = run(steps, fast=fast)
+    assert summary(out) == [(("GET", "/caf%C3%A9?q=%C3%A9t%C3%A9", b""), (200, b"ok")),
+                            (("POST", "/caf%E9", b"abc"), (201, b"yes")), (("GET", "/plain", b""), (204, b""))]
+    assert [e.request.header_size for e in out] == [len(first), second.index(b"abc"), len(get(b"/plain"))]
+    assert [e.request.notes for e in out] == [[WIDENED_NOTE], [WIDENED_NOTE], []]
+    assert all(e.errors == [] for e in out)
 
 
 def test_simple_exchange_fields_and_times():
