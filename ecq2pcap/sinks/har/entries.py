@@ -31,14 +31,12 @@ import base64
 import ipaddress
 from collections.abc import Sequence
 from functools import lru_cache
-from urllib.parse import parse_qsl
-
 from ...model import NOT_PLACED, Connection, Direction
 from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limits_in
 from .content import decode_content
 from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse, stream_named
 from .times import http_date, http_timings, iso
-from .urls import endpoint, query_string, request_url
+from .urls import endpoint, form_pairs, query_string, request_url
 
 __all__ = ["build_entry", "UNKNOWN_METHOD", "UNKNOWN_MIME"]
 
@@ -187,7 +185,7 @@ def _post_data(req: HttpRequest, fields: dict[str, list[str]], cap: int, notes: 
         post["_encoding"] = "base64"
         comments.append("binary body: text is base64")
     elif mime.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded":
-        post["params"] = [{"name": k, "value": v} for k, v in parse_qsl(text, keep_blank_values=True)]
+        post["params"] = form_pairs(text)
     if len(req.body) < req.body_size:
         comments.append(f"only the first {len(req.body)} of {req.body_size} body bytes kept")
     if comments:

@@ -167,6 +167,14 @@ def test_post_data_form_has_params_and_text():
     assert pd["params"] == [{"name": "user", "value": "al ice"}, {"name": "x", "value": "/"}]
 
 
+def test_post_data_params_whose_escapes_are_not_utf_8_are_kept_as_sent():
+    # (a Latin-1 form: "%E9" was read as "\ufffd", the byte lost; the HAR audit's finding 10)
+    body = b"name=caf%E9&city=S%C3%A3o+Paulo"
+    e = entry_of(request("POST", "/f", [("Content-Type", "application/x-www-form-urlencoded")], body), response())
+    assert e["request"]["postData"]["params"] == [{"name": "name", "value": "caf%E9"},
+                                                  {"name": "city", "value": "São Paulo"}]
+
+
 def test_post_data_binary_is_base64_with_marker():
     body = b"\x00\xff\x10binary"
     e = entry_of(request("PUT", "/b", [("Content-Type", "image/png")], body), response())
