@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import ExitStack
+import signal
+from contextlib import ExitStack, contextmanager
 
 from ..limits import Limits
 from ..outputs import OutputGuard, describe_write_error, input_problem
@@ -43,8 +44,13 @@ def run_conversion(args: argparse.Namespace, report: Report, sources: list[FileS
     with ExitStack() as stack:
         pipeline = open_pipeline(args, stack, report, guard=guard)
         bar = progress_bar(sources, progress)
+        whole = WholeMessages(pipeline)
         try:
-            status = feed_sources(pipeline, sources, report, bar=bar)
+            with whole.deferring_ctrl_c():
+                status = feed_sources(whole, sources, report, bar=bar)
+            if whole.interrupted and status == EXIT_OK:  # (Ctrl-C during the last message)
+                say_interrupted()
+                status = EXIT_INTERRUPTED
         finally:
             if bar is not None:
                 bar.close()
@@ -85,3 +91,46 @@ def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, 
               "written before", file=sys.stderr)
         status = EXIT_STRICT
     return status
+
+
+class WholeMessages:
+    """A pipeline as :func:`feed_sources` feeds it, Ctrl-C taking effect between two messages.
+
+    A KeyboardInterrupt raised in the middle of a message lost what was in hand: the captures the reorder
+    buffer was releasing (a second of exchanges gone from both outputs, their answers made into "request not
+    captured" entries), a HAR exchange half made; ``-j``'s worker 0 also numbers the events it hands on, and
+    the merge would put the rest in the wrong places. So SIGINT only sets a flag while a message is converted,
+    and the interrupt comes after it (the run then completes the outputs, as at any Ctrl-C). Between two
+    messages (reading the input: ``convert -`` waits on a pipe) it comes at once."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.interrupted = False
+        self._busy = False
+
+    def feed(self, message) -> None:
+        self._busy = True
+        try:
+            self.pipeline.feed(message)
+        finally:
+            self._busy = False
+        if self.interrupted:
+            self.interrupted = False
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def deferring_ctrl_c(self):
+        def later(signum, frame) -> None:
+            if not self._busy:
+                raise KeyboardInterrupt
+            self.interrupted = True
+
+        try:
+            previous = signal.signal(signal.SIGINT, later)
+        except ValueError:  # not the main thread: Ctrl-C is not ours to take
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)

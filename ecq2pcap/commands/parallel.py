@@ -25,7 +25,7 @@ import signal
 import sys
 import tempfile
 import traceback
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 
 from ..limits import Limits
 from ..outputs import OutputFile, OutputGuard, describe_write_error
@@ -37,7 +37,7 @@ from ..sinks.pcapng import PcapngSink
 from ..sources.files import FileSource
 from .common import connection_table, connection_view, finish_outputs, open_pipeline, pcapng_options
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
-from .conversion import feed_sources, progress_bar, say_interrupted
+from .conversion import WholeMessages, feed_sources, progress_bar, say_interrupted
 
 PIPE_BYTES = 1 << 20  # what a pipe to a worker holds (Linux: F_SETPIPE_SZ; the default is 64 KiB)
 
@@ -241,41 +241,6 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                 pipes.close()
             shutil.rmtree(workdir, ignore_errors=True)
     return status, pipeline
-
-
-class WholeMessages:
-    """Worker 0's pipeline as :func:`feed_sources` feeds it, Ctrl-C taking effect between two messages.
-
-    Worker 0 numbers the events it hands on and keeps the numbers of its own beside them; a
-    KeyboardInterrupt raised in the middle of a message (a list half handed on, a batch packed and
-    not sent) would leave those out of step, and the merge would put the rest of its events in the
-    wrong places. So SIGINT only sets a flag while a message is converted, and the interrupt comes
-    after it (the run then completes the outputs, as at any Ctrl-C)."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.interrupted = False
-
-    def feed(self, message) -> None:
-        self.pipeline.feed(message)
-        if self.interrupted:
-            self.interrupted = False
-            raise KeyboardInterrupt
-
-    @contextmanager
-    def deferring_ctrl_c(self):
-        def later(signum, frame) -> None:
-            self.interrupted = True
-
-        try:
-            previous = signal.signal(signal.SIGINT, later)
-        except ValueError:  # not the main thread: Ctrl-C is not ours to take
-            yield
-            return
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
 
 def _start_child(args, k, workdir, pipes: _Pipes, results) -> None:

@@ -208,7 +208,7 @@ def test_j_auto_is_one_process_per_cpu_or_one_where_j_cannot_be_used(tmp_path, m
 def test_ctrl_c_takes_effect_between_two_messages():
     """Worker 0's Ctrl-C while a message is converted comes after it (a list half handed on would put its
     numbers out of step with its events); the previous SIGINT handler is back afterwards."""
-    from ecq2pcap.commands.parallel import WholeMessages
+    from ecq2pcap.commands.conversion import WholeMessages
 
     class Pipeline:
         def __init__(self) -> None:
