@@ -78,13 +78,15 @@ class FileSource:
             raise InputError(f"{self.name}:1: cannot read further: {exc}") from None
         if first.startswith(BOM):  # (text: JSON lines)
             stream.read(3)
-        elif first[:1] and (first[:1] not in b"{ \t\r\n" or self._delimited_after_all(stream)):
+        elif first[:1] and self._delimited_after_all(stream):
             return self._delimited(stream)
         return self._lines(stream)
 
     def _delimited_after_all(self, stream: BinaryIO) -> bool:
-        """A file starting with a byte JSON lines may start with: length-delimited protobuf all the same when its
-        first line is no JSON and its first bytes chain as LogEntry messages (:func:`looks_delimited`)."""
+        """Length-delimited protobuf, not JSON lines: when the first line is no JSON and the first bytes chain as
+        LogEntry messages (:func:`looks_delimited`). Asked of every file: one that starts with a byte JSON lines
+        may start with can be protobuf (a first entry of 123 bytes is "{"), and one whose first line is text
+        (what a terminal or a script put before the dump) was read as protobuf and every event lost."""
         head = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
         line = head.lstrip(b" \t\r\n").split(b"\n", 1)[0]
         try:

@@ -81,3 +81,17 @@ def test_json_lines_are_not_taken_for_protobuf(tmp_path):
         path.write_bytes(data)
         msgs = list(FileSource(str(path), Report()))
         assert msgs and all(m.opcode is Opcode.TEXT for m in msgs)
+
+
+@pytest.mark.parametrize("first_line", [b"Connected to ws://127.0.0.1:28257/", b"\x1b[0m", b"[1] 12345",
+                                        b"websocat: listening", b"2026/12/05 10:00:00 ecapture started"])
+def test_json_lines_after_a_first_line_of_text_stay_json_lines(tmp_path, first_line):
+    """A line of text before the dump (a terminal's, a script's): the file was read as protobuf, from its first
+    byte's value as a length, and every event lost (exit 1, no packet) where a second such line was one skipped
+    line (the safety audit's finding 2). It is one bad line wherever it is."""
+    line = b'{"log_type":1,"payload":{"level":"info","time":"2026-11-26T17:56:40Z"}}'
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(first_line + b"\n" + line + b"\n" + line + b"\n")
+    report = Report()
+    msgs = list(FileSource(str(path), report))
+    assert [m.data for m in msgs] == [first_line, line, line] and all(m.opcode is Opcode.TEXT for m in msgs)
