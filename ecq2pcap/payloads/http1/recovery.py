@@ -38,9 +38,18 @@ class Recovery:
         ex = self._req_ex if s.is_request else self._resp_ex
         if s.in_head:
             s.skip_bad_head(reason, limit=limit)
-            if not s.is_request and ex is not None:
+            if limit:  # a message whose head is over a limit came: its exchange says so, and the bytes skipped to
+                s.skip_said = f"{s.what} not parsed, skipped: {reason}"  # the next start line are not said on the next one
+            if s.is_request and limit:  # (its answer is this exchange's: it must not answer the next request)
+                self._awaiting.append(Http1Exchange(errors=[s.skip_said]))
+            elif not s.is_request and ex is not None:
                 self._resp_ex = None
-                if self._interim:  # the 1xx is all that is left of this response
+                if limit and not self._interim:  # (the answer it was: the next one is the next request's)
+                    ex.response = HttpResponse(status=0, reason="", http_version=ex.http_version, body=bytearray(),
+                                               start_ns=s.head_ns, end_ns=s.time_ns, complete=False)
+                    ex.errors.append(s.skip_said)
+                    self._maybe_finish(ex)
+                elif self._interim:  # the 1xx is all that is left of this response
                     code, why = self._interim[-1]
                     ex.response = HttpResponse(
                         status=code, reason=why, http_version=ex.http_version, body=bytearray(),

@@ -33,6 +33,7 @@ class HalfStream:
     __slots__ = (
         "direction", "is_request", "buf", "pos", "start", "slice", "gate_ns", "reader", "in_head", "head_ns",
         "time_ns", "meta", "skipped", "skip_reason", "pending_errors", "eof", "eof_sent", "force", "widened",
+        "skip_said",
     )  # fmt: skip
 
     def __init__(self, direction: Direction) -> None:
@@ -55,6 +56,8 @@ class HalfStream:
         self.eof_sent = False
         self.force = False  # responses: start even without a request (response-only)
         self.widened = 0  # bytes the current request's start line grew by (:meth:`ascii_target`)
+        self.skip_said = ""  # what an exchange whose head was over a limit said of the bytes being skipped (so the
+        # next message does not say it again)
 
     @property
     def label(self) -> str:
@@ -193,7 +196,10 @@ class HalfStream:
         self.gate_ns = self.time_ns
 
     def flush_skip(self) -> None:
-        """What was skipped becomes an error for the next message (or the connection)."""
+        """What was skipped becomes an error for the next message (or the connection), unless it was said on the
+        exchange of a message whose head was over a limit (``skip_said``)."""
+        if self.skip_said:
+            self.skipped, self.skip_said = 0, ""
         if self.skipped:
             self.pending_errors.append(
                 f"{self.skipped} bytes of unparsable {self.label} data skipped ({self.skip_reason})"
