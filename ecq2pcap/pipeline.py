@@ -55,6 +55,9 @@ class Pipeline:
         # called; the other sinks go on. When None the error ends the run.
         self.on_output_closed: Callable[[], None] | None = None
         self._closed_sinks: set[int] = set()
+        # the file ``on_annotation`` writes to, when it has one to flush at the end (its error, as a sink's, is
+        # raised after the sinks finished)
+        self.annotations = None
 
     @property
     def clock(self) -> int:
@@ -124,6 +127,11 @@ class Pipeline:
                 error = error or exc
             except Exception as exc:
                 self._internal_error("finishing an output", exc)
+        if self.annotations is not None:
+            try:
+                self.annotations.flush()
+            except OSError as exc:
+                error = error or exc
         if error is not None:
             raise error
 

@@ -201,6 +201,21 @@ def test_an_output_on_a_full_device_exits_2_before_converting(work):
     assert_refused(p, "/dev/full: cannot write")
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_annotations_file_that_cannot_be_written_at_the_end_is_one_error(work, jobs):
+    """The annotations file is opened at the first annotation and written out at the end: a full device then
+    gave a traceback and no summary (the safety audit's finding 4). One line, the summary, exit 1."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    edge = Path(__file__).resolve().parents[1] / "fixtures" / "v140_edge_cases.jsonl"  # (annotations: bash, sql)
+    p = run(["convert", str(edge), "-w", "o.pcapng", "--har", "o.har", "--annotations", "/dev/full", "-j", jobs],
+            work)
+    err = p.stderr.decode()
+    assert p.returncode == 1 and "Traceback" not in err, err
+    assert "ecq2pcap: error: /dev/full: cannot write: No space left on device" in err and "ecq2pcap summary" in err
+    assert json.loads((work / "o.har").read_text())["log"]["entries"]
+
+
 def _file_size_limit(limit: int):
     def apply() -> None:  # writes past `limit` bytes fail with EFBIG, as on a full disk
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

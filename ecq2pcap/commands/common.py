@@ -133,6 +133,7 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     annotations = AnnotationFile(path, stack) if path else None
     report.annotations_path = path
     pipeline = Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view)
+    pipeline.annotations = annotations
     for sink in sinks:
         pcapng = sink.pcapng if isinstance(sink, RingOutputs) else sink
         if isinstance(pcapng, PcapngSink):
