@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, TextIO
 from msgspec.structs import replace
 
 from .model import Message, Opcode
+from .outputs import silence_stdout
 from .report import Count
 from .sources.recording import Recorder, recorded_time_ns
 from .dialects.cheap import is_heartbeat, is_log_message
@@ -186,10 +187,7 @@ class Session:
         """An output's reader went away (e.g. Wireshark quit): stop after this batch."""
         if not self.broken:
             self.broken = True
-            try:  # later writes (and the interpreter's final flush) go nowhere
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            except (OSError, ValueError):
-                pass
+            silence_stdout()
 
 
 def _reader_gone(stream: TextIO) -> bool:

@@ -162,3 +162,12 @@ def describe_write_error(exc: OSError) -> str:
     """One line for a failed output write: ``FILE: cannot write: reason``."""
     name = exc.filename if isinstance(exc.filename, str) else "stdout"
     return f"{name}: cannot write: {exc.strerror or exc}"
+
+
+def silence_stdout() -> None:
+    """stdout's reader went away (Wireshark quit, ``| head``): later writes, and the interpreter's final flush,
+    go nowhere instead of raising BrokenPipeError again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -54,7 +54,7 @@ class Pipeline:
         # when set, a sink whose output pipe closed (BrokenPipeError) is stopped and this is
         # called; the other sinks go on. When None the error ends the run.
         self.on_output_closed: Callable[[], None] | None = None
-        self._closed_sinks: set[int] = set()
+        self.closed_sinks: set[int] = set()  # (ids of the sinks stopped so)
         # the file ``on_annotation`` writes to, when it has one to flush at the end (its error, as a sink's, is
         # raised after the sinks finished)
         self.annotations = None
@@ -119,7 +119,7 @@ class Pipeline:
             except Exception as exc:  # a bug of ours: the outputs are still completed
                 self._internal_error("finishing the connections", exc)
         for sink in self.sinks:
-            if id(sink) in self._closed_sinks:
+            if id(sink) in self.closed_sinks:
                 continue
             try:
                 self._guarded(sink, sink.finish)
@@ -165,7 +165,7 @@ class Pipeline:
             try:
                 if self.on_output_closed is None:
                     handle(events)
-                elif id(sink) not in self._closed_sinks:
+                elif id(sink) not in self.closed_sinks:
                     self._guarded(sink, handle, events)
             except Exception as exc:
                 error = error or exc
@@ -178,7 +178,7 @@ class Pipeline:
         except BrokenPipeError:  # the reader went away: this output stops, the others go on
             if self.on_output_closed is None:
                 raise
-            self._closed_sinks.add(id(sink))
+            self.closed_sinks.add(id(sink))
             self.on_output_closed()
 
 

@@ -17,6 +17,8 @@ from ecq2pcap.outputs import OutputConflict, OutputGuard
 from tests.conftest import FIXTURES, ROOT, run_tshark
 from tests.support.cli import run_main
 from tests.support.har import load_with_haralyzer, validate_har
+from tests.support.mixed_stream import curl_connections
+from tests.support.pcapng import epbs
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 SAMPLE = FIXTURES / "v140_client.dump.jsonl.gz"
@@ -246,3 +248,28 @@ def test_stdout_closed_at_start_is_a_usage_error(work):
     p = subprocess.run(["sh", "-c", f'"{sys.executable}" -m ecq2pcap convert in.gz -w - -q >&-'], cwd=work,
                        capture_output=False, stderr=subprocess.PIPE, timeout=120, env=ENV)
     assert p.returncode == 2 and b"Traceback" not in p.stderr and b"standard output is closed" in p.stderr
+
+
+# --------------------------------------------------------------- a reader of stdout that goes away
+
+
+@pytest.mark.parametrize("piped", ["-w", "--har"])
+def test_when_the_reader_of_stdout_goes_away_the_other_output_is_completed(tmp_path, piped):
+    """``convert -w - --har o.har | head -c 100``: the run stopped at the broken pipe, silently, exit 0, the HAR
+    cut short (the safety audit's finding 5). The piped output stops, said once; the other goes on to its end."""
+    dump, n = tmp_path / "d.jsonl", 3000  # (~3 MB of pcapng or HAR: far past a pipe's buffer)
+    curl_connections(dump, n)
+    other = ["--har", "o.har"] if piped == "-w" else ["-w", "o.pcapng"]
+    proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", str(dump), piped, "-", *other],
+                            cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert len(proc.stdout.read(100)) == 100
+    proc.stdout.close()  # (as `head -c 100` does)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "the reader of stdout went away: that output stopped; converting on for the others" in err
+    assert "Traceback" not in err and "ecq2pcap summary" in err
+    if piped == "-w":
+        entries = json.loads((tmp_path / "o.har").read_text())["log"]["entries"]
+        assert len(entries) == n
+    else:
+        assert len(epbs(tmp_path / "o.pcapng")) == n * 8  # (handshake, request, response, close)

@@ -8,7 +8,7 @@ import signal
 from contextlib import ExitStack, contextmanager
 
 from ..limits import Limits
-from ..outputs import OutputGuard, describe_write_error, input_problem
+from ..outputs import OutputGuard, describe_write_error, input_problem, silence_stdout
 from ..pipeline import Pipeline
 from ..report import Count, Report
 from ..sources.files import FileSource, InputError
@@ -44,6 +44,7 @@ def run_conversion(args: argparse.Namespace, report: Report, sources: list[FileS
     with ExitStack() as stack:
         pipeline = open_pipeline(args, stack, report, guard=guard)
         bar = progress_bar(sources, progress)
+        pipeline.on_output_closed = _ReaderGone(pipeline)
         whole = WholeMessages(pipeline)
         try:
             with whole.deferring_ctrl_c():
@@ -84,6 +85,8 @@ def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, 
     except KeyboardInterrupt:
         say_interrupted()
         status = EXIT_INTERRUPTED
+    except _NothingToWrite:
+        pass
     except BrokenPipeError:
         raise
     except OSError as exc:  # an output cannot be written (disk full): stop, complete the others
@@ -91,6 +94,28 @@ def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, 
               "written before", file=sys.stderr)
         status = EXIT_STRICT
     return status
+
+
+class _NothingToWrite(Exception):
+    """Every output's reader went away: the conversion stops (the outputs are completed)."""
+
+
+class _ReaderGone:
+    """A pipeline's ``on_output_closed`` in ``convert``: the output whose reader went away (``-w - | head``)
+    stops, said once, and the others go on to their end (they were left cut short, the exit 0 and silent); when
+    none is left, the conversion stops (:class:`WholeMessages`). (What ``live`` does, but for going on.)"""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.said = False
+
+    def __call__(self) -> None:
+        if not self.said:
+            self.said = True
+            silence_stdout()
+            left = len(self.pipeline.sinks) - len(self.pipeline.closed_sinks)
+            print("ecq2pcap: the reader of stdout went away: that output stopped"
+                  + ("; converting on for the others" if left else ""), file=sys.stderr)
 
 
 class WholeMessages:
@@ -117,6 +142,9 @@ class WholeMessages:
         if self.interrupted:
             self.interrupted = False
             raise KeyboardInterrupt
+        closed = self.pipeline.closed_sinks
+        if closed and len(closed) >= len(self.pipeline.sinks):
+            raise _NothingToWrite
 
     @contextmanager
     def deferring_ctrl_c(self):

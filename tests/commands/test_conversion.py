@@ -11,22 +11,9 @@ import pytest
 from ecq2pcap.cli import main
 from ecq2pcap.sinks.har import HarSink
 from ecq2pcap.sinks.pcapng import PcapngSink
-from tests.support.mixed_stream import event_line
+from tests.support.mixed_stream import curl_connections
 
 EXCHANGES = 120
-
-
-def _dump(path) -> None:
-    """One curl connection per exchange, ten a second (v1.4: whole seconds), so the reorder buffer releases a
-    second's captures, twenty events, in one message's step."""
-    lines = []
-    for i in range(EXCHANGES):
-        tup = f"10.0.0.5:{40000 + i}-10.0.0.1:443"
-        lines.append(event_line(i // 10, 100, "curl", 5 + i, 1, tup, 1,
-                                b"GET /i/%d HTTP/1.1\r\nHost: api.example.com\r\n\r\n" % i))
-        lines.append(event_line(i // 10, 100, "curl", 5 + i, 0, tup, 3,
-                                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-    path.write_text("\n".join(lines) + "\n")
 
 
 @pytest.mark.parametrize("sink", [PcapngSink, HarSink])
@@ -36,7 +23,7 @@ def test_ctrl_c_in_the_middle_of_a_message_loses_nothing_read_before(tmp_path, m
     internal error at the end): the message completes, then the run stops and completes the outputs (exit 130).
     What the HAR holds is every exchange up to where it stopped, whole, with none missing before it."""
     dump = tmp_path / "d.jsonl"
-    _dump(dump)
+    curl_connections(dump, EXCHANGES)
     handle_events, calls = sink.handle_events, []
 
     def interrupted(self, events):

@@ -213,6 +213,7 @@ def test_ctrl_c_takes_effect_between_two_messages():
     class Pipeline:
         def __init__(self) -> None:
             self.done: list[int] = []
+            self.sinks, self.closed_sinks = [object()], set()  # (what WholeMessages looks at after a message)
 
         def feed(self, message: int) -> None:
             if message == 2:

@@ -52,3 +52,15 @@ def lines() -> list[str]:
 def write(path: Path) -> Path:
     path.write_text("\n".join(lines()) + "\n")
     return path
+
+
+def curl_connections(path: Path, exchanges: int) -> None:
+    """A v1.4 dump of ``exchanges`` curl connections, one GET /i/N → 200 "ok" each, ten a second (whole seconds:
+    the reorder buffer releases a second's captures, twenty events, in one message's step)."""
+    out = []
+    for i in range(exchanges):
+        tup = f"10.0.0.5:{40000 + i % 20000}-10.0.0.1:443"
+        out.append(event_line(i // 10, 100, "curl", 5 + i, 1, tup, 1,
+                              b"GET /i/%d HTTP/1.1\r\nHost: api.example.com\r\n\r\n" % i))
+        out.append(event_line(i // 10, 100, "curl", 5 + i, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    path.write_text("\n".join(out) + "\n")
