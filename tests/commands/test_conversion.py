@@ -44,3 +44,16 @@ def test_ctrl_c_in_the_middle_of_a_message_loses_nothing_read_before(tmp_path, m
     assert sorted(map(int, paths)) == list(range(len(paths)))  # none missing before the last
     # (the last request's answer may be in the next line, not read: "response not captured" is the truth there)
     assert all(e["response"]["status"] == 200 and "_error" not in e for e in entries[:-1])
+
+
+def test_a_limit_is_counted_once_with_or_without_a_har(tmp_path, capsys):
+    """A connection the open limit ended was counted by the flows, and again by the HAR sink, which said every
+    note with a limit of its entries: --har doubled "limits reached" (the safety audit's finding 6)."""
+    dump = tmp_path / "d.jsonl"  # 200 requests, then their answers: the limit ends a hundred waiting for theirs
+    curl_connections(dump, 200, answers_after=True)
+    said = []
+    for har in ([], ["--har", str(tmp_path / "o.har")]):
+        assert main(["convert", str(dump), "-w", str(tmp_path / "o.pcapng"), "--max-connections", "100", *har]) == 0
+        said.append([line for line in capsys.readouterr().err.splitlines() if "limits reached" in line])
+    (line,) = said[0]  # (a hundred connections ended waiting for their answers, and more as those reopened them)
+    assert line.startswith("  limits reached: --max-connections ") and said[1] == said[0]

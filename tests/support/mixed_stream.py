@@ -54,13 +54,16 @@ def write(path: Path) -> Path:
     return path
 
 
-def curl_connections(path: Path, exchanges: int) -> None:
+def curl_connections(path: Path, exchanges: int, answers_after: bool = False) -> None:
     """A v1.4 dump of ``exchanges`` curl connections, one GET /i/N → 200 "ok" each, ten a second (whole seconds:
-    the reorder buffer releases a second's captures, twenty events, in one message's step)."""
-    out = []
+    the reorder buffer releases a second's captures, twenty events, in one message's step); with
+    ``answers_after``, every request first, then the answers (all the connections open at once)."""
+    requests, answers = [], []
     for i in range(exchanges):
         tup = f"10.0.0.5:{40000 + i % 20000}-10.0.0.1:443"
-        out.append(event_line(i // 10, 100, "curl", 5 + i, 1, tup, 1,
-                              b"GET /i/%d HTTP/1.1\r\nHost: api.example.com\r\n\r\n" % i))
-        out.append(event_line(i // 10, 100, "curl", 5 + i, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        requests.append(event_line(i // 10, 100, "curl", 5 + i, 1, tup, 1,
+                                   b"GET /i/%d HTTP/1.1\r\nHost: api.example.com\r\n\r\n" % i))
+        t = (exchanges + i) // 10 if answers_after else i // 10
+        answers.append(event_line(t, 100, "curl", 5 + i, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    out = requests + answers if answers_after else [line for pair in zip(requests, answers) for line in pair]
     path.write_text("\n".join(out) + "\n")

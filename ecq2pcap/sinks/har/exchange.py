@@ -53,6 +53,9 @@ class Exchange:
     http_version: str = "HTTP/1.1"
     stream_id: int | None = None  # HTTP/2 stream
     origin: str = ""  # where the first byte came from, for diagnostics
+    # the notes the flows gave with the chunks and the Closed event: the summary has them from where they were
+    # made (a limit they name was counted there), the HAR sink does not say them again
+    upstream: set[str] = field(default_factory=set, repr=False)
     _last_meta: ChunkMeta | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +86,7 @@ class Exchange:
         if not self.origin:
             self.origin = meta.origin
         for n in meta.notes:
+            self.upstream.add(n)
             if n not in self.notes:
                 self.notes.append(n)
 

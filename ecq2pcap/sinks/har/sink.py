@@ -216,6 +216,7 @@ class HarSink:
             exchanges = parser.close(max(time_ns, st.last_ns))
             for ex in exchanges:
                 ex.notes.extend(n for n in notes if n not in ex.notes)
+                ex.upstream.update(notes)
             self._emit(parser, exchanges, st.origin)
 
     def _emit(self, parser: ExchangeParser, exchanges: list[Exchange], origin: str) -> None:
@@ -233,9 +234,9 @@ class HarSink:
                 self._on_entry(entry)
             if ex.errors:
                 where = f"connection {ex.conn.id}" + (f" stream {ex.stream_id}" if ex.stream_id is not None else "")
-                for err in ex.errors:
-                    if LOST_BY_ECAPTURE not in err:  # (what eCapture lost was counted where it was found)
-                        self._warn(err, ex.origin or origin, where)
+                for err in ex.errors:  # (what eCapture lost, and what the flows noted, was said where it was found:
+                    if LOST_BY_ECAPTURE not in err and err not in ex.upstream:  # a limit counted once, with or
+                        self._warn(err, ex.origin or origin, where)  # without --har)
         for diag in parser.take_diagnostics():
             self._warn(diag, origin)
 
