@@ -38,9 +38,10 @@ from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse, stream_n
 from .times import http_date, http_timings, iso
 from .urls import endpoint, form_pairs, query_string, request_url
 
-__all__ = ["build_entry", "UNKNOWN_METHOD", "UNKNOWN_MIME"]
+__all__ = ["build_entry", "INVENTED_NOTE", "UNKNOWN_METHOD", "UNKNOWN_MIME"]
 
 UNKNOWN_METHOD = "UNKNOWN"
+INVENTED_NOTE = "the URL's host is an invented address: the request has no Host and eCapture gave no socket tuple"
 UNKNOWN_MIME = "x-unknown"
 
 
@@ -63,7 +64,10 @@ def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
         "timings": timings,
     }
     server_ip = ex.conn.server[0]
-    if _is_ip(server_ip):
+    if not ex.conn.tuple_known:  # (the documentation-range addresses made up for it: no fact, not written)
+        if f"://{endpoint(ex.conn.server)}/" in entry["request"]["url"]:  # (no Host: the URL names it)
+            notes.append(INVENTED_NOTE)
+    elif _is_ip(server_ip):
         entry["serverIPAddress"] = server_ip
     entry["connection"] = str(ex.conn.id)
     entry["_ecapture"] = dict(ex.ecapture)

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import brotli
 
 from ecq2pcap.model import Direction
-from ecq2pcap.sinks.har.entries import UNKNOWN_METHOD, build_entry
+from ecq2pcap.sinks.har.entries import INVENTED_NOTE, UNKNOWN_METHOD, build_entry
 from ecq2pcap.sinks.har.exchange import Exchange, HttpRequest, HttpResponse, WebSocketMessage
 from ecq2pcap.sinks.har.http1 import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED
 
@@ -242,6 +242,23 @@ def test_non_ip_server_address_is_omitted():
     conn = make_conn(server=("not-an-ip", 443))
     e = entry_of(request(headers=[]), response(), conn)
     assert "serverIPAddress" not in e
+
+
+def test_invented_endpoints_are_not_given_as_facts():
+    """gnutls/nspr/gotls events carry no tuple: the connection's addresses are invented (documentation ranges).
+    The HAR wrote one as serverIPAddress, the address the client connected to, and as a URL's host without a
+    word (the HAR audit's finding 2): no serverIPAddress, and a URL that needs the address says so."""
+    from msgspec.structs import replace
+
+    conn = replace(make_conn(7, server=("198.51.100.77", 443)), tuple_known=False,
+                   synthetic_reason="eCapture's gnutls/nspr events carry no socket tuple")
+    named = entry_of(request(headers=[("Host", "gnu.example")]), response(), conn)
+    bare = entry_of(request(target="/nohost", headers=[]), response(), conn)
+    assert "serverIPAddress" not in named and "serverIPAddress" not in bare
+    assert named["request"]["url"] == "https://gnu.example/" and "comment" not in named
+    assert bare["request"]["url"] == "https://198.51.100.77:443/nohost" and bare["comment"] == INVENTED_NOTE
+    known = entry_of(request(target="/nohost", headers=[]), response(), make_conn(7, server=("198.51.100.77", 443)))
+    assert known["serverIPAddress"] == "198.51.100.77" and "comment" not in known
 
 
 def test_entries_load_in_haralyzer():
