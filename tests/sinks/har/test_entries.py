@@ -7,6 +7,7 @@ import gzip
 from datetime import datetime, timezone
 
 import brotli
+import pytest
 
 from ecq2pcap.model import Direction
 from ecq2pcap.sinks.har.entries import INVENTED_NOTE, UNKNOWN_METHOD, build_entry
@@ -139,6 +140,15 @@ def test_binary_response_is_base64():
 def test_charset_is_honoured():
     e = entry_of(request(), response(headers=[("Content-Type", "text/plain; charset=ISO-8859-1")], body="café".encode("latin-1")))
     assert e["response"]["content"]["text"] == "café"
+
+
+@pytest.mark.parametrize("label", ["ISO-8859-1", "latin1", "us-ascii", '"iso_8859-1"', "windows-1252"])
+def test_a_latin_1_label_is_read_as_windows_1252_as_browsers_do(label):
+    """The WHATWG Encoding Standard: these labels are windows-1252, so 0x93 0x94 0x96 0x80 are “ ” – €, not
+    invisible C1 controls (the HAR audit's finding 6); the five bytes windows-1252 leaves undefined are C1."""
+    body = b"\x93Hello\x94 \x96 \x80 5 \x81\x8d\x8f\x90\x9d caf\xe9"
+    e = entry_of(request(), response(headers=[("Content-Type", f"text/html; charset={label}")], body=body))
+    assert e["response"]["content"]["text"] == "“Hello” – € 5 \x81\x8d\x8f\x90\x9d café"
 
 
 def test_missing_content_type_is_x_unknown():
