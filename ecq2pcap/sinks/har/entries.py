@@ -30,8 +30,10 @@ from __future__ import annotations
 import base64
 import codecs
 import ipaddress
+import re
 from collections.abc import Sequence
 from functools import lru_cache
+
 from ...model import NOT_PLACED, Connection, Direction
 from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limits_in
 from .content import decode_content
@@ -140,7 +142,7 @@ def _response(resp: HttpResponse | None, notes: list[str], cap: int) -> dict:
         "status": resp.status,
         "statusText": resp.reason,
         "httpVersion": resp.http_version,
-        "cookies": _response_cookies(fields.get("set-cookie", ())),
+        "cookies": _response_cookies(fields.get("set-cookie", ()), resp.start_ns),
         "headers": _har_headers(resp.headers),
         "content": _content(resp, fields, cap, notes),
         "redirectURL": _first(fields, "location") or "",
@@ -301,13 +303,15 @@ def _request_cookies(headers: Sequence[str]) -> list[dict]:
     return cookies
 
 
-def _response_cookies(headers: Sequence[str]) -> list[dict]:
-    """The cookies of a response's Set-Cookie header values."""
+def _response_cookies(headers: Sequence[str], received_ns: int) -> list[dict]:
+    """The cookies of a response's Set-Cookie header values (received at ``received_ns``). ``Max-Age`` wins over
+    ``Expires`` (RFC 6265 §5.3: the expiry is the receipt plus its seconds); ``SameSite`` as Chrome writes it."""
     cookies = []
     for header in headers:
         first, *attrs = header.split(";")
         name, _, value = first.strip().partition("=")
         cookie: dict = {"name": name.strip(), "value": value.strip()}
+        max_age = None
         for attr in attrs:
             key, _, val = attr.strip().partition("=")
             key = key.strip().lower()
@@ -320,12 +324,23 @@ def _response_cookies(headers: Sequence[str]) -> list[dict]:
                 expires = http_date(val)
                 if expires:
                     cookie["expires"] = expires
+            elif key == "max-age" and _MAX_AGE.fullmatch(val):  # (RFC 6265 §5.2.2: else ignored)
+                max_age = int(val)
             elif key == "httponly":
                 cookie["httpOnly"] = True
             elif key == "secure":
                 cookie["secure"] = True
+            elif key == "samesite" and val.lower() in _SAME_SITE:
+                cookie["sameSite"] = _SAME_SITE[val.lower()]
+        if max_age is not None:  # (not later than year 9999: what an ISO date can say; at or below 0: expired)
+            cookie["expires"] = iso(0 if max_age <= 0 else min(received_ns + max_age * 10**9, _LAST_NS))
         cookies.append(cookie)
     return cookies
+
+
+_MAX_AGE = re.compile(r"-?[0-9]{1,20}")
+_SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+_LAST_NS = 253_402_300_799 * 10**9  # 9999-12-31T23:59:59Z
 
 
 def _ws_message(m) -> dict:

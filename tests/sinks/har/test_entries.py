@@ -151,6 +151,23 @@ def test_a_latin_1_label_is_read_as_windows_1252_as_browsers_do(label):
     assert e["response"]["content"]["text"] == "“Hello” – € 5 \x81\x8d\x8f\x90\x9d café"
 
 
+def test_max_age_wins_over_expires_and_same_site_is_kept():
+    """RFC 6265 §5.3: Max-Age, where given, is the expiry (the receipt plus its seconds), whatever Expires says and
+    in whichever order; at or below 0 the cookie is expired; an invalid one is ignored. SameSite as Chrome writes it
+    (the HAR audit's finding 5: Max-Age ignored, SameSite dropped)."""
+    received = 1_795_800_001_000_000_000  # 2026-11-27T17:20:01Z
+    cookies = entry_of(request(), response(start=received, headers=[
+        ("Set-Cookie", "both=1; Max-Age=60; Expires=Wed, 21 Oct 2026 07:28:00 GMT; SameSite=lax"),
+        ("Set-Cookie", "later=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Max-Age=3600; SameSite=Strict"),
+        ("Set-Cookie", "gone=1; Max-Age=0; SameSite=None; Secure"),
+        ("Set-Cookie", "odd=1; Max-Age=soon; Expires=Wed, 21 Oct 2026 07:28:00 GMT; SameSite=sometimes"),
+        ("Set-Cookie", "far=1; Max-Age=99999999999999")]))["response"]["cookies"]
+    assert [(c["name"], c.get("expires"), c.get("sameSite")) for c in cookies] == [
+        ("both", "2026-11-27T17:21:01.000Z", "Lax"), ("later", "2026-11-27T18:20:01.000Z", "Strict"),
+        ("gone", "1970-01-01T00:00:00.000Z", "None"), ("odd", "2026-10-21T07:28:00.000Z", None),
+        ("far", "9999-12-31T23:59:59.000Z", None)]
+
+
 def test_missing_content_type_is_x_unknown():
     e = entry_of(request(), response(body=b"x"))
     assert e["response"]["content"]["mimeType"] == "x-unknown"
