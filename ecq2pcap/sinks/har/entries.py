@@ -166,11 +166,11 @@ def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: 
     content["size"] = len(data)
     if decoded.applied and len(data) >= resp.body_size:
         content["compression"] = len(data) - resp.body_size
-    text, is_base64 = _body_text(data, mime)
+    text, is_base64, cut = _body_text(data, mime)
     content["text"] = text
     if is_base64:
         content["encoding"] = "base64"
-    comments = list(decoded.notes)
+    comments = list(decoded.notes) + [CUT_NOTE] if cut else list(decoded.notes)
     if comments:  # (most bodies have none: no generator made)
         notes.extend(f"response: {n}" for n in comments if limits_in(n))
     if len(resp.body) < resp.body_size:
@@ -183,9 +183,9 @@ def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: 
 def _post_data(req: HttpRequest, fields: dict[str, list[str]], cap: int, notes: list[str]) -> dict:
     mime = _first(fields, "content-type") or UNKNOWN_MIME
     decoded = decode_content(req.body, _joined(fields, "content-encoding"), cap=cap)
-    text, is_base64 = _body_text(decoded.data, mime)
+    text, is_base64, cut = _body_text(decoded.data, mime)
     post: dict = {"mimeType": mime, "text": text}
-    comments = list(decoded.notes)
+    comments = list(decoded.notes) + [CUT_NOTE] if cut else list(decoded.notes)
     if comments:  # (most bodies have none: no generator made)
         notes.extend(f"request: {n}" for n in comments if limits_in(n))
     if is_base64:
@@ -225,8 +225,9 @@ def _joined(fields: dict[str, list[str]], name: str) -> str | None:
     return ", ".join(values) if values else None
 
 
-def _body_text(data: bytes | bytearray, mime: str) -> tuple[str | bytes | bytearray, bool]:
-    """(text, is_base64): the charset of ``mime`` or UTF-8 when it decodes, else base64.
+def _body_text(data: bytes | bytearray, mime: str) -> tuple[str | bytes | bytearray, bool, bool]:
+    """(text, is_base64, cut): the charset of ``mime`` or UTF-8 when it decodes, else base64; UTF-8 cut inside its
+    last character (eCapture's 16 KiB cap, ``--tsize``) is text all the same, that character U+FFFD (``cut``).
 
     A large body (over :data:`LARGE_BODY`) is written as base64 when text would cost more
     memory than base64: when it is not ASCII (a str of wide characters takes up to 4 bytes
@@ -235,14 +236,20 @@ def _body_text(data: bytes | bytearray, mime: str) -> tuple[str | bytes | bytear
     base64, so the body is never held twice as big in memory.
     """
     if len(data) > LARGE_BODY and _costly_as_text(data):
-        return _base64(data), True
+        return _base64(data), True, False
     charset = _charset(mime)
     for enc in (charset, "utf-8") if charset else ("utf-8",):
         try:
-            return data.decode(enc, _C1 if enc == "cp1252" else "strict"), False
-        except (LookupError, UnicodeDecodeError):
+            return data.decode(enc, _C1 if enc == "cp1252" else "strict"), False, False
+        except (LookupError, UnicodeDecodeError) as exc:
+            if type(exc) is UnicodeDecodeError and exc.reason == "unexpected end of data" and len(data) - exc.start < 4 \
+                    and enc.lower().replace("_", "-") in ("utf-8", "utf8"):
+                return data[: exc.start].decode(enc) + "\ufffd", False, True
             continue
-    return _base64(data), True
+    return _base64(data), True, False
+
+
+CUT_NOTE = "the body ends inside a character (cut short): that character is shown as U+FFFD"
 
 
 def _base64(data: bytes | bytearray) -> str | bytes | bytearray:

@@ -10,7 +10,7 @@ import brotli
 import pytest
 
 from ecq2pcap.model import Direction
-from ecq2pcap.sinks.har.entries import INVENTED_NOTE, UNKNOWN_METHOD, build_entry
+from ecq2pcap.sinks.har.entries import CUT_NOTE, INVENTED_NOTE, UNKNOWN_METHOD, build_entry
 from ecq2pcap.sinks.har.exchange import Exchange, HttpRequest, HttpResponse, WebSocketMessage
 from ecq2pcap.sinks.har.http1 import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED
 
@@ -166,6 +166,22 @@ def test_max_age_wins_over_expires_and_same_site_is_kept():
         ("both", "2026-11-27T17:21:01.000Z", "Lax"), ("later", "2026-11-27T18:20:01.000Z", "Strict"),
         ("gone", "1970-01-01T00:00:00.000Z", "None"), ("odd", "2026-10-21T07:28:00.000Z", None),
         ("far", "9999-12-31T23:59:59.000Z", None)]
+
+
+def test_utf_8_cut_inside_its_last_character_is_text_with_the_cut_said():
+    """eCapture keeps 16 KiB of a call: a JSON body of CJK text cut inside a character was written whole as base64
+    (the HAR audit's finding 7). Text, the cut character U+FFFD, said; bad bytes elsewhere stay base64."""
+    text = '{"title": "' + "漢字" * 3000 + '"}'
+    data = text.encode()[:16384]  # (cut inside a three-byte character)
+    e = entry_of(request(), response(headers=[("Content-Type", "application/json")], body=data))
+    c = e["response"]["content"]
+    assert "encoding" not in c and c["text"] == data.decode("utf-8", "ignore") + "\ufffd"
+    assert CUT_NOTE in c["comment"] and c["size"] == 16384
+    for bad in (data[:-3] + b"\xff" + data[-3:], data + b"\xff"):  # (not a cut: a bad byte)
+        c = entry_of(request(), response(headers=[("Content-Type", "application/json")], body=bad))["response"]["content"]
+        assert c["encoding"] == "base64" and base64.b64decode(c["text"]) == bad
+    post = entry_of(request("POST", headers=[("Content-Type", "text/plain")], body="é".encode()[:1]), response())
+    assert post["request"]["postData"]["text"] == "\ufffd" and CUT_NOTE in post["request"]["postData"]["comment"]
 
 
 def test_missing_content_type_is_x_unknown():
