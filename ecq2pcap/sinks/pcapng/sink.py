@@ -44,7 +44,7 @@ _H2_RESUME = (CONTINUATION_PREFACE, b"", "synthetic HTTP/2 connection preface fo
 _WS_REQUEST = (b"GET /ecq2pcap-synthetic-upgrade HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\r\n")
 _WS_NOTE = ("synthetic WebSocket upgrade for this file (the connection's start is in an earlier file): the request "
-            "is made up, the 101 is the captured one")
+            "is made up, the 101 is the captured one; a permessage-deflate context is not carried over")
 
 
 class _Conn:
