@@ -27,7 +27,7 @@ from .events import END, NEED_DATA, Body, End, ParseError, RequestHead, Response
 from .exchange import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED, Http1Exchange, Switch
 from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
-from .limits import (ANSWER_OF_ENDED, AWAITING_COST, CONNECTION_BUFFER, H11_TOO_LONG, MAX_HEADER_LINE,
+from .limits import (AWAITING_COST, CONNECTION_BUFFER, H11_TOO_LONG, MAX_HEADER_LINE,
                      MAX_HEADER_SECTION, TRAILER_TOO_LONG)
 from .messages import append_body, asks_switch, end_message, new_request, new_response
 from .readers import H11Reader, WholeMessage
@@ -291,33 +291,6 @@ class Http1Decoder(Recovery):
         w.unconsumed = 0  # (all of it read: the reader ends where the message does)
         s.end_reader()
         self._maybe_finish(ex)
-
-    def _next_for_response(self, s: HalfStream) -> Http1Exchange | None:
-        """The exchange the next response answers, a response-only one, or None (hold)."""
-        if self._orphans:  # (the answer to a request that ended early: see max_awaiting)
-            self._orphans -= 1
-            ex = Http1Exchange()
-            ex.errors.append(ANSWER_OF_ENDED)
-            return ex
-        if self._awaiting:
-            return self._awaiting.popleft()
-        if s.force or s.eof:
-            ex = Http1Exchange()
-            ex.errors.append(REQUEST_NOT_CAPTURED)
-            ex.notes.append("framed as the answer to a GET (the request is unknown)")
-            return ex
-        return None  # hold: its request may still arrive (see reorder_window_ns)
-
-    def _release_held(self, now_ns: int | None) -> None:
-        """Held responses older than the reorder window (all of them when ``now_ns`` is None)
-        become response-only exchanges."""
-        s = self._s2c
-        if s.reader is None and s.waiting and (now_ns is None or now_ns - s.gate_ns > self.reorder_window_ns):
-            s.force = True
-            try:
-                self._pump(s)
-            finally:
-                s.force = False
 
     # -- events --------------------------------------------------------------------
 

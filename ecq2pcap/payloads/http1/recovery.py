@@ -1,5 +1,5 @@
-"""What the HTTP/1 decoder does when a message does not parse, when answers do not come, and when the
-connection switches protocols.
+"""What the HTTP/1 decoder does when a message does not parse, which exchange a response answers (and when
+answers do not come), and when the connection switches protocols.
 
 A mixin of :class:`~.decoder.Http1Decoder` (its state: the two :class:`~.stream.HalfStream`, the exchanges being
 read, the one awaiting an answer to an upgrade, :attr:`switch`), kept apart because it is its own job: the
@@ -13,8 +13,8 @@ from ...model import Direction
 from ..http import HttpResponse
 from ..http1_render import starts_http1_message
 from ..numbers import ascii_number
-from .exchange import RESPONSE_NOT_CAPTURED, Http1Exchange, Switch
-from .limits import AWAITING_COST
+from .exchange import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED, Http1Exchange, Switch
+from .limits import ANSWER_OF_ENDED, AWAITING_COST
 from .messages import append_body, body_error
 from .stream import HalfStream
 
@@ -136,3 +136,30 @@ class Recovery:
         if not ex.request.complete:
             ex.errors.append("request incomplete when the connection switched protocols")
         ex.request.end_ns = s.time_ns
+
+    def _next_for_response(self, s: HalfStream) -> Http1Exchange | None:
+        """The exchange the next response answers, a response-only one, or None (hold)."""
+        if self._orphans:  # (the answer to a request that ended early: see max_awaiting)
+            self._orphans -= 1
+            ex = Http1Exchange()
+            ex.errors.append(ANSWER_OF_ENDED)
+            return ex
+        if self._awaiting:
+            return self._awaiting.popleft()
+        if s.force or s.eof:
+            ex = Http1Exchange()
+            ex.errors.append(REQUEST_NOT_CAPTURED)
+            ex.notes.append("framed as the answer to a GET (the request is unknown)")
+            return ex
+        return None  # hold: its request may still arrive (see reorder_window_ns)
+
+    def _release_held(self, now_ns: int | None) -> None:
+        """Held responses older than the reorder window (all of them when ``now_ns`` is None)
+        become response-only exchanges."""
+        s = self._s2c
+        if s.reader is None and s.waiting and (now_ns is None or now_ns - s.gate_ns > self.reorder_window_ns):
+            s.force = True
+            try:
+                self._pump(s)
+            finally:
+                s.force = False
