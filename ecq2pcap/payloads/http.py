@@ -25,6 +25,9 @@ class HttpMessage:
     header_size: int = -1  # bytes of start line + headers + blank line, -1 unknown
     complete: bool = False  # the message ended as its framing said
     notes: list[str] = field(default_factory=list)
+    # the header fields as eCapture rendered them (v1.x), when the framing repair changed them: what the server
+    # sent (its Content-Length, Content-Encoding, Transfer-Encoding), which ``headers`` no longer say
+    rendered_headers: list[tuple[str, str]] | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), None when absent."""

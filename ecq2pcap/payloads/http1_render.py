@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from ..limits import DEFAULT_LIMITS, limit_note
+from ..limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, limit_note
 from ..memo import Memo
 from .header_names import TOKEN, field_name
 from .numbers import ascii_number
@@ -68,7 +68,9 @@ def starts_http1_message(data: bytes) -> bool:
     """True when ``data`` starts with an HTTP/1 request line or status line."""
     return _REQUEST_LINE.match(data) is not None or _STATUS_LINE.match(data) is not None
 
-_TRUNCATED = "body shorter than declared: probably truncated by eCapture's 16 KiB per-call or --tsize caps"
+# (LOST_BY_ECAPTURE in it: a summary warning, the HAR entry's _error; eCapture read the body with Go's parser from the
+# bytes it kept, 16 KiB of a call or --tsize)
+_TRUNCATED = f"body shorter than declared: the rest {LOST_BY_ECAPTURE} (its 16 KiB cap on a call, or --tsize)"
 
 
 def repair_rendered(payload: bytes, *, request_method: str | None = None,

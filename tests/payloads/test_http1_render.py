@@ -221,7 +221,7 @@ def test_body_longer_than_declared():
 def test_body_shorter_than_declared_says_truncated():
     payload = go_render(b"HTTP/1.1 200 OK", [(b"Content-Length", b"16384000")], b"x" * 16384)
     wire, notes = repair_rendered(payload)
-    assert len(notes) == 1 and "16384000 → 16384" in notes[0] and "truncated" in notes[0]
+    assert len(notes) == 1 and "16384000 → 16384" in notes[0] and "the rest lost by eCapture" in notes[0]
     assert parse_response(wire)[1] == b"x" * 16384
 
 

@@ -29,7 +29,7 @@ from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
 from .limits import (AWAITING_COST, CONNECTION_BUFFER, H11_TOO_LONG, MAX_HEADER_LINE,
                      MAX_HEADER_SECTION, TRAILER_TOO_LONG)
-from .messages import append_body, asks_switch, end_message, new_request, new_response
+from .messages import append_body, asks_switch, end_message, new_request, new_response, rendered_into
 from .readers import H11Reader, WholeMessage
 from .recovery import Recovery
 from .stream import FIRST_SLICE, MAX_SLICE, HalfStream
@@ -80,9 +80,11 @@ class Http1Decoder(Recovery):
 
     # -- public API ----------------------------------------------------------------
 
-    def feed(self, direction: Direction, data: bytes, time_ns: int, meta: object = None) -> list[Http1Exchange]:
+    def feed(self, direction: Direction, data: bytes, time_ns: int, meta: object = None,
+             rendered: bytes | None = None) -> list[Http1Exchange]:
         """Decode the bytes of one chunk; return the exchanges that completed. A feed with the ``meta`` of the
-        direction's last one (not None) goes on with the same capture (a big one fed in pieces)."""
+        direction's last one (not None) goes on with the same capture (a big one fed in pieces). ``rendered``: the
+        head eCapture rendered, when the framing repair changed it (:attr:`HttpMessage.rendered_headers`)."""
         if self._closed:
             if data:
                 self._diagnostics.append(f"{len(data)} bytes fed after the connection closed: ignored")
@@ -96,6 +98,7 @@ class Http1Decoder(Recovery):
             return self._take()
         s = self._c2s if direction is _C2S else self._s2c
         s.time_ns = time_ns
+        s.rendered = rendered
         same_capture = meta is not None and meta is s.meta
         s.meta = meta
         if s.reader is None:
@@ -221,6 +224,8 @@ class Http1Decoder(Recovery):
         max_line = self.max_line
         if not s.find_start(max_line):
             return False
+        if s.rendered is not None:  # (the message is the rendered one when it starts as it does)
+            s.original = s.rendered if s.rendered.startswith(buf[s.pos : buf.find(b"\n", s.pos) + 1]) else None
         reader = None
         if s.is_request:
             s.ascii_target()
@@ -244,6 +249,7 @@ class Http1Decoder(Recovery):
             del buf[: s.pos]
             s.pos = 0
         s.reader = reader
+        s.rendered = None
         s.in_head = True
         s.start = s.pos
         s.head_ns = s.gate_ns
@@ -269,6 +275,7 @@ class Http1Decoder(Recovery):
             r.buf.clear()  # (what _pump does with it after the head)
             r.pos = 0
             req = new_request(head, s.head_ns, w.unconsumed - len(body), s.widened)
+            rendered_into(req, s)
             ex = Http1Exchange(request=req, http_version=req.http_version)
             if len(self._awaiting) >= self.max_awaiting:  # (see _end_oldest_waiting)
                 self._end_oldest_waiting()
@@ -277,6 +284,7 @@ class Http1Decoder(Recovery):
         elif self._resp_ex is not self._switch_ex:
             ex = self._resp_ex
             msg = ex.response = new_response(head, s.head_ns, w.unconsumed - len(body), self._interim)
+            rendered_into(msg, s)
             if ex.request is None:
                 ex.http_version = msg.http_version
             self._resp_ex = None
@@ -298,6 +306,7 @@ class Http1Decoder(Recovery):
         s = self._c2s
         if type(ev) is RequestHead:
             req = new_request(ev, s.head_ns, s.head_size(), s.widened)
+            rendered_into(req, s)
             s.in_head = False
             ex = Http1Exchange(request=req, http_version=req.http_version)
             ex.errors.extend(s.pending_errors)
@@ -333,6 +342,7 @@ class Http1Decoder(Recovery):
             if ev.status < 200:
                 if ev.status == 101:
                     ex.response = new_response(ev, s.head_ns, s.head_size(), self._interim)
+                    rendered_into(ex.response, s)
                     ex.response.complete = True
                     ex.response.end_ns = s.time_ns
                     self._switch(ex)
@@ -344,6 +354,7 @@ class Http1Decoder(Recovery):
                 s.head_ns = s.time_ns
                 return
             ex.response = new_response(ev, s.head_ns, s.head_size(), self._interim)
+            rendered_into(ex.response, s)
             s.in_head = False
             ex.errors.extend(s.pending_errors)
             s.pending_errors.clear()

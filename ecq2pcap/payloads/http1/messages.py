@@ -30,6 +30,28 @@ def new_request(head: RequestHead, start_ns: int, header_size: int, widened: int
     return req
 
 
+def rendered_into(msg: HttpMessage, s) -> None:
+    """The head eCapture rendered (``s.original``: the stream's, matched to the message at its start) into ``msg``:
+    its fields, and its size for the message's, when its start line is the message's (a 1xx before the final
+    response was its own capture)."""
+    original, s.original = s.original, None
+    if original is None:
+        return
+    end = original.find(b"\r\n\r\n")
+    lines = original[: max(end, 0)].split(b"\r\n")
+    start = lines[0]
+    if start.startswith(b"HTTP/") and start[9:12] != b"%d" % getattr(msg, "status", -1) or \
+            not start.startswith(b"HTTP/") and not start.startswith(getattr(msg, "method", "").encode() + b" "):
+        return
+    fields = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if colon:
+            fields.append((name.strip(b" \t"), value.strip(b" \t")))
+    msg.rendered_headers = _headers(fields)
+    msg.header_size = end + 4
+
+
 WIDENED_NOTE = "the target's bytes outside ASCII, sent raw, written percent-encoded"
 
 

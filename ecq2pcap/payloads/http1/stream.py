@@ -33,7 +33,7 @@ class HalfStream:
     __slots__ = (
         "direction", "is_request", "buf", "pos", "start", "slice", "gate_ns", "reader", "in_head", "head_ns",
         "time_ns", "meta", "skipped", "skip_reason", "pending_errors", "eof", "eof_sent", "force", "widened",
-        "skip_said",
+        "skip_said", "rendered", "original",
     )  # fmt: skip
 
     def __init__(self, direction: Direction) -> None:
@@ -58,6 +58,8 @@ class HalfStream:
         self.widened = 0  # bytes the current request's start line grew by (:meth:`ascii_target`)
         self.skip_said = ""  # what an exchange whose head was over a limit said of the bytes being skipped (so the
         # next message does not say it again)
+        self.rendered: bytes | None = None  # the head eCapture rendered, of the chunk being fed, when repaired
+        self.original: bytes | None = None  # that head, when the message being read starts as it does
 
     @property
     def label(self) -> str:

@@ -30,15 +30,14 @@ from __future__ import annotations
 import base64
 import codecs
 import ipaddress
-import re
-from collections.abc import Sequence
 from functools import lru_cache
 
 from ...model import NOT_PLACED, Connection, Direction
 from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limits_in
 from .content import decode_content
+from .cookies import request_cookies, response_cookies
 from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse, stream_named
-from .times import http_date, http_timings, iso
+from .times import http_timings, iso
 from .urls import endpoint, form_pairs, query_string, request_url
 
 __all__ = ["build_entry", "INVENTED_NOTE", "UNKNOWN_METHOD", "UNKNOWN_MIME"]
@@ -111,11 +110,11 @@ def _request(req: HttpRequest | None, conn: Connection, version: str, notes: lis
         "method": req.method,
         "url": url,
         "httpVersion": req.http_version,
-        "cookies": _request_cookies(fields.get("cookie", ())),
-        "headers": _har_headers(req.headers),
+        "cookies": request_cookies(fields.get("cookie", ())),
+        "headers": _har_headers(req.headers if req.rendered_headers is None else req.rendered_headers),
         "queryString": query_string(url),
         "headersSize": req.header_size,
-        "bodySize": req.body_size,
+        "bodySize": _sent_size(req),
     }
     if req.body_size or req.body:
         out["postData"] = _post_data(req, fields, cap, notes)
@@ -142,18 +141,36 @@ def _response(resp: HttpResponse | None, notes: list[str], cap: int) -> dict:
         "status": resp.status,
         "statusText": resp.reason,
         "httpVersion": resp.http_version,
-        "cookies": _response_cookies(fields.get("set-cookie", ()), resp.start_ns),
-        "headers": _har_headers(resp.headers),
+        "cookies": response_cookies(fields.get("set-cookie", ()), resp.start_ns),
+        "headers": _har_headers(resp.headers if resp.rendered_headers is None else resp.rendered_headers),
         "content": _content(resp, fields, cap, notes),
         "redirectURL": _first(fields, "location") or "",
         "headersSize": resp.header_size,
-        "bodySize": resp.body_size,
+        "bodySize": _sent_size(resp),
     }
 
 
 def _message_notes(msg: HttpMessage, what: str, notes: list[str]) -> None:
     for n in msg.notes:
         notes.append(f"{what}: {n}")
+
+
+def _sent_size(msg: HttpMessage) -> int:
+    """The body's size as sent (HAR's bodySize): what came, but for a body eCapture gunzipped (v1.x: its rendered
+    head says gzip, the repaired one no longer): the Content-Length it was sent with, -1 without one."""
+    rendered = msg.rendered_headers
+    if rendered is None:
+        return msg.body_size
+    coding = length = None
+    for name, value in rendered:
+        lowered = name.lower()
+        if lowered == "content-encoding":
+            coding = value.strip().lower()
+        elif lowered == "content-length":
+            length = value.strip()
+    if coding not in ("gzip", "x-gzip") or msg.header("content-encoding") is not None:
+        return msg.body_size
+    return int(length) if length and length.isdigit() and len(length) < 19 else -1
 
 
 def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: list[str]) -> dict:
@@ -164,8 +181,9 @@ def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: 
     decoded = decode_content(resp.body, _joined(fields, "content-encoding"), cap=cap)
     data = decoded.data
     content["size"] = len(data)
-    if decoded.applied and len(data) >= resp.body_size:
-        content["compression"] = len(data) - resp.body_size
+    sent = _sent_size(resp)
+    if (decoded.applied or sent != resp.body_size) and 0 <= sent <= len(data):
+        content["compression"] = len(data) - sent
     text, is_base64, cut = _body_text(data, mime)
     content["text"] = text
     if is_base64:
@@ -297,57 +315,6 @@ codecs.register_error(_C1, lambda e: (e.object[e.start:e.end].decode("latin-1"),
 
 def _har_headers(headers: list[tuple[str, str]]) -> list[dict]:
     return [{"name": n, "value": v} for n, v in headers]
-
-
-def _request_cookies(headers: Sequence[str]) -> list[dict]:
-    """The cookies of a request's Cookie header values."""
-    cookies = []
-    for header in headers:
-        for part in header.split(";"):
-            name, eq, value = part.strip().partition("=")
-            if name or eq:
-                cookies.append({"name": name.strip(), "value": value.strip()})
-    return cookies
-
-
-def _response_cookies(headers: Sequence[str], received_ns: int) -> list[dict]:
-    """The cookies of a response's Set-Cookie header values (received at ``received_ns``). ``Max-Age`` wins over
-    ``Expires`` (RFC 6265 §5.3: the expiry is the receipt plus its seconds); ``SameSite`` as Chrome writes it."""
-    cookies = []
-    for header in headers:
-        first, *attrs = header.split(";")
-        name, _, value = first.strip().partition("=")
-        cookie: dict = {"name": name.strip(), "value": value.strip()}
-        max_age = None
-        for attr in attrs:
-            key, _, val = attr.strip().partition("=")
-            key = key.strip().lower()
-            val = val.strip()
-            if key == "path":
-                cookie["path"] = val
-            elif key == "domain":
-                cookie["domain"] = val
-            elif key == "expires":
-                expires = http_date(val)
-                if expires:
-                    cookie["expires"] = expires
-            elif key == "max-age" and _MAX_AGE.fullmatch(val):  # (RFC 6265 §5.2.2: else ignored)
-                max_age = int(val)
-            elif key == "httponly":
-                cookie["httpOnly"] = True
-            elif key == "secure":
-                cookie["secure"] = True
-            elif key == "samesite" and val.lower() in _SAME_SITE:
-                cookie["sameSite"] = _SAME_SITE[val.lower()]
-        if max_age is not None:  # (not later than year 9999: what an ISO date can say; at or below 0: expired)
-            cookie["expires"] = iso(0 if max_age <= 0 else min(received_ns + max_age * 10**9, _LAST_NS))
-        cookies.append(cookie)
-    return cookies
-
-
-_MAX_AGE = re.compile(r"-?[0-9]{1,20}")
-_SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
-_LAST_NS = 253_402_300_799 * 10**9  # 9999-12-31T23:59:59Z
 
 
 def _ws_message(m) -> dict:

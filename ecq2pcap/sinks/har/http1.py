@@ -104,9 +104,11 @@ class Http1Parser:
     def fast(self) -> bool:
         return self._decoder.fast
 
-    def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None = None) -> list[Exchange]:
-        """Parse the bytes of one chunk; return the exchanges that completed."""
-        done = self._decoder.feed(direction, data, time_ns, meta)
+    def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None = None,
+             rendered: bytes | None = None) -> list[Exchange]:
+        """Parse the bytes of one chunk; return the exchanges that completed. ``rendered``: the head eCapture
+        rendered, when the framing repair changed it (what the entry shows)."""
+        done = self._decoder.feed(direction, data, time_ns, meta, rendered)
         if self._decoder.switch is not None:
             self._after_switch()
         return [self._exchange(x) for x in done] if done else done  # (most chunks end no exchange: no list made)

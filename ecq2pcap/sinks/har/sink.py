@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, TextIO
 
 from ...limits import LOST_BY_ECAPTURE, limit_note
-from ...model import Chunk, Closed, Connection, FlowEvent, Opened, Protocol
+from ...model import Chunk, Closed, Connection, FlowEvent, Opened, PayloadForm, Protocol
 from ...report import Count, Report
 from .entries import build_entry
 from .exchange import Exchange, ExchangeParser
@@ -45,7 +45,7 @@ _DIGITS = re.compile(r"\s*(?<![/.\w])\d+\s*")  # (numbers, not a version: "HTTP/
 ParserFactory = Callable[[Connection, HarOptions], ExchangeParser]
 
 
-_HTTP2 = Protocol.HTTP2  # (Enum members cost ~0.15 µs to read on Python 3.11)
+_HTTP2, _RENDERED = Protocol.HTTP2, PayloadForm.HTTP1_RENDERED  # (Enum members cost ~0.15 µs to read on 3.11)
 
 
 def _h2(conn: Connection, options: HarOptions) -> Http2Parser:
@@ -171,14 +171,21 @@ class HarSink:
                 )
             st.parsers[http2] = parser
         wire = chunk.wire
+        # (an HTTP/1 message eCapture rendered whose framing the flows repaired: the entry shows the head it rendered,
+        # the server's Content-Length and codings)
+        rendered = _rendered_head(chunk.raw) if chunk.raw is not wire and chunk.info.form is _RENDERED else None
         if len(wire) <= _FEED_PIECE:
-            self._emit(parser, parser.feed(chunk.direction, wire, chunk.time_ns, chunk.info), origin)
+            done = parser.feed(chunk.direction, wire, chunk.time_ns, chunk.info, rendered) if rendered else \
+                parser.feed(chunk.direction, wire, chunk.time_ns, chunk.info)
+            self._emit(parser, done, origin)
         else:  # (a huge chunk fed whole would become all its exchanges' objects at once: a piece at a time, with
             # the same meta: HTTP/1 reads a piece after the first as the same capture, not as one that could start
             # the next message after a body whose end eCapture lost)
             for at in range(0, len(wire), _FEED_PIECE):
-                self._emit(parser, parser.feed(chunk.direction, wire[at:at + _FEED_PIECE], chunk.time_ns, chunk.info),
-                           origin)
+                piece = wire[at:at + _FEED_PIECE]
+                done = parser.feed(chunk.direction, piece, chunk.time_ns, chunk.info, rendered) if rendered and \
+                    not at else parser.feed(chunk.direction, piece, chunk.time_ns, chunk.info)
+                self._emit(parser, done, origin)
         st.unchecked += len(chunk.wire)
         limit = self.options.limits.connection_buffer
         if st.unchecked > min(_CHECK_EVERY, limit // 4):
@@ -248,6 +255,12 @@ class HarSink:
 
 _LABELS = ("HTTP/2: ", "WebSocket: ")  # what a parser's diagnostics start with (then, maybe, a direction)
 _DIRECTIONS = ("c2s: ", "s2c: ")
+
+
+def _rendered_head(raw: bytes) -> bytes | None:
+    """The head of an HTTP/1 message as eCapture rendered it (start line to blank line), None without one."""
+    end = raw.find(b"\r\n\r\n", 0, _FEED_PIECE)
+    return raw[: end + 4] if end >= 0 else None
 
 
 def _reason(error: str) -> str:
