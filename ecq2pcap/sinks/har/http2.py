@@ -63,9 +63,8 @@ class Http2Parser:
                 ex.notes.append(note)
         if s.request_headers or s.request_start_ns is not None:
             pseudo = dict((k, v) for k, v in s.request_headers if k.startswith(":"))
-            headers = [(k, v) for k, v in s.request_headers if not k.startswith(":")]
-            ex.request = HttpRequest(
-                http_version="HTTP/2", headers=headers + s.request_trailers,
+            ex.request = HttpRequest(  # (the pseudo-header fields listed too, first, as Chrome's HAR export lists them)
+                http_version="HTTP/2", headers=s.request_headers + s.request_trailers,
                 body=s.request_body, body_size=s.request_body_size,
                 start_ns=s.request_start_ns or s.response_start_ns or 0,
                 end_ns=s.request_end_ns, complete=s.request_complete,

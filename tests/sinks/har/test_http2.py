@@ -46,3 +46,21 @@ def test_an_interim_response_is_said_as_http1s_are():
                    + _headers(server, 1, [(":status", "200")]) + h2_data(1, b"ok", True), 2)
     entry = build_entry(ex)
     assert entry["response"]["status"] == 200 and entry["comment"] == "interim response 103"
+
+
+def test_request_headers_list_the_pseudo_header_fields_first_as_chrome_does():
+    """A request of pseudo-header fields only had "headers": [] (the HAR audit's finding 8): they are listed, first,
+    in their order, then the others; the URL and method read from them as before."""
+    client, server = hpack.Encoder(), hpack.Encoder()
+    fields = [(":method", "POST"), (":scheme", "https"), (":authority", "h.example"), (":path", "/up?x=1"),
+              ("content-type", "text/plain")]
+    p = Http2Parser(make_conn())
+    p.feed(Direction.C2S, PREFACE + SETTINGS_FRAME + _headers(client, 1, fields[:4], True)
+           + _headers(client, 3, fields) + h2_data(3, b"hi", True), 1)
+    done = p.feed(Direction.S2C, SETTINGS_FRAME + _headers(server, 1, [(":status", "204")], True)
+                  + _headers(server, 3, [(":status", "200")], True), 2)
+    first, second = (build_entry(ex)["request"] for ex in sorted(done, key=lambda ex: ex.stream_id))
+    assert first["headers"] == [{"name": n, "value": v} for n, v in fields[:4]]
+    assert second["headers"] == [{"name": n, "value": v} for n, v in fields]
+    assert (second["method"], second["url"], second["postData"]["mimeType"]) == (
+        "POST", "https://h.example/up?x=1", "text/plain")
