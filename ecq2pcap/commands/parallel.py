@@ -53,13 +53,44 @@ def check_parallel(args: argparse.Namespace) -> None:
 
 
 def _workdir(args: argparse.Namespace) -> str:
+    """The temporary folder, named after this process (``.ecq2pcap-jobs-<pid>-…``); the ones a killed run left
+    there (their process gone: kill -9, a crash) are removed first, said on stderr: they hold captured plaintext."""
     first = next((p for p in (args.write, args.har) if p and p != "-"), None)
+    prefix = f"ecq2pcap-jobs-{os.getpid()}-"
     if first:
+        where = os.path.dirname(os.path.abspath(first))
+        _remove_left_behind(where, ".ecq2pcap-jobs-")
         try:
-            return tempfile.mkdtemp(prefix=".ecq2pcap-jobs-", dir=os.path.dirname(os.path.abspath(first)))
+            return tempfile.mkdtemp(prefix="." + prefix, dir=where)
         except OSError:
             pass  # e.g. /dev/null: a folder that takes no files
-    return tempfile.mkdtemp(prefix="ecq2pcap-jobs-")
+    _remove_left_behind(tempfile.gettempdir(), "ecq2pcap-jobs-")
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+def _remove_left_behind(where: str, prefix: str) -> None:
+    try:
+        names = [n for n in os.listdir(where) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split("-", 1)[0]
+        if not (pid.isascii() and pid.isdigit()) or _alive(int(pid)):
+            continue
+        path = os.path.join(where, name)
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            print(f"ecq2pcap: removed {path}, the temporary files of a -j run that was killed", file=sys.stderr)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # (another user's, or not a pid: left alone)
+    return True
 
 
 class _Share:

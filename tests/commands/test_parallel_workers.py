@@ -229,3 +229,19 @@ def test_ctrl_c_takes_effect_between_two_messages():
         assert whole.pipeline.done == [1, 2]  # the message completed first
         whole.feed(3)  # (said once: the next message goes on)
     assert whole.pipeline.done == [1, 2, 3] and signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_temporary_files_a_killed_run_left_are_removed_by_the_next(tmp_path, capsys):
+    """kill -9 during -j left a .ecq2pcap-jobs-* folder of captured plaintext beside the outputs, for good (the
+    safety audit's minor finding). The next -j run there removes the folders whose process is gone, says so, and
+    leaves those of a run still going (and its own is gone at its end)."""
+    gone = tmp_path / ".ecq2pcap-jobs-4194999-abcd"  # (over Linux's largest pid: no such process)
+    living = tmp_path / f".ecq2pcap-jobs-{os.getpid()}-efgh"
+    for d in (gone, living):
+        d.mkdir()
+        (d / "1.har").write_text("captured plaintext")
+    out = tmp_path / "o.pcapng"
+    assert main(["convert", str(ROOT / "fixtures" / "v140_client.dump.jsonl.gz"), "-w", str(out), "-j", "2", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert not gone.exists() and f"removed {gone}, the temporary files of a -j run that was killed" in err
+    assert (living / "1.har").exists() and sorted(p.name for p in tmp_path.iterdir()) == [living.name, "o.pcapng"]
