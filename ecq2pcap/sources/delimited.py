@@ -42,14 +42,14 @@ def iter_delimited(stream: BinaryIO, max_size: int | None = None) -> Iterator[tu
             while left:
                 got = len(read(min(left, _SKIP_STEP)))
                 if not got:
-                    raise ValueError(f"truncated entry at byte {offset}: {n} bytes announced, {n - left} left")
+                    raise ValueError(f"truncated entry at byte {start}: {n} bytes announced, {n - left} there")
                 left -= got
             offset += n
             yield start, None, n
             continue
         entry = read(n)
         if len(entry) != n:
-            raise ValueError(f"truncated entry at byte {offset}: {n} bytes announced, {len(entry)} left")
+            raise ValueError(f"truncated entry at byte {start}: {n} bytes announced, {len(entry)} there")
         offset += n
         yield start, entry, n
 

@@ -30,7 +30,10 @@ def test_an_entry_over_the_limit_is_skipped_unread():
 
 @pytest.mark.parametrize("cut", [1, 5])
 def test_truncated_stream_raises(cut):
-    with pytest.raises(ValueError, match="truncated"):
+    # (says how many bytes of the last entry are there: it said "left", read as "missing")
+    last = len(ENTRIES[-1])
+    with pytest.raises(ValueError, match=f"truncated entry at byte {len(STREAM) - len(delimit(ENTRIES[-1]))}: "
+                                         f"{last} bytes announced, {last - cut} there"):
         list(iter_delimited(io.BytesIO(STREAM[:-cut])))
 
 
