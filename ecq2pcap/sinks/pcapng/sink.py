@@ -300,7 +300,7 @@ class PcapngSink:
         parts = [f"ecq2pcap connection {conn.id}: " + (_WHO.known.get(key) or _WHO.miss(key))]
         version = self.ecapture_version() if self.ecapture_version is not None else None
         # (what connections share kept as text: ~14k instructions a connection's comment took, ~7k now)
-        key = (version, conn.module, conn.process_role, real_port, shown_port)
+        key = (version, conn.module, conn.process_role, real_port, shown_port, not conn.synthetic_reason)
         parts.append(self._facts.known.get(key) or self._facts.miss(key))
         if conn.synthetic_reason:
             parts.append(f"endpoints invented: {conn.synthetic_reason}")
@@ -310,9 +310,10 @@ class PcapngSink:
             parts.append(note)
         return "; ".join(parts)
 
-    def _open_facts(self, key: tuple[str | None, str, str, int, int]) -> str:
-        """A SYN comment's middle: eCapture's version, the module, the captured end, the port shown."""
-        version, module, role, real_port, shown_port = key
+    def _open_facts(self, key: tuple[str | None, str, str, int, int, bool]) -> str:
+        """A SYN comment's middle: eCapture's version, the module, the captured end, the port shown (a real one, or
+        one invented with the addresses: no --keep-ports hint for that)."""
+        version, module, role, real_port, shown_port, real = key
         parts = []
         if version:
             parts.append(f"eCapture {version}")
@@ -320,7 +321,9 @@ class PcapngSink:
             parts.append(f"module {module}")
         parts.append(f"captured process is the {role} (its sends are marked outbound)")
         if shown_port != real_port:
-            if real_port in self.port_map.mapping:
+            if not real:
+                parts.append(f"server port {real_port}, invented, shown as {shown_port}")
+            elif real_port in self.port_map.mapping:
                 parts.append(f"server port {real_port} shown as {shown_port} (--port-map)")
             else:
                 parts.append(f"server port {real_port} shown as {shown_port}; use --keep-ports to keep it")

@@ -109,7 +109,9 @@ def expected_syn(conn: Connection, version: str | None, mapped: dict[int, int]) 
     text = f"ecq2pcap connection {conn.id}: " + sender(conn.pid, conn.tid, conn.comm, conn.fd)
     parts = [text] + ([f"eCapture {version}"] if version else []) + ([f"module {conn.module}"] if conn.module else [])
     parts.append(f"captured process is the {conn.process_role} (its sends are marked outbound)")
-    if shown != real:
+    if shown != real and conn.synthetic_reason:  # (an invented port: no hint to keep it)
+        parts.append(f"server port {real}, invented, shown as {shown}")
+    elif shown != real:
         parts.append(f"server port {real} shown as {shown}" + (" (--port-map)" if real in mapped else
                                                                 "; use --keep-ports to keep it"))
     if conn.synthetic_reason:

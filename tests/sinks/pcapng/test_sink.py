@@ -198,7 +198,7 @@ def test_comments(tshark, tmp_path):
     assert [f.first("frame.number") for f in rows] == ["1", "4", "5"]  # SYN, the data, the FIN that acks it
     syn, data, fin = (comment(f) for f in rows)
     for text in ("connection 1", "pid 4242", "comm curl", "fd 7", "captured process is the client", "uuid-1",
-                 "server port 8443 shown as 80; use --keep-ports to keep it",
+                 "server port 8443, invented, shown as 80",
                  "endpoints invented: no tuple in the event: fd 7 of pid 4242"):  # fmt: skip
         assert text in syn
     for text in ("pid 4242 tid 4243 comm curl fd 7 uuid uuid-1-c2s", "eCapture type 1 (HTTP/1 request)",
