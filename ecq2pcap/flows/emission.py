@@ -7,7 +7,7 @@ marked, wire bytes from the connection's :class:`~.normalize.Normalizer`.
 
 from __future__ import annotations
 
-from ..payloads.websocket_frames import SWITCHING
+from ..payloads.websocket_frames import SWITCHING, websocket_start
 from ..model import Capture, Captured, Chunk, ChunkInfo, DataType, Direction, PayloadForm
 from ..report import Count, Report
 from .normalize import normalized
@@ -44,8 +44,11 @@ def _released(c: ConnState, cap: Capture, ts: int, report: Report) -> tuple[str,
         report.count(Count.LATE_EVENTS)
         notes = notes + (f"arrived {(c.last_released_ts - ts) / 1e9:.3f} s after later data: placed here",)
     c.last_released_ts = max(c.last_released_ts, ts)
-    if cap.form is _RENDERED and cap.payload.startswith(SWITCHING):
-        c.upgraded = True
+    if cap.payload.startswith(SWITCHING):  # (rendered, v1; or raw, v2: the same head)
+        if cap.form is _RENDERED:
+            c.upgraded = True
+        if websocket_start(cap.payload) is not None:
+            c.websocket = True
     return notes
 
 

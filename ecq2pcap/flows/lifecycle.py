@@ -18,6 +18,7 @@ from .normalize import Normalizer
 from .state import ConnState
 
 SECOND = 1_000_000_000
+IDLE = "idle timeout"
 REUSED = "its fd was reused by a new connection"
 SUPERSEDED_NO_FD = "the bytes that followed opened a new connection (eCapture gave no socket to tell them apart)"
 
@@ -67,8 +68,8 @@ class Lifecycle:
                 self._schedule(c, now + SECOND)
             elif c.superseded and now - c.last_ts > grace:
                 self._close(c, superseded_reason(c), out)
-            elif self.idle_timeout_ns and now - c.last_ts > max(self.idle_timeout_ns, grace):
-                self._close(c, "idle timeout", out)
+            elif self.idle_timeout_ns and now - c.last_ts > max(self.idle_timeout_ns, grace) and not c.websocket:
+                self._close(c, IDLE, out)
             else:
                 self._schedule(c)
 
@@ -78,7 +79,7 @@ class Lifecycle:
             grace = 2 * self.reorder_window_ns
             if c.superseded:
                 horizon = grace
-            elif self.idle_timeout_ns:
+            elif self.idle_timeout_ns and not c.websocket:
                 horizon = max(self.idle_timeout_ns, grace)
             else:
                 return
@@ -108,7 +109,16 @@ class Lifecycle:
             self._endpoints.claim(c.client, c.server)
         self._schedule(c)
 
-    def _close(self, c: ConnState, reason: str, out: list[FlowEvent], extra: tuple[str, ...] = ()) -> None:
+    def _idle_gap(self, c: ConnState, ts: int, out: list[FlowEvent]) -> None:
+        """A capture of ``c`` released ``ts``, longer after its last than the idle timeout: ``c`` ends first, as the
+        sweep ends it when other captures move the clock past its deadline, so that whether it does depends on
+        its own captures alone (nothing moved the clock in between: the capture was placed on it, and the sweep
+        then found it busy). The capture reopens it, as a straggler after a close does."""
+        if c.opened and not c.closed and not c.websocket:
+            self._close(c, IDLE, out, at=c.last_released_ts)
+
+    def _close(self, c: ConnState, reason: str, out: list[FlowEvent], extra: tuple[str, ...] = (),
+               at: int | None = None) -> None:
         self._open.pop(id(c), None)
         if self._by_key.get((c.group, c.tuple)) is c:
             del self._by_key[(c.group, c.tuple)]
@@ -121,7 +131,8 @@ class Lifecycle:
             c.closed = True
             return
         c.closed = True
-        out.append(Closed(c.conn, max(c.last_released_ts, c.last_ts), reason, closing_notes(c, extra)))
+        out.append(Closed(c.conn, max(c.last_released_ts, c.last_ts) if at is None else at, reason,
+                          closing_notes(c, extra)))
         # what only an open connection needs goes now: the sweep's deadline heap may still hold
         # this state for a while (a straggler reopens it with fresh state, see _reopen)
         c.last_headers.clear()

@@ -31,6 +31,7 @@ class ConnState:
     closed: bool = False
     superseded: bool = False
     upgraded: bool = False
+    websocket: bool = False  # a 101 switched it to WebSocket: quiet for long at times, no idle timeout ends it
     first_real_ts: int | None = None  # earliest time of a capture that carried its tuple
     last_ts: int = 0
     last_released_ts: int = 0

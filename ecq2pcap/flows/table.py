@@ -76,6 +76,8 @@ class ConnectionTable(Ordering, Lifecycle):
         self.reorder_window_ns = reorder_window_ns
         self.adopt_window_ns = adopt_window_ns
         self.idle_timeout_ns = idle_timeout_ns
+        # a capture this long after its connection's last ends that connection first (none: no idle timeout)
+        self._idle_after = max(idle_timeout_ns, 2 * reorder_window_ns) if idle_timeout_ns else float("inf")
         self.repair_http1 = repair_http1
         self.normalize = normalize  # False: Captured instead of chunks, normalised after the table (convert -j)
         self.clock = 0  # largest capture time seen (or given to advance)
@@ -334,6 +336,8 @@ class ConnectionTable(Ordering, Lifecycle):
     # ---------------------------------------------------------------- emission
 
     def _emit(self, c: ConnState, cap: Capture, ts: int, direction: Direction, out: list[FlowEvent]) -> None:
+        if c.opened and ts - c.last_released_ts > self._idle_after:  # (idle longer than the timeout: ends first)
+            self._idle_gap(c, ts, out)
         if c.closed:  # a straggler after the connection was closed: reopen a new one
             self._reopen(c)
         if is_reemit(c, cap, direction, ts, self.report):

@@ -300,6 +300,40 @@ def test_idle_timeout_closes_connection():
     assert any(isinstance(e, Closed) and e.reason == "idle timeout" for e in out)
 
 
+def _connections(events) -> list[tuple]:
+    """Each connection's client port, its chunks' first lines and how it ended, in opening order."""
+    opened = [e.conn for e in events if isinstance(e, Opened)]
+    return [(conn.client[1], [c.wire.split(b"\r\n", 1)[0] for c in chunks(events) if c.conn.id == conn.id],
+             [e.reason for e in events if isinstance(e, Closed) and e.conn.id == conn.id]) for conn in opened]
+
+
+def test_an_idle_timeout_ends_a_connection_whatever_else_the_input_holds():
+    """Two exchanges 20 s apart with --idle-timeout 5: the connection ended between them only when another
+    connection's capture came in between to move the clock (the Wireshark audit's finding 4). Its own gap decides,
+    with or without others."""
+    other = Tuple("10.0.0.1", 40001, "10.0.0.3", 443)
+    mine = [cap(REQ, 1, 1 * S), cap(RESP, 0, 1 * S), cap(REQ, 1, 21 * S), cap(RESP, 0, 21 * S)]
+    theirs = [cap(REQ, 1, 11 * S, fd=6, tup=other), cap(RESP, 0, 11 * S, fd=6, tup=other)]
+    exchange = [b"GET / HTTP/1.1", b"HTTP/1.1 200 OK"]
+    for caps in (mine, mine[:2] + theirs + mine[2:]):
+        got = [c[1:] for c in _connections(run(caps, idle_timeout_ns=5 * S)) if c[0] == 40000]
+        assert got == [(exchange, ["idle timeout"]), (exchange, ["end of input"])]
+
+
+def test_an_idle_timeout_does_not_end_a_websocket_connection():
+    """A WebSocket may be quiet for minutes: the idle timeout split one, its frames after the gap then read as
+    HTTP in a new connection (the Wireshark audit's finding 3). Not ended by it, with or without other traffic."""
+    other = Tuple("10.0.0.1", 40001, "10.0.0.3", 443)
+    up = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    switching = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    ws = [raw(up, 1, 1), raw(switching, 0, 1), raw(b"\x81\x05hello", 0, 2), raw(b"\x81\x05later", 0, 400)]
+    theirs = [replace(cap(REQ, 1, 350 * S, fd=6, tup=other, form=PayloadForm.RAW), uuid=None)]
+    for caps in (ws, ws[:3] + theirs + ws[3:]):
+        got = [c[1:] for c in _connections(run(caps)) if c[0] == 40000]
+        assert got == [([b"GET /ws HTTP/1.1", b"HTTP/1.1 101 Switching Protocols", b"\x81\x05hello",
+                         b"\x81\x05later"], ["end of input"])]
+
+
 def test_rendered_http1_framing_is_repaired_for_wire_but_raw_kept():
     gz_rendered = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 30\r\n\r\n" + b"x" * 50)
     ch = chunks(run([cap(REQ, 1, 1 * S), cap(gz_rendered, 0, 2 * S)]))
