@@ -37,6 +37,7 @@ from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limits_in
 from .content import decode_content
 from .cookies import request_cookies, response_cookies
 from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse, stream_named
+from .forms import multipart_params
 from .times import http_timings, iso
 from .urls import endpoint, form_pairs, query_string, request_url
 
@@ -206,11 +207,14 @@ def _post_data(req: HttpRequest, fields: dict[str, list[str]], cap: int, notes: 
     comments = list(decoded.notes) + [CUT_NOTE] if cut else list(decoded.notes)
     if comments:  # (most bodies have none: no generator made)
         notes.extend(f"request: {n}" for n in comments if limits_in(n))
+    kind = mime.split(";", 1)[0].strip().lower()
     if is_base64:
         post["_encoding"] = "base64"
         comments.append("binary body: text is base64")
-    elif mime.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded":
+    elif kind == "application/x-www-form-urlencoded":
         post["params"] = form_pairs(text)
+    if kind == "multipart/form-data" and (params := multipart_params(decoded.data, mime)) is not None:
+        post["params"] = params
     if len(req.body) < req.body_size:
         comments.append(f"only the first {len(req.body)} of {req.body_size} body bytes kept")
     if comments:
