@@ -30,7 +30,6 @@ the same pcapng and HAR. With ``--record``, packet comments name the recording l
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import select
 import signal
