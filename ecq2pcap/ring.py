@@ -167,7 +167,7 @@ class RingOutputs:
         self._files = None  # _start must not close them before the sinks finished writing
         pcap_out, har_out = self._start()
         self.pcapng.rotate(pcap_out, f"continued from {previous} (ring buffer): handshake synthesized, "
-                                     "sequence numbers continue; a message or frame the file change cut goes on "
+                                     "sequence numbers continue; an HTTP/1 message the file change cut goes on "
                                      "here, and Wireshark reads its rest as the start of the next one", time_ns)
         if self.har is not None and har_out is not None:
             self.har.rotate(har_out)

@@ -113,7 +113,7 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
                 sinks.append(open_ring(
                     args, guard,
                     lambda out: PcapngSink(out, flush_each_event=live, report=report, hosts=view.host,
-                                           **pcapng_options(args)),
+                                           follow_frames=True, **pcapng_options(args)),
                     lambda out: HarSink(out, report=report, commit_interval=0 if streaming else COMMIT_INTERVAL_S,
                                         options=HarOptions(limits=limits))))
             except ValueError as exc:

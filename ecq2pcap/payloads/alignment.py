@@ -48,6 +48,11 @@ class Framing:
         """The frame, in a note: "stream 1: ... of an HTTP/2 DATA frame"."""
         raise NotImplementedError
 
+    def rest_as_frame(self, direction: int, info: tuple, need: int) -> bytes:
+        """A made-up header that makes the ``need`` last bytes of the frame ``info`` a frame of their own (a ring
+        file that starts with them: :class:`~ecq2pcap.sinks.pcapng.resume.FrameFollower`); b"" when none can."""
+        return b""
+
 
 class FrameAlignment:
     """Each direction's place in its frames: the bytes the frame being read still lacks, what its header said,
@@ -99,6 +104,11 @@ class FrameAlignment:
             return b"", f"{what}: too many to make up, the frames that follow may be misread"
         return self.framing.made_up(info, need), f"{what}: zero bytes put in their place to keep the frames that " \
                                                  "follow readable"
+
+    def pending(self, direction: int) -> tuple[int, tuple, bytes]:
+        """``direction``'s place: the bytes the frame being read still lacks, what its header said, and the
+        first bytes of a header the last capture cut (b"")."""
+        return self._need[direction], self._info[direction], self._head[direction]
 
     def _walk(self, direction: int, data: bytes, pos: int) -> None:
         """Follow the frame headers of ``data`` from ``pos``, a frame's start (or the rest of a header the last

@@ -81,6 +81,25 @@ class WsFraming(Framing):
         start = whole - missing - size  # (the payload offset of the first byte lost)
         return (bytes(mask[(start + i) % 4] for i in range(4)) * (missing // 4 + 1))[:missing]
 
+    def rest_as_frame(self, direction: int, info: tuple, need: int) -> bytes:
+        """The rest of a frame as a frame of its own, whole: a control frame's with its opcode, a data frame's as
+        binary (a text frame's rest may start inside a character); a client's masked with the key that unmasks
+        those bytes as the first part's did, the key turned to where they start."""
+        if not info:
+            return b""
+        opcode, whole, size, mask = info
+        b0 = 0x80 | (opcode if opcode >= 8 else 2)
+        if need < 126:
+            head = bytes((b0, need))
+        elif need <= 0xFFFF:
+            head = bytes((b0, 126)) + need.to_bytes(2, "big")
+        else:
+            head = bytes((b0, 127)) + need.to_bytes(8, "big")
+        if not mask:
+            return head
+        start = whole - need - size  # (the payload offset of the rest's first byte)
+        return bytes((head[0], head[1] | 0x80)) + head[2:] + bytes(mask[(start + i) % 4] for i in range(4))
+
     def describe(self, info: tuple) -> str:
         opcode = info[0]
         return f"a WebSocket {_NAMES.get(opcode, f'opcode {opcode}')} frame"

@@ -83,3 +83,29 @@ def test_random_bytes_inside_a_long_frame_are_not_taken_for_frames(masked):
             step = rng.choice((16384, rng.randrange(1, 40_000)))
             assert a.feed(C2S if masked else S2C, wire[pos:pos + step]) == (b"", None)
             pos += step
+
+
+@pytest.mark.parametrize("size", [10, 300, 70000])
+@pytest.mark.parametrize("masked", [False, True])
+def test_the_rest_of_a_cut_frame_made_a_frame_reads_as_the_bytes_sent(size, masked):
+    """A ring file that starts inside a frame (pcapng's FrameFollower): a made-up header makes the rest a frame of
+    its own, whose payload reads as the rest of what was sent (a client's: unmasked with the key turned to where
+    the rest starts), a data frame's as binary, a control frame's with its opcode; at every cut."""
+    payload = bytes(range(256)) * (size // 256 + 1)
+    payload = payload[:size]
+    for opcode in (1, 2, 0, 9):
+        body = payload[:100] if opcode == 9 else payload
+        frame = ws_frame(body, opcode, masked=masked, key=b"\x11\x22\x33\x44")
+        for cut in sorted({1, 2, len(frame) // 3, len(frame) - 1}):
+            a = FrameAlignment(WsFraming(False))
+            a.feed(1 - masked, frame[:cut])  # (a client's frames go C2S, 0)
+            need, info, head = a.pending(1 - masked)
+            if head:  # (the cut is inside the header: its first bytes go again, the rest completes them)
+                assert frame.startswith(head) and need == 0
+                continue
+            made = WsFraming(False).rest_as_frame(1 - masked, info, need) + frame[cut:]
+            (whole, (op, length, size_, key)) = WsFraming(False).header(1 - masked, made, 0)
+            assert whole == len(made) and op == (opcode if opcode >= 8 else 2) and made[0] & 0x80
+            rest = made[size_:]
+            got = unmask(rest, key) if masked else rest
+            assert bool(key) == masked and got == body[len(body) - len(rest):]

@@ -21,8 +21,8 @@ class H2Framing(Framing):
     def header(self, direction: int, data: bytes, pos: int) -> tuple[int, tuple] | None:
         if pos + 9 > len(data):
             return None
-        hi, lo, ftype, _, stream = FRAME_HEADER.unpack_from(data, pos)
-        return 9 + ((hi << 8) | lo), (ftype, stream & 0x7FFFFFFF)
+        hi, lo, ftype, flags, stream = FRAME_HEADER.unpack_from(data, pos)
+        return 9 + ((hi << 8) | lo), (ftype, stream & 0x7FFFFFFF, flags)
 
     def plausible(self, direction: int, data: bytes) -> bool:
         return plausible_frames(data)
@@ -30,8 +30,21 @@ class H2Framing(Framing):
     def describe(self, info: tuple) -> str:
         if not info:  # (nothing read yet that way: the bytes awaited are the rest of the connection preface)
             return "the HTTP/2 connection preface"
-        ftype, stream = info
+        ftype, stream, _ = info
         return f"stream {stream}: an HTTP/2 {_NAMES[ftype] if ftype < len(_NAMES) else f'type {ftype}'} frame"
+
+    def rest_as_frame(self, direction: int, info: tuple, need: int) -> bytes:
+        """The rest of a DATA frame as a DATA frame of its stream (END_STREAM kept, padding not: its length was in
+        the first part); of any other (a header block's rest cannot be decoded alone) as a frame of a type no one
+        defined, which a receiver ignores (RFC 9113 §4.1)."""
+        if not info:
+            return b""
+        ftype, stream, flags = info
+        ftype, flags = (0, flags & 0x1) if ftype == 0 else (UNDEFINED_TYPE, 0)
+        return need.to_bytes(3, "big") + bytes((ftype, flags)) + stream.to_bytes(4, "big")
+
+
+UNDEFINED_TYPE = 0xF7  # (in 0xf0-0xff, the types kept for experimental use: RFC 9113 §11.2)
 
 
 H2_FRAMING = H2Framing()

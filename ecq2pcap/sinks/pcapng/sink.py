@@ -16,8 +16,9 @@ from typing import BinaryIO, Callable
 from ...limits import DEFAULT_LIMITS, limit_note
 from ...memo import Memo
 from ...model import ECTYPE_NAMES, Chunk, Closed, Connection, Direction, Opened, Protocol
-from ...payloads.h2 import PREFACE, SETTINGS_FRAME
-from ...payloads.websocket_frames import websocket_start
+from ...payloads.h2 import PREFACE
+from ...payloads.h2.alignment import H2_FRAMING
+from ...payloads.websocket_frames import WsFraming, websocket_start
 from ...report import Count, Report
 from .blocks import (
     FLAG_INBOUND,
@@ -30,25 +31,19 @@ from .blocks import (
 from .names import NameBook
 from .ports import PortMap
 from .packets import PacketBlocks
+from .resume import H2_RESUME, REST_NOTE, WS_NOTE, WS_REQUEST, FrameFollower
 from .tcp import MAX_MSS
 from ..units import UnitWriter
 
 LINK_TYPES = {"ether": LINKTYPE_ETHERNET, "raw": LINKTYPE_RAW}
-CONTINUATION_PREFACE = PREFACE + SETTINGS_FRAME
 IF_DESCRIPTION = "eCapture TLS plaintext on synthesized TCP/IP (ecq2pcap)"
 
 _HTTP2, _C2S, _S2C = Protocol.HTTP2, Direction.C2S, Direction.S2C  # (Enum members: ~0.15 µs to read on 3.11)
 _LABELS = tuple(d.label for d in Direction)
-_H2_RESUME = (CONTINUATION_PREFACE, b"", "synthetic HTTP/2 connection preface for this file (the connection's start "
-              "is in an earlier file; header compression state is not carried over)")
-_WS_REQUEST = (b"GET /ecq2pcap-synthetic-upgrade HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\r\n")
-_WS_NOTE = ("synthetic WebSocket upgrade for this file (the connection's start is in an earlier file): the request "
-            "is made up, the 101 is the captured one; a permessage-deflate context is not carried over")
-
+_H2_RESUME, _WS_REQUEST, _WS_NOTE = H2_RESUME, WS_REQUEST, WS_NOTE  # (read on the per-chunk line)
 
 class _Conn:
-    __slots__ = ("conn", "flow", "flags", "last_ns", "resume", "owed")
+    __slots__ = ("conn", "flow", "flags", "last_ns", "resume", "owed", "frames")
 
     def __init__(self, conn: Connection, flow: PacketBlocks | None, flags: tuple[int, int], last_ns: int):
         self.conn = conn
@@ -59,6 +54,7 @@ class _Conn:
         # Wireshark reads what follows as it did: HTTP/2's preface, a WebSocket upgrade (None: nothing needed)
         self.resume: tuple[bytes, bytes, str] | None = None
         self.owed: int | None = None  # the side whose ACK of its peer's latest data is not written yet
+        self.frames: FrameFollower | None = None  # where its HTTP/2 or WebSocket frames are (ring buffers only)
 
 
 class PcapngSink:
@@ -69,7 +65,9 @@ class PcapngSink:
     :class:`PortMap`\\ ()); ``raw_payload`` writes eCapture's bytes (``Chunk.raw``)
     instead of the framing-repaired ``Chunk.wire``; ``flush_each_event`` flushes after
     every event, for a live ``| wireshark -k -i -`` (and so that a killed run leaves every
-    event on disk). Otherwise events are buffered; :meth:`finish` flushes.
+    event on disk). Otherwise events are buffered; :meth:`finish` flushes. ``follow_frames`` (ring buffers): where
+    each HTTP/2 and WebSocket connection is in its frames is followed, so that :meth:`rotate` can make the rest of a
+    frame it cuts a frame of its own (:mod:`.resume`).
 
     A write error (disk full) is raised once; the file then ends after the last whole
     event's blocks and the sink writes nothing more (see :class:`~ecq2pcap.sinks.units.UnitWriter`).
@@ -87,6 +85,7 @@ class PcapngSink:
         report: Report | None = None,
         hosts: Callable[[Connection], str | None] | None = None,
         max_names: int = DEFAULT_LIMITS.named_addresses,
+        follow_frames: bool = False,
     ):
         if link_type not in LINK_TYPES:
             raise ValueError(f"link type must be one of {', '.join(LINK_TYPES)}, not {link_type!r}")
@@ -100,6 +99,7 @@ class PcapngSink:
         self.raw_payload = raw_payload
         self._as_captured = " written as captured" if raw_payload else ""
         self.flush_each_event = flush_each_event
+        self.follow_frames = follow_frames  # (ring buffers: where HTTP/2 and WebSocket frames are, for rotate)
         self.report = report
         self.packets = 0
         self.bytes_written = 0
@@ -203,13 +203,18 @@ class PcapngSink:
             if name is not None:
                 self._write([name], 0)
             resume = state.resume
+            if state.frames is not None and resume is not None:  # (a frame the change cuts: its rest made a frame)
+                leads = state.frames.lead(Direction.C2S), state.frames.lead(Direction.S2C)
+                if any(leads):
+                    resume = (resume[0] + leads[0], resume[1] + leads[1], f"{resume[2]}; {REST_NOTE}")
             c2s, s2c, comment = resume or (b"", b"", None)
             isns = ((flow.next_seq(Direction.C2S) - 1 - len(c2s)) & 0xFFFFFFFF,
                     (flow.next_seq(Direction.S2C) - 1 - len(s2c)) & 0xFFFFFFFF)
             blocks = self._open(conn, max(time_ns, state.last_ns), note, isns)
             new = self._conns[conn.id]
+            new.frames = state.frames
             if resume and new.flow is not None:  # (each side's made-up bytes end right where it goes on)
-                new.resume, t = resume, new.last_ns
+                new.resume, t = state.resume, new.last_ns
                 for sender, data in ((Direction.C2S, c2s), (Direction.S2C, s2c)):
                     if data:
                         packets = new.flow.data_blocks(sender, data, t, comment)
@@ -252,10 +257,19 @@ class PcapngSink:
         data = chunk.raw if self.raw_payload else chunk.wire
         if chunk.protocol is _HTTP2:
             state.resume = _H2_RESUME
+            if self.follow_frames:
+                if state.frames is None:
+                    state.frames = FrameFollower(H2_FRAMING)
+                state.frames.feed(chunk.direction, data)
         elif chunk.direction is _S2C and data.startswith(b" 101 ", 8) and state.resume is None:  # (HTTP/1.x 101)
             switch = websocket_start(data)
             if switch is not None:  # (its head, up to where the frames start)
                 state.resume = (_WS_REQUEST, data[: switch[0]], _WS_NOTE)
+                if self.follow_frames:
+                    state.frames = FrameFollower(WsFraming(switch[1]))
+                    state.frames.feed(chunk.direction, data, switch[0])
+        elif state.frames is not None:
+            state.frames.feed(chunk.direction, data)
         if state.flow is None or not data:
             return blocks
         t = max(chunk.time_ns, state.last_ns)

@@ -82,3 +82,22 @@ def test_bytes_inside_a_long_frame_that_are_not_frames_continue_it():
     for i in range(0, len(long), 16384):
         assert a.feed(S2C, long[i:i + 16384]) == (b"", None)
     assert a.complete(S2C) == (b"", None)
+
+
+def test_the_rest_of_a_cut_frame_made_a_frame_keeps_the_frames_after_it_readable():
+    """A ring file that starts inside a frame (pcapng's FrameFollower): a DATA frame's rest is a DATA frame of its
+    stream (END_STREAM kept), another's a frame of an undefined type (a receiver ignores it); the frames after it
+    are read from their own headers."""
+    data, headers = h2_data(5, b"D" * 5000, True), h2_headers(7, b"\x88" * 3000)
+    after = h2_data(9, b"next")
+    for frame, ftype, flags in ((data, 0, 1), (headers, 0xF7, 0)):
+        a = FrameAlignment(H2_FRAMING)
+        a.feed(1, frame[:1234])
+        need, info, head = a.pending(1)
+        assert (need, head) == (len(frame) - 1234, b"")
+        made = H2_FRAMING.rest_as_frame(1, info, need)
+        assert (int.from_bytes(made[:3], "big"), made[3], made[4], int.from_bytes(made[5:9], "big")) == (
+            need, ftype, flags, 5 if frame is data else 7)
+        b = FrameAlignment(H2_FRAMING)  # (the new file's bytes, read from its start: ends where a frame does)
+        b.feed(1, made + frame[1234:] + after)
+        assert b.pending(1) == (0, (0, 9, 0), b"")

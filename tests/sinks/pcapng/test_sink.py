@@ -16,7 +16,7 @@ from scapy.utils import rdpcap
 from ecq2pcap.model import Chunk, ChunkInfo, Closed, Connection, Direction, Opened, PayloadForm, Protocol
 from ecq2pcap.report import Report
 from ecq2pcap.sinks.pcapng import PcapngSink, PortMap
-from ecq2pcap.sinks.pcapng.sink import CONTINUATION_PREFACE
+from ecq2pcap.sinks.pcapng.resume import CONTINUATION_PREFACE
 from tests.support.dissect import bad_expert, dissect, follow, syns, warnings
 
 C2S, S2C = Direction.C2S, Direction.S2C
