@@ -352,7 +352,7 @@ class PcapngSink:
         key = (cap.ectype, cap.form._value_, chunk.conn.module)  # (an Enum member's hash is Python code, ~1.2k)
         what = _WHAT.known.get(key) or _WHAT.miss(key)
         # (gotls/gnutls/nspr uuids hold the 16-byte comm with its NUL padding, protocol doc §10.9: shown without)
-        uuid = f" uuid {cap.uuid.replace(chr(0), '')}" if cap.uuid else ""
+        uuid = " uuid " + cap.uuid.replace("\0", "") if cap.uuid else ""
         origin = f"; origin {cap.origin}" if cap.origin else ""
         text = (f"{who}{uuid}; connection {chunk.conn.id} {_LABELS[chunk.direction]}; "
                 f"{what}{self._as_captured}{origin}")
