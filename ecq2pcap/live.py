@@ -31,17 +31,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-import select
 import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from msgspec.structs import replace
 
 from .model import Message, Opcode
-from .outputs import silence_stdout
+from .outputs import reader_gone, silence_stdout
 from .report import Count
 from .sources.recording import Recorder, recorded_time_ns
 from .dialects.cheap import is_heartbeat, is_log_message
@@ -156,7 +155,7 @@ class Session:
         differs, or replay old data, and then our wall clock would close every
         connection as idle. Before any data, nothing needs time to pass.
         """
-        if self.watch_stdout and not self.broken and _reader_gone(sys.stdout):
+        if self.watch_stdout and not self.broken and reader_gone(sys.stdout):
             self.output_closed()  # e.g. Wireshark quit while no event came
         if self.output_error is not None:
             return
@@ -187,16 +186,6 @@ class Session:
         if not self.broken:
             self.broken = True
             silence_stdout()
-
-
-def _reader_gone(stream: TextIO) -> bool:
-    """True when ``stream`` is a pipe whose reading end was closed (POLLERR on Linux)."""
-    try:
-        poller = select.poll()
-        poller.register(stream.fileno(), select.POLLOUT)
-        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
-    except (AttributeError, OSError, ValueError):  # no poll() (Windows), or not a real file
-        return False
 
 
 # ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import stat
 import sys
 
@@ -171,3 +172,13 @@ def silence_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+def reader_gone(stream) -> bool:
+    """True when ``stream`` is a pipe whose reading end was closed (POLLERR on Linux)."""
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() (Windows), or not a real file
+        return False

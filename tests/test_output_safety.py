@@ -273,3 +273,28 @@ def test_when_the_reader_of_stdout_goes_away_the_other_output_is_completed(tmp_p
         assert len(entries) == n
     else:
         assert len(epbs(tmp_path / "o.pcapng")) == n * 8  # (handshake, request, response, close)
+
+
+def test_when_a_named_pipe_output_closes_stdout_goes_on(tmp_path):
+    """``-w fifo --har -``: the FIFO's reader goes away; stdout, the HAR's, must not be silenced with it (the whole
+    HAR still comes), and the message names an output pipe, not stdout."""
+    import threading
+
+    dump, n = tmp_path / "d.jsonl", 3000
+    curl_connections(dump, n)
+    fifo = tmp_path / "w.fifo"
+    os.mkfifo(fifo)
+
+    def read_a_little() -> None:
+        with open(fifo, "rb") as f:
+            f.read(100)
+
+    reader = threading.Thread(target=read_a_little)
+    reader.start()
+    p = subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", str(dump), "-w", str(fifo), "--har", "-"],
+                       cwd=tmp_path, env=ENV, capture_output=True, timeout=120)
+    reader.join(10)
+    err = p.stderr.decode()
+    assert p.returncode == 0, err
+    assert "the reader of an output pipe went away: that output stopped; converting on for the others" in err
+    assert len(json.loads(p.stdout)["log"]["entries"]) == n

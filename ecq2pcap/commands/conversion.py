@@ -8,7 +8,7 @@ import signal
 from contextlib import ExitStack, contextmanager
 
 from ..limits import Limits
-from ..outputs import OutputGuard, describe_write_error, input_problem, silence_stdout
+from ..outputs import OutputGuard, describe_write_error, input_problem, reader_gone, silence_stdout
 from ..pipeline import Pipeline
 from ..report import Count, Report
 from ..sources.files import FileSource, InputError
@@ -110,12 +110,14 @@ class _ReaderGone:
         self.said = False
 
     def __call__(self) -> None:
+        stdout = reader_gone(sys.stdout)
+        if stdout:  # (a pipe given as a file name, -w fifo, closes too: stdout then stays, another output's)
+            silence_stdout()
         if not self.said:
             self.said = True
-            silence_stdout()
             left = len(self.pipeline.sinks) - len(self.pipeline.closed_sinks)
-            print("ecq2pcap: the reader of stdout went away: that output stopped"
-                  + ("; converting on for the others" if left else ""), file=sys.stderr)
+            print(f"ecq2pcap: the reader of {'stdout' if stdout else 'an output pipe'} went away: that output "
+                  "stopped" + ("; converting on for the others" if left else ""), file=sys.stderr)
 
 
 class WholeMessages:
