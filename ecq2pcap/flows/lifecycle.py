@@ -109,8 +109,8 @@ class Lifecycle:
             self._endpoints.claim(c.client, c.server)
         self._schedule(c)
 
-    def _idle_gap(self, c: ConnState, ts: int, out: list[FlowEvent]) -> None:
-        """A capture of ``c`` released ``ts``, longer after its last than the idle timeout: ``c`` ends first, as the
+    def _idle_gap(self, c: ConnState, out: list[FlowEvent]) -> None:
+        """A capture of ``c`` released longer after its last than the idle timeout: ``c`` ends first, as the
         sweep ends it when other captures move the clock past its deadline, so that whether it does depends on
         its own captures alone (nothing moved the clock in between: the capture was placed on it, and the sweep
         then found it busy). The capture reopens it, as a straggler after a close does."""

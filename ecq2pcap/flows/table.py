@@ -337,7 +337,7 @@ class ConnectionTable(Ordering, Lifecycle):
 
     def _emit(self, c: ConnState, cap: Capture, ts: int, direction: Direction, out: list[FlowEvent]) -> None:
         if c.opened and ts - c.last_released_ts > self._idle_after:  # (idle longer than the timeout: ends first)
-            self._idle_gap(c, ts, out)
+            self._idle_gap(c, out)
         if c.closed:  # a straggler after the connection was closed: reopen a new one
             self._reopen(c)
         if is_reemit(c, cap, direction, ts, self.report):

@@ -275,7 +275,8 @@ class Http1Decoder(Recovery):
             r.buf.clear()  # (what _pump does with it after the head)
             r.pos = 0
             req = new_request(head, s.head_ns, w.unconsumed - len(body), s.widened)
-            rendered_into(req, s)
+            if s.original is not None:
+                rendered_into(req, s)
             ex = Http1Exchange(request=req, http_version=req.http_version)
             if len(self._awaiting) >= self.max_awaiting:  # (see _end_oldest_waiting)
                 self._end_oldest_waiting()
@@ -284,7 +285,8 @@ class Http1Decoder(Recovery):
         elif self._resp_ex is not self._switch_ex:
             ex = self._resp_ex
             msg = ex.response = new_response(head, s.head_ns, w.unconsumed - len(body), self._interim)
-            rendered_into(msg, s)
+            if s.original is not None:
+                rendered_into(msg, s)
             if ex.request is None:
                 ex.http_version = msg.http_version
             self._resp_ex = None
@@ -306,7 +308,8 @@ class Http1Decoder(Recovery):
         s = self._c2s
         if type(ev) is RequestHead:
             req = new_request(ev, s.head_ns, s.head_size(), s.widened)
-            rendered_into(req, s)
+            if s.original is not None:
+                rendered_into(req, s)
             s.in_head = False
             ex = Http1Exchange(request=req, http_version=req.http_version)
             ex.errors.extend(s.pending_errors)
@@ -342,7 +345,8 @@ class Http1Decoder(Recovery):
             if ev.status < 200:
                 if ev.status == 101:
                     ex.response = new_response(ev, s.head_ns, s.head_size(), self._interim)
-                    rendered_into(ex.response, s)
+                    if s.original is not None:
+                        rendered_into(ex.response, s)
                     ex.response.complete = True
                     ex.response.end_ns = s.time_ns
                     self._switch(ex)
@@ -354,7 +358,8 @@ class Http1Decoder(Recovery):
                 s.head_ns = s.time_ns
                 return
             ex.response = new_response(ev, s.head_ns, s.head_size(), self._interim)
-            rendered_into(ex.response, s)
+            if s.original is not None:
+                rendered_into(ex.response, s)
             s.in_head = False
             ex.errors.extend(s.pending_errors)
             s.pending_errors.clear()
