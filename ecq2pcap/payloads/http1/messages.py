@@ -52,6 +52,7 @@ def rendered_into(msg: HttpMessage, s) -> None:
     msg.header_size = end + 4
 
 
+TRAILERS_NOTE = "trailer fields appended to the headers: "  # (HAR has no place of their own for them)
 WIDENED_NOTE = "the target's bytes outside ASCII, sent raw, written percent-encoded"
 
 
@@ -88,7 +89,7 @@ def end_message(msg: HttpMessage, end: End, time_ns: int) -> None:
     if end.trailers:
         trailers = _headers(end.trailers)
         msg.headers.extend(trailers)
-        msg.notes.append("trailer fields appended to the headers: " + ", ".join(n for n, _ in trailers))
+        msg.notes.append(TRAILERS_NOTE + ", ".join(n for n, _ in trailers))
 
 
 def asks_switch(req: HttpRequest, reader: object) -> bool:

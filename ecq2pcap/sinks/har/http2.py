@@ -11,6 +11,7 @@ from __future__ import annotations
 from ...limits import DEFAULT_LIMITS, Limits
 from ...model import Connection, Direction
 from ...payloads.h2 import H2PassiveDecoder, H2Stream
+from ...payloads.http1.messages import TRAILERS_NOTE
 from .exchange import ChunkMeta, Exchange, HttpRequest, HttpResponse, stream_named
 
 MAX_SAID, MAX_SAID_OF_ONE = 1024, 16  # streams whose notes are kept until their exchange is built, notes of one
@@ -73,6 +74,8 @@ class Http2Parser:
             )
             if not s.request_headers:
                 ex.errors.append("HTTP/2 request headers not captured")
+            if s.request_trailers:
+                ex.request.notes.append(TRAILERS_NOTE + ", ".join(n for n, _ in s.request_trailers))
         if s.response_headers or s.response_start_ns is not None:
             pseudo = dict((k, v) for k, v in s.response_headers if k.startswith(":"))
             headers = [(k, v) for k, v in s.response_headers if not k.startswith(":")]
@@ -86,6 +89,8 @@ class Http2Parser:
             )
             if not s.response_headers:
                 ex.errors.append("HTTP/2 response headers not captured")
+            if s.response_trailers:  # (HAR has no place of their own for them: as HTTP/1's, said)
+                ex.response.notes.append(TRAILERS_NOTE + ", ".join(n for n, _ in s.response_trailers))
             ex.notes.extend(f"interim response {code}" for code in ex.response.interim)  # (as HTTP/1's say theirs)
         if ex.request is None:
             ex.errors.append("request not captured by eCapture")

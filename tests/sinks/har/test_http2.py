@@ -64,3 +64,18 @@ def test_request_headers_list_the_pseudo_header_fields_first_as_chrome_does():
     assert second["headers"] == [{"name": n, "value": v} for n, v in fields]
     assert (second["method"], second["url"], second["postData"]["mimeType"]) == (
         "POST", "https://h.example/up?x=1", "text/plain")
+
+
+def test_trailers_appended_to_the_headers_are_said_as_http1s_are():
+    """gRPC's status comes in trailers: HAR has no place of their own for them; appended to the headers, as HTTP/1's
+    are, and said so (they were appended without a word)."""
+    client, server = hpack.Encoder(), hpack.Encoder()
+    p = Http2Parser(make_conn())
+    p.feed(Direction.C2S, PREFACE + SETTINGS_FRAME + _headers(
+        client, 1, [(":method", "POST"), (":scheme", "https"), (":authority", "h"), (":path", "/svc/M")], True), 1)
+    (ex,) = p.feed(Direction.S2C, SETTINGS_FRAME + _headers(server, 1, [(":status", "200")]) + h2_data(1, b"\0\0\0\0\0")
+                   + _headers(server, 1, [("grpc-status", "0"), ("grpc-message", "ok")], True), 2)
+    entry = build_entry(ex)
+    assert entry["response"]["headers"][-2:] == [{"name": "grpc-status", "value": "0"},
+                                                 {"name": "grpc-message", "value": "ok"}]
+    assert entry["comment"] == "response: trailer fields appended to the headers: grpc-status, grpc-message"
