@@ -37,7 +37,7 @@ from ..sinks.pcapng import PcapngSink
 from ..sources.files import FileSource
 from .common import connection_table, connection_view, finish_outputs, open_pipeline, pcapng_options
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
-from .conversion import WholeMessages, feed_sources, progress_bar, say_interrupted
+from .conversion import CtrlC, feed_sources, progress_bar, say_interrupted
 
 PIPE_BYTES = 1 << 20  # what a pipe to a worker holds (Linux: F_SETPIPE_SZ; the default is 64 KiB)
 
@@ -226,11 +226,11 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                 if share.pcapng is not None:
                     share.pcapng.ecapture_version = lambda: pipeline.ecapture_version
                 bar = progress_bar(sources, progress)
-                whole = WholeMessages(pipeline)
+                ctrl_c = CtrlC()
                 try:
-                    with whole.deferring_ctrl_c():
-                        fed = feed_sources(whole, sources, report, bar=bar)
-                    if whole.interrupted and fed == EXIT_OK:  # (Ctrl-C during the last message)
+                    with ctrl_c.deferred():
+                        fed = feed_sources(pipeline, sources, report, bar=bar, ctrl_c=ctrl_c)
+                    if ctrl_c.interrupted and fed == EXIT_OK:  # (Ctrl-C during the last message)
                         say_interrupted()
                         fed = EXIT_INTERRUPTED
                     status = finish_outputs(pipeline, fed)

@@ -206,29 +206,35 @@ def test_j_auto_is_one_process_per_cpu_or_one_where_j_cannot_be_used(tmp_path, m
 
 
 def test_ctrl_c_takes_effect_between_two_messages():
-    """Worker 0's Ctrl-C while a message is converted comes after it (a list half handed on would put its
-    numbers out of step with its events); the previous SIGINT handler is back afterwards."""
-    from ecq2pcap.commands.conversion import WholeMessages
+    """Ctrl-C while a message is converted comes after it (worker 0: a list half handed on would put its numbers
+    out of step with its events; one process: what the reorder buffer was releasing was lost); while the input
+    is read, at once; the previous SIGINT handler is back afterwards."""
+    from ecq2pcap.commands.conversion import CtrlC, feed_sources
+    from ecq2pcap.report import Report
 
     class Pipeline:
         def __init__(self) -> None:
             self.done: list[int] = []
-            self.sinks, self.closed_sinks = [object()], set()  # (what WholeMessages looks at after a message)
+            self.sinks, self.closed_sinks = [object()], set()
 
         def feed(self, message: int) -> None:
             if message == 2:
                 os.kill(os.getpid(), signal.SIGINT)  # arrives now, mid-message
             self.done.append(message)
 
+    def reading(messages):
+        for m in messages:
+            if m == "kill":
+                os.kill(os.getpid(), signal.SIGINT)  # arrives while the input is read: at once
+            yield m
+
     before = signal.getsignal(signal.SIGINT)
-    whole = WholeMessages(Pipeline())
-    with whole.deferring_ctrl_c():
-        whole.feed(1)
-        with pytest.raises(KeyboardInterrupt):
-            whole.feed(2)
-        assert whole.pipeline.done == [1, 2]  # the message completed first
-        whole.feed(3)  # (said once: the next message goes on)
-    assert whole.pipeline.done == [1, 2, 3] and signal.getsignal(signal.SIGINT) is before
+    for messages, done in (([1, 2, 3], [1, 2]), ([1, "kill", 3], [1])):
+        pipeline, ctrl_c = Pipeline(), CtrlC()
+        with ctrl_c.deferred():
+            assert feed_sources(pipeline, [reading(messages)], Report(), ctrl_c=ctrl_c) == 130
+        assert pipeline.done == done  # (the message completed first; nothing after it)
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_the_temporary_files_a_killed_run_left_are_removed_by_the_next(tmp_path, capsys):
