@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ...limits import limit_note
 from ..http import HttpMessage, HttpRequest, HttpResponse
 from ...memo import Memo
@@ -37,21 +39,16 @@ def rendered_into(msg: HttpMessage, s) -> None:
     original, s.original = s.original, None
     if original is None:
         return
-    end = original.find(b"\r\n\r\n")
-    lines = original[: max(end, 0)].split(b"\r\n")
-    start = lines[0]
-    if start.startswith(b"HTTP/") and start[9:12] != b"%d" % getattr(msg, "status", -1) or \
-            not start.startswith(b"HTTP/") and not start.startswith(getattr(msg, "method", "").encode() + b" "):
+    if original.startswith(b"HTTP/") and original[9:12] != b"%d" % getattr(msg, "status", -1) or \
+            not original.startswith(b"HTTP/") and not original.startswith(getattr(msg, "method", "").encode() + b" "):
         return
-    fields = []
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if colon:
-            fields.append((name.strip(b" \t"), value.strip(b" \t")))
-    msg.rendered_headers = _headers(fields)
+    end = original.find(b"\r\n\r\n")
+    msg.rendered_headers = _headers(_RENDERED_FIELD.findall(original, 0, end + 2))
     msg.header_size = end + 4
 
 
+# a rendered head's field lines: name and value, without the whitespace around them (a line without a colon: none)
+_RENDERED_FIELD = re.compile(rb"\r\n[ \t]*([^:\r\n]+?)[ \t]*:[ \t]*([^\r\n]*?)[ \t]*(?=\r\n)")
 TRAILERS_NOTE = "trailer fields appended to the headers: "  # (HAR has no place of their own for them)
 WIDENED_NOTE = "the target's bytes outside ASCII, sent raw, written percent-encoded"
 

@@ -115,7 +115,7 @@ def _request(req: HttpRequest | None, conn: Connection, version: str, notes: lis
         "headers": _har_headers(req.headers if req.rendered_headers is None else req.rendered_headers),
         "queryString": query_string(url),
         "headersSize": req.header_size,
-        "bodySize": _sent_size(req),
+        "bodySize": _sent_size(req, fields),
     }
     if req.body_size or req.body:
         out["postData"] = _post_data(req, fields, cap, notes)
@@ -138,16 +138,17 @@ def _response(resp: HttpResponse | None, notes: list[str], cap: int) -> dict:
         }
     _message_notes(resp, "response", notes)
     fields = _fields(resp)
+    sent = _sent_size(resp, fields)
     return {
         "status": resp.status,
         "statusText": resp.reason,
         "httpVersion": resp.http_version,
         "cookies": response_cookies(fields.get("set-cookie", ()), resp.start_ns),
         "headers": _har_headers(resp.headers if resp.rendered_headers is None else resp.rendered_headers),
-        "content": _content(resp, fields, cap, notes),
+        "content": _content(resp, fields, cap, notes, sent),
         "redirectURL": _first(fields, "location") or "",
         "headersSize": resp.header_size,
-        "bodySize": _sent_size(resp),
+        "bodySize": sent,
     }
 
 
@@ -156,11 +157,11 @@ def _message_notes(msg: HttpMessage, what: str, notes: list[str]) -> None:
         notes.append(f"{what}: {n}")
 
 
-def _sent_size(msg: HttpMessage) -> int:
+def _sent_size(msg: HttpMessage, fields: dict[str, list[str]]) -> int:
     """The body's size as sent (HAR's bodySize): what came, but for a body eCapture gunzipped (v1.x: its rendered
-    head says gzip, the repaired one no longer): the Content-Length it was sent with, -1 without one."""
+    head says gzip, the repaired one, ``fields``, no longer): the Content-Length it was sent with, -1 without."""
     rendered = msg.rendered_headers
-    if rendered is None:
+    if rendered is None or "content-encoding" in fields:
         return msg.body_size
     coding = length = None
     for name, value in rendered:
@@ -169,12 +170,12 @@ def _sent_size(msg: HttpMessage) -> int:
             coding = value.strip().lower()
         elif lowered == "content-length":
             length = value.strip()
-    if coding not in ("gzip", "x-gzip") or msg.header("content-encoding") is not None:
+    if coding not in ("gzip", "x-gzip"):
         return msg.body_size
     return int(length) if length and length.isdigit() and len(length) < 19 else -1
 
 
-def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: list[str]) -> dict:
+def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: list[str], sent: int) -> dict:
     mime = _first(fields, "content-type") or UNKNOWN_MIME
     content: dict = {"size": 0, "mimeType": mime}
     if not resp.body:
@@ -182,7 +183,6 @@ def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: 
     decoded = decode_content(resp.body, _joined(fields, "content-encoding"), cap=cap)
     data = decoded.data
     content["size"] = len(data)
-    sent = _sent_size(resp)
     if (decoded.applied or sent != resp.body_size) and 0 <= sent <= len(data):
         content["compression"] = len(data) - sent
     text, is_base64, cut = _body_text(data, mime)
