@@ -30,9 +30,12 @@ def _is_request(cap: Capture) -> bool | None:
         return None
     if p.startswith(METHODS):
         return True
-    if p.startswith(b"HTTP/1.") or p.startswith(b"HTTP/2"):
-        return False
+    if p.startswith(_STATUS) and p[9:12].isdigit() or p.startswith(b"HTTP/2"):
+        return False  # (a status line: "HTTP/1.1\r\n" is the end of a request line a read cut, not a response)
     return None
+
+
+_STATUS = (b"HTTP/1.0 ", b"HTTP/1.1 ")
 
 
 def is_server_settings(p: bytes) -> bool:

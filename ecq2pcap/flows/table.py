@@ -157,9 +157,11 @@ class ConnectionTable(Ordering, Lifecycle):
         if c.role_known and not c.unroled:  # (the common case of _submit, without its call)
             self._push(c, cap, ts, rank)
             return
+        if c.role_known:  # (it just became known: those that waited for it go first, then this one, in arrival
+            self._role_settled(c)  # order: pushed after them, a response the role was told by came out before
+            self._push(c, cap, ts, rank)  # a request read in pieces at the same millisecond)
+            return
         self._submit(c, cap, ts, rank)
-        if c.role_known and c.unroled:
-            self._role_settled(c)
 
     # ------------------------------------------------------------ connections
 

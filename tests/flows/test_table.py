@@ -513,3 +513,17 @@ def test_captures_waiting_for_their_connections_role_are_bounded_all_together():
     assert report.limits["--max-reorder-buffer"] >= 3
     out += table.close_all()
     assert len(chunks(out)) == 6
+
+
+def test_a_request_read_in_pieces_does_not_tell_the_role_wrong_nor_go_after_its_answer():
+    """A server reads a request in pieces, all in one millisecond (v2: one event per read): "G", "ET /x0 ",
+    "HTTP/1.1\\r\\n..." (the busy-server audit's finding 2). The last piece was read as a status line: the process
+    taken for the client, the connection's HTTP lost to the HAR; and when the response told the role, it came out
+    before the pieces that waited for it. The role is the server's, the pieces first, in their order."""
+    pieces = [b"G", b"ET /x0 ", b"HTTP/1.1\r\nHost: h\r\n\r\n"]
+    caps = [raw(p, 0, 5) for p in pieces] + [raw(RESP, 1, 5)]  # (0: read, 1: written)
+    events = run(caps)
+    (opened,) = [e for e in events if isinstance(e, Opened)]
+    assert opened.conn.process_role == "server"
+    assert [(c.direction, c.wire) for c in chunks(events)] == [(Direction.C2S, p) for p in pieces] + [
+        (Direction.S2C, RESP)]
