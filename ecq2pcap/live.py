@@ -12,8 +12,8 @@ the reader (eCapture drops clients that fall 256 messages behind). ``live`` runs
 (:class:`~ecq2pcap.commands.converting.ConvertingProcess`), so that converting does not
 even share the interpreter with the reader.
 
-Stopping: ``--duration``, ``--count``, Ctrl-C or SIGTERM, or the reader of ``-w -``
-going away. The open connections are then finished (FIN in the pcapng, HAR
+Stopping: ``--duration``, ``--count``, Ctrl-C, SIGTERM or SIGHUP (a closed terminal or ssh session), or the
+reader of ``-w -`` going away. The open connections are then finished (FIN in the pcapng, HAR
 completed) and the summary printed; exit 0. Connection failures are retried with
 backoff for ``--retry-for`` seconds (default: forever), one stderr line per attempt.
 Exit codes: 0 stopped as asked; 1 eCapture went away for good after a connection
@@ -45,6 +45,10 @@ from .report import Count
 from .sources.recording import Recorder, recorded_time_ns
 from .dialects.cheap import is_heartbeat, is_log_message
 from .sources.websocket import MAX_BATCH, ConnectError, Delivery, WebSocketSource
+
+# what ends a run cleanly (outputs completed): Ctrl-C, SIGTERM, and SIGHUP, the hang-up a closed terminal or ssh
+# session sends the whole process group (it left the outputs unfinished: the writing process died of it)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -221,7 +225,7 @@ async def capture(
     stop = _Stop(source)
     signals = []
     if handle_signals:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             try:
                 loop.add_signal_handler(sig, stop.request)
                 signals.append(sig)

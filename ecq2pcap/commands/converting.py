@@ -10,7 +10,7 @@ hands batches on, on its own CPU.
 
 The child opens the outputs (``open_pipeline``, the recording) and is the only process that
 writes them; what it would print (warnings, the summary) comes back with its answers and the
-parent prints it, under its status line. It ignores SIGINT and SIGTERM: stopping is the parent's
+parent prints it, under its status line. It ignores SIGINT, SIGTERM and SIGHUP: stopping is the parent's
 (Ctrl-C reaches the whole process group). If the parent goes away without saying ``finish``
 (killed), the child reads the end of its pipe, completes the outputs and exits.
 
@@ -35,7 +35,7 @@ import stat
 import traceback
 from contextlib import ExitStack
 
-from ..live import Session
+from ..live import STOP_SIGNALS, Session
 from ..sources.websocket import Delivery
 from .exits import UsageError
 from .live_outputs import Opener, Served, open_live_outputs
@@ -119,7 +119,7 @@ def start(args: argparse.Namespace, say, opener: Opener = open_live_outputs,
         return None
     parent, child = ctx.Pipe()
     # Ctrl-C is the parent's: the child ignores it from its first instruction
-    masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
     try:
         proc = ctx.Process(target=_child, args=(args, opener, child, parent), name=f"ecq2pcap {role}")
         proc.start()
@@ -150,9 +150,9 @@ def start(args: argparse.Namespace, say, opener: Opener = open_live_outputs,
 
 
 def _child(args: argparse.Namespace, opener: Opener, conn, parent_end) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    for sig in STOP_SIGNALS:  # (stopping is the parent's: it has this process complete the outputs)
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(STOP_SIGNALS))
     _lower_priority()
     parent_end.close()  # (so that the parent's death reads as the end of the pipe)
     _let_go_of_sockets(keep=conn.fileno())

@@ -258,16 +258,19 @@ def test_the_converting_process_keeps_no_copy_of_the_callers_sockets(tmp_path):
             peer.close()
 
 
-def test_ctrl_c_to_the_process_group_is_the_parents_alone(tmp_path):
-    """A terminal's Ctrl-C reaches every process of the group: the converting process ignores it, the
-    parent stops and has it complete the outputs (exit 0, the summary, no traceback)."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
+def test_ctrl_c_to_the_process_group_is_the_parents_alone(tmp_path, sig):
+    """A terminal's Ctrl-C reaches every process of the group, and so does the hang-up of a closed terminal or ssh
+    session: the converting process ignores both, the parent stops and has it complete the outputs (exit 0, the
+    summary, no traceback). A hang-up killed both: no FIN, open connections' entries missing, a cut recording (the
+    live audit's finding 3)."""
     replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
     pcap, har = tmp_path / "o.pcapng", tmp_path / "o.har"
     with FakeECapture(replay=replay, script=stream) as fake, _live_process(
             fake.url, "-w", str(pcap), "--har", str(har), "--idle-timeout", "0", start_new_session=True) as proc:
         assert wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
         time.sleep(0.5)
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, sig)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "ecq2pcap summary" in err and "stopped: outputs completed" in err
