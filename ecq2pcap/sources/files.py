@@ -137,10 +137,13 @@ class FileSource:
         decoder = LineDecoder()
         lineno = 0
         try:
+            # (a recording's line holds its message as base64 in a JSON envelope: a third more, so the limit is the
+            # message's, once decoded, as live and record apply it; a line is read up to the room that needs)
             limit = self.max_message_size
-            while line := stream.readline(limit + 1):
+            room = limit + limit // 3 + 4096
+            while line := stream.readline(room + 1):
                 lineno += 1
-                if len(line) > limit and not line.endswith(b"\n"):
+                if len(line) > room and not line.endswith(b"\n"):
                     self.report.skip(f"{self.name}:{lineno}", self._too_big(len(line) + _skip_line(stream)))
                     continue
                 if self.size is not None and lineno & 63 == 0:
@@ -152,6 +155,9 @@ class FileSource:
                     self.report.skip(origin, str(exc))
                     continue
                 if msg is not None:
+                    if len(msg.data) > limit:
+                        self.report.skip(origin, self._too_big(len(msg.data)))
+                        continue
                     yield msg
         except _READ_ERRORS as exc:
             raise InputError(f"{self.name}:{lineno + 1}: cannot read further: {exc}") from None

@@ -43,3 +43,27 @@ def test_the_limit_is_an_option(tmp_path):
     dump.write_bytes(event(1, 1, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n" + b"x" * 3000) + b"\n")
     code, _, err = convert_measured("convert", str(dump), "--har", str(tmp_path / "o.har"), "--max-message-size", "2K")
     assert code == 0 and "over the 2048-byte limit skipped" in err
+
+
+def test_a_recordings_message_is_held_to_the_limit_as_live_held_it(tmp_path):
+    """live and record apply --max-message-size to a message; a recording holds it in a JSON line, longer (a
+    binary frame as base64, a third more; a text frame's quotes escaped): convert of the recording skipped a message
+    live had converted (the live audit's finding 2). The limit is the message's, decoded; one over it is still
+    skipped."""
+    def response(n: int) -> bytes:
+        return event(0, 3, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n + b"u" * n)
+
+    under = response(max(n for n in range(1000, 1500) if len(response(n)) <= 2048))  # (the largest under it)
+    over = event(0, 3, b"x" * 2100)
+    lines = [json.dumps({"ecq2pcap": "recording", "version": 1, "url": "ws://127.0.0.1:28257/", "started": T0})]
+    for i, frame in enumerate([event(1, 1, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"), under, over]):
+        lines.append(json.dumps({"t": T0 + i / 10, "opcode": "text", "text": frame.decode()}))
+    assert len(under) <= 2048 < len(lines[2]) and len(over) > 2048
+    dump = tmp_path / "rec.jsonl"
+    dump.write_text("\n".join(lines) + "\n")
+    code, _, err = convert_measured("convert", str(dump), "--har", str(tmp_path / "o.har"), "--max-message-size", "2K")
+    assert code == 0, err
+    assert f"{dump}:4: message of {len(over)} bytes over the 2048-byte limit skipped" in err
+    assert err.count("over the 2048-byte limit") == 1
+    (entry,) = load_har(tmp_path / "o.har")
+    assert entry["response"]["status"] == 200
