@@ -201,11 +201,12 @@ def _serve(conn, served: Served, said: list[str]) -> bool:
                 served.finish()
                 result = served.summary()
         except BaseException:
-            conn.send(("crash", traceback.format_exc(), _state(session), _take(said)))
+            _tell(conn, ("crash", traceback.format_exc(), _state(session), _take(said)))
             return what == "finish"  # (a finish that failed is not tried again)
-        conn.send(("ok", result, _state(session), _take(said)))
-        if what == "finish":
-            return True
+        # (the parent killed while this call ran: its end of the pipe is gone, and a send's BrokenPipeError
+        # printed a traceback; the outputs are completed all the same, by the caller, unless this was the finish)
+        if not _tell(conn, ("ok", result, _state(session), _take(said))) or what == "finish":
+            return what == "finish"
 
 
 def _lower_priority() -> None:

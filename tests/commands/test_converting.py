@@ -275,3 +275,27 @@ def test_ctrl_c_to_the_process_group_is_the_parents_alone(tmp_path, sig):
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "ecq2pcap summary" in err and "stopped: outputs completed" in err
     assert json.loads(har.read_text())["log"]["entries"]
+
+
+def test_a_parent_gone_while_a_call_ran_is_no_traceback():
+    """kill -9 of live/record while the writing process handled a call: sending its answer raised BrokenPipeError,
+    printed as a traceback (the live audit's finding 1). It returns, so that its caller completes the outputs; an
+    answer to the finish that cannot be sent still counts as finished."""
+    from types import SimpleNamespace
+
+    class Gone:
+        def __init__(self, what):
+            self.what = what
+
+        def recv(self):
+            return self.what, None
+
+        def send(self, message):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    session = SimpleNamespace(process=lambda arg: 1, tick=lambda arg: 0,
+                              **{name: 0 for name in converting._STATE})
+    finished = []
+    served = SimpleNamespace(session=session, finish=lambda: finished.append(1), summary=lambda: "summary")
+    assert converting._serve(Gone("process"), served, []) is False and finished == []
+    assert converting._serve(Gone("finish"), served, []) is True and finished == [1]
