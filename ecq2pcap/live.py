@@ -218,7 +218,7 @@ async def capture(
     """Receive until stopped; returns why: duration, count, signal, output closed, output failed, error.
 
     Messages still queued when it stops are processed too, unless the count was
-    reached or a second Ctrl-C came. The caller finishes the pipeline.
+    reached or a second Ctrl-C came (then said on stderr). The caller finishes the pipeline.
     """
     tick_s = tick_s or TICK_S
     loop = asyncio.get_running_loop()
@@ -265,13 +265,24 @@ async def capture(
             if progress is not None:
                 progress()
     finally:
+        try:
+            await source.close()
+        except BaseException:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+            raise
+    try:  # (the handlers stay while the backlog is converted: a second Ctrl-C then was a KeyboardInterrupt in the
+        # event loop, asyncio's internals on stderr and the messages left out without a word)
+        if reason not in ("count", "output closed", "output failed"):
+            while source.backlog and stop.requests < 2:  # (in batches: a backlog that spilled may be large)
+                if await asyncio.to_thread(session.process, source.drain(MAX_BATCH)):
+                    reason = session.stop_reason
+                    break
+        if stop.requests >= 2 and source.backlog:
+            print(f"ecq2pcap: stopped at a second Ctrl-C: {source.backlog:,} messages received are not converted "
+                  "(nor recorded)", file=sys.stderr)
+    finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
-        await source.close()
-    if reason not in ("count", "output closed", "output failed") and stop.requests < 2:
-        while source.backlog:  # (in batches: a backlog that spilled to its file may be large)
-            if await asyncio.to_thread(session.process, source.drain(MAX_BATCH)):
-                reason = session.stop_reason
-                break
     return reason
 

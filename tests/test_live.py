@@ -236,6 +236,56 @@ def test_signal_stops_and_processes_what_was_received(samples_dir):
     assert any(e[0] == "close" for e in sink.events)
 
 
+def test_a_second_signal_while_the_backlog_is_converted_stops_it_and_says_so(capsys):
+    """The first stop signal ends the reading, and what was received is converted; a second while that goes on
+    stops it. It came after the handlers were removed: a KeyboardInterrupt in the event loop, asyncio's internals
+    on stderr, the backlog left out without a word (the live audit's finding 5)."""
+
+    class Backlogged:  # (what capture() asks of a source: a backlog of 50 when the first signal comes)
+        def __init__(self) -> None:
+            self.queue = list(range(50))
+
+        async def start(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # (the first: the loop stops before reading)
+
+        async def get_batch(self, wait: float) -> list:
+            await asyncio.sleep(0.01)
+            return []
+
+        def wake(self) -> None:
+            pass
+
+        async def close(self) -> None:
+            pass
+
+        @property
+        def backlog(self) -> int:
+            return len(self.queue)
+
+        def drain(self, limit: int) -> list:
+            taken, self.queue = self.queue[:limit], self.queue[limit:]
+            return taken
+
+    source, converted = Backlogged(), []
+
+    class Converter:  # (a second signal while the third of its batches is converted)
+        stop_reason = "signal"
+
+        def process(self, batch) -> bool:
+            converted.extend(batch)
+            if len(converted) == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+            return False
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(live, "MAX_BATCH", 1)
+        reason = asyncio.run(capture(source, Converter(), duration=30))
+    err = capsys.readouterr().err
+    assert reason == "signal" and 3 <= len(converted) < 10 and converted == list(range(len(converted)))
+    assert (f"ecq2pcap: stopped at a second Ctrl-C: {50 - len(converted)} messages received are not converted (nor "
+            "recorded)") in err
+
+
 # --------------------------------------------------------------- end to end (cli)
 
 
