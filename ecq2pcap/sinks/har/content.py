@@ -83,6 +83,10 @@ def decode_content(body: bytes | bytearray, content_encoding: str | None, *, cap
         except _Full:
             complete = False
         data = out.take()
+        if not complete and not data and coding == "br":  # (brotli has no magic number: bytes its decoder took as
+            # the start of a stream, nothing coming of them, are no brotli's; some gzip headers are, by their mtime)
+            result.notes.append(str(_already(coding, "no data decodes from it")))
+            break
         if out.full:
             result.notes.append(limit_note("body_size", f"{coding} body decodes to more than {cap} bytes: cut at {cap}"))
         elif not complete:

@@ -69,11 +69,15 @@ def test_already_decoded_body_is_kept_once(coding):
     assert any("already decoded" in n for n in r.notes)
 
 
-def test_outer_layer_already_decoded_stops_there():
-    body = gzip.compress(PLAIN)
-    r = decode_content(body, "gzip, br")  # the br layer is not there: do not guess further
+@pytest.mark.parametrize("mtime", [0, 1796516153, 1796516024])
+def test_outer_layer_already_decoded_stops_there(mtime):
+    # (the br layer is not there: do not guess further. Some gzip headers' mtime bytes begin what brotli's decoder
+    # takes for a stream, waiting for more: nothing decoded. That emptied the body, and this test failed in CI at
+    # 00:15:53 on 2026-12-06, the second in those bytes)
+    body = gzip.compress(PLAIN, mtime=mtime)
+    r = decode_content(body, "gzip, br")
     assert r.data == body
-    assert r.applied == [] and r.notes
+    assert r.applied == [] and r.notes and not r.error
 
 
 def test_corrupt_gzip_keeps_raw_bytes():
