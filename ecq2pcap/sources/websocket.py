@@ -315,6 +315,9 @@ class WebSocketSource:
         self.backoff.reset()
         while True:
             delay = self.backoff.next()
+            if self.retry_for is not None and self._outage_start is not None:  # (not past --retry-for: the last
+                spent = asyncio.get_running_loop().time() - self._outage_start  # wait was a backoff step too long)
+                delay = max(0.0, min(delay, self.retry_for - spent))
             more = f" (attempt {self._attempts + 1})" if self._attempts > 1 else ""
             self.on_status("retry", f"{self._failure}; retrying in {delay:.1f} s{more}")
             yield delay

@@ -292,6 +292,22 @@ def test_gives_up_after_retry_for():
     assert sum(k == "retry" for k, _ in status) >= 2
 
 
+def test_retry_for_is_not_overshot_by_a_backoff_step():
+    """The last wait before giving up was a whole backoff step: --retry-for 3 gave up after 5 s (the live audit's
+    finding 6); with 4 s steps, 1.0 s gave up after 4. A wait ends at the time given."""
+    url = f"ws://127.0.0.1:{free_port()}/"
+
+    async def run():
+        async with WebSocketSource(url, backoff=Backoff(initial=4.0, cap=4.0), retry_for=1.0) as src:
+            async with asyncio.timeout(10):
+                await src.get_batch(10)
+
+    t0 = time.monotonic()
+    with pytest.raises(ConnectError, match="gave up retrying for 1 s"):
+        asyncio.run(run())
+    assert time.monotonic() - t0 < 3
+
+
 def test_watchdog_warns_when_heartbeats_stop():
     status = []
     with FakeECapture(heartbeat_s=0.05, immediate_heartbeat=True, max_heartbeats=4) as fake:
