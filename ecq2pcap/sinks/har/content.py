@@ -83,10 +83,6 @@ def decode_content(body: bytes | bytearray, content_encoding: str | None, *, cap
         except _Full:
             complete = False
         data = out.take()
-        if not complete and not data and coding == "br":  # (brotli has no magic number: bytes its decoder took as
-            # the start of a stream, nothing coming of them, are no brotli's; some gzip headers are, by their mtime)
-            result.notes.append(str(_already(coding, "no data decodes from it")))
-            break
         if out.full:
             result.notes.append(limit_note("body_size", f"{coding} body decodes to more than {cap} bytes: cut at {cap}"))
         elif not complete:
@@ -198,7 +194,9 @@ def _brotli(data: bytes | bytearray, out: _Output) -> bool:
         if not out.size:
             raise _already("br", "not brotli data") from None
         raise _Failed("brotli data corrupt: raw body kept") from None
-    return d.is_finished()
+    if not out.size and not d.is_finished():  # (brotli has no magic number: bytes its decoder took for a stream's
+        raise _already("br", "no data decodes from it")  # start, nothing coming of them, are no brotli's; some
+    return d.is_finished()  # gzip headers are, by their mtime bytes)
 
 
 _ZSTD_IN_STEP = 512  # compressed bytes per call: at most ~16 MiB of output (RLE blocks: 4 bytes → 128 KiB)
