@@ -79,7 +79,7 @@ class WsFraming(Framing):
         if not mask:
             return b"\0" * missing
         start = whole - missing - size  # (the payload offset of the first byte lost)
-        return (bytes(mask[(start + i) % 4] for i in range(4)) * (missing // 4 + 1))[:missing]
+        return (_turned(mask, start) * (missing // 4 + 1))[:missing]
 
     def rest_as_frame(self, direction: int, info: tuple, need: int) -> bytes:
         """The rest of a frame as a frame of its own, whole: a control frame's with its opcode, a data frame's as
@@ -98,9 +98,13 @@ class WsFraming(Framing):
         if not mask:
             return head
         start = whole - need - size  # (the payload offset of the rest's first byte)
-        return bytes((head[0], head[1] | 0x80)) + head[2:] + bytes(mask[(start + i) % 4] for i in range(4))
+        return bytes((head[0], head[1] | 0x80)) + head[2:] + _turned(mask, start)
 
     def describe(self, info: tuple) -> str:
         opcode = info[0]
         return f"a WebSocket {_NAMES.get(opcode, f'opcode {opcode}')} frame"
 
+
+def _turned(mask: bytes, start: int) -> bytes:
+    """A client frame's mask key as it applies from payload offset ``start`` on."""
+    return bytes(mask[(start + i) % 4] for i in range(4))

@@ -41,7 +41,7 @@ class H2Framing(Framing):
             return b""
         ftype, stream, flags = info
         ftype, flags = (0, flags & 0x1) if ftype == 0 else (UNDEFINED_TYPE, 0)
-        return need.to_bytes(3, "big") + bytes((ftype, flags)) + stream.to_bytes(4, "big")
+        return FRAME_HEADER.pack(need >> 8, need & 0xFF, ftype, flags, stream)
 
 
 UNDEFINED_TYPE = 0xF7  # (in 0xf0-0xff, the types kept for experimental use: RFC 9113 §11.2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from ...payloads.http1.grammar import text
+
 __all__ = ["MAX_PARTS", "multipart_params"]
 
 MAX_PARTS = 1000  # (a body of a million empty parts is a few MB: its params are not all listed)
@@ -62,8 +64,5 @@ def _param(head: bytes, value: bytes) -> dict | None:
 
 
 def _text(raw: bytes) -> str:
-    raw = raw.replace(b'\\"', b'"').replace(b"\\\\", b"\\")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    """A quoted-string's text (its backslash escapes undone), as header text is read."""
+    return text(raw.replace(b'\\"', b'"').replace(b"\\\\", b"\\"))
