@@ -203,23 +203,25 @@ class PcapngSink:
             if name is not None:
                 self._write([name], 0)
             resume = state.resume
-            if state.frames is not None and resume is not None:  # (a frame the change cuts: its rest made a frame)
-                leads = state.frames.lead(Direction.C2S), state.frames.lead(Direction.S2C)
-                if any(leads):
-                    resume = (resume[0] + leads[0], resume[1] + leads[1], f"{resume[2]}; {REST_NOTE}")
             c2s, s2c, comment = resume or (b"", b"", None)
-            isns = ((flow.next_seq(Direction.C2S) - 1 - len(c2s)) & 0xFFFFFFFF,
-                    (flow.next_seq(Direction.S2C) - 1 - len(s2c)) & 0xFFFFFFFF)
+            # the synthetic start (a preface, an upgrade and its 101), then a cut frame's made-up header in a segment
+            # of its own (Wireshark reads WebSocket from the 101 on: one in the upgrade's segment was read as HTTP's)
+            leads = (state.frames.lead(Direction.C2S), state.frames.lead(Direction.S2C)) if state.frames else (b"", b"")
+            said = f"{comment}; {REST_NOTE}" if any(leads) else comment
+            pieces = ((Direction.C2S, c2s, said), (Direction.S2C, s2c, None), (Direction.C2S, leads[0], None),
+                      (Direction.S2C, leads[1], None))
+            isns = ((flow.next_seq(Direction.C2S) - 1 - len(c2s) - len(leads[0])) & 0xFFFFFFFF,
+                    (flow.next_seq(Direction.S2C) - 1 - len(s2c) - len(leads[1])) & 0xFFFFFFFF)
             blocks = self._open(conn, max(time_ns, state.last_ns), note, isns)
             new = self._conns[conn.id]
             new.frames = state.frames
             if resume and new.flow is not None:  # (each side's made-up bytes end right where it goes on)
-                new.resume, t = state.resume, new.last_ns
-                for sender, data in ((Direction.C2S, c2s), (Direction.S2C, s2c)):
+                new.resume, t = resume, new.last_ns
+                for sender, data, text in pieces:
                     if data:
-                        packets = new.flow.data_blocks(sender, data, t, comment)
+                        packets = new.flow.data_blocks(sender, data, t, text)
                         blocks += packets
-                        t, comment = t + len(packets), None
+                        t = t + len(packets)
                 new.last_ns = t - 1
             self._write(blocks, len(blocks))
         self._units.flush()
