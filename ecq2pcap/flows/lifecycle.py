@@ -114,7 +114,7 @@ class Lifecycle:
         sweep ends it when other captures move the clock past its deadline, so that whether it does depends on
         its own captures alone (nothing moved the clock in between: the capture was placed on it, and the sweep
         then found it busy). The capture reopens it, as a straggler after a close does."""
-        if c.opened and not c.closed and not c.websocket:
+        if not c.closed and not c.websocket:  # (opened: the caller's test)
             self._close(c, IDLE, out, at=c.last_released_ts)
 
     def _close(self, c: ConnState, reason: str, out: list[FlowEvent], extra: tuple[str, ...] = (),

@@ -86,9 +86,14 @@ class Exchange:
         if not self.origin:
             self.origin = meta.origin
         for n in meta.notes:
-            self.upstream.add(n)
-            if n not in self.notes:
-                self.notes.append(n)
+            self.flows_said(n)
+
+    def flows_said(self, note: str) -> None:
+        """A note the flows gave (with a chunk, or its connection's Closed event): in the entry's comment (and
+        ``_error`` when it names a limit or a loss), and :attr:`upstream`: the summary has it from the flows."""
+        self.upstream.add(note)
+        if note not in self.notes:
+            self.notes.append(note)
 
 
 def stream_named(note: str) -> int | None:

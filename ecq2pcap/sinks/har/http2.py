@@ -60,8 +60,7 @@ class Http2Parser:
         for meta in (s.request_meta, s.response_meta):
             ex.add_meta(meta)
         for note in self._said.pop(s.stream_id, ()):
-            if note not in ex.notes:
-                ex.notes.append(note)
+            ex.flows_said(note)
         if s.request_headers or s.request_start_ns is not None:
             pseudo = dict((k, v) for k, v in s.request_headers if k.startswith(":"))
             ex.request = HttpRequest(  # (the pseudo-header fields listed too, first, as Chrome's HAR export lists them)

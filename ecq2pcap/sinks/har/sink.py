@@ -222,8 +222,8 @@ class HarSink:
         for parser in st.parsers.values():
             exchanges = parser.close(max(time_ns, st.last_ns))
             for ex in exchanges:
-                ex.notes.extend(n for n in notes if n not in ex.notes)
-                ex.upstream.update(notes)
+                for n in notes:
+                    ex.flows_said(n)
             self._emit(parser, exchanges, st.origin)
 
     def _emit(self, parser: ExchangeParser, exchanges: list[Exchange], origin: str) -> None:

@@ -79,3 +79,34 @@ def test_trailers_appended_to_the_headers_are_said_as_http1s_are():
     assert entry["response"]["headers"][-2:] == [{"name": "grpc-status", "value": "0"},
                                                  {"name": "grpc-message", "value": "ok"}]
     assert entry["comment"] == "response: trailer fields appended to the headers: grpc-status, grpc-message"
+
+
+def test_what_the_flows_said_of_a_stream_is_not_counted_again_by_the_har():
+    """A capture's "stream N: ..." note naming a limit was counted where the flows made it (normalize); the HTTP/2
+    parser routes such notes to their stream, and the HAR sink said them again, counting the limit twice with
+    --har (the review of 5d74bb4: its upstream mark missed this way in). In the entry's _error, counted once."""
+    import io
+    import json
+
+    from ecq2pcap.limits import limit_note
+    from ecq2pcap.model import Protocol
+    from ecq2pcap.report import Report
+    from ecq2pcap.sinks.har import HarSink
+
+    from . import make_chunk
+
+    client, server = hpack.Encoder(), hpack.Encoder()
+    note = "stream 1: " + limit_note("header_list_size", "header list over 8 bytes not decoded")
+    out, report = io.StringIO(), Report()
+    sink, conn = HarSink(out, report=report), make_conn()
+    sink.handle(make_chunk(conn, Direction.C2S, 1, PREFACE + SETTINGS_FRAME + _headers(
+        client, 1, [(":method", "GET"), (":scheme", "https"), (":authority", "h"), (":path", "/")], True),
+        protocol=Protocol.HTTP2))
+    sink.handle(make_chunk(conn, Direction.S2C, 2, SETTINGS_FRAME + _headers(server, 1, [(":status", "200")]),
+                           protocol=Protocol.HTTP2))
+    sink.handle(make_chunk(conn, Direction.S2C, 3, h2_data(1, b"body", True), notes=(note,),  # (its body's capture)
+                           protocol=Protocol.HTTP2))
+    sink.finish()
+    (entry,) = json.loads(out.getvalue())["log"]["entries"]
+    assert note in entry["_error"]
+    assert not report.limits
