@@ -124,13 +124,20 @@ class Held:
         self.size += len(cap.payload)
 
 
-def pick_successor(conns, ts: int):
+def pick_successor(conns, ts: int, uuid: str | None = None):
     """The first of ``conns`` (a (pid, fd)'s recent connections) whose real-tuple captures
-    start at or after ``ts``, or None."""
+    start at or after ``ts``, or None.
+
+    A connection already given an event of the unknown-tuple ``uuid`` is not taken when its real-tuple captures
+    start at ``ts`` itself (v1.4's whole seconds, §11.13): eCapture's worker of that uuid (one per pid, tid, fd and
+    direction) flushes once and is deleted (§4.1), so a second event of it holds a later connection's first calls,
+    the next one on the fd, which may not have come yet (the capture is held for it meanwhile)."""
     best = None
     for c in conns:
-        if c.first_real_ts is not None and c.first_real_ts >= ts and not c.closed:
-            if best is None or c.first_real_ts < best.first_real_ts:
+        first = c.first_real_ts
+        if (first is not None and first >= ts and not c.closed
+                and not (first == ts and c.adopted is not None and uuid in c.adopted)):
+            if best is None or first < best.first_real_ts:
                 best = c
     return best
 
@@ -191,8 +198,8 @@ class Placement:
     def had_connections(self, group: tuple) -> bool:
         return bool(self._recent.get(group)) or group in self._closed_groups
 
-    def successor(self, group: tuple, ts: int):
-        return pick_successor(self._recent.get(group, ()), ts)
+    def successor(self, group: tuple, ts: int, uuid: str | None):
+        return pick_successor(self._recent.get(group, ()), ts, uuid)
 
     def hold(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False) -> int:
         """Hold ``cap`` for its connection; the bytes held for ``group`` now."""

@@ -33,6 +33,7 @@ class ConnState:
     upgraded: bool = False
     websocket: bool = False  # a 101 switched it to WebSocket: quiet for long at times, no idle timeout ends it
     first_real_ts: int | None = None  # earliest time of a capture that carried its tuple
+    adopted: set | None = None  # the unknown-tuple uuids of captures it was given (placement.pick_successor)
     last_ts: int = 0
     last_released_ts: int = 0
     unroled: list = field(default_factory=list)  # (time, capture, rank) waiting for the role (which end was hooked)

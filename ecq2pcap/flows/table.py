@@ -109,6 +109,7 @@ class ConnectionTable(Ordering, Lifecycle):
             self._accept(c, cap, ts, rank)
             for held_ts, held_cap in self._placement.due_for(c) if self._placement.held else ():
                 self.report.count(Count.BEFORE_TUPLE_PLACED)
+                self._adopt(c, held_cap)
                 self._accept(c, noted(held_cap, PLACED_NOTE), held_ts, PRE)
         if ts > self.clock:
             self.clock = ts
@@ -237,11 +238,21 @@ class ConnectionTable(Ordering, Lifecycle):
     def _hold(self, group: tuple, cap: Capture, ts: int) -> tuple[ConnState, Capture, int] | None:
         """A capture taken before eCapture knew its socket: to the first connection on its
         (pid, fd) whose own captures follow it, or held until one comes."""
-        c = self._placement.successor(group, ts)
+        c = self._placement.successor(group, ts, cap.uuid)
         if c is not None:
             self.report.count(Count.BEFORE_TUPLE_PLACED)
+            self._adopt(c, cap)
             return c, noted(cap, PLACED_NOTE), PRE
         return self._held(group, ts, cap)
+
+    @staticmethod
+    def _adopt(c: ConnState, cap: Capture) -> None:
+        """``c`` takes ``cap``, captured before eCapture knew its socket: its uuid is kept (see pick_successor)."""
+        if cap.uuid is not None:
+            if c.adopted is None:
+                c.adopted = set()
+            if len(c.adopted) < MAX_UUIDS:
+                c.adopted.add(cap.uuid)
 
     def _held(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False) -> None:
         """``cap`` held for its connection. Captures held past the connection's buffer (a busy connection

@@ -73,6 +73,42 @@ def test_unknown_tuple_call_goes_to_the_next_connection_on_the_fd_not_the_previo
     assert "1 placed on the connection whose calls follow" in format_summary(report)
 
 
+def test_a_second_unknown_tuple_event_in_the_same_second_waits_for_the_next_connection():
+    # v1.4 (whole seconds, a busy server on a reused fd): connection 1's request came under the unknown-tuple uuid,
+    # its response under its tuple; connection 2's request, read within the same second, comes under the unknown
+    # uuid again (a second flush of that uuid: a later connection's) before connection 2's own response
+    report = Report()
+    events = run([v1(REQ1, 0, 10 * S, None), v1(RESP, 1, 10 * S, T1),
+                  v1(REQ2, 0, 10 * S, None), v1(RESP, 1, 10 * S, T2)], report)
+    by_port = {}
+    for port, direction, head in placed(events):
+        by_port.setdefault(port, []).append((direction, head))
+    assert by_port == {40001: [("C2S", REQ1[:8]), ("S2C", RESP[:8])], 40002: [("C2S", REQ2[:8]), ("S2C", RESP[:8])]}
+    assert report.counts["before_tuple_placed"] == 2 and report.counts["before_tuple_unplaced"] == 0
+
+
+def test_a_connections_own_unknown_tuple_event_after_its_response_in_the_same_second_stays_on_it():
+    # (its unknown-tuple worker flushed after the response's: the first such event of the connection is its own)
+    events = run([v1(RESP, 1, 10 * S, T1), v1(REQ1, 0, 10 * S, None),
+                  v1(REQ2, 0, 13 * S, None), v1(RESP, 1, 13 * S, T2)])
+    assert placed(events) == [(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
+                              (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
+
+
+def test_both_directions_unknown_tuple_events_in_the_same_second_stay_together():
+    # (one unknown-tuple uuid per direction: the upgrade request and its 101 are two uuids' first events, §11.9)
+    events = run([v1(REQ1, 0, 10 * S, T1), v1(RESP, 1, 10 * S, T1),
+                  v1(b"\x81\x02hi", 1, 16 * S, T2, form=PayloadForm.RAW), v1(SWITCH, 1, 16 * S, None),
+                  v1(UPGRADE, 0, 16 * S, None), v1(RESP, 1, 17 * S, Tuple("10.0.0.1", 40003, "10.0.0.2", 443))])
+    assert [h for p, _, h in placed(events) if p == 40002] == [UPGRADE[:8], SWITCH[:8], b"\x81\x02hi"]
+
+
+def test_a_second_unknown_tuple_event_no_connection_follows_still_joins_the_one_before():
+    events = run([v1(REQ1, 0, 10 * S, None), v1(RESP, 1, 10 * S, T1), v1(REQ2, 0, 10 * S, None)])
+    assert sorted(placed(events)) == sorted([(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
+                                             (40001, "C2S", REQ2[:8])])
+
+
 def test_unknown_tuple_call_waits_for_the_connection_that_follows_it():
     # the unknown-tuple upgrade arrives before any real-tuple event of its connection
     events = run([v1(REQ1, 0, 10 * S, T1), v1(RESP, 1, 10 * S, T1),
