@@ -461,11 +461,12 @@ def test_cli_no_server_retries_then_gives_up(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_cli_record_is_lossless_for_binary_frames(samples_dir, tmp_path):
+def test_cli_record_is_lossless_for_binary_frames(samples_dir, tmp_path, capfd):
     replay, stream = load_frames(samples_dir / "v2_client.frames.jsonl.gz")
     rec = tmp_path / "rec.jsonl.gz"
     with FakeECapture(replay=replay, script=stream) as fake:
         assert cli_main(["record", fake.url, "-o", str(rec), "--duration", "1", "-q"]) == 0
+    assert capfd.readouterr().err == ""  # -q: nothing to say when all went well (not even "connected to")
     with open(rec, "rb") as f:
         assert f.read(2) == b"\x1f\x8b"
     recorded = read_recording(rec)

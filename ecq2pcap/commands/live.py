@@ -98,8 +98,8 @@ def make_source(args: argparse.Namespace, status: StatusLine) -> WebSocketSource
     def on_status(kind: str, text: str) -> None:
         if kind == "heartbeat":
             status.say(f"warning: {text}")
-        elif kind != "error":  # the command reports the final error itself
-            status.say(text)
+        elif kind != "error" and not (kind == "connected" and args.quiet):  # (the command reports the final error
+            status.say(text)  # itself; -q leaves out the news that all is well, never a retry or the backlog's)
 
     return WebSocketSource(args.url, origin=args.origin or None, insecure=args.insecure,
                            retry_for=args.retry_for, on_status=on_status, open_timeout=args.open_timeout or None,
