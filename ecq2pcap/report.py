@@ -98,6 +98,8 @@ class Report:
     # called for each diagnostic line (origin: reason); the CLI prints to stderr
     emit: Callable[[str], None] | None = None
     max_lines_per_reason: int = 20
+    # a -j worker's lines, (origin, text, detail, key, prefix) under its own cap, for worker 0 to say (say_relayed)
+    relayed: list | None = None
     _lines_per_reason: Tally = field(default_factory=Tally)
     _last_line: dict = field(default_factory=dict)  # reason -> the line shown last for it
 
@@ -128,10 +130,14 @@ class Report:
         """Show ``text`` (and ``detail``) unless ``key`` has been shown often enough already, or its last line
         was this very line. (The line is made only while shown: a warning repeated for every connection,
         e.g. the open limit's, then costs a counter.)"""
-        if self.emit is None:
+        if self.emit is None and self.relayed is None:
             return
         self._lines_per_reason[key] += 1
         n = self._lines_per_reason[key]
+        if self.relayed is not None:
+            if n <= self.max_lines_per_reason + 1:  # (one more: worker 0 then knows that more followed)
+                self.relayed.append((origin, text, detail, key, prefix))
+            return
         if n <= self.max_lines_per_reason:
             line = f"{origin + ': ' if origin else ''}{prefix}{text}{': ' + detail if detail else ''}"
             if self._last_line.get(key) != line:  # (the same line again says nothing new: the summary counts it)
@@ -139,3 +145,9 @@ class Report:
                 self.emit(line)
         elif n == self.max_lines_per_reason + 1:
             self.emit(f"{prefix}(further '{key}' messages are counted in the summary only)")
+
+    def say_relayed(self, relayed: list) -> None:
+        """Say the lines another process kept in its :attr:`relayed` (its counts are added apart), under this
+        report's own cap: a -j run says no more lines of a reason than one process does, each line whole."""
+        for origin, text, detail, key, prefix in relayed:
+            self._say(origin, text, detail, key, prefix)

@@ -151,7 +151,7 @@ def _child(args, k, workdir, events, read, results) -> None:
     """A forked worker: writes the connections worker 0 sends it, then sends back its status,
     runs and counters. Ctrl-C is worker 0's to handle: it completes the outputs and sends the end."""
     try:
-        local = Report(emit=lambda line: print(f"ecq2pcap: {line}", file=sys.stderr))
+        local = Report(relayed=[])  # (said by worker 0, under the run's cap: lines of two processes would mix)
         status = EXIT_OK
         with ExitStack() as stack:
             feed = ShardFeed(connection_view(args, local), limits=Limits.from_args(args), report=local)
@@ -178,7 +178,7 @@ def _child(args, k, workdir, events, read, results) -> None:
                           file=sys.stderr)
                 status = status or EXIT_STRICT
         results.send({**share.result(status), "counts": dict(local.counts), "warnings": dict(local.warnings),
-                      "limits": dict(local.limits)})
+                      "limits": dict(local.limits), "said": local.relayed})
     except EOFError:
         results.send({"error": "worker 0 ended before sending the end of its events"})
     except BaseException:
@@ -252,6 +252,8 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                         status = EXIT_INTERRUPTED
                 proc.join()
                 results.append((k, res))
+            for _, res in results[1:]:
+                report.say_relayed(res.get("said", ()))
             failed = [(k, r["error"]) for k, r in results if "error" in r]
             for k, error in failed:
                 print(f"ecq2pcap: error: worker {k} of -j {n} failed: {error.strip()}", file=sys.stderr)

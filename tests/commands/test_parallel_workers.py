@@ -251,3 +251,24 @@ def test_the_temporary_files_a_killed_run_left_are_removed_by_the_next(tmp_path,
     err = capsys.readouterr().err
     assert not gone.exists() and f"removed {gone}, the temporary files of a -j run that was killed" in err
     assert (living / "1.har").exists() and sorted(p.name for p in tmp_path.iterdir()) == [living.name, "o.pcapng"]
+
+
+def test_the_workers_lines_are_said_under_the_runs_cap_each_whole(tmp_path):
+    """Each worker said up to 20 lines of a reason itself, on the same stderr at once: 20 lines of -j 1 became
+    up to 20 × N, and two processes' lines ran into each other. Worker 0 says them now, under one cap."""
+    lines = [event_line(i, 1000 + i, "curl", 5, 0, f"10.1.0.{i % 250 + 1}:{40000 + i}-10.0.0.1:443", 3,
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") for i in range(300)]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")  # 300 responses whose requests were not captured
+    said = {}
+    for jobs in ("1", "2"):
+        res = subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", "in.jsonl", "--har", f"{jobs}.har",
+                              "-j", jobs, "--no-progress"], cwd=tmp_path, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+        assert res.returncode == 0, res.stderr
+        err = res.stderr.splitlines()
+        assert all(ln.startswith(("ecq2pcap: ", "ecq2pcap summary:")) if "ecq2pcap" in ln else ln.startswith("  ")
+                   for ln in err), err
+        assert all(ln.count("ecq2pcap") == 1 for ln in err if "ecq2pcap" in ln), err
+        said[jobs] = [ln for ln in err if ln.startswith("ecq2pcap") and "request not captured" in ln]
+        assert len(said[jobs]) == 21 and "(further" in said[jobs][-1], res.stderr
+    assert len(json.loads((tmp_path / "2.har").read_text())["log"]["entries"]) == 300
