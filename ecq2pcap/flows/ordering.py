@@ -19,7 +19,7 @@ from ..model import Capture, Direction, FlowEvent
 from ..report import Count
 from .emission import direction_of
 from .lifecycle import SECOND
-from .roles import METHODS
+from .roles import may_start_request
 from .state import ConnState
 
 ROLE_WAIT_BYTES = 4 << 20  # at most this much of a connection waits for its role
@@ -80,7 +80,7 @@ class Ordering:
                 if len(c.tail) > TAIL_KEPT:
                     c.tail = None
         else:
-            c.tail = [seq] if c.tail_dir is not None and direction is _C2S and cap.payload.startswith(METHODS) else None
+            c.tail = [seq] if c.tail_dir is not None and direction is _C2S and may_start_request(cap.payload) else None
             c.tail_dir = direction
 
     def _release(self, out: list[FlowEvent], everything: bool = False) -> None:

@@ -20,6 +20,11 @@ METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATC
             b"TRACE ", b"PRI * HTTP/2.0")
 
 
+def may_start_request(p: bytes) -> bool:
+    """``p`` starts with a method, or is the first piece of one a read cut short (``G``, ``POS``)."""
+    return p.startswith(METHODS) or 0 < len(p) < 8 and any(m.startswith(p) for m in METHODS)
+
+
 def _is_request(cap: Capture) -> bool | None:
     p = cap.payload
     if cap.form is PayloadForm.H2_DUMP:

@@ -1,3 +1,4 @@
+import pytest
 from msgspec.structs import replace
 
 from ecq2pcap.flows import ConnectionTable
@@ -183,13 +184,17 @@ def test_where_a_superseded_connection_ends_does_not_depend_on_when_the_clock_ti
         ("Chunk", 2)] * 4 + [("Closed", 2)]
 
 
-def test_a_request_that_came_before_its_accept_line_on_a_reused_fd_goes_to_the_new_connection():
+@pytest.mark.parametrize("cuts", [(), (1, 6), (3,), (4, 9)], ids=["whole", "G|ET /b|...", "GET|...", "GET |/b H|..."])
+def test_a_request_that_came_before_its_accept_line_on_a_reused_fd_goes_to_the_new_connection(cuts):
     """v2 (the audit's D4): nginx reuses fd 12; the next connection's request is read before eCapture's accept
     line for it comes. It went on the old connection (an HTTP/1 request can continue one): the old connection's
     entry had a request without its answer, the new one an answer without its request. When the accept line
-    comes while such a request is still held, it goes to the connection the line opens."""
+    comes while such a request is still held, it goes to the connection the line opens; also when it was read
+    in pieces, the first too short to hold the method ("G")."""
     ta, tb = Tuple("10.0.0.9", 50001, "10.0.0.2", 443), Tuple("10.0.0.9", 50002, "10.0.0.2", 443)
     req_b = b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+    ends = (0, *cuts, len(req_b))
+    pieces = [req_b[a:b] for a, b in zip(ends, ends[1:])]
 
     def v2(payload, dt, ts):
         return replace(cap(payload, dt, ts, fd=12, tup=None, form=PayloadForm.RAW), uuid=None)  # (v2: no uuid)
@@ -197,14 +202,15 @@ def test_a_request_that_came_before_its_accept_line_on_a_reused_fd_goes_to_the_n
     table, events = ConnectionTable(repair_http1=False), []
     events += table.feed(ConnectInfo("connect", pid=1, fd=12, tuple=ta))
     events += table.feed(v2(REQ, 0, 1 * S)) + table.feed(v2(RESP, 1, 1 * S))  # (the server reads, then writes)
-    events += table.feed(v2(req_b, 0, 2 * S))
+    for k, piece in enumerate(pieces):
+        events += table.feed(v2(piece, 0, 2 * S + k * 1000))
     events += table.feed(ConnectInfo("connect", pid=1, fd=12, tuple=tb))
-    events += table.feed(v2(RESP, 1, 2 * S)) + table.close_all()
+    events += table.feed(v2(RESP, 1, 3 * S)) + table.close_all()
     got = [(c.conn.client, c.wire) for c in chunks(events)]
-    assert got == [(("10.0.0.9", 50001), REQ), (("10.0.0.9", 50001), RESP), (("10.0.0.9", 50002), req_b),
-                   (("10.0.0.9", 50002), RESP)]
-    (placed,) = [c for c in chunks(events) if c.wire == req_b]
-    assert any("before this connection's accept/connect line" in n for n in placed.info.notes)
+    assert got == [(("10.0.0.9", 50001), REQ), (("10.0.0.9", 50001), RESP)] + [
+        (("10.0.0.9", 50002), p) for p in pieces] + [(("10.0.0.9", 50002), RESP)]
+    placed = [c for c in chunks(events) if c.conn.client[1] == 50002 and c.wire != RESP]
+    assert all(any("before this connection's accept/connect line" in n for n in c.info.notes) for c in placed)
 
 
 def test_a_go_server_reading_the_preface_alone_is_one_connection():
