@@ -16,9 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 
-__all__ = ["Limits", "DEFAULT_LIMITS", "LIMIT_FLAGS", "limit_note", "limits_in", "parse_size", "format_size"]
+__all__ = ["Limits", "DEFAULT_LIMITS", "HELD_COST", "LIMIT_FLAGS", "limit_note", "limits_in", "parse_size", "format_size"]
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+# what a capture held by the connection table (to order it, for its role, for its connection) is counted beside its
+# payload: the objects that hold it and its connection (its Capture, uuid and origin strings, a heap entry, the
+# connection's state: ~1.2-2.5 KiB traced, about twice that resident). Payload bytes alone let a flood of tiny
+# captures in one second grow memory without bound (300k 1-byte ones in connections of their own: 700 MB and more)
+HELD_COST = 2048
 
 
 def _limit(default: int, flag: str | None, help: str, unit: str = "bytes"):
@@ -50,7 +55,9 @@ class Limits:
     reorder_buffer: int = _limit(
         32 * MiB, "--max-reorder-buffer",
         "bytes of captures held to put them in capture-time order (--reorder-window; v1.4 times are whole "
-        "seconds); beyond it the oldest go on early, and one that comes later still is placed out of order (said)")
+        "seconds), each counted with 2 KiB for the objects that hold it; beyond it the oldest go on early, and "
+        "one that comes later still is placed out of order (said). Also the bound of those that wait for their "
+        "connection's role, and of those of several connections waiting for their tuple (the oldest are placed)")
     open_connections: int = _limit(
         4096, "--max-connections",
         "connections open at once; beyond it the one idle longest is ended (FIN, HAR entries)",

@@ -111,7 +111,7 @@ class Pipeline:
         """End every connection and finish every sink, also when one of them cannot write
         (its first write error is raised afterwards)."""
         error = None
-        for step in (lambda: self._dispatch(self.table.close_all()), lambda: self._deliver(self.view.finish())):
+        for step in (self._close_all, lambda: self._deliver(self.view.finish())):
             try:
                 step()
             except OSError as exc:
@@ -149,6 +149,18 @@ class Pipeline:
             self.ecapture_version = version
             if "v2.0.0" in version:
                 self.report.warn(V200_NOTICE, rec.origin)
+
+    def _close_all(self) -> None:
+        """The table's last events, a batch at a time; a sink that cannot write raises once, after the other sinks
+        got every batch (as :meth:`_deliver` does for one)."""
+        error = None
+        for batch in self.table.close_all_batches():
+            try:
+                self._dispatch(batch)
+            except OSError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
 
     def _dispatch(self, events: list[FlowEvent]) -> None:
         if events:

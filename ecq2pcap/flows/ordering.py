@@ -14,7 +14,7 @@ import heapq
 
 from msgspec.structs import replace
 
-from ..limits import limit_note
+from ..limits import HELD_COST, limit_note
 from ..model import Capture, Direction, FlowEvent
 from ..report import Count
 from .emission import direction_of
@@ -43,8 +43,9 @@ class Ordering:
             self._push(c, cap, ts, rank)
             return
         c.unroled.append((ts, cap, rank))
-        c.unroled_bytes += len(cap.payload)
-        self._unroled_bytes += len(cap.payload)
+        size = len(cap.payload) + HELD_COST
+        c.unroled_bytes += size
+        self._unroled_bytes += size
         self._unroled[id(c)] = c
         if c.unroled_bytes > ROLE_WAIT_BYTES:
             self._role_settled(c)
@@ -69,7 +70,7 @@ class Ordering:
         # (no uuid) are single calls sent as they happen, so arrival order is the truth.
         # (the direction is kept for _emit: the role is known before a capture is pushed, and never changes)
         direction = direction_of(c, cap)
-        self._heap_bytes += len(cap.payload)
+        self._heap_bytes += len(cap.payload) + HELD_COST
         seq = next(self._seq)
         heapq.heappush(self._heap, (ts, rank, direction if cap.uuid is not None else 0, seq, c, cap, direction))
         if cap.uuid is not None:  # (v1: its tuple is in every event, no accept line comes after its data)
@@ -83,16 +84,18 @@ class Ordering:
             c.tail = [seq] if c.tail_dir is not None and direction is _C2S and may_start_request(cap.payload) else None
             c.tail_dir = direction
 
-    def _release(self, out: list[FlowEvent], everything: bool = False) -> None:
+    def _release(self, out: list[FlowEvent], everything: int = 0) -> None:
+        """The captures whose reorder window passed; with ``everything``, all of them whatever their time, until
+        ``out`` holds that many events (the end of input, in batches: :meth:`ConnectionTable.close_all_batches`)."""
         window = self.reorder_window_ns
         limit = self.clock - window
         heap, deadlines = self._heap, self._deadlines
-        while heap and (everything or heap[0][0] <= limit):
+        while heap and (heap[0][0] <= limit if not everything else len(out) < everything):
             if deadlines and deadlines[0][0] < heap[0][0] + window:  # (a connection's deadline passed first: it
                 self._expire(heap[0][0] + window, out)  # ends before this capture, however the clock got here)
                 continue
             ts, rank, hint, _, c, cap, direction = heapq.heappop(heap)
-            self._heap_bytes -= len(cap.payload)
+            self._heap_bytes -= len(cap.payload) + HELD_COST
             if c.early is not None and ts == c.early[0]:
                 cap = self._after_early(c, cap, (ts, rank, hint))
             self._emit(c, cap, ts, direction, out)
@@ -107,7 +110,7 @@ class Ordering:
         heap, keep, n = self._heap, self.limits.reorder_buffer // 2, 0
         while heap and self._heap_bytes > keep:
             ts, rank, hint, _, c, cap, direction = heapq.heappop(heap)
-            self._heap_bytes -= len(cap.payload)
+            self._heap_bytes -= len(cap.payload) + HELD_COST
             key = (ts, rank, hint)
             if c.early is not None and ts == c.early[0]:
                 cap = self._after_early(c, cap, key)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from ..limits import HELD_COST
 from ..model import Capture, DataType, PayloadForm, Tuple
 from ..payloads.h2 import PREFACE
 from ..payloads.h2dump import parse_h2_dump
@@ -147,7 +148,8 @@ class Placement:
     v2 connect/accept line, its last few connections, and the captures waiting for theirs."""
 
     def __init__(self) -> None:
-        self.held: dict[tuple, Held] = {}  # group -> captures waiting for their connection
+        self.held: dict[tuple, Held] = {}  # group -> captures waiting for their connection, oldest first
+        self.held_bytes = 0  # theirs, each counted with limits.HELD_COST
         self._recent: dict[tuple, list] = {}  # group -> its last few open connections, oldest first
         # groups whose connections all closed (the latest few; an OrderedDict: evicting the oldest of a
         # plain dict is O(deleted entries) per call)
@@ -205,6 +207,7 @@ class Placement:
         """Hold ``cap`` for its connection; the bytes held for ``group`` now."""
         held = self.held.setdefault(group, Held(new_connection=new_connection))
         held.add(ts, cap)
+        self.held_bytes += len(cap.payload) + HELD_COST
         return held.size
 
     def waits_new_connection(self, group: tuple) -> bool:
@@ -218,12 +221,20 @@ class Placement:
         if held is None or held.new_connection or first is None or held.since > first:
             return []
         due = [(ts, cap) for ts, cap in held.items if ts <= first]
+        self.held_bytes -= sum(len(cap.payload) + HELD_COST for _, cap in due)
         keep = [(ts, cap) for ts, cap in held.items if ts > first]
         if keep:
             held.items, held.since = keep, keep[0][0]
         else:
             del self.held[c.group]
         return due
+
+    def take(self, group: tuple) -> Held | None:
+        """The captures held for ``group`` (taken out), or None."""
+        held = self.held.pop(group, None)
+        if held is not None:
+            self.held_bytes -= sum(len(cap.payload) + HELD_COST for _, cap in held.items)
+        return held
 
     def expired(self, now: int, window: int) -> list[tuple]:
         return [g for g, held in self.held.items() if now - held.since > window]

@@ -31,7 +31,7 @@ import heapq
 import itertools
 from collections import OrderedDict
 
-from ..limits import DEFAULT_LIMITS, Limits, limit_note
+from ..limits import DEFAULT_LIMITS, HELD_COST, Limits, limit_note
 from ..model import (
     Capture,
     ConnectInfo,
@@ -53,6 +53,7 @@ from .roles import infer_role
 from .state import ConnState
 
 MAX_UUIDS = 8  # uuids named in a connection's SYN comment (each chunk's comment names its own)
+CLOSING_BATCH = 4096  # events in each list of close_all_batches
 PRE, REAL = 0, 1  # at equal times a connection's tuple-less (first) captures go before the others
 _NO_TUPLE = {"gotls": "eCapture's gotls events carry no socket tuple: one connection per process (Go moves "
                       "goroutines between threads), several at once are merged here"}
@@ -125,15 +126,27 @@ class ConnectionTable(Ordering, Lifecycle):
         return out
 
     def close_all(self, reason: str = "end of input") -> list[FlowEvent]:
-        out: list[FlowEvent] = []
+        return [event for batch in self.close_all_batches(reason) for event in batch]
+
+    def close_all_batches(self, reason: str = "end of input", size: int = CLOSING_BATCH):
+        """:meth:`close_all`'s events in lists of about ``size``: everything held comes out at the end of input
+        (hundreds of thousands of captures in a busy second), and the sinks take each list before the next is
+        made, so that their events and the connections they open do not all exist at once."""
         for group in list(self._placement.held):
             self._expire_held(group, "until the end of input")
         for c in list(self._unroled.values()):
             self._role_settled(c)
-        self._release(out, everything=True)
+        while self._heap:
+            out: list[FlowEvent] = []
+            self._release(out, everything=size)
+            yield out
+        out = []
         for c in list(self._all_conns()):  # (the same reason as the sweep would have given)
             self._close(c, superseded_reason(c) if c.superseded else reason, out)
-        return out
+            if len(out) >= size:
+                yield out
+                out = []
+        yield out
 
     def _accept(self, c: ConnState, cap: Capture, ts: int, rank: int = REAL) -> None:
         """A capture joins connection ``c``."""
@@ -263,11 +276,16 @@ class ConnectionTable(Ordering, Lifecycle):
             why = limit_note("connection_buffer", f"and over {limit} bytes of its captures waiting for it")
             self.report.warn("captures placed before their connection came", cap.origin, why)
             self._expire_held(group, why)
+        together = self.limits.reorder_buffer
+        while self._placement.held_bytes > together and len(self._placement.held) > 1:  # (many (pid, fd)s waiting:
+            why = limit_note("reorder_buffer", f"and over {together} bytes of captures of all (pid, fd)s waiting")
+            self.report.warn("captures placed before their connection came", cap.origin, why)
+            self._expire_held(next(iter(self._placement.held)), why)
 
     def _expire_held(self, group: tuple, why: str) -> None:
         """No connection came for held captures: a v1 unknown-tuple capture joins the connection
         before it on its (pid, fd); what is left gets invented endpoints, and says so."""
-        held = self._placement.held.pop(group)
+        held = self._placement.take(group)
         prev = self._current.get(group)
         if not held.new_connection and prev is not None and not prev.closed:
             for ts, cap in held.items:
@@ -307,7 +325,7 @@ class ConnectionTable(Ordering, Lifecycle):
                 if prev.tail:
                     early = self._taken_back(prev)
             self._placement.learn(info.pid, info.fd, info.tuple, self.clock)
-            held = self._placement.held.pop(group, None)
+            held = self._placement.take(group)
             if held is not None:  # data that came before this line: the connection it opens
                 first = held.items[0][1]
                 c = self._by_key.get((group, info.tuple)) or self._new(group, first, info.tuple)
@@ -336,7 +354,7 @@ class ConnectionTable(Ordering, Lifecycle):
         gone = {item[3] for item in taken}
         self._heap = [item for item in self._heap if item[3] not in gone]
         heapq.heapify(self._heap)
-        self._heap_bytes -= sum(len(item[5].payload) for item in taken)
+        self._heap_bytes -= sum(len(item[5].payload) + HELD_COST for item in taken)
         return [(item[0], item[5]) for item in taken]
 
     def _all_conns(self):
