@@ -15,9 +15,8 @@ import heapq
 from msgspec.structs import replace
 
 from ..limits import HELD_COST, limit_note
-from ..model import Capture, Direction, FlowEvent
+from ..model import Capture, DataType, Direction, FlowEvent
 from ..report import Count
-from .emission import direction_of
 from .lifecycle import SECOND
 from .roles import may_start_request
 from .state import ConnState
@@ -28,7 +27,7 @@ AFTER_EARLY_NOTE = limit_note("reorder_buffer", "arrived after captures of its s
                               "after them, not before")
 
 
-_C2S = Direction.C2S
+_C2S, _S2C, _WRITE = Direction.C2S, Direction.S2C, DataType.WRITE  # (Enum members: ~0.15 µs to read on 3.11)
 
 
 def noted(cap: Capture, note: str) -> Capture:
@@ -68,8 +67,10 @@ class Ordering:
         # are its first calls; v1.4 times are whole seconds). Then v1 events are merged flushes whose arrival order means nothing
         # (a response's worker may flush first), so client→server goes first; v2 events
         # (no uuid) are single calls sent as they happen, so arrival order is the truth.
-        # (the direction is kept for _emit: the role is known before a capture is pushed, and never changes)
-        direction = direction_of(c, cap)
+        # The direction (which way the bytes went, from the end eCapture hooked: c.role) is kept for _emit: the role
+        # is known before a capture is pushed, and never changes. (An unknown data type: taken as the process's write.)
+        data_type = cap.data_type
+        direction = _C2S if (data_type is _WRITE or data_type is None) == (c.role == "client") else _S2C
         self._heap_bytes += len(cap.payload) + HELD_COST
         seq = next(self._seq)
         heapq.heappush(self._heap, (ts, rank, direction if cap.uuid is not None else 0, seq, c, cap, direction))

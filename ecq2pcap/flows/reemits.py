@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from ..model import Direction
 
+_C2S, _S2C = Direction.C2S, Direction.S2C  # (Enum members: ~0.15 µs to read on Python 3.11)
+
 
 def is_stale_reemit(last_headers: dict, upgraded: bool, payload: bytes, direction: Direction, ts: int) -> bool:
     """Is this rendered HTTP/1 message a re-emit? ``last_headers`` (Direction → (header
@@ -28,7 +30,7 @@ def is_stale_reemit(last_headers: dict, upgraded: bool, payload: bytes, directio
     stale = (prev is not None and len(head) == len(payload) and prev[0] == head  # bodiless, the same headers
              and (not prev[2] or prev[1] == ts or upgraded or (head.startswith(b"HTTP/") and b"\r\nDate: " in head)))
     if not stale:  # (a real message: the other way's last one is answered, or followed)
-        other = direction.other
+        other = _S2C if direction is _C2S else _C2S  # (Direction.other without its property's call)
         spoken = last_headers.get(other)
         if spoken is not None and not spoken[2]:
             last_headers[other] = (spoken[0], spoken[1], True)

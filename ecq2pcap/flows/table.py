@@ -40,14 +40,16 @@ from ..model import (
     NOT_PLACED,
     FlowEvent,
     Opened,
+    PayloadForm,
     Tuple,
 )
 from ..report import Count, Report
 from .endpoints import SyntheticEndpoints
 from .normalize import Normalizer
-from .emission import chunks, is_reemit
+from .emission import chunks
 from .lifecycle import SECOND, Lifecycle, superseded_reason
 from .ordering import Ordering, noted
+from .reemits import is_stale_reemit
 from .placement import EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, Shape, cannot_continue, client_streams
 from .roles import infer_role
 from .state import ConnState
@@ -57,6 +59,7 @@ CLOSING_BATCH = 4096  # events in each list of close_all_batches
 PRE, REAL = 0, 1  # at equal times a connection's tuple-less (first) captures go before the others
 _NO_TUPLE = {"gotls": "eCapture's gotls events carry no socket tuple: one connection per process (Go moves "
                       "goroutines between threads), several at once are merged here"}
+_RENDERED = PayloadForm.HTTP1_RENDERED  # (Enum members: ~0.15 µs to read on Python 3.11)
 _NO_SHAPE = Shape()  # (read only) the shape of a connection none of whose bytes was looked at yet
 
 
@@ -104,11 +107,17 @@ class ConnectionTable(Ordering, Lifecycle):
         cap = record
         ts = cap.timestamp_ns if cap.timestamp_ns is not None else self.clock  # (no time: now)
         out: list[FlowEvent] = []
-        placed = self._conn_for(cap, ts)
-        if placed is not None:
-            c, cap, rank = placed
-            self._accept(c, cap, ts, rank)
-            for held_ts, held_cap in self._placement.due_for(c) if self._placement.held else ():
+        group, tup = self._group(cap), cap.tuple
+        c = self._by_key.get((group, tup)) if tup is not None else None
+        if c is not None:  # (an open connection's capture: _conn_for's common case, without its call)
+            self._accept(c, cap, ts, REAL)
+        else:
+            placed = self._conn_for(cap, ts, group)
+            if placed is not None:
+                c, cap, rank = placed
+                self._accept(c, cap, ts, rank)
+        if c is not None and self._placement.held:
+            for held_ts, held_cap in self._placement.due_for(c):
                 self.report.count(Count.BEFORE_TUPLE_PLACED)
                 self._adopt(c, held_cap)
                 self._accept(c, noted(held_cap, PLACED_NOTE), held_ts, PRE)
@@ -186,10 +195,10 @@ class ConnectionTable(Ordering, Lifecycle):
             return ("nofd", cap.module, cap.pid, None, cap.comm)
         return ("nofd", cap.module, cap.pid, cap.tid, cap.comm)
 
-    def _conn_for(self, cap: Capture, ts: int) -> tuple[ConnState, Capture, int] | None:
+    def _conn_for(self, cap: Capture, ts: int, group: tuple) -> tuple[ConnState, Capture, int] | None:
         """The connection of ``cap`` (and the capture as placed, with its rank), or None
-        while it waits for its connection (:mod:`.placement`)."""
-        group = self._group(cap)
+        while it waits for its connection (:mod:`.placement`). ``group``: :meth:`_group` of ``cap``;
+        a capture with a tuple comes here when no connection has that tuple (:meth:`feed` looked)."""
         tup = cap.tuple
         if tup is None and cap.fd is not None:
             tup = self._placement.tuple_of(cap.pid, cap.fd)
@@ -198,13 +207,12 @@ class ConnectionTable(Ordering, Lifecycle):
             if self._placement.waits_new_connection(group):
                 return self._held(group, ts, cap)  # v2: a new connection on this fd waits for its accept line
             c = self._by_key.get((group, tup))
-            if c is not None and not c.closed and cannot_continue(c.shape or _NO_SHAPE, cap):
-                self.report.count(Count.BEFORE_TUPLE_SPLIT)  # a new connection started before its accept line
-                return self._held(group, ts, cap, new_connection=True)
-        if tup is not None:
-            c = self._by_key.get((group, tup))
             if c is not None:
+                if not c.closed and cannot_continue(c.shape or _NO_SHAPE, cap):
+                    self.report.count(Count.BEFORE_TUPLE_SPLIT)  # a new connection started before its accept line
+                    return self._held(group, ts, cap, new_connection=True)
                 return c, cap, REAL
+        if tup is not None:
             prev = self._current.get(group)
             if prev is not None and prev.tuple != tup:
                 prev.superseded = True  # fd reused for a new connection
@@ -371,7 +379,9 @@ class ConnectionTable(Ordering, Lifecycle):
             self._idle_gap(c, out)
         if c.closed:  # a straggler after the connection was closed: reopen a new one
             self._reopen(c)
-        if is_reemit(c, cap, direction, ts, self.report):
+        if cap.form is _RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload, direction, ts):
+            c.reemits += 1  # (left out, counted: said in its Closed event's notes)
+            self.report.count(Count.STALE_REEMITS)
             return
         if not c.opened:
             c.opened = True
