@@ -135,9 +135,7 @@ class ConnectionView:
         self.new_list()
         if self.filter is None:  # every event handed on as it comes
             if self._read:
-                see = self._see
-                for event in events:
-                    see(event)
+                self._see(events)
             return events
         out: list[FlowEvent] = []
         for event in events:
@@ -174,29 +172,32 @@ class ConnectionView:
             if self._skip and name != conn.server[0]:  # (an address as its own name names nothing)
                 self._learned.append((conn.server[0], name))
 
-    def _see(self, event: FlowEvent) -> None:
-        """:meth:`add`'s work without a filter (every event is handed on): the name read while needed."""
-        conn = event.conn
-        if type(event) is Chunk:
-            if event.direction is not _C2S:
-                return
-            finder = self._finders.get(conn.id, _NEW)
-            if finder is None or not self._needed(conn):  # (None: its name was read; a keep-alive's next requests)
-                return
-            if finder is _NEW:
-                finder = self._finders[conn.id] = AuthorityFinder()
-            self._learn(conn, finder, event.wire)
-            if finder.done:
-                self._finders[conn.id] = None
-        elif type(event) is Closed:
-            self._finders.pop(conn.id, None)
-            self._ended.append(conn.id)
+    def _see(self, events: list[FlowEvent] | tuple[FlowEvent, ...]) -> None:
+        """:meth:`add`'s work without a filter (every event is handed on), for each of ``events`` (a call for a
+        whole list): the names read while needed."""
+        finders = self._finders
+        for event in events:
+            if type(event) is Chunk:
+                if event.direction is not _C2S:
+                    continue
+                conn = event.conn
+                finder = finders.get(conn.id, _NEW)
+                if finder is None or not self._needed(conn):  # (None: its name was read; a keep-alive's next requests)
+                    continue
+                if finder is _NEW:
+                    finder = finders[conn.id] = AuthorityFinder()
+                self._learn(conn, finder, event.wire)
+                if finder.done:
+                    finders[conn.id] = None
+            elif type(event) is Closed:
+                finders.pop(event.conn.id, None)
+                self._ended.append(event.conn.id)
 
     def add(self, event: FlowEvent, out: list[FlowEvent]) -> None:
         """One event of the current list: appends what to hand on now to ``out``."""
         if self.filter is None:
             if self._read:
-                self._see(event)
+                self._see((event,))
             out.append(event)
             return
         conn = event.conn

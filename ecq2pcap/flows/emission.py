@@ -44,6 +44,8 @@ def chunks(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Re
 
 def closing_notes(c: ConnState, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     """What the Closed event says of what the table left out or moved."""
+    if not c.reemits and not c.late:  # (most connections: nothing more)
+        return extra
     notes: list[str] = list(extra)
     if c.reemits:
         notes.append(

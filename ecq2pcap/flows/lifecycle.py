@@ -139,8 +139,9 @@ class Lifecycle:
     def _close(self, c: ConnState, reason: str, out: list[FlowEvent], extra: tuple[str, ...] = (),
                at: int | None = None) -> None:
         self._open.pop(id(c), None)
-        if self._by_key.get((c.group, c.tuple)) is c:
-            del self._by_key[(c.group, c.tuple)]
+        key = (c.group, c.tuple)
+        if self._by_key.get(key) is c:
+            del self._by_key[key]
         if self._current.get(c.group) is c:
             del self._current[c.group]
         if not c.closed and c.synthetic_reason:

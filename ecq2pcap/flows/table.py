@@ -102,7 +102,7 @@ class ConnectionTable(Ordering, Lifecycle):
     # ------------------------------------------------------------------ input
 
     def feed(self, record: Capture | ConnectInfo) -> list[FlowEvent]:
-        if isinstance(record, ConnectInfo):
+        if type(record) is ConnectInfo:
             return self._connect_info(record)
         cap = record
         ts = cap.timestamp_ns if cap.timestamp_ns is not None else self.clock  # (no time: now)
@@ -394,7 +394,7 @@ class ConnectionTable(Ordering, Lifecycle):
             )
             if len(self._open) >= self.limits.open_connections:
                 self._end_idlest(out)  # first, so that no more are ever open at once
-            self.report.count(Count.CONNECTIONS)
+            self.report.counts[Count.CONNECTIONS] += 1  # (without Report.count's call: once a connection)
             out.append(Opened(c.conn, ts))
             self._open[id(c)] = c
         else:
