@@ -21,6 +21,7 @@ listed in the package's docstring.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from ...model import Direction
 from .events import END, NEED_DATA, Body, End, ParseError, RequestHead, ResponseHead
@@ -53,13 +54,17 @@ class Http1Decoder(Recovery):
     """HTTP/1.x exchanges of one connection; see the module docstring.
 
     ``feed()`` and ``close()`` return the exchanges that completed, in completion order.
-    ``meta`` is whatever the caller says about a chunk: kept on the exchanges it fed.
+    ``meta`` is whatever the caller says about a chunk: kept on the exchanges it fed (``add_meta``).
+    ``new_exchange`` makes the exchanges (keyword arguments of :class:`Http1Exchange`): that class, or one
+    with its fields, ``start_ns`` and ``add_meta`` (the HAR sink's, so that no exchange is made twice).
     """
 
     def __init__(self, *, body_cap: int = DEFAULT_BODY_CAP, reorder_window_ns: int = 0, fast: bool | None = None,
                  max_line: int = MAX_HEADER_LINE, max_head: int = MAX_HEADER_SECTION,
-                 max_buffer: int = CONNECTION_BUFFER) -> None:  # fmt: skip
+                 max_buffer: int = CONNECTION_BUFFER,
+                 new_exchange: Callable[..., Http1Exchange] = Http1Exchange) -> None:  # fmt: skip
         self.fast = FAST_PATH if fast is None else fast
+        self.new_exchange = new_exchange
         self.max_awaiting = max(1, max_buffer // AWAITING_COST)  # see _end_oldest_waiting
         self._orphans = 0  # responses still owed to requests that _end_oldest_waiting ended
         self.body_cap = body_cap
@@ -277,7 +282,7 @@ class Http1Decoder(Recovery):
             req = new_request(head, s.head_ns, w.unconsumed - len(body), s.widened)
             if s.original is not None:
                 rendered_into(req, s)
-            ex = Http1Exchange(request=req, http_version=req.http_version)
+            ex = self.new_exchange(request=req, http_version=req.http_version)
             if len(self._awaiting) >= self.max_awaiting:  # (see _end_oldest_waiting)
                 self._end_oldest_waiting()
             self._awaiting.append(ex)
@@ -311,7 +316,7 @@ class Http1Decoder(Recovery):
             if s.original is not None:
                 rendered_into(req, s)
             s.in_head = False
-            ex = Http1Exchange(request=req, http_version=req.http_version)
+            ex = self.new_exchange(request=req, http_version=req.http_version)
             ex.errors.extend(s.pending_errors)
             s.pending_errors.clear()
             ex.add_meta(s.meta)

@@ -41,7 +41,7 @@ class Recovery:
             if limit:  # a message whose head is over a limit came: its exchange says so, and the bytes skipped to
                 s.skip_said = f"{s.what} not parsed, skipped: {reason}"  # the next start line are not said on the next one
             if s.is_request and limit:  # (its answer is this exchange's: it must not answer the next request)
-                self._awaiting.append(Http1Exchange(errors=[s.skip_said]))
+                self._awaiting.append(self.new_exchange(errors=[s.skip_said]))
             elif not s.is_request and ex is not None:
                 self._resp_ex = None
                 if limit and not self._interim:  # (the answer it was: the next one is the next request's)
@@ -141,13 +141,13 @@ class Recovery:
         """The exchange the next response answers, a response-only one, or None (hold)."""
         if self._orphans:  # (the answer to a request that ended early: see max_awaiting)
             self._orphans -= 1
-            ex = Http1Exchange()
+            ex = self.new_exchange()
             ex.errors.append(ANSWER_OF_ENDED)
             return ex
         if self._awaiting:
             return self._awaiting.popleft()
         if s.force or s.eof:
-            ex = Http1Exchange()
+            ex = self.new_exchange()
             ex.errors.append(REQUEST_NOT_CAPTURED)
             ex.notes.append("framed as the answer to a GET (the request is unknown)")
             return ex

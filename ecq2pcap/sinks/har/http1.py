@@ -9,6 +9,7 @@ After a protocol switch (``101``, or a 2xx to ``CONNECT``) the bytes that follow
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Protocol
 
 from ...limits import DEFAULT_LIMITS, Limits
@@ -17,7 +18,6 @@ from ...payloads.http1 import (
     REQUEST_NOT_CAPTURED,
     RESPONSE_NOT_CAPTURED,
     Http1Decoder,
-    Http1Exchange,
 )
 from .exchange import ChunkMeta, Exchange
 
@@ -93,12 +93,12 @@ class Http1Parser:
     ) -> None:
         self.conn = conn
         self.limits = limits
+        # (the decoder makes the HAR exchanges itself: their notes and chunk metas in the order they came)
         self._decoder = Http1Decoder(body_cap=limits.body_size, reorder_window_ns=reorder_window_ns, fast=fast,
                                      max_line=limits.header_line_size, max_head=limits.header_section_size,
-                                     max_buffer=limits.connection_buffer)
+                                     max_buffer=limits.connection_buffer, new_exchange=partial(Exchange, conn))
         self._on_upgrade = on_upgrade or (lambda ex: UpgradedBytes(ex, limits))
         self.upgraded: UpgradeHandler | None = None
-        self._upgrade: tuple[Http1Exchange, Exchange] | None = None
 
     @property
     def fast(self) -> bool:
@@ -111,7 +111,7 @@ class Http1Parser:
         done = self._decoder.feed(direction, data, time_ns, meta, rendered)
         if self._decoder.switch is not None:
             self._after_switch()
-        return [self._exchange(x) for x in done] if done else done  # (most chunks end no exchange: no list made)
+        return done
 
     def close(self, time_ns: int) -> list[Exchange]:
         """End of the connection: EOF-delimited bodies end, incomplete messages become errors."""
@@ -119,7 +119,7 @@ class Http1Parser:
         self._after_switch()
         if self.upgraded is not None:
             self.upgraded.close(time_ns)
-        return [self._exchange(x) for x in done]
+        return done
 
     def buffered(self) -> int:
         """Bytes the decoder holds (a WebSocket handler after a switch bounds its own)."""
@@ -134,20 +134,6 @@ class Http1Parser:
         if switch is None:
             return
         if self.upgraded is None:
-            ex = self._exchange(switch.exchange)
-            self._upgrade = (switch.exchange, ex)
-            self.upgraded = self._on_upgrade(ex)
+            self.upgraded = self._on_upgrade(switch.exchange)
         for direction, data, time_ns, meta in self._decoder.take_switched_bytes():
             self.upgraded.feed(direction, data, time_ns, meta)
-
-    def _exchange(self, x: Http1Exchange) -> Exchange:
-        if self._upgrade is not None and x is self._upgrade[0]:
-            return self._upgrade[1]
-        ex = Exchange(self.conn, request=x.request, response=x.response, errors=x.errors, http_version=x.http_version)
-        done = 0
-        for at, meta in x.metas:  # notes and chunk metas in the order they came
-            ex.notes.extend(x.notes[done:at])
-            done = at
-            ex.add_meta(meta)
-        ex.notes.extend(x.notes[done:])
-        return ex
