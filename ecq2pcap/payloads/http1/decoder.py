@@ -35,15 +35,8 @@ from .readers import H11Reader, WholeMessage
 from .recovery import Recovery
 from .stream import FIRST_SLICE, MAX_SLICE, HalfStream
 
-__all__ = [
-    "DEFAULT_BODY_CAP",
-    "MAX_HEADER_LINE",
-    "MAX_HEADER_SECTION",
-    "REQUEST_NOT_CAPTURED",
-    "RESPONSE_NOT_CAPTURED",
-    "FAST_PATH",
-    "Http1Decoder",
-]
+__all__ = ["DEFAULT_BODY_CAP", "MAX_HEADER_LINE", "MAX_HEADER_SECTION", "REQUEST_NOT_CAPTURED", "RESPONSE_NOT_CAPTURED",
+           "FAST_PATH", "Http1Decoder"]
 
 DEFAULT_BODY_CAP = 64 * 1024 * 1024
 FAST_PATH = True  # default of Http1Decoder(fast=...): parse simple complete messages without h11
@@ -120,6 +113,18 @@ class Http1Decoder(Recovery):
         """End of the connection: EOF-delimited bodies end, incomplete messages become errors."""
         if self._closed:
             return []
+        c2s, s2c = self._c2s, self._s2c
+        if self._awaiting or self.switch is not None or self._switch_ex is not None or c2s.reader is not None or \
+                s2c.reader is not None or c2s.pos < len(c2s.buf) or s2c.pos < len(s2c.buf) or c2s.skipped or \
+                s2c.skipped or c2s.pending_errors or s2c.pending_errors:  # (else nothing is left to end or say)
+            self._end_streams(time_ns)
+        self._closed = True
+        done = self._take()
+        done.sort(key=lambda e: e.start_ns)
+        return done
+
+    def _end_streams(self, time_ns: int) -> None:
+        """What :meth:`close` ends: bodies read to EOF, unfinished messages and exchanges, unsaid skips."""
         if self.switch is None:
             self._release_held(None)  # at the times they arrived, before EOF ends anything
             for s in (self._c2s, self._s2c):
@@ -149,10 +154,6 @@ class Http1Decoder(Recovery):
             if ex.request is not None and ex.request.end_ns is None:
                 ex.request.end_ns = time_ns
             self._done.append(ex)
-        self._closed = True
-        done = self._take()
-        done.sort(key=lambda e: e.start_ns)
-        return done
 
     def buffered(self) -> int:
         """Bytes held for exchanges not yet returned: unread input and kept bodies."""

@@ -116,7 +116,8 @@ class Http1Parser:
     def close(self, time_ns: int) -> list[Exchange]:
         """End of the connection: EOF-delimited bodies end, incomplete messages become errors."""
         done = self._decoder.close(time_ns)
-        self._after_switch()
+        if self._decoder.switch is not None:
+            self._after_switch()
         if self.upgraded is not None:
             self.upgraded.close(time_ns)
         return done

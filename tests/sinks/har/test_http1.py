@@ -325,11 +325,14 @@ def test_bad_chunked_body_ends_that_response_and_parsing_continues():
     assert any("response body did not frame" in e for e in out[0].errors)
 
 
-def test_garbage_only_goes_to_diagnostics():
-    out, p = run([(S, 1, b"\x00\x01\x02 not http at all")])
-    assert out == []
+@pytest.mark.parametrize("direction, label", [(C, "client→server"), (S, "server→client")])
+@pytest.mark.parametrize("before", [[], [(C, 1, get(b"/a")), (S, 1, resp(200, b"ok"))]])
+def test_garbage_only_goes_to_diagnostics(direction, label, before):
+    """(Also after exchanges that all ended: what close says of a connection with nothing else left.)"""
+    out, p = run([*before, (direction, 2, b"\x00\x01\x02 not http at all")])
+    assert len(out) == len(before) // 2
     diags = p.take_diagnostics()
-    assert diags and "server→client" in diags[0]
+    assert diags and label in diags[0]
 
 
 def test_random_garbage_never_raises():
