@@ -325,10 +325,12 @@ def test_bad_chunked_body_ends_that_response_and_parsing_continues():
     assert any("response body did not frame" in e for e in out[0].errors)
 
 
-@pytest.mark.parametrize("direction, label", [(C, "client→server"), (S, "server→client")])
-@pytest.mark.parametrize("before", [[], [(C, 1, get(b"/a")), (S, 1, resp(200, b"ok"))]])
-def test_garbage_only_goes_to_diagnostics(direction, label, before):
+@pytest.mark.parametrize("case", [(d, label, after) for d, label in ((C, "client→server"), (S, "server→client"))
+                                  for after in (False, True)])
+def test_garbage_only_goes_to_diagnostics(case):
     """(Also after exchanges that all ended: what close says of a connection with nothing else left.)"""
+    direction, label, after_exchange = case
+    before = [(C, 1, get(b"/a")), (S, 1, resp(200, b"ok"))] if after_exchange else []
     out, p = run([*before, (direction, 2, b"\x00\x01\x02 not http at all")])
     assert len(out) == len(before) // 2
     diags = p.take_diagnostics()
