@@ -125,6 +125,19 @@ class Held:
         self.size += len(cap.payload)
 
 
+ADOPTED_KEPT = 8  # unknown-tuple uuids a connection remembers taking captures of
+
+
+def adopt(c, cap: Capture) -> None:
+    """Connection ``c`` takes ``cap``, captured before eCapture knew its socket: its uuid is kept (see
+    :func:`pick_successor`)."""
+    if cap.uuid is not None:
+        if c.adopted is None:
+            c.adopted = set()
+        if len(c.adopted) < ADOPTED_KEPT:
+            c.adopted.add(cap.uuid)
+
+
 def pick_successor(conns, ts: int, uuid: str | None = None):
     """The first of ``conns`` (a (pid, fd)'s recent connections) whose real-tuple captures
     start at or after ``ts``, or None.

@@ -50,7 +50,8 @@ from .emission import chunks
 from .lifecycle import SECOND, Lifecycle, superseded_reason
 from .ordering import Ordering, noted
 from .reemits import is_stale_reemit
-from .placement import EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, Shape, cannot_continue, client_streams
+from .placement import (EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, Shape, adopt, cannot_continue,
+                        client_streams)
 from .roles import infer_role
 from .state import ConnState
 
@@ -119,7 +120,7 @@ class ConnectionTable(Ordering, Lifecycle):
         if c is not None and self._placement.held:
             for held_ts, held_cap in self._placement.due_for(c):
                 self.report.count(Count.BEFORE_TUPLE_PLACED)
-                self._adopt(c, held_cap)
+                adopt(c, held_cap)
                 self._accept(c, noted(held_cap, PLACED_NOTE), held_ts, PRE)
         if ts > self.clock:
             self.clock = ts
@@ -262,18 +263,9 @@ class ConnectionTable(Ordering, Lifecycle):
         c = self._placement.successor(group, ts, cap.uuid)
         if c is not None:
             self.report.count(Count.BEFORE_TUPLE_PLACED)
-            self._adopt(c, cap)
+            adopt(c, cap)
             return c, noted(cap, PLACED_NOTE), PRE
         return self._held(group, ts, cap)
-
-    @staticmethod
-    def _adopt(c: ConnState, cap: Capture) -> None:
-        """``c`` takes ``cap``, captured before eCapture knew its socket: its uuid is kept (see pick_successor)."""
-        if cap.uuid is not None:
-            if c.adopted is None:
-                c.adopted = set()
-            if len(c.adopted) < MAX_UUIDS:
-                c.adopted.add(cap.uuid)
 
     def _held(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False) -> None:
         """``cap`` held for its connection. Captures held past the connection's buffer (a busy connection
