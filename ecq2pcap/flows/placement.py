@@ -126,6 +126,7 @@ class Held:
 
 
 ADOPTED_KEPT = 8  # unknown-tuple uuids a connection remembers taking captures of
+KNOWN_KEPT = 65536  # (pid, fd)s whose connect line is remembered (~500 bytes each)
 
 
 def adopt(c, cap: Capture) -> None:
@@ -167,14 +168,22 @@ class Placement:
         # groups whose connections all closed (the latest few; an OrderedDict: evicting the oldest of a
         # plain dict is O(deleted entries) per call)
         self._closed_groups: OrderedDict[tuple, None] = OrderedDict()
-        self._known: dict[tuple, tuple[Tuple, int]] = {}  # (pid, fd) -> (tuple, time) from connect lines
+        # (pid, fd) -> (tuple, time) from connect lines, the latest last (an OrderedDict: see _closed_groups)
+        self._known: OrderedDict[tuple, tuple[Tuple, int]] = OrderedDict()
 
     def tuple_of(self, pid: int, fd: int) -> Tuple | None:
         known = self._known.get((pid, fd))
         return known[0] if known else None
 
     def learn(self, pid: int, fd: int, tup: Tuple, now: int) -> None:
-        self._known[(pid, fd)] = (tup, now)
+        """A connect/accept line's tuple for (pid, fd). At most :data:`KNOWN_KEPT`, the oldest line forgotten first:
+        the lines of connections long gone are forgotten by capture time (:meth:`forget_old`), but a burst of them
+        (processes that send no data, §11.2; times that stand still) has none to go by."""
+        known, key = self._known, (pid, fd)
+        known[key] = (tup, now)
+        known.move_to_end(key)  # (a new line for it is the latest)
+        if len(known) > KNOWN_KEPT:
+            known.popitem(last=False)
 
     def forget_old(self, now: int, old: int, alive) -> None:
         """Forget connect lines older than ``old`` whose connection is gone (``alive(key, tuple)``

@@ -261,3 +261,20 @@ def test_a_reused_fd_remembers_its_last_few_connections_only():
     for c in conns[-RECENT:]:
         placement.forget(c)
     assert (7, 5) not in placement._recent and placement.had_connections((7, 5))
+
+
+def test_connect_lines_remembered_are_bounded_the_oldest_forgotten(monkeypatch):
+    """v2 connect lines are forgotten by capture time once their connection is gone, but a burst of lines with no
+    data (processes that send none, §11.2) has no time to go by: 300k lines kept 168 MB. At most KNOWN_KEPT are
+    kept, the oldest line forgotten first; a (pid, fd) whose line comes again is the latest."""
+    from ecq2pcap.flows import placement
+
+    monkeypatch.setattr(placement, "KNOWN_KEPT", 100)
+    p = placement.Placement()
+    for i in range(150):
+        p.learn(7, i, Tuple("10.0.0.1", 1000 + i, "10.0.0.2", 443), 0)
+        if i == 120:
+            p.learn(7, 10, T1, 0)  # fd 10's line again: kept
+    assert len(p._known) == 100
+    assert p.tuple_of(7, 149).src_port == 1149 and p.tuple_of(7, 10) == T1
+    assert p.tuple_of(7, 0) is None and p.tuple_of(7, 49) is None
