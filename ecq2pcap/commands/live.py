@@ -89,7 +89,7 @@ def add_record_parser(subparsers, help: str) -> argparse.ArgumentParser:
     return cmd
 
 
-def make_source(args: argparse.Namespace, status: StatusLine) -> WebSocketSource:
+def make_source(args: argparse.Namespace, status: StatusLine, consumer: str = "converting") -> WebSocketSource:
     try:
         check_url(args.url)
     except ValueError as exc:
@@ -104,7 +104,7 @@ def make_source(args: argparse.Namespace, status: StatusLine) -> WebSocketSource
     return WebSocketSource(args.url, origin=args.origin or None, insecure=args.insecure,
                            retry_for=args.retry_for, on_status=on_status, open_timeout=args.open_timeout or None,
                            max_message_size=Limits.from_args(args).message_size,
-                           backlog_memory=args.max_backlog_memory)
+                           backlog_memory=args.max_backlog_memory, consumer=consumer)
 
 
 def run_session(source: WebSocketSource, session: Session, args: argparse.Namespace, status: StatusLine, what: str) -> str:
@@ -197,7 +197,7 @@ def _live_end(args: argparse.Namespace, source: WebSocketSource, session, reason
 
 def cmd_record(args: argparse.Namespace) -> int:
     status = StatusLine(enabled=False if args.quiet else None)
-    return _capture(args, make_source(args, status), status, open_record_outputs, "recording", "recording",
+    return _capture(args, make_source(args, status, "recording"), status, open_record_outputs, "recording", "recording",
                     _record_end)
 
 
@@ -229,5 +229,5 @@ def _live_summary(source: WebSocketSource, session: Session) -> str:
 def _spill_summary(source: WebSocketSource, sep: str = ", ") -> str:
     if not source.spilled:
         return ""
-    return (f"{sep}{source.spilled} message(s) waited in a temporary file (converting fell behind; "
+    return (f"{sep}{source.spilled} message(s) waited in a temporary file ({source.consumer} fell behind; "
             "--max-backlog-memory)")

@@ -58,9 +58,10 @@ class Backlog:
     """
 
     def __init__(self, memory_limit: int = DEFAULT_MEMORY, *, note: Callable[[str], None] | None = None,
-                 spool: Callable[[], BinaryIO] = tempfile.TemporaryFile) -> None:
+                 spool: Callable[[], BinaryIO] = tempfile.TemporaryFile, consumer: str = "converting") -> None:
         self.memory_limit = memory_limit
         self.note = note or (lambda text: None)
+        self.consumer = consumer  # what fell behind when the file is used (its note says)
         self.spilled = 0
         self.peak = 0
         self.spill_error: OSError | None = None
@@ -121,7 +122,7 @@ class Backlog:
 
     def _spill(self, d: Delivery) -> None:
         if not self.spilled:
-            self.note(f"converting fell behind eCapture: messages beyond {format_size(self.memory_limit)} of "
+            self.note(f"{self.consumer} fell behind eCapture: messages beyond {format_size(self.memory_limit)} of "
                       "backlog wait in a temporary file (TMPDIR) and are converted in order")
         self.spilled += 1
         self._in_spool += 1

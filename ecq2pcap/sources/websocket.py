@@ -121,8 +121,10 @@ class WebSocketSource:
         clock: Callable[[], int] = time.time_ns,
         max_message_size: int | None = DEFAULT_LIMITS.message_size,
         backlog_memory: int = DEFAULT_MEMORY,
+        consumer: str = "converting",
     ) -> None:
         self.max_message_size = max_message_size
+        self.consumer = consumer  # what the backlog waits for ("converting", "recording"): its notes say
         self.oversized = 0
         self.url = check_url(url)
         self.origin = origin
@@ -140,7 +142,7 @@ class WebSocketSource:
         self.reconnects = 0
         self.connected = False
         self.error: ConnectError | None = None
-        self._queue = Backlog(backlog_memory, note=lambda text: self.on_status("backlog", text))
+        self._queue = Backlog(backlog_memory, note=lambda text: self.on_status("backlog", text), consumer=consumer)
         self._wake = asyncio.Event()
         self._ws: ClientConnection | None = None
         self._tasks: list[asyncio.Task] = []
