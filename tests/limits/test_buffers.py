@@ -3,6 +3,8 @@ is ended in the HAR there (its exchanges say why) and decoded no further; the pc
 
 from __future__ import annotations
 
+import pytest
+
 from tests.limits.support import RSS_BUDGET_MB, Dump, convert_measured, load_har
 
 
@@ -79,3 +81,32 @@ def test_captures_of_one_second_stay_within_the_memory_budget(tmp_path):
         assert peak_mb < RSS_BUDGET_MB, name
         flag = "--max-reorder-buffer" if name == "one_second" else "--max-connection-buffer"
         assert flag in err.split("limits reached:")[1], name
+
+
+@pytest.mark.parametrize("shape", ["unknown_tuple_on_many_fds", "bytes_that_tell_no_role"])
+def test_a_second_of_many_connections_of_tiny_captures_stays_within_the_memory_budget(tmp_path, shape):
+    """80k connections of one 1-byte or one request capture each, in one second (v1.4's whole seconds stand still):
+    their captures were held by payload bytes alone and every connection the open limit ended was kept by the
+    sweep's deadline heap: 560 and 464 MB. Each held capture now counts 2 KiB for its objects (limits.HELD_COST)."""
+    import base64
+    import json
+
+    def line(i: int) -> str:
+        if shape == "unknown_tuple_on_many_fds":  # (their connections never come: held, then invented)
+            uuid, src, dst, dt, payload = (f"sock:7_7_srv_{100 + i}_0_0.0.0.0:0-0.0.0.0:0_0", ("0.0.0.0", 0),
+                                           ("0.0.0.0", 0), 1, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        else:
+            src, dst = (f"10.0.{i // 250 % 250}.{i % 250 + 1}", 4000 + i // 62500), ("10.0.0.2", 443)
+            uuid, dt, payload = f"7_7_srv_8_1_{src[0]}:{src[1]}-{dst[0]}:{dst[1]}", 0, b"x"
+        return json.dumps({"log_type": 2, "payload": {
+            "timestamp": 1795900000, "uuid": uuid, "src_ip": src[0], "src_port": src[1], "dst_ip": dst[0],
+            "dst_port": dst[1], "pid": 7, "pname": "srv", "type": dt, "length": 0,
+            "payload_base64": base64.b64encode(payload).decode()}}) + "\n"
+
+    dump = tmp_path / "busy.jsonl"
+    with dump.open("w") as f:
+        f.writelines(line(i) for i in range(80_000))
+    code, peak_mb, err = convert_measured("convert", str(dump), "-w", str(tmp_path / "o.pcapng"))
+    assert code == 0, err
+    assert peak_mb < RSS_BUDGET_MB, (shape, peak_mb)
+    assert "--max-reorder-buffer" in err.split("limits reached:")[1]
