@@ -50,11 +50,11 @@ class _Bare:
 
 
 class _Framing:
-    """One side's constants for its blocks (the same for every connection: see :func:`_framings`)."""
+    """One side's constants for its blocks (the same for every connection of a MSS: see :func:`_framings`)."""
 
-    __slots__ = ("head", "frame_len", "flags_end", "ack_len", "ack_tail", "ip4", "lead4", "prefix", "ack4", "_bare4")
+    __slots__ = ("head", "frame_len", "flags_end", "ack_len", "ack_tail", "ip4", "lead4", "ack4", "syn4")
 
-    def __init__(self, prefix: bytes, v6: bool, flags: int) -> None:
+    def __init__(self, prefix: bytes, v6: bool, flags: int, mss: int) -> None:
         # type, total length, interface, time high, time low, captured and original length; link-layer header
         self.head = struct.Struct(f"=IIIIIII{len(prefix)}s")
         self.frame_len = len(prefix) + _HEADER_LEN[v6]  # a segment without options or payload
@@ -67,18 +67,8 @@ class _Framing:
         # the host's order, packed on its own); a bare one's (an ACK, a FIN, a SYN-ACK) in :class:`_Bare`
         self.ip4 = struct.Struct(f"!{len(prefix) + 2}sHH4sH12sIIBBHHH")
         self.lead4 = prefix + b"\x45\x00"
-        self.prefix = prefix
-        self._bare4: dict[bytes, _Bare] = {}
-        self.ack4 = self.bare4(b"")
-
-    def bare4(self, options: bytes) -> _Bare:
-        """The :class:`_Bare` of segments with these options (kept: the SYN options of a run's MSS, or none)."""
-        bare = self._bare4.get(options)
-        if bare is None:
-            if len(self._bare4) >= 16:
-                self._bare4.clear()
-            bare = self._bare4[options] = _Bare(self.prefix, self.flags_end, options)
-        return bare
+        self.ack4 = _Bare(prefix, self.flags_end, b"")  # (an ACK, a FIN)
+        self.syn4 = _Bare(prefix, self.flags_end, syn_options(mss))  # (a SYN, a SYN-ACK: their options made once)
 
 
 def _bare4(me, sh: _Bare, flags: int, seq: int, ack: int, ident: int, t: int, comment: str | None) -> bytes:
@@ -99,17 +89,24 @@ def _bare4(me, sh: _Bare, flags: int, seq: int, ack: int, ident: int, t: int, co
                      note, sh.flags_end, U32.pack(total)))
 
 
-_FRAMINGS: dict[tuple[int, bool, tuple[int, int]], tuple[_Framing, _Framing]] = {}
+def syn_options(mss: int) -> bytes:
+    """A SYN's and a SYN-ACK's TCP options: MSS, NOP, window scale."""
+    return SYN_OPTIONS.pack(2, 4, mss, 1, 3, 3, WINDOW_SCALE)
+
+
+_FRAMINGS: dict[tuple[int, bool, tuple[int, int], int], tuple[_Framing, _Framing]] = {}
 
 
 def _framings(flow: TcpFlow, link_type: int, flags: tuple[int, int]) -> tuple[_Framing, _Framing]:
-    """Both sides' :class:`_Framing` (the same for every connection of a link type, family and flags)."""
-    key = (link_type, flow.v6, flags)
+    """Both sides' :class:`_Framing` (the same for every connection of a link type, family, flags and MSS)."""
+    key = (link_type, flow.v6, flags, flow.mss)
     framings = _FRAMINGS.get(key)
     if framings is None:
+        if len(_FRAMINGS) >= 64:  # (a run has one or two; the tests try many MSS)
+            _FRAMINGS.clear()
         c, s = flow._sides
-        framings = _FRAMINGS[key] = (_Framing(c.prefix, flow.v6, flags[0]),
-                                     _Framing(s.prefix, flow.v6, flags[1]))
+        framings = _FRAMINGS[key] = (_Framing(c.prefix, flow.v6, flags[0], flow.mss),
+                                     _Framing(s.prefix, flow.v6, flags[1], flow.mss))
     return framings
 
 
@@ -159,9 +156,9 @@ class PacketBlocks(TcpFlow):
                                      WINDOW, 0xFFFF ^ (r % 0xFFFF or 0xFFFF), 0),
                          payload, pad, opts, U32.pack(total)))
 
-    def _bare(self, sender: int, flags: int, t: int, bare: _Bare | None = None, comment: str | None = None) -> bytes:
-        """:meth:`_block` of a packet without payload (an ACK or a FIN: three of a one-exchange connection's eight;
-        with ``bare``, its options: the SYN, the SYN-ACK), with :meth:`TcpFlow._header`'s work written out for that
+    def _bare(self, sender: int, flags: int, t: int, comment: str | None = None) -> bytes:
+        """:meth:`_block` of a packet without payload or options (an ACK or a FIN: three of a one-exchange
+        connection's eight), with :meth:`TcpFlow._header`'s work written out for that
         case: ~9.3k instructions an IPv4 one (tests/sinks/pcapng/test_packets.py holds the bytes to TcpFlow's).
         With ``comment`` (a SYN's, a FIN's), the block's end is made around it (~13k instructions; :meth:`_block`'s
         general way ~19k). IPv6: without options or comment only (its callers send those through :meth:`_block`)."""
@@ -176,12 +173,11 @@ class PacketBlocks(TcpFlow):
                                           fr.frame_len, fr.frame_len, me.prefix), hdr, fr.ack_tail))
         ident = me.ident
         me.ident = (ident + 1) & 0xFFFF
-        return _bare4(me, bare or fr.ack4, flags, seq, ack, ident, t, comment)
+        return _bare4(me, fr.ack4, flags, seq, ack, ident, t, comment)
 
     def handshake_blocks(self, t: int, comment: str | None) -> list[bytes]:
         """SYN, SYN-ACK (both announcing MSS and window scale), ACK. (IPv4: all three as bare segments, their
         options kept with the other constants.)"""
-        opts = SYN_OPTIONS.pack(2, 4, self.mss, 1, 3, 3, WINDOW_SCALE)
         c, s = self._sides
         if not self.v6:  # (the three bare segments in one step, not three _bare calls: ~3k instructions less)
             fc, fs = self._framing
@@ -189,9 +185,10 @@ class PacketBlocks(TcpFlow):
             c.seq += 1
             s.seq += 1
             c.ident, s.ident = (ci + 2) & 0xFFFF, (si + 1) & 0xFFFF
-            return [_bare4(c, fc.bare4(opts), SYN, cseq, 0, ci, t, comment),
-                    _bare4(s, fs.bare4(opts), SYN | ACK, sseq, c.seq & 0xFFFFFFFF, si, t + 1, None),
+            return [_bare4(c, fc.syn4, SYN, cseq, 0, ci, t, comment),
+                    _bare4(s, fs.syn4, SYN | ACK, sseq, c.seq & 0xFFFFFFFF, si, t + 1, None),
                     _bare4(c, fc.ack4, ACK, c.seq & 0xFFFFFFFF, s.seq & 0xFFFFFFFF, (ci + 1) & 0xFFFF, t + 2, None)]
+        opts = syn_options(self.mss)
         out = [self._block(C2S, SYN, t, comment, options=opts)]
         c.seq += 1
         out.append(self._block(S2C, SYN | ACK, t + 1, None, options=opts))
