@@ -28,7 +28,7 @@ _REQUEST_LINE = re.compile(rb"(%s) [^\x00-\x20\x7f]+ HTTP/1\.[0-9]" % TOKEN)  # 
 _STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: [^\r\n]*)?")
 _TE, _CE, _CL = b"\r\ntransfer-encoding:", b"\r\ncontent-encoding:", b"\r\ncontent-length:"  # in a lower-cased head
 _FRAMING_NAMES = {needle[2:-1]: needle for needle in (_TE, _CE, _CL)}  # by lower-cased name
-_OTHER = (b"", b"")  # a header line that does not frame (see _line_facts)
+_OTHER = (b"", b"", None)  # a header line that does not frame (see _line_facts)
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")  # (group 1: the size)
 
 _HEX = b"0123456789abcdefABCDEF"
@@ -96,12 +96,12 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
     eol = payload.find(b"\r\n", 0, end)  # the start line's end (-1: no header lines)
     start_end = eol if eol >= 0 else end
     status: int | None = None
+    line = payload[:start_end]
     if payload.startswith(b"HTTP/"):  # (a status line; a request's method cannot hold a "/": one regex, not two)
-        line = payload[:start_end]
         status = _STATUS_LINES.known.get(line) or _STATUS_LINES.miss(line)
         if status is None:
             return payload, (NOT_HTTP1,)
-    elif not _REQUEST_LINE.fullmatch(payload, 0, start_end):
+    elif not (_REQUEST_LINES.known.get(line) or _REQUEST_LINES.miss(line)):
         return payload, (NOT_HTTP1,)
 
     # the header lines: what each says (a header line or not, a framing one or not) kept by line, as a
@@ -119,7 +119,7 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
     body_len = len(payload) - body_start
     is_response = status is not None
     bodiless_status = status is not None and (status < 200 or status in (204, 304))
-    head_response = is_response and (request_method or "").upper() == "HEAD"
+    head_response = is_response and request_method is not None and request_method.upper() == "HEAD"
 
     if FAST and _framing_agrees(framing, body_len, is_response, bodiless_status or head_response):
         return payload, ()
@@ -238,12 +238,13 @@ def _lines_named(head: bytes, needle: bytes) -> list[int]:
     return found
 
 
-def _framing_agrees(framing: list[tuple[bytes, bytes]], body_len: int, is_response: bool, bodiless: bool) -> bool:
+def _framing_agrees(framing: list[tuple[bytes, bytes, int | None]], body_len: int, is_response: bool,
+                    bodiless: bool) -> bool:
     """The common cases the rules above leave unchanged, told apart quickly (``framing``: the message's
     framing lines, as :func:`_line_facts` gives them): no Transfer-Encoding or Content-Encoding, and a
     response that has no body to frame (1xx, 204, 304, to HEAD), a request with neither body nor
     Content-Length, or one Content-Length that is the body's length."""
-    for name, _ in framing:
+    for name, _, _ in framing:
         if name != _CL:
             return False  # Transfer-Encoding, Content-Encoding: the rules decide
     if bodiless:  # (a Content-Length there frames no body: left as it is)
@@ -252,15 +253,14 @@ def _framing_agrees(framing: list[tuple[bytes, bytes]], body_len: int, is_respon
         return body_len == 0 and not is_response
     if len(framing) > 1:
         return False
-    value = framing[0][1]
-    number = ascii_number(value)
-    return (number if number is not None else _declared_length([value])) == body_len
+    return framing[0][2] == body_len
 
 
-def _line_facts(line: bytes) -> tuple[bytes, bytes] | None:
+def _line_facts(line: bytes) -> tuple[bytes, bytes, int | None] | None:
     """What a header line (of a head split at its CRLFs) says here: None when it is not one (a token and a
     colon), :data:`_OTHER` for a name that does not frame, else (the framing name as in _TE/_CE/_CL, its value
-    as _value reads it). (What follows the colon is a field value whatever it is: a line holds no CRLF.)"""
+    as _value reads it, and for a Content-Length the length it declares, None when invalid: worked out once a
+    line). (What follows the colon is a field value whatever it is: a line holds no CRLF.)"""
     read = field_name(line)
     if read is None:
         return None
@@ -268,7 +268,8 @@ def _line_facts(line: bytes) -> tuple[bytes, bytes] | None:
     needle = _FRAMING_NAMES.get(lowered)
     if needle is None:
         return _OTHER
-    return needle, line[colon + 1 :].strip()
+    value = line[colon + 1 :].strip()
+    return needle, value, _declared_length([value]) if needle is _CL else None
 
 
 _LINES = Memo(_line_facts)
@@ -280,8 +281,10 @@ def _status_of(line: bytes) -> int | None:
     return int(m.group(1)) if m is not None else None
 
 
-# a server's status lines repeat ("HTTP/1.1 200 OK"): the regex and int() once per distinct line
+# a server's status lines repeat ("HTTP/1.1 200 OK"): the regex and int() once per distinct line; so do a client's
+# request lines (its method and target: the regex was ~3.9k instructions a request, the lookup ~1.2k)
 _STATUS_LINES = Memo(_status_of)
+_REQUEST_LINES = Memo(lambda line: _REQUEST_LINE.fullmatch(line) is not None)  # (a False is worked out again)
 
 
 def _shown(value: bytes, limit: int = 40) -> str:
