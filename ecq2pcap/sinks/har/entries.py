@@ -32,6 +32,7 @@ import codecs
 import ipaddress
 from functools import lru_cache
 
+from ...memo import Memo
 from ...model import NOT_PLACED, Connection, Direction
 from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limits_in
 from .content import decode_content
@@ -105,14 +106,14 @@ def _request(req: HttpRequest | None, conn: Connection, version: str, notes: lis
             "headersSize": -1,
             "bodySize": -1,
         }
-    fields = _fields(req)
+    headers, fields = _headers(req)
     url = request_url(req, conn, _first(fields, "host"))
     out: dict = {
         "method": req.method,
         "url": url,
         "httpVersion": req.http_version,
         "cookies": request_cookies(fields.get("cookie", ())),
-        "headers": _har_headers(req.headers if req.rendered_headers is None else req.rendered_headers),
+        "headers": headers,
         "queryString": query_string(url),
         "headersSize": req.header_size,
         "bodySize": _sent_size(req, fields),
@@ -137,14 +138,14 @@ def _response(resp: HttpResponse | None, notes: list[str], cap: int) -> dict:
             "bodySize": -1,
         }
     _message_notes(resp, "response", notes)
-    fields = _fields(resp)
+    headers, fields = _headers(resp)
     sent = _sent_size(resp, fields)
     return {
         "status": resp.status,
         "statusText": resp.reason,
         "httpVersion": resp.http_version,
         "cookies": response_cookies(fields.get("set-cookie", ()), resp.start_ns),
-        "headers": _har_headers(resp.headers if resp.rendered_headers is None else resp.rendered_headers),
+        "headers": headers,
         "content": _content(resp, fields, cap, notes, sent),
         "redirectURL": _first(fields, "location") or "",
         "headersSize": resp.header_size,
@@ -222,22 +223,35 @@ def _post_data(req: HttpRequest, fields: dict[str, list[str]], cap: int, notes: 
     return post
 
 
-def _fields(msg: HttpMessage) -> dict[str, list[str]]:
-    """``msg``'s header values by lower-cased name, in order: made once for the ~5 names an entry looks up
-    (``msg.header()`` lower-cases every name at each lookup: 3–6k instructions; ~7k an exchange less this way)."""
+def _headers(msg: HttpMessage) -> tuple[list[dict], dict[str, list[str]]]:
+    """(HAR headers, fields): ``msg``'s headers as HAR writes them (as eCapture rendered them when the framing
+    repair changed them), and the values of the few names an entry looks up (:data:`_LOOKED_UP`) by lower-cased
+    name, in order. One loop makes both, each name lower-cased once (:data:`_LOWERED`); ``msg.header()`` would
+    lower-case every name at each lookup (3–6k instructions)."""
+    rendered = msg.rendered_headers  # (v1.x responses whose body eCapture gunzipped)
+    har = [] if rendered is None else [{"name": n, "value": v} for n, v in rendered]
     fields: dict[str, list[str]] = {}
+    lowered = _LOWERED.known
     for name, value in msg.headers:
-        key = name.lower()
-        values = fields.get(key)
-        if values is None:
-            fields[key] = [value]
-        else:
-            values.append(value)
-    return fields
+        if rendered is None:
+            har.append({"name": name, "value": value})
+        key = lowered.get(name) or _LOWERED.miss(name)
+        if key in _LOOKED_UP:
+            values = fields.get(key)
+            if values is None:
+                fields[key] = [value]
+            else:
+                values.append(value)
+    return har, fields
+
+
+_LOOKED_UP = frozenset(("content-encoding", "content-type", "cookie", "host", "location", "set-cookie"))
+# a header name → lower-cased (ecq2pcap.memo): a capture's messages repeat few names
+_LOWERED = Memo(str.lower)
 
 
 def _first(fields: dict[str, list[str]], name: str) -> str | None:
-    """:meth:`HttpMessage.header` from :func:`_fields`."""
+    """:meth:`HttpMessage.header` from :func:`_headers`'s fields."""
     values = fields.get(name)
     return values[0] if values else None
 
@@ -314,11 +328,7 @@ _C1 = "ecq2pcap-c1"
 codecs.register_error(_C1, lambda e: (e.object[e.start:e.end].decode("latin-1"), e.end))
 
 
-# -- URL, query, headers, cookies ----------------------------------------------------
-
-
-def _har_headers(headers: list[tuple[str, str]]) -> list[dict]:
-    return [{"name": n, "value": v} for n, v in headers]
+# -- WebSocket messages, server address ---------------------------------------------
 
 
 def _ws_message(m) -> dict:
