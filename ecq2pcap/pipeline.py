@@ -155,13 +155,13 @@ class Pipeline:
                 self.report.warn(V200_NOTICE, rec.origin)
 
     def _close_all(self) -> None:
-        """The table's last events, a batch at a time; a sink that cannot write raises once, after the other sinks
-        got every batch (as :meth:`_deliver` does for one)."""
+        """The table's last events, a batch at a time; a sink that cannot write, or a bug of ours in one, raises once,
+        after the other sinks got every batch (as :meth:`_deliver` does for one)."""
         error = None
         for batch in self.table.close_all_batches():
             try:
                 self._dispatch(batch)
-            except OSError as exc:
+            except Exception as exc:  # (what _deliver raises after the other sinks: any exception)
                 error = error or exc
         if error is not None:
             raise error
