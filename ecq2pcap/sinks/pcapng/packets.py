@@ -16,7 +16,7 @@ import struct
 from ...model import Direction
 from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_HEADER, EPB_TYPE, FLAGS_OPTION, LINKTYPE_ETHERNET, OPT_COMMENT,
                      PAD, U32, text_option)
-from .tcp import _IP6_TCP, ACK, SUM_SHORT, FIN, MAX_MSS, PSH, SYN, SYN_OPTIONS, TTL, WINDOW, WINDOW_SCALE, TcpFlow, _sum
+from .tcp import _IP6_TCP, ACK, SUM_SHORT, FIN, MAX_MSS, PSH, SYN, TTL, WINDOW, TcpFlow, _sum, syn_options
 
 C2S, S2C = Direction.C2S, Direction.S2C
 _HEADER_LEN = {False: 40, True: 60}  # IPv4 / IPv6 header + TCP header without options
@@ -87,11 +87,6 @@ def _bare4(me, sh: _Bare, flags: int, seq: int, ack: int, ident: int, t: int, co
                      sh.opened.pack(sh.lead, ident, _IP4_MID, 0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack, sh.off,
                                     flags, WINDOW, 0xFFFF ^ (r or 0xFFFF), sh.upto),
                      note, sh.flags_end, U32.pack(total)))
-
-
-def syn_options(mss: int) -> bytes:
-    """A SYN's and a SYN-ACK's TCP options: MSS, NOP, window scale."""
-    return SYN_OPTIONS.pack(2, 4, mss, 1, 3, 3, WINDOW_SCALE)
 
 
 _FRAMINGS: dict[tuple[int, bool, tuple[int, int], int], tuple[_Framing, _Framing]] = {}

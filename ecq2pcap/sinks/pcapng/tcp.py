@@ -39,6 +39,11 @@ _IP4_TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")  # IPv4 header + TCP header
 _IP6_TCP = struct.Struct("!IHBB16s16sHHIIBBHHH")  # IPv6 header + TCP header
 _PORTS = struct.Struct("!HH")
 SYN_OPTIONS = struct.Struct("!BBHBBBB")  # MSS (kind 2, len 4), NOP, window scale (kind 3, len 3)
+
+
+def syn_options(mss: int) -> bytes:
+    """A SYN's and a SYN-ACK's TCP options: MSS, NOP, window scale."""
+    return SYN_OPTIONS.pack(2, 4, mss, 1, 3, 3, WINDOW_SCALE)
 _IP4_FIXED = (0x45 << 8) + 0x4000 + (TTL << 8 | 6)  # ver/ihl/tos + DF + ttl/proto words
 
 
@@ -221,7 +226,7 @@ class TcpFlow:
 
     def handshake(self) -> list[tuple[Direction, bytes]]:
         """SYN, SYN-ACK (both announcing MSS and window scale), ACK."""
-        opts = SYN_OPTIONS.pack(2, 4, self.mss, 1, 3, 3, WINDOW_SCALE)
+        opts = syn_options(self.mss)
         c, s = self._sides
         out = [(Direction.C2S, self._segment(Direction.C2S, SYN, options=opts))]
         c.seq += 1
