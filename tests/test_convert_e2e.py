@@ -384,6 +384,34 @@ def test_v2_response_whose_end_was_lost_does_not_swallow_the_next(tmp_path):
     assert "then the next response began" in doc["log"]["entries"][0]["_error"]
 
 
+def test_v2_a_clients_port_reused_on_a_reused_fd_is_two_tcp_streams(tmp_path, tshark):
+    """v2 server (nginx: fd 12 for every connection), one client that reuses its port (a load test): the second
+    accept line repeats the first's tuple. The two connections were one: one TCP stream in Wireshark holding
+    both exchanges, one HAR connection. Now the first ends (FIN) before the second's SYN, each with its ISN:
+    Wireshark sees two streams, and says the ports were used by an earlier session, as a real capture would."""
+    from tests.support.v2_stream import V2Stream
+
+    s, client, server = V2Stream(), ("10.0.0.9", 50001), ("10.0.0.2", 443)
+    for path in ("/a", "/b"):
+        s.connect(7, 12, "nginx", client, server)
+        s.call(7, 12, "nginx", False, b"GET %s HTTP/1.1\r\nHost: h.example\r\n\r\n" % path.encode())
+        s.call(7, 12, "nginx", True, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    dump = tmp_path / "v2.frames.jsonl"
+    dump.write_bytes(s.dump())
+    pcap, _, doc = convert(tmp_path, dump)
+    validate_har(doc)
+    entries = doc["log"]["entries"]
+    assert [e["request"]["url"] for e in entries] == ["https://h.example/a", "https://h.example/b"]
+    assert len({e["connection"] for e in entries}) == 2
+    frames = dissect(tshark, pcap)
+    requests = [(f.first("tcp.stream"), f.first("http.request.uri")) for f in frames if f.has("http.request.uri")]
+    assert requests == [("0", "/a"), ("1", "/b")]
+    fins = [int(f.first("frame.number")) for f in frames if f.flag("tcp.flags.fin") and f.first("tcp.stream") == "0"]
+    second_syn = min(int(f.first("frame.number")) for f in frames if f.first("tcp.stream") == "1")
+    assert len(fins) == 2 and max(fins) < second_syn
+    assert [m for m in bad_expert(frames) if "ports as an earlier session" not in m] == []
+
+
 def test_the_har_shows_the_head_ecapture_rendered_not_the_repair(tmp_path):
     """v1.x renders HTTP/1 with decoded bodies under the server's framing headers; the pcapng's repair made them
     agree, and the HAR showed the repaired head as the server's: Content-Length 850 for 46 bytes sent gzipped, a

@@ -1,14 +1,15 @@
 """When connections end: superseded by a new one on their fd, idle, or over the open limit
-(the one idle longest); and stragglers after a close, which reopen a new connection.
+(the one idle longest), or at the end of input; and stragglers after a close, which reopen a new connection.
 
 A mixin of :class:`~.table.ConnectionTable` (its state: ``_by_key``, ``_current``,
-``_open``, ``_deadlines``, the clock), kept apart because it is its own job: the sweep
+``_displaced``, ``_open``, ``_deadlines``, the clock), kept apart because it is its own job: the sweep
 looks only at connections whose deadline passed, O(expired) per sweep, not O(open).
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 from functools import lru_cache
 
 from ..limits import limit_note
@@ -18,6 +19,7 @@ from .normalize import Normalizer
 from .state import ConnState
 
 SECOND = 1_000_000_000
+CLOSING_BATCH = 4096  # events in each list of close_all_batches
 DEADLINES_SLACK = 4096  # the deadline heap's entries past twice the connections known before it drops stale ones
 IDLE = "idle timeout"
 REUSED = "its fd was reused by a new connection"
@@ -52,6 +54,39 @@ class Lifecycle:
                                        lambda key, tup: (("fd", *key), tup) in self._by_key)
         # only connections whose deadline passed: O(expired), not O(open), per sweep
         self._expire(now, out)
+
+    # ------------------------------------------------------- the end of input
+
+    def close_all(self, reason: str = "end of input") -> list[FlowEvent]:
+        return [event for batch in self.close_all_batches(reason) for event in batch]
+
+    def close_all_batches(self, reason: str = "end of input", size: int = CLOSING_BATCH):
+        """:meth:`close_all`'s events in lists of about ``size``: everything held comes out at the end of input
+        (hundreds of thousands of captures in a busy second), and the sinks take each list before the next is
+        made, so that their events and the connections they open do not all exist at once."""
+        for group in list(self._placement.held):
+            self._expire_held(group, "until the end of input")
+        for c in list(self._unroled.values()):
+            self._role_settled(c)
+        while self._heap:
+            out: list[FlowEvent] = []
+            self._release(out, everything=size)
+            yield out
+        out = []
+        for c in list(self._all_conns()):  # (the same reason as the sweep would have given)
+            self._close(c, superseded_reason(c) if c.superseded else reason, out)
+            if len(out) >= size:
+                yield out
+                out = []
+        yield out
+
+    def _all_conns(self):
+        seen = set()
+        # (and the opened ones: a connection a connect line of its own tuple superseded is in neither)
+        for c in itertools.chain(self._by_key.values(), self._current.values(), self._open.values()):
+            if id(c) not in seen:
+                seen.add(id(c))
+                yield c
 
     def _expire(self, now: int, out: list[FlowEvent]) -> None:
         """The connections whose deadline is before ``now``: superseded or idle ones end (the release of
@@ -123,7 +158,7 @@ class Lifecycle:
         c.early = None  # (a new TCP connection: what went on early was the old one's)
         c.last_headers.clear()
         c.normalizer = Normalizer(repair_http1=self.repair_http1, limits=self.limits)  # a new TCP connection
-        self._by_key[(c.group, c.tuple)] = c
+        self._by_key.setdefault((c.group, c.tuple), c)  # (unless a connection of its tuple came after it)
         if c.synthetic_reason:
             self._endpoints.claim(c.client, c.server)
         self._schedule(c)
@@ -142,6 +177,8 @@ class Lifecycle:
         key = (c.group, c.tuple)
         if self._by_key.get(key) is c:
             del self._by_key[key]
+        if self._displaced and self._displaced.get(key) is c:
+            del self._displaced[key]
         if self._current.get(c.group) is c:
             del self._current[c.group]
         if not c.closed and c.synthetic_reason:

@@ -56,7 +56,6 @@ from .roles import infer_role
 from .state import ConnState
 
 MAX_UUIDS = 8  # uuids named in a connection's SYN comment (each chunk's comment names its own)
-CLOSING_BATCH = 4096  # events in each list of close_all_batches
 PRE, REAL = 0, 1  # at equal times a connection's tuple-less (first) captures go before the others
 _NO_TUPLE = {"gotls": "eCapture's gotls events carry no socket tuple: one connection per process (Go moves "
                       "goroutines between threads), several at once are merged here"}
@@ -92,6 +91,8 @@ class ConnectionTable(Ordering, Lifecycle):
         self._ids = itertools.count(1)
         self._by_key: dict[tuple, ConnState] = {}  # (group, tuple) -> conn
         self._current: dict[tuple, ConnState] = {}  # group -> most recent conn
+        # (group, tuple) -> a connection a v2 connect line of its own tuple ended, until the next one opens
+        self._displaced: dict[tuple, ConnState] = {}
         self._placement = Placement()  # v2 connect lines, captures waiting for their connection
         self._unroled: dict[int, ConnState] = {}  # id(conn) -> conn whose captures wait for its role, oldest first
         self._unroled_bytes = 0  # their captures' payloads (see _submit)
@@ -134,29 +135,6 @@ class ConnectionTable(Ordering, Lifecycle):
             self.clock = now_ns
             self._release(out)
         return out
-
-    def close_all(self, reason: str = "end of input") -> list[FlowEvent]:
-        return [event for batch in self.close_all_batches(reason) for event in batch]
-
-    def close_all_batches(self, reason: str = "end of input", size: int = CLOSING_BATCH):
-        """:meth:`close_all`'s events in lists of about ``size``: everything held comes out at the end of input
-        (hundreds of thousands of captures in a busy second), and the sinks take each list before the next is
-        made, so that their events and the connections they open do not all exist at once."""
-        for group in list(self._placement.held):
-            self._expire_held(group, "until the end of input")
-        for c in list(self._unroled.values()):
-            self._role_settled(c)
-        while self._heap:
-            out: list[FlowEvent] = []
-            self._release(out, everything=size)
-            yield out
-        out = []
-        for c in list(self._all_conns()):  # (the same reason as the sweep would have given)
-            self._close(c, superseded_reason(c) if c.superseded else reason, out)
-            if len(out) >= size:
-                yield out
-                out = []
-        yield out
 
     def _accept(self, c: ConnState, cap: Capture, ts: int, rank: int = REAL) -> None:
         """A capture joins connection ``c``."""
@@ -318,10 +296,15 @@ class ConnectionTable(Ordering, Lifecycle):
             group = ("fd", info.pid, info.fd)
             prev = self._current.get(group)
             early: list = []
-            if prev is not None and prev.tuple != info.tuple:
-                prev.superseded = True  # a new connect on the same fd ends the previous one
+            # a new connect on the same fd ends the previous one (§11.1), also one of the same tuple (a client's
+            # port reused) once that took data: before, it is the same connect() called again (non-blocking)
+            if prev is not None and (prev.tuple != info.tuple or prev.shape is not None):
+                prev.superseded = True
                 self._schedule(prev)
                 self._current.pop(group, None)
+                if prev.tuple == info.tuple:  # (the line's tuple names the next one: see _emit)
+                    self._by_key.pop((group, prev.tuple), None)
+                    self._displaced[(group, prev.tuple)] = prev
                 if prev.tail:
                     early = self._taken_back(prev)
             self._placement.learn(info.pid, info.fd, info.tuple, self.clock)
@@ -357,13 +340,6 @@ class ConnectionTable(Ordering, Lifecycle):
         self._heap_bytes -= sum(len(item[5].payload) + HELD_COST for item in taken)
         return [(item[0], item[5]) for item in taken]
 
-    def _all_conns(self):
-        seen = set()
-        for c in itertools.chain(self._by_key.values(), self._current.values()):
-            if id(c) not in seen:
-                seen.add(id(c))
-                yield c
-
     # ---------------------------------------------------------------- emission
 
     def _emit(self, c: ConnState, cap: Capture, ts: int, direction: Direction, out: list[FlowEvent]) -> None:
@@ -377,6 +353,10 @@ class ConnectionTable(Ordering, Lifecycle):
             return
         if not c.opened:
             c.opened = True
+            if self._displaced:  # the one before of its tuple ends first (Wireshark tells streams by their tuple)
+                old = self._displaced.get((c.group, c.tuple))
+                if old is not None and old is not c:  # (not the one it names opening late)
+                    self._close(old, superseded_reason(old), out)  # (which forgets it)
             if cap.uuid and cap.uuid not in c.uuids:
                 c.uuids.append(cap.uuid)
             c.conn = Connection(

@@ -213,6 +213,48 @@ def test_a_request_that_came_before_its_accept_line_on_a_reused_fd_goes_to_the_n
     assert all(any("before this connection's accept/connect line" in n for n in c.info.notes) for c in placed)
 
 
+def _v2(payload, dt, ts):
+    return replace(cap(payload, dt, ts, fd=12, tup=None, form=PayloadForm.RAW), uuid=None)  # (v2: no uuid)
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["after its line", "request before its line"])
+def test_a_connect_line_repeating_the_tuple_after_data_starts_a_new_connection(early):
+    """v2 (§11.1: a connection ends at the next connect line for its (pid, fd)): a client that reuses its port
+    on a server whose fd is reused (a load test: one client, thousands of connections) gives an accept line of
+    the same tuple. It was taken for the same connection: two exchanges on one TCP connection (HAR: one
+    connection id), and with the next request read before its line, that request went on the old one."""
+    ta = Tuple("10.0.0.9", 50001, "10.0.0.2", 443)
+    req_b = b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+    table, events = ConnectionTable(repair_http1=False), []
+    events += table.feed(ConnectInfo("connect", pid=1, fd=12, tuple=ta))
+    events += table.feed(_v2(REQ, 0, 1 * S)) + table.feed(_v2(RESP, 1, 1 * S))
+    if early:
+        events += table.feed(_v2(req_b, 0, 2 * S))
+    events += table.feed(ConnectInfo("connect", pid=1, fd=12, tuple=ta))
+    if not early:
+        events += table.feed(_v2(req_b, 0, 2 * S))
+    events += table.feed(_v2(RESP, 1, 2 * S)) + table.close_all()
+    got = [(c.conn.id, c.wire) for c in chunks(events)]
+    assert got == [(1, REQ), (1, RESP), (2, req_b), (2, RESP)]
+    assert [e.conn.client for e in events if isinstance(e, Opened)] == [("10.0.0.9", 50001)] * 2
+    # (the first ends before the next opens: Wireshark tells two TCP streams of one tuple apart only so)
+    assert [(type(e).__name__, e.conn.id, getattr(e, "reason", "")) for e in events if not isinstance(e, Chunk)] == [
+        ("Opened", 1, ""), ("Closed", 1, "its fd was reused by a new connection"), ("Opened", 2, ""),
+        ("Closed", 2, "end of input")]
+
+
+def test_a_connect_line_repeated_before_any_data_is_the_same_connection():
+    """A non-blocking connect() called again (EALREADY/EISCONN) returns through the same probe: a second line of
+    the same tuple before any data is the same connection."""
+    ta = Tuple("10.0.0.9", 50001, "10.0.0.2", 443)
+    table, events = ConnectionTable(repair_http1=False), []
+    for _ in range(2):
+        events += table.feed(ConnectInfo("connect", pid=1, fd=12, tuple=ta))
+    events += table.feed(_v2(REQ, 1, 1 * S)) + table.feed(_v2(RESP, 0, 1 * S)) + table.close_all()
+    assert [(c.conn.id, c.wire) for c in chunks(events)] == [(1, REQ), (1, RESP)]
+    assert len([e for e in events if isinstance(e, Opened)]) == 1
+
+
 def test_a_go_server_reading_the_preface_alone_is_one_connection():
     """Go's HTTP/2 server reads the 24-byte preface on its own (io.ReadFull), then each frame's 9-byte header and
     its payload: gotls has one event per Read. The client's SETTINGS after the preface was taken for a second
