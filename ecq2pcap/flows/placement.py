@@ -125,36 +125,45 @@ class Held:
         self.size += len(cap.payload)
 
 
-ADOPTED_KEPT = 8  # unknown-tuple uuids a connection remembers taking captures of
 KNOWN_KEPT = 65536  # (pid, fd)s whose connect line is remembered (~500 bytes each)
 
 
 def adopt(c, cap: Capture) -> None:
-    """Connection ``c`` takes ``cap``, captured before eCapture knew its socket: its uuid is kept (see
-    :func:`pick_successor`)."""
+    """Connection ``c`` takes ``cap``, captured before eCapture knew its socket: the direction of a v1 one (an
+    unknown-tuple uuid's event) is kept (see :func:`pick_successor`)."""
     if cap.uuid is not None:
         if c.adopted is None:
             c.adopted = set()
-        if len(c.adopted) < ADOPTED_KEPT:
-            c.adopted.add(cap.uuid)
+        c.adopted.add(cap.data_type)
 
 
-def pick_successor(conns, ts: int, uuid: str | None = None):
+def pick_successor(conns, ts: int, data_type: DataType | None = None):
     """The first of ``conns`` (a (pid, fd)'s recent connections) whose real-tuple captures
     start at or after ``ts``, or None.
 
-    A connection already given an event of the unknown-tuple ``uuid`` is not taken when its real-tuple captures
-    start at ``ts`` itself (v1.4's whole seconds, §11.13): eCapture's worker of that uuid (one per pid, tid, fd and
-    direction) flushes once and is deleted (§4.1), so a second event of it holds a later connection's first calls,
-    the next one on the fd, which may not have come yet (the capture is held for it meanwhile)."""
+    A connection already given an unknown-tuple event of direction ``data_type`` is not taken when its real-tuple
+    captures start at ``ts`` itself (v1.4's whole seconds, §11.13): eCapture's worker of that uuid (one per pid,
+    tid, fd and direction) flushes once and is deleted (§4.1), so a second event of it holds a later connection's
+    first calls, the next one on the fd, which may not have come yet (the capture is held for it meanwhile); and
+    one of another thread's uuid (a pool of threads) is another connection's first calls too: a connection's first
+    calls in a direction, before eCapture knew its socket, are one thread's. Of two connections whose captures
+    start at the same time, one without a real-tuple capture of that direction then is preferred: that call is its
+    first in that direction (a pool of threads reads two connections' requests in one second)."""
     best = None
     for c in conns:
         first = c.first_real_ts
-        if (first is not None and first >= ts and not c.closed
-                and not (first == ts and c.adopted is not None and uuid in c.adopted)):
-            if best is None or first < best.first_real_ts:
+        if first is not None and first >= ts and not c.closed and not refuses(c, first, ts, data_type):
+            if best is None or first < best.first_real_ts or (
+                    first == best.first_real_ts and data_type in best.first_types
+                    and data_type not in c.first_types):
                 best = c
     return best
+
+
+def refuses(c, first: int, ts: int, data_type: DataType) -> bool:
+    """Connection ``c``, whose real-tuple captures start at ``first``, already took an unknown-tuple capture of
+    direction ``data_type`` at that time: one of ``ts`` is a later connection's (see :func:`pick_successor`)."""
+    return first == ts and c.adopted is not None and data_type in c.adopted
 
 
 class Placement:
@@ -222,8 +231,8 @@ class Placement:
     def had_connections(self, group: tuple) -> bool:
         return bool(self._recent.get(group)) or group in self._closed_groups
 
-    def successor(self, group: tuple, ts: int, uuid: str | None):
-        return pick_successor(self._recent.get(group, ()), ts, uuid)
+    def successor(self, group: tuple, ts: int, data_type: DataType):
+        return pick_successor(self._recent.get(group, ()), ts, data_type)
 
     def hold(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False) -> int:
         """Hold ``cap`` for its connection; the bytes held for ``group`` now."""
@@ -237,14 +246,20 @@ class Placement:
         return held is not None and held.new_connection
 
     def due_for(self, c) -> list:
-        """The held captures of ``c``'s (pid, fd) that ``c``'s own captures follow (taken out)."""
+        """The held captures of ``c``'s (pid, fd) that ``c``'s own captures follow (taken out, and adopted by ``c``)."""
         held = self.held.get(c.group)
         first = c.first_real_ts
         if held is None or held.new_connection or first is None or held.since > first:
             return []
-        due = [(ts, cap) for ts, cap in held.items if ts <= first]
+        due, keep = [], []
+        for item in held.items:
+            ts, cap = item
+            if ts <= first and not refuses(c, first, ts, cap.data_type):
+                adopt(c, cap)  # (before the next is looked at: two of one direction at ``first`` are two connections')
+                due.append(item)
+            else:
+                keep.append(item)
         self.held_bytes -= sum(len(cap.payload) + HELD_COST for _, cap in due)
-        keep = [(ts, cap) for ts, cap in held.items if ts > first]
         if keep:
             held.items, held.since = keep, keep[0][0]
         else:

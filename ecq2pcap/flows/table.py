@@ -121,7 +121,6 @@ class ConnectionTable(Ordering, Lifecycle):
         if c is not None and self._placement.held:
             for held_ts, held_cap in self._placement.due_for(c):
                 self.report.count(Count.BEFORE_TUPLE_PLACED)
-                adopt(c, held_cap)
                 self._accept(c, noted(held_cap, PLACED_NOTE), held_ts, PRE)
         if ts > self.clock:
             self.clock = ts
@@ -152,8 +151,12 @@ class ConnectionTable(Ordering, Lifecycle):
             c.last_ts = ts
         if not c.opened and cap.uuid and cap.uuid not in c.uuids and len(c.uuids) < MAX_UUIDS:
             c.uuids.append(cap.uuid)
-        if rank == REAL and c.tuple_known and (c.first_real_ts is None or ts < c.first_real_ts):
-            c.first_real_ts = ts
+        if rank == REAL and c.tuple_known:
+            first = c.first_real_ts
+            if first is None or ts < first:
+                c.first_real_ts, c.first_types = ts, {cap.data_type}
+            elif ts == first:
+                c.first_types.add(cap.data_type)
         if c.due is None:
             self._schedule(c)
         if c.role_known and not c.unroled:  # (the common case of _submit, without its call)
@@ -238,7 +241,7 @@ class ConnectionTable(Ordering, Lifecycle):
     def _hold(self, group: tuple, cap: Capture, ts: int) -> tuple[ConnState, Capture, int] | None:
         """A capture taken before eCapture knew its socket: to the first connection on its
         (pid, fd) whose own captures follow it, or held until one comes."""
-        c = self._placement.successor(group, ts, cap.uuid)
+        c = self._placement.successor(group, ts, cap.data_type)
         if c is not None:
             self.report.count(Count.BEFORE_TUPLE_PLACED)
             adopt(c, cap)

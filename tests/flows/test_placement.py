@@ -28,11 +28,11 @@ SETTINGS = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x80"  # SE
 H2_DATA = b"\x00\x00\x02\x00\x01\x00\x00\x00\x01hi"
 
 
-def v1(payload, dt, ts, tup, *, form=PayloadForm.HTTP1_RENDERED):
-    """A v1 event of nginx (pid 7, fd 12): ``tup`` None gives the shared unknown-tuple uuid."""
+def v1(payload, dt, ts, tup, *, form=PayloadForm.HTTP1_RENDERED, tid=7):
+    """A v1 event of nginx (pid 7, fd 12): ``tup`` None gives the shared unknown-tuple uuid (of thread ``tid``)."""
     tail = f"{tup.src_ip}:{tup.src_port}-{tup.dst_ip}:{tup.dst_port}" if tup else "0.0.0.0:0-0.0.0.0:0"
-    uuid = f"7_7_nginx_12_{dt}_{tail}" if tup else f"sock:7_7_nginx_12_{dt}_{tail}_0"
-    return Capture(pid=7, tid=7, comm="nginx", fd=12, data_type=DataType(dt), tuple=tup, timestamp_ns=ts,
+    uuid = f"7_{tid}_nginx_12_{dt}_{tail}" if tup else f"sock:7_{tid}_nginx_12_{dt}_{tail}_0"
+    return Capture(pid=7, tid=tid, comm="nginx", fd=12, data_type=DataType(dt), tuple=tup, timestamp_ns=ts,
                    payload=payload, form=form, ectype=None, uuid=uuid)
 
 
@@ -101,6 +101,37 @@ def test_both_directions_unknown_tuple_events_in_the_same_second_stay_together()
                   v1(b"\x81\x02hi", 1, 16 * S, T2, form=PayloadForm.RAW), v1(SWITCH, 1, 16 * S, None),
                   v1(UPGRADE, 0, 16 * S, None), v1(RESP, 1, 17 * S, Tuple("10.0.0.1", 40003, "10.0.0.2", 443))])
     assert [h for p, _, h in placed(events) if p == 40002] == [UPGRADE[:8], SWITCH[:8], b"\x81\x02hi"]
+
+
+# A pool of threads (one unknown-tuple uuid per thread, §11.15): the same second's connections on the fd are told
+# apart by direction. A connection's first calls in a direction before eCapture knew its socket are one burst of
+# one thread (the accept is processed within milliseconds), so they make one unknown-tuple event, not two.
+
+
+def test_pool_an_unknown_tuple_event_of_another_thread_in_the_same_second_waits_for_the_next_connection():
+    # connection 1's request (thread 8) came under the unknown-tuple uuid; connection 2's (thread 9), read in the
+    # same second, came under that thread's, before connection 2's own response: it went on connection 1
+    events = run([v1(REQ1, 0, 10 * S, None, tid=8), v1(RESP, 1, 10 * S, T1, tid=8),
+                  v1(REQ2, 0, 10 * S, None, tid=9), v1(RESP, 1, 11 * S, T2, tid=9)])
+    assert sorted(placed(events)) == [(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
+                                      (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
+
+
+def test_pool_two_held_unknown_tuple_events_of_one_direction_go_to_two_connections():
+    # (both held before either connection's own captures came: the first connection takes one, not both)
+    events = run([v1(REQ1, 0, 10 * S, None, tid=8), v1(REQ2, 0, 10 * S, None, tid=9),
+                  v1(RESP, 1, 10 * S, T1, tid=8), v1(RESP, 1, 11 * S, T2, tid=9)])
+    assert sorted(placed(events)) == [(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
+                                      (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
+
+
+def test_pool_of_two_connections_starting_in_the_same_second_the_one_without_that_direction_takes_it():
+    # connection 1 read its request under its tuple; connection 2 (thread 9) read its own before eCapture knew its
+    # socket: of the two that start in that second, it is connection 2's (connection 1 was taken: the older)
+    events = run([v1(REQ1, 0, 10 * S, T1, tid=8), v1(RESP, 1, 10 * S, T1, tid=8),
+                  v1(RESP, 1, 10 * S, T2, tid=9), v1(REQ2, 0, 10 * S, None, tid=9)])
+    assert sorted(placed(events)) == [(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
+                                      (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
 
 
 def test_a_second_unknown_tuple_event_no_connection_follows_still_joins_the_one_before():
