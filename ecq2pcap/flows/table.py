@@ -305,11 +305,12 @@ class ConnectionTable(Ordering, Lifecycle):
                 prev.superseded = True
                 self._schedule(prev)
                 self._current.pop(group, None)
-                if prev.tuple == info.tuple:  # (the line's tuple names the next one: see _emit)
-                    self._by_key.pop((group, prev.tuple), None)
-                    self._displaced[(group, prev.tuple)] = prev
                 if prev.tail:
                     early = self._taken_back(prev)
+            old = self._by_key.get((group, info.tuple))
+            if old is not None and old.superseded:  # (that one, or one before it on the fd: the line's tuple
+                del self._by_key[(group, info.tuple)]  # names the next one, which ends it when it opens: _emit)
+                self._displaced[(group, info.tuple)] = old
             self._placement.learn(info.pid, info.fd, info.tuple, self.clock)
             held = self._placement.take(group)
             if held is not None:  # data that came before this line: the connection it opens

@@ -243,6 +243,23 @@ def test_a_connect_line_repeating_the_tuple_after_data_starts_a_new_connection(e
         ("Closed", 2, "end of input")]
 
 
+def test_a_connect_line_repeating_the_tuple_of_a_connection_before_the_last_starts_a_new_connection():
+    """The same with another connection between the two on the fd (a port reused a few connections later: the
+    audit's generator of a busy server, seven client ports): the line's data went on to the first connection, not
+    closed yet (it ends 2 × the reorder window after its last data)."""
+    ta, tb = Tuple("10.0.0.9", 50001, "10.0.0.2", 443), Tuple("10.0.0.9", 50002, "10.0.0.2", 443)
+    table, events = ConnectionTable(repair_http1=False), []
+    for k, tup in enumerate((ta, tb, ta)):
+        events += table.feed(ConnectInfo("connect", pid=1, fd=12, tuple=tup))
+        events += table.feed(_v2(REQ, 0, (k + 1) * S)) + table.feed(_v2(RESP, 1, (k + 1) * S))
+    events += table.close_all()
+    assert [(c.conn.id, c.conn.client[1], c.wire) for c in chunks(events)] == [
+        (1, 50001, REQ), (1, 50001, RESP), (2, 50002, REQ), (2, 50002, RESP), (3, 50001, REQ), (3, 50001, RESP)]
+    opened = [i for i, e in enumerate(events) if isinstance(e, Opened) and e.conn.id == 3]
+    closed = [i for i, e in enumerate(events) if isinstance(e, Closed) and e.conn.id == 1]
+    assert closed < opened  # (one tuple: the first's FIN before the third's SYN)
+
+
 def test_a_connect_line_repeated_before_any_data_is_the_same_connection():
     """A non-blocking connect() called again (EALREADY/EISCONN) returns through the same probe: a second line of
     the same tuple before any data is the same connection."""
