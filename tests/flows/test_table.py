@@ -260,6 +260,31 @@ def test_a_connect_line_repeating_the_tuple_of_a_connection_before_the_last_star
     assert closed < opened  # (one tuple: the first's FIN before the third's SYN)
 
 
+def test_where_a_connection_a_line_of_its_tuple_ended_closes_does_not_depend_on_the_clock():
+    """(A live run lets the clock tick between messages; convert moves it with the data alone.)"""
+    ta, tb = Tuple("10.0.0.9", 50001, "10.0.0.2", 443), Tuple("10.0.0.9", 50002, "10.0.0.2", 443)
+    records = []
+    for k, tup in enumerate((ta, ta, tb, ta)):
+        records += [ConnectInfo("connect", pid=1, fd=12, tuple=tup), _v2(REQ, 0, (3 * k + 1) * S),
+                    _v2(RESP, 1, (3 * k + 1) * S)]
+
+    def order(events):
+        return [(type(e).__name__, e.conn.id, e.time_ns) for e in events]
+
+    batch, live = ConnectionTable(repair_http1=False), ConnectionTable(repair_http1=False)
+    got_batch, got_live = [], []
+    for r in records:
+        got_batch += batch.feed(r)
+        got_live += live.feed(r)
+        if type(r) is not ConnectInfo:
+            for tick in range(1, 4):
+                got_live += live.advance(r.timestamp_ns + tick * S)
+    got_batch += batch.close_all()
+    got_live += live.close_all()
+    assert order(got_live) == order(got_batch)
+    assert [e.conn.client[1] for e in got_batch if isinstance(e, Opened)] == [50001, 50001, 50002, 50001]
+
+
 def test_a_connect_line_repeated_before_any_data_is_the_same_connection():
     """A non-blocking connect() called again (EALREADY/EISCONN) returns through the same probe: a second line of
     the same tuple before any data is the same connection."""
