@@ -154,8 +154,8 @@ def pick_successor(conns, ts: int, data_type: DataType | None = None):
         first = c.first_real_ts
         if first is not None and first >= ts and not c.closed and not refuses(c, first, ts, data_type):
             if best is None or first < best.first_real_ts or (
-                    first == best.first_real_ts and data_type in best.first_types
-                    and data_type not in c.first_types):
+                    first == best.first_real_ts and best.first_types >> data_type & 1
+                    and not c.first_types >> data_type & 1):
                 best = c
     return best
 

@@ -33,7 +33,7 @@ class ConnState:
     upgraded: bool = False
     websocket: bool = False  # a 101 switched it to WebSocket: quiet for long at times, no idle timeout ends it
     first_real_ts: int | None = None  # earliest time of a capture that carried its tuple
-    first_types: set | None = None  # the data types of its captures at that time (placement.pick_successor)
+    first_types: int = 0  # the data types of its captures at that time, as bits (placement.pick_successor)
     adopted: set | None = None  # the data types of unknown-tuple captures it was given (placement.pick_successor)
     last_ts: int = 0
     last_released_ts: int = 0

@@ -153,10 +153,10 @@ class ConnectionTable(Ordering, Lifecycle):
             c.uuids.append(cap.uuid)
         if rank == REAL and c.tuple_known:
             first = c.first_real_ts
-            if first is None or ts < first:
-                c.first_real_ts, c.first_types = ts, {cap.data_type}
+            if first is None or ts < first:  # (the data types as bits: a set a connection cost ~0.15 % of -w)
+                c.first_real_ts, c.first_types = ts, 1 << cap.data_type
             elif ts == first:
-                c.first_types.add(cap.data_type)
+                c.first_types |= 1 << cap.data_type
         if c.due is None:
             self._schedule(c)
         if c.role_known and not c.unroled:  # (the common case of _submit, without its call)
