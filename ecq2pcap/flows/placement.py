@@ -117,12 +117,17 @@ class Held:
     since: int = 0  # the first one's time
     new_connection: bool = False  # v2: bytes that started a connection whose accept line is to come
     size: int = 0  # their payloads' bytes
+    fallbacks: dict | None = None  # id(capture) -> the connection it goes to unless one starts in its second
 
-    def add(self, ts: int, cap: Capture) -> None:
+    def add(self, ts: int, cap: Capture, fallback=None) -> None:
         if not self.items:
             self.since = ts
         self.items.append((ts, cap))
         self.size += len(cap.payload)
+        if fallback is not None:
+            if self.fallbacks is None:
+                self.fallbacks = {}
+            self.fallbacks[id(cap)] = fallback
 
 
 KNOWN_KEPT = 65536  # (pid, fd)s whose connect line is remembered (~500 bytes each)
@@ -137,27 +142,36 @@ def adopt(c, cap: Capture) -> None:
         c.adopted.add(cap.data_type)
 
 
-def pick_successor(conns, ts: int, data_type: DataType | None = None):
-    """The first of ``conns`` (a (pid, fd)'s recent connections) whose real-tuple captures
-    start at or after ``ts``, or None.
+def pick_successor(conns, ts: int, data_type: DataType):
+    """Where a capture of time ``ts`` and direction ``data_type`` goes: (the first of ``conns``, a (pid, fd)'s recent
+    connections, whose real-tuple captures start at or after ``ts``, None), or (None, a fallback) while it is held
+    for a connection to come, or (None, None).
 
-    A connection already given an unknown-tuple event of direction ``data_type`` is not taken when its real-tuple
-    captures start at ``ts`` itself (v1.4's whole seconds, §11.13): eCapture's worker of that uuid (one per pid,
-    tid, fd and direction) flushes once and is deleted (§4.1), so a second event of it holds a later connection's
-    first calls, the next one on the fd, which may not have come yet (the capture is held for it meanwhile); and
-    one of another thread's uuid (a pool of threads) is another connection's first calls too: a connection's first
-    calls in a direction, before eCapture knew its socket, are one thread's. Of two connections whose captures
-    start at the same time, one without a real-tuple capture of that direction then is preferred: that call is its
-    first in that direction (a pool of threads reads two connections' requests in one second)."""
-    best = None
+    At a tie, a connection whose real-tuple captures start at ``ts`` itself (v1.4's whole seconds, §11.13), it is
+    not taken when it already took an unknown-tuple capture of that direction then (:func:`refuses`), and only as
+    a fallback when it has a real-tuple one: eCapture flushes a uuid's calls ~1.1 s after its last (§4.1). A
+    connection's first calls in a direction, made before eCapture knew its socket, are one burst of one thread under
+    the unknown-tuple uuid, flushed before its later calls of that direction under its own, so one that comes after
+    those is mostly the next connection's first calls (on a busy server: the next on the fd, whose own captures are
+    flushed after it; also from another thread of a pool). It waits for that connection, and goes to the fallback
+    when the next to come starts in a later second (:meth:`Placement.due_for`) or none comes: a connection's own
+    burst comes after its later calls when they followed within the ticker's 100 ms (a WebSocket's first frames
+    right after its 101, a fast keep-alive)."""
+    best = tied = None
     for c in conns:
         first = c.first_real_ts
-        if first is not None and first >= ts and not c.closed and not refuses(c, first, ts, data_type):
-            if best is None or first < best.first_real_ts or (
-                    first == best.first_real_ts and best.first_types >> data_type & 1
-                    and not c.first_types >> data_type & 1):
-                best = c
-    return best
+        if first is None or first < ts or c.closed or best is not None and first >= best.first_real_ts:
+            continue
+        if first == ts:
+            if refuses(c, first, ts, data_type):
+                continue
+            if c.first_types >> data_type & 1:
+                tied = tied or c
+                continue
+        best = c
+    if tied is not None and (best is None or best.first_real_ts != ts):
+        return (tied, None) if best is not None else (None, tied)
+    return best, None
 
 
 def refuses(c, first: int, ts: int, data_type: DataType) -> bool:
@@ -234,10 +248,11 @@ class Placement:
     def successor(self, group: tuple, ts: int, data_type: DataType):
         return pick_successor(self._recent.get(group, ()), ts, data_type)
 
-    def hold(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False) -> int:
-        """Hold ``cap`` for its connection; the bytes held for ``group`` now."""
+    def hold(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False, fallback=None) -> int:
+        """Hold ``cap`` for its connection (``fallback``: see :func:`pick_successor`); the bytes held for ``group``
+        now."""
         held = self.held.setdefault(group, Held(new_connection=new_connection))
-        held.add(ts, cap)
+        held.add(ts, cap, fallback)
         self.held_bytes += len(cap.payload) + HELD_COST
         return held.size
 
@@ -246,20 +261,24 @@ class Placement:
         return held is not None and held.new_connection
 
     def due_for(self, c) -> list:
-        """The held captures of ``c``'s (pid, fd) that ``c``'s own captures follow (taken out, and adopted by ``c``)."""
+        """The held captures of ``c``'s (pid, fd) that ``c``'s own captures follow, (connection, time, capture) each:
+        taken out, and adopted by ``c``, or by their fallback when ``c`` starts in a later second."""
         held = self.held.get(c.group)
         first = c.first_real_ts
         if held is None or held.new_connection or first is None or held.since > first:
             return []
-        due, keep = [], []
+        due, keep, fallbacks = [], [], held.fallbacks
         for item in held.items:
             ts, cap = item
             if ts <= first and not refuses(c, first, ts, cap.data_type):
-                adopt(c, cap)  # (before the next is looked at: two of one direction at ``first`` are two connections')
-                due.append(item)
+                to = fallbacks.pop(id(cap), None) if fallbacks else None
+                if to is None or to.closed or first == ts:
+                    to = c
+                adopt(to, cap)  # (before the next is looked at: two of one direction at ``first`` are two connections')
+                due.append((to, ts, cap))
             else:
                 keep.append(item)
-        self.held_bytes -= sum(len(cap.payload) + HELD_COST for _, cap in due)
+        self.held_bytes -= sum(len(cap.payload) + HELD_COST for _, _, cap in due)
         if keep:
             held.items, held.since = keep, keep[0][0]
         else:

@@ -119,9 +119,9 @@ class ConnectionTable(Ordering, Lifecycle):
                 c, cap, rank = placed
                 self._accept(c, cap, ts, rank)
         if c is not None and self._placement.held:
-            for held_ts, held_cap in self._placement.due_for(c):
+            for to, held_ts, held_cap in self._placement.due_for(c):
                 self.report.count(Count.BEFORE_TUPLE_PLACED)
-                self._accept(c, noted(held_cap, PLACED_NOTE), held_ts, PRE)
+                self._accept(to, noted(held_cap, PLACED_NOTE), held_ts, PRE)
         if ts > self.clock:
             self.clock = ts
         self._release(out)
@@ -241,19 +241,19 @@ class ConnectionTable(Ordering, Lifecycle):
     def _hold(self, group: tuple, cap: Capture, ts: int) -> tuple[ConnState, Capture, int] | None:
         """A capture taken before eCapture knew its socket: to the first connection on its
         (pid, fd) whose own captures follow it, or held until one comes."""
-        c = self._placement.successor(group, ts, cap.data_type)
+        c, fallback = self._placement.successor(group, ts, cap.data_type)
         if c is not None:
             self.report.count(Count.BEFORE_TUPLE_PLACED)
             adopt(c, cap)
             return c, noted(cap, PLACED_NOTE), PRE
-        return self._held(group, ts, cap)
+        return self._held(group, ts, cap, fallback=fallback)
 
-    def _held(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False) -> None:
+    def _held(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False, fallback=None) -> None:
         """``cap`` held for its connection. Captures held past the connection's buffer (a busy connection
         eCapture saw open before it knew its socket: 10 s of it can be a GB) are placed at once, as when
         the adopt window ends; the next ones wait again."""
         limit = self.limits.connection_buffer
-        if self._placement.hold(group, ts, cap, new_connection) > limit:
+        if self._placement.hold(group, ts, cap, new_connection, fallback) > limit:
             why = limit_note("connection_buffer", f"and over {limit} bytes of its captures waiting for it")
             self.report.warn("captures placed before their connection came", cap.origin, why)
             self._expire_held(group, why)

@@ -134,6 +134,27 @@ def test_pool_of_two_connections_starting_in_the_same_second_the_one_without_tha
                                       (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
 
 
+def test_an_unknown_tuple_event_after_the_connections_own_of_its_direction_waits_for_the_next():
+    # (eCapture's flush order on a busy server: connection 1 read and answered its request under its tuple; the next
+    # connection's first read, before eCapture knew its socket, is flushed before its own response, in the same
+    # second: connection 1, which already has a read of its own then, was given it)
+    events = run([v1(REQ1, 0, 10 * S, T1), v1(RESP, 1, 10 * S, T1), v1(REQ2, 0, 10 * S, None),
+                  v1(RESP, 1, 10 * S, T2)])
+    assert sorted(placed(events)) == [(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
+                                      (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
+
+
+def test_a_connections_own_unknown_tuple_events_after_its_first_frames_stay_on_it():
+    # (the server fixture's WebSocket: its first frames, sent right after the 101, flushed under its tuple before the
+    # 101 and the upgrade under the unknown-tuple uuid; the next connection on the fd starts a second later)
+    frame = b"\x81\x02hi"
+    events = run([v1(frame, 1, 16 * S, T1, form=PayloadForm.RAW), v1(SWITCH, 1, 16 * S, None),
+                  v1(frame, 0, 16 * S, T1, form=PayloadForm.RAW), v1(UPGRADE, 0, 16 * S, None),
+                  v1(RESP, 1, 17 * S, T2)])
+    assert [h for p, _, h in placed(events) if p == 40001] == [UPGRADE[:8], SWITCH[:8], frame, frame]
+    assert [h for p, _, h in placed(events) if p == 40002] == [RESP[:8]]
+
+
 def test_a_second_unknown_tuple_event_no_connection_follows_still_joins_the_one_before():
     events = run([v1(REQ1, 0, 10 * S, None), v1(RESP, 1, 10 * S, T1), v1(REQ2, 0, 10 * S, None)])
     assert sorted(placed(events)) == sorted([(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
