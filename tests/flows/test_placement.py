@@ -6,6 +6,8 @@ import contextlib
 import io
 import json
 
+import pytest
+
 from ecq2pcap.cli import main
 from ecq2pcap.flows import ConnectionTable
 from ecq2pcap.flows.placement import Shape, cannot_continue
@@ -144,13 +146,15 @@ def test_an_unknown_tuple_event_after_the_connections_own_of_its_direction_waits
                                       (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
 
 
-def test_a_connections_own_unknown_tuple_events_after_its_first_frames_stay_on_it():
+@pytest.mark.parametrize("next_first", [False, True], ids=["next comes after", "next came before"])
+def test_a_connections_own_unknown_tuple_events_after_its_first_frames_stay_on_it(next_first):
     # (the server fixture's WebSocket: its first frames, sent right after the 101, flushed under its tuple before the
     # 101 and the upgrade under the unknown-tuple uuid; the next connection on the fd starts a second later)
     frame = b"\x81\x02hi"
-    events = run([v1(frame, 1, 16 * S, T1, form=PayloadForm.RAW), v1(SWITCH, 1, 16 * S, None),
-                  v1(frame, 0, 16 * S, T1, form=PayloadForm.RAW), v1(UPGRADE, 0, 16 * S, None),
-                  v1(RESP, 1, 17 * S, T2)])
+    records = [v1(frame, 1, 16 * S, T1, form=PayloadForm.RAW), v1(SWITCH, 1, 16 * S, None),
+               v1(frame, 0, 16 * S, T1, form=PayloadForm.RAW), v1(UPGRADE, 0, 16 * S, None)]
+    after = v1(RESP, 1, 17 * S, T2)
+    events = run([records[0], records[2], after, records[1], records[3]] if next_first else records + [after])
     assert [h for p, _, h in placed(events) if p == 40001] == [UPGRADE[:8], SWITCH[:8], frame, frame]
     assert [h for p, _, h in placed(events) if p == 40002] == [RESP[:8]]
 
