@@ -34,3 +34,24 @@ def test_fields_kept_as_text_are_bounded_and_read_as_the_first_time():
     first = _headers(fields)
     assert _headers(list(fields)) == first == [(text(n), text(v)) for n, v in fields]
     assert all(f in messages._TEXTS.known for f in fields)
+
+
+_HEAD_BYTES = st.lists(st.sampled_from([b"a", b"B", b" ", b"\t", b":", b"\r", b"\n", b"\r\n", b"\xc3\xa9", b"\xff"]),
+                       max_size=30).map(b"".join)
+
+
+@given(_HEAD_BYTES)
+def test_rendered_head_fields_are_those_the_pattern_finds_in_the_whole_head(lines):
+    # (rendered_into reads the head a line at a time, each line kept: what findall over the head found)
+    from types import SimpleNamespace
+
+    from ecq2pcap.payloads.http import HttpResponse
+    from ecq2pcap.payloads.http1.messages import _RENDERED_FIELD, rendered_into
+
+    head = b"HTTP/1.1 200 OK" + lines + b"\r\n\r\n"
+    end = head.find(b"\r\n\r\n")
+    for _ in range(2):  # read afresh, then kept
+        msg = HttpResponse(status=200)
+        rendered_into(msg, SimpleNamespace(original=head))
+        assert msg.rendered_headers == _headers(_RENDERED_FIELD.findall(head, 0, end + 2))
+        assert msg.header_size == end + 4
