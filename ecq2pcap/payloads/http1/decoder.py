@@ -228,25 +228,30 @@ class Http1Decoder(Recovery):
         """Start a reader on the next message; False when that cannot happen yet."""
         buf = s.buf
         max_line = self.max_line
-        if not s.find_start(max_line):
+        at = s.pos  # (the fast path first, for a response when a request waits for it: a message it takes starts with
+        # a start line find_start takes where it stands, ASCII: neither is run, nor ascii_target, ~10k a request)
+        first = self.fast and (s.is_request or bool(self._awaiting))
+        reader = (fast_request if s.is_request else fast_response)(buf, at, max_line, self.max_head) if first else None
+        if reader is None and not s.find_start(max_line):
             return False
         if s.rendered is not None:  # (the message is the rendered one when it starts as it does)
             s.original = s.rendered if s.rendered.startswith(buf[s.pos : buf.find(b"\n", s.pos) + 1]) else None
-        reader = None
         if s.is_request:
-            s.ascii_target()
-            if self.fast:
-                reader = fast_request(buf, s.pos, max_line, self.max_head)
+            s.widened = 0
             if reader is None:
-                reader = H11Reader(request=True, max_head=self.max_head + MAX_SLICE)
+                s.ascii_target()
+                if self.fast and (s.pos != at or s.widened):  # (else the fast path refused these bytes already)
+                    reader = fast_request(buf, s.pos, max_line, self.max_head)
+                if reader is None:
+                    reader = H11Reader(request=True, max_head=self.max_head + MAX_SLICE)
         else:
             ex = self._next_for_response(s)
             if ex is None:
                 return False
             method = ex.request.method if ex.request is not None else None
-            if self.fast and method not in NO_BODY_METHODS:
+            if reader is None and self.fast and (s.pos != at or not first) and method not in NO_BODY_METHODS:
                 reader = fast_response(buf, s.pos, max_line, self.max_head)
-            if reader is None:
+            if reader is None or method in NO_BODY_METHODS:  # (answers framed by the request: h11 reads them)
                 reader = H11Reader(request=False, max_head=self.max_head + MAX_SLICE, method=method)
             self._resp_ex = ex
             self._interim = []

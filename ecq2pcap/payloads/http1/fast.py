@@ -62,6 +62,8 @@ def _head(buf: bytearray, pos: int, max_line: int, max_head: int):
         return None
     head = bytes(buf[pos:end])
     lines = head.split(b"\r\n")
+    if len(lines[0]) >= max_line:  # (a start line find_start would not take, CR and all: the decoder asks us first)
+        return None
     long_lines = len(head) > max_line  # (else no line can be over the limit: no check per line)
     fields = []
     length = None

@@ -342,6 +342,26 @@ def test_random_traffic_gives_identical_exchanges(seed, monkeypatch):
     assert min(whole.taken.values()) > 50 and min(whole.left.values()) > 0, (whole.taken, whole.left)
 
 
+@pytest.mark.parametrize("longer", [-2, -1, 0, 1])
+def test_start_lines_about_the_line_limit_give_identical_exchanges(longer, monkeypatch):
+    # (the decoder asks the fast path before it looks for a start line: it takes only one that would be found there)
+    request, status = b"GET /0123456789 HTTP/1.1", b"HTTP/1.1 200 OK fine"
+    for direction, line, rest in ((C, request, b"\r\nHost: a\r\n\r\n"), (S, status, b"\r\nContent-Length: 2\r\n\r\nok"),
+                                  (C, b"\r\n" + request, b"\r\nHost: a\r\n\r\n")):  # (a blank line first)
+        fast = CountingFast(monkeypatch)
+        limits = Limits(header_line_size=len(line.lstrip()) + longer)
+        steps = [("feed", direction, line + rest, MS, None), ("close", 2 * MS)]
+        assert replay(steps, True, limits=limits) == replay(steps, False, limits=limits)
+        assert fast.hits == (longer > 0)  # (the line and its CR are over a limit of its length)
+
+
+def test_a_target_widened_to_ascii_goes_the_fast_path():
+    steps = [("feed", C, "GET /café HTTP/1.1\r\nHost: a\r\n\r\n".encode(), MS, None),
+             ("feed", S, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 2 * MS, None), ("close", 3 * MS)]
+    fast = replay(steps, True)
+    assert fast == replay(steps, False) and fast[1][0]["request"]["target"] == "/caf%C3%A9"
+
+
 # -- (4) the header lines it keeps ------------------------------------------------------------
 
 
