@@ -89,18 +89,19 @@ class Http1Decoder(Recovery):
             return []
         if not data:
             return self._take()
-        if self.switch is None:
+        held = self._s2c
+        if self.switch is None and held.reader is None and held.pos < len(held.buf):  # (responses waiting: no call else)
             self._release_held(time_ns)
         if self.switch is not None:
             self.switch.pending.append((direction, data, time_ns, meta))
             return self._take()
-        s = self._c2s if direction is _C2S else self._s2c
+        s = self._c2s if direction is _C2S else held
         s.time_ns = time_ns
         s.rendered = rendered
         same_capture = meta is not None and meta is s.meta
         s.meta = meta
         if s.reader is None:
-            if not s.waiting:
+            if s.pos >= len(s.buf):  # (not s.waiting: without the property's call)
                 s.gate_ns = time_ns
         elif not (s.in_head or same_capture) and (length := self._lost_end(s, data)) is not None:  # (its end lost)
             self._cut_short(s, length)
@@ -226,8 +227,7 @@ class Http1Decoder(Recovery):
 
     def _begin(self, s: HalfStream) -> bool:
         """Start a reader on the next message; False when that cannot happen yet."""
-        buf = s.buf
-        max_line = self.max_line
+        buf, max_line = s.buf, self.max_line
         at = s.pos  # (the fast path first, for a response when a request waits for it: a message it takes starts with
         # a start line find_start takes where it stands, ASCII: neither is run, nor ascii_target, ~10k a request)
         first = self.fast and (s.is_request or bool(self._awaiting))
@@ -395,5 +395,6 @@ class Http1Decoder(Recovery):
     def _maybe_finish(self, ex: Http1Exchange) -> None:
         if self.switch is not None and ex is self.switch.exchange:
             return  # returned by close()
-        if (ex.request is None or ex.request.ended) and ex.response is not None and ex.response.ended:
+        req, resp = ex.request, ex.response  # (whether they ended by end_ns: the property ended is a call, ~1.5k each)
+        if (req is None or req.end_ns is not None) and resp is not None and resp.end_ns is not None:
             self._done.append(ex)
