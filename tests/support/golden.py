@@ -6,6 +6,8 @@ fixture again and requires byte-identical outputs. When an output change is inte
 (a fidelity fix), regenerate the file and say so in the commit::
 
     PYTHONPATH=$PWD python3 -m tests.support.golden --write
+
+``--check`` says which outputs differ from the recorded ones (exit 1), without a test run.
 """
 
 from __future__ import annotations
@@ -57,11 +59,18 @@ def compute() -> dict[str, dict[str, str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help=f"write {GOLDEN.relative_to(ROOT)}")
+    ap.add_argument("--check", action="store_true", help=f"exit 1 when an output differs from {GOLDEN.name}")
     args = ap.parse_args()
     result = compute()
     text = json.dumps(result, indent=1, sort_keys=True) + "\n"
     if args.write:
         GOLDEN.write_text(text)
+    elif args.check:
+        recorded = json.loads(GOLDEN.read_text())
+        differ = sorted(k for k in recorded.keys() | result.keys() if recorded.get(k) != result.get(k))
+        for key in differ:
+            print(f"differs: {key}")
+        sys.exit(1 if differ else 0)
     else:
         sys.stdout.write(text)
 
