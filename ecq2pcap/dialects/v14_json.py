@@ -82,11 +82,7 @@ def _record(ev: _Event, origin: str) -> Record:
     if payload is None:
         raise DecodeError("event has no payload_base64")
     try:
-        return v1_event_record(
-            timestamp=ev.timestamp, uuid=ev.uuid, src_ip=ev.src_ip, src_port=ev.src_port,
-            dst_ip=ev.dst_ip, dst_port=ev.dst_port, pid=ev.pid, pname=ev.pname,
-            ectype=ev.type, payload=payload, origin=origin,
-        )
+        return v1_event_record(ev, payload, origin)
     except ValueError as exc:
         raise DecodeError(str(exc)) from None
 
@@ -97,7 +93,14 @@ def decode(message: Message) -> list[Record]:
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         event = None
     if event is not None and event.log_type == 2 and event.payload is not None:
-        return [_record(event.payload, message.origin)]
+        ev = event.payload
+        payload = ev.payload_base64 if ev.payload_base64 is not None else ev.payload
+        if payload is None:
+            return [_record(ev, message.origin)]  # (which says what is wrong)
+        try:  # (_record's work without its call)
+            return [v1_event_record(ev, payload, message.origin)]
+        except ValueError as exc:
+            raise DecodeError(str(exc)) from None
     try:
         env = _envelope.decode(message.data)
     except msgspec.ValidationError as exc:

@@ -137,11 +137,7 @@ def decode_log_entry(
         # v2.1+: only payload+length, the payload is the text rendering of one eBPF event
         return v2_text.decode_v2_payload(ev.payload, origin, recv_time_ns, state)
     try:
-        record = v1_event_record(
-            timestamp=ev.timestamp, uuid=ev.uuid, src_ip=ev.src_ip, src_port=ev.src_port,
-            dst_ip=ev.dst_ip, dst_port=ev.dst_port, pid=ev.pid, pname=ev.pname,
-            ectype=ev.type, payload=ev.payload, origin=origin,
-        )
+        record = v1_event_record(ev, ev.payload, origin)
     except ValueError as exc:
         raise DecodeError(f"protobuf event: {exc}") from None
     return [record]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..model import Annotation, Capture, DataType, PayloadForm, Tuple
 from ..payloads.hexdump import GO, looks_like_go_dump, reverse
-from ..uuids import UuidInfo, parse_uuid
+from ..uuids import _PARSED, UuidInfo
 
 _PLACEHOLDER_IPS = {"", "0.0.0.0", "127.0.0.1", "::"}
 _HTTP1_STARTS = (b"HTTP/1.", b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ",
@@ -54,25 +54,27 @@ _RENDERED, _RAW = PayloadForm.HTTP1_RENDERED, PayloadForm.RAW
 _MODULES = {"openssl": "openssl", "nofd": "gnutls/nspr", "gotls": "gotls"}  # by uuid kind
 
 
-def _classify(payload: bytes, ectype: int, notes: list[str]) -> tuple[bytes, PayloadForm]:
+def _classify(payload: bytes, ectype: int) -> tuple[bytes, PayloadForm, tuple[str, ...]]:
+    """The payload (a Go hex dump reversed), its form, and what was noted (mostly nothing: ``()``, no list made)."""
+    notes: tuple[str, ...] = ()
     if looks_like_go_dump(payload):
         try:
             payload = reverse(payload, GO)
-            notes.append("payload was a Go hex dump: reversed to bytes")
+            notes = ("payload was a Go hex dump: reversed to bytes",)
         except ValueError as exc:
-            notes.append(f"payload looks like a hex dump but could not be reversed ({exc}): kept as text")
+            notes = (f"payload looks like a hex dump but could not be reversed ({exc}): kept as text",)
     if ectype in (1, 3):
         if payload.startswith(_HTTP1_STARTS):
-            return payload, _RENDERED
+            return payload, _RENDERED, notes
         if payload:
-            notes.append(f"eCapture type {ectype} but not an HTTP/1 rendering: treated as raw data")
-        return payload, _RAW
+            notes += (f"eCapture type {ectype} but not an HTTP/1 rendering: treated as raw data",)
+        return payload, _RAW, notes
     if ectype in (2, 4):
         if payload.startswith(b"\nFrame Type\t=>\t") or payload.startswith(b"Frame Type\t=>\t"):
-            return payload, PayloadForm.H2_DUMP
+            return payload, PayloadForm.H2_DUMP, notes
         if payload:
-            notes.append(f"eCapture type {ectype} but not an HTTP/2 text dump: treated as raw data")
-    return payload, _RAW
+            notes += (f"eCapture type {ectype} but not an HTTP/2 text dump: treated as raw data",)
+    return payload, _RAW, notes
 
 
 # eCapture's uuid is < 130 characters, its pname 15 (the kernel's comm), an address text < 50: a connection
@@ -88,56 +90,35 @@ def _refuse_long_fields(**values: str) -> None:
                              f"(at most {FIELD_CHARS[name]:,} taken)")
 
 
-def v1_event_record(
-    *,
-    timestamp: int,
-    uuid: str,
-    src_ip: str,
-    src_port: int,
-    dst_ip: str,
-    dst_port: int,
-    pid: int,
-    pname: str,
-    ectype: int,
-    payload: bytes,
-    origin: str,
-) -> Capture | Annotation:
-    """Build the record for one v1 event. Raises ValueError for an unparsable uuid."""
+def v1_event_record(ev, payload: bytes, origin: str) -> Capture | Annotation:
+    """Build the record for one v1 event: ``ev`` holds its fields by the schema's names (timestamp, uuid, src_ip,
+    src_port, dst_ip, dst_port, pid, pname, type: the JSON event's or the protobuf's), ``payload`` its bytes.
+    Raises ValueError for an unparsable uuid. (The event as one argument, not its eleven fields by keyword:
+    ~1k instructions less an event.)"""
+    uuid, pname, src_ip, dst_ip, pid, ectype = ev.uuid, ev.pname, ev.src_ip, ev.dst_ip, ev.pid, ev.type
     if len(uuid) > UUID_CHARS or len(pname) > PNAME_CHARS or len(src_ip) > ADDRESS_CHARS or len(dst_ip) > ADDRESS_CHARS:
         _refuse_long_fields(uuid=uuid, pname=pname, src_ip=src_ip, dst_ip=dst_ip)
-    info: UuidInfo = parse_uuid(uuid)
+    info: UuidInfo = _PARSED.known.get(uuid) or _PARSED.miss(uuid)  # (parse_uuid without its call)
     comm = pname.rstrip("\x00") or info.comm
-    ts = timestamp_to_ns(timestamp)
-    if info.kind == "pidcomm":  # mysql / postgres: queries, not TLS data
+    t = ev.timestamp  # (whole seconds, v1.4's, without timestamp_to_ns's call)
+    ts = t * 1_000_000_000 if type(t) is int and 0 < t < 100_000_000_000 else timestamp_to_ns(t)
+    kind = info.kind
+    if kind == "pidcomm":  # mysql / postgres: queries, not TLS data
         text = payload.decode("utf-8", "replace")
         return Annotation("sql", text, pid=pid or info.pid, comm=comm, timestamp_ns=ts, origin=origin)
 
-    notes: list[str] = []
     data_type = info.data_type
-    module = _MODULES[info.kind]
-    if info.kind == "gotls":
+    module = _MODULES[kind]
+    if kind == "gotls":
         # gotls: `type` is the Go event type, 0 write / 1 read; payload is raw
         data_type = DataType.WRITE if ectype == 0 else DataType.READ if ectype == 1 else None
-        form = _RAW
+        form, notes = _RAW, ()
     else:
-        payload, form = _classify(payload, ectype, notes)
+        payload, form, notes = _classify(payload, ectype)
 
-    tup = info.tuple if info.kind == "openssl" else None
-    if tup is None and info.kind == "openssl" and not info.sock_form:
-        tup = _fields_tuple(src_ip, src_port, dst_ip, dst_port)
-    return Capture(
-        pid=pid or info.pid,
-        tid=info.tid,
-        comm=comm,
-        fd=info.fd,
-        data_type=data_type,
-        tuple=tup,
-        timestamp_ns=ts,
-        payload=payload,
-        form=form,
-        ectype=ectype,
-        uuid=uuid,
-        module=module,
-        origin=origin,
-        notes=tuple(notes),
-    )
+    tup = info.tuple if kind == "openssl" else None
+    if tup is None and kind == "openssl" and not info.sock_form:
+        tup = _fields_tuple(src_ip, ev.src_port, dst_ip, ev.dst_port)
+    # (by position, in the fields' order: ~0.6k instructions less than by keyword)
+    return Capture(pid or info.pid, info.tid, comm, info.fd, data_type, tup, ts, payload, form, ectype, uuid, module,
+                   origin, notes)
