@@ -36,7 +36,7 @@ def chunks(c: ConnState, cap: Capture, direction: Direction, ts: int, report: Re
             c.upgraded = True
         if websocket_start(cap.payload) is not None:
             c.websocket = True
-    info = ChunkInfo.of(cap, notes)
+    info = ChunkInfo(cap.pid, cap.tid, cap.comm, cap.fd, cap.uuid, cap.ectype, cap.form, cap.origin, notes)  # (.of)
     if not normalize:
         return [Captured(c.conn, direction, ts, cap.payload, info)]
     return normalized(c.normalizer, c.conn, direction, ts, cap.payload, info, report)

@@ -183,7 +183,9 @@ def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int
         protocol = norm.protocol_of(info.form, way, preface)
         out.append(Chunk(conn, way, ts, preface, b"", replace(info, notes=changes[:1]), protocol))
         changes = changes[1:]
-    protocol = norm.protocol_of(info.form, direction, wire)
+    protocol = norm._protocol  # (protocol_of's answer once the connection's is decided, without its call)
+    if protocol is None or info.form is _H2_DUMP:
+        protocol = norm.protocol_of(info.form, direction, wire)
     if changes:
         info = replace(info, notes=info.notes + changes)
     out.append(Chunk(conn, direction, ts, wire, payload, info, protocol))

@@ -109,7 +109,8 @@ class ConnectionTable(Ordering, Lifecycle):
         cap = record
         ts = cap.timestamp_ns if cap.timestamp_ns is not None else self.clock  # (no time: now)
         out: list[FlowEvent] = []
-        group, tup = self._group(cap), cap.tuple
+        tup = cap.tuple
+        group = ("fd", cap.pid, cap.fd) if cap.fd is not None else self._group(cap)  # (_group's first case, no call)
         c = self._by_key.get((group, tup)) if tup is not None else None
         if c is not None:  # (an open connection's capture: _conn_for's common case, without its call)
             self._accept(c, cap, ts, REAL)
@@ -363,10 +364,9 @@ class ConnectionTable(Ordering, Lifecycle):
                     self._close(old, superseded_reason(old), out)  # (which forgets it)
             if cap.uuid and cap.uuid not in c.uuids:
                 c.uuids.append(cap.uuid)
-            c.conn = Connection(
-                id=next(self._ids), pid=c.pid, comm=c.comm, fd=c.fd, client=c.client, server=c.server,
-                tuple_known=c.tuple_known, synthetic_reason=c.synthetic_reason, process_role=c.role,
-                uuids=tuple(c.uuids), module=c.module, tid=cap.tid,
+            c.conn = Connection(  # (by position, in the fields' order: ~0.6k instructions less than by keyword)
+                next(self._ids), c.pid, c.comm, c.fd, c.client, c.server, c.tuple_known, c.synthetic_reason, c.role,
+                tuple(c.uuids), cap.tid, c.module,
             )
             if len(self._open) >= self.limits.open_connections:
                 self._end_idlest(out)  # first, so that no more are ever open at once
