@@ -112,11 +112,12 @@ class PacketBlocks(TcpFlow):
     the time of its first packet (``t``, in the interface's units) and times the next ones one
     unit apart; ``comment`` goes on the first packet."""
 
-    def __init__(self, client_ip: str, client_port: int, server_ip: str, server_port: int, *,
-                 flags: tuple[int, int], client_isn: int = 0, server_isn: int = 0,
-                 link_type: int = LINKTYPE_ETHERNET, mss: int = MAX_MSS) -> None:
+    def __init__(self, client_ip: str, client_port: int, server_ip: str, server_port: int, client_isn: int = 0,
+                 server_isn: int = 0, link_type: int = LINKTYPE_ETHERNET, mss: int = MAX_MSS, *,
+                 flags: tuple[int, int]) -> None:
         self._start(client_ip, client_port, server_ip, server_port, client_isn, server_isn, link_type, mss)
-        self._framing = _framings(self, link_type, flags)
+        # (_framings's lookup without its call, when they were made already)
+        self._framing = _FRAMINGS.get((link_type, self.v6, flags, mss)) or _framings(self, link_type, flags)
 
     def _block(self, sender: int, flags: int, t: int, comment: str | None, payload=b"",
                options: bytes = b"") -> bytes:
@@ -212,6 +213,13 @@ class PacketBlocks(TcpFlow):
         if ack:
             out.append(self._bare(1 - sender, ACK, t + 1))
         return out
+
+    def data_block(self, sender: Direction, payload: bytes, t: int, comment: str | None) -> bytes:
+        """:meth:`data_blocks` of 1 to ``mss`` bytes without the ACK (a chunk's common case): its one block, without
+        the list and the checks."""
+        block = self._block(sender, ACK | PSH, t, comment, payload)
+        self._sides[sender].seq += len(payload)
+        return block
 
     def ack_block(self, sender: int, t: int) -> bytes:
         """A pure ACK from ``sender`` of everything its peer has sent."""

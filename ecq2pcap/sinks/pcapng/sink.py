@@ -238,8 +238,8 @@ class PcapngSink:
             endpoints = zlib.crc32(f"{conn.id}|{conn.client[0]}|{conn.client[1]}|{conn.server[0]}|{real_port}".encode())
             isns = (zlib.crc32(b"|c", endpoints), zlib.crc32(b"|s", endpoints))
         try:
-            flow = PacketBlocks(conn.client[0], conn.client[1], conn.server[0], shown_port, client_isn=isns[0],
-                                server_isn=isns[1], link_type=self.link_type, mss=self.mss, flags=flags)
+            flow = PacketBlocks(conn.client[0], conn.client[1], conn.server[0], shown_port, isns[0], isns[1],
+                                self.link_type, self.mss, flags=flags)  # (by position: ~0.4k instructions less)
         except ValueError as e:  # unparsable or mixed-family addresses
             self._conns[conn.id] = _Conn(conn, None, flags, 0)
             if self.report is not None:
@@ -282,16 +282,15 @@ class PcapngSink:
         if owed is not None and owed != sender:
             blocks.append(state.flow.ack_block(owed, t))
             t += 1
-        if len(data) <= self.mss or not data.startswith(PREFACE):
+        if len(data) <= self.mss:  # (one segment: its block alone)
+            packets = [state.flow.data_block(sender, data, t, self._chunk_comment(chunk))]
+        elif not data.startswith(PREFACE):
             packets = state.flow.data_blocks(sender, data, t, self._chunk_comment(chunk), ack=False)
         else:  # (an HTTP/2 client preface split by a small --mss)
             packets = self._preface_first(state.flow, sender, data, t, self._chunk_comment(chunk))
         state.owed = 1 - sender
         state.last_ns = t + len(packets) - 1
-        if blocks:
-            blocks += packets
-            return blocks
-        return packets
+        return blocks + packets if blocks else packets
 
     @staticmethod
     def _preface_first(flow: PacketBlocks, sender: Direction, data: bytes, t: int, comment: str) -> list[bytes]:

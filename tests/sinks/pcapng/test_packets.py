@@ -16,6 +16,7 @@ comments = st.one_of(st.none(), st.text(max_size=40), st.just("x" * 70000))  # (
 steps = st.lists(st.one_of(
     st.tuples(st.just("data"), st.sampled_from(Direction), st.binary(max_size=300), comments),
     st.tuples(st.just("close"), st.sampled_from(Direction), comments),
+    st.tuples(st.just("segment"), st.sampled_from(Direction), st.binary(min_size=1, max_size=300), comments),
 ), max_size=8)
 idents = st.one_of(st.just(0), st.integers(0xFFFA, 0xFFFF), st.integers(0, 0xFFFF))
 
@@ -52,6 +53,11 @@ def test_the_same_blocks_as_frames_wrapped_one_by_one(version, link, mss, isns, 
                 packets += plain.ack(d.other)
             expected = straightforward(plain, flags, packets, t, comment)
             got = fused.data_blocks(d, payload, t, comment)
+        elif step[0] == "segment":  # (data_block: data_blocks of 1 to mss bytes, without the ACK)
+            _, d, payload, comment = step
+            payload = payload[:mss]
+            expected = straightforward(plain, flags, plain.data(d, payload), t, comment)
+            got = [fused.data_block(d, payload, t, comment)]
         else:
             _, d, comment = step
             expected = straightforward(plain, flags, plain.close(d), t, comment)
