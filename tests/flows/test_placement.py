@@ -105,6 +105,9 @@ def test_both_directions_unknown_tuple_events_in_the_same_second_stay_together()
     assert [h for p, _, h in placed(events) if p == 40002] == [UPGRADE[:8], SWITCH[:8], b"\x81\x02hi"]
 
 
+TWO_EXCHANGES = [(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]), (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
+
+
 # A pool of threads (one unknown-tuple uuid per thread, §11.15): the same second's connections on the fd are told
 # apart by direction. A connection's first calls in a direction before eCapture knew its socket are one burst of
 # one thread (the accept is processed within milliseconds), so they make one unknown-tuple event, not two.
@@ -115,25 +118,22 @@ def test_pool_an_unknown_tuple_event_of_another_thread_in_the_same_second_waits_
     # same second, came under that thread's, before connection 2's own response: it went on connection 1
     events = run([v1(REQ1, 0, 10 * S, None, tid=8), v1(RESP, 1, 10 * S, T1, tid=8),
                   v1(REQ2, 0, 10 * S, None, tid=9), v1(RESP, 1, 11 * S, T2, tid=9)])
-    assert sorted(placed(events)) == [(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
-                                      (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
+    assert sorted(placed(events)) == TWO_EXCHANGES
 
 
 def test_pool_two_held_unknown_tuple_events_of_one_direction_go_to_two_connections():
     # (both held before either connection's own captures came: the first connection takes one, not both)
     events = run([v1(REQ1, 0, 10 * S, None, tid=8), v1(REQ2, 0, 10 * S, None, tid=9),
                   v1(RESP, 1, 10 * S, T1, tid=8), v1(RESP, 1, 11 * S, T2, tid=9)])
-    assert sorted(placed(events)) == [(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
-                                      (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
+    assert sorted(placed(events)) == TWO_EXCHANGES
 
 
 def test_pool_of_two_connections_starting_in_the_same_second_the_one_without_that_direction_takes_it():
     # connection 1 read its request under its tuple; connection 2 (thread 9) read its own before eCapture knew its
-    # socket: of the two that start in that second, it is connection 2's (connection 1 was taken: the older)
+    # socket: of the two that start in that second, it is connection 2's (connection 1, the older, was given it)
     events = run([v1(REQ1, 0, 10 * S, T1, tid=8), v1(RESP, 1, 10 * S, T1, tid=8),
                   v1(RESP, 1, 10 * S, T2, tid=9), v1(REQ2, 0, 10 * S, None, tid=9)])
-    assert sorted(placed(events)) == [(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
-                                      (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
+    assert sorted(placed(events)) == TWO_EXCHANGES
 
 
 def test_an_unknown_tuple_event_after_the_connections_own_of_its_direction_waits_for_the_next():
@@ -142,8 +142,7 @@ def test_an_unknown_tuple_event_after_the_connections_own_of_its_direction_waits
     # second: connection 1, which already has a read of its own then, was given it)
     events = run([v1(REQ1, 0, 10 * S, T1), v1(RESP, 1, 10 * S, T1), v1(REQ2, 0, 10 * S, None),
                   v1(RESP, 1, 10 * S, T2)])
-    assert sorted(placed(events)) == [(40001, "C2S", REQ1[:8]), (40001, "S2C", RESP[:8]),
-                                      (40002, "C2S", REQ2[:8]), (40002, "S2C", RESP[:8])]
+    assert sorted(placed(events)) == TWO_EXCHANGES
 
 
 @pytest.mark.parametrize("next_first", [False, True], ids=["next comes after", "next came before"])
