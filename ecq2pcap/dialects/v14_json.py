@@ -93,14 +93,7 @@ def decode(message: Message) -> list[Record]:
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         event = None
     if event is not None and event.log_type == 2 and event.payload is not None:
-        ev = event.payload
-        payload = ev.payload_base64 if ev.payload_base64 is not None else ev.payload
-        if payload is None:
-            return [_record(ev, message.origin)]  # (which says what is wrong)
-        try:  # (_record's work without its call)
-            return [v1_event_record(ev, payload, message.origin)]
-        except ValueError as exc:
-            raise DecodeError(str(exc)) from None
+        return [_record(event.payload, message.origin)]
     try:
         env = _envelope.decode(message.data)
     except msgspec.ValidationError as exc:
