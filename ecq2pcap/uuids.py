@@ -111,7 +111,7 @@ _DATA_TYPES = (DataType.READ, DataType.WRITE)
 
 def parse_uuid(uuid: str) -> UuidInfo:
     """Parse one v1 uuid; raises ValueError with a user-facing reason."""
-    return _PARSED.known.get(uuid) or _PARSED.miss(uuid)
+    return PARSED.known.get(uuid) or PARSED.miss(uuid)
 
 
 def _parse_new(uuid: str) -> UuidInfo:
@@ -125,13 +125,14 @@ def _parse_new(uuid: str) -> UuidInfo:
     info = UuidInfo("openssl", int(pid), int(tid), comm.rstrip("\x00"), int(fd), _DATA_TYPES[write], tup)
     if len(uuid) <= PARSED_CHARS:  # (the other direction's uuid differs only in its data type)
         at = m.start(5)
-        _PARSED.keep(f"{uuid[:at]}{'0' if write else '1'}{uuid[at + 1:]}",
+        PARSED.keep(f"{uuid[:at]}{'0' if write else '1'}{uuid[at + 1:]}",
                      UuidInfo("openssl", info.pid, info.tid, info.comm, info.fd, _DATA_TYPES[not write], tup))
     return info
 
 
-# A connection's events repeat its two uuids (one per data type): both are kept at the first one's parse.
-_PARSED = Memo(_parse_new, max_entries=8192, max_size=PARSED_CHARS)
+# A connection's events repeat its two uuids (one per data type): both are kept at the first one's parse. (Read in
+# place where a parse_uuid call a v1 event counts: dialects/v1_event.py.)
+PARSED = Memo(_parse_new, max_entries=8192, max_size=PARSED_CHARS)
 
 
 def parse_uuid_generally(uuid: str) -> UuidInfo:

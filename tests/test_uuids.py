@@ -91,7 +91,7 @@ def test_a_connections_other_uuid_is_parsed_with_the_first():
                           "77_78_my_app_9_0_10.0.0.1:40000-10.0.0.2:443"),
                          ("77_78_c_1_0_[::1]:5-[2001:db8::1]:443", "77_78_c_1_1_[::1]:5-[2001:db8::1]:443")):
         a = parse_uuid(first)
-        assert other in uuids._PARSED.known  # kept before its own event comes
+        assert other in uuids.PARSED.known  # kept before its own event comes
         b = parse_uuid(other)
         assert a == parse_uuid_generally(first) and b == parse_uuid_generally(other)
         assert {a.data_type, b.data_type} == {DataType.READ, DataType.WRITE} and a.tuple == b.tuple
