@@ -300,9 +300,9 @@ class ConnectionTable(Ordering, Lifecycle):
             group = ("fd", info.pid, info.fd)
             prev = self._current.get(group)
             early: list = []
-            # a new connect on the same fd ends the previous one (§11.1), also one of the same tuple (a client's
-            # port reused) once that took data: before, it is the same connect() called again (non-blocking)
-            if prev is not None and (prev.tuple != info.tuple or prev.shape is not None):
+            # a new connect on the same fd ends the previous one (§11.1), also one of the same tuple (a client's port
+            # reused; a non-blocking connect() called again before any data ends one that writes nothing)
+            if prev is not None:
                 prev.superseded = True
                 self._schedule(prev)
                 self._current.pop(group, None)

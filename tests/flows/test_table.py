@@ -287,7 +287,7 @@ def test_where_a_connection_a_line_of_its_tuple_ended_closes_does_not_depend_on_
 
 def test_a_connect_line_repeated_before_any_data_is_the_same_connection():
     """A non-blocking connect() called again (EALREADY/EISCONN) returns through the same probe: a second line of
-    the same tuple before any data is the same connection."""
+    the same tuple before any data gives one connection (the first line's, with nothing, writes nothing)."""
     ta = Tuple("10.0.0.9", 50001, "10.0.0.2", 443)
     table, events = ConnectionTable(repair_http1=False), []
     for _ in range(2):
