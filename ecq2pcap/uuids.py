@@ -126,7 +126,7 @@ def _parse_new(uuid: str) -> UuidInfo:
     if len(uuid) <= PARSED_CHARS:  # (the other direction's uuid differs only in its data type)
         at = m.start(5)
         PARSED.keep(f"{uuid[:at]}{'0' if write else '1'}{uuid[at + 1:]}",
-                     UuidInfo("openssl", info.pid, info.tid, info.comm, info.fd, _DATA_TYPES[not write], tup))
+                    UuidInfo("openssl", info.pid, info.tid, info.comm, info.fd, _DATA_TYPES[not write], tup))
     return info
 
 

@@ -95,7 +95,7 @@ class ConnectionTable(Ordering, Lifecycle):
         self._displaced: dict[tuple, ConnState] = {}
         self._placement = Placement()  # v2 connect lines, captures waiting for their connection
         self._unroled: dict[int, ConnState] = {}  # id(conn) -> conn whose captures wait for its role, oldest first
-        self._unroled_bytes = 0  # their captures' payloads (see _submit)
+        self._unroled_bytes = 0  # their captures' payloads, each with limits.HELD_COST (see _submit)
         self._endpoints = SyntheticEndpoints()
         self._last_sweep = 0
         self._deadlines: list = []  # (time to look at it again, seq, ConnState): the sweep's work list

@@ -92,16 +92,14 @@ def _bare4(me, sh: _Bare, flags: int, seq: int, ack: int, ident: int, t: int, co
 _FRAMINGS: dict[tuple[int, bool, tuple[int, int], int], tuple[_Framing, _Framing]] = {}
 
 
-def _framings(flow: TcpFlow, link_type: int, flags: tuple[int, int]) -> tuple[_Framing, _Framing]:
-    """Both sides' :class:`_Framing` (the same for every connection of a link type, family, flags and MSS)."""
-    key = (link_type, flow.v6, flags, flow.mss)
-    framings = _FRAMINGS.get(key)
-    if framings is None:
-        if len(_FRAMINGS) >= 64:  # (a run has one or two; the tests try many MSS)
-            _FRAMINGS.clear()
-        c, s = flow._sides
-        framings = _FRAMINGS[key] = (_Framing(c.prefix, flow.v6, flags[0], flow.mss),
-                                     _Framing(s.prefix, flow.v6, flags[1], flow.mss))
+def _framings(flow: TcpFlow, key: tuple[int, bool, tuple[int, int], int]) -> tuple[_Framing, _Framing]:
+    """Both sides' :class:`_Framing`, made for ``key`` (link type, IPv6, flags, MSS: the same for every connection
+    of those) and kept in :data:`_FRAMINGS`, where :class:`PacketBlocks` looks first (without this call)."""
+    if len(_FRAMINGS) >= 64:  # (a run has one or two; the tests try many MSS)
+        _FRAMINGS.clear()
+    c, s = flow._sides
+    _, v6, flags, mss = key
+    framings = _FRAMINGS[key] = (_Framing(c.prefix, v6, flags[0], mss), _Framing(s.prefix, v6, flags[1], mss))
     return framings
 
 
@@ -116,8 +114,8 @@ class PacketBlocks(TcpFlow):
                  server_isn: int = 0, link_type: int = LINKTYPE_ETHERNET, mss: int = MAX_MSS, *,
                  flags: tuple[int, int]) -> None:
         self._start(client_ip, client_port, server_ip, server_port, client_isn, server_isn, link_type, mss)
-        # (_framings's lookup without its call, when they were made already)
-        self._framing = _FRAMINGS.get((link_type, self.v6, flags, mss)) or _framings(self, link_type, flags)
+        key = (link_type, self.v6, flags, mss)
+        self._framing = _FRAMINGS.get(key) or _framings(self, key)
 
     def _block(self, sender: int, flags: int, t: int, comment: str | None, payload=b"",
                options: bytes = b"") -> bytes:

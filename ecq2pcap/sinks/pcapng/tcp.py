@@ -44,6 +44,8 @@ SYN_OPTIONS = struct.Struct("!BBHBBBB")  # MSS (kind 2, len 4), NOP, window scal
 def syn_options(mss: int) -> bytes:
     """A SYN's and a SYN-ACK's TCP options: MSS, NOP, window scale."""
     return SYN_OPTIONS.pack(2, 4, mss, 1, 3, 3, WINDOW_SCALE)
+
+
 _IP4_FIXED = (0x45 << 8) + 0x4000 + (TTL << 8 | 6)  # ver/ihl/tos + DF + ttl/proto words
 
 
