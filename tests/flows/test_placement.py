@@ -145,7 +145,7 @@ def test_an_unknown_tuple_event_after_the_connections_own_of_its_direction_waits
     assert sorted(placed(events)) == TWO_EXCHANGES
 
 
-@pytest.mark.parametrize("next_first", [False, True], ids=["next comes after", "next came before"])
+@pytest.mark.parametrize("next_first", [False, True, None], ids=["next comes after", "next came before", "none"])
 def test_a_connections_own_unknown_tuple_events_after_its_first_frames_stay_on_it(next_first):
     # (the server fixture's WebSocket: its first frames, sent right after the 101, flushed under its tuple before the
     # 101 and the upgrade under the unknown-tuple uuid; the next connection on the fd starts a second later)
@@ -153,9 +153,12 @@ def test_a_connections_own_unknown_tuple_events_after_its_first_frames_stay_on_i
     records = [v1(frame, 1, 16 * S, T1, form=PayloadForm.RAW), v1(SWITCH, 1, 16 * S, None),
                v1(frame, 0, 16 * S, T1, form=PayloadForm.RAW), v1(UPGRADE, 0, 16 * S, None)]
     after = v1(RESP, 1, 17 * S, T2)
-    events = run([records[0], records[2], after, records[1], records[3]] if next_first else records + [after])
+    if next_first is None:  # (no next connection: held until the end of input, then given back)
+        events = run(records)
+    else:
+        events = run([records[0], records[2], after, records[1], records[3]] if next_first else records + [after])
     assert [h for p, _, h in placed(events) if p == 40001] == [UPGRADE[:8], SWITCH[:8], frame, frame]
-    assert [h for p, _, h in placed(events) if p == 40002] == [RESP[:8]]
+    assert [h for p, _, h in placed(events) if p == 40002] == ([] if next_first is None else [RESP[:8]])
 
 
 def test_a_second_unknown_tuple_event_no_connection_follows_still_joins_the_one_before():
