@@ -412,6 +412,35 @@ def test_v2_a_clients_port_reused_on_a_reused_fd_is_two_tcp_streams(tmp_path, ts
     assert [m for m in bad_expert(frames) if "ports as an earlier session" not in m] == []
 
 
+def test_v2_ab_style_connections_read_before_their_accept_lines_are_their_own_tcp_streams(tmp_path, tshark):
+    """v2 server under ab (HTTP/1.0: one exchange a connection, the server closes), each next connection's request
+    and response captured before its accept line: they went on the connection before (two exchanges on one TCP
+    stream, one HAR connection, the other stream empty). A request after an exchange that closed the connection is
+    the next connection's: it waits for that line."""
+    from tests.support.v2_stream import V2Stream
+
+    s, server = V2Stream(), ("10.0.0.2", 443)
+    for k, path in enumerate(("/a", "/b", "/c")):
+        request = b"GET %s HTTP/1.0\r\nHost: h.example\r\nUser-Agent: ApacheBench/2.3\r\n\r\n" % path.encode()
+        if k == 0:
+            s.connect(7, 12, "nginx", ("10.0.0.9", 50001 + k), server)
+        s.call(7, 12, "nginx", False, request)
+        s.call(7, 12, "nginx", True, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        if k:
+            s.connect(7, 12, "nginx", ("10.0.0.9", 50001 + k), server)
+    dump = tmp_path / "v2.frames.jsonl"
+    dump.write_bytes(s.dump())
+    pcap, _, doc = convert(tmp_path, dump)
+    validate_har(doc)
+    entries = doc["log"]["entries"]
+    assert [e["request"]["url"] for e in entries] == ["https://h.example/a", "https://h.example/b", "https://h.example/c"]
+    assert len({e["connection"] for e in entries}) == 3 and all(e["response"]["status"] == 200 for e in entries)
+    frames = dissect(tshark, pcap)
+    requests = [(f.first("tcp.srcport"), f.first("http.request.uri")) for f in frames if f.has("http.request.uri")]
+    assert requests == [("50001", "/a"), ("50002", "/b"), ("50003", "/c")]
+    assert bad_expert(frames) == []
+
+
 def test_the_har_shows_the_head_ecapture_rendered_not_the_repair(tmp_path):
     """v1.x renders HTTP/1 with decoded bodies under the server's framing headers; the pcapng's repair made them
     agree, and the HAR showed the repaired head as the server's: Content-Length 850 for 46 bytes sent gzipped, a

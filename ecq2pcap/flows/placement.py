@@ -12,13 +12,15 @@ connection's first calls can be processed before its socket is known:
   connect/accept line. Data of a new connection that arrives before its accept line would
   land on the previous connection on that fd. Bytes that cannot continue that connection
   (:func:`cannot_continue`: a second HTTP/2 preface or opening SETTINGS, an HTTP/1 request
-  on an HTTP/2 or upgraded connection) start a new one that waits for its accept line.
+  on an HTTP/2 or upgraded connection, or after an exchange that closed it) start a new one
+  that waits for its accept line.
 
 Neither rule depends on when the events arrive, only on their times, bytes and order.
 """
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -46,6 +48,7 @@ class Shape:
     http2: bool = False
     preface: bool = False
     upgraded: bool = False
+    closing: bool = False  # an HTTP/1 message said the connection ends after its exchange (see closes_connection)
     settings: set = field(default_factory=set)  # data types whose bytes opened with a SETTINGS frame
     client_streams: int = 0  # the highest stream a client's HEADERS opened in eCapture's v1 dumps (no fd only)
 
@@ -62,6 +65,8 @@ class Shape:
             self.http1 = True
             if kind == "response" and cap.payload[9:13] == b"101 ":
                 self.upgraded = True
+            if closes_connection(cap.payload):
+                self.closing = True
         elif cap.form is PayloadForm.H2_DUMP:
             self.http2 = True
 
@@ -83,18 +88,52 @@ def opening(cap: Capture) -> str | None:
     return None
 
 
-def cannot_continue(shape: Shape, cap: Capture) -> bool:
+_CONNECTION = re.compile(rb"\r\nconnection:[ \t]*([^\r\n]*)")
+_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,18})[ \t]*\r?$", re.MULTILINE)
+HEAD_LOOKED_AT = 16384  # bytes of a message's head read for its Connection header
+MESSAGES_LOOKED_AT = 16  # pipelined messages of one capture looked at
+_START_LINES = (*METHODS, b"HTTP/1.0 ", b"HTTP/1.1 ")
+
+
+def closes_connection(data: bytes) -> bool:
+    """True when an HTTP/1 message of those ``data`` starts with (pipelined requests read at once: each after the
+    body its Content-Length gives) ends its connection after its exchange (RFC 9112 §9.3, §9.6): a ``close``
+    connection option, or HTTP/1.0 without ``keep-alive``. A client that sent ``close`` sends no further request
+    on that connection; a server that answered with it closes it. A head not whole in ``data`` (read in pieces)
+    tells nothing: its Connection header may be in the next piece."""
+    pos = 0
+    for _ in range(MESSAGES_LOOKED_AT):
+        end = data.find(b"\r\n\r\n", pos, pos + HEAD_LOOKED_AT)
+        if end < 0:
+            return False
+        head = data[pos:end].lower()
+        options = {o.strip() for m in _CONNECTION.finditer(head) for o in m.group(1).split(b",")}
+        if b"close" in options:
+            return True
+        line = head.split(b"\r\n", 1)[0]
+        if (line.startswith(b"http/1.0 ") or line.endswith(b" http/1.0")) and b"keep-alive" not in options:
+            return True
+        length = _LENGTH.search(head + b"\r\n")
+        pos = end + 4 + (int(length.group(1)) if length else 0)
+        if b"\r\ntransfer-encoding:" in head or not data.startswith(_START_LINES, pos):
+            return False
+    return False
+
+
+def cannot_continue(shape: Shape, cap: Capture, one_socket: bool = False) -> bool:
     """True when ``cap``'s bytes cannot be the continuation of a connection of ``shape``: they
     open a new connection (a preface or opening SETTINGS the connection already had that way,
     HTTP/1 on an HTTP/2 connection, HTTP/2's opening on an HTTP/1 one, a request after an
-    upgrade)."""
+    upgrade). With ``one_socket`` (the captures of one (pid, fd)), also a request after a message
+    that closed the connection (:func:`closes_connection`); without (a thread's or a process's
+    connections, told apart by their bytes alone), such a request may be another open connection's."""
     kind = opening(cap)
     if kind == "preface":
         return shape.preface or shape.http1
     if kind == "settings":
         return cap.data_type in shape.settings or (shape.http1 and not shape.http2)
     if kind == "request":
-        return shape.http2 or shape.upgraded
+        return shape.http2 or shape.upgraded or (one_socket and shape.closing)
     if kind == "response":
         return shape.http2
     return False

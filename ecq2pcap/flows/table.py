@@ -191,7 +191,7 @@ class ConnectionTable(Ordering, Lifecycle):
                 return self._held(group, ts, cap)  # v2: a new connection on this fd waits for its accept line
             c = self._by_key.get((group, tup))
             if c is not None:
-                if not c.closed and cannot_continue(c.shape or _NO_SHAPE, cap):
+                if not c.closed and cannot_continue(c.shape or _NO_SHAPE, cap, one_socket=True):
                     self.report.count(Count.BEFORE_TUPLE_SPLIT)  # a new connection started before its accept line
                     return self._held(group, ts, cap, new_connection=True)
                 return c, cap, REAL
