@@ -19,12 +19,12 @@ async def drain_until_the_end(src: WebSocketSource, timeout: float = 10) -> tupl
                 return got, exc
 
 
-def receive_until_the_end(url: str, **source_kw) -> tuple[WebSocketSource, list, ConnectError]:
-    """A source on ``url`` read until it ends: (source, messages, error)."""
+def receive_until_the_end(url: str, timeout: float = 10, **source_kw) -> tuple[WebSocketSource, list, ConnectError]:
+    """A source on ``url`` read until it ends (within ``timeout`` seconds): (source, messages, error)."""
     async def run():
         src = WebSocketSource(url, **source_kw)
         async with src:
-            got, exc = await drain_until_the_end(src)
+            got, exc = await drain_until_the_end(src, timeout)
         return src, got, exc
 
     return asyncio.run(run())
