@@ -32,6 +32,9 @@ from .roles import METHODS, is_server_settings
 
 RECENT = 8  # connections per (pid, fd) remembered
 CLOSED_GROUPS = 4096  # (pid, fd)s remembered after their last connection closed
+UNKNOWN_GROUPS = 4096  # (pid, fd)s remembered as having had unknown-tuple captures
+REQUEST_HEAD = 1024  # bytes of a connection's first request kept there (its Connection header: pick_successor)
+NO_REQUEST = b""  # (ConnState.first_request: kept, none yet)
 
 PLACED_NOTE = ("captured before eCapture knew its socket (unknown-tuple uuid): placed on this connection, the "
                "first on its (pid, fd) whose own calls follow")
@@ -95,6 +98,11 @@ MESSAGES_LOOKED_AT = 16  # pipelined messages of one capture looked at
 _START_LINES = (*METHODS, b"HTTP/1.0 ", b"HTTP/1.1 ")
 
 
+def _options(head: bytes) -> set:
+    """The connection options of a lower-cased message head."""
+    return {o.strip() for m in _CONNECTION.finditer(head) for o in m.group(1).split(b",")}
+
+
 def closes_connection(data: bytes) -> bool:
     """True when an HTTP/1 message of those ``data`` starts with (pipelined requests read at once: each after the
     body its Content-Length gives) ends its connection after its exchange (RFC 9112 §9.3, §9.6): a ``close``
@@ -107,7 +115,7 @@ def closes_connection(data: bytes) -> bool:
         if end < 0:
             return False
         head = data[pos:end].lower()
-        options = {o.strip() for m in _CONNECTION.finditer(head) for o in m.group(1).split(b",")}
+        options = _options(head)
         if b"close" in options:
             return True
         line = head.split(b"\r\n", 1)[0]
@@ -118,6 +126,22 @@ def closes_connection(data: bytes) -> bool:
         if b"\r\ntransfer-encoding:" in head or not data.startswith(_START_LINES, pos):
             return False
     return False
+
+
+def request_head(payload: bytes) -> bytes:
+    """What a connection keeps of a capture at its first time (:attr:`~.state.ConnState.first_request`)."""
+    return payload[:REQUEST_HEAD] if payload.startswith(METHODS) else NO_REQUEST
+
+
+def alone_on_its_connection(request: bytes) -> bool:
+    """True when ``request`` (its head whole) is HTTP/1.0 without ``keep-alive``: a client that sends such a request
+    sends no other on that connection, before or after (ab, HTTP/1.0 tools). (A ``Connection: close`` says no
+    request follows, not that none came before: a keep-alive client may send it on its last.)"""
+    end = request.find(b"\r\n\r\n", 0, HEAD_LOOKED_AT)
+    if end < 0:
+        return False
+    head = request[:end].lower()
+    return head.split(b"\r\n", 1)[0].endswith(b" http/1.0") and b"keep-alive" not in _options(head)
 
 
 def cannot_continue(shape: Shape, cap: Capture, one_socket: bool = False) -> bool:
@@ -181,7 +205,7 @@ def adopt(c, cap: Capture) -> None:
         c.adopted.add(cap.data_type)
 
 
-def pick_successor(conns, ts: int, data_type: DataType):
+def pick_successor(conns, ts: int, data_type: DataType, request: bool = False):
     """Where a capture of time ``ts`` and direction ``data_type`` goes: (the first of ``conns``, a (pid, fd)'s recent
     connections, whose real-tuple captures start at or after ``ts``, None), or (None, a fallback) while it is held
     for a connection to come, or (None, None).
@@ -195,7 +219,9 @@ def pick_successor(conns, ts: int, data_type: DataType):
     flushed after it; also from another thread of a pool). It waits for that connection, and goes to the fallback
     when the next to come starts in a later second (:meth:`Placement.due_for`) or none comes: a connection's own
     burst comes after its later calls when they followed within the ticker's 100 ms (a WebSocket's first frames
-    right after its 101, a fast keep-alive)."""
+    right after its 101, a fast keep-alive). A ``request`` is not given to a connection whose own request then is
+    alone on it (:func:`alone_on_its_connection`: HTTP/1.0 without keep-alive, as ab sends): it waits for the
+    next, and joins that one only when none comes."""
     best = tied = None
     for c in conns:
         first = c.first_real_ts
@@ -205,6 +231,8 @@ def pick_successor(conns, ts: int, data_type: DataType):
             if refuses(c, first, ts, data_type):
                 continue
             if c.first_types >> data_type & 1:
+                if request and c.first_request and alone_on_its_connection(c.first_request):
+                    continue
                 tied = tied or c
                 continue
         best = c
@@ -230,6 +258,8 @@ class Placement:
         # groups whose connections all closed (the latest few; an OrderedDict: evicting the oldest of a
         # plain dict is O(deleted entries) per call)
         self._closed_groups: OrderedDict[tuple, None] = OrderedDict()
+        # (pid, fd)s that had unknown-tuple captures, the latest last (their connections keep their first request)
+        self._unknown: OrderedDict[tuple, None] = OrderedDict()
         # (pid, fd) -> (tuple, time) from connect lines, the latest last (an OrderedDict: see _closed_groups)
         self._known: OrderedDict[tuple, tuple[Tuple, int]] = OrderedDict()
 
@@ -257,6 +287,8 @@ class Placement:
                 del self._known[key]
 
     def track(self, c) -> None:
+        if self._unknown and c.group in self._unknown:  # (its first request kept: pick_successor reads it)
+            c.first_request = NO_REQUEST
         # (a list trimmed by hand: a deque(maxlen=...) for every new (pid, fd) cost ~1 % of a conversion)
         recent = self._recent.get(c.group)
         if recent is None:
@@ -284,8 +316,19 @@ class Placement:
     def had_connections(self, group: tuple) -> bool:
         return bool(self._recent.get(group)) or group in self._closed_groups
 
-    def successor(self, group: tuple, ts: int, data_type: DataType):
-        return pick_successor(self._recent.get(group, ()), ts, data_type)
+    def note_unknown(self, group: tuple) -> None:
+        """``group`` had an unknown-tuple capture: its next connections keep their first request (see
+        :meth:`track`)."""
+        unknown = self._unknown
+        if group in unknown:
+            unknown.move_to_end(group)
+        else:
+            unknown[group] = None
+            if len(unknown) > UNKNOWN_GROUPS:
+                unknown.popitem(last=False)
+
+    def successor(self, group: tuple, ts: int, data_type: DataType, request: bool = False):
+        return pick_successor(self._recent.get(group, ()), ts, data_type, request)
 
     def hold(self, group: tuple, ts: int, cap: Capture, new_connection: bool = False, fallback=None) -> int:
         """Hold ``cap`` for its connection (``fallback``: see :func:`pick_successor`); the bytes held for ``group``

@@ -34,6 +34,9 @@ class ConnState:
     websocket: bool = False  # a 101 switched it to WebSocket: quiet for long at times, no idle timeout ends it
     first_real_ts: int | None = None  # earliest time of a capture that carried its tuple
     first_types: int = 0  # the data types of its captures at that time, as bits (placement.pick_successor)
+    # on a (pid, fd) that had unknown-tuple captures: the head of its first HTTP/1 request at that time (placement.
+    # NO_REQUEST: none yet; None: not kept, on other (pid, fd)s)
+    first_request: bytes | None = None
     adopted: set | None = None  # the data types of unknown-tuple captures it was given (placement.pick_successor)
     last_ts: int = 0
     last_released_ts: int = 0

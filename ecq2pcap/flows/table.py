@@ -50,9 +50,9 @@ from .emission import chunks
 from .lifecycle import SECOND, Lifecycle, superseded_reason
 from .ordering import Ordering, noted
 from .reemits import is_stale_reemit
-from .placement import (EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, Shape, adopt, cannot_continue,
-                        client_streams)
-from .roles import infer_role
+from .placement import (EARLY_NOTE, JOINED_NOTE, NO_REQUEST, PLACED_NOTE, Placement, Shape, adopt, cannot_continue,
+                        client_streams, request_head)
+from .roles import METHODS, infer_role
 from .state import ConnState
 
 MAX_UUIDS = 8  # uuids named in a connection's SYN comment (each chunk's comment names its own)
@@ -156,8 +156,12 @@ class ConnectionTable(Ordering, Lifecycle):
             first = c.first_real_ts
             if first is None or ts < first:  # (the data types as bits: a set a connection cost ~0.15 % of -w)
                 c.first_real_ts, c.first_types = ts, 1 << cap.data_type
+                if c.first_request is not None:  # (kept only where unknown-tuple captures came: see Placement.track)
+                    c.first_request = request_head(cap.payload)
             elif ts == first:
                 c.first_types |= 1 << cap.data_type
+                if c.first_request is NO_REQUEST:
+                    c.first_request = request_head(cap.payload)
         if c.due is None:
             self._schedule(c)
         if c.role_known and not c.unroled:  # (the common case of _submit, without its call)
@@ -242,7 +246,8 @@ class ConnectionTable(Ordering, Lifecycle):
     def _hold(self, group: tuple, cap: Capture, ts: int) -> tuple[ConnState, Capture, int] | None:
         """A capture taken before eCapture knew its socket: to the first connection on its
         (pid, fd) whose own captures follow it, or held until one comes."""
-        c, fallback = self._placement.successor(group, ts, cap.data_type)
+        self._placement.note_unknown(group)
+        c, fallback = self._placement.successor(group, ts, cap.data_type, cap.payload.startswith(METHODS))
         if c is not None:
             self.report.count(Count.BEFORE_TUPLE_PLACED)
             adopt(c, cap)
