@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ecq2pcap.model import DecodeError, Message, Opcode
 from ecq2pcap.report import Report
-from ecq2pcap.sources.files import FileSource, InputError
+from ecq2pcap.sources.files import FileSource, InputError, lines_of
 from ecq2pcap.sources.recording import LineDecoder, frame_line, header_line
 
 LINES = [b'{"log_type":0,"payload":{"timestamp":1,"count":0,"message":"heartbeat:0"}}', b"", b"garbage"]
@@ -122,3 +122,32 @@ def test_bad_recording_lines_are_reported(tmp_path):
     report = Report()
     assert collect(p, report) == []
     assert report.counts["skipped"] == 2
+
+
+def _readline_lines(data: bytes, room: int) -> list:
+    """What ``FileSource`` read with ``readline`` before :func:`lines_of`: each line stripped of its line end, or
+    the length of one over ``room`` (with its line end)."""
+    stream, out = io.BytesIO(data), []
+    while line := stream.readline(room + 1):
+        if len(line) > room and not line.endswith(b"\n"):
+            while piece := stream.readline(7):
+                line += piece
+                if piece.endswith(b"\n"):
+                    break
+            out.append(len(line))
+        else:
+            out.append(line[:-1] if line.endswith(b"\n") else line)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.sampled_from([b"\n", b"\r\n", b" \n"]))),
+       st.booleans(), st.integers(1, 30), st.integers(1, 50))
+def test_lines_of_cuts_the_lines_readline_read(lines, last_ended, room, block_size):
+    """Lines cut out of blocks (one copy a line) are readline's, over-long ones measured the same, whatever
+    the block size: lines across blocks, over ``room`` within one block or across several."""
+    data = b"".join(bytes([65 + i % 26]) * n + end for i, (n, end) in enumerate(lines))
+    if lines and not last_ended:
+        data = data[: -len(lines[-1][1])]
+    got = list(lines_of(io.BufferedReader(io.BytesIO(data)), room, block_size))
+    assert got == _readline_lines(data, room)
