@@ -118,8 +118,9 @@ class PacketBlocks(TcpFlow):
         self._framing = _FRAMINGS.get(key) or _framings(self, key)
 
     def _block(self, sender: int, flags: int, t: int, comment: str | None, payload=b"",
-               options: bytes = b"") -> bytes:
-        """One packet from ``sender`` (a Direction or its value) as a whole EPB timed ``t``."""
+               options: bytes = b"", as_parts: bool = False) -> bytes:
+        """One packet from ``sender`` (a Direction or its value) as a whole EPB timed ``t``; with ``as_parts``, an
+        IPv4 one without options as the parts that joined make it (:meth:`data_block_parts`)."""
         if comment is None and not payload and not options:  # a pure ACK or FIN
             return self._bare(sender, flags, t)
         me, fr = self._sides[sender], self._framing[sender]
@@ -145,10 +146,11 @@ class PacketBlocks(TcpFlow):
         ident = me.ident
         me.ident = (ident + 1) & 0xFFFF
         ip_csum = 0xFFFF ^ ((me.ip_const + 40 + k + ident) % 0xFFFF or 0xFFFF)
-        return b"".join((EPB_HEADER.pack(EPB_TYPE, total, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF, n, n),
-                         fr.ip4.pack(fr.lead4, 40 + k, ident, _IP4_MID, ip_csum, me.ends, seq, ack, 0x50, flags,
-                                     WINDOW, 0xFFFF ^ (r % 0xFFFF or 0xFFFF), 0),
-                         payload, pad, opts, U32.pack(total)))
+        parts = (EPB_HEADER.pack(EPB_TYPE, total, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF, n, n),
+                 fr.ip4.pack(fr.lead4, 40 + k, ident, _IP4_MID, ip_csum, me.ends, seq, ack, 0x50, flags, WINDOW,
+                             0xFFFF ^ (r % 0xFFFF or 0xFFFF), 0),
+                 payload, pad, opts, U32.pack(total))
+        return parts if as_parts else b"".join(parts)
 
     def _bare(self, sender: int, flags: int, t: int, comment: str | None = None) -> bytes:
         """:meth:`_block` of a packet without payload or options (an ACK or a FIN: three of a one-exchange
@@ -216,6 +218,13 @@ class PacketBlocks(TcpFlow):
         """:meth:`data_blocks` of 1 to ``mss`` bytes without the ACK (a chunk's common case): its one block, without
         the list and the checks."""
         block = self._block(sender, ACK | PSH, t, comment, payload)
+        self._sides[sender].seq += len(payload)
+        return block
+
+    def data_block_parts(self, sender: Direction, payload: bytes, t: int, comment: str | None) -> tuple | bytes:
+        """:meth:`data_block` as the parts that joined make its block (IPv4; IPv6: the block): a big payload is not
+        copied into a block of its own, the pcapng sink writes the parts as they are (``UnitWriter.write_parts``)."""
+        block = self._block(sender, ACK | PSH, t, comment, payload, b"", True)
         self._sides[sender].seq += len(payload)
         return block
 

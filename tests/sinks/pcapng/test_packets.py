@@ -17,6 +17,7 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("data"), st.sampled_from(Direction), st.binary(max_size=300), comments),
     st.tuples(st.just("close"), st.sampled_from(Direction), comments),
     st.tuples(st.just("segment"), st.sampled_from(Direction), st.binary(min_size=1, max_size=300), comments),
+    st.tuples(st.just("parts"), st.sampled_from(Direction), st.binary(min_size=1, max_size=300), comments),
 ), max_size=8)
 idents = st.one_of(st.just(0), st.integers(0xFFFA, 0xFFFF), st.integers(0, 0xFFFF))
 
@@ -58,6 +59,13 @@ def test_the_same_blocks_as_frames_wrapped_one_by_one(version, link, mss, isns, 
             payload = payload[:mss]
             expected = straightforward(plain, flags, plain.data(d, payload), t, comment)
             got = [fused.data_block(d, payload, t, comment)]
+        elif step[0] == "parts":  # (data_block_parts: data_block's block as the parts that joined make it)
+            _, d, payload, comment = step
+            payload = payload[:mss]
+            expected = straightforward(plain, flags, plain.data(d, payload), t, comment)
+            made = fused.data_block_parts(d, payload, t, comment)
+            assert type(made) is (tuple if version == 4 else bytes)
+            got = [b"".join(made) if version == 4 else made]
         else:
             _, d, comment = step
             expected = straightforward(plain, flags, plain.close(d), t, comment)

@@ -448,3 +448,42 @@ def test_several_connections_interleaved(tshark, tmp_path):
     assert follow(frames, 1) == (REQUEST, RESPONSE)
     assert expert_problems(frames) == []
     assert len([f for f in frames if "200" in f["http.response.code"]]) == 2
+
+
+@pytest.mark.parametrize("taken", [None, 1, 100, 70_000])
+def test_big_payloads_written_as_their_parts_are_the_same_bytes(tmp_path, monkeypatch, taken):
+    """Blocks of payloads of 4 KiB and more go to an OutputFile as their parts (writev, no copy of the payload):
+    the file is what a BytesIO gets from the blocks joined, also when writev takes only part of them (``taken``
+    bytes: a full disk, a signal) or more parts than one writev takes."""
+    from ecq2pcap.outputs import OutputFile
+    import ecq2pcap.outputs as outputs
+
+    calls, writev = [], os.writev
+    def some_of(fd, parts):
+        calls.append(len(parts))
+        return writev(fd, parts if taken is None else [b"".join(parts)[:taken]])
+    monkeypatch.setattr(outputs.os, "writev", some_of)
+    monkeypatch.setattr(outputs, "_IOV_MAX", 7)
+
+    def events():
+        for i in range(0, 40, 3):  # (batches of three connections, small and big payloads)
+            batch = []
+            for c in (connection(id=k + 1, client=("10.1.1.1", 51000 + k)) for k in range(i, i + 3)):
+                t = T0 + c.id * 1_000_000
+                batch += [Opened(c, t), chunk(c, C2S, REQUEST, t + 1), chunk(c, S2C, RESPONSE[: 2000 + 1500 * c.id],
+                          t + 2), chunk(c, S2C, BODY[:c.id * 37], t + 3), Closed(c, t + 4, "end of input")]
+            yield batch
+
+    with OutputFile(str(tmp_path / "parts.pcapng")) as out:
+        sink = PcapngSink(out)
+        for batch in events():
+            sink.handle_events(batch)
+        sink.finish()
+    joined = io.BytesIO()
+    plain = PcapngSink(joined)
+    for batch in events():
+        plain.handle_events(batch)
+    plain.finish()
+    assert (tmp_path / "parts.pcapng").read_bytes() == joined.getvalue()
+    assert sink.bytes_written == plain.bytes_written == len(joined.getvalue()) and sink.packets == plain.packets
+    assert max(calls) == 7  # (batches over 64 KiB went out so, in several calls)
