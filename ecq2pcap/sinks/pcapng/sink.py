@@ -107,6 +107,7 @@ class PcapngSink:
         self.bytes_written = 0
         self._conns: dict[int, _Conn] = {}
         self._large = False  # the blocks being made hold a block as its parts (a payload of _LARGE bytes or more)
+        self._joined = min(mss, _LARGE - 1)  # (the most a one-segment payload whose block is made whole holds)
         # the host name a connection's client asked for → Name Resolution Blocks for server addresses
         self.hosts = hosts
         self.max_names = max_names
@@ -285,10 +286,9 @@ class PcapngSink:
         if owed is not None and owed != sender:
             blocks.append(state.flow.ack_block(owed, t))
             t += 1
-        n = len(data)
-        if n <= self.mss and n < _LARGE:  # (one segment: its block alone)
+        if len(data) <= self._joined:  # (one segment: its block alone)
             packets = [state.flow.data_block(sender, data, t, self._chunk_comment(chunk))]
-        elif n <= self.mss:  # (its block as its parts: the payload is not copied into it, see _write)
+        elif len(data) <= self.mss:  # (one segment of _LARGE bytes or more: its block as its parts, see _write)
             self._large = True
             packets = [state.flow.data_block_parts(sender, data, t, self._chunk_comment(chunk))]
         elif not data.startswith(PREFACE):
