@@ -163,14 +163,18 @@ class OutputFile(io.FileIO):
         """:meth:`write` of the parts one after the other (``size``: their length), without joining them first:
         ``writev``, up to ``IOV_MAX`` parts a call (a batch of pcapng blocks with big payloads goes out without a
         copy of its bytes)."""
+        writev = getattr(os, "writev", None)
+        if writev is None:  # (not on Windows)
+            return self.write(b"".join(parts))
         done = 0
         try:
             for i in range(0, len(parts), _IOV_MAX):
                 batch = parts[i : i + _IOV_MAX] if len(parts) > _IOV_MAX else parts
-                n = os.writev(self.fileno(), batch)
+                n = writev(self.fileno(), batch)
                 done += n
-                if n < (size if batch is parts else sum(map(len, batch))):  # (what it did not take, a part at a
-                    for part in batch:  # time: a full disk)
+                # what a call did not take (a full disk, a signal), a part at a time
+                if n < (size if batch is parts else sum(map(len, batch))):
+                    for part in batch:
                         if n >= len(part):
                             n -= len(part)
                         else:
