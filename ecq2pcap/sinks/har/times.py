@@ -30,9 +30,11 @@ def http_date(value: str) -> str | None:
     return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=256)
 def iso(ns: int) -> str:
     """UTC ISO 8601 with milliseconds and ``Z`` (HAR needs a zone): what :func:`iso_via_datetime` gives,
-    with the text of each second made once (~1 µs instead of ~3.5 per entry)."""
+    with the text of each second made once (~1 µs instead of ~3.5 per entry). Kept by time: entries start at
+    the same few times (v1.4's are whole seconds), a hit ~0.7k instructions instead of ~7k (a miss ~0.8k more)."""
     # datetime.fromtimestamp's reading of a float: whole seconds, and the fraction rounded to microseconds,
     # half to even (CPython's _PyTime_DoubleToDenominator)
     frac, whole = math.modf(ns / 1e9)
