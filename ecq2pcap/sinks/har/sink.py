@@ -87,6 +87,9 @@ class HarSink:
     ) -> None:
         self.report = report if report is not None else Report()
         self.options = options
+        # bytes fed to a connection between two measures of its parsers' buffers (worked out once: min() and the
+        # attribute reads were ~1.5k instructions a chunk)
+        self._check_at = min(_CHECK_EVERY, options.limits.connection_buffer // 4)
         self._on_upgrade = (lambda ex: on_upgrade(ex, options)) if on_upgrade is not None else None
         self._h2_parser = h2_parser
         self._writer = writer_factory(out, comment=comment, commit_interval=commit_interval)
@@ -146,7 +149,8 @@ class HarSink:
 
     def _chunk(self, chunk: Chunk) -> None:
         st = self._state(chunk.conn, chunk.time_ns)
-        st.last_ns = max(st.last_ns, chunk.time_ns)
+        if chunk.time_ns > st.last_ns:  # (not max(): ~1k instructions less a chunk)
+            st.last_ns = chunk.time_ns
         origin = chunk.info.origin
         st.origin = st.origin or origin
         if not chunk.wire:
@@ -187,11 +191,10 @@ class HarSink:
                     not at else parser.feed(chunk.direction, piece, chunk.time_ns, chunk.info)
                 self._emit(parser, done, origin)
         st.unchecked += len(chunk.wire)
-        limit = self.options.limits.connection_buffer
-        if st.unchecked > min(_CHECK_EVERY, limit // 4):
+        if st.unchecked > self._check_at:
             st.unchecked = 0
             held = sum(p.buffered() for p in st.parsers.values() if hasattr(p, "buffered"))
-            if held > limit:
+            if held > self.options.limits.connection_buffer:
                 self._overflow(st, held, chunk.time_ns, origin)
 
     def _overflow(self, st: _Conn, held: int, time_ns: int, origin: str) -> None:
@@ -220,7 +223,7 @@ class HarSink:
             self.report.warn("HAR: bytes after the connection's buffer limit not decoded", st.origin,
                              f"connection {conn.id}: {st.ignored} bytes")
         for parser in st.parsers.values():
-            exchanges = parser.close(max(time_ns, st.last_ns))
+            exchanges = parser.close(time_ns if time_ns > st.last_ns else st.last_ns)
             for ex in exchanges:
                 for n in notes:
                     ex.flows_said(n)
