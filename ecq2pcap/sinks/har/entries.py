@@ -181,16 +181,16 @@ def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: 
     content: dict = {"size": 0, "mimeType": mime}
     if not resp.body:
         return content
-    decoded = decode_content(resp.body, _joined(fields, "content-encoding"), cap=cap)
-    data = decoded.data
+    data, applied, comments = _decoded(resp.body, fields, cap)
     content["size"] = len(data)
-    if (decoded.applied or sent != resp.body_size) and 0 <= sent <= len(data):
+    if (applied or sent != resp.body_size) and 0 <= sent <= len(data):
         content["compression"] = len(data) - sent
     text, is_base64, cut = _body_text(data, mime)
     content["text"] = text
     if is_base64:
         content["encoding"] = "base64"
-    comments = list(decoded.notes) + [CUT_NOTE] if cut else list(decoded.notes)
+    if cut:
+        comments.append(CUT_NOTE)
     if comments:  # (most bodies have none: no generator made)
         notes.extend(f"response: {n}" for n in comments if limits_in(n))
     if len(resp.body) < resp.body_size:
@@ -202,10 +202,11 @@ def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: 
 
 def _post_data(req: HttpRequest, fields: dict[str, list[str]], cap: int, notes: list[str]) -> dict:
     mime = _first(fields, "content-type") or UNKNOWN_MIME
-    decoded = decode_content(req.body, _joined(fields, "content-encoding"), cap=cap)
-    text, is_base64, cut = _body_text(decoded.data, mime)
+    data, _, comments = _decoded(req.body, fields, cap)
+    text, is_base64, cut = _body_text(data, mime)
     post: dict = {"mimeType": mime, "text": text}
-    comments = list(decoded.notes) + [CUT_NOTE] if cut else list(decoded.notes)
+    if cut:
+        comments.append(CUT_NOTE)
     if comments:  # (most bodies have none: no generator made)
         notes.extend(f"request: {n}" for n in comments if limits_in(n))
     kind = mime.split(";", 1)[0].strip().lower()
@@ -214,13 +215,24 @@ def _post_data(req: HttpRequest, fields: dict[str, list[str]], cap: int, notes: 
         comments.append("binary body: text is base64")
     elif kind == "application/x-www-form-urlencoded":
         post["params"] = form_pairs(text)
-    if kind == "multipart/form-data" and (params := multipart_params(decoded.data, mime)) is not None:
+    if kind == "multipart/form-data" and (params := multipart_params(data, mime)) is not None:
         post["params"] = params
     if len(req.body) < req.body_size:
         comments.append(f"only the first {len(req.body)} of {req.body_size} body bytes kept")
     if comments:
         post["comment"] = "; ".join(comments)
     return post
+
+
+def _decoded(body: bytes | bytearray, fields: dict[str, list[str]], cap: int) -> tuple[bytes | bytearray, bool, list[str]]:
+    """(data, whether a coding was removed, notes) of :func:`~.content.decode_content` for ``body`` and its
+    Content-Encoding (a new list of notes). Without that header (most bodies) what it gives is the body itself,
+    uncopied: no :class:`~.content.Decoded` made (~5k instructions a body)."""
+    values = fields.get("content-encoding")
+    if not values:
+        return body, False, []
+    decoded = decode_content(body, ", ".join(values), cap=cap)
+    return decoded.data, bool(decoded.applied), list(decoded.notes)
 
 
 def _headers(msg: HttpMessage) -> tuple[list[dict], dict[str, list[str]]]:
@@ -254,11 +266,6 @@ def _first(fields: dict[str, list[str]], name: str) -> str | None:
     """:meth:`HttpMessage.header` from :func:`_headers`'s fields."""
     values = fields.get(name)
     return values[0] if values else None
-
-
-def _joined(fields: dict[str, list[str]], name: str) -> str | None:
-    values = fields.get(name)
-    return ", ".join(values) if values else None
 
 
 def _body_text(data: bytes | bytearray, mime: str) -> tuple[str | bytes | bytearray, bool, bool]:
