@@ -167,12 +167,8 @@ class HarSink:
                     return
                 parser = self._h2_parser(chunk.conn, self.options)
             else:
-                parser = Http1Parser(
-                    chunk.conn,
-                    limits=self.options.limits,
-                    on_upgrade=self._on_upgrade,
-                    reorder_window_ns=self.options.reorder_window_ns,
-                )
+                # (conn, limits, on_upgrade, reorder_window_ns: by position, no keywords' dict)
+                parser = Http1Parser(chunk.conn, self.options.limits, self._on_upgrade, self.options.reorder_window_ns)
             st.parsers[http2] = parser
         wire = chunk.wire
         # (an HTTP/1 message eCapture rendered whose framing the flows repaired: the entry shows the head it rendered,
