@@ -26,6 +26,9 @@ _AUTHORITY_SAFE = _URI_SAFE.replace("/", "").replace("?", "").replace("#", "")
 def request_url(req: HttpRequest, conn: Connection, host: str | None) -> str:
     """The URL of ``req`` on ``conn``; ``host``: its Host header's (first) value, None without one."""
     target = req.target
+    if target[:1] == "/" and req.method != "CONNECT":  # origin-form (most): none of the forms below, nothing to fix
+        key = (req.scheme, (req.authority or host or "").strip() or endpoint(conn.server), target)
+        return _ORIGIN_URLS.known.get(key) or _ORIGIN_URLS.miss(key)
     lower = target[:8].lower()
     if lower.startswith("http://") or lower.startswith("https://"):  # absolute-form
         scheme, _, rest = target.partition("://")
@@ -39,6 +42,17 @@ def request_url(req: HttpRequest, conn: Connection, host: str | None) -> str:
     if not target.startswith("/"):
         target = "/" if target == "*" else "/" + target  # asterisk-form (OPTIONS *) or odd targets
     return f"{req.scheme}://{_quote_authority(authority)}{_quote_target(target)}"
+
+
+def _origin_url(key: tuple[str, str, str]) -> str:
+    scheme, authority, target = key
+    return f"{scheme}://{_quote_authority(authority)}{_quote_target(target)}"
+
+
+# (scheme, authority, origin-form target) → URL (ecq2pcap.memo): a client asks the same few servers for the same few
+# paths (~5k instructions an entry less: the checks of the other forms, the quoting); only those up to a host
+# name's and a target's usual size kept
+_ORIGIN_URLS = Memo(_origin_url, max_size=512, size=lambda key: len(key[1]) + len(key[2]))
 
 
 # what quote(…, safe=_URI_SAFE) leaves as it is: its always-safe characters and _URI_SAFE's

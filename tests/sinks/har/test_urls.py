@@ -8,7 +8,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from ecq2pcap.payloads.http import HttpRequest
 from ecq2pcap.sinks.har import urls
+
+from . import make_conn
 
 
 @pytest.mark.parametrize("authority, quoted", [
@@ -67,3 +70,27 @@ def test_query_string_is_parse_qsl_of_any_query(query):
 def test_a_target_is_quoted_as_quote_does(target):
     # the targets left as they are without quote's call, and the rest through it: what quote gives
     assert urls._quote_target(target) == quote(target, safe=urls._URI_SAFE)
+
+
+@pytest.mark.parametrize("authority, host, target", [
+    (None, "example.com:8443", "/a?b=c"), (None, " h ", "/"), (None, None, "/x y"), ("a.test", "b.test", "/é#f"),
+    (None, "[bad", "/p"), (None, "h/p#f", "//x"), (None, "", "/"), (None, "h", "/%zz[]"),
+])
+@pytest.mark.parametrize("method", ["GET", "CONNECT"])
+def test_an_origin_form_url_remembered_is_the_url_worked_out(authority, host, target, method):
+    """Origin-form targets take a shortcut (their URL remembered by scheme, authority and target): each gives,
+    the first time and again, what the general path gives (CONNECT is not origin-form: authority-form)."""
+    conn = make_conn()
+    req = HttpRequest(method=method, target=target, authority=authority)
+    general = _general_url(req, conn, host)
+    urls._ORIGIN_URLS.known.clear()
+    assert urls.request_url(req, conn, host) == general
+    assert urls.request_url(req, conn, host) == general  # (the second time from what was remembered)
+
+
+def _general_url(req, conn, host):
+    """request_url's general path alone (what it did for every target before the shortcut)."""
+    if req.method == "CONNECT" and req.target.strip():
+        return f"{req.scheme}://{urls._quoted(req.target)}"
+    authority = (req.authority or host or "").strip() or urls.endpoint(conn.server)
+    return f"{req.scheme}://{urls._quoted(authority)}{quote(req.target, safe=urls._URI_SAFE)}"
