@@ -284,7 +284,7 @@ class Http1Decoder(Recovery):
                 return
             r.buf.clear()  # (what _pump does with it after the head)
             r.pos = 0
-            req = new_request(head, s.head_ns, w.unconsumed - len(body), s.widened)
+            req = new_request(head, s.head_ns, w.unconsumed - len(body), s.widened, w.texts)
             if s.original is not None:
                 rendered_into(req, s)
             ex = self.new_exchange(request=req, http_version=req.http_version)
@@ -294,7 +294,7 @@ class Http1Decoder(Recovery):
             msg = req
         elif self._resp_ex is not self._switch_ex:
             ex = self._resp_ex
-            msg = ex.response = new_response(head, s.head_ns, w.unconsumed - len(body), self._interim)
+            msg = ex.response = new_response(head, s.head_ns, w.unconsumed - len(body), self._interim, w.texts)
             if s.original is not None:
                 rendered_into(msg, s)
             if ex.request is None:

@@ -15,16 +15,18 @@ from .readers import WholeMessage
 __all__ = ["new_request", "new_response", "append_body", "end_message", "asks_switch", "body_error"]
 
 
-def new_request(head: RequestHead, start_ns: int, header_size: int, widened: int = 0) -> HttpRequest:
+def new_request(head: RequestHead, start_ns: int, header_size: int, widened: int = 0,
+                texts: list[tuple[str, str]] | None = None) -> HttpRequest:
     """``widened``: what percent-encoding the target's bytes outside ASCII added to the head
-    (:meth:`~.stream.HalfStream.ascii_target`), not counted in its size."""
+    (:meth:`~.stream.HalfStream.ascii_target`), not counted in its size; ``texts``: the head's fields as text
+    when the reader has them (the fast path: a new list, the message's own), else they are decoded here."""
     # (made with the defaults, then filled in: keywords to a class go through a dict twice, ~2.8k instructions a
     # message)
     req = HttpRequest()
     req.method = head.method.decode("ascii", "replace")
     req.target = text(head.target)
     req.http_version = "HTTP/" + head.http_version.decode("ascii", "replace")
-    req.headers = _headers(head.headers)
+    req.headers = _headers(head.headers) if texts is None else texts
     req.body = bytearray()
     req.start_ns = start_ns
     req.header_size = header_size - widened
@@ -70,12 +72,13 @@ TRAILERS_NOTE = "trailer fields appended to the headers: "  # (HAR has no place 
 WIDENED_NOTE = "the target's bytes outside ASCII, sent raw, written percent-encoded"
 
 
-def new_response(head: ResponseHead, start_ns: int, header_size: int, interim: list[tuple[int, str]]) -> HttpResponse:
+def new_response(head: ResponseHead, start_ns: int, header_size: int, interim: list[tuple[int, str]],
+                 texts: list[tuple[str, str]] | None = None) -> HttpResponse:
     resp = HttpResponse()  # (filled in, as new_request's)
     resp.status = head.status
     resp.reason = text(head.reason)
     resp.http_version = "HTTP/" + head.http_version.decode("ascii", "replace")
-    resp.headers = _headers(head.headers)
+    resp.headers = _headers(head.headers) if texts is None else texts
     resp.body = bytearray()
     resp.start_ns = start_ns
     resp.header_size = header_size

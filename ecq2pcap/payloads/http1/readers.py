@@ -73,15 +73,17 @@ class WholeMessage:
     """A whole message already parsed (by the fast path), read back as events (the decoder mostly takes it at
     once: ``Http1Decoder._whole``).
 
-    ``unconsumed`` is what remains of it after each event, as h11 would count it.
+    ``unconsumed`` is what remains of it after each event, as h11 would count it; ``texts`` its header fields as
+    text (the message's ``headers``), None when not known.
     """
 
-    __slots__ = ("head", "body", "index", "unconsumed")
+    __slots__ = ("head", "body", "index", "unconsumed", "texts")
     tunnel = False  # never a protocol switch: those go through h11
     switch_pending = False
 
-    def __init__(self, head, body: bytes, head_len: int) -> None:
+    def __init__(self, head, body: bytes, head_len: int, texts: list[tuple[str, str]] | None = None) -> None:
         self.head = head
+        self.texts = texts
         self.body = body
         self.index = 0
         self.unconsumed = head_len + len(body)

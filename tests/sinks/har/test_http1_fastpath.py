@@ -370,9 +370,12 @@ def test_kept_header_lines_are_bounded_and_read_as_the_first_time():
     lines keeps at most its max_entries, none longer than its max_size, and a kept line gives what
     reading it afresh gives, Content-Length and framing included."""
     from ecq2pcap.payloads.http1 import fast
+    from ecq2pcap.payloads.http1.grammar import text
 
-    def plain(whole):  # a WholeMessage as data: its head (msgspec Structs compare by value), body and size
-        return None if whole is None else ((whole.head, whole.body), whole.unconsumed)
+    def plain(whole):  # a WholeMessage as data: its head (msgspec Structs compare by value), body, size and texts
+        if whole is not None:  # (its fields as text, kept with the lines: what decoding them gives)
+            assert whole.texts == [(text(n), text(v)) for n, v in whole.head.headers]
+        return None if whole is None else ((whole.head, whole.body, whole.texts), whole.unconsumed)
 
     def request(lines: list[bytes]) -> bytearray:
         return bytearray(b"GET / HTTP/1.1\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n")
