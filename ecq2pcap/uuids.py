@@ -120,14 +120,46 @@ def _parse_new(uuid: str) -> UuidInfo:
         return parse_uuid_generally(uuid)
     # one regex instead of the general walk, which gives the same (a test holds them to it)
     pid, tid, comm, fd, dt, tuple_text, src, sport, dst, dport = m.groups()  # (one call for the ten groups)
-    tup = _tuple_of(src, sport, dst, dport, tuple_text)
-    write = dt == "1"
+    return _openssl(uuid, m.start(5), pid, tid, comm, fd, _tuple_of(src, sport, dst, dport, tuple_text))
+
+
+def _openssl(uuid: str, at: int, pid: str, tid: str, comm: str, fd: str, tup: Tuple | None) -> UuidInfo:
+    """The openssl form's :class:`UuidInfo` from its parts (``at``: where its data type is), and the other
+    direction's kept (its uuid differs only in its data type)."""
+    write = uuid[at] == "1"
     info = UuidInfo("openssl", int(pid), int(tid), comm.rstrip("\x00"), int(fd), _DATA_TYPES[write], tup)
-    if len(uuid) <= PARSED_CHARS:  # (the other direction's uuid differs only in its data type)
-        at = m.start(5)
+    if len(uuid) <= PARSED_CHARS:
         PARSED.keep(f"{uuid[:at]}{'0' if write else '1'}{uuid[at + 1:]}",
                     UuidInfo("openssl", info.pid, info.tid, info.comm, info.fd, _DATA_TYPES[not write], tup))
     return info
+
+
+# An event's uuid whose end is the tuple its src_ip/src_port/dst_ip/dst_port fields name (IPv4: eCapture leaves
+# them empty for IPv6 and v4-mapped tuples) needs only its start parsed: what the whole uuid's regex and
+# _tuple_of's parse of the tuple would give, known from the fields (a test holds the two equal): ~3.7k instructions a
+# connection less. The comm ends at the uuid's third "_" from the end either way (the fd, the data type and such a
+# tuple hold none).
+_OPENSSL_START = re.compile(rf"({_NUMBER})_({_NUMBER})_(.*)_({_NUMBER})", re.ASCII | re.DOTALL)
+_PLAIN_V4_TEXT = re.compile(r"[0-9.]+", re.ASCII)  # (_HOST's unbracketed form)
+# addresses that are _HOST's unbracketed form and not the unknown one (a connection's are mostly seen before)
+_PLAIN_V4 = Memo(lambda text: text != "0.0.0.0" and _PLAIN_V4_TEXT.fullmatch(text) is not None, max_size=64)
+
+
+def parse_event_uuid(uuid: str, src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> UuidInfo:
+    """:func:`parse_uuid` of an event's ``uuid`` (not kept yet: the caller looked), given the event's tuple fields."""
+    plain = _PLAIN_V4.known
+    if (type(src_port) is int is type(dst_port) and 0 < src_port < 65536 and 0 < dst_port < 65536
+            and (plain.get(src_ip) or _PLAIN_V4.miss(src_ip)) and (plain.get(dst_ip) or _PLAIN_V4.miss(dst_ip))):
+        tail = f"_{src_ip}:{src_port}-{dst_ip}:{dst_port}"
+        at = len(uuid) - len(tail) - 1  # (where the data type is)
+        if uuid.endswith(tail) and uuid[at - 1] == "_" and uuid[at] in "01":
+            m = _OPENSSL_START.fullmatch(uuid, 0, at - 1)
+            if m is not None:
+                pid, tid, comm, fd = m.groups()
+                info = _openssl(uuid, at, pid, tid, comm, fd, _new_tuple(Tuple, (src_ip, src_port, dst_ip, dst_port)))
+                PARSED.keep(uuid, info)  # (as PARSED.miss keeps it)
+                return info
+    return PARSED.miss(uuid)
 
 
 # A connection's events repeat its two uuids (one per data type): both are kept at the first one's parse. (Read in

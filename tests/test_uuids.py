@@ -112,3 +112,92 @@ def test_hostile_long_uuids_are_parsed_but_not_kept():
         assert tracemalloc.get_traced_memory()[0] - before < 2_000_000
     finally:
         tracemalloc.stop()
+
+
+_EVENT_UUIDS = [
+    "316_316_curl_5_1_127.0.0.1:46890-127.0.0.1:8443",
+    "10_11_Chrome_ChildIOT_7_0_10.0.0.1:1234-10.0.0.2:443",
+    "10_11_Socket Thread_7_1_10.0.0.1:1234-10.0.0.2:443",
+    "10_11_x_1_2_7_0_10.0.0.1:1234-10.0.0.2:443",  # a comm that looks like numbers
+    "10_11__7_0_10.0.0.1:1234-10.0.0.2:443",  # an empty comm
+    "10_11_a_0_1_7_0_10.0.0.1:1234-10.0.0.2:443",  # a comm ending in what looks like a data type
+    "10_11_名前\x00\x00_7_1_10.0.0.1:1234-10.0.0.2:443",
+    "10_11_c\n_7_1_10.0.0.1:1234-10.0.0.2:443",
+    "1_2_nginx_3_0_[2001:db8::1]:5555-[::1]:443",
+    "1_2_py_3_1_[::ffff:127.0.0.1]:5555-[::ffff:127.0.0.1]:443",
+    "sock:316_317_curl_5_1_0.0.0.0:0-0.0.0.0:0_0",
+    "sock:316_317_curl_5_1_10.0.0.1:1234-10.0.0.2:443_0",
+    "1_1_c_4_0_0.0.0.0:0-0.0.0.0:0",
+    "1_1_c_4_0_0.0.0.0:1234-10.0.0.2:443",
+    "1_1_c_4_0_10.0.0.1:01234-10.0.0.2:443",  # a leading zero
+    "1_1_c_4_0_10.0.0.1:1234-10.0.0.2:0443",
+    "1_1_c_4_2_10.0.0.1:1234-10.0.0.2:443",  # no data type 2
+    "1_1_c_x4_0_10.0.0.1:1234-10.0.0.2:443",
+    "x1_1_c_4_0_10.0.0.1:1234-10.0.0.2:443",
+    "1_c_4_0_10.0.0.1:1234-10.0.0.2:443",
+    f"{'9' * 19}_1_c_4_0_10.0.0.1:1234-10.0.0.2:443",  # more digits than a number has
+    f"1_1_c_{'9' * 19}_0_10.0.0.1:1234-10.0.0.2:443",
+    "1_1_c_4x0_10.0.0.1:1234-10.0.0.2:443",
+    "1_1_c_4_0_10.0.0.1:1234-10.0.0.2:99999",
+    "_0_10.0.0.1:1234-10.0.0.2:443",
+    "0_10.0.0.1:1234-10.0.0.2:443",
+    "1_1_c_4_0_1.2:3-4:5-10.0.0.2:443",
+    "1_1_c_4_0_10.0.0.1:1234-1.2:3-4:5",
+    "1_1_c_4_0_10.0.0.1:True-10.0.0.2:443",
+    "42_43_Socket Thread\x00_1",
+    "42_43_server_x\x00\x00\x00",
+    "42_mysqld\x00\x00",
+    "",
+]
+_EVENT_FIELDS = [
+    ("10.0.0.1", 1234, "10.0.0.2", 443), ("127.0.0.1", 46890, "127.0.0.1", 8443), ("", 0, "", 0),
+    ("", 5555, "", 443), ("0.0.0.0", 1234, "10.0.0.2", 443), ("10.0.0.1", 1234, "10.0.0.2", 0),
+    ("10.0.0.1", 1234, "10.0.0.2", 99999), ("1.2:3-4", 5, "10.0.0.2", 443), ("10.0.0.1", 1234, "1.2:3-4", 5),
+    ("10.0.0.1", True, "10.0.0.2", 443),
+    ("::1", 5555, "::1", 443), ("10.0.0.1", 1234, "10.0.0.2:443_x", 1), ("10.0.0.1", 1234, "10.0.0.", 443),
+]
+
+
+def _outcome(parse, uuid):
+    try:
+        return parse(uuid)
+    except ValueError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("uuid", _EVENT_UUIDS)
+def test_an_events_uuid_parsed_with_its_tuple_fields_gives_what_parsing_it_alone_gives(uuid):
+    """parse_event_uuid's shortcut (the uuid's end is the tuple the event's fields name) gives what the
+    general parse gives, for any fields, and keeps the other direction's uuid as parsing it gives."""
+    from ecq2pcap import uuids
+    from ecq2pcap.uuids import parse_event_uuid, parse_uuid_generally
+    expected = _outcome(parse_uuid_generally, uuid)
+    for fields in _EVENT_FIELDS + [(f"{a}", b, f"{c}", d) for a, b, c, d in [_fields_of(uuid)] if a is not None]:
+        uuids.PARSED.known.clear()
+        assert _outcome(lambda u: parse_event_uuid(u, *fields), uuid) == expected, fields
+        for kept, info in uuids.PARSED.known.items():
+            assert info == parse_uuid_generally(kept)
+
+
+def _fields_of(uuid):
+    """The tuple fields an event of ``uuid`` would carry (None when its end is no plain IPv4 tuple)."""
+    import re
+    m = re.search(r"_([0-9.]+):(\d+)-([0-9.]+):(\d+)$", uuid)
+    return (m[1], int(m[2]), m[3], int(m[4])) if m else (None, 0, None, 0)
+
+
+def test_the_uuid_shortcut_is_taken():
+    """(What the test above holds equal is the shortcut, not the general parse each time.)"""
+    from ecq2pcap import uuids
+    from ecq2pcap.uuids import parse_event_uuid
+    uuids.PARSED.known.clear()
+    calls = []
+    compute = uuids.PARSED.compute
+    uuids.PARSED.compute = lambda uuid: calls.append(uuid) or compute(uuid)
+    try:
+        parse_event_uuid("10_11_Chrome_ChildIOT_7_0_10.0.0.1:1234-10.0.0.2:443", "10.0.0.1", 1234, "10.0.0.2", 443)
+        assert calls == []
+        parse_event_uuid("1_2_nginx_3_0_[2001:db8::1]:5555-[::1]:443", "", 0, "", 0)
+        assert len(calls) == 1
+    finally:
+        uuids.PARSED.compute = compute

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..model import Annotation, Capture, DataType, PayloadForm, Tuple
 from ..payloads.hexdump import GO, looks_like_go_dump, reverse
-from ..uuids import PARSED, UuidInfo
+from ..uuids import PARSED, UuidInfo, parse_event_uuid
 
 _PLACEHOLDER_IPS = {"", "0.0.0.0", "127.0.0.1", "::"}
 _HTTP1_STARTS = (b"HTTP/1.", b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ",
@@ -98,7 +98,8 @@ def v1_event_record(ev, payload: bytes, origin: str) -> Capture | Annotation:
     uuid, pname, src_ip, dst_ip, pid, ectype = ev.uuid, ev.pname, ev.src_ip, ev.dst_ip, ev.pid, ev.type
     if len(uuid) > UUID_CHARS or len(pname) > PNAME_CHARS or len(src_ip) > ADDRESS_CHARS or len(dst_ip) > ADDRESS_CHARS:
         _refuse_long_fields(uuid=uuid, pname=pname, src_ip=src_ip, dst_ip=dst_ip)
-    info: UuidInfo = PARSED.known.get(uuid) or PARSED.miss(uuid)  # (parse_uuid without its call)
+    # (parse_uuid without its call; a new one with the tuple the fields name)
+    info: UuidInfo = PARSED.known.get(uuid) or parse_event_uuid(uuid, src_ip, ev.src_port, dst_ip, ev.dst_port)
     comm = pname.rstrip("\x00") or info.comm
     t = ev.timestamp  # (whole seconds, v1.4's, without timestamp_to_ns's call)
     ts = t * 1_000_000_000 if type(t) is int and 0 < t < 100_000_000_000 else timestamp_to_ns(t)
