@@ -48,8 +48,9 @@ class Http1Decoder(Recovery):
 
     ``feed()`` and ``close()`` return the exchanges that completed, in completion order.
     ``meta`` is whatever the caller says about a chunk: kept on the exchanges it fed (``add_meta``).
-    ``new_exchange`` makes the exchanges (keyword arguments of :class:`Http1Exchange`): that class, or one
-    with its fields, ``start_ns`` and ``add_meta`` (the HAR sink's, so that no exchange is made twice).
+    ``new_exchange`` makes the exchanges (arguments of :class:`Http1Exchange`: a request by position, the rest by
+    keyword): that class, or one with its fields, ``start_ns`` and ``add_meta`` (the HAR sink's, so that no
+    exchange is made twice).
     """
 
     def __init__(self, body_cap: int = DEFAULT_BODY_CAP, reorder_window_ns: int = 0, fast: bool | None = None,
@@ -171,13 +172,6 @@ class Http1Decoder(Recovery):
         out, self._diagnostics = self._diagnostics, []
         return out
 
-    def take_switched_bytes(self) -> list[tuple[Direction, bytes, int, object]]:
-        """The bytes after a protocol switch not taken yet, as ``(direction, data, time_ns, meta)``."""
-        if self.switch is None:
-            return []
-        out, self.switch.pending = self.switch.pending, []
-        return out
-
     # -- driving the readers -------------------------------------------------------
 
     def _take(self) -> list[Http1Exchange]:
@@ -287,7 +281,8 @@ class Http1Decoder(Recovery):
             req = new_request(head, s.head_ns, w.unconsumed - len(body), s.widened, w.texts)
             if s.original is not None:
                 rendered_into(req, s)
-            ex = self.new_exchange(request=req, http_version=req.http_version)
+            ex = self.new_exchange(req)  # (the request by position: no keywords' dict)
+            ex.http_version = req.http_version
             if len(self._awaiting) >= self.max_awaiting:  # (see _end_oldest_waiting)
                 self._end_oldest_waiting()
             self._awaiting.append(ex)
@@ -321,7 +316,8 @@ class Http1Decoder(Recovery):
             if s.original is not None:
                 rendered_into(req, s)
             s.in_head = False
-            ex = self.new_exchange(request=req, http_version=req.http_version)
+            ex = self.new_exchange(req)  # (the request by position: no keywords' dict)
+            ex.http_version = req.http_version
             ex.errors.extend(s.pending_errors)
             s.pending_errors.clear()
             ex.add_meta(s.meta)

@@ -118,6 +118,13 @@ class Recovery:
             s.end_reader()
             self._pump(s)
 
+    def take_switched_bytes(self) -> list[tuple[Direction, bytes, int, object]]:
+        """The bytes after a protocol switch not taken yet, as ``(direction, data, time_ns, meta)``."""
+        if self.switch is None:
+            return []
+        out, self.switch.pending = self.switch.pending, []
+        return out
+
     def _switch(self, ex: Http1Exchange) -> None:
         """``ex`` switched protocols: the rest of both directions is not HTTP/1."""
         c2s, s2c = self._c2s, self._s2c

@@ -99,6 +99,8 @@ class Http1Parser:
                                      limits.header_section_size, limits.connection_buffer, partial(Exchange, conn))
         self._on_upgrade = on_upgrade or (lambda ex: UpgradedBytes(ex, limits))
         self.upgraded: UpgradeHandler | None = None
+        # (the decoder's own method: the sink asks after every chunk, one call less, ~0.6k instructions)
+        self.take_diagnostics = self._decoder.take_diagnostics
 
     @property
     def fast(self) -> bool:
@@ -127,7 +129,8 @@ class Http1Parser:
         return self._decoder.buffered()
 
     def take_diagnostics(self) -> list[str]:
-        """Connection-level problems that no exchange carries (e.g. garbage at the end)."""
+        """Connection-level problems that no exchange carries (e.g. garbage at the end). (An instance answers with
+        its decoder's method itself, bound in ``__init__``: this one says what it does.)"""
         return self._decoder.take_diagnostics()
 
     def _after_switch(self) -> None:
