@@ -195,7 +195,11 @@ def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: 
     content["size"] = len(data)
     if (applied or sent != resp.body_size) and 0 <= sent <= len(data):
         content["compression"] = len(data) - sent
-    text, is_base64, cut = _body_text(data, mime)
+    try:  # (most: UTF-8 without a charset parameter, what _body_text gives first, without its call, ~1.7k instructions)
+        text, is_base64, cut = (data.decode(), False, False) if ";" not in mime and len(data) <= LARGE_BODY else \
+            _body_text(data, mime)
+    except UnicodeDecodeError:
+        text, is_base64, cut = _body_text(data, mime)
     content["text"] = text
     if is_base64:
         content["encoding"] = "base64"
@@ -213,7 +217,11 @@ def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: 
 def _post_data(req: HttpRequest, fields: dict[str, list[str]], cap: int, notes: list[str]) -> dict:
     mime = _mime(fields.get("content-type"))
     data, _, comments = _decoded(req.body, fields, cap) if "content-encoding" in fields else (req.body, False, [])
-    text, is_base64, cut = _body_text(data, mime)
+    try:  # (as in _content)
+        text, is_base64, cut = (data.decode(), False, False) if ";" not in mime and len(data) <= LARGE_BODY else \
+            _body_text(data, mime)
+    except UnicodeDecodeError:
+        text, is_base64, cut = _body_text(data, mime)
     post: dict = {"mimeType": mime, "text": text}
     if cut:
         comments.append(CUT_NOTE)

@@ -48,14 +48,16 @@ class Exchange:
     response: HttpResponse | None = None
     errors: list[str] = field(default_factory=list)  # what went wrong: HAR `_error`
     notes: list[str] = field(default_factory=list)  # what was changed or noticed: HAR `comment`
-    ecapture: dict = field(default_factory=dict)  # pid, comm, fd, tids, uuids, module: HAR `_ecapture`
+    # pid, comm, fd, tids, uuids, module: HAR `_ecapture`; made from conn when not given (None: no empty dict first)
+    ecapture: dict | None = None
     websocket_messages: list[WebSocketMessage] = field(default_factory=list)
     http_version: str = "HTTP/1.1"
     stream_id: int | None = None  # HTTP/2 stream
     origin: str = ""  # where the first byte came from, for diagnostics
     # the notes the flows gave with the chunks and the Closed event: the summary has them from where they were
     # made (a limit they name was counted there), the HAR sink does not say them again
-    upstream: set[str] = field(default_factory=set, repr=False)
+    upstream: set[str] | frozenset[str] = field(default=frozenset(), repr=False)  # (a set from the first note: most
+    # exchanges get none, ~1k instructions an exchange)
     _last_meta: ChunkMeta | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -91,7 +93,10 @@ class Exchange:
     def flows_said(self, note: str) -> None:
         """A note the flows gave (with a chunk, or its connection's Closed event): in the entry's comment (and
         ``_error`` when it names a limit or a loss), and :attr:`upstream`: the summary has it from the flows."""
-        self.upstream.add(note)
+        if self.upstream:
+            self.upstream.add(note)
+        else:
+            self.upstream = {note}
         if note not in self.notes:
             self.notes.append(note)
 

@@ -148,7 +148,7 @@ class HarSink:
         return st
 
     def _chunk(self, chunk: Chunk) -> None:
-        st = self._state(chunk.conn, chunk.time_ns)
+        st = self._conns.get(chunk.conn.id) or self._state(chunk.conn, chunk.time_ns)  # (a call for a new one only)
         if chunk.time_ns > st.last_ns:  # (not max(): ~1k instructions less a chunk)
             st.last_ns = chunk.time_ns
         origin = chunk.info.origin
