@@ -10,7 +10,7 @@ import brotli
 import pytest
 
 from ecq2pcap.model import Direction
-from ecq2pcap.sinks.har.entries import CUT_NOTE, INVENTED_NOTE, UNKNOWN_METHOD, build_entry
+from ecq2pcap.sinks.har.entries import CUT_NOTE, INVENTED_NOTE, UNKNOWN_METHOD, UNKNOWN_MIME, _body_text, build_entry
 from ecq2pcap.sinks.har.exchange import Exchange, HttpRequest, HttpResponse, WebSocketMessage
 from ecq2pcap.sinks.har.http1 import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED
 
@@ -350,3 +350,18 @@ def test_what_a_capture_says_of_another_http2_stream_is_not_in_this_entry():
     assert entry["comment"] == ("stream 3: body lost by eCapture (it could not gunzip it); eCapture type 4 (HTTP/2 "
                                 "response)")
     assert entry["_error"] == "stream 3: body lost by eCapture (it could not gunzip it)"
+
+
+@pytest.mark.parametrize("body", [b"plain ascii", "caf\u00e9 \u2603".encode(), "caf\u00e9".encode()[:-1], b"\xff\xfe\x00bin",
+                                  b"\xe9t\xe9"], ids=["ascii", "utf-8", "utf-8 cut", "binary", "latin-1"])
+@pytest.mark.parametrize("mime", [None, "text/plain", "text/plain; charset=iso-8859-1"])
+def test_a_body_decoded_in_place_reads_as_body_text_gives_it(body, mime):
+    """_content and _post_data decode a UTF-8 body without a charset parameter themselves: what _body_text gives."""
+    headers = [] if mime is None else [("Content-Type", mime)]
+    text, is_base64, cut = _body_text(body, mime or UNKNOWN_MIME)
+    e = entry_of(request("POST", headers=[("Host", "example.test"), *headers], body=body),
+                 response(headers=headers, body=body))
+    content, post = e["response"]["content"], e["request"]["postData"]
+    assert content["text"] == post["text"] == text
+    assert ("encoding" in content) == ("_encoding" in post) == is_base64
+    assert (CUT_NOTE in content.get("comment", "")) == (CUT_NOTE in post.get("comment", "")) == cut
