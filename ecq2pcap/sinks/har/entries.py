@@ -244,7 +244,7 @@ def _post_data(req: HttpRequest, fields: dict[str, list[str]], cap: int, notes: 
 
 def _mime(content_type: list[str] | None) -> str:
     """The mimeType of a body whose Content-Type values are ``content_type`` (:func:`_headers`'s fields)."""
-    return content_type[0] or UNKNOWN_MIME if content_type else UNKNOWN_MIME
+    return content_type[0] if content_type and content_type[0] else UNKNOWN_MIME
 
 
 def _decoded(body: bytes | bytearray, fields: dict[str, list[str]], cap: int) -> tuple[bytes | bytearray, bool, list[str]]:
