@@ -286,12 +286,27 @@ class Placement:
 
     def forget_old(self, now: int, old: int, alive) -> None:
         """Forget connect lines older than ``old`` whose connection is gone (``alive(key, tuple)``
-        is False): bounded memory."""
-        for key, (tup, t) in list(self._known.items()):
+        is False): bounded memory.
+
+        The lines are kept in the order they were learnt, which is their times' (the clock only goes
+        forward, a line learnt again moves to the end, and one learnt before any capture time moves to
+        the end when its clock starts), so only the old ones at the front are looked at. Reading all of
+        them at each sweep (a second of capture time) cost ~1.6 µs a line: 100 ms a second with
+        :data:`KNOWN_KEPT` lines, 18 % of a v2 conversion of 10k connections."""
+        known = self._known
+        gone, unstarted = [], []
+        for key, (tup, t) in known.items():
             if not t:  # seen before any capture time was known: start its clock now
-                self._known[key] = (tup, now)
-            elif t < old and not alive(key, tup):
-                del self._known[key]
+                unstarted.append(key)
+            elif t >= old:
+                break  # (and every line after it)
+            elif not alive(key, tup):
+                gone.append(key)
+        for key in gone:
+            del known[key]
+        for key in unstarted:
+            known[key] = (known[key][0], now)
+            known.move_to_end(key)
 
     def track(self, c) -> None:
         if self._unknown and c.group in self._unknown:  # (its first request kept: pick_successor reads it)
