@@ -44,14 +44,15 @@ from ..model import (
     Tuple,
 )
 from ..report import Count, Report
+from .closing import NO_REQUEST, request_head
 from .endpoints import SyntheticEndpoints
 from .normalize import Normalizer
 from .emission import chunks
 from .lifecycle import SECOND, Lifecycle, superseded_reason
 from .ordering import Ordering, noted
 from .reemits import is_stale_reemit
-from .placement import (EARLY_NOTE, JOINED_NOTE, NO_REQUEST, PLACED_NOTE, Placement, Shape, adopt, cannot_continue,
-                        client_streams, request_head)
+from .placement import (EARLY_NOTE, JOINED_NOTE, PLACED_NOTE, Placement, Shape, adopt, cannot_continue,
+                        client_streams)
 from .roles import METHODS, infer_role
 from .state import ConnState
 

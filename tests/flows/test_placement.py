@@ -10,7 +10,8 @@ import pytest
 
 from ecq2pcap.cli import main
 from ecq2pcap.flows import ConnectionTable
-from ecq2pcap.flows.placement import Shape, alone_on_its_connection, cannot_continue
+from ecq2pcap.flows.closing import alone_on_its_connection
+from ecq2pcap.flows.placement import Shape, cannot_continue
 from ecq2pcap.model import NOT_PLACED, Capture, Chunk, ConnectInfo, DataType, PayloadForm, Tuple
 from ecq2pcap.report import Report
 from ecq2pcap.summary import format_summary
