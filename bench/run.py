@@ -15,6 +15,8 @@ Figures (each conversion runs in its own process; wall time, best of ``--repeat`
   payloads (text2pcap -T -4 -n), and to a scapy script (Ether/IP/TCP/Raw per event, PcapNgWriter;
   timed on ``--scapy-events`` events);
 * ``convert --har`` exchanges/s, and its ratio to text2pcap's events/s;
+* ``convert -w`` of the same traffic as eCapture v2.1+ sends it (text events and connect lines, in a
+  recording), against the v1.4 JSON row: what users of today's eCapture get;
 * the share of a connection's own cost in ``convert -w``'s time per event: the same number of events
   with 10 exchanges per connection (a tenth of the connections) gives the cost of a connection apart
   from its events' (handshake, FIN, comments, its state in the table, the view and the sink);
@@ -43,11 +45,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def make_dump(path: Path, events: int, body: str, exchanges: int = 1) -> Path:
+def make_dump(path: Path, events: int, body: str, exchanges: int = 1, fmt: str = "v14") -> Path:
     if not path.exists():
         subprocess.run([sys.executable, str(ROOT / "bench" / "make_dump.py"), str(path), "--events", str(events),
                         "--body-size", body, "--exchanges", str(exchanges), "--binary-frac", "0", "--unknown-frac", "0",
-                        "--nofd-frac", "0", "--reemit-frac", "0"], check=True, stdout=subprocess.DEVNULL)
+                        "--nofd-frac", "0", "--reemit-frac", "0", "--format", fmt], check=True,
+                       stdout=subprocess.DEVNULL)
     return path
 
 
@@ -181,6 +184,12 @@ def main() -> None:
     per_conn = (t_pcap - t_ten) / (n / 2 - n / 20)  # (one-exchange connections carry 2 events; ten-exchange ones 20)
     print(f"  convert -w, 10 exchanges a connection: {n / t_ten:,.0f} events/s; a connection's own cost "
           f"{per_conn * 1e6:,.0f} µs = {per_conn / 2 / (t_pcap / n):.0%} of the time per event above")
+
+    v2 = make_dump(tmp / f"v2_{args.events}.jsonl", args.events, "100", fmt="v2")
+    t_v2, _ = run([*conv, str(v2), "-w", str(tmp / "v2.pcapng")], args.repeat)
+    t_v2 -= startup
+    print(f"  convert -w of the same traffic as eCapture v2.1+ sends it (text events, connect lines; a recording): "
+          f"{n / t_v2:,.0f} events/s = {t_pcap / t_v2:.2f}× the v1.4 JSON row")
 
     big = make_dump(tmp / f"big_{args.big_events}.jsonl", args.big_events, "16k")
     big_bytes = sum(len(p) for p in payloads(big))
