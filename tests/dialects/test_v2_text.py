@@ -365,3 +365,24 @@ def test_utc_offset_is_decided_once_per_stream():
     alone, _, _ = header_time(header, utc + 6 * 60 * S)
     kept, _, _ = header_time(header, utc + 6 * 60 * S, state)
     assert alone != utc and kept == utc
+
+
+HEADER_TIMES = [b"2026-11-26 19:56:41.000", b"2026-11-26 19:56:41.999", b"2024-02-29 23:59:59.123",
+                b"2025-02-29 10:00:00.000", b"2026-13-01 00:00:00.000", b"1999-12-31 23:59:59.000",
+                b"2200-01-01 00:00:00.000", b"-2026-11-26 19:56:41.000", b"2026-11-26 19:56:41.1a3",
+                b"2026-11-26 19:56:41", b"2026-11-26 19:56:41.1234", b"2026-11-26 19:56:41.12",
+                b"02026-11-26 19:56:41.500", b"2026-11-26 19:56:61.000", b"x2026-11-26 19:56:41.000",
+                b"2026-11-26 19:56:41.000\n", b".123", b"", b"2026-11-26 19:56:41,000"]
+
+
+@pytest.mark.parametrize("recv", [None, 1795715801 * 1_000_000_000])
+def test_a_header_time_read_through_its_seconds_memo_is_the_one_read_alone(recv, monkeypatch):
+    """Each second's time is kept and a header of that second read from it: the same (time, year, note) as the
+    reading of the whole header, for headers it takes and those it does not (bad dates, years, milliseconds)."""
+    from ecq2pcap.dialects import v2_text
+    from ecq2pcap.memo import Memo
+
+    kept = [v2_text.header_time(t, recv) for t in HEADER_TIMES * 2]  # (the second time from the memo)
+    monkeypatch.setattr(v2_text, "_SECONDS", Memo(lambda second: None))  # (nothing kept: the whole reading)
+    assert kept == [v2_text.header_time(t, recv) for t in HEADER_TIMES * 2]
+    assert sum(note is None for _, _, note in kept) == 2 * 6
