@@ -25,6 +25,7 @@ RECORDING_MAGIC = "recording"
 
 
 _TEXT = Opcode.TEXT  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+_OPCODES = {o.value: o for o in Opcode}  # (Opcode(value) takes ~0.45 µs, a lookup ~0.04: two a v2 event)
 
 
 class _Frame(msgspec.Struct):
@@ -74,10 +75,9 @@ class LineDecoder:
             fr = self._with_bad_base64(line)
             if fr is None:  # not a recording line after all: let the dialect say what is wrong
                 return Message(line, _TEXT, origin)
-        try:
-            opcode = Opcode(fr.opcode)
-        except ValueError:
-            raise DecodeError(f"recording line with unknown opcode {fr.opcode!r}") from None
+        opcode = _OPCODES.get(fr.opcode)
+        if opcode is None:
+            raise DecodeError(f"recording line with unknown opcode {fr.opcode!r}")
         if fr.text is not None:
             data = fr.text.encode("utf-8", "surrogateescape")
         elif fr.data_b64 is not None:

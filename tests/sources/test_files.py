@@ -109,6 +109,13 @@ def test_bad_base64_in_a_recording_line_says_so(b64):
         LineDecoder().message(b'{"t": 1, "opcode": "binary", "data_b64": "' + b64 + b'"}', "r:1")
 
 
+@pytest.mark.parametrize("opcode", ["close", "Text", "TEXT", "", "binary "])
+def test_a_recording_line_with_an_unknown_opcode_says_so(opcode):
+    line = b'{"t": 1, "opcode": "' + opcode.encode() + b'", "text": "x"}'
+    with pytest.raises(DecodeError, match=f"recording line with unknown opcode {opcode!r}"):
+        LineDecoder().message(line, "r:1")
+
+
 @settings(max_examples=300, deadline=None)
 @given(data=st.binary(max_size=3000))
 def test_data_b64_is_the_base64_of_the_bytes(data):
