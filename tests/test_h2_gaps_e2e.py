@@ -70,3 +70,25 @@ def test_frames_after_a_frame_ecapture_cut_are_read_and_the_loss_is_said(tmp_pat
     assert any("3" in sids and "201" in statuses for sids, _, statuses in h2)
     (cut,) = [f for f in frames if any("lost by eCapture" in c for c in f["frame.comment"])]
     assert cut.first("tcp.len") == "9"
+
+
+def test_bytes_that_are_not_http2_on_an_http2_connection_are_not_made_up_to_megabytes(tmp_path, capsys):
+    """Bytes of another kind read as a frame header ("<ht": 3.96 MB of a frame of type 'm') on an HTTP/2 connection,
+    then plausible frames again: the frame's "rest" was made up, 3.96 MB of zeros for 112 bytes captured (a v2
+    server dump of 4 MB wrote a 2.4 GB pcapng and took 740 MB). Nothing is made up for a header that is not a
+    credible frame's, and the packet comment and the summary say why."""
+    client = hpack.Encoder()
+    s = V2Stream()
+    s.connect(61, 7, "fetch", ("10.7.0.2", 52000), ("10.7.0.1", 443))
+    s.call(61, 7, "fetch", True, PREFACE + SettingsFrame(0).serialize() + h2_headers(1, client.encode(
+        [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", "h2.example")]), True))
+    s.call(61, 7, "fetch", False, SettingsFrame(0).serialize() + h2_data(1, b"first"))
+    s.call(61, 7, "fetch", False, b"<html><body>" + b"x" * 100)
+    s.call(61, 7, "fetch", False, h2_data(1, b"after", end=True))
+    dump, pcap = tmp_path / "mixed.jsonl", tmp_path / "mixed.pcapng"
+    dump.write_bytes(s.dump())
+    assert main(["convert", str(dump), "-w", str(pcap)]) == 0
+    assert pcap.stat().st_size < 64 * 1024
+    summary = capsys.readouterr().err
+    assert "1 × bytes that are not frames on an HTTP/2 or WebSocket connection" in summary
+    assert "not a credible frame's" in summary and "zero bytes put in their place" not in summary

@@ -19,7 +19,7 @@ from msgspec.structs import replace
 from ..limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, NOT_KEPT, Limits
 from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
 from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
-from ..payloads.alignment import FrameAlignment
+from ..payloads.alignment import NOT_CREDIBLE, FrameAlignment
 from ..payloads.h2.alignment import H2_FRAMING
 from ..payloads.h2dump import parse_h2_dump
 from ..payloads.websocket_frames import WsFraming, websocket_start
@@ -29,6 +29,7 @@ from ..report import Report
 DUMP_PREFACE_NOTE = "synthetic HTTP/2 connection preface: eCapture's dump does not carry it"
 NOT_REBUILT = "capture not rebuilt in full for the outputs"
 ECAPTURE_LOSS = "data lost by eCapture"
+NOT_FRAMES = "bytes that are not frames on an HTTP/2 or WebSocket connection"
 MISSED_PREFACE_NOTE = "synthetic HTTP/2 connection preface: the connection's start was not captured"
 
 _RENDERED, _H2_DUMP = PayloadForm.HTTP1_RENDERED, PayloadForm.H2_DUMP  # (Enum members: ~0.15 µs to read on 3.11)
@@ -177,6 +178,8 @@ def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int
                 report.warn(NOT_REBUILT, info.origin, note)
             elif LOST_BY_ECAPTURE in note:  # (eCapture's loss, not ours: said in the packet and the HAR entry too)
                 report.warn(ECAPTURE_LOSS, info.origin, note)
+            elif NOT_CREDIBLE in note:  # (a frame header read from bytes of another kind: nothing was made up)
+                report.warn(NOT_FRAMES, info.origin, note)
     out = []
     if preface:  # (a synthetic preface, client→server; or zero bytes completing a frame, this direction's way)
         way = Direction.C2S if preface.startswith(PREFACE) else direction

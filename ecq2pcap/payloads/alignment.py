@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from ..limits import LOST_BY_ECAPTURE
 
-__all__ = ["FrameAlignment", "Framing", "MAX_FILL"]
+__all__ = ["FrameAlignment", "Framing", "MAX_FILL", "NOT_CREDIBLE"]
 
 MAX_FILL = 16 << 20  # at most this many bytes are made up for one frame (an HTTP/2 frame is at most 16 MiB)
+NOT_CREDIBLE = "not a credible frame's"  # (in the note on a frame whose rest is not made up: a summary warning)
 
 
 class Framing:
@@ -43,6 +44,10 @@ class Framing:
     def made_up(self, info: tuple, missing: int) -> bytes:
         """The ``missing`` last bytes of the frame ``info`` as the receiver is to read them (zeros)."""
         return b"\0" * missing
+
+    def fills(self, info: tuple) -> bool:
+        """Whether the lost rest of the frame ``info`` is made up: its header is a credible frame's."""
+        return True
 
     def describe(self, info: tuple) -> str:
         """The frame, in a note: "stream 1: ... of an HTTP/2 DATA frame"."""
@@ -93,11 +98,16 @@ class FrameAlignment:
 
     def complete(self, direction: int) -> tuple[bytes, str | None]:
         """The bytes that complete the frame ``direction``'s way still lacks (its rest lost), and the note saying
-        so; ``(b"", None)`` when none lacks bytes (no bytes, and a note, when too many do: :data:`MAX_FILL`)."""
+        so; ``(b"", None)`` when none lacks bytes (no bytes, and a note, when too many do, :data:`MAX_FILL`, or when
+        the frame's header is not a credible one: :meth:`Framing.fills`)."""
         need, info = self._need[direction], self._info[direction]
         self._need[direction] = 0
         if not need:
             return b"", None
+        if not self.framing.fills(info):
+            return b"", f"{self.framing.describe(info)}: its header says {need:,} bytes more than came, but it is " \
+                        f"{NOT_CREDIBLE} (bytes of another kind read as one?): nothing made up, the frames that follow " \
+                        "may be misread"
         what = f"{self.framing.describe(info)}: its last {need:,} bytes {LOST_BY_ECAPTURE} (its 16 KiB cap on a call, " \
                "or a dropped event)"
         if need > MAX_FILL:

@@ -51,6 +51,13 @@ def layout_problem(length: int, ftype: int, flags: int, stream_id: int, max_len:
 _DEFINED_FLAGS = {0x0: 0x09, 0x1: 0x2D, 0x2: 0, 0x3: 0, 0x4: 0x01, 0x5: 0x0C, 0x6: 0x01, 0x7: 0, 0x8: 0, 0x9: 0x04}
 
 
+def credible_frame(length: int, ftype: int, flags: int, stream_id: int, max_len: int) -> bool:
+    """A frame header of a known type, its defined flags only, and a layout that type allows."""
+    defined = _DEFINED_FLAGS.get(ftype)
+    return defined is not None and not flags & ~defined and layout_problem(length, ftype, flags, stream_id,
+                                                                          max_len) is None
+
+
 def plausible_frames(data: bytes) -> bool:
     """True when ``data`` starts with at least one frame header and every header up to the
     end of ``data`` is a well-formed frame of a known type and size (a sniffing test:

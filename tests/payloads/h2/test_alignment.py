@@ -100,4 +100,27 @@ def test_the_rest_of_a_cut_frame_made_a_frame_keeps_the_frames_after_it_readable
             need, ftype, flags, 5 if frame is data else 7)
         b = FrameAlignment(H2_FRAMING)  # (the new file's bytes, read from its start: ends where a frame does)
         b.feed(1, made + frame[1234:] + after)
-        assert b.pending(1) == (0, (0, 9, 0), b"")
+        assert b.pending(1) == (0, (0, 9, 0, 4), b"")
+
+
+@pytest.mark.parametrize("header, credible", [
+    (b"HTTP/1.1 200 OK\r\n", False),  # an HTTP/1 response read as a header: 4.7 MB of a frame of type 'P'
+    (h2_data(1, b"d" * 20000)[:9], False),  # over the default maximum (a SETTINGS_MAX_FRAME_SIZE is not looked for)
+    (bytes([0, 0, 50, 0xF7, 0, 0, 0, 0, 1]), False),  # a type no one defined
+    (bytes([0, 0, 50, 0, 0x20, 0, 0, 0, 1]), False),  # DATA with a flag DATA does not define
+    (bytes([0, 0, 50, 0, 0, 0, 0, 0, 0]), False),  # DATA on stream 0
+    (h2_data(1, b"d" * 16384)[:9], True),
+    (h2_headers(3, b"\x88" * 50)[:9], True),
+])
+def test_only_a_credible_frames_lost_rest_is_made_up(header, credible):
+    """The rest of a frame is made up only when its header is a credible frame's: bytes of another kind read as a
+    header say up to 16 MiB, which were made up as zeros. Either way the note says what happened."""
+    a = FrameAlignment(H2_FRAMING)
+    a.feed(S2C, header[:9] + b"\0" * 41)
+    fill, note = a.feed(S2C, h2_data(1, b"after", end=True) + headers(3))
+    need = int.from_bytes(header[:3], "big") - 41
+    if credible:
+        assert fill == b"\0" * need and "zero bytes put in their place" in note
+    else:
+        assert fill == b"" and f"its header says {need:,} bytes more than came, but it is not a credible" in note
+    assert a.feed(S2C, data(3, b"ok", end=True)) == (b"", None)  # aligned again either way
