@@ -11,7 +11,8 @@ WebSocket message swallowed the messages after it.
 :class:`Framing`: :mod:`.h2.alignment`, :mod:`.websocket_frames`). When a capture comes while a frame
 still lacks bytes, and its bytes at the point where that frame would end do not start plausible
 frames while its own first bytes do, the rest of that frame was lost: the missing bytes are made
-up (zeros, as the receiver would read them), and said so. Bytes that go on the wire other than as
+up (zeros, as the receiver would read them), and said so; not when that frame's header is not a credible one
+(:meth:`Framing.fills`: bytes of another kind read as a header say frames of megabytes). Bytes that go on the wire other than as
 raw frames (eCapture's HTTP/2 dumps, re-encoded) cannot continue a raw frame: a frame they follow is
 completed first (:meth:`FrameAlignment.complete`).
 """

@@ -45,37 +45,45 @@ class WsFraming(Framing):
         if length >= 126:  # (the extended length after the first two bytes: 2 or 8 bytes)
             length = int.from_bytes(data[pos + 2 : pos + (4 if length == 126 else 10)], "big")
         mask = bytes(data[pos + size - 4 : pos + size]) if b1 & 0x80 else b""
-        return size + length, (b0 & 0x0F, size + length, size, mask)
+        return size + length, (b0 & 0x0F, size + length, size, mask, self._credible(direction, b0, b1, size + length))
+
+    def _credible(self, direction: int, b0: int, b1: int, whole: int | None) -> bool:
+        """A frame header as a sender writes one: a known opcode, the reserved bits clear (but RSV1 with
+        permessage-deflate), masked exactly when the client sent it, a control frame whole and short, and (with
+        ``whole``, the frame's size) the length in its shortest form."""
+        opcode, length, masked = b0 & 0x0F, b1 & 0x7F, (0x80 if direction == 0 else 0)
+        if opcode not in _NAMES or b0 & self.reserved or b1 & 0x80 != masked:
+            return False
+        if opcode >= 8 and (not b0 & 0x80 or length > 125):
+            return False
+        return whole is None or not (length == 126 and whole - (8 if masked else 4) < 126 or length == 127 and (
+            whole - (14 if masked else 10) <= 0xFFFF or whole > MAX_LENGTH))
 
     def plausible(self, direction: int, data: bytes) -> bool:
-        """Each frame: a known opcode, the reserved bits clear (but RSV1 with permessage-deflate), masked exactly
-        when the client sent it, a control frame whole and short, the length in its shortest form; and ``data``
-        ends where a frame does, or holds two frames at least (bytes inside a frame, a message's body, pass for
-        one frame header more often than HTTP/2's)."""
+        """Each frame's header a credible one (:meth:`_credible`); and ``data`` ends where a frame does, or holds
+        two frames at least (bytes inside a frame, a message's body, pass for one frame header more often than
+        HTTP/2's)."""
         pos, n, seen = 0, len(data), 0
-        masked, reserved = (0x80 if direction == 0 else 0), self.reserved
         while pos + 2 <= n:
-            b0, b1 = data[pos], data[pos + 1]
-            opcode, length = b0 & 0x0F, b1 & 0x7F
-            if opcode not in _NAMES or b0 & reserved or b1 & 0x80 != masked:
-                return False
-            if opcode >= 8 and (not b0 & 0x80 or length > 125):
-                return False
             got = self.header(direction, data, pos)
-            if got is None:
+            if got is None:  # (cut by the end: its first two bytes are still read)
+                if not self._credible(direction, data[pos], data[pos + 1], None):
+                    return False
                 break
-            whole = got[0]
-            if length == 126 and whole - (8 if masked else 4) < 126 or length == 127 and (
-                    whole - (14 if masked else 10) <= 0xFFFF or whole > MAX_LENGTH):
+            if not got[1][4]:
                 return False
             seen += 1
-            pos += whole
+            pos += got[0]
         return seen > 1 or seen == 1 and pos == n
+
+    def fills(self, info: tuple) -> bool:
+        """A credible frame header's (:meth:`_credible`): bytes of another kind read as one say up to 2 GiB."""
+        return not info or info[4]
 
     def made_up(self, info: tuple, missing: int) -> bytes:
         """Bytes the receiver unmasks to zeros: a client's frame's mask key from where they start (a server's
         frames are not masked: zeros)."""
-        _, whole, size, mask = info
+        whole, size, mask = info[1], info[2], info[3]
         if not mask:
             return b"\0" * missing
         start = whole - missing - size  # (the payload offset of the first byte lost)
@@ -87,7 +95,7 @@ class WsFraming(Framing):
         those bytes as the first part's did, the key turned to where they start."""
         if not info:
             return b""
-        opcode, whole, size, mask = info
+        opcode, whole, size, mask = info[:4]
         b0 = 0x80 | (opcode if opcode >= 8 else 2)
         if need < 126:
             head = bytes((b0, need))

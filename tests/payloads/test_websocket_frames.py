@@ -58,6 +58,24 @@ def test_the_lost_end_of_a_message_is_made_up_so_the_next_frames_are_read(masked
     assert a.feed(direction, frame(b"more", masked=masked)) == (b"", None)  # aligned on the frames after
 
 
+@pytest.mark.parametrize("header, direction", [
+    (b"<html>", S2C),  # text read as a header: a reserved opcode (0xC), RSV2 and RSV3
+    (b"\x81\xfe\x7f\xff", S2C),  # a server's frame masked
+    (b"\x81\x7e\x7f\xff", C2S),  # a client's frame unmasked
+    (b"\x09\x7d", S2C),  # a ping without FIN
+    (b"\x81\x7f\x00\x00\x00\x00\x00\x00\x01\x00", S2C),  # a length of 256 in 8 bytes (not its shortest form)
+])
+def test_no_rest_is_made_up_for_a_header_that_is_not_a_credible_frames(header, direction):
+    """Bytes of another kind read as a frame header say up to 2 GiB: nothing is made up for them (they were made up
+    as zeros, 16 MiB a frame at most), and the note says why; the frames that follow are followed again."""
+    a = FrameAlignment(WS_FRAMING)
+    a.feed(direction, header + b"x" * 20)
+    masked = direction == C2S
+    fill, note = a.feed(direction, frame(b"after", masked=masked) + frame(b"last", masked=masked))
+    assert fill == b"" and "not a credible frame's" in note and "lost by eCapture" not in note
+    assert a.feed(direction, frame(b"more", masked=masked)) == (b"", None)
+
+
 def test_frames_continued_over_captures_are_never_made_up():
     wire = frame(b"x" * 300, masked=False) + frame(b"", 9, masked=False) + frame(b"y" * 70000, 2, masked=False)
     for cut in range(1, len(wire), 97):
@@ -104,8 +122,8 @@ def test_the_rest_of_a_cut_frame_made_a_frame_reads_as_the_bytes_sent(size, mask
                 assert frame.startswith(head) and need == 0
                 continue
             made = WsFraming(False).rest_as_frame(1 - masked, info, need) + frame[cut:]
-            (whole, (op, length, size_, key)) = WsFraming(False).header(1 - masked, made, 0)
-            assert whole == len(made) and op == (opcode if opcode >= 8 else 2) and made[0] & 0x80
+            (whole, (op, length, size_, key, credible)) = WsFraming(False).header(1 - masked, made, 0)
+            assert whole == len(made) and op == (opcode if opcode >= 8 else 2) and made[0] & 0x80 and credible
             rest = made[size_:]
             got = unmask(rest, key) if masked else rest
             assert bool(key) == masked and got == body[len(body) - len(rest):]
