@@ -175,14 +175,16 @@ class ConnectionView:
     def _see(self, events: list[FlowEvent] | tuple[FlowEvent, ...]) -> None:
         """:meth:`add`'s work without a filter (every event is handed on), for each of ``events`` (a call for a
         whole list): the names read while needed."""
-        finders = self._finders
+        finders, skip, named = self._finders, self._skip, self._named
         for event in events:
             if type(event) is Chunk:
                 if event.direction is not _C2S:
                     continue
                 conn = event.conn
                 finder = finders.get(conn.id, _NEW)
-                if finder is None or not self._needed(conn):  # (None: its name was read; a keep-alive's next requests)
+                # (None: its name was read, a keep-alive's next requests; then not _needed, without its call: the
+                # names are read here)
+                if finder is None or skip and conn.server[0] in named:
                     continue
                 if finder is _NEW:
                     finder = finders[conn.id] = AuthorityFinder()

@@ -44,23 +44,23 @@ class NameBook:
     address is not named."""
 
     def __init__(self, max_names: int = DEFAULT_LIMITS.named_addresses) -> None:
-        self._names: dict[str, str] = {}
+        self.names: dict[str, str] = {}  # address -> its name (read only: an address in it gets no block)
         self.max_names = max_names
         self.full = False
         self.said = False  # (the sink's: whether it said so)
 
     def __len__(self) -> int:
-        return len(self._names)
+        return len(self.names)
 
     def block(self, address: str, name: str) -> bytes | None:
-        if address in self._names or not name or name == address:
+        if address in self.names or not name or name == address:
             return None
-        if len(self._names) >= self.max_names:
+        if len(self.names) >= self.max_names:
             self.full = True
             return None
         try:
             block = name_resolution_block([(address, name)])
         except ValueError:  # not an IP literal
             return None
-        self._names[address] = name
+        self.names[address] = name
         return block

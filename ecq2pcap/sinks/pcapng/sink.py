@@ -41,6 +41,8 @@ IF_DESCRIPTION = "eCapture TLS plaintext on synthesized TCP/IP (ecq2pcap)"
 
 _HTTP2, _C2S, _S2C = Protocol.HTTP2, Direction.C2S, Direction.S2C  # (Enum members: ~0.15 µs to read on 3.11)
 _LABELS = tuple(d.label for d in Direction)
+_NUL = "\0"
+_CLIENT_FLAGS, _SERVER_FLAGS = (FLAG_OUTBOUND, FLAG_INBOUND), (FLAG_INBOUND, FLAG_OUTBOUND)  # (see _open)
 _H2_RESUME, _WS_REQUEST, _WS_NOTE = H2_RESUME, WS_REQUEST, WS_NOTE  # (read on the per-chunk line)
 _LARGE = 4096  # a payload written without a copy (PacketBlocks.data_block_parts, UnitWriter.write_parts)
 
@@ -133,15 +135,19 @@ class PcapngSink:
         blocks: list[bytes] = []
         packets = 0
         named = self._named if self.hosts is not None else None
+        book = self._names.names  # (a connection to an address named in the file needs no block: no _name call)
         try:
             for event in events:
                 if named is not None:  # (a connection named already needs nothing until it closes)
                     if type(event) is Closed:
                         named.discard(event.conn.id)
                     elif event.conn.id not in named:
-                        name = self._name(event.conn)
-                        if name is not None:
-                            blocks.append(name)
+                        if event.conn.server[0] in book:
+                            named.add(event.conn.id)
+                        else:
+                            name = self._name(event.conn)
+                            if name is not None:
+                                blocks.append(name)
                 if type(event) is Chunk:
                     made = self._chunk(event)
                 elif type(event) is Opened:
@@ -237,7 +243,7 @@ class PcapngSink:
         real_port = conn.server[1]
         shown_port = self.port_map.server_port(real_port)
         # (client→server, server→client): the captured process's sends are outbound (Connection.outbound)
-        flags = (FLAG_OUTBOUND, FLAG_INBOUND) if conn.process_role == "client" else (FLAG_INBOUND, FLAG_OUTBOUND)
+        flags = _CLIENT_FLAGS if conn.process_role == "client" else _SERVER_FLAGS
         if isns is None:  # each side's from the endpoints: crc32 of them and "|c" or "|s", the first part's done once
             endpoints = zlib.crc32(f"{conn.id}|{conn.client[0]}|{conn.client[1]}|{conn.server[0]}|{real_port}".encode())
             isns = (zlib.crc32(b"|c", endpoints), zlib.crc32(b"|s", endpoints))
@@ -319,18 +325,20 @@ class PcapngSink:
 
     def _open_comment(self, conn: Connection, real_port: int, shown_port: int, note: str | None) -> str:
         key = (conn.pid, conn.tid, conn.comm, conn.fd)
-        parts = [f"ecq2pcap connection {conn.id}: " + (_WHO.known.get(key) or _WHO.miss(key))]
+        who = _WHO.known.get(key) or _WHO.miss(key)
         version = self.ecapture_version() if self.ecapture_version is not None else None
         # (what connections share kept as text: ~14k instructions a connection's comment took, ~7k now)
         key = (version, conn.module, conn.process_role, real_port, shown_port, not conn.synthetic_reason)
-        parts.append(self._facts.known.get(key) or self._facts.miss(key))
+        facts = self._facts.known.get(key) or self._facts.miss(key)
+        # (its parts joined by f-strings: most have two, no list and join)
+        text = f"ecq2pcap connection {conn.id}: {who}; {facts}"
         if conn.synthetic_reason:
-            parts.append(f"endpoints invented: {conn.synthetic_reason}")
+            text = f"{text}; endpoints invented: {conn.synthetic_reason}"
         if conn.uuids:  # the first to arrive (how many came before it opened depends on pacing)
-            parts.append("uuid " + conn.uuids[0].replace("\0", ""))  # (see _chunk_comment)
+            text = f"{text}; uuid {conn.uuids[0].replace(_NUL, '')}"  # (see _chunk_comment)
         if note:
-            parts.append(note)
-        return "; ".join(parts)
+            text = f"{text}; {note}"
+        return text
 
     def _open_facts(self, key: tuple[str | None, str, str, int, int, bool]) -> str:
         """A SYN comment's middle: eCapture's version, the module, the captured end, the port shown (a real one, or

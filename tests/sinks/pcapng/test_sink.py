@@ -9,6 +9,8 @@ import h2.config
 import h2.connection
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether  # noqa: F401  (registers link type 1 for rdpcap)
 from scapy.utils import rdpcap
@@ -16,6 +18,7 @@ from scapy.utils import rdpcap
 from ecq2pcap.model import Chunk, ChunkInfo, Closed, Connection, Direction, Opened, PayloadForm, Protocol
 from ecq2pcap.report import Report
 from ecq2pcap.sinks.pcapng import PcapngSink, PortMap
+from ecq2pcap.sinks.pcapng.names import NameBook
 from ecq2pcap.sinks.pcapng.resume import CONTINUATION_PREFACE
 from tests.support.dissect import bad_expert, dissect, follow, syns, warnings
 
@@ -491,3 +494,46 @@ def test_big_payloads_written_as_their_parts_are_the_same_bytes(tmp_path, monkey
     assert sink.bytes_written == plain.bytes_written == len(joined.getvalue()) and sink.packets == plain.packets
     assert max(calls, default=7) == 7 and bool(calls) == (taken != "no writev")  # (batches over 64 KiB went out
     # so, in several calls)
+
+
+class _NoShortcut(NameBook):
+    """A NameBook whose ``names`` the sink's shortcut reads is always empty: every connection asks for its name."""
+
+    def __init__(self, max_names: int) -> None:
+        super().__init__(max_names)
+        self.kept, self.names = self.names, {}
+
+    def block(self, address: str, name: str) -> bytes | None:
+        self.names = self.kept
+        try:
+            return super().block(address, name)
+        finally:
+            self.names = {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(plan=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.lists(st.sampled_from(["a.test", "b.test",
+                                                                                              None]), max_size=4)),
+                     max_size=12),
+       max_names=st.integers(1, 3))
+def test_a_connection_to_a_named_address_asks_no_name_and_writes_the_same(plan, max_names):
+    """The sink asks no name of a connection whose server address the file names already (PcapngSink.handle_events):
+    the same bytes and counts as when every connection asks (the name asked for may change from event to event)."""
+    events, answers = [], {}
+    for i, (server, chunks, names) in enumerate(plan, 1):
+        conn = connection(id=i, client=("10.1.1.1", 40000 + i), server=(f"10.2.2.{server}", 443))
+        answers[i] = names
+        events += exchange(conn, [(C2S, REQUEST), (S2C, b"HTTP/1.1 204 No Content\r\n\r\n")][:chunks])
+
+    def run(shortcut: bool) -> tuple[bytes, dict, dict]:
+        out, report, asked = io.BytesIO(), Report(), {k: iter(list(v)) for k, v in answers.items()}
+        sink = PcapngSink(out, report=report, max_names=max_names,
+                          hosts=lambda conn: next(asked[conn.id], None))
+        if not shortcut:
+            sink._names = _NoShortcut(max_names)
+        for i in range(0, len(events), 3):
+            sink.handle_events(events[i:i + 3])
+        sink.finish()
+        return out.getvalue(), dict(report.counts), dict(report.warnings)
+
+    assert run(True) == run(False)
