@@ -123,6 +123,23 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
 
     if FAST and _framing_agrees(framing, body_len, is_response, bodiless_status or head_response):
         return payload, ()
+    # the two repairs most responses that need one need, made as the rules below make them without their numbering
+    # and rebuilding every line (a test holds them to the rules): a de-chunked body's one framing line, its
+    # Transfer-Encoding, becomes its Content-Length (~50k instructions → ~33k); a gunzipped body loses its
+    # Content-Encoding line and its Content-Length says its length (~63k → ~35k)
+    if FAST and framing and body_len and not (bodiless_status or head_response):
+        first = framing[0][0]
+        if len(framing) == 1 and first is _TE and not _is_chunked_body(payload, body_start):
+            line = framing[0][3]
+            at = _line_at(payload, line, eol, end)
+            return (b"".join((payload[:at], b"Content-Length: ", str(body_len).encode(),
+                              memoryview(payload)[at + len(line) :])),
+                    (f"Transfer-Encoding: {_shown(framing[0][1])} removed (eCapture delivered the body de-chunked)",))
+        if (len(framing) == 2 and first is not _TE and framing[1][0] is not _TE and framing[1][0] is not first
+                and payload[body_start : body_start + 2] != _GZIP_MAGIC):  # (one Content-Encoding, one Content-Length)
+            gunzipped = _gunzipped(payload, framing, eol, end, body_len)
+            if gunzipped is not None:
+                return gunzipped
 
     # (the framing lines numbered here, not in the loop above: that cost every message ~2k instructions. Each is
     # found after the one before by its facts' line, in order: a line equal to one of them between the two would
@@ -239,6 +256,38 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
         else:
             lines[i] = edits[i]
     return b"".join((b"\r\n".join(lines), appended, b"\r\n\r\n", memoryview(payload)[body_start:])), tuple(notes)
+
+
+def _line_at(payload: bytes, line: bytes, eol: int, end: int) -> int:
+    """Where header ``line`` of ``payload``'s head (it ends at ``end``, its start line at ``eol``) starts, the line
+    being a framing one: its bytes are between two CRLFs of the head once (an equal line would have been a framing
+    line too)."""
+    return payload.find(b"\r\n" + line + b"\r\n", eol, end + 2) + 2
+
+
+def _gunzipped(payload: bytes, framing: list, eol: int, end: int, body_len: int) -> tuple[bytes, tuple[str, ...]] | None:
+    """:func:`repair_rendered`'s answer for a body eCapture gunzipped (its head's framing lines: one
+    Content-Encoding, one Content-Length; its body not gzip's), None when the coding is not gzip."""
+    ce, cl = framing if framing[0][0] is _CE else framing[::-1]
+    coding = ce[1].lower()
+    if coding not in (b"gzip", b"x-gzip"):
+        return None
+    notes = [f"Content-Encoding: {coding.decode()} removed (body already decoded by eCapture)"]
+    ce_at, ce_line = _line_at(payload, ce[3], eol, end), ce[3]
+    declared = cl[2]
+    if declared == body_len:  # (its line goes, with its CRLF)
+        return b"".join((payload[:ce_at], memoryview(payload)[ce_at + len(ce_line) + 2 :])), tuple(notes)
+    shown = declared if declared is not None else _shown(cl[1])
+    notes.append(f"Content-Length {shown} → {body_len} (declared for the gzip-encoded body)")
+    cl_at, cl_line = _line_at(payload, cl[3], eol, end), cl[3]
+    length = cl_line[: cl_line.index(b":")] + b": " + str(body_len).encode()
+    if cl_at < ce_at:
+        parts = (payload[:cl_at], length, payload[cl_at + len(cl_line) : ce_at],
+                 memoryview(payload)[ce_at + len(ce_line) + 2 :])
+    else:
+        parts = (payload[:ce_at], payload[ce_at + len(ce_line) + 2 : cl_at], length,
+                 memoryview(payload)[cl_at + len(cl_line) :])
+    return b"".join(parts), tuple(notes)
 
 
 def _framing_agrees(framing: list[tuple[bytes, bytes, int | None, bytes]], body_len: int, is_response: bool,

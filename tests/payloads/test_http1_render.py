@@ -534,3 +534,33 @@ def test_a_head_over_the_header_section_limit_is_left_as_rendered():
     assert wire == stale and notes == ("header section of 156 bytes: framing left as eCapture rendered it "
                                        "(limit: --max-header-size)",)
     assert b"chunked" not in repair_rendered(stale, max_head=156)[0]  # (at the limit: repaired)
+
+
+_OTHER_LINE = st.sampled_from([b"Host: a.test", b"Content-Type: text/plain", b"X-Content-Length: 5", b"Date: x",
+                               b"content-encoding-x: gzip"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(start=_START, others=st.lists(_OTHER_LINE, max_size=4),
+       framing=st.lists(st.tuples(st.sampled_from([b"Content-Encoding", b"content-encoding", b"Content-Length",
+                                                   b"CONTENT-LENGTH", b"Transfer-Encoding"]),
+                                  st.sampled_from([b" gzip", b"gzip", b" x-gzip", b" GZIP", b" br", b" chunked",
+                                                   b" Chunked", b" 5", b" 7", b"x", b" 12, 12", None])),
+                        min_size=1, max_size=2),
+       body=st.sampled_from([b"hello", b"hello, world", b"5\r\nhello\r\n0\r\n\r\n", b"\x1f\x8b\x08\x00\x00\x00\x00"
+                             b"\x00\x00\x03", b"\x1f\x8bxx", b"7, \"a\"", b""]),
+       order=st.randoms(use_true_random=False), method=st.sampled_from([None, "HEAD"]))
+def test_the_two_common_repairs_give_what_the_general_rules_give(start, others, framing, body, order, method):
+    """repair_rendered's quick repairs of a de-chunked body (one Transfer-Encoding line) and of a gunzipped one (one
+    Content-Encoding and one Content-Length line) are the general rules' answer, wherever the lines are and whatever
+    they say (None: the body's length)."""
+    lines = others + [name + b":" + (b" %d" % len(body) if value is None else value) for name, value in framing]
+    order.shuffle(lines)
+    payload = b"\r\n".join([start, *lines]) + b"\r\n\r\n" + body
+    fast = repair_rendered(payload, request_method=method)
+    try:
+        http1_render.FAST = False
+        general = repair_rendered(payload, request_method=method)
+    finally:
+        http1_render.FAST = True
+    assert bytes(fast[0]) == bytes(general[0]) and fast[1] == general[1]
