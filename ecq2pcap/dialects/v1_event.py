@@ -114,6 +114,9 @@ def v1_event_record(ev, payload: bytes, origin: str) -> Capture | Annotation:
         # gotls: `type` is the Go event type, 0 write / 1 read; payload is raw
         data_type = DataType.WRITE if ectype == 0 else DataType.READ if ectype == 1 else None
         form, notes = _RAW, ()
+    elif (ectype == 1 or ectype == 3) and payload.startswith(_HTTP1_STARTS):
+        form, notes = _RENDERED, ()  # (_classify's answer for most events, without its call and the Go dump test's:
+        # such a payload is no Go hex dump, whose first line starts with its offset)
     else:
         payload, form, notes = _classify(payload, ectype)
 

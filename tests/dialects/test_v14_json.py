@@ -184,3 +184,24 @@ def test_fields_longer_than_ecapture_writes_are_refused_with_their_length(field,
     assert len(str(info.value)) < 120
     ok = event(b"x", type=0, pname="p" * 15, src_ip="2001:db8:0:0:0:ffff:255.255.255.255")
     assert isinstance(decode(msg(ok))[0], Capture)  # the longest that eCapture writes pass
+
+
+from types import SimpleNamespace  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ecq2pcap.dialects.v1_event import _HTTP1_STARTS, _classify, v1_event_record  # noqa: E402
+
+_STARTS = st.sampled_from([*_HTTP1_STARTS, b"", b"HTTP/2", b"GET", b"get ", b"\nFrame Type\t=>\t", b"00000000  ",
+                           b"00000000  47 45 54 20 2f 20 48 54  54 50 2f 31 2e 31 0d 0a  |GET / HTTP/1.1..|\n"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(payload=st.tuples(_STARTS, st.binary(max_size=12)).map(b"".join), ectype=st.integers(-1, 6))
+def test_an_events_payload_is_classified_as_classify_classifies_it(payload, ectype):
+    """v1_event_record's own answer for an HTTP/1 rendering (types 1 and 3) is _classify's."""
+    ev = SimpleNamespace(uuid="316_316_curl_5_1_127.0.0.1:46890-127.0.0.1:8443", pname="curl", src_ip="127.0.0.1",
+                         src_port=46890, dst_ip="127.0.0.1", dst_port=8443, pid=316, type=ectype, timestamp=1795715801)
+    rec = v1_event_record(ev, payload, "t.jsonl:1")
+    assert (rec.payload, rec.form, rec.notes) == _classify(payload, ectype)
