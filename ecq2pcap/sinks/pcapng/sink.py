@@ -40,8 +40,7 @@ LINK_TYPES = {"ether": LINKTYPE_ETHERNET, "raw": LINKTYPE_RAW}
 IF_DESCRIPTION = "eCapture TLS plaintext on synthesized TCP/IP (ecq2pcap)"
 
 _HTTP2, _C2S, _S2C = Protocol.HTTP2, Direction.C2S, Direction.S2C  # (Enum members: ~0.15 µs to read on 3.11)
-_LABELS = tuple(d.label for d in Direction)
-_NUL = "\0"
+_LABELS, _NUL = tuple(d.label for d in Direction), "\0"
 _CLIENT_FLAGS, _SERVER_FLAGS = (FLAG_OUTBOUND, FLAG_INBOUND), (FLAG_INBOUND, FLAG_OUTBOUND)  # (see _open)
 _H2_RESUME, _WS_REQUEST, _WS_NOTE = H2_RESUME, WS_REQUEST, WS_NOTE  # (read on the per-chunk line)
 _LARGE = 4096  # a payload written without a copy (PacketBlocks.data_block_parts, UnitWriter.write_parts)
@@ -368,10 +367,13 @@ class PcapngSink:
         key = (cap.ectype, cap.form._value_, chunk.conn.module)  # (an Enum member's hash is Python code, ~1.2k)
         what = _WHAT.known.get(key) or _WHAT.miss(key)
         # (gotls/gnutls/nspr uuids hold the 16-byte comm with its NUL padding, protocol doc §10.9: shown without)
-        uuid = " uuid " + cap.uuid.replace("\0", "") if cap.uuid else ""
-        origin = f"; origin {cap.origin}" if cap.origin else ""
-        text = (f"{who}{uuid}; connection {chunk.conn.id} {_LABELS[chunk.direction]}; "
-                f"{what}{self._as_captured}{origin}")
+        if cap.uuid and cap.origin:  # (most: one f-string, no parts made first)
+            text = (f"{who} uuid {cap.uuid.replace(_NUL, '')}; connection {chunk.conn.id} {_LABELS[chunk.direction]}; "
+                    f"{what}{self._as_captured}; origin {cap.origin}")
+        else:
+            uuid = " uuid " + cap.uuid.replace(_NUL, "") if cap.uuid else ""
+            text = (f"{who}{uuid}; connection {chunk.conn.id} {_LABELS[chunk.direction]}; "
+                    f"{what}{self._as_captured}{'; origin ' + cap.origin if cap.origin else ''}")
         return "; ".join((text, *cap.notes)) if cap.notes else text
 
     # -- output --------------------------------------------------------------------------------

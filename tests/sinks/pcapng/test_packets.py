@@ -86,3 +86,14 @@ def test_block_times_kept_by_time_read_as_made_and_bounded(times):
         assert made == packets._TIME.pack(t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF)
     assert len(packets._TIMES.known) <= packets._TIMES.max_entries
     assert all(key.bit_length() <= 64 for key in packets._TIMES.known)
+
+
+@given(lengths=st.lists(st.integers(0, 2**17), max_size=40))
+def test_block_lengths_kept_by_length_read_as_made_and_bounded(lengths):
+    """A data block's captured and original length bytes kept by length (packets._LENGTHS) are the length twice."""
+    from ecq2pcap.sinks.pcapng import packets
+
+    for n in lengths + lengths:
+        assert (packets._LENGTHS_KNOWN.get(n) or packets._LENGTHS.miss(n)) == packets._TIME.pack(n, n)
+    assert len(packets._LENGTHS.known) <= packets._LENGTHS.max_entries
+    assert all(key.bit_length() <= 20 for key in packets._LENGTHS.known)
