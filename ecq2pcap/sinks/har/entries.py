@@ -261,28 +261,41 @@ def _decoded(body: bytes | bytearray, fields: dict[str, list[str]], cap: int) ->
 def _headers(msg: HttpMessage) -> tuple[list[dict], dict[str, list[str]]]:
     """(HAR headers, fields): ``msg``'s headers as HAR writes them (as eCapture rendered them when the framing
     repair changed them), and the values of the few names an entry looks up (:data:`_LOOKED_UP`) by lower-cased
-    name, in order. One loop makes both, each name lower-cased once (:data:`_LOWERED`); ``msg.header()`` would
-    lower-case every name at each lookup (3–6k instructions)."""
+    name, in order. One loop makes both; each field's HAR dict and looked-up name are kept by field
+    (:data:`_FIELDS`): ``msg.header()`` would lower-case every name at each lookup (3–6k instructions)."""
     rendered = msg.rendered_headers  # (v1.x responses whose body eCapture gunzipped)
     har = [] if rendered is None else [{"name": n, "value": v} for n, v in rendered]
     fields: dict[str, list[str]] = {}
-    lowered = _LOWERED.known
-    for name, value in msg.headers:
+    known = _FIELDS.known
+    for pair in msg.headers:
+        facts = known.get(pair) or _FIELDS.miss(pair)
         if rendered is None:
-            har.append({"name": name, "value": value})
-        key = lowered.get(name) or _LOWERED.miss(name)
-        if key in _LOOKED_UP:
+            har.append(facts[0])
+        key = facts[1]
+        if key is not None:
             values = fields.get(key)
             if values is None:
-                fields[key] = [value]
+                fields[key] = [pair[1]]
             else:
-                values.append(value)
+                values.append(pair[1])
     return har, fields
 
 
 _LOOKED_UP = frozenset(("content-encoding", "content-type", "cookie", "host", "location", "set-cookie"))
-# a header name → lower-cased (ecq2pcap.memo): a capture's messages repeat few names
-_LOWERED = Memo(str.lower)
+
+
+def _field_facts(pair: tuple[str, str]) -> tuple[dict, str | None]:
+    """(HAR header dict, lower-cased name when an entry looks it up, else None) of a header field."""
+    name, value = pair
+    key = name.lower()
+    return {"name": name, "value": value}, key if key in _LOOKED_UP else None
+
+
+# a header field (name, value) → its HAR dict and looked-up name (ecq2pcap.memo): a capture's messages repeat most of
+# their fields (Host, User-Agent, Accept, Server, Content-Type), and a kept dict is one lookup instead of a dict
+# made and a name lower-cased (~1k instructions a field). The dict is shared by the entries that hold the field:
+# entries are written and read, never changed.
+_FIELDS = Memo(_field_facts, size=lambda pair: len(pair[0]) + len(pair[1]))
 
 
 def _body_text(data: bytes | bytearray, mime: str) -> tuple[str | bytes | bytearray, bool, bool]:

@@ -39,7 +39,7 @@ class WebSocketMessage:
     data: bytes
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, init=False)
 class Exchange:
     """One request/response pair (or one HTTP/2 stream), either side possibly missing."""
 
@@ -60,10 +60,26 @@ class Exchange:
     # exchanges get none, ~1k instructions an exchange)
     _last_meta: ChunkMeta | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        if not self.ecapture:
-            c = self.conn
-            self.ecapture = {"pid": c.pid, "comm": c.comm, "fd": c.fd, "tids": [], "uuids": [], "module": c.module}
+    # (written out, not the dataclass's: its default factories are calls and its __post_init__ one more, ~1.5k
+    # instructions an exchange; the same fields, defaults and keywords)
+    def __init__(self, conn: Connection, request: HttpRequest | None = None, response: HttpResponse | None = None,
+                 errors: list[str] | None = None, notes: list[str] | None = None, ecapture: dict | None = None,
+                 websocket_messages: list[WebSocketMessage] | None = None, http_version: str = "HTTP/1.1",
+                 stream_id: int | None = None, origin: str = "", upstream: set[str] | frozenset[str] = frozenset(),
+                 _last_meta: ChunkMeta | None = None) -> None:
+        self.conn = conn
+        self.request = request
+        self.response = response
+        self.errors = [] if errors is None else errors
+        self.notes = [] if notes is None else notes
+        self.ecapture = ecapture or {"pid": conn.pid, "comm": conn.comm, "fd": conn.fd, "tids": [], "uuids": [],
+                                     "module": conn.module}
+        self.websocket_messages = [] if websocket_messages is None else websocket_messages
+        self.http_version = http_version
+        self.stream_id = stream_id
+        self.origin = origin
+        self.upstream = upstream
+        self._last_meta = _last_meta
 
     @property
     def start_ns(self) -> int:

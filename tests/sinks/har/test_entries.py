@@ -339,6 +339,24 @@ def test_header_lookups_take_the_first_value_and_every_repeat_whatever_the_case(
     assert e["response"]["content"]["text"] == "é"  # (the first Content-Type's charset)
 
 
+def test_kept_header_fields_read_as_the_first_time():
+    """Each field's HAR dict and looked-up name are kept by field (entries._FIELDS): an entry made from kept fields
+    is the one made the first time, and a field too large to keep is read as any other."""
+    from ecq2pcap.sinks.har.entries import _FIELDS
+
+    big = "v" * 300  # (over the memo's key size: read each time)
+    headers = [("Host", "kept.test"), ("X-Big", big), ("Cookie", "a=1"), ("content-type", "text/plain")]
+    _FIELDS.known.clear()
+    first = entry_of(request("POST", headers=list(headers), body=b"b"), response(headers=list(headers)))
+    assert ("Host", "kept.test") in _FIELDS.known and ("X-Big", big) not in _FIELDS.known
+    again = entry_of(request("POST", headers=list(headers), body=b"b"), response(headers=list(headers)))
+    assert again == first
+    want = [{"name": n, "value": v} for n, v in headers]
+    assert first["request"]["headers"] == want and first["response"]["headers"] == want
+    assert first["request"]["url"] == "https://kept.test/" and first["request"]["cookies"] == [{"name": "a", "value": "1"}]
+    assert first["request"]["postData"]["mimeType"] == first["response"]["content"]["mimeType"] == "text/plain"
+
+
 def test_what_a_capture_says_of_another_http2_stream_is_not_in_this_entry():
     """One HTTP/2 capture carries several streams, and each stream's entry takes that capture's notes: a note
     naming another stream ("stream 1: ...") was in every one of them. eCapture's loss is an error of its own."""
