@@ -55,3 +55,16 @@ def test_rendered_head_fields_are_those_the_pattern_finds_in_the_whole_head(line
         rendered_into(msg, SimpleNamespace(original=head))
         assert msg.rendered_headers == _headers(_RENDERED_FIELD.findall(head, 0, end + 2))
         assert msg.header_size == end + 4
+
+
+@given(field, field, st.sampled_from([b"1.1", b"1.0", b"0.9", b"2"]))
+def test_start_line_texts_are_what_text_gives(target, reason, version):
+    # new_request and new_response read the target and the reason as text() does (written out there) and the
+    # version as "HTTP/" and its bytes, the usual ones from a table
+    from ecq2pcap.payloads.http1.events import RequestHead, ResponseHead
+    from ecq2pcap.payloads.http1.messages import new_request, new_response
+
+    req = new_request(RequestHead(b"GET", target, version, []), 0, 10)
+    resp = new_response(ResponseHead(200, reason, version, []), 0, 10, [])
+    assert (req.target, resp.reason) == (text(target), text(reason))
+    assert req.http_version == resp.http_version == "HTTP/" + version.decode("ascii", "replace")

@@ -116,7 +116,7 @@ def fast_request(buf: bytearray, pos: int, max_line: int, max_head: int) -> Whol
     if len(buf) < head_end + length:
         return None
     body = bytes(buf[head_end : head_end + length]) if length else b""
-    return WholeMessage(RequestHead(method, target, version, fields), body, head_end - pos, texts)
+    return WholeMessage(RequestHead(method, target, version, fields), body, 0, head_end - pos + length, texts)
 
 
 def fast_response(buf: bytearray, pos: int, max_line: int, max_head: int) -> WholeMessage | None:
@@ -133,7 +133,7 @@ def fast_response(buf: bytearray, pos: int, max_line: int, max_head: int) -> Who
         return None
     status, reason, version = status_line
     body = bytes(buf[head_end : head_end + length]) if length else b""
-    return WholeMessage(ResponseHead(status, reason, version, fields), body, head_end - pos, texts)
+    return WholeMessage(ResponseHead(status, reason, version, fields), body, 0, head_end - pos + length, texts)
 
 
 def _request_line(line: bytes) -> tuple[bytes, bytes, bytes] | None:

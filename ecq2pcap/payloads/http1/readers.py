@@ -10,7 +10,10 @@ and ``switch_pending`` (an upgrade request waits for its answer).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import h11
+import msgspec
 
 from .events import END, NEED_DATA, PAUSED, Body, End, ParseError, RequestHead, ResponseHead
 
@@ -69,24 +72,22 @@ class H11Reader:
         return self._machine.their_state is h11.MIGHT_SWITCH_PROTOCOL
 
 
-class WholeMessage:
+class WholeMessage(msgspec.Struct):
     """A whole message already parsed (by the fast path), read back as events (the decoder mostly takes it at
     once: ``Http1Decoder._whole``).
 
-    ``unconsumed`` is what remains of it after each event, as h11 would count it; ``texts`` its header fields as
-    text (the message's ``headers``), None when not known.
+    ``unconsumed`` is what remains of it after each event, as h11 would count it (its head's and body's length
+    before the first); ``texts`` its header fields as text (the message's ``headers``), None when not known.
+    (A Struct made by position: built in C, ~1k instructions less a message than a class's ``__init__``.)
     """
 
-    __slots__ = ("head", "body", "index", "unconsumed", "texts")
-    tunnel = False  # never a protocol switch: those go through h11
-    switch_pending = False
-
-    def __init__(self, head, body: bytes, head_len: int, texts: list[tuple[str, str]] | None = None) -> None:
-        self.head = head
-        self.texts = texts
-        self.body = body
-        self.index = 0
-        self.unconsumed = head_len + len(body)
+    head: object
+    body: bytes
+    index: int  # the next event's
+    unconsumed: int
+    texts: list | None = None
+    tunnel: ClassVar[bool] = False  # never a protocol switch: those go through h11
+    switch_pending: ClassVar[bool] = False
 
     def receive_data(self, data: bytes) -> None:  # pragma: no cover - given whole
         pass

@@ -264,9 +264,9 @@ def _headers(msg: HttpMessage) -> tuple[list[dict], dict[str, list[str]]]:
     name, in order. One loop makes both; each field's HAR dict and looked-up name are kept by field
     (:data:`_FIELDS`): ``msg.header()`` would lower-case every name at each lookup (3–6k instructions)."""
     rendered = msg.rendered_headers  # (v1.x responses whose body eCapture gunzipped)
-    har = [] if rendered is None else [{"name": n, "value": v} for n, v in rendered]
-    fields: dict[str, list[str]] = {}
     known = _FIELDS.known
+    har = [] if rendered is None else [(known.get(pair) or _FIELDS.miss(pair))[0] for pair in rendered]
+    fields: dict[str, list[str]] = {}
     for pair in msg.headers:
         facts = known.get(pair) or _FIELDS.miss(pair)
         if rendered is None:

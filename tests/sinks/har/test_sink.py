@@ -117,6 +117,36 @@ def test_garbage_is_reported_even_without_an_entry():
     assert any("unparsable server→client data skipped" in k for k in report.warnings)
 
 
+def test_a_parser_s_diagnostics_are_reported_whether_or_not_a_chunk_or_close_ends_an_exchange():
+    # (the sink takes them without _emit when nothing ended: the same reports)
+    class Talky:
+        def __init__(self, conn, options):
+            self.conn, self.fed = conn, 0
+
+        def feed(self, direction, data, time_ns, meta=None):
+            self.fed += 1
+            self.said = [f"HTTP/2: said at feed {self.fed}"]
+            return [Exchange(self.conn)] if self.fed == 2 else []
+
+        def close(self, time_ns):
+            self.said = ["HTTP/2: said at close"]
+            return []
+
+        def take_diagnostics(self):
+            out, self.said = self.said, []
+            return out
+
+    report = Report()
+    sink = HarSink(io.BytesIO(), report=report, h2_parser=Talky)
+    conn = make_conn(5)
+    for i in range(3):
+        sink.handle(make_chunk(conn, C, T0 + i, b"x", protocol=Protocol.HTTP2))
+    sink.finish()
+    assert [k for k in report.warnings if k.startswith("HAR: HTTP/2: said")] == \
+        ["HAR: HTTP/2: said at feed", "HAR: HTTP/2: said at close"]
+    assert report.warnings["HAR: HTTP/2: said at feed"] == 3
+
+
 def test_h2_text_dump_is_counted_when_http2_is_turned_off():
     report = Report()
     out = io.BytesIO()
