@@ -68,3 +68,28 @@ def test_start_line_texts_are_what_text_gives(target, reason, version):
     resp = new_response(ResponseHead(200, reason, version, []), 0, 10, [])
     assert (req.target, resp.reason) == (text(target), text(reason))
     assert req.http_version == resp.http_version == "HTTP/" + version.decode("ascii", "replace")
+
+
+@given(st.booleans(), st.lists(st.sampled_from([100, 102, 103]), max_size=2))
+def test_messages_made_field_by_field_are_what_the_dataclasses_make(widened, interim):
+    # new_request and new_response set every field themselves (not through the dataclasses' __init__): the same
+    # messages as HttpRequest(...) and HttpResponse(...) with the fields they read, every other field its default
+    import dataclasses
+
+    from ecq2pcap.payloads.http import HttpRequest, HttpResponse
+    from ecq2pcap.payloads.http1.events import RequestHead, ResponseHead
+    from ecq2pcap.payloads.http1.messages import WIDENED_NOTE, new_request, new_response
+
+    def every_field(msg):
+        return {f.name: getattr(msg, f.name) for f in dataclasses.fields(msg)}
+
+    texts = [("Host", "h")]
+    req = new_request(RequestHead(b"POST", b"/p", b"1.0", []), 5, 90, 3 if widened else 0, list(texts))
+    assert every_field(req) == every_field(HttpRequest(
+        method="POST", target="/p", http_version="HTTP/1.0", headers=texts, body=bytearray(), start_ns=5,
+        header_size=87 if widened else 90, notes=[WIDENED_NOTE] if widened else []))
+    resp = new_response(ResponseHead(200, b"OK", b"1.1", []), 7, 80, [(c, "") for c in interim], list(texts))
+    assert every_field(resp) == every_field(HttpResponse(
+        status=200, reason="OK", http_version="HTTP/1.1", headers=texts, body=bytearray(), start_ns=7,
+        header_size=80, interim=interim))
+    assert resp.notes is not req.notes and new_response(ResponseHead(200, b"", b"1.1", []), 0, 1, []).interim == []

@@ -18,28 +18,28 @@ __all__ = ["RequestHead", "ResponseHead", "Body", "End", "END", "ParseError", "W
 Fields = list[tuple[bytes, bytes]]  # (name as on the wire, value without surrounding whitespace)
 
 # (frozen msgspec Structs: built in C, several for every message; a frozen dataclass sets each field through
-# object.__setattr__)
+# object.__setattr__. Untracked by the collector (gc=False): they hold bytes and lists of bytes pairs, no cycle)
 
 
-class RequestHead(msgspec.Struct, frozen=True):
+class RequestHead(msgspec.Struct, frozen=True, gc=False):
     method: bytes
     target: bytes
     http_version: bytes  # b"1.1"
     headers: Fields
 
 
-class ResponseHead(msgspec.Struct, frozen=True):
+class ResponseHead(msgspec.Struct, frozen=True, gc=False):
     status: int
     reason: bytes
     http_version: bytes
     headers: Fields
 
 
-class Body(msgspec.Struct, frozen=True):
+class Body(msgspec.Struct, frozen=True, gc=False):
     data: bytes
 
 
-class End(msgspec.Struct, frozen=True):
+class End(msgspec.Struct, frozen=True, gc=False):
     trailers: Fields = ()
 
 

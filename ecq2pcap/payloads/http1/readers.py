@@ -72,7 +72,7 @@ class H11Reader:
         return self._machine.their_state is h11.MIGHT_SWITCH_PROTOCOL
 
 
-class WholeMessage(msgspec.Struct):
+class WholeMessage(msgspec.Struct, gc=False):
     """A whole message already parsed (by the fast path), read back as events (the decoder mostly takes it at
     once: ``Http1Decoder._whole``).
 

@@ -32,7 +32,7 @@ import codecs
 import ipaddress
 from functools import lru_cache
 
-from ...memo import Memo
+from ...memo import KEY_KEPT_SIZE, KEYS_KEPT
 from ...model import NOT_PLACED, Connection, Direction
 from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limits_in
 from .content import decode_content
@@ -259,16 +259,15 @@ def _decoded(body: bytes | bytearray, fields: dict[str, list[str]], cap: int) ->
 
 
 def _headers(msg: HttpMessage) -> tuple[list[dict], dict[str, list[str]]]:
-    """(HAR headers, fields): ``msg``'s headers as HAR writes them (as eCapture rendered them when the framing
-    repair changed them), and the values of the few names an entry looks up (:data:`_LOOKED_UP`) by lower-cased
-    name, in order. One loop makes both; each field's HAR dict and looked-up name are kept by field
-    (:data:`_FIELDS`): ``msg.header()`` would lower-case every name at each lookup (3–6k instructions)."""
+    """(HAR headers, fields): ``msg``'s headers as HAR writes them (as eCapture rendered them when the framing repair
+    changed them), and the values of the names an entry looks up (:data:`_LOOKED_UP`) by lower-cased name, in order,
+    in one loop (``msg.header()`` lower-cases every name at each lookup, 3–6k instructions)."""
     rendered = msg.rendered_headers  # (v1.x responses whose body eCapture gunzipped)
-    known = _FIELDS.known
-    har = [] if rendered is None else [(known.get(pair) or _FIELDS.miss(pair))[0] for pair in rendered]
+    known = _FIELDS
+    har = [] if rendered is None else [(known.get(pair) or _field_facts(pair))[0] for pair in rendered]
     fields: dict[str, list[str]] = {}
     for pair in msg.headers:
-        facts = known.get(pair) or _FIELDS.miss(pair)
+        facts = known.get(pair) or _field_facts(pair)
         if rendered is None:
             har.append(facts[0])
         key = facts[1]
@@ -282,20 +281,21 @@ def _headers(msg: HttpMessage) -> tuple[list[dict], dict[str, list[str]]]:
 
 
 _LOOKED_UP = frozenset(("content-encoding", "content-type", "cookie", "host", "location", "set-cookie"))
+# a header field (name, value) → its HAR dict and looked-up name: most repeat (Host, User-Agent), a lookup instead of
+# ~1k instructions. A dict is shared by the entries holding it (written and read, never changed). Bounded as a Memo.
+_FIELDS: dict[tuple[str, str], tuple[dict, str | None]] = {}
 
 
 def _field_facts(pair: tuple[str, str]) -> tuple[dict, str | None]:
-    """(HAR header dict, lower-cased name when an entry looks it up, else None) of a header field."""
+    """(HAR dict, lower-cased name if looked up, else None) of a field, kept as a Memo keeps (without its 2 calls)."""
     name, value = pair
     key = name.lower()
-    return {"name": name, "value": value}, key if key in _LOOKED_UP else None
-
-
-# a header field (name, value) → its HAR dict and looked-up name (ecq2pcap.memo): a capture's messages repeat most of
-# their fields (Host, User-Agent, Accept, Server, Content-Type), and a kept dict is one lookup instead of a dict
-# made and a name lower-cased (~1k instructions a field). The dict is shared by the entries that hold the field:
-# entries are written and read, never changed.
-_FIELDS = Memo(_field_facts, size=lambda pair: len(pair[0]) + len(pair[1]))
+    facts = {"name": name, "value": value}, key if key in _LOOKED_UP else None
+    if len(name) + len(value) <= KEY_KEPT_SIZE:
+        if len(_FIELDS) >= KEYS_KEPT:
+            _FIELDS.clear()
+        _FIELDS[pair] = facts
+    return facts
 
 
 def _body_text(data: bytes | bytearray, mime: str) -> tuple[str | bytes | bytearray, bool, bool]:

@@ -20,7 +20,6 @@ Each factory returns an object with ``feed``/``close``/``take_diagnostics`` (the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, TextIO
 
 from ...limits import LOST_BY_ECAPTURE, limit_note
@@ -52,15 +51,17 @@ def _h2(conn: Connection, options: HarOptions) -> Http2Parser:
     return Http2Parser(conn, limits=options.limits)
 
 
-@dataclass(slots=True, eq=False)
 class _Conn:
-    conn: Connection
-    last_ns: int
-    # HTTP/2 or not -> ExchangeParser, in creation order (keyed by a bool: a Protocol's hash is a Python call)
-    parsers: dict = field(default_factory=dict)
-    origin: str = ""
-    unchecked: int = 0  # bytes fed since the parsers' buffers were last measured
-    ignored: int | None = None  # after --max-connection-buffer bit: bytes not decoded (None: it did not)
+    __slots__ = ("conn", "last_ns", "parsers", "origin", "unchecked", "ignored")
+
+    def __init__(self, conn: Connection, last_ns: int) -> None:  # (not a dataclass's: no default factory's call)
+        self.conn = conn
+        self.last_ns = last_ns
+        # HTTP/2 or not -> ExchangeParser, in creation order (keyed by a bool: a Protocol's hash is a Python call)
+        self.parsers: dict = {}
+        self.origin = ""
+        self.unchecked = 0  # bytes fed since the parsers' buffers were last measured
+        self.ignored: int | None = None  # after --max-connection-buffer bit: bytes not decoded (None: it did not)
 
 
 class HarSink:

@@ -346,15 +346,21 @@ def test_kept_header_fields_read_as_the_first_time():
 
     big = "v" * 300  # (over the memo's key size: read each time)
     headers = [("Host", "kept.test"), ("X-Big", big), ("Cookie", "a=1"), ("content-type", "text/plain")]
-    _FIELDS.known.clear()
+    _FIELDS.clear()
     first = entry_of(request("POST", headers=list(headers), body=b"b"), response(headers=list(headers)))
-    assert ("Host", "kept.test") in _FIELDS.known and ("X-Big", big) not in _FIELDS.known
+    assert ("Host", "kept.test") in _FIELDS and ("X-Big", big) not in _FIELDS
     again = entry_of(request("POST", headers=list(headers), body=b"b"), response(headers=list(headers)))
     assert again == first
     want = [{"name": n, "value": v} for n, v in headers]
     assert first["request"]["headers"] == want and first["response"]["headers"] == want
     assert first["request"]["url"] == "https://kept.test/" and first["request"]["cookies"] == [{"name": "a", "value": "1"}]
     assert first["request"]["postData"]["mimeType"] == first["response"]["content"]["mimeType"] == "text/plain"
+    from ecq2pcap.memo import KEYS_KEPT
+    from ecq2pcap.sinks.har.entries import _field_facts
+
+    for i in range(KEYS_KEPT + 10):  # a flood of distinct fields keeps at most KEYS_KEPT
+        assert _field_facts(("X", str(i))) == ({"name": "X", "value": str(i)}, None)
+        assert len(_FIELDS) <= KEYS_KEPT
 
 
 def test_what_a_capture_says_of_another_http2_stream_is_not_in_this_entry():
