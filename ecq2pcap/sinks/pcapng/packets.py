@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import struct
 
-from ...memo import Memo
 from ...model import Direction
-from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_TYPE, FLAGS_OPTION, LINKTYPE_ETHERNET, OPT_COMMENT,
+from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_HEADER, EPB_TYPE, FLAGS_OPTION, LINKTYPE_ETHERNET, OPT_COMMENT,
                      PAD, U32, text_option)
 from .tcp import _IP6_TCP, ACK, SUM_SHORT, FIN, MAX_MSS, PSH, SYN, TTL, WINDOW, TcpFlow, _sum, syn_options
 
@@ -55,7 +54,7 @@ class _Bare:
 class _Framing:
     """One side's constants for its blocks (the same for every connection of a MSS: see :func:`_framings`)."""
 
-    __slots__ = ("head", "frame_len", "flags_end", "ack_len", "ack_tail", "data4", "lead4", "ack4", "syn4")
+    __slots__ = ("head", "frame_len", "flags_end", "ack_len", "ack_tail", "ip4", "lead4", "ack4", "syn4")
 
     def __init__(self, prefix: bytes, v6: bool, flags: int, mss: int) -> None:
         # type, total length, interface, time high, time low, captured and original length; link-layer header
@@ -66,10 +65,9 @@ class _Framing:
         self.ack_len = 32 + self.frame_len + len(pad) + len(self.flags_end)
         self.ack_tail = pad + self.flags_end + U32.pack(self.ack_len)
         # IPv4 segments with the runs of bytes that never change as one argument each: the link-layer header
-        # and the IPv4 header's first two bytes ahead of a segment's network-order fields, after its block's head
-        # (in the host's order: its type, total length, interface, time and lengths given as their bytes); a bare
-        # one's (an ACK, a FIN, a SYN-ACK) in :class:`_Bare`
-        self.data4 = struct.Struct(f"!4s4s4s8s8s{len(prefix) + 2}sHH4sH12sIIBBHHH")
+        # and the IPv4 header's first two bytes ahead of a segment's network-order fields (its block's head, in
+        # the host's order, packed on its own); a bare one's (an ACK, a FIN, a SYN-ACK) in :class:`_Bare`
+        self.ip4 = struct.Struct(f"!{len(prefix) + 2}sHH4sH12sIIBBHHH")
         self.lead4 = prefix + b"\x45\x00"
         self.ack4 = _Bare(prefix, self.flags_end, b"")  # (an ACK, a FIN)
         self.syn4 = _Bare(prefix, self.flags_end, syn_options(mss))  # (a SYN, a SYN-ACK: their options made once)
@@ -81,28 +79,18 @@ def _bare4(me, sh: _Bare, flags: int, seq: int, ack: int, ident: int, t: int, co
     function, so that a handshake or a close makes its three segments without three method calls."""
     r = (me.const + sh.tcp + flags + seq + ack) % 0xFFFF
     ri = (me.ip_const + sh.ip_len + ident) % 0xFFFF
+    # (the time's bytes packed on their own: kept by time they saved a pack on v1.4's whole seconds, 4k an event,
+    # but cost 9k an event of v2, whose times rarely repeat)
+    when = _TIME.pack(t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF)
     if comment is None:
-        return sh.block.pack(sh.head, _TIMES_KNOWN.get(t) or _TIMES.miss(t), sh.lead, ident, _IP4_MID,
-                             0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack, sh.off, flags, WINDOW, 0xFFFF ^ (r or 0xFFFF),
-                             sh.tail)
+        return sh.block.pack(sh.head, when, sh.lead, ident, _IP4_MID, 0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack,
+                             sh.off, flags, WINDOW, 0xFFFF ^ (r or 0xFFFF), sh.tail)
     note = text_option(OPT_COMMENT, comment)
     total = U32.pack(sh.total + len(note))  # (at the block's start and end)
-    return b"".join((sh.opened.pack(_EPB_TYPE, total, _INTERFACE, _TIMES_KNOWN.get(t) or _TIMES.miss(t), sh.lead,
-                                    ident, _IP4_MID, 0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack, sh.off, flags, WINDOW,
+    return b"".join((sh.opened.pack(_EPB_TYPE, total, _INTERFACE, when, sh.lead, ident, _IP4_MID,
+                                    0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack, sh.off, flags, WINDOW,
                                     0xFFFF ^ (r or 0xFFFF), sh.upto),
                      note, sh.flags_end, total))
-
-
-# a block's time as its bytes, kept by time: a handshake's and a close's packets are timed alike (v1.4's whole
-# seconds, one unit apart), ~2 % of them a new time on the bench's dump; the bytes in the bare segment's one pack
-# instead of a pack of the head and time (~1.7k instructions a segment less). (Times of at most 64 bits kept.)
-_TIMES = Memo(lambda t: _TIME.pack(t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF), max_entries=1024, max_size=64,
-              size=int.bit_length)
-_TIMES_KNOWN = _TIMES.known  # (Memo.miss clears this dict, never replaces it)
-# a data block's captured and original length (the same) as their bytes, kept by length (frames of at most 65,535
-# bytes and some)
-_LENGTHS = Memo(lambda n: _TIME.pack(n, n), max_entries=1024, max_size=20, size=int.bit_length)
-_LENGTHS_KNOWN = _LENGTHS.known
 
 
 _FRAMINGS: dict[tuple[int, bool, tuple[int, int], int], tuple[_Framing, _Framing]] = {}
@@ -162,12 +150,10 @@ class PacketBlocks(TcpFlow):
         ident = me.ident
         me.ident = (ident + 1) & 0xFFFF
         ip_csum = 0xFFFF ^ ((me.ip_const + 40 + k + ident) % 0xFFFF or 0xFFFF)
-        # (the block's head, its lengths and time as bytes, packed with the frame's headers: one pack, see _TIMES)
-        total = U32.pack(total)
-        parts = (fr.data4.pack(_EPB_TYPE, total, _INTERFACE, _TIMES_KNOWN.get(t) or _TIMES.miss(t),
-                               _LENGTHS_KNOWN.get(n) or _LENGTHS.miss(n), fr.lead4, 40 + k, ident, _IP4_MID, ip_csum,
-                               me.ends, seq, ack, 0x50, flags, WINDOW, 0xFFFF ^ (r % 0xFFFF or 0xFFFF), 0),
-                 payload, pad, opts, total)
+        parts = (EPB_HEADER.pack(EPB_TYPE, total, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF, n, n),
+                 fr.ip4.pack(fr.lead4, 40 + k, ident, _IP4_MID, ip_csum, me.ends, seq, ack, 0x50, flags, WINDOW,
+                             0xFFFF ^ (r % 0xFFFF or 0xFFFF), 0),
+                 payload, pad, opts, U32.pack(total))
         return parts if as_parts else b"".join(parts)
 
     def _bare(self, sender: int, flags: int, t: int, comment: str | None = None) -> bytes:

@@ -73,27 +73,3 @@ def test_the_same_blocks_as_frames_wrapped_one_by_one(version, link, mss, isns, 
         assert got == expected
         t += len(got)
         assert [fused.next_seq(d) for d in Direction] == [plain.next_seq(d) for d in Direction]
-
-
-@given(times=st.lists(st.one_of(st.integers(0, 2**64 - 1), st.integers(-(2**70), 2**70)), max_size=40))
-def test_block_times_kept_by_time_read_as_made_and_bounded(times):
-    """A block's time bytes kept by time (packets._TIMES) are the time's high and low words, whatever the time;
-    only times of at most 64 bits are kept, and at most max_entries of them."""
-    from ecq2pcap.sinks.pcapng import packets
-
-    for t in times + times:  # (the second time round, from the memo)
-        made = packets._TIMES_KNOWN.get(t) or packets._TIMES.miss(t)
-        assert made == packets._TIME.pack(t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF)
-    assert len(packets._TIMES.known) <= packets._TIMES.max_entries
-    assert all(key.bit_length() <= 64 for key in packets._TIMES.known)
-
-
-@given(lengths=st.lists(st.integers(0, 2**17), max_size=40))
-def test_block_lengths_kept_by_length_read_as_made_and_bounded(lengths):
-    """A data block's captured and original length bytes kept by length (packets._LENGTHS) are the length twice."""
-    from ecq2pcap.sinks.pcapng import packets
-
-    for n in lengths + lengths:
-        assert (packets._LENGTHS_KNOWN.get(n) or packets._LENGTHS.miss(n)) == packets._TIME.pack(n, n)
-    assert len(packets._LENGTHS.known) <= packets._LENGTHS.max_entries
-    assert all(key.bit_length() <= 20 for key in packets._LENGTHS.known)
