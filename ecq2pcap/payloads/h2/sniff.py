@@ -66,9 +66,7 @@ def plausible_frames(data: bytes) -> bool:
     while pos + 9 <= len(data):
         hi, lo, ftype, flags, sid = FRAME_HEADER.unpack_from(data, pos)
         length = (hi << 8) | lo
-        if ftype not in _DEFINED_FLAGS or flags & ~_DEFINED_FLAGS[ftype]:
-            return False
-        if layout_problem(length, ftype, flags, sid & 0x7FFFFFFF, DEFAULT_MAX_FRAME):
+        if not credible_frame(length, ftype, flags, sid & 0x7FFFFFFF, DEFAULT_MAX_FRAME):
             return False
         seen += 1
         pos += 9 + length
