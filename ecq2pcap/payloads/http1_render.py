@@ -145,7 +145,6 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
     # found after the one before by its facts' line, in order: a line equal to one of them between the two would
     # have been a framing line too. Searching the lower-cased head for each name took ~20k)
     lines = payload[:end].split(b"\r\n")
-    start = lines[0]
     te_idx: list[int] = []
     ce_idx: list[int] = []
     cl_idx: list[int] = []

@@ -457,6 +457,17 @@ _BODY = st.one_of(st.binary(max_size=40), st.sampled_from([b"", b"5\r\nhello\r\n
                                                            b"0\r\n\r\n", b"c\r\nhello world!\r\n0\r\nA: b\r\n\r\n"]))
 
 
+def assert_fast_is_general(payload: bytes, method: str | None) -> None:
+    """repair_rendered's answer is the general rules' (FAST off): the same bytes and notes."""
+    fast = repair_rendered(payload, request_method=method)
+    try:
+        http1_render.FAST = False
+        general = repair_rendered(payload, request_method=method)
+    finally:
+        http1_render.FAST = True
+    assert bytes(fast[0]) == bytes(general[0]) and fast[1] == general[1]
+
+
 @settings(max_examples=1500, deadline=None)
 @given(start=_START, fields=st.lists(st.tuples(_NAME, st.one_of(_VALUE, st.just(None))), max_size=5), body=_BODY,
        method=st.sampled_from([None, "HEAD", "get"]), cut=st.booleans())
@@ -465,13 +476,7 @@ def test_fast_exit_gives_what_the_general_rules_give(start, fields, body, method
     answer, on any mix of framing headers, values (None: the body's length), bodies and start lines."""
     fields = [(n, str(len(body)).encode() if v is None else v) for n, v in fields]
     payload = b"\r\n".join([start, *(n + b":" + v for n, v in fields)]) + (b"\r\n" if cut else b"\r\n\r\n") + body
-    fast = repair_rendered(payload, request_method=method)
-    try:
-        http1_render.FAST = False
-        general = repair_rendered(payload, request_method=method)
-    finally:
-        http1_render.FAST = True
-    assert bytes(fast[0]) == bytes(general[0]) and fast[1] == general[1]
+    assert_fast_is_general(payload, method)
 
 
 def test_fast_exit_is_taken_for_agreeing_framing(monkeypatch):
@@ -557,10 +562,4 @@ def test_the_two_common_repairs_give_what_the_general_rules_give(start, others, 
     lines = others + [name + b":" + (b" %d" % len(body) if value is None else value) for name, value in framing]
     order.shuffle(lines)
     payload = b"\r\n".join([start, *lines]) + b"\r\n\r\n" + body
-    fast = repair_rendered(payload, request_method=method)
-    try:
-        http1_render.FAST = False
-        general = repair_rendered(payload, request_method=method)
-    finally:
-        http1_render.FAST = True
-    assert bytes(fast[0]) == bytes(general[0]) and fast[1] == general[1]
+    assert_fast_is_general(payload, method)
