@@ -20,33 +20,33 @@ def new_request(head: RequestHead, start_ns: int, header_size: int, widened: int
     """``widened``: what percent-encoding the target's bytes outside ASCII added to the head
     (:meth:`~.stream.HalfStream.ascii_target`), not counted in its size; ``texts``: the head's fields as text
     when the reader has them (the fast path: a new list, the message's own), else they are decoded here."""
-    # (every field set here once, without the dataclass's __init__: keywords to a class go through a dict twice,
-    # ~2.8k instructions a message, and its defaults would be set and then overwritten, ~1.5k; a test holds the
-    # result to HttpRequest(...) of the same fields)
-    req = _NEW(HttpRequest)
-    req.body_size = 0
-    req.end_ns = None
-    req.complete = False
+    req = _filled(_NEW(HttpRequest), head, start_ns, header_size - widened, texts)
     req.notes = [WIDENED_NOTE] if widened else []
-    req.rendered_headers = None
     req.scheme = "https"
     req.authority = None
     req.method = head.method.decode("ascii", "replace")
-    try:  # (text() written out: a call less a message, ~0.5k instructions)
-        req.target = head.target.decode("utf-8")
-    except UnicodeDecodeError:
-        req.target = head.target.decode("latin-1")
-    req.http_version = _VERSIONS.get(head.http_version) or "HTTP/" + head.http_version.decode("ascii", "replace")
-    req.headers = _headers(head.headers) if texts is None else texts
-    req.body = bytearray()
-    req.start_ns = start_ns
-    req.header_size = header_size - widened
+    req.target = text(head.target)
     return req
 
 
+def _filled(msg, head: RequestHead | ResponseHead, start_ns: int, header_size: int,
+            texts: list[tuple[str, str]] | None):
+    """``msg`` (made without its dataclass's ``__init__``) with the fields every message has set once: keywords to a
+    class go through a dict twice, ~2.8k instructions a message, and its defaults would be set and then overwritten,
+    ~1.5k. (A test holds :func:`new_request` and :func:`new_response` to the constructors of the same fields.)"""
+    msg.body_size = 0
+    msg.end_ns = None
+    msg.complete = False
+    msg.rendered_headers = None
+    msg.http_version = _VERSIONS.get(head.http_version) or "HTTP/" + head.http_version.decode("ascii", "replace")
+    msg.headers = _headers(head.headers) if texts is None else texts
+    msg.body = bytearray()
+    msg.start_ns = start_ns
+    msg.header_size = header_size
+    return msg
+
+
 _NEW = object.__new__
-
-
 _VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}  # (the versions messages have: no decode, no concatenation)
 
 
@@ -89,23 +89,11 @@ WIDENED_NOTE = "the target's bytes outside ASCII, sent raw, written percent-enco
 
 def new_response(head: ResponseHead, start_ns: int, header_size: int, interim: list[tuple[int, str]],
                  texts: list[tuple[str, str]] | None = None) -> HttpResponse:
-    resp = _NEW(HttpResponse)  # (as new_request's: every field set once)
-    resp.body_size = 0
-    resp.end_ns = None
-    resp.complete = False
+    resp = _filled(_NEW(HttpResponse), head, start_ns, header_size, texts)
     resp.notes = []
-    resp.rendered_headers = None
     resp.interim = [code for code, _ in interim] if interim else []  # (no comprehension without)
     resp.status = head.status
-    try:  # (as new_request's target)
-        resp.reason = head.reason.decode("utf-8")
-    except UnicodeDecodeError:
-        resp.reason = head.reason.decode("latin-1")
-    resp.http_version = _VERSIONS.get(head.http_version) or "HTTP/" + head.http_version.decode("ascii", "replace")
-    resp.headers = _headers(head.headers) if texts is None else texts
-    resp.body = bytearray()
-    resp.start_ns = start_ns
-    resp.header_size = header_size
+    resp.reason = text(head.reason)
     return resp
 
 
