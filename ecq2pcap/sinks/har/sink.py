@@ -178,11 +178,7 @@ class HarSink:
         if len(wire) <= _FEED_PIECE:
             done = parser.feed(chunk.direction, wire, chunk.time_ns, chunk.info, rendered) if rendered else \
                 parser.feed(chunk.direction, wire, chunk.time_ns, chunk.info)
-            if done:
-                self._emit(parser, done, origin)
-            else:  # (what _emit does without exchanges, without its call: most requests end none, ~0.5k)
-                for diag in parser.take_diagnostics():
-                    self._warn(diag, origin)
+            self._emit(parser, done, origin)
         else:  # (a huge chunk fed whole would become all its exchanges' objects at once: a piece at a time, with
             # the same meta: HTTP/1 reads a piece after the first as the same capture, not as one that could start
             # the next message after a body whose end eCapture lost)
@@ -225,10 +221,6 @@ class HarSink:
                              f"connection {conn.id}: {st.ignored} bytes")
         for parser in st.parsers.values():
             exchanges = parser.close(time_ns if time_ns > st.last_ns else st.last_ns)
-            if not exchanges:  # (most: their exchanges ended with their last chunk; as in _chunk)
-                for diag in parser.take_diagnostics():
-                    self._warn(diag, st.origin)
-                continue
             for ex in exchanges:
                 for n in notes:
                     ex.flows_said(n)

@@ -41,10 +41,11 @@ def request_url(req: HttpRequest, conn: Connection, host: str | None) -> str:
     authority = (req.authority or host or "").strip() or endpoint(conn.server)
     if not target.startswith("/"):
         target = "/" if target == "*" else "/" + target  # asterisk-form (OPTIONS *) or odd targets
-    return f"{req.scheme}://{_quote_authority(authority)}{_quote_target(target)}"
+    return _url((req.scheme, authority, target))
 
 
-def _origin_url(key: tuple[str, str, str]) -> str:
+def _url(key: tuple[str, str, str]) -> str:
+    """A URL of (scheme, authority, target), each part quoted as a URL holds it."""
     scheme, authority, target = key
     return f"{scheme}://{_quote_authority(authority)}{_quote_target(target)}"
 
@@ -52,7 +53,7 @@ def _origin_url(key: tuple[str, str, str]) -> str:
 # (scheme, authority, origin-form target) → URL (ecq2pcap.memo): a client asks the same few servers for the same few
 # paths (~5k instructions an entry less: the checks of the other forms, the quoting); only those up to a host
 # name's and a target's usual size kept
-_ORIGIN_URLS = Memo(_origin_url, max_size=512, size=lambda key: len(key[1]) + len(key[2]))
+_ORIGIN_URLS = Memo(_url, max_size=512, size=lambda key: len(key[1]) + len(key[2]))
 
 
 # what quote(…, safe=_URI_SAFE) leaves as it is: its always-safe characters and _URI_SAFE's

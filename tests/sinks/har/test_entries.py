@@ -380,7 +380,7 @@ def test_what_a_capture_says_of_another_http2_stream_is_not_in_this_entry():
                                   b"\xe9t\xe9"], ids=["ascii", "utf-8", "utf-8 cut", "binary", "latin-1"])
 @pytest.mark.parametrize("mime", [None, "text/plain", "text/plain; charset=iso-8859-1"])
 def test_a_body_decoded_in_place_reads_as_body_text_gives_it(body, mime):
-    """_content and _post_data decode a UTF-8 body without a charset parameter themselves: what _body_text gives."""
+    """_content and _post_data write a body as _body_text gives it (UTF-8, a charset, latin-1, base64)."""
     headers = [] if mime is None else [("Content-Type", mime)]
     text, is_base64, cut = _body_text(body, mime or UNKNOWN_MIME)
     e = entry_of(request("POST", headers=[("Host", "example.test"), *headers], body=body),
