@@ -92,3 +92,51 @@ def test_bytes_that_are_not_http2_on_an_http2_connection_are_not_made_up_to_mega
     summary = capsys.readouterr().err
     assert "1 × bytes that are not frames on an HTTP/2 or WebSocket connection" in summary
     assert "not a credible frame's" in summary and "zero bytes put in their place" not in summary
+
+
+def test_a_cut_frame_larger_than_16_kib_that_the_servers_settings_allow_is_made_up_and_what_follows_read(
+        tmp_path, tshark, capsys):
+    """httpx uploading to nginx: nginx's SETTINGS allow frames of up to 16 MiB - 1, and the client writes a
+    40,000-byte DATA frame in one call, of which eCapture keeps 16 KiB. Its rest is made up (the frame is credible
+    once the server's SETTINGS allowed it), so the request after it is read, by tshark and in the HAR."""
+    client, server = hpack.Encoder(), hpack.Encoder()
+
+    def req(method, path):
+        return client.encode([(":method", method), (":path", path), (":scheme", "https"),
+                              (":authority", "up.example")])
+
+    s = V2Stream()
+    s.connect(62, 9, "httpx", ("10.7.0.3", 52001), ("10.7.0.1", 443))
+
+    def call(write, wire):
+        s.call(62, 9, "httpx", write, wire[:CAP])
+
+    call(True, PREFACE + SettingsFrame(0).serialize())
+    call(False, SettingsFrame(0, settings={SettingsFrame.MAX_FRAME_SIZE: (1 << 24) - 1}).serialize())
+    call(True, h2_headers(1, req("POST", "/upload"), False))
+    call(True, h2_data(1, b"u" * 40000))  # one call of 40,009 bytes: eCapture keeps its first 16,384
+    call(True, h2_data(1, b"end", end=True))
+    call(False, h2_headers(1, server.encode([(":status", "204")]), True))
+    call(True, h2_headers(3, req("GET", "/after"), True))
+    call(False, h2_headers(3, server.encode([(":status", "200")]), False) + h2_data(3, b"after body", end=True))
+    dump, pcap, har = tmp_path / "up.jsonl", tmp_path / "up.pcapng", tmp_path / "up.har"
+    dump.write_bytes(s.dump())
+    assert main(["convert", str(dump), "-w", str(pcap), "--har", str(har)]) == 0
+    summary = capsys.readouterr().err
+    assert "1 × data lost by eCapture" in summary and "not a credible" not in summary
+
+    doc = json.loads(har.read_text())
+    validate_har(doc)
+    entries = {e["request"]["url"]: e for e in doc["log"]["entries"]}
+    assert sorted(entries) == ["https://up.example/after", "https://up.example/upload"]
+    up, after = entries["https://up.example/upload"], entries["https://up.example/after"]
+    assert up["request"]["postData"]["text"] == "u" * (CAP - 9) + "\0" * (40000 - CAP + 9) + "end"
+    assert up["response"]["status"] == 204 and "its last 23,625 bytes lost by eCapture" in up["_error"]
+    assert (after["response"]["status"], after["response"]["content"]["text"]) == (200, "after body")
+
+    frames = dissect(tshark, pcap)
+    assert bad_expert(frames) == []
+    h2 = [(f["http2.streamid"], f["http2.headers.path"], f["http2.headers.status"]) for f in frames
+          if f.has("http2.type")]
+    assert any("3" in sids and "/after" in paths for sids, paths, _ in h2)
+    assert any("3" in sids and "200" in statuses for sids, _, statuses in h2)

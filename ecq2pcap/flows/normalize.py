@@ -20,7 +20,7 @@ from ..limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, NOT_KEPT, Limits
 from ..model import Capture, Captured, Chunk, ChunkInfo, Closed, Connection, Direction, FlowEvent, PayloadForm, Protocol
 from ..payloads.h2 import PREFACE, SETTINGS_FRAME, H2Reencoder, is_raw_preface, looks_like_h2, starts_h2_connection
 from ..payloads.alignment import NOT_CREDIBLE, FrameAlignment
-from ..payloads.h2.alignment import H2_FRAMING
+from ..payloads.h2.alignment import H2Framing
 from ..payloads.h2dump import parse_h2_dump
 from ..payloads.websocket_frames import WsFraming, websocket_start
 from ..payloads.http1_render import NOT_HTTP1, repair_rendered, starts_http1_message
@@ -116,7 +116,7 @@ class Normalizer:
                 if direction is not _C2S and payload.startswith(b" 101 ", 8):  # (HTTP/1.x 101)
                     self._switching(direction, payload)
                 return preface, payload, notes
-            alignment = self._alignment = FrameAlignment(H2_FRAMING)
+            alignment = self._alignment = FrameAlignment(H2Framing())
         fill, note = alignment.feed(direction, payload)
         if note is None:
             return preface, payload, notes

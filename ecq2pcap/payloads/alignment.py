@@ -46,8 +46,9 @@ class Framing:
         """The ``missing`` last bytes of the frame ``info`` as the receiver is to read them (zeros)."""
         return b"\0" * missing
 
-    def fills(self, info: tuple) -> bool:
-        """Whether the lost rest of the frame ``info`` is made up: its header is a credible frame's."""
+    def fills(self, direction: int, info: tuple) -> bool:
+        """Whether the lost rest of the frame ``info``, travelling ``direction``, is made up: its header is a
+        credible frame's."""
         return True
 
     def describe(self, info: tuple) -> str:
@@ -105,7 +106,7 @@ class FrameAlignment:
         self._need[direction] = 0
         if not need:
             return b"", None
-        if not self.framing.fills(info):
+        if not self.framing.fills(direction, info):
             return b"", f"{self.framing.describe(info)}: its header says {need:,} bytes more than came, but it is " \
                         f"{NOT_CREDIBLE} (bytes of another kind read as one?): nothing made up, the frames that follow " \
                         "may be misread"

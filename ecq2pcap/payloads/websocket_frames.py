@@ -76,7 +76,7 @@ class WsFraming(Framing):
             pos += got[0]
         return seen > 1 or seen == 1 and pos == n
 
-    def fills(self, info: tuple) -> bool:
+    def fills(self, direction: int, info: tuple) -> bool:
         """A credible frame header's (:meth:`_credible`): bytes of another kind read as one say up to 2 GiB."""
         return not info or info[4]
 

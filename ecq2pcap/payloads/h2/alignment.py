@@ -3,16 +3,31 @@
 
 from __future__ import annotations
 
+import struct
+
 from ..alignment import Framing
 from .sniff import DEFAULT_MAX_FRAME, FRAME_HEADER, PREFACE, credible_frame, plausible_frames
 
-__all__ = ["H2_FRAMING"]
+__all__ = ["H2Framing"]
 
 _NAMES = ("DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING", "GOAWAY",
           "WINDOW_UPDATE", "CONTINUATION")
 
 
+_SETTING = struct.Struct(">HL")  # a setting's identifier and value
+_MAX_FRAME_SIZE = 0x5  # SETTINGS_MAX_FRAME_SIZE (RFC 9113 §6.5.2)
+_LARGEST_FRAME = (1 << 24) - 1  # the largest value it may take
+
+
 class H2Framing(Framing):
+    """One connection's HTTP/2 framing: the largest frame each way, raised by the SETTINGS_MAX_FRAME_SIZE the other
+    side sent (nginx announces 16 MiB − 1, Go's servers 1 MiB, and clients such as httpx then send larger frames)."""
+
+    __slots__ = ("max_frame",)
+
+    def __init__(self) -> None:
+        self.max_frame = [DEFAULT_MAX_FRAME, DEFAULT_MAX_FRAME]  # by the direction the frames travel
+
     def first(self, direction: int, data: bytes) -> int:
         """The client's connection preface (all of it, or its start: the rest comes next) is not a frame."""
         n = min(len(data), len(PREFACE))
@@ -23,16 +38,27 @@ class H2Framing(Framing):
             return None
         hi, lo, ftype, flags, stream = FRAME_HEADER.unpack_from(data, pos)
         length = (hi << 8) | lo
+        if ftype == 4 and not flags & 1 and not stream and length and not length % 6:
+            self._settings(direction, data, pos + 9, length)
         return 9 + length, (ftype, stream & 0x7FFFFFFF, flags, length)
 
-    def fills(self, info: tuple) -> bool:
-        """A frame of a known type, flags and layout within the default maximum size (16,384 bytes: a larger frame
-        needs a SETTINGS_MAX_FRAME_SIZE, rare, and is not looked for): bytes that are not HTTP/2 read as a frame
-        header say up to 16 MiB, and making those up wrote gigabytes of zeros from megabytes of captures."""
-        return not info or credible_frame(info[3], info[0], info[2], info[1], DEFAULT_MAX_FRAME)
+    def _settings(self, direction: int, data: bytes, start: int, length: int) -> None:
+        """SETTINGS sent ``direction``'s way (those of them the capture holds): a SETTINGS_MAX_FRAME_SIZE lets
+        frames the other way be that large (a value outside 16,384 .. 2^24 − 1 is an error, and ignored)."""
+        other = 1 - direction
+        for pos in range(start, min(start + length, len(data)) - 5, 6):
+            ident, value = _SETTING.unpack_from(data, pos)
+            if ident == _MAX_FRAME_SIZE and self.max_frame[other] < value <= _LARGEST_FRAME:
+                self.max_frame[other] = value
+
+    def fills(self, direction: int, info: tuple) -> bool:
+        """A frame of a known type, flags and layout, within the largest size the receiver allowed (16,384 bytes
+        unless its SETTINGS said more): bytes that are not HTTP/2 read as a frame header say up to 16 MiB, and
+        making those up wrote gigabytes of zeros from megabytes of captures."""
+        return not info or credible_frame(info[3], info[0], info[2], info[1], self.max_frame[direction])
 
     def plausible(self, direction: int, data: bytes) -> bool:
-        return plausible_frames(data)
+        return plausible_frames(data, self.max_frame[direction])
 
     def describe(self, info: tuple) -> str:
         if not info:  # (nothing read yet that way: the bytes awaited are the rest of the connection preface)
@@ -52,6 +78,3 @@ class H2Framing(Framing):
 
 
 UNDEFINED_TYPE = 0xF7  # (in 0xf0-0xff, the types kept for experimental use: RFC 9113 §11.2)
-
-
-H2_FRAMING = H2Framing()

@@ -58,15 +58,15 @@ def credible_frame(length: int, ftype: int, flags: int, stream_id: int, max_len:
                                                                           max_len) is None
 
 
-def plausible_frames(data: bytes) -> bool:
+def plausible_frames(data: bytes, max_len: int = DEFAULT_MAX_FRAME) -> bool:
     """True when ``data`` starts with at least one frame header and every header up to the
-    end of ``data`` is a well-formed frame of a known type and size (a sniffing test:
+    end of ``data`` is a well-formed frame of a known type and size, at most ``max_len`` (a sniffing test:
     stricter than decoding, which accepts unknown types and larger advertised sizes)."""
     pos, seen = 0, 0
     while pos + 9 <= len(data):
         hi, lo, ftype, flags, sid = FRAME_HEADER.unpack_from(data, pos)
         length = (hi << 8) | lo
-        if not credible_frame(length, ftype, flags, sid & 0x7FFFFFFF, DEFAULT_MAX_FRAME):
+        if not credible_frame(length, ftype, flags, sid & 0x7FFFFFFF, max_len):
             return False
         seen += 1
         pos += 9 + length

@@ -17,7 +17,7 @@ from ...limits import DEFAULT_LIMITS, limit_note
 from ...memo import Memo
 from ...model import Chunk, Closed, Connection, Direction, Opened, Protocol
 from ...payloads.h2 import PREFACE
-from ...payloads.h2.alignment import H2_FRAMING
+from ...payloads.h2.alignment import H2Framing
 from ...payloads.websocket_frames import WsFraming, websocket_start
 from ...report import Count, Report
 from .blocks import (
@@ -270,7 +270,7 @@ class PcapngSink:
             state.resume = _H2_RESUME
             if self.follow_frames:
                 if state.frames is None:
-                    state.frames = FrameFollower(H2_FRAMING)
+                    state.frames = FrameFollower(H2Framing())
                 state.frames.feed(chunk.direction, data)
         elif chunk.direction is _S2C and data.startswith(b" 101 ", 8) and state.resume is None:  # (HTTP/1.x 101)
             switch = websocket_start(data)
