@@ -169,6 +169,11 @@ class Pipeline:
     def _dispatch(self, events: list[FlowEvent]) -> None:
         if events:
             self._deliver(self.view.process(events))
+            table = self.table
+            while table.cut:  # (a release stopped, the list full of bytes made up for frames' lost rests)
+                more = table.more()
+                if more:
+                    self._deliver(self.view.process(more))
 
     def _deliver(self, events: list[FlowEvent]) -> None:
         # a sink that cannot write (disk full) raises once and then ignores events: the

@@ -94,6 +94,8 @@ class Report:
     annotation_kinds: Tally = field(default_factory=Tally)
     # resource limits that bit, by flag (--max-body-size, ...): see ecq2pcap.limits
     limits: Tally = field(default_factory=Tally)
+    # bytes made up as zeros for the lost rests of frames (the flow table hands them on a batch at a time)
+    made_up: int = 0
     annotations_path: str | None = None  # where they were written, for the summary
     # called for each diagnostic line (origin: reason); the CLI prints to stderr
     emit: Callable[[str], None] | None = None

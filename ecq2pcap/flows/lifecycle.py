@@ -44,10 +44,14 @@ class Lifecycle:
         for group in self._placement.expired(now, self.adopt_window_ns):
             self._expire_held(group, "and no real tuple within the adopt window")
             self._release(out)
+            if self.cut:  # (a list full of bytes made up: the sweep is made again after it, Ordering.more)
+                return
         for c in list(self._unroled.values()):
             if now - c.unroled[0][0] > self.adopt_window_ns:
                 self._role_settled(c)
                 self._release(out)
+                if self.cut:
+                    return
         grace = 2 * self.reorder_window_ns
         if self.idle_timeout_ns:  # forget connect lines of connections long gone (bounded memory)
             self._placement.forget_old(now, now - max(self.idle_timeout_ns, grace),
@@ -71,6 +75,7 @@ class Lifecycle:
         while self._heap:
             out: list[FlowEvent] = []
             self._release(out, everything=size)
+            self.cut = False  # (a list cut short by the bytes made up in it: the next one goes on)
             yield out
         out = []
         for c in list(self._all_conns()):  # (the same reason as the sweep would have given)

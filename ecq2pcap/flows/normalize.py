@@ -182,7 +182,12 @@ def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int
                 report.warn(NOT_FRAMES, info.origin, note)
     out = []
     if preface:  # (a synthetic preface, client→server; or zero bytes completing a frame, this direction's way)
-        way = Direction.C2S if preface.startswith(PREFACE) else direction
+        if preface.startswith(PREFACE):
+            way = Direction.C2S
+        else:
+            way = direction
+            if report is not None:  # (counted: ConnectionTable.cut)
+                report.made_up += len(preface)
         protocol = norm.protocol_of(info.form, way, preface)
         out.append(Chunk(conn, way, ts, preface, b"", replace(info, notes=changes[:1]), protocol))
         changes = changes[1:]

@@ -88,6 +88,9 @@ class ConnectionTable(Ordering, Lifecycle):
         self.clock = 0  # largest capture time seen (or given to advance)
         self._heap: list = []  # (ts, rank, direction hint, seq, ConnState, Capture, Direction)
         self._heap_bytes = 0  # their payloads' (at most limits.reorder_buffer: see _release)
+        self.cut = False  # a release stopped at ordering.MADE_UP_BATCH bytes made up: more() goes on with it
+        self._stop = 0  # (the report's made_up at which it stops)
+        self._early_released = 0  # captures an early release that stopped so let go (it goes on in more())
         self._seq = itertools.count()
         self._ids = itertools.count(1)
         self._by_key: dict[tuple, ConnState] = {}  # (group, tuple) -> conn
