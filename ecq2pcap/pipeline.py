@@ -175,6 +175,10 @@ class Pipeline:
                 if more:
                     self._deliver(self.view.process(more))
 
+    def deliver(self, events: list[FlowEvent]) -> None:
+        """Events of the view's to the sinks (``convert -j``'s dispatcher hands on a list at once with it)."""
+        self._deliver(events)
+
     def _deliver(self, events: list[FlowEvent]) -> None:
         # a sink that cannot write (disk full) raises once and then ignores events: the
         # others still get every event, then the error ends the run; likewise a bug of ours in

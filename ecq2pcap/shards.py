@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 
 from .batches import BatchReader, BatchWriter
+from .flows import ordering
 from .flows.normalize import Normalizing
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Captured, Chunk, Closed, FlowEvent
@@ -50,11 +51,15 @@ _BLOCK = struct.Struct("=II")
 _REC = struct.Struct("=HH")
 
 
-def _hand_on(group, take, add, out: list, tags: deque) -> None:
+def _hand_on(group, take, add, out: list, tags: deque, hand: Callable[[list], None] | None = None,
+             report: Report | None = None) -> list:
     """A list's ``(seq, event)`` pairs through normalisation (``take``) and the view (``add``): what
-    they hand on now is appended to ``out``, each numbered ``seq`` in ``tags``. (One call a list:
-    a call an event was ~3 % of a worker's time.)"""
+    they hand on now is appended to ``out``, each numbered ``seq`` in ``tags``; returns the list. (One call a list:
+    a call an event was ~3 % of a worker's time.) With ``hand``, a list that holds
+    :data:`~ecq2pcap.flows.ordering.MADE_UP_BATCH` bytes made up for frames' lost rests (``report.made_up``) goes to
+    ``hand`` at once and a new one begins, as the flow table's release does in one process."""
     append = tags.append
+    stop = report.made_up + ordering.MADE_UP_BATCH if hand is not None and report is not None else None
     for seq, event in group:
         n = len(out)
         for made in take(event):
@@ -64,6 +69,10 @@ def _hand_on(group, take, add, out: list, tags: deque) -> None:
             append(seq)
         elif n:
             tags.extend([seq] * n)
+        if stop is not None and report.made_up > stop:  # (report: not None when stop is not)
+            hand(out)
+            out, stop = [], report.made_up + ordering.MADE_UP_BATCH
+    return out
 
 
 class Dispatcher:
@@ -76,7 +85,9 @@ class Dispatcher:
     given to ``send(k, data)``; ``read[k]`` is how many bytes worker ``k`` has read of them
     (shared memory), which says how far behind it is. A worker whose ``send`` fails gets nothing
     more (:attr:`lost`): it reports its own failure, and the outputs are not merged. ``version()``:
-    the eCapture version the outputs name at this point (sent with each list)."""
+    the eCapture version the outputs name at this point (sent with each list). ``deliver``, when set (the
+    pipeline's :meth:`~ecq2pcap.pipeline.Pipeline.deliver`), takes a list of its own events at once when the list
+    holds :data:`~ecq2pcap.flows.ordering.MADE_UP_BATCH` bytes made up (:func:`_hand_on`)."""
 
     def __init__(self, view, workers: int, send: Callable[[int, bytes], None], read: Sequence[int],
                  version: Callable[[], str | None] = lambda: None, *,
@@ -87,6 +98,7 @@ class Dispatcher:
         self.send = send
         self.read = read
         self.version = version
+        self.deliver: Callable[[list[FlowEvent]], None] | None = None
         self.seq = 0
         self.tags: deque[int] = deque()
         self.lost: dict[int, OSError] = {}
@@ -140,7 +152,8 @@ class Dispatcher:
         self.seq, sizes[0] = seq, 0  # (worker 0's own events are not batched)
         own = groups.pop(0, None)
         if own is not None:
-            _hand_on(own, self.normalizing.take, self.view.add, out, self.tags)
+            out = _hand_on(own, self.normalizing.take, self.view.add, out, self.tags, self.deliver,
+                           self.normalizing.report)
         for k, group in groups.items():
             self._boxes[k].append((self.version(), group))
             self._box_events[k] += len(group)
@@ -195,8 +208,7 @@ class ShardFeed:
         for version, group in self._reader.unpack(data):
             self.version = version
             view.new_list()
-            out: list[FlowEvent] = []
-            _hand_on(group, take, add, out, tags)
+            out = _hand_on(group, take, add, [], tags, handle_events, self.normalizing.report)
             if out:
                 handle_events(out)
 

@@ -132,3 +132,38 @@ def test_a_connections_fields_go_once_across_the_batches_sent(ship_every_list):
     heads = [item[2] for data in w.sent[1] if data for _, items in pickle.loads(data) for item in items]
     assert type(heads[0]) is tuple and heads[1:] == [1, 1]
     assert [seq for seq, _ in w.replay(1)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("worker", [0, 1])
+def test_a_list_full_of_bytes_made_up_goes_on_at_once_in_each_worker(worker, ship_every_list, monkeypatch):
+    """``convert -j``: the wire bytes are made in the worker that writes a connection, so the rests made up for
+    frames eCapture cut are too; a list holding MADE_UP_BATCH of them goes to that worker's sinks at once, as the
+    table's release does in one process (tests/flows/test_made_up_batches.py), with the same events in order."""
+    from ecq2pcap.flows import ordering
+    from ecq2pcap.report import Report
+    from tests.support.made_up import BATCH, FRAME, converted, key, made_up, stream
+
+    captured, _ = converted(stream(40, 0.0001, False), normalize=False)
+
+    def lists(batch: int) -> list[list]:
+        monkeypatch.setattr(ordering, "MADE_UP_BATCH", batch)
+        w, got = Workers(2), []
+        d = Dispatcher(ConnectionView(), 2, w.send, w.read, report=Report())
+        if worker == 0:
+            w.read[1] = -(1 << 40)  # (worker 1 always behind: worker 0 writes the connection)
+            d.deliver = got.append
+            got.extend(d.process(events) for events in captured)
+        else:
+            for events in captured:
+                assert d.process(events) == []
+            d.finish()
+            feed = ShardFeed(ConnectionView(), report=Report())
+            for data in w.sent[1]:
+                if data:
+                    feed.batch(data, got.append)
+        return [events for events in got if events]
+
+    unbounded, bounded = lists(1 << 40), lists(BATCH)
+    assert [key(e) for events in bounded for e in events] == [key(e) for events in unbounded for e in events]
+    assert max(made_up(events) for events in unbounded) == 40 * (FRAME - 100)
+    assert max(made_up(events) for events in bounded) <= BATCH + FRAME

@@ -223,6 +223,7 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                 pipeline = Pipeline([share.recorder], report, table,
                                     on_annotation=final.on_annotation, view=view)
                 view.version = lambda: pipeline.ecapture_version
+                view.deliver = pipeline.deliver  # (a list of its own full of bytes made up goes on at once)
                 if share.pcapng is not None:
                     share.pcapng.ecapture_version = lambda: pipeline.ecapture_version
                 bar = progress_bar(sources, progress)

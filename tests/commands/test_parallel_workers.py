@@ -272,3 +272,23 @@ def test_the_workers_lines_are_said_under_the_runs_cap_each_whole(tmp_path):
         said[jobs] = [ln for ln in err if ln.startswith("ecq2pcap") and "request not captured" in ln]
         assert len(said[jobs]) == 21 and "(further" in said[jobs][-1], res.stderr
     assert len(json.loads((tmp_path / "2.har").read_text())["log"]["entries"]) == 300
+
+
+@pytest.mark.parametrize("writer", [0, 1])
+def test_rests_made_up_in_lists_of_their_own_are_the_same_outputs_whoever_writes_them(writer, tmp_path,
+                                                                                         monkeypatch):
+    """A WebSocket stream of 40 frames eCapture cut, each rest made up (~100 KB), lists of at most 300 KB of them
+    (flows.ordering.MADE_UP_BATCH): ``-j 2`` writes what one process writes, worker 0 or worker 1 writing it."""
+    from ecq2pcap.flows import ordering
+    from tests.support.made_up import BATCH, stream
+
+    monkeypatch.setattr(ordering, "MADE_UP_BATCH", BATCH)
+    monkeypatch.setattr(shards.Dispatcher, "_assign", lambda self: writer)
+    dump = tmp_path / "ws.jsonl"
+    dump.write_bytes(stream(40, 0.0001, True))
+    outs = {}
+    for jobs in ("1", "2"):
+        pcap, har = tmp_path / f"{jobs}.pcapng", tmp_path / f"{jobs}.har"
+        assert main(["convert", str(dump), "-j", jobs, "-w", str(pcap), "--har", str(har), "-q"]) == 0
+        outs[jobs] = pcap.read_bytes(), har.read_bytes()
+    assert outs["1"] == outs["2"] and len(outs["1"][0]) > 40 * 100_000
