@@ -45,6 +45,18 @@ def build(path):
     path.write_bytes(s.dump())
 
 
+def stream_3_read(tshark, pcap, path: str, status: str) -> list:
+    """tshark reads ``pcap`` without a warning, stream 3's request for ``path`` and its ``status`` among its HTTP/2
+    frames (what follows a frame eCapture cut); the frames, for more checks."""
+    frames = dissect(tshark, pcap)
+    assert bad_expert(frames) == []
+    h2 = [(f["http2.streamid"], f["http2.headers.path"], f["http2.headers.status"]) for f in frames
+          if f.has("http2.type")]
+    assert any("3" in sids and path in paths for sids, paths, _ in h2)
+    assert any("3" in sids and status in statuses for sids, _, statuses in h2)
+    return frames
+
+
 def test_frames_after_a_frame_ecapture_cut_are_read_and_the_loss_is_said(tmp_path, tshark, capsys):
     dump, pcap, har = tmp_path / "h2.jsonl", tmp_path / "h2.pcapng", tmp_path / "h2.har"
     build(dump)
@@ -62,12 +74,7 @@ def test_frames_after_a_frame_ecapture_cut_are_read_and_the_loss_is_said(tmp_pat
     assert big["response"]["content"]["text"] == "a" * 16375 + "\0" * 9 + "b" * 100
     assert "stream 1: an HTTP/2 DATA frame: its last 9 bytes lost by eCapture" in big["_error"]
 
-    frames = dissect(tshark, pcap)
-    assert bad_expert(frames) == []
-    h2 = [(f["http2.streamid"], f["http2.headers.path"], f["http2.headers.status"]) for f in frames
-          if f.has("http2.type")]
-    assert any("3" in sids and "/next" in paths for sids, paths, _ in h2)
-    assert any("3" in sids and "201" in statuses for sids, _, statuses in h2)
+    frames = stream_3_read(tshark, pcap, "/next", "201")
     (cut,) = [f for f in frames if any("lost by eCapture" in c for c in f["frame.comment"])]
     assert cut.first("tcp.len") == "9"
 
@@ -134,9 +141,4 @@ def test_a_cut_frame_larger_than_16_kib_that_the_servers_settings_allow_is_made_
     assert up["response"]["status"] == 204 and "its last 23,625 bytes lost by eCapture" in up["_error"]
     assert (after["response"]["status"], after["response"]["content"]["text"]) == (200, "after body")
 
-    frames = dissect(tshark, pcap)
-    assert bad_expert(frames) == []
-    h2 = [(f["http2.streamid"], f["http2.headers.path"], f["http2.headers.status"]) for f in frames
-          if f.has("http2.type")]
-    assert any("3" in sids and "/after" in paths for sids, paths, _ in h2)
-    assert any("3" in sids and "200" in statuses for sids, _, statuses in h2)
+    stream_3_read(tshark, pcap, "/after", "200")
