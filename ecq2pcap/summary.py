@@ -22,6 +22,8 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         + (f"  ({c[Count.FILTERED_CONNECTIONS]} filtered out by {pipeline.view.filter.describe()})"
            if pipeline is not None and pipeline.view.filter is not None else ""),
         f"  packets      {c[Count.PACKETS]:>8}",
+        *([f"  made up      {report.made_up:>8,}  bytes of zeros in the place of frames' rests eCapture lost (see the "
+           "packet comments)"] if report.made_up else []),
         f"  HAR entries  {c[Count.HAR_ENTRIES]:>8}",
         f"  skipped      {c[Count.SKIPPED]:>8}",
         f"  warnings     {sum(report.warnings.values()):>8}",

@@ -63,6 +63,7 @@ def test_frames_after_a_frame_ecapture_cut_are_read_and_the_loss_is_said(tmp_pat
     assert main(["convert", str(dump), "-w", str(pcap), "--har", str(har)]) == 0
     summary = capsys.readouterr().err
     assert "1 × data lost by eCapture" in summary and "warnings            1" in summary  # (said once)
+    assert "made up             9  bytes of zeros" in summary
 
     doc = json.loads(har.read_text())
     validate_har(doc)
@@ -99,6 +100,7 @@ def test_bytes_that_are_not_http2_on_an_http2_connection_are_not_made_up_to_mega
     summary = capsys.readouterr().err
     assert "1 × bytes that are not frames on an HTTP/2 or WebSocket connection" in summary
     assert "not a credible frame's" in summary and "zero bytes put in their place" not in summary
+    assert "  made up " not in summary  # (no summary line: nothing was)
 
 
 def test_a_cut_frame_larger_than_16_kib_that_the_servers_settings_allow_is_made_up_and_what_follows_read(
@@ -131,6 +133,7 @@ def test_a_cut_frame_larger_than_16_kib_that_the_servers_settings_allow_is_made_
     assert main(["convert", str(dump), "-w", str(pcap), "--har", str(har)]) == 0
     summary = capsys.readouterr().err
     assert "1 × data lost by eCapture" in summary and "not a credible" not in summary
+    assert "made up        23,625  bytes of zeros" in summary
 
     doc = json.loads(har.read_text())
     validate_har(doc)

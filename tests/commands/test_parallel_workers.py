@@ -276,9 +276,10 @@ def test_the_workers_lines_are_said_under_the_runs_cap_each_whole(tmp_path):
 
 @pytest.mark.parametrize("writer", [0, 1])
 def test_rests_made_up_in_lists_of_their_own_are_the_same_outputs_whoever_writes_them(writer, tmp_path,
-                                                                                         monkeypatch):
+                                                                                         monkeypatch, capsys):
     """A WebSocket stream of 40 frames eCapture cut, each rest made up (~100 KB), lists of at most 300 KB of them
-    (flows.ordering.MADE_UP_BATCH): ``-j 2`` writes what one process writes, worker 0 or worker 1 writing it."""
+    (flows.ordering.MADE_UP_BATCH): ``-j 2`` writes what one process writes, worker 0 or worker 1 writing it, and its
+    summary counts the bytes made up as one process does."""
     from ecq2pcap.flows import ordering
     from tests.support.made_up import BATCH, stream
 
@@ -289,6 +290,9 @@ def test_rests_made_up_in_lists_of_their_own_are_the_same_outputs_whoever_writes
     outs = {}
     for jobs in ("1", "2"):
         pcap, har = tmp_path / f"{jobs}.pcapng", tmp_path / f"{jobs}.har"
-        assert main(["convert", str(dump), "-j", jobs, "-w", str(pcap), "--har", str(har), "-q"]) == 0
-        outs[jobs] = pcap.read_bytes(), har.read_bytes()
+        assert main(["convert", str(dump), "-j", jobs, "-w", str(pcap), "--har", str(har)]) == 0
+        made_up = [line for line in capsys.readouterr().err.splitlines() if "made up" in line and "zeros" in line]
+        outs[jobs] = pcap.read_bytes(), har.read_bytes(), made_up
     assert outs["1"] == outs["2"] and len(outs["1"][0]) > 40 * 100_000
+    assert outs["1"][2] == [f"  made up      {40 * (100_000 + 10 - 110):,}  bytes of zeros in the place of frames' rests "
+                            "eCapture lost (see the packet comments)"]
