@@ -18,6 +18,8 @@ from .limits import ANSWER_OF_ENDED, AWAITING_COST
 from .messages import append_body, body_error
 from .stream import HalfStream
 
+CHUNKED = -1  # (what Recovery._lost_end says of a chunked body: it has no length)
+
 
 class Recovery:
     """Http1Decoder's recovery from bytes that do not frame, its bound on requests waiting for answers, and its
@@ -80,18 +82,23 @@ class Recovery:
         self._maybe_finish(ex)
 
     def _lost_end(self, s: HalfStream, data: bytes) -> int | None:
-        """The ``Content-Length`` of the message being read when ``data``, the next capture of ``s``'s direction,
-        starts the next message while that body still lacks bytes: eCapture lost the rest (its 16 KiB cap per
-        call, a dropped event; protocol doc §10.16); else None. Only at a capture's start, with every earlier byte
-        read, only for a length-framed body (a chunked one stops framing at the start line and recovers there),
-        and a response only when a later request waits for its answer (else a body piece that starts like a
-        status line would cut it)."""
+        """The ``Content-Length`` of the message being read (:data:`CHUNKED` for a chunked one) when ``data``, the
+        next capture of ``s``'s direction, starts the next message while that body still lacks bytes: eCapture
+        lost the rest (its 16 KiB cap per call, a dropped event; protocol doc §10.16); else None. Only at a
+        capture's start, with every earlier byte read, and a response only when a later request waits for its
+        answer (else a body piece that starts like a status line would cut it). (A chunked body cut inside a
+        chunk would read the next message as the rest of that chunk, and every message after it would be lost;
+        one cut at a chunk's end would stop framing at the start line.)"""
         ex = self._req_ex if s.is_request else self._resp_ex
         msg = None if ex is None else ex.request if s.is_request else ex.response
         if msg is None or s.pos < len(s.buf) or s.reader.unconsumed or not (s.is_request or self._awaiting):
             return None
         length = ascii_number((msg.header("content-length") or "").strip())
-        if length is None or msg.body_size >= length:
+        if length is None:
+            if "chunked" not in (msg.header("transfer-encoding") or "").lower():
+                return None
+            length = CHUNKED
+        elif msg.body_size >= length:
             return None
         return length if data.startswith(b"HTTP/") != s.is_request and starts_http1_message(data) else None
 
@@ -101,8 +108,9 @@ class Recovery:
         msg = ex.request if s.is_request else ex.response
         msg.end_ns = s.time_ns
         msg.complete = False
-        ex.errors.append(f"{s.what} body truncated: {msg.body_size} of {length} bytes, then the next {s.what} "
-                         "began (eCapture lost the rest: its 16 KiB cap per call, or a dropped event)")
+        had = f"{msg.body_size} of {length} bytes" if length != CHUNKED else f"chunked, {msg.body_size} bytes read"
+        ex.errors.append(f"{s.what} body truncated: {had}, then the next {s.what} began (eCapture lost the rest: its "
+                         "16 KiB cap per call, or a dropped event)")
         s.end_reader()
         if s.is_request:
             self._req_ex = None
