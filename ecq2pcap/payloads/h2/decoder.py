@@ -132,6 +132,7 @@ class H2PassiveDecoder(StreamBounds):
                 self._partial_frame(d)
             self._buf[d].clear()
         for sid in sorted(self._open):
+            self._open[sid].rec.open_at_end = True
             self._finish(sid)
         return self._take()
 

@@ -44,6 +44,7 @@ class H2Stream:
     response_end_ns: int | None = None
     request_complete: bool = False  # END_STREAM seen client→server
     response_complete: bool = False  # END_STREAM seen server→client
+    open_at_end: bool = False  # still open when the capture ended (H2PassiveDecoder.close)
     reset_code: int | None = None  # RST_STREAM error code
     reset_by: Direction | None = None  # way the RST_STREAM travelled
     pushed_by: int | None = None  # parent stream of a server push

@@ -9,9 +9,10 @@ re-encodes into frames (:mod:`ecq2pcap.payloads.h2`). One decoder serves both.
 from __future__ import annotations
 
 from ...limits import DEFAULT_LIMITS, Limits
-from ...model import Connection, Direction
+from ...model import Connection, Direction, PayloadForm
 from ...payloads.h2 import H2PassiveDecoder, H2Stream
 from ...payloads.http1.messages import TRAILERS_NOTE
+from ...payloads.numbers import ascii_number
 from .exchange import ChunkMeta, Exchange, HttpRequest, HttpResponse, stream_named
 
 MAX_SAID, MAX_SAID_OF_ONE = 1024, 16  # streams whose notes are kept until their exchange is built, notes of one
@@ -95,12 +96,39 @@ class Http2Parser:
             ex.errors.append("request not captured by eCapture")
         if ex.response is None:
             ex.errors.append("response not captured")
+        if s.open_at_end:
+            ex.errors.extend(_unended(s))
         if s.reset_code is not None:
             who = "client" if s.reset_by is Direction.C2S else "server"
             ex.notes.append(f"stream reset by the {who}: {_RESET_NAMES.get(s.reset_code, s.reset_code)}")
         if s.pushed_by is not None:
             ex.notes.append(f"server push promised on stream {s.pushed_by}")
         return ex
+
+
+def _unended(s: H2Stream) -> list[str]:
+    """A stream still open when the capture ended: each side that began and sent no END_STREAM is incomplete (its
+    last frames lost, or not sent yet), said as HTTP/1 says a body cut short. Not a side whose frames eCapture
+    v1.x dumped without their flags and whose body has no length to fall short of: its END_STREAM was guessed
+    (:mod:`ecq2pcap.payloads.h2.encoder`), so the lack of one says nothing."""
+    errors = []
+    for started, complete, headers, size, meta, what in (
+            (s.request_start_ns, s.request_complete, s.request_headers, s.request_body_size, s.request_meta,
+             "request"),
+            (s.response_start_ns, s.response_complete, s.response_headers, s.response_body_size, s.response_meta,
+             "response")):
+        if started is None or complete:
+            continue
+        length = ascii_number(next((v for k, v in headers if k == "content-length"), "").strip())
+        if length is not None and size < length:
+            had = f"{size} of {length} bytes"
+        elif meta is None or meta.form is not PayloadForm.H2_DUMP:
+            had = f"{size} bytes"
+        else:
+            continue
+        errors.append(f"{what} incomplete: its stream had not ended (no END_STREAM) when the capture did, {had} "
+                      "of body")
+    return errors
 
 
 def _status(value: str | None) -> int:

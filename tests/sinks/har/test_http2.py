@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hpack
-from ecq2pcap.model import ChunkInfo, Direction
+import pytest
+
+from ecq2pcap.model import ChunkInfo, Direction, PayloadForm
 from ecq2pcap.payloads.h2 import PREFACE, SETTINGS_FRAME
 from ecq2pcap.sinks.har.entries import build_entry
 from ecq2pcap.sinks.har.http2 import Http2Parser
@@ -110,3 +112,29 @@ def test_what_the_flows_said_of_a_stream_is_not_counted_again_by_the_har():
     (entry,) = json.loads(out.getvalue())["log"]["entries"]
     assert note in entry["_error"]
     assert not report.limits
+
+
+@pytest.mark.parametrize("form, length, said", [
+    (PayloadForm.RAW, "50000", "response incomplete: its stream had not ended (no END_STREAM) when the capture did, "
+                              "10000 of 50000 bytes of body"),
+    (PayloadForm.RAW, None, "response incomplete: its stream had not ended (no END_STREAM) when the capture did, "
+                            "10000 bytes of body"),
+    (PayloadForm.H2_DUMP, "50000", "response incomplete: its stream had not ended (no END_STREAM) when the capture "
+                                   "did, 10000 of 50000 bytes of body"),
+    (PayloadForm.H2_DUMP, None, None),  # (v1.x dumps have no flags: the END_STREAM was the re-encoder's guess)
+    (PayloadForm.H2_DUMP, "10000", None),
+])
+def test_a_stream_the_capture_ended_inside_says_it_is_incomplete(form, length, said):
+    """A response whose last frames were lost (or never sent before the capture ended) was an entry like any
+    other: status 200, 10,000 bytes of body, no word of what was missing (audit 41). HTTP/1 says 'response body
+    truncated: 10000 of 50000 bytes'; HTTP/2 now says as much of a stream without END_STREAM at the end."""
+    client, server = hpack.Encoder(), hpack.Encoder()
+    p = Http2Parser(make_conn())
+    info = ChunkInfo(form=form)
+    p.feed(Direction.C2S, PREFACE + SETTINGS_FRAME + _headers(
+        client, 1, [(":method", "GET"), (":scheme", "https"), (":authority", "h"), (":path", "/")], True), 1, info)
+    head = [(":status", "200")] + ([("content-length", length)] if length else [])
+    assert p.feed(Direction.S2C, SETTINGS_FRAME + _headers(server, 1, head) + h2_data(1, b"d" * 10000), 2, info) == []
+    (ex,) = p.close(3)
+    assert ex.response.body_size == 10000 and not ex.response.complete
+    assert ex.errors == ([said] if said else [])
