@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from ...limits import limit_note
 from ...model import Direction
-from ..http import HttpResponse
+from ..http import HttpRequest, HttpResponse
 from ..http1_render import starts_http1_message
 from ..numbers import ascii_number
 from .exchange import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED, Http1Exchange, Switch
+from .grammar import REQUEST_LINE, REQUEST_SEARCH, STATUS_LINE, STATUS_SEARCH, text
 from .limits import ANSWER_OF_ENDED, AWAITING_COST
 from .messages import append_body, body_error
-from .stream import HalfStream
+from .stream import BLANK_LINE, HalfStream
 
 CHUNKED = -1  # (what Recovery._lost_end says of a chunked body: it has no length)
 
@@ -39,11 +40,23 @@ class Recovery:
     def _on_error(self, s: HalfStream, reason: str, *, limit: bool = False) -> None:
         ex = self._req_ex if s.is_request else self._resp_ex
         if s.in_head:
+            # (a start line whose header section did not parse is a message all the same: a request the next
+            # response answers, or the answer to the request waiting; no other one)
+            if limit or s.head_cut():
+                answer = None
+            elif s.is_request:
+                answer = _start_line(s, REQUEST_LINE, REQUEST_SEARCH)
+            else:
+                answer = None if ex is None or self._interim else _final_status(s)
             s.skip_bad_head(reason, limit=limit)
             if limit:  # a message whose head is over a limit came: its exchange says so, and the bytes skipped to
                 s.skip_said = f"{s.what} not parsed, skipped: {reason}"  # the next start line are not said on the next one
-            if s.is_request and limit:  # (its answer is this exchange's: it must not answer the next request)
+            elif answer is not None:  # (said on its exchange: not again on the next one's)
+                s.skip_said = f"{s.what} head not parsed ({s.skip_reason}): its header fields and body skipped"
+            if s.is_request and (limit or answer is not None):  # (its answer is this exchange's, not the next's)
                 self._awaiting.append(self.new_exchange(errors=[s.skip_said]))
+                if answer is not None:
+                    self._awaiting[-1].request = _request(s, answer)
             elif not s.is_request and ex is not None:
                 self._resp_ex = None
                 if limit and not self._interim:  # (the answer it was: the next one is the next request's)
@@ -58,6 +71,12 @@ class Recovery:
                         start_ns=s.head_ns, end_ns=s.time_ns, complete=True,
                     )  # fmt: skip
                     ex.errors.append(f"final response not captured after interim {code}")
+                    self._maybe_finish(ex)
+                elif answer is not None:  # (its answer all the same: the next one is the next request's)
+                    code, why, version = answer
+                    ex.response = HttpResponse(status=code, reason=why, http_version=version, body=bytearray(),
+                                               start_ns=s.head_ns, end_ns=s.time_ns, complete=False)
+                    ex.errors.append(s.skip_said)
                     self._maybe_finish(ex)
                 elif ex.request is not None:
                     self._awaiting.appendleft(ex)  # its response may still come
@@ -178,3 +197,33 @@ class Recovery:
                 self._pump(s)
             finally:
                 s.force = False
+
+
+def _start_line(s: HalfStream, pattern, search):
+    """The match of ``pattern`` (a strict start line) with the first line of the head being read (which did not
+    parse), or None: bytes of another kind, or a head that holds another start line (``search``: its bad lines
+    were cut off by the next message, read as their continuation)."""
+    buf, start = s.buf, s.start
+    end = buf.find(b"\n", start, start + 8192)
+    if end < 0:
+        return None
+    blank = BLANK_LINE.search(buf, end)
+    if blank is None or search.search(buf, end + 1, blank.start() + 1) is not None:
+        return None
+    return pattern.fullmatch(buf, start, end - 1 if buf[end - 1] == 13 else end)
+
+
+def _request(s: HalfStream, m) -> HttpRequest:
+    """The request whose line ``m`` is, its head not parsed: what its exchange shows of it."""
+    return HttpRequest(method=text(m["method"]), target=text(m["target"]),
+                       http_version="HTTP/" + text(m["http_version"]),
+                       body=bytearray(), start_ns=s.head_ns, end_ns=s.time_ns, complete=False)
+
+
+def _final_status(s: HalfStream) -> tuple[int, str, str] | None:
+    """(status, reason, version) of the final status line the response head being read (which did not parse)
+    starts with; None when it does not start with one (bytes of another kind: the answer may still come)."""
+    m = _start_line(s, STATUS_LINE, STATUS_SEARCH)
+    if m is None or m["status_code"] < b"200":
+        return None
+    return int(m["status_code"]), text(m["reason"] or b""), "HTTP/" + text(m["http_version"])

@@ -8,6 +8,7 @@ import pytest
 
 from ecq2pcap.limits import Limits
 from ecq2pcap.model import Direction
+from ecq2pcap.sinks.har.entries import build_entry
 from ecq2pcap.sinks.har.exchange import ChunkMeta, Exchange, WebSocketMessage
 from ecq2pcap.payloads.http1.messages import WIDENED_NOTE
 from ecq2pcap.payloads.http1.stream import COMPACT_AT
@@ -330,6 +331,30 @@ def test_bad_header_block_resyncs_inside_it():
     out, _ = run([(C, 1, get(b"/")), (S, 2, rsp)])
     assert summary(out) == [(("GET", "/", b""), (200, b"good"))]
     assert any("unparsable response head" in e for e in out[0].errors)
+
+
+@pytest.mark.parametrize("bad", [b"Server : legacy\r\n", b"Transfer-Encoding: gzip, chunked\r\n"])
+def test_a_response_whose_head_did_not_parse_answers_its_own_request_not_the_next(bad):
+    """A final status line whose header section h11 refuses (whitespace before a colon, a coding h11 does not
+    frame) is a response all the same: it answered the request waiting. It was skipped as unparsable bytes and the
+    next response was paired with that request, every answer after it one request early (audit 41, finding 4)."""
+    first = b"HTTP/1.1 200 OK\r\n" + bad + b"Content-Length: 5\r\n\r\nfirst"
+    out, _ = run([(C, 1, get(b"/first")), (S, 2, first), (C, 3, get(b"/second")), (S, 4, resp(404, b"second"))])
+    assert summary(out) == [(("GET", "/first", b""), (200, b"")), (("GET", "/second", b""), (404, b"second"))]
+    assert not out[0].response.complete and out[0].response.http_version == "HTTP/1.1"
+    assert len(out[0].errors) == 1 and out[0].errors[0].startswith("response head not parsed (unparsable response ")
+    assert out[1].errors == []  # (the bytes skipped are said once, on the exchange they were)
+    assert build_entry(out[0])["response"]["status"] == 200
+
+
+def test_a_request_whose_head_did_not_parse_is_answered_by_the_next_response():
+    """The same of a request (a server answers it, often with 400): its answer is not the next request's."""
+    bad = b"GET /bad HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n"
+    out, _ = run([(C, 1, bad), (S, 2, resp(400, b"no")), (C, 3, get(b"/good")), (S, 4, resp(200, b"yes"))])
+    assert summary(out) == [(("GET", "/bad", b""), (400, b"no")), (("GET", "/good", b""), (200, b"yes"))]
+    assert not out[0].request.complete
+    assert out[0].errors[0].startswith("request head not parsed (unparsable request head: ")
+    assert build_entry(out[0])["request"]["url"].endswith("/bad")
 
 
 def test_bad_chunked_body_ends_that_response_and_parsing_continues():
