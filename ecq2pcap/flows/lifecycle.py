@@ -152,6 +152,9 @@ class Lifecycle:
         """Over --max-connections: end the connection idle longest (FIN, HAR entries); a later
         capture of it starts a new connection, as a straggler after a close does."""
         c = next(iter(self._open.values()))
+        if c.superseded:  # (its fd reused or its tuple's next one opened: it ended there, and only waited for its
+            self._close(c, superseded_reason(c), out)  # late captures: ended as it would be, no limit said)
+            return
         note = _open_limit_note(self.limits.open_connections)
         self.report.warn("connection ended early (too many open)", detail=note)
         self._close(c, "too many open connections", out, (note,))

@@ -687,3 +687,30 @@ def test_a_flood_of_tiny_captures_is_held_by_its_objects_not_only_its_payload(sh
         assert held <= 200 * cost
     assert out and report.limits["--max-reorder-buffer"]
     assert len(chunks(out + table.close_all())) == 1000
+
+
+@pytest.mark.parametrize("reused", [True, False], ids=["one fd reused", "an fd each"])
+def test_connections_a_reused_fd_ended_do_not_reach_the_open_limit(reused):
+    """nginx (§11.12): one fd for every connection, each ended by the next accept line and kept a while for its
+    late captures. A busy stretch of them (6,000 in 0.6 s) reached --max-connections: 1,904 'ended early (too many
+    open)' warnings and FIN comments, and 'limits reached' in the summary, for connections that had ended anyway
+    (audit 41). An ended one the limit reaches ends with its own reason; connections really open still say so."""
+    from ecq2pcap.limits import Limits
+    from ecq2pcap.report import Report
+
+    report = Report()
+    table, events = ConnectionTable(report, limits=Limits(open_connections=8), repair_http1=False), []
+    for i in range(40):
+        fd = 12 if reused else 100 + i
+        tup = Tuple("10.0.0.9", 50000 + i, "10.0.0.2", 443)
+        events += table.feed(ConnectInfo("connect", pid=1, fd=fd, tuple=tup, timestamp_ns=S + i * 1000))
+        for dt, payload in ((0, REQ), (1, RESP)):
+            events += table.feed(replace(cap(payload, dt, S + i * 1000 + 100 + dt, fd=fd, tup=None,
+                                             form=PayloadForm.RAW), uuid=None))
+    events += table.close_all()
+    reasons = [e.reason for e in events if isinstance(e, Closed)]
+    assert len(reasons) == 40 and len(chunks(events)) == 80
+    if reused:
+        assert "too many open connections" not in reasons and not report.limits and not report.warnings
+    else:
+        assert reasons.count("too many open connections") == 32 and report.limits["--max-connections"] == 32
