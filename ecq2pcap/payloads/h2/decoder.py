@@ -50,9 +50,10 @@ from hyperframe.frame import (
 from ...limits import DEFAULT_LIMITS, limit_note
 from ...model import Direction
 from .bounds import OPEN_STREAM_COST, REOPENED, StreamBounds
+from .losses import Losses
 from .settings import SettingsLedger
 from .sniff import FRAME_HEADER, LENIENT_MAX_FRAME, PREFACE, layout_problem
-from .streams import H2GoAway, H2Stream, _Block, _Open, cut_data_frame
+from .streams import H2GoAway, H2Stream, _Block, _Open
 from .tolerant_hpack import PassiveHpack, decode_headers
 
 __all__ = ["H2PassiveDecoder"]
@@ -63,7 +64,7 @@ _NO_LIMIT = 1 << 32
 _DEFAULT_MAX_BODY = 64 << 20
 
 
-class H2PassiveDecoder(StreamBounds):
+class H2PassiveDecoder(StreamBounds, Losses):
     """Decode one HTTP/2 connection from the bytes of both directions.
 
     Attributes worth reading after/while feeding: ``errors`` (connection-level
@@ -86,6 +87,7 @@ class H2PassiveDecoder(StreamBounds):
         self._hpack = (PassiveHpack(max_table, max_header_list), PassiveHpack(max_table, max_header_list))
         self._start_known: list[bool | None] = [None, None]
         self._dead = [False, False]
+        self._resumable = [False, False]  # (dead for bytes that are not HTTP/2: Losses._resume)
         self._block: list[_Block | None] = [None, None]
         self._open: dict[int, _Open] = {}
         self._done: dict[int, None] = {}  # streams ended, oldest first (the latest DONE_KEPT: see .bounds)
@@ -97,7 +99,7 @@ class H2PassiveDecoder(StreamBounds):
     def feed(self, direction: Direction | int, data: bytes, time_ns: int, meta: Any = None) -> list[H2Stream]:
         """Add bytes that travelled ``direction``; return the streams that ended."""
         d = Direction(direction)
-        if self._closed or self._dead[d] or not data:
+        if self._closed or not data or self._dead[d] and not self._resume(d, data):
             return self._take()
         buf = self._buf[d]
         if not buf:
@@ -142,11 +144,6 @@ class H2PassiveDecoder(StreamBounds):
         out, self._out = self._out, []
         return out
 
-    def _kill(self, d: Direction, why: str) -> None:
-        self._dead[d] = True
-        self._buf[d].clear()
-        self.errors.append(f"{d.label}: {why}; stopped decoding this direction")
-
     def _parse(self, d: Direction, time_ns: int, meta: Any) -> None:
         buf = self._buf[d]
         if self._start_known[d] is None and not self._decide_start(d):
@@ -159,7 +156,7 @@ class H2PassiveDecoder(StreamBounds):
             limit = self.settings.max_frame[d]
             problem = layout_problem(length, ftype, flags, sid, max(limit, LENIENT_MAX_FRAME))
             if problem is not None:
-                self._kill(d, f"not HTTP/2 ({problem})")
+                self._kill(d, f"not HTTP/2 ({problem})", resumable=True)
                 return
             if n - pos - 9 < length:
                 break
@@ -183,19 +180,6 @@ class H2PassiveDecoder(StreamBounds):
             del buf[:pos]
         if buf and consumed_any:
             self._frame_start[d] = (time_ns, meta)
-
-    def _partial_frame(self, d: Direction) -> None:
-        """End of capture inside a frame: keep what arrived of a DATA frame, note the rest."""
-        buf = self._buf[d]
-        cut = cut_data_frame(buf)
-        if cut is not None:
-            sid, payload = cut
-            st = self._open.get(sid)
-            if st is not None:
-                self._add_body(st, d, payload)
-                st.rec.errors.append(f"{d.label} body incomplete: last DATA frame cut short at end of capture")
-                return
-        self.errors.append(f"{d.label}: {len(buf)} bytes of an incomplete frame at end of capture")
 
     def _decide_start(self, d: Direction) -> bool:
         """Decide whether this direction's beginning was captured; False = wait for bytes."""

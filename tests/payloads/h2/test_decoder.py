@@ -464,6 +464,41 @@ def test_garbage_after_valid_frames_keeps_what_was_decoded():
     assert any(e.startswith("s2c: not HTTP/2") for e in dec.errors)
 
 
+def test_a_direction_stopped_by_bytes_that_are_not_frames_goes_on_at_a_capture_that_starts_with_frames():
+    """eCapture dropped an event inside a 200 KB response: the next capture started inside a frame, its bytes read
+    as a header said 3 MB, and the decoder stopped reading that direction: the streams after it, each written in a
+    capture of its own that starts with frames, were lost (audit 41, finding 2). It goes on there now; a capture
+    that does not start with frames is still skipped, and the stream whose frames were lost stays incomplete."""
+    p = Pair()
+    p.client.send_headers(1, req("/big"), end_stream=True)
+    p.flush()
+    p.server.send_headers(1, resp(200))
+    p.server.send_data(1, b"partial")
+    p.flush()
+    dec = H2PassiveDecoder()
+    for d, data in p.wire:
+        dec.feed(d, data, 1)
+    p.wire.clear()
+    dec.feed(S2C, b"\x30\x30\x30" + b"\xff" * 600, 2)  # (inside a frame: 0x303030 bytes, a frame of type 0xff)
+    p.client.send_headers(3, req("/after"), end_stream=True)
+    p.flush()
+    p.server.send_headers(3, resp(201))
+    p.server.send_data(3, b"after", end_stream=True)
+    p.flush()
+    (c2s,), (s2c,) = [data for d, data in p.wire if d is C2S], [data for d, data in p.wire if d is S2C]
+    assert dec.feed(S2C, b"\x30" * 40, 3) == []  # (not frames: skipped)
+    assert dec.feed(C2S, c2s, 4) == []
+    (three,) = dec.feed(S2C, s2c, 5)
+    assert (three.stream_id, three.response_body, three.response_complete) == (3, b"after", True)
+    assert dict(three.response_headers)[":status"] == "201"
+    (one,) = dec.close(6)
+    assert one.response_body == b"partial" and not one.response_complete and one.open_at_end
+    assert [e for e in dec.errors if "s2c" in e] == [
+        "s2c: not HTTP/2 (frame length 3158064 exceeds 1048576); stopped decoding this direction until a capture "
+        "starts with frames",
+        "s2c: decoding resumed at a capture that starts with HTTP/2 frames (the bytes before it were skipped)"]
+
+
 def test_hand_built_padding_priority_continuation_and_unknown_frames():
     enc_c, enc_s = hpack.Encoder(), hpack.Encoder()
     block = enc_c.encode(req("/hand", "POST") + [("x-long", "L" * 300)])
