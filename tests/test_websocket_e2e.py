@@ -107,3 +107,31 @@ def test_messages_after_one_ecapture_cut_are_read_and_the_loss_is_said(tmp_path,
     assert "a WebSocket text frame: its last 23,624 bytes lost by eCapture" in entry["_error"]
     text = run_tshark(tshark, pcap, "-Y", "websocket.opcode==1", "-T", "fields", "-e", "websocket.payload.text")
     assert text.splitlines()[1:] == ["after-big", "echo", "last"]
+
+
+def test_messages_after_a_dropped_event_are_read_from_the_next_capture_that_starts_with_frames(tmp_path):
+    """A server's burst of 5,000-byte messages read in 16 KiB records, one record dropped by eCapture: the next
+    record starts inside a message, its bytes read as a frame header broke the rules, and the HAR stopped reading
+    that direction for good: the messages after the burst, each in a capture of its own, were lost (audit 41). It
+    goes on at the first capture that starts with frames; what was between is skipped and said."""
+    s = V2Stream()
+    s.connect(79, 9, "chat", ("10.9.0.3", 51002), ("10.9.0.1", 9443))
+    s.call(79, 9, "chat", True, UPGRADE.replace(b"Sec-WebSocket-Extensions: permessage-deflate; "
+                                                b"client_max_window_bits\r\n", b""))
+    s.call(79, 9, "chat", False, SWITCH.split(b"Sec-WebSocket-Extensions")[0] + b"\r\n")
+    burst = b"".join(frame(bytes([65 + i]) * 5000, 2, masked=False, rsv1=False) for i in range(8))
+    records = [burst[i:i + 16384] for i in range(0, len(burst), 16384)]
+    assert records[2][:2] != b"\x82\x7e"  # (the record after the dropped one starts inside a message)
+    for i, record in enumerate(records):
+        if i != 1:  # (dropped by eCapture)
+            s.call(79, 9, "chat", False, record)
+    for text in (b"one", b"two"):
+        s.call(79, 9, "chat", False, frame(text, 1, masked=False, rsv1=False))
+    s.call(79, 9, "chat", True, frame(b"bye", 1, masked=True, rsv1=False))
+    dump, har = tmp_path / "ws.jsonl", tmp_path / "ws.har"
+    dump.write_bytes(s.dump())
+    assert main(["convert", str(dump), "--har", str(har), "-q"]) == 0
+    [entry] = json.loads(har.read_text())["log"]["entries"]
+    got = [(m["type"], m["data"]) for m in entry["_webSocketMessages"] if m["opcode"] == 1]
+    assert got == [("receive", "one"), ("receive", "two"), ("send", "bye")]
+    assert "s2c: parsing resumed at a capture that starts with WebSocket frames" in entry["_error"]

@@ -104,7 +104,7 @@ class _Side:
 
     __slots__ = (
         "direction", "hbuf", "fin", "rsv1", "opcode", "mask", "remaining", "offset",
-        "control", "msg", "inflater", "history", "dead", "masking_noted",
+        "control", "msg", "inflater", "history", "dead", "masking_noted", "resumable",
     )
 
     def __init__(self, direction: Direction) -> None:
@@ -120,6 +120,7 @@ class _Side:
         self.inflater = None  # zlib decompressobj, created on first use
         self.history = b""  # last 32 KiB of inflated output (context takeover only)
         self.dead = False
+        self.resumable = False  # (dead for bytes that are not frames: WebSocketParser.resume)
         self.masking_noted = False
 
 
@@ -168,12 +169,34 @@ class WebSocketParser:
         out, self._out = self._out, []
         return out
 
+    def stopped(self, direction: Direction | int) -> bool:
+        """Whether ``direction`` stopped at bytes that were not frames (a dropped event left a capture starting
+        inside one): :meth:`resume` may go on at a capture that starts with frames."""
+        return self._sides[direction].resumable
+
+    def resume(self, direction: Direction | int, time_ns: int) -> None:
+        """Go on reading ``direction`` at the next bytes (they start with frames). A message whose frames were
+        lost ends incomplete; a compression context is started anew (a message that refers to the lost window may
+        not inflate: said on it)."""
+        side = self._sides[direction]
+        if side.msg is not None:
+            side.msg.errors.append("message incomplete: its later frames were among the bytes skipped")
+            self._emit_message(side, time_ns, final=False)
+        side.dead = side.resumable = False
+        side.opcode, side.remaining, side.offset, side.mask = -1, 0, 0, None
+        side.inflater, side.history = None, b""
+        side.control.clear()
+        self.errors.append(f"{side.direction.label}: parsing resumed at a capture that starts with WebSocket frames "
+                           "(the bytes before it were skipped)")
+
     # -- framing ----------------------------------------------------------------
 
-    def _kill(self, side: _Side, why: str) -> None:
+    def _kill(self, side: _Side, why: str, *, resumable: bool = False) -> None:
         side.dead = True
+        side.resumable = resumable
         side.hbuf.clear()
-        self.errors.append(f"{side.direction.label}: {why}; stopped parsing this direction")
+        self.errors.append(f"{side.direction.label}: {why}; stopped parsing this direction" + (
+            " until a capture starts with frames" if resumable else ""))
 
     def _parse(self, side: _Side, data: bytes, now: int) -> None:
         pos, n = 0, len(data)
@@ -230,7 +253,7 @@ class WebSocketParser:
         elif length >= _ABSURD_LENGTH:
             problem = f"frame length {length}"
         if problem is not None:
-            self._kill(side, f"not WebSocket ({problem})")
+            self._kill(side, f"not WebSocket ({problem})", resumable=True)
             return
         label = side.direction.label
         if (mask is None) == (side.direction is Direction.C2S) and not side.masking_noted:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limit_note
 from ...model import Direction
 from ...payloads.websocket import WebSocketParser, WsMessage
+from ...payloads.websocket_frames import WsFraming
 from .exchange import ChunkMeta, Exchange, WebSocketMessage
 from .http1 import UpgradedBytes
 from .options import HarOptions
@@ -30,6 +31,7 @@ class WebSocketHandler:
         resp = exchange.response
         self._parser = WebSocketParser(resp.header("Sec-WebSocket-Extensions") if resp else None,
                                        max_message_size=limits.websocket_message_size)
+        self._framing = WsFraming(self._parser.deflate is not None)  # (what tells a capture starts with frames)
 
     def feed(self, direction: Direction, data: bytes, time_ns: int, meta: ChunkMeta | None) -> None:
         if meta is not None and meta.notes:  # (bytes of a frame eCapture lost, made up: said on the entry)
@@ -37,7 +39,10 @@ class WebSocketHandler:
             for note in meta.notes:
                 if LOST_BY_ECAPTURE in note and note not in errors and len(errors) < MAX_LOSSES_SAID:
                     errors.append(note)
-        self._add(self._parser.feed(direction, data, time_ns))
+        parser = self._parser
+        if parser.stopped(direction) and self._framing.plausible(direction, data):  # (bytes that were not frames
+            parser.resume(direction, time_ns)  # before: a dropped event; these start with frames, read on from here)
+        self._add(parser.feed(direction, data, time_ns))
 
     def close(self, time_ns: int) -> None:
         self._add(self._parser.close(time_ns) or [])
