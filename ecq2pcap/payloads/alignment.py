@@ -55,6 +55,11 @@ class Framing:
         """The frame, in a note: "stream 1: ... of an HTTP/2 DATA frame"."""
         raise NotImplementedError
 
+    def header_rest(self, direction: int, head: bytes) -> bytes | None:
+        """The rest of a frame header whose first bytes ``head`` are all that came, and of its frame, made up so that
+        no receiver acts on it; None when none can be."""
+        return None
+
     def rest_as_frame(self, direction: int, info: tuple, need: int) -> bytes:
         """A made-up header that makes the ``need`` last bytes of the frame ``info`` a frame of their own (a ring
         file that starts with them: :class:`~ecq2pcap.sinks.pcapng.resume.FrameFollower`); b"" when none can."""
@@ -82,21 +87,64 @@ class FrameAlignment:
             start = max(start, self.framing.first(direction, data))
         need, fill, note = self._need[direction], b"", None
         if need:
-            rest = len(data) - start - need  # bytes past the frame's end
-            if rest == 0:
-                continues: bool | None = True
-            elif rest < 16:  # (all of data inside the frame, or too little after it to tell)
-                continues = None
-            else:
-                continues = self.framing.plausible(direction, memoryview(data)[start + need:])
+            continues = self._continues(direction, data, start + need)
             if continues is not True and self.framing.plausible(direction, memoryview(data)[start:]):
                 fill, note = self.complete(direction)
                 need = 0
-            elif rest < 0:
-                self._need[direction] = -rest
+            elif start + need > len(data):
+                self._need[direction] = start + need - len(data)
                 return b"", None
+        elif self._head[direction]:  # (a frame header the last capture's end cut: rare)
+            made = self._header_lost(direction, data, start)
+            if made is not None:
+                return made
         self._walk(direction, data, start + need)
         return fill, note
+
+    def _continues(self, direction: int, data: bytes, end: int) -> bool | None:
+        """Whether the bytes of ``data`` from ``end``, where the frame being read would end, start frames: True
+        when none are left, None when too few are left to tell (or the frame ends past them)."""
+        rest = len(data) - end
+        if rest == 0:
+            return True
+        if rest < 16:  # (all of data inside the frame, or too little after it to tell)
+            return None
+        return self.framing.plausible(direction, memoryview(data)[end:])
+
+    def _whole(self, direction: int, data: bytes, pos: int) -> bool:
+        """``data`` from ``pos`` is credible frames that end where it does (none: True)."""
+        framing, n = self.framing, len(data)
+        while pos < n:
+            got = framing.header(direction, data, pos)
+            if got is None or not framing.fills(direction, got[1]):
+                return False
+            pos += got[0]
+        return pos == n
+
+    def _header_lost(self, direction: int, data: bytes, start: int) -> tuple[bytes, str] | None:
+        """The last capture ended inside a frame header, and ``data`` starts with frames while the header completed
+        with its first bytes makes a frame that does not end where frames go on: the header's rest was lost (eCapture's
+        16 KiB cap on a call). Read as one, those bytes made a frame of another stream that never was (Wireshark
+        and the HAR alike), and the next frames were lost. ``(fill, note)``: the header completed as one no receiver
+        acts on (:meth:`Framing.header_rest`), and its length of zeros; None when it is not so, or cannot be."""
+        head = self._head[direction]
+        got = self.framing.header(direction, head + bytes(data[start:start + 16]), 0)
+        # (where that frame would end; None when its header is not a credible one)
+        end = None if got is None or not self.framing.fills(direction, got[1]) else start + got[0] - len(head)
+        if end is not None and end <= len(data) and self._whole(direction, data, end):
+            return None  # (continued, and whole frames after it: one call's)
+        if not self._whole(direction, data, start) and (  # (an SSL call of whole frames of its own: most are)
+                end is not None and self._continues(direction, data, end) is True
+                or not self.framing.plausible(direction, memoryview(data)[start:])):
+            return None
+        made = self.framing.header_rest(direction, head)
+        if made is None or len(made) > MAX_FILL:
+            return None
+        self._head[direction] = b""
+        self._walk(direction, data, start)
+        return made, (f"the first {len(head)} bytes of a frame header ended the capture before: the rest of that frame "
+                      f"{LOST_BY_ECAPTURE} (its 16 KiB cap on a call); made up ({len(made):,} bytes) as a frame no "
+                      "receiver acts on, to keep the frames that follow readable")
 
     def complete(self, direction: int) -> tuple[bytes, str | None]:
         """The bytes that complete the frame ``direction``'s way still lacks (its rest lost), and the note saying

@@ -66,6 +66,21 @@ class H2Framing(Framing):
         ftype, stream = info[0], info[1]
         return f"stream {stream}: an HTTP/2 {_NAMES[ftype] if ftype < len(_NAMES) else f'type {ftype}'} frame"
 
+    def header_rest(self, direction: int, head: bytes) -> bytes | None:
+        """The first bytes of a frame header completed: a type no one defined when the type byte was lost, else a
+        stream a frame of its type may not be on (stream 0, or 1 for the connection's own frames: a receiver rejects
+        it, and the HAR's decoder goes on at the next capture); flags 0; its payload zeros. None when the length
+        the bytes say is over the largest frame allowed that way."""
+        hdr = bytearray(head) + bytes(9 - len(head))
+        if len(head) < 4:
+            hdr[3] = UNDEFINED_TYPE
+        elif hdr[3] in _CONNECTION_TYPES:
+            hdr[8] = 1
+        length = int.from_bytes(hdr[:3], "big")
+        if length > self.max_frame[direction]:
+            return None
+        return bytes(hdr[len(head):]) + bytes(length)
+
     def rest_as_frame(self, direction: int, info: tuple, need: int) -> bytes:
         """The rest of a DATA frame as a DATA frame of its stream (END_STREAM kept, padding not: its length was in
         the first part); of any other (a header block's rest cannot be decoded alone) as a frame of a type no one
@@ -78,3 +93,4 @@ class H2Framing(Framing):
 
 
 UNDEFINED_TYPE = 0xF7  # (in 0xf0-0xff, the types kept for experimental use: RFC 9113 §11.2)
+_CONNECTION_TYPES = frozenset({0x4, 0x6, 0x7})  # SETTINGS, PING, GOAWAY: on stream 0 only

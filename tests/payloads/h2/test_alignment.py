@@ -168,3 +168,49 @@ def test_settings_cut_by_a_captures_end_are_read_as_far_as_they_came():
         framing = H2Framing()
         FrameAlignment(framing).feed(S2C, whole[:cut])
         assert framing.max_frame == [allowed, 16384], cut
+
+
+@pytest.mark.parametrize("kept", range(1, 9))
+@pytest.mark.parametrize("cut", ["headers", "settings"])
+def test_a_frame_header_whose_rest_was_lost_is_completed_as_a_frame_no_receiver_acts_on(kept, cut):
+    """eCapture's 16 KiB cap fell inside a frame header: the next capture, a call of its own, starts with frames.
+    The header was completed with that capture's first bytes, a frame of a stream that never was (stream 590085 in
+    the HAR and in Wireshark), and the frames after it were lost (audit 41). The header's rest is made up instead:
+    a type no one defined when its type byte was lost, else a stream its type may not be on (flags 0), and its
+    length in zeros."""
+    lost = headers(3, b"\x88" * 10) if cut == "headers" else settings((MAX_FRAME_SIZE, 1 << 20))
+    first = data(1, b"d" * 100) + lost[:kept]
+    after = headers(5) + data(5, b"body", end=True)
+    a = FrameAlignment(H2Framing())
+    assert a.feed(C2S, PREFACE + first) == (b"", None)
+    fill, note = a.feed(C2S, after)
+    length = int.from_bytes((lost[:kept] + bytes(3))[:3], "big")
+    assert len(fill) == 9 - kept + length and "lost by eCapture" in note and "no receiver acts on" in note
+    got = raw_frames(first + fill + after)
+    assert got[0] == (0, 1, 100) and got[-2:] == [(1, 5, 1), (0, 5, 4)]
+    made = (first + fill)[len(first) - kept:]
+    kind, stream = made[3], int.from_bytes(made[5:9], "big")
+    assert (kind, stream) == ((0xF7, 0) if kept < 4 else (1, 0) if cut == "headers" else (4, 1))
+    assert made[4] == (lost[4] if kept > 4 else 0) and not made[9:].strip(b"\0")  # (flags: those that came)
+    assert a.feed(C2S, data(5, b"more")) == (b"", None)  # aligned
+
+
+def raw_frames(wire: bytes) -> list[tuple[int, int, int]]:
+    """(type, stream, payload length) of every frame, read from the headers alone (whatever their layout)."""
+    out, pos = [], 0
+    while pos + 9 <= len(wire):
+        length = int.from_bytes(wire[pos:pos + 3], "big")
+        out.append((wire[pos + 3], int.from_bytes(wire[pos + 5:pos + 9], "big") & 0x7FFFFFFF, length))
+        pos += 9 + length
+    assert pos == len(wire), "frames do not end where the bytes do"
+    return out
+
+
+def test_a_frame_header_cut_and_continued_is_not_made_up():
+    """The same cut with nothing lost: the next capture starts with the header's rest (it is not frames)."""
+    wire = data(1, b"d" * 100) + headers(3, b"\x88" * 10) + data(3, b"x" * 50, end=True)
+    for kept in range(1, 9):
+        cut = 100 + 9 + kept
+        a = FrameAlignment(H2Framing())
+        assert a.feed(C2S, PREFACE + wire[:cut]) == (b"", None)
+        assert a.feed(C2S, wire[cut:]) == (b"", None), kept
