@@ -45,6 +45,15 @@ def build(path):
     path.write_bytes(s.dump())
 
 
+def converted(dump, pcap, har, capsys) -> tuple[str, dict]:
+    """``dump`` converted to ``pcap`` and ``har``: the summary, and the HAR's entries (valid) by URL."""
+    assert main(["convert", str(dump), "-w", str(pcap), "--har", str(har)]) == 0
+    summary = capsys.readouterr().err
+    doc = json.loads(har.read_text())
+    validate_har(doc)
+    return summary, {e["request"]["url"]: e for e in doc["log"]["entries"]}
+
+
 def stream_3_read(tshark, pcap, path: str, status: str) -> list:
     """tshark reads ``pcap`` without a warning, stream 3's request for ``path`` and its ``status`` among its HTTP/2
     frames (what follows a frame eCapture cut); the frames, for more checks."""
@@ -60,14 +69,9 @@ def stream_3_read(tshark, pcap, path: str, status: str) -> list:
 def test_frames_after_a_frame_ecapture_cut_are_read_and_the_loss_is_said(tmp_path, tshark, capsys):
     dump, pcap, har = tmp_path / "h2.jsonl", tmp_path / "h2.pcapng", tmp_path / "h2.har"
     build(dump)
-    assert main(["convert", str(dump), "-w", str(pcap), "--har", str(har)]) == 0
-    summary = capsys.readouterr().err
+    summary, entries = converted(dump, pcap, har, capsys)
     assert "1 × data lost by eCapture" in summary and "warnings            1" in summary  # (said once)
     assert "made up             9  bytes of zeros" in summary
-
-    doc = json.loads(har.read_text())
-    validate_har(doc)
-    entries = {e["request"]["url"]: e for e in doc["log"]["entries"]}
     assert sorted(entries) == ["https://h2.example/big", "https://h2.example/next"]
     big, nxt = entries["https://h2.example/big"], entries["https://h2.example/next"]
     assert (nxt["response"]["status"], nxt["response"]["content"]["text"]) == (201, "next body")
@@ -130,14 +134,9 @@ def test_a_cut_frame_larger_than_16_kib_that_the_servers_settings_allow_is_made_
     call(False, h2_headers(3, server.encode([(":status", "200")]), False) + h2_data(3, b"after body", end=True))
     dump, pcap, har = tmp_path / "up.jsonl", tmp_path / "up.pcapng", tmp_path / "up.har"
     dump.write_bytes(s.dump())
-    assert main(["convert", str(dump), "-w", str(pcap), "--har", str(har)]) == 0
-    summary = capsys.readouterr().err
+    summary, entries = converted(dump, pcap, har, capsys)
     assert "1 × data lost by eCapture" in summary and "not a credible" not in summary
     assert "made up        23,625  bytes of zeros" in summary
-
-    doc = json.loads(har.read_text())
-    validate_har(doc)
-    entries = {e["request"]["url"]: e for e in doc["log"]["entries"]}
     assert sorted(entries) == ["https://up.example/after", "https://up.example/upload"]
     up, after = entries["https://up.example/upload"], entries["https://up.example/after"]
     assert up["request"]["postData"]["text"] == "u" * (CAP - 9) + "\0" * (40000 - CAP + 9) + "end"

@@ -448,9 +448,11 @@ def test_garbage_stops_one_direction():
     assert any("not HTTP/2" in e and "c2s" in e for e in dec.errors)
 
 
-def test_garbage_after_valid_frames_keeps_what_was_decoded():
+def partly_answered(path: str) -> tuple[Pair, H2PassiveDecoder]:
+    """Peers whose stream 1 asked ``path`` and got 200 and 7 bytes of body so far, and a decoder fed those bytes
+    (the peers' wire emptied)."""
     p = Pair()
-    p.client.send_headers(1, req("/ok"), end_stream=True)
+    p.client.send_headers(1, req(path), end_stream=True)
     p.flush()
     p.server.send_headers(1, resp(200))
     p.server.send_data(1, b"partial")
@@ -458,6 +460,12 @@ def test_garbage_after_valid_frames_keeps_what_was_decoded():
     dec = H2PassiveDecoder()
     for d, data in p.wire:
         dec.feed(d, data, 1)
+    p.wire.clear()
+    return p, dec
+
+
+def test_garbage_after_valid_frames_keeps_what_was_decoded():
+    _, dec = partly_answered("/ok")
     dec.feed(S2C, b"\x16\x03\x01\x02\x00" + b"\xff" * 600, 2)  # a TLS record: length 0x160301 is absurd
     (s,) = dec.close(3)
     assert s.response_body == b"partial" and not s.response_complete and s.request_complete
@@ -469,16 +477,7 @@ def test_a_direction_stopped_by_bytes_that_are_not_frames_goes_on_at_a_capture_t
     as a header said 3 MB, and the decoder stopped reading that direction: the streams after it, each written in a
     capture of its own that starts with frames, were lost (audit 41, finding 2). It goes on there now; a capture
     that does not start with frames is still skipped, and the stream whose frames were lost stays incomplete."""
-    p = Pair()
-    p.client.send_headers(1, req("/big"), end_stream=True)
-    p.flush()
-    p.server.send_headers(1, resp(200))
-    p.server.send_data(1, b"partial")
-    p.flush()
-    dec = H2PassiveDecoder()
-    for d, data in p.wire:
-        dec.feed(d, data, 1)
-    p.wire.clear()
+    p, dec = partly_answered("/big")
     dec.feed(S2C, b"\x30\x30\x30" + b"\xff" * 600, 2)  # (inside a frame: 0x303030 bytes, a frame of type 0xff)
     p.client.send_headers(3, req("/after"), end_stream=True)
     p.flush()
