@@ -19,7 +19,7 @@ completed first (:meth:`FrameAlignment.complete`).
 
 from __future__ import annotations
 
-from ..limits import LOST_BY_ECAPTURE
+from ..limits import ECAPTURE_CAP, LOST_BY_ECAPTURE
 
 __all__ = ["FrameAlignment", "Framing", "MAX_FILL", "NOT_CREDIBLE"]
 
@@ -70,7 +70,7 @@ class FrameAlignment:
     """Each direction's place in its frames: the bytes the frame being read still lacks, what its header said,
     and a frame header cut by the end of the last capture."""
 
-    __slots__ = ("framing", "_need", "_info", "_head", "_started")
+    __slots__ = ("framing", "_need", "_info", "_head", "_started", "_capped")
 
     def __init__(self, framing: Framing) -> None:
         self.framing = framing
@@ -78,6 +78,7 @@ class FrameAlignment:
         self._info: list[tuple] = [(), ()]  # of the frame being read
         self._head = [b"", b""]
         self._started = [False, False]
+        self._capped = [False, False]  # the last capture that way was ECAPTURE_CAP bytes: cut there?
 
     def feed(self, direction: int, data: bytes, start: int = 0) -> tuple[bytes, str | None]:
         """``data`` (from ``start``), the next raw bytes ``direction``'s way: ``(fill, note)``, the bytes that must
@@ -86,6 +87,7 @@ class FrameAlignment:
             self._started[direction] = True
             start = max(start, self.framing.first(direction, data))
         need, fill, note = self._need[direction], b"", None
+        capped, self._capped[direction] = self._capped[direction], len(data) == ECAPTURE_CAP
         if need:
             continues = self._continues(direction, data, start + need)
             if continues is not True and self.framing.plausible(direction, memoryview(data)[start:]):
@@ -94,7 +96,7 @@ class FrameAlignment:
             elif start + need > len(data):
                 self._need[direction] = start + need - len(data)
                 return b"", None
-        elif self._head[direction]:  # (a frame header the last capture's end cut: rare)
+        elif capped and self._head[direction]:  # (a frame header eCapture's cap may have cut: rare)
             made = self._header_lost(direction, data, start)
             if made is not None:
                 return made
@@ -122,21 +124,20 @@ class FrameAlignment:
         return pos == n
 
     def _header_lost(self, direction: int, data: bytes, start: int) -> tuple[bytes, str] | None:
-        """The last capture ended inside a frame header, and ``data`` starts with frames while the header completed
-        with its first bytes makes a frame that does not end where frames go on: the header's rest was lost (eCapture's
-        16 KiB cap on a call). Read as one, those bytes made a frame of another stream that never was (Wireshark
-        and the HAR alike), and the next frames were lost. ``(fill, note)``: the header completed as one no receiver
+        """The last capture, of eCapture's 16 KiB cap, ended inside a frame header (a shorter one was a call of its
+        own: short reads split headers, and the next read goes on with the rest), and ``data`` is whole frames of
+        its own while the header completed with its first bytes is not a credible one followed by whole frames:
+        the header's rest was lost. Read as one, those bytes made a frame of a stream that never was (Wireshark and
+        the HAR alike), and the next frames were lost. ``(fill, note)``: the header completed as one no receiver
         acts on (:meth:`Framing.header_rest`), and its length of zeros; None when it is not so, or cannot be."""
         head = self._head[direction]
         got = self.framing.header(direction, head + bytes(data[start:start + 16]), 0)
         # (where that frame would end; None when its header is not a credible one)
         end = None if got is None or not self.framing.fills(direction, got[1]) else start + got[0] - len(head)
-        if end is not None and end <= len(data) and self._whole(direction, data, end):
-            return None  # (continued, and whole frames after it: one call's)
-        if not self._whole(direction, data, start) and (  # (an SSL call of whole frames of its own: most are)
-                end is not None and self._continues(direction, data, end) is True
-                or not self.framing.plausible(direction, memoryview(data)[start:])):
+        if not self._whole(direction, data, start):  # (only a call of whole frames of its own tells: most are)
             return None
+        if end is not None and (end > len(data) or self._whole(direction, data, end)):
+            return None  # (read as that header's rest, the bytes are frames too: nothing tells a loss)
         made = self.framing.header_rest(direction, head)
         if made is None or len(made) > MAX_FILL:
             return None

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from ...limits import ECAPTURE_CAP
 from ...model import Direction
 from .events import NEED_DATA, Body, End, ParseError, RequestHead, ResponseHead
 from .exchange import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED, Http1Exchange, Switch
@@ -100,11 +101,11 @@ class Http1Decoder(Recovery):
         s.time_ns = time_ns
         s.rendered = rendered
         same_capture = meta is not None and meta is s.meta
-        s.meta = meta
+        s.meta, capped, s.taken = meta, s.taken == ECAPTURE_CAP, len(data) + (s.taken if same_capture else 0)
         if s.reader is None:
             if s.pos >= len(s.buf):  # (not s.waiting: without the property's call)
                 s.gate_ns = time_ns
-        elif not (s.in_head or same_capture) and (length := self._lost_end(s, data)) is not None:  # (its end lost)
+        elif not (s.in_head or same_capture) and (length := self._lost_end(s, data, capped)) is not None:  # (lost end)
             self._cut_short(s, length)
             s.gate_ns = time_ns
         s.buf += data

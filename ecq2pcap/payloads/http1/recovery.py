@@ -100,21 +100,22 @@ class Recovery:
             self._resp_ex = None
         self._maybe_finish(ex)
 
-    def _lost_end(self, s: HalfStream, data: bytes) -> int | None:
+    def _lost_end(self, s: HalfStream, data: bytes, capped: bool) -> int | None:
         """The ``Content-Length`` of the message being read (:data:`CHUNKED` for a chunked one) when ``data``, the
         next capture of ``s``'s direction, starts the next message while that body still lacks bytes: eCapture
         lost the rest (its 16 KiB cap per call, a dropped event; protocol doc §10.16); else None. Only at a
         capture's start, with every earlier byte read, and a response only when a later request waits for its
-        answer (else a body piece that starts like a status line would cut it). (A chunked body cut inside a
-        chunk would read the next message as the rest of that chunk, and every message after it would be lost;
-        one cut at a chunk's end would stop framing at the start line.)"""
+        answer (else a body piece that starts like a status line would cut it). A chunked body only after a
+        capture of the cap's size (``capped``): a chunk's data is often written apart from its size line, and an
+        upload of text holds start lines where a write begins (a body cut inside a chunk would read the next
+        message as the rest of that chunk, and every message after it would be lost)."""
         ex = self._req_ex if s.is_request else self._resp_ex
         msg = None if ex is None else ex.request if s.is_request else ex.response
         if msg is None or s.pos < len(s.buf) or s.reader.unconsumed or not (s.is_request or self._awaiting):
             return None
         length = ascii_number((msg.header("content-length") or "").strip())
         if length is None:
-            if "chunked" not in (msg.header("transfer-encoding") or "").lower():
+            if not capped or "chunked" not in (msg.header("transfer-encoding") or "").lower():
                 return None
             length = CHUNKED
         elif msg.body_size >= length:

@@ -33,7 +33,7 @@ class HalfStream:
     __slots__ = (
         "direction", "is_request", "buf", "pos", "start", "slice", "gate_ns", "reader", "in_head", "head_ns",
         "time_ns", "meta", "skipped", "skip_reason", "pending_errors", "eof", "eof_sent", "force", "widened",
-        "skip_said", "rendered", "original",
+        "skip_said", "rendered", "original", "taken",
     )  # fmt: skip
 
     def __init__(self, direction: Direction) -> None:
@@ -60,6 +60,7 @@ class HalfStream:
         # next message does not say it again)
         self.rendered: bytes | None = None  # the head eCapture rendered, of the chunk being fed, when repaired
         self.original: bytes | None = None  # that head, when the message being read starts as it does
+        self.taken = 0  # bytes of the capture being read so far (all of the last one at a new one's start)
 
     @property
     def label(self) -> str:

@@ -266,20 +266,29 @@ def test_a_body_whose_end_was_lost_ends_where_the_next_message_begins():
     out, _ = run([(C, 1, upload), (C, 2, get(b"/next")), (S, 3, resp(200, b"a")), (S, 4, resp(200, b"b"))])
     assert summary(out) == [(("POST", "/up", b"z" * 20), (200, b"a")), (("GET", "/next", b""), (200, b"b"))]
     assert "request body truncated: 20 of 50 bytes, then the next request began" in out[0].errors[0]
-    # chunked: a chunk cut inside (the next response was read as the rest of its 20,000 bytes, and every answer
-    # after it was lost), a chunk cut at its end, and an upload's chunk cut inside
-    for cut in (b"4e20\r\n" + b"y" * 16000, b"10\r\n" + b"y" * 16 + b"\r\n"):
-        out, _ = run([(C, 1, get(b"/big")), (S, 2, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + cut),
-                      (C, 3, get(b"/small")), (S, 4, resp(200, b"ok")), (C, 5, get(b"/last")), (S, 6, resp(201, b"!"))])
-        got = len(cut) - cut.index(b"\r\n") - 2 - cut.endswith(b"\r\n") * 2
-        assert summary(out) == [(("GET", "/big", b""), (200, b"y" * got)), (("GET", "/small", b""), (200, b"ok")),
+    # chunked, after a capture of eCapture's cap (16 KiB): a chunk cut inside (the next response was read as the
+    # rest of its 20,000 bytes, and every answer after it was lost), a chunk cut at its end, an upload's chunk cut
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for size, data in ((0x4E20, 16384 - len(head) - 6), (16384 - len(head) - 8, 16384 - len(head) - 8)):
+        cut = b"%x\r\n" % size + b"y" * data + (b"\r\n" if data == size else b"")
+        assert len(head + cut) == 16384
+        out, _ = run([(C, 1, get(b"/big")), (S, 2, head + cut), (C, 3, get(b"/small")), (S, 4, resp(200, b"ok")),
+                      (C, 5, get(b"/last")), (S, 6, resp(201, b"!"))])
+        assert summary(out) == [(("GET", "/big", b""), (200, b"y" * data)), (("GET", "/small", b""), (200, b"ok")),
                                 (("GET", "/last", b""), (201, b"!"))]
-        assert out[0].errors == [f"response body truncated: chunked, {got} bytes read, then the next response began "
-                                 "(eCapture lost the rest: its 16 KiB cap per call, or a dropped event)"]
-    upload = b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n32\r\n" + b"z" * 20
-    out, _ = run([(C, 1, upload), (C, 2, get(b"/next")), (S, 3, resp(200, b"a")), (S, 4, resp(200, b"b"))])
-    assert summary(out) == [(("POST", "/up", b"z" * 20), (200, b"a")), (("GET", "/next", b""), (200, b"b"))]
-    assert "request body truncated: chunked, 20 bytes read, then the next request began" in out[0].errors[0]
+        assert out[0].errors == [f"response body truncated: chunked, {data} bytes read, then the next response "
+                                 "began (eCapture lost the rest: its 16 KiB cap per call, or a dropped event)"]
+    upload = b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5000\r\n"
+    body = b"z" * (16384 - len(upload))
+    out, _ = run([(C, 1, upload + body), (C, 2, get(b"/next")), (S, 3, resp(200, b"a")), (S, 4, resp(200, b"b"))])
+    assert summary(out) == [(("POST", "/up", body), (200, b"a")), (("GET", "/next", b""), (200, b"b"))]
+    assert f"request body truncated: chunked, {len(body)} bytes read, then the next request began" in out[0].errors[0]
+    # a chunk whose data, written apart from its size line, is an HTTP request (nothing lost: audit 41's review)
+    upload = b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    out, _ = run([(C, 1, upload), (C, 2, b"12\r\n"), (C, 3, b"GET / HTTP/1.1\r\n\r\n"),
+                  (C, 4, b"\r\n0\r\n\r\n" + get(b"/last")), (S, 5, resp(200, b"a")), (S, 6, resp(201, b"b"))])
+    assert summary(out) == [(("POST", "/up", b"GET / HTTP/1.1\r\n\r\n"), (200, b"a")),
+                            (("GET", "/last", b""), (201, b"b"))]
     # a body in pieces, one of which starts like a status line, is not cut when no later request waits for an
     # answer
     body = b"HTTP/1.1 200 OK is what this body says"
