@@ -193,6 +193,10 @@ def test_a_frame_header_whose_rest_was_lost_is_completed_as_a_frame_no_receiver_
     assert (kind, stream) == ((0xF7, 0) if kept < 4 else (1, 0) if cut == "headers" else (4, 1))
     assert made[4] == (lost[4] if kept > 4 else 0) and not made[9:].strip(b"\0")  # (flags: those that came)
     assert a.feed(C2S, data(5, b"more")) == (b"", None)  # aligned
+    # the same after a capture shorter than the cap: a call (or read) of its own, not cut: nothing made up
+    a = FrameAlignment(H2Framing())
+    assert a.feed(C2S, PREFACE) == a.feed(C2S, data(1, b"d" * (16383 - 9 - kept)) + lost[:kept]) == (b"", None)
+    assert a.feed(C2S, after) == (b"", None)
 
 
 def raw_frames(wire: bytes) -> list[tuple[int, int, int]]:
