@@ -48,12 +48,13 @@ def closes_connection(data: bytes) -> bool:
         if found is None:
             return False
         head, end = found
-        options = _options(head) if b"\r\nconnection:" in head else _NO_OPTIONS
+        # (find, not `in`: bytes' `in` first tries its operand as an int, and that error costs ~1.2k instructions)
+        options = _options(head) if head.find(b"\r\nconnection:") >= 0 else _NO_OPTIONS
         if b"close" in options or _alone(head, options, True):
             return True
         length = _LENGTH.search(head)  # (its last line ends the head: ``$`` matches there too)
         pos = end + 4 + (int(length.group(1)) if length else 0)
-        if b"\r\ntransfer-encoding:" in head or not data.startswith(_START_LINES, pos):
+        if head.find(b"\r\ntransfer-encoding:") >= 0 or not data.startswith(_START_LINES, pos):
             return False
     return False
 
