@@ -134,6 +134,28 @@ def test_connect_and_destroy_lines():
 
 
 
+DESTROY_LIKE = [b"PID:0, Comm:, TID:0, FD:0, Tuple: [::]:0->[::]:0\n", b"PID:0, Comm:, TID:0, FD:0, Tuple: [::]:0->[::]:0",
+                b"PID:0, Comm:, TID:0, FD:0, Tuple: [::]:0->[::]:0\nx", b"PID:0, Comm:, TID:0, FD:0, Tuple: [::]:0->[::]:0\n\n",
+                b"PID:0, Comm:, TID:0, FD:0, Tuple: [0.0.0.0]:0->[0.0.0.0]:0\n", b"PID:0, Comm:x, TID:0, FD:0, Tuple: [::]:0->[::]:0\n",
+                b"PID:0, Comm:, TID:0, FD:0, Tuple: [::1]:5->[::2]:443\n", b"PID:0, Comm:, TID:1, FD:2, Tuple: [::]:0->[::]:0\n",
+                b"PID:00, Comm:, TID:0, FD:0, Tuple: [::]:0->[::]:0\n", b"PID:0, Comm:, TID:0, FD:0, Tuple: 0.0.0.0:0-0.0.0.0:0\n",
+                b"PID:0, Comm:, TID:0, FD:0, Tuple: [::]:0->[::]:0 \n", b"PID:9, Comm:, TID:0, FD:0, Tuple: [::]:0->[::]:0\n"]
+
+
+@pytest.mark.parametrize("recv", [None, 10, 1795715801 * 1_000_000_000])
+@pytest.mark.parametrize("text", DESTROY_LIKE)
+def test_the_destroy_line_read_at_once_is_the_one_its_regex_reads(text, recv):
+    """eCapture's all-zero destroy line is known by its bytes (the shortcut): the same record as the connect-line
+    reading (regex, numbers, tuple) gives it, and lines that differ from it in any way are read that way."""
+    from ecq2pcap.dialects.v2_text import _CONNECT, _connect_line
+    from ecq2pcap.model import ConnectInfo
+
+    m = _CONNECT.match(text)
+    general = [_connect_line(m, text, "f:1", recv)] if m is not None else None
+    (got,) = decode_v2_payload(text, "f:1", recv)
+    assert general is None and not isinstance(got, ConnectInfo) or [got] == general
+
+
 def test_a_tuple_longer_than_ecapture_writes_is_kept_as_text_not_as_a_connection():
     """A connection keeps its tuple while it is open (4,096 at once): a connect or gotls line whose tuple is
     megabytes long (a hostile stream's) is an annotation of its text, not a connection."""
