@@ -30,6 +30,9 @@ PARSED_CHARS = 256  # a longer uuid or tuple is parsed but not kept (eCapture's 
 _HOST = r"(\[[0-9A-Fa-f:.%a-zA-Z]*\]|[0-9.]+)"
 _TUPLE_RE = re.compile(rf"{_HOST}:(\d+)-{_HOST}:(\d+)", re.ASCII)  # \d: ASCII digits only
 _V2_TUPLE_RE = re.compile(rf"{_HOST}:(\d+)->{_HOST}:(\d+)", re.ASCII)
+# the v2 form for a bytes regex that reads a tuple inside a longer line (its groups: src, sport, dst, dport, as
+# tuple_of takes them decoded; ASCII only, so they decode as they are)
+V2_TUPLE_BYTES = _V2_TUPLE_RE.pattern.encode("ascii")
 _NUMBER = rf"\d{{1,{MAX_DIGITS}}}"  # a pid, tid or fd (payloads.numbers: longer is not a number)
 
 
@@ -62,13 +65,13 @@ def _tuple(text: str) -> Tuple | None:
     m = _TUPLE_RE.fullmatch(text) or _V2_TUPLE_RE.fullmatch(text)
     if m is None:
         raise ValueError(f"not a connection tuple: {_quoted(text)}")
-    return _tuple_of(m[1], m[2], m[3], m[4], text)
+    return tuple_of(m[1], m[2], m[3], m[4], text)
 
 
 _new_tuple = tuple.__new__
 
 
-def _tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, text: str) -> Tuple | None:
+def tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, text: str) -> Tuple | None:
     """:func:`parse_tuple` of ``text`` from its four parts as the tuple regex found them."""
     # (a v6 address's brackets and the ports without a call each: those calls were a third of a connection's
     # first parse of its tuple; a port of at most 5 digits goes to int() as it is)
@@ -120,7 +123,7 @@ def _parse_new(uuid: str) -> UuidInfo:
         return parse_uuid_generally(uuid)
     # one regex instead of the general walk, which gives the same (a test holds them to it)
     pid, tid, comm, fd, dt, tuple_text, src, sport, dst, dport = m.groups()  # (one call for the ten groups)
-    return _openssl(uuid, m.start(5), pid, tid, comm, fd, _tuple_of(src, sport, dst, dport, tuple_text))
+    return _openssl(uuid, m.start(5), pid, tid, comm, fd, tuple_of(src, sport, dst, dport, tuple_text))
 
 
 def _openssl(uuid: str, at: int, pid: str, tid: str, comm: str, fd: str, tup: Tuple | None) -> UuidInfo:
@@ -136,7 +139,7 @@ def _openssl(uuid: str, at: int, pid: str, tid: str, comm: str, fd: str, tup: Tu
 
 # An event's uuid whose end is the tuple its src_ip/src_port/dst_ip/dst_port fields name (IPv4: eCapture leaves
 # them empty for IPv6 and v4-mapped tuples) needs only its start parsed: what the whole uuid's regex and
-# _tuple_of's parse of the tuple would give, known from the fields (a test holds the two equal): ~3.7k instructions a
+# tuple_of's parse of the tuple would give, known from the fields (a test holds the two equal): ~3.7k instructions a
 # connection less. The comm ends at the uuid's third "_" from the end either way (the fd, the data type and such a
 # tuple hold none).
 _OPENSSL_START = re.compile(rf"({_NUMBER})_({_NUMBER})_(.*)_({_NUMBER})", re.ASCII | re.DOTALL)
