@@ -128,18 +128,21 @@ def _second(text: bytes) -> tuple[int, int] | None:
 # each second's time kept (the same second heads many events: a match and timegm were ~140 of a v2 event's ~4,200
 # bytecodes), for headers of that second and three digits of milliseconds; anything else the general reading
 _SECONDS = Memo(_second, max_entries=1024)
+# a header's end, its dot and three digits of milliseconds (all 1,000 of them), to its nanoseconds: one lookup, not
+# a test of the dot, one of the digits and int() (~2.5k instructions of a v2 data line)
+_MILLIS = {b".%03d" % ms: ms * 1_000_000 for ms in range(1000)}
 
 
 def header_time(
     text: bytes, recv_time_ns: int | None, state: StreamState | None = None
 ) -> tuple[int | None, int | None, str | None]:
     """(timestamp_ns, header year or None, note) of a ``YYYY-MM-DD HH:MM:SS.mmm`` header."""
+    millis = _MILLIS.get(text[-4:])
     second = text[:-4]
-    known = (_SECONDS.known.get(second) or _SECONDS.miss(second)) if text[-4:-3] == b"." and \
-        text[-3:].isdigit() else None  # fmt: skip
+    known = None if millis is None else (_SECONDS.known.get(second) or _SECONDS.miss(second))
     if known is not None:
         ns, year = known
-        ns += int(text[-3:]) * 1_000_000
+        ns += millis
     else:
         m = _TIME.match(text)
         if m is None:

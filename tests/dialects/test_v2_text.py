@@ -431,17 +431,21 @@ HEADER_TIMES = [b"2026-11-26 19:56:41.000", b"2026-11-26 19:56:41.999", b"2024-0
                 b"2026-11-26 19:56:41", b"2026-11-26 19:56:41.1234", b"2026-11-26 19:56:41.12",
                 b"02026-11-26 19:56:41.500", b"2026-11-26 19:56:61.000", b"x2026-11-26 19:56:41.000",
                 b"2026-11-26 19:56:41.000\n", b".123", b"", b"2026-11-26 19:56:41,000",
-                b"8352703-04-05 06:07:08.009"]  # (§11.5: a nonsense year eCapture printed)
+                b"8352703-04-05 06:07:08.009",  # (§11.5: a nonsense year eCapture printed)
+                b"2026-11-26 19:56:41.-12", b"2026-11-26 19:56:41.+12", b"2026-11-26 19:56:41. 12", b"2026-11-26 19:56:41.12 ",
+                b"2026-11-26 19:56:41.123456", b"2026-11-26 19:56:41.123456789", b"2026-11-26 19:56:41:123", b".000",
+                b"2026-11-26 19:56:41.\xd9\xa3", b"2026-11-26 19:56:41..12", b"2026-11-26 19:56:41.099"]  # (ms, µs, ns)
 
 
 @pytest.mark.parametrize("recv", [None, 1795715801 * 1_000_000_000])
 def test_a_header_time_read_through_its_seconds_memo_is_the_one_read_alone(recv, monkeypatch):
-    """Each second's time is kept and a header of that second read from it: the same (time, year, note) as the
-    reading of the whole header, for headers it takes and those it does not (bad dates, years, milliseconds)."""
+    """Each second's time is kept and a header of that second read from it (its milliseconds from _MILLIS): the same
+    (time, year, note) as the reading of the whole header, for headers it takes and those it does not (bad dates,
+    years, milliseconds, a header's end that is not a dot and three digits)."""
     from ecq2pcap.dialects import v2_text
     from ecq2pcap.memo import Memo
 
     kept = [v2_text.header_time(t, recv) for t in HEADER_TIMES * 2]  # (the second time from the memo)
     monkeypatch.setattr(v2_text, "_SECONDS", Memo(lambda second: None))  # (nothing kept: the whole reading)
     assert kept == [v2_text.header_time(t, recv) for t in HEADER_TIMES * 2]
-    assert sum(note is None for _, _, note in kept) == 2 * 6
+    assert sum(note is None for _, _, note in kept) == 2 * 7
