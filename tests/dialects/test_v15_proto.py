@@ -176,3 +176,28 @@ def test_big_message_is_fast():
     (rec,) = decode_log_entry(data, "t:11", None)
     assert time.perf_counter() - start < 0.5
     assert rec.form is PayloadForm.H2_DUMP and len(rec.payload) == len(payload)
+
+
+def test_a_log_entry_parsed_in_one_call_is_the_one_made_then_parsed():
+    """parse_log_entry makes and parses a LogEntry in one call (FromString): on any bytes, the same entry, or the
+    same refusal, as LogEntry() and its ParseFromString."""
+    import random
+
+    from google.protobuf.message import DecodeError as PbDecodeError
+
+    from ecq2pcap.dialects.v15_proto import LogEntry, encode_event, encode_heartbeat, parse_log_entry
+
+    rng = random.Random(7)
+    good = [encode_event(payload=b"x" * 300), encode_heartbeat(5), encode_event(uuid="1_2_c_3_0", pid=1, payload=b"")]
+    cases = [b"\xff\xff", b"\x08", b"", *good, *(g[:n] for g in good for n in range(len(g))), good[0] + b"\xff",
+             *(rng.randbytes(rng.randrange(1, 40)) for _ in range(2000))]
+    for data in cases:
+        msg = LogEntry()
+        try:
+            msg.ParseFromString(data)
+        except (PbDecodeError, ValueError, RuntimeError):
+            msg = None
+        which = None if msg is None else msg.WhichOneof("payload")
+        parsed = parse_log_entry(data)
+        assert (parsed is None) == (which is None), data
+        assert parsed is None or (parsed[0] == msg and parsed[1] == which), data
