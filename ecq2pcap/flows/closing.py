@@ -64,9 +64,14 @@ def closes_connection(data: bytes) -> bool:
             return True
         if _http10(head, True) and (at < 0 or b"keep-alive" not in _options(head)):
             return True
+        # the next message, where its Content-Length puts it (a message's data mostly ends with it: no next one, and
+        # no need to read its length, its Transfer-Encoding or a start line there, ~5k instructions)
+        pos = end + 4
+        if pos >= len(data):
+            return False
         length = _LENGTH.search(head)  # (its last line ends the head: ``$`` matches there too)
-        pos = end + 4 + (int(length.group(1)) if length else 0)
-        if head.find(b"\r\ntransfer-encoding:") >= 0 or not data.startswith(_START_LINES, pos):
+        pos += int(length.group(1)) if length else 0
+        if pos >= len(data) or head.find(b"\r\ntransfer-encoding:") >= 0 or not data.startswith(_START_LINES, pos):
             return False
     return False
 

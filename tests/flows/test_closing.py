@@ -73,3 +73,22 @@ def test_an_http10_first_line_is_read_without_cutting_it_out(head):
     line = head.split(b"\r\n", 1)[0]
     assert _http10(head, True) == (line.endswith(b" http/1.0") or line.startswith(b"http/1.0 "))
     assert _http10(head, False) == line.endswith(b" http/1.0")
+
+
+@pytest.mark.parametrize("data, closes", [
+    (b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", False),  # (the data ends with the message)
+    (b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nh", False),  # (within its body)
+    (b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiG", False),  # (a next message's first byte)
+    (b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiGET / HTTP/1.0\r\n\r\n", True),
+    (b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET / HTTP/1.0\r\n\r\n", True),
+    (b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.0\r\n\r\n", True),  # (no length: the next one right after the head)
+    (b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.0\r\n\r", False),  # (its head not whole)
+    (b"GET / HTTP/1.1\r\n\r\nX", False),
+    (b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nGET / HTTP/1.0\r\n\r\n", False),  # (chunked: no telling)
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.0 200 OK\r\n\r\n", True),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nhiHTTP/1.0 200 OK\r\n\r\n", False),  # (not where one starts)
+])
+def test_a_message_ending_the_data_has_no_next_one(data, closes):
+    """Where a message ends the data (its head, or its Content-Length's body), no next one is looked for; where
+    data follows, the next message is read there."""
+    assert closes_connection(data) is closes
