@@ -80,6 +80,10 @@ def looks_like_h2(c2s_first_bytes: bytes, s2c_first_bytes: bytes) -> bool:
     without a client preface (capture started mid-connection), when every side that
     has bytes starts with plausible HTTP/2 frame headers.
     """
+    # client bytes that neither start the preface (a "P" first) nor a frame of at most 16,384 bytes (a zero first):
+    # HTTP/1's text, a letter first, sniffed on every connection's first bytes (the reading below: ~10k instructions)
+    if c2s_first_bytes and c2s_first_bytes[0] != 0 and c2s_first_bytes[0] != PREFACE[0]:
+        return False
     c2s, s2c = bytes(c2s_first_bytes[:64]), bytes(s2c_first_bytes[:4096])
     if len(c2s) >= 3 and PREFACE.startswith(c2s[: len(PREFACE)]):
         return True  # the preface, or the start of it
