@@ -1,7 +1,7 @@
 """Http1Parser fast path: identical exchanges with and without it (``fast=False`` is h11 only).
 
-Three sources of inputs: every parser run of ``test_http1.py`` (recorded and replayed both
-ways), the real samples through the whole pipeline (byte-identical HAR), and a seeded
+Three sources of inputs: every parser run of ``test_http1.py`` and ``test_http1_recovery.py`` (recorded and
+replayed both ways), the real samples through the whole pipeline (byte-identical HAR), and a seeded
 random generator of HTTP/1 traffic fed at random boundaries.
 """
 
@@ -23,6 +23,7 @@ from ecq2pcap.sinks.har.http1 import Http1Parser
 
 from . import make_conn
 from . import test_http1 as base
+from . import test_http1_recovery as recovery
 
 C, S = Direction.C2S, Direction.S2C
 MS = 1_000_000
@@ -152,7 +153,7 @@ class _Recorder:
 
 def _base_tests():
     out = []
-    for name, fn in sorted(vars(base).items()):
+    for name, fn in sorted([*vars(base).items(), *vars(recovery).items()], key=lambda item: item[0]):  # (two files)
         if not name.startswith("test_") or not callable(fn):
             continue
         marks = getattr(fn, "pytestmark", [])
@@ -169,6 +170,7 @@ def _base_tests():
 def test_http1_suite_inputs_give_identical_exchanges(fn, args, monkeypatch):
     _Recorder.runs = []
     monkeypatch.setattr(base, "Http1Parser", _Recorder)
+    monkeypatch.setattr(recovery, "Http1Parser", _Recorder)
     fn(**args)  # the test itself still passes with the fast path on
     monkeypatch.undo()
     assert _Recorder.runs, "the test did not use the parser"
