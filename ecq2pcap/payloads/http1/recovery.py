@@ -47,7 +47,7 @@ class Recovery:
             elif s.is_request:
                 answer = _start_line(s, REQUEST_LINE, REQUEST_SEARCH)
             else:
-                answer = None if ex is None or self._interim else _final_status(s)
+                answer = None if ex is None else _final_status(s)
             s.skip_bad_head(reason, limit=limit)
             if limit:  # a message whose head is over a limit came: its exchange says so, and the bytes skipped to
                 s.skip_said = f"{s.what} not parsed, skipped: {reason}"  # the next start line are not said on the next one
@@ -64,6 +64,13 @@ class Recovery:
                                                start_ns=s.head_ns, end_ns=s.time_ns, complete=False)
                     ex.errors.append(s.skip_said)
                     self._maybe_finish(ex)
+                elif answer is not None:  # (its answer all the same, after its 1xx if any: the next one is the next
+                    code, why, version = answer  # request's)
+                    ex.response = HttpResponse(status=code, reason=why, http_version=version, body=bytearray(),
+                                               start_ns=s.head_ns, end_ns=s.time_ns, complete=False,
+                                               interim=[c for c, _ in self._interim])
+                    ex.errors.append(s.skip_said)
+                    self._maybe_finish(ex)
                 elif self._interim:  # the 1xx is all that is left of this response
                     code, why = self._interim[-1]
                     ex.response = HttpResponse(
@@ -71,12 +78,6 @@ class Recovery:
                         start_ns=s.head_ns, end_ns=s.time_ns, complete=True,
                     )  # fmt: skip
                     ex.errors.append(f"final response not captured after interim {code}")
-                    self._maybe_finish(ex)
-                elif answer is not None:  # (its answer all the same: the next one is the next request's)
-                    code, why, version = answer
-                    ex.response = HttpResponse(status=code, reason=why, http_version=version, body=bytearray(),
-                                               start_ns=s.head_ns, end_ns=s.time_ns, complete=False)
-                    ex.errors.append(s.skip_said)
                     self._maybe_finish(ex)
                 elif ex.request is not None:
                     self._awaiting.appendleft(ex)  # its response may still come

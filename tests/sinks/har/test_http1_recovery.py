@@ -179,6 +179,18 @@ def test_a_response_whose_head_did_not_parse_answers_its_own_request_not_the_nex
     assert build_entry(out[0])["response"]["status"] == 200
 
 
+def test_a_final_response_whose_head_did_not_parse_after_a_100_continue_is_its_requests_answer():
+    """The same after a ``100 Continue``: the 100 was taken for all of the answer ("final response not captured"),
+    the refused head's bytes said on the next exchange (the second audit of stop 41, a case older than it)."""
+    post = b"POST /first HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+    final = b"HTTP/1.1 200 OK\r\nServer : legacy\r\nContent-Length: 5\r\n\r\nfirst"
+    out, _ = run([(C, 1, post), (S, 2, b"HTTP/1.1 100 Continue\r\n\r\n"), (C, 3, b"hello"), (S, 4, final),
+                  (C, 5, get(b"/second")), (S, 6, resp(404, b"second"))])
+    assert summary(out) == [(("POST", "/first", b"hello"), (200, b"")), (("GET", "/second", b""), (404, b"second"))]
+    assert out[0].response.interim == [100] and out[0].errors[0].startswith("response head not parsed")
+    assert out[1].errors == []
+
+
 def test_a_request_whose_head_did_not_parse_is_answered_by_the_next_response():
     """The same of a request (a server answers it, often with 400): its answer is not the next request's."""
     bad = b"GET /bad HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n"
