@@ -55,9 +55,11 @@ class Framing:
         """The frame, in a note: "stream 1: ... of an HTTP/2 DATA frame"."""
         raise NotImplementedError
 
+    header_rest_made = ""  # (how :meth:`header_rest` makes a frame up, in the note that says so)
+
     def header_rest(self, direction: int, head: bytes) -> bytes | None:
-        """The rest of a frame header whose first bytes ``head`` are all that came, and of its frame, made up so that
-        no receiver acts on it; None when none can be."""
+        """The rest of a frame header whose first bytes ``head`` are all that came, and of its frame, made up (as
+        :attr:`header_rest_made` says); None when none can be."""
         return None
 
     def rest_as_frame(self, direction: int, info: tuple, need: int) -> bytes:
@@ -136,7 +138,7 @@ class FrameAlignment:
         end = None if got is None or not self.framing.fills(direction, got[1]) else start + got[0] - len(head)
         if not self._whole(direction, data, start):  # (only a call of whole frames of its own tells: most are)
             return None
-        if end is not None and (end > len(data) or self._whole(direction, data, end)):
+        if end is not None and end <= len(data) and self._whole(direction, data, end):
             return None  # (read as that header's rest, the bytes are frames too: nothing tells a loss)
         made = self.framing.header_rest(direction, head)
         if made is None or len(made) > MAX_FILL:
@@ -144,8 +146,8 @@ class FrameAlignment:
         self._head[direction] = b""
         self._walk(direction, data, start)
         return made, (f"the first {len(head)} bytes of a frame header ended the capture before: the rest of that frame "
-                      f"{LOST_BY_ECAPTURE} (its 16 KiB cap on a call); made up ({len(made):,} bytes) as a frame no "
-                      "receiver acts on, to keep the frames that follow readable")
+                      f"{LOST_BY_ECAPTURE} (its 16 KiB cap on a call); made up ({len(made):,} bytes) "
+                      f"{self.framing.header_rest_made}, to keep the frames that follow readable")
 
     def complete(self, direction: int) -> tuple[bytes, str | None]:
         """The bytes that complete the frame ``direction``'s way still lacks (its rest lost), and the note saying

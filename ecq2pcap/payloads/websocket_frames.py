@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .alignment import Framing
+from .alignment import MAX_FILL, Framing
 from .websocket import header_size
 
 __all__ = ["SWITCHING", "WsFraming", "websocket_start"]
@@ -88,6 +88,29 @@ class WsFraming(Framing):
             return b"\0" * missing
         start = whole - missing - size  # (the payload offset of the first byte lost)
         return (_turned(mask, start) * (missing // 4 + 1))[:missing]
+
+    header_rest_made = "as the frame its bytes say, its payload zeros"
+
+    def header_rest(self, direction: int, head: bytes) -> bytes | None:
+        """The first bytes of a frame header completed, and its frame: the bytes lost of its length zeros (a length
+        byte lost: no payload), of its mask key zeros (a client's frames are masked), its payload bytes that unmask to
+        zeros, as a lost rest is made up. None for a header of an opcode no one sends, or of a frame too long to
+        make up (:data:`~ecq2pcap.payloads.alignment.MAX_FILL`)."""
+        if head[0] & 0x0F not in _NAMES:
+            return None
+        hdr = bytearray(head)
+        if len(hdr) == 1:
+            hdr.append(0x80 if direction == 0 else 0)  # (C2S: a client's, masked)
+        b1 = hdr[1]
+        size = header_size(hdr[0], b1)
+        hdr += bytes(size - len(hdr))
+        length = b1 & 0x7F
+        if length >= 126:
+            length = int.from_bytes(hdr[2:4] if length == 126 else hdr[2:10], "big")
+        if length > MAX_FILL:
+            return None
+        payload = bytes(length) if not b1 & 0x80 else (bytes(hdr[size - 4:size]) * (length // 4 + 1))[:length]
+        return bytes(hdr[len(head):]) + payload
 
     def rest_as_frame(self, direction: int, info: tuple, need: int) -> bytes:
         """The rest of a frame as a frame of its own, whole: a control frame's with its opcode, a data frame's as

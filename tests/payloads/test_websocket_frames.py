@@ -127,3 +127,40 @@ def test_the_rest_of_a_cut_frame_made_a_frame_reads_as_the_bytes_sent(size, mask
             rest = made[size_:]
             got = unmask(rest, key) if masked else rest
             assert bool(key) == masked and got == body[len(body) - len(rest):]
+
+
+def ws_frames(wire: bytes, direction: int) -> list[tuple[int, bytes]]:
+    """(opcode, unmasked payload) of every frame, read from the headers (whole frames only)."""
+    out, pos = [], 0
+    while pos < len(wire):
+        got = WS_FRAMING.header(direction, wire, pos)
+        assert got is not None, "frames do not end where the bytes do"
+        opcode, whole, size, mask = got[1][:4]
+        payload = wire[pos + size:pos + whole]
+        out.append((opcode, unmask(payload, mask) if mask else payload))
+        pos += whole
+    assert pos == len(wire)
+    return out
+
+
+@pytest.mark.parametrize("masked", [True, False], ids=["a client's", "a server's"])
+def test_a_frame_header_whose_rest_was_lost_is_completed_as_its_frame_of_zeros(masked):
+    """eCapture's 16 KiB cap fell inside a frame header (the audit of stop 41: a client's 12-byte message, its
+    header's first 2 bytes kept): the header was completed with the next call's bytes, a frame that swallowed the
+    message 'after' and the server's 'ok'. Its rest is made up instead, as the frame its bytes say, its payload
+    bytes that unmask to zeros; the frames after it are read."""
+    direction = C2S if masked else S2C
+    lost, after = frame(b"lost message", masked=masked), frame(b"after", masked=masked)
+    for kept in range(1, len(lost) - 12):
+        first = frame(b"\x01" * (16384 - kept - (8 if masked else 4)), 2, masked=masked) + lost[:kept]
+        assert len(first) == 16384
+        a = FrameAlignment(WS_FRAMING)
+        assert a.feed(direction, first) == (b"", None)
+        fill, note = a.feed(direction, after)
+        assert "lost by eCapture" in note and "its payload zeros" in note, kept
+        got = ws_frames(first + fill + after, direction)
+        assert got[1] == (1, bytes(12 if kept >= 2 else 0)) and got[2] == (1, b"after")
+        assert a.feed(direction, frame(b"next", masked=masked)) == (b"", None)  # aligned
+        # the same cut with nothing lost: the next capture starts with the header's rest
+        a = FrameAlignment(WS_FRAMING)
+        assert a.feed(direction, first) == a.feed(direction, lost[kept:] + after) == (b"", None)

@@ -66,6 +66,8 @@ class H2Framing(Framing):
         ftype, stream = info[0], info[1]
         return f"stream {stream}: an HTTP/2 {_NAMES[ftype] if ftype < len(_NAMES) else f'type {ftype}'} frame"
 
+    header_rest_made = "as a frame no receiver acts on"
+
     def header_rest(self, direction: int, head: bytes) -> bytes | None:
         """The first bytes of a frame header completed: a type no one defined when the type byte was lost, else a
         stream a frame of its type may not be on (stream 0, or 1 for the connection's own frames: a receiver rejects
