@@ -124,12 +124,7 @@ class H2PassiveDecoder(StreamBounds, Losses):
             return self._take()
         self._closed = True
         for d in (_C2S, _S2C):
-            blk = self._block[d]
-            if blk is not None:
-                self._block[d] = None
-                st = self._stream(blk.stream_id, d, blk.start, create=True)
-                if st is not None:
-                    st.rec.errors.append(f"{d.label} header block incomplete at end of capture (no END_HEADERS)")
+            self._end_block(d, "header block incomplete at end of capture (no END_HEADERS)")
             if self._buf[d] and not self._dead[d]:
                 self._partial_frame(d)
             self._buf[d].clear()

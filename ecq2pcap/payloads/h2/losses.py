@@ -34,14 +34,18 @@ class Losses:
         if not self._resumable[d] or not plausible_frames(data, max(self.settings.max_frame[d], LENIENT_MAX_FRAME)):
             return False
         self._dead[d] = self._resumable[d] = False
+        self._end_block(d, "header block lost (its end was among the bytes skipped)")
+        self.errors.append(f"{d.label}: {RESUMED}")
+        return True
+
+    def _end_block(self, d: Direction, why: str) -> None:
+        """The header block being read ``d``'s way (if any) ends where it stands, and its stream says ``why``."""
         blk = self._block[d]
         if blk is not None:
             self._block[d] = None
-            st = self._open.get(blk.stream_id)
+            st = self._stream(blk.stream_id, d, blk.start, create=True)
             if st is not None:
-                st.rec.errors.append(f"{d.label} header block lost (its end was among the bytes skipped)")
-        self.errors.append(f"{d.label}: {RESUMED}")
-        return True
+                st.rec.errors.append(f"{d.label} {why}")
 
     def _partial_frame(self, d: Direction) -> None:
         """End of capture inside a frame: keep what arrived of a DATA frame, note the rest."""

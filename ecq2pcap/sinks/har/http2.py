@@ -97,7 +97,7 @@ class Http2Parser:
         if ex.response is None:
             ex.errors.append("response not captured")
         if s.open_at_end:
-            ex.errors.extend(_unended(s))
+            ex.errors.extend(_unended(s, ex))
         if s.reset_code is not None:
             who = "client" if s.reset_by is Direction.C2S else "server"
             ex.notes.append(f"stream reset by the {who}: {_RESET_NAMES.get(s.reset_code, s.reset_code)}")
@@ -106,20 +106,17 @@ class Http2Parser:
         return ex
 
 
-def _unended(s: H2Stream) -> list[str]:
+def _unended(s: H2Stream, ex: Exchange) -> list[str]:
     """A stream still open when the capture ended: each side that began and sent no END_STREAM is incomplete (its
     last frames lost, or not sent yet), said as HTTP/1 says a body cut short. Not a side whose frames eCapture
     v1.x dumped without their flags and whose body has no length to fall short of: its END_STREAM was guessed
     (:mod:`ecq2pcap.payloads.h2.encoder`), so the lack of one says nothing."""
     errors = []
-    for started, complete, headers, size, meta, what in (
-            (s.request_start_ns, s.request_complete, s.request_headers, s.request_body_size, s.request_meta,
-             "request"),
-            (s.response_start_ns, s.response_complete, s.response_headers, s.response_body_size, s.response_meta,
-             "response")):
-        if started is None or complete:
+    for msg, size, meta, what in ((ex.request, s.request_body_size, s.request_meta, "request"),
+                                  (ex.response, s.response_body_size, s.response_meta, "response")):
+        if msg is None or msg.complete:  # (a side that never began has no message)
             continue
-        length = ascii_number(next((v for k, v in headers if k == "content-length"), "").strip())
+        length = ascii_number((msg.header("content-length") or "").strip())
         if length is not None and size < length:
             had = f"{size} of {length} bytes"
         elif meta is None or meta.form is not PayloadForm.H2_DUMP:
