@@ -115,7 +115,7 @@ class Pipeline:
         """End every connection and finish every sink, also when one of them cannot write
         (its first write error is raised afterwards)."""
         error = None
-        for step in (self._close_all, lambda: self._deliver(self.view.finish())):
+        for step in (self._close_all, lambda: self.deliver(self.view.finish())):
             try:
                 step()
             except OSError as exc:
@@ -156,30 +156,27 @@ class Pipeline:
 
     def _close_all(self) -> None:
         """The table's last events, a batch at a time; a sink that cannot write, or a bug of ours in one, raises once,
-        after the other sinks got every batch (as :meth:`_deliver` does for one)."""
+        after the other sinks got every batch (as :meth:`deliver` does for one)."""
         error = None
         for batch in self.table.close_all_batches():
             try:
                 self._dispatch(batch)
-            except Exception as exc:  # (what _deliver raises after the other sinks: any exception)
+            except Exception as exc:  # (what deliver raises after the other sinks: any exception)
                 error = error or exc
         if error is not None:
             raise error
 
     def _dispatch(self, events: list[FlowEvent]) -> None:
         if events:
-            self._deliver(self.view.process(events))
+            self.deliver(self.view.process(events))
             table = self.table
             while table.cut:  # (a release stopped, the list full of bytes made up for frames' lost rests)
                 more = table.more()
                 if more:
-                    self._deliver(self.view.process(more))
+                    self.deliver(self.view.process(more))
 
     def deliver(self, events: list[FlowEvent]) -> None:
-        """Events of the view's to the sinks (``convert -j``'s dispatcher hands on a list at once with it)."""
-        self._deliver(events)
-
-    def _deliver(self, events: list[FlowEvent]) -> None:
+        """Events of the view's to the sinks (``convert -j``'s dispatcher also hands on a list at once with it)."""
         # a sink that cannot write (disk full) raises once and then ignores events: the
         # others still get every event, then the error ends the run; likewise a bug of ours in
         # one sink (then an internal error, see feed). A sink takes the list at once when it can

@@ -219,7 +219,7 @@ def test_a_sink_of_several_outputs_gets_a_whole_list_after_one_of_them_fails():
 
     pipeline = Pipeline([TwoOutputs(), Other()], Report())
     with pytest.raises(OSError):
-        pipeline._deliver([0, 1, 2])
+        pipeline.deliver([0, 1, 2])
     assert seen == [0, 1, 2, ("other", [0, 1, 2])]
 
 
@@ -231,7 +231,7 @@ def test_a_bug_in_one_sink_does_not_cost_another_sink_the_list():
     other = _Other()
     pipeline = Pipeline([_Buggy(), other], Report())
     with pytest.raises(KeyError):
-        pipeline._deliver([0, 1, 2])
+        pipeline.deliver([0, 1, 2])
     assert other.seen == [0, 1, 2]
 
 
