@@ -224,3 +224,16 @@ def test_a_frame_header_cut_and_continued_is_not_made_up(capped):
             assert a.feed(C2S, PREFACE) == a.feed(C2S, wire[:cut]) == (b"", None)
             if cut < len(wire):
                 assert a.feed(C2S, wire[cut:]) == (b"", None), (kept, rest[:9])
+
+
+def test_the_servers_settings_read_when_it_speaks_first():
+    """§11.14: nginx writes its SETTINGS before it reads the client's preface (a server-side capture's first bytes
+    are server→client). Its SETTINGS_MAX_FRAME_SIZE still lets the client's large frame's lost rest be made up."""
+    big = data(1, b"u" * 40000)
+    a = FrameAlignment(H2Framing())
+    a.feed(S2C, settings((MAX_FRAME_SIZE, (1 << 24) - 1)) + settings(ack=True))
+    opening = PREFACE + settings() + headers(1)
+    kept = 16384 - len(opening)  # (what eCapture kept of the call)
+    a.feed(C2S, opening + big[:kept])
+    fill, note = a.feed(C2S, data(1, b"end", end=True))
+    assert len(fill) == len(big) - kept and "zero bytes put in their place" in note
