@@ -45,9 +45,9 @@ class Recovery:
             if limit or s.head_cut():
                 answer = None
             elif s.is_request:
-                answer = _start_line(s, REQUEST_LINE, REQUEST_SEARCH)
+                answer = _start_line(s, REQUEST_LINE, REQUEST_SEARCH, self.max_head)
             else:
-                answer = None if ex is None else _final_status(s)
+                answer = None if ex is None else _final_status(s, self.max_head)
             s.skip_bad_head(reason, limit=limit)
             if limit:  # a message whose head is over a limit came: its exchange says so, and the bytes skipped to
                 s.skip_said = f"{s.what} not parsed, skipped: {reason}"  # the next start line are not said on the next one
@@ -201,15 +201,16 @@ class Recovery:
                 s.force = False
 
 
-def _start_line(s: HalfStream, pattern, search):
+def _start_line(s: HalfStream, pattern, search, max_head: int):
     """The match of ``pattern`` (a strict start line) with the first line of the head being read (which did not
-    parse), or None: bytes of another kind, or a head that holds another start line (``search``: its bad lines
-    were cut off by the next message, read as their continuation)."""
+    parse), or None: bytes of another kind, a head that holds another start line (``search``: its bad lines were
+    cut off by the next message, read as their continuation), or none that ends within ``max_head`` bytes (the
+    search bounded: a buffer of many bad heads is not read to its end for each)."""
     buf, start = s.buf, s.start
     end = buf.find(b"\n", start, start + 8192)
     if end < 0:
         return None
-    blank = BLANK_LINE.search(buf, end)
+    blank = BLANK_LINE.search(buf, end, start + max_head)
     if blank is None or search.search(buf, end + 1, blank.start() + 1) is not None:
         return None
     return pattern.fullmatch(buf, start, end - 1 if buf[end - 1] == 13 else end)
@@ -222,10 +223,10 @@ def _request(s: HalfStream, m) -> HttpRequest:
                        body=bytearray(), start_ns=s.head_ns, end_ns=s.time_ns, complete=False)
 
 
-def _final_status(s: HalfStream) -> tuple[int, str, str] | None:
+def _final_status(s: HalfStream, max_head: int) -> tuple[int, str, str] | None:
     """(status, reason, version) of the final status line the response head being read (which did not parse)
     starts with; None when it does not start with one (bytes of another kind: the answer may still come)."""
-    m = _start_line(s, STATUS_LINE, STATUS_SEARCH)
+    m = _start_line(s, STATUS_LINE, STATUS_SEARCH, max_head)
     if m is None or m["status_code"] < b"200":
         return None
     return int(m["status_code"]), text(m["reason"] or b""), "HTTP/" + text(m["http_version"])
