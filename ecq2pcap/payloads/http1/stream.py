@@ -215,12 +215,12 @@ class HalfStream:
         """The head being read ends with the stream, not with its blank line."""
         return self.eof_sent and BLANK_LINE.search(self.buf, self.start, self.pos) is None
 
-    def skip_bad_head(self, reason: str, *, limit: bool) -> None:
-        """The head being read did not parse (or broke a limit): skip its first line and look for a start
-        line after it; the skipped bytes are reported under ``reason`` (a limit) or what went wrong."""
+    def skip_bad_head(self, reason: str, *, limit: bool, to: int | None = None) -> None:
+        """The head being read did not parse (or broke a limit): skip its first line (or to ``to``) and look for a
+        start line after it; the skipped bytes are reported under ``reason`` (a limit) or what went wrong."""
         incomplete = self.head_cut()
         nl = self.buf.find(b"\n", self.start, self.pos)
-        first = self.pos if nl < 0 else nl + 1
+        first = to if to is not None else self.pos if nl < 0 else nl + 1
         self.skipped += first - self.start
         self.pos = first
         self.reader = None
