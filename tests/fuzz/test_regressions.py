@@ -172,7 +172,7 @@ def test_http2_informational_responses_give_one_entry_with_the_final_status(code
 
 @pytest.mark.parametrize("method, target, host, url", [
     ("GET", "http:///x?a=1", "h", "https://h/x?a=1"),  # absolute-form without an authority: the Host's
-    ("CONNECT", "/", "h:443", "https://%2F"),  # a "/" cannot be in an authority
+    ("CONNECT", "/", "h:443", "https://h:443/"),  # a CONNECT whose target is a path (RFC 8441's): origin-form
     ("GET", "/x?a=1", " ", "https://10.0.0.2:443/x?a=1"),  # a blank Host: the server address
     ("GET", "/x?a=1", "h/p#f", "https://h%2Fp%23f/x?a=1"),
     ("GET", "/x?a=1", "[B:1]:8443", "https://%5BB:1%5D:8443/x?a=1"),  # looks like IPv6, is not (deep run)

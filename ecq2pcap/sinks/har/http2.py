@@ -69,7 +69,7 @@ class Http2Parser:
                 body=s.request_body, body_size=s.request_body_size,
                 start_ns=s.request_start_ns or s.response_start_ns or 0,
                 end_ns=s.request_end_ns, complete=s.request_complete,
-                method=pseudo.get(":method", "UNKNOWN"), target=pseudo.get(":path", "/"),
+                method=pseudo.get(":method", "UNKNOWN"), target=_target(pseudo),
                 scheme=pseudo.get(":scheme", "https"), authority=pseudo.get(":authority"),
             )
             if not s.request_headers:
@@ -134,3 +134,12 @@ def _status(value: str | None) -> int:
         return int(value or 0)
     except ValueError:
         return 0
+
+
+def _target(pseudo: dict[str, str]) -> str:
+    """A request's target: its :path; a CONNECT without one (RFC 9113 §8.5: a tunnel) names its :authority,
+    HTTP/1's authority-form."""
+    path = pseudo.get(":path")
+    if path is None:
+        return pseudo.get(":authority", "/") if pseudo.get(":method") == "CONNECT" else "/"
+    return path

@@ -26,7 +26,8 @@ _AUTHORITY_SAFE = _URI_SAFE.replace("/", "").replace("?", "").replace("#", "")
 def request_url(req: HttpRequest, conn: Connection, host: str | None) -> str:
     """The URL of ``req`` on ``conn``; ``host``: its Host header's (first) value, None without one."""
     target = req.target
-    if target[:1] == "/" and req.method != "CONNECT":  # origin-form (most): none of the forms below, nothing to fix
+    if target[:1] == "/":  # origin-form (most; an HTTP/2 CONNECT with a :path, RFC 8441's WebSocket): none of the
+        # forms below, nothing to fix
         key = (req.scheme, (req.authority or host or "").strip() or endpoint(conn.server), target)
         return _ORIGIN_URLS.known.get(key) or _ORIGIN_URLS.miss(key)
     lower = target[:8].lower()

@@ -138,3 +138,19 @@ def test_a_stream_the_capture_ended_inside_says_it_is_incomplete(form, length, s
     (ex,) = p.close(3)
     assert ex.response.body_size == 10000 and not ex.response.complete
     assert ex.errors == ([said] if said else [])
+
+
+def test_connect_urls_are_its_authority_and_path_or_its_authority():
+    """An HTTP/2 CONNECT: RFC 8441's WebSocket (a :path, a :protocol) is https://authority/path; a tunnel (no
+    :path, RFC 9113 §8.5) https://authority, as HTTP/1's authority-form. They were https://%2Fchat and https://%2F
+    (HTTP/1's authority-form read in the :path)."""
+    client, server = hpack.Encoder(), hpack.Encoder()
+    p = Http2Parser(make_conn())
+    p.feed(Direction.C2S, PREFACE + SETTINGS_FRAME + _headers(client, 1, [
+        (":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "https"), (":authority", "ex.com"),
+        (":path", "/chat")]) + _headers(client, 3, [(":method", "CONNECT"), (":authority", "api.ex.com:443")]), 1)
+    done = p.feed(Direction.S2C, SETTINGS_FRAME + _headers(server, 1, [(":status", "200")], True)
+                  + _headers(server, 3, [(":status", "200")], True), 2)
+    done += p.feed(Direction.C2S, h2_data(1, b"", True) + h2_data(3, b"", True), 3)
+    urls = {ex.stream_id: build_entry(ex)["request"]["url"] for ex in done}
+    assert urls == {1: "https://ex.com/chat", 3: "https://api.ex.com:443"}

@@ -79,7 +79,8 @@ def test_a_target_is_quoted_as_quote_does(target):
 @pytest.mark.parametrize("method", ["GET", "CONNECT"])
 def test_an_origin_form_url_remembered_is_the_url_worked_out(authority, host, target, method):
     """Origin-form targets take a shortcut (their URL remembered by scheme, authority and target): each gives,
-    the first time and again, what the general path gives (CONNECT is not origin-form: authority-form)."""
+    the first time and again, what the general path gives (a CONNECT's target that is a path, RFC 8441's, is
+    origin-form too)."""
     conn = make_conn()
     req = HttpRequest(method=method, target=target, authority=authority)
     general = _general_url(req, conn, host)
@@ -90,7 +91,7 @@ def test_an_origin_form_url_remembered_is_the_url_worked_out(authority, host, ta
 
 def _general_url(req, conn, host):
     """request_url's general path alone (what it did for every target before the shortcut)."""
-    if req.method == "CONNECT" and req.target.strip():
+    if req.method == "CONNECT" and req.target.strip() and not req.target.startswith("/"):
         return f"{req.scheme}://{urls._quoted(req.target)}"
     authority = (req.authority or host or "").strip() or urls.endpoint(conn.server)
     return f"{req.scheme}://{urls._quoted(authority)}{quote(req.target, safe=urls._URI_SAFE)}"
