@@ -84,17 +84,23 @@ _EXACT = 1 << 53  # below it, ns / 1e6 is one correctly rounded division
 
 
 def http_timings(req: HttpRequest | None, resp: HttpResponse | None) -> dict:
-    """An entry's ``timings``: the request's sending, the wait for the response, its receiving."""
+    """An entry's ``timings``: the request's sending, the wait for the response, its receiving. The three do not
+    overlap (HAR's ``time`` is their sum): a response that began before the request ended (a ``100 Continue`` to
+    an upload, an early ``413``, an HTTP/2 answer to a stream still sending) is received from the request's end."""
     # (ms() called only for a time that passed: v1.4's whole seconds mostly give none, ~0.6k instructions a call)
     send = wait = receive = 0.0
+    received_from = None if resp is None else resp.start_ns
     if req is not None:
         req_end = req.end_ns if req.end_ns is not None else req.start_ns
         if req_end > req.start_ns:
             send = ms(req_end - req.start_ns)
-        if resp is not None and resp.start_ns > req_end:
-            wait = ms(resp.start_ns - req_end)
+        if resp is not None:
+            if resp.start_ns > req_end:
+                wait = ms(resp.start_ns - req_end)
+            else:
+                received_from = req_end
     if resp is not None:
         resp_end = resp.end_ns if resp.end_ns is not None else resp.start_ns
-        if resp_end > resp.start_ns:
-            receive = ms(resp_end - resp.start_ns)
+        if resp_end > received_from:
+            receive = ms(resp_end - received_from)
     return {"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": send, "wait": wait, "receive": receive}
