@@ -56,6 +56,13 @@ from .sniff import FRAME_HEADER, LENIENT_MAX_FRAME, PREFACE, layout_problem
 from .streams import H2GoAway, H2Stream, _Block, _Open
 from .tolerant_hpack import PassiveHpack, decode_headers
 
+# A header block is kept up to this many times --max-header-list bytes: its CONTINUATION frames may go on without
+# END_HEADERS for ever (they were all kept: 439 MB for 400 MB of them, whatever the limits). A field's encoded bytes
+# are at most ~5 times what it adds to the list (a Huffman code is at most 30 bits a byte; integers are bounded), so
+# the field that takes the list over the limit starts within what is kept, and decoding it changes the HPACK table
+# as decoding the whole block would have
+BLOCK_PER_LIST = 8
+
 __all__ = ["H2PassiveDecoder"]
 
 _C2S, _S2C = Direction.C2S, Direction.S2C
@@ -89,6 +96,7 @@ class H2PassiveDecoder(StreamBounds, Losses):
         self._dead = [False, False]
         self._resumable = [False, False]  # (dead for bytes that are not HTTP/2: Losses._resume)
         self._block: list[_Block | None] = [None, None]
+        self._max_block = BLOCK_PER_LIST * max_header_list  # (see BLOCK_PER_LIST)
         self._open: dict[int, _Open] = {}
         self._done: dict[int, None] = {}  # streams ended, oldest first (the latest DONE_KEPT: see .bounds)
         self._out: list[H2Stream] = []
@@ -114,6 +122,9 @@ class H2PassiveDecoder(StreamBounds, Losses):
     def buffered(self) -> int:
         """Bytes held for streams not yet returned (bodies) and unparsed frame bytes."""
         n = len(self._buf[0]) + len(self._buf[1])
+        for blk in self._block:
+            if blk is not None:
+                n += len(blk.data)
         for st in self._open.values():
             n += len(st.bodies[0]) + len(st.bodies[1])
         return n
@@ -212,7 +223,7 @@ class H2PassiveDecoder(StreamBounds, Losses):
         blk = self._block[d]
         if blk is not None:
             if isinstance(frame, ContinuationFrame) and frame.stream_id == blk.stream_id:
-                blk.data += frame.data
+                self._add_to_block(blk, frame.data)
                 if "END_HEADERS" in frame.flags:
                     self._block[d] = None
                     self._header_block(d, blk, now)
@@ -239,9 +250,10 @@ class H2PassiveDecoder(StreamBounds, Losses):
                 sid,
                 frame.promised_stream_id if push else 0,
                 "END_STREAM" in frame.flags,
-                frame.data,
+                b"",
                 start,
             )
+            self._add_to_block(blk, frame.data)
             if "END_HEADERS" in frame.flags:
                 self._header_block(d, blk, now)
             else:
@@ -312,9 +324,20 @@ class H2PassiveDecoder(StreamBounds, Losses):
             if st.rec.ended:
                 self._finish(st.rec.stream_id)
 
+    def _add_to_block(self, blk: _Block, data: bytes) -> None:
+        """A header block's next fragment, kept up to :attr:`_max_block` bytes (past it, the block is ``over``)."""
+        room = self._max_block - len(blk.data)
+        if len(data) > room:
+            blk.over = True
+            data = data[: max(room, 0)]
+        blk.data += data
+
     def _header_block(self, d: Direction, blk: _Block, now: int) -> None:
         st = self._stream(blk.stream_id, d, blk.start, create=True)
         headers, problem = decode_headers(self._hpack[d], bytes(blk.data), bool(self._start_known[d]))
+        if blk.over:  # (what it kept decoded all the same, for the HPACK table's entries: see BLOCK_PER_LIST)
+            headers, problem = [], limit_note("header_list_size", f"header block over {self._max_block:,} bytes "
+                                                                  "not decoded")
         if blk.kind == "push":
             # the promise travels on the parent stream; the promised stream gets the request
             pid = blk.promised

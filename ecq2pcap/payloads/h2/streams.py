@@ -77,7 +77,7 @@ class _Open:
 class _Block:
     """A header block waiting for its CONTINUATION frames."""
 
-    __slots__ = ("kind", "stream_id", "promised", "end_stream", "data", "start")
+    __slots__ = ("kind", "stream_id", "promised", "end_stream", "data", "start", "over")
 
     def __init__(self, kind: str, stream_id: int, promised: int, end_stream: bool, data: bytes, start: tuple) -> None:
         self.kind = kind  # "headers" or "push"
@@ -86,6 +86,7 @@ class _Block:
         self.end_stream = end_stream
         self.data = bytearray(data)
         self.start = start  # (time_ns, meta) of the first frame
+        self.over = False  # larger than the decoder keeps: not decoded
 
 
 def cut_data_frame(buf: bytes | bytearray) -> tuple[int, bytes] | None:
