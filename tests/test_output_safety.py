@@ -100,6 +100,30 @@ def test_the_default_annotations_file_is_an_output_too(work):
     assert not (work / "o.pcapng").exists()
 
 
+@pytest.mark.parametrize("device", ["-w", "--har"])
+def test_no_default_annotations_file_beside_a_device(work, device):
+    """``-w /dev/null`` (or ``--har /dev/stdout``) with annotations to write: their default file was
+    /dev/null.annotations.jsonl, refused to a user (exit 2 before anything was converted), made in /dev by root.
+    Beside the other output, which is a file, they go; with no file output, the summary says where they could."""
+    import gzip
+
+    dump = work / "with-annotation.jsonl"
+    dump.write_bytes(gzip.decompress(SAMPLE.read_bytes()) + b'{"log_type":7,"payload":{}}\n')
+    stray = Path("/dev/null.annotations.jsonl")
+    other = {"-w": "--har", "--har": "-w"}[device]
+    try:
+        p = run(["convert", str(dump), device, "/dev/null", other, str(work / "o.out")], work)
+        assert p.returncode == 0, p.stderr.decode()
+        assert not stray.exists()
+        assert (work / "o.out.annotations.jsonl").read_text().count("\n") == 1
+        p = run(["convert", str(dump), device, "/dev/null"], work)
+        assert p.returncode == 0 and not stray.exists(), p.stderr.decode()
+        assert "not written (no file output: --annotations FILE writes them)" in p.stderr.decode()
+    finally:
+        if stray.exists():
+            stray.unlink()
+
+
 def test_stdout_redirected_onto_the_input_is_refused(work):
     before = digest(work / "in.gz")
     with open(work / "in.gz", "ab") as out:  # `>> in.gz`

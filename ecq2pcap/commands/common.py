@@ -5,6 +5,8 @@ error are in :mod:`.exits`, which the CLI imports without this module's pipeline
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 from contextlib import ExitStack
 from dataclasses import fields
@@ -95,7 +97,7 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     if not args.write and not args.har:
         raise UsageError(f"{args.command} needs an output: -w OUT.pcapng and/or --har OUT.har")
     limits = Limits.from_args(args)
-    default = next((p for p in (args.write, args.har) if p and p != "-"), None)
+    default = next((p for p in (args.write, args.har) if p and p != "-" and _is_file(p)), None)
     path = args.annotations or (default and f"{default}.annotations.jsonl")
     guard = guard or OutputGuard()
     try:
@@ -139,6 +141,15 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
         if isinstance(pcapng, PcapngSink):
             pcapng.ecapture_version = lambda: pipeline.ecapture_version
     return pipeline
+
+
+def _is_file(path: str) -> bool:
+    """``path`` is a file's (or nothing's yet): not a device, a pipe or a socket, beside which no annotations file
+    is made (``-w /dev/null``'s would be in /dev: refused to a user, made there by root)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
 
 
 def finish_outputs(pipeline: Pipeline, status: int) -> int:
