@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -45,10 +44,8 @@ from .report import Count
 from .sources.recording import Recorder, recorded_time_ns
 from .dialects.cheap import is_heartbeat, is_log_message
 from .sources.websocket import MAX_BATCH, ConnectError, Delivery, WebSocketSource
+from .stops import STOP_SIGNALS
 
-# what ends a run cleanly (outputs completed): Ctrl-C, SIGTERM, and SIGHUP, the hang-up a closed terminal or ssh
-# session sends the whole process group (it left the outputs unfinished: the writing process died of it)
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline

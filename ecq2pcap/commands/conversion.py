@@ -12,6 +12,7 @@ from ..outputs import OutputGuard, describe_write_error, input_problem, reader_g
 from ..pipeline import Pipeline
 from ..report import Count, Report
 from ..sources.files import FileSource, InputError
+from ..stops import STOP_SIGNALS
 from .common import finish_outputs, open_pipeline
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 
@@ -133,8 +134,26 @@ class _ReaderGone:
                   "stopped" + ("; converting on for the others" if left else ""), file=sys.stderr)
 
 
+@contextmanager
+def stops_as_ctrl_c():
+    """SIGTERM and SIGHUP (``kill``, ``timeout``, a service or container stopped, a closed terminal or ssh session)
+    stop a conversion as Ctrl-C does, a KeyboardInterrupt: the outputs are completed, a ``-j`` run's parts merged and
+    its folder removed. They killed it: a ``-j`` run left its outputs empty and its folder of plaintext behind."""
+    previous = {}
+    try:
+        for sig in STOP_SIGNALS[1:]:
+            previous[sig] = signal.signal(sig, signal.default_int_handler)
+    except ValueError:  # not the main thread: the signals are not ours to take
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class CtrlC:
-    """Ctrl-C taking effect between two messages (:func:`feed_sources`).
+    """Ctrl-C (or another of :data:`STOP_SIGNALS`) taking effect between two messages (:func:`feed_sources`).
 
     A KeyboardInterrupt raised in the middle of a message lost what was in hand: the captures the reorder
     buffer was releasing (a second of exchanges gone from both outputs, their answers made into "request not
@@ -156,12 +175,14 @@ class CtrlC:
                 raise KeyboardInterrupt
             self.interrupted = True
 
+        previous = {}
         try:
-            previous = signal.signal(signal.SIGINT, later)
+            for sig in STOP_SIGNALS:
+                previous[sig] = signal.signal(sig, later)
         except ValueError:  # not the main thread: Ctrl-C is not ours to take
-            yield
-            return
+            pass
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

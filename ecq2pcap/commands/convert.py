@@ -12,7 +12,7 @@ from ..report import Count
 from ..summary import format_summary
 from .common import add_output_args, stderr_report
 from .exits import EXIT_OK, EXIT_STRICT, UsageError
-from .conversion import open_sources, run_conversion
+from .conversion import open_sources, run_conversion, stops_as_ctrl_c
 from .parallel import check_parallel, convert_parallel
 
 
@@ -65,10 +65,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     sources = open_sources(args, report)
     progress = not (args.quiet or args.no_progress)
     args.jobs = jobs_for(args)
-    if args.jobs > 1:
-        status, pipeline = convert_parallel(args, report, sources, progress)
-    else:
-        status, pipeline = run_conversion(args, report, sources, OutputGuard(args.inputs), progress=progress)
+    with stops_as_ctrl_c():
+        if args.jobs > 1:
+            status, pipeline = convert_parallel(args, report, sources, progress)
+        else:
+            status, pipeline = run_conversion(args, report, sources, OutputGuard(args.inputs), progress=progress)
     if not args.quiet:
         print(format_summary(report, pipeline), file=sys.stderr)
     if status == EXIT_OK and args.strict and report.counts[Count.SKIPPED]:

@@ -35,7 +35,8 @@ import stat
 import traceback
 from contextlib import ExitStack
 
-from ..live import STOP_SIGNALS, Session
+from ..live import Session
+from ..stops import STOP_SIGNALS
 from ..sources.websocket import Delivery
 from .exits import UsageError
 from .live_outputs import Opener, Served, open_live_outputs

@@ -37,6 +37,7 @@ from ..sinks.pcapng import PcapngSink
 from ..sources.files import FileSource
 from .common import connection_table, connection_view, finish_outputs, open_pipeline, pcapng_options
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
+from ..stops import STOP_SIGNALS
 from .conversion import CtrlC, feed_sources, progress_bar, say_interrupted
 
 PIPE_BYTES = 1 << 20  # what a pipe to a worker holds (Linux: F_SETPIPE_SZ; the default is 64 KiB)
@@ -135,7 +136,7 @@ class _Pipes:
     def send(self, k: int, data: bytes) -> None:
         """One batch to worker ``k``, whole: Ctrl-C waits until it is written (a message cut short
         would garble the rest of the worker's stream)."""
-        masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        masked = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
         try:
             self.ends[k][1].send_bytes(data)
         finally:
@@ -200,9 +201,9 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
             ctx = multiprocessing.get_context("fork")
             pipes = _Pipes(ctx, n)
             children = []
-            # Ctrl-C is worker 0's: a worker ignores it from its first instruction (a SIGINT that comes
+            # Ctrl-C (and SIGTERM, SIGHUP) is worker 0's: a worker ignores it from its first instruction (one that comes
             # meanwhile reaches this process once the workers are started)
-            masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            masked = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
             try:
                 for k in range(1, n):
                     recv, send = ctx.Pipe(duplex=False)
@@ -279,10 +280,11 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
 
 
 def _start_child(args, k, workdir, pipes: _Pipes, results) -> None:
-    """In the forked child (SIGINT blocked): Ctrl-C ignored; only its own end of its pipe kept, so that
+    """In the forked child (the stop signals blocked): they are ignored; only its own end of its pipe kept, so that
     it reads EOF when worker 0 ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    for sig in STOP_SIGNALS:  # (a hang-up or a service's stop reaches the whole group: worker 0 takes it)
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(STOP_SIGNALS))
     events = pipes.ends[k][0]
     for j, (recv, send) in pipes.ends.items():
         send.close()

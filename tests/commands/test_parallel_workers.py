@@ -84,23 +84,33 @@ def test_a_failing_worker_leaves_valid_empty_outputs_and_exit_1(tmp_path, monkey
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "o.har", "o.pcapng"]  # no temporary files left
 
 
-def test_ctrl_c_completes_the_outputs(tmp_path, tshark):
-    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while -j 2 converts: exit 130,
-    said once, and both outputs complete and readable with what was converted."""
+@pytest.mark.parametrize("jobs, sig, group", [
+    ("2", signal.SIGINT, True),  # Ctrl-C: SIGINT to the whole process group, as a terminal sends it
+    ("2", signal.SIGTERM, False),  # kill PID, timeout: they killed it, the outputs left empty, the folder there
+    ("2", signal.SIGHUP, True),  # a closed terminal or ssh session: to the whole group
+    ("1", signal.SIGTERM, False),  # they killed it: no FIN, no summary
+])
+def test_ctrl_c_completes_the_outputs(tmp_path, tshark, jobs, sig, group):
+    """Ctrl-C, SIGTERM or SIGHUP while -j 2 (or one process) converts: exit 130, said once, and both outputs
+    complete and readable with what was converted; -j's folder removed."""
     _many_connections(tmp_path / "big.jsonl", 20000)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "big.jsonl", "-w", "o.pcapng", "--har",
-                             "o.har", "-j", "2", "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
+                             "o.har", "-j", jobs, "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
                             start_new_session=True, preexec_fn=sigint_as_from_a_terminal)
     deadline = time.monotonic() + 60
 
-    def written() -> int:  # what the workers' parts hold so far
-        return sum(f.stat().st_size for d in tmp_path.glob(".ecq2pcap-jobs-*") for f in d.glob("*.pcapng"))
+    def written() -> int:  # what the workers' parts (or the one process's pcapng) hold so far
+        parts = [f for d in tmp_path.glob(".ecq2pcap-jobs-*") for f in d.glob("*.pcapng")]
+        return sum(f.stat().st_size for f in parts or [tmp_path / "o.pcapng"] if f.exists())
 
     while written() < 300_000:  # well under way (the whole run writes ~10 MB), however busy the machine
         assert time.monotonic() < deadline and proc.poll() is None, "the conversion did not get under way"
         time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGINT)
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()
     assert err.decode().count("interrupted: completing the outputs") == 1, err.decode()
