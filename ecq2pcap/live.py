@@ -163,7 +163,11 @@ class Session:
         try:
             if self.pipeline is not None and self._anchor is not None:
                 wall, clock = self._anchor
-                self.pipeline.tick(clock + max(0, now_ns - wall))
+                now = clock + max(0, now_ns - wall)
+                if now > self.pipeline.clock:  # (else the clock does not move: nothing to do or record)
+                    if self.recorder is not None:  # (convert of the recording moves it there too)
+                        self.recorder.tick(now)
+                    self.pipeline.tick(now)
             self.flush()
         except OSError as exc:
             self._failed(exc)

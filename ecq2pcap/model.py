@@ -50,6 +50,15 @@ class Message(Frozen):
     recv_time_ns: int | None = None  # receive time, when the source knows it
 
 
+class Tick(Frozen):
+    """The data's clock moved by ``live``'s wall clock (its reorder buffer released, connections idle): a
+    recording keeps each move, and ``convert`` of it replays them between the same messages, so that it gives
+    what the live run gave, whenever the messages came."""
+
+    now_ns: int
+    origin: str
+
+
 class DataType(enum.IntEnum):
     """Which way the captured process moved the bytes (eCapture's dataType)."""
 

@@ -25,6 +25,7 @@ from .model import (
     Heartbeat,
     Message,
     ProcessLog,
+    Tick,
 )
 from .report import Count, Report
 from .sinks import Sink
@@ -66,7 +67,10 @@ class Pipeline:
 
     # -- input
 
-    def feed(self, message: Message) -> None:
+    def feed(self, message: Message | Tick) -> None:
+        if type(message) is Tick:  # (a recording's: live's clock moved here)
+            self.tick(message.now_ns)
+            return
         report = self.report
         report.counts[Count.MESSAGES] += 1  # (the per-message counters without Report.count's call: ~2 % of a run)
         try:
@@ -108,7 +112,8 @@ class Pipeline:
                 self.on_annotation(rec)
 
     def tick(self, now_ns: int) -> None:
-        """Live sources call this periodically with the wall clock."""
+        """Move the data's clock to ``now_ns``: ``live`` does by its wall clock, ``convert`` at a recording's
+        :class:`~ecq2pcap.model.Tick`."""
         self._dispatch(self.table.advance(now_ns))
 
     def finish(self) -> None:

@@ -14,7 +14,7 @@ from typing import BinaryIO
 import msgspec
 
 from ..limits import DEFAULT_LIMITS, limit_note
-from ..model import DecodeError, Message, Opcode
+from ..model import DecodeError, Message, Opcode, Tick
 from ..report import Report
 from .delimited import iter_delimited, looks_delimited
 from .recording import LineDecoder
@@ -133,7 +133,7 @@ class FileSource:
     def _too_big(self, size: int) -> str:
         return limit_note("message_size", f"message of {size} bytes over the {self.max_message_size}-byte limit skipped")
 
-    def _lines(self, stream: BinaryIO) -> Iterator[Message]:
+    def _lines(self, stream: BinaryIO) -> Iterator[Message | Tick]:
         decoder = LineDecoder()
         lineno = 0
         try:
@@ -155,6 +155,9 @@ class FileSource:
                     self.report.skip(origin, str(exc))
                     continue
                 if msg is not None:
+                    if type(msg) is not Message:  # (a recording's tick)
+                        yield msg
+                        continue
                     if len(msg.data) > limit:
                         self.report.skip(origin, self._too_big(len(msg.data)))
                         continue

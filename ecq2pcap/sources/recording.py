@@ -7,7 +7,9 @@ A dump line is one of:
 * an ecq2pcap recording line ``{"t": <epoch seconds>, "opcode": "text"|"binary",
   "text": …}`` or ``… "data_b64": …}`` (also the shared samples' frame files, whose ``t``
   counts seconds since the client connected);
-* the recording header ``{"ecq2pcap": "recording", "version": 1, "url": …, "started": …}``.
+* the recording header ``{"ecq2pcap": "recording", "version": 1, "url": …, "started": …}``;
+* a tick ``{"tick": <the data's clock, ns>, "t": …}``: where ``live`` moved the data's clock by its wall clock
+  (:class:`~ecq2pcap.model.Tick`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import BinaryIO
 
 import msgspec
 
-from ..model import DecodeError, Message, Opcode
+from ..model import DecodeError, Message, Opcode, Tick
 from ..sinks.units import UnitWriter
 
 RECORDING_MAGIC = "recording"
@@ -46,7 +48,13 @@ class _Header(msgspec.Struct):
     started: float | None = None
 
 
+class _Tick(msgspec.Struct):
+    tick: int
+    t: float | None = None
+
+
 _frame = msgspec.json.Decoder(_Frame)
+_tick = msgspec.json.Decoder(_Tick)
 _frame_text = msgspec.json.Decoder(_FrameText)
 _header = msgspec.json.Decoder(_Header)
 
@@ -58,8 +66,8 @@ class LineDecoder:
         self.started: float | None = None
         self.url: str = ""
 
-    def message(self, line: bytes, origin: str) -> Message | None:
-        """The message of one line, None for a header or blank line; raises DecodeError."""
+    def message(self, line: bytes, origin: str) -> Message | Tick | None:
+        """The message (or tick) of one line, None for a header or blank line; raises DecodeError."""
         line = line.strip()
         if line.startswith(b'{"log_type"'):  # (most lines: an eCaptureQ message, with one test)
             return Message(line, _TEXT, origin)
@@ -69,6 +77,11 @@ class LineDecoder:
         if line.find(b'"opcode"', 0, 200) < 0:
             if line.startswith(b'{"ecq2pcap"'):
                 return self._read_header(line)
+            if line.startswith(b'{"tick"'):
+                try:
+                    return Tick(_tick.decode(line).tick, origin)
+                except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                    raise DecodeError(f"bad recording tick: {exc}") from None
             return Message(line, _TEXT, origin)
         try:
             fr = _frame.decode(line)
@@ -130,6 +143,11 @@ def frame_line(message: Message) -> bytes:
     return msgspec.json.encode({"t": t, "opcode": message.opcode.value, "data_b64": b64})
 
 
+def tick_line(now_ns: int, t: float) -> bytes:
+    """The recording line of a tick (the data's clock moved to ``now_ns`` at wall time ``t``)."""
+    return msgspec.json.encode({"tick": now_ns, "t": round(t, 6)})
+
+
 def header_line(url: str, started: float) -> bytes:
     return msgspec.json.encode({"ecq2pcap": RECORDING_MAGIC, "version": 1, "url": url, "started": started})
 
@@ -165,6 +183,11 @@ class Recorder:
         self.messages += 1
         self.bytes += len(message.data)
         return self.lines
+
+    def tick(self, now_ns: int) -> None:
+        """Record that the data's clock moved to ``now_ns`` (see :class:`~ecq2pcap.model.Tick`)."""
+        self._units.write(tick_line(now_ns, time.time()) + b"\n")
+        self.lines += 1
 
     def flush(self) -> None:
         self._units.flush()

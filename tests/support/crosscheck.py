@@ -133,8 +133,9 @@ def packets_by_connection(pcap: Path, origins: dict[str, int]) -> dict[tuple, li
     of earlier streams on it (a new SYN on a used 4-tuple is a new stream).
 
     ``origins`` maps an input's name to the offset that turns its line numbers into
-    message numbers (a recording's header is line 1): comments' ``origin NAME:LINE``
-    become ``origin #MESSAGE``, so two runs fed the same messages compare equal."""
+    message numbers (a recording's header is line 1), or to each line's message number (a recording with tick
+    lines: :func:`message_numbers`): comments' ``origin NAME:LINE`` become ``origin #MESSAGE``, so two runs fed
+    the same messages compare equal."""
     data = pcap.read_bytes()
     order = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
     pos, link_types, out = 0, [], {}
@@ -171,9 +172,10 @@ def _options(raw: bytes, order: str) -> list[tuple[int, bytes]]:
     return opts
 
 
-def _normalize(comment: str, origins: dict[str, int]) -> str:
-    for name, offset in origins.items():
-        comment = re.sub(re.escape(name) + r":(\d+)", lambda m: f"#{int(m[1]) - offset}", comment)
+def _normalize(comment: str, origins: dict[str, int | dict[int, int]]) -> str:
+    for name, offset in origins.items():  # (an offset, or each line's message number: a recording's tick lines
+        number = (lambda line: line - offset) if isinstance(offset, int) else offset.__getitem__  # are none)
+        comment = re.sub(re.escape(name) + r":(\d+)", lambda m: f"#{number(int(m[1]))}", comment)
     return comment
 
 
@@ -191,3 +193,13 @@ def _four_tuple(ip: bytes) -> tuple:
 
 def _is_syn(ip: bytes) -> bool:
     return _tcp(ip)[2][13] & (_SYN | _ACK) == _SYN
+
+
+def message_numbers(lines: list[bytes]) -> dict[int, int]:
+    """{line number: message number} of a recording's lines (its header and tick lines are no messages)."""
+    out, n = {}, 0
+    for i, line in enumerate(lines, 1):
+        if i > 1 and not line.startswith(b'{"tick"'):
+            n += 1
+            out[i] = n
+    return out
