@@ -92,15 +92,15 @@ def opening(cap: Capture) -> str | None:
 def cannot_continue(shape: Shape, cap: Capture, one_socket: bool = False) -> bool:
     """True when ``cap``'s bytes cannot be the continuation of a connection of ``shape``: they
     open a new connection (a preface or opening SETTINGS the connection already had that way,
-    HTTP/1 on an HTTP/2 connection, HTTP/2's opening on an HTTP/1 one, a request after an
-    upgrade). With ``one_socket`` (the captures of one (pid, fd)), also a request after a message
+    HTTP/1 on an HTTP/2 connection, HTTP/2's opening on an HTTP/1 one that did not switch protocols, a request
+    after an upgrade). With ``one_socket`` (the captures of one (pid, fd)), also a request after a message
     that closed the connection (:func:`closes_connection`); without (a thread's or a process's
     connections, told apart by their bytes alone), such a request may be another open connection's."""
     kind = opening(cap)
-    if kind == "preface":
-        return shape.preface or shape.http1
+    if kind == "preface":  # (after a 101, HTTP/2's opening is h2c's: RFC 9113 §3.2's upgrade, not a new connection)
+        return shape.preface or (shape.http1 and not shape.upgraded)
     if kind == "settings":
-        return cap.data_type in shape.settings or (shape.http1 and not shape.http2)
+        return cap.data_type in shape.settings or (shape.http1 and not shape.http2 and not shape.upgraded)
     if kind == "request":
         return shape.http2 or shape.upgraded or (one_socket and shape.closing)
     if kind == "response":
