@@ -44,15 +44,15 @@ class Recovery:
         if s.in_head:
             # (a start line whose header section did not parse is a message all the same: a request the next
             # response answers, or the answer to the request waiting; no other one)
-            inner = _inner_starts(s, self.max_line, self.max_head)
+            first_end, ended, inner = _extent(s, self.max_line, self.max_head)
             if inner is not None and limit:  # (it ends at that start line: within the limits, its lines refused)
                 reason, limit = _refusal(s, inner[0], self.max_head), False
-            if limit or inner is not None or s.head_cut():
+            if limit or inner is not None or not ended or s.head_cut():
                 answer = None
             elif s.is_request:
-                answer = _start_line(s, REQUEST_LINE, self.max_head)
+                answer = _start_line(s, first_end, REQUEST_LINE)
             else:
-                answer = None if ex is None else _final_status(s, self.max_head)
+                answer = None if ex is None else _final_status(s, first_end)
             s.skip_bad_head(reason, limit=limit, to=None if inner is None else inner[1])
             if limit:  # a message whose head is over a limit came: its exchange says so, and the bytes skipped to
                 s.skip_said = f"{s.what} not parsed, skipped: {reason}"  # the next start line are not said on the next one
@@ -211,28 +211,30 @@ class Recovery:
                 s.force = False
 
 
-def _inner_starts(s: HalfStream, max_line: int, max_head: int) -> tuple[int, int] | None:
-    """(where the first, where the last of them begins) when start lines come inside the head being read, before
-    its blank line (or the end of the buffer, within ``max_head``); None when none does. A start line is no header
-    line: that head is refused, and so is each head that starts at one of them but the last (it holds the next),
-    for its lines, not for a limit (the head ends where the next one starts: raising a limit would not read it).
-    The heads up to the last are skipped at once, under the first one's reason (theirs would not be said): each
-    would be read to the same blank line, in time quadratic in the bytes before it (4,000 heads without a blank
-    line took 11 s, 40,000 minutes)."""
+def _extent(s: HalfStream, max_line: int, max_head: int) -> tuple[int, bool, tuple[int, int] | None]:
+    """(where the first line of the head being read ends, -1 when not within ``max_line``; whether a blank line
+    ends the head within ``max_head`` bytes; where the first and the last start line inside it begin, or None).
+
+    A start line inside a head, before its blank line (or the end of the buffer, within ``max_head``), is no
+    header line: that head is refused, and so is each head that starts at one of them but the last (it holds the
+    next), for its lines, not for a limit (the head ends where the next one starts: raising a limit would not read
+    it). The heads up to the last are skipped at once, under the first one's reason (theirs would not be said):
+    each would be read to the same blank line, in time quadratic in the bytes before it (4,000 heads without a
+    blank line took 11 s, 40,000 minutes)."""
     buf, start = s.buf, s.start
-    search = REQUEST_SEARCH if s.is_request else STATUS_SEARCH
     end = buf.find(b"\n", start, start + max_line + 1)
     if end < 0:
-        return None
+        return end, False, None
     bound = min(len(buf), start + max_head)
     blank = BLANK_LINE.search(buf, end, bound)
     stop = bound if blank is None else blank.start() + 1
+    search = REQUEST_SEARCH if s.is_request else STATUS_SEARCH
     first = last = search.search(buf, end + 1, stop)
     if first is None:
-        return None
-    for last in search.finditer(buf, first.end() + 1, stop):  # noqa: B007 (the last one is wanted)
-        pass
-    return first.start(), last.start()
+        return end, blank is not None, None
+    for last in search.finditer(buf, first.end() + 1, stop):
+        pass  # (the last one is wanted)
+    return end, blank is not None, (first.start(), last.start())
 
 
 def _refusal(s: HalfStream, at: int, max_head: int) -> str:
@@ -252,15 +254,11 @@ def _refusal(s: HalfStream, at: int, max_head: int) -> str:
     return f"a {s.what} start line inside the header section"
 
 
-def _start_line(s: HalfStream, pattern, max_head: int):
-    """The match of ``pattern`` (a strict start line) with the first line of the head being read (which did not
-    parse, and holds no other start line: :func:`_inner_starts`), or None: bytes of another kind, or a head that
-    does not end within ``max_head`` bytes."""
-    buf, start = s.buf, s.start
-    end = buf.find(b"\n", start, start + 8192)
-    if end < 0 or BLANK_LINE.search(buf, end, start + max_head) is None:
-        return None
-    return pattern.fullmatch(buf, start, end - 1 if buf[end - 1] == 13 else end)
+def _start_line(s: HalfStream, end: int, pattern):
+    """The match of ``pattern`` (a strict start line) with the first line of the head being read, which ends at
+    ``end`` (a head that did not parse, ended within the limit, and holds no other start line: :func:`_extent`),
+    or None: bytes of another kind."""
+    return pattern.fullmatch(s.buf, s.start, end - 1 if s.buf[end - 1] == 13 else end)
 
 
 def _request(s: HalfStream, m) -> HttpRequest:
@@ -270,10 +268,10 @@ def _request(s: HalfStream, m) -> HttpRequest:
                        body=bytearray(), start_ns=s.head_ns, end_ns=s.time_ns, complete=False)
 
 
-def _final_status(s: HalfStream, max_head: int) -> tuple[int, str, str] | None:
+def _final_status(s: HalfStream, end: int) -> tuple[int, str, str] | None:
     """(status, reason, version) of the final status line the response head being read (which did not parse)
     starts with; None when it does not start with one (bytes of another kind: the answer may still come)."""
-    m = _start_line(s, STATUS_LINE, max_head)
+    m = _start_line(s, end, STATUS_LINE)
     if m is None or m["status_code"] < b"200":
         return None
     return int(m["status_code"]), text(m["reason"] or b""), "HTTP/" + text(m["http_version"])
