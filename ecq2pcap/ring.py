@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from .model import FlowEvent
+from .model import Closed, FlowEvent
 from .sinks.har import HarSink
 from .sinks.pcapng import PcapngSink
 
@@ -154,8 +154,8 @@ class RingOutputs:
     def handle(self, event: FlowEvent) -> None:
         if self._file_start_ns is None:
             self._file_start_ns = event.time_ns
-        elif self._due(event.time_ns):
-            self.rotate(event.time_ns)
+        elif type(event) is not Closed and self._due(event.time_ns):  # (a connection's end goes in its file: at the
+            self.rotate(event.time_ns)  # end of the input, the FINs started a file of nothing else)
         self.pcapng.handle(event)
         if self.har is not None:
             self.har.handle(event)

@@ -1,6 +1,7 @@
 """Ring buffers (-b filesize/duration/files): every file complete on its own, the requests add up."""
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -98,6 +99,27 @@ def test_files_keeps_only_the_newest(tmp_path):
     assert len(pcaps) == 3 and len(hars) == 3
     numbers = [int(NAME.match(p.name).group(1)) for p in pcaps]
     assert numbers[0] > 1 and numbers == list(range(numbers[0], numbers[0] + 3))
+
+
+def test_the_ends_of_connections_do_not_start_a_file(tmp_path, tshark):
+    """The FINs that close the open connections at the end of the input went to a file of their own (a made-up
+    handshake and a FIN each, no event, an empty HAR); with files:1 it was the one kept, the data deleted."""
+    def event(data_type: int, rendered: int, data: bytes) -> str:  # (eCapture v1.4.2, a client's connection)
+        b64 = base64.b64encode(data).decode()
+        return json.dumps({"log_type": 2, "payload": {
+            "timestamp": 1795715800, "uuid": f"100_100_curl_5_{data_type}_10.0.0.1:40000-10.0.0.5:443",
+            "src_ip": "10.0.0.1", "src_port": 40000, "dst_ip": "10.0.0.5", "dst_port": 443, "pid": 100,
+            "pname": "curl", "type": rendered, "length": len(b64), "payload_base64": b64}})
+
+    dump = tmp_path / "in.jsonl"
+    dump.write_text(event(1, 1, b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n") + "\n" + event(
+        0, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + b"B" * 3000) + "\n")
+    p = ecq2pcap("convert", str(dump), "-w", str(tmp_path / "out.pcapng"), "--har", str(tmp_path / "out.har"),
+                 "-b", "filesize:2", "-b", "files:1", "-q")
+    assert p.returncode == 0, p.stderr
+    (pcap,), (har,) = files(tmp_path, ".pcapng"), files(tmp_path, ".har")
+    assert any(f["tcp.len"] != ["0"] for f in dissect(tshark, pcap))
+    assert json.loads(har.read_text())["log"]["entries"]
 
 
 @pytest.mark.live
