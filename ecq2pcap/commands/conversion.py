@@ -21,7 +21,8 @@ def progress_bar(sources: list[FileSource], enabled: bool):
     """A tqdm bar over the inputs' bytes on a terminal, else None."""
     if not enabled or not sys.stderr.isatty():
         return None
-    total = sum(s.size or 0 for s in sources)
+    total = sum(s.disk_size() or 0 for s in sources)  # (before they are opened: their size was read only then, so
+    # the bar was never shown)
     if not total:
         return None
     from tqdm import tqdm
@@ -96,6 +97,8 @@ def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, 
                 print(f"ecq2pcap: {exc}", file=sys.stderr)
                 report.count(Count.BROKEN_INPUTS)
                 status = EXIT_STRICT
+            if bar is not None and src.position != done:  # (its end, read after its last message)
+                bar.update(src.position - done)
     except KeyboardInterrupt:
         say_interrupted()
         status = EXIT_INTERRUPTED

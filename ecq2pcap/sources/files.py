@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -46,6 +47,14 @@ class FileSource:
         self.size: int | None = None
         self.name = "<stdin>" if self.path == "-" else self.path
         self._raw: BinaryIO | None = None
+
+    def disk_size(self) -> int | None:
+        """The input's bytes on disk before it is opened (None: stdin, or not a file)."""
+        try:
+            st = os.stat(self.path) if self.path != "-" else None
+        except OSError:
+            return None
+        return st.st_size if st is not None and stat.S_ISREG(st.st_mode) else None
 
     def open(self) -> BinaryIO:
         try:

@@ -57,3 +57,37 @@ def test_a_limit_is_counted_once_with_or_without_a_har(tmp_path, capsys):
         said.append([line for line in capsys.readouterr().err.splitlines() if "limits reached" in line])
     (line,) = said[0]  # (a hundred connections ended waiting for their answers, and more as those reopened them)
     assert line.startswith("  limits reached: --max-connections ") and said[1] == said[0]
+
+
+def test_the_progress_bar_shows_on_a_terminal_and_reaches_the_inputs_size(tmp_path, monkeypatch):
+    """The bar's total was the inputs' sizes read when they were opened, after the bar was made: 0, so no bar
+    was ever shown (and --no-progress did nothing)."""
+    import io
+    import sys
+
+    from ecq2pcap.commands.conversion import feed_sources, progress_bar
+    from ecq2pcap.report import Report
+    from ecq2pcap.sources.files import FileSource
+    from tests.conftest import FIXTURES
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    sample = FIXTURES / "v140_client.dump.jsonl.gz"
+    report = Report()
+    sources = [FileSource(str(sample), report)]
+    assert progress_bar(sources, False) is None
+    bar = progress_bar(sources, True)
+    assert bar is not None and bar.total == sample.stat().st_size
+
+    class Pipeline:
+        sinks, closed_sinks = [object()], set()
+
+        def feed(self, message) -> None:
+            pass
+
+    feed_sources(Pipeline(), sources, report, bar=bar)
+    assert bar.n == bar.total
+    bar.close()
