@@ -233,9 +233,14 @@ class EntryLog:
     def failed(self) -> OSError | None:
         return self._units.failed
 
+    @property
+    def committed(self) -> int:
+        """Entries the part holds whole (:attr:`HarWriter.committed`)."""
+        return self._units.written
+
     def write(self, entry: dict) -> None:
         data = encode_entry(entry)
-        self._units.write(b",\n" + data)
+        self._units.write(b",\n" + data, 1)
         self.size += len(data) + 2
         self.count += 1
 

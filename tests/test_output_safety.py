@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -253,8 +254,7 @@ def test_disk_full_mid_run_stops_with_one_error_and_valid_outputs(work, tshark, 
     assert run(["convert", "in.gz", "-w", "full.pcapng", "-q"], work).returncode == 0
     full = (work / "full.pcapng").stat().st_size
     limit = 40_000 if room == "little" else full - 1
-    p = run(["convert", "in.gz", "-w", "o.pcapng", "--har", "o.har", "-q"], work,
-            preexec_fn=_file_size_limit(limit))
+    p = run(["convert", "in.gz", "-w", "o.pcapng", "--har", "o.har"], work, preexec_fn=_file_size_limit(limit))
     err = p.stderr.decode()
     assert p.returncode == 1 and "Traceback" not in err, err
     assert "cannot write: File too large" in err and "written before" in err
@@ -263,8 +263,22 @@ def test_disk_full_mid_run_stops_with_one_error_and_valid_outputs(work, tshark, 
     doc = json.loads((work / "o.har").read_text())
     validate_har(doc)
     load_with_haralyzer(doc)
+    # the summary says what the files hold (it said the HAR entries made, not those the HAR was cut back to)
+    assert re.search(rf"HAR entries +{len(doc['log']['entries'])}\n", err), err
+    assert re.search(rf"packets +{len(frames.split())}\n", err), err
     if room == "almost enough":
         assert frames.split()  # some packets were written before the disk filled up
+
+
+def test_the_summary_counts_the_entries_a_har_cut_back_holds(work):
+    """A HAR over the disk's room is cut back to its last commit (here its start: a conversion of under a second
+    commits at the end); the summary said the 400 entries made."""
+    curl_connections(work / "many.jsonl", 400)
+    p = run(["convert", "many.jsonl", "--har", "o.har"], work, preexec_fn=_file_size_limit(200_000))
+    err = p.stderr.decode()
+    assert p.returncode == 1 and "o.har: cannot write" in err, err
+    held = len(json.loads((work / "o.har").read_text())["log"]["entries"])
+    assert held < 400 and re.search(rf"HAR entries +{held}\n", err), err
 
 
 def test_stdout_closed_at_start_is_a_usage_error(work):

@@ -23,6 +23,8 @@ class UnitWriter:
         self.buffer_size = buffer_size
         self.failed: OSError | None = None
         self._pending = bytearray()
+        self.written = 0  # items (a caller's count: packets) of the units written whole
+        self._held = 0  # items of the units in _pending
         # where the last whole unit ends, when the file can be cut back there: only for
         # unbuffered files (a buffered one may hold a part of it unwritten)
         self._good: int | None = None
@@ -32,30 +34,34 @@ class UnitWriter:
             except (OSError, ValueError):
                 pass
 
-    def write(self, data: bytes) -> None:
-        """Queue one or more whole units; written once the buffer is full."""
+    def write(self, data: bytes, items: int = 0) -> None:
+        """Queue one or more whole units (holding ``items`` of what the caller counts); written once the buffer is
+        full."""
         if self.failed is not None:
             return
         if len(data) >= self.buffer_size:  # (a big one, e.g. a -j merge's run of blocks: written as it is, not
             self._drain()  # copied into the buffer and out again)
             self._send(data)
+            self.written += items
             return
         self._pending += data
+        self._held += items
         if len(self._pending) >= self.buffer_size:
             self._drain()
 
-    def write_parts(self, parts: list[bytes], size: int) -> None:
+    def write_parts(self, parts: list[bytes], size: int, items: int = 0) -> None:
         """:meth:`write` of ``b"".join(parts)`` (``size``: its length). To a file that writes parts (``write_parts``:
         an :class:`~ecq2pcap.outputs.OutputFile`), a big one goes out without being joined first (a copy less of
         each of its bytes)."""
         if size < self.buffer_size or self.failed is not None or not hasattr(self.out, "write_parts"):
-            self.write(b"".join(parts))
+            self.write(b"".join(parts), items)
             return
         self._drain()
         try:
             self.out.write_parts(parts, size)
         except OSError as exc:
             self._fail(exc)
+        self.written += items
         if self._good is not None:
             self._good += size
 
@@ -75,6 +81,8 @@ class UnitWriter:
         data = bytes(self._pending)
         self._pending.clear()
         self._send(data)
+        self.written += self._held
+        self._held = 0
 
     def _send(self, data: bytes) -> None:
         try:

@@ -94,6 +94,7 @@ class HarSink:
         self._on_upgrade = (lambda ex: on_upgrade(ex, options)) if on_upgrade is not None else None
         self._h2_parser = h2_parser
         self._writer = writer_factory(out, comment=comment, commit_interval=commit_interval)
+        self._uncounted = 0  # entries of this writer's that its output lost, taken off the summary's count
         self._writer.commit()  # a valid, empty HAR from the start (raises when out cannot be written)
         self._writer_options = {"comment": comment, "commit_interval": commit_interval}
         self._on_entry = on_entry  # also told every entry written (e.g. for a summary)
@@ -123,11 +124,13 @@ class HarSink:
         if self._finished:
             return
         self._finished = True
-        if self._writer.failed is not None:
-            return
-        for st in list(self._conns.values()):
-            self._close(st.conn, st.last_ns, ())
-        self._writer.close()
+        try:
+            if self._writer.failed is None:
+                for st in list(self._conns.values()):
+                    self._close(st.conn, st.last_ns, ())
+                self._writer.close()
+        finally:
+            self._uncount_lost()
 
     def write_encoded(self, data: bytes, entries: int) -> None:
         """Append entries encoded elsewhere (a ``convert -j`` worker's), joined by ``,\\n``."""
@@ -136,11 +139,24 @@ class HarSink:
     def rotate(self, out: BinaryIO | TextIO) -> None:
         """Complete the current HAR file and go on in ``out`` (ring buffers): exchanges still
         open go on and are written to the file current when they complete."""
-        self._writer.close()
+        try:
+            self._writer.close()
+        finally:
+            self._uncount_lost()
         self._writer = HarWriter(out, **self._writer_options)
+        self._uncounted = 0
         self._writer.commit()
 
     # -- internals -----------------------------------------------------------------
+
+    def _uncount_lost(self) -> None:
+        """The entries counted that the output does not hold, uncounted: it could not be written (disk full) and
+        was cut back to its last commit (the summary said entries the HAR did not have)."""
+        w = self._writer
+        lost = w.count - w.committed - self._uncounted
+        if w.failed is not None and lost > 0:
+            self.report.counts[Count.HAR_ENTRIES] -= lost
+            self._uncounted += lost
 
     def _state(self, conn: Connection, time_ns: int) -> _Conn:
         st = self._conns.get(conn.id)

@@ -52,6 +52,7 @@ class HarWriter:
         self._closed = False
         self.failed: OSError | None = None
         self.count = 0
+        self.committed = 0  # entries the output holds whole (after a failure, the file is cut back to them)
         self._tail_pos: int | None = None  # where the committed closing ]}} starts (seekable outputs)
         self._pending = bytearray()  # entries not yet committed
         self._last_commit = 0.0
@@ -102,6 +103,7 @@ class HarWriter:
         if self._tail_pos is None:
             self._write(sep)
             self._write(data)
+            self.committed = self.count
             return
         self._pending += sep
         if len(data) >= self.commit_bytes:  # straight to the file, after the entries waiting
@@ -133,6 +135,7 @@ class HarWriter:
         try:
             self._out.seek(self._tail_pos)
             self._guarded(pending, last, _TAIL)
+            self.committed = self.count
         except OSError as exc:
             try:  # back to the last commit: its entries and the closing ]}}
                 self._out.truncate(self._tail_pos)

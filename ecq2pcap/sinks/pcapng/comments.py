@@ -1,5 +1,6 @@
 """What the pcapng sink's packet comments say of a sender and of eCapture's event type, kept by value: a thread and
-its fd send again and again (two lookups, ~1.5k instructions, instead of formatting four numbers, ~6k)."""
+its fd send again and again (two lookups, ~1.5k instructions, instead of formatting four numbers, ~6k); and what a
+SYN's comment says of its connection (:func:`open_facts`)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,27 @@ def _what(key: tuple[int | None, str, str]) -> str:
 
 
 _GOTLS_TYPES = {0: "gotls write", 1: "gotls read"}
+
+
+def open_facts(port_map, key: tuple[str | None, str, str, int, int, bool]) -> str:
+    """A SYN comment's middle: eCapture's version, the module, the captured end, the port shown (a real one, or
+    one invented with the addresses: no --keep-ports hint for that). ``port_map``: the sink's
+    (:class:`~.ports.PortMap`)."""
+    version, module, role, real_port, shown_port, real = key
+    parts = []
+    if version:
+        parts.append(f"eCapture {version}")
+    if module:
+        parts.append(f"module {module}")
+    parts.append(f"captured process is the {role} (its sends are marked outbound)")
+    if shown_port != real_port:
+        if not real:
+            parts.append(f"server port {real_port}, invented, shown as {shown_port}")
+        elif real_port in port_map.mapping:
+            parts.append(f"server port {real_port} shown as {shown_port} (--port-map)")
+        else:
+            parts.append(f"server port {real_port} shown as {shown_port}; use --keep-ports to keep it")
+    return "; ".join(parts)
 
 
 WHO = Memo(_who, max_entries=1024, size=lambda key: len(key[2]))  # (a comm is at most 256 characters)

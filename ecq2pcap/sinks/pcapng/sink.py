@@ -11,6 +11,7 @@ comments (``frame.comment``); the captured process's sends are marked outbound
 from __future__ import annotations
 
 import zlib
+from functools import partial
 from typing import BinaryIO, Callable
 
 from ...limits import DEFAULT_LIMITS, limit_note
@@ -28,7 +29,7 @@ from .blocks import (
     interface_description,
     section_header,
 )
-from .comments import WHAT as _WHAT, WHO as _WHO
+from .comments import WHAT as _WHAT, WHO as _WHO, open_facts
 from .names import NameBook
 from .ports import PortMap
 from .packets import PacketBlocks
@@ -105,6 +106,7 @@ class PcapngSink:
         self.follow_frames = follow_frames  # (ring buffers: where HTTP/2 and WebSocket frames are, for rotate)
         self.report = report
         self.packets = 0
+        self._packets_before = 0  # packets of the files before this one (ring buffers: rotate)
         self.bytes_written = 0
         self._conns: dict[int, _Conn] = {}
         self._large = False  # the blocks being made hold a block as its parts (a payload of _LARGE bytes or more)
@@ -112,7 +114,8 @@ class PcapngSink:
         # the host name a connection's client asked for → Name Resolution Blocks for server addresses
         self.hosts = hosts
         self.max_names = max_names
-        self._facts = Memo(self._open_facts, max_entries=64, size=lambda key: len(key[0] or "") + len(key[1]))
+        self._facts = Memo(partial(open_facts, self.port_map), max_entries=64,
+                           size=lambda key: len(key[0] or "") + len(key[1]))
         self._names = NameBook(max_names)
         self._named: set[int] = set()  # open connections whose name was looked at
         # eCapture's version for the SYN comments, once the stream told it (the pipeline sets this)
@@ -166,7 +169,19 @@ class PcapngSink:
 
     def finish(self) -> None:
         """Flush. Connections without a Closed event stay open (no FIN is invented)."""
-        self._units.flush()
+        try:
+            self._units.flush()
+        finally:
+            self._uncount_lost()
+
+    def _uncount_lost(self) -> None:
+        """The packets counted that the file does not hold, uncounted: it could not be written (disk full) and was
+        cut back to its last whole unit (the summary said packets the file did not have)."""
+        lost = self.packets - self._packets_before - self._units.written  # (this file's: see rotate)
+        if self._units.failed is not None and lost > 0:
+            if self.report is not None:
+                self.report.counts[Count.PACKETS] -= lost
+            self.packets -= lost
 
     def write_blocks(self, data: bytes) -> None:
         """Append whole blocks made elsewhere (a ``convert -j`` worker's) as one unit; their
@@ -200,7 +215,11 @@ class PcapngSink:
         in the new file see a normal connection; its packets are timed at ``time_ns`` (the
         new file's first event) or later. Host names are given again.
         """
-        self._units.flush()
+        try:
+            self._units.flush()
+        finally:
+            self._uncount_lost()
+        self._packets_before = self.packets
         self.out, self._units = out, UnitWriter(out)
         self._names, self._named = NameBook(self.max_names), set()
         self._write([section_header(), interface_description(self.link_type, description=IF_DESCRIPTION)], 0)
@@ -339,25 +358,6 @@ class PcapngSink:
             text = f"{text}; {note}"
         return text
 
-    def _open_facts(self, key: tuple[str | None, str, str, int, int, bool]) -> str:
-        """A SYN comment's middle: eCapture's version, the module, the captured end, the port shown (a real one, or
-        one invented with the addresses: no --keep-ports hint for that)."""
-        version, module, role, real_port, shown_port, real = key
-        parts = []
-        if version:
-            parts.append(f"eCapture {version}")
-        if module:
-            parts.append(f"module {module}")
-        parts.append(f"captured process is the {role} (its sends are marked outbound)")
-        if shown_port != real_port:
-            if not real:
-                parts.append(f"server port {real_port}, invented, shown as {shown_port}")
-            elif real_port in self.port_map.mapping:
-                parts.append(f"server port {real_port} shown as {shown_port} (--port-map)")
-            else:
-                parts.append(f"server port {real_port} shown as {shown_port}; use --keep-ports to keep it")
-        return "; ".join(parts)
-
     def _chunk_comment(self, chunk: Chunk) -> str:
         cap = chunk.info
         # (who sent it and what eCapture called it kept by value, as a thread and its fd send again and
@@ -386,11 +386,11 @@ class PcapngSink:
             self._large = False
             parts = [part for block in blocks for part in (block if type(block) is tuple else (block,))]
             size = sum(map(len, parts))
-            self._units.write_parts(parts, size)
+            self._units.write_parts(parts, size, packets)
         else:
             data = b"".join(blocks)
             size = len(data)
-            self._units.write(data)
+            self._units.write(data, packets)
         self.bytes_written += size
         if packets:
             self.packets += packets
