@@ -138,21 +138,26 @@ class _ReaderGone:
 
 
 @contextmanager
-def stops_as_ctrl_c():
-    """SIGTERM and SIGHUP (``kill``, ``timeout``, a service or container stopped, a closed terminal or ssh session)
-    stop a conversion as Ctrl-C does, a KeyboardInterrupt: the outputs are completed, a ``-j`` run's parts merged and
-    its folder removed. They killed it: a ``-j`` run left its outputs empty and its folder of plaintext behind."""
+def _handling(signals, handler):
+    """``handler`` for each of ``signals`` within the block, the previous handlers back after it."""
     previous = {}
     try:
-        for sig in STOP_SIGNALS[1:]:
-            previous[sig] = signal.signal(sig, signal.default_int_handler)
+        for sig in signals:
+            previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: the signals are not ours to take
         pass
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def stops_as_ctrl_c():
+    """SIGTERM and SIGHUP (``kill``, ``timeout``, a service or container stopped, a closed terminal or ssh session)
+    stop a conversion as Ctrl-C does, a KeyboardInterrupt: the outputs are completed, a ``-j`` run's parts merged and
+    its folder removed. They killed it: a ``-j`` run left its outputs empty and its folder of plaintext behind."""
+    return _handling(STOP_SIGNALS[1:], signal.default_int_handler)
 
 
 class CtrlC:
@@ -171,21 +176,10 @@ class CtrlC:
         self.busy = False
         self.interrupted = False
 
-    @contextmanager
     def deferred(self):
         def later(signum, frame) -> None:
             if not self.busy:
                 raise KeyboardInterrupt
             self.interrupted = True
 
-        previous = {}
-        try:
-            for sig in STOP_SIGNALS:
-                previous[sig] = signal.signal(sig, later)
-        except ValueError:  # not the main thread: Ctrl-C is not ours to take
-            pass
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        return _handling(STOP_SIGNALS, later)
