@@ -212,6 +212,9 @@ class Connection(Frozen, eq=False):
     uuids: tuple[str, ...] = ()  # eCapture uuids of the captures released with its first data
     tid: int | None = None  # thread of its first capture (later captures may come from other threads)
     module: str = "openssl"
+    # another connection open when it opened goes from its client address and port to its server's address, to
+    # another port: the pcapng shows its real server port (a port both are shown as would make them one to Wireshark)
+    keep_port: bool = False
 
     @property
     def ip_version(self) -> int:

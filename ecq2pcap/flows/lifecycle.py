@@ -196,6 +196,15 @@ class Lifecycle:
             c.closed = True
             return
         c.closed = True
+        ends, port = (c.client, c.server[0]), c.server[1]  # (the open connections between its ends: keep_port)
+        ports = self._ends.get(ends)
+        if ports is not None and port in ports:
+            if ports[port] > 1:
+                ports[port] -= 1
+            elif len(ports) > 1:
+                del ports[port]
+            else:
+                del self._ends[ends]
         if at is None:  # (the later of the two, without max()'s call)
             at = c.last_released_ts if c.last_released_ts > c.last_ts else c.last_ts
         out.append(Closed(c.conn, at, reason, closing_notes(c, extra)))

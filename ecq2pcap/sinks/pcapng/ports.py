@@ -20,6 +20,8 @@ from collections.abc import Mapping
 # HTTP ports there.
 HTTP_PORTS = frozenset({80, 1900, 2710, 2869, 3128, 3132, 3689, 5985, 8080, 8088, 11371})
 DEFAULT_SHOWN_PORT = 80
+PORT_KEPT = ("server port kept: another connection from the same client address and port to this server was open "
+             "(shown on one port, they would be one stream to Wireshark)")
 
 
 class PortMap:
@@ -69,6 +71,14 @@ class PortMap:
                 raise ValueError(f"port map gives port {real} twice ({real}:{mapping[real]} and {entry})")
             mapping[real] = shown
         return cls(mapping, keep_ports=keep_ports)
+
+    def connection_port(self, real_port: int, keep: bool) -> tuple[int, str | None]:
+        """The port a connection's server is shown on and, when its real one is kept where the map would have
+        changed it (``keep``: :attr:`~ecq2pcap.model.Connection.keep_port`), why."""
+        shown = self.server_port(real_port)
+        if keep and shown != real_port:
+            return real_port, PORT_KEPT
+        return shown, None
 
     def server_port(self, real_port: int) -> int:
         """The port to show for a server whose real port is ``real_port``."""

@@ -21,14 +21,7 @@ from ...payloads.h2 import PREFACE
 from ...payloads.h2.alignment import H2Framing
 from ...payloads.websocket_frames import WsFraming, websocket_start
 from ...report import Count, Report
-from .blocks import (
-    FLAG_INBOUND,
-    FLAG_OUTBOUND,
-    LINKTYPE_ETHERNET,
-    LINKTYPE_RAW,
-    interface_description,
-    section_header,
-)
+from .blocks import FLAG_INBOUND, FLAG_OUTBOUND, LINKTYPE_ETHERNET, LINKTYPE_RAW, interface_description, section_header
 from .comments import WHAT as _WHAT, WHO as _WHO, open_facts
 from .names import NameBook
 from .ports import PortMap
@@ -45,6 +38,7 @@ _LABELS, _NUL = tuple(d.label for d in Direction), "\0"
 _CLIENT_FLAGS, _SERVER_FLAGS = (FLAG_OUTBOUND, FLAG_INBOUND), (FLAG_INBOUND, FLAG_OUTBOUND)  # (see _open)
 _H2_RESUME, _WS_REQUEST, _WS_NOTE = H2_RESUME, WS_REQUEST, WS_NOTE  # (read on the per-chunk line)
 _LARGE = 4096  # a payload written without a copy (PacketBlocks.data_block_parts, UnitWriter.write_parts)
+
 
 class _Conn:
     __slots__ = ("conn", "flow", "flags", "last_ns", "resume", "owed", "frames")
@@ -259,7 +253,9 @@ class PcapngSink:
     def _open(self, conn: Connection, time_ns: int, note: str | None,
               isns: tuple[int, int] | None = None) -> list[bytes]:
         real_port = conn.server[1]
-        shown_port = self.port_map.server_port(real_port)
+        shown_port, kept = self.port_map.connection_port(real_port, conn.keep_port)
+        if kept:
+            note = f"{note}; {kept}" if note else kept
         # (client→server, server→client): the captured process's sends are outbound (Connection.outbound)
         flags = _CLIENT_FLAGS if conn.process_role == "client" else _SERVER_FLAGS
         if isns is None:  # each side's from the endpoints: crc32 of them and "|c" or "|s", the first part's done once
