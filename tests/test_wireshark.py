@@ -82,6 +82,16 @@ def test_tshark_lists_the_interface_after_install(home, tshark):
     assert re.search(r"^\d+\. ecapture \(eCapture", out, re.M), out
 
 
+def test_the_readme_names_the_preferences_wireshark_registers(home, tshark):
+    """``tshark -o extcap.ecapture.NAME:VALUE`` takes the names Wireshark registers (the options' without their
+    dashes): the README's port-map, keep-ports and no-reconnect were refused ('unknown preference', exit 1)."""
+    registered = set(re.findall(r"^#?extcap\.ecapture\.([\w-]+):", tshark_in(home, tshark, "-G", "currentprefs"), re.M))
+    readme = (ROOT / "README.md").read_text()
+    part = readme[readme.index("tshark -o extcap.ecapture.NAME:VALUE") : readme.index("The capture is what")]
+    named = set(re.findall(r"`([\w-]+)`", part)) - {"true"}
+    assert len(named) == 9 and named <= registered, (named, registered)
+
+
 # -- the extcap protocol, line by line
 
 
