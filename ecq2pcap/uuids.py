@@ -71,6 +71,9 @@ def _tuple(text: str) -> Tuple | None:
 _new_tuple = tuple.__new__
 
 
+_MAPPED = "::ffff:"  # an IPv4-mapped IPv6 address's start, as Go writes it (eCapture's tuples)
+
+
 def tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, text: str) -> Tuple | None:
     """:func:`parse_tuple` of ``text`` from its four parts as the tuple regex found them."""
     # (a v6 address's brackets and the ports without a call each: those calls were a third of a connection's
@@ -79,6 +82,10 @@ def tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, tex
     dport = int(dport_text) if len(dport_text) <= 5 else _port(dport_text)
     src = src_text[1:-1] if src_text[:1] == "[" else src_text
     dst = dst_text[1:-1] if dst_text[:1] == "[" else dst_text
+    if src[:7] == _MAPPED and "." in src:  # (an AF_INET6 socket's IPv4 peer, [::ffff:a.b.c.d]: IPv4 on the wire,
+        src = src[7:]  # RFC 4291 §2.5.5.2, so written as IPv4 packets, found by ip.addr and --host a.b.c.d)
+    if dst[:7] == _MAPPED and "." in dst:
+        dst = dst[7:]
     if sport == 0 or dport == 0 or src in ("0.0.0.0", "::") or dst in ("0.0.0.0", "::"):
         return None
     if sport > 65535 or dport > 65535:

@@ -25,8 +25,12 @@ def test_comm_with_separators(comm):
 def test_ipv6_and_v4_mapped():
     u = parse_uuid("1_2_nginx_3_0_[2001:db8::1]:5555-[::1]:443")
     assert u.tuple == Tuple("2001:db8::1", 5555, "::1", 443)
-    u = parse_uuid("1_2_py_3_1_[::ffff:127.0.0.1]:5555-[::ffff:127.0.0.1]:443")
-    assert u.tuple == Tuple("::ffff:127.0.0.1", 5555, "::ffff:127.0.0.1", 443)
+    # an AF_INET6 socket's IPv4 peer: IPv4 on the wire (RFC 4291 §2.5.5.2), so IPv4 packets that ip.addr and --host
+    # find (they were IPv6 packets between ::ffff: addresses, which no network carries)
+    u = parse_uuid("1_2_py_3_1_[::ffff:127.0.0.1]:5555-[::ffff:10.0.0.2]:443")
+    assert u.tuple == Tuple("127.0.0.1", 5555, "10.0.0.2", 443)
+    u = parse_uuid("1_2_py_3_1_[::ffff:7f00:1]:5555-[::ffff:a00:2]:443")  # (not as Go writes them: left as they are)
+    assert u.tuple == Tuple("::ffff:7f00:1", 5555, "::ffff:a00:2", 443)
 
 
 def test_unstripped_sock_form_with_unknown_tuple():
