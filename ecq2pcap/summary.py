@@ -32,7 +32,8 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         kinds = ", ".join(f"{k} {n}" for k, n in report.annotation_kinds.most_common())
         where = report.annotations_path
         lines.append(f"  not TLS data {c[Count.ANNOTATIONS]:>8}  ({kinds}) "
-                     + (f"written to {where}" if where else "not written (no file output: --annotations FILE writes them)"))
+                     + (f"written to {where}" if where else
+                        "not written (no file output: --annotations FILE writes them)"))
     if c[Count.INTERNAL_ERRORS]:
         lines.append(f"  internal errors {c[Count.INTERNAL_ERRORS]:>5}  (bugs of ecq2pcap, each named above; please report "
                      "them: the rest was converted)")

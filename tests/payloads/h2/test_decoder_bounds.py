@@ -21,7 +21,8 @@ def _request(path: str) -> bytes:
 def test_a_header_block_that_never_ends_is_kept_up_to_its_bound():
     max_list = 1024
     dec = H2PassiveDecoder(max_header_list=max_list)
-    dec.feed(C2S, PREFACE + SettingsFrame(0).serialize() + HeadersFrame(1, _request("/one"), flags=["END_STREAM"]).serialize(), 1)
+    opening = HeadersFrame(1, _request("/one"), flags=["END_STREAM"]).serialize()  # (no END_HEADERS)
+    dec.feed(C2S, PREFACE + SettingsFrame(0).serialize() + opening, 1)
     dec.feed(S2C, SettingsFrame(0).serialize(), 2)
     fragment = ContinuationFrame(1, b"\x40\x01a\x01b" * 3000).serialize()  # fields "a: b", 15 KB a frame
     tracemalloc.start()
