@@ -33,6 +33,7 @@ def test_version():
     (("convert", str(SAMPLE), "--har", "/no/such/dir/x.har"), b"cannot write"),
     (("convert", str(SAMPLE), "-w", "x.pcapng", "--port-map", "443:http"), b"--port-map"),
     (("convert", str(SAMPLE), "-w", "x.pcapng", "--mss", "0"), b"--mss"),
+    (("convert", str(SAMPLE), "-w", "x.pcapng", "--mss", "23"), b"--mss"),  # (HTTP/2's preface split: not decoded)
     (("live", "http://127.0.0.1:1/", "-w", "x.pcapng"), b"ws://"),
 ])
 def test_usage_errors_exit_2_with_one_line_and_no_traceback(tmp_path, args, message):

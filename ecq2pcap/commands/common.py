@@ -50,12 +50,18 @@ def add_output_args(cmd: argparse.ArgumentParser) -> None:
     add_conversion_args(cmd)
 
 
+# the smallest MSS Linux takes (TCP_MIN_MSS): smaller ones split what a dissector must see whole to know the protocol
+# (HTTP/2's 24-byte preface across segments: Wireshark then decoded no HTTP/2 at all)
+MIN_MSS = 88
+
+
 def add_conversion_args(cmd: argparse.ArgumentParser) -> None:
     """How the packets and flows are made, and which connections are kept (convert, live, summary)."""
     pc = cmd.add_argument_group("pcapng")
     pc.add_argument("--link-type", choices=("ether", "raw"), default="ether",
                     help="Ethernet frames (default) or raw IP packets")
-    pc.add_argument("--mss", type=int_between(1, 65495), default=65495, help="largest TCP payload per segment (default 65495)")
+    pc.add_argument("--mss", type=int_between(MIN_MSS, 65495), default=65495,
+                    help=f"largest TCP payload per segment ({MIN_MSS}..65495, default 65495)")
     pc.add_argument("--port-map", type=_port_map, default=None, metavar="REAL:SHOWN,...",
                     help="server ports to show instead of the real ones, e.g. 443:80,8443:8080 "
                     "(default: every non-HTTP server port is shown as 80 so Wireshark dissects HTTP/1 and HTTP/2)")
