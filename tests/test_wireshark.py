@@ -250,3 +250,18 @@ def test_lua_on_a_realistic_sample_with_threads(home, tshark, tmp_path):
     rows = lua_rows(home, tshark, pcap)
     assert rows and all(r["ecapture.comm"] == "nginx" and r["ecapture.pid"] == "19571" for r in rows)
     assert all(r["ecapture.fd"] and r["ecapture.tid"] for r in rows)
+
+
+def test_lua_reads_a_process_name_that_holds_a_semicolon(home, tshark, tmp_path):
+    """prctl takes any bytes but NUL: a thread named "job; x" was read as "job", without its fd, its uuid cut at the
+    "; " (the comments are "; "-separated), and ecapture.comm == "job; x" selected nothing."""
+    tup = "10.0.0.1:50000-10.0.0.2:443"
+    dump = tmp_path / "in.jsonl"
+    dump.write_text("\n".join(mixed_stream.event_line(1, 400, "job; x", 5, dt, tup, etype, data) for dt, etype, data in (
+        (1, 1, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), (0, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))))
+    pcap = tmp_path / "o.pcapng"
+    assert ecq2pcap("convert", str(dump), "-w", str(pcap), "-q").returncode == 0
+    rows = lua_rows(home, tshark, pcap)
+    assert rows and all((r["ecapture.comm"], r["ecapture.fd"]) == ("job; x", "5") for r in rows)
+    assert all(r["ecapture.uuid"].startswith("400_400_job; x_5_") and r["ecapture.uuid"].endswith(tup) for r in rows)
+    assert len(lua_rows(home, tshark, pcap, "-Y", 'ecapture.comm == "job; x"')) == len(rows)

@@ -75,10 +75,27 @@ local function parse_head(text, r)
     return true
 end
 
+-- where what ecq2pcap says after a comment's head (pid, tid, comm, fd, uuid) begins: a process name, and the uuid
+-- that holds it, may hold "; " themselves (prctl takes any bytes but NUL)
+local AFTER_HEAD = { "; connection ", "; eCapture ", "; module ", "; captured process " }
+
+local function head_end(text)
+    local best
+    for _, marker in ipairs(AFTER_HEAD) do
+        local i = text:find(marker, 1, true)
+        if i and (not best or i < best) then
+            best = i
+        end
+    end
+    return best
+end
+
 -- one packet comment -> what it says ({} when it is not ours)
 local function parse(text)
     local r = {}
-    local parts = split(text, "; ")
+    local cut = head_end(text)
+    local parts = cut and split(text:sub(cut + 2), "; ") or {}
+    table.insert(parts, 1, cut and text:sub(1, cut - 1) or text)
     local first = parts[1]
     local conn, head = first:match("^ecq2pcap connection (%d+): (.*)$")
     if conn then
@@ -87,6 +104,13 @@ local function parse(text)
         parse_head(head, r)
     elseif not parse_head(first, r) then
         return r
+    end
+    local at = r.opening and text:find("; uuid ", 1, true)
+    if at then -- a SYN's uuid, after its facts: it holds the process name, which may hold "; "
+        local u = text:sub(at + 7)
+        local k = r.comm and u:find(r.comm, 1, true)
+        local e = u:find("; ", k and k + #r.comm or 1, true)
+        r.uuid = e and u:sub(1, e - 1) or u
     end
     for i = 2, #parts do
         local p = parts[i]
