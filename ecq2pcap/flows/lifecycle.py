@@ -179,6 +179,15 @@ class Lifecycle:
         if not c.closed and not c.websocket:  # (opened: the caller's test)
             self._close(c, IDLE, out, at=c.last_released_ts)
 
+    def _keeps_port(self, c: ConnState, other: ConnState | list[ConnState]) -> bool:
+        """``c`` opens while ``other`` (one or a list), from its client address and port, is open: whether one goes
+        to its server's address on another port (Connection.keep_port); ``c`` joins them."""
+        others = other if type(other) is list else [other]
+        keep = any(o.server[0] == c.server[0] and o.server[1] != c.server[1] for o in others)
+        others.append(c)
+        self._from[c.client] = others
+        return keep
+
     def _close(self, c: ConnState, reason: str, out: list[FlowEvent], extra: tuple[str, ...] = (),
                at: int | None = None) -> None:
         self._open.pop(id(c), None)
@@ -196,15 +205,11 @@ class Lifecycle:
             c.closed = True
             return
         c.closed = True
-        ends, port = (c.client, c.server[0]), c.server[1]  # (the open connections between its ends: keep_port)
-        ports = self._ends.get(ends)
-        if ports is not None and port in ports:
-            if ports[port] > 1:
-                ports[port] -= 1
-            elif len(ports) > 1:
-                del ports[port]
-            else:
-                del self._ends[ends]
+        other = self._from.get(c.client)  # (the open connections from its client port: keep_port)
+        if other is c:
+            del self._from[c.client]
+        elif type(other) is list and c in other:
+            other.remove(c)
         if at is None:  # (the later of the two, without max()'s call)
             at = c.last_released_ts if c.last_released_ts > c.last_ts else c.last_ts
         out.append(Closed(c.conn, at, reason, closing_notes(c, extra)))

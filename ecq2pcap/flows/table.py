@@ -104,7 +104,10 @@ class ConnectionTable(Ordering, Lifecycle):
         self._last_sweep = 0
         self._deadlines: list = []  # (time to look at it again, seq, ConnState): the sweep's work list
         self._open: OrderedDict[int, ConnState] = OrderedDict()  # id -> opened conn, least recently active first
-        self._ends: dict[tuple, dict[int, int]] = {}  # (client, server address) -> open ones by port (keep_port)
+        # client address and port -> the open connection from it, or those (a list) when several are open (keep_port;
+        # no object made for the one a client port mostly has: counts in dicts of new keys cost ~3k instructions an
+        # event, most of it the collector's)
+        self._from: dict[tuple, ConnState | list[ConnState]] = {}
 
     # ------------------------------------------------------------------ input
 
@@ -374,12 +377,15 @@ class ConnectionTable(Ordering, Lifecycle):
                     self._close(old, superseded_reason(old), out)  # (which forgets it)
             if cap.uuid and cap.uuid not in c.uuids:
                 c.uuids.append(cap.uuid)
-            ports = self._ends.setdefault((c.client, c.server[0]), {})
-            port = c.server[1]
-            ports[port] = ports.get(port, 0) + 1
+            keep = False
+            other = self._from.get(c.client)
+            if other is None:
+                self._from[c.client] = c
+            else:
+                keep = self._keeps_port(c, other)
             c.conn = Connection(  # (by position, in the fields' order: ~0.6k instructions less than by keyword)
                 next(self._ids), c.pid, c.comm, c.fd, c.client, c.server, c.tuple_known, c.synthetic_reason, c.role,
-                tuple(c.uuids), cap.tid, c.module, len(ports) > 1,
+                tuple(c.uuids), cap.tid, c.module, keep,
             )
             if len(self._open) >= self.limits.open_connections:
                 self._end_idlest(out)  # first, so that no more are ever open at once

@@ -72,14 +72,6 @@ class PortMap:
             mapping[real] = shown
         return cls(mapping, keep_ports=keep_ports)
 
-    def connection_port(self, real_port: int, keep: bool) -> tuple[int, str | None]:
-        """The port a connection's server is shown on and, when its real one is kept where the map would have
-        changed it (``keep``: :attr:`~ecq2pcap.model.Connection.keep_port`), why."""
-        shown = self.server_port(real_port)
-        if keep and shown != real_port:
-            return real_port, PORT_KEPT
-        return shown, None
-
     def server_port(self, real_port: int) -> int:
         """The port to show for a server whose real port is ``real_port``."""
         shown = self.mapping.get(real_port)

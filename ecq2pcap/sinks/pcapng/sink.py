@@ -24,7 +24,7 @@ from ...report import Count, Report
 from .blocks import FLAG_INBOUND, FLAG_OUTBOUND, LINKTYPE_ETHERNET, LINKTYPE_RAW, interface_description, section_header
 from .comments import WHAT as _WHAT, WHO as _WHO, open_facts
 from .names import NameBook
-from .ports import PortMap
+from .ports import PORT_KEPT, PortMap
 from .packets import PacketBlocks
 from .resume import H2_RESUME, REST_NOTE, WS_NOTE, WS_REQUEST, FrameFollower
 from .tcp import MAX_MSS
@@ -253,9 +253,9 @@ class PcapngSink:
     def _open(self, conn: Connection, time_ns: int, note: str | None,
               isns: tuple[int, int] | None = None) -> list[bytes]:
         real_port = conn.server[1]
-        shown_port, kept = self.port_map.connection_port(real_port, conn.keep_port)
-        if kept:
-            note = f"{note}; {kept}" if note else kept
+        shown_port = self.port_map.server_port(real_port)
+        if conn.keep_port and shown_port != real_port:  # (see PORT_KEPT)
+            shown_port, note = real_port, (f"{note}; {PORT_KEPT}" if note else PORT_KEPT)
         # (client→server, server→client): the captured process's sends are outbound (Connection.outbound)
         flags = _CLIENT_FLAGS if conn.process_role == "client" else _SERVER_FLAGS
         if isns is None:  # each side's from the endpoints: crc32 of them and "|c" or "|s", the first part's done once
