@@ -210,6 +210,8 @@ class Lifecycle:
             del self._from[c.client]
         elif type(other) is list and c in other:
             other.remove(c)
+            if not other:  # (else each client port that once had two open would stay, for ever)
+                del self._from[c.client]
         if at is None:  # (the later of the two, without max()'s call)
             at = c.last_released_ts if c.last_released_ts > c.last_ts else c.last_ts
         out.append(Closed(c.conn, at, reason, closing_notes(c, extra)))

@@ -44,3 +44,23 @@ def test_one_after_the_other_both_are_mapped(tmp_path, tshark):
         event_line(9, 400, "curl", 5, 1, B, 1, GET % b"b"), event_line(9, 400, "curl", 5, 0, B, 3, OK)])
     ports = run_tshark(tshark, pcap, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0", "-T", "fields", "-e", "tcp.dstport")
     assert ports.split() == ["80", "80"]
+
+
+def test_what_the_table_keeps_of_open_connections_by_client_port_goes_with_them():
+    """The connections kept by client port (keep_port) leave with their close: a client port that once had two open
+    is not kept for ever."""
+    from ecq2pcap.flows import ConnectionTable
+    from ecq2pcap.model import Capture, DataType, PayloadForm, Tuple
+    from ecq2pcap.report import Report
+
+    table = ConnectionTable(Report())
+
+    def cap(fd, port, t):
+        tup = Tuple("10.0.0.1", 50000, "10.0.0.2", port)
+        return Capture(pid=400, tid=400, comm="curl", fd=fd, data_type=DataType.WRITE, tuple=tup, timestamp_ns=t,
+                       payload=GET % b"x", form=PayloadForm.HTTP1_RENDERED, ectype=1,
+                       uuid=f"400_400_curl_{fd}_1_10.0.0.1:50000-10.0.0.2:{port}")
+
+    events = table.feed(cap(5, 443, 10**9)) + table.feed(cap(6, 8443, 10**9)) + table.close_all()
+    assert [e.conn.keep_port for e in events if type(e).__name__ == "Opened"] == [False, True]
+    assert table._from == {}
