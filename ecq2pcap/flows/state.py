@@ -44,7 +44,7 @@ class ConnState:
     unroled_bytes: int = 0
     seen_types: set = field(default_factory=set)  # data types (read/write) seen so far
     shape: Shape | None = None  # what its bytes showed (placement of tuple-less captures; made at the first)
-    last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp, answered since)
+    last_headers: dict = field(default_factory=dict)  # Direction -> (header block, timestamp, answered since, uuid)
     reemits: int = 0
     late: int = 0
     # the arrival numbers of its last captures when they are client→server, start with a request and follow bytes the

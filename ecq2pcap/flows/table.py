@@ -365,7 +365,7 @@ class ConnectionTable(Ordering, Lifecycle):
             self._idle_gap(c, out)
         if c.closed:  # a straggler after the connection was closed: reopen a new one
             self._reopen(c)
-        if cap.form is _RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload, direction, ts):
+        if cap.form is _RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload, direction, ts, cap.uuid):
             c.reemits += 1  # (left out, counted: said in its Closed event's notes)
             self.report.count(Count.STALE_REEMITS)
             return
