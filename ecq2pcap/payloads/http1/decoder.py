@@ -29,8 +29,7 @@ from .events import NEED_DATA, Body, End, ParseError, RequestHead, ResponseHead
 from .exchange import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED, Http1Exchange, Switch
 from .fast import NO_BODY_METHODS, fast_request, fast_response
 from .grammar import text
-from .limits import (AWAITING_COST, CONNECTION_BUFFER, H11_TOO_LONG, MAX_HEADER_LINE,
-                     MAX_HEADER_SECTION, TRAILER_TOO_LONG)
+from .limits import AWAITING_COST, CONNECTION_BUFFER, H11_TOO_LONG, MAX_HEADER_LINE, MAX_HEADER_SECTION, TRAILER_TOO_LONG
 from .messages import append_body, asks_switch, end_message, new_request, new_response, rendered_into
 from .readers import H11Reader, WholeMessage
 from .recovery import Recovery
@@ -317,6 +316,7 @@ class Http1Decoder(Recovery):
     def _on_request_event(self, ev) -> None:
         s = self._c2s
         if type(ev) is RequestHead:
+            self._final_lost(s.time_ns)  # (the final answer to a 1xx lost?)
             req = new_request(ev, s.head_ns, s.head_size(), s.widened)
             if s.original is not None:
                 rendered_into(req, s)

@@ -84,13 +84,7 @@ class Recovery:
                     ex.errors.append(s.skip_said)
                     self._maybe_finish(ex)
                 elif self._interim:  # the 1xx is all that is left of this response
-                    code, why = self._interim[-1]
-                    ex.response = HttpResponse(
-                        status=code, reason=why, http_version=ex.http_version, body=bytearray(),
-                        start_ns=s.head_ns, end_ns=s.time_ns, complete=True,
-                    )  # fmt: skip
-                    ex.errors.append(f"final response not captured after interim {code}")
-                    self._maybe_finish(ex)
+                    self._interim_only(s, ex)
             return
         # the body did not frame: the message ends here, incomplete
         msg = ex.request if s.is_request else ex.response
@@ -110,6 +104,30 @@ class Recovery:
         else:
             self._resp_ex = None
         self._maybe_finish(ex)
+
+    def _interim_only(self, s: HalfStream, ex: Http1Exchange) -> None:
+        """``ex``'s response is its last 1xx: the final one was not captured."""
+        code, why = self._interim[-1]
+        ex.response = HttpResponse(status=code, reason=why, http_version=ex.http_version, body=bytearray(),
+                                   start_ns=s.head_ns, end_ns=s.time_ns, complete=True)
+        ex.errors.append(f"final response not captured after interim {code}")
+        self._maybe_finish(ex)
+
+    def _final_lost(self, time_ns: int) -> None:
+        """A request head came (at ``time_ns``) while the answer being read has had only its 1xx, and no byte of
+        the final one is there: the final one was lost, and the next response is the new request's. (A client
+        sends its next request after the final answer to one that waited for a 100 Continue; eCapture v1 renders
+        only a flush's first response, so a 100 swallows the final one that came in its flush: protocol doc §4.3.)
+        Not when the request's time is a whole second (v1.4): a second's requests come before its responses, and
+        the final answer may be in that second."""
+        s = self._s2c
+        ex = self._resp_ex
+        if (ex is None or not self._interim or ex.response is not None or not s.in_head or s.reader is None
+                or s.reader.unconsumed or s.pos < len(s.buf) or not time_ns % 1_000_000_000):
+            return
+        self._interim_only(s, ex)
+        s.end_reader()
+        self._resp_ex = None
 
     def _lost_end(self, s: HalfStream, data: bytes, capped: bool) -> int | None:
         """The ``Content-Length`` of the message being read (:data:`CHUNKED` for a chunked one) when ``data``, the
