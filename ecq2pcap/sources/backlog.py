@@ -30,6 +30,7 @@ DEFAULT_MEMORY = 64 << 20
 MESSAGE_OVERHEAD = 300  # bytes a queued message costs beyond its data (the Delivery tuple, its origin, ...)
 WRITE_CHUNK = 1 << 20  # spilled bytes gathered before one write
 READ_CHUNK = 1 << 20
+MIN_BATCH_BYTES = 1 << 20  # a batch of the file's messages may hold this much under a smaller memory limit
 
 _HEAD = struct.Struct("<qIIB")  # receive time (-1: none), data length, origin length, flags
 _BINARY, _REPLAYED = 1, 2
@@ -97,18 +98,23 @@ class Backlog:
             self.peak = n
 
     def take(self, limit: int) -> list[Delivery]:
-        """Up to ``limit`` messages, oldest first."""
+        """Up to ``limit`` messages, oldest first; of the file's, no more once the batch holds the memory limit's
+        bytes (one at least). They were read back ``limit`` at a time: 2,000 messages of 1 MB held 1.1 GB with
+        64 MiB allowed. (Those held in memory are within the limit already.)"""
         memory = self._memory
         out = [memory.popleft() for _ in range(min(limit, len(memory)))]
-        self._memory_bytes -= sum([_size(d) for d in out])
-        while self._in_spool and len(out) < limit:
-            if not self._ready:
+        taken = sum([_size(d) for d in out])
+        self._memory_bytes -= taken
+        ready, budget = self._ready, max(self.memory_limit, MIN_BATCH_BYTES)
+        while self._in_spool and len(out) < limit and (taken < budget or not out):
+            if not ready:
                 self._read_back()
             if not self._in_spool:
                 break
-            n = min(limit - len(out), len(self._ready))
-            out.extend(self._ready.popleft() for _ in range(n))
-            self._in_spool -= n
+            d = ready.popleft()
+            out.append(d)
+            taken += _size(d)
+            self._in_spool -= 1
         if not self._in_spool and self._written:
             self._reset()
         return out

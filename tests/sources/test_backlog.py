@@ -48,10 +48,16 @@ def test_fifo_with_every_field_and_bounded_memory(ops, memory_limit):
                 ref.append(arg)
             else:
                 taken = q.take(arg)
-                assert taken == [ref.popleft() for _ in range(min(arg, len(ref)))]  # the oldest, in order
+                assert 0 < len(taken) <= arg or not ref  # (fewer when the file's fill the batch's bytes)
+                assert taken == [ref.popleft() for _ in range(len(taken))]  # the oldest, in order
+                assert sum(map(backlog_mod._size, taken[:-1])) < memory_limit + max(memory_limit,
+                                                                                     backlog_mod.MIN_BATCH_BYTES)
             assert q.memory_bytes <= memory_limit
             assert len(q) == len(ref)
-        assert q.take(10**9) == list(ref)
+        rest = []
+        while len(q):
+            rest += q.take(10**9)
+        assert rest == list(ref)
         assert len(q) == 0
         if q._file is not None:
             assert os.fstat(q._file.fileno()).st_size == 0  # emptied once read out
@@ -143,5 +149,20 @@ def test_a_message_of_megabytes_is_read_back_in_one_piece(monkeypatch):
     q.append(big)
     q.append(_d(1))
     assert q._written > 3_000_000  # (it went to the file)
-    assert q.take(2) == [big, _d(1)]
+    assert q.take(2) == [big]  # (a batch of the file's ends once it holds its bytes: see the test below)
+    assert q.take(2) == [_d(1)]
     assert len(reads) <= 3
+
+
+def test_what_is_read_back_is_handed_out_within_the_memory_limit():
+    """Messages of 1 MB waiting in the file were handed out 2,000 at a time (the reading process held 1.1 GB with
+    64 MiB allowed); a batch of the file's now ends once it holds the limit's bytes."""
+    q = Backlog(4 << 20)
+    for i in range(40):
+        q.append(_d(i, 1 << 20))
+    batches = []
+    while len(q):
+        batches.append(q.take(2000))
+    assert [d[2] for b in batches for d in b] == [f"u#{i}" for i in range(40)]
+    assert max(sum(len(d[0]) for d in b) for b in batches) <= 2 * (4 << 20) + (1 << 20)
+    q.close()
