@@ -143,6 +143,8 @@ def start(args: argparse.Namespace, say, opener: Opener = open_live_outputs,
         proc.join()
         if kind == "usage":
             raise UsageError(result)
+        if kind == "gone":
+            raise BrokenPipeError("the reader of stdout went away")
         raise RuntimeError(f"the {role} process failed:\n{result}")
     return ConvertingProcess(proc, parent, state, say, role)
 
@@ -163,6 +165,9 @@ def _child(args: argparse.Namespace, opener: Opener, conn, parent_end) -> None:
             served = opener(args, stack, said.append)
         except UsageError as exc:
             _tell(conn, ("usage", str(exc), {}, said))
+            return
+        except BrokenPipeError:  # (stdout's reader gone before the outputs' first bytes: `| head -c0`, a viewer
+            _tell(conn, ("gone", None, {}, said))  # that failed at once)
             return
         except BaseException:
             _tell(conn, ("crash", traceback.format_exc(), {}, said))

@@ -163,6 +163,9 @@ def _capture(args: argparse.Namespace, source: WebSocketSource, status: StatusLi
     except KeyboardInterrupt:  # (Ctrl-C before the signal handlers are in place: the outputs were completed)
         status.say("stopped before connecting: outputs completed")
         return EXIT_OK
+    except BrokenPipeError:  # (stdout's reader went away before anything was written: as when it goes later)
+        status.say("the reader of stdout went away: stopped")
+        return EXIT_OK
     if child is None:  # no fork on this platform: write in this process
         with ExitStack() as stack:
             served = opener(args, stack, status.say)

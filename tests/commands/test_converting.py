@@ -299,3 +299,21 @@ def test_a_parent_gone_while_a_call_ran_is_no_traceback():
     served = SimpleNamespace(session=session, finish=lambda: finished.append(1), summary=lambda: "summary")
     assert converting._serve(Gone("process"), served, []) is False and finished == []
     assert converting._serve(Gone("finish"), served, []) is True and finished == [1]
+
+
+@pytest.mark.parametrize("command", ["live", "record"])
+def test_a_reader_of_stdout_gone_before_the_first_byte_stops_as_when_it_goes_later(tmp_path, command):
+    """`live URL -w - | viewer` whose viewer failed at once: the converting (recording) process's first write, the
+    outputs' header, met a closed pipe; a traceback (the child's BrokenPipeError as a RuntimeError) and exit 1."""
+    from tests.support.fake_ecapture import FakeECapture
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # (the reader is gone before anything is written)
+    with FakeECapture() as fake:
+        out = ["-w", "-"] if command == "live" else ["-o", "-"]
+        p = subprocess.run([sys.executable, "-m", "ecq2pcap", command, fake.url, *out, "--duration", "2"],
+                           stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, cwd=tmp_path,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    os.close(write_end)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert "the reader of stdout went away: stopped" in p.stderr
