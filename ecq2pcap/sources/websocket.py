@@ -63,6 +63,9 @@ def check_url(url: str) -> str:
 # sans-IO helpers
 
 
+BRIEF_S = 1.0  # a connection that ends within this, nothing received, is followed by a backoff step, not at once
+
+
 class Backoff:
     """Exponential reconnect delays: initial, ×factor, capped; reset after a connection."""
 
@@ -132,6 +135,7 @@ class WebSocketSource:
         self.retry_for = retry_for
         self.on_status = on_status or (lambda kind, text: None)
         self.backoff = backoff or Backoff()
+        self._brief = Backoff()  # delays after connections that ended at once with nothing (see _run)
         self.replay_filter = replay_filter or ReplayFilter()
         self.watchdog = watchdog or HeartbeatWatchdog()
         self.open_timeout = open_timeout
@@ -286,12 +290,19 @@ class WebSocketSource:
         try:
             async for ws in self._connector():
                 self._attempts, self._outage_start = 0, None
+                began, got = asyncio.get_running_loop().time(), self.messages
                 what = await self._receive(ws)
                 if self._closing:
                     return
-                self._outage_start = asyncio.get_running_loop().time()
+                self._outage_start = now = asyncio.get_running_loop().time()
                 if self.retry_for == 0:
                     return self._give_up(ConnectError(f"{what}; gave up retrying"))
+                if self.messages == got and now - began < BRIEF_S:  # (ended at once, nothing received: a server
+                    delay = self._brief.next()  # that drops us at every connect was reconnected to ~700 times a
+                    self.on_status("retry", f"{what}; reconnecting in {delay:.1f} s")  # second, two lines each)
+                    await asyncio.sleep(delay)
+                    continue
+                self._brief.reset()
                 self.on_status("retry", f"{what}; reconnecting")  # at once; then with backoff (_delays)
         except ConnectError as exc:  # from _on_failure: retrying cannot help, or the time is up
             return self._give_up(exc)

@@ -98,3 +98,26 @@ def test_a_server_that_accepts_and_says_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "timed out" in err and "gave up" in err
+
+
+def test_a_server_that_closes_every_connection_at_once_is_not_reconnected_to_in_a_busy_loop(tmp_path, capsys):
+    """eCapture dropping us at every connect (or a proxy that closes): each connection 'worked' (its handshake did),
+    so the next came at once, ~700 a second, two stderr lines each. A connection that ends within a second with
+    nothing received is now followed by a backoff step."""
+    from websockets.sync.server import serve
+
+    accepted = []
+
+    def close_at_once(ws):
+        accepted.append(1)
+        ws.close()
+
+    with serve(close_at_once, "127.0.0.1", 0) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/"
+        code = main(["record", url, "-o", str(tmp_path / "r.jsonl"), "--duration", "2", "-q"])
+        server.shutdown()
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err
+    assert 1 < len(accepted) <= 6, len(accepted)  # (0.3 + 0.6 + 1.2 s of backoff in 2 s)
+    assert len(err.splitlines()) <= 2 * len(accepted) + 2
