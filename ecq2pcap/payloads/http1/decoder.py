@@ -144,11 +144,9 @@ class Http1Decoder(Recovery):
         for s in (self._c2s, self._s2c):
             s.flush_skip()
         if self._awaiting:
-            self._awaiting[0].errors.extend(self._s2c.pending_errors)
-            self._s2c.pending_errors.clear()
+            self._s2c.move_errors(self._awaiting[0].errors)
         for s in (self._c2s, self._s2c):
-            self._diagnostics.extend(s.pending_errors)
-            s.pending_errors.clear()
+            s.move_errors(self._diagnostics)
         while self._awaiting:
             ex = self._awaiting.popleft()
             ex.errors.append(RESPONSE_NOT_CAPTURED)
@@ -301,8 +299,7 @@ class Http1Decoder(Recovery):
             return
         ex.add_meta(s.meta)
         if s.pending_errors:
-            ex.errors.extend(s.pending_errors)
-            s.pending_errors.clear()
+            s.move_errors(ex.errors)
         if body:
             append_body(self.body_cap, msg, body)
         msg.complete, msg.end_ns = True, s.time_ns  # (end_message's and end_reader's work written out: no trailers,
@@ -323,8 +320,7 @@ class Http1Decoder(Recovery):
             s.in_head = False
             ex = self.new_exchange(req)  # (the request by position: no keywords' dict)
             ex.http_version = req.http_version
-            ex.errors.extend(s.pending_errors)
-            s.pending_errors.clear()
+            s.move_errors(ex.errors)
             ex.add_meta(s.meta)
             self._req_ex = ex
             if len(self._awaiting) >= self.max_awaiting:
@@ -372,8 +368,7 @@ class Http1Decoder(Recovery):
             if s.original is not None:
                 rendered_into(ex.response, s)
             s.in_head = False
-            ex.errors.extend(s.pending_errors)
-            s.pending_errors.clear()
+            s.move_errors(ex.errors)
             if ex.request is None:
                 ex.http_version = ex.response.http_version
             if s.reader.tunnel:  # 2xx to CONNECT: a tunnel

@@ -59,8 +59,9 @@ class Recovery:
             elif answer is not None:  # (said on its exchange: not again on the next one's)
                 s.skip_said = f"{s.what} head not parsed ({s.skip_reason}): its header fields and body skipped"
             if s.is_request and (limit or answer is not None):  # (its answer is this exchange's, not the next's)
-                self._awaiting.append(self.new_exchange(errors=[*s.pending_errors, s.skip_said]))  # (with what
-                s.pending_errors.clear()  # was skipped before it)
+                errors: list[str] = []
+                s.move_errors(errors)  # (what was skipped before it)
+                self._awaiting.append(self.new_exchange(errors=[*errors, s.skip_said]))
                 if answer is not None:
                     self._awaiting[-1].request = _request(s, answer)
             elif not s.is_request and ex is not None:
@@ -69,8 +70,7 @@ class Recovery:
                     if ex.request is not None:
                         self._awaiting.appendleft(ex)  # its response may still come
                     return
-                ex.errors += s.pending_errors  # (what was skipped before it: said on it, as on a message that parsed)
-                s.pending_errors.clear()
+                s.move_errors(ex.errors)  # (what was skipped before it: said on it, as on a message that parsed)
                 if limit and not self._interim:  # (the answer it was: the next one is the next request's)
                     ex.response = HttpResponse(status=0, reason="", http_version=ex.http_version, body=bytearray(),
                                                start_ns=s.head_ns, end_ns=s.time_ns, complete=False)

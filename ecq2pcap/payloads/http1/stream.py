@@ -198,6 +198,11 @@ class HalfStream:
         self.pos = cut
         self.gate_ns = self.time_ns
 
+    def move_errors(self, into: list[str]) -> None:
+        """What was said for the next message (:attr:`pending_errors`) goes onto ``into`` (its exchange's errors)."""
+        into += self.pending_errors
+        self.pending_errors.clear()
+
     def flush_skip(self) -> None:
         """What was skipped becomes an error for the next message (or the connection), unless it was said on the
         exchange of a message whose head was over a limit (``skip_said``)."""
