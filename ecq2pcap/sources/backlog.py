@@ -9,8 +9,15 @@ file (``TMPDIR``) in arrival order and are read back when their turn comes, so m
 bounded and nothing is dropped. Once the file is read out it is emptied, and messages are kept
 in memory again.
 
+The file is a chain of segments of ``SEGMENT_BYTES``: new messages go to the last, and the first
+is freed as soon as it has been read out. While a backlog is worked down slowly (eCapture sending a
+little less than is converted), a single file emptied only when read out whole grew with all the
+traffic, 482 MB for a backlog of 36 MB; the chain holds the backlog and at most one segment more.
+
 A write to the file that fails (disk full) keeps the message in memory instead, in order, and
-says so once: memory is then no longer bounded, but nothing is lost.
+says so: memory is then no longer bounded, but nothing is lost. The write is tried again once
+another ``memory_limit`` (1 MiB at least) waits in memory, and when the backlog has drained: a
+moment of full disk does not keep every later backlog in memory.
 
 Only the event loop's thread touches a backlog (the reader appends, ``get_batch`` takes).
 """
@@ -30,6 +37,7 @@ DEFAULT_MEMORY = 64 << 20
 MESSAGE_OVERHEAD = 300  # bytes a queued message costs beyond its data (the Delivery tuple, its origin, ...)
 WRITE_CHUNK = 1 << 20  # spilled bytes gathered before one write
 READ_CHUNK = 1 << 20
+SEGMENT_BYTES = 64 << 20  # the file's segments: one read out is freed (so disk use ≈ the backlog + one segment)
 MIN_BATCH_BYTES = 1 << 20  # a batch of the file's messages may hold this much under a smaller memory limit
 
 _HEAD = struct.Struct("<qIIB")  # receive time (-1: none), data length, origin length, flags
@@ -48,6 +56,15 @@ make and ten times as much to pickle on to the converting process. The consumer 
 
 def _size(d: Delivery) -> int:
     return len(d[0]) + MESSAGE_OVERHEAD
+
+
+class _Segment:
+    """One temporary file of the chain, with the bytes written to it and read back from it."""
+
+    __slots__ = ("file", "written", "read")
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file, self.written, self.read = file, 0, 0
 
 
 class Backlog:
@@ -70,9 +87,8 @@ class Backlog:
         self._memory: deque[Delivery] = deque()
         self._memory_bytes = 0
         self._make_spool = spool
-        self._file: BinaryIO | None = None
-        self._written = 0  # bytes of the file written ...
-        self._read = 0  # ... and read back
+        self._segments: deque[_Segment] = deque()  # the file, oldest first: writes go to the last
+        self._retry_at = 0  # after a failed write, the pending bytes at which to try again
         self._pending = bytearray()  # spilled records not yet written (or not writable)
         self._unparsed = b""  # read back, not yet a whole record
         self._ready: deque[Delivery] = deque()  # read back and parsed
@@ -115,21 +131,20 @@ class Backlog:
             out.append(d)
             taken += _size(d)
             self._in_spool -= 1
-        if not self._in_spool and self._written:
+        if not self._in_spool and self._segments:
             self._reset()
         return out
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        while self._segments:
+            self._segments.popleft().file.close()
 
     # -- the file
 
     def _spill(self, d: Delivery) -> None:
         if not self.spilled:
             self.note(f"{self.consumer} fell behind eCapture: messages beyond {format_size(self.memory_limit)} of "
-                      "backlog wait in a temporary file (TMPDIR) and are converted in order")
+                      "backlog wait in a temporary file (TMPDIR), in arrival order")
         self.spilled += 1
         self._in_spool += 1
         data, binary, origin_text, recv_time_ns, replayed = d
@@ -139,30 +154,41 @@ class Backlog:
         self._pending += _HEAD.pack(time_ns, len(data), len(origin), flags)
         self._pending += origin
         self._pending += data
-        if len(self._pending) >= WRITE_CHUNK and self.spill_error is None:
+        if len(self._pending) >= WRITE_CHUNK and len(self._pending) >= self._retry_at:
             self._write()
 
     def _write(self) -> None:
+        segments = self._segments
         try:
-            if self._file is None:
-                self._file = self._make_spool()
-            written = os.pwrite(self._file.fileno(), self._pending, self._written)
-        except OSError as exc:  # (disk full): the records stay in memory, in order
+            if not segments or segments[-1].written >= SEGMENT_BYTES:
+                segments.append(_Segment(self._make_spool()))
+            seg = segments[-1]
+            written = os.pwrite(seg.file.fileno(), self._pending, seg.written)
+        except OSError as exc:  # (disk full): the records stay in memory, in order; tried again later
+            if self.spill_error is None:
+                self.note(f"the backlog cannot be written to a temporary file ({exc.strerror or exc}): "
+                          "it is kept in memory")
             self.spill_error = exc
-            self.note(f"the backlog cannot be written to a temporary file ({exc.strerror or exc}): "
-                      "it is kept in memory")
+            self._retry_at = len(self._pending) + max(WRITE_CHUNK, self.memory_limit)
             return
-        self._written += written
+        if self.spill_error is not None:
+            self.spill_error, self._retry_at = None, 0
+            self.note("the backlog's temporary file is written again")
+        seg.written += written
         del self._pending[:written]
 
     def _read_back(self) -> None:
         """Parse the next records into ``_ready`` (from the file, then from what is pending)."""
+        segments = self._segments
         while not self._ready:
-            if self._read < self._written:
+            while len(segments) > 1 and segments[0].read >= segments[0].written:
+                segments.popleft().file.close()  # read out: its disk space is freed
+            seg = segments[0] if segments else None
+            if seg is not None and seg.read < seg.written:
                 # (a record longer than READ_CHUNK, §11.11's megabytes, is read whole, not grown piece by piece)
-                size = min(max(READ_CHUNK, self._missing()), self._written - self._read)
-                data = os.pread(self._file.fileno(), size, self._read)
-                self._read += len(data)
+                size = min(max(READ_CHUNK, self._missing()), seg.written - seg.read)
+                data = os.pread(seg.file.fileno(), size, seg.read)
+                seg.read += len(data)
             else:
                 data = bytes(self._pending)
                 self._pending.clear()
@@ -196,9 +222,15 @@ class Backlog:
         return buf[pos:]
 
     def _reset(self) -> None:
-        """The file is read out: empty it, and keep messages in memory again."""
-        try:
-            os.ftruncate(self._file.fileno(), 0)
-        except OSError:
-            pass
-        self._written = self._read = 0
+        """The file is read out: empty it, and keep messages in memory again (a failed write is tried again)."""
+        segments = self._segments
+        while len(segments) > 1:
+            segments.popleft().file.close()
+        seg = segments[0]
+        if seg.written:
+            try:
+                os.ftruncate(seg.file.fileno(), 0)
+            except OSError:
+                pass
+        seg.written = seg.read = 0
+        self._retry_at = 0

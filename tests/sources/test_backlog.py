@@ -59,8 +59,7 @@ def test_fifo_with_every_field_and_bounded_memory(ops, memory_limit):
             rest += q.take(10**9)
         assert rest == list(ref)
         assert len(q) == 0
-        if q._file is not None:
-            assert os.fstat(q._file.fileno()).st_size == 0  # emptied once read out
+        assert all(os.fstat(seg.file.fileno()).st_size == 0 for seg in q._segments)  # emptied once read out
         q.close()
     finally:
         backlog_mod.WRITE_CHUNK, backlog_mod.READ_CHUNK = old
@@ -75,13 +74,13 @@ def test_spills_past_the_limit_and_keeps_memory_again_once_read_out(small_chunks
     q = Backlog(3 * (100 + MESSAGE_OVERHEAD), note=notes.append)
     for i in range(10):
         q.append(_d(i))
-    assert len(q._memory) == 3 and q.spilled == 7 and q._file is not None  # the rest went to the file
+    assert len(q._memory) == 3 and q.spilled == 7 and q._segments  # the rest went to the file
     assert q.peak == 10
     assert q.take(5) == [_d(i) for i in range(5)]
     q.append(_d(10))  # behind the ones waiting in the file, not in memory
     assert len(q._memory) == 0 and q.spilled == 8
     assert q.take(100) == [_d(i) for i in range(5, 11)]
-    assert os.fstat(q._file.fileno()).st_size == 0
+    assert os.fstat(q._segments[0].file.fileno()).st_size == 0
     q.append(_d(11))
     assert len(q._memory) == 1 and q.spilled == 8  # in memory again
     assert len(notes) == 1 and "temporary file" in notes[0]
@@ -131,7 +130,7 @@ def test_the_file_is_private_and_has_no_name(small_chunks):
     q = Backlog(0)
     for i in range(5):
         q.append(_d(i))
-    st = os.fstat(q._file.fileno())
+    st = os.fstat(q._segments[0].file.fileno())
     assert st.st_mode & 0o077 == 0 and st.st_nlink == 0
     assert q.take(5) == [_d(i) for i in range(5)]
     q.close()
@@ -148,7 +147,7 @@ def test_a_message_of_megabytes_is_read_back_in_one_piece(monkeypatch):
     q = Backlog(0)
     q.append(big)
     q.append(_d(1))
-    assert q._written > 3_000_000  # (it went to the file)
+    assert q._segments[0].written > 3_000_000  # (it went to the file)
     assert q.take(2) == [big]  # (a batch of the file's ends once it holds its bytes: see the test below)
     assert q.take(2) == [_d(1)]
     assert len(reads) <= 3
