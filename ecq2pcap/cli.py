@@ -108,7 +108,9 @@ def build_parser(full: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .commands.exits import EXIT_OK, EXIT_USAGE, UsageError
+    from .commands.stderr import unfailing
 
+    sys.stderr = unfailing(sys.stderr)  # (its reader going away never stops a run)
     argv = sys.argv[1:] if argv is None else argv
     command = command_of(argv)
     parser = build_parser([command] if command else [])  # (none: the list; argparse says what is wrong)
