@@ -200,11 +200,25 @@ class Session:
 class _Stop:
     def __init__(self, source: WebSocketSource) -> None:
         self.requests = 0
+        self.asked = asyncio.Event()
         self._source = source
 
     def request(self) -> None:
         self.requests += 1
+        self.asked.set()
         self._source.wake()
+
+
+async def _stop_receiving(source: WebSocketSource, stop: _Stop, deadline: float | None) -> None:
+    """Close the socket at ``deadline`` or the first stop request, even while a batch waits for a slow output (the
+    loop sees them only between batches: ``--duration 2`` with ``-w - | slow reader`` received for 8 s, and a
+    Ctrl-C did not stop the socket being read). What was received is still converted."""
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.wait_for(stop.asked.wait(), None if deadline is None else max(0.0, deadline - loop.time()))
+    except asyncio.TimeoutError:
+        pass
+    await source.close()
 
 
 async def capture(
@@ -239,6 +253,7 @@ async def capture(
     # and a busy eCapture fills a new connection's small socket buffers in as much time
     await asyncio.to_thread(int)
     await source.start()
+    closer = asyncio.create_task(_stop_receiving(source, stop, deadline))
     try:
         while True:
             now = loop.time()
@@ -266,6 +281,10 @@ async def capture(
             if progress is not None:
                 progress()
     finally:
+        if stop.asked.is_set() or (deadline is not None and loop.time() >= deadline):
+            await asyncio.gather(closer, return_exceptions=True)  # (closing the socket, or about to: let it end)
+        else:
+            closer.cancel()
         try:
             await source.close()
         except BaseException:
