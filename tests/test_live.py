@@ -36,7 +36,8 @@ from ecq2pcap.pipeline import Pipeline
 from ecq2pcap.report import Report
 from ecq2pcap.sources.files import FileSource
 from ecq2pcap.sources.recording import LineDecoder, frame_line
-from ecq2pcap.sources.websocket import Backoff, WebSocketSource
+from ecq2pcap.sources.connecting import Backoff
+from ecq2pcap.sources.websocket import WebSocketSource
 from tests.support.fake_ecapture import FakeECapture, event_frame, load_frames, log_frame
 from tests.support.recordings import as_bytes, delivery, read_recording
 

@@ -8,92 +8,39 @@ disconnects a client that falls 256 messages behind (protocol doc §1.7). A cons
 slow, blocking work should do it off the event loop (``asyncio.to_thread``), as
 :mod:`ecq2pcap.live` does.
 
-Also here, sans-IO: :class:`Backoff` (reconnect delays). Beside it: :mod:`.direct` (websockets'
-connection that hands messages on), :mod:`.replay` (startup logs eCapture replays on every
+Beside it: :mod:`.connecting` (reconnect delays, and what a failed or ended connection is said to be),
+:mod:`.direct` (websockets' connection that hands messages on), :mod:`.replay` (startup logs eCapture replays on every
 connection, §1.6) and :mod:`.watchdog` (warns when heartbeats stop, §1.5).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import ssl
 import time
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.typing import Origin
 
 from ..dialects.cheap import is_heartbeat
 from ..limits import DEFAULT_LIMITS, limit_note
 from .backlog import DEFAULT_MEMORY, Backlog, Delivery
+from .connecting import (BRIEF_S, DEFAULT_ORIGIN, PING_INTERVAL_S, PING_TIMEOUT_S, Backoff, ConnectError,
+                         check_url, close_reason, describe, fatal_error, ssl_context)
 from .direct import DirectConnection
 from .replay import ReplayFilter
 from .watchdog import HeartbeatWatchdog
 
-DEFAULT_ORIGIN = "http://localhost/"
 SECOND = 1_000_000_000
 MAX_BATCH = 2000
 DIRECT = True  # messages taken from websockets' frames as they are parsed (.direct); False: only its recv()
 
+__all__ = ["DEFAULT_ORIGIN", "MAX_BATCH", "ConnectError", "Delivery", "WebSocketSource", "check_url"]
+
 Status = Callable[[str, str], None]
 """``on_status(kind, text)``; kind: connected, retry (a failure and the next try), heartbeat, error."""
-
-
-class ConnectError(Exception):
-    """The source cannot go on: handshake refused, bad certificate, or it gave up retrying."""
-
-
-def check_url(url: str) -> str:
-    """The URL when it is a ws:// or wss:// URL with a host; ValueError otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError(f"not a ws:// or wss:// URL: {url!r} (e.g. ws://127.0.0.1:28257/)")
-    try:
-        parts.port
-    except ValueError as exc:
-        raise ValueError(f"bad port in {url!r}: {exc}") from None
-    return url
-
-
-# ---------------------------------------------------------------------------
-# sans-IO helpers
-
-
-BRIEF_S = 1.0  # a connection that ends within this, nothing received, is followed by a backoff step, not at once
-
-
-class Backoff:
-    """Exponential reconnect delays: initial, ×factor, capped; reset after a connection."""
-
-    def __init__(self, initial: float = 0.3, cap: float = 10.0, factor: float = 2.0) -> None:
-        self.initial, self.cap, self.factor = initial, cap, factor
-        self._next = initial
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * self.factor, self.cap)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.initial
-
-
-# ---------------------------------------------------------------------------
-# the source
-
-
-def _ssl_context(url: str, insecure: bool) -> ssl.SSLContext | None:
-    if not url.startswith("wss:"):
-        return None
-    ctx = ssl.create_default_context()
-    if insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 class WebSocketSource:
@@ -256,34 +203,15 @@ class WebSocketSource:
             compression=None,
             max_size=self.max_message_size,
             proxy=None,  # eCapture is local or on the LAN: ignore *_proxy variables
-            ssl=_ssl_context(self.url, self.insecure),
+            ssl=ssl_context(self.url, self.insecure),
             open_timeout=self.open_timeout,
-            ping_interval=20,
-            ping_timeout=60,  # a multi-MB message can delay the pong
+            ping_interval=PING_INTERVAL_S,
+            ping_timeout=PING_TIMEOUT_S,
             close_timeout=2,
             process_exception=self._on_failure,
             reconnect_delays=self._delays,
             create_connection=DirectConnection if DIRECT else None,  # (attached to _received in _receive)
         )
-
-    def _fatal(self, exc: Exception) -> ConnectError | None:
-        """The user-facing error when retrying cannot help, else None."""
-        if isinstance(exc, InvalidStatus):
-            code = exc.response.status_code
-            if code == 403:
-                why = (f"no Origin header was sent; eCapture requires one (--origin {DEFAULT_ORIGIN})"
-                       if not self.origin else
-                       f"although 'Origin: {self.origin}' was sent (it must parse as a URL)")
-                return ConnectError(f"{self.url}: eCapture refused the WebSocket handshake with HTTP 403: {why}")
-            if 400 <= code < 500:
-                return ConnectError(f"{self.url}: the server refused the WebSocket handshake with HTTP {code}; "
-                                    "is this eCapture's --ecaptureq address?")
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return ConnectError(f"{self.url}: certificate verification failed ({exc.verify_message}); "
-                                "--insecure skips it")
-        if isinstance(exc, InvalidURI):
-            return ConnectError(f"{self.url}: {exc}")
-        return None
 
     async def _run(self) -> None:
         self._attempts, self._outage_start = 0, None
@@ -310,14 +238,14 @@ class WebSocketSource:
     def _on_failure(self, exc: Exception) -> Exception | None:
         """websockets' ``process_exception``: None to try again (after the next of :meth:`_delays`), or the
         error that ends the source."""
-        fatal = self._fatal(exc)
+        fatal = fatal_error(exc, self.url, self.origin)
         if fatal is not None:
             return fatal
         now = asyncio.get_running_loop().time()
         if self._outage_start is None:
             self._outage_start = now
         self._attempts += 1
-        self._failure = f"cannot connect to {self.url}: {_describe(exc)}"
+        self._failure = f"cannot connect to {self.url}: {describe(exc)}"
         if self.retry_for is not None and now - self._outage_start >= self.retry_for:
             waited = f" for {self.retry_for:g} s" if self.retry_for else ""
             return ConnectError(f"{self._failure}; gave up retrying{waited}")
@@ -354,14 +282,16 @@ class WebSocketSource:
             finally:
                 if isinstance(ws, DirectConnection) and ws.failure is not None:
                     raise ws.failure  # (a bug in _received, met in websockets' data_received: the reader fails)
-            return f"eCapture closed the connection ({_close_reason(ws)})"
+            return f"eCapture closed the connection ({close_reason(ws)})"
         except ConnectionClosed:
             sent = ws.protocol.close_sent
             if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
                 self.oversized += 1
                 return limit_note("message_size", f"eCapture sent a message over {self.max_message_size} bytes: "
                                   "not received, connection closed with code 1009")
-            return f"connection to {self.url} lost ({_close_reason(ws)})"
+            if sent is not None and sent.code == CloseCode.INTERNAL_ERROR and "ping" in sent.reason:
+                return f"connection to {self.url} closed: eCapture did not answer pings for {PING_TIMEOUT_S} s"
+            return f"connection to {self.url} lost ({close_reason(ws)})"
         finally:
             self.connected = False
             self._ws = None
@@ -381,16 +311,3 @@ class WebSocketSource:
                 self.on_status("heartbeat", warning)
 
 
-def _close_reason(ws: ClientConnection) -> str:
-    rcvd = ws.protocol.close_rcvd
-    if rcvd is None:
-        return "dropped without a close frame"
-    return f"close code {rcvd.code}{': ' + rcvd.reason if rcvd.reason else ''}"
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
-        return "timed out"
-    if isinstance(exc, OSError) and exc.errno:
-        return os.strerror(exc.errno)  # asyncio's text is "Connect call failed (host, port)"
-    return str(exc) or type(exc).__name__

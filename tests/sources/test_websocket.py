@@ -18,7 +18,8 @@ from ecq2pcap.model import Opcode
 from ecq2pcap.dialects.cheap import is_heartbeat, is_log_message
 from ecq2pcap.sources.replay import ReplayFilter
 from ecq2pcap.sources.watchdog import HeartbeatWatchdog
-from ecq2pcap.sources.websocket import Backoff, ConnectError, WebSocketSource, _ssl_context, check_url
+from ecq2pcap.sources.connecting import Backoff, ConnectError, check_url, ssl_context
+from ecq2pcap.sources.websocket import WebSocketSource
 from tests.support.fake_ecapture import FakeECapture, event_frame, heartbeat_frame, log_frame
 from tests.support.recordings import message_of
 
@@ -65,10 +66,10 @@ def test_backoff_doubles_caps_and_resets():
 
 
 def test_ssl_context_verifies_unless_insecure():
-    assert _ssl_context("ws://h/", False) is None
-    ctx = _ssl_context("wss://h/", False)
+    assert ssl_context("ws://h/", False) is None
+    ctx = ssl_context("wss://h/", False)
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
-    ctx = _ssl_context("wss://h/", True)
+    ctx = ssl_context("wss://h/", True)
     assert ctx.verify_mode == ssl.CERT_NONE and not ctx.check_hostname
 
 
