@@ -299,8 +299,8 @@ async def capture(
                     reason = session.stop_reason
                     break
         if stop.requests >= 2 and source.backlog:
-            print(f"ecq2pcap: stopped at a second Ctrl-C: {source.backlog:,} messages received are not converted "
-                  "(nor recorded)", file=sys.stderr)
+            print(f"ecq2pcap: stopped at a second stop request (Ctrl-C, SIGTERM or SIGHUP): {source.backlog:,} "
+                  "messages received are not converted (nor recorded)", file=sys.stderr)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)

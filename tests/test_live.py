@@ -283,8 +283,8 @@ def test_a_second_signal_while_the_backlog_is_converted_stops_it_and_says_so(cap
         reason = asyncio.run(capture(source, Converter(), duration=30))
     err = capsys.readouterr().err
     assert reason == "signal" and 3 <= len(converted) < 10 and converted == list(range(len(converted)))
-    assert (f"ecq2pcap: stopped at a second Ctrl-C: {50 - len(converted)} messages received are not converted (nor "
-            "recorded)") in err
+    assert (f"ecq2pcap: stopped at a second stop request (Ctrl-C, SIGTERM or SIGHUP): {50 - len(converted)} messages "
+            "received are not converted (nor recorded)") in err
 
 
 # --------------------------------------------------------------- end to end (cli)

@@ -209,28 +209,28 @@ def _record_end(args: argparse.Namespace, source: WebSocketSource, session, reas
     if session.output_error is not None:
         reason = "output failed"
     code = exit_code(source, session, reason, status)
-    if not args.quiet:
-        if source.reconnects:
-            recorded += f"; {source.reconnects} reconnect(s)"
-        print(recorded + _spill_summary(source, "; "), file=sys.stderr)
+    if not args.quiet:  # (what the recording lacks too: a "lossless" recording says so)
+        print("; ".join([recorded, *_source_notes(source)]), file=sys.stderr)
     return code
 
 
 def _live_summary(source: WebSocketSource, session: Session) -> str:
     text = f"  live         {source.messages} messages received over {source.connections} connection(s)"
-    if source.reconnects:
-        text += f", {source.reconnects} reconnect(s)"
-    if session.replays_skipped:
-        text += f", {session.replays_skipped} replayed startup log(s) not converted again"
+    replays = session.replays_skipped
+    return ", ".join([text, *_source_notes(source, f"{replays} replayed startup log(s) not converted again"
+                                           if replays else None)])
+
+
+def _source_notes(source: WebSocketSource, replays: str | None = None) -> list[str]:
+    """What the summaries of live and record say of the source beyond its messages (and what it did not receive)."""
+    notes = [f"{source.reconnects} reconnect(s)"] if source.reconnects else []
+    if replays:
+        notes.append(replays)
     if source.watchdog.warnings:
-        text += f", {source.watchdog.warnings} heartbeat warning(s)"
+        notes.append(f"{source.watchdog.warnings} heartbeat warning(s)")
     if source.oversized:
-        text += f", {source.oversized} message(s) over {LIMIT_FLAGS['message_size']} not received"
-    return text + _spill_summary(source)
-
-
-def _spill_summary(source: WebSocketSource, sep: str = ", ") -> str:
-    if not source.spilled:
-        return ""
-    return (f"{sep}{source.spilled} message(s) waited in a temporary file ({source.consumer} fell behind; "
-            "--max-backlog-memory)")
+        notes.append(f"{source.oversized} message(s) over {LIMIT_FLAGS['message_size']} not received")
+    if source.spilled:
+        notes.append(f"{source.spilled} message(s) waited in a temporary file ({source.consumer} fell behind; "
+                     "--max-backlog-memory)")
+    return notes
