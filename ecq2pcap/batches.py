@@ -23,7 +23,7 @@ __all__ = ["BatchWriter", "BatchReader"]
 _OPENED, _CHUNK, _CLOSED, _CAPTURED = range(4)
 _CONNECTION = attrgetter(*Connection.__struct_fields__)
 # the fields each kind is sent with, in this order (a field added to a kind must be added here: see pack)
-_SENT = {Opened: ("conn", "time_ns"), Closed: ("conn", "time_ns", "reason", "notes"),
+_SENT = {Opened: ("conn", "time_ns"), Closed: ("conn", "time_ns", "reason", "notes", "decided_ns"),
          Captured: ("conn", "direction", "time_ns", "payload", "info"),
          Chunk: ("conn", "direction", "time_ns", "wire", "raw", "info", "protocol")}
 assert all(kind.__struct_fields__ == fields for kind, fields in _SENT.items()), "a flow event's fields changed"
@@ -65,7 +65,7 @@ class BatchWriter:
                 elif kind is Opened:
                     append((seq, _OPENED, head, event.time_ns))
                 elif kind is Closed:
-                    append((seq, _CLOSED, head, event.time_ns, event.reason, event.notes))
+                    append((seq, _CLOSED, head, event.time_ns, event.reason, event.notes, event.decided_ns))
                 else:
                     raw = None if event.raw is event.wire else event.raw  # (the same bytes: sent once)
                     append((seq, _CHUNK, head, event.direction, event.time_ns, event.wire, raw, astuple(event.info),
@@ -113,8 +113,8 @@ class BatchReader:
                 elif kind == _OPENED:
                     append((item[0], Opened(conn, item[3])))
                 elif kind == _CLOSED:
-                    _, _, _, time_ns, reason, notes = item
-                    append((item[0], Closed(conn, time_ns, reason, notes)))
+                    _, _, _, time_ns, reason, notes, decided_ns = item
+                    append((item[0], Closed(conn, time_ns, reason, notes, decided_ns)))
                 else:
                     _, _, _, direction, time_ns, wire, raw, info, protocol = item
                     append((item[0], Chunk(conn, direction, time_ns, wire, wire if raw is None else raw,

@@ -283,9 +283,12 @@ class Opened(Frozen):
 
 class Closed(Frozen):
     conn: Connection
-    time_ns: int
+    time_ns: int  # the connection's last activity (the HAR ends a body read until the close there)
     reason: str  # "end of input", "idle", "new connect on same fd", ...
     notes: tuple[str, ...] = ()  # e.g. stale re-emits omitted
+    decided_ns: int = 0  # the latest capture released when the close was decided: the pcapng's FIN is not timed
+    # before it, so that the file stays in time order (the close of a connection is known only later: at the end
+    # of input, at its fd's reuse, past its idle timeout)
 
 
 FlowEvent = Union[Opened, Chunk, Closed]

@@ -214,7 +214,7 @@ class Lifecycle:
                 del self._from[c.client]
         if at is None:  # (the later of the two, without max()'s call)
             at = c.last_released_ts if c.last_released_ts > c.last_ts else c.last_ts
-        out.append(Closed(c.conn, at, reason, closing_notes(c, extra)))
+        out.append(Closed(c.conn, at, reason, closing_notes(c, extra), self._released_ns))
         # what only an open connection needs goes now: the sweep's deadline heap may still hold
         # this state for a while (a straggler reopens it with fresh state, see _reopen)
         c.last_headers.clear()

@@ -86,6 +86,7 @@ class ConnectionTable(Ordering, Lifecycle):
         self.repair_http1 = repair_http1
         self.normalize = normalize  # False: Captured instead of chunks, normalised after the table (convert -j)
         self.clock = 0  # largest capture time seen (or given to advance)
+        self._released_ns = 0  # largest capture time released (the pcapng's FINs are not timed before it)
         self._heap: list = []  # (ts, rank, direction hint, seq, ConnState, Capture, Direction)
         self._heap_bytes = 0  # their payloads' (at most limits.reorder_buffer: see _release)
         self.cut = False  # a release stopped at ordering.MADE_UP_BATCH bytes made up: more() goes on with it
@@ -394,4 +395,6 @@ class ConnectionTable(Ordering, Lifecycle):
             self._open[id(c)] = c
         else:
             self._open.move_to_end(id(c))
+        if ts > self._released_ns:
+            self._released_ns = ts
         out.extend(chunks(c, cap, direction, ts, self.report, self.normalize))

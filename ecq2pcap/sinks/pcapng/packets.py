@@ -186,14 +186,14 @@ class PacketBlocks(TcpFlow):
             s.seq += 1
             c.ident, s.ident = (ci + 2) & 0xFFFF, (si + 1) & 0xFFFF
             return [_bare4(c, fc.syn4, SYN, cseq, 0, ci, t, comment),
-                    _bare4(s, fs.syn4, SYN | ACK, sseq, c.seq & 0xFFFFFFFF, si, t + 1, None),
-                    _bare4(c, fc.ack4, ACK, c.seq & 0xFFFFFFFF, s.seq & 0xFFFFFFFF, (ci + 1) & 0xFFFF, t + 2, None)]
+                    _bare4(s, fs.syn4, SYN | ACK, sseq, c.seq & 0xFFFFFFFF, si, t, None),
+                    _bare4(c, fc.ack4, ACK, c.seq & 0xFFFFFFFF, s.seq & 0xFFFFFFFF, (ci + 1) & 0xFFFF, t, None)]
         opts = syn_options(self.mss)
         out = [self._block(C2S, SYN, t, comment, options=opts)]
         c.seq += 1
-        out.append(self._block(S2C, SYN | ACK, t + 1, None, options=opts))
+        out.append(self._block(S2C, SYN | ACK, t, None, options=opts))
         s.seq += 1
-        out.append(self._bare(C2S, ACK, t + 2))
+        out.append(self._bare(C2S, ACK, t))
         return out
 
     def data_blocks(self, sender: Direction, payload: bytes, t: int, comment: str | None,
@@ -212,10 +212,9 @@ class PacketBlocks(TcpFlow):
                 piece = view[start : start + mss]
                 out.append(self._block(sender, ACK | PSH if start + mss >= n else ACK, t, comment, piece))
                 me.seq += len(piece)
-                t, comment = t + 1, None
-            t -= 1
+                comment = None
         if ack:
-            out.append(self._bare(1 - sender, ACK, t + 1))
+            out.append(self._bare(1 - sender, ACK, t))
         return out
 
     def data_block(self, sender: Direction, payload: bytes, t: int, comment: str | None) -> bytes:
@@ -248,12 +247,12 @@ class PacketBlocks(TcpFlow):
             peer.seq += 1
             me.ident, peer.ident = (mi + 2) & 0xFFFF, (pi + 1) & 0xFFFF
             return [_bare4(me, fr.ack4, FIN | ACK, mseq, pseq, mi, t, comment),
-                    _bare4(peer, fo.ack4, FIN | ACK, pseq, me.seq & 0xFFFFFFFF, pi, t + 1, None),
-                    _bare4(me, fr.ack4, ACK, me.seq & 0xFFFFFFFF, peer.seq & 0xFFFFFFFF, (mi + 1) & 0xFFFF, t + 2,
+                    _bare4(peer, fo.ack4, FIN | ACK, pseq, me.seq & 0xFFFFFFFF, pi, t, None),
+                    _bare4(me, fr.ack4, ACK, me.seq & 0xFFFFFFFF, peer.seq & 0xFFFFFFFF, (mi + 1) & 0xFFFF, t,
                            None)]
         out = [self._block(first, FIN | ACK, t, comment)]  # (IPv6: the general way when it has a comment)
         self._sides[first].seq += 1
-        out.append(self._bare(other, FIN | ACK, t + 1))
+        out.append(self._bare(other, FIN | ACK, t))
         self._sides[other].seq += 1
-        out.append(self._bare(first, ACK, t + 2))
+        out.append(self._bare(first, ACK, t))
         return out

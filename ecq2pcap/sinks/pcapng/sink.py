@@ -243,8 +243,7 @@ class PcapngSink:
                     if data:
                         packets = new.flow.data_blocks(sender, data, t, text)
                         blocks += packets
-                        t = t + len(packets)
-                new.last_ns = t - 1
+                new.last_ns = t
             self._write(blocks, len(blocks))
         self._units.flush()
 
@@ -269,8 +268,8 @@ class PcapngSink:
             if self.report is not None:
                 self.report.warn("connection not written to pcapng", detail=f"connection {conn.id}: {e}")
             return []
-        t = time_ns - 2 if time_ns > 2 else 0  # (not max(): a builtin's call with its tuple of arguments, ~1.2k)
-        self._conns[conn.id] = _Conn(conn, flow, flags, t + 2)
+        t = time_ns
+        self._conns[conn.id] = _Conn(conn, flow, flags, t)
         return flow.handshake_blocks(t, self._open_comment(conn, real_port, shown_port, note))
 
     def _chunk(self, chunk: Chunk) -> list[bytes]:
@@ -305,7 +304,6 @@ class PcapngSink:
         sender, owed = chunk.direction, state.owed
         if owed is not None and owed != sender:
             blocks.append(state.flow.ack_block(owed, t))
-            t += 1
         if len(data) <= self._joined:  # (one segment: its block alone)
             packets = [state.flow.data_block(sender, data, t, self._chunk_comment(chunk))]
         elif len(data) <= self.mss:  # (one segment of _LARGE bytes or more: its block as its parts, see _write)
@@ -316,7 +314,7 @@ class PcapngSink:
         else:  # (an HTTP/2 client preface split by a small --mss)
             packets = self._preface_first(state.flow, sender, data, t, self._chunk_comment(chunk))
         state.owed = 1 - sender
-        state.last_ns = t + len(packets) - 1
+        state.last_ns = t
         return blocks + packets if blocks else packets
 
     @staticmethod
@@ -325,13 +323,13 @@ class PcapngSink:
         preface: Wireshark 4.0 read none of the client's HTTP/2 when the preface's segment also held the start of
         a frame (a small --mss)."""
         packets = flow.data_blocks(sender, PREFACE, t, comment, ack=False)
-        return packets + flow.data_blocks(sender, data[len(PREFACE):], t + len(packets), None, ack=False)
+        return packets + flow.data_blocks(sender, data[len(PREFACE):], t, None, ack=False)
 
     def _close(self, event: Closed) -> list[bytes]:
         state = self._conns.pop(event.conn.id, None)
         if state is None or state.flow is None:
             return []
-        t = event.time_ns if event.time_ns > state.last_ns else state.last_ns  # (not max(): see _open)
+        t = max(event.time_ns, event.decided_ns, state.last_ns)  # (once a connection: the call does not count)
         text = f"connection {event.conn.id} closed: {event.reason}"  # (most have no notes: no list, no join)
         return state.flow.close_blocks(_C2S, t, "; ".join((text, *event.notes)) if event.notes else text)
 

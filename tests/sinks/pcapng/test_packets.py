@@ -23,8 +23,8 @@ idents = st.one_of(st.just(0), st.integers(0xFFFA, 0xFFFF), st.integers(0, 0xFFF
 
 
 def straightforward(flow: TcpFlow, flags, packets, t, comment) -> list[bytes]:
-    """What the sink wrote before PacketBlocks: each frame wrapped on its own, one time unit apart."""
-    return [enhanced_packet(frame, t + i, comment=comment if i == 0 else None, flags=flags[d])
+    """What the sink wrote before PacketBlocks: each frame wrapped on its own (the packets of one event at its time)."""
+    return [enhanced_packet(frame, t, comment=comment if i == 0 else None, flags=flags[d])
             for i, (d, frame) in enumerate(packets)]
 
 

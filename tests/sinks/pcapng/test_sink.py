@@ -361,8 +361,9 @@ def test_times_never_go_back_within_a_connection(tshark, tmp_path):
     path = write(tmp_path, events, mss=1000)
     times = [int(f.first("frame.time_epoch").replace(".", "")) for f in dissect(tshark, path)]
     assert times == sorted(times)
-    assert times[:3] == [T0 - 2, T0 - 1, T0]  # handshake just before the open time
-    assert times[3] == T0 + 5000
+    assert times[:3] == [T0, T0, T0]  # the handshake at the open time
+    assert times[3:6] == [T0 + 5000] * 3  # (an event's segments at its time)
+    assert times[6:] == [T0 + 5000] * (len(times) - 6)  # (the earlier chunk and the close: not before the last)
 
 
 def test_handshake_not_after_first_data(tshark, tmp_path):
