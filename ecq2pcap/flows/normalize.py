@@ -87,8 +87,8 @@ class Normalizer:
                 return b"", payload, ()
             method = None  # (of the request a response answers: a HEAD's Content-Length without a body is no loss)
             if direction is _C2S:
-                self._head_asked = payload.startswith(b"HEAD ")
-            elif payload.startswith(b"1", 9):  # (a 1xx: not the final response; a 101 may switch to WebSocket)
+                self._head_asked = payload[:5] == b"HEAD "  # (slices compared: startswith parses its arguments, ~0.3k)
+            elif payload[9:10] == b"1":  # (a 1xx: not the final response; a 101 may switch to WebSocket)
                 if self._alignment is None:
                     self._switching(direction, payload)
             elif self._head_asked:

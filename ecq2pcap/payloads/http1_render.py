@@ -97,7 +97,9 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
     start_end = eol if eol >= 0 else end
     status: int | None = None
     line = payload[:start_end]
-    if payload.startswith(b"HTTP/"):  # (a status line; a request's method cannot hold a "/": one regex, not two)
+    # (a status line; a request's method cannot hold a "/": one regex, not two. A slice compared: startswith parses its
+    # arguments, ~0.3k instructions)
+    if payload[:5] == b"HTTP/":
         status = _STATUS_LINES.known.get(line) or _STATUS_LINES.miss(line)
         if status is None:
             return payload, (NOT_HTTP1,)

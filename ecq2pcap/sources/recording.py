@@ -69,7 +69,9 @@ class LineDecoder:
     def message(self, line: bytes, origin: str) -> Message | Tick | None:
         """The message (or tick) of one line, None for a header or blank line; raises DecodeError."""
         line = line.strip()
-        if line.startswith(b'{"log_type"'):  # (most lines: an eCaptureQ message, with one test)
+        # (most lines: an eCaptureQ message, with one test; a slice compared, not startswith, whose arguments are parsed
+        # as a tuple's: ~0.3k instructions of its ~0.45k)
+        if line[:11] == b'{"log_type"':
             return Message(line, _TEXT, origin)
         if not line:
             return None

@@ -286,7 +286,8 @@ class PcapngSink:
                 if state.frames is None:
                     state.frames = FrameFollower(H2Framing())
                 state.frames.feed(chunk.direction, data)
-        elif chunk.direction is _S2C and data.startswith(b" 101 ", 8) and state.resume is None:  # (HTTP/1.x 101)
+        # (HTTP/1.x 101; a slice compared: startswith parses its arguments, ~0.3k instructions)
+        elif chunk.direction is _S2C and data[8:13] == b" 101 " and state.resume is None:
             switch = websocket_start(data)
             if switch is not None:  # (its head, up to where the frames start)
                 state.resume = (_WS_REQUEST, data[: switch[0]], _WS_NOTE)
