@@ -77,8 +77,8 @@ def test_name_resolution_block_layout():
 
 
 def test_a_new_ring_file_names_the_open_connections_servers(tmp_path):
-    """After a rotation the open connections' servers are named again, a connection that was not read for its
-    own name (its address was named before) by its address's name."""
+    """After a rotation the open connections' servers are named again (at their first event in the new file), a
+    connection that was not read for its own name (its address was named before) by its address's name."""
     import io
 
     from ecq2pcap.filters import ConnectionView
@@ -92,6 +92,8 @@ def test_a_new_ring_file_names_the_open_connections_servers(tmp_path):
                    [chunk(later, C2S, b"GET / HTTP/1.1\r\nHost: b.test\r\n\r\n", T0 + 1)]):
         sink.handle_events(view.process(events))
     sink.rotate(second, "continued")
+    sink.handle_events(view.process([chunk(later, C2S, b"GET /next HTTP/1.1\r\nHost: b.test\r\n\r\n", T0 + 2)]))
+    sink.finish()
     for n, out in enumerate((first, second)):
         path = tmp_path / f"{n}.pcapng"
         path.write_bytes(out.getvalue())

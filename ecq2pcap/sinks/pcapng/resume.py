@@ -6,10 +6,11 @@ frames after it are read from their own headers (they were read from the rest's 
 
 from __future__ import annotations
 
+from ...model import Direction
 from ...payloads.alignment import FrameAlignment, Framing
 from ...payloads.h2 import PREFACE, SETTINGS_FRAME
 
-__all__ = ["CONTINUATION_PREFACE", "FrameFollower", "H2_RESUME", "REST_NOTE", "WS_NOTE", "WS_REQUEST"]
+__all__ = ["CONTINUATION_PREFACE", "FrameFollower", "H2_RESUME", "REST_NOTE", "WS_NOTE", "WS_REQUEST", "continuation"]
 
 CONTINUATION_PREFACE = PREFACE + SETTINGS_FRAME
 H2_RESUME = (CONTINUATION_PREFACE, b"", "synthetic HTTP/2 connection preface for this file (the connection's start "
@@ -42,3 +43,18 @@ class FrameFollower:
         if head:
             return head
         return self.alignment.framing.rest_as_frame(direction, info, need) if need else b""
+
+
+def continuation(resume: tuple[bytes, bytes, str] | None, frames: FrameFollower | None, flow) -> tuple[tuple, tuple]:
+    """What a connection continued in a new file sends after its handshake, as ``(sender, bytes, comment)`` pieces, and
+    the initial sequence numbers that make its own go on from there: the synthetic start (``resume``: a preface, an
+    upgrade and its 101), then a cut frame's made-up header in a segment of its own (Wireshark reads WebSocket from the
+    101 on: one in the upgrade's segment was read as HTTP's)."""
+    c2s, s2c, comment = resume or (b"", b"", None)
+    leads = (frames.lead(Direction.C2S), frames.lead(Direction.S2C)) if frames else (b"", b"")
+    said = f"{comment}; {REST_NOTE}" if any(leads) else comment
+    pieces = ((Direction.C2S, c2s, said), (Direction.S2C, s2c, None), (Direction.C2S, leads[0], None),
+              (Direction.S2C, leads[1], None))
+    isns = ((flow.next_seq(Direction.C2S) - 1 - len(c2s) - len(leads[0])) & 0xFFFFFFFF,
+            (flow.next_seq(Direction.S2C) - 1 - len(s2c) - len(leads[1])) & 0xFFFFFFFF)
+    return pieces, isns

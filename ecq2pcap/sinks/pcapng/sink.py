@@ -26,7 +26,7 @@ from .comments import WHAT as _WHAT, WHO as _WHO, open_facts
 from .names import NameBook
 from .ports import PORT_KEPT, PortMap
 from .packets import PacketBlocks
-from .resume import H2_RESUME, REST_NOTE, WS_NOTE, WS_REQUEST, FrameFollower
+from .resume import H2_RESUME, WS_NOTE, WS_REQUEST, FrameFollower, continuation
 from .tcp import MAX_MSS
 from ..units import UnitWriter
 
@@ -41,7 +41,7 @@ _LARGE = 4096  # a payload written without a copy (PacketBlocks.data_block_parts
 
 
 class _Conn:
-    __slots__ = ("conn", "flow", "flags", "last_ns", "resume", "owed", "frames")
+    __slots__ = ("conn", "flow", "flags", "last_ns", "resume", "owed", "frames", "carried")
 
     def __init__(self, conn: Connection, flow: PacketBlocks | None, flags: tuple[int, int], last_ns: int):
         self.conn = conn
@@ -53,6 +53,7 @@ class _Conn:
         self.resume: tuple[bytes, bytes, str] | None = None
         self.owed: int | None = None  # the side whose ACK of its peer's latest data is not written yet
         self.frames: FrameFollower | None = None  # where its HTTP/2 or WebSocket frames are (ring buffers only)
+        self.carried: str | None = None  # open at a file change (its note): continued in the new file at its next data
 
 
 class PcapngSink:
@@ -203,11 +204,14 @@ class PcapngSink:
     def rotate(self, out: BinaryIO, note: str, time_ns: int = 0) -> None:
         """Go on in a new file ``out`` (ring buffers): a file tshark reads on its own.
 
-        It starts with the section and interface headers; every open connection starts again
-        with a synthesized handshake whose sequence numbers continue the connection's, its
-        SYN comment saying so (``note``: where it came from), so dissection and tcp analysis
-        in the new file see a normal connection; its packets are timed at ``time_ns`` (the
-        new file's first event) or later. Host names are given again.
+        It starts with the section and interface headers; an open connection starts again at its
+        first data in the new file, with a synthesized handshake whose sequence numbers continue the
+        connection's, its SYN comment saying so (``note``: where it came from), so dissection and tcp
+        analysis in the new file see a normal connection. One with no data there is not in the file
+        (its FIN neither, unless it has notes to say): each open connection was continued at once,
+        and a keep-alive connection idle across the change, or one closed only at the end of the
+        input, got a made-up handshake, preface and FIN in a file where it had nothing. Host names
+        are given again.
         """
         try:
             self._units.flush()
@@ -217,35 +221,23 @@ class PcapngSink:
         self.out, self._units = out, UnitWriter(out)
         self._names, self._named = NameBook(self.max_names), set()
         self._write([section_header(), interface_description(self.link_type, description=IF_DESCRIPTION)], 0)
-        for state in list(self._conns.values()):
-            if state.flow is None:
-                continue
-            conn, flow = state.conn, state.flow
-            name = self._name(conn) if self.hosts is not None else None  # (the set of named ones is new)
-            if name is not None:
-                self._write([name], 0)
-            resume = state.resume
-            c2s, s2c, comment = resume or (b"", b"", None)
-            # the synthetic start (a preface, an upgrade and its 101), then a cut frame's made-up header in a segment
-            # of its own (Wireshark reads WebSocket from the 101 on: one in the upgrade's segment was read as HTTP's)
-            leads = (state.frames.lead(Direction.C2S), state.frames.lead(Direction.S2C)) if state.frames else (b"", b"")
-            said = f"{comment}; {REST_NOTE}" if any(leads) else comment
-            pieces = ((Direction.C2S, c2s, said), (Direction.S2C, s2c, None), (Direction.C2S, leads[0], None),
-                      (Direction.S2C, leads[1], None))
-            isns = ((flow.next_seq(Direction.C2S) - 1 - len(c2s) - len(leads[0])) & 0xFFFFFFFF,
-                    (flow.next_seq(Direction.S2C) - 1 - len(s2c) - len(leads[1])) & 0xFFFFFFFF)
-            blocks = self._open(conn, max(time_ns, state.last_ns), note, isns)
-            new = self._conns[conn.id]
-            new.frames = state.frames
-            if resume and new.flow is not None:  # (each side's made-up bytes end right where it goes on)
-                new.resume, t = resume, new.last_ns
-                for sender, data, text in pieces:
-                    if data:
-                        packets = new.flow.data_blocks(sender, data, t, text)
-                        blocks += packets
-                new.last_ns = t
-            self._write(blocks, len(blocks))
+        for state in self._conns.values():
+            if state.flow is not None:
+                state.carried = note
         self._units.flush()
+
+    def _carry_on(self, state: _Conn, time_ns: int) -> list[bytes]:
+        """The start of a connection open at the last file change, in the new file (see :meth:`rotate`)."""
+        pieces, isns = continuation(state.resume, state.frames, state.flow)
+        blocks = self._open(state.conn, max(time_ns, state.last_ns), state.carried, isns)
+        new = self._conns[state.conn.id]
+        new.frames = state.frames
+        if state.resume and new.flow is not None:  # (each side's made-up bytes end right where it goes on)
+            new.resume, t = state.resume, new.last_ns
+            for sender, data, text in pieces:
+                if data:
+                    blocks += new.flow.data_blocks(sender, data, t, text)
+        return blocks
 
     # -- events --------------------------------------------------------------------------------
 
@@ -278,6 +270,9 @@ class PcapngSink:
         blocks = []
         if state is None:
             blocks = self._open(conn, chunk.time_ns, "no open event seen: handshake synthesized at the first data")
+            state = self._conns[conn.id]
+        elif state.carried is not None:  # (open at the last file change: it goes on in this one)
+            blocks = self._carry_on(state, chunk.time_ns)
             state = self._conns[conn.id]
         data = chunk.raw if self.raw_payload else chunk.wire
         if chunk.protocol is _HTTP2:
@@ -330,6 +325,12 @@ class PcapngSink:
         state = self._conns.pop(event.conn.id, None)
         if state is None or state.flow is None:
             return []
+        if state.carried is not None:  # (nothing of it in this file: nor its end, unless it has notes to say)
+            if not event.notes:
+                return []
+            self._conns[event.conn.id] = state
+            blocks = self._carry_on(state, event.time_ns)
+            return blocks + self._close(event)
         t = max(event.time_ns, event.decided_ns, state.last_ns)  # (once a connection: the call does not count)
         text = f"connection {event.conn.id} closed: {event.reason}"  # (most have no notes: no list, no join)
         return state.flow.close_blocks(_C2S, t, "; ".join((text, *event.notes)) if event.notes else text)
