@@ -277,7 +277,8 @@ class H2Reencoder:
         if f.hpack_failed or f.continuation_unsupported:
             why = "eCapture could not decode HPACK" if f.hpack_failed else \
                 "eCapture does not decode HEADERS continued in CONTINUATION frames"
-            notes.append(f"stream {sid}: HEADERS lost ({why})")
+            side = "request" if direction is Direction.C2S else "response"
+            notes.append(f"stream {sid}: {side} HEADERS lost ({why})")
             for _ in _fields(f, parsed, notes):  # (what else its lines hold is said all the same)
                 pass
             return b""

@@ -57,10 +57,11 @@ class Http2Parser:
 
     def _exchange(self, s: H2Stream) -> Exchange:
         ex = Exchange(self.conn, http_version="HTTP/2", stream_id=s.stream_id)
-        ex.errors.extend(s.errors)
+        said = self._said.pop(s.stream_id, ())
+        ex.errors.extend(s.errors if not said else _without_start_lost(s.errors, said))
         for meta in (s.request_meta, s.response_meta):
             ex.add_meta(meta)
-        for note in self._said.pop(s.stream_id, ()):
+        for note in said:
             ex.flows_said(note)
         if s.request_headers or s.request_start_ns is not None:
             pseudo = dict((k, v) for k, v in s.request_headers if k.startswith(":"))
@@ -73,7 +74,7 @@ class Http2Parser:
                 scheme=pseudo.get(":scheme", "https"), authority=pseudo.get(":authority"),
             )
             if not s.request_headers:
-                ex.errors.append("HTTP/2 request headers not captured")
+                ex.errors.append(_headers_missing("request", said))
             if s.request_trailers:
                 ex.request.notes.append(TRAILERS_NOTE + ", ".join(n for n, _ in s.request_trailers))
         if s.response_headers or s.response_start_ns is not None:
@@ -88,12 +89,13 @@ class Http2Parser:
                 interim=[_status(dict(h).get(":status")) for h in s.informational],
             )
             if not s.response_headers:
-                ex.errors.append("HTTP/2 response headers not captured")
+                ex.errors.append(_headers_missing("response", said))
             if s.response_trailers:  # (HAR has no place of their own for them: as HTTP/1's, said)
                 ex.response.notes.append(TRAILERS_NOTE + ", ".join(n for n, _ in s.response_trailers))
             ex.notes.extend(f"interim response {code}" for code in ex.response.interim)  # (as HTTP/1's say theirs)
         if ex.request is None:
-            ex.errors.append("request not captured by eCapture")
+            ex.errors.append(_headers_missing("request", said) if _undecoded("request", said) else
+                             "request not captured by eCapture")
         if ex.response is None:
             ex.errors.append("response not captured")
         if s.open_at_end:
@@ -104,6 +106,26 @@ class Http2Parser:
         if s.pushed_by is not None:
             ex.notes.append(f"server push promised on stream {s.pushed_by}")
         return ex
+
+
+def _undecoded(side: str, said) -> bool:
+    """Whether eCapture captured ``side``'s HEADERS but could not print their fields (the re-encoder's note)."""
+    return any(f": {side} HEADERS lost (" in note for note in said)
+
+
+def _without_start_lost(errors: list[str], said) -> list[str]:
+    """The decoder's errors but its "DATA without HEADERS (stream start not captured)" for a side whose HEADERS
+    eCapture captured and could not print (it did capture the stream's start)."""
+    sides = [d for d, side in (("c2s", "request"), ("s2c", "response")) if _undecoded(side, said)]
+    return [e for e in errors if not any(e.startswith(f"{d} DATA without HEADERS") for d in sides)]
+
+
+def _headers_missing(side: str, said) -> str:
+    """Why a stream's ``side`` has no header fields: eCapture captured its HEADERS and could not print them (the
+    note beside says why: HPACK, CONTINUATION), or they were not captured."""
+    if _undecoded(side, said):
+        return f"HTTP/2 {side} headers captured by eCapture but not decoded by it: their fields are unknown"
+    return f"HTTP/2 {side} headers not captured"
 
 
 def _unended(s: H2Stream, ex: Exchange) -> list[str]:

@@ -208,8 +208,8 @@ def test_hpack_failure_drops_headers_keeps_data():
     r.take_preface()
     out = r.encode(S2C, parse_h2_dump(dump))
     assert decoded(out.wire) == [("DATA", 1, set(), b"surviving body")]
-    assert "stream 1: HEADERS lost (eCapture could not decode HPACK)" in out.notes
-    assert any(n.startswith("stream 3: HEADERS lost") and "CONTINUATION" in n for n in out.notes)
+    assert "stream 1: response HEADERS lost (eCapture could not decode HPACK)" in out.notes
+    assert any(n.startswith("stream 3: response HEADERS lost") and "CONTINUATION" in n for n in out.notes)
 
 
 def _flags(wire: bytes) -> list[tuple[str, int, bool]]:
