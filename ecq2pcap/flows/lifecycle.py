@@ -148,15 +148,16 @@ class Lifecycle:
         self._deadlines[:] = keep  # (in place: the release of captures holds the list)
         heapq.heapify(self._deadlines)
 
-    def _end_idlest(self, out: list[FlowEvent]) -> None:
+    def _end_idlest(self, out: list[FlowEvent], origin: str = "") -> None:
         """Over --max-connections: end the connection idle longest (FIN, HAR entries); a later
-        capture of it starts a new connection, as a straggler after a close does."""
+        capture of it starts a new connection, as a straggler after a close does. ``origin``: the capture that
+        opened one too many (where the warning says the limit bit)."""
         c = next(iter(self._open.values()))
         if c.superseded:  # (its fd reused or its tuple's next one opened: it ended there, and only waited for its
             self._close(c, superseded_reason(c), out)  # late captures: ended as it would be, no limit said)
             return
         note = _open_limit_note(self.limits.open_connections)
-        self.report.warn("connection ended early (too many open)", detail=note)
+        self.report.warn("connection ended early (too many open)", origin, note)
         self._close(c, "too many open connections", out, (note,))
 
     def _reopen(self, c: ConnState) -> None:

@@ -389,7 +389,7 @@ class ConnectionTable(Ordering, Lifecycle):
                 tuple(c.uuids), cap.tid, c.module, keep,
             )
             if len(self._open) >= self.limits.open_connections:
-                self._end_idlest(out)  # first, so that no more are ever open at once
+                self._end_idlest(out, cap.origin)  # first, so that no more are ever open at once
             self.report.counts[Count.CONNECTIONS] += 1  # (without Report.count's call: once a connection)
             out.append(Opened(c.conn, ts))
             self._open[id(c)] = c

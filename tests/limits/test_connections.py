@@ -45,3 +45,19 @@ def test_oldest_idle_connection_is_ended_with_its_fin(tmp_path, tshark):
             early += "(limit: --max-connections)" in "".join(comment)
         most = max(most, len(open_now))
     assert most == CAP and early == N + 1 - CAP
+
+
+def test_the_warning_names_the_line_that_opened_one_too_many(tmp_path):
+    import base64
+    import json
+    import re
+
+    dump = build(tmp_path)
+    code, _, err = convert_measured("convert", str(dump), "--har", str(tmp_path / "o.har"),
+                                    "--max-connections", str(CAP), "--reorder-window", "0")
+    assert code == 0, err
+    line = next(line for line in err.splitlines() if "too many open" in line)  # (said once: the summary counts all)
+    m = re.search(r"in\.jsonl:(\d+): ", line)
+    assert m, line  # it had no FILE:LINE
+    message = json.loads(dump.read_text().splitlines()[int(m.group(1)) - 1])  # (a recording of v2 text messages)
+    assert b"GET /%d " % CAP in base64.b64decode(message["data_b64"])
