@@ -52,7 +52,7 @@ def _h2(conn: Connection, options: HarOptions) -> Http2Parser:
 
 
 class _Conn:
-    __slots__ = ("conn", "last_ns", "parsers", "origin", "unchecked", "ignored")
+    __slots__ = ("conn", "last_ns", "parsers", "origin", "sides", "unchecked", "ignored")
 
     def __init__(self, conn: Connection, last_ns: int) -> None:  # (not a dataclass's: no default factory's call)
         self.conn = conn
@@ -60,6 +60,7 @@ class _Conn:
         # HTTP/2 or not -> ExchangeParser, in creation order (keyed by a bool: a Protocol's hash is a Python call)
         self.parsers: dict = {}
         self.origin = ""
+        self.sides = ["", ""]  # the origin of the latest chunk client→server, server→client (see _emit)
         self.unchecked = 0  # bytes fed since the parsers' buffers were last measured
         self.ignored: int | None = None  # after --max-connection-buffer bit: bytes not decoded (None: it did not)
 
@@ -170,6 +171,7 @@ class HarSink:
             st.last_ns = chunk.time_ns
         origin = chunk.info.origin
         st.origin = st.origin or origin
+        st.sides[chunk.direction] = origin
         if not chunk.wire:
             return
         if st.ignored is not None:
@@ -194,7 +196,7 @@ class HarSink:
         if len(wire) <= _FEED_PIECE:
             done = parser.feed(chunk.direction, wire, chunk.time_ns, chunk.info, rendered) if rendered else \
                 parser.feed(chunk.direction, wire, chunk.time_ns, chunk.info)
-            self._emit(parser, done, origin)
+            self._emit(parser, done, origin, st.sides)
         else:  # (a huge chunk fed whole would become all its exchanges' objects at once: a piece at a time, with
             # the same meta: HTTP/1 reads a piece after the first as the same capture, not as one that could start
             # the next message after a body whose end eCapture lost)
@@ -202,7 +204,7 @@ class HarSink:
                 piece = wire[at:at + _FEED_PIECE]
                 done = parser.feed(chunk.direction, piece, chunk.time_ns, chunk.info, rendered) if rendered and \
                     not at else parser.feed(chunk.direction, piece, chunk.time_ns, chunk.info)
-                self._emit(parser, done, origin)
+                self._emit(parser, done, origin, st.sides)
         st.unchecked += len(chunk.wire)
         if st.unchecked > self._check_at:
             st.unchecked = 0
@@ -222,7 +224,7 @@ class HarSink:
             for ex in exchanges:
                 ex.errors.append(note)
             said = said or bool(exchanges)
-            self._emit(parser, exchanges, origin)
+            self._emit(parser, exchanges, origin, st.sides)
         if not said:
             self.report.warn("HAR: connection over its buffer limit", origin, note)
         st.parsers = {}
@@ -240,9 +242,14 @@ class HarSink:
             for ex in exchanges:
                 for n in notes:
                     ex.flows_said(n)
-            self._emit(parser, exchanges, st.origin)
+            self._emit(parser, exchanges, st.origin, st.sides)
 
-    def _emit(self, parser: ExchangeParser, exchanges: list[Exchange], origin: str) -> None:
+    def _emit(self, parser: ExchangeParser, exchanges: list[Exchange], origin: str, sides: list[str]) -> None:
+        """Write the entries of ``exchanges`` and say their errors, each where it was found: one of a request at
+        the latest client→server capture of the connection, one of a response at its latest server→client one
+        (``sides``), else at the exchange's first capture (``origin``: the capture that completed it, when it
+        has none). A limit biting on a response was said at its request's line, and one on a request whose head
+        did not parse at its response's."""
         for ex in exchanges:
             try:
                 entry = build_entry(ex, limits=self.options.limits)
@@ -259,7 +266,9 @@ class HarSink:
                 where = f"connection {ex.conn.id}" + (f" stream {ex.stream_id}" if ex.stream_id is not None else "")
                 for err in ex.errors:  # (what eCapture lost, and what the flows noted, was said where it was found:
                     if LOST_BY_ECAPTURE not in err and err not in ex.upstream:  # a limit counted once, with or
-                        self._warn(err, ex.origin or origin, where)  # without --har)
+                        side = sides[0] if err.startswith("request") else sides[1] if err.startswith("response") \
+                            else ""  # without --har)
+                        self._warn(err, side or ex.origin or origin, where)
         for diag in parser.take_diagnostics():
             self._warn(diag, origin)
 

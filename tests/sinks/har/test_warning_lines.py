@@ -1,0 +1,35 @@
+"""A HAR-side warning names the FILE:LINE where its problem was: a request's at the request's line, a response's at
+the response's. A limit biting on a response was said at its request's line, one on a request whose head did not
+parse at its response's."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+from ecq2pcap.cli import main
+
+
+def _event(t: int, port: int, fd: int, outbound: bool, payload: bytes) -> str:  # (eCapture v1.4.2, a client)
+    b64 = base64.b64encode(payload).decode()
+    return json.dumps({"log_type": 2, "payload": {
+        "timestamp": t, "uuid": f"100_100_curl_{fd}_{int(outbound)}_10.0.0.1:{port}-10.0.0.5:443", "src_ip": "",
+        "src_port": 0, "dst_ip": "", "dst_port": 0, "pid": 100, "pname": "curl", "type": 1 if outbound else 3,
+        "length": len(b64), "payload_base64": b64}})
+
+
+def test_each_warning_names_the_line_of_what_it_is_about(tmp_path, capsys):
+    lines = [
+        _event(1000, 45000, 5, True, b"GET /a HTTP/1.1\r\nHost: a\r\nX-Big: " + b"v" * 3000 + b"\r\n\r\n"),  # 1
+        _event(1000, 45000, 5, False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),  # 2
+        _event(1001, 45001, 6, True, b"GET /b HTTP/1.1\r\nHost: a\r\n\r\n"),  # 3
+        _event(1001, 45001, 6, False, b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"A" * 5000),  # 4
+    ]
+    dump = tmp_path / "in.jsonl"
+    dump.write_text("\n".join(lines) + "\n")
+    assert main(["convert", str(dump), "--har", str(tmp_path / "o.har"), "--max-header-line", "2K",
+                 "--max-body-size", "1K"]) == 0
+    said = {m.group(2): int(m.group(1)) for m in re.finditer(r"in\.jsonl:(\d+): warning: .*\(limit: (--[a-z-]+)\)",
+                                                            capsys.readouterr().err)}
+    assert said == {"--max-header-line": 1, "--max-body-size": 4}
