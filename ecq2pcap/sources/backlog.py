@@ -192,6 +192,7 @@ class Backlog:
             else:
                 data = bytes(self._pending)
                 self._pending.clear()
+                self._retry_at = 0  # (a failed write's threshold was over the bytes that were pending then)
             if not data:  # (the file was cut or changed behind our back): say so, do not spin
                 self.note(f"{self._in_spool} message(s) lost: the backlog's temporary file ended early")
                 self.lost += self._in_spool

@@ -111,3 +111,20 @@ def test_a_full_disk_is_tried_again_while_the_backlog_grows(monkeypatch):
         q.append(_d(i, 1000))
     assert 3 <= len(calls) <= 12
     assert len(q.take(20_000)) + len(q.take(20_000)) + sum(len(q.take(20_000)) for _ in range(20)) == 10_000
+
+
+def test_after_a_failed_write_read_back_the_next_backlog_goes_to_the_file_again():
+    """The retry threshold was over the bytes pending at the failure: once they were read back (and while some of
+    them still waited to be taken), new messages stayed in memory until they held as much again."""
+    spool = _FullForAMoment()
+    q = Backlog(4 << 20, spool=lambda: spool)
+    for i in range(5500):  # 4 MiB in memory, then ~1.2 MB pending: the one write tried fails
+        q.append(_d(i, 1000))
+    assert q.spill_error is not None
+    in_memory = len(q._memory)
+    q.take(in_memory + 1)  # (the first of the file's share: the pending bytes are read back at once)
+    assert not q._pending and q._in_spool
+    for i in range(3000):  # more come behind them: ~3 MB, they go to the file
+        q.append(_d(i, 1000))
+    assert os.fstat(spool.f.fileno()).st_size > 0 and len(q._pending) < 2 * backlog_mod.WRITE_CHUNK
+    q.close()
