@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     from .commands.exits import EXIT_OK, EXIT_USAGE, UsageError
     from .commands.stderr import unfailing
 
-    sys.stderr = unfailing(sys.stderr)  # (its reader going away never stops a run)
+    # (its reader going away never stops a run; kept after main returns: Python's own flush of a broken stderr at
+    # exit would make the exit status 120)
+    sys.stderr = unfailing(sys.stderr)
     argv = sys.argv[1:] if argv is None else argv
     command = command_of(argv)
     parser = build_parser([command] if command else [])  # (none: the list; argparse says what is wrong)

@@ -168,7 +168,7 @@ class RingOutputs:
         pcap_out, har_out = self._start()
         self.pcapng.rotate(pcap_out, f"continued from {previous} (ring buffer): handshake synthesized, "
                                      "sequence numbers continue; an HTTP/1 message the file change cut goes on "
-                                     "here, and Wireshark reads its rest as the start of the next one", time_ns)
+                                     "here, and Wireshark reads its rest as the start of the next one")
         if self.har is not None and har_out is not None:
             self.har.rotate(har_out)
         for f in old_files or ():

@@ -201,7 +201,7 @@ class PcapngSink:
                 self.report.warn("server addresses not named", detail=limit_note("named_addresses", note))
         return block
 
-    def rotate(self, out: BinaryIO, note: str, time_ns: int = 0) -> None:
+    def rotate(self, out: BinaryIO, note: str) -> None:
         """Go on in a new file ``out`` (ring buffers): a file tshark reads on its own.
 
         It starts with the section and interface headers; an open connection starts again at its
@@ -260,9 +260,8 @@ class PcapngSink:
             if self.report is not None:
                 self.report.warn("connection not written to pcapng", detail=f"connection {conn.id}: {e}")
             return []
-        t = time_ns
-        self._conns[conn.id] = _Conn(conn, flow, flags, t)
-        return flow.handshake_blocks(t, self._open_comment(conn, real_port, shown_port, note))
+        self._conns[conn.id] = _Conn(conn, flow, flags, time_ns)  # (the handshake at its first event's time)
+        return flow.handshake_blocks(time_ns, self._open_comment(conn, real_port, shown_port, note))
 
     def _chunk(self, chunk: Chunk) -> list[bytes]:
         conn = chunk.conn
