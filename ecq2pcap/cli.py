@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.stderr = unfailing(sys.stderr)
     argv = sys.argv[1:] if argv is None else argv
     command = command_of(argv)
+    if command == "extcap":  # (Wireshark passes an option's value apart, even one that starts with "-")
+        from .wireshark.extcap import joined_values
+
+        argv = joined_values(argv)
     parser = build_parser([command] if command else [])  # (none: the list; argparse says what is wrong)
     args = parser.parse_args(argv)
     if args.command is None:

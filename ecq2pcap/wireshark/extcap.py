@@ -28,13 +28,33 @@ from collections.abc import Callable
 
 from .. import __version__
 
-__all__ = ["INTERFACE", "add_extcap_parser", "cmd_extcap"]
+__all__ = ["INTERFACE", "add_extcap_parser", "cmd_extcap", "joined_values"]
 
 INTERFACE = "ecapture"
 DEFAULT_URL = "ws://127.0.0.1:28257/"
 HELP_URL = "https://github.com/gojue/ecapture"
 DLT_EN10MB = 1
 EXIT_ERROR = 1
+
+
+# the options that take a value: Wireshark passes it as the next argument, which argparse refuses when it starts
+# with "-" (a thread named "-x" in the Filters options: "argument --comm: expected one argument")
+_VALUED = frozenset(("--url", "--origin", "--pid", "--comm", "--host", "--port", "--port-map", "--fifo",
+                     "--extcap-interface", "--extcap-capture-filter", "--extcap-control-in", "--extcap-control-out",
+                     "--debug-file", "--extcap-reload-option"))
+
+
+def joined_values(argv: list[str]) -> list[str]:
+    """``argv`` with each of :data:`_VALUED`'s options joined to its value (``--comm -x`` → ``--comm=-x``)."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in _VALUED and i + 1 < len(argv):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
 
 
 def _config_lines() -> list[str]:
@@ -113,6 +133,10 @@ def cmd_extcap(args: argparse.Namespace, run: Callable[[list[str]], int]) -> int
         if args.extcap_reload_option is None:
             out.write("\n".join(_config_lines()) + "\n")
         return 0
+    if (args.extcap_capture_filter or "").strip():  # (asked to check one, or capturing with one: dumpcap applies
+        # no filter to an extcap's FIFO, and a capture that silently ignored it was taken as filtered)
+        return _error("capture filters are not supported: use the interface's Filters options (process ids and "
+                      "names, hosts, ports) or a display filter")
     if args.capture:
         if not args.fifo:
             return _error("--capture needs --fifo PATH")
@@ -131,15 +155,17 @@ def _error(text: str) -> int:
 
 def live_argv(args: argparse.Namespace) -> list[str]:
     """The ``ecq2pcap live`` command line a capture runs (pcapng on stdout, which is the FIFO)."""
-    argv = ["live", args.url or DEFAULT_URL, "-w", "-", "-q", "--annotations", os.devnull]
-    if args.origin is not None:
-        argv += ["--origin", args.origin]
+    # (not -q: the lines it would leave out are kept, not shown, and "connected to" tells a capture that reached
+    # eCapture from one stopped while it retried a wrong address: _capture)
+    argv = ["live", args.url or DEFAULT_URL, "-w", "-", "--annotations", os.devnull]
+    if args.origin is not None:  # (each value joined to its option: one that starts with "-" is a value)
+        argv.append(f"--origin={args.origin}")
     for name in ("pid", "comm", "host", "port"):
         values = [v.strip() for text in getattr(args, name) for v in text.split(",") if v.strip()]
         if values:
-            argv += [f"--{name}", ",".join(values)]
+            argv.append(f"--{name}={','.join(values)}")
     if args.port_map.strip():
-        argv += ["--port-map", args.port_map.strip()]
+        argv.append(f"--port-map={args.port_map.strip()}")
     if args.keep_ports:
         argv.append("--keep-ports")
     if args.no_reconnect:
@@ -159,13 +185,22 @@ def _capture(args: argparse.Namespace, run: Callable[[list[str]], int]) -> int:
     sys.stderr = kept
     try:
         code = run(live_argv(args))
+    except SystemExit as exc:  # (argparse refused an option's value: its message is in the kept lines; it went
+        code = exc.code if isinstance(exc.code, int) else EXIT_ERROR  # past the lines' writing, a blank error)
     finally:
         sys.stderr = real_stderr
     if code not in (0, 130):
         real_stderr.write("".join(kept.lines) or "ecq2pcap: the capture failed\n")
         real_stderr.flush()
         return code or EXIT_ERROR
+    if kept.failure and not kept.connected:  # (stopped while retrying a wrong or unreachable address: an empty
+        real_stderr.write(kept.failure)  # capture and no word, as if eCapture had no traffic)
+        real_stderr.flush()
+        return EXIT_ERROR
     return 0
+
+
+_CONNECTED, _CANNOT = "ecq2pcap: connected to ", "ecq2pcap: cannot connect to "
 
 
 class _Tail(io.TextIOBase):
@@ -174,11 +209,19 @@ class _Tail(io.TextIOBase):
     def __init__(self, keep: int = 40) -> None:
         self.lines: deque[str] = deque(maxlen=keep)
         self._partial = ""
+        self.connected = False  # eCapture was reached
+        self.failure = ""  # the last "cannot connect" line
 
     def write(self, text: str) -> int:
         text = self._partial + text
         *done, self._partial = text.split("\n")
-        self.lines.extend(line + "\n" for line in done if line.strip() and not line.startswith("\r"))
+        for line in done:
+            if line.strip() and not line.startswith("\r"):
+                self.lines.append(line + "\n")
+                if line.startswith(_CONNECTED):
+                    self.connected = True
+                elif line.startswith(_CANNOT):
+                    self.failure = line + "\n"
         return len(text)
 
     def isatty(self) -> bool:

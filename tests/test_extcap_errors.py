@@ -1,0 +1,73 @@
+"""What Wireshark shows when an eCapture interface's capture cannot do what it was asked (the extcap's stderr,
+shown in a dialog, and a non-zero exit): a bad option value (an empty error before: argparse's exit went past the
+lines kept for it), a capture filter (silently ignored before), a wrong address while reconnecting (an empty
+capture and no word before). And a filter value that starts with "-" is a value."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from ecq2pcap.cli import build_parser
+from ecq2pcap.wireshark.extcap import joined_values, live_argv
+from tests.test_wireshark import ecq2pcap, henv, launcher, run_launcher
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """A fresh HOME with ecq2pcap installed into Wireshark."""
+    home = tmp_path_factory.mktemp("home")
+    p = ecq2pcap("wireshark", "install", env=henv(home))
+    assert p.returncode == 0, p.stderr
+    return home
+
+
+def _capture(home, tmp_path, *options: str, stop_after: float | None = None) -> subprocess.CompletedProcess:
+    """The launcher's capture into a FIFO that ``cat`` reads; SIGTERM after ``stop_after`` s (as Wireshark stops)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.DEVNULL)
+    env = {k: v for k, v in henv(home).items() if k != "PYTHONPATH"}
+    proc = subprocess.Popen([str(launcher(home)), "--extcap-interface", "ecapture", "--capture", "--fifo", str(fifo),
+                             *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        if stop_after is not None:
+            time.sleep(stop_after)
+            proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        reader.wait(timeout=30)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_a_bad_option_value_says_which_and_why(home, tmp_path):
+    p = _capture(home, tmp_path, "--url", "ws://127.0.0.1:1/", "--port-map", "443-80")
+    assert p.returncode != 0
+    assert "--port-map" in p.stderr and "443-80" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_capture_filter_is_refused_not_ignored(home):
+    p = run_launcher(home, "--extcap-interface", "ecapture", "--extcap-capture-filter", "tcp port 9999")
+    assert p.returncode != 0 and "capture filters are not supported" in p.stderr and p.stdout == ""
+    p = run_launcher(home, "--extcap-interface", "ecapture", "--extcap-capture-filter", "")
+    assert "capture filters" not in p.stderr  # (no filter: nothing to refuse)
+
+
+def test_stopped_while_retrying_a_wrong_address_says_it_never_connected(home, tmp_path):
+    p = _capture(home, tmp_path, "--url", "ws://127.0.0.1:1/", stop_after=2.0)
+    assert p.returncode != 0 and "cannot connect to ws://127.0.0.1:1/" in p.stderr
+
+
+def test_a_filter_value_that_starts_with_a_dash_is_a_value():
+    argv = joined_values(["extcap", "--capture", "--comm", "-x", "--url", "ws://h:1/", "--keep-ports"])
+    assert argv == ["extcap", "--capture", "--comm=-x", "--url=ws://h:1/", "--keep-ports"]
+    args = build_parser(["extcap"]).parse_args(argv)
+    assert args.comm == ["-x"]
+    assert build_parser(["live"]).parse_args(live_argv(args)).comm == ["-x"]  # (and live takes it as one too)
