@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 from collections.abc import Iterator
 
-from ..limits import lost_note
+from ..limits import LOST_BY_ECAPTURE, lost_note
 from .goquote import go_unquote, unquote_text
 from .numbers import ascii_number
 
@@ -242,7 +242,9 @@ class _Parser:
         end = pos + frame.length
         if end > n:
             frame.data, frame.truncated = buf[pos:], True
-            notes.append(f"dump truncated inside the {what} ({n - pos} of {frame.length} bytes)")
+            # (eCapture's loss: said as one, on its stream only, for the HAR's _error and the summary)
+            notes.append(f"stream {frame.stream_id}: dump truncated inside its DATA frame ({n - pos} of "
+                         f"{frame.length} bytes; the rest {LOST_BY_ECAPTURE})")
             return n
         if end == n or buf[end] == 0x0A and _at_boundary(buf, end + 1):
             frame.data = buf[pos:end]

@@ -250,8 +250,6 @@ class H2Reencoder:
                 out += self._headers(direction, f, i, parsed, gzipped, last_data, notes)
             elif f.type == "DATA":
                 if not f.gzip_placeholder:
-                    if f.truncated:
-                        notes.append(f"stream {sid}: DATA frame cut by the end of the dump")
                     out += self._data(direction, sid, f.data or b"", f.end_stream,
                                       not f.truncated, last_headers.get(sid, -1) > i, notes)
                 elif sid in parsed.merged and sid not in merged_sent:
@@ -289,7 +287,8 @@ class H2Reencoder:
             notes.append(f"stream {sid}: body is eCapture's gunzipped copy ({_body_change(f, parsed, size)})")
         block, values, kept = self._encode_block(direction, _fields(f, parsed, notes), size)
         if f.truncated:
-            notes.append(f"stream {sid}: HEADERS cut by the end of the dump ({kept} field(s) kept)")
+            notes.append(f"stream {sid}: HEADERS cut by the end of the dump ({kept} field(s) kept, the rest "
+                         f"{LOST_BY_ECAPTURE})")
 
         st = self._stream(direction, sid)
         was_ended = st.ended
