@@ -110,3 +110,20 @@ def test_a_second_of_many_connections_of_tiny_captures_stays_within_the_memory_b
     assert code == 0, err
     assert peak_mb < RSS_BUDGET_MB, (shape, peak_mb)
     assert "--max-reorder-buffer" in err.split("limits reached:")[1]
+
+
+def test_an_exchange_the_limit_ends_is_not_said_uncaptured(tmp_path):
+    """The limit ended an upload's exchange while its body came: its entry and the summary also said "response not
+    captured", which eCapture had captured (the pcapng holds it); the cause is the limit, said once."""
+    d = Dump()
+    fd = d.open()
+    d.send(fd, b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n" + b"u" * 10000)
+    d.send(fd, b"u" * 10000)
+    d.recv(fd, b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+    har = tmp_path / "o.har"
+    code, _, err = convert_measured("convert", str(d.write(tmp_path / "in.jsonl")), "--har", str(har),
+                                    "--max-connection-buffer", "5K")
+    assert code == 0, err
+    (entry,) = load_har(har)
+    assert "--max-connection-buffer" in entry["_error"] and "not captured" not in entry["_error"]
+    assert "not captured" not in err

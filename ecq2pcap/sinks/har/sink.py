@@ -23,6 +23,7 @@ import re
 from typing import BinaryIO, Callable, TextIO
 
 from ...limits import LOST_BY_ECAPTURE, limit_note
+from ...payloads.http1.exchange import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED
 from ...model import Chunk, Closed, Connection, FlowEvent, Opened, PayloadForm, Protocol
 from ...report import Count, Report
 from .entries import build_entry
@@ -221,7 +222,8 @@ class HarSink:
         said = False
         for parser in st.parsers.values():
             exchanges = parser.close(time_ns)
-            for ex in exchanges:
+            for ex in exchanges:  # (a side that had not come yet was not lost by eCapture: not said "not captured")
+                ex.errors = [e for e in ex.errors if e not in _NOT_CAPTURED]
                 ex.errors.append(note)
             said = said or bool(exchanges)
             self._emit(parser, exchanges, origin, st.sides)
@@ -278,6 +280,7 @@ class HarSink:
         self.report.warn(reason, origin, f"{where}: {detail}" if where and detail else where or detail)
 
 
+_NOT_CAPTURED = frozenset((REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED))
 _LABELS = ("HTTP/2: ", "WebSocket: ")  # what a parser's diagnostics start with (then, maybe, a direction)
 _DIRECTIONS = ("c2s: ", "s2c: ")
 
