@@ -12,8 +12,10 @@ import heapq
 import itertools
 from functools import lru_cache
 
+from msgspec.structs import replace
+
 from ..limits import limit_note
-from ..model import Closed, FlowEvent
+from ..model import Capture, Closed, FlowEvent
 from .emission import closing_notes
 from .normalize import Normalizer
 from .state import ConnState
@@ -158,9 +160,14 @@ class Lifecycle:
             return
         note = _open_limit_note(self.limits.open_connections)
         self.report.warn("connection ended early (too many open)", origin, note)
+        c.ended_by_limit = c.conn.id
         self._close(c, "too many open connections", out, (note,))
 
-    def _reopen(self, c: ConnState) -> None:
+    def _reopen(self, c: ConnState, cap: Capture) -> Capture:
+        """``c`` opens again at ``cap`` (a straggler after its close); returns ``cap``, which says so when the open
+        limit had ended it (an answer whose request is in the ended one's entry was said "request not captured by
+        eCapture")."""
+        ended, c.ended_by_limit = c.ended_by_limit, None
         c.closed = c.opened = False
         c.conn = None  # a new Connection at its first data
         c.uuids = []
@@ -171,6 +178,10 @@ class Lifecycle:
         if c.synthetic_reason:
             self._endpoints.claim(c.client, c.server)
         self._schedule(c)
+        if ended is None:
+            return cap
+        return replace(cap, notes=(*cap.notes, limit_note("open_connections", (
+            f"continues connection {ended}, which ended early (too many open): what it began is in its entries"))))
 
     def _idle_gap(self, c: ConnState, out: list[FlowEvent]) -> None:
         """A capture of ``c`` released longer after its last than the idle timeout: ``c`` ends first, as the

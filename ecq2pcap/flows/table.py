@@ -364,8 +364,8 @@ class ConnectionTable(Ordering, Lifecycle):
     def _emit(self, c: ConnState, cap: Capture, ts: int, direction: Direction, out: list[FlowEvent]) -> None:
         if c.opened and ts - c.last_released_ts > self._idle_after:  # (idle longer than the timeout: ends first)
             self._idle_gap(c, out)
-        if c.closed:  # a straggler after the connection was closed: reopen a new one
-            self._reopen(c)
+        if c.closed:  # a straggler after the connection was closed: reopen a new one (said if the open limit ended it)
+            cap = self._reopen(c, cap)
         if cap.form is _RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload, direction, ts, cap.uuid):
             c.reemits += 1  # (left out, counted: said in its Closed event's notes)
             self.report.count(Count.STALE_REEMITS)

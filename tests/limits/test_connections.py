@@ -61,3 +61,28 @@ def test_the_warning_names_the_line_that_opened_one_too_many(tmp_path):
     assert m, line  # it had no FILE:LINE
     message = json.loads(dump.read_text().splitlines()[int(m.group(1)) - 1])  # (a recording of v2 text messages)
     assert b"GET /%d " % CAP in base64.b64decode(message["data_b64"])
+
+
+def test_a_request_and_its_answer_the_limit_parted_are_not_said_uncaptured(tmp_path):
+    """Three requests, then their answers, with two connections allowed: each answer opens a new connection. Its
+    entry said "request not captured by eCapture", and the ended ones' "response not captured": eCapture captured
+    both. They now say the limit did it."""
+    from tests.support.v2_stream import V2Stream
+
+    s = V2Stream()
+    for i in range(3):
+        s.connect(7, 100 + i, "client", ("10.0.0.1", 40000 + i), ("10.0.0.2", 443))
+    for i in range(3):
+        s.call(7, 100 + i, "client", True, b"GET /c%d HTTP/1.1\r\nHost: h.test\r\n\r\n" % i)
+    for i in range(3):
+        s.call(7, 100 + i, "client", False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    dump = tmp_path / "in.jsonl"
+    dump.write_bytes(s.dump())
+    har = tmp_path / "o.har"
+    code, _, err = convert_measured("convert", str(dump), "--har", str(har), "--max-connections", "2")
+    assert code == 0, err
+    entries = load_har(har)
+    assert "not captured" not in err and not any("not captured" in e.get("_error", "") for e in entries)
+    answers = [e for e in entries if e["response"]["status"] == 200 and e["request"]["method"] == "UNKNOWN"]
+    assert answers and all("continues connection" in e["_error"] and "--max-connections" in e["_error"]
+                           for e in answers)

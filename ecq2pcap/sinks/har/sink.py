@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import BinaryIO, Callable, TextIO
 
-from ...limits import LOST_BY_ECAPTURE, limit_note
+from ...limits import LIMIT_FLAGS, LOST_BY_ECAPTURE, limit_note
 from ...payloads.http1.exchange import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED
 from ...model import Chunk, Closed, Connection, FlowEvent, Opened, PayloadForm, Protocol
 from ...report import Count, Report
@@ -253,6 +253,8 @@ class HarSink:
         has none). A limit biting on a response was said at its request's line, and one on a request whose head
         did not parse at its response's."""
         for ex in exchanges:
+            if ex.upstream and any(_OPEN_LIMIT in n for n in ex.upstream):  # (the open limit parted a request and its
+                ex.errors = [e for e in ex.errors if e not in _NOT_CAPTURED]  # answer: neither was lost by eCapture)
             try:
                 entry = build_entry(ex, limits=self.options.limits)
             except Exception as exc:  # a bug must not lose the rest of the HAR
@@ -281,6 +283,7 @@ class HarSink:
 
 
 _NOT_CAPTURED = frozenset((REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED))
+_OPEN_LIMIT = f"(limit: {LIMIT_FLAGS['open_connections']})"
 _LABELS = ("HTTP/2: ", "WebSocket: ")  # what a parser's diagnostics start with (then, maybe, a direction)
 _DIRECTIONS = ("c2s: ", "s2c: ")
 
