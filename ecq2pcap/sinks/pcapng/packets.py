@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 
 from ...model import Direction
+from ...payloads.h2 import PREFACE
 from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_HEADER, EPB_TYPE, FLAGS_OPTION, LINKTYPE_ETHERNET, OPT_COMMENT,
                      PAD, U32, text_option)
 from .tcp import _IP6_TCP, ACK, SUM_SHORT, FIN, MAX_MSS, PSH, SYN, TTL, WINDOW, TcpFlow, _sum, syn_options
@@ -216,6 +217,13 @@ class PacketBlocks(TcpFlow):
         if ack:
             out.append(self._bare(1 - sender, ACK, t))
         return out
+
+    def preface_first_blocks(self, sender: Direction, data: bytes, t: int, comment: str | None) -> list[bytes]:
+        """``data``, which starts with the HTTP/2 client preface, in segments the first of which ends with the
+        preface: Wireshark 4.0 read none of the client's HTTP/2 when the preface's segment also held the start of
+        a frame (a small --mss)."""
+        packets = self.data_blocks(sender, PREFACE, t, comment, ack=False)
+        return packets + self.data_blocks(sender, data[len(PREFACE):], t, None, ack=False)
 
     def data_block(self, sender: Direction, payload: bytes, t: int, comment: str | None) -> bytes:
         """:meth:`data_blocks` of 1 to ``mss`` bytes without the ACK (a chunk's common case): its one block, without

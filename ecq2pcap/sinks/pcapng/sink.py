@@ -22,7 +22,7 @@ from ...payloads.h2.alignment import H2Framing
 from ...payloads.websocket_frames import WsFraming, websocket_start
 from ...report import Count, Report
 from .blocks import FLAG_INBOUND, FLAG_OUTBOUND, LINKTYPE_ETHERNET, LINKTYPE_RAW, interface_description, section_header
-from .comments import WHAT as _WHAT, WHO as _WHO, open_facts
+from .comments import NOT_WRITTEN as _NOT_WRITTEN, UNREPAIRED as _UNREPAIRED, WHAT as _WHAT, WHO as _WHO, open_facts
 from .names import NameBook
 from .ports import PORT_KEPT, PortMap
 from .packets import PacketBlocks
@@ -97,6 +97,7 @@ class PcapngSink:
         self.port_map = port_map if port_map is not None else PortMap()
         self.raw_payload = raw_payload
         self._as_captured = " written as captured" if raw_payload else ""
+        self._unsaid: dict[int, str] = {}  # --raw-payload: a connection's notes on bytes made up and not written
         self.flush_each_event = flush_each_event
         self.follow_frames = follow_frames  # (ring buffers: where HTTP/2 and WebSocket frames are, for rotate)
         self.report = report
@@ -291,6 +292,8 @@ class PcapngSink:
         elif state.frames is not None:
             state.frames.feed(chunk.direction, data)
         if state.flow is None or not data:
+            if not data and chunk.wire and self.raw_payload and chunk.info.notes:  # (zeros made up for a frame's rest
+                self._unsaid[conn.id] = "; ".join(chunk.info.notes)  # eCapture lost, not written: said on the next)
             return blocks
         t = chunk.time_ns if chunk.time_ns > state.last_ns else state.last_ns  # (not max(): see _open)
         # ACKs as a TCP stack delays them: the side that receives data acks it with its own next data (or
@@ -307,18 +310,10 @@ class PcapngSink:
         elif not data.startswith(PREFACE):
             packets = state.flow.data_blocks(sender, data, t, self._chunk_comment(chunk), ack=False)
         else:  # (an HTTP/2 client preface split by a small --mss)
-            packets = self._preface_first(state.flow, sender, data, t, self._chunk_comment(chunk))
+            packets = state.flow.preface_first_blocks(sender, data, t, self._chunk_comment(chunk))
         state.owed = 1 - sender
         state.last_ns = t
         return blocks + packets if blocks else packets
-
-    @staticmethod
-    def _preface_first(flow: PacketBlocks, sender: Direction, data: bytes, t: int, comment: str) -> list[bytes]:
-        """``data``, which starts with the HTTP/2 client preface, in segments the first of which ends with the
-        preface: Wireshark 4.0 read none of the client's HTTP/2 when the preface's segment also held the start of
-        a frame (a small --mss)."""
-        packets = flow.data_blocks(sender, PREFACE, t, comment, ack=False)
-        return packets + flow.data_blocks(sender, data[len(PREFACE):], t, None, ack=False)
 
     def _close(self, event: Closed) -> list[bytes]:
         state = self._conns.pop(event.conn.id, None)
@@ -332,6 +327,8 @@ class PcapngSink:
             return blocks + self._close(event)
         t = max(event.time_ns, event.decided_ns, state.last_ns)  # (once a connection: the call does not count)
         text = f"connection {event.conn.id} closed: {event.reason}"  # (most have no notes: no list, no join)
+        if self._unsaid and event.conn.id in self._unsaid:
+            text = f"{text}; before this: {self._unsaid.pop(event.conn.id)}{_NOT_WRITTEN}"
         return state.flow.close_blocks(_C2S, t, "; ".join((text, *event.notes)) if event.notes else text)
 
     # -- comments ------------------------------------------------------------------------------
@@ -362,13 +359,18 @@ class PcapngSink:
         key = (cap.ectype, cap.form._value_, chunk.conn.module)  # (an Enum member's hash is Python code, ~1.2k)
         what = _WHAT.known.get(key) or _WHAT.miss(key)
         # (gotls/gnutls/nspr uuids hold the 16-byte comm with its NUL padding, protocol doc §10.9: shown without)
+        as_captured = self._as_captured
+        if as_captured and chunk.raw is not chunk.wire:  # (--raw-payload: the repairs the notes say are not here)
+            as_captured = _UNREPAIRED
         if cap.uuid and cap.origin:  # (most: one f-string, no parts made first)
             text = (f"{who} uuid {cap.uuid.replace(_NUL, '')}; connection {chunk.conn.id} {_LABELS[chunk.direction]}; "
-                    f"{what}{self._as_captured}; origin {cap.origin}")
+                    f"{what}{as_captured}; origin {cap.origin}")
         else:
             uuid = " uuid " + cap.uuid.replace(_NUL, "") if cap.uuid else ""
             text = (f"{who}{uuid}; connection {chunk.conn.id} {_LABELS[chunk.direction]}; "
-                    f"{what}{self._as_captured}{'; origin ' + cap.origin if cap.origin else ''}")
+                    f"{what}{as_captured}{'; origin ' + cap.origin if cap.origin else ''}")
+        if self._unsaid and chunk.conn.id in self._unsaid:
+            text = f"{text}; before this: {self._unsaid.pop(chunk.conn.id)}{_NOT_WRITTEN}"
         return "; ".join((text, *cap.notes)) if cap.notes else text
 
     # -- output --------------------------------------------------------------------------------
