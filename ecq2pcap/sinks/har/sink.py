@@ -270,7 +270,7 @@ class HarSink:
                 where = f"connection {ex.conn.id}" + (f" stream {ex.stream_id}" if ex.stream_id is not None else "")
                 for err in ex.errors:  # (what eCapture lost, and what the flows noted, was said where it was found:
                     if LOST_BY_ECAPTURE not in err and err not in ex.upstream:  # a limit counted once, with or
-                        side = sides[0] if err.startswith("request") else sides[1] if err.startswith("response") \
+                        side = sides[0] if err.startswith(_C2S_SAID) else sides[1] if err.startswith(_S2C_SAID) \
                             else ""  # without --har)
                         self._warn(err, side or ex.origin or origin, where)
         for diag in parser.take_diagnostics():
@@ -282,6 +282,7 @@ class HarSink:
         self.report.warn(reason, origin, f"{where}: {detail}" if where and detail else where or detail)
 
 
+_C2S_SAID, _S2C_SAID = ("request", "c2s"), ("response", "s2c")  # (what an error about one side starts with)
 _NOT_CAPTURED = frozenset((REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED))
 _OPEN_LIMIT = f"(limit: {LIMIT_FLAGS['open_connections']})"
 _LABELS = ("HTTP/2: ", "WebSocket: ")  # what a parser's diagnostics start with (then, maybe, a direction)

@@ -33,3 +33,27 @@ def test_each_warning_names_the_line_of_what_it_is_about(tmp_path, capsys):
     said = {m.group(2): int(m.group(1)) for m in re.finditer(r"in\.jsonl:(\d+): warning: .*\(limit: (--[a-z-]+)\)",
                                                             capsys.readouterr().err)}
     assert said == {"--max-header-line": 1, "--max-body-size": 4}
+
+
+def test_an_http2_streams_incomplete_body_is_said_at_its_capture(tmp_path, capsys):
+    """"s2c body incomplete" (a DATA frame cut at the end of the input) was said at the request's line."""
+    import hpack
+    from hyperframe.frame import SettingsFrame
+
+    from tests.limits.support import Dump
+    from tests.support.frames import h2_data, h2_headers
+
+    d, client, server = Dump(), hpack.Encoder(), hpack.Encoder()
+    fd = d.open()
+    get = [(":method", "GET"), (":path", "/h2"), (":scheme", "https"), (":authority", "x")]
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + SettingsFrame(0).serialize()
+    d.send(fd, preface + h2_headers(1, client.encode(get), True))
+    d.recv(fd, (SettingsFrame(0).serialize() + h2_headers(1, server.encode([(":status", "200")]))
+                + h2_data(1, b"q" * 20000, True))[:16384])  # (cut: the end of the input follows)
+    dump = d.write(tmp_path / "in.jsonl")
+    assert main(["convert", str(dump), "--har", str(tmp_path / "o.har")]) == 0
+    lines = dump.read_text().splitlines()
+    m = re.search(r"in\.jsonl:(\d+): warning: [^\n]*s2c body incomplete", capsys.readouterr().err)
+    assert m, "no warning"
+    said = base64.b64decode(json.loads(lines[int(m.group(1)) - 1])["data_b64"])
+    assert b"qqqq" in said  # (the capture that holds the cut body, not the request's)
