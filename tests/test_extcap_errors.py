@@ -71,3 +71,47 @@ def test_a_filter_value_that_starts_with_a_dash_is_a_value():
     args = build_parser(["extcap"]).parse_args(argv)
     assert args.comm == ["-x"]
     assert build_parser(["live"]).parse_args(live_argv(args)).comm == ["-x"]  # (and live takes it as one too)
+
+
+def test_a_capture_whose_starter_was_killed_stops(home, tmp_path):
+    """Wireshark killed (kill -9, a crash): dumpcap, orphaned too, kept reading the FIFO, so no write failed, and a
+    quiet eCapture kept the capture connected to it for good. It now stops once the program that started it is gone."""
+    import sys
+
+    from tests.support.fake_ecapture import FakeECapture
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.DEVNULL)  # (dumpcap: it outlives the starter)
+    pid_file = tmp_path / "pid"
+    env = {k: v for k, v in henv(home).items() if k != "PYTHONPATH"}
+    with FakeECapture(heartbeat_s=0.2) as server:  # (heartbeats only: nothing is written)
+        starter = subprocess.Popen([sys.executable, "-c", (
+            "import subprocess, sys, time\n"
+            f"p = subprocess.Popen([{str(launcher(home))!r}, '--extcap-interface', 'ecapture', '--capture', "
+            f"'--fifo', {str(fifo)!r}, '--url', {server.url!r}])\n"
+            f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+            "time.sleep(600)\n")], env=env)
+        try:
+            assert server.wait_clients(1, timeout=30)
+            capture = int(pid_file.read_text())
+            starter.kill()
+            starter.wait()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and _alive(capture):
+                time.sleep(0.2)
+            assert not _alive(capture)
+            while time.monotonic() < deadline + 10 and server.clients:
+                time.sleep(0.1)
+            assert server.clients == 0  # (its connection to eCapture is closed)
+        finally:
+            starter.kill()
+            reader.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"  # (a zombie has ended)
+    except OSError:
+        return False

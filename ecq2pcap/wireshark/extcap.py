@@ -22,7 +22,10 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import signal
 import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -183,6 +186,7 @@ def _capture(args: argparse.Namespace, run: Callable[[list[str]], int]) -> int:
     os.close(fd)
     real_stderr, kept = sys.stderr, _Tail()
     sys.stderr = kept
+    _stop_when_orphaned()
     try:
         code = run(live_argv(args))
     except SystemExit as exc:  # (argparse refused an option's value: its message is in the kept lines; it went
@@ -198,6 +202,20 @@ def _capture(args: argparse.Namespace, run: Callable[[list[str]], int]) -> int:
         real_stderr.flush()
         return EXIT_ERROR
     return 0
+
+
+def _stop_when_orphaned(every_s: float = 1.0) -> None:
+    """Stop the capture as Wireshark does (SIGTERM) once the program that started it is gone (killed, crashed):
+    the FIFO's reader is then dumpcap, orphaned too, which reads on, and a quiet eCapture kept this process
+    connected to it for as long as no event came to fail a write."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="ecq2pcap orphan watch", daemon=True).start()
 
 
 _CONNECTED, _CANNOT = "ecq2pcap: connected to ", "ecq2pcap: cannot connect to "
