@@ -130,6 +130,7 @@ class Ordering:
     def _release_early(self, out: list[FlowEvent]) -> None:
         """The oldest captures go on before their reorder window passed, down to half the buffer."""
         heap, keep, n, report = self._heap, self.limits.reorder_buffer // 2, self._early_released, self.report
+        first = heap[0][5].origin if heap else ""  # (the warning names the oldest capture released early)
         while heap and self._heap_bytes > keep:
             ts, rank, hint, _, c, cap, direction = heapq.heappop(heap)
             self._heap_bytes -= len(cap.payload) + HELD_COST
@@ -144,7 +145,7 @@ class Ordering:
                 self._early_released, self.cut = n, True
                 return
         self._early_released = 0
-        self.report.warn("captures put in time order over a shorter window", detail=limit_note(
+        self.report.warn("captures put in time order over a shorter window", first, limit_note(
             "reorder_buffer", f"{n} released before --reorder-window passed; an older one that comes later is "
                               "placed out of order, said in its packet comment"))
 

@@ -189,3 +189,18 @@ def test_connections_a_reused_fd_ended_do_not_reach_the_open_limit(reused):
         assert "too many open connections" not in reasons and not report.limits and not report.warnings
     else:
         assert reasons.count("too many open connections") == 32 and report.limits["--max-connections"] == 32
+
+
+def test_the_reorder_buffers_warning_names_the_first_capture_it_released_early():
+    """(It had no FILE:LINE: the README states each limit that bites where it does.)"""
+    from ecq2pcap.limits import HELD_COST, Limits
+    from ecq2pcap.report import Report
+
+    said = []
+    report = Report(emit=said.append)
+    size = len(b"GET /0 HTTP/1.1\r\nHost: x\r\n\r\n") + HELD_COST
+    table = ConnectionTable(report, repair_http1=False, limits=Limits(reorder_buffer=4 * size))
+    for i in range(5):
+        table.feed(replace(cap(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % i, 1, 100 * S + i), origin=f"in.jsonl:{i + 1}"))
+    (line,) = [s for s in said if "shorter window" in s]
+    assert line.startswith("in.jsonl:1: ")
