@@ -46,7 +46,47 @@ local function split(text, sep)
     end
 end
 
--- "pid 1 tid 2 comm some name fd 5 uuid X" (tid, fd and uuid optional)
+-- a process name that holds one of the comments' own words (" uuid ", "; connection ", ...) is written quoted, with
+-- \ and " escaped: its text, and where its closing quote is (text:sub(i, i) is the opening one)
+local function unquote(text, i)
+    local out, j = {}, i + 1
+    while j <= #text do
+        local ch = text:sub(j, j)
+        if ch == "\\" then
+            out[#out + 1] = text:sub(j + 1, j + 1)
+            j = j + 2
+        elseif ch == '"' then
+            return table.concat(out), j
+        else
+            out[#out + 1] = ch
+            j = j + 1
+        end
+    end
+    return nil
+end
+
+-- where a comment goes on after its quoted process name (1: it has none), and after the name's copy in the uuid that
+-- follows it in an event's comment ("... comm "N" fd 5 uuid 1_1_N_5_...")
+local function after_name(text)
+    local s = text:find(' comm "', 1, true)
+    if not s then
+        return 1
+    end
+    local name, j = unquote(text, s + 6)
+    if not name then
+        return 1
+    end
+    local lead = text:match("^ fd %-?%d+ uuid ", j + 1) or text:match("^ uuid ", j + 1)
+    if lead then
+        local k = text:find(name, j + 1 + #lead, true)
+        if k then
+            return k + #name
+        end
+    end
+    return j + 1
+end
+
+-- "pid 1 tid 2 comm some name fd 5 uuid X" (tid, fd and uuid optional; the name maybe quoted)
 local function parse_head(text, r)
     local pid, rest = text:match("^pid (%d+)(.*)$")
     if not pid then
@@ -59,6 +99,19 @@ local function parse_head(text, r)
         rest = after
     end
     local body = rest:match("^ comm (.*)$")
+    if body and body:sub(1, 1) == '"' then
+        local name, j = unquote(body, 1)
+        if name then
+            r.comm = name
+            local tail = body:sub(j + 1)
+            local fd, more = tail:match("^ fd (%-?%d+)(.*)$")
+            if fd then
+                r.fd, tail = tonumber(fd), more
+            end
+            r.uuid = tail:match("^ uuid (.*)$")
+            return true
+        end
+    end
     if body then
         local before, uuid = body:match("^(.-) uuid (.*)$")
         if before then
@@ -80,9 +133,9 @@ end
 local AFTER_HEAD = { "; connection ", "; eCapture ", "; module ", "; captured process " }
 
 local function head_end(text)
-    local best
+    local best, from = nil, after_name(text)
     for _, marker in ipairs(AFTER_HEAD) do
-        local i = text:find(marker, 1, true)
+        local i = text:find(marker, from, true)
         if i and (not best or i < best) then
             best = i
         end
@@ -105,7 +158,7 @@ local function parse(text)
     elseif not parse_head(first, r) then
         return r
     end
-    local at = r.opening and text:find("; uuid ", 1, true)
+    local at = r.opening and text:find("; uuid ", after_name(text), true)
     if at then -- a SYN's uuid, after its facts: it holds the process name, which may hold "; "
         local u = text:sub(at + 7)
         local k = r.comm and u:find(r.comm, 1, true)

@@ -8,12 +8,26 @@ from ...memo import Memo
 from ...model import ECTYPE_NAMES
 
 
+# the words of a comment that a process name holding them would be read as (the Lua fields, a reader's split): such a
+# name is written quoted, with \ and " escaped (prctl takes any bytes but NUL: a thread named "y uuid z" gave
+# ecapture.comm "y", no fd, and a uuid that began inside the name)
+_OWN_WORDS = (" uuid ", "; connection ", "; eCapture ", "; module ", "; captured process ", "; uuid ")
+
+
+def shown_comm(comm: str) -> str:
+    """``comm`` as a comment writes it: as it is, or quoted when it holds one of the comments' own words."""
+    padded = comm + " "  # (a name that ends in "; module" is followed by " fd 5")
+    if comm.startswith('"') or any(w in padded for w in _OWN_WORDS):
+        return '"' + comm.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return comm
+
+
 def _who(key: tuple[int | None, int | None, str, int | None]) -> str:
     """A chunk's or a connection's sender in its comment: (pid, tid, comm, fd) as text."""
     pid, tid, comm, fd = key
     tid_text = "" if tid is None else f" tid {tid}"
     fd_text = "" if fd is None else f" fd {fd}"
-    return f"pid {pid}{tid_text} comm {comm}{fd_text}"
+    return f"pid {pid}{tid_text} comm {shown_comm(comm)}{fd_text}"
 
 
 def _what(key: tuple[int | None, str, str]) -> str:

@@ -1,0 +1,44 @@
+"""Process names that hold the comments' own words (" uuid ", "; connection ", "; eCapture ", "; module ", "; uuid ")
+are read whole by the Lua fields: they gave a cut ecapture.comm, no fd, a wrong ecapture.connection (9 for a name
+holding "; connection 9") or a uuid that began inside the name. Such a name is written quoted, " and \\ escaped."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import mixed_stream
+from tests.test_wireshark import ecq2pcap, henv, lua_rows
+
+NAMES = ["y uuid z", "; eCapture q", "a; connection 9", "k; module m", "p; uuid x", 'q"uote\\d uuid', '"lead', "job; x"]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """A fresh HOME with ecq2pcap installed into Wireshark."""
+    home = tmp_path_factory.mktemp("home")
+    p = ecq2pcap("wireshark", "install", env=henv(home))
+    assert p.returncode == 0, p.stderr
+    return home
+
+
+def test_every_name_is_read_whole_on_every_packet(home, tshark, tmp_path):
+    lines = []
+    for i, name in enumerate(NAMES):
+        tup = f"10.0.0.1:{50000 + i}-10.0.0.2:443"
+        for dt, etype, data in ((1, 1, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+                                (0, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")):
+            lines.append(mixed_stream.event_line(i, 400 + i, name, 5 + i, dt, tup, etype, data))
+    dump = tmp_path / "in.jsonl"
+    dump.write_text("\n".join(lines))
+    pcap = tmp_path / "o.pcapng"
+    assert ecq2pcap("convert", str(dump), "-w", str(pcap), "-q").returncode == 0
+    rows = lua_rows(home, tshark, pcap)
+    assert len({r["tcp.stream"] for r in rows}) == len(NAMES)
+    for r in rows:
+        i = int(r["tcp.stream"])
+        assert (r["ecapture.comm"], r["ecapture.fd"], r["ecapture.connection"]) == (NAMES[i], str(5 + i), str(i + 1)), r
+        assert r["ecapture.uuid"].startswith(f"{400 + i}_{400 + i}_{NAMES[i]}_{5 + i}_"), r
+    for i, name in enumerate(NAMES):
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        assert len(lua_rows(home, tshark, pcap, "-Y", f'ecapture.comm == "{quoted}"')) == \
+            sum(int(r["tcp.stream"]) == i for r in rows)
