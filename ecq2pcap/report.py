@@ -52,6 +52,7 @@ class Count:
     BEFORE_TUPLE_SPLIT = "before_tuple_split"
     BEFORE_TUPLE_UNPLACED = "before_tuple_unplaced"
     NAMES = "names"
+    MADE_UP_FILTERED = "made_up_filtered"  # bytes of report.made_up in connections the filters left out
 
 
 _COUNTS = frozenset(v for k, v in vars(Count).items() if k.isupper())

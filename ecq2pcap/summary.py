@@ -22,8 +22,7 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         + (f"  ({c[Count.FILTERED_CONNECTIONS]} filtered out by {pipeline.view.filter.describe()})"
            if pipeline is not None and pipeline.view.filter is not None else ""),
         f"  packets      {c[Count.PACKETS]:>8}",
-        *([f"  made up      {report.made_up:>8,}  bytes of zeros in the place of frames' rests eCapture lost (see the "
-           "packet comments)"] if report.made_up else []),
+        *_made_up(report),
         f"  HAR entries  {c[Count.HAR_ENTRIES]:>8}",
         f"  skipped      {c[Count.SKIPPED]:>8}",
         f"  warnings     {sum(report.warnings.values()):>8}",
@@ -56,3 +55,16 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
     for reason, n in report.warnings.most_common():
         lines.append(f"    {n:>6} × {reason}")
     return "\n".join(lines)
+
+
+def _made_up(report: Report) -> list[str]:
+    """The summary's line on the zeros made up for frames' rests eCapture lost: those in the outputs (the packet
+    comments say where), and those of connections the filters left out (said apart: no comment has them)."""
+    left_out = report.counts[Count.MADE_UP_FILTERED]
+    written = report.made_up - left_out
+    if not written:
+        return [f"  made up      {0:>8,}  bytes of zeros ({left_out:,} for frames' rests eCapture lost in connections "
+                "the filters left out)"] if left_out else []
+    line = f"  made up      {written:>8,}  bytes of zeros in the place of frames' rests eCapture lost (see the packet " \
+           "comments)"
+    return [line + (f"; {left_out:,} more in connections the filters left out" if left_out else "")]
