@@ -59,6 +59,8 @@ class Exchange:
     upstream: set[str] | frozenset[str] = field(default=frozenset(), repr=False)  # (a set from the first note: most
     # exchanges get none, ~1k instructions an exchange)
     _last_meta: ChunkMeta | None = field(default=None, repr=False)
+    # an error -> the capture it is about, where the exchange's first capture is not (a WebSocket message's)
+    said_at: dict[str, str] | None = field(default=None, repr=False)
 
     # (written out, not the dataclass's: its default factories are calls and its __post_init__ one more, ~1.5k
     # instructions an exchange; the same fields, defaults and keywords)
@@ -80,6 +82,7 @@ class Exchange:
         self.origin = origin
         self.upstream = upstream
         self._last_meta = _last_meta
+        self.said_at = None
 
     @property
     def start_ns(self) -> int:

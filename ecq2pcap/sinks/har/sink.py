@@ -272,6 +272,8 @@ class HarSink:
                     if LOST_BY_ECAPTURE not in err and err not in ex.upstream:  # a limit counted once, with or
                         side = sides[0] if err.startswith(_C2S_SAID) else sides[1] if err.startswith(_S2C_SAID) \
                             else ""  # without --har)
+                        if ex.said_at is not None:
+                            side = ex.said_at.get(err, side)
                         self._warn(err, side or ex.origin or origin, where)
         for diag in parser.take_diagnostics():
             self._warn(diag, origin)

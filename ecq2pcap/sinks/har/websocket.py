@@ -28,6 +28,7 @@ class WebSocketHandler:
         self.max_messages = max_messages
         self._kept_bytes = 0
         self._omitted = 0
+        self._origin = ""  # the capture being read (where an error of a message it completes is said)
         resp = exchange.response
         self._parser = WebSocketParser(resp.header("Sec-WebSocket-Extensions") if resp else None,
                                        max_message_size=limits.websocket_message_size)
@@ -39,6 +40,8 @@ class WebSocketHandler:
             for note in meta.notes:
                 if LOST_BY_ECAPTURE in note and note not in errors and len(errors) < MAX_LOSSES_SAID:
                     errors.append(note)
+        if meta is not None:
+            self._origin = meta.origin
         parser = self._parser
         if parser.stopped(direction) and self._framing.plausible(direction, data):  # (bytes that were not frames
             parser.resume(direction, time_ns)  # before: a dropped event; these start with frames, read on from here)
@@ -64,7 +67,12 @@ class WebSocketHandler:
             self._kept_bytes += len(m.data)
             ex.websocket_messages.append(WebSocketMessage(m.direction, m.time_ns, m.opcode, m.data))
             for err in m.errors:
-                ex.errors.append(f"WebSocket message: {err}")
+                text = f"WebSocket message: {err}"
+                ex.errors.append(text)
+                if self._origin:
+                    if ex.said_at is None:
+                        ex.said_at = {}
+                    ex.said_at.setdefault(text, self._origin)
 
 
 def upgrade_handler(exchange: Exchange, options: HarOptions = HarOptions()):

@@ -57,3 +57,25 @@ def test_an_http2_streams_incomplete_body_is_said_at_its_capture(tmp_path, capsy
     assert m, "no warning"
     said = base64.b64decode(json.loads(lines[int(m.group(1)) - 1])["data_b64"])
     assert b"qqqq" in said  # (the capture that holds the cut body, not the request's)
+
+
+def test_a_websocket_messages_limit_is_said_at_the_capture_that_held_it(tmp_path, capsys):
+    """(A WebSocket entry is written when its connection ends: its messages' errors were said at the upgrade's
+    line.)"""
+    from tests.support.made_up import SWITCH, UPGRADE
+    from tests.support.v2_stream import V2Stream
+
+    s = V2Stream()
+    s.connect(7, 101, "client", ("10.0.0.1", 40001), ("10.0.0.2", 443))
+    s.call(7, 101, "client", True, UPGRADE)
+    s.call(7, 101, "client", False, SWITCH)
+    for _ in range(5):
+        s.call(7, 101, "client", False, bytes([0x81, 5]) + b"hello")
+    s.call(7, 101, "client", False, bytes([0x82, 126]) + (3000).to_bytes(2, "big") + b"M" * 3000)
+    dump = tmp_path / "in.jsonl"
+    dump.write_bytes(s.dump())
+    assert main(["convert", str(dump), "--har", str(tmp_path / "o.har"), "--max-ws-message-size", "1K"]) == 0
+    m = re.search(r"in\.jsonl:(\d+): warning: [^\n]*--max-ws-message-size", capsys.readouterr().err)
+    assert m, "no warning"
+    said = base64.b64decode(json.loads(dump.read_text().splitlines()[int(m.group(1)) - 1])["data_b64"])
+    assert b"M" * 100 in said
