@@ -209,10 +209,10 @@ class PcapngSink:
         first data in the new file, with a synthesized handshake whose sequence numbers continue the
         connection's, its SYN comment saying so (``note``: where it came from), so dissection and tcp
         analysis in the new file see a normal connection. One with no data there is not in the file
-        (its FIN neither, unless it has notes to say): each open connection was continued at once,
-        and a keep-alive connection idle across the change, or one closed only at the end of the
-        input, got a made-up handshake, preface and FIN in a file where it had nothing. Host names
-        are given again.
+        (its FIN neither: what that FIN's comment would say is in the summary): each open connection
+        was continued at once, and a keep-alive connection idle across the change, or one closed only
+        at the end of the input, got a made-up handshake, preface and FIN in a file where it had
+        nothing. Host names are given again.
         """
         try:
             self._units.flush()
@@ -223,8 +223,8 @@ class PcapngSink:
         self._names, self._named = NameBook(self.max_names), set()
         self._write([section_header(), interface_description(self.link_type, description=IF_DESCRIPTION)], 0)
         for state in self._conns.values():
-            if state.flow is not None:
-                state.carried = note
+            if state.flow is not None and state.carried is None:  # (one idle over several changes: its packets are in
+                state.carried = note  # the file named when it was first carried)
         self._units.flush()
 
     def _carry_on(self, state: _Conn, time_ns: int) -> list[bytes]:
@@ -319,12 +319,8 @@ class PcapngSink:
         state = self._conns.pop(event.conn.id, None)
         if state is None or state.flow is None:
             return []
-        if state.carried is not None:  # (nothing of it in this file: nor its end, unless it has notes to say)
-            if not event.notes:
-                return []
-            self._conns[event.conn.id] = state
-            blocks = self._carry_on(state, event.time_ns)
-            return blocks + self._close(event)
+        if state.carried is not None:  # (nothing of it in this file: nor its end; its notes are in the summary, and
+            return []  # a handshake and a FIN of its own made a conversation of no byte, timed before the file's)
         t = max(event.time_ns, event.decided_ns, state.last_ns)  # (once a connection: the call does not count)
         text = f"connection {event.conn.id} closed: {event.reason}"  # (most have no notes: no list, no join)
         if self._unsaid and event.conn.id in self._unsaid:
