@@ -127,3 +127,19 @@ def test_an_exchange_the_limit_ends_is_not_said_uncaptured(tmp_path):
     (entry,) = load_har(har)
     assert "--max-connection-buffer" in entry["_error"] and "not captured" not in entry["_error"]
     assert "not captured" not in err
+
+
+def test_a_request_eCapture_lost_is_still_said_when_the_limit_ends_its_answer(tmp_path):
+    """(This stop's first fix took both kinds of "not captured" out of the exchanges the limit ended.)"""
+    d = Dump()
+    fd = d.open()
+    d.recv(fd, b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"x" * 16000)  # (its request: lost)
+    for _ in range(10):
+        d.recv(fd, b"x" * 16000)
+    har = tmp_path / "o.har"
+    code, _, err = convert_measured("convert", str(d.write(tmp_path / "in.jsonl")), "--har", str(har),
+                                    "--max-connection-buffer", "64K")
+    assert code == 0, err
+    (entry,) = load_har(har)
+    assert "request not captured by eCapture" in entry["_error"] and "--max-connection-buffer" in entry["_error"]
+    assert "request not captured" in err

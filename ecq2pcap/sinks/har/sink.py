@@ -222,8 +222,9 @@ class HarSink:
         said = False
         for parser in st.parsers.values():
             exchanges = parser.close(time_ns)
-            for ex in exchanges:  # (a side that had not come yet was not lost by eCapture: not said "not captured")
-                ex.errors = [e for e in ex.errors if e not in _NOT_CAPTURED]
+            for ex in exchanges:  # (an answer that had not come yet was not lost by eCapture: not said "not captured";
+                if RESPONSE_NOT_CAPTURED in ex.errors:  # a request eCapture lost was known before, and is said)
+                    ex.errors.remove(RESPONSE_NOT_CAPTURED)
                 ex.errors.append(note)
             said = said or bool(exchanges)
             self._emit(parser, exchanges, origin, st.sides)
@@ -253,8 +254,8 @@ class HarSink:
         has none). A limit biting on a response was said at its request's line, and one on a request whose head
         did not parse at its response's."""
         for ex in exchanges:
-            if ex.upstream and any(_OPEN_LIMIT in n for n in ex.upstream):  # (the open limit parted a request and its
-                ex.errors = [e for e in ex.errors if e not in _NOT_CAPTURED]  # answer: neither was lost by eCapture)
+            if ex.upstream:
+                _parted_by_the_open_limit(ex)
             try:
                 entry = build_entry(ex, limits=self.options.limits)
             except Exception as exc:  # a bug must not lose the rest of the HAR
@@ -285,8 +286,28 @@ class HarSink:
 
 
 _C2S_SAID, _S2C_SAID = ("request", "c2s"), ("response", "s2c")  # (what an error about one side starts with)
-_NOT_CAPTURED = frozenset((REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED))
 _OPEN_LIMIT = f"(limit: {LIMIT_FLAGS['open_connections']})"
+_REQUEST_PARTED = "request not in this entry: if eCapture captured it, the connection this one continues holds it"
+_RESPONSE_PARTED = ("response not seen before the limit ended the connection: if eCapture captured it, a later one "
+                    "holds it")
+
+
+def _parted_by_the_open_limit(ex: Exchange) -> None:
+    """An exchange --max-connections may have parted from its other half (the flows' notes say where it ended a
+    connection, and where a straggler continues one): its "not captured", which said eCapture lost what may be in
+    the other connection's entry, says that instead. (It was taken out at first, which hid a real loss.)"""
+    ended = continues = False
+    for note in ex.upstream:
+        if _OPEN_LIMIT in note:
+            if note.startswith("continues connection "):
+                continues = True
+            else:
+                ended = True
+    errors = ex.errors
+    if continues and REQUEST_NOT_CAPTURED in errors:
+        errors[errors.index(REQUEST_NOT_CAPTURED)] = _REQUEST_PARTED
+    if ended and RESPONSE_NOT_CAPTURED in errors:
+        errors[errors.index(RESPONSE_NOT_CAPTURED)] = _RESPONSE_PARTED
 _LABELS = ("HTTP/2: ", "WebSocket: ")  # what a parser's diagnostics start with (then, maybe, a direction)
 _DIRECTIONS = ("c2s: ", "s2c: ")
 
