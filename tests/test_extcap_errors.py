@@ -53,9 +53,13 @@ def test_a_bad_option_value_says_which_and_why(home, tmp_path):
     assert "--port-map" in p.stderr and "443-80" in p.stderr and "Traceback" not in p.stderr
 
 
-def test_a_capture_filter_is_refused_not_ignored(home):
+def test_a_capture_filter_is_refused_not_ignored(home, tmp_path):
+    # (Wireshark's check of a filter reads stdout, and only after an exit status 0: the filter is shown invalid)
     p = run_launcher(home, "--extcap-interface", "ecapture", "--extcap-capture-filter", "tcp port 9999")
-    assert p.returncode != 0 and "capture filters are not supported" in p.stderr and p.stdout == ""
+    assert p.returncode == 0 and p.stdout.startswith("capture filters are not supported") and p.stderr == ""
+    p = run_launcher(home, "--extcap-interface", "ecapture", "--capture", "--fifo", str(tmp_path / "fifo"),
+                     "--extcap-capture-filter", "tcp port 9999")  # (refused before its FIFO is opened)
+    assert p.returncode != 0 and "capture filters are not supported" in p.stderr
     p = run_launcher(home, "--extcap-interface", "ecapture", "--extcap-capture-filter", "")
     assert "capture filters" not in p.stderr  # (no filter: nothing to refuse)
 

@@ -138,8 +138,10 @@ def cmd_extcap(args: argparse.Namespace, run: Callable[[list[str]], int]) -> int
         return 0
     if (args.extcap_capture_filter or "").strip():  # (asked to check one, or capturing with one: dumpcap applies
         # no filter to an extcap's FIFO, and a capture that silently ignored it was taken as filtered)
-        return _error("capture filters are not supported: use the interface's Filters options (process ids and "
-                      "names, hosts, ports) or a display filter")
+        if not args.capture:  # (Wireshark's check reads stdout, and only after an exit status 0: the filter is then
+            out.write(_NO_FILTERS + "\n")  # shown invalid, with this text)
+            return 0
+        return _error(_NO_FILTERS)
     if args.capture:
         if not args.fifo:
             return _error("--capture needs --fifo PATH")
@@ -148,6 +150,10 @@ def cmd_extcap(args: argparse.Namespace, run: Callable[[list[str]], int]) -> int
         out.write(f"extcap {{version={__version__}}}{{help={HELP_URL}}}\n")
         return 0
     return _error("nothing to do: Wireshark passes --extcap-interfaces, --extcap-config or --capture")
+
+
+_NO_FILTERS = ("capture filters are not supported: use the interface's Filters options (process ids and names, hosts, "
+               "ports) or a display filter")
 
 
 def _error(text: str) -> int:
