@@ -58,3 +58,11 @@ def conversions(tmp_path_factory):
     from tests.support.conversions import Conversions
 
     return Conversions(tmp_path_factory.mktemp("conversions"))
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """A fresh HOME with ecq2pcap installed into Wireshark (tests/support/wireshark_home.py)."""
+    from tests.support.wireshark_home import installed_home
+
+    return installed_home(tmp_path_factory.mktemp("home"))

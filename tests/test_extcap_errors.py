@@ -14,18 +14,10 @@ import pytest
 
 from ecq2pcap.cli import build_parser
 from ecq2pcap.wireshark.extcap import joined_values, live_argv
-from tests.test_wireshark import ecq2pcap, henv, launcher, run_launcher
+from tests.support.wireshark_home import henv
+from tests.test_wireshark import launcher, run_launcher
 
 pytestmark = pytest.mark.live
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A fresh HOME with ecq2pcap installed into Wireshark."""
-    home = tmp_path_factory.mktemp("home")
-    p = ecq2pcap("wireshark", "install", env=henv(home))
-    assert p.returncode == 0, p.stderr
-    return home
 
 
 def _capture(home, tmp_path, *options: str, stop_after: float | None = None) -> subprocess.CompletedProcess:

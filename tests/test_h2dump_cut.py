@@ -4,21 +4,17 @@ entry of the dump, and the summary counted no warning."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 
 from ecq2pcap.cli import main
+from tests.support import mixed_stream
 
 TUP = "10.0.0.1:40000-10.0.0.2:443"
 
 
 def _event(outbound: bool, etype: int, payload: bytes) -> str:  # (eCapture v1.4.2, a client)
-    b64 = base64.b64encode(payload).decode()
-    return json.dumps({"log_type": 2, "payload": {
-        "timestamp": 1795800001, "uuid": f"100_100_curl_7_{int(outbound)}_{TUP}", "src_ip": "10.0.0.1",
-        "src_port": 40000, "dst_ip": "10.0.0.2", "dst_port": 443, "pid": 100, "pname": "curl", "type": etype,
-        "length": len(b64), "payload_base64": b64}})
+    return mixed_stream.event_line(0, 100, "curl", 7, int(outbound), TUP, etype, payload)
 
 
 def _headers(sid: int, fields) -> bytes:

@@ -4,21 +4,11 @@ holding "; connection 9") or a uuid that began inside the name. Such a name is w
 
 from __future__ import annotations
 
-import pytest
-
 from tests.support import mixed_stream
-from tests.test_wireshark import ecq2pcap, henv, lua_rows
+from tests.support.wireshark_home import ecq2pcap
+from tests.test_wireshark import lua_rows
 
 NAMES = ["y uuid z", "; eCapture q", "a; connection 9", "k; module m", "p; uuid x", 'q"uote\\d uuid', '"lead', "job; x"]
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A fresh HOME with ecq2pcap installed into Wireshark."""
-    home = tmp_path_factory.mktemp("home")
-    p = ecq2pcap("wireshark", "install", env=henv(home))
-    assert p.returncode == 0, p.stderr
-    return home
 
 
 def test_every_name_is_read_whole_on_every_packet(home, tshark, tmp_path):

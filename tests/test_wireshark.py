@@ -11,29 +11,9 @@ from ecq2pcap.wireshark.install import MARKER, launcher_text, targets
 from tests.conftest import ROOT
 from tests.support import mixed_stream
 from tests.support.fake_ecapture import FakeECapture
+from tests.support.wireshark_home import ENV, ecq2pcap, henv
 
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "LC_ALL": "C"}
-ENV.pop("XDG_CONFIG_HOME", None)
 LINE = re.compile(r"^(extcap|interface|dlt|arg|value) (\{[a-z]+=[^{}]*\})+$")
-
-
-def ecq2pcap(*args, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "ecq2pcap", *args], capture_output=True, text=True, timeout=60,
-                          env=env or ENV, **kw)
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A fresh HOME with ecq2pcap installed into Wireshark."""
-    home = tmp_path_factory.mktemp("home")
-    env = {**ENV, "HOME": str(home)}
-    p = ecq2pcap("wireshark", "install", env=env)
-    assert p.returncode == 0, p.stderr
-    return home
-
-
-def henv(home):
-    return {**ENV, "HOME": str(home)}
 
 
 def tshark_in(home, tshark, *args, timeout=120):
