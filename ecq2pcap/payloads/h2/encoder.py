@@ -117,6 +117,7 @@ def _content_length(value: str | None) -> int | None:
 
 STREAM_STATES = 1 << 16  # streams whose state a connection keeps before it forgets the ended ones
 _READ_NAMES = frozenset({":status", ":method", "content-length"})  # what the END_STREAM rule reads
+GUNZIPPED = "body is eCapture's gunzipped copy"  # (the note's words the HAR reads: the server's coding and length)
 
 
 def _fields(f: DumpFrame, parsed: ParsedDump, notes: list[str]) -> Iterable[list[tuple[str, str, bool]]]:
@@ -133,7 +134,7 @@ def _body_change(f: DumpFrame, parsed: ParsedDump, size: int) -> str:
     for batch in _fields(f, parsed, []):
         for k, v, _ in batch:
             if k == "content-length":
-                change += ", content-length dropped" if size < 0 else f", content-length {v} → {size}"
+                change += f", content-length {v} dropped" if size < 0 else f", content-length {v} → {size}"
     return change
 
 
@@ -284,7 +285,7 @@ class H2Reencoder:
         if sid in gzipped and sid in parsed.merged and any(
                 k == "content-encoding" and v == "gzip" for batch in _fields(f, parsed, []) for k, v, _ in batch):
             size = -1 if sid in parsed.merged_truncated else len(parsed.merged[sid])
-            notes.append(f"stream {sid}: body is eCapture's gunzipped copy ({_body_change(f, parsed, size)})")
+            notes.append(f"stream {sid}: {GUNZIPPED} ({_body_change(f, parsed, size)})")
         block, values, kept = self._encode_block(direction, _fields(f, parsed, notes), size)
         if f.truncated:
             notes.append(f"stream {sid}: HEADERS cut by the end of the dump ({kept} field(s) kept, the rest "

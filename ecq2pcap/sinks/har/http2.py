@@ -8,13 +8,17 @@ re-encodes into frames (:mod:`ecq2pcap.payloads.h2`). One decoder serves both.
 
 from __future__ import annotations
 
+import re
+
 from ...limits import DEFAULT_LIMITS, Limits
 from ...model import Connection, Direction, PayloadForm
 from ...payloads.h2 import H2PassiveDecoder, H2Stream
 from ...payloads.http1.messages import TRAILERS_NOTE
 from ...payloads.numbers import ascii_number
+from ...payloads.h2.encoder import GUNZIPPED
 from .exchange import ChunkMeta, Exchange, HttpRequest, HttpResponse, stream_named
 
+_SENT_LENGTH = re.compile(r"content-length (\d{1,18}) (?:→|dropped)")  # (in the re-encoder's note: the server's)
 MAX_SAID, MAX_SAID_OF_ONE = 1024, 16  # streams whose notes are kept until their exchange is built, notes of one
 _RESET_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
                 5: "STREAM_CLOSED", 7: "REFUSED_STREAM", 8: "CANCEL", 11: "ENHANCE_YOUR_CALM"}
@@ -90,6 +94,8 @@ class Http2Parser:
             )
             if not s.response_headers:
                 ex.errors.append(_headers_missing("response", said))
+            elif said:
+                ex.response.rendered_headers = _as_sent(headers, said)
             if s.response_trailers:  # (HAR has no place of their own for them: as HTTP/1's, said)
                 ex.response.notes.append(TRAILERS_NOTE + ", ".join(n for n, _ in s.response_trailers))
             ex.notes.extend(f"interim response {code}" for code in ex.response.interim)  # (as HTTP/1's say theirs)
@@ -106,6 +112,18 @@ class Http2Parser:
         if s.pushed_by is not None:
             ex.notes.append(f"server push promised on stream {s.pushed_by}")
         return ex
+
+
+def _as_sent(headers: list[tuple[str, str]], said) -> list[tuple[str, str]] | None:
+    """The response's header fields as the server sent them when eCapture v1.x gave its body gunzipped (the
+    re-encoder dropped ``content-encoding: gzip`` and set ``content-length`` to the decoded length, and says so):
+    the HAR shows them, and reads the size sent and the compression from them, as for HTTP/1 re-renderings."""
+    note = next((n for n in said if GUNZIPPED in n), None)
+    if note is None:
+        return None
+    sent = _SENT_LENGTH.search(note)
+    fields = [(k, v) for k, v in headers if k != "content-length"]
+    return fields + ([("content-length", sent.group(1))] if sent else []) + [("content-encoding", "gzip")]
 
 
 def _undecoded(side: str, said) -> bool:
