@@ -66,6 +66,14 @@ class Ordering:
         for ts, cap, rank in waiting:
             self._push(c, cap, ts, rank)
 
+    def _settle_mute(self, limit: int) -> None:
+        """Connections whose bytes both ways told no role, the first of them past the reorder window: no later bytes
+        will (the default, client, stays). They waited the adopt window (10 s) and then went on with their old
+        times, behind seconds of newer packets (a pcapng out of time order); one that has spoken one way only may
+        be a server's greeting whose client answers later, and waits on."""
+        for c in [c for c in self._unroled.values() if len(c.seen_types) > 1 and c.unroled[0][0] <= limit]:
+            self._role_settled(c)
+
     def _push(self, c: ConnState, cap: Capture, ts: int, rank: int) -> None:
         # Equal times: a connection's captures from before its tuple was known go first (they
         # are its first calls; v1.4 times are whole seconds). Then v1 events are merged flushes whose arrival order means nothing
@@ -94,6 +102,8 @@ class Ordering:
         ``out`` holds that many events (the end of input, in batches: :meth:`ConnectionTable.close_all_batches`)."""
         window = self.reorder_window_ns
         limit = self.clock - window
+        if self._unroled and not everything:
+            self._settle_mute(limit)
         heap, deadlines, report = self._heap, self._deadlines, self.report
         if not out:  # (the bytes made up in the list are counted from its start)
             self._stop = report.made_up + MADE_UP_BATCH

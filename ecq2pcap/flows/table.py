@@ -8,8 +8,8 @@
   captures follow on that (pid, fd), waiting up to ``adopt_window_ns`` (:mod:`.placement`);
   what never finds one gets stable synthetic endpoints (:mod:`.endpoints`) and says so.
 * Which end eCapture hooked (:mod:`.roles`) decides every capture's direction, so a
-  connection's captures wait until its data shows it (up to ``adopt_window_ns`` or
-  ``ROLE_WAIT_BYTES``; then the process is taken as the client). A server that speaks
+  connection's captures wait until its data shows it (up to ``adopt_window_ns`` or ``ROLE_WAIT_BYTES``,
+  the reorder window once bytes both ways showed none; then the process is the client). A server that speaks
   first (HTTP/2 SETTINGS) thus never has its first bytes put on the client's side,
   however fast the events arrive.
 * eCapture emits events when a worker flushes, not in capture order, so captures

@@ -204,3 +204,20 @@ def test_the_reorder_buffers_warning_names_the_first_capture_it_released_early()
         table.feed(replace(cap(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % i, 1, 100 * S + i), origin=f"in.jsonl:{i + 1}"))
     (line,) = [s for s in said if "shorter window" in s]
     assert line.startswith("in.jsonl:1: ")
+
+
+def test_a_connection_whose_bytes_both_ways_tell_no_role_goes_on_in_time_order():
+    """Binary bytes both ways (a database's protocol in TLS) never tell which end was hooked: they waited the adopt
+    window (10 s) and then went on behind seconds of newer captures, a pcapng out of time order. They now go on
+    once their reorder window passed; bytes one way only (a server's greeting) still wait for the answer."""
+    other = Tuple("10.0.0.1", 40001, "10.0.0.2", 443)
+    table = ConnectionTable(repair_http1=False)
+    out = table.feed(cap(b"\x01\x02\x03", 1, 1 * S, fd=5, form=PayloadForm.RAW))
+    out += table.feed(cap(b"\x04\x05\x06", 0, 1 * S + 1000, fd=5, form=PayloadForm.RAW))
+    for i in range(2, 9):  # another connection's exchange every second
+        out += table.feed(cap(REQ, 1, i * S, fd=6, tup=other))
+        out += table.feed(cap(RESP, 0, i * S + 500, fd=6, tup=other))
+    out += table.close_all()
+    times = [c.time_ns for c in chunks(out)]
+    assert times == sorted(times)
+    assert [c.wire for c in chunks(out)][:2] == [b"\x01\x02\x03", b"\x04\x05\x06"]
