@@ -16,8 +16,10 @@ _OWN_WORDS = (" uuid ", "; connection ", "; eCapture ", "; module ", "; captured
 
 def shown_comm(comm: str) -> str:
     """``comm`` as a comment writes it: as it is, or quoted when it holds one of the comments' own words."""
+    if " " not in comm and comm[:1] != '"':  # (most names: each of the words begins with a space)
+        return comm
     padded = comm + " "  # (a name that ends in "; module" is followed by " fd 5")
-    if comm.startswith('"') or any(w in padded for w in _OWN_WORDS):
+    if comm[:1] == '"' or any(w in padded for w in _OWN_WORDS):
         return '"' + comm.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return comm
 
@@ -27,7 +29,9 @@ def _who(key: tuple[int | None, int | None, str, int | None]) -> str:
     pid, tid, comm, fd = key
     tid_text = "" if tid is None else f" tid {tid}"
     fd_text = "" if fd is None else f" fd {fd}"
-    return f"pid {pid}{tid_text} comm {shown_comm(comm)}{fd_text}"
+    if " " in comm or comm[:1] == '"':  # (most names have neither: no call)
+        comm = shown_comm(comm)
+    return f"pid {pid}{tid_text} comm {comm}{fd_text}"
 
 
 def _what(key: tuple[int | None, str, str]) -> str:
