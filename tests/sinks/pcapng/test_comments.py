@@ -22,11 +22,17 @@ infos = st.builds(
 )
 
 
+OWN_WORDS = (" uuid ", "; connection ", "; eCapture ", "; module ", "; captured process ", "; uuid ")
+
+
 def sender(pid: int, tid: int | None, comm: str, fd: int | None) -> str:
-    """Who sent it, as a comment spells it out."""
+    """Who sent it, as a comment spells it out (a name that holds one of the comments' own words, or starts with a
+    quote, quoted with \\ and " escaped)."""
     text = f"pid {pid}"
     if tid is not None:
         text += f" tid {tid}"
+    if comm.startswith('"') or any(word in comm + " " for word in OWN_WORDS):
+        comm = '"' + comm.replace("\\", "\\\\").replace('"', '\\"') + '"'
     text += f" comm {comm}"
     if fd is not None:
         text += f" fd {fd}"
