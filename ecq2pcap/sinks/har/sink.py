@@ -271,11 +271,7 @@ class HarSink:
                 where = f"connection {ex.conn.id}" + (f" stream {ex.stream_id}" if ex.stream_id is not None else "")
                 for err in ex.errors:  # (what eCapture lost, and what the flows noted, was said where it was found:
                     if LOST_BY_ECAPTURE not in err and err not in ex.upstream:  # a limit counted once, with or
-                        side = sides[0] if err.startswith(_C2S_SAID) else sides[1] if err.startswith(_S2C_SAID) \
-                            else ""  # without --har)
-                        if ex.said_at is not None:
-                            side = ex.said_at.get(err, side)
-                        self._warn(err, side or ex.origin or origin, where)
+                        self._warn(err, _said_at(err, ex, sides) or ex.origin or origin, where)  # without --har)
         for diag in parser.take_diagnostics():
             self._warn(diag, origin)
 
@@ -286,6 +282,13 @@ class HarSink:
 
 
 _C2S_SAID, _S2C_SAID = ("request", "c2s"), ("response", "s2c")  # (what an error about one side starts with)
+
+
+def _said_at(error: str, ex: Exchange, sides: list[str]) -> str:
+    """The capture ``error`` of ``ex`` is about, when known: the one its exchange recorded for it (a WebSocket
+    message's), else the latest capture of the side it names ("" when it names none)."""
+    side = sides[0] if error.startswith(_C2S_SAID) else sides[1] if error.startswith(_S2C_SAID) else ""
+    return ex.said_at.get(error, side) if ex.said_at is not None else side
 _OPEN_LIMIT = f"(limit: {LIMIT_FLAGS['open_connections']})"
 _REQUEST_PARTED = "request not in this entry: if eCapture captured it, the connection this one continues holds it"
 _RESPONSE_PARTED = ("response not seen before the limit ended the connection: if eCapture captured it, a later one "

@@ -15,9 +15,8 @@ _OWN_WORDS = (" uuid ", "; connection ", "; eCapture ", "; module ", "; captured
 
 
 def shown_comm(comm: str) -> str:
-    """``comm`` as a comment writes it: as it is, or quoted when it holds one of the comments' own words."""
-    if " " not in comm and comm[:1] != '"':  # (most names: each of the words begins with a space)
-        return comm
+    """``comm`` as a comment writes it: as it is, or quoted when it holds one of the comments' own words (asked only
+    of a name that holds a space, which each of them begins with, or starts with a quote: :func:`_who`)."""
     padded = comm + " "  # (a name that ends in "; module" is followed by " fd 5")
     if comm[:1] == '"' or any(w in padded for w in _OWN_WORDS):
         return '"' + comm.replace("\\", "\\\\").replace('"', '\\"') + '"'
