@@ -29,7 +29,7 @@ from fnmatch import fnmatchcase
 
 from .model import Chunk, Closed, Connection, Direction, FlowEvent
 from .payloads.authority import AuthorityFinder
-from .payloads.h2 import PREFACE
+from .flows.normalize import made_up_bytes
 from .report import Count, Report
 
 __all__ = ["ConnectionFilter", "ConnectionView", "add_filter_args", "filter_from_args"]
@@ -246,9 +246,9 @@ class ConnectionView:
     def _left_out(self, events) -> None:
         """The zeros made up for frames' rests eCapture lost in events of a connection the filters left out: counted
         apart (the summary's "made up" line pointed to packet comments that were not written)."""
-        for event in events:  # (made up: a chunk of no captured bytes that is not HTTP/2's synthetic preface)
-            if type(event) is Chunk and not event.raw and event.wire and not event.wire.startswith(PREFACE):
-                self.report.counts[Count.MADE_UP_FILTERED] += len(event.wire)
+        for event in events:
+            if type(event) is Chunk:
+                self.report.counts[Count.MADE_UP_FILTERED] += made_up_bytes(event)
 
     def _decide(self, conn: Connection, st: _State, final: bool) -> bool | None:
         assert self.filter is not None  # (without one every event is handed on: see add)

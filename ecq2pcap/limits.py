@@ -100,6 +100,7 @@ def limit_note(name: str, text: str) -> str:
 
 NOT_KEPT = "(not in the outputs)"  # ends a note on a part of a capture the outputs do not hold
 ECAPTURE_CAP = 16384  # eCapture keeps at most this much of one SSL call (protocol doc §10.16): a capture cut there
+CONTINUES = "continues connection "  # starts the note of a connection a straggler reopens after a limit ended it
 LOST_BY_ECAPTURE = "lost by eCapture"  # in a note on a part of a message eCapture never gave (a summary warning)
 
 

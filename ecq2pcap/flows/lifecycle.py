@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from msgspec.structs import replace
 
-from ..limits import limit_note
+from ..limits import CONTINUES, limit_note
 from ..model import Capture, Closed, FlowEvent
 from .emission import closing_notes
 from .normalize import Normalizer
@@ -181,7 +181,7 @@ class Lifecycle:
         if ended is None:
             return cap
         return replace(cap, notes=(*cap.notes, limit_note("open_connections", (
-            f"continues connection {ended}, which ended early (too many open): what it began is in its entries"))))
+            f"{CONTINUES}{ended}, which ended early (too many open): what it began is in its entries"))))
 
     def _idle_gap(self, c: ConnState, out: list[FlowEvent]) -> None:
         """A capture of ``c`` released longer after its last than the idle timeout: ``c`` ends first, as the

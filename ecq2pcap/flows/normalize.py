@@ -186,7 +186,7 @@ def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int
             way = Direction.C2S
         else:
             way = direction
-            if report is not None:  # (counted: ConnectionTable.cut)
+            if report is not None:  # (counted: ConnectionTable.cut; made_up_bytes knows such a chunk again)
                 report.made_up += len(preface)
         protocol = norm.protocol_of(info.form, way, preface)
         out.append(Chunk(conn, way, ts, preface, b"", replace(info, notes=changes[:1]), protocol))
@@ -198,6 +198,12 @@ def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int
         info = replace(info, notes=info.notes + changes)
     out.append(Chunk(conn, direction, ts, wire, payload, info, protocol))
     return out
+
+
+def made_up_bytes(chunk: Chunk) -> int:
+    """The zeros :func:`normalized` made up for a frame's rest eCapture lost that ``chunk`` carries (0: none): a
+    chunk of no captured bytes that is not HTTP/2's synthetic preface."""
+    return len(chunk.wire) if not chunk.raw and chunk.wire and not chunk.wire.startswith(PREFACE) else 0
 
 
 class Normalizing:

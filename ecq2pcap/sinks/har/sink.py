@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import BinaryIO, Callable, TextIO
 
-from ...limits import LIMIT_FLAGS, LOST_BY_ECAPTURE, limit_note
+from ...limits import CONTINUES, LIMIT_FLAGS, LOST_BY_ECAPTURE, limit_note
 from ...payloads.http1.exchange import REQUEST_NOT_CAPTURED, RESPONSE_NOT_CAPTURED
 from ...model import Chunk, Closed, Connection, FlowEvent, Opened, PayloadForm, Protocol
 from ...report import Count, Report
@@ -302,7 +302,7 @@ def _parted_by_the_open_limit(ex: Exchange) -> None:
     ended = continues = False
     for note in ex.upstream:
         if _OPEN_LIMIT in note:
-            if note.startswith("continues connection "):
+            if note.startswith(CONTINUES):
                 continues = True
             else:
                 ended = True
