@@ -227,6 +227,8 @@ class Lifecycle:
         if at is None:  # (the later of the two, without max()'s call)
             at = c.last_released_ts if c.last_released_ts > c.last_ts else c.last_ts
         out.append(Closed(c.conn, at, reason, closing_notes(c, extra), self._released_ns))
+        if at > self._released_ns:  # (a FIN timed past what was written, e.g. at a stale re-emit left out: the FINs
+            self._released_ns = at  # after it are not timed before it)
         # what only an open connection needs goes now: the sweep's deadline heap may still hold
         # this state for a while (a straggler reopens it with fresh state, see _reopen)
         c.last_headers.clear()

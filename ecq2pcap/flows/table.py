@@ -86,7 +86,7 @@ class ConnectionTable(Ordering, Lifecycle):
         self.repair_http1 = repair_http1
         self.normalize = normalize  # False: Captured instead of chunks, normalised after the table (convert -j)
         self.clock = 0  # largest capture time seen (or given to advance)
-        self._released_ns = 0  # largest capture time released (the pcapng's FINs are not timed before it)
+        self._released_ns = 0  # largest capture time released or FIN time given (no FIN is timed before it)
         self._heap: list = []  # (ts, rank, direction hint, seq, ConnState, Capture, Direction)
         self._heap_bytes = 0  # their payloads' (at most limits.reorder_buffer: see _release)
         self.cut = False  # a release stopped at ordering.MADE_UP_BATCH bytes made up: more() goes on with it
