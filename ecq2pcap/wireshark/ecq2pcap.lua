@@ -164,6 +164,13 @@ local function parse(text)
         local k = r.comm and u:find(r.comm, 1, true)
         local e = u:find("; ", k and k + #r.comm or 1, true)
         r.uuid = e and u:sub(1, e - 1) or u
+        if cut and cut < at then -- the parts are those around the uuid, not the name's ("x; connection 3 c2s")
+            parts = split(text:sub(cut + 2, at - 1), "; ")
+            for _, p in ipairs(e and split(u:sub(e + 2), "; ") or {}) do
+                parts[#parts + 1] = p
+            end
+            table.insert(parts, 1, first)
+        end
     end
     for i = 2, #parts do
         local p = parts[i]
