@@ -21,6 +21,8 @@ from .lifecycle import SECOND
 from .roles import may_start_request
 from .state import ConnState
 
+PRE, REAL = 0, 1  # at equal times a connection's tuple-less (first) captures go before the others
+
 ROLE_WAIT_BYTES = 4 << 20  # at most this much of a connection waits for its role
 # bytes made up for frames' lost rests (zeros, up to 16 MiB a frame: alignment.MAX_FILL) in one list of events, after
 # which a release stops and the list goes to the sinks first (ConnectionTable.cut): 60 WebSocket frame headers saying
