@@ -23,7 +23,7 @@ __all__ = ["BatchWriter", "BatchReader"]
 _OPENED, _CHUNK, _CLOSED, _CAPTURED = range(4)
 _CONNECTION = attrgetter(*Connection.__struct_fields__)
 # the fields each kind is sent with, in this order (a field added to a kind must be added here: see pack)
-_SENT = {Opened: ("conn", "time_ns"), Closed: ("conn", "time_ns", "reason", "notes", "decided_ns"),
+_SENT = {Opened: ("conn", "time_ns", "origin"), Closed: ("conn", "time_ns", "reason", "notes", "decided_ns"),
          Captured: ("conn", "direction", "time_ns", "payload", "info"),
          Chunk: ("conn", "direction", "time_ns", "wire", "raw", "info", "protocol")}
 assert all(kind.__struct_fields__ == fields for kind, fields in _SENT.items()), "a flow event's fields changed"
@@ -63,7 +63,7 @@ class BatchWriter:
                 if kind is Captured:
                     append((seq, _CAPTURED, head, event.direction, event.time_ns, event.payload, astuple(event.info)))
                 elif kind is Opened:
-                    append((seq, _OPENED, head, event.time_ns))
+                    append((seq, _OPENED, head, event.time_ns, event.origin))
                 elif kind is Closed:
                     append((seq, _CLOSED, head, event.time_ns, event.reason, event.notes, event.decided_ns))
                 else:
@@ -111,7 +111,7 @@ class BatchReader:
                     _, _, _, direction, time_ns, payload, info = item
                     append((item[0], Captured(conn, direction, time_ns, payload, ChunkInfo(*info))))
                 elif kind == _OPENED:
-                    append((item[0], Opened(conn, item[3])))
+                    append((item[0], Opened(conn, item[3], item[4])))
                 elif kind == _CLOSED:
                     _, _, _, time_ns, reason, notes, decided_ns = item
                     append((item[0], Closed(conn, time_ns, reason, notes, decided_ns)))

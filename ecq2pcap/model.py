@@ -279,6 +279,7 @@ class Captured(Frozen):
 class Opened(Frozen):
     conn: Connection
     time_ns: int
+    origin: str = ""  # of the capture that opened it: where a warning about the connection as a whole is said
 
 
 class Closed(Frozen):

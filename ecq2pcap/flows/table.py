@@ -279,7 +279,7 @@ class ConnectionTable(Waiting, Ordering, Lifecycle):
             if len(self._open) >= self.limits.open_connections:
                 self._end_idlest(out, cap.origin)  # first, so that no more are ever open at once
             self.report.counts[Count.CONNECTIONS] += 1  # (without Report.count's call: once a connection)
-            out.append(Opened(c.conn, ts))
+            out.append(Opened(c.conn, ts, cap.origin))
             self._open[id(c)] = c
         else:
             self._open.move_to_end(id(c))

@@ -143,7 +143,7 @@ class PcapngSink:
                         if event.conn.server[0] in book:
                             named.add(event.conn.id)
                         else:
-                            name = self._name(event.conn)
+                            name = self._name(event)
                             if name is not None:
                                 blocks.append(name)
                 if type(event) is Chunk:
@@ -184,9 +184,11 @@ class PcapngSink:
         packets were counted where they were made."""
         self._write([data], 0)
 
-    def _name(self, conn: Connection) -> bytes | None:
-        """Before the packets of ``conn`` (not named yet): an NRB naming its server, when its host name is known
-        and new to the file."""
+    def _name(self, event: Opened | Chunk) -> bytes | None:
+        """Before the packets of ``event``'s connection (not named yet): an NRB naming its server, when its host
+        name is known and new to the file. (--max-names is said at the capture that opened the connection, or at
+        the event's own in a later ring file.)"""
+        conn = event.conn
         name = self.hosts(conn)
         if name is None:
             return None
@@ -199,7 +201,8 @@ class PcapngSink:
             elif book.full and not book.said:
                 book.said = True  # (once a file)
                 note = f"more than {book.max_names:,} in one pcapng: later ones are shown as addresses"
-                self.report.warn("server addresses not named", detail=limit_note("named_addresses", note))
+                origin = event.origin if type(event) is Opened else event.info.origin
+                self.report.warn("server addresses not named", origin, limit_note("named_addresses", note))
         return block
 
     def rotate(self, out: BinaryIO, note: str) -> None:
