@@ -16,16 +16,17 @@ from operator import attrgetter
 
 from msgspec.structs import astuple
 
-from .model import Captured, Chunk, ChunkInfo, Closed, Connection, Opened
+from .model import Captured, Chunk, ChunkInfo, Closed, Connection, Opened, Warned
 
 __all__ = ["BatchWriter", "BatchReader"]
 
-_OPENED, _CHUNK, _CLOSED, _CAPTURED = range(4)
+_OPENED, _CHUNK, _CLOSED, _CAPTURED, _WARNED = range(5)
 _CONNECTION = attrgetter(*Connection.__struct_fields__)
 # the fields each kind is sent with, in this order (a field added to a kind must be added here: see pack)
 _SENT = {Opened: ("conn", "time_ns", "origin"), Closed: ("conn", "time_ns", "reason", "notes", "decided_ns"),
          Captured: ("conn", "direction", "time_ns", "payload", "info"),
-         Chunk: ("conn", "direction", "time_ns", "wire", "raw", "info", "protocol")}
+         Chunk: ("conn", "direction", "time_ns", "wire", "raw", "info", "protocol"),
+         Warned: ("conn", "warnings")}
 assert all(kind.__struct_fields__ == fields for kind, fields in _SENT.items()), "a flow event's fields changed"
 
 
@@ -66,6 +67,8 @@ class BatchWriter:
                     append((seq, _OPENED, head, event.time_ns, event.origin))
                 elif kind is Closed:
                     append((seq, _CLOSED, head, event.time_ns, event.reason, event.notes, event.decided_ns))
+                elif kind is Warned:
+                    append((seq, _WARNED, head, event.warnings))
                 else:
                     raw = None if event.raw is event.wire else event.raw  # (the same bytes: sent once)
                     append((seq, _CHUNK, head, event.direction, event.time_ns, event.wire, raw, astuple(event.info),
@@ -115,6 +118,8 @@ class BatchReader:
                 elif kind == _CLOSED:
                     _, _, _, time_ns, reason, notes, decided_ns = item
                     append((item[0], Closed(conn, time_ns, reason, notes, decided_ns)))
+                elif kind == _WARNED:
+                    append((item[0], Warned(conn, item[3])))
                 else:
                     _, _, _, direction, time_ns, wire, raw, info, protocol = item
                     append((item[0], Chunk(conn, direction, time_ns, wire, wire if raw is None else raw,

@@ -17,7 +17,9 @@ each connection's host name from its first request and applies the filter. A
 connection whose host name is needed waits (its events held back) until the first
 request head is complete, or its end. Without a filter the names only serve the
 pcapng's Name Resolution Blocks, which name a server address once: a connection to
-an address named in an earlier list of events is not read for its own name.
+an address named in an earlier list of events is not read for its own name. With a
+filter, the warnings about one connection (eCapture's losses in it, the open limit
+ending it) wait for its decision: those of a connection left out are counted apart.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import ipaddress
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from .model import Chunk, Closed, Connection, Direction, FlowEvent
+from .model import Chunk, Closed, Connection, Direction, FlowEvent, Warned
 from .payloads.authority import AuthorityFinder
 from .flows.normalize import made_up_bytes
 from .report import Count, Report
@@ -112,6 +114,8 @@ class ConnectionView:
                  names: bool = True) -> None:
         self.filter = flt if flt is not None and flt.active else None
         self.report = report if report is not None else Report()
+        if self.filter is not None and self.report.held is None:
+            self.report.held = {}  # (warnings about a connection wait for its decision: Report.decided)
         self._read = names or self.filter is not None and bool(self.filter.hosts)  # requests are read for names
         # by connection id: a convert -j worker gets a copy of a Connection with each batch of events
         self._states: dict[int, _State] = {}  # (with a filter)
@@ -207,6 +211,11 @@ class ConnectionView:
         st = self._states.get(conn.id)
         if st is None:
             st = self._states[conn.id] = _State(conn)
+        if type(event) is Warned:  # (convert -j: what the first process's table said of it, decided here)
+            self.report.held.setdefault(conn.id, []).extend(event.warnings)
+            if st.keep is not None:
+                self.report.decided(conn.id, st.keep)
+            return
         if type(event) is Chunk and event.direction is _C2S and not st.finder.done and self._needed(conn):
             self._learn(conn, st.finder, event.wire)
         closed = type(event) is Closed
@@ -221,6 +230,9 @@ class ConnectionView:
                 self.report.count(Count.FILTERED_CONNECTIONS)
                 self._left_out(st.held)
             st.held = []
+        held = self.report.held
+        if held and conn.id in held:
+            self.report.decided(conn.id, st.keep)
         if st.keep:
             out.append(event)
         elif type(event) is Chunk and not event.raw:
@@ -241,6 +253,9 @@ class ConnectionView:
                     self.report.count(Count.FILTERED_CONNECTIONS)
                     self._left_out(st.held)
                 st.held = []
+            self.report.decided(st.conn.id, st.keep)
+        for conn_id in list(self.report.held or ()):  # (none: each was decided with its connection; said if one is)
+            self.report.decided(conn_id, True)
         return out
 
     def _left_out(self, events) -> None:

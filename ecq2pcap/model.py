@@ -276,6 +276,15 @@ class Captured(Frozen):
     info: ChunkInfo
 
 
+class Warned(Frozen):
+    """Warnings about ``conn`` that wait for the filters' decision on it (:attr:`~ecq2pcap.report.Report.held`), sent
+    by ``convert -j``'s first process, whose flow table said them, to the worker whose filters decide that connection.
+    Never reaches a sink."""
+
+    conn: Connection
+    warnings: tuple[tuple[str, str, str], ...]  # (reason, origin, detail)
+
+
 class Opened(Frozen):
     conn: Connection
     time_ns: int

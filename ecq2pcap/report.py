@@ -97,6 +97,11 @@ class Report:
     limits: Tally = field(default_factory=Tally)
     # bytes made up as zeros for the lost rests of frames (the flow table hands them on a batch at a time)
     made_up: int = 0
+    # with filters (--pid, --comm, --host, --port): warnings about one connection, by its id, until the filters decide
+    # it (ConnectionView): then said, or counted in :attr:`left_out` (None: said at once, as without filters)
+    held: dict[int, list[tuple[str, str, str]]] | None = None
+    # warnings about connections the filters left out, by reason: not in the outputs, said apart in the summary
+    left_out: Tally = field(default_factory=Tally)
     annotations_path: str | None = None  # where they were written, for the summary
     # called for each diagnostic line (origin: reason); the CLI prints to stderr
     emit: Callable[[str], None] | None = None
@@ -123,11 +128,25 @@ class Report:
         self.count_limits(reason)
         self._say(origin, reason, "", reason)
 
-    def warn(self, reason: str, origin: str = "", detail: str = "") -> None:
-        """Something kept but changed, incomplete or unrepresentable."""
+    def warn(self, reason: str, origin: str = "", detail: str = "", conn: int | None = None) -> None:
+        """Something kept but changed, incomplete or unrepresentable; ``conn``: the id of the one connection it is
+        about, whose warnings wait for the filters' decision (:attr:`held`, :meth:`decided`)."""
+        if conn is not None and self.held is not None:
+            self.held.setdefault(conn, []).append((reason, origin, detail))
+            return
         self.warnings[reason] += 1
         self.count_limits(reason, detail)
         self._say(origin, reason, detail, reason, prefix="warning: ")
+
+    def decided(self, conn: int, kept: bool) -> None:
+        """The filters kept connection ``conn`` (its held warnings are said) or left it out (they are counted apart:
+        a user who filtered is not told, as if it were in the files, of traffic that is not)."""
+        for reason, origin, detail in self.held.pop(conn, ()) if self.held else ():
+            if kept:
+                self.warn(reason, origin, detail)
+            else:  # (by reason, and the limit it names: the flag is what a user would raise)
+                flags = limits_in(detail)
+                self.left_out[f"{reason} (limit: {', '.join(flags)})" if flags else reason] += 1
 
     def _say(self, origin: str, text: str, detail: str, key: str, prefix: str = "") -> None:
         """Show ``text`` (and ``detail``) unless ``key`` has been shown often enough already, or its last line

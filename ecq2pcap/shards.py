@@ -28,7 +28,7 @@ from .batches import BatchReader, BatchWriter
 from .flows import ordering
 from .flows.normalize import Normalizing
 from .limits import DEFAULT_LIMITS, Limits
-from .model import Captured, Chunk, Closed, FlowEvent
+from .model import Captured, Chunk, Closed, FlowEvent, Warned
 from .report import Report
 from .sinks.har.writer import encode_entry
 from .sinks.pcapng.names import NRB_TYPE
@@ -131,7 +131,7 @@ class Dispatcher:
         groups: dict[int, list] = {}  # worker -> its events of this list
         owner, sizes = self._owner, self._box_bytes
         self.view.new_list()
-        seq = self.seq
+        seq, held = self.seq, self.view.report.held
         for event in events:
             seq += 1
             conn_id = event.conn.id
@@ -145,6 +145,8 @@ class Dispatcher:
                 sizes[k] += len(event.payload)
             elif kind is Chunk:
                 sizes[k] += len(event.raw) + len(event.wire)
+            if k and held and conn_id in held:  # (what this table said of it waits for the filters of worker k)
+                groups.setdefault(k, []).append((seq, Warned(event.conn, tuple(held.pop(conn_id)))))
             if k in groups:
                 groups[k].append((seq, event))
             else:

@@ -25,7 +25,7 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         *_made_up(report),
         f"  HAR entries  {c[Count.HAR_ENTRIES]:>8}",
         f"  skipped      {c[Count.SKIPPED]:>8}",
-        f"  warnings     {sum(report.warnings.values()):>8}",
+        f"  warnings     {sum(report.warnings.values()):>8}" + _left_out(report),
     ]
     if c[Count.ANNOTATIONS]:
         kinds = ", ".join(f"{k} {n}" for k, n in report.annotation_kinds.most_common())
@@ -68,3 +68,11 @@ def _made_up(report: Report) -> list[str]:
     line = f"  made up      {written:>8,}  bytes of zeros in the place of frames' rests eCapture lost (see the packet " \
            "comments)"
     return [line + (f"; {left_out:,} more in connections the filters left out" if left_out else "")]
+
+
+def _left_out(report: Report) -> str:
+    """The warnings about connections the filters left out, said apart from those about the outputs' traffic."""
+    if not report.left_out:
+        return ""
+    reasons = ", ".join(f"{n} × {reason}" for reason, n in report.left_out.most_common())
+    return f"  ({sum(report.left_out.values())} more in connections the filters left out: {reasons})"

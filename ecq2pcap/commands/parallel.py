@@ -179,7 +179,8 @@ def _child(args, k, workdir, events, read, results) -> None:
                           file=sys.stderr)
                 status = status or EXIT_STRICT
         results.send({**share.result(status), "counts": dict(local.counts), "warnings": dict(local.warnings),
-                      "limits": dict(local.limits), "made_up": local.made_up, "said": local.relayed})
+                      "limits": dict(local.limits), "made_up": local.made_up, "said": local.relayed,
+                      "left_out": dict(local.left_out)})
     except EOFError:
         results.send({"error": "worker 0 ended before sending the end of its events"})
     except BaseException:
@@ -268,6 +269,7 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                     report.counts.add(res["counts"])
                     report.warnings.add(res["warnings"])
                     report.limits.add(res["limits"])
+                    report.left_out.add(res["left_out"])
                     report.made_up += res["made_up"]
                     status = max(status, res["status"])
                 status = _merge(final, share, results, workdir, report, status)

@@ -159,7 +159,7 @@ class Lifecycle:
             self._close(c, superseded_reason(c), out)  # late captures: ended as it would be, no limit said)
             return
         note = _open_limit_note(self.limits.open_connections)
-        self.report.warn("connection ended early (too many open)", origin, note)
+        self.report.warn("connection ended early (too many open)", origin, note, c.conn.id)
         c.ended_by_limit = c.conn.id
         self._close(c, "too many open connections", out, (note,))
 

@@ -175,11 +175,11 @@ def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int
     if changes and report is not None:
         for note in changes:
             if "(limit: " in note or note.endswith(NOT_KEPT):
-                report.warn(NOT_REBUILT, info.origin, note)
+                report.warn(NOT_REBUILT, info.origin, note, conn.id)
             elif LOST_BY_ECAPTURE in note:  # (eCapture's loss, not ours: said in the packet and the HAR entry too)
-                report.warn(ECAPTURE_LOSS, info.origin, note)
+                report.warn(ECAPTURE_LOSS, info.origin, note, conn.id)
             elif NOT_CREDIBLE in note:  # (a frame header read from bytes of another kind: nothing was made up)
-                report.warn(NOT_FRAMES, info.origin, note)
+                report.warn(NOT_FRAMES, info.origin, note, conn.id)
     out = []
     if preface:  # (a synthetic preface, client→server; or zero bytes completing a frame, this direction's way)
         if preface.startswith(PREFACE):

@@ -1,0 +1,90 @@
+"""With --pid/--comm/--host/--port, the warnings about a connection the filters left out (data eCapture lost in it,
+the open limit ending it) were said as FILE:LINE lines and counted in the summary's warnings as if that traffic
+were in the outputs. They now wait for the filters' decision on their connection: those of a kept connection are
+said as before, those of one left out are counted apart on the summary's warnings line, by reason."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.cli import run_main
+from tests.support.v2_stream import V2Stream
+from tests.test_filters_made_up import _dump as websocket_frame_lost
+
+APART = "more in connections the filters left out"
+
+
+def _convert(tmp_path, dump, *options: str, jobs: int = 1):
+    out = tmp_path / f"j{jobs}"
+    out.mkdir(exist_ok=True)
+    p = run_main("convert", str(dump), "-w", str(out / "o.pcapng"), "--har", str(out / "o.har"), "-j", str(jobs),
+                 "--no-progress", *options, text=True)
+    assert p.returncode == 0, p.stderr
+    return p.stderr
+
+
+def _summary(stderr: str) -> str:
+    return stderr[stderr.index("ecq2pcap summary:"):]
+
+
+def _warnings_line(stderr: str) -> str:
+    return next(line for line in _summary(stderr).splitlines() if line.strip().startswith("warnings"))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ecaptures_loss_in_a_connection_left_out_is_counted_apart(tmp_path, jobs):
+    dump = websocket_frame_lost(tmp_path)  # (pid 7: a WebSocket frame whose rest eCapture lost; pid 8: curl)
+    err = _convert(tmp_path, dump, "--pid", "8", jobs=jobs)
+    assert "warning:" not in err and not re.search(r"^\s+\d+ × data lost by eCapture$", err, re.M)  # (no reason)
+    line = _warnings_line(err)
+    assert re.match(r"\s*warnings\s+0\s", line) and f"(1 {APART}: 1 × data lost by eCapture)" in line
+    kept = _convert(tmp_path, dump, "--pid", "7", jobs=jobs)  # (kept: said at its line, as without filters)
+    assert f"{dump}:5: warning: data lost by eCapture" in kept and APART not in kept
+    assert re.match(r"\s*warnings\s+1$", _warnings_line(kept))
+
+
+def _open_limit(first_kept: bool) -> V2Stream:
+    """Two connections, of pids 7 and 8; the second one opened ends the first (--max-connections 1)."""
+    s = V2Stream()
+    for pid in (7, 8) if first_kept else (8, 7):
+        s.connect(pid, 100, "client", ("10.0.0.1", 40000 + pid), ("10.0.0.2", 443))
+        s.call(pid, 100, "client", True, b"GET /%d HTTP/1.1\r\nHost: h.test\r\n\r\n" % pid)
+        s.call(pid, 100, "client", False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    return s
+
+
+@pytest.mark.parametrize("first_kept", [False, True])
+def test_the_open_limit_ending_a_connection_left_out_is_counted_apart(tmp_path, first_kept):
+    dump = tmp_path / "in.jsonl"
+    dump.write_bytes(_open_limit(first_kept).dump())
+    said = {}
+    for jobs in (1, 2):  # (-j 2: the first process's table says it, the worker that has the connection decides)
+        err = _convert(tmp_path, dump, "--pid", "7", "--max-connections", "1", jobs=jobs)
+        if first_kept:
+            assert "warning: connection ended early (too many open)" in err and APART not in err
+            assert "limits reached: --max-connections 1" in err
+        else:
+            assert "warning:" not in err and "limits reached" not in err
+            assert (f"(1 {APART}: 1 × connection ended early (too many open) (limit: --max-connections))"
+                    in _warnings_line(err))
+        said[jobs] = _summary(err)
+    assert said[1] == said[2]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_warning_before_the_host_filter_decides_waits_for_the_decision(tmp_path, jobs):
+    """--host decides a connection at its first request head: one that has none (its request lost) is decided at
+    its end, and the open limit's warning, said before that, waited for it."""
+    s = V2Stream()
+    s.connect(7, 100, "client", ("10.0.0.1", 40000), ("10.0.0.2", 443))
+    s.call(7, 100, "client", False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # (no request: undecided)
+    s.connect(7, 101, "client", ("10.0.0.1", 40001), ("10.0.0.3", 443))  # (opened: connection 1 ends)
+    s.call(7, 101, "client", True, b"GET / HTTP/1.1\r\nHost: h.test\r\n\r\n")
+    s.call(7, 101, "client", False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    dump = tmp_path / "in.jsonl"
+    dump.write_bytes(s.dump())
+    err = _convert(tmp_path, dump, "--host", "h.test", "--max-connections", "1", jobs=jobs)
+    assert "warning: connection ended early" not in err and "1 filtered out" in err
+    assert f"(1 {APART}: 1 × connection ended early (too many open)" in _warnings_line(err)
