@@ -47,6 +47,7 @@ class Count:
     INTERNAL_ERRORS = "internal_errors"
     BROKEN_INPUTS = "broken_inputs"
     LATE_EVENTS = "late_events"
+    OUT_OF_ORDER = "out_of_order"  # captures placed before others already written (the pcapng goes back in time)
     STALE_REEMITS = "stale_reemits"
     BEFORE_TUPLE_PLACED = "before_tuple_placed"
     BEFORE_TUPLE_SPLIT = "before_tuple_split"

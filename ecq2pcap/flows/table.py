@@ -285,4 +285,6 @@ class ConnectionTable(Waiting, Ordering, Lifecycle):
             self._open.move_to_end(id(c))
         if ts > self._released_ns:
             self._released_ns = ts
+        elif ts < self._released_ns:  # (later than the reorder window, or waited for its tuple or role: the pcapng
+            self.report.counts[Count.OUT_OF_ORDER] += 1  # goes back in time here, whichever connection went on)
         out.extend(chunks(c, cap, direction, ts, self.report, self.normalize))
