@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from ..limits import Limits
@@ -22,7 +21,8 @@ from ..sinks.har.options import HarOptions
 from ..sinks.overview import ConnectionRow, ExchangeRow, OverviewSink
 from ..live import Session
 from .status import StatusLine
-from ..sources.files import FileSource, InputError
+from ..sources.files import InputError
+from .conversion import open_sources
 from .common import add_conversion_args, connection_table, connection_view, pcapng_options
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 from .live import add_connection_options, exit_code, make_source, run_session
@@ -78,11 +78,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def _files(args: argparse.Namespace, pipeline: Pipeline, report: Report) -> int:
     if args.inputs.count("-") > 1:
         raise UsageError("'-' (stdin) can be given only once")
-    sources = [FileSource(p, report) for p in args.inputs]
-    for src in sources:
-        if src.path != "-" and not os.access(src.path, os.R_OK):
-            reason = "no such file" if not os.path.exists(src.path) else "permission denied"
-            raise UsageError(f"{src.path}: cannot read: {reason}")
+    sources = open_sources(args, report)  # (convert's: its --max-message-size, its unreadable inputs)
     status = EXIT_OK
     try:
         for src in sources:
