@@ -37,9 +37,9 @@ def _add_connection_args(cmd: argparse.ArgumentParser) -> None:
     add_connection_options(cmd)
 
 
-def add_connection_options(cmd: argparse.ArgumentParser) -> None:
-    """Stopping and connection options of every command that reads eCaptureQ live."""
-    stop = cmd.add_argument_group("stopping (default: Ctrl-C or SIGTERM)")
+def add_connection_options(cmd: argparse.ArgumentParser, quiet: str = "no status line and no summary") -> None:
+    """Stopping and connection options of every command that reads eCaptureQ live (``quiet``: -q's help)."""
+    stop = cmd.add_argument_group("stopping (default: Ctrl-C, SIGTERM or SIGHUP)")
     stop.add_argument("--duration", type=seconds, metavar="S", help="stop after S seconds (0 = no limit)")
     stop.add_argument("--count", type=int_between(1), metavar="N", help="stop after N events")
     conn = cmd.add_argument_group("connection")
@@ -57,7 +57,7 @@ def add_connection_options(cmd: argparse.ArgumentParser) -> None:
                       help="messages received and not yet converted (or recorded) are kept in memory up to "
                       "this; beyond it they wait in a temporary file (TMPDIR), so falling behind a busy eCapture "
                       f"neither gets us dropped nor grows without bound (default {format_size(DEFAULT_MEMORY)})")
-    cmd.add_argument("-q", "--quiet", action="store_true", help="no status line and no summary")
+    cmd.add_argument("-q", "--quiet", action="store_true", help=quiet)
 
 
 def add_live_parser(subparsers, help: str) -> argparse.ArgumentParser:

@@ -42,7 +42,8 @@ def add_summary_parser(subparsers, help: str) -> argparse.ArgumentParser:
                      help="dump files ('-' = stdin), or one ws:// / wss:// address read live")
     cmd.add_argument("--json", action="store_true", help='print {"connections": [...], "exchanges": [...]}')
     add_conversion_args(cmd)
-    add_connection_options(cmd)
+    add_connection_options(cmd, quiet="no status line, no warnings, no skipped lines (an input that breaks off and "
+                           "the live source's retries are still said)")
     return cmd
 
 
