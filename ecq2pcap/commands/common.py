@@ -40,7 +40,7 @@ def add_output_args(cmd: argparse.ArgumentParser) -> None:
     """Options shared by every command that writes pcapng/HAR (convert, live)."""
     out = cmd.add_argument_group("outputs (at least one)")
     out.add_argument("-w", "--write", metavar="OUT.pcapng", help="pcapng output ('-' = stdout)")
-    out.add_argument("--har", metavar="OUT.har", help="HAR 1.2 output")
+    out.add_argument("--har", metavar="OUT.har", help="HAR 1.2 output ('-' = stdout)")
     out.add_argument("-b", "--ring-buffer", action="append", type=ring_spec, metavar="KEY:VALUE",
                      help="ring buffer like dumpcap: filesize:KB, duration:S (capture time), files:N (keep the "
                      "newest N); writes OUT_00001_YYYYmmddHHMMSS.pcapng, ... and the HAR alongside")
@@ -70,7 +70,8 @@ def add_conversion_args(cmd: argparse.ArgumentParser) -> None:
                     help="write payloads exactly as eCapture sent them (no HTTP/1 framing repair)")
     fl = cmd.add_argument_group("flows")
     fl.add_argument("--idle-timeout", type=seconds, default=300.0, metavar="S",
-                    help="end a connection after S seconds without data (0 = only at end of input; default 300)")
+                    help="end a connection after S seconds (capture time) without data (0 = only at end of input; "
+                    "default 300)")
     fl.add_argument("--reorder-window", type=seconds, default=3.0, metavar="S",
                     help="how long (capture time) to wait for out-of-order events (default 3)")
     add_filter_args(cmd)
