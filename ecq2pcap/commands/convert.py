@@ -1,4 +1,4 @@
-"""``ecq2pcap convert``: recorded dumps (JSON lines, .gz, ecq2pcap recordings) → pcapng and HAR."""
+"""``ecq2pcap convert``: recorded dumps (JSON lines, ecq2pcap recordings, protobuf; .gz) → pcapng and HAR."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ def add_convert_parser(sub, help: str) -> argparse.ArgumentParser:
     conv = sub.add_parser(
         "convert",
         help=help,
-        description="Convert eCapture dumps: one eCaptureQ message per line (websocat-style JSON), "
-        "gzip-compressed files, or ecq2pcap recordings. '-' reads stdin.",
+        description="Convert eCapture dumps: one eCaptureQ message per line (websocat-style JSON), ecq2pcap "
+        "recordings, or length-delimited protobuf files (varint length + LogEntry); .gz is read transparently. "
+        "'-' reads stdin.",
     )
     conv.add_argument("inputs", nargs="+", metavar="INPUT")
     add_output_args(conv)
