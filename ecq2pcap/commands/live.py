@@ -32,16 +32,18 @@ from .live_outputs import Opener, open_live_outputs, open_record_outputs
 READING_GC_THRESHOLD = 5_000  # allocations between young-generation collections while reading (run_session)
 
 
-def _add_connection_args(cmd: argparse.ArgumentParser) -> None:
+def _add_connection_args(cmd: argparse.ArgumentParser, **helps: str) -> None:
     cmd.add_argument("url", metavar="URL", help="eCapture's --ecaptureq address, e.g. ws://127.0.0.1:28257/")
-    add_connection_options(cmd)
+    add_connection_options(cmd, **helps)
 
 
-def add_connection_options(cmd: argparse.ArgumentParser, quiet: str = "no status line and no summary") -> None:
-    """Stopping and connection options of every command that reads eCaptureQ live (``quiet``: -q's help)."""
+def add_connection_options(cmd: argparse.ArgumentParser, quiet: str = "no status line and no summary",
+                           count: str = "stop after N events") -> None:
+    """Stopping and connection options of every command that reads eCaptureQ live (``quiet``, ``count``: the
+    help of -q and --count)."""
     stop = cmd.add_argument_group("stopping (default: Ctrl-C, SIGTERM or SIGHUP)")
     stop.add_argument("--duration", type=seconds, metavar="S", help="stop after S seconds (0 = no limit)")
-    stop.add_argument("--count", type=int_between(1), metavar="N", help="stop after N events")
+    stop.add_argument("--count", type=int_between(1), metavar="N", help=count)
     conn = cmd.add_argument_group("connection")
     conn.add_argument("--origin", default=DEFAULT_ORIGIN, metavar="O",
                       help=f"Origin header; eCapture rejects a handshake without one (default {DEFAULT_ORIGIN}; "
@@ -81,7 +83,8 @@ def add_record_parser(subparsers, help: str) -> argparse.ArgumentParser:
         description="Record every eCaptureQ message byte-exact with its receive time "
         "(JSON lines; gzip if DUMP ends with .gz). Convert it later with: ecq2pcap convert DUMP -w OUT.pcapng",
     )
-    _add_connection_args(cmd)
+    _add_connection_args(cmd, count="stop after N messages that are neither logs nor heartbeats (events, v2 "
+                         "connect lines: record does not decode them)")
     cmd.add_argument("-o", "--output", required=True, metavar="DUMP", help="recording file ('-' = stdout)")
     cmd.add_argument(LIMIT_FLAGS["message_size"], dest="message_size", type=size, default=None, metavar="BYTES",
                      help="largest eCaptureQ message received; a bigger one is refused (the connection is "
