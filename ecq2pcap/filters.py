@@ -297,7 +297,8 @@ def _port(text: str) -> int:
 def add_filter_args(cmd: argparse.ArgumentParser) -> None:
     """``--pid/--comm/--host/--port``: repeatable, comma lists allowed."""
     g = cmd.add_argument_group(
-        "selecting connections (repeat an option for any of several values; different options must all match)")
+        "selecting connections (repeat an option, or give a comma list, for any of several values; different "
+        "options must all match)")
     g.add_argument("--pid", action="extend", type=_split(int), metavar="PID", default=[],
                    help="only connections of this process id")
     g.add_argument("--comm", action="extend", type=_split(str), metavar="NAME", default=[],
