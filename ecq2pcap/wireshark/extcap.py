@@ -200,7 +200,7 @@ def _capture(args: argparse.Namespace, run: Callable[[list[str]], int]) -> int:
     finally:
         sys.stderr = real_stderr
     if code not in (0, 130):
-        real_stderr.write("".join(kept.lines) or "ecq2pcap: the capture failed\n")
+        real_stderr.write(kept.message() or "ecq2pcap: the capture failed\n")
         real_stderr.flush()
         return code or EXIT_ERROR
     if kept.failure and not kept.connected:  # (stopped while retrying a wrong or unreachable address: an empty
@@ -225,6 +225,8 @@ def _stop_when_orphaned(every_s: float = 1.0) -> None:
 
 
 _CONNECTED, _CANNOT = "ecq2pcap: connected to ", "ecq2pcap: cannot connect to "
+# what Wireshark shows of a failed extcap's stderr (4.0: its first 1,024 bytes; the rest is cut off)
+DIALOG_BYTES = 1024
 
 
 class _Tail(io.TextIOBase):
@@ -247,6 +249,23 @@ class _Tail(io.TextIOBase):
                 elif line.startswith(_CANNOT):
                     self.failure = line + "\n"
         return len(text)
+
+    def message(self) -> str:
+        """The kept lines as a failed capture's message: without argparse's usage (``usage: ecq2pcap live`` and
+        its indented lines: ~1 KiB, which took all of Wireshark's dialog and cut off the error line that says which
+        option value is wrong), and only the last lines that fit in :data:`DIALOG_BYTES`, the error being last."""
+        lines, in_usage = [], False
+        for line in self.lines:
+            in_usage = line.startswith("usage: ") or (in_usage and line[:1].isspace())
+            if not in_usage:
+                lines.append(line)
+        shown, size = [], 0
+        for line in reversed(lines):
+            size += len(line.encode("utf-8", "replace"))
+            if shown and size > DIALOG_BYTES:
+                break
+            shown.append(line)
+        return "".join(reversed(shown))
 
     def isatty(self) -> bool:
         return False
