@@ -21,8 +21,7 @@ from ..sinks.har.options import HarOptions
 from ..sinks.overview import ConnectionRow, ExchangeRow, OverviewSink
 from ..live import Session
 from .status import StatusLine
-from ..sources.files import InputError
-from .conversion import open_sources
+from .conversion import CtrlC, feed_sources, open_sources
 from .common import add_conversion_args, connection_table, connection_view, pcapng_options
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 from .live import add_connection_options, exit_code, make_source, run_session
@@ -80,19 +79,12 @@ def _files(args: argparse.Namespace, pipeline: Pipeline, report: Report) -> int:
     if args.inputs.count("-") > 1:
         raise UsageError("'-' (stdin) can be given only once")
     sources = open_sources(args, report)  # (convert's: its --max-message-size, its unreadable inputs)
-    status = EXIT_OK
-    try:
-        for src in sources:
-            try:
-                for msg in src:
-                    pipeline.feed(msg)
-            except InputError as exc:
-                print(f"ecq2pcap: {exc}", file=sys.stderr)
-                report.count(Count.BROKEN_INPUTS)
-                status = EXIT_STRICT
-    except KeyboardInterrupt:
-        status = EXIT_INTERRUPTED
-    return status
+    # read as convert reads: Ctrl-C, SIGTERM and SIGHUP take effect between two messages, and the tables are of
+    # what was read (SIGTERM and SIGHUP killed it, without a table)
+    ctrl_c = CtrlC()
+    with ctrl_c.deferred():
+        status = feed_sources(pipeline, sources, report, ctrl_c=ctrl_c)
+    return EXIT_INTERRUPTED if ctrl_c.interrupted and status == EXIT_OK else status
 
 
 def _live(args: argparse.Namespace, url: str, pipeline: Pipeline) -> int:

@@ -2,9 +2,18 @@
 tables are those of the pcapng convert writes with the same options), and an input that cannot be read is
 the same usage error (exit 2, nothing printed on stdout)."""
 
+import fcntl
+import gzip
 import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 from tests.support.cli import run_main
 
 SAMPLE = FIXTURES / "v140_client.dump.jsonl.gz"
@@ -30,3 +39,31 @@ def test_a_directory_input_is_a_usage_error(tmp_path):
     assert result.returncode == 2
     assert "is a directory" in result.stderr
     assert result.stdout == ""
+
+
+def test_sigterm_stops_a_summary_of_stdin_as_ctrl_c_does(tmp_path):
+    """``summary -`` of a pipe that stays open (a live ``websocat`` dump) stopped with SIGTERM or SIGHUP (``kill``,
+    ``timeout``, a closed terminal) prints the tables of what it read and exits 130, as convert completes its
+    outputs; the signal killed it before, without a table."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "summary", "-"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        try:
+            proc.stdin.write(gzip.decompress(SAMPLE.read_bytes()))
+            proc.stdin.flush()
+            deadline = time.monotonic() + 60
+            while _unread(proc.stdin) and time.monotonic() < deadline:  # (until the summary has read it all)
+                time.sleep(0.05)
+            time.sleep(0.5)
+            proc.send_signal(sig)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, (sig, proc.returncode)
+        assert out.startswith(b"Connections: ") and b"HTTP exchanges: " in out
+
+
+def _unread(pipe) -> int:
+    """Bytes written to ``pipe`` that its reader has not read yet (Linux answers FIONREAD on a pipe's write end)."""
+    return struct.unpack("i", fcntl.ioctl(pipe.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
