@@ -67,7 +67,8 @@ def add_conversion_args(cmd: argparse.ArgumentParser) -> None:
                     "(default: every non-HTTP server port is shown as 80 so Wireshark dissects HTTP/1 and HTTP/2)")
     pc.add_argument("--keep-ports", action="store_true", help="keep the real server ports")
     pc.add_argument("--raw-payload", action="store_true",
-                    help="write payloads exactly as eCapture sent them (no HTTP/1 framing repair)")
+                    help="write payloads exactly as eCapture sent them: no HTTP/1 framing repair, v1's HTTP/2 text "
+                    "dumps not re-encoded (hex dumps are still turned back into bytes)")
     fl = cmd.add_argument_group("flows")
     fl.add_argument("--idle-timeout", type=seconds, default=300.0, metavar="S",
                     help="end a connection after S seconds (capture time) without data (0 = only at end of input; "
