@@ -58,7 +58,6 @@ only inside the current dump):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -68,6 +67,7 @@ from ...limits import LOST_BY_ECAPTURE, lost_note
 from ...model import Direction
 from ..h2dump import DumpFrame, ParsedDump
 from ..numbers import ascii_number
+from .header_blocks import body_change, dump_fields, encode_block
 from .bounds import keep_latest
 from .raw_frames import parse_frames
 from .sniff import PREFACE
@@ -116,26 +116,7 @@ def _content_length(value: str | None) -> int | None:
 
 
 STREAM_STATES = 1 << 16  # streams whose state a connection keeps before it forgets the ended ones
-_READ_NAMES = frozenset({":status", ":method", "content-length"})  # what the END_STREAM rule reads
 GUNZIPPED = "body is eCapture's gunzipped copy"  # (the note's words the HAR reads: the server's coding and length)
-
-
-def _fields(f: DumpFrame, parsed: ParsedDump, notes: list[str]) -> Iterable[list[tuple[str, str, bool]]]:
-    """``(name, value, sensitive)`` of a HEADERS frame's fields, in batches: from its list, or read from the
-    dump (a lazy parse)."""
-    if f.headers is None:
-        return parsed.field_lines(f, notes)
-    return [[(k, v, idx in f.sensitive) for idx, (k, v) in enumerate(f.headers)]]
-
-
-def _body_change(f: DumpFrame, parsed: ParsedDump, size: int) -> str:
-    """What a merged body (``size``: its length, -1 when cut) changes in its stream's fields, said."""
-    change = "content-encoding: gzip dropped"
-    for batch in _fields(f, parsed, []):
-        for k, v, _ in batch:
-            if k == "content-length":
-                change += f", content-length {v} dropped" if size < 0 else f", content-length {v} → {size}"
-    return change
 
 
 class H2Reencoder:
@@ -278,15 +259,15 @@ class H2Reencoder:
                 "eCapture does not decode HEADERS continued in CONTINUATION frames"
             side = "request" if direction is Direction.C2S else "response"
             notes.append(f"stream {sid}: {side} HEADERS lost ({why})")
-            for _ in _fields(f, parsed, notes):  # (what else its lines hold is said all the same)
+            for _ in dump_fields(f, parsed, notes):  # (what else its lines hold is said all the same)
                 pass
             return b""
         size: int | None = None  # a merged (gunzipped) body's size, -1 when cut: the fields say so
         if sid in gzipped and sid in parsed.merged and any(
-                k == "content-encoding" and v == "gzip" for batch in _fields(f, parsed, []) for k, v, _ in batch):
+                k == "content-encoding" and v == "gzip" for batch in dump_fields(f, parsed, []) for k, v, _ in batch):
             size = -1 if sid in parsed.merged_truncated else len(parsed.merged[sid])
-            notes.append(f"stream {sid}: {GUNZIPPED} ({_body_change(f, parsed, size)})")
-        block, values, kept = self._encode_block(direction, _fields(f, parsed, notes), size)
+            notes.append(f"stream {sid}: {GUNZIPPED} ({body_change(f, parsed, size)})")
+        block, values, kept = encode_block(self._encoders[direction], dump_fields(f, parsed, notes), size)
         if f.truncated:
             notes.append(f"stream {sid}: HEADERS cut by the end of the dump ({kept} field(s) kept, the rest "
                          f"{LOST_BY_ECAPTURE})")
@@ -318,34 +299,6 @@ class H2Reencoder:
             self._after_end(st, sid, notes)
         st.ended = st.ended or end
         return self._header_frames(sid, block, end)
-
-    def _encode_block(self, direction: Direction, batches: Iterable[list[tuple[str, str, bool]]],
-                      body_size: int | None) -> tuple[bytes, dict[str, str], int]:
-        """``(header block, first values of the names the END_STREAM rule reads, fields kept)``. The fields are
-        encoded a batch at a time (the encoder's table is the same whichever way a list is cut), so a block
-        of a million fields holds its bytes, not a million objects. With ``body_size`` (a merged body's, -1
-        when cut) ``content-encoding: gzip`` is dropped and ``content-length`` set to it (or dropped)."""
-        encode = self._encoders[direction].encode
-        pieces = []
-        values: dict[str, str] = {}
-        kept = 0
-        for batch in batches:
-            items = []
-            for k, v, secret in batch:
-                if body_size is not None:
-                    if k == "content-encoding" and v == "gzip" or k == "content-length" and body_size < 0:
-                        continue
-                    if k == "content-length":
-                        v = str(body_size)
-                if k in _READ_NAMES and k not in values:
-                    values[k] = v
-                kb, vb = k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")
-                items.append(hpack.NeverIndexedHeaderTuple(kb, vb) if secret else (kb, vb))
-            kept += len(items)
-            pieces.append(encode(items, huffman=False))  # (plain literals: see the module doc)
-        if not pieces:
-            pieces.append(encode([], huffman=False))
-        return b"".join(pieces), values, kept
 
     @staticmethod
     def _header_frames(sid: int, block: bytes, end_stream: bool) -> bytes:

@@ -1,0 +1,62 @@
+"""A dump HEADERS frame's fields as an HPACK header block (sans-IO; for :mod:`.encoder`).
+
+The fields come from the frame's list, or are read from the dump's lines a batch at a time (a block of a
+million fields holds its bytes, not a million objects); the block is encoded a batch at a time by the
+direction's encoder (its table is the same whichever way a list is cut).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import hpack
+
+from ..h2dump import DumpFrame, ParsedDump
+
+_READ_NAMES = frozenset({":status", ":method", "content-length"})  # what the END_STREAM rule reads
+
+
+def dump_fields(f: DumpFrame, parsed: ParsedDump, notes: list[str]) -> Iterable[list[tuple[str, str, bool]]]:
+    """``(name, value, sensitive)`` of a HEADERS frame's fields, in batches: from its list, or read from the
+    dump (a lazy parse)."""
+    if f.headers is None:
+        return parsed.field_lines(f, notes)
+    return [[(k, v, idx in f.sensitive) for idx, (k, v) in enumerate(f.headers)]]
+
+
+def body_change(f: DumpFrame, parsed: ParsedDump, size: int) -> str:
+    """What a merged body (``size``: its length, -1 when cut) changes in its stream's fields, said."""
+    change = "content-encoding: gzip dropped"
+    for batch in dump_fields(f, parsed, []):
+        for k, v, _ in batch:
+            if k == "content-length":
+                change += f", content-length {v} dropped" if size < 0 else f", content-length {v} → {size}"
+    return change
+
+
+def encode_block(encoder: hpack.Encoder, batches: Iterable[list[tuple[str, str, bool]]],
+                 body_size: int | None) -> tuple[bytes, dict[str, str], int]:
+    """``(header block, first values of the names the END_STREAM rule reads, fields kept)``. With ``body_size``
+    (a merged body's, -1 when cut) ``content-encoding: gzip`` is dropped and ``content-length`` set to it (or
+    dropped). Sensitive fields are never indexed; strings are plain literals (see :mod:`.encoder`)."""
+    encode = encoder.encode
+    pieces = []
+    values: dict[str, str] = {}
+    kept = 0
+    for batch in batches:
+        items = []
+        for k, v, secret in batch:
+            if body_size is not None:
+                if k == "content-encoding" and v == "gzip" or k == "content-length" and body_size < 0:
+                    continue
+                if k == "content-length":
+                    v = str(body_size)
+            if k in _READ_NAMES and k not in values:
+                values[k] = v
+            kb, vb = k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")
+            items.append(hpack.NeverIndexedHeaderTuple(kb, vb) if secret else (kb, vb))
+        kept += len(items)
+        pieces.append(encode(items, huffman=False))
+    if not pieces:
+        pieces.append(encode([], huffman=False))
+    return b"".join(pieces), values, kept
