@@ -74,15 +74,13 @@ class _Framing:
         self.syn4 = _Bare(prefix, self.flags_end, syn_options(mss))  # (a SYN, a SYN-ACK: their options made once)
 
 
-def _bare4(me, sh: _Bare, flags: int, seq: int, ack: int, ident: int, t: int, comment: str | None) -> bytes:
+def _bare4(me, sh: _Bare, flags: int, seq: int, ack: int, ident: int, when: bytes, comment: str | None) -> bytes:
     """One bare IPv4 segment from side ``me`` as a whole EPB (``sh``: its constants; ``seq``, ``ack`` and the IPv4
-    ``ident`` given, the side's state left to the caller): :meth:`PacketBlocks._bare`'s IPv4 work as a plain
-    function, so that a handshake or a close makes its three segments without three method calls."""
+    ``ident`` given, the side's state left to the caller; ``when``: its time packed, :data:`_TIME`):
+    :meth:`PacketBlocks._bare`'s IPv4 work as a plain function, so that a handshake or a close makes its three
+    segments without three method calls, and packs their one time once (~1.9k instructions a segment)."""
     r = (me.const + sh.tcp + flags + seq + ack) % 0xFFFF
     ri = (me.ip_const + sh.ip_len + ident) % 0xFFFF
-    # (the time's bytes packed on their own: kept by time they saved a pack on v1.4's whole seconds, 4k an event,
-    # but cost 9k an event of v2, whose times rarely repeat)
-    when = _TIME.pack(t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF)
     if comment is None:
         return sh.block.pack(sh.head, when, sh.lead, ident, _IP4_MID, 0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack,
                              sh.off, flags, WINDOW, 0xFFFF ^ (r or 0xFFFF), sh.tail)
@@ -174,7 +172,9 @@ class PacketBlocks(TcpFlow):
                                           fr.frame_len, fr.frame_len, me.prefix), hdr, fr.ack_tail))
         ident = me.ident
         me.ident = (ident + 1) & 0xFFFF
-        return _bare4(me, fr.ack4, flags, seq, ack, ident, t, comment)
+        # (the time's bytes packed on their own: kept by time they saved a pack on v1.4's whole seconds, 4k an event,
+        # but cost 9k an event of v2, whose times rarely repeat)
+        return _bare4(me, fr.ack4, flags, seq, ack, ident, _TIME.pack(t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF), comment)
 
     def handshake_blocks(self, t: int, comment: str | None) -> list[bytes]:
         """SYN, SYN-ACK (both announcing MSS and window scale), ACK. (IPv4: all three as bare segments, their
@@ -186,9 +186,10 @@ class PacketBlocks(TcpFlow):
             c.seq += 1
             s.seq += 1
             c.ident, s.ident = (ci + 2) & 0xFFFF, (si + 1) & 0xFFFF
-            return [_bare4(c, fc.syn4, SYN, cseq, 0, ci, t, comment),
-                    _bare4(s, fs.syn4, SYN | ACK, sseq, c.seq & 0xFFFFFFFF, si, t, None),
-                    _bare4(c, fc.ack4, ACK, c.seq & 0xFFFFFFFF, s.seq & 0xFFFFFFFF, (ci + 1) & 0xFFFF, t, None)]
+            when = _TIME.pack(t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF)  # (the three's one time)
+            return [_bare4(c, fc.syn4, SYN, cseq, 0, ci, when, comment),
+                    _bare4(s, fs.syn4, SYN | ACK, sseq, c.seq & 0xFFFFFFFF, si, when, None),
+                    _bare4(c, fc.ack4, ACK, c.seq & 0xFFFFFFFF, s.seq & 0xFFFFFFFF, (ci + 1) & 0xFFFF, when, None)]
         opts = syn_options(self.mss)
         out = [self._block(C2S, SYN, t, comment, options=opts)]
         c.seq += 1
@@ -254,9 +255,10 @@ class PacketBlocks(TcpFlow):
             me.seq += 1
             peer.seq += 1
             me.ident, peer.ident = (mi + 2) & 0xFFFF, (pi + 1) & 0xFFFF
-            return [_bare4(me, fr.ack4, FIN | ACK, mseq, pseq, mi, t, comment),
-                    _bare4(peer, fo.ack4, FIN | ACK, pseq, me.seq & 0xFFFFFFFF, pi, t, None),
-                    _bare4(me, fr.ack4, ACK, me.seq & 0xFFFFFFFF, peer.seq & 0xFFFFFFFF, (mi + 1) & 0xFFFF, t,
+            when = _TIME.pack(t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF)  # (the three's one time)
+            return [_bare4(me, fr.ack4, FIN | ACK, mseq, pseq, mi, when, comment),
+                    _bare4(peer, fo.ack4, FIN | ACK, pseq, me.seq & 0xFFFFFFFF, pi, when, None),
+                    _bare4(me, fr.ack4, ACK, me.seq & 0xFFFFFFFF, peer.seq & 0xFFFFFFFF, (mi + 1) & 0xFFFF, when,
                            None)]
         out = [self._block(first, FIN | ACK, t, comment)]  # (IPv6: the general way when it has a comment)
         self._sides[first].seq += 1
