@@ -15,8 +15,8 @@ import struct
 
 from ...model import Direction
 from ...payloads.h2 import PREFACE
-from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_HEADER, EPB_TYPE, FLAGS_OPTION, LINKTYPE_ETHERNET, OPT_COMMENT,
-                     PAD, U32, text_option)
+from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_HEADER, EPB_TYPE, FLAG_INBOUND, FLAG_OUTBOUND, FLAGS_OPTION,
+                     LINKTYPE_ETHERNET, OPT_COMMENT, PAD, U32, text_option)
 from .tcp import _IP6_TCP, ACK, SUM_SHORT, FIN, MAX_MSS, PSH, SYN, TTL, WINDOW, TcpFlow, _sum, syn_options
 
 C2S, S2C = Direction.C2S, Direction.S2C
@@ -77,8 +77,7 @@ class _Framing:
 def _bare4(me, sh: _Bare, flags: int, seq: int, ack: int, ident: int, when: bytes, comment: str | None) -> bytes:
     """One bare IPv4 segment from side ``me`` as a whole EPB (``sh``: its constants; ``seq``, ``ack`` and the IPv4
     ``ident`` given, the side's state left to the caller; ``when``: its time packed, :data:`_TIME`):
-    :meth:`PacketBlocks._bare`'s IPv4 work as a plain function, so that a handshake or a close makes its three
-    segments without three method calls, and packs their one time once (~1.9k instructions a segment)."""
+    :meth:`PacketBlocks._bare`'s IPv4 work as a plain function (a handshake's and a close's: :func:`_exchange4`)."""
     r = (me.const + sh.tcp + flags + seq + ack) % 0xFFFF
     ri = (me.ip_const + sh.ip_len + ident) % 0xFFFF
     if comment is None:
@@ -90,6 +89,40 @@ def _bare4(me, sh: _Bare, flags: int, seq: int, ack: int, ident: int, when: byte
                                     0xFFFF ^ (ri or 0xFFFF), me.ends, seq, ack, sh.off, flags, WINDOW,
                                     0xFFFF ^ (r or 0xFFFF), sh.upto),
                      note, sh.flags_end, total))
+
+
+def _exchange4(me, peer, first: _Bare, f1: int, second: _Bare, f2: int, third: _Bare, f3: int, t: int,
+               comment: str | None) -> list[bytes]:
+    """A handshake's or a close's three bare IPv4 segments, all at ``t``: ``f1`` from ``me`` (``first``: its
+    constants; ``comment`` on it), ``f2`` from ``peer`` acking it, ``f3`` from ``me`` acking that; each side's
+    sequence number and IPv4 ident advanced. :func:`_bare4`'s work written out three times in one call: the time
+    packed once, the two sides' shared sums read once (~0.7k–1k instructions less than three :func:`_bare4` calls)."""
+    mseq, pseq, mi, pi = me.seq & 0xFFFFFFFF, peer.seq & 0xFFFFFFFF, me.ident, peer.ident
+    m1, p1 = (mseq + 1) & 0xFFFFFFFF, (pseq + 1) & 0xFFFFFFFF  # (each side's SYN or FIN takes one number)
+    me.seq, peer.seq, me.ident, peer.ident = m1, p1, (mi + 2) & 0xFFFF, (pi + 1) & 0xFFFF
+    when = _TIME.pack(t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF)
+    k, ki = me.const, me.ip_const  # (the same for both sides: see TcpFlow._start)
+    ack = pseq if f1 & ACK else 0  # (a SYN acks nothing)
+    r = 0xFFFF ^ ((k + first.tcp + f1 + mseq + ack) % 0xFFFF or 0xFFFF)
+    ri = 0xFFFF ^ ((ki + first.ip_len + mi) % 0xFFFF or 0xFFFF)
+    if comment is None:
+        one = first.block.pack(first.head, when, first.lead, mi, _IP4_MID, ri, me.ends, mseq, ack, first.off, f1,
+                               WINDOW, r, first.tail)
+    else:
+        note = text_option(OPT_COMMENT, comment)
+        total = U32.pack(first.total + len(note))  # (at the block's start and end)
+        one = b"".join((first.opened.pack(_EPB_TYPE, total, _INTERFACE, when, first.lead, mi, _IP4_MID, ri,
+                                          me.ends, mseq, ack, first.off, f1, WINDOW, r, first.upto),
+                        note, first.flags_end, total))
+    r = 0xFFFF ^ ((k + second.tcp + f2 + pseq + m1) % 0xFFFF or 0xFFFF)
+    ri = 0xFFFF ^ ((ki + second.ip_len + pi) % 0xFFFF or 0xFFFF)
+    two = second.block.pack(second.head, when, second.lead, pi, _IP4_MID, ri, peer.ends, pseq, m1, second.off, f2,
+                            WINDOW, r, second.tail)
+    mi = (mi + 1) & 0xFFFF
+    r = 0xFFFF ^ ((k + third.tcp + f3 + m1 + p1) % 0xFFFF or 0xFFFF)
+    ri = 0xFFFF ^ ((ki + third.ip_len + mi) % 0xFFFF or 0xFFFF)
+    return [one, two, third.block.pack(third.head, when, third.lead, mi, _IP4_MID, ri, me.ends, m1, p1, third.off,
+                                       f3, WINDOW, r, third.tail)]
 
 
 _FRAMINGS: dict[tuple[int, bool, tuple[int, int], int], tuple[_Framing, _Framing]] = {}
@@ -109,13 +142,14 @@ def _framings(flow: TcpFlow, key: tuple[int, bool, tuple[int, int], int]) -> tup
 class PacketBlocks(TcpFlow):
     """A :class:`TcpFlow` that returns Enhanced Packet Blocks (interface 0) instead of frames.
 
-    ``flags``: the ``epb_flags`` of the packets each side sends (C2S, S2C). Each method takes
+    ``flags``: the ``epb_flags`` of the packets each side sends (C2S, S2C; by default the client's packets are the
+    outbound ones). Each method takes
     the time of its first packet (``t``, in the interface's units) and times the next ones one
     unit apart; ``comment`` goes on the first packet."""
 
     def __init__(self, client_ip: str, client_port: int, server_ip: str, server_port: int, client_isn: int = 0,
-                 server_isn: int = 0, link_type: int = LINKTYPE_ETHERNET, mss: int = MAX_MSS, *,
-                 flags: tuple[int, int]) -> None:
+                 server_isn: int = 0, link_type: int = LINKTYPE_ETHERNET, mss: int = MAX_MSS,
+                 flags: tuple[int, int] = (FLAG_OUTBOUND, FLAG_INBOUND)) -> None:  # (by position: a keyword ~1.2k more)
         self._start(client_ip, client_port, server_ip, server_port, client_isn, server_isn, link_type, mss)
         key = (link_type, self.v6, flags, mss)
         self._framing = _FRAMINGS.get(key) or _framings(self, key)
@@ -166,8 +200,8 @@ class PacketBlocks(TcpFlow):
         ack = self._sides[1 - sender].seq & 0xFFFFFFFF if flags & ACK else 0
         if self.v6:
             r = (me.const + 0x5014 + flags + seq + ack) % 0xFFFF  # (TCP length 20, data offset 5 << 12)
-            hdr = _IP6_TCP.pack(0x60000000, 20, 6, TTL, me.src, me.dst, me.sport, me.dport, seq, ack, 0x50, flags,
-                                WINDOW, 0xFFFF ^ (r or 0xFFFF), 0)
+            hdr = _IP6_TCP.pack(0x60000000, 20, 6, TTL, me.ends, seq, ack, 0x50, flags, WINDOW, 0xFFFF ^ (r or 0xFFFF),
+                                0)
             return b"".join((fr.head.pack(EPB_TYPE, fr.ack_len, 0, t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF,
                                           fr.frame_len, fr.frame_len, me.prefix), hdr, fr.ack_tail))
         ident = me.ident
@@ -180,16 +214,9 @@ class PacketBlocks(TcpFlow):
         """SYN, SYN-ACK (both announcing MSS and window scale), ACK. (IPv4: all three as bare segments, their
         options kept with the other constants.)"""
         c, s = self._sides
-        if not self.v6:  # (the three bare segments in one step, not three _bare calls: ~3k instructions less)
+        if not self.v6:  # (the three bare segments in one step, not three _bare calls)
             fc, fs = self._framing
-            cseq, sseq, ci, si = c.seq & 0xFFFFFFFF, s.seq & 0xFFFFFFFF, c.ident, s.ident
-            c.seq += 1
-            s.seq += 1
-            c.ident, s.ident = (ci + 2) & 0xFFFF, (si + 1) & 0xFFFF
-            when = _TIME.pack(t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF)  # (the three's one time)
-            return [_bare4(c, fc.syn4, SYN, cseq, 0, ci, when, comment),
-                    _bare4(s, fs.syn4, SYN | ACK, sseq, c.seq & 0xFFFFFFFF, si, when, None),
-                    _bare4(c, fc.ack4, ACK, c.seq & 0xFFFFFFFF, s.seq & 0xFFFFFFFF, (ci + 1) & 0xFFFF, when, None)]
+            return _exchange4(c, s, fc.syn4, SYN, fs.syn4, SYN | ACK, fc.ack4, ACK, t, comment)
         opts = syn_options(self.mss)
         out = [self._block(C2S, SYN, t, comment, options=opts)]
         c.seq += 1
@@ -249,17 +276,9 @@ class PacketBlocks(TcpFlow):
         other = 1 - first  # (not first.other: an Enum property, ~1k instructions)
         self.closed = True
         if not self.v6:  # (IPv4: the three bare segments in one step, the first with the comment put in)
-            me, peer = self._sides[first], self._sides[other]
-            fr, fo = self._framing[first], self._framing[other]
-            mseq, pseq, mi, pi = me.seq & 0xFFFFFFFF, peer.seq & 0xFFFFFFFF, me.ident, peer.ident
-            me.seq += 1
-            peer.seq += 1
-            me.ident, peer.ident = (mi + 2) & 0xFFFF, (pi + 1) & 0xFFFF
-            when = _TIME.pack(t >> 32 & 0xFFFFFFFF, t & 0xFFFFFFFF)  # (the three's one time)
-            return [_bare4(me, fr.ack4, FIN | ACK, mseq, pseq, mi, when, comment),
-                    _bare4(peer, fo.ack4, FIN | ACK, pseq, me.seq & 0xFFFFFFFF, pi, when, None),
-                    _bare4(me, fr.ack4, ACK, me.seq & 0xFFFFFFFF, peer.seq & 0xFFFFFFFF, (mi + 1) & 0xFFFF, when,
-                           None)]
+            fr = self._framing[first].ack4
+            return _exchange4(self._sides[first], self._sides[other], fr, FIN | ACK, self._framing[other].ack4,
+                              FIN | ACK, fr, ACK, t, comment)
         out = [self._block(first, FIN | ACK, t, comment)]  # (IPv6: the general way when it has a comment)
         self._sides[first].seq += 1
         out.append(self._bare(other, FIN | ACK, t))
