@@ -258,6 +258,8 @@ class ConnectionTable(Waiting, Ordering, Lifecycle):
             c.reemits += 1  # (left out, counted: said in its Closed event's notes)
             self.report.count(Count.STALE_REEMITS)
             return
+        # where the pcapng writes it: a late capture of an opened connection goes at that connection's latest
+        at = c.last_released_ts if c.opened and c.last_released_ts > ts else ts
         if not c.opened:
             c.opened = True
             if self._displaced:  # the one before of its tuple ends first (Wireshark tells streams by their tuple)
@@ -285,6 +287,6 @@ class ConnectionTable(Waiting, Ordering, Lifecycle):
             self._open.move_to_end(id(c))
         if ts > self._released_ns:
             self._released_ns = ts
-        elif ts < self._released_ns:  # (later than the reorder window, or waited for its tuple or role: the pcapng
+        elif at < self._released_ns:  # (later than the reorder window, or waited for its tuple or role: the pcapng
             self.report.counts[Count.OUT_OF_ORDER] += 1  # goes back in time here, whichever connection went on)
         out.extend(chunks(c, cap, direction, ts, self.report, self.normalize))
