@@ -41,8 +41,8 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
     if c[Count.LATE_EVENTS]:
         lines.append(f"  late events  {c[Count.LATE_EVENTS]:>8}  (arrived after later data; see --reorder-window)")
     if c[Count.OUT_OF_ORDER]:
-        lines.append(f"  out of time order {c[Count.OUT_OF_ORDER]:>3}  (captures placed after later ones, at their own "
-                     "times: the pcapng goes back in time there; reordercap sorts it)")
+        lines.append(f"  out of time order {c[Count.OUT_OF_ORDER]:>3}  (captures written after later ones: the pcapng goes "
+                     "back in time there; reordercap sorts it)")
     if c[Count.STALE_REEMITS]:
         lines.append(f"  stale re-emits left out {c[Count.STALE_REEMITS]} (eCapture re-rendered earlier headers)")
     placed, split, unplaced = c[Count.BEFORE_TUPLE_PLACED], c[Count.BEFORE_TUPLE_SPLIT], c[Count.BEFORE_TUPLE_UNPLACED]
