@@ -4,41 +4,17 @@ went back in time at it)."""
 
 from __future__ import annotations
 
-import base64
-import json
-import subprocess
-
-from ecq2pcap.cli import main
-
-T = 1_800_000_000
-REQUEST, RESPONSE = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n", b"HTTP/1.1 204 No Content\r\n\r\n"
-
-
-def _event(t: int, fd: int, port: int, outbound: bool, payload: bytes) -> str:
-    uuid = f"7_7_curl_{fd}_{1 if outbound else 0}_10.0.0.1:{port}-10.0.0.2:443"
-    b64 = base64.b64encode(payload).decode()
-    return json.dumps({"log_type": 2, "payload": {
-        "timestamp": t, "uuid": uuid, "src_ip": "", "src_port": 0, "dst_ip": "", "dst_port": 0, "pid": 7,
-        "pname": "curl", "type": 1 if outbound else 3, "length": len(b64), "payload_base64": b64}})
-
-
-def _exchange(t: int, fd: int, port: int) -> list[str]:
-    return [_event(t, fd, port, True, REQUEST), _event(t + 1, fd, port, False, RESPONSE)]
+from tests.support.curl_events import T, convert_timed, exchange
 
 
 def _convert(tmp_path, capsys, lines: list[str]) -> tuple[str, str]:
-    dump = tmp_path / "in.jsonl"
-    dump.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "o.pcapng"
-    assert main(["convert", str(dump), "-w", str(out)]) == 0
-    capinfos = subprocess.run(["capinfos", "-o", str(out)], capture_output=True, text=True, check=True).stdout
-    return capinfos, capsys.readouterr().err
+    return convert_timed(tmp_path, lines)[1], capsys.readouterr().err
 
 
 def test_a_connection_later_than_the_reorder_window_is_counted(tmp_path, capsys):
     # B's exchange is released once D moves the clock past it; C's, captured before B's, comes after that
-    late = _exchange(T + 1, 5, 40000) + _exchange(T + 10, 6, 40001) + _exchange(T + 20, 8, 40003) \
-        + _exchange(T + 3, 7, 40002)
+    late = exchange(T + 1, 5) + exchange(T + 10, 6) + exchange(T + 20, 8) \
+        + exchange(T + 3, 7)
     capinfos, err = _convert(tmp_path, capsys, late)
     assert "Strict time order:   False" in capinfos  # (the premise: the file goes back in time)
     line = next(x for x in err.splitlines() if "out of time order" in x)
@@ -46,8 +22,8 @@ def test_a_connection_later_than_the_reorder_window_is_counted(tmp_path, capsys)
 
 
 def test_captures_in_order_are_not_counted(tmp_path, capsys):
-    ordered = _exchange(T + 1, 5, 40000) + _exchange(T + 3, 7, 40002) + _exchange(T + 10, 6, 40001) \
-        + _exchange(T + 20, 8, 40003)
+    ordered = exchange(T + 1, 5) + exchange(T + 3, 7) + exchange(T + 10, 6) \
+        + exchange(T + 20, 8)
     capinfos, err = _convert(tmp_path, capsys, ordered)
     assert "Strict time order:   True" in capinfos
     assert "out of time order" not in err

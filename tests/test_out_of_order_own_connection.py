@@ -5,32 +5,13 @@ random v1.4 streams disagreed with the pcapng's own times in 122 of 300)."""
 
 from __future__ import annotations
 
-import base64
-import json
 import re
-import subprocess
 
-from ecq2pcap.cli import main
-
-T = 1_800_000_000
-REQUEST, RESPONSE = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n", b"HTTP/1.1 204 No Content\r\n\r\n"
-
-
-def _event(t: int, fd: int, outbound: bool, payload: bytes) -> str:
-    uuid = f"7_7_curl_{fd}_{1 if outbound else 0}_10.0.0.1:{40000 + fd}-10.0.0.2:443"
-    b64 = base64.b64encode(payload).decode()
-    return json.dumps({"log_type": 2, "payload": {
-        "timestamp": t, "uuid": uuid, "src_ip": "", "src_port": 0, "dst_ip": "", "dst_port": 0, "pid": 7,
-        "pname": "curl", "type": 1 if outbound else 3, "length": len(b64), "payload_base64": b64}})
+from tests.support.curl_events import REQUEST, RESPONSE, T, convert_timed, event as _event
 
 
 def _convert(tmp_path, capsys, lines: list[str]) -> tuple[str, str]:
-    dump = tmp_path / "in.jsonl"
-    dump.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "o.pcapng"
-    assert main(["convert", str(dump), "-w", str(out)]) == 0
-    capinfos = subprocess.run(["capinfos", "-o", str(out)], capture_output=True, text=True, check=True).stdout
-    return capinfos, capsys.readouterr().err
+    return convert_timed(tmp_path, lines)[1], capsys.readouterr().err
 
 
 def test_a_capture_late_in_the_connection_written_last_is_not_counted(tmp_path, capsys):
