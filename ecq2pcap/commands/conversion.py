@@ -61,13 +61,17 @@ def run_conversion(args: argparse.Namespace, report: Report, sources: list[FileS
     return status, pipeline
 
 
-def say_interrupted() -> None:
-    """What a Ctrl-C during a conversion says (once): the outputs are completed with what was converted."""
-    print("ecq2pcap: interrupted: completing the outputs", file=sys.stderr)
+COMPLETING = "completing the outputs"
+
+
+def say_interrupted(then: str = COMPLETING) -> None:
+    """What a Ctrl-C during a conversion says (once): the outputs are completed with what was converted (``then``:
+    what happens instead, for a command without outputs)."""
+    print(f"ecq2pcap: interrupted: {then}", file=sys.stderr)
 
 
 def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, *, bar=None,
-                 ctrl_c: CtrlC | None = None) -> int:
+                 ctrl_c: CtrlC | None = None, then: str = COMPLETING) -> int:
     """Feed every message of ``sources`` to ``pipeline``; the exit status so far. An input that breaks off,
     Ctrl-C and an output that cannot be written stop the feeding, said on stderr (the caller finishes the
     outputs), as does the end of every output's reader (:class:`_ReaderGone`). With ``ctrl_c`` (its handler in
@@ -100,7 +104,7 @@ def feed_sources(pipeline: Pipeline, sources: list[FileSource], report: Report, 
             if bar is not None and src.position != done:  # (its end, read after its last message)
                 bar.update(src.position - done)
     except KeyboardInterrupt:
-        say_interrupted()
+        say_interrupted(then)
         status = EXIT_INTERRUPTED
     except _NothingToWrite:
         pass

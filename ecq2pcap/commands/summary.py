@@ -21,7 +21,7 @@ from ..sinks.har.options import HarOptions
 from ..sinks.overview import ConnectionRow, ExchangeRow, OverviewSink
 from ..live import Session
 from .status import StatusLine
-from .conversion import CtrlC, feed_sources, open_sources
+from .conversion import CtrlC, feed_sources, open_sources, say_interrupted
 from .common import add_conversion_args, connection_table, connection_view, pcapng_options
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 from .live import add_connection_options, exit_code, make_source, run_session
@@ -81,10 +81,13 @@ def _files(args: argparse.Namespace, pipeline: Pipeline, report: Report) -> int:
     sources = open_sources(args, report)  # (convert's: its --max-message-size, its unreadable inputs)
     # read as convert reads: Ctrl-C, SIGTERM and SIGHUP take effect between two messages, and the tables are of
     # what was read (SIGTERM and SIGHUP killed it, without a table)
-    ctrl_c = CtrlC()
+    ctrl_c, then = CtrlC(), "the tables are of what was read"
     with ctrl_c.deferred():
-        status = feed_sources(pipeline, sources, report, ctrl_c=ctrl_c)
-    return EXIT_INTERRUPTED if ctrl_c.interrupted and status == EXIT_OK else status
+        status = feed_sources(pipeline, sources, report, ctrl_c=ctrl_c, then=then)
+    if ctrl_c.interrupted and status == EXIT_OK:  # (during the last message)
+        say_interrupted(then)
+        status = EXIT_INTERRUPTED
+    return status
 
 
 def _live(args: argparse.Namespace, url: str, pipeline: Pipeline) -> int:

@@ -57,11 +57,12 @@ def test_sigterm_stops_a_summary_of_stdin_as_ctrl_c_does(tmp_path):
                 time.sleep(0.05)
             time.sleep(0.5)
             proc.send_signal(sig)
-            out, _ = proc.communicate(timeout=60)
+            out, err = proc.communicate(timeout=60)
         finally:
             proc.kill()
         assert proc.returncode == 130, (sig, proc.returncode)
         assert out.startswith(b"Connections: ") and b"HTTP exchanges: " in out
+        assert b"interrupted: the tables are of what was read" in err and b"outputs" not in err, err  # (it has none)
 
 
 def _unread(pipe) -> int:
