@@ -2,7 +2,10 @@
 
 ``-w out.pcapng -b filesize:10000`` writes ``out_00001_20261203084855.pcapng``,
 ``out_00002_…`` and so on (dumpcap's names: number, then the local time the file was
-started), switching to the next file before an event when the current one holds at
+started: ``live``'s wall clock, as dumpcap; with ``capture_time_names`` (``convert``), the
+capture time of its first event, as editcap names the files it splits a capture into: a
+recording converted later gets the names its traffic's times give, and the first file,
+opened before any event, is renamed at its first), switching to the next file before an event when the current one holds at
 least KB kilobytes (1 kB = 1000 bytes, as dumpcap) or when S seconds of capture time
 have passed since its first event. With ``files:N`` only the newest N files are kept
 (each time a file is started, the oldest beyond N are deleted). ``--har`` rotates
@@ -89,13 +92,15 @@ class RingOutputs:
 
     def __init__(self, spec: RingSpec, pcapng_path: str, har_path: str | None,
                  open_file: Callable[[str, str], BinaryIO], make_pcapng: Callable[[BinaryIO], PcapngSink],
-                 make_har: Callable[[BinaryIO], HarSink] | None, clock: Callable[[], float] = time.time) -> None:
+                 make_har: Callable[[BinaryIO], HarSink] | None, clock: Callable[[], float] = time.time,
+                 rename: Callable[[str, str, str], bool] | None = None) -> None:
         if spec.filesize_kb is None and spec.duration_s is None:
             raise ValueError("a ring buffer needs -b filesize:KB or -b duration:S")
         self.spec = spec
         self.paths = (pcapng_path, har_path)
         self._open_file = open_file
         self._clock = clock
+        self._rename = rename  # (option, old, new) -> renamed: names by capture time (see the module doc)
         self.number = 1
         self.written: list[tuple[str, str | None]] = []  # (pcapng, HAR) of every file started, oldest first
         self.deleted = 0  # how many of the oldest were deleted (files:N)
@@ -110,8 +115,8 @@ class RingOutputs:
     def sinks(self) -> list:
         return [s for s in (self.pcapng, self.har) if s is not None]
 
-    def _start(self) -> tuple[BinaryIO, BinaryIO | None]:
-        when = self._clock()
+    def _start(self, time_ns: int | None = None) -> tuple[BinaryIO, BinaryIO | None]:
+        when = time_ns / SECOND if time_ns is not None and self._rename is not None else self._clock()
         names = tuple(ring_name(p, self.number, when) if p else None for p in self.paths)
         pcap_out = self._open_file("-w", names[0])
         har_out = self._open_file("--har", names[1]) if names[1] else None
@@ -154,6 +159,8 @@ class RingOutputs:
     def handle(self, event: FlowEvent) -> None:
         if self._file_start_ns is None:
             self._file_start_ns = event.time_ns
+            if self._rename is not None:
+                self._name_first(event.time_ns)
         elif type(event) is not Closed and self._due(event.time_ns):  # (a connection's end goes in its file: at the
             self.rotate(event.time_ns)  # end of the input, the FINs started a file of nothing else)
         self.pcapng.handle(event)
@@ -165,7 +172,7 @@ class RingOutputs:
         self.number += 1
         old_files = self._files
         self._files = None  # _start must not close them before the sinks finished writing
-        pcap_out, har_out = self._start()
+        pcap_out, har_out = self._start(time_ns)
         self.pcapng.rotate(pcap_out, f"continued from {previous} (ring buffer): handshake synthesized, "
                                      "sequence numbers continue; an HTTP/1 message the file change cut goes on "
                                      "here, and Wireshark reads its rest as the start of the next one")
@@ -177,6 +184,14 @@ class RingOutputs:
         self._file_start_ns = time_ns
         self._file_bytes0 = self.pcapng.bytes_written
 
+    def _name_first(self, time_ns: int) -> None:
+        """The first file, opened before any event, named by its first event's capture time (what cannot be
+        renamed keeps its name)."""
+        names = self.written[-1]
+        wanted = tuple(ring_name(p, self.number, time_ns / SECOND) if p else None for p in self.paths)
+        self.written[-1] = tuple(new if old and new != old and self._rename(option, old, new) else old
+                                 for option, old, new in zip(("-w", "--har"), names, wanted))
+
     def finish(self) -> None:
         self.pcapng.finish()
         if self.har is not None:
@@ -185,8 +200,9 @@ class RingOutputs:
 
 
 def open_ring(args: argparse.Namespace, guard, make_pcapng: Callable[[BinaryIO], PcapngSink],
-              make_har: Callable[[BinaryIO], HarSink]) -> RingOutputs:
-    """The ring-buffer outputs of ``-b`` options (``args.ring_buffer``); ValueError on a usage problem."""
+              make_har: Callable[[BinaryIO], HarSink], capture_time_names: bool = False) -> RingOutputs:
+    """The ring-buffer outputs of ``-b`` options (``args.ring_buffer``); ValueError on a usage problem.
+    ``capture_time_names``: files named by their first event's capture time (``convert``; see the module doc)."""
     from .outputs import OutputConflict
 
     spec = RingSpec()
@@ -206,4 +222,13 @@ def open_ring(args: argparse.Namespace, guard, make_pcapng: Callable[[BinaryIO],
             raise OSError(errno.EEXIST, f"refused: {exc}", path) from None
         return open(path, "wb")
 
-    return RingOutputs(spec, args.write, args.har, open_file, make_pcapng, make_har if args.har else None)
+    def rename(option: str, old: str, new: str) -> bool:
+        try:
+            guard.claim(option, new)  # (never onto an input, a folder or another output)
+            os.replace(old, new)
+        except (OutputConflict, OSError):
+            return False
+        return True
+
+    return RingOutputs(spec, args.write, args.har, open_file, make_pcapng, make_har if args.har else None,
+                       rename=rename if capture_time_names else None)

@@ -125,7 +125,8 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
                     lambda out: PcapngSink(out, flush_each_event=live, report=report, hosts=view.host,
                                            follow_frames=True, **pcapng_options(args)),
                     lambda out: HarSink(out, report=report, commit_interval=0 if streaming else COMMIT_INTERVAL_S,
-                                        options=HarOptions(limits=limits))))
+                                        options=HarOptions(limits=limits)),
+                    capture_time_names=not live))
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
         elif args.write:
