@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import signal
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 
 from ..limits import Limits
 from ..outputs import OutputGuard, describe_write_error, input_problem, reader_gone, silence_stdout
 from ..pipeline import Pipeline
 from ..report import Count, Report
 from ..sources.files import FileSource, InputError
-from ..stops import STOP_SIGNALS
+from ..stops import STOP_SIGNALS, handling
 from .common import finish_outputs, open_pipeline
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 
@@ -141,29 +140,6 @@ class _ReaderGone:
                   "stopped" + ("; converting on for the others" if left else ""), file=sys.stderr)
 
 
-@contextmanager
-def _handling(signals, handler):
-    """``handler`` for each of ``signals`` within the block, the previous handlers back after it."""
-    previous = {}
-    try:
-        for sig in signals:
-            previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: the signals are not ours to take
-        pass
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def stops_as_ctrl_c():
-    """SIGTERM and SIGHUP (``kill``, ``timeout``, a service or container stopped, a closed terminal or ssh session)
-    stop a conversion as Ctrl-C does, a KeyboardInterrupt: the outputs are completed, a ``-j`` run's parts merged and
-    its folder removed. They killed it: a ``-j`` run left its outputs empty and its folder of plaintext behind."""
-    return _handling(STOP_SIGNALS[1:], signal.default_int_handler)
-
-
 class CtrlC:
     """Ctrl-C (or another of :data:`STOP_SIGNALS`) taking effect between two messages (:func:`feed_sources`).
 
@@ -186,4 +162,4 @@ class CtrlC:
                 raise KeyboardInterrupt
             self.interrupted = True
 
-        return _handling(STOP_SIGNALS, later)
+        return handling(STOP_SIGNALS, later)

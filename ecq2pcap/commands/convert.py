@@ -12,7 +12,8 @@ from ..report import Count
 from ..summary import format_summary
 from .common import add_output_args, stderr_report
 from .exits import EXIT_OK, EXIT_STRICT, UsageError
-from .conversion import open_sources, run_conversion, stops_as_ctrl_c
+from ..stops import stops_as_ctrl_c
+from .conversion import open_sources, run_conversion
 from .parallel import check_parallel, convert_parallel
 
 

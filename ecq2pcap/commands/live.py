@@ -21,6 +21,7 @@ from ..argtypes import int_between, seconds, size
 from ..limits import LIMIT_FLAGS, Limits, format_size
 from ..live import Session, capture
 from ..sources.backlog import DEFAULT_MEMORY
+from ..stops import stops_as_ctrl_c
 from . import converting
 from .status import Progress, StatusLine
 from ..outputs import describe_write_error
@@ -160,7 +161,13 @@ def _capture(args: argparse.Namespace, source: WebSocketSource, status: StatusLi
              what: str, end: Callable[..., int], gone: Callable[[WebSocketSource, object], str] | None = None) -> int:
     """Capture until stopped, ``opener``'s outputs written by a process of their own (by this one without
     fork); ``end(args, source, session, reason, status, summary)`` says how it went and gives the exit code.
-    When that process ended before its time, ``gone(source, session)`` is the summary printed (if any)."""
+    When that process ended before its time, ``gone(source, session)`` is the summary printed (if any).
+    SIGTERM and SIGHUP before the capture loop's handlers are in place stop it as Ctrl-C does (they killed it)."""
+    with stops_as_ctrl_c():
+        return _capture_until_stopped(args, source, status, opener, role, what, end, gone)
+
+
+def _capture_until_stopped(args, source, status, opener, role, what, end, gone) -> int:
     try:
         child = converting.start(args, status.say, opener, role)  # the outputs are opened (and checked) there
     except KeyboardInterrupt:  # (Ctrl-C before the signal handlers are in place: the outputs were completed)
