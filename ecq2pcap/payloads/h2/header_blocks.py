@@ -25,13 +25,25 @@ def dump_fields(f: DumpFrame, parsed: ParsedDump, notes: list[str]) -> Iterable[
 
 
 def body_change(f: DumpFrame, parsed: ParsedDump, size: int) -> str:
-    """What a merged body (``size``: its length, -1 when cut) changes in its stream's fields, said."""
+    """What a merged body (``size``: its length, -1 when cut) changes in its stream's fields, said; without a
+    content-length, how many bytes its DATA frames held as sent (their "Frame Length" lines: the size sent, which
+    the HAR's bodySize gives; padding included, which eCapture does not tell apart)."""
     change = "content-encoding: gzip dropped"
+    length = False
     for batch in dump_fields(f, parsed, []):
         for k, v, _ in batch:
             if k == "content-length":
+                length = True
                 change += f", content-length {v} dropped" if size < 0 else f", content-length {v} → {size}"
+    if not length and size >= 0:
+        sid = f.stream_id
+        sent = [d.length for d in parsed.frames if d.stream_id == sid and d.gzip_placeholder]
+        if sent and None not in sent:
+            change += f"; {sum(sent)} {SENT_IN_FRAMES}"
     return change
+
+
+SENT_IN_FRAMES = "bytes sent in its DATA frames"  # (the note's words the HAR reads: its bodySize)
 
 
 def encode_block(encoder: hpack.Encoder, batches: Iterable[list[tuple[str, str, bool]]],

@@ -169,7 +169,8 @@ def _message_notes(msg: HttpMessage, what: str, notes: list[str]) -> None:
 
 def _sent_size(msg: HttpMessage, fields: dict[str, list[str]]) -> int:
     """The body's size as sent (HAR's bodySize): what came, but for a body eCapture gunzipped (v1.x: its rendered
-    head says gzip, the repaired one, ``fields``, no longer): the Content-Length it was sent with, -1 without."""
+    head says gzip, the repaired one, ``fields``, no longer): the Content-Length it was sent with; without one, what its
+    frames said (:attr:`HttpMessage.sent_size`, -1 when nothing did)."""
     rendered = msg.rendered_headers
     if rendered is None or "content-encoding" in fields:
         return msg.body_size
@@ -182,7 +183,7 @@ def _sent_size(msg: HttpMessage, fields: dict[str, list[str]]) -> int:
             length = value.strip()
     if coding not in ("gzip", "x-gzip"):
         return msg.body_size
-    return int(length) if length and length.isdigit() and len(length) < 19 else -1
+    return int(length) if length and length.isdigit() and len(length) < 19 else msg.sent_size
 
 
 def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: list[str], sent: int) -> dict:

@@ -9,6 +9,7 @@ re-encodes into frames (:mod:`ecq2pcap.payloads.h2`). One decoder serves both.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ...limits import DEFAULT_LIMITS, Limits
 from ...model import Connection, Direction, PayloadForm
@@ -16,8 +17,18 @@ from ...payloads.h2 import H2PassiveDecoder, H2Stream
 from ...payloads.http1.messages import TRAILERS_NOTE
 from ...payloads.numbers import ascii_number
 from ...payloads.h2.encoder import GUNZIPPED
+from ...payloads.h2.header_blocks import SENT_IN_FRAMES
 from .exchange import ChunkMeta, Exchange, HttpRequest, HttpResponse, stream_named
 
+
+@dataclass(slots=True, eq=False)
+class Http2Response(HttpResponse):
+    """An HTTP/2 response: its size as sent may come from eCapture's frames alone (see ``HttpMessage.sent_size``)."""
+
+    sent_size: int = -1
+
+
+_SENT_IN_FRAMES = re.compile(r"(\d{1,18}) " + SENT_IN_FRAMES)  # (the re-encoder's note, without content-length)
 _SENT_LENGTH = re.compile(r"content-length (\d{1,18}) (?:→|dropped)")  # (in the re-encoder's note: the server's)
 MAX_SAID, MAX_SAID_OF_ONE = 1024, 16  # streams whose notes are kept until their exchange is built, notes of one
 _RESET_NAMES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
@@ -85,7 +96,7 @@ class Http2Parser:
             pseudo = dict((k, v) for k, v in s.response_headers if k.startswith(":"))
             headers = [(k, v) for k, v in s.response_headers if not k.startswith(":")]
             status = _status(pseudo.get(":status"))
-            ex.response = HttpResponse(
+            ex.response = Http2Response(
                 http_version="HTTP/2", headers=headers + s.response_trailers,
                 body=s.response_body, body_size=s.response_body_size,
                 start_ns=s.response_start_ns or s.request_end_ns or 0,
@@ -96,6 +107,9 @@ class Http2Parser:
                 ex.errors.append(_headers_missing("response", said))
             elif said:
                 ex.response.rendered_headers = _as_sent(headers, said)
+                sent = _SENT_IN_FRAMES.search(next((n for n in said if SENT_IN_FRAMES in n), ""))
+                if sent:
+                    ex.response.sent_size = int(sent.group(1))
             if s.response_trailers:  # (HAR has no place of their own for them: as HTTP/1's, said)
                 ex.response.notes.append(TRAILERS_NOTE + ", ".join(n for n, _ in s.response_trailers))
             ex.notes.extend(f"interim response {code}" for code in ex.response.interim)  # (as HTTP/1's say theirs)
