@@ -289,6 +289,8 @@ def _said_at(error: str, ex: Exchange, sides: list[str]) -> str:
     message's), else the latest capture of the side it names ("" when it names none)."""
     side = sides[0] if error.startswith(_C2S_SAID) else sides[1] if error.startswith(_S2C_SAID) else ""
     return ex.said_at.get(error, side) if ex.said_at is not None else side
+
+
 _OPEN_LIMIT = f"(limit: {LIMIT_FLAGS['open_connections']})"
 _REQUEST_PARTED = "request not in this entry: if eCapture captured it, the connection this one continues holds it"
 _RESPONSE_PARTED = ("response not seen before the limit ended the connection: if eCapture captured it, a later one "
@@ -311,6 +313,8 @@ def _parted_by_the_open_limit(ex: Exchange) -> None:
         errors[errors.index(REQUEST_NOT_CAPTURED)] = _REQUEST_PARTED
     if ended and RESPONSE_NOT_CAPTURED in errors:
         errors[errors.index(RESPONSE_NOT_CAPTURED)] = _RESPONSE_PARTED
+
+
 _LABELS = ("HTTP/2: ", "WebSocket: ")  # what a parser's diagnostics start with (then, maybe, a direction)
 _DIRECTIONS = ("c2s: ", "s2c: ")
 
