@@ -106,10 +106,12 @@ class Http2Parser:
             if not s.response_headers:
                 ex.errors.append(_headers_missing("response", said))
             elif said:
-                ex.response.rendered_headers = _as_sent(headers, said)
-                sent = _SENT_IN_FRAMES.search(next((n for n in said if SENT_IN_FRAMES in n), ""))
-                if sent:
-                    ex.response.sent_size = int(sent.group(1))
+                gunzipped = next((n for n in said if GUNZIPPED in n), None)  # (the re-encoder's note: one a stream)
+                if gunzipped is not None:
+                    ex.response.rendered_headers = _as_sent(headers, gunzipped)
+                    sent = _SENT_IN_FRAMES.search(gunzipped)  # (said in the same note, without a content-length)
+                    if sent:
+                        ex.response.sent_size = int(sent.group(1))
             if s.response_trailers:  # (HAR has no place of their own for them: as HTTP/1's, said)
                 ex.response.notes.append(TRAILERS_NOTE + ", ".join(n for n, _ in s.response_trailers))
             ex.notes.extend(f"interim response {code}" for code in ex.response.interim)  # (as HTTP/1's say theirs)
@@ -128,13 +130,11 @@ class Http2Parser:
         return ex
 
 
-def _as_sent(headers: list[tuple[str, str]], said) -> list[tuple[str, str]] | None:
+def _as_sent(headers: list[tuple[str, str]], note: str) -> list[tuple[str, str]]:
     """The response's header fields as the server sent them when eCapture v1.x gave its body gunzipped (the
-    re-encoder dropped ``content-encoding: gzip`` and set ``content-length`` to the decoded length, and says so):
-    the HAR shows them, and reads the size sent and the compression from them, as for HTTP/1 re-renderings."""
-    note = next((n for n in said if GUNZIPPED in n), None)
-    if note is None:
-        return None
+    re-encoder dropped ``content-encoding: gzip`` and set ``content-length`` to the decoded length, and says so in
+    ``note``): the HAR shows them, and reads the size sent and the compression from them, as for HTTP/1
+    re-renderings."""
     sent = _SENT_LENGTH.search(note)
     fields = [(k, v) for k, v in headers if k != "content-length"]
     return fields + ([("content-length", sent.group(1))] if sent else []) + [("content-encoding", "gzip")]
