@@ -132,8 +132,8 @@ end
 -- that holds it, may hold "; " themselves (prctl takes any bytes but NUL)
 local AFTER_HEAD = { "; connection ", "; eCapture ", "; module ", "; captured process " }
 
-local function head_end(text)
-    local best, from = nil, after_name(text)
+local function head_end(text, from) -- (from: after_name(text))
+    local best = nil
     for _, marker in ipairs(AFTER_HEAD) do
         local i = text:find(marker, from, true)
         if i and (not best or i < best) then
@@ -146,7 +146,8 @@ end
 -- one packet comment -> what it says ({} when it is not ours)
 local function parse(text)
     local r = {}
-    local cut = head_end(text)
+    local from = after_name(text) -- (once a packet: the head's end and a SYN's uuid are looked for after it)
+    local cut = head_end(text, from)
     local parts = cut and split(text:sub(cut + 2), "; ") or {}
     table.insert(parts, 1, cut and text:sub(1, cut - 1) or text)
     local first = parts[1]
@@ -158,7 +159,7 @@ local function parse(text)
     elseif not parse_head(first, r) then
         return r
     end
-    local at = r.opening and text:find("; uuid ", after_name(text), true)
+    local at = r.opening and text:find("; uuid ", from, true)
     if at then -- a SYN's uuid, after its facts: it holds the process name, which may hold "; "
         local u = text:sub(at + 7)
         local k = r.comm and u:find(r.comm, 1, true)
