@@ -89,6 +89,20 @@ def command_of(argv: list[str]) -> str | None:
     return None
 
 
+class _Version(argparse.Action):
+    """``--version``: ``ecq2pcap VERSION (TCP checksums in C)`` or ``(pure Python: why)``, looked up only when
+    asked (:mod:`.speedups` imports its C module)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from .speedups import describe
+
+        sys.stdout.write(f"ecq2pcap {__version__} ({describe()})\n")
+        parser.exit()
+
+
 def build_parser(full: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
     """The parser, with the arguments of the commands in ``full`` (by default all); the others are
     only listed with their help line, their modules not imported."""
@@ -96,7 +110,7 @@ def build_parser(full: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
         prog="ecq2pcap",
         description="Turn eCapture's eCaptureQ event stream into Wireshark pcapng and HAR 1.2.",
     )
-    parser.add_argument("--version", action="version", version=f"ecq2pcap {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version, and whether its C part runs; exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, add, _, line) in COMMANDS.items():
         if name in full:

@@ -25,3 +25,15 @@ def epbs(path: Path) -> list[tuple[int, bytes, bytes]]:
             hi, lo, caplen = struct.unpack_from("=III", block, 12)
             out.append(((hi << 32) | lo, block[28:28 + caplen], block[28 + caplen + (-caplen % 4):-4]))
     return out
+
+
+def textbook_sum(data: bytes) -> int:
+    """The ones'-complement sum of ``data`` as 16-bit big-endian words (a zero byte after an odd length),
+    with end-around carry."""
+    if len(data) % 2:
+        data += b"\0"
+    s = 0
+    for (w,) in struct.iter_unpack("!H", data):
+        s += w
+        s = (s & 0xFFFF) + (s >> 16)
+    return s

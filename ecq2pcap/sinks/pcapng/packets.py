@@ -17,7 +17,8 @@ from ...model import Direction
 from ...payloads.h2 import PREFACE
 from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_HEADER, EPB_TYPE, FLAG_INBOUND, FLAG_OUTBOUND, FLAGS_OPTION,
                      LINKTYPE_ETHERNET, OPT_COMMENT, PAD, U32, text_option)
-from .tcp import _IP6_TCP, ACK, SUM_SHORT, FIN, MAX_MSS, PSH, SYN, TTL, WINDOW, TcpFlow, _sum, syn_options
+from .checksum import INLINE_UPTO, word_sum
+from .tcp import _IP6_TCP, ACK, FIN, MAX_MSS, PSH, SYN, TTL, WINDOW, TcpFlow, syn_options
 
 C2S, S2C = Direction.C2S, Direction.S2C
 _HEADER_LEN = {False: 40, True: 60}  # IPv4 / IPv6 header + TCP header without options
@@ -176,8 +177,8 @@ class PacketBlocks(TcpFlow):
         ack = self._sides[1 - sender].seq & 0xFFFFFFFF if flags & ACK else 0
         k = len(payload)
         r = me.const + 0x5014 + k + seq + ack + flags  # (TCP length 20 + k, data offset 5 << 12)
-        if k > SUM_SHORT:
-            r += _sum(payload)
+        if k > INLINE_UPTO:
+            r += word_sum(payload)
         elif k:
             r += int.from_bytes(payload, "big") << 8 if k & 1 else int.from_bytes(payload, "big")
         ident = me.ident

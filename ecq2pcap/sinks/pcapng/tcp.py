@@ -10,8 +10,8 @@ Checksums use the fact that 2**16 ≡ 1 (mod 0xFFFF): the ones'-complement sum o
 16-bit big-endian words equals ``int.from_bytes(data, "big") % 0xFFFF`` (0 standing
 for 0xFFFF when anything is non-zero, which the pseudo-header's protocol number
 guarantees). Constant header words are summed once per direction, so a segment
-costs one ``int.from_bytes`` over its payload, one ``%`` and one ``pack``. A payload
-over :data:`SUM_SHORT` bytes is folded before the ``%`` (see :func:`_sum`).
+costs one sum over its payload (:mod:`.checksum`: C when built, else ``int.from_bytes``),
+one ``%`` and one ``pack``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from itertools import repeat
 
 from ...memo import Memo
 from ...model import Direction
 from .blocks import LINKTYPE_ETHERNET, LINKTYPE_RAW
+from .checksum import INLINE_UPTO, word_sum
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
@@ -49,39 +49,6 @@ def syn_options(mss: int) -> bytes:
 _IP4_FIXED = (0x45 << 8) + 0x4000 + (TTL << 8 | 6)  # ver/ihl/tos + DF + ttl/proto words
 
 
-SUM_PIECE = 4096  # bytes per int.from_bytes in a long payload's sum
-SUM_SHORT = 512  # up to this many bytes, one ``%`` of the whole number is the cheapest
-_FOLDS = tuple((bits, (1 << bits) - 1) for bits in (16384, 8192, 4096, 2048, 1024))
-
-
-def _sum(data) -> int:
-    """Ones'-complement sum (mod 0xFFFF) of ``data`` as big-endian 16-bit words.
-
-    ``%`` divides a long number one 30-bit digit at a time (~8 ns a digit), so a payload over
-    :data:`SUM_SHORT` bytes is made small first. It is read as a little-endian number, in
-    pieces of :data:`SUM_PIECE` (even) bytes when longer: each piece starts at an even offset,
-    so the little-endian number of the whole payload is congruent to the sum of its pieces'
-    (256**2 ≡ 1), and 256 × that is the big-endian sum (a byte at an even offset weighs 256
-    in it, one at an odd offset 1; no zero byte is needed after an odd length). That number is
-    then folded, its high part added to its low part at 16-bit-aligned cuts (2**16 ≡ 1), down
-    to ~1 Kbit before the ``%``. A 1460-byte payload's sum takes ~3.5 µs instead of ~5, a
-    16 KB one's ~22 µs instead of ~28 (one ``%`` of the pieces' sum) or ~48 (of the whole)."""
-    n = len(data)
-    if n <= SUM_SHORT:
-        x = int.from_bytes(data, "big")
-        return (x << 8 if n & 1 else x) % 0xFFFF
-    if n <= SUM_PIECE:
-        x = int.from_bytes(data, "little")
-    else:
-        pieces = [data[i : i + SUM_PIECE] for i in range(0, n, SUM_PIECE)]
-        x = sum(map(int.from_bytes, pieces, repeat("little")))  # type: ignore[arg-type]
-    for bits, mask in _FOLDS:
-        high = x >> bits
-        if high:
-            x = high + (x & mask)
-    return x % 0xFFFF * 256 % 0xFFFF
-
-
 _AF_INET, _AF_INET6, _pton = socket.AF_INET, socket.AF_INET6, socket.inet_pton
 # (link type, IPv6) -> the link-layer headers of the client's and the server's packets
 _PREFIXES = {(LINKTYPE_RAW, False): (b"", b""), (LINKTYPE_RAW, True): (b"", b"")}
@@ -102,7 +69,7 @@ def _endpoints(key: tuple[str, str, int]) -> tuple[bool, tuple[bytes, bytes], by
         raise ValueError(f"mixed IPv4/IPv6 endpoints: {client_ip} and {server_ip}")
     c, c_sum = _ADDRESSES.known.get(client_ip) or _ADDRESSES.miss(client_ip)
     s, s_sum = _ADDRESSES.known.get(server_ip) or _ADDRESSES.miss(server_ip)
-    # the addresses' sum, the same for both directions (only its residue mod 0xFFFF matters: see _sum)
+    # the addresses' sum, the same for both directions (only its residue mod 0xFFFF matters: see checksum.py)
     return v6, prefixes, c, s, (c_sum + s_sum) % 0xFFFF
 
 
@@ -200,9 +167,9 @@ class TcpFlow:
         if options:
             total += int.from_bytes(options, "big")
         n = len(payload)
-        if n > SUM_SHORT:
-            total += _sum(payload)
-        elif n:  # (_sum's first case, written out: no call, and total's % below does its work)
+        if n > INLINE_UPTO:
+            total += word_sum(payload)
+        elif n:  # (word_sum_py's first case, written out: no call, and total's % below does its work)
             total += int.from_bytes(payload, "big") << 8 if n & 1 else int.from_bytes(payload, "big")
         csum = 0xFFFF ^ (total % 0xFFFF or 0xFFFF)  # (the checksum of a sum: 0 stands for 0xFFFF)
         off, fl = off_flags >> 8, flags

@@ -4,19 +4,18 @@ sequence bookkeeping."""
 from __future__ import annotations
 
 import os
-import random
 import struct
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 from ecq2pcap.model import Direction
 from ecq2pcap.sinks.pcapng.blocks import LINKTYPE_ETHERNET, LINKTYPE_RAW
-from ecq2pcap.sinks.pcapng.tcp import MAX_MSS, SUM_PIECE, SUM_SHORT, TcpFlow, _sum
+from ecq2pcap.sinks.pcapng.checksum import SUM_PIECE
+from ecq2pcap.sinks.pcapng.tcp import MAX_MSS, TcpFlow
+from tests.support.pcapng import textbook_sum
 
 C2S, S2C = Direction.C2S, Direction.S2C
 ENDPOINTS = {4: ("192.0.2.10", "198.51.100.7"), 6: ("2001:db8::10", "fd00::7")}
@@ -55,18 +54,6 @@ def reference_tcp_checksum(frame: bytes, link=LINKTYPE_ETHERNET) -> int:
         seg = ip[40:]
         pseudo = ip[8:40] + struct.pack("!IxxxB", len(seg), 6)
     return ~textbook_sum(pseudo + seg[:16] + b"\0\0" + seg[18:]) & 0xFFFF
-
-
-def textbook_sum(data: bytes) -> int:
-    """The ones'-complement sum of ``data`` as 16-bit big-endian words (a zero byte after an odd length),
-    with end-around carry."""
-    if len(data) % 2:
-        data += b"\0"
-    s = 0
-    for (w,) in struct.iter_unpack("!H", data):
-        s += w
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
 
 
 def conversation(f: TcpFlow, sizes=((C2S, 300), (S2C, 5001), (C2S, 1), (S2C, 77))):
@@ -114,20 +101,6 @@ def test_reference_agrees_on_random_segments(mss, sizes):
             assert struct.unpack_from("!H", frame, 14 + (20 if version == 4 else 40) + 16)[0] == (
                 reference_tcp_checksum(frame)
             )
-
-
-# lengths around each way _sum takes (one %, one little-endian number, pieces) and the folds' cuts
-_EDGES = sorted({n + d for n in (SUM_SHORT, SUM_PIECE, 2 * SUM_PIECE, 16384 // 8, 2048 // 8, 1024 // 8, 16384, MAX_MSS)
-                 for d in (-2, -1, 0, 1, 2)})
-
-
-@settings(max_examples=200, deadline=None)
-@given(n=st.one_of(st.sampled_from(_EDGES), st.integers(0, 70000)),
-       fill=st.sampled_from([b"\xff", b"\x00", b"\x01\x00", b"\x00\x01", None]), seed=st.integers(0, 2**32))
-def test_sum_is_the_textbook_word_sum(n, fill, seed):
-    # all 0xFF bytes make every fold carry and the sum ≡ 0; seeded random bytes the rest
-    data = random.Random(seed).randbytes(n) if fill is None else (fill * n)[:n]
-    assert _sum(data) % 0xFFFF == textbook_sum(data) % 0xFFFF  # (0xFFFF ≡ 0: the sum's two zeros)
 
 
 def test_handshake():
