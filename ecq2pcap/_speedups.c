@@ -1,13 +1,14 @@
 /* The optional C part of ecq2pcap: the TCP checksum's sum over a payload (see sinks/pcapng/checksum.py).
  *
  * word_sum(buffer) -> int: the sum of the buffer's big-endian 16-bit words (an odd length padded with a zero
- * byte), mod 0xFFFF: the same number as checksum.word_sum_py. Summing the bytes at even and at odd offsets
- * apart keeps the loop free of byte order and lets the compiler vectorize it: a word at an even offset i is
- * 256 * data[i] + data[i + 1]. ~3 us for 16 KB, where int.from_bytes alone takes ~12. Built when a C compiler
+ * byte), mod 0xFFFF: the same number as checksum.word_sum_py. It adds 32-bit words in the host's order
+ * (RFC 1071's way) and turns the sum into the big-endian one at the end: ~12k instructions for 16 KB, where
+ * int.from_bytes alone takes ~100k (an even/odd byte-sum loop took ~36k). Built when a C compiler
  * is there (setup.py: optional); without it ecq2pcap uses the pure-Python sum, which gives the same bytes. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
 static PyObject *
 word_sum(PyObject *module, PyObject *arg)
@@ -17,15 +18,24 @@ word_sum(PyObject *module, PyObject *arg)
         return NULL;
     const unsigned char *p = (const unsigned char *)view.buf;
     Py_ssize_t n = view.len, i = 0;
-    uint64_t high = 0, low = 0; /* < 2**63 for any buffer under 2**55 bytes */
-    for (; i + 1 < n; i += 2) {
-        high += p[i];
-        low += p[i + 1];
+    uint64_t native = 0; /* < 2**63 for any buffer under 2**33 bytes */
+    for (; i + 4 <= n; i += 4) {
+        uint32_t word;
+        memcpy(&word, p + i, 4); /* (any alignment; the compiler makes it one load) */
+        native += word;
     }
+    /* native ≡ the sum of the 16-bit words in the host's order (2**16 ≡ 1 mod 0xFFFF); in little-endian order
+       a word is data[i] + 256 * data[i + 1], and 256 times that ≡ its big-endian value */
+    const uint16_t one = 1;
+    uint64_t sum = native % 0xFFFF;
+    if (*(const unsigned char *)&one)
+        sum = sum * 256 % 0xFFFF;
+    for (; i + 1 < n; i += 2)
+        sum += (uint64_t)p[i] << 8 | p[i + 1];
     if (i < n)
-        high += p[i];
+        sum += (uint64_t)p[i] << 8; /* (the zero byte after an odd length) */
     PyBuffer_Release(&view);
-    return PyLong_FromUnsignedLongLong((high % 0xFFFF * 256 + low) % 0xFFFF);
+    return PyLong_FromUnsignedLongLong(sum % 0xFFFF);
 }
 
 static PyMethodDef speedups_methods[] = {
