@@ -341,3 +341,54 @@ def test_v1_h2_gzip_bodies_come_from_the_merged_blocks_in_any_order(tmp_path, ts
         data = [p for p in pieces if p[3] == 0 and len(p) == 9 + int.from_bytes(p[:3], "big")]  # (type DATA)
         assert b"".join(p[9:] for p in data) == body, sid
         assert data[-1][4] & 1  # END_STREAM
+
+
+# -- §11.14: server-side HTTP/2, the server speaks first -----------------------------------------------------------
+
+def h2_server_side_stream() -> tuple[bytes, bytes, bytes]:
+    """eCapture v2 on nginx (pid 80, fd 9): its 40-byte SETTINGS (+ WINDOW_UPDATE) written before it reads the
+    client's preface, then a SETTINGS ACK; the preface and the client's SETTINGS read in one 63-byte read, its
+    HEADERS in another; the answer. (the dump, the client's bytes, the server's)"""
+    import hpack
+    from hyperframe.frame import SettingsFrame, WindowUpdateFrame
+
+    from tests.support.frames import h2_data, h2_headers
+    from tests.support.v2_stream import V2Stream
+
+    server_settings = SettingsFrame(0, settings={3: 128, 4: 65536, 5: 16777215}).serialize() \
+        + WindowUpdateFrame(0, window_increment=2147418112).serialize()
+    assert len(server_settings) == 40
+    client_settings = SettingsFrame(0, settings={1: 65536, 2: 0, 3: 100, 4: 131072, 6: 262144}).serialize()
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    req = h2_headers(1, hpack.Encoder().encode([(":method", "GET"), (":path", "/first"), (":scheme", "https"),
+                                                (":authority", "ng.example")]), end=True)
+    ack = SettingsFrame(0, flags=["ACK"]).serialize()
+    answer = h2_headers(1, hpack.Encoder().encode([(":status", "200"), ("content-type", "text/plain")])) \
+        + h2_data(1, b"server spoke first", end=True)
+    s = V2Stream(start=T0)
+    s.connect(80, 9, "nginx", ("10.0.0.9", 50000), ("10.0.0.1", 443))  # (the accept: the client's tuple first)
+    s.call(80, 9, "nginx", True, server_settings)
+    s.call(80, 9, "nginx", False, preface + client_settings)
+    s.call(80, 9, "nginx", True, ack)
+    s.call(80, 9, "nginx", False, ack + req)
+    s.call(80, 9, "nginx", True, answer)
+    return s.dump(), preface + client_settings + ack + req, server_settings + ack + answer
+
+
+def test_server_side_http2_whose_server_speaks_first(tmp_path, tshark):
+    """§11.14: the process writes before it reads: it is still the server (the tuple's acceptor), the request is
+    the client's, and Wireshark reads HTTP/2 both ways."""
+    dump, c2s, s2c = h2_server_side_stream()
+    pcap, doc, _ = convert(tmp_path, dump.decode().splitlines())
+    [entry] = doc["log"]["entries"]
+    assert (entry["request"]["url"], entry["response"]["status"], body_of(entry)) == \
+        ("https://ng.example/first", 200, b"server spoke first")
+    assert entry["request"]["httpVersion"] == "HTTP/2" and "_error" not in entry
+    frames = dissect(tshark, pcap, payload=True)
+    assert not bad_expert(frames)
+    [syn] = syns(frames)
+    assert (syn.first("ip.src"), syn.first("tcp.srcport")) == ("10.0.0.9", "50000")
+    assert follow(frames, 0) == (c2s, s2c)
+    assert [f.first("ip.src") for f in frames if f.has("http2.magic")] == ["10.0.0.9"]
+    assert [p for f in frames for p in f["http2.headers.path"]] == ["/first"]
+    assert [(f.first("ip.src"), s) for f in frames for s in f["http2.headers.status"]] == [("10.0.0.1", "200")]
