@@ -392,3 +392,44 @@ def test_server_side_http2_whose_server_speaks_first(tmp_path, tshark):
     assert [f.first("ip.src") for f in frames if f.has("http2.magic")] == ["10.0.0.9"]
     assert [p for f in frames for p in f["http2.headers.path"]] == ["/first"]
     assert [(f.first("ip.src"), s) for f in frames for s in f["http2.headers.status"]] == [("10.0.0.1", "200")]
+
+
+# -- §11.15: the unknown-tuple uuid shared by the connections of a reused fd ---------------------------------------
+
+UNKNOWN = "sock:80_80_nginx_3_0_0.0.0.0:0-0.0.0.0:0_0"  # (nginx's reads on fd 3 before eCapture knew the socket)
+
+
+def reused_fd_lines() -> list[str]:
+    """eCapture v1.5 on nginx (pid 80): three connections in turn on fd 3, 3 s apart. The first's request is read
+    under its real tuple; the next two's under the one unknown-tuple uuid, each flushed after its connection's
+    answer (written under the real tuple) was received. Every answer names its request."""
+    lines = []
+    for i, name in enumerate("abc"):
+        tup = f"10.0.0.9:{50001 + i}-10.0.0.1:443"
+        t = (T0 + 3 * i) * S
+        request = b"GET /%s HTTP/1.1\r\nHost: reuse.example\r\n\r\n" % name.encode()
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n" + name.upper().encode()
+        read = proto_line(T0 + 3 * i + 1.2, t, UNKNOWN if i else uuid(80, 80, "nginx", 3, False, tup), "nginx", 1,
+                          request, pid=80)
+        wrote = proto_line(T0 + 3 * i + 1.15, t + S // 100, uuid(80, 80, "nginx", 3, True, tup), "nginx", 3, answer,
+                           pid=80)
+        lines += [read, wrote] if i == 0 else [wrote, read]
+    return lines
+
+
+def test_calls_under_the_shared_unknown_tuple_uuid_go_to_the_connection_whose_calls_follow(tmp_path, tshark):
+    pcap, doc, err = convert(tmp_path, reused_fd_lines())
+    entries = doc["log"]["entries"]
+    got = sorted((e["request"]["url"], body_of(e)) for e in entries)
+    assert got == [("https://reuse.example/a", b"A"), ("https://reuse.example/b", b"B"),
+                   ("https://reuse.example/c", b"C")]
+    assert len({e["connection"] for e in entries}) == 3 and not any("_error" in e for e in entries)
+    frames = dissect(tshark, pcap, payload=True)
+    assert not bad_expert(frames)
+    opened = sorted((f.first("tcp.srcport"), f.first("tcp.stream")) for f in syns(frames))
+    assert [port for port, _ in opened] == ["50001", "50002", "50003"]
+    for (port, stream), name in zip(opened, "abc"):
+        c2s, s2c = follow(frames, int(stream))
+        assert c2s == b"GET /%s HTTP/1.1\r\nHost: reuse.example\r\n\r\n" % name.encode(), port
+        assert s2c.endswith(b"\r\n\r\n" + name.upper().encode()), port
+    assert "request not captured" not in err
