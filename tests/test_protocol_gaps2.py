@@ -9,6 +9,8 @@
   by the thread that opened it;
 - §11.6: v1.5.2 after a WebSocket upgrade re-renders ``GET /ws`` and its ``101`` at every idle flush: one exchange,
   while a polling client's identical bodiless requests, each answered, stay real;
+- §11.5: v2 sends one event per SSL call (≤ 16 KiB), the raw wire bytes: chunked framing and gzip are still there,
+  and are neither "repaired" like v1.x's renderings nor lost;
 - §11.15: on a server reusing one fd, the unknown-tuple uuid is shared by its connections: a call under it goes to
   the connection whose real-tuple calls follow, not to the one before.
 
@@ -304,3 +306,38 @@ def test_calls_under_the_shared_unknown_tuple_uuid_go_to_the_connection_whose_ca
         assert c2s == b"GET /%s HTTP/1.1\r\nHost: reuse.example\r\n\r\n" % name.encode(), port
         assert s2c.endswith(b"\r\n\r\n" + name.upper().encode()), port
     assert "request not captured" not in err
+
+
+# -- §11.5: v2's calls carry the raw wire bytes --------------------------------------------------------------------
+
+def test_v2_calls_are_the_wire_bytes_chunked_and_gzipped_as_sent(tmp_path, tshark):
+    """A chunked, gzipped response of ~40 KB read in calls of at most 16,384 bytes: the pcapng carries the bytes
+    exactly as sent (no v1.x framing repair), Wireshark reassembles and dissects it, the HAR body is decoded."""
+    import gzip
+    import random
+
+    from tests.support.v2_stream import V2Stream
+
+    rng = random.Random(5)
+    plain = bytes(rng.choice(b"abcdefgh \n") for _ in range(60000))
+    packed = gzip.compress(plain, mtime=0)
+    chunks = [packed[i:i + 7000] for i in range(0, len(packed), 7000)]
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    response = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n" + body)
+    request = b"GET /raw HTTP/1.1\r\nHost: v2.example\r\nAccept-Encoding: gzip\r\n\r\n"
+    s = V2Stream(start=T0)
+    s.connect(11, 6, "curl", CLIENT, SERVER)
+    s.call(11, 6, "curl", True, request)
+    for i in range(0, len(response), 16384):
+        s.call(11, 6, "curl", False, response[i:i + 16384])
+    pcap, doc, err = convert(tmp_path, s.dump().decode().splitlines())
+    [entry] = doc["log"]["entries"]
+    assert "_error" not in entry, entry.get("_error")
+    assert (entry["request"]["url"], entry["response"]["status"]) == ("https://v2.example/raw", 200)
+    assert body_of(entry) == plain and entry["response"]["content"]["size"] == len(plain)
+    frames = dissect(tshark, pcap, payload=True)
+    assert not bad_expert(frames)
+    assert follow(frames, 0) == (request, response)  # (as sent: chunked, gzipped, nothing rewritten)
+    assert [c for f in frames for c in f["http.response.code"]] == ["200"]
+    assert "framing repaired" not in " ".join(c for f in frames for c in f["frame.comment"])
