@@ -9,6 +9,8 @@
   by the thread that opened it;
 - §11.6: v1.5.2 after a WebSocket upgrade re-renders ``GET /ws`` and its ``101`` at every idle flush: one exchange,
   while a polling client's identical bodiless requests, each answered, stay real;
+- §10.13: v1.x renders only a flush's first response, so a ``100 Continue`` swallows the final answer of its flush:
+  the next request's answer is its own, not taken as the final answer of the one before;
 - §11.5: v2 sends one event per SSL call (≤ 16 KiB), the raw wire bytes: chunked framing and gzip are still there,
   and are neither "repaired" like v1.x's renderings nor lost;
 - §11.15: on a server reusing one fd, the unknown-tuple uuid is shared by its connections: a call under it goes to
@@ -341,3 +343,28 @@ def test_v2_calls_are_the_wire_bytes_chunked_and_gzipped_as_sent(tmp_path, tshar
     assert follow(frames, 0) == (request, response)  # (as sent: chunked, gzipped, nothing rewritten)
     assert [c for f in frames for c in f["http.response.code"]] == ["200"]
     assert "framing repaired" not in " ".join(c for f in frames for c in f["frame.comment"])
+
+
+# -- §10.13: the final response after a 1xx, lost in the 1xx's flush ----------------------------------------------
+
+def test_a_final_answer_swallowed_by_its_100_continue_is_said_lost_and_the_next_answer_is_the_next_requests(
+        tmp_path, tshark):
+    post = b"POST /up HTTP/1.1\r\nHost: c.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello"
+    nxt = b"GET /next HTTP/1.1\r\nHost: c.example\r\n\r\n"
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
+    out, into = uuid(7, 7, "curl", 5, True), uuid(7, 7, "curl", 5, False)
+    lines = [proto_line(T0 + 1.2, T0 * S, out, "curl", 1, post),
+             # (the 100 and the final 201 in one flush: only the 100 is rendered)
+             proto_line(T0 + 1.3, T0 * S + 1000, into, "curl", 3, b"HTTP/1.1 100 Continue\r\n\r\n"),
+             proto_line(T0 + 4.2, T0 * S + 3 * S + 5000, out, "curl", 1, nxt),
+             proto_line(T0 + 4.3, T0 * S + 3 * S + 9000, into, "curl", 3, answer)]
+    pcap, doc, err = convert(tmp_path, lines)
+    up, after = doc["log"]["entries"]
+    assert (up["request"]["url"], after["request"]["url"]) == ("https://c.example/up", "https://c.example/next")
+    assert (after["response"]["status"], body_of(after)) == (200, b"next") and "_error" not in after
+    assert up["response"]["status"] != 200 and "final response not captured" in up["_error"]
+    frames = dissect(tshark, pcap)
+    assert not bad_expert(frames)
+    http = [(f.first("http.request.uri") or f.first("http.response.code")) for f in frames if f.has("http")]
+    assert http == ["/up", "100", "/next", "200"]
+    assert "final response not captured" in err
