@@ -4,6 +4,7 @@ covered (helpers and the other items: test_protocol_gaps2.py):
 - §11.7: eCapture v1's HTTP/2 text dump of gzip responses: the placeholder DATA sections, then the gunzipped
   bodies as "Merged Data Frame" blocks, in any order, one holding the dump's own markers;
 - §11.14: server-side HTTP/2 (nginx): the server writes its SETTINGS before it reads the client's preface.
+  With the read of the preface lost, that SETTINGS alone tells which end the process is.
 
 Each is converted through the CLI; the HAR is validated (schema and haralyzer), the pcapng read by tshark.
 """
@@ -105,7 +106,7 @@ def test_v1_h2_gzip_bodies_come_from_the_merged_blocks_in_any_order(tmp_path, ts
 
 # -- §11.14: server-side HTTP/2, the server speaks first -----------------------------------------------------------
 
-def h2_server_side_stream() -> tuple[bytes, bytes, bytes]:
+def h2_server_side_stream(preface_lost: bool = False) -> tuple[bytes, bytes, bytes]:
     """eCapture v2 on nginx (pid 80, fd 9): its 40-byte SETTINGS (+ WINDOW_UPDATE) written before it reads the
     client's preface, then a SETTINGS ACK; the preface and the client's SETTINGS read in one 63-byte read, its
     HEADERS in another; the answer. (the dump, the client's bytes, the server's)"""
@@ -123,11 +124,12 @@ def h2_server_side_stream() -> tuple[bytes, bytes, bytes]:
     s = V2Stream(start=T0)
     s.connect(80, 9, "nginx", ("10.0.0.9", 50000), ("10.0.0.1", 443))  # (the accept: the client's tuple first)
     s.call(80, 9, "nginx", True, server_settings)
-    s.call(80, 9, "nginx", False, preface + client_settings)
+    if not preface_lost:  # (else the read eCapture lost: a perf buffer drop)
+        s.call(80, 9, "nginx", False, preface + client_settings)
     s.call(80, 9, "nginx", True, ack)
     s.call(80, 9, "nginx", False, ack + req)
     s.call(80, 9, "nginx", True, answer)
-    return s.dump(), preface + client_settings + ack + req, server_settings + ack + answer
+    return s.dump(), (b"" if preface_lost else preface + client_settings) + ack + req, server_settings + ack + answer
 
 
 def test_server_side_http2_whose_server_speaks_first(tmp_path, tshark):
@@ -146,4 +148,23 @@ def test_server_side_http2_whose_server_speaks_first(tmp_path, tshark):
     assert follow(frames, 0) == (c2s, s2c)
     assert [f.first("ip.src") for f in frames if f.has("http2.magic")] == ["10.0.0.9"]
     assert [p for f in frames for p in f["http2.headers.path"]] == ["/first"]
+    assert [(f.first("ip.src"), s) for f in frames for s in f["http2.headers.status"]] == [("10.0.0.1", "200")]
+
+
+def test_server_side_http2_whose_preface_read_was_lost_is_told_by_the_servers_settings(tmp_path, tshark):
+    """§11.14 with the read of the preface lost: the only sign of which end the process is, is its first write, a
+    SETTINGS frame (a client's bytes open with the preface). The request stays client→server, after a synthetic
+    preface, and Wireshark reads it."""
+    dump, c2s, s2c = h2_server_side_stream(preface_lost=True)
+    pcap, doc, _ = convert(tmp_path, dump.decode().splitlines())
+    [entry] = doc["log"]["entries"]
+    assert (entry["request"]["url"], entry["response"]["status"], body_of(entry)) == \
+        ("https://ng.example/first", 200, b"server spoke first")
+    frames = dissect(tshark, pcap, payload=True)
+    assert not bad_expert(frames)
+    [syn] = syns(frames)
+    assert (syn.first("ip.src"), syn.first("tcp.srcport")) == ("10.0.0.9", "50000")
+    sent, answered = follow(frames, 0)
+    assert sent.endswith(c2s) and answered == s2c
+    assert [(f.first("ip.src"), p) for f in frames for p in f["http2.headers.path"]] == [("10.0.0.9", "/first")]
     assert [(f.first("ip.src"), s) for f in frames for s in f["http2.headers.status"]] == [("10.0.0.1", "200")]
