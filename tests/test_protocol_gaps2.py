@@ -172,7 +172,7 @@ def test_seconds_and_nanoseconds_are_told_apart_and_capture_time_wins_over_recei
 
 # -- §10.19: pname is a thread's name ------------------------------------------------------------------------------
 
-THREADS = [  # (tid, comm) of the calls of one connection of pid 7 on fd 5, in order
+THREADS = [  # (tid, comm, written by the process, bytes): the calls of pid 7's connection on fd 5, in order
     (70, "python3", True, b"GET /a HTTP/1.1\r\nHost: thr.example\r\n\r\n"),
     (71, "ThreadPoolExecu", False, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"),  # (cut to 15 bytes)
     (72, "Socket Thread", True, b"GET /b HTTP/1.1\r\nHost: thr.example\r\n\r\n"),
