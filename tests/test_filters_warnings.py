@@ -88,3 +88,69 @@ def test_a_warning_before_the_host_filter_decides_waits_for_the_decision(tmp_pat
     err = _convert(tmp_path, dump, "--host", "h.test", "--max-connections", "1", jobs=jobs)
     assert "warning: connection ended early" not in err and "1 filtered out" in err
     assert f"(1 {APART}: 1 × connection ended early (too many open)" in _warnings_line(err)
+
+
+# The warnings of the flow table's bounds about one connection: each stream makes pid 8's connection the one a bound
+# bites (pid 7's is small, and comes after), with the flag that sets the bound.
+BLOB = bytes(range(256)) * 16  # 4 KiB that tell no role (not HTTP, not TLS)
+
+
+def _placed_before_connection() -> tuple[V2Stream, tuple[str, ...], str]:
+    """pid 8's calls on fd 100 with no connect line: held for their connection, past --max-connection-buffer."""
+    s = V2Stream()
+    for _ in range(6):
+        s.call(8, 100, "client", True, BLOB)
+    _small(s)
+    return s, ("--max-connection-buffer", "16K"), "captures placed before their connection came"
+
+
+def _role_settled() -> tuple[V2Stream, tuple[str, ...], str]:
+    """pid 8's connection writes bytes that tell no role (they wait for it) until pid 7's, also waiting, pass
+    --max-reorder-buffer all together: pid 8's, waiting longest, goes on."""
+    s = V2Stream()
+    s.connect(8, 100, "client", ("10.0.0.1", 40008), ("10.0.0.2", 5432))
+    for _ in range(10):  # (10 × (4 KiB + 2 KiB held) under 64K)
+        s.call(8, 100, "client", True, BLOB)
+    s.connect(7, 100, "client", ("10.0.0.1", 40007), ("10.0.0.2", 5432))
+    s.call(7, 100, "client", True, BLOB)
+    return s, ("--max-reorder-buffer", "64K"), "connection's role settled early"
+
+
+def _shorter_window() -> tuple[V2Stream, tuple[str, ...], str]:
+    """pid 8's request body, in calls a millisecond apart, passes --max-reorder-buffer: its oldest go on early."""
+    s = V2Stream()
+    s.connect(8, 100, "client", ("10.0.0.1", 40008), ("10.0.0.2", 443))
+    s.call(8, 100, "client", True, b"POST / HTTP/1.1\r\nHost: h.test\r\nContent-Length: %d\r\n\r\n" % (12 * len(BLOB)))
+    for _ in range(12):
+        s.call(8, 100, "client", True, BLOB)
+    s.call(8, 100, "client", False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    _small(s, connect=True)
+    return s, ("--max-reorder-buffer", "64K"), "captures put in time order over a shorter window"
+
+
+def _small(s: V2Stream, connect: bool = True) -> None:
+    s.t += 10  # (later than pid 8's, past the reorder window)
+    if connect:
+        s.connect(7, 101, "client", ("10.0.0.1", 40007), ("10.0.0.3", 443))
+    s.call(7, 101, "client", True, b"GET / HTTP/1.1\r\nHost: h.test\r\n\r\n")
+    s.call(7, 101, "client", False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+@pytest.mark.parametrize("stream", [_placed_before_connection, _role_settled, _shorter_window])
+def test_a_bound_biting_a_connection_left_out_is_counted_apart(tmp_path, stream):
+    """The warnings of the flow table's bounds (captures waiting for their connection, or for its role, and the
+    reorder buffer) were said at once, also about a connection the filters then left out; they now wait for the
+    filters' decision like the others (convert -j: the worker that has the connection decides, the same summary)."""
+    s, options, reason = stream()
+    dump = tmp_path / "in.jsonl"
+    dump.write_bytes(s.dump())
+    said = {}
+    for jobs in (1, 2):
+        err = _convert(tmp_path, dump, "--pid", "7", *options, jobs=jobs)
+        assert f"warning: {reason}" not in err and "limits reached" not in err, err
+        assert re.search(rf"\(\d+ {APART}: \d+ × {re.escape(reason)} \(limit: {options[0]}\)", _warnings_line(err)), err
+        said[jobs] = _summary(err)
+        kept = _convert(tmp_path, dump, "--pid", "8", *options, jobs=jobs)  # (the control: said at its line)
+        assert re.search(rf"^ecq2pcap: {re.escape(str(dump))}:\d+: warning: {re.escape(reason)}: ", kept, re.M), kept
+        assert APART not in kept and f"limits reached: {options[0]}" in kept, kept
+    assert said[1] == said[2]

@@ -215,6 +215,10 @@ class Lifecycle:
         self._placement.forget(c)
         if c.closed or not c.opened:
             c.closed = True
+            if c.warnings is not None:  # (about captures of a connection that never opened: said, as without filters)
+                for reason, origin, detail in c.warnings:
+                    self.report.warn(reason, origin, detail)
+                c.warnings = None
             return
         c.closed = True
         other = self._from.get(c.client)  # (the open connections from its client port: keep_port)

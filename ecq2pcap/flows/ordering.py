@@ -31,6 +31,11 @@ MADE_UP_BATCH = 16 << 20
 TAIL_KEPT = 64  # captures of a request a connection ends with that an accept line may take back (ConnState.tail)
 AFTER_EARLY_NOTE = limit_note("reorder_buffer", "arrived after captures of its second that went on early: placed "
                               "after them, not before")
+ROLE_SETTLED = "connection's role settled early"
+ROLE_SETTLED_NOTE = limit_note("reorder_buffer", "its captures went on to keep those waiting under it")
+SHORTER_WINDOW = "captures put in time order over a shorter window"
+SHORTER_WINDOW_NOTE = limit_note("reorder_buffer", "its captures released before --reorder-window passed; an older "
+                                 "one that comes later is placed out of order, said in its packet comment")
 
 
 _C2S, _S2C, _WRITE = Direction.C2S, Direction.S2C, DataType.WRITE  # (Enum members: ~0.15 µs to read on 3.11)
@@ -42,6 +47,21 @@ def noted(cap: Capture, note: str) -> Capture:
 
 
 class Ordering:
+    def _warn_about(self, c: ConnState, reason: str, origin: str, detail: str) -> None:
+        """A warning about connection ``c`` alone. With filters it waits for their decision on its Connection
+        (:attr:`~ecq2pcap.report.Report.held`): at once when ``c`` is open, else once its next one is built (at its
+        next capture released: :meth:`~.table.ConnectionTable._emit`), so that a connection the filters leave out is
+        not said to the user, as if its traffic were in the outputs."""
+        report = self.report
+        if report.held is None:  # (no filters: said at once)
+            report.warn(reason, origin, detail)
+        elif c.opened and not c.closed:
+            report.warn(reason, origin, detail, c.conn.id)
+        elif c.warnings is None:
+            c.warnings = [(reason, origin, detail)]
+        else:
+            c.warnings.append((reason, origin, detail))
+
     def _submit(self, c: ConnState, cap: Capture, ts: int, rank: int) -> None:
         """Into the reorder buffer, or wait while the connection's role is unknown."""
         if c.role_known:
@@ -54,10 +74,10 @@ class Ordering:
         self._unroled[id(c)] = c
         if c.unroled_bytes > ROLE_WAIT_BYTES:
             self._role_settled(c)
-        elif self._unroled_bytes > self.limits.reorder_buffer:  # (many connections waiting: the longest goes on)
-            self.report.warn("connection's role settled early", cap.origin,
-                             limit_note("reorder_buffer", "its captures went on to keep those waiting under it"))
-            self._role_settled(next(iter(self._unroled.values())))
+        elif self._unroled_bytes > self.limits.reorder_buffer:  # (many connections waiting: the longest goes on,
+            longest = next(iter(self._unroled.values()))  # said at its first capture: the warning is about it)
+            self._warn_about(longest, ROLE_SETTLED, longest.unroled[0][1].origin, ROLE_SETTLED_NOTE)
+            self._role_settled(longest)
 
     def _role_settled(self, c: ConnState) -> None:
         """The role is known (or no longer waited for: the default, client, stays)."""
@@ -140,9 +160,11 @@ class Ordering:
         return out
 
     def _release_early(self, out: list[FlowEvent]) -> None:
-        """The oldest captures go on before their reorder window passed, down to half the buffer."""
+        """The oldest captures go on before their reorder window passed, down to half the buffer. Each connection
+        they go on in is warned of once, at the first of its captures (with filters, a warning about a connection
+        waits for their decision on it: one they leave out is not said)."""
         heap, keep, n, report = self._heap, self.limits.reorder_buffer // 2, self._early_released, self.report
-        first = heap[0][5].origin if heap else ""  # (the warning names the oldest capture released early)
+        warned = self._early_warned  # (the connections this release warned of, kept while it stops for more())
         while heap and self._heap_bytes > keep:
             ts, rank, hint, _, c, cap, direction = heapq.heappop(heap)
             self._heap_bytes -= len(cap.payload) + HELD_COST
@@ -153,13 +175,19 @@ class Ordering:
                 c.early = key
             self._emit(c, cap, ts, direction, out)
             n += 1
+            conn = c.conn  # (the Connection it went on in; none when left out as a stale re-emit before any opened)
+            if conn is None:
+                if -id(c) not in warned:
+                    warned.add(-id(c))
+                    self._warn_about(c, SHORTER_WINDOW, cap.origin, SHORTER_WINDOW_NOTE)
+            elif conn.id not in warned:  # (said with its events, in this list: held for the filters' decision)
+                warned.add(conn.id)
+                report.warn(SHORTER_WINDOW, cap.origin, SHORTER_WINDOW_NOTE, conn.id)
             if report.made_up > self._stop:  # (as in _release: it goes on in more())
                 self._early_released, self.cut = n, True
                 return
         self._early_released = 0
-        self.report.warn("captures put in time order over a shorter window", first, limit_note(
-            "reorder_buffer", f"{n} released before --reorder-window passed; an older one that comes later is "
-                              "placed out of order, said in its packet comment"))
+        warned.clear()
 
     def _after_early(self, c: ConnState, cap: Capture, key: tuple) -> Capture:
         """``cap`` (of the second of ``c``'s captures released early) as it goes on: one that would have gone before

@@ -89,6 +89,7 @@ class ConnectionTable(Waiting, Ordering, Lifecycle):
         self.cut = False  # a release stopped at ordering.MADE_UP_BATCH bytes made up: more() goes on with it
         self._stop = 0  # (the report's made_up at which it stops)
         self._early_released = 0  # captures an early release that stopped so let go (it goes on in more())
+        self._early_warned: set[int] = set()  # the Connection ids its warning named (-id(): a state's)
         self._seq = itertools.count()
         self._ids = itertools.count(1)
         self._by_key: dict[tuple, ConnState] = {}  # (group, tuple) -> conn
@@ -278,6 +279,10 @@ class ConnectionTable(Waiting, Ordering, Lifecycle):
                 next(self._ids), c.pid, c.comm, c.fd, c.client, c.server, c.tuple_known, c.synthetic_reason, c.role,
                 tuple(c.uuids), cap.tid, c.module, keep,
             )
+            if c.warnings is not None:  # (said while it had no Connection: held for the filters' decision on this
+                for reason, origin, detail in c.warnings:  # one, Ordering._warn_about)
+                    self.report.warn(reason, origin, detail, c.conn.id)
+                c.warnings = None
             if len(self._open) >= self.limits.open_connections:
                 self._end_idlest(out, cap.origin)  # first, so that no more are ever open at once
             self.report.counts[Count.CONNECTIONS] += 1  # (without Report.count's call: once a connection)

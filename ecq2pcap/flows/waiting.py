@@ -19,6 +19,9 @@ from .roles import METHODS
 from .state import ConnState
 
 
+PLACED_EARLY = "captures placed before their connection came"
+
+
 class Waiting:
     """Tuple-less captures and connect lines (a mixin of the connection table)."""
 
@@ -40,20 +43,23 @@ class Waiting:
         limit = self.limits.connection_buffer
         if self._placement.hold(group, ts, cap, new_connection, fallback) > limit:
             why = limit_note("connection_buffer", f"and over {limit} bytes of its captures waiting for it")
-            self.report.warn("captures placed before their connection came", cap.origin, why)
-            self._expire_held(group, why)
+            self._expire_held(group, why, cap.origin)  # (said where the limit bit)
         together = self.limits.reorder_buffer
         while self._placement.held_bytes > together and len(self._placement.held) > 1:  # (many (pid, fd)s waiting:
             why = limit_note("reorder_buffer", f"and over {together} bytes of captures of all (pid, fd)s waiting")
-            self.report.warn("captures placed before their connection came", cap.origin, why)
-            self._expire_held(next(iter(self._placement.held)), why)
+            self._expire_held(next(iter(self._placement.held)), why, "")  # the oldest go on: said at their first)
 
-    def _expire_held(self, group: tuple, why: str) -> None:
+    def _expire_held(self, group: tuple, why: str, said_at: str | None = None) -> None:
         """No connection came for held captures: a v1 unknown-tuple capture joins the connection
-        before it on its (pid, fd); what is left gets invented endpoints, and says so."""
+        before it on its (pid, fd); what is left gets invented endpoints, and says so. ``said_at``: a limit ended
+        their wait, said as a warning about the connection they go to, at this origin ("": their first capture's)."""
         held = self._placement.take(group)
         prev = self._current.get(group)
+        if said_at is not None:
+            said_at = said_at or held.items[0][1].origin
         if not held.new_connection and prev is not None and not prev.closed:
+            if said_at is not None:
+                self._warn_about(prev, PLACED_EARLY, said_at, why)
             for ts, cap in held.items:
                 if prev.tuple_known:
                     self.report.count(Count.BEFORE_TUPLE_PLACED)
@@ -70,6 +76,8 @@ class Waiting:
         # whose tuple eCapture never gave (its SYN comment says the endpoints are invented)
         unplaced = held.new_connection or self._placement.had_connections(group)
         c = self._synthetic(group, first, reason)
+        if said_at is not None:
+            self._warn_about(c, PLACED_EARLY, said_at, why)
         if first.fd is not None and held.new_connection:  # its later data follows it, not the old tuple
             self._placement.learn(first.pid, first.fd, c.tuple, self.clock)
         if unplaced:
