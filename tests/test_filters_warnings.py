@@ -148,7 +148,8 @@ def test_a_bound_biting_a_connection_left_out_is_counted_apart(tmp_path, stream)
     for jobs in (1, 2):
         err = _convert(tmp_path, dump, "--pid", "7", *options, jobs=jobs)
         assert f"warning: {reason}" not in err and "limits reached" not in err, err
-        assert re.search(rf"\(\d+ {APART}: \d+ × {re.escape(reason)} \(limit: {options[0]}\)", _warnings_line(err)), err
+        apart = rf"\(\d+ {APART}: \d+ × {re.escape(reason)} \(limit: {options[0]}\)"
+        assert re.search(apart, _warnings_line(err)), err
         said[jobs] = _summary(err)
         kept = _convert(tmp_path, dump, "--pid", "8", *options, jobs=jobs)  # (the control: said at its line)
         assert re.search(rf"^ecq2pcap: {re.escape(str(dump))}:\d+: warning: {re.escape(reason)}: ", kept, re.M), kept
