@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterable
 
 from . import __version__
+from .stops import held_while_starting, started
 
 INTERRUPTED = 130  # = commands.exits.EXIT_INTERRUPTED, not imported: entry() must work while the imports are
 
@@ -50,8 +51,10 @@ _frozen = False  # tune_gc() was called: what a command imports is frozen too
 
 
 def entry() -> None:
-    """The ``ecq2pcap`` program (console script, ``python -m ecq2pcap``). A Ctrl-C that no command handles
-    (e.g. during the imports, which this module leaves to :func:`_load`) exits 130 without a traceback."""
+    """The ``ecq2pcap`` program (console script, ``python -m ecq2pcap``). A Ctrl-C, SIGTERM or SIGHUP while it
+    starts (the imports, which this module leaves to :func:`_load`: :func:`~ecq2pcap.stops.held_while_starting`),
+    or a Ctrl-C that no command handles, exits 130 without a traceback."""
+    held_while_starting()
     try:
         tune_gc()
         code = main()
@@ -140,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     module = _load(args.command)
     run = getattr(module, COMMANDS[args.command][2])
+    if started():  # (a stop signal while the program started: nothing opened yet)
+        return INTERRUPTED
     try:
         if args.command == "extcap":
             return run(args, run=main)

@@ -33,3 +33,43 @@ def stops_as_ctrl_c():
     They killed it: a ``-j`` run left its outputs empty and its folder of plaintext behind, and ``live`` or
     ``record`` stopped so while starting (its outputs opened, not yet connected) exited by the signal, no summary."""
     return handling(STOP_SIGNALS[1:], signal.default_int_handler)
+
+
+_came: set[int] = set()  # the stop signals that came while the program started (held_while_starting)
+
+
+def _note(signum, frame) -> None:
+    _came.add(signum)
+
+
+def held_while_starting() -> None:
+    """The program's first step (``python -m ecq2pcap``, the console script's :func:`~ecq2pcap.cli.entry`): a stop
+    signal (Ctrl-C, SIGTERM, SIGHUP) that comes while it imports the command's modules (a few tenths of a second) is
+    noted, and ends the run once they are imported, before anything is opened (:func:`started`). SIGTERM and SIGHUP
+    killed it then (exit -15), nothing having taken them yet. Not a KeyboardInterrupt at once: one raised within
+    an ``exec()`` of the imports (``namedtuple``, ``dataclass``) makes CPython end the process by SIGINT at exit
+    (exit -2) even when it is caught. A signal left ignored by whoever started it (``nohup``'s SIGHUP, a background
+    job's SIGINT) stays ignored. (One in the first milliseconds, before Python runs this, still ends the process,
+    as any program's.)"""
+    for sig in STOP_SIGNALS:
+        try:
+            now = signal.getsignal(sig)
+            if now == signal.SIG_DFL or now is signal.default_int_handler:  # (Python's own, SIGINT's)
+                signal.signal(sig, _note)
+        except ValueError:  # not the main thread (an embedding program's): not ours to take
+            pass
+
+
+def started() -> bool:
+    """The program's start is over (its modules imported, nothing opened yet): the stop signals
+    :func:`held_while_starting` took are Ctrl-C from now on, a KeyboardInterrupt (the commands' own handling:
+    :func:`stops_as_ctrl_c`); whether one came while it started (the run then ends as interrupted)."""
+    for sig in STOP_SIGNALS:
+        try:
+            if signal.getsignal(sig) is _note:
+                signal.signal(sig, signal.default_int_handler)
+        except ValueError:
+            pass
+    came = bool(_came)  # (read after the handlers changed: one that came in between is noted)
+    _came.clear()
+    return came

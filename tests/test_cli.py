@@ -73,10 +73,11 @@ def test_truncated_gzip_converts_what_is_there_and_exits_1(tmp_path):
 
 def test_the_program_module_imports_no_command_so_ctrl_c_during_the_imports_is_handled():
     """``python -m ecq2pcap`` and the console script import ``ecq2pcap.cli``: what takes time to import (the
-    commands, the pipeline) is imported inside entry(), where a Ctrl-C is an exit 130 without a traceback."""
+    commands, the pipeline) is imported inside entry(), where a Ctrl-C is an exit 130 without a traceback (and
+    ecq2pcap.stops, which takes the stop signals first: the signal module's)."""
     code = "import sys, ecq2pcap.cli; print(sorted(m for m in sys.modules if m.startswith('ecq2pcap.')))"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=ENV)
-    assert p.returncode == 0 and p.stdout.strip() == "['ecq2pcap.cli']", p.stdout + p.stderr
+    assert p.returncode == 0 and p.stdout.strip() == "['ecq2pcap.cli', 'ecq2pcap.stops']", p.stdout + p.stderr
 
 
 IMPORTED = ("import sys, runpy; sys.argv = ['ecq2pcap', *sys.argv[1:]]\n"
