@@ -34,6 +34,7 @@ from .sinks.pcapng import PcapngSink
 __all__ = ["RingSpec", "RingOutputs", "ring_spec", "ring_name"]
 
 SECOND = 1_000_000_000
+OPTIONS = ("-w", "--har")  # (the options of a ring's files, in RingOutputs.paths' order)
 
 
 @dataclass(frozen=True)
@@ -93,14 +94,18 @@ class RingOutputs:
     def __init__(self, spec: RingSpec, pcapng_path: str, har_path: str | None,
                  open_file: Callable[[str, str], BinaryIO], make_pcapng: Callable[[BinaryIO], PcapngSink],
                  make_har: Callable[[BinaryIO], HarSink] | None, clock: Callable[[], float] = time.time,
-                 rename: Callable[[str, str, str], bool] | None = None) -> None:
+                 rename: Callable[..., str | None] | None = None, warn: Callable[[str, str], None] | None = None,
+                 ) -> None:
         if spec.filesize_kb is None and spec.duration_s is None:
             raise ValueError("a ring buffer needs -b filesize:KB or -b duration:S")
         self.spec = spec
         self.paths = (pcapng_path, har_path)
         self._open_file = open_file
         self._clock = clock
-        self._rename = rename  # (option, old, new) -> renamed: names by capture time (see the module doc)
+        # (option, old, new, back=False) -> None when renamed, else why not: names by capture time (see the module
+        # doc); back: to the name the file had (its own, not claimed again)
+        self._rename = rename
+        self._warn = warn  # (reason, detail): a warning of the run (what a failed rename did)
         self.number = 1
         self.written: list[tuple[str, str | None]] = []  # (pcapng, HAR) of every file started, oldest first
         self.deleted = 0  # how many of the oldest were deleted (files:N)
@@ -185,12 +190,39 @@ class RingOutputs:
         self._file_bytes0 = self.pcapng.bytes_written
 
     def _name_first(self, time_ns: int) -> None:
-        """The first file, opened before any event, named by its first event's capture time (what cannot be
-        renamed keeps its name)."""
+        """The first file, opened before any event, named by its first event's capture time. Its pcapng and HAR
+        are renamed as a pair: when one cannot be, the other keeps (or gets back) the name it was opened with, so
+        that their names keep one time, and a warning says which file has which name, and why."""
         names = self.written[-1]
         wanted = tuple(ring_name(p, self.number, time_ns / SECOND) if p else None for p in self.paths)
-        self.written[-1] = tuple(new if old and new != old and self._rename(option, old, new) else old
-                                 for option, old, new in zip(("-w", "--har"), names, wanted))
+        renamed: list[tuple[str, str, str]] = []
+        for option, old, new in zip(OPTIONS, names, wanted):
+            if old and new != old:
+                why = self._rename(option, old, new)
+                if why is not None:
+                    break
+                renamed.append((option, old, new))
+        else:
+            self.written[-1] = wanted
+            return
+        kept = dict(zip(OPTIONS, names))
+        stuck = []
+        for done, first_name, given in renamed:  # (back to the name it was opened with)
+            why_back = self._rename(done, given, first_name, back=True)
+            if why_back is not None:
+                kept[done] = given
+                stuck.append(f"{os.path.basename(given)} could not get its name back ({why_back})")
+        self.written[-1] = (kept["-w"], kept["--har"])
+        if self._warn is None:
+            return
+        pcap, har = (os.path.basename(n) if n else None for n in self.written[-1])
+        if stuck:  # (the pair's names differ: which is which)
+            then = f"{'; '.join(stuck)}: the pcapng is {pcap}, the HAR {har}"
+        elif har:
+            then = f"{pcap} and {har} keep the names they were opened with (the time the conversion started)"
+        else:
+            then = f"{pcap} keeps the name it was opened with (the time the conversion started)"
+        self._warn("ring buffer: the first file is not named by its capture time", f"{option} {new}: {why}; {then}")
 
     def finish(self) -> None:
         self.pcapng.finish()
@@ -200,9 +232,11 @@ class RingOutputs:
 
 
 def open_ring(args: argparse.Namespace, guard, make_pcapng: Callable[[BinaryIO], PcapngSink],
-              make_har: Callable[[BinaryIO], HarSink], capture_time_names: bool = False) -> RingOutputs:
+              make_har: Callable[[BinaryIO], HarSink], capture_time_names: bool = False,
+              warn: Callable[[str, str], None] | None = None) -> RingOutputs:
     """The ring-buffer outputs of ``-b`` options (``args.ring_buffer``); ValueError on a usage problem.
-    ``capture_time_names``: files named by their first event's capture time (``convert``; see the module doc)."""
+    ``capture_time_names``: files named by their first event's capture time (``convert``; see the module doc);
+    ``warn(reason, detail)``: says what a failed rename did."""
     from .outputs import OutputConflict
 
     spec = RingSpec()
@@ -222,13 +256,18 @@ def open_ring(args: argparse.Namespace, guard, make_pcapng: Callable[[BinaryIO],
             raise OSError(errno.EEXIST, f"refused: {exc}", path) from None
         return open(path, "wb")
 
-    def rename(option: str, old: str, new: str) -> bool:
+    def rename(option: str, old: str, new: str, back: bool = False) -> str | None:
         try:
-            guard.claim(option, new)  # (never onto an input, a folder or another output)
+            if not back:
+                guard.claim(option, new)  # (never onto an input, a folder or another output)
+            elif os.path.lexists(new):  # (its own name, which something took since)
+                return "a file took its place"
             os.replace(old, new)
-        except (OutputConflict, OSError):
-            return False
-        return True
+        except OutputConflict as exc:
+            return str(exc)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        return None
 
     return RingOutputs(spec, args.write, args.har, open_file, make_pcapng, make_har if args.har else None,
-                       rename=rename if capture_time_names else None)
+                       rename=rename if capture_time_names else None, warn=warn)

@@ -126,7 +126,7 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
                                            follow_frames=True, **pcapng_options(args)),
                     lambda out: HarSink(out, report=report, commit_interval=0 if streaming else COMMIT_INTERVAL_S,
                                         options=HarOptions(limits=limits)),
-                    capture_time_names=not live))
+                    capture_time_names=not live, warn=lambda reason, detail: report.warn(reason, detail=detail)))
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
         elif args.write:
