@@ -93,7 +93,7 @@ def test_a_pair_whose_one_file_cannot_be_renamed_keeps_one_time_in_its_names(tmp
     (first_pcap, first_har), *rest = _pairs(out)
     assert first_pcap[:-len(".pcapng")] == first_har[:-len(".har")] != capture_time  # (one time: the conversion's)
     assert rest and all(p[:-len(".pcapng")] == h[:-len(".har")] for p, h in rest)
-    assert f"warning: ring buffer: the first file is not named by its capture time: " in err
+    assert "warning: ring buffer: the first file is not named by its capture time: " in err
     assert f"{first_pcap} and {first_har} keep the names they were opened with" in err
     assert re.search(r"^\s+1 × ring buffer: the first file is not named by its capture time$", err, re.M)
     _all_there(out)
