@@ -44,7 +44,7 @@ from .report import Count
 from .sources.recording import Recorder, recorded_time_ns
 from .dialects.cheap import is_heartbeat, is_log_message
 from .sources.websocket import MAX_BATCH, ConnectError, Delivery, WebSocketSource
-from .stops import STOP_SIGNALS
+from .stops import STOP_SIGNALS, taken
 
 
 if TYPE_CHECKING:
@@ -240,7 +240,7 @@ async def capture(
     stop = _Stop(source)
     signals = []
     if handle_signals:
-        for sig in STOP_SIGNALS:
+        for sig in taken(STOP_SIGNALS):
             try:
                 loop.add_signal_handler(sig, stop.request)
                 signals.append(sig)

@@ -10,12 +10,18 @@ from contextlib import contextmanager
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+def taken(signals) -> list[int]:
+    """Those of ``signals`` a run takes: all but a SIGHUP left ignored by whoever started it (``nohup``, so that
+    the run goes on after the terminal closes, as tcpdump keeps it; it stopped the run)."""
+    return [sig for sig in signals if sig != signal.SIGHUP or signal.getsignal(sig) != signal.SIG_IGN]
+
+
 @contextmanager
 def handling(signals, handler):
-    """``handler`` for each of ``signals`` within the block, the previous handlers back after it."""
+    """``handler`` for each of ``signals`` (:func:`taken`) within the block, the previous handlers back after it."""
     previous = {}
     try:
-        for sig in signals:
+        for sig in taken(signals):
             previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: the signals are not ours to take
         pass

@@ -21,6 +21,7 @@ from ecq2pcap import live
 from ecq2pcap.cli import main
 from ecq2pcap.commands import converting
 from tests.conftest import FIXTURES, ROOT
+from tests.support.cli import stop_signals_at_default
 from tests.support.fake_ecapture import FakeECapture, load_frames
 from tests.support.pcapng import epbs
 from tests.support.recordings import as_bytes, read_recording
@@ -267,7 +268,8 @@ def test_ctrl_c_to_the_process_group_is_the_parents_alone(tmp_path, sig):
     replay, stream = load_frames(FIXTURES / "v140_client.frames.jsonl.gz")
     pcap, har = tmp_path / "o.pcapng", tmp_path / "o.har"
     with FakeECapture(replay=replay, script=stream) as fake, _live_process(
-            fake.url, "-w", str(pcap), "--har", str(har), "--idle-timeout", "0", start_new_session=True) as proc:
+            fake.url, "-w", str(pcap), "--har", str(har), "--idle-timeout", "0", start_new_session=True,
+            preexec_fn=stop_signals_at_default) as proc:
         assert wait_for(lambda: fake.scripts_done >= 1), "the fake eCapture did not send its stream"
         time.sleep(0.5)
         os.killpg(proc.pid, sig)

@@ -20,7 +20,7 @@ import pytest
 
 from ecq2pcap import shards
 from ecq2pcap.cli import main
-from tests.support.cli import run_main, sigint_as_from_a_terminal
+from tests.support.cli import run_main, stop_signals_at_default
 from tests.support.dissect import bad_expert, dissect
 from tests.support.golden import GOLDEN, digests, inputs
 from tests.support.mixed_stream import event_line
@@ -97,7 +97,7 @@ def test_ctrl_c_completes_the_outputs(tmp_path, tshark, jobs, sig, group):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "big.jsonl", "-w", "o.pcapng", "--har",
                              "o.har", "-j", jobs, "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
-                            start_new_session=True, preexec_fn=sigint_as_from_a_terminal)
+                            start_new_session=True, preexec_fn=stop_signals_at_default)
     deadline = time.monotonic() + 60
 
     def written() -> int:  # what the workers' parts (or the one process's pcapng) hold so far

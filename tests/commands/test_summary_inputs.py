@@ -14,7 +14,7 @@ import termios
 import time
 
 from tests.conftest import FIXTURES, ROOT
-from tests.support.cli import run_main
+from tests.support.cli import run_main, stop_signals_at_default
 
 SAMPLE = FIXTURES / "v140_client.dump.jsonl.gz"
 
@@ -48,7 +48,7 @@ def test_sigterm_stops_a_summary_of_stdin_as_ctrl_c_does(tmp_path):
     for sig in (signal.SIGTERM, signal.SIGHUP):
         proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "summary", "-"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=stop_signals_at_default)
         try:
             proc.stdin.write(gzip.decompress(SAMPLE.read_bytes()))
             proc.stdin.flush()

@@ -32,3 +32,11 @@ def sigint_as_from_a_terminal() -> None:
     has it. A shell's background job (``cmd &`` without job control, as CI scripts run) inherits it ignored, and
     Python then never installs its KeyboardInterrupt handler, so Ctrl-C would do nothing."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def stop_signals_at_default() -> None:
+    """``preexec_fn`` for a process a test sends stop signals: Ctrl-C, SIGTERM and SIGHUP at their default, as an
+    interactive session starts it, whatever the test run inherited (a background job's SIGINT ignored, see
+    :func:`sigint_as_from_a_terminal`; a run under ``nohup``'s SIGHUP ignored, which ecq2pcap keeps ignored)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
