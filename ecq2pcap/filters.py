@@ -84,6 +84,10 @@ class ConnectionFilter:
                 return True
         return False if (name is not None or name_final) else None
 
+    def leaves_out(self, conn: Connection) -> bool:
+        """Whether ``conn`` is left out whatever host name its requests give (its pid, comm or port)."""
+        return self.matches(conn, None, False) is False
+
     def describe(self) -> str:
         parts = [f"--pid {p}" for p in sorted(self.pids)] + [f"--comm {c}" for c in self.comms]
         parts += [f"--host {h}" for h in self.hosts] + [f"--port {p}" for p in sorted(self.ports)]

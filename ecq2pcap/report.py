@@ -56,6 +56,8 @@ class Count:
     MADE_UP_FILTERED = "made_up_filtered"  # bytes of report.made_up in connections the filters left out
 
 
+# in Report.held: a capture written after later ones (Report.late), not a warning
+LATE = (Count.OUT_OF_ORDER, "", "")
 _COUNTS = frozenset(v for k, v in vars(Count).items() if k.isupper())
 
 
@@ -139,11 +141,22 @@ class Report:
         self.count_limits(reason, detail)
         self._say(origin, reason, detail, reason, prefix="warning: ")
 
+    def late(self, conn: int) -> None:
+        """A capture of connection ``conn`` written after later ones (:attr:`Count.OUT_OF_ORDER`); with filters,
+        counted once they keep ``conn`` (:meth:`decided`): a connection left out is in no pcapng."""
+        if self.held is not None:
+            self.held.setdefault(conn, []).append(LATE)
+        else:
+            self.counts[Count.OUT_OF_ORDER] += 1
+
     def decided(self, conn: int, kept: bool) -> None:
         """The filters kept connection ``conn`` (its held warnings are said) or left it out (they are counted apart:
         a user who filtered is not told, as if it were in the files, of traffic that is not)."""
         for reason, origin, detail in self.held.pop(conn, ()) if self.held else ():
-            if kept:
+            if reason == Count.OUT_OF_ORDER:  # (LATE, also as convert -j sends it: not a warning)
+                if kept:
+                    self.counts[Count.OUT_OF_ORDER] += 1
+            elif kept:
                 self.warn(reason, origin, detail)
             else:  # (by reason, and the limit it names: the flag is what a user would raise)
                 flags = limits_in(detail)

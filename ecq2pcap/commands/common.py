@@ -188,12 +188,16 @@ def connection_view(args: argparse.Namespace, report: Report) -> ConnectionView:
 
 
 def connection_table(args: argparse.Namespace, report: Report, *, normalize: bool = True) -> ConnectionTable:
+    """The options' table; with filters, it is told which connections they leave out whatever their requests say
+    (not written: what it counts as out of time order is against what the pcapng has)."""
+    flt = filter_from_args(args)
     return ConnectionTable(
         report,
         limits=Limits.from_args(args),
         reorder_window_ns=int(args.reorder_window * SECOND),
         idle_timeout_ns=int(args.idle_timeout * SECOND) or None,
         normalize=normalize,
+        leaves_out=flt.leaves_out if flt.active else None,
     )
 
 

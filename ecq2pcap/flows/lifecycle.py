@@ -233,6 +233,8 @@ class Lifecycle:
         out.append(Closed(c.conn, at, reason, closing_notes(c, extra), self._released_ns))
         if at > self._released_ns:  # (a FIN timed past what was written, e.g. at a stale re-emit left out: the FINs
             self._released_ns = at  # after it are not timed before it)
+        if not c.left_out and self._released_ns > self._written_ns:  # (its FIN is written at that time, or later)
+            self._written_ns = self._released_ns
         # what only an open connection needs goes now: the sweep's deadline heap may still hold
         # this state for a while (a straggler reopens it with fresh state, see _reopen)
         c.last_headers.clear()

@@ -29,6 +29,7 @@ class ConnState:
     role_known: bool = False
     opened: bool = False
     closed: bool = False
+    left_out: bool = False  # the filters leave it out whatever its requests say (ConnectionTable's leaves_out)
     superseded: bool = False
     upgraded: bool = False
     websocket: bool = False  # a 101 switched it to WebSocket: quiet for long at times, no idle timeout ends it

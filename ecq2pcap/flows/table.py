@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
+from collections.abc import Callable
 
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model import (
@@ -72,6 +73,7 @@ class ConnectionTable(Waiting, Ordering, Lifecycle):
         repair_http1: bool = True,
         limits: Limits = DEFAULT_LIMITS,
         normalize: bool = True,
+        leaves_out: Callable[[Connection], bool] | None = None,
     ) -> None:
         self.report = report or Report()
         self.limits = limits
@@ -84,6 +86,10 @@ class ConnectionTable(Waiting, Ordering, Lifecycle):
         self.normalize = normalize  # False: Captured instead of chunks, normalised after the table (convert -j)
         self.clock = 0  # largest capture time seen (or given to advance)
         self._released_ns = 0  # largest capture time released or FIN time given (no FIN is timed before it)
+        # what the pcapng has written so far: the same without filters; with them, not what a connection they leave
+        # out whatever its requests say (leaves_out: --pid, --comm, --port) released (Count.OUT_OF_ORDER)
+        self._written_ns = 0
+        self._leaves_out = leaves_out
         self._heap: list = []  # (ts, rank, direction hint, seq, ConnState, Capture, Direction)
         self._heap_bytes = 0  # their payloads' (at most limits.reorder_buffer: see _release)
         self.cut = False  # a release stopped at ordering.MADE_UP_BATCH bytes made up: more() goes on with it
@@ -285,13 +291,20 @@ class ConnectionTable(Waiting, Ordering, Lifecycle):
                 c.warnings = None
             if len(self._open) >= self.limits.open_connections:
                 self._end_idlest(out, cap.origin)  # first, so that no more are ever open at once
+            if self._leaves_out is not None:
+                c.left_out = self._leaves_out(c.conn)
             self.report.counts[Count.CONNECTIONS] += 1  # (without Report.count's call: once a connection)
             out.append(Opened(c.conn, ts, cap.origin))
             self._open[id(c)] = c
         else:
             self._open.move_to_end(id(c))
-        if ts > self._released_ns:
-            self._released_ns = ts
-        elif at < self._released_ns:  # (later than the reorder window, or waited for its tuple or role: the pcapng
-            self.report.counts[Count.OUT_OF_ORDER] += 1  # goes back in time here, whichever connection went on)
+        if c.left_out:  # (in no pcapng: neither written after later ones nor later than others)
+            if ts > self._released_ns:
+                self._released_ns = ts
+        elif ts > self._written_ns:
+            self._written_ns = ts
+            if ts > self._released_ns:
+                self._released_ns = ts
+        elif at < self._written_ns:  # (later than the reorder window, or waited for its tuple or role: the pcapng
+            self.report.late(c.conn.id)  # goes back in time here, whichever connection went on)
         out.extend(chunks(c, cap, direction, ts, self.report, self.normalize))
