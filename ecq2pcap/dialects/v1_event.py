@@ -16,28 +16,33 @@ _HTTP1_STARTS = (b"HTTP/1.", b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b
                  b"PATCH ", b"CONNECT ", b"TRACE ")
 
 
+_NS_LIMIT = 1 << 64  # (the pcapng's timestamps: 64 bits of nanoseconds)
+_SECONDS_LIMIT = -(-_NS_LIMIT // 1_000_000_000)  # (whole seconds below it: its nanoseconds fit)
+
+
 def timestamp_to_ns(value: int | float | None) -> int | None:
     """eCapture timestamps are seconds (v1.4.0–1.4.2, bash, heartbeats) or
-    nanoseconds (v1.4.3+); 0 means unknown. Tell the unit by magnitude."""
+    nanoseconds (v1.4.3+); 0 means unknown. Tell the unit by magnitude. A time past what a pcapng holds (64 bits of
+    nanoseconds, past 2554-07-21: no eCapture's) is unknown too (its packets were timed with the bits that fit)."""
     if type(value) is int:  # (what eCapture sends: the same bounds, exact without the float comparisons)
         if value <= 0:
             return None
         if value < 100_000_000_000:
-            return value * 1_000_000_000
-        if value < 100_000_000_000_000:
-            return value * 1_000_000
-        if value < 100_000_000_000_000_000:
-            return value * 1_000
-        return value
+            value *= 1_000_000_000
+        elif value < 100_000_000_000_000:
+            value *= 1_000_000
+        elif value < 100_000_000_000_000_000:
+            value *= 1_000
+        return value if value < _NS_LIMIT else None
     if not value or value < 0:
         return None
     if value < 1e11:  # seconds until year 5138
-        return int(value * 1_000_000_000)
-    if value < 1e14:  # milliseconds
-        return int(value * 1_000_000)
-    if value < 1e17:  # microseconds
-        return int(value * 1_000)
-    return int(value)
+        value *= 1_000_000_000
+    elif value < 1e14:  # milliseconds
+        value *= 1_000_000
+    elif value < 1e17:  # microseconds
+        value *= 1_000
+    return int(value) if value < _NS_LIMIT else None
 
 
 def _fields_tuple(src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> Tuple | None:
@@ -102,7 +107,7 @@ def v1_event_record(ev, payload: bytes, origin: str) -> Capture | Annotation:
     info: UuidInfo = PARSED.known.get(uuid) or parse_event_uuid(uuid, src_ip, ev.src_port, dst_ip, ev.dst_port)
     comm = pname.rstrip("\x00") or info.comm
     t = ev.timestamp  # (whole seconds, v1.4's, without timestamp_to_ns's call)
-    ts = t * 1_000_000_000 if type(t) is int and 0 < t < 100_000_000_000 else timestamp_to_ns(t)
+    ts = t * 1_000_000_000 if type(t) is int and 0 < t < _SECONDS_LIMIT else timestamp_to_ns(t)
     kind = info.kind
     if kind == "pidcomm":  # mysql / postgres: queries, not TLS data
         text = payload.decode("utf-8", "replace")
