@@ -9,19 +9,32 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from ecq2pcap.cli import build_parser
 from ecq2pcap.wireshark.extcap import joined_values, live_argv
+from tests.support.waiting import wait_for
 from tests.support.wireshark_home import henv
 from tests.test_wireshark import launcher, run_launcher
 
 pytestmark = pytest.mark.live
 
 
+def _capturing(pid: int) -> bool:
+    """Whether the capture in process ``pid`` is under way: ``live`` starts its converting process (its only
+    child) once its modules are imported and its outputs opened, right before it connects."""
+    try:
+        return bool(Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    except OSError:
+        return False
+
+
 def _capture(home, tmp_path, *options: str, stop_after: float | None = None) -> subprocess.CompletedProcess:
-    """The launcher's capture into a FIFO that ``cat`` reads; SIGTERM after ``stop_after`` s (as Wireshark stops)."""
+    """The launcher's capture into a FIFO that ``cat`` reads; SIGTERM ``stop_after`` s after the capture got under
+    way (as Wireshark stops; counted from then, not from the start: a signal while the program starts ends it
+    before it tried anything, and a busy machine took over 2 s to get there)."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.DEVNULL)
@@ -30,6 +43,7 @@ def _capture(home, tmp_path, *options: str, stop_after: float | None = None) -> 
                              *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         if stop_after is not None:
+            assert wait_for(lambda: _capturing(proc.pid) or proc.poll() is not None, 60), "the capture never started"
             time.sleep(stop_after)
             proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
@@ -57,7 +71,7 @@ def test_a_capture_filter_is_refused_not_ignored(home, tmp_path):
 
 
 def test_stopped_while_retrying_a_wrong_address_says_it_never_connected(home, tmp_path):
-    p = _capture(home, tmp_path, "--url", "ws://127.0.0.1:1/", stop_after=2.0)
+    p = _capture(home, tmp_path, "--url", "ws://127.0.0.1:1/", stop_after=1.0)
     assert p.returncode != 0 and "cannot connect to ws://127.0.0.1:1/" in p.stderr
 
 
