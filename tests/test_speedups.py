@@ -1,0 +1,49 @@
+"""Whether the C checksum runs, as ``ecq2pcap --version`` says it: a built file that does not load (truncated, or
+one another Python left under this one's name) was said "not built" (its loader's error swallowed), so a user
+who had built it was told to build it; the pure-Python sum runs either way, the same bytes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+
+from ecq2pcap import __version__
+from tests.conftest import FIXTURES, ROOT
+
+
+def _package_copy(tmp_path, so: bytes | None):
+    """A copy of the package, with ``so`` as its C part's file (None: none)."""
+    shutil.copytree(ROOT / "ecq2pcap", tmp_path / "ecq2pcap",
+                    ignore=shutil.ignore_patterns("__pycache__", "_speedups*.so", "_speedups*.pyd"))
+    if so is not None:
+        (tmp_path / "ecq2pcap" / f"_speedups{sysconfig.get_config_var('EXT_SUFFIX')}").write_bytes(so)
+    return tmp_path
+
+
+def _run(where, *argv: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "ECQ2PCAP_PURE_PYTHON"}
+    env["PYTHONPATH"] = str(where)
+    return subprocess.run([sys.executable, "-m", "ecq2pcap", *argv], capture_output=True, text=True, cwd=where,
+                          env=env)
+
+
+@pytest.mark.parametrize("so, why", [
+    (None, "its C part was not built"),
+    (b"", "its C part did not load: "),  # (a truncated file: the loader's error follows)
+    (b"\x7fELF" + bytes(60), "its C part did not load: "),
+])
+def test_version_says_why_the_c_sum_does_not_run(tmp_path, so, why):
+    where = _package_copy(tmp_path, so)
+    p = _run(where, "--version")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith(f"ecq2pcap {__version__} (pure Python: {why}"), p.stdout
+    if so is not None:  # (the loader's own words, naming the file)
+        assert "_speedups" in p.stdout and len(p.stdout) > len(f"ecq2pcap {__version__} (pure Python: {why})\n")
+        out = tmp_path / "o.pcapng"  # (and the pure-Python sum runs: the conversion goes on)
+        done = _run(where, "convert", str(FIXTURES / "v140_client.dump.jsonl.gz"), "-w", str(out), "-q")
+        assert done.returncode == 0 and out.stat().st_size > 0, done.stderr
