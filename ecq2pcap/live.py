@@ -30,6 +30,7 @@ the same pcapng and HAR. With ``--record``, packet comments name the recording l
 from __future__ import annotations
 
 import asyncio
+import signal
 import re
 import sys
 import time
@@ -238,10 +239,11 @@ async def capture(
     tick_s = tick_s or TICK_S
     loop = asyncio.get_running_loop()
     stop = _Stop(source)
-    signals = []
+    signals, before = [], {}
     if handle_signals:
         for sig in taken(STOP_SIGNALS):
             try:
+                before[sig] = signal.getsignal(sig)
                 loop.add_signal_handler(sig, stop.request)
                 signals.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
@@ -288,8 +290,7 @@ async def capture(
         try:
             await source.close()
         except BaseException:
-            for sig in signals:
-                loop.remove_signal_handler(sig)
+            _give_back(loop, signals, before)
             raise
     try:  # (the handlers stay while the backlog is converted: a second Ctrl-C then was a KeyboardInterrupt in the
         # event loop, asyncio's internals on stderr and the messages left out without a word)
@@ -302,7 +303,17 @@ async def capture(
             print(f"ecq2pcap: stopped at a second stop request (Ctrl-C, SIGTERM or SIGHUP): {source.backlog:,} "
                   "messages received are not converted (nor recorded)", file=sys.stderr)
     finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
+        _give_back(loop, signals, before)
     return reason
+
+
+def _give_back(loop, signals, before) -> None:
+    """The stop signals back to the handlers they had before the loop (``stops_as_ctrl_c``'s: a KeyboardInterrupt,
+    the run ending as interrupted once its outputs are completed). asyncio's removal leaves SIGTERM and SIGHUP at
+    their default: one more while the outputs were completed (a second SIGTERM, an impatient Ctrl-C and then a
+    kill) ended the process by the signal, without its summary (exit -15)."""
+    for sig in signals:
+        loop.remove_signal_handler(sig)
+        if before[sig] is not None:  # (None: set from C, not restorable from Python)
+            signal.signal(sig, before[sig])
 

@@ -88,6 +88,12 @@ class ConvertingProcess:
             self._conn.close()
             self._proc.join()
 
+    def wait(self) -> None:
+        """When :meth:`finish` was cut short: our end of the pipe closed (the child then completes the outputs, as
+        when this process dies), and until the child has ended."""
+        self._conn.close()
+        self._proc.join()
+
     def _call(self, what: str, arg):
         try:
             self._conn.send((what, arg))

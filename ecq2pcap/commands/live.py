@@ -27,7 +27,7 @@ from .status import Progress, StatusLine
 from ..outputs import describe_write_error
 from ..sources.websocket import DEFAULT_ORIGIN, WebSocketSource, check_url
 from .common import add_output_args
-from .exits import EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError
+from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError
 from .live_outputs import Opener, open_live_outputs, open_record_outputs
 
 READING_GC_THRESHOLD = 5_000  # allocations between young-generation collections while reading (run_session)
@@ -189,6 +189,10 @@ def _capture_until_stopped(args, source, status, opener, role, what, end, gone) 
             reason = run_session(source, child, args, status, what)
         finally:
             child.finish()
+    except KeyboardInterrupt:  # (a further stop request while the outputs were completed: the child completes them)
+        child.wait()
+        status.say("stopped again while completing the outputs: they are complete; no summary")
+        return EXIT_INTERRUPTED
     except converting.ConverterGone as exc:
         status.say(f"error: {exc}")
         if gone is not None and not args.quiet:
