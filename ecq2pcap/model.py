@@ -215,6 +215,10 @@ class Connection(Frozen, eq=False):
     # another connection open when it opened goes from its client address and port to its server's address, to
     # another port: the pcapng shows its real server port (a port both are shown as would make them one to Wireshark)
     keep_port: bool = False
+    # another connection (id same_tuple_as) was open on its whole 4-tuple when it opened (one socket under two fds or
+    # processes): the pcapng shows it from this client port, not its real one (flows.client_ports); 0: the real one
+    shown_client_port: int = 0
+    same_tuple_as: int = 0
 
     @property
     def ip_version(self) -> int:

@@ -53,6 +53,7 @@ class Count:
     BEFORE_TUPLE_SPLIT = "before_tuple_split"
     BEFORE_TUPLE_UNPLACED = "before_tuple_unplaced"
     NAMES = "names"
+    TUPLE_SHARED = "tuple_shared"  # connections shown from another client port: their 4-tuple was open (client_ports)
     MADE_UP_FILTERED = "made_up_filtered"  # bytes of report.made_up in connections the filters left out
 
 

@@ -50,6 +50,9 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         lines.append(f"  captured before their socket was known: {placed} placed on the connection whose calls "
                      f"follow, {split} new connection(s) told apart by their bytes, {unplaced} not placed "
                      "(endpoints invented; see the packet comments)")
+    if c[Count.TUPLE_SHARED]:
+        lines.append(f"  shown from another client port: {c[Count.TUPLE_SHARED]} connection(s) whose 4-tuple another "
+                     "connection had open (one socket under two fds or processes; see their SYN comments)")
     if report.limits:
         hits = ", ".join(f"{flag} {n}" for flag, n in report.limits.most_common())
         lines.append(f"  limits reached: {hits} (see the warnings; raise a limit with its option)")

@@ -117,7 +117,8 @@ def format_tables(conns: list[ConnectionRow], exchanges: list[ExchangeRow], filt
     rows = []
     for c in conns:
         server = c.server if c.server.endswith(f":{c.shown_server_port}") else f"{c.server} (as {c.shown_server_port})"
-        rows.append([str(c.id), str(c.pid), c.comm, f"{c.client} → {server}", f"{c.frames_c2s}/{c.frames_s2c}",
+        client = c.client if c.client.endswith(f":{c.shown_client_port}") else f"{c.client} (as {c.shown_client_port})"
+        rows.append([str(c.id), str(c.pid), c.comm, f"{client} → {server}", f"{c.frames_c2s}/{c.frames_s2c}",
                      f"{c.bytes_c2s}/{c.bytes_s2c}", f"{c.payload_c2s}/{c.payload_s2c}", c.http or "-",
                      str(c.exchanges), f"{c.duration_s:.4f}"])
     out = [head] + ["  " + x for x in _table(

@@ -191,15 +191,6 @@ class Lifecycle:
         if not c.closed and not c.websocket:  # (opened: the caller's test)
             self._close(c, IDLE, out, at=c.last_released_ts)
 
-    def _keeps_port(self, c: ConnState, other: ConnState | list[ConnState]) -> bool:
-        """``c`` opens while ``other`` (one or a list), from its client address and port, is open: whether one goes
-        to its server's address on another port (Connection.keep_port); ``c`` joins them."""
-        others = other if type(other) is list else [other]
-        keep = any(o.server[0] == c.server[0] and o.server[1] != c.server[1] for o in others)
-        others.append(c)
-        self._from[c.client] = others
-        return keep
-
     def _close(self, c: ConnState, reason: str, out: list[FlowEvent], extra: tuple[str, ...] = (),
                at: int | None = None) -> None:
         self._open.pop(id(c), None)
@@ -221,13 +212,7 @@ class Lifecycle:
                 c.warnings = None
             return
         c.closed = True
-        other = self._from.get(c.client)  # (the open connections from its client port: keep_port)
-        if other is c:
-            del self._from[c.client]
-        elif type(other) is list and c in other:
-            other.remove(c)
-            if not other:  # (else each client port that once had two open would stay, for ever)
-                del self._from[c.client]
+        self._client_port_closed(c)  # (the open connections by client port: .client_ports)
         if at is None:  # (the later of the two, without max()'s call)
             at = c.last_released_ts if c.last_released_ts > c.last_ts else c.last_ts
         out.append(Closed(c.conn, at, reason, closing_notes(c, extra), self._released_ns))

@@ -21,6 +21,7 @@ class ConnState:
     module: str
     client: tuple[str, int] = ("", 0)
     server: tuple[str, int] = ("", 0)
+    shown_from: tuple[str, int] = ("", 0)  # the client address and port the pcapng shows, once open (.client_ports)
     tuple_known: bool = True
     synthetic_reason: str | None = None  # why endpoints were invented
     role: str = "client"  # which end eCapture hooked (Connection.process_role)

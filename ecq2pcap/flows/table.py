@@ -43,6 +43,7 @@ from ..model import (
     Tuple,
 )
 from ..report import Count, Report
+from .client_ports import ClientPorts
 from .closing import NO_REQUEST, request_head
 from .endpoints import SyntheticEndpoints
 from .normalize import Normalizer
@@ -62,7 +63,7 @@ _RENDERED = PayloadForm.HTTP1_RENDERED  # (Enum members: ~0.15 µs to read on Py
 _NO_SHAPE = Shape()  # (read only) the shape of a connection none of whose bytes was looked at yet
 
 
-class ConnectionTable(Waiting, Ordering, Lifecycle):
+class ConnectionTable(Waiting, Ordering, Lifecycle, ClientPorts):
     def __init__(
         self,
         report: Report | None = None,
@@ -109,10 +110,11 @@ class ConnectionTable(Waiting, Ordering, Lifecycle):
         self._last_sweep = 0
         self._deadlines: list = []  # (time to look at it again, seq, ConnState): the sweep's work list
         self._open: OrderedDict[int, ConnState] = OrderedDict()  # id -> opened conn, least recently active first
-        # client address and port -> the open connection from it, or those (a list) when several are open (keep_port;
-        # no object made for the one a client port mostly has: counts in dicts of new keys cost ~3k instructions an
-        # event, most of it the collector's)
+        # client address and port shown -> the open connection from it, or those (a list) when several are open
+        # (.client_ports; no object made for the one a client port mostly has: counts in dicts of new keys cost ~3k
+        # instructions an event, most of it the collector's)
         self._from: dict[tuple, ConnState | list[ConnState]] = {}
+        self._moved_next = 0  # where the ports of connections whose 4-tuple was open go on (.client_ports)
 
     # ------------------------------------------------------------------ input
 
@@ -275,15 +277,14 @@ class ConnectionTable(Waiting, Ordering, Lifecycle):
                     self._close(old, superseded_reason(old), out)  # (which forgets it)
             if cap.uuid and cap.uuid not in c.uuids:
                 c.uuids.append(cap.uuid)
-            keep = False
-            other = self._from.get(c.client)
-            if other is None:
-                self._from[c.client] = c
+            if c.client in self._from:  # (another open from its client port: .client_ports decides how it is shown)
+                keep, moved, same = self._client_port(c)
             else:
-                keep = self._keeps_port(c, other)
+                c.shown_from, keep, moved, same = c.client, False, 0, 0
+                self._from[c.client] = c
             c.conn = Connection(  # (by position, in the fields' order: ~0.6k instructions less than by keyword)
                 next(self._ids), c.pid, c.comm, c.fd, c.client, c.server, c.tuple_known, c.synthetic_reason, c.role,
-                tuple(c.uuids), cap.tid, c.module, keep,
+                tuple(c.uuids), cap.tid, c.module, keep, moved, same,
             )
             if c.warnings is not None:  # (said while it had no Connection: held for the filters' decision on this
                 for reason, origin, detail in c.warnings:  # one, Ordering._warn_about)

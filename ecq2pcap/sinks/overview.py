@@ -17,6 +17,7 @@ from .har import HarSink
 from .har.entries import UNKNOWN_METHOD
 from .har.options import HarOptions
 from .pcapng import PcapngSink
+from .pcapng.ports import shown_ports
 
 __all__ = ["ConnectionRow", "ExchangeRow", "OverviewSink"]
 
@@ -34,7 +35,8 @@ class ConnectionRow:
     comm: str
     client: str
     server: str  # real address:port
-    shown_server_port: int  # the port in the pcapng (--port-map)
+    shown_server_port: int  # the port in the pcapng (--port-map, or kept: Connection.keep_port)
+    shown_client_port: int  # the port in the pcapng (another when its 4-tuple was open: Connection.shown_client_port)
     frames_c2s: int = 0
     frames_s2c: int = 0
     bytes_c2s: int = 0  # whole frames, like tshark -z conv,tcp
@@ -160,9 +162,10 @@ class OverviewSink:
         conn = event.conn
         row = self._rows.get(conn.id)
         if row is None:
+            client_port, server_port = shown_ports(self._pcapng.port_map, conn)
             row = self._rows[conn.id] = ConnectionRow(
-                conn.id, conn.pid, conn.comm, _endpoint(*conn.client), _endpoint(*conn.server),
-                self._pcapng.port_map.server_port(conn.server[1]))
+                conn.id, conn.pid, conn.comm, _endpoint(*conn.client), _endpoint(*conn.server), server_port,
+                client_port)
         if type(event) in (Opened, Closed) or not row.uuids:
             row.uuids = list(conn.uuids)
         self._tally.row, self._tally.conn = row, conn

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ...model import Connection
+
 # TCP ports on which stock tshark 4.0 hands TCP to its http dissector (``tshark -G
 # decodes``: ``tcp.port <n> http``), measured to decode both HTTP/1 and HTTP/2 with its
 # preface. 631 is left out: it is registered too, but IPP then claims the bodies (and
@@ -22,6 +24,28 @@ HTTP_PORTS = frozenset({80, 1900, 2710, 2869, 3128, 3132, 3689, 5985, 8080, 8088
 DEFAULT_SHOWN_PORT = 80
 PORT_KEPT = ("server port kept: another connection from the same client address and port to this server was open "
              "(shown on one port, they would be one stream to Wireshark)")
+
+
+
+def shown_ports(port_map: "PortMap", conn: Connection) -> tuple[int, int]:
+    """The client and server ports the pcapng shows for ``conn``."""
+    return opening_ports(port_map, conn, None)[:2]
+
+
+def opening_ports(port_map: "PortMap", conn: Connection, note: str | None) -> tuple[int, int, str | None]:
+    """The client and server ports the pcapng shows for ``conn``, and its SYN comment's ``note`` with what it says of
+    them: a server port kept (``Connection.keep_port``), a client port shown instead of the real one (its 4-tuple was
+    open in another connection: ``Connection.shown_client_port``, see :mod:`ecq2pcap.flows.client_ports`)."""
+    real = conn.server[1]
+    shown = port_map.server_port(real)
+    if conn.keep_port and shown != real:  # (see PORT_KEPT)
+        shown, note = real, (f"{note}; {PORT_KEPT}" if note else PORT_KEPT)
+    if not conn.shown_client_port:
+        return conn.client[1], shown, note
+    moved = (f"client port {conn.client[1]} shown as {conn.shown_client_port}: connection {conn.same_tuple_as} had "
+             "this 4-tuple open (one socket under two fds or processes, e.g. dup() or fork(), or both ends captured; "
+             "on one 4-tuple Wireshark would make them one stream)")
+    return conn.shown_client_port, shown, (f"{note}; {moved}" if note else moved)
 
 
 class PortMap:

@@ -24,7 +24,7 @@ from ...report import Count, Report
 from .blocks import FLAG_INBOUND, FLAG_OUTBOUND, LINKTYPE_ETHERNET, LINKTYPE_RAW, interface_description, section_header
 from .comments import NOT_WRITTEN as _NOT_WRITTEN, UNREPAIRED as _UNREPAIRED, WHAT as _WHAT, WHO as _WHO, open_facts
 from .names import NameBook
-from .ports import PORT_KEPT, PortMap
+from .ports import PortMap, opening_ports
 from .packets import PacketBlocks
 from .resume import H2_RESUME, WS_NOTE, WS_REQUEST, FrameFollower, continuation
 from .tcp import MAX_MSS
@@ -248,16 +248,14 @@ class PcapngSink:
     def _open(self, conn: Connection, time_ns: int, note: str | None,
               isns: tuple[int, int] | None = None) -> list[bytes]:
         real_port = conn.server[1]
-        shown_port = self.port_map.server_port(real_port)
-        if conn.keep_port and shown_port != real_port:  # (see PORT_KEPT)
-            shown_port, note = real_port, (f"{note}; {PORT_KEPT}" if note else PORT_KEPT)
+        client_port, shown_port, note = opening_ports(self.port_map, conn, note)
         # (client→server, server→client): the captured process's sends are outbound (Connection.outbound)
         flags = _CLIENT_FLAGS if conn.process_role == "client" else _SERVER_FLAGS
         if isns is None:  # each side's from the endpoints: crc32 of them and "|c" or "|s", the first part's done once
             endpoints = zlib.crc32(f"{conn.id}|{conn.client[0]}|{conn.client[1]}|{conn.server[0]}|{real_port}".encode())
             isns = (zlib.crc32(b"|c", endpoints), zlib.crc32(b"|s", endpoints))
         try:
-            flow = PacketBlocks(conn.client[0], conn.client[1], conn.server[0], shown_port, isns[0], isns[1],
+            flow = PacketBlocks(conn.client[0], client_port, conn.server[0], shown_port, isns[0], isns[1],
                                 self.link_type, self.mss, flags)  # (by position: ~1.6k instructions less)
         except ValueError as e:  # unparsable or mixed-family addresses
             self._conns[conn.id] = _Conn(conn, None, flags, 0)

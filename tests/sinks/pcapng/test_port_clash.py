@@ -64,3 +64,16 @@ def test_what_the_table_keeps_of_open_connections_by_client_port_goes_with_them(
     events = table.feed(cap(5, 443, 10**9)) + table.feed(cap(6, 8443, 10**9)) + table.close_all()
     assert [e.conn.keep_port for e in events if type(e).__name__ == "Opened"] == [False, True]
     assert table._from == {}
+
+
+def test_the_summary_shows_the_server_port_kept(tmp_path):
+    """``summary`` says the port the pcapng shows: the real one kept, not the one the map would give (it said 80)."""
+    dump = tmp_path / "in.jsonl"
+    dump.write_text("\n".join([
+        event_line(1, 400, "curl", 5, 1, A, 1, GET % b"a"), event_line(1, 400, "curl", 6, 1, B, 1, GET % b"b"),
+        event_line(1, 400, "curl", 5, 0, A, 3, OK), event_line(1, 400, "curl", 6, 0, B, 3, OK)]) + "\n")
+    p = run_main("summary", str(dump), "--json", text=True)
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)["connections"]
+    assert [(r["server"], r["shown_server_port"]) for r in rows] == [("10.0.0.2:443", 80), ("10.0.0.2:8443", 8443)]
+    assert "10.0.0.2:8443 (as" not in run_main("summary", str(dump), text=True).stdout
