@@ -76,6 +76,7 @@ class Http1Decoder(Recovery):
         self._done: list[Http1Exchange] = []
         self._diagnostics: list[str] = []
         self._closed = False
+        self._asked: tuple | None = None  # the fast path's answer for the bytes _begin reads next (_whole_capture)
 
     # -- public API ----------------------------------------------------------------
 
@@ -104,6 +105,8 @@ class Http1Decoder(Recovery):
         if s.reader is None:
             if s.pos >= len(s.buf):  # (not s.waiting: without the property's call)
                 s.gate_ns = time_ns
+                if self.fast and self._whole_capture(s, data):
+                    return self._take()
         elif not (s.in_head or same_capture) and (length := self._lost_end(s, data, capped)) is not None:  # (lost end)
             self._cut_short(s, length)
             s.gate_ns = time_ns
@@ -123,47 +126,6 @@ class Http1Decoder(Recovery):
         self._closed = True
         done = self._take()  # (most are none or one: no sort, no key function made)
         return sorted(done, key=lambda e: e.start_ns) if len(done) > 1 else done
-
-    def _end_streams(self, time_ns: int) -> None:
-        """What :meth:`close` ends: bodies read to EOF, unfinished messages and exchanges, unsaid skips."""
-        if self.switch is None:
-            self._release_held(None)  # at the times they arrived, before EOF ends anything
-            for s in (self._c2s, self._s2c):
-                s.eof = True
-                s.time_ns = max(s.time_ns, time_ns)
-                self._pump(s)
-        if self.switch is not None:
-            self._done.append(self.switch.exchange)
-        elif self._switch_ex is not None and self._c2s.reader is not None:
-            rest = self._c2s.reader.unconsumed + len(self._c2s.buf) - self._c2s.pos
-            if rest:
-                self._switch_ex.errors.append(
-                    f"{rest} client→server bytes after the upgrade request not parsed "
-                    "(the answer to the upgrade was not captured)"
-                )
-        for s in (self._c2s, self._s2c):
-            s.flush_skip()
-        if self._awaiting:
-            self._s2c.move_errors(self._awaiting[0].errors)
-        for s in (self._c2s, self._s2c):
-            s.move_errors(self._diagnostics)
-        while self._awaiting:
-            ex = self._awaiting.popleft()
-            ex.errors.append(RESPONSE_NOT_CAPTURED)
-            if ex.request is not None and ex.request.end_ns is None:
-                ex.request.end_ns = time_ns
-            self._done.append(ex)
-
-    def buffered(self) -> int:
-        """Bytes held for exchanges not yet returned: unread input and kept bodies."""
-        n = len(self._c2s.buf) - self._c2s.pos + len(self._s2c.buf) - self._s2c.pos
-        for x in {id(x): x for x in (*self._awaiting, self._req_ex, self._resp_ex) if x is not None}.values():
-            for msg in (x.request, x.response):
-                if msg is not None:
-                    n += len(msg.body)
-        if self.switch is not None:
-            n += sum(len(p[1]) for p in self.switch.pending)
-        return n
 
     def take_diagnostics(self) -> list[str]:
         """Connection-level problems that no exchange carries (e.g. garbage at the end)."""
@@ -222,7 +184,9 @@ class Http1Decoder(Recovery):
         at = s.pos  # (the fast path first, for a response when a request waits for it: a message it takes starts with
         # a start line find_start takes where it stands, ASCII: neither is run, nor ascii_target, ~10k a request)
         first = self.fast and (s.is_request or bool(self._awaiting))
-        reader = (fast_request if s.is_request else fast_response)(buf, at, max_line, self.max_head) if first else None
+        asked, self._asked = self._asked, None
+        reader = asked[0] if asked is not None else \
+            (fast_request if s.is_request else fast_response)(buf, at, max_line, self.max_head) if first else None
         if reader is None and not s.find_start(max_line):
             return False
         if s.rendered is not None:  # (the message is the rendered one when it starts as it does)
@@ -264,6 +228,41 @@ class Http1Decoder(Recovery):
         else:
             s.pos += reader.unconsumed  # the whole message is given at once
             self._whole(s, reader)
+        return True
+
+    def _whole_capture(self, s: HalfStream, data: bytes) -> bool:
+        """A capture on a direction with nothing left to read that is one whole message of the fast path: what
+        :meth:`_begin` and :meth:`_whole` do with it, read from the capture's own bytes (not copied into the
+        stream's buffer and out of it again, nor through :meth:`_pump`: ~5k instructions a message). False when it
+        is not (nothing done; the fast path's answer, when asked, goes to :meth:`_begin`, which would ask the same
+        of the same bytes) or when :meth:`_begin` has more to do (a skip to say, a response that must wait, one
+        the fast path is not asked first for)."""
+        if s.skipped or s.skip_said or s.skip_reason or s.buf or s.pos:
+            return False
+        awaiting = self._awaiting
+        if s.is_request:
+            r = self._s2c
+            if r.reader is not None or r.pos < len(r.buf):  # (a response waits for it: _whole leaves it to events)
+                return False
+            w = fast_request(data, 0, self.max_line, self.max_head)
+        elif awaiting and not self._orphans and self._switch_ex is None and \
+                (awaiting[0].request is None or awaiting[0].request.method not in NO_BODY_METHODS):
+            w = fast_response(data, 0, self.max_line, self.max_head)
+        else:
+            return False
+        if w is None or w.unconsumed != len(data):
+            self._asked = (w,)
+            return False
+        if s.rendered is not None:
+            s.original = s.rendered if s.rendered.startswith(data[: data.find(b"\n") + 1]) else None
+            s.rendered = None
+        if s.is_request:
+            s.widened = 0
+        else:
+            self._resp_ex = awaiting.popleft()
+            self._interim = []
+        s.head_ns = s.gate_ns
+        self._whole(s, w)
         return True
 
     def _whole(self, s: HalfStream, w: WholeMessage) -> None:

@@ -1,5 +1,5 @@
 """What the HTTP/1 decoder does when a message does not parse, which exchange a response answers (and when
-answers do not come), and when the connection switches protocols.
+answers do not come), when the connection switches protocols, and what its end ends (and what it holds till then).
 
 A mixin of :class:`~.decoder.Http1Decoder` (its state: the two :class:`~.stream.HalfStream`, the exchanges being
 read, the one awaiting an answer to an upgrade, :attr:`switch`), kept apart because it is its own job: the
@@ -25,8 +25,50 @@ CHUNKED = -1  # (what Recovery._lost_end says of a chunked body: it has no lengt
 
 
 class Recovery:
-    """Http1Decoder's recovery from bytes that do not frame, its bound on requests waiting for answers, and its
-    stop at a protocol switch."""
+    """Http1Decoder's recovery from bytes that do not frame, its bound on requests waiting for answers, its
+    stop at a protocol switch, and the end of the connection (:meth:`_end_streams`; :meth:`buffered`, what it
+    holds until then)."""
+
+    def _end_streams(self, time_ns: int) -> None:
+        """What :meth:`close` ends: bodies read to EOF, unfinished messages and exchanges, unsaid skips."""
+        if self.switch is None:
+            self._release_held(None)  # at the times they arrived, before EOF ends anything
+            for s in (self._c2s, self._s2c):
+                s.eof = True
+                s.time_ns = max(s.time_ns, time_ns)
+                self._pump(s)
+        if self.switch is not None:
+            self._done.append(self.switch.exchange)
+        elif self._switch_ex is not None and self._c2s.reader is not None:
+            rest = self._c2s.reader.unconsumed + len(self._c2s.buf) - self._c2s.pos
+            if rest:
+                self._switch_ex.errors.append(
+                    f"{rest} client→server bytes after the upgrade request not parsed "
+                    "(the answer to the upgrade was not captured)"
+                )
+        for s in (self._c2s, self._s2c):
+            s.flush_skip()
+        if self._awaiting:
+            self._s2c.move_errors(self._awaiting[0].errors)
+        for s in (self._c2s, self._s2c):
+            s.move_errors(self._diagnostics)
+        while self._awaiting:
+            ex = self._awaiting.popleft()
+            ex.errors.append(RESPONSE_NOT_CAPTURED)
+            if ex.request is not None and ex.request.end_ns is None:
+                ex.request.end_ns = time_ns
+            self._done.append(ex)
+
+    def buffered(self) -> int:
+        """Bytes held for exchanges not yet returned: unread input and kept bodies."""
+        n = len(self._c2s.buf) - self._c2s.pos + len(self._s2c.buf) - self._s2c.pos
+        for x in {id(x): x for x in (*self._awaiting, self._req_ex, self._resp_ex) if x is not None}.values():
+            for msg in (x.request, x.response):
+                if msg is not None:
+                    n += len(msg.body)
+        if self.switch is not None:
+            n += sum(len(p[1]) for p in self.switch.pending)
+        return n
 
     def _end_oldest_waiting(self) -> None:
         """Before one more request waits for its answer when :attr:`max_awaiting` do: each counts AWAITING_COST

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import random
+from itertools import accumulate
 from pathlib import Path
 
 import pytest
@@ -293,7 +294,8 @@ def _exchange(rng) -> tuple[bytes, bytes]:
     return req, resp
 
 
-def _random_steps(rng) -> list:
+def _random_steps(rng, per_message: bool = False) -> list:
+    """``per_message``: each message its own capture, as eCapture v1 renders them (read at once: _whole_capture)."""
     reqs, resps = [], []
     for _ in range(rng.randrange(1, 7)):
         q, r = _exchange(rng)
@@ -312,6 +314,8 @@ def _random_steps(rng) -> list:
         cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randrange(4)))) if len(data) > 1 else []
         if rng.random() < 0.5:
             cuts = []  # whole stream at once: the common case
+        if per_message and data == b"".join(reqs if d is C else resps):
+            cuts = list(accumulate(map(len, reqs if d is C else resps)))[:-1]
         bounds = [0, *cuts, len(data)]
         pieces[d] = [data[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
     steps, t = [], 0
