@@ -45,7 +45,8 @@ def test_the_fast_path_is_asked_once_a_message(monkeypatch):
     # message's reading: not asked again of the same bytes)
     asked = []
     for name in ("fast_request", "fast_response"):
-        monkeypatch.setattr(http1, name, lambda *args, _orig=getattr(http1, name): asked.append(args[1]) or _orig(*args))
+        orig = getattr(http1, name)
+        monkeypatch.setattr(http1, name, lambda *args, _orig=orig: asked.append(args[1]) or _orig(*args))
     two = base.get(b"/a") + base.get(b"/b")
     steps = [("feed", C, two, MS, None), ("feed", S, base.resp(200, b"hi") + base.resp(200, b"yo")[:-1], 2 * MS, None),
              ("feed", C, base.get(b"/c"), 3 * MS, None), ("close", 4 * MS)]
