@@ -2,10 +2,11 @@
 -- removed by `ecq2pcap wireshark uninstall`).
 --
 -- ecq2pcap writes eCapture's process information into packet comments: the first packet of each connection (its SYN)
--- names pid, tid, comm, fd, uuids, eCapture's version and the real server port; the first segment of every event
--- names that event's pid, tid, comm, fd and uuid. This post-dissector turns them into fields on EVERY packet of the
--- connection (handshake, ACKs and FIN included), keyed by TCP stream:
+-- names pid, tid, comm, fd, uuids, eCapture's version and the real server and client ports; the first segment of every
+-- event names that event's pid, tid, comm, fd and uuid. This post-dissector turns them into fields on EVERY packet of
+-- the connection (handshake, ACKs and FIN included), keyed by TCP stream:
 --   ecapture.pid  ecapture.tid  ecapture.comm  ecapture.fd  ecapture.uuid  ecapture.version  ecapture.real_port
+--   ecapture.real_client_port (a connection shown from another client port: its 4-tuple was open in another)
 --   ecapture.connection
 -- so that  ecapture.comm == "nginx"  selects whole connections, and the fields can be columns.
 -- A packet that carries its own event comment shows that event's tid and uuid; the others show the connection's.
@@ -20,9 +21,10 @@ local pf = {
     uuid = ProtoField.string("ecapture.uuid", "eCapture uuid"),
     version = ProtoField.string("ecapture.version", "eCapture version"),
     real_port = ProtoField.uint16("ecapture.real_port", "Real server port"),
+    real_client_port = ProtoField.uint16("ecapture.real_client_port", "Real client port"),
     connection = ProtoField.uint32("ecapture.connection", "ecq2pcap connection"),
 }
-proto.fields = { pf.pid, pf.tid, pf.comm, pf.fd, pf.uuid, pf.version, pf.real_port, pf.connection }
+proto.fields = { pf.pid, pf.tid, pf.comm, pf.fd, pf.uuid, pf.version, pf.real_port, pf.real_client_port, pf.connection }
 
 local f_comment = Field.new("frame.comment")
 local f_stream = Field.new("tcp.stream")
@@ -187,6 +189,10 @@ local function parse(text)
         if real then
             r.real_port = tonumber(real)
         end
+        local client = p:match("^client port (%d+) shown as %d+")
+        if client then
+            r.real_client_port = tonumber(client)
+        end
         local uuids = p:match("^uuid (.*)$")
         if uuids and not r.uuid then
             r.uuid = split(uuids, ", ")[1]
@@ -195,7 +201,7 @@ local function parse(text)
     return r
 end
 
-local KEYS = { "pid", "tid", "comm", "fd", "uuid", "version", "real_port", "connection" }
+local KEYS = { "pid", "tid", "comm", "fd", "uuid", "version", "real_port", "real_client_port", "connection" }
 
 function proto.dissector(tvb, pinfo, tree)
     local stream = f_stream()
