@@ -76,7 +76,7 @@ class Http1Decoder(Recovery):
         self._done: list[Http1Exchange] = []
         self._diagnostics: list[str] = []
         self._closed = False
-        self._asked: tuple | None = None  # the fast path's answer for the bytes _begin reads next (_whole_capture)
+        self._asked: tuple | None = None  # (stream, the fast path's answer) for the bytes _begin reads next
 
     # -- public API ----------------------------------------------------------------
 
@@ -185,7 +185,7 @@ class Http1Decoder(Recovery):
         # a start line find_start takes where it stands, ASCII: neither is run, nor ascii_target, ~10k a request)
         first = self.fast and (s.is_request or bool(self._awaiting))
         asked, self._asked = self._asked, None
-        reader = asked[0] if asked is not None else \
+        reader = asked[1] if asked is not None and asked[0] is s and at == 0 else \
             (fast_request if s.is_request else fast_response)(buf, at, max_line, self.max_head) if first else None
         if reader is None and not s.find_start(max_line):
             return False
@@ -251,7 +251,7 @@ class Http1Decoder(Recovery):
         else:
             return False
         if w is None or w.unconsumed != len(data):
-            self._asked = (w,)
+            self._asked = (s, w)  # (for this direction's next _begin, at the start of these bytes: checked there)
             return False
         if s.rendered is not None:
             s.original = s.rendered if s.rendered.startswith(data[: data.find(b"\n") + 1]) else None
