@@ -229,6 +229,7 @@ class Connection(Frozen, eq=False):
         return (direction is Direction.C2S) == (self.process_role == "client")
 
 
+NS_LIMIT = 1 << 64  # (a pcapng's timestamps: 64 bits of nanoseconds, to 2554-07-21; a time past it is unknown)
 NOT_PLACED = "not placed: "  # starts a chunk note saying its connection could not be found (a HAR _error)
 
 

@@ -7,7 +7,7 @@ into a :class:`~ecq2pcap.model.Capture` or :class:`~ecq2pcap.model.Annotation`.
 
 from __future__ import annotations
 
-from ..model import Annotation, Capture, DataType, PayloadForm, Tuple
+from ..model import NS_LIMIT, Annotation, Capture, DataType, PayloadForm, Tuple
 from ..payloads.hexdump import GO, looks_like_go_dump, reverse
 from ..uuids import PARSED, UuidInfo, parse_event_uuid
 
@@ -16,8 +16,7 @@ _HTTP1_STARTS = (b"HTTP/1.", b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b
                  b"PATCH ", b"CONNECT ", b"TRACE ")
 
 
-_NS_LIMIT = 1 << 64  # (the pcapng's timestamps: 64 bits of nanoseconds)
-_SECONDS_LIMIT = -(-_NS_LIMIT // 1_000_000_000)  # (whole seconds below it: its nanoseconds fit)
+_SECONDS_LIMIT = -(-NS_LIMIT // 1_000_000_000)  # (whole seconds below it: its nanoseconds fit)
 
 
 def timestamp_to_ns(value: int | float | None) -> int | None:
@@ -33,7 +32,7 @@ def timestamp_to_ns(value: int | float | None) -> int | None:
             value *= 1_000_000
         elif value < 100_000_000_000_000_000:
             value *= 1_000
-        return value if value < _NS_LIMIT else None
+        return value if value < NS_LIMIT else None
     if not value or value < 0:
         return None
     if value < 1e11:  # seconds until year 5138
@@ -42,7 +41,7 @@ def timestamp_to_ns(value: int | float | None) -> int | None:
         value *= 1_000_000
     elif value < 1e17:  # microseconds
         value *= 1_000
-    return int(value) if value < _NS_LIMIT else None
+    return int(value) if value < NS_LIMIT else None
 
 
 def _fields_tuple(src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> Tuple | None:

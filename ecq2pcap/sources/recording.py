@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 import msgspec
 
-from ..model import DecodeError, Message, Opcode, Tick
+from ..model import NS_LIMIT, DecodeError, Message, Opcode, Tick
 from ..sinks.units import UnitWriter
 
 RECORDING_MAGIC = "recording"
@@ -104,6 +104,8 @@ class LineDecoder:
         if fr.t is not None:
             t = fr.t if fr.t >= 1e8 or self.started is None else self.started + fr.t
             recv = round(t * 1e6) * 1000  # recordings keep microseconds
+            if recv >= NS_LIMIT:  # (past what a pcapng holds, 2554-07-21: unknown, as with no t; v2 times by it
+                recv = None  # what its text does not, and its packets were timed with the bits that fit)
         return Message(data, opcode, origin, recv)
 
     @staticmethod
