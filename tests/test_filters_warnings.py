@@ -155,3 +155,51 @@ def test_a_bound_biting_a_connection_left_out_is_counted_apart(tmp_path, stream)
         assert re.search(rf"^ecq2pcap: {re.escape(str(dump))}:\d+: warning: {re.escape(reason)}: ", kept, re.M), kept
         assert APART not in kept and f"limits reached: {options[0]}" in kept, kept
     assert said[1] == said[2]
+
+
+def _displaced_before_it_opened() -> V2Stream:
+    """Comm a's connection on fd 100 (bytes that tell no role, whose role --max-reorder-buffer settles early: its
+    warning waits for its Connection) is superseded by a connect line of its own tuple, and the next connection, comm
+    b's, opens while a's captures still wait in the reorder buffer: a's, closed before it ever opened, opens later."""
+    s = V2Stream()
+    s.connect(7, 101, "a", ("10.0.0.1", 40001), ("10.0.0.2", 443))
+    s.t += 63.5
+    for write, dt in ((True, 0.003), (False, 0), (True, 0), (False, 0.001)):
+        s.call(7, 100, "a", write, BLOB, dt=dt)
+    s.call(7, 101, "a", True, BLOB)
+    s.call(7, 101, "a", True, BLOB, dt=0)
+    s.connect(7, 100, "a", ("10.0.0.1", 40001), ("10.0.0.2", 5432))
+    s.call(7, 100, "b", True, b"GET / HTTP/1.1\r\nHost: h.test\r\n\r\n", dt=3)
+    for comm, dt in (("a", 0.001), ("a", 0), ("b", 0)):
+        s.call(7, 100, comm, True, BLOB, dt=dt)
+    s.connect(7, 100, "a", ("10.0.0.1", 40001), ("10.0.0.2", 5432))
+    for dt in (0, 0.001, 0):
+        s.call(7, 100, "b", True, BLOB, dt=dt)
+    return s
+
+
+def test_a_warning_about_a_connection_closed_before_it_opened_waits_for_the_filters(tmp_path):
+    """A connection that a new one of its tuple ended before any of its captures went on said its held warnings at
+    once, as without filters, though its captures then went on (it opens again) in a Connection the filters decide:
+    they were said also with the filter that leaves that Connection out. They now wait for it (its next one)."""
+    dump = tmp_path / "in.jsonl"
+    dump.write_bytes(_displaced_before_it_opened().dump())
+    options = ("--max-connections", "1", "--max-reorder-buffer", "32K")
+    reason = "connection's role settled early"
+
+    def said(err: str) -> int:
+        return err.count(f": warning: {reason}: ")
+
+    everything = said(_convert(tmp_path, dump, *options))
+    assert everything
+    total = 0
+    for comm in ("a", "b"):  # (every connection is of one of the two: each warning is said with one filter)
+        summaries = {}
+        for jobs in (1, 2):
+            err = _convert(tmp_path, dump, "--comm", comm, *options, jobs=jobs)
+            apart = re.search(rf"(\d+) × {re.escape(reason)} \(limit", _warnings_line(err))
+            assert said(err) + (int(apart[1]) if apart else 0) == everything, err
+            summaries[jobs] = _summary(err)
+        assert summaries[1] == summaries[2]
+        total += said(err)
+    assert total == everything

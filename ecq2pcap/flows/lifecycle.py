@@ -183,6 +183,12 @@ class Lifecycle:
         return replace(cap, notes=(*cap.notes, limit_note("open_connections", (
             f"{CONTINUES}{ended}, which ended early (too many open): what it began is in its entries"))))
 
+    def _opens_later(self, c: ConnState) -> bool:
+        """With filters: does ``c``, closed before it opened (a new connection of its tuple opened first), still have
+        captures waiting to go on? They open it again (:meth:`_reopen`), and its held warnings then wait for the
+        filters' decision on that Connection (:meth:`~.table.ConnectionTable._emit`), not said at its close."""
+        return self.report.held is not None and (bool(c.unroled) or any(item[4] is c for item in self._heap))
+
     def _idle_gap(self, c: ConnState, out: list[FlowEvent]) -> None:
         """A capture of ``c`` released longer after its last than the idle timeout: ``c`` ends first, as the
         sweep ends it when other captures move the clock past its deadline, so that whether it does depends on
@@ -206,8 +212,8 @@ class Lifecycle:
         self._placement.forget(c)
         if c.closed or not c.opened:
             c.closed = True
-            if c.warnings is not None:  # (about captures of a connection that never opened: said, as without filters)
-                for reason, origin, detail in c.warnings:
+            if c.warnings is not None and not self._opens_later(c):  # (about captures of a connection that never
+                for reason, origin, detail in c.warnings:  # opened and never will: said, as without filters)
                     self.report.warn(reason, origin, detail)
                 c.warnings = None
             return
