@@ -25,11 +25,14 @@ def _package_copy(tmp_path, so: bytes | None):
     return tmp_path
 
 
-def _run(where, *argv: str) -> subprocess.CompletedProcess:
+def _run(where, *argv: str, site: bool = True) -> subprocess.CompletedProcess:
+    """``ecq2pcap ARGV`` from the copy; without ``site``, Python's ``-S``: no site-packages, so no finder of an
+    editable install (``pip install -e``, as scripts/test.sh does), which would find the source tree's built C
+    part for a copy that has none (``--version`` imports nothing from site-packages)."""
     env = {k: v for k, v in os.environ.items() if k != "ECQ2PCAP_PURE_PYTHON"}
     env["PYTHONPATH"] = str(where)
-    return subprocess.run([sys.executable, "-m", "ecq2pcap", *argv], capture_output=True, text=True, cwd=where,
-                          env=env)
+    return subprocess.run([sys.executable, *([] if site else ["-S"]), "-m", "ecq2pcap", *argv], capture_output=True,
+                          text=True, cwd=where, env=env)
 
 
 @pytest.mark.parametrize("so, why", [
@@ -39,7 +42,7 @@ def _run(where, *argv: str) -> subprocess.CompletedProcess:
 ])
 def test_version_says_why_the_c_sum_does_not_run(tmp_path, so, why):
     where = _package_copy(tmp_path, so)
-    p = _run(where, "--version")
+    p = _run(where, "--version", site=False)
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith(f"ecq2pcap {__version__} (pure Python: {why}"), p.stdout
     if so is not None:  # (the loader's own words, naming the file)
