@@ -29,6 +29,15 @@ RENDERED = [b"GET /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConten
             b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nshort", b"HTTP/1.1 101 Switching Protocols\r\n\r\n"]
 
 
+def _fed(decoder, chunks) -> list:
+    """What a passive decoder returns for ``chunks`` ((client to server?, bytes), each at its index as its time),
+    then at its close."""
+    out = []
+    for i, (c2s, data) in enumerate(chunks):
+        out += decoder.feed(Direction.C2S if c2s else Direction.S2C, data, i)
+    return out + decoder.close(len(chunks))
+
+
 @given(either(st.sampled_from(RENDERED)))
 def test_http1_framing_repair(data):
     wire, notes = repair_rendered(data)
@@ -37,12 +46,7 @@ def test_http1_framing_repair(data):
 
 @given(st.lists(st.tuples(st.booleans(), either(st.sampled_from(RENDERED + HTTP))), max_size=8))
 def test_http1_decoder(chunks):
-    dec = Http1Decoder(body_cap=1 << 16)
-    out = []
-    for i, (c2s, data) in enumerate(chunks):
-        out += dec.feed(Direction.C2S if c2s else Direction.S2C, data, i)
-    out += dec.close(len(chunks))
-    for ex in out:
+    for ex in _fed(Http1Decoder(body_cap=1 << 16), chunks):
         assert ex.request is not None or ex.response is not None or ex.errors
 
 
@@ -76,12 +80,7 @@ def _h2_bytes() -> st.SearchStrategy[bytes]:
 
 @given(st.lists(st.tuples(st.booleans(), either(_h2_bytes(), 600)), min_size=1, max_size=6))
 def test_passive_http2_decoder(chunks):
-    dec = H2PassiveDecoder(max_body=1 << 16)
-    streams = []
-    for i, (c2s, data) in enumerate(chunks):
-        streams += dec.feed(Direction.C2S if c2s else Direction.S2C, data, i)
-    streams += dec.close(len(chunks))
-    for s in streams:
+    for s in _fed(H2PassiveDecoder(max_body=1 << 16), chunks):
         assert isinstance(s.request_headers, list) and isinstance(s.errors, list)
 
 
