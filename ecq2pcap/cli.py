@@ -93,7 +93,7 @@ def command_of(argv: list[str]) -> str | None:
 
 
 class _Version(argparse.Action):
-    """``--version``: ``ecq2pcap VERSION (TCP checksums in C)`` or ``(pure Python: why)``, looked up only when
+    """``--version``: ``ecq2pcap VERSION (packets and checksums in C)`` or ``(pure Python: why)``, looked up only when
     asked (:mod:`.speedups` imports its C module)."""
 
     def __init__(self, option_strings, dest, **kwargs) -> None:

@@ -1,16 +1,20 @@
-"""The optional C part (``_speedups.c``: the TCP checksum's payload sum), and whether it runs.
+"""The optional C part (``_speedups.c``: the TCP checksum's payload sum; ``_blocks.c``: a connection's packets as
+pcapng blocks), and whether it runs.
 
 ``setup.py`` builds it when a C compiler is there; without one ecq2pcap uses its pure-Python code, which gives
 the same bytes, slower. ``ECQ2PCAP_PURE_PYTHON=1`` in the environment makes ecq2pcap use the pure-Python code
 even when it was built (the tests compare the two). ``ecq2pcap --version`` says which one runs, and why not the C
 one: not built (for this Python), or built but not loadable (a file truncated, or built against another Python
-that left it under this one's name). (A module of its own, importing nothing, so that ``--version`` does not import
+that left it under this one's name, or one built from an older source, without what this version calls: a
+source tree's in-place build after an update). (A module of its own, importing nothing, so that ``--version`` does not import
 the sinks.)"""
 
 from __future__ import annotations
 
 import importlib
 import os
+
+NAMES = ("word_sum", "blocks")  # what the code calls in it
 
 
 def _pure_asked() -> bool:
@@ -29,6 +33,9 @@ def _load():
         return None, "its C part was not built"
     except ImportError as exc:  # (the file is there and could not be loaded: said, not taken for a missing build)
         return None, f"its C part did not load: {exc}"
+    missing = [name for name in NAMES if not hasattr(module, name)]
+    if missing:  # (built from an older source: rebuilt by pip install)
+        return None, f"its C part is out of date (it has no {', '.join(missing)}): rebuild it with pip install"
     return module, None
 
 
@@ -41,4 +48,4 @@ def compiled():
 def describe() -> str:
     """Which code runs, for ``--version``."""
     module, why = _load()
-    return "TCP checksums in C" if module is not None else f"pure Python: {why}"
+    return "packets and checksums in C" if module is not None else f"pure Python: {why}"

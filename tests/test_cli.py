@@ -23,7 +23,7 @@ def test_version():
     from ecq2pcap import __version__
 
     p = ecq2pcap("--version")
-    assert p.returncode == 0 and p.stdout.decode().strip() in (f"ecq2pcap {__version__} (TCP checksums in C)",
+    assert p.returncode == 0 and p.stdout.decode().strip() in (f"ecq2pcap {__version__} (packets and checksums in C)",
                                                                f"ecq2pcap {__version__} (pure Python: its C part was not built)")
     forced = subprocess.run([sys.executable, "-m", "ecq2pcap", "--version"], capture_output=True, text=True,
                             timeout=120, env={**ENV, "ECQ2PCAP_PURE_PYTHON": "1"})

@@ -50,3 +50,36 @@ def test_version_says_why_the_c_sum_does_not_run(tmp_path, so, why):
         out = tmp_path / "o.pcapng"  # (and the pure-Python sum runs: the conversion goes on)
         done = _run(where, "convert", str(FIXTURES / "v140_client.dump.jsonl.gz"), "-w", str(out), "-q")
         assert done.returncode == 0 and out.stat().st_size > 0, done.stderr
+
+
+_OLD_SOURCE = """
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+static PyObject *word_sum(PyObject *module, PyObject *arg) { return PyLong_FromLong(0); }
+static PyMethodDef methods[] = {{"word_sum", word_sum, METH_O, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "ecq2pcap._speedups", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+"""
+
+
+def test_a_c_part_built_from_an_older_source_is_not_used(tmp_path):
+    """A source tree's in-place build left from before an update (here: a module with ``word_sum`` alone, as
+    before its packet blocks): said, and the pure-Python code runs (an AttributeError ended every conversion)."""
+    if shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is None:
+        pytest.skip("no C compiler")
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "_speedups.c").write_text(_OLD_SOURCE)
+    script = ("import sys; from setuptools import Extension, setup; setup(name='old', script_args=sys.argv[1:], "
+              "ext_modules=[Extension('_speedups', ['_speedups.c'])])")
+    done = subprocess.run([sys.executable, "-c", script, "build_ext", "--inplace"], cwd=build, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (built,) = build.glob("_speedups*" + sysconfig.get_config_var("EXT_SUFFIX"))
+    where = _package_copy(tmp_path / "tree", built.read_bytes())
+    p = _run(where, "--version", site=False)
+    assert p.stdout == (f"ecq2pcap {__version__} (pure Python: its C part is out of date (it has no blocks): "
+                        "rebuild it with pip install)\n"), p.stdout + p.stderr
+    out = tmp_path / "o.pcapng"
+    done = _run(where, "convert", str(FIXTURES / "v140_client.dump.jsonl.gz"), "-w", str(out), "-q")
+    assert done.returncode == 0 and out.stat().st_size > 0, done.stderr

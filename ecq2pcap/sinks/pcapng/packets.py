@@ -12,13 +12,15 @@ addresses and ports, a bare segment's block head and end) are made once, per lin
 from __future__ import annotations
 
 import struct
+from functools import partial
 
 from ...model import Direction
 from ...payloads.h2 import PREFACE
 from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_HEADER, EPB_TYPE, FLAG_INBOUND, FLAG_OUTBOUND, FLAGS_OPTION,
                      LINKTYPE_ETHERNET, OPT_COMMENT, PAD, U32, text_option)
+from ...speedups import compiled
 from .checksum import INLINE_UPTO, word_sum
-from .tcp import _IP6_TCP, ACK, FIN, MAX_MSS, PSH, SYN, TTL, WINDOW, TcpFlow, syn_options
+from .tcp import _ENDPOINTS, _IP6_TCP, ACK, FIN, MAX_MSS, PSH, SYN, TTL, WINDOW, TcpFlow, syn_options
 
 C2S, S2C = Direction.C2S, Direction.S2C
 _HEADER_LEN = {False: 40, True: 60}  # IPv4 / IPv6 header + TCP header without options
@@ -286,3 +288,19 @@ class PacketBlocks(TcpFlow):
         self._sides[other].seq += 1
         out.append(self._bare(first, ACK, t))
         return out
+
+
+def compiled_blocks(blocks, client_ip: str, client_port: int, server_ip: str, server_port: int, client_isn: int = 0,
+                    server_isn: int = 0, link_type: int = LINKTYPE_ETHERNET, mss: int = MAX_MSS,
+                    flags: tuple[int, int] = (FLAG_OUTBOUND, FLAG_INBOUND)):
+    """:class:`PacketBlocks` made by ``blocks`` (``_speedups.blocks``: its methods in C, the same bytes) from the
+    connection's constants made here as :meth:`TcpFlow._start` makes them (a ValueError for the same addresses)."""
+    key = (client_ip, server_ip, link_type)
+    _, prefixes, c, s, addresses = _ENDPOINTS.known.get(key) or _ENDPOINTS.miss(key)
+    return blocks(prefixes[0], prefixes[1], c, s, client_port, server_port, addresses, client_isn, server_isn, mss,
+                  flags[0], flags[1])
+
+
+_C = compiled()
+# what the pcapng sink makes a connection's blocks with: the C methods when they were built, else PacketBlocks
+packet_blocks = PacketBlocks if _C is None else partial(compiled_blocks, _C.blocks)

@@ -8,10 +8,8 @@ import importlib.util
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -23,30 +21,15 @@ from ecq2pcap.sinks.pcapng.checksum import SUM_PIECE, SUM_SHORT, word_sum_py
 from ecq2pcap.sinks.pcapng.tcp import MAX_MSS
 from tests.support.golden import GOLDEN, digests, inputs
 from tests.support.pcapng import textbook_sum
+from tests.support.speedups import compile_speedups
 
 ROOT = Path(__file__).resolve().parents[3]
-SOURCE = ROOT / "ecq2pcap" / "_speedups.c"
 
 
 @pytest.fixture(scope="module")
 def compiled_sum(tmp_path_factory):
-    """The C ``word_sum``, compiled from ``_speedups.c`` into a temporary folder (skipped without a C compiler;
-    a compiler that fails on the source fails the tests)."""
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(cc) is None or not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
-        pytest.skip(f"no C compiler ({cc}) or no Python headers: the C sum is optional")
-    out = tmp_path_factory.mktemp("speedups")
-    script = ("import sys; from setuptools import Extension, setup; "
-              "setup(name='speedups_test', script_args=sys.argv[1:], "
-              f"ext_modules=[Extension('_speedups', [{str(SOURCE)!r}])])")
-    done = subprocess.run([sys.executable, "-c", script, "build_ext", "--build-lib", str(out), "--build-temp",
-                           str(out / "tmp")], capture_output=True, text=True, cwd=out)
-    assert done.returncode == 0, done.stdout + done.stderr
-    (built,) = out.glob("_speedups*" + sysconfig.get_config_var("EXT_SUFFIX"))
-    spec = importlib.util.spec_from_file_location("_speedups", built)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.word_sum
+    """The C ``word_sum``, compiled from ``_speedups.c`` into a temporary folder (:func:`compile_speedups`)."""
+    return compile_speedups(tmp_path_factory.mktemp("speedups")).word_sum
 
 
 # lengths around each way word_sum_py takes (one %, one little-endian number, pieces) and the folds' cuts
