@@ -1,5 +1,6 @@
-/* The optional C part of ecq2pcap: the TCP checksum's sum over a payload (see sinks/pcapng/checksum.py), and
- * a connection's packets as pcapng blocks (_blocks.c; see sinks/pcapng/packets.py).
+/* The optional C part of ecq2pcap: the TCP checksum's sum over a payload (see sinks/pcapng/checksum.py),
+ * a connection's packets as pcapng blocks (_blocks.c, _segment.c; see sinks/pcapng/packets.py), and whether a
+ * rendered HTTP/1 message's framing already agrees (_rendered.c; see payloads/http1_render.py).
  *
  * word_sum(buffer) -> int: the sum of the buffer's big-endian 16-bit words (an odd length padded with a zero
  * byte), mod 0xFFFF: the same number as checksum.word_sum_py. It adds 32-bit words in the host's order
@@ -51,12 +52,16 @@ static PyMethodDef speedups_methods[] = {
      "blocks(client_prefix, server_prefix, client_address, server_address, client_port, server_port, addresses,\n"
      "       client_isn, server_isn, mss, client_flags, server_flags, client_ident=0, server_ident=0)\n\n"
      "A connection's packets as pcapng blocks: packets.PacketBlocks' methods in C (see _blocks.c)."},
+    {"rendered_agrees", (PyCFunction)(void (*)(void))ecq_rendered_agrees, METH_FASTCALL,
+     "rendered_agrees(payload, head_response, max_head) -> bool\n\nWhether an eCapture-rendered HTTP/1 message's "
+     "framing already agrees with its body, as http1_render.repair_rendered's quick exit finds it (see "
+     "_rendered.c)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT, "ecq2pcap._speedups",
-    "The TCP checksum's payload sum and a connection's packet blocks in C.", -1,
+    "The TCP checksum's payload sum, a connection's packet blocks and HTTP/1 framing's quick answer in C.", -1,
     speedups_methods,
 };
 

@@ -1,20 +1,21 @@
-"""The optional C part (``_speedups.c``: the TCP checksum's payload sum; ``_blocks.c``: a connection's packets as
-pcapng blocks), and whether it runs.
+"""The optional C part (``_speedups.c``: the TCP checksum's payload sum; ``_blocks.c``, ``_segment.c``: a
+connection's packets as pcapng blocks; ``_rendered.c``: whether a rendered HTTP/1 message's framing already agrees),
+and whether it runs.
 
 ``setup.py`` builds it when a C compiler is there; without one ecq2pcap uses its pure-Python code, which gives
 the same bytes, slower. ``ECQ2PCAP_PURE_PYTHON=1`` in the environment makes ecq2pcap use the pure-Python code
 even when it was built (the tests compare the two). ``ecq2pcap --version`` says which one runs, and why not the C
 one: not built (for this Python), or built but not loadable (a file truncated, or built against another Python
 that left it under this one's name, or one built from an older source, without what this version calls: a
-source tree's in-place build after an update). (A module of its own, importing nothing, so that ``--version`` does not import
-the sinks.)"""
+source tree's in-place build after an update). (A module of its own, importing nothing, so that ``--version`` does
+not import the sinks.)"""
 
 from __future__ import annotations
 
 import importlib
 import os
 
-NAMES = ("word_sum", "blocks")  # what the code calls in it
+NAMES = ("word_sum", "blocks", "rendered_agrees")  # what the code calls in it
 
 
 def _pure_asked() -> bool:

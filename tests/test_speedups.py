@@ -78,8 +78,8 @@ def test_a_c_part_built_from_an_older_source_is_not_used(tmp_path):
     (built,) = build.glob("_speedups*" + sysconfig.get_config_var("EXT_SUFFIX"))
     where = _package_copy(tmp_path / "tree", built.read_bytes())
     p = _run(where, "--version", site=False)
-    assert p.stdout == (f"ecq2pcap {__version__} (pure Python: its C part is out of date (it has no blocks): "
-                        "rebuild it with pip install)\n"), p.stdout + p.stderr
+    assert p.stdout == (f"ecq2pcap {__version__} (pure Python: its C part is out of date (it has no blocks, "
+                        "rendered_agrees): rebuild it with pip install)\n"), p.stdout + p.stderr
     out = tmp_path / "o.pcapng"
     done = _run(where, "convert", str(FIXTURES / "v140_client.dump.jsonl.gz"), "-w", str(out), "-q")
     assert done.returncode == 0 and out.stat().st_size > 0, done.stderr

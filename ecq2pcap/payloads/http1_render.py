@@ -17,6 +17,7 @@ import re
 
 from ..limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, limit_note
 from ..memo import Memo
+from ..speedups import compiled
 from .header_names import TOKEN, field_name
 from .numbers import ascii_number
 
@@ -35,6 +36,8 @@ _HEX = b"0123456789abcdefABCDEF"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 FAST = True  # False: every message through the general rules (tests compare the two)
+_C = compiled()
+AGREES = None if _C is None else _C.rendered_agrees  # (the fast exit's answer in C: _rendered.c; None: Python's)
 
 
 def opens_as_gzip(payload: bytes, start: int) -> bool:
@@ -87,6 +90,9 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
     over ``max_head`` bytes is left as is, with a note naming the limit (the HTTP parsers skip such a
     head; reading its lines here took ~35× its size in memory: 820 MB for 5.9 million empty fields).
     """
+    if AGREES is not None and FAST and AGREES(payload, request_method is not None and request_method.upper() == "HEAD",
+                                              max_head):
+        return payload, ()  # (what the fast exit below answers for most messages, ~20k instructions less)
     end = payload.find(b"\r\n\r\n")
     if end < 0:
         return payload, (NOT_HTTP1,)
