@@ -153,8 +153,8 @@ def main() -> None:
     conv = [sys.executable, "-m", "ecq2pcap", "convert", "-q"]
     print(f"# {time.strftime('%Y-%m-%d')}  {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}")
-    version = subprocess.run([*conv[:3], "--version"], capture_output=True, text=True).stdout.strip()
-    print(f"# {version}  (ECQ2PCAP_PURE_PYTHON=1 in the environment: the pure-Python checksum)")
+    version = subprocess.run([*conv[:3], "--version"], capture_output=True, text=True, env=ENV).stdout.strip()
+    print(f"# {version}  (ECQ2PCAP_PURE_PYTHON=1 in the environment: the pure-Python code)")
 
     empty = tmp / "empty.jsonl"
     empty.write_bytes(b"")
