@@ -81,15 +81,18 @@ data_into(Blocks *b, PyObject *out, int me, const unsigned char *p, Py_ssize_t n
     return 0;
 }
 
-/* A handshake's or a close's three segments at t: f1 from first (with its options and the note), f2 from the other
- * side acking it, f3 from first acking that. */
+/* A handshake's or a close's three segments at t: f1 from first (with its options and the comment), f2 from the
+ * other side acking it, f3 from first acking that. */
 static PyObject *
 three(Blocks *b, int first, unsigned f1, unsigned f2, unsigned f3, const unsigned char *options, Py_ssize_t n,
-      uint64_t t, const Note *note)
+      uint64_t t, PyObject *comment)
 {
+    Note note;
+    if (ecq_note_of(comment, &note) < 0)
+        return NULL;
     PyObject *out = PyList_New(0);
     Segment s = {.me = first, .flags = f1, .options = options, .options_len = n, .payload = NOTHING, .t = t,
-                 .note = note};
+                 .note = &note};
     if (out == NULL || append_segment(b, out, &s) < 0)
         goto error;
     b->seq[first] += 1; /* (a SYN or a FIN takes one number) */
@@ -100,8 +103,10 @@ three(Blocks *b, int first, unsigned f1, unsigned f2, unsigned f3, const unsigne
     s.me = first, s.flags = f3, s.options = NOTHING, s.options_len = 0;
     if (append_segment(b, out, &s) < 0)
         goto error;
+    Py_XDECREF(note.owner);
     return out;
 error:
+    Py_XDECREF(note.owner);
     Py_XDECREF(out);
     return NULL;
 }
@@ -110,12 +115,16 @@ static PyObject *
 handshake_blocks(Blocks *b, PyObject *const *args, Py_ssize_t nargs)
 {
     uint64_t t;
-    Note note;
-    if (nargs_are("handshake_blocks", nargs, 2, 2) < 0 || time_of(args[0], &t) < 0 || ecq_note_of(args[1], &note) < 0)
+    if (nargs_are("handshake_blocks", nargs, 2, 2) < 0 || time_of(args[0], &t) < 0)
         return NULL;
-    PyObject *out = three(b, 0, SYN, SYN | ACK, ACK, b->syn_options, 8, t, &note);
-    Py_XDECREF(note.owner);
-    return out;
+    return three(b, 0, SYN, SYN | ACK, ACK, b->syn_options, 8, t, args[1]);
+}
+
+/* close_blocks' and ack_block's arguments: (sender, t, ...), want of them. 0, or -1 with an exception. */
+static int
+sender_and_time(const char *name, PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, int *me, uint64_t *t)
+{
+    return nargs_are(name, nargs, want, want) < 0 || side_of(args[0], me) < 0 || time_of(args[1], t) < 0 ? -1 : 0;
 }
 
 static PyObject *
@@ -123,25 +132,17 @@ close_blocks(Blocks *b, PyObject *const *args, Py_ssize_t nargs)
 {
     int first;
     uint64_t t;
-    Note note;
-    if (nargs_are("close_blocks", nargs, 3, 3) < 0 || side_of(args[0], &first) < 0 || time_of(args[1], &t) < 0
-        || ecq_note_of(args[2], &note) < 0)
+    if (sender_and_time("close_blocks", args, nargs, 3, &first, &t) < 0)
         return NULL;
     b->closed = 1;
-    PyObject *out = three(b, first, FIN | ACK, FIN | ACK, ACK, NOTHING, 0, t, &note);
-    Py_XDECREF(note.owner);
-    return out;
+    return three(b, first, FIN | ACK, FIN | ACK, ACK, NOTHING, 0, t, args[2]);
 }
 
 static PyObject *
 ack_block(Blocks *b, PyObject *const *args, Py_ssize_t nargs)
 {
-    int me;
-    uint64_t t;
-    if (nargs_are("ack_block", nargs, 2, 2) < 0 || side_of(args[0], &me) < 0 || time_of(args[1], &t) < 0)
-        return NULL;
-    Segment s = {.me = me, .flags = ACK, .options = NOTHING, .payload = NOTHING, .t = t, .note = &NO_NOTE};
-    return ecq_segment(b, &s, NULL);
+    Segment s = {.flags = ACK, .options = NOTHING, .payload = NOTHING, .note = &NO_NOTE};
+    return sender_and_time("ack_block", args, nargs, 2, &s.me, &s.t) < 0 ? NULL : ecq_segment(b, &s, NULL);
 }
 
 /* data_block and data_block_parts: the payload as one segment (ACK, PSH), whatever the MSS. */
