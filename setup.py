@@ -1,7 +1,7 @@
-"""The one thing pyproject.toml cannot say: the optional C extension (the TCP checksum's payload sum,
-ecq2pcap/_speedups.c; a connection's packets as pcapng blocks, _blocks.c and _segment.c; HTTP/1 framing's
-quick answer, _rendered.c). Without a C compiler the install goes on without it and ecq2pcap uses its
-pure-Python code, which gives the same bytes, slower (``ecq2pcap --version`` says which one runs).
+"""The one thing pyproject.toml cannot say: the optional C extension ecq2pcap._speedups (ecq2pcap/_speedups.c, the
+module; the TCP checksum's payload sum, _checksum.c; a connection's packets as pcapng blocks, _blocks.c and
+_segment.c; HTTP/1 framing's quick answer, _rendered.c). Without a C compiler the install goes on without it and
+ecq2pcap uses its pure-Python code, which gives the same bytes, slower (``ecq2pcap --version`` says which one runs).
 ECQ2PCAP_REQUIRE_SPEEDUPS=1 makes a failed build an error instead."""
 
 import os
@@ -12,8 +12,8 @@ setup(
     ext_modules=[
         Extension(
             "ecq2pcap._speedups",
-            ["ecq2pcap/_speedups.c", "ecq2pcap/_blocks.c", "ecq2pcap/_segment.c", "ecq2pcap/_rendered.c"],
-            depends=["ecq2pcap/_speedups.h", "ecq2pcap/_blocks.h"],
+            [f"ecq2pcap/_{name}.c" for name in ("speedups", "checksum", "blocks", "segment", "rendered")],
+            depends=[f"ecq2pcap/_{name}.h" for name in ("checksum", "blocks", "segment", "rendered")],
             optional=os.environ.get("ECQ2PCAP_REQUIRE_SPEEDUPS") != "1",
         )
     ]

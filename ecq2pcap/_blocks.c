@@ -9,6 +9,7 @@
  * A connection's constants come made from Python (packets.compiled_blocks: the addresses packed, their sum mod
  * 0xFFFF, the link-layer headers); each side's next sequence number and IPv4 identification live here. */
 #include "_blocks.h"
+#include "_segment.h"
 
 static PyTypeObject Blocks_Type;
 

@@ -11,7 +11,7 @@
  * separated by commas, each 1 to 18 ASCII digits, all equal) is the body's length. A test holds it to the Python
  * on random messages (tests/payloads/test_http1_render_fast.py). What it saves: the head's lines split and looked
  * up one by one in Python, ~20k instructions a message. */
-#include "_speedups.h"
+#include "_rendered.h"
 #include <string.h>
 
 static const char *

@@ -3,7 +3,7 @@
  * every block), the link-layer header, the IPv4 or IPv6 header and the TCP header with their checksums, the
  * payload, and the options: the comment (text_option's rules), the direction flags, their end and the block's
  * length. */
-#include "_blocks.h"
+#include "_segment.h"
 
 /* -- a comment: text_option's rules ------------------------------------------------------------------------ */
 

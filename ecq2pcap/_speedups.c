@@ -1,37 +1,14 @@
-/* The optional C part of ecq2pcap: the TCP checksum's sum over a payload (see sinks/pcapng/checksum.py),
- * a connection's packets as pcapng blocks (_blocks.c, _segment.c; see sinks/pcapng/packets.py), and whether a
- * rendered HTTP/1 message's framing already agrees (_rendered.c; see payloads/http1_render.py).
+/* The optional C part of ecq2pcap, as one module: the TCP checksum's sum over a payload (_checksum.c; see
+ * sinks/pcapng/checksum.py), a connection's packets as pcapng blocks (_blocks.c, _segment.c; see
+ * sinks/pcapng/packets.py), and whether a rendered HTTP/1 message's framing already agrees (_rendered.c; see
+ * payloads/http1_render.py). Built when a C compiler is there (setup.py: optional); without it ecq2pcap runs its
+ * Python code, which gives the same bytes.
  *
  * word_sum(buffer) -> int: the sum of the buffer's big-endian 16-bit words (an odd length padded with a zero
- * byte), mod 0xFFFF: the same number as checksum.word_sum_py. It adds 32-bit words in the host's order
- * (RFC 1071's way) and turns the sum into the big-endian one at the end: ~12k instructions for 16 KB, where
- * int.from_bytes alone takes ~100k (an even/odd byte-sum loop took ~36k). Built when a C compiler
- * is there (setup.py: optional); without it ecq2pcap uses the pure-Python sum, which gives the same bytes. */
-#include "_speedups.h"
-#include <string.h>
-
-uint64_t
-ecq_word_sum(const unsigned char *p, Py_ssize_t n)
-{
-    Py_ssize_t i = 0;
-    uint64_t native = 0; /* < 2**63 for any buffer under 2**33 bytes */
-    for (; i + 4 <= n; i += 4) {
-        uint32_t word;
-        memcpy(&word, p + i, 4); /* (any alignment; the compiler makes it one load) */
-        native += word;
-    }
-    /* native ≡ the sum of the 16-bit words in the host's order (2**16 ≡ 1 mod 0xFFFF); in little-endian order
-       a word is data[i] + 256 * data[i + 1], and 256 times that ≡ its big-endian value */
-    const uint16_t one = 1;
-    uint64_t sum = native % 0xFFFF;
-    if (*(const unsigned char *)&one)
-        sum = sum * 256 % 0xFFFF;
-    for (; i + 1 < n; i += 2)
-        sum += (uint64_t)p[i] << 8 | p[i + 1];
-    if (i < n)
-        sum += (uint64_t)p[i] << 8; /* (the zero byte after an odd length) */
-    return sum % 0xFFFF;
-}
+ * byte), mod 0xFFFF: the same number as checksum.word_sum_py. */
+#include "_blocks.h"
+#include "_checksum.h"
+#include "_rendered.h"
 
 static PyObject *
 word_sum(PyObject *module, PyObject *arg)

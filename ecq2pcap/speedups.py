@@ -1,6 +1,6 @@
-"""The optional C part (``_speedups.c``: the TCP checksum's payload sum; ``_blocks.c``, ``_segment.c``: a
-connection's packets as pcapng blocks; ``_rendered.c``: whether a rendered HTTP/1 message's framing already agrees),
-and whether it runs.
+"""The optional C part (``_speedups.c``, the module: the TCP checksum's payload sum, ``_checksum.c``; a
+connection's packets as pcapng blocks, ``_blocks.c`` and ``_segment.c``; whether a rendered HTTP/1 message's framing
+already agrees, ``_rendered.c``), and whether it runs.
 
 ``setup.py`` builds it when a C compiler is there; without one ecq2pcap uses its pure-Python code, which gives
 the same bytes, slower. ``ECQ2PCAP_PURE_PYTHON=1`` in the environment makes ecq2pcap use the pure-Python code

@@ -1,6 +1,6 @@
 """The TCP checksum's sum over a payload: its big-endian 16-bit words added mod 0xFFFF.
 
-:func:`word_sum` is the C function of ``ecq2pcap/_speedups.c`` when it was built and runs
+:func:`word_sum` is the C function of ``ecq2pcap/_checksum.c`` when it was built and runs
 (:mod:`ecq2pcap.speedups`), else :func:`word_sum_py`; both give the same number, so the same bytes.
 :data:`INLINE_UPTO`: the callers sum a payload of up to this many bytes themselves, with one ``int.from_bytes`` and no call (cheaper
 than :func:`word_sum_py` there; with the C sum, every payload goes to it: ~70 ns for 100 bytes against ~180).
