@@ -303,11 +303,11 @@ Blocks_dealloc(PyObject *self)
 
 static PyTypeObject Blocks_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "ecq2pcap._speedups.Blocks",
+    .tp_name = "ecq2pcap._speedups.PacketBlocks",
     .tp_basicsize = sizeof(Blocks),
     .tp_dealloc = Blocks_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A connection's packets as pcapng blocks (made by blocks())",
+    .tp_doc = "packets.PacketBlocks in C: a connection's packets as pcapng blocks (made by blocks())",
     .tp_methods = Blocks_methods,
     .tp_getset = Blocks_getset,
 };
@@ -402,7 +402,7 @@ ecq_blocks_ready(PyObject *module)
     if (PyType_Ready(&Blocks_Type) < 0)
         return -1;
     Py_INCREF(&Blocks_Type);
-    if (PyModule_AddObject(module, "Blocks", (PyObject *)&Blocks_Type) < 0) {
+    if (PyModule_AddObject(module, "PacketBlocks", (PyObject *)&Blocks_Type) < 0) {
         Py_DECREF(&Blocks_Type);
         return -1;
     }

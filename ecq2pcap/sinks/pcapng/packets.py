@@ -16,9 +16,9 @@ from functools import partial
 
 from ...model import Direction
 from ...payloads.h2 import PREFACE
+from ...speedups import compiled
 from .blocks import (END_OF_OPTIONS, EPB_FLAGS, EPB_HEADER, EPB_TYPE, FLAG_INBOUND, FLAG_OUTBOUND, FLAGS_OPTION,
                      LINKTYPE_ETHERNET, OPT_COMMENT, PAD, U32, text_option)
-from ...speedups import compiled
 from .checksum import INLINE_UPTO, word_sum
 from .tcp import _ENDPOINTS, _IP6_TCP, ACK, FIN, MAX_MSS, PSH, SYN, TTL, WINDOW, TcpFlow, syn_options
 

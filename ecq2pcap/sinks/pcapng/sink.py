@@ -45,7 +45,7 @@ class _Conn:
 
     def __init__(self, conn: Connection, flow: PacketBlocks | None, flags: tuple[int, int], last_ns: int):
         self.conn = conn
-        self.flow = flow  # None: the connection could not be synthesized (reported once)
+        self.flow = flow  # PacketBlocks, or the C one (packets.packet_blocks); None: not synthesized (said once)
         self.flags = flags  # epb_flags for packets sent C2S, S2C
         self.last_ns = last_ns  # time of the connection's latest packet: times never go back
         # (client→server bytes, server→client bytes, their comment) a continuation in a new file starts with, so that
@@ -256,7 +256,7 @@ class PcapngSink:
             isns = (zlib.crc32(b"|c", endpoints), zlib.crc32(b"|s", endpoints))
         try:
             flow = packet_blocks(conn.client[0], client_port, conn.server[0], shown_port, isns[0], isns[1],
-                                self.link_type, self.mss, flags)  # (by position: ~1.6k instructions less)
+                                 self.link_type, self.mss, flags)  # (by position: ~1.6k instructions less)
         except ValueError as e:  # unparsable or mixed-family addresses
             self._conns[conn.id] = _Conn(conn, None, flags, 0)
             if self.report is not None:
