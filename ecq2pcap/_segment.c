@@ -173,8 +173,12 @@ ecq_segment(Blocks *b, const Segment *s, PyObject *payload_obj)
 {
     Py_ssize_t frame = frame_len(b, s), tail = tail_len(s, frame);
     Py_ssize_t head = frame - s->payload_len + 28, total = head + s->payload_len + tail;
-    if (total > 0xFFFFFFFF) {
-        PyErr_SetString(PyExc_ValueError, "a packet too long for a pcapng block");
+    /* the IPv4 total length or the IPv6 payload length: 16 bits (a payload past it, which only data_block and
+       data_block_parts can be given, whatever the MSS: an error, as PacketBlocks' pack of that field raises; its
+       length cut to 16 bits would make a malformed packet). Under 64 KiB, the block's 32-bit lengths hold. */
+    if (frame - b->prefix_len - (b->v6 ? 40 : 0) > 0xFFFF) {
+        PyErr_Format(PyExc_ValueError, "a segment of %zd bytes of payload: more than its IP header's length holds",
+                     s->payload_len);
         return NULL;
     }
     if (payload_obj != NULL) {

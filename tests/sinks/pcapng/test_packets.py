@@ -148,3 +148,22 @@ def test_outputs_with_the_c_methods_are_the_recorded_bytes(key, c_blocks, monkey
     name, variant = key.rsplit(" ", 1)
     path = next(p for p in inputs() if p.name == name)
     assert digests(path, variant) == _EXPECTED[key]
+
+
+@pytest.mark.parametrize("version", [4, 6])
+def test_a_segment_past_its_ip_length_is_an_error(version, c_blocks):
+    """data_block and data_block_parts make one segment whatever the MSS: its payload at most what the IP header's
+    16-bit length holds (65495 bytes IPv4, 65515 IPv6). One byte more: PacketBlocks' pack raises, and so do the C
+    methods (which wrote the length cut to 16 bits: a malformed packet), their connection left as it was."""
+    c, s = ENDPOINTS[version]
+    most = 0xFFFF - 20 - (20 if version == 4 else 0)
+    made = partial(PacketBlocks, c, 1, s, 2, 7, 9, LINKTYPE_RAW, 100)
+    fused = c_blocks(*made_args(c, (1, 2), s, (7, 9), LINKTYPE_RAW, 100, (FLAG_OUTBOUND, FLAG_INBOUND)))
+    for method in ("data_block", "data_block_parts"):
+        with pytest.raises(Exception):
+            getattr(made(), method)(Direction.C2S, bytes(most + 1), 5, None)
+        with pytest.raises(ValueError, match="more than its IP header's length holds"):
+            getattr(fused, method)(Direction.C2S, bytes(most + 1), 5, None)
+    assert fused.next_seq(Direction.C2S) == 7
+    payload = bytes(range(256)) * (most // 256) + bytes(most % 256)  # (the most: the same block as PacketBlocks')
+    assert fused.data_block(Direction.C2S, payload, 5, "x") == made().data_block(Direction.C2S, payload, 5, "x")
