@@ -147,8 +147,8 @@ class PacketBlocks(TcpFlow):
 
     ``flags``: the ``epb_flags`` of the packets each side sends (C2S, S2C; by default the client's packets are the
     outbound ones). Each method takes
-    the time of its first packet (``t``, in the interface's units) and times the next ones one
-    unit apart; ``comment`` goes on the first packet."""
+    the time of all its packets (``t``, in the interface's units);
+    ``comment`` goes on the first packet."""
 
     def __init__(self, client_ip: str, client_port: int, server_ip: str, server_port: int, client_isn: int = 0,
                  server_isn: int = 0, link_type: int = LINKTYPE_ETHERNET, mss: int = MAX_MSS,
