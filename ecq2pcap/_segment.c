@@ -7,7 +7,6 @@
 
 /* -- a comment: text_option's rules ------------------------------------------------------------------------ */
 
-
 /* The comment's bytes as blocks.text_option writes them: lone surrogates replaced, a NUL written as the four
  * characters \x00, cut at a character boundary to fit the option's 16-bit length. 0, or -1 with an exception. */
 int
@@ -72,7 +71,6 @@ ecq_note_of(PyObject *comment, Note *note)
 }
 
 /* -- one segment's block ---------------------------------------------------------------------------------- */
-
 
 static Py_ssize_t
 frame_len(const Blocks *b, const Segment *s)
