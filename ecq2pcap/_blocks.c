@@ -10,6 +10,7 @@
  * 0xFFFF, the link-layer headers); each side's next sequence number and IPv4 identification live here. */
 #include "_blocks.h"
 #include "_segment.h"
+#include <stddef.h>
 
 static PyTypeObject Blocks_Type;
 
@@ -255,15 +256,9 @@ next_seq(Blocks *b, PyObject *arg)
 }
 
 static PyObject *
-get_closed(Blocks *b, void *closure)
+get_flag(Blocks *b, void *offset) /* closed, v6: an int of the struct, as a bool */
 {
-    return PyBool_FromLong(b->closed);
-}
-
-static PyObject *
-get_v6(Blocks *b, void *closure)
-{
-    return PyBool_FromLong(b->v6);
+    return PyBool_FromLong(*(const int *)((const char *)b + (size_t)offset));
 }
 
 static PyObject *
@@ -289,23 +284,17 @@ static PyMethodDef Blocks_methods[] = {
 };
 
 static PyGetSetDef Blocks_getset[] = {
-    {"closed", (getter)get_closed, NULL, "close_blocks was called", NULL},
-    {"v6", (getter)get_v6, NULL, "IPv6 (else IPv4)", NULL},
+    {"closed", (getter)get_flag, NULL, "close_blocks was called", (void *)offsetof(Blocks, closed)},
+    {"v6", (getter)get_flag, NULL, "IPv6 (else IPv4)", (void *)offsetof(Blocks, v6)},
     {"mss", (getter)get_mss, NULL, "the most payload a segment holds", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
-
-static void
-Blocks_dealloc(PyObject *self)
-{
-    Py_TYPE(self)->tp_free(self);
-}
 
 static PyTypeObject Blocks_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "ecq2pcap._speedups.PacketBlocks",
     .tp_basicsize = sizeof(Blocks),
-    .tp_dealloc = Blocks_dealloc,
+    .tp_dealloc = (destructor)PyObject_Free, /* (no references held, no GC: PyObject_New's memory freed) */
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "packets.PacketBlocks in C: a connection's packets as pcapng blocks (made by blocks())",
     .tp_methods = Blocks_methods,
