@@ -33,3 +33,17 @@ def compile_speedups(out: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def pure_python(monkeypatch) -> None:
+    """The pure-Python code in place of whatever C part the install built, wherever the package picked one at
+    import (what ``ECQ2PCAP_PURE_PYTHON=1`` does for a new process): the sum, the packet blocks, the framing's
+    quick answer."""
+    from ecq2pcap.payloads import http1_render
+    from ecq2pcap.sinks.pcapng import checksum, packets, sink, tcp
+
+    for module in (tcp, packets):  # (the callers' own names for the sum)
+        monkeypatch.setattr(module, "word_sum", checksum.word_sum_py)
+        monkeypatch.setattr(module, "INLINE_UPTO", checksum.SUM_SHORT)
+    monkeypatch.setattr(sink, "packet_blocks", packets.PacketBlocks)
+    monkeypatch.setattr(http1_render, "AGREES", None)

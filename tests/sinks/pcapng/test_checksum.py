@@ -21,7 +21,7 @@ from ecq2pcap.sinks.pcapng.checksum import SUM_PIECE, SUM_SHORT, word_sum_py
 from ecq2pcap.sinks.pcapng.tcp import MAX_MSS
 from tests.support.golden import GOLDEN, digests, inputs
 from tests.support.pcapng import textbook_sum
-from tests.support.speedups import compile_speedups
+from tests.support.speedups import compile_speedups, pure_python
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -94,6 +94,7 @@ _CASES = [f"{name} {variant}" for name in ("v140_client.dump.jsonl.gz", "v140_se
 
 @pytest.mark.parametrize("key", _CASES)
 def test_outputs_with_the_c_sum_are_the_recorded_bytes(key, compiled_sum, monkeypatch):
+    pure_python(monkeypatch)  # (the Python blocks, which call the sum: the C ones sum on their own)
     for module in (tcp, packets):  # (the callers' own names for the sum)
         monkeypatch.setattr(module, "word_sum", compiled_sum)
         monkeypatch.setattr(module, "INLINE_UPTO", 0)
