@@ -30,21 +30,17 @@ _MOVED = MOVED_LAST - MOVED_FIRST + 1
 
 class ClientPorts:
     def _client_port(self, c: ConnState) -> tuple[bool, int, int]:
-        """``c`` opens: (keep_port, the client port shown instead of its real one or 0, the id of the connection open on
-        its 4-tuple or 0); ``c`` joins the open connections by the client address and port it is shown from."""
-        other = self._from.get(c.client)
-        if other is None:  # (the common case: no other open from its client port)
-            c.shown_from = c.client
-            self._from[c.client] = c
-            return False, 0, 0
+        """``c`` opens while another is open from its client address and port (the table looked: the common case,
+        none, takes no call): (keep_port, the client port shown instead of its real one or 0, the id of the
+        connection open on its 4-tuple or 0); ``c`` joins the open connections by the client address and port it is
+        shown from."""
+        other = self._from[c.client]
         others = other if type(other) is list else [other]
         server = c.server
         same = next((o for o in others if o.server == server), None)
         if same is None:
             keep = any(o.server[0] == server[0] for o in others)  # (another port of its server: keep_port)
-            others.append(c)
-            c.shown_from = c.client
-            self._from[c.client] = others
+            self._join(c, c.client)
             return keep, 0, 0
         # the next port of the cycle from which no open connection goes to its server's address (none at all: then
         # neither a 4-tuple nor a port the map would show alike is shared, and keep_port is not needed)
@@ -58,21 +54,23 @@ class ClientPorts:
             if not any(o.server[0] == server[0] for o in (there if type(there) is list else [there])):
                 break
         else:  # (4,536 connections from one address to one server open at once: shown on their real tuple)
-            others.append(c)
-            c.shown_from = c.client
-            self._from[c.client] = others
+            self._join(c, c.client)
             return False, 0, 0
         self._moved_next = at
         self.report.count(Count.TUPLE_SHARED)
-        c.shown_from = (ip, port)
-        there = self._from.get(c.shown_from)
+        self._join(c, (ip, port))
+        return False, port, same.conn.id if same.conn is not None else 0
+
+    def _join(self, c: ConnState, key: tuple[str, int]) -> None:
+        """``c`` shown from ``key`` (client address and port), among the connections open from it."""
+        c.shown_from = key
+        there = self._from.get(key)
         if there is None:
-            self._from[c.shown_from] = c
+            self._from[key] = c
         elif type(there) is list:
             there.append(c)
         else:
-            self._from[c.shown_from] = [there, c]
-        return False, port, same.conn.id if same.conn is not None else 0
+            self._from[key] = [there, c]
 
     def _client_port_closed(self, c: ConnState) -> None:
         """``c`` closes: it leaves the open connections by the client address and port it was shown from."""

@@ -9,11 +9,11 @@ from ecq2pcap.report import Count, Report
 GET = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
 
 
-def _cap(pid, fd, port, t, server_port=443):
-    tup = Tuple("10.0.0.1", port, "10.0.0.2", server_port)
+def _cap(pid, fd, port, t, server_port=443, server="10.0.0.2"):
+    tup = Tuple("10.0.0.1", port, server, server_port)
     return Capture(pid=pid, tid=pid, comm="curl", fd=fd, data_type=DataType.WRITE, tuple=tup, timestamp_ns=t,
                    payload=GET, form=PayloadForm.HTTP1_RENDERED, ectype=1,
-                   uuid=f"{pid}_{pid}_curl_{fd}_1_10.0.0.1:{port}-10.0.0.2:{server_port}")
+                   uuid=f"{pid}_{pid}_curl_{fd}_1_10.0.0.1:{port}-{server}:{server_port}")
 
 
 def _opened(events):
@@ -42,4 +42,18 @@ def test_a_moved_port_is_a_clash_for_a_real_connection_from_it():
         events += table.feed(_cap(pid, fd, port, 10**9))
     events += table.close_all()
     assert _opened(events) == [(1, 50000, 0, 0), (2, 50000, 61000, 1), (3, 61000, 61001, 2)]
+    assert table._from == {}
+
+
+def test_keep_port_only_for_another_port_of_its_own_server():
+    """Three open from one client port: the second to another port of the first's server keeps its port (one
+    shown port would make them one stream); the third, to another server, has no such clash (the two open from its
+    client port already a list, which it joins: it is not one of the others it is compared with)."""
+    table = ConnectionTable(Report())
+    events = []
+    for fd, server_port, server in [(4, 443, "10.0.0.2"), (5, 8443, "10.0.0.2"), (6, 443, "10.0.0.3")]:
+        events += table.feed(_cap(400, fd, 50000, 10**9, server_port, server))
+    events += table.close_all()
+    assert [(e.conn.server, e.conn.keep_port) for e in events if type(e) is Opened] == [
+        (("10.0.0.2", 443), False), (("10.0.0.2", 8443), True), (("10.0.0.3", 443), False)]
     assert table._from == {}

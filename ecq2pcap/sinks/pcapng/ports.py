@@ -26,7 +26,6 @@ PORT_KEPT = ("server port kept: another connection from the same client address 
              "(shown on one port, they would be one stream to Wireshark)")
 
 
-
 def shown_ports(port_map: "PortMap", conn: Connection) -> tuple[int, int]:
     """The client and server ports the pcapng shows for ``conn``."""
     return opening_ports(port_map, conn, None)[:2]
