@@ -41,6 +41,39 @@ def stops_as_ctrl_c():
     return handling(STOP_SIGNALS[1:], signal.default_int_handler)
 
 
+@contextmanager
+def blocked():
+    """The stop signals blocked within the block (delivered at its end): a process started in it starts with them
+    blocked, and takes them its own way before it unblocks them."""
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, masked)
+
+
+@contextmanager
+def deferred():
+    """A stop signal that comes within the block noted, and given to the handler it had at the block's end: for a
+    step that one would leave half done (an event loop being made: a KeyboardInterrupt there left one whose end
+    printed a traceback). (Not :func:`blocked`: a process-wide signal blocked in this thread goes to another one
+    that does not block it, whose Python handler then runs here all the same.)"""
+    came: list[int] = []
+    previous = {}
+    try:
+        for sig in taken(STOP_SIGNALS):
+            previous[sig] = signal.signal(sig, lambda signum, frame: came.append(signum))
+    except ValueError:  # not the main thread: the signals are not ours to take
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if came:
+            signal.raise_signal(came[0])
+
+
 _came: set[int] = set()  # the stop signals that came while the program started (held_while_starting)
 
 

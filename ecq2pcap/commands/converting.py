@@ -36,7 +36,7 @@ import traceback
 from contextlib import ExitStack
 
 from ..live import Session
-from ..stops import STOP_SIGNALS
+from ..stops import STOP_SIGNALS, blocked
 from ..sources.websocket import Delivery
 from .exits import UsageError
 from .live_outputs import Opener, Served, open_live_outputs
@@ -126,12 +126,9 @@ def start(args: argparse.Namespace, say, opener: Opener = open_live_outputs,
         return None
     parent, child = ctx.Pipe()
     # Ctrl-C is the parent's: the child ignores it from its first instruction
-    masked = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
-    try:
+    with blocked():
         proc = ctx.Process(target=_child, args=(args, opener, child, parent), name=f"ecq2pcap {role}")
         proc.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, masked)
     child.close()
     try:
         kind, result, state, said = parent.recv()

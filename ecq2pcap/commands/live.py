@@ -21,7 +21,7 @@ from ..argtypes import int_between, seconds, size
 from ..limits import LIMIT_FLAGS, Limits, format_size
 from ..live import Session, capture
 from ..sources.backlog import DEFAULT_MEMORY
-from ..stops import stops_as_ctrl_c
+from ..stops import deferred, stops_as_ctrl_c
 from . import converting
 from .status import Progress, StatusLine
 from ..outputs import describe_write_error
@@ -124,9 +124,15 @@ def run_session(source: WebSocketSource, session: Session, args: argparse.Namesp
     threshold = gc.get_threshold()
     gc.set_threshold(min(threshold[0], READING_GC_THRESHOLD), *threshold[1:])
     try:
-        return asyncio.run(capture(source, session, duration=args.duration or None,
-                                   progress=Progress(source, session, status, what)))
-    except KeyboardInterrupt:  # only when the signal handlers could not be installed
+        runner = asyncio.Runner()  # (asyncio.run's, with its loop made while the stop signals wait: one in the
+        try:  # middle left a half-made loop, whose end printed a traceback)
+            with deferred():
+                runner.get_loop()
+            return runner.run(capture(source, session, duration=args.duration or None,
+                                      progress=Progress(source, session, status, what)))
+        finally:
+            runner.close()
+    except KeyboardInterrupt:  # only when the signal handlers could not be installed (or one came just before)
         return "signal"
     finally:
         sys.setswitchinterval(switch)

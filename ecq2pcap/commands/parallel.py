@@ -37,7 +37,7 @@ from ..sinks.pcapng import PcapngSink
 from ..sources.files import FileSource
 from .common import connection_table, connection_view, finish_outputs, open_pipeline, pcapng_options
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
-from ..stops import STOP_SIGNALS
+from ..stops import STOP_SIGNALS, blocked
 from .conversion import CtrlC, feed_sources, progress_bar, say_interrupted
 
 PIPE_BYTES = 1 << 20  # what a pipe to a worker holds (Linux: F_SETPIPE_SZ; the default is 64 KiB)
@@ -204,16 +204,13 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
             children = []
             # Ctrl-C (and SIGTERM, SIGHUP) is worker 0's: a worker ignores it from its first instruction (one that comes
             # meanwhile reaches this process once the workers are started)
-            masked = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
-            try:
+            with blocked():
                 for k in range(1, n):
                     recv, send = ctx.Pipe(duplex=False)
                     proc = ctx.Process(target=_start_child, args=(args, k, workdir, pipes, send), daemon=True)
                     proc.start()
                     send.close()
                     children.append((proc, recv))
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, masked)
             for recv, _ in pipes.ends.values():
                 recv.close()
             with ExitStack() as files:
