@@ -59,19 +59,10 @@ def deferred():
     printed a traceback). (Not :func:`blocked`: a process-wide signal blocked in this thread goes to another one
     that does not block it, whose Python handler then runs here all the same.)"""
     came: list[int] = []
-    previous = {}
-    try:
-        for sig in taken(STOP_SIGNALS):
-            previous[sig] = signal.signal(sig, lambda signum, frame: came.append(signum))
-    except ValueError:  # not the main thread: the signals are not ours to take
-        pass
-    try:
+    with handling(STOP_SIGNALS, lambda signum, frame: came.append(signum)):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if came:
-            signal.raise_signal(came[0])
+    if came:
+        signal.raise_signal(came[0])
 
 
 _came: set[int] = set()  # the stop signals that came while the program started (held_while_starting)
