@@ -58,6 +58,12 @@ class Limits:
         "seconds), each counted with 2 KiB for the objects that hold it; beyond it the oldest go on early, and "
         "one that comes later still is placed out of order (said). Also the bound of those that wait for their "
         "connection's role, and of those of several connections waiting for their tuple (the oldest are placed)")
+    made_up_ratio: int = _limit(
+        1024, "--max-made-up-ratio",
+        "zero bytes made up for the lost rests of HTTP/2 and WebSocket frames, each way of a connection: at most N "
+        "times the bytes captured that way (1024 lets a 16 MiB frame whose first 16 KiB eCapture kept be completed); "
+        "past it nothing is made up (said), and the frames that follow may be misread. Bounds what a hostile stream "
+        "writes to disk", unit="times")
     open_connections: int = _limit(
         4096, "--max-connections",
         "connections open at once; beyond it the one idle longest is ended (FIN, HAR entries)",

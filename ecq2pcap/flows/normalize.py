@@ -41,6 +41,7 @@ class Normalizer:
     def __init__(self, *, repair_http1: bool = True, limits: Limits = DEFAULT_LIMITS) -> None:
         self.repair_http1 = repair_http1
         self.max_head = limits.header_section_size  # a bigger rendered head is not repaired (--max-header-size)
+        self.made_up_ratio = limits.made_up_ratio  # zeros made up for frames' lost rests, per byte captured
         self._h2: H2Reencoder | None = None  # set once the connection carried an HTTP/2 dump
         self._sniffed = False  # raw bytes were checked for HTTP/2 without its preface
         self._first_s2c: bytes | None = None  # server's first bytes, kept for that check
@@ -116,7 +117,7 @@ class Normalizer:
                 if direction is not _C2S and payload.startswith(b" 101 ", 8):  # (HTTP/1.x 101)
                     self._switching(direction, payload)
                 return preface, payload, notes
-            alignment = self._alignment = FrameAlignment(H2Framing())
+            alignment = self._alignment = FrameAlignment(H2Framing(), self.made_up_ratio)
         fill, note = alignment.feed(direction, payload)
         if note is None:
             return preface, payload, notes
@@ -127,7 +128,7 @@ class Normalizer:
         switch = websocket_start(payload)
         if switch is not None:
             start, deflate = switch
-            self._alignment = FrameAlignment(WsFraming(deflate))
+            self._alignment = FrameAlignment(WsFraming(deflate), self.made_up_ratio)
             self._alignment.feed(direction, payload, start)
 
     def _h2_frames(self, payload: bytes, form: PayloadForm,

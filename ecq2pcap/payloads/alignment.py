@@ -19,7 +19,7 @@ completed first (:meth:`FrameAlignment.complete`).
 
 from __future__ import annotations
 
-from ..limits import ECAPTURE_CAP, LOST_BY_ECAPTURE
+from ..limits import DEFAULT_LIMITS, ECAPTURE_CAP, LOST_BY_ECAPTURE, limit_note
 
 __all__ = ["FrameAlignment", "Framing", "MAX_FILL", "NOT_CREDIBLE"]
 
@@ -70,12 +70,17 @@ class Framing:
 
 class FrameAlignment:
     """Each direction's place in its frames: the bytes the frame being read still lacks, what its header said,
-    and a frame header cut by the end of the last capture."""
+    and a frame header cut by the end of the last capture. Each way makes up at most ``ratio`` times the bytes
+    it was fed (``--max-made-up-ratio``): a frame header of a few bytes may say 16 MiB, so without it a stream of
+    tiny captures wrote ~16 MiB of zeros for each (32 KB of input, 1 GB of pcapng)."""
 
-    __slots__ = ("framing", "_need", "_info", "_head", "_started", "_capped")
+    __slots__ = ("framing", "ratio", "_need", "_info", "_head", "_started", "_capped", "_fed", "_made")
 
-    def __init__(self, framing: Framing) -> None:
+    def __init__(self, framing: Framing, ratio: int = DEFAULT_LIMITS.made_up_ratio) -> None:
         self.framing = framing
+        self.ratio = ratio
+        self._fed = [0, 0]  # bytes fed each way
+        self._made = [0, 0]  # bytes made up each way
         self._need = [0, 0]  # by direction (C2S 0, S2C 1)
         self._info: list[tuple] = [(), ()]  # of the frame being read
         self._head = [b"", b""]
@@ -90,6 +95,7 @@ class FrameAlignment:
             start = max(start, self.framing.first(direction, data))
         need, fill, note = self._need[direction], b"", None
         capped, self._capped[direction] = self._capped[direction], len(data) == ECAPTURE_CAP
+        self._fed[direction] += len(data)
         if need:
             continues = self._continues(direction, data, start + need)
             if continues is not True and self.framing.plausible(direction, memoryview(data)[start:]):
@@ -101,7 +107,9 @@ class FrameAlignment:
         elif capped and self._head[direction]:  # (a frame header eCapture's cap may have cut: rare)
             made = self._header_lost(direction, data, start)
             if made is not None:
-                return made
+                if made[0]:
+                    return made
+                note = made[1]  # (over the ratio: nothing made up, the bytes read on as they come, said)
         self._walk(direction, data, start + need)
         return fill, note
 
@@ -143,11 +151,14 @@ class FrameAlignment:
         made = self.framing.header_rest(direction, head)
         if made is None or len(made) > MAX_FILL:
             return None
+        what = f"the first {len(head)} bytes of a frame header ended the capture before: the rest of that frame " \
+               f"{LOST_BY_ECAPTURE} (its 16 KiB cap on a call)"
+        if not self._may_make(direction, len(made)):
+            return b"", self._over_ratio(what, direction, len(made))
         self._head[direction] = b""
         self._walk(direction, data, start)
-        return made, (f"the first {len(head)} bytes of a frame header ended the capture before: the rest of that frame "
-                      f"{LOST_BY_ECAPTURE} (its 16 KiB cap on a call); made up ({len(made):,} bytes) "
-                      f"{self.framing.header_rest_made}, to keep the frames that follow readable")
+        return made, f"{what}; made up ({len(made):,} bytes) {self.framing.header_rest_made}, to keep the frames " \
+                     "that follow readable"
 
     def complete(self, direction: int) -> tuple[bytes, str | None]:
         """The bytes that complete the frame ``direction``'s way still lacks (its rest lost), and the note saying
@@ -165,8 +176,23 @@ class FrameAlignment:
                "or a dropped event)"
         if need > MAX_FILL:
             return b"", f"{what}: too many to make up, the frames that follow may be misread"
+        if not self._may_make(direction, need):
+            return b"", self._over_ratio(what, direction, need)
         return self.framing.made_up(info, need), f"{what}: zero bytes put in their place to keep the frames that " \
                                                  "follow readable"
+
+    def _may_make(self, direction: int, n: int) -> bool:
+        """Whether ``n`` bytes more may be made up ``direction``'s way (counted when they may)."""
+        made = self._made[direction] + n
+        if made > self.ratio * self._fed[direction]:
+            return False
+        self._made[direction] = made
+        return True
+
+    def _over_ratio(self, what: str, direction: int, n: int) -> str:
+        return limit_note("made_up_ratio", f"{what}: not made up, as {n:,} bytes more would be over {self.ratio:,} "
+                          f"times the {self._fed[direction]:,} bytes captured this way; the frames that follow may be "
+                          "misread")
 
     def pending(self, direction: int) -> tuple[int, tuple, bytes]:
         """``direction``'s place: the bytes the frame being read still lacks, what its header said, and the
