@@ -25,7 +25,8 @@ Figures (each conversion runs in its own process; wall time, best of ``--repeat`
 * 16 KB events: payload MB/s of ``convert -w`` vs the floor (a typed msgspec decode of every line
   with base64 straight into bytes, nothing written);
 * peak RSS of ``convert -w --har`` on the 1× and 4× dumps;
-* ``convert -j 2`` vs ``-j 1`` on a ``--jobs-events`` dump, for -w, --har and both.
+* ``convert -j 2`` vs ``-j 1`` on a ``--jobs-events`` dump, for -w, --har and both; and on two dumps of half as
+  many events each converted into its own outputs (``{}`` in the output names).
 """
 
 from __future__ import annotations
@@ -212,6 +213,15 @@ def main() -> None:
             t1, _ = run([*conv, str(jd), *outs, "-j", "1"], 1)
             t2, _ = run([*conv, str(jd), *outs, "-j", "2"], 1)
             print(f"convert {label:<9} of {args.jobs_events:,} events: -j 1 {t1:.1f} s, -j 2 {t2:.1f} s = {t1 / t2:.2f}×")
+        # batch conversion: two dumps of half as many events, each into its own outputs ({} in their names)
+        half = make_dump(tmp / f"small_{args.jobs_events // 2}.jsonl", args.jobs_events // 2, "100")
+        other = tmp / f"other_{args.jobs_events // 2}.jsonl"
+        other.write_bytes(half.read_bytes())
+        for outs, label in ((["-w", str(tmp / "{}.pcapng")], "-w"), (["--har", str(tmp / "{}.har")], "--har")):
+            t1, _ = run([*conv, str(half), str(other), *outs, "-j", "1"], 1)
+            t2, _ = run([*conv, str(half), str(other), *outs, "-j", "2"], 1)
+            print(f"convert {label:<5} of two dumps of {args.jobs_events // 2:,} events, each into its own outputs: "
+                  f"-j 1 {t1:.1f} s, -j 2 {t2:.1f} s = {t1 / t2:.2f}×")
     if not args.keep:
         for p in tmp.iterdir():
             p.unlink()

@@ -14,6 +14,7 @@ from .common import add_output_args, stderr_report
 from .exits import EXIT_OK, EXIT_STRICT, UsageError
 from ..stops import stops_as_ctrl_c
 from .conversion import open_sources, run_conversion
+from .each import convert_each, per_input
 from .parallel import check_parallel, convert_parallel
 
 
@@ -32,8 +33,9 @@ def add_convert_parser(sub, help: str) -> argparse.ArgumentParser:
     conv.add_argument("--no-progress", action="store_true", help="no progress bar")
     conv.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
                       help="convert in N processes, each writing the connections of its share, then merge them into "
-                      "the same outputs as -j 1 (files only: not stdin, not -w -/--har -, not -b); 'auto': one per "
-                      "CPU this process may use, or 1 where -j cannot be used (default 1)")
+                      "the same outputs as -j 1 (files only: not stdin, not -w -/--har -, not -b); with {} in the "
+                      "output names, N inputs at once, each into its own outputs; 'auto': one per CPU this process "
+                      "may use, or 1 where -j cannot be used (default 1)")
     return conv
 
 
@@ -53,6 +55,11 @@ def jobs_for(args: argparse.Namespace) -> int:
         check_parallel(args)
     except UsageError:
         return 1
+    return usable_cpus()
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may use (at most 256)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
@@ -61,6 +68,14 @@ def jobs_for(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    if per_input(args):  # (-w 'pcap/{}.pcapng': each input into its own outputs, -j N of them at once)
+        with stops_as_ctrl_c():
+            return convert_each(args, _convert, usable_cpus() if args.jobs == "auto" else args.jobs)
+    return _convert(args)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    """The inputs of ``args`` into its outputs: the exit status."""
     if args.inputs.count("-") > 1:
         raise UsageError("'-' (stdin) can be given only once")
     report = stderr_report()

@@ -1,0 +1,211 @@
+"""``convert`` with ``{}`` in its output names: each input converted on its own into outputs named after it
+(``convert dumps/*.jsonl.gz -w 'pcap/{}.pcapng' --har 'har/{}.har' -j 4``), ``-j N`` of them at once.
+
+Each conversion is the one ``convert INPUT -w … --har …`` makes (its outputs are byte for byte those), run in a
+forked process of its own process group: Ctrl-C, SIGTERM or SIGHUP reach this process alone, which passes one
+Ctrl-C to each conversion running (each completes its outputs, as a single ``convert`` does) and starts no more.
+What a conversion says (its warnings, its summary) is said whole when it ends, after a line naming its input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Callable
+from multiprocessing import connection, get_context
+
+from ..outputs import OutputConflict, OutputGuard, input_problem
+from ..stops import blocked
+from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError
+
+__all__ = ["PLACEHOLDER", "per_input", "input_stem", "plan", "convert_each"]
+
+PLACEHOLDER = "{}"
+OUTPUTS = (("write", "-w"), ("har", "--har"), ("annotations", "--annotations"))
+
+
+def per_input(args: argparse.Namespace) -> bool:
+    """Whether an output's name holds ``{}``: each input is then converted on its own."""
+    return any(PLACEHOLDER in (getattr(args, dest, None) or "") for dest, _ in OUTPUTS)
+
+
+def input_stem(path: str) -> str:
+    """What ``{}`` stands for: the input's file name without ``.gz`` and its last extension
+    (``dumps/web1.jsonl.gz`` → ``web1``, ``v140_client.dump.jsonl`` → ``v140_client.dump``)."""
+    name = os.path.basename(path)
+    if name.endswith(".gz") and len(name) > 3:
+        name = name[:-3]
+    base, dot, _ = name.rpartition(".")
+    return base if dot and base else name
+
+
+def plan(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
+    """Each input and the arguments of its own conversion; a :class:`UsageError` (exit 2, before anything is written)
+    for stdin, an output named after no input beside several, two inputs that would write the same file, an output
+    that is an input, and an input that cannot be read."""
+    if "-" in args.inputs:
+        raise UsageError(f"{PLACEHOLDER} in an output's name stands for the input's name: stdin ('-') has none; "
+                         "give files")
+    if len(args.inputs) > 1:
+        for dest, flag in OUTPUTS:
+            value = getattr(args, dest, None)
+            if value and PLACEHOLDER not in value:
+                raise UsageError(f"{flag} {value}: each input is converted into outputs named after it ({PLACEHOLDER} "
+                                 f"in another output's name), so this one needs {PLACEHOLDER} too")
+    guard, named, runs = OutputGuard(args.inputs), {}, []
+    for path in args.inputs:
+        problem = input_problem(path)
+        if problem:
+            raise UsageError(f"{path}: cannot read: {problem}")
+        stem = input_stem(path)
+        names = {dest: getattr(args, dest, None) and getattr(args, dest).replace(PLACEHOLDER, stem)
+                 for dest, _ in OUTPUTS}
+        for dest, flag in OUTPUTS:
+            out = names[dest]
+            if not out:
+                continue
+            key = os.path.realpath(out)
+            if key in named and named[key] != path:
+                raise UsageError(f"{named[key]} and {path} would both be written to {out}: rename one")
+            named[key] = path
+            try:
+                guard.claim(flag, out)
+            except OutputConflict as exc:
+                raise UsageError(str(exc)) from None
+        runs.append((path, argparse.Namespace(**{**vars(args), **names, "inputs": [path]})))
+    return runs
+
+
+def convert_each(args: argparse.Namespace, convert: Callable[[argparse.Namespace], int], jobs: int) -> int:
+    """Every input's conversion (``convert``: ``convert``'s own for one input), ``jobs`` at once; the exit status is
+    the worst of theirs, 130 once interrupted."""
+    runs = plan(args)
+    if len(runs) == 1:
+        return convert(runs[0][1])
+    progress = not (args.quiet or args.no_progress) and sys.stderr.isatty()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(runs), unit="input", file=sys.stderr, leave=False, desc="converting")
+    with tempfile.TemporaryDirectory(prefix="ecq2pcap-each-") as said:
+        batch = _Batch(runs, convert, min(jobs, len(runs)), said, bar)
+        try:
+            status = batch.run()
+        finally:
+            if bar is not None:
+                bar.close()
+    return status
+
+
+class _Batch:
+    def __init__(self, runs, convert, jobs: int, folder: str, bar) -> None:
+        self.pending = deque(enumerate(runs))
+        self.convert = convert
+        self.jobs = jobs
+        self.folder = folder
+        self.bar = bar
+        self.running: dict[int, tuple] = {}  # sentinel -> (process, input, file of what it says)
+        self.status = EXIT_OK
+        self.interrupted = False
+        self.done = 0
+        self.total = len(runs)
+
+    def run(self) -> int:
+        ctx = get_context("fork")
+        while self.pending or self.running:
+            try:
+                while self.pending and len(self.running) < self.jobs and not self.interrupted:
+                    self._start(ctx, *self.pending.popleft())
+                if self.running:
+                    for sentinel in connection.wait(list(self.running)):
+                        self._ended(sentinel)
+            except KeyboardInterrupt:
+                if not self.interrupted:
+                    print(f"ecq2pcap: interrupted: completing the outputs of the {len(self.running)} conversion(s) "
+                          f"running; {len(self.pending)} input(s) not converted", file=sys.stderr)
+                self.interrupted = True
+                self.pending.clear()
+                for proc, _, _ in self.running.values():  # (each its own process group: the signal came here only)
+                    try:
+                        os.kill(proc.pid, signal.SIGINT)
+                    except ProcessLookupError:
+                        pass
+        if self.total > 1:
+            print(f"ecq2pcap: {self.done} of {self.total} inputs converted, each into its own outputs", file=sys.stderr)
+        return EXIT_INTERRUPTED if self.interrupted else self.status
+
+    def _start(self, ctx, k: int, run: tuple[str, argparse.Namespace]) -> None:
+        path, args = run
+        args.no_progress = True
+        args.jobs = 1
+        said = os.path.join(self.folder, f"{k}.txt")
+        with blocked():  # (a stop signal while it forks is this process's, once the conversion is known to be running)
+            proc = ctx.Process(target=_child, args=(self.convert, args, said), daemon=False)
+            proc.start()
+            self.running[proc.sentinel] = (proc, path, said)
+
+    def _ended(self, sentinel: int) -> None:
+        proc, path, said = self.running.pop(sentinel)
+        proc.join()
+        code = proc.exitcode
+        try:
+            with open(said, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        if code not in (EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_INTERRUPTED):
+            text += f"ecq2pcap: error: the conversion of {path} ended {_how(code)}\n"
+            code = EXIT_STRICT
+        if text:
+            sys.stderr.write(f"ecq2pcap: {path}:\n{text}")
+            sys.stderr.flush()
+        if code == EXIT_INTERRUPTED:  # (a stop signal sent to the conversion itself: the batch stops as at Ctrl-C)
+            self.interrupted = True
+            self.pending.clear()
+        elif code > self.status:
+            self.status = code
+        if code in (EXIT_OK, EXIT_STRICT):
+            self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+
+
+def _how(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"by signal {-code}"
+    return f"with exit code {code}"
+
+
+def _child(convert, args: argparse.Namespace, said: str) -> None:
+    """A conversion in a forked process (the stop signals blocked until it is in a process group of its own): what it
+    says goes to ``said``; its exit status is the conversion's."""
+    code = EXIT_STRICT
+    try:
+        os.setpgrp()  # (a terminal's Ctrl-C, a closed terminal's hang-up: the batch's, which passes them on)
+        fd = os.open(said, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 2)
+        sys.stderr = open(fd, "w", encoding="utf-8", errors="backslashreplace")  # (not the caller's: it may be a copy)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        try:
+            code = convert(args)
+        except UsageError as exc:
+            print(f"ecq2pcap: error: {exc}", file=sys.stderr)
+            code = EXIT_USAGE
+        except Exception as exc:  # (a bug of ours: said in one line, as the conversion says its own)
+            print(f"ecq2pcap: error: internal error converting {args.inputs[0]} ({exc!r}); please report it",
+                  file=sys.stderr)
+    except KeyboardInterrupt:  # (before the conversion took the signals: nothing written yet)
+        code = EXIT_INTERRUPTED
+    finally:
+        try:
+            sys.stderr.flush()
+        finally:
+            os._exit(code)

@@ -1,0 +1,188 @@
+"""``convert`` with ``{}`` in the output names: each input converted on its own into outputs named after it, -j N
+at once (batch conversion of recorded dumps). Each input's outputs are byte for byte those of converting it alone
+(the fixtures' golden digests); what cannot be done is a usage error before anything is written; Ctrl-C completes
+the conversions running and starts no more."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ecq2pcap.commands.each import input_stem
+from tests.support.cli import run_main, stop_signals_at_default
+from tests.support.dissect import bad_expert, dissect
+from tests.support.golden import FIXTURES, GOLDEN
+from tests.support.mixed_stream import event_line
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+EXPECTED = json.loads(GOLDEN.read_text())
+NAMES = ["v140_client.dump.jsonl.gz", "v15_server.frames.jsonl.gz", "v2_client.frames.jsonl.gz",
+         "v140_edge_cases.jsonl"]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_each_input_gets_the_outputs_of_its_own_conversion(tmp_path, jobs):
+    for name in NAMES:
+        shutil.copy(FIXTURES / name, tmp_path / name)  # (relative names: the outputs name their input)
+    res = run_main("convert", *NAMES, "-w", "out/{}.pcapng", "--har", "out/{}.har", "-j", jobs, cwd=tmp_path, text=True)
+    (tmp_path / "out").mkdir(exist_ok=True)  # (not made by convert: its absence is a usage error, see below)
+    assert res.returncode == 2 and "out/" in res.stderr and not list((tmp_path / "out").iterdir())
+    res = run_main("convert", *NAMES, "-w", "out/{}.pcapng", "--har", "out/{}.har", "-j", jobs, cwd=tmp_path, text=True)
+    assert res.returncode == 0, res.stderr
+    written = {}
+    for name in NAMES:  # (every output of its conversion alone, annotations too: v140_edge_cases has some)
+        stem = input_stem(name)
+        for output, digest in EXPECTED[f"{name} default"].items():
+            written[output.replace("out", stem, 1)] = digest
+        assert f"ecq2pcap: {name}:\n" in res.stderr  # (what its conversion said, after its name)
+    assert {p.name: _sha(p) for p in (tmp_path / "out").iterdir()} == written
+    assert res.stderr.count("ecq2pcap summary:") == len(NAMES)
+    assert res.stderr.rstrip().endswith(f"{len(NAMES)} of {len(NAMES)} inputs converted, each into its own outputs")
+
+
+def test_the_name_of_an_input_without_gz_and_its_last_extension():
+    assert [input_stem(p) for p in ("dumps/web1.jsonl.gz", "v140_client.dump.jsonl", "a/b/c", "x.gz", ".gz",
+                                    ".hidden", "run.2026-12-07.jsonl")] == \
+        ["web1", "v140_client.dump", "c", "x", ".gz", ".hidden", "run.2026-12-07"]
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["-", "-w", "{}.pcapng"], "stdin ('-') has none"),
+    (["a.jsonl", "b.jsonl", "-w", "{}.pcapng", "--har", "all.har"], "--har all.har: each input is converted"),
+    (["a.jsonl", "sub/a.jsonl", "-w", "{}.pcapng"], "a.jsonl and sub/a.jsonl would both be written to a.pcapng"),
+    (["a.jsonl", "b.jsonl", "-w", "{}.jsonl"], "-w a.jsonl: is the input; writing it would destroy it"),
+    (["a.jsonl", "missing.jsonl", "-w", "{}.pcapng"], "missing.jsonl: cannot read"),
+    (["a.jsonl", "b.jsonl", "-w", "{}.pcapng", "--har", "{}.pcapng"], "the same file as -w"),
+])
+def test_what_cannot_be_done_is_a_usage_error_before_anything_is_written(tmp_path, argv, says):
+    (tmp_path / "sub").mkdir()
+    for name in ("a.jsonl", "b.jsonl", "sub/a.jsonl"):
+        shutil.copy(FIXTURES / "v140_edge_cases.jsonl", tmp_path / name)
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    res = run_main("convert", *argv, cwd=tmp_path, text=True)
+    assert res.returncode == 2 and says in res.stderr, res.stderr
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_one_input_with_braces_is_one_conversion_and_j_splits_it(tmp_path, monkeypatch):
+    from ecq2pcap.commands import convert
+
+    split = []
+    real = convert.convert_parallel
+    monkeypatch.setattr(convert, "convert_parallel", lambda args, *a: split.append(args.jobs) or real(args, *a))
+    shutil.copy(FIXTURES / NAMES[0], tmp_path / NAMES[0])
+    assert run_main("convert", NAMES[0], "-w", "plain.pcapng", "-q", cwd=tmp_path).returncode == 0
+    res = run_main("convert", NAMES[0], "-w", "{}.pcapng", "-j", "2", "-q", cwd=tmp_path)
+    assert res.returncode == 0 and split == [2]
+    assert _sha(tmp_path / "v140_client.dump.pcapng") == _sha(tmp_path / "plain.pcapng")
+
+
+def test_the_worst_exit_status_and_every_other_input_converted(tmp_path):
+    """One input with a bad line under --strict (exit 1): the others are converted, the batch exits 1."""
+    shutil.copy(FIXTURES / "v140_edge_cases.jsonl", tmp_path / "good.jsonl")
+    (tmp_path / "bad.jsonl").write_bytes((FIXTURES / "v140_edge_cases.jsonl").read_bytes() + b"{not json\n")
+    res = run_main("convert", "good.jsonl", "bad.jsonl", "-w", "{}.pcapng", "--strict", "-q", "-j", "2",
+                   cwd=tmp_path, text=True)
+    assert res.returncode == 1, res.stderr
+    assert "ecq2pcap: bad.jsonl:\n" in res.stderr and "bad.jsonl:" in res.stderr.split("ecq2pcap: bad.jsonl:\n")[1]
+    assert (tmp_path / "good.pcapng").stat().st_size > 1000 and (tmp_path / "bad.pcapng").stat().st_size > 1000
+
+
+def _many_connections(path: Path, n: int) -> None:
+    lines = []
+    for i in range(n):
+        tup = f"10.1.{i // 250}.{i % 250 + 1}:{40000 + i % 20000}-10.0.0.1:443"
+        lines.append(event_line(i, 1000 + i, "curl", 5, 1, tup, 1, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"))
+        lines.append(event_line(i, 1000 + i, "curl", 5, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _kill_left(proc: subprocess.Popen) -> None:
+    """A batch a failed test left running, and its conversions (each in a process group of its own): killed."""
+    if proc.poll() is not None:
+        return
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    for pid in [*map(int, children), proc.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+
+
+@pytest.mark.parametrize("sig, group", [(signal.SIGINT, True), (signal.SIGTERM, False)])
+def test_ctrl_c_completes_the_conversions_running_and_starts_no_more(tmp_path, tshark, sig, group):
+    """Ctrl-C (to the foreground process group, as a terminal sends it) or SIGTERM to the batch: the two conversions
+    running complete their outputs (readable, with what was converted), the third never starts, exit 130."""
+    _many_connections(tmp_path / "a.jsonl", 20000)
+    for name in ("b.jsonl", "c.jsonl"):
+        shutil.copy(tmp_path / "a.jsonl", tmp_path / name)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "a.jsonl", "b.jsonl", "c.jsonl", "-w",
+                             "{}.pcapng", "--har", "{}.har", "-j", "2", "-q"], cwd=tmp_path, env=env,
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=stop_signals_at_default)
+    deadline = time.monotonic() + 60
+
+    def written(name: str) -> int:
+        path = tmp_path / name
+        return path.stat().st_size if path.exists() else 0
+
+    while written("a.pcapng") < 300_000 or written("b.pcapng") < 300_000:  # both well under way
+        assert time.monotonic() < deadline and proc.poll() is None, "the conversions did not get under way"
+        time.sleep(0.02)
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        os.kill(proc.pid, sig)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        _kill_left(proc)
+    err = err.decode()
+    assert proc.returncode == 130, err
+    assert err.count("interrupted: completing the outputs of the 2 conversion(s) running; 1 input(s) not "
+                     "converted") == 1, err
+    assert err.count("interrupted: completing the outputs\n") == 2, err  # (each conversion's own, said once)
+    for name in ("a", "b"):
+        entries = json.loads((tmp_path / f"{name}.har").read_text())["log"]["entries"]
+        frames = dissect(tshark, tmp_path / f"{name}.pcapng")
+        assert 0 < len(entries) < 20000 and frames and not bad_expert(frames)
+    assert not (tmp_path / "c.pcapng").exists() and not (tmp_path / "c.har").exists()
+
+
+def test_a_conversion_stopped_on_its_own_stops_the_batch(tmp_path):
+    """SIGINT sent to one conversion's process (not the batch's): it completes its outputs, the batch starts no
+    more and exits 130 once the other one running ends (it looped for ever, nothing left to start nor to wait for)."""
+    _many_connections(tmp_path / "a.jsonl", 20000)
+    for name in ("b.jsonl", "c.jsonl"):
+        shutil.copy(tmp_path / "a.jsonl", tmp_path / name)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "a.jsonl", "b.jsonl", "c.jsonl", "-w",
+                             "{}.pcapng", "-j", "2", "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
+                            preexec_fn=stop_signals_at_default)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "a.pcapng").exists() or (tmp_path / "a.pcapng").stat().st_size < 300_000:
+        assert time.monotonic() < deadline and proc.poll() is None, "the conversion did not get under way"
+        time.sleep(0.02)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    first = min(children, key=int)  # (a.jsonl's: started first)
+    os.kill(int(first), signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        _kill_left(proc)
+    assert proc.returncode == 130, err.decode()
+    assert not (tmp_path / "c.pcapng").exists()
