@@ -150,29 +150,31 @@ class _Batch:
             self.running[proc.sentinel] = (proc, path, said)
 
     def _ended(self, sentinel: int) -> None:
-        proc, path, said = self.running.pop(sentinel)
-        proc.join()
-        code = proc.exitcode
-        try:
-            with open(said, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-        except OSError:
-            text = ""
-        if code not in (EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_INTERRUPTED):
-            text += f"ecq2pcap: error: the conversion of {path} ended {_how(code)}\n"
-            code = EXIT_STRICT
-        if text:
-            sys.stderr.write(f"ecq2pcap: {path}:\n{text}")
-            sys.stderr.flush()
-        if code == EXIT_INTERRUPTED:  # (a stop signal sent to the conversion itself: the batch stops as at Ctrl-C)
-            self.interrupted = True
-            self.pending.clear()
-        elif code > self.status:
-            self.status = code
-        if code in (EXIT_OK, EXIT_STRICT):
-            self.done += 1
-        if self.bar is not None:
-            self.bar.update(1)
+        with blocked():  # (a stop signal meanwhile comes after: what the conversion said is said, and counted)
+            proc, path, said = self.running.pop(sentinel)
+            proc.join()
+            code = proc.exitcode
+            try:
+                with open(said, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                text = ""
+            converted = code in (EXIT_OK, EXIT_STRICT)  # (1: written, with lines skipped or a failed write said)
+            if code not in (EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_INTERRUPTED):
+                text += f"ecq2pcap: error: the conversion of {path} ended {_how(code)}\n"
+                code = EXIT_STRICT
+            if text:
+                sys.stderr.write(f"ecq2pcap: {path}:\n{text}")
+                sys.stderr.flush()
+            if code == EXIT_INTERRUPTED:  # (a stop signal sent to the conversion itself: the batch stops as at Ctrl-C)
+                self.interrupted = True
+                self.pending.clear()
+            elif code > self.status:
+                self.status = code
+            if converted:
+                self.done += 1
+            if self.bar is not None:
+                self.bar.update(1)
 
 
 def _how(code: int | None) -> str:

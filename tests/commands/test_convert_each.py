@@ -186,3 +186,23 @@ def test_a_conversion_stopped_on_its_own_stops_the_batch(tmp_path):
         _kill_left(proc)
     assert proc.returncode == 130, err.decode()
     assert not (tmp_path / "c.pcapng").exists()
+
+
+def test_a_conversion_that_dies_is_said_and_the_others_go_on(tmp_path, monkeypatch):
+    from ecq2pcap.commands import convert
+
+    real = convert._convert
+
+    def dies_on_b(args):
+        if args.inputs == ["b.jsonl"]:
+            os.kill(os.getpid(), signal.SIGKILL)  # (a crash, the OOM killer)
+        return real(args)
+
+    monkeypatch.setattr(convert, "_convert", dies_on_b)
+    for name in ("a.jsonl", "b.jsonl", "c.jsonl"):
+        shutil.copy(FIXTURES / "v140_edge_cases.jsonl", tmp_path / name)
+    res = run_main("convert", "a.jsonl", "b.jsonl", "c.jsonl", "-w", "{}.pcapng", "-q", cwd=tmp_path, text=True)
+    assert res.returncode == 1, res.stderr
+    assert "ecq2pcap: b.jsonl:\necq2pcap: error: the conversion of b.jsonl ended by SIGKILL" in res.stderr
+    assert res.stderr.rstrip().endswith("2 of 3 inputs converted, each into its own outputs")
+    assert (tmp_path / "a.pcapng").stat().st_size > 1000 and (tmp_path / "c.pcapng").stat().st_size > 1000
