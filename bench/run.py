@@ -155,7 +155,7 @@ def main() -> None:
     print(f"# {time.strftime('%Y-%m-%d')}  {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}")
     version = subprocess.run([*conv[:3], "--version"], capture_output=True, text=True, env=ENV).stdout.strip()
-    print(f"# {version}  (ECQ2PCAP_PURE_PYTHON=1 in the environment: the pure-Python code)")
+    print(f"# {version}  (with ECQ2PCAP_PURE_PYTHON=1 in the environment it measures the pure-Python code)")
 
     empty = tmp / "empty.jsonl"
     empty.write_bytes(b"")

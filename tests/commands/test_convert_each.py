@@ -12,16 +12,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ecq2pcap.commands.each import input_stem
-from tests.support.cli import run_main, stop_signals_at_default
+from tests.support.cli import run_main, signal_when, stop_signals_at_default, under_way
 from tests.support.dissect import bad_expert, dissect
 from tests.support.golden import FIXTURES, GOLDEN
-from tests.support.mixed_stream import event_line
+from tests.support.mixed_stream import many_connections
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXPECTED = json.loads(GOLDEN.read_text())
@@ -101,15 +100,6 @@ def test_the_worst_exit_status_and_every_other_input_converted(tmp_path):
     assert (tmp_path / "good.pcapng").stat().st_size > 1000 and (tmp_path / "bad.pcapng").stat().st_size > 1000
 
 
-def _many_connections(path: Path, n: int) -> None:
-    lines = []
-    for i in range(n):
-        tup = f"10.1.{i // 250}.{i % 250 + 1}:{40000 + i % 20000}-10.0.0.1:443"
-        lines.append(event_line(i, 1000 + i, "curl", 5, 1, tup, 1, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"))
-        lines.append(event_line(i, 1000 + i, "curl", 5, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-    path.write_text("\n".join(lines) + "\n")
-
-
 def _kill_left(proc: subprocess.Popen) -> None:
     """A batch a failed test left running, and its conversions (each in a process group of its own): killed."""
     if proc.poll() is not None:
@@ -127,26 +117,19 @@ def _kill_left(proc: subprocess.Popen) -> None:
 def test_ctrl_c_completes_the_conversions_running_and_starts_no_more(tmp_path, tshark, sig, group):
     """Ctrl-C (to the foreground process group, as a terminal sends it) or SIGTERM to the batch: the two conversions
     running complete their outputs (readable, with what was converted), the third never starts, exit 130."""
-    _many_connections(tmp_path / "a.jsonl", 20000)
+    many_connections(tmp_path / "a.jsonl", 20000)
     for name in ("b.jsonl", "c.jsonl"):
         shutil.copy(tmp_path / "a.jsonl", tmp_path / name)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "a.jsonl", "b.jsonl", "c.jsonl", "-w",
                              "{}.pcapng", "--har", "{}.har", "-j", "2", "-q"], cwd=tmp_path, env=env,
                             stderr=subprocess.PIPE, start_new_session=True, preexec_fn=stop_signals_at_default)
-    deadline = time.monotonic() + 60
 
     def written(name: str) -> int:
         path = tmp_path / name
         return path.stat().st_size if path.exists() else 0
 
-    while written("a.pcapng") < 300_000 or written("b.pcapng") < 300_000:  # both well under way
-        assert time.monotonic() < deadline and proc.poll() is None, "the conversions did not get under way"
-        time.sleep(0.02)
-    if group:
-        os.killpg(proc.pid, sig)
-    else:
-        os.kill(proc.pid, sig)
+    signal_when(proc, lambda: written("a.pcapng") > 300_000 and written("b.pcapng") > 300_000, sig, group)
     try:
         _, err = proc.communicate(timeout=60)
     finally:
@@ -166,17 +149,14 @@ def test_ctrl_c_completes_the_conversions_running_and_starts_no_more(tmp_path, t
 def test_a_conversion_stopped_on_its_own_stops_the_batch(tmp_path):
     """SIGINT sent to one conversion's process (not the batch's): it completes its outputs, the batch starts no
     more and exits 130 once the other one running ends (it looped for ever, nothing left to start nor to wait for)."""
-    _many_connections(tmp_path / "a.jsonl", 20000)
+    many_connections(tmp_path / "a.jsonl", 20000)
     for name in ("b.jsonl", "c.jsonl"):
         shutil.copy(tmp_path / "a.jsonl", tmp_path / name)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "a.jsonl", "b.jsonl", "c.jsonl", "-w",
                              "{}.pcapng", "-j", "2", "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
                             preexec_fn=stop_signals_at_default)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "a.pcapng").exists() or (tmp_path / "a.pcapng").stat().st_size < 300_000:
-        assert time.monotonic() < deadline and proc.poll() is None, "the conversion did not get under way"
-        time.sleep(0.02)
+    under_way(proc, lambda: (tmp_path / "a.pcapng").exists() and (tmp_path / "a.pcapng").stat().st_size > 300_000)
     children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
     first = min(children, key=int)  # (a.jsonl's: started first)
     os.kill(int(first), signal.SIGINT)

@@ -13,17 +13,16 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ecq2pcap import shards
 from ecq2pcap.cli import main
-from tests.support.cli import run_main, stop_signals_at_default
+from tests.support.cli import run_main, signal_when, stop_signals_at_default
 from tests.support.dissect import bad_expert, dissect
 from tests.support.golden import GOLDEN, digests, inputs
-from tests.support.mixed_stream import event_line
+from tests.support.mixed_stream import event_line, many_connections
 from tests.support.pcapng import epbs
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -49,16 +48,6 @@ def test_same_outputs_whoever_writes_a_connection(key, monkeypatch):
     assert len(set(assigned)) == min(len(assigned), 3)
 
 
-def _many_connections(path: Path, n: int) -> None:
-    """``n`` one-exchange connections of ``n`` processes, one a second (v1.4 JSON)."""
-    lines = []
-    for i in range(n):
-        tup = f"10.1.{i // 250}.{i % 250 + 1}:{40000 + i % 20000}-10.0.0.1:443"
-        lines.append(event_line(i, 1000 + i, "curl", 5, 1, tup, 1, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"))
-        lines.append(event_line(i, 1000 + i, "curl", 5, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-    path.write_text("\n".join(lines) + "\n")
-
-
 @pytest.mark.parametrize("how,says", [
     ("raise", "RuntimeError: broken on purpose"),
     ("exit", "exited with code 3"),
@@ -71,7 +60,7 @@ def test_a_failing_worker_leaves_valid_empty_outputs_and_exit_1(tmp_path, monkey
 
     monkeypatch.setattr(shards.ShardFeed, "batch", broken)
     monkeypatch.setattr(shards, "BATCH_EVENTS", 1)  # many batches: worker 0 goes on sending after the failure
-    _many_connections(tmp_path / "in.jsonl", 2000)
+    many_connections(tmp_path / "in.jsonl", 2000)
     res = run_main("convert", "in.jsonl", "-w", "o.pcapng", "--har", "o.har", "-j", "2", cwd=tmp_path)
     err = res.stderr.decode()
     assert res.returncode == 1, err
@@ -93,24 +82,17 @@ def test_a_failing_worker_leaves_valid_empty_outputs_and_exit_1(tmp_path, monkey
 def test_ctrl_c_completes_the_outputs(tmp_path, tshark, jobs, sig, group):
     """Ctrl-C, SIGTERM or SIGHUP while -j 2 (or one process) converts: exit 130, said once, and both outputs
     complete and readable with what was converted; -j's folder removed."""
-    _many_connections(tmp_path / "big.jsonl", 20000)
+    many_connections(tmp_path / "big.jsonl", 20000)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "big.jsonl", "-w", "o.pcapng", "--har",
                              "o.har", "-j", jobs, "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
                             start_new_session=True, preexec_fn=stop_signals_at_default)
-    deadline = time.monotonic() + 60
 
     def written() -> int:  # what the workers' parts (or the one process's pcapng) hold so far
         parts = [f for d in tmp_path.glob(".ecq2pcap-jobs-*") for f in d.glob("*.pcapng")]
         return sum(f.stat().st_size for f in parts or [tmp_path / "o.pcapng"] if f.exists())
 
-    while written() < 300_000:  # well under way (the whole run writes ~10 MB), however busy the machine
-        assert time.monotonic() < deadline and proc.poll() is None, "the conversion did not get under way"
-        time.sleep(0.02)
-    if group:
-        os.killpg(proc.pid, sig)
-    else:
-        os.kill(proc.pid, sig)
+    signal_when(proc, lambda: written() >= 300_000, sig, group)  # (the whole run writes ~10 MB)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()
     assert err.decode().count("interrupted: completing the outputs") == 1, err.decode()
@@ -128,7 +110,7 @@ def test_disk_full_mid_run_one_error_per_file_and_valid_outputs(tmp_path, tshark
 
     from tests.support.har import validate_har
 
-    _many_connections(tmp_path / "in.jsonl", 2000)
+    many_connections(tmp_path / "in.jsonl", 2000)
     limit = 200_000
 
     def small_files() -> None:
@@ -174,7 +156,7 @@ def test_a_part_that_ends_early_is_merged_as_whole_blocks_and_entries(tmp_path, 
     monkeypatch.setattr(parallel, "OutputFile", FillsUp)
     monkeypatch.setattr(shards, "ENTRY_BUFFER", 4096)  # HAR parts written in small pieces: some land
     monkeypatch.setattr(shards.Dispatcher, "_assign", alternate)
-    _many_connections(tmp_path / "in.jsonl", 600)
+    many_connections(tmp_path / "in.jsonl", 600)
     one = run_main("convert", "in.jsonl", "-w", "1.pcapng", "--har", "1.har", cwd=tmp_path)
     monkeypatch.chdir(tmp_path)
     capfd.readouterr()

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from ecq2pcap.cli import main
@@ -40,3 +42,21 @@ def stop_signals_at_default() -> None:
     :func:`sigint_as_from_a_terminal`; a run under ``nohup``'s SIGHUP ignored, which ecq2pcap keeps ignored)."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
+
+
+def under_way(proc: subprocess.Popen, ready, timeout: float = 60) -> None:
+    """Wait until ``ready()`` says the run is well under way (however busy the machine); fails if ``proc`` ends first."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline and proc.poll() is None, "the conversion did not get under way"
+        time.sleep(0.02)
+
+
+def signal_when(proc: subprocess.Popen, ready, sig: int, group: bool, timeout: float = 60) -> None:
+    """Once the run is :func:`under_way`, ``sig`` to ``proc``: to its whole process group when ``group`` (a terminal's
+    Ctrl-C, a closed terminal's hang-up), else to it alone (``kill PID``)."""
+    under_way(proc, ready, timeout)
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        os.kill(proc.pid, sig)

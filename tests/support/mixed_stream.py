@@ -67,3 +67,13 @@ def curl_connections(path: Path, exchanges: int, answers_after: bool = False) ->
         answers.append(event_line(t, 100, "curl", 5 + i, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
     out = requests + answers if answers_after else [line for pair in zip(requests, answers) for line in pair]
     path.write_text("\n".join(out) + "\n")
+
+
+def many_connections(path: Path, n: int) -> None:
+    """A v1.4 dump of ``n`` one-exchange connections of ``n`` processes, one a second."""
+    lines = []
+    for i in range(n):
+        tup = f"10.1.{i // 250}.{i % 250 + 1}:{40000 + i % 20000}-10.0.0.1:443"
+        lines.append(event_line(i, 1000 + i, "curl", 5, 1, tup, 1, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"))
+        lines.append(event_line(i, 1000 + i, "curl", 5, 0, tup, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    path.write_text("\n".join(lines) + "\n")
