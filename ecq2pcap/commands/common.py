@@ -105,8 +105,7 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     if not args.write and not args.har:
         raise UsageError(f"{args.command} needs an output: -w OUT.pcapng and/or --har OUT.har")
     limits = Limits.from_args(args)
-    default = next((p for p in (args.write, args.har) if p and p != "-" and _is_file(p)), None)
-    path = args.annotations or (default and f"{default}.annotations.jsonl")
+    path = annotations_path(args)
     guard = guard or OutputGuard()
     try:
         for option, out_path in (("-w", args.write), ("--har", args.har), ("--annotations", path)):
@@ -150,6 +149,13 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
         if isinstance(pcapng, PcapngSink):
             pcapng.ecapture_version = lambda: pipeline.ecapture_version
     return pipeline
+
+
+def annotations_path(args: argparse.Namespace) -> str | None:
+    """Where the annotations go: ``--annotations``, else ``OUTPUT.annotations.jsonl`` beside the first of -w/--har
+    that is a file (or nothing yet); None when there is none."""
+    default = next((p for p in (args.write, args.har) if p and p != "-" and _is_file(p)), None)
+    return args.annotations or (default and f"{default}.annotations.jsonl")
 
 
 def _is_file(path: str) -> bool:

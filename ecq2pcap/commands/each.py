@@ -20,6 +20,7 @@ from multiprocessing import connection, get_context
 
 from ..outputs import OutputConflict, OutputGuard, input_problem
 from ..stops import blocked
+from .common import annotations_path
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError
 
 __all__ = ["PLACEHOLDER", "per_input", "input_stem", "plan", "convert_each"]
@@ -64,8 +65,10 @@ def plan(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
         stem = input_stem(path)
         names = {dest: getattr(args, dest, None) and getattr(args, dest).replace(PLACEHOLDER, stem)
                  for dest, _ in OUTPUTS}
+        one = argparse.Namespace(**{**vars(args), **names, "inputs": [path]})
+        outputs = {**names, "annotations": annotations_path(one)}  # (its default name too: never another input)
         for dest, flag in OUTPUTS:
-            out = names[dest]
+            out = outputs[dest]
             if not out:
                 continue
             key = os.path.realpath(out)
@@ -76,7 +79,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
                 guard.claim(flag, out)
             except OutputConflict as exc:
                 raise UsageError(str(exc)) from None
-        runs.append((path, argparse.Namespace(**{**vars(args), **names, "inputs": [path]})))
+        runs.append((path, one))
     return runs
 
 

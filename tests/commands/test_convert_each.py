@@ -65,10 +65,13 @@ def test_the_name_of_an_input_without_gz_and_its_last_extension():
     (["a.jsonl", "b.jsonl", "-w", "{}.jsonl"], "-w a.jsonl: is the input; writing it would destroy it"),
     (["a.jsonl", "missing.jsonl", "-w", "{}.pcapng"], "missing.jsonl: cannot read"),
     (["a.jsonl", "b.jsonl", "-w", "{}.pcapng", "--har", "{}.pcapng"], "the same file as -w"),
+    # (a's annotations, by their default name beside its -w: the other input; its conversion overwrote it)
+    (["a.jsonl", "a.pcapng.annotations.jsonl", "-w", "{}.pcapng"],
+     "--annotations a.pcapng.annotations.jsonl: is the input"),
 ])
 def test_what_cannot_be_done_is_a_usage_error_before_anything_is_written(tmp_path, argv, says):
     (tmp_path / "sub").mkdir()
-    for name in ("a.jsonl", "b.jsonl", "sub/a.jsonl"):
+    for name in ("a.jsonl", "b.jsonl", "sub/a.jsonl", "a.pcapng.annotations.jsonl"):
         shutil.copy(FIXTURES / "v140_edge_cases.jsonl", tmp_path / name)
     before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     res = run_main("convert", *argv, cwd=tmp_path, text=True)
