@@ -96,7 +96,7 @@ def convert_each(args: argparse.Namespace, convert: Callable[[argparse.Namespace
 
         bar = tqdm(total=len(runs), unit="input", file=sys.stderr, leave=False, desc="converting")
     with tempfile.TemporaryDirectory(prefix="ecq2pcap-each-") as said:
-        batch = _Batch(runs, convert, min(jobs, len(runs)), said, bar)
+        batch = _Batch(runs, convert, min(jobs, len(runs)), said, bar, args.quiet)
         try:
             status = batch.run()
         finally:
@@ -106,12 +106,13 @@ def convert_each(args: argparse.Namespace, convert: Callable[[argparse.Namespace
 
 
 class _Batch:
-    def __init__(self, runs, convert, jobs: int, folder: str, bar) -> None:
+    def __init__(self, runs, convert, jobs: int, folder: str, bar, quiet: bool) -> None:
         self.pending = deque(enumerate(runs))
         self.convert = convert
         self.jobs = jobs
         self.folder = folder
         self.bar = bar
+        self.quiet = quiet
         self.running: dict[int, tuple] = {}  # sentinel -> (process, input, file of what it says)
         self.status = EXIT_OK
         self.interrupted = False
@@ -138,7 +139,7 @@ class _Batch:
                         os.kill(proc.pid, signal.SIGINT)
                     except ProcessLookupError:
                         pass
-        if self.total > 1:
+        if not self.quiet or self.done < self.total:  # (-q: no summary; said when some input was not converted)
             print(f"ecq2pcap: {self.done} of {self.total} inputs converted, each into its own outputs", file=sys.stderr)
         return EXIT_INTERRUPTED if self.interrupted else self.status
 

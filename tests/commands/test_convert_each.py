@@ -92,6 +92,17 @@ def test_one_input_with_braces_is_one_conversion_and_j_splits_it(tmp_path, monke
     assert _sha(tmp_path / "v140_client.dump.pcapng") == _sha(tmp_path / "plain.pcapng")
 
 
+def test_quiet_says_nothing_when_every_input_is_converted(tmp_path):
+    """-q: no summary, the batch's count neither (a script's run said a line each time); said when one fails
+    (test_a_conversion_that_dies_is_said_and_the_others_go_on)."""
+    for name in NAMES[:2]:
+        shutil.copy(FIXTURES / name, tmp_path / name)
+        assert run_main("convert", name, "-w", "alone.pcapng", "-q", cwd=tmp_path, text=True).stderr == ""
+    res = run_main("convert", *NAMES[:2], "-w", "{}.pcapng", "-q", "-j", "2", cwd=tmp_path, text=True)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert (tmp_path / f"{input_stem(NAMES[1])}.pcapng").stat().st_size > 1000
+
+
 def test_the_worst_exit_status_and_every_other_input_converted(tmp_path):
     """One input with a bad line under --strict (exit 1): the others are converted, the batch exits 1."""
     shutil.copy(FIXTURES / "v140_edge_cases.jsonl", tmp_path / "good.jsonl")
