@@ -58,7 +58,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
                 raise UsageError(f"{flag} {value}: each input is converted into outputs named after it ({PLACEHOLDER} "
                                  f"in another output's name), so this one needs {PLACEHOLDER} too")
     guard, named, runs = OutputGuard(args.inputs), {}, []
-    for path in args.inputs:
+    for k, path in enumerate(args.inputs):
         problem = input_problem(path)
         if problem:
             raise UsageError(f"{path}: cannot read: {problem}")
@@ -72,9 +72,13 @@ def plan(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
             if not out:
                 continue
             key = os.path.realpath(out)
-            if key in named and named[key] != path:
-                raise UsageError(f"{named[key]} and {path} would both be written to {out}: rename one")
-            named[key] = path
+            if key in named and named[key][0] != k:  # (two of one input's: the guard's "the same file as")
+                first = named[key][1]
+                if os.path.samefile(first, path):  # (given twice, maybe by two names: not two files to rename)
+                    raise UsageError(f"{path}: given twice" + ("" if first == path else f" (as {first})") +
+                                     ": give each input once")
+                raise UsageError(f"{first} and {path} would both be written to {out}: rename one")
+            named[key] = k, path
             try:
                 guard.claim(flag, out)
             except OutputConflict as exc:

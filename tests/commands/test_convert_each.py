@@ -63,6 +63,8 @@ def test_the_name_of_an_input_without_gz_and_its_last_extension():
     (["a.jsonl", "b.jsonl", "-w", "{}.pcapng", "--har", "all.har"], "--har all.har: each input is converted"),
     (["a.jsonl", "sub/a.jsonl", "-w", "{}.pcapng"], "a.jsonl and sub/a.jsonl would both be written to a.pcapng"),
     (["a.jsonl", "b.jsonl", "-w", "{}.jsonl"], "-w a.jsonl: is the input; writing it would destroy it"),
+    (["a.jsonl", "a.jsonl", "-w", "{}.pcapng"], "a.jsonl: given twice: give each input once"),  # (not "rename one",
+    (["a.jsonl", "./a.jsonl", "-w", "{}.pcapng"], "./a.jsonl: given twice (as a.jsonl)"),  # nor two outputs')
     (["a.jsonl", "missing.jsonl", "-w", "{}.pcapng"], "missing.jsonl: cannot read"),
     (["a.jsonl", "b.jsonl", "-w", "{}.pcapng", "--har", "{}.pcapng"], "the same file as -w"),
     # (a's annotations, by their default name beside its -w: the other input; its conversion overwrote it)
