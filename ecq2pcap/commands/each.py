@@ -202,7 +202,8 @@ def _child(convert, args: argparse.Namespace, said: str) -> None:
         os.setpgrp()  # (a terminal's Ctrl-C, a closed terminal's hang-up: the batch's, which passes them on)
         fd = os.open(said, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(fd, 2)
-        sys.stderr = open(fd, "w", encoding="utf-8", errors="backslashreplace")  # (not the caller's: it may be a copy)
+        # (not the caller's: it may be a copy; each line written at once: one that dies, killed, has said it)
+        sys.stderr = open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace")
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         try:
             code = convert(args)

@@ -191,6 +191,7 @@ def test_a_conversion_that_dies_is_said_and_the_others_go_on(tmp_path, monkeypat
 
     def dies_on_b(args):
         if args.inputs == ["b.jsonl"]:
+            print("ecq2pcap: b.jsonl:1: what it said before it died", file=sys.stderr)
             os.kill(os.getpid(), signal.SIGKILL)  # (a crash, the OOM killer)
         return real(args)
 
@@ -199,6 +200,7 @@ def test_a_conversion_that_dies_is_said_and_the_others_go_on(tmp_path, monkeypat
         shutil.copy(FIXTURES / "v140_edge_cases.jsonl", tmp_path / name)
     res = run_main("convert", "a.jsonl", "b.jsonl", "c.jsonl", "-w", "{}.pcapng", "-q", cwd=tmp_path, text=True)
     assert res.returncode == 1, res.stderr
-    assert "ecq2pcap: b.jsonl:\necq2pcap: error: the conversion of b.jsonl ended by SIGKILL" in res.stderr
+    assert "ecq2pcap: b.jsonl:\necq2pcap: b.jsonl:1: what it said before it died\n" \
+        "ecq2pcap: error: the conversion of b.jsonl ended by SIGKILL" in res.stderr  # (its text was lost, unflushed)
     assert res.stderr.rstrip().endswith("2 of 3 inputs converted, each into its own outputs")
     assert (tmp_path / "a.pcapng").stat().st_size > 1000 and (tmp_path / "c.pcapng").stat().st_size > 1000
