@@ -42,10 +42,10 @@ def stops_as_ctrl_c():
 
 
 @contextmanager
-def blocked():
-    """The stop signals blocked within the block (delivered at its end): a process started in it starts with them
-    blocked, and takes them its own way before it unblocks them."""
-    masked = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
+def blocked(*more: int):
+    """The stop signals (and ``more``) blocked within the block (delivered at its end): a process started in it
+    starts with them blocked, and takes them its own way before it unblocks them."""
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, {*STOP_SIGNALS, *more})
     try:
         yield
     finally:

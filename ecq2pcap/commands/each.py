@@ -3,7 +3,8 @@
 
 Each conversion is the one ``convert INPUT -w … --har …`` makes (its outputs are byte for byte those), run in a
 forked process of its own process group: Ctrl-C, SIGTERM or SIGHUP reach this process alone, which passes one
-Ctrl-C to each conversion running (each completes its outputs, as a single ``convert`` does) and starts no more.
+Ctrl-C to each conversion running (each completes its outputs, as a single ``convert`` does) and starts no more;
+Ctrl-Z stops them with it, and continuing it continues them.
 What a conversion says (its warnings, its summary) is said whole when it ends, after a line naming its input.
 """
 
@@ -16,6 +17,7 @@ import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable
+from contextlib import contextmanager
 from multiprocessing import connection, get_context
 
 from ..outputs import OutputConflict, OutputGuard, input_problem
@@ -124,6 +126,20 @@ class _Batch:
         self.total = len(runs)
 
     def run(self) -> int:
+        with _taking(signal.SIGTSTP, self._suspend):
+            return self._run()
+
+    def _suspend(self, signum, frame) -> None:
+        """Ctrl-Z (SIGTSTP, which the terminal sends this process's group alone): the conversions running stop too,
+        and go on when this process is continued (``fg``, ``bg``), as a shell's job does. (They went on converting
+        while the job was shown stopped.)"""
+        pids = [proc.pid for proc, _, _ in self.running.values()]
+        _kill_each(pids, signal.SIGSTOP)
+        with _taking(signal.SIGTSTP, signal.SIG_DFL):
+            os.kill(os.getpid(), signal.SIGTSTP)  # (this process stops here, until continued)
+        _kill_each(pids, signal.SIGCONT)
+
+    def _run(self) -> int:
         ctx = get_context("fork")
         while self.pending or self.running:
             try:
@@ -138,11 +154,8 @@ class _Batch:
                           f"running; {len(self.pending)} input(s) not converted", file=sys.stderr)
                 self.interrupted = True
                 self.pending.clear()
-                for proc, _, _ in self.running.values():  # (each its own process group: the signal came here only)
-                    try:
-                        os.kill(proc.pid, signal.SIGINT)
-                    except ProcessLookupError:
-                        pass
+                # (each its own process group: the signal came here only)
+                _kill_each([proc.pid for proc, _, _ in self.running.values()], signal.SIGINT)
         if not self.quiet or self.done < self.total:  # (-q: no summary; said when some input was not converted)
             print(f"ecq2pcap: {self.done} of {self.total} inputs converted, each into its own outputs", file=sys.stderr)
         return EXIT_INTERRUPTED if self.interrupted else self.status
@@ -152,7 +165,8 @@ class _Batch:
         args.no_progress = True
         args.jobs = 1
         said = os.path.join(self.folder, f"{k}.txt")
-        with blocked():  # (a stop signal while it forks is this process's, once the conversion is known to be running)
+        # (a stop signal, or Ctrl-Z, while it forks is this process's, once the conversion is known to be running)
+        with blocked(signal.SIGTSTP):
             proc = ctx.Process(target=_child, args=(self.convert, args, said), daemon=False)
             proc.start()
             self.running[proc.sentinel] = (proc, path, said)
@@ -185,6 +199,28 @@ class _Batch:
                 self.bar.update(1)
 
 
+def _kill_each(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+@contextmanager
+def _taking(sig: int, handler):
+    """``handler`` for ``sig`` within the block, unless it was left ignored (then it stays so)."""
+    previous = signal.getsignal(sig)
+    if previous == signal.SIG_IGN:
+        yield
+        return
+    signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        signal.signal(sig, previous)
+
+
 def _how(code: int | None) -> str:
     if code is not None and code < 0:
         try:
@@ -199,7 +235,9 @@ def _child(convert, args: argparse.Namespace, said: str) -> None:
     says goes to ``said``; its exit status is the conversion's."""
     code = EXIT_STRICT
     try:
-        os.setpgrp()  # (a terminal's Ctrl-C, a closed terminal's hang-up: the batch's, which passes them on)
+        os.setpgrp()  # (a terminal's Ctrl-C, a closed terminal's hang-up, Ctrl-Z: the batch's, which passes them on)
+        if callable(signal.getsignal(signal.SIGTSTP)):  # (the batch's handler, copied: not this process's)
+            signal.signal(signal.SIGTSTP, signal.SIG_DFL)
         fd = os.open(said, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(fd, 2)
         # (not the caller's: it may be a copy; each line written at once: one that dies, killed, has said it)

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -182,6 +183,40 @@ def test_a_conversion_stopped_on_its_own_stops_the_batch(tmp_path):
         _kill_left(proc)
     assert proc.returncode == 130, err.decode()
     assert not (tmp_path / "c.pcapng").exists()
+
+
+def _state(pid: int) -> str:
+    """A process's state letter (``T``: stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_ctrl_z_stops_the_conversions_running_and_fg_goes_on(tmp_path):
+    """Ctrl-Z (SIGTSTP to the job's process group: the batch's alone, each conversion being in its own): the
+    conversions stop with it, their outputs no longer grow; continued (fg, bg), they go on to their end, exit 0.
+    (They went on converting while the job was shown stopped.)"""
+    many_connections(tmp_path / "a.jsonl", 20000)
+    shutil.copy(tmp_path / "a.jsonl", tmp_path / "b.jsonl")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "a.jsonl", "b.jsonl", "-w", "{}.pcapng",
+                             "-j", "2", "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, process_group=0,
+                            preexec_fn=stop_signals_at_default)  # (its own group, as a shell's job: not orphaned)
+    pcaps = [tmp_path / "a.pcapng", tmp_path / "b.pcapng"]
+    try:
+        under_way(proc, lambda: all(p.exists() and p.stat().st_size > 300_000 for p in pcaps))
+        children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                        text=True).stdout.split()]
+        assert len(children) == 2
+        os.kill(proc.pid, signal.SIGTSTP)
+        under_way(proc, lambda: all(_state(pid) == "T" for pid in [proc.pid, *children]), timeout=20)
+        sizes = [p.stat().st_size for p in pcaps]
+        time.sleep(1)
+        assert [p.stat().st_size for p in pcaps] == sizes
+        os.kill(proc.pid, signal.SIGCONT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        _kill_left(proc)
+    assert proc.returncode == 0 and not err, err.decode()
+    assert all(p.stat().st_size > size for p, size in zip(pcaps, sizes))
 
 
 def test_a_conversion_that_dies_is_said_and_the_others_go_on(tmp_path, monkeypatch):
