@@ -19,11 +19,13 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import contextmanager
 from multiprocessing import connection, get_context
+from typing import TextIO
 
 from ..outputs import OutputConflict, OutputGuard, input_problem
 from ..stops import blocked
 from .common import annotations_path
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError
+from .stderr import unfailing
 
 __all__ = ["PLACEHOLDER", "per_input", "input_stem", "plan", "convert_each"]
 
@@ -230,6 +232,43 @@ def _how(code: int | None) -> str:
     return f"with exit code {code}"
 
 
+class _Said:
+    """A conversion's stderr: its file, said whole when it ends, a line at a time (one that dies, killed, has said
+    it). A line the file cannot take (its disk full) goes to the batch's stderr at once, and the lines after it: a
+    failed write stopped the conversion as if an output had failed, its outputs left unfinished, and what it said
+    was lost."""
+
+    def __init__(self, fd: int, batch: int) -> None:
+        self.file: TextIO | None = _text(fd)
+        self.batch = unfailing(_text(batch))
+
+    def write(self, text: str) -> int:
+        if self.file is not None:
+            try:
+                return self.file.write(text)
+            except (OSError, ValueError):
+                self.file = None
+        return self.batch.write(text)
+
+    def flush(self) -> None:
+        if self.file is not None:
+            try:
+                self.file.flush()
+            except (OSError, ValueError):
+                self.file = None
+        self.batch.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str):  # (fileno, encoding, ...: as the file's)
+        return getattr(self.file or self.batch, name)
+
+
+def _text(fd: int) -> TextIO:
+    return open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+
+
 def _child(convert, args: argparse.Namespace, said: str) -> None:
     """A conversion in a forked process (the stop signals blocked until it is in a process group of its own): what it
     says goes to ``said``; its exit status is the conversion's."""
@@ -239,9 +278,9 @@ def _child(convert, args: argparse.Namespace, said: str) -> None:
         if callable(signal.getsignal(signal.SIGTSTP)):  # (the batch's handler, copied: not this process's)
             signal.signal(signal.SIGTSTP, signal.SIG_DFL)
         fd = os.open(said, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        batch = os.dup(2)
         os.dup2(fd, 2)
-        # (not the caller's: it may be a copy; each line written at once: one that dies, killed, has said it)
-        sys.stderr = open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+        sys.stderr = _Said(fd, batch)  # (not the caller's: it may be a copy)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         try:
             code = convert(args)

@@ -185,6 +185,29 @@ def test_a_conversion_stopped_on_its_own_stops_the_batch(tmp_path):
     assert not (tmp_path / "c.pcapng").exists()
 
 
+def test_a_full_disk_under_what_the_conversions_say_neither_stops_nor_silences_them(tmp_path, monkeypatch, capfd):
+    """The files that keep what each conversion says cannot be written (TMPDIR's disk full: /dev/full): the
+    conversions go on to the end of their outputs, and what they say goes to stderr at once. (The first warning
+    stopped each as if an output had failed, its outputs left cut short, and what it said was lost.)"""
+    import contextlib
+
+    from ecq2pcap.commands import each
+
+    full, real_open = tmp_path / "said", os.open
+    full.mkdir()
+    monkeypatch.setattr(each.tempfile, "TemporaryDirectory", lambda **kw: contextlib.nullcontext(str(full)))
+    monkeypatch.setattr(os, "open", lambda path, flags, *a: real_open(  # (the conversions' side: /dev/full)
+        "/dev/full" if str(path).startswith(str(full)) else path, flags, *a))
+    for name in ("a.jsonl", "b.jsonl"):
+        shutil.copy(FIXTURES / "v140_edge_cases.jsonl", tmp_path / name)
+    assert run_main("convert", "a.jsonl", "-w", "alone.pcapng", "-q", cwd=tmp_path).returncode == 0
+    res = run_main("convert", "a.jsonl", "b.jsonl", "-w", "{}.pcapng", "-q", cwd=tmp_path, text=True)
+    said = capfd.readouterr().err
+    assert res.returncode == 0, res.stderr + said
+    assert _sha(tmp_path / "a.pcapng") == _sha(tmp_path / "alone.pcapng")
+    assert "a.jsonl:18: invalid JSON" in said and "b.jsonl:18: invalid JSON" in said
+
+
 def _state(pid: int) -> str:
     """A process's state letter (``T``: stopped)."""
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
