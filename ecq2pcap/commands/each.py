@@ -136,10 +136,13 @@ class _Batch:
         and go on when this process is continued (``fg``, ``bg``), as a shell's job does. (They went on converting
         while the job was shown stopped.)"""
         pids = [proc.pid for proc, _, _ in self.running.values()]
-        _kill_each(pids, signal.SIGSTOP)
-        with _taking(signal.SIGTSTP, signal.SIG_DFL):
-            os.kill(os.getpid(), signal.SIGTSTP)  # (this process stops here, until continued)
-        _kill_each(pids, signal.SIGCONT)
+        try:
+            _kill_each(pids, signal.SIGSTOP)
+            with _taking(signal.SIGTSTP, signal.SIG_DFL):
+                os.kill(os.getpid(), signal.SIGTSTP)  # (this process stops here, until continued)
+        finally:  # (also when a stop signal came meanwhile, a shell's kill %1: SIGTERM, then SIGCONT)
+            with blocked():
+                _kill_each(pids, signal.SIGCONT)
 
     def _run(self) -> int:
         ctx = get_context("fork")

@@ -5,6 +5,7 @@ the conversions running and starts no more."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -189,8 +190,6 @@ def test_a_full_disk_under_what_the_conversions_say_neither_stops_nor_silences_t
     """The files that keep what each conversion says cannot be written (TMPDIR's disk full: /dev/full): the
     conversions go on to the end of their outputs, and what they say goes to stderr at once. (The first warning
     stopped each as if an output had failed, its outputs left cut short, and what it said was lost.)"""
-    import contextlib
-
     from ecq2pcap.commands import each
 
     full, real_open = tmp_path / "said", os.open
@@ -213,17 +212,20 @@ def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
-def test_ctrl_z_stops_the_conversions_running_and_fg_goes_on(tmp_path):
+@pytest.mark.parametrize("then", ["fg", "kill %1"])
+def test_ctrl_z_stops_the_conversions_running_and_fg_goes_on(tmp_path, then):
     """Ctrl-Z (SIGTSTP to the job's process group: the batch's alone, each conversion being in its own): the
     conversions stop with it, their outputs no longer grow; continued (fg, bg), they go on to their end, exit 0.
-    (They went on converting while the job was shown stopped.)"""
+    (They went on converting while the job was shown stopped.) A shell's ``kill %1`` of the stopped job (SIGTERM,
+    then SIGCONT): they are continued and complete their outputs, exit 130 (they were left stopped, and the batch
+    waited for them for ever)."""
     many_connections(tmp_path / "a.jsonl", 20000)
     shutil.copy(tmp_path / "a.jsonl", tmp_path / "b.jsonl")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "a.jsonl", "b.jsonl", "-w", "{}.pcapng",
                              "-j", "2", "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, process_group=0,
                             preexec_fn=stop_signals_at_default)  # (its own group, as a shell's job: not orphaned)
-    pcaps = [tmp_path / "a.pcapng", tmp_path / "b.pcapng"]
+    pcaps, children = [tmp_path / "a.pcapng", tmp_path / "b.pcapng"], []
     try:
         under_way(proc, lambda: all(p.exists() and p.stat().st_size > 300_000 for p in pcaps))
         children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
@@ -234,12 +236,20 @@ def test_ctrl_z_stops_the_conversions_running_and_fg_goes_on(tmp_path):
         sizes = [p.stat().st_size for p in pcaps]
         time.sleep(1)
         assert [p.stat().st_size for p in pcaps] == sizes
+        if then == "kill %1":
+            os.kill(proc.pid, signal.SIGTERM)
         os.kill(proc.pid, signal.SIGCONT)
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=60)
     finally:
+        for pid in children:  # (left stopped by a failure: continued, to be killed)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
         _kill_left(proc)
-    assert proc.returncode == 0 and not err, err.decode()
-    assert all(p.stat().st_size > size for p, size in zip(pcaps, sizes))
+    if then == "fg":
+        assert proc.returncode == 0 and not err, err.decode()
+        assert all(p.stat().st_size > size for p, size in zip(pcaps, sizes))
+    else:
+        assert proc.returncode == 130 and err.decode().count("interrupted: completing the outputs\n") == 2
 
 
 def test_a_conversion_that_dies_is_said_and_the_others_go_on(tmp_path, monkeypatch):
