@@ -22,7 +22,7 @@ from multiprocessing import connection, get_context
 from typing import TextIO
 
 from ..outputs import OutputConflict, OutputGuard, input_problem
-from ..stops import blocked
+from ..stops import blocked, handling
 from .common import annotations_path
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError
 from .stderr import unfailing
@@ -106,7 +106,9 @@ def convert_each(args: argparse.Namespace, convert: Callable[[argparse.Namespace
     with tempfile.TemporaryDirectory(prefix="ecq2pcap-each-") as said:
         batch = _Batch(runs, convert, min(jobs, len(runs)), said, bar, args.quiet)
         try:
-            status = batch.run()
+            # (Ctrl-C taken even when it was left ignored, a script's cmd &, as a single conversion takes it)
+            with handling((signal.SIGINT,), signal.default_int_handler):
+                status = batch.run()
         finally:
             if bar is not None:
                 bar.close()

@@ -131,17 +131,27 @@ def _kill_left(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-@pytest.mark.parametrize("sig, group", [(signal.SIGINT, True), (signal.SIGTERM, False)])
-def test_ctrl_c_completes_the_conversions_running_and_starts_no_more(tmp_path, tshark, sig, group):
+def _sigint_ignored() -> None:
+    """A script's ``cmd &`` (no job control): SIGINT ignored, the others at their default."""
+    stop_signals_at_default()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("sig, group, ignored", [(signal.SIGINT, True, False), (signal.SIGTERM, False, False),
+                                                 (signal.SIGINT, False, True)])
+def test_ctrl_c_completes_the_conversions_running_and_starts_no_more(tmp_path, tshark, sig, group, ignored):
     """Ctrl-C (to the foreground process group, as a terminal sends it) or SIGTERM to the batch: the two conversions
-    running complete their outputs (readable, with what was converted), the third never starts, exit 130."""
+    running complete their outputs (readable, with what was converted), the third never starts, exit 130. SIGINT
+    too when the batch was started with it ignored (a script's ``cmd &``), as a single convert takes it (the batch
+    left it ignored and converted every input)."""
     many_connections(tmp_path / "a.jsonl", 20000)
     for name in ("b.jsonl", "c.jsonl"):
         shutil.copy(tmp_path / "a.jsonl", tmp_path / name)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "a.jsonl", "b.jsonl", "c.jsonl", "-w",
                              "{}.pcapng", "--har", "{}.har", "-j", "2", "-q"], cwd=tmp_path, env=env,
-                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=stop_signals_at_default)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_sigint_ignored if ignored else stop_signals_at_default)
 
     def written(name: str) -> int:
         path = tmp_path / name
