@@ -216,12 +216,16 @@ def _kill_each(pids: list[int], sig: int) -> None:
 
 @contextmanager
 def _taking(sig: int, handler):
-    """``handler`` for ``sig`` within the block, unless it was left ignored (then it stays so)."""
+    """``handler`` for ``sig`` within the block, unless it was left ignored (then it stays so), or this is not the
+    main thread (an embedding program's: not ours to take)."""
     previous = signal.getsignal(sig)
-    if previous == signal.SIG_IGN:
+    try:
+        if previous == signal.SIG_IGN:
+            raise ValueError
+        signal.signal(sig, handler)
+    except ValueError:
         yield
         return
-    signal.signal(sig, handler)
     try:
         yield
     finally:

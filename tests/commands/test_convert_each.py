@@ -107,6 +107,23 @@ def test_quiet_says_nothing_when_every_input_is_converted(tmp_path):
     assert (tmp_path / f"{input_stem(NAMES[1])}.pcapng").stat().st_size > 1000
 
 
+def test_a_batch_in_another_thread_than_the_main_one(tmp_path):
+    """main() called from a thread of an embedding program: the signals are not the batch's to take (Ctrl-Z's
+    handler raised ValueError there), and the batch converts as it does in the main thread."""
+    import threading
+
+    for name in NAMES[:2]:
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    got = []
+    thread = threading.Thread(target=lambda: got.append(run_main("convert", *NAMES[:2], "-w", "{}.pcapng", "-q",
+                                                                 cwd=tmp_path, text=True)))
+    thread.start()
+    thread.join(60)
+    res, = got
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert (tmp_path / f"{input_stem(NAMES[1])}.pcapng").stat().st_size > 1000
+
+
 def test_the_worst_exit_status_and_every_other_input_converted(tmp_path):
     """One input with a bad line under --strict (exit 1): the others are converted, the batch exits 1."""
     shutil.copy(FIXTURES / "v140_edge_cases.jsonl", tmp_path / "good.jsonl")
