@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import contextmanager
 from multiprocessing import connection, get_context
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from ..outputs import OutputConflict, OutputGuard, input_problem
 from ..stops import blocked, handling
@@ -103,24 +103,22 @@ def convert_each(args: argparse.Namespace, convert: Callable[[argparse.Namespace
         from tqdm import tqdm
 
         bar = tqdm(total=len(runs), unit="input", file=sys.stderr, leave=False, desc="converting")
-    with tempfile.TemporaryDirectory(prefix="ecq2pcap-each-") as said:
-        batch = _Batch(runs, convert, min(jobs, len(runs)), said, bar, args.quiet)
-        try:
-            # (Ctrl-C taken even when it was left ignored, a script's cmd &, as a single conversion takes it)
-            with handling((signal.SIGINT,), signal.default_int_handler):
-                status = batch.run()
-        finally:
-            if bar is not None:
-                bar.close()
+    batch = _Batch(runs, convert, min(jobs, len(runs)), bar, args.quiet)
+    try:
+        # (Ctrl-C taken even when it was left ignored, a script's cmd &, as a single conversion takes it)
+        with handling((signal.SIGINT,), signal.default_int_handler):
+            status = batch.run()
+    finally:
+        if bar is not None:
+            bar.close()
     return status
 
 
 class _Batch:
-    def __init__(self, runs, convert, jobs: int, folder: str, bar, quiet: bool) -> None:
+    def __init__(self, runs, convert, jobs: int, bar, quiet: bool) -> None:
         self.pending = deque(enumerate(runs))
         self.convert = convert
         self.jobs = jobs
-        self.folder = folder
         self.bar = bar
         self.quiet = quiet
         self.running: dict[int, tuple] = {}  # sentinel -> (process, input, file of what it says)
@@ -171,10 +169,10 @@ class _Batch:
         path, args = run
         args.no_progress = True
         args.jobs = 1
-        said = os.path.join(self.folder, f"{k}.txt")
+        said = _said_file()
         # (a stop signal, or Ctrl-Z, while it forks is this process's, once the conversion is known to be running)
         with blocked(signal.SIGTSTP):
-            proc = ctx.Process(target=_child, args=(self.convert, args, said), daemon=False)
+            proc = ctx.Process(target=_child, args=(self.convert, args, said and said.fileno()), daemon=False)
             proc.start()
             self.running[proc.sentinel] = (proc, path, said)
 
@@ -183,11 +181,13 @@ class _Batch:
             proc, path, said = self.running.pop(sentinel)
             proc.join()
             code = proc.exitcode
-            try:
-                with open(said, "rb") as f:
-                    text = f.read().decode("utf-8", "replace")
-            except OSError:
-                text = ""
+            text = ""
+            if said is not None:
+                try:
+                    with said:  # (its size: what was written, whatever the file is)
+                        text = os.pread(said.fileno(), os.fstat(said.fileno()).st_size, 0).decode("utf-8", "replace")
+                except OSError:
+                    pass
             converted = code in (EXIT_OK, EXIT_STRICT)  # (1: written, with lines skipped or a failed write said)
             if code not in (EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_INTERRUPTED):
                 text += f"ecq2pcap: error: the conversion of {path} ended {_how(code)}\n"
@@ -247,8 +247,8 @@ class _Said:
     failed write stopped the conversion as if an output had failed, its outputs left unfinished, and what it said
     was lost."""
 
-    def __init__(self, fd: int, batch: int) -> None:
-        self.file: TextIO | None = _text(fd)
+    def __init__(self, fd: int | None, batch: int) -> None:
+        self.file: TextIO | None = None if fd is None else _text(fd)
         self.batch = unfailing(_text(batch))
 
     def write(self, text: str) -> int:
@@ -274,22 +274,31 @@ class _Said:
         return getattr(self.file or self.batch, name)
 
 
+def _said_file() -> BinaryIO | None:
+    """A file for what a conversion says, without a name (unlinked at once: nothing is left behind, even when the
+    batch is killed; a folder of them was); None when none can be made (the conversion then says it at once)."""
+    try:
+        return tempfile.TemporaryFile(prefix="ecq2pcap-each-")
+    except OSError:
+        return None
+
+
 def _text(fd: int) -> TextIO:
     return open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace")
 
 
-def _child(convert, args: argparse.Namespace, said: str) -> None:
+def _child(convert, args: argparse.Namespace, said: int | None) -> None:
     """A conversion in a forked process (the stop signals blocked until it is in a process group of its own): what it
-    says goes to ``said``; its exit status is the conversion's."""
+    says goes to the file ``said`` (a descriptor); its exit status is the conversion's."""
     code = EXIT_STRICT
     try:
         os.setpgrp()  # (a terminal's Ctrl-C, a closed terminal's hang-up, Ctrl-Z: the batch's, which passes them on)
         if callable(signal.getsignal(signal.SIGTSTP)):  # (the batch's handler, copied: not this process's)
             signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-        fd = os.open(said, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         batch = os.dup(2)
-        os.dup2(fd, 2)
-        sys.stderr = _Said(fd, batch)  # (not the caller's: it may be a copy)
+        if said is not None:
+            os.dup2(said, 2)
+        sys.stderr = _Said(said, batch)  # (not the caller's: it may be a copy)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         try:
             code = convert(args)

@@ -219,11 +219,7 @@ def test_a_full_disk_under_what_the_conversions_say_neither_stops_nor_silences_t
     stopped each as if an output had failed, its outputs left cut short, and what it said was lost.)"""
     from ecq2pcap.commands import each
 
-    full, real_open = tmp_path / "said", os.open
-    full.mkdir()
-    monkeypatch.setattr(each.tempfile, "TemporaryDirectory", lambda **kw: contextlib.nullcontext(str(full)))
-    monkeypatch.setattr(os, "open", lambda path, flags, *a: real_open(  # (the conversions' side: /dev/full)
-        "/dev/full" if str(path).startswith(str(full)) else path, flags, *a))
+    monkeypatch.setattr(each.tempfile, "TemporaryFile", lambda **kw: open("/dev/full", "w+b"))
     for name in ("a.jsonl", "b.jsonl"):
         shutil.copy(FIXTURES / "v140_edge_cases.jsonl", tmp_path / name)
     assert run_main("convert", "a.jsonl", "-w", "alone.pcapng", "-q", cwd=tmp_path).returncode == 0
@@ -232,6 +228,28 @@ def test_a_full_disk_under_what_the_conversions_say_neither_stops_nor_silences_t
     assert res.returncode == 0, res.stderr + said
     assert _sha(tmp_path / "a.pcapng") == _sha(tmp_path / "alone.pcapng")
     assert "a.jsonl:18: invalid JSON" in said and "b.jsonl:18: invalid JSON" in said
+
+
+def test_a_batch_killed_leaves_nothing_behind(tmp_path):
+    """The batch killed (SIGKILL, the OOM killer) while its conversions run: nothing of what they said is left in
+    TMPDIR (the files that keep it have no name). (A folder of them was left, with what they had said.)"""
+    many_connections(tmp_path / "a.jsonl", 20000)
+    shutil.copy(tmp_path / "a.jsonl", tmp_path / "b.jsonl")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(temp)}
+    proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", "a.jsonl", "b.jsonl", "-w", "{}.pcapng",
+                             "-j", "2", "-q"], cwd=tmp_path, env=env, stderr=subprocess.DEVNULL)
+    try:
+        under_way(proc, lambda: (tmp_path / "b.pcapng").exists() and (tmp_path / "b.pcapng").stat().st_size > 1000)
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert children
+    finally:
+        _kill_left(proc)
+    for pid in map(int, children):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert list(temp.iterdir()) == []
 
 
 def _state(pid: int) -> str:
