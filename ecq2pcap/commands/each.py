@@ -11,13 +11,13 @@ What a conversion says (its warnings, its summary) is said whole when it ends, a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable
-from contextlib import contextmanager
 from multiprocessing import connection, get_context
 from typing import BinaryIO, TextIO
 
@@ -155,12 +155,15 @@ class _Batch:
                         self._ended(sentinel)
             except KeyboardInterrupt:
                 if not self.interrupted:
-                    print(f"ecq2pcap: interrupted: completing the outputs of the {len(self.running)} conversion(s) "
-                          f"running; {len(self.pending)} input(s) not converted", file=sys.stderr)
+                    with _bar_away(self.bar):
+                        print(f"ecq2pcap: interrupted: completing the outputs of the {len(self.running)} "
+                              f"conversion(s) running; {len(self.pending)} input(s) not converted", file=sys.stderr)
                 self.interrupted = True
                 self.pending.clear()
                 # (each its own process group: the signal came here only)
                 _kill_each([proc.pid for proc, _, _ in self.running.values()], signal.SIGINT)
+        if self.bar is not None:
+            self.bar.close()  # (before the last line: it was said on the bar's)
         if not self.quiet or self.done < self.total:  # (-q: no summary; said when some input was not converted)
             print(f"ecq2pcap: {self.done} of {self.total} inputs converted, each into its own outputs", file=sys.stderr)
         return EXIT_INTERRUPTED if self.interrupted else self.status
@@ -193,8 +196,9 @@ class _Batch:
                 text += f"ecq2pcap: error: the conversion of {path} ended {_how(code)}\n"
                 code = EXIT_STRICT
             if text:
-                sys.stderr.write(f"ecq2pcap: {path}:\n{text}")
-                sys.stderr.flush()
+                with _bar_away(self.bar):
+                    sys.stderr.write(f"ecq2pcap: {path}:\n{text}")
+                    sys.stderr.flush()
             if code == EXIT_INTERRUPTED:  # (a stop signal sent to the conversion itself: the batch stops as at Ctrl-C)
                 self.interrupted = True
                 self.pending.clear()
@@ -206,6 +210,12 @@ class _Batch:
                 self.bar.update(1)
 
 
+def _bar_away(bar):
+    """The progress bar cleared while what is said is written, drawn again after it (what was said began on the
+    bar's line, which stayed on the terminal)."""
+    return contextlib.nullcontext() if bar is None else type(bar).external_write_mode(file=sys.stderr)
+
+
 def _kill_each(pids: list[int], sig: int) -> None:
     for pid in pids:
         try:
@@ -214,7 +224,7 @@ def _kill_each(pids: list[int], sig: int) -> None:
             pass
 
 
-@contextmanager
+@contextlib.contextmanager
 def _taking(sig: int, handler):
     """``handler`` for ``sig`` within the block, unless it was left ignored (then it stays so), or this is not the
     main thread (an embedding program's: not ours to take)."""

@@ -230,6 +230,40 @@ def test_a_full_disk_under_what_the_conversions_say_neither_stops_nor_silences_t
     assert "a.jsonl:18: invalid JSON" in said and "b.jsonl:18: invalid JSON" in said
 
 
+def test_what_a_conversion_says_on_a_terminal_starts_its_own_line_not_the_progress_bars(tmp_path):
+    """Stderr a terminal (a pty): the batch's progress bar is cleared before what a conversion said is written, and
+    drawn after it, and before the last line (each was written after the bar, which stayed on the screen with it)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    for name in NAMES[:2]:
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(slave, "wb") as tty:  # (the master is read as it comes: a full pty buffer would hold the batch up)
+        proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", *NAMES[:2], "-w", "{}.pcapng",
+                                 "-j", "1"], cwd=tmp_path, env=env, stderr=tty)
+    out = b""
+    while True:
+        try:
+            got = os.read(master, 65536)
+        except OSError:  # (EIO: every writer closed it)
+            break
+        if not got:
+            break
+        out += got
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    screen = out.decode("utf-8", "replace")
+    assert "converting:" in screen  # (the bar was drawn)
+    said = [line.rstrip("\r").rsplit("\r", 1)[-1]  # (what the line shows: the pty ends each with \r\n)
+            for line in screen.split("\n") if f"ecq2pcap: {NAMES[0]}:" in line or "2 of 2 inputs" in line]
+    assert len(said) == 2 and all(line.startswith("ecq2pcap: ") for line in said), said
+
+
 def test_a_batch_killed_leaves_nothing_behind(tmp_path):
     """The batch killed (SIGKILL, the OOM killer) while its conversions run: nothing of what they said is left in
     TMPDIR (the files that keep it have no name). (A folder of them was left, with what they had said.)"""
