@@ -10,10 +10,14 @@ from contextlib import contextmanager
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+_ALWAYS_TAKEN = (signal.SIGINT, signal.SIGTERM)  # (as tshark takes them, even left ignored: a script's cmd &)
+
+
 def taken(signals) -> list[int]:
-    """Those of ``signals`` a run takes: all but a SIGHUP left ignored by whoever started it (``nohup``, so that
-    the run goes on after the terminal closes, as tcpdump keeps it; it stopped the run)."""
-    return [sig for sig in signals if sig != signal.SIGHUP or signal.getsignal(sig) != signal.SIG_IGN]
+    """Those of ``signals`` a run takes: Ctrl-C and SIGTERM always, the others unless whoever started it left them
+    ignored (``nohup``'s SIGHUP, so that the run goes on after the terminal closes, as tcpdump and tshark keep it; it
+    stopped the run. A SIGTSTP left ignored likewise stays so)."""
+    return [sig for sig in signals if sig in _ALWAYS_TAKEN or signal.getsignal(sig) != signal.SIG_IGN]
 
 
 @contextmanager

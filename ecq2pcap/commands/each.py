@@ -128,7 +128,7 @@ class _Batch:
         self.total = len(runs)
 
     def run(self) -> int:
-        with _taking(signal.SIGTSTP, self._suspend):
+        with handling((signal.SIGTSTP,), self._suspend):
             return self._run()
 
     def _suspend(self, signum, frame) -> None:
@@ -138,7 +138,7 @@ class _Batch:
         pids = [proc.pid for proc, _, _ in self.running.values()]
         try:
             _kill_each(pids, signal.SIGSTOP)
-            with _taking(signal.SIGTSTP, signal.SIG_DFL):
+            with handling((signal.SIGTSTP,), signal.SIG_DFL):
                 os.kill(os.getpid(), signal.SIGTSTP)  # (this process stops here, until continued)
         finally:  # (also when a stop signal came meanwhile, a shell's kill %1: SIGTERM, then SIGCONT)
             with blocked():
@@ -222,24 +222,6 @@ def _kill_each(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             pass
-
-
-@contextlib.contextmanager
-def _taking(sig: int, handler):
-    """``handler`` for ``sig`` within the block, unless it was left ignored (then it stays so), or this is not the
-    main thread (an embedding program's: not ours to take)."""
-    previous = signal.getsignal(sig)
-    try:
-        if previous == signal.SIG_IGN:
-            raise ValueError
-        signal.signal(sig, handler)
-    except ValueError:
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(sig, previous)
 
 
 def _how(code: int | None) -> str:

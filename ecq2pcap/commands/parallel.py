@@ -136,11 +136,8 @@ class _Pipes:
     def send(self, k: int, data: bytes) -> None:
         """One batch to worker ``k``, whole: Ctrl-C waits until it is written (a message cut short
         would garble the rest of the worker's stream)."""
-        masked = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
-        try:
+        with blocked():
             self.ends[k][1].send_bytes(data)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, masked)
 
     def close(self) -> None:
         for recv, send in self.ends.values():
