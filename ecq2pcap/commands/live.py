@@ -118,7 +118,7 @@ def run_session(source: WebSocketSource, session: Session, args: argparse.Namesp
     switch = sys.getswitchinterval()
     sys.setswitchinterval(min(switch, 0.0005))
     # The cycle collector stops the reader too, for a time that grows with the young generation: a whole
-    # process collects it every 50,000 allocations (cli.tune_gc), which took 12 ms here, 1,200 messages at
+    # process collects it rarely (cli.tune_gc): every 50,000 allocations took 12 ms here, 1,200 messages at
     # 100k/s. Every 5,000 while reading: ~1 ms each. (Without fork the converter shares this process, and its
     # collector runs as often: slower converting, on the rare platform without fork.)
     threshold = gc.get_threshold()
