@@ -16,7 +16,9 @@ import pytest
 
 from ecq2pcap.cli import main
 from tests.conftest import ROOT
+from tests.support.frames import ws_frame
 from tests.support.mixed_stream import many_connections
+from tests.support.v2_stream import V2Stream
 
 
 def _make_dump(path: Path, events: int, fmt: str) -> Path:
@@ -67,3 +69,30 @@ def test_no_cyclic_garbage_from_connections_ended_as_they_idle(tmp_path):
     many_connections(large, 1200)
     _freed(tmp_path, small)
     assert _freed(tmp_path, large, "--idle-timeout", "5") == _freed(tmp_path, small, "--idle-timeout", "5")
+
+
+def _websockets(path: Path, n: int) -> None:
+    """eCapture v2.1+ calls of ``n`` WebSocket connections, one a second: the upgrade, then text and binary messages
+    both ways (WebSocket connections never end idle: --max-connections ends them)."""
+    s = V2Stream()
+    for i in range(n):
+        pid, fd, client = 2000 + i, 7, ("10.2.0.1", 30000 + i)
+        s.connect(pid, fd, "node", client, ("10.0.0.9", 443))
+        s.call(pid, fd, "node", True, b"GET /feed HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        s.call(pid, fd, "node", False, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+        for j in range(3):
+            s.call(pid, fd, "node", True, ws_frame(b"sub %d" % j, masked=True, key=b"abcd"))
+            s.call(pid, fd, "node", False, ws_frame(bytes(range(j + 40)), opcode=2, masked=False))
+        s.t += 1
+    path.write_bytes(s.dump())
+
+
+def test_no_cyclic_garbage_from_websocket_connections(tmp_path):
+    small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
+    _websockets(small, 150)
+    _websockets(large, 600)
+    _freed(tmp_path, small)
+    options = ("--max-connections", "16")
+    assert _freed(tmp_path, large, *options) == _freed(tmp_path, small, *options)
