@@ -10,8 +10,7 @@ import threading
 
 import pytest
 
-from ecq2pcap import live
-from ecq2pcap import cli
+from ecq2pcap import cli, live
 from ecq2pcap.cli import main
 from ecq2pcap.commands import live as live_cmd
 from ecq2pcap.sources.websocket import WebSocketSource
