@@ -56,6 +56,16 @@ def blocked(*more: int):
         signal.pthread_sigmask(signal.SIG_SETMASK, masked)
 
 
+def left_to_the_parent() -> None:
+    """In a forked helper process, started within :func:`blocked`: the stop signals are ignored, then unblocked (one
+    that came meanwhile is dropped here, the parent takes it). Stopping is the parent's: it has its helpers complete
+    their part of the outputs (``live``'s converting process, ``convert -j``'s workers), and a hang-up or a service's
+    stop reaches the whole process group."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(STOP_SIGNALS))
+
+
 @contextmanager
 def deferred():
     """A stop signal that comes within the block noted, and given to the handler it had at the block's end: for a

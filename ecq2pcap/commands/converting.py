@@ -30,13 +30,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import signal
 import stat
 import traceback
 from contextlib import ExitStack
 
 from ..live import Session
-from ..stops import STOP_SIGNALS, blocked
+from ..stops import blocked, left_to_the_parent
 from ..sources.websocket import Delivery
 from .exits import UsageError
 from .live_outputs import Opener, Served, open_live_outputs
@@ -156,9 +155,7 @@ def start(args: argparse.Namespace, say, opener: Opener = open_live_outputs,
 
 
 def _child(args: argparse.Namespace, opener: Opener, conn, parent_end) -> None:
-    for sig in STOP_SIGNALS:  # (stopping is the parent's: it has this process complete the outputs)
-        signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(STOP_SIGNALS))
+    left_to_the_parent()  # (stopping is the parent's: it has this process complete the outputs)
     _lower_priority()
     parent_end.close()  # (so that the parent's death reads as the end of the pipe)
     _let_go_of_sockets(keep=conn.fileno())

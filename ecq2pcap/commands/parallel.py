@@ -21,7 +21,6 @@ import fcntl
 import multiprocessing
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import traceback
@@ -37,7 +36,7 @@ from ..sinks.pcapng import PcapngSink
 from ..sources.files import FileSource
 from .common import connection_table, connection_view, finish_outputs, open_pipeline, pcapng_options
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
-from ..stops import STOP_SIGNALS, blocked
+from ..stops import blocked, left_to_the_parent
 from .conversion import CtrlC, feed_sources, progress_bar, say_interrupted
 
 PIPE_BYTES = 1 << 20  # what a pipe to a worker holds (Linux: F_SETPIPE_SZ; the default is 64 KiB)
@@ -276,11 +275,9 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
 
 
 def _start_child(args, k, workdir, pipes: _Pipes, results) -> None:
-    """In the forked child (the stop signals blocked): they are ignored; only its own end of its pipe kept, so that
-    it reads EOF when worker 0 ends."""
-    for sig in STOP_SIGNALS:  # (a hang-up or a service's stop reaches the whole group: worker 0 takes it)
-        signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(STOP_SIGNALS))
+    """In the forked child (the stop signals blocked): they are worker 0's; only its own end of its pipe kept, so
+    that it reads EOF when worker 0 ends."""
+    left_to_the_parent()
     events = pipes.ends[k][0]
     for j, (recv, send) in pipes.ends.items():
         send.close()
