@@ -19,15 +19,14 @@ What is rebuilt, and how (eCapture loses flags and every payload but HEADERS/DAT
 
 * HEADERS → HEADERS (+ CONTINUATION when the block exceeds 16384 bytes) with END_HEADERS,
   HPACK-encoded by the direction's own encoder; ``(sensitive)`` fields never-indexed.
-  By default the encoders run with a dynamic table of size 0 (one size update in the
-  first block, then static-table references and literals only): every header block
+  By default the encoders use no dynamic table (one size update to 0 in the first block,
+  then static-table references and literals only: :mod:`.static_hpack`): every header block
   decodes on its own, so chunks may be reordered or dropped by the caller without
-  breaking Wireshark's HPACK state. ``hpack_dynamic_table=True`` compresses better but
-  then every ``wire`` must be written, in call order, per direction. Strings are written as
-  plain literals, not Huffman-coded (RFC 7541 §5.2 allows either): the blocks are ~25 %
-  longer, and the pure-Python ``hpack`` encodes them in half the time, and decodes them
-  (the HAR sink's passive decoder) in half the time too: an HTTP/2 conversion to pcapng and
-  HAR takes ~25 % less time (bench/README.md). Wireshark dissects the same fields.
+  breaking Wireshark's HPACK state. ``hpack_dynamic_table=True`` (``hpack``'s encoder)
+  compresses better but then every ``wire`` must be written, in call order, per direction.
+  Strings are written as plain literals, not Huffman-coded (RFC 7541 §5.2 allows either):
+  the blocks are ~25 % longer, and the HAR sink's passive decoder reads them in half the
+  time (bench/README.md). Wireshark dissects the same fields.
 * HEADERS that eCapture could not decode (HPACK failure, CONTINUATION) → nothing (noted);
   the stream's DATA is still emitted.
 * DATA → DATA frames of at most 16384 bytes. A stream whose DATA eCapture replaced by the
@@ -58,7 +57,9 @@ only inside the current dump):
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import hpack
@@ -71,6 +72,7 @@ from .header_blocks import body_change, dump_fields, encode_block
 from .bounds import keep_latest
 from .raw_frames import parse_frames
 from .sniff import PREFACE
+from .static_hpack import StaticTableEncoder
 
 MAX_FRAME_SIZE = 16384  # SETTINGS_MAX_FRAME_SIZE default: we never announce more
 
@@ -123,12 +125,11 @@ class H2Reencoder:
     """Per-connection, stateful re-encoder of eCapture HTTP/2 dumps (see the module doc)."""
 
     def __init__(self, *, hpack_dynamic_table: bool = False) -> None:
-        self._encoders: dict[Direction, hpack.Encoder] = {}
-        for d in Direction:
-            enc = hpack.Encoder()
-            if not hpack_dynamic_table:
-                enc.header_table_size = 0  # announced by a size update in the first block
-            self._encoders[d] = enc
+        # each direction's: a batch of (name, value, sensitive) → its header block (by default no dynamic table,
+        # announced by a size update in the first block: .static_hpack; else hpack's, with the default table)
+        self._encoders: dict[Direction, Callable[[list[tuple[bytes, bytes, bool]]], bytes]] = {
+            d: partial(hpack.Encoder().encode, huffman=False) if hpack_dynamic_table else StaticTableEncoder().encode
+            for d in Direction}
         self._decoders = {d: hpack.Decoder() for d in Direction}  # raw frames only
         self._preface_done = False
         self._streams: dict[tuple[Direction, int], _Stream] = {}

@@ -7,9 +7,7 @@ direction's encoder (its table is the same whichever way a list is cut).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-import hpack
+from collections.abc import Callable, Iterable
 
 from ..h2dump import DumpFrame, ParsedDump
 
@@ -46,12 +44,13 @@ def body_change(f: DumpFrame, parsed: ParsedDump, size: int) -> str:
 SENT_IN_FRAMES = "bytes sent in its DATA frames"  # (the note's words the HAR reads: its bodySize)
 
 
-def encode_block(encoder: hpack.Encoder, batches: Iterable[list[tuple[str, str, bool]]],
+def encode_block(encode: Callable[[list[tuple[bytes, bytes, bool]]], bytes],
+                 batches: Iterable[list[tuple[str, str, bool]]],
                  body_size: int | None) -> tuple[bytes, dict[str, str], int]:
-    """``(header block, first values of the names the END_STREAM rule reads, fields kept)``. With ``body_size``
-    (a merged body's, -1 when cut) ``content-encoding: gzip`` is dropped and ``content-length`` set to it (or
-    dropped). Sensitive fields are never indexed; strings are plain literals (see :mod:`.encoder`)."""
-    encode = encoder.encode
+    """``(header block, first values of the names the END_STREAM rule reads, fields kept)``, ``encode`` making the
+    block of a batch of ``(name, value, sensitive)`` (the direction's encoder). With ``body_size`` (a merged body's,
+    -1 when cut) ``content-encoding: gzip`` is dropped and ``content-length`` set to it (or dropped). Sensitive
+    fields are never indexed; strings are plain literals (see :mod:`.encoder`)."""
     pieces = []
     values: dict[str, str] = {}
     kept = 0
@@ -65,10 +64,9 @@ def encode_block(encoder: hpack.Encoder, batches: Iterable[list[tuple[str, str, 
                     v = str(body_size)
             if k in _READ_NAMES and k not in values:
                 values[k] = v
-            kb, vb = k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")
-            items.append(hpack.NeverIndexedHeaderTuple(kb, vb) if secret else (kb, vb))
+            items.append((k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"), secret))
         kept += len(items)
-        pieces.append(encode(items, huffman=False))
+        pieces.append(encode(items))
     if not pieces:
-        pieces.append(encode([], huffman=False))
+        pieces.append(encode([]))
     return b"".join(pieces), values, kept
