@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from collections.abc import Iterator
 
 from ..limits import LOST_BY_ECAPTURE, lost_note
-from .goquote import go_unquote, unquote_text
+from ..memo import Memo
+from .goquote import go_unquote, text, unquote_text
 from .numbers import ascii_number
 
 __all__ = ["DumpFrame", "ParsedDump", "go_unquote", "parse_h2_dump"]
@@ -312,15 +313,35 @@ def _printed(buf: bytes, pos: int, end: int, marker: bytes) -> bool:
     return False
 
 
+def _plain_field(line: bytes) -> tuple[str, str, bool] | None:
+    """``(name, value, sensitive)`` of a header field line without escapes (what :func:`_field_lines` reads of it:
+    nothing to note), else None."""
+    if b"\\" in line:
+        return None
+    m = _HEADER_LINE.match(line)
+    return None if m is None else (text(m[1]), text(m[2]), m[3] is not None)
+
+
+# what a header field line says, kept: a connection's dumps repeat most of its fields (ecq2pcap.memo)
+_PLAIN_FIELDS = Memo(_plain_field)
+
+
 def _field_lines(buf: bytes, frame: DumpFrame, notes: list[str]) -> Iterator[list[tuple[str, str, bool]]]:
     """See :meth:`ParsedDump.field_lines`."""
     pos, end = frame.span or (0, 0)
     what = f"HEADERS of stream {frame.stream_id}"
     batch: list[tuple[str, str, bool]] = []
+    known = _PLAIN_FIELDS.known
     while pos < end:
         nl = buf.find(b"\n", pos, end)
         line, pos = (buf[pos:end], end) if nl < 0 else (buf[pos:nl], nl + 1)
-        if len(line) > MAX_FIELD_LINE:
+        if (field := known.get(line)) is not None or (
+                len(line) <= MAX_FIELD_LINE and (field := _PLAIN_FIELDS.miss(line)) is not None):
+            batch.append(field)
+            if len(batch) == FIELD_BATCH:
+                yield batch
+                batch = []
+        elif len(line) > MAX_FIELD_LINE:
             notes.append(lost_note(f"{what}: a header field line of {len(line):,} bytes (over {MAX_FIELD_LINE:,}) not read"))
         elif (m := _HEADER_LINE.match(line)) is not None:
             batch.append((unquote_text(m[1], notes, what), unquote_text(m[2], notes, what), bool(m[3])))

@@ -337,3 +337,15 @@ def test_truncated_at_every_offset():
         merged_at = full_dump.index(b"decoded body")
         if merged_at < cut < merged_at + 12:
             assert parsed.merged == {1: full_dump[merged_at:cut]} and parsed.merged_truncated == {1}
+
+
+def test_a_field_line_seen_before_reads_the_same_and_a_bad_escape_is_noted_every_time():
+    """What a plain field line says is kept for its next time (h2dump._PLAIN_FIELDS); one with escapes is read
+    each time, so what it notes is noted in every dump that holds it."""
+    dump = frame_head("HEADERS", 1, 40) + (b'header field ":status" = "200"\n'
+                                           b'header field "x-bad" = "a\\qb"\n'
+                                           b'header field "x-esc" = "tab\\there"\n')
+    first, second = parse_h2_dump(dump), parse_h2_dump(dump)
+    for parsed in (first, second):
+        assert parsed.frames[0].headers == [(":status", "200"), ("x-bad", "a\\qb"), ("x-esc", "tab\there")]
+        assert sum("cannot unquote" in n for n in parsed.notes) == 1, parsed.notes
