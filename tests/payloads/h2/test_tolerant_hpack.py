@@ -88,3 +88,19 @@ def test_a_bad_huffman_code_is_an_error_not_a_crash():
     block = b"\x00\x81\xff\x00"  # a name whose Huffman code is all padding-like ones: EOS, invalid
     headers, problem = decode_headers(PassiveHpack(), block, start_known=True)
     assert headers == [] and problem.startswith("headers not decodable: HPACK error")
+
+
+def test_a_coded_string_seen_before_decodes_the_same_and_a_bad_one_fails_every_time():
+    """Huffman-coded strings are kept once decoded (tolerant_hpack._HUFFMAN): the same value from another
+    connection's block reads the same; a bad code is never kept, so it is an error each time."""
+    enc = hpack.Encoder()
+    enc.header_table_size = 0
+    fields = [("content-type", "application/json"), ("x-agent", "Mozilla/5.0 (X11; Linux x86_64)"), ("x-empty", "")]
+    first = enc.encode(fields, huffman=True)
+    again = hpack.Encoder()
+    again.header_table_size = 0
+    for block in (first, again.encode(fields, huffman=True), first):
+        assert PassiveHpack().decode_block(block)[0] == fields
+    for _ in range(2):
+        headers, problem = decode_headers(PassiveHpack(), b"\x00\x81\xff\x00", start_known=True)
+        assert headers == [] and problem.startswith("headers not decodable: HPACK error")
