@@ -4,8 +4,8 @@
     python bench/bench_convert.py --profile [DUMP[:MODE]] [--quick]   # cProfile one conversion in-process
 
 Generates synthetic eCapture dumps with ``bench/make_dump.py`` in a temp dir, then runs every
-conversion in its own child process (``ecq2pcap.cli.main([...])``, what ``python -m ecq2pcap convert``
-runs) so that wall time, CPU time (``os.wait4``) and peak RSS (the child's own ``VmHWM``; not
+conversion in its own child process (``ecq2pcap.cli.main([...])`` after ``cli.tune_gc()``, what
+``python -m ecq2pcap convert`` runs) so that wall time, CPU time (``os.wait4``) and peak RSS (the child's own ``VmHWM``; not
 ``ru_maxrss``, which Linux seeds with the forking parent's peak) are per run. Payload MB/s counts the event bytes eCapture sent
 (decoded from base64). "net" times subtract the start-up of an empty conversion (interpreter +
 imports), measured first.
@@ -121,7 +121,8 @@ def plan(profile: str) -> tuple[list[DumpSpec], list[tuple[str, str]], list[tupl
 # child's ru_maxrss, so a large benchmark process would inflate every small run.
 CHILD = r"""
 import sys
-from ecq2pcap.cli import main
+from ecq2pcap.cli import main, tune_gc
+tune_gc()  # (as the program does for a whole process: ecq2pcap.cli.entry)
 rc = 3
 try:
     rc = main(sys.argv[2:])
@@ -238,6 +239,7 @@ def profile_one(path: Path, mode: str, flags: str, workdir: Path, top: int = 30)
     from ecq2pcap import cli
 
     argv = ["convert", str(path), *MODES[mode](workdir), "-q", "--no-progress", *flags.split()]
+    cli.tune_gc()  # (this process profiles one conversion, as the program runs one: its collector tuned alike)
     prof = cProfile.Profile()
     saved = sys.stderr
     sys.stderr = io.StringIO()  # the per-line warnings
