@@ -79,21 +79,24 @@ class Http2Parser:
         for note in said:
             ex.flows_said(note)
         if s.request_headers or s.request_start_ns is not None:
-            pseudo = dict((k, v) for k, v in s.request_headers if k.startswith(":"))
+            notes: list[str] = []
+            pseudo = _pseudo(s.request_headers, notes)
             ex.request = HttpRequest(  # (the pseudo-header fields listed too, first, as Chrome's HAR export lists them)
                 http_version="HTTP/2", headers=s.request_headers + s.request_trailers,
                 body=s.request_body, body_size=s.request_body_size,
                 start_ns=s.request_start_ns or s.response_start_ns or 0,
                 end_ns=s.request_end_ns, complete=s.request_complete,
                 method=pseudo.get(":method", "UNKNOWN"), target=_target(pseudo),
-                scheme=pseudo.get(":scheme", "https"), authority=pseudo.get(":authority"),
+                scheme=_scheme(pseudo, notes), authority=pseudo.get(":authority"),
             )
+            ex.request.notes.extend(notes)
             if not s.request_headers:
                 ex.errors.append(_headers_missing("request", said))
             if s.request_trailers:
                 ex.request.notes.append(TRAILERS_NOTE + ", ".join(n for n, _ in s.request_trailers))
         if s.response_headers or s.response_start_ns is not None:
-            pseudo = dict((k, v) for k, v in s.response_headers if k.startswith(":"))
+            notes = []
+            pseudo = _pseudo(s.response_headers, notes)
             headers = [(k, v) for k, v in s.response_headers if not k.startswith(":")]
             status = _status(pseudo.get(":status"))
             ex.response = Http2Response(
@@ -103,6 +106,7 @@ class Http2Parser:
                 end_ns=s.response_end_ns, complete=s.response_complete, status=status,
                 interim=[_status(dict(h).get(":status")) for h in s.informational],
             )
+            ex.response.notes.extend(notes)
             if not s.response_headers:
                 ex.errors.append(_headers_missing("response", said))
             elif said:
@@ -180,6 +184,34 @@ def _unended(s: H2Stream, ex: Exchange) -> list[str]:
         errors.append(f"{what} incomplete: its stream had not ended (no END_STREAM) when the capture did, {had} "
                       "of body")
     return errors
+
+
+def _pseudo(fields: list[tuple[str, str]], notes: list[str]) -> dict[str, str]:
+    """Each pseudo-header field's first value. A repeated one (a malformed message, RFC 9113 §8.3: a peer would
+    refuse it) is said in ``notes``; the later value stood, and a hostile second ``:scheme`` made the URL."""
+    out: dict[str, str] = {}
+    for k, v in fields:
+        if k[:1] == ":":
+            if k not in out:
+                out[k] = v
+            elif len(notes) < MAX_SAID_OF_ONE:
+                notes.append(f"{k[:40]} repeated ({v[:60]!r} after {out[k][:60]!r}): the first taken")
+    return out
+
+
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}")  # RFC 3986 §3.1 (and not a page of it)
+
+
+def _scheme(pseudo: dict[str, str], notes: list[str]) -> str:
+    """A request's :scheme for its URL: https (TLS, what eCapture captures) when it has none or one that is no URL
+    scheme (said in ``notes``)."""
+    scheme = pseudo.get(":scheme")
+    if scheme is None:
+        return "https"
+    if _URL_SCHEME.fullmatch(scheme) is None:
+        notes.append(f":scheme {scheme[:60]!r} is not a URL scheme: the URL says https")
+        return "https"
+    return scheme
 
 
 def _status(value: str | None) -> int:

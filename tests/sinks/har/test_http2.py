@@ -154,3 +154,27 @@ def test_connect_urls_are_its_authority_and_path_or_its_authority():
     done += p.feed(Direction.C2S, h2_data(1, b"", True) + h2_data(3, b"", True), 3)
     urls = {ex.stream_id: build_entry(ex)["request"]["url"] for ex in done}
     assert urls == {1: "https://ex.com/chat", 3: "https://api.ex.com:443"}
+
+
+@pytest.mark.parametrize("fields, url, said", [
+    # a second :scheme (found by fuzzing: it stood, and the URL was "/p?a=1://%5Bx/", not a URL a HAR may hold)
+    ([(":method", "GET"), (":scheme", "https"), (":authority", "h.example"), (":scheme", "/p?a=1")],
+     "https://h.example/", ":scheme repeated ('/p?a=1' after 'https'): the first taken"),
+    ([(":method", "GET"), (":scheme", "1 bad"), (":authority", "h.example"), (":path", "/x")],
+     "https://h.example/x", ":scheme '1 bad' is not a URL scheme: the URL says https"),
+    ([(":method", "GET"), (":scheme", "http"), (":authority", "h.example"), (":path", "/x"), (":path", "/y")],
+     "http://h.example/x", ":path repeated ('/y' after '/x'): the first taken"),
+])
+def test_a_malformed_requests_url_is_still_a_url_and_says_why(fields, url, said):
+    from tests.support.har import validate_har
+
+    client, server = hpack.Encoder(), hpack.Encoder()
+    p = Http2Parser(make_conn())
+    p.feed(Direction.C2S, PREFACE + SETTINGS_FRAME + _headers(client, 1, fields, True), 1)
+    (ex,) = p.feed(Direction.S2C, SETTINGS_FRAME + _headers(server, 1, [(":status", "200"), (":status", "404")])
+                   + h2_data(1, b"ok", True), 2)
+    entry = build_entry(ex)
+    assert entry["request"]["url"] == url and entry["response"]["status"] == 200
+    assert f"request: {said}" in entry["comment"]
+    assert "response: :status repeated ('404' after '200'): the first taken" in entry["comment"]
+    validate_har({"log": {"version": "1.2", "creator": {"name": "t", "version": "0"}, "pages": [], "entries": [entry]}})
