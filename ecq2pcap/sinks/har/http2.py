@@ -104,7 +104,7 @@ class Http2Parser:
                 body=s.response_body, body_size=s.response_body_size,
                 start_ns=s.response_start_ns or s.request_end_ns or 0,
                 end_ns=s.response_end_ns, complete=s.response_complete, status=status,
-                interim=[_status(dict(h).get(":status")) for h in s.informational],
+                interim=[_status(_pseudo(h, []).get(":status")) for h in s.informational],  # (the first, as above)
             )
             ex.response.notes.extend(notes)
             if not s.response_headers:
