@@ -42,8 +42,7 @@ def _integer(n: int, bits: int, flags: int) -> bytes:
 
 def _string(data: bytes) -> bytes:
     """A string literal, not Huffman-coded (§5.2)."""
-    n = len(data)
-    return (bytes((n,)) if n < 127 else _integer(n, 7, 0)) + data
+    return _integer(len(data), 7, 0) + data
 
 
 class StaticTableEncoder:
