@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Callable
 
-from .limits import limits_in
+from .limits import LIMIT_FLAGS, limits_in
 from .memo import Memo
 
 
@@ -21,6 +21,7 @@ def _flags(key: tuple[str, str]) -> tuple[str, ...]:
     return tuple(limits_in(f"{reason} {detail}" if detail else reason))
 
 
+OPEN_LIMIT_FLAG = LIMIT_FLAGS["open_connections"]
 _FLAGS = Memo(_flags, max_entries=256, max_size=1024, size=lambda key: len(key[0]) + len(key[1]))
 
 
@@ -55,10 +56,16 @@ class Count:
     NAMES = "names"
     TUPLE_SHARED = "tuple_shared"  # connections shown from another client port: their 4-tuple was open (client_ports)
     MADE_UP_FILTERED = "made_up_filtered"  # bytes of report.made_up in connections the filters left out
+    # connections --max-connections ended (the idlest of too many open; those a later capture went on with are the
+    # warnings OPEN_LIMIT_PARTED), and of them those forgotten before it could (too many ended at once: flows.lifecycle)
+    ENDED_EARLY = "ended_early"
+    ENDED_UNTOLD = "ended_untold"
 
 
 # in Report.held: a capture written after later ones (Report.late), not a warning
 LATE = (Count.OUT_OF_ORDER, "", "")
+OPEN_LIMIT_PARTED = "connection ended early (too many open)"  # the warning: a later capture of one went on
+ENDED = (Count.ENDED_EARLY, "", "")  # the same for a connection the open limit ended (Report.ended_early)
 _COUNTS = frozenset(v for k, v in vars(Count).items() if k.isupper())
 
 
@@ -150,6 +157,16 @@ class Report:
         else:
             self.counts[Count.OUT_OF_ORDER] += 1
 
+    def ended_early(self, conn: int) -> None:
+        """Connection ``conn`` was ended by the open limit (:attr:`Count.ENDED_EARLY`, and the limit counted); with
+        filters, once they keep ``conn`` (:meth:`decided`). Not a warning: a later capture of it is
+        (``flows.lifecycle``)."""
+        if self.held is not None:
+            self.held.setdefault(conn, []).append(ENDED)
+        else:
+            self.counts[Count.ENDED_EARLY] += 1
+            self.limits[OPEN_LIMIT_FLAG] += 1
+
     def decided(self, conn: int, kept: bool) -> None:
         """The filters kept connection ``conn`` (its held warnings are said) or left it out (they are counted apart:
         a user who filtered is not told, as if it were in the files, of traffic that is not)."""
@@ -157,6 +174,10 @@ class Report:
             if reason == Count.OUT_OF_ORDER:  # (LATE, also as convert -j sends it: not a warning)
                 if kept:
                     self.counts[Count.OUT_OF_ORDER] += 1
+            elif reason == Count.ENDED_EARLY:  # (ENDED, likewise)
+                if kept:
+                    self.counts[Count.ENDED_EARLY] += 1
+                    self.limits[OPEN_LIMIT_FLAG] += 1
             elif kept:
                 self.warn(reason, origin, detail)
             else:  # (by reason, and the limit it names: the flag is what a user would raise)

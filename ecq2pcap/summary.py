@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .report import Count, Report
+from .report import OPEN_LIMIT_PARTED, Count, Report
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -53,9 +53,10 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
     if c[Count.TUPLE_SHARED]:
         lines.append(f"  shown from another client port: {c[Count.TUPLE_SHARED]} connection(s) whose 4-tuple another "
                      "connection had open (one socket under two fds or processes; see their SYN comments)")
+    lines += _ended_early(report)
     if report.limits:
         hits = ", ".join(f"{flag} {n}" for flag, n in report.limits.most_common())
-        lines.append(f"  limits reached: {hits} (see the warnings; raise a limit with its option)")
+        lines.append(f"  limits reached: {hits} (see the warnings and packet comments; raise a limit with its option)")
     if pipeline is not None and pipeline.ecapture_version:
         lines.append(f"  eCapture     {pipeline.ecapture_version}")
     for reason, n in report.warnings.most_common():
@@ -74,6 +75,20 @@ def _made_up(report: Report) -> list[str]:
     line = f"  made up      {written:>8,}  bytes of zeros in the place of frames' rests eCapture lost (see the packet " \
            "comments)"
     return [line + (f"; {left_out:,} more in connections the filters left out" if left_out else "")]
+
+
+def _ended_early(report: Report) -> list[str]:
+    """The connections --max-connections ended: most never go on (eCapture v1.4 sends no close, so a busy host's
+    connections end by the limit or the idle timeout), which loses nothing; those that went on are warned."""
+    c = report.counts
+    n = c[Count.ENDED_EARLY]
+    if not n:
+        return []
+    on, untold = report.warnings[OPEN_LIMIT_PARTED], c[Count.ENDED_UNTOLD]
+    what = (f"{on} went on later, as new connections (see the warnings)" if on else
+            "none went on later: nothing was parted" if not untold else "none went on later that it could tell")
+    return [f"  ended early  {n:>8}  by --max-connections, the idlest of too many open (their FIN comments say so); "
+            + what + (f"; {untold} ended while too many were remembered: untold whether they went on" if untold else "")]
 
 
 def _left_out(report: Report) -> str:

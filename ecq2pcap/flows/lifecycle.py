@@ -16,6 +16,7 @@ from msgspec.structs import replace
 
 from ..limits import CONTINUES, limit_note
 from ..model import Capture, Closed, FlowEvent
+from ..report import OPEN_LIMIT_PARTED, Count
 from .emission import closing_notes
 from .normalize import Normalizer
 from .state import ConnState
@@ -25,6 +26,9 @@ CLOSING_BATCH = 4096  # events in each list of close_all_batches
 DEADLINES_SLACK = 4096  # the deadline heap's entries past twice the connections known before it drops stale ones
 IDLE = "idle timeout"
 REUSED = "its fd was reused by a new connection"
+# the connections the open limit ended that are remembered, times the limit (Lifecycle._remember_ended; ~0.3 KB each)
+ENDED_REMEMBERED = 8
+_NEVER = float("inf")  # (the deadline of a WebSocket's: no idle timeout ends one)
 SUPERSEDED_NO_FD = "the bytes that followed opened a new connection (eCapture gave no socket to tell them apart)"
 
 
@@ -153,21 +157,66 @@ class Lifecycle:
     def _end_idlest(self, out: list[FlowEvent], origin: str = "") -> None:
         """Over --max-connections: end the connection idle longest (FIN, HAR entries); a later
         capture of it starts a new connection, as a straggler after a close does. ``origin``: the capture that
-        opened one too many (where the warning says the limit bit)."""
+        opened one too many. Nothing is lost when none follows, as on a busy v1.4 host, whose connections end only
+        by the limit or the idle timeout (eCapture v1.4 sends no close): the FIN comment says so, the summary counts
+        it, and the warning waits for a later capture of it (:meth:`_went_on`), which shows the split."""
         c = next(iter(self._open.values()))
         if c.superseded:  # (its fd reused or its tuple's next one opened: it ended there, and only waited for its
             self._close(c, superseded_reason(c), out)  # late captures: ended as it would be, no limit said)
             return
-        note = _open_limit_note(self.limits.open_connections)
-        self.report.warn("connection ended early (too many open)", origin, note, c.conn.id)
-        c.ended_by_limit = c.conn.id
-        self._close(c, "too many open connections", out, (note,))
+        limit = self.limits.open_connections
+        if c.synthetic_reason:  # (invented endpoints: a later capture of its thread gets others, so no key tells
+            self.report.warn(OPEN_LIMIT_PARTED, origin, (  # that it goes on: said now, as it may)
+                f"connection {c.conn.id} ended: more than {limit} connections open, it idle longest; eCapture gave "
+                "no socket for it, so a later capture of its thread, if any, goes on in another; --max-connections "
+                "sets the limit"), c.conn.id)
+        else:
+            self._remember_ended(c, origin)
+        self.report.ended_early(c.conn.id)
+        self._close(c, "too many open connections", out, (_open_limit_note(limit),))
 
-    def _reopen(self, c: ConnState, cap: Capture) -> Capture:
-        """``c`` opens again at ``cap`` (a straggler after its close); returns ``cap``, which says so when the open
-        limit had ended it (an answer whose request is in the ended one's entry was said "request not captured by
-        eCapture")."""
-        ended, c.ended_by_limit = c.ended_by_limit, None
+    def _remember_ended(self, c: ConnState, origin: str) -> None:
+        """Keep ``c``'s key until its idle timeout would have ended it: a capture of that key before then goes on
+        with it (:meth:`_went_on`); one after it would have begun a new connection anyway. At most
+        :data:`ENDED_REMEMBERED` times the open limit are kept (bounded memory: a flood of new connections); the
+        earliest ended are forgotten first, counted (whether they went on is not told)."""
+        ended = self._ended
+        last = c.last_released_ts if c.last_released_ts > c.last_ts else c.last_ts
+        deadline = _NEVER if c.websocket else last + self._idle_after  # (no idle timeout: _idle_after is inf)
+        key = (c.group, c.tuple)
+        ended.pop(key, None)
+        ended[key] = (c.conn.id, deadline, origin)
+        now, most = self.clock, ENDED_REMEMBERED * self.limits.open_connections
+        while ended:
+            first = next(iter(ended.values()))
+            if first[1] < now:  # (its idle timeout passed: whatever of it comes now is a new connection anyway)
+                ended.popitem(last=False)
+            elif len(ended) > most:
+                ended.popitem(last=False)
+                self.report.counts[Count.ENDED_UNTOLD] += 1
+            else:
+                break
+
+    def _went_on(self, c: ConnState, cap: Capture, ts: int) -> Capture:
+        """``c`` opens: when the open limit ended a connection of its key before its idle timeout, ``c`` goes on with
+        it, and the split is said (the warning, and a note on ``cap``: an answer whose request is in the ended one's
+        entry was said "request not captured by eCapture"). Returns ``cap``, noted so or as it was."""
+        found = self._ended.pop((c.group, c.tuple), None)
+        if found is None:
+            return cap
+        ended, deadline, where = found
+        if ts > deadline:
+            return cap
+        self.report.warn(OPEN_LIMIT_PARTED, cap.origin, (
+            f"connection {ended} (ended{' at ' + where if where else ''}: more than {self.limits.open_connections} "
+            f"connections open, it idle longest) goes on here as connection {c.conn.id}; --max-connections "
+            "sets the limit"), c.conn.id)
+        return replace(cap, notes=(*cap.notes, limit_note("open_connections", (
+            f"{CONTINUES}{ended}, which ended early (too many open): what it began is in its entries"))))
+
+    def _reopen(self, c: ConnState) -> None:
+        """``c`` opens again (a straggler after its close; said at its opening when the open limit had ended it:
+        :meth:`_went_on`)."""
         c.closed = c.opened = False
         c.conn = None  # a new Connection at its first data
         c.uuids = []
@@ -178,10 +227,6 @@ class Lifecycle:
         if c.synthetic_reason:
             self._endpoints.claim(c.client, c.server)
         self._schedule(c)
-        if ended is None:
-            return cap
-        return replace(cap, notes=(*cap.notes, limit_note("open_connections", (
-            f"{CONTINUES}{ended}, which ended early (too many open): what it began is in its entries"))))
 
     def _opens_later(self, c: ConnState) -> bool:
         """With filters: does ``c``, closed before it opened (a new connection of its tuple opened first), still have

@@ -56,7 +56,6 @@ class ConnState:
     early: tuple | None = None  # (time, rank, direction hint) of the last capture released early, the latest
     normalizer: Normalizer = field(default_factory=Normalizer)  # wire bytes for each capture
     due: int | None = None  # deadline of this connection's entry in ConnectionTable._deadlines
-    ended_by_limit: int | None = None  # the id of its Connection that --max-connections ended (until it reopens)
     # with filters: warnings about it said before its Connection was built, (reason, origin, detail), held for the
     # filters' decision on that Connection once it is (Ordering._warn_about)
     warnings: list | None = None

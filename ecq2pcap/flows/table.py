@@ -70,7 +70,7 @@ class ConnectionTable(Waiting, Ordering, Lifecycle, ClientPorts):
                  "repair_http1", "normalize", "clock", "_released_ns", "_written_ns", "_leaves_out", "_heap",
                  "_heap_bytes", "cut", "_stop", "_early_released", "_early_warned", "_seq", "_ids", "_by_key",
                  "_current", "_displaced", "_placement", "_unroled", "_unroled_bytes", "_endpoints", "_last_sweep",
-                 "_deadlines", "_open", "_from", "_moved_next")
+                 "_deadlines", "_open", "_from", "_moved_next", "_ended")
 
     def __init__(
         self,
@@ -117,6 +117,9 @@ class ConnectionTable(Waiting, Ordering, Lifecycle, ClientPorts):
         self._endpoints = SyntheticEndpoints()
         self._last_sweep = 0
         self._deadlines: list = []  # (time to look at it again, seq, ConnState): the sweep's work list
+        # (group, tuple) -> (Connection id, deadline, origin) of a connection the open limit ended, until a later
+        # capture of it or its idle timeout (Lifecycle._remember_ended), the earliest ended first
+        self._ended: OrderedDict[tuple, tuple[int, int, str]] = OrderedDict()
         self._open: OrderedDict[int, ConnState] = OrderedDict()  # id -> opened conn, least recently active first
         # client address and port shown -> the open connection from it, or those (a list) when several are open
         # (.client_ports; no object made for the one a client port mostly has: counts in dicts of new keys cost ~3k
@@ -269,8 +272,8 @@ class ConnectionTable(Waiting, Ordering, Lifecycle, ClientPorts):
     def _emit(self, c: ConnState, cap: Capture, ts: int, direction: Direction, out: list[FlowEvent]) -> None:
         if c.opened and ts - c.last_released_ts > self._idle_after:  # (idle longer than the timeout: ends first)
             self._idle_gap(c, out)
-        if c.closed:  # a straggler after the connection was closed: reopen a new one (said if the open limit ended it)
-            cap = self._reopen(c, cap)
+        if c.closed:  # a straggler after the connection was closed: reopen a new one
+            self._reopen(c)
         if cap.form is _RENDERED and is_stale_reemit(c.last_headers, c.upgraded, cap.payload, direction, ts, cap.uuid):
             c.reemits += 1  # (left out, counted: said in its Closed event's notes)
             self.report.count(Count.STALE_REEMITS)
@@ -298,6 +301,8 @@ class ConnectionTable(Waiting, Ordering, Lifecycle, ClientPorts):
                 for reason, origin, detail in c.warnings:  # one, Ordering._warn_about)
                     self.report.warn(reason, origin, detail, c.conn.id)
                 c.warnings = None
+            if self._ended:  # (the open limit ended a connection of its key: this one may go on with it)
+                cap = self._went_on(c, cap, ts)
             if len(self._open) >= self.limits.open_connections:
                 self._end_idlest(out, cap.origin)  # first, so that no more are ever open at once
             if self._leaves_out is not None:
