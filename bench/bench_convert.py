@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import make_dump  # noqa: E402
+from children import child_env  # noqa: E402
 
 MODES = {
     "pcapng": lambda d: ["-w", str(d / "out.pcapng")],
@@ -140,7 +141,7 @@ def convert(dump: Path, mode: str, flags: str, workdir: Path) -> tuple[float, fl
     hwm_file = workdir / "vmhwm.txt"
     argv = [sys.executable, "-c", CHILD, str(hwm_file), "convert", str(dump), *MODES[mode](workdir),
             "--no-progress", *flags.split()]
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = child_env(ROOT)  # (from bytecode compiled once, as installed: children.py)
     with open(workdir / "stderr.txt", "w+b") as err:
         t0 = time.perf_counter()
         p = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)

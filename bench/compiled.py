@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.run import make_dump  # noqa: E402
+from children import child_env  # noqa: E402
 
 MODULES = [
     "ecq2pcap/sinks/pcapng/tcp.py",
@@ -55,7 +56,7 @@ def compile_modules(tree: Path) -> None:
 
 def user_seconds(tree: Path, args: list[str]) -> float:
     """User CPU seconds of one ``convert`` run of ``tree``'s package (``args``: absolute paths)."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env = child_env(tree)  # (from bytecode compiled once, as installed: children.py)
     # (run in ``tree``: ``python -m`` puts the working directory first on the path, before PYTHONPATH)
     proc = subprocess.Popen([sys.executable, "-m", "ecq2pcap", "convert", *args, "-q"], env=env, cwd=tree,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -22,8 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from children import child_env
+
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's ecq2pcap, installed or not
+ENV = child_env(ROOT)  # this checkout's ecq2pcap, installed or not, from bytecode compiled once (children.py)
 
 
 

@@ -42,8 +42,10 @@ from pathlib import Path
 
 import msgspec
 
+from children import child_env
+
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+ENV = child_env(ROOT)  # (from bytecode compiled once, as installed: children.py)
 
 
 def make_dump(path: Path, events: int, body: str, exchanges: int = 1, fmt: str = "v14") -> Path:
