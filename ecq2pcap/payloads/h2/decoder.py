@@ -34,21 +34,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from hyperframe.frame import (
-    ContinuationFrame,
-    DataFrame,
-    Frame,
-    GoAwayFrame,
-    HeadersFrame,
-    PushPromiseFrame,
-    RstStreamFrame,
-    SettingsFrame,
-)
+from hyperframe.frame import Frame, GoAwayFrame
 
 from ...limits import DEFAULT_LIMITS, limit_note
 from ...model import Direction
 from .bounds import OPEN_STREAM_COST, REOPENED, StreamBounds
-from .framing import Framing
+from .framing import (ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PUSH_PROMISE, RST_STREAM,
+                      SETTINGS, Framing)
 from .losses import Losses
 from .settings import SettingsLedger
 from .streams import H2GoAway, H2Stream, _Block, _Open
@@ -148,12 +140,16 @@ class H2PassiveDecoder(Framing, StreamBounds, Losses):
 
     # -- frames -------------------------------------------------------------------
 
-    def _frame(self, d: Direction, frame: Frame, start: tuple, now: int) -> None:
+    def _frame(self, d: Direction, ftype: int, flags: int, sid: int, data: bytes | None, frame: Frame | None,
+               start: tuple, now: int) -> None:
+        """One whole frame: its type, flags and stream, and ``data`` (DATA, HEADERS, CONTINUATION: their bodies read
+        by :func:`~.framing.frame_data`) or ``frame`` (GOAWAY, PUSH_PROMISE and unknown types, as hyperframe read
+        them)."""
         blk = self._block[d]
         if blk is not None:
-            if isinstance(frame, ContinuationFrame) and frame.stream_id == blk.stream_id:
-                self._add_to_block(blk, frame.data)
-                if "END_HEADERS" in frame.flags:
+            if ftype == CONTINUATION and sid == blk.stream_id:
+                self._add_to_block(blk, data)
+                if flags & END_HEADERS:
                     self._block[d] = None
                     self._header_block(d, blk, now)
                 return
@@ -162,43 +158,36 @@ class H2PassiveDecoder(Framing, StreamBounds, Losses):
             if st is not None:
                 st.rec.errors.append(f"{d.label} header block interrupted before END_HEADERS (dropped)")
                 st.headers_seen[d] = True
-        sid = frame.stream_id
-        if isinstance(frame, DataFrame):
+        if ftype == DATA:
             st = self._stream(sid, d, start, create=True)
             if st is None:
                 return
             if not st.headers_seen[d]:
                 st.rec.errors.append(f"{d.label} DATA without HEADERS (stream start not captured)")
                 st.headers_seen[d] = True  # say it once
-            self._add_body(st, d, frame.data)
-            self._side_frame(st, d, now, "END_STREAM" in frame.flags)
-        elif isinstance(frame, (HeadersFrame, PushPromiseFrame)):
-            push = isinstance(frame, PushPromiseFrame)
-            blk = _Block(
-                "push" if push else "headers",
-                sid,
-                frame.promised_stream_id if push else 0,
-                "END_STREAM" in frame.flags,
-                b"",
-                start,
-            )
-            self._add_to_block(blk, frame.data)
-            if "END_HEADERS" in frame.flags:
+            self._add_body(st, d, data)
+            self._side_frame(st, d, now, bool(flags & END_STREAM))
+        elif ftype == HEADERS or ftype == PUSH_PROMISE:
+            push = ftype == PUSH_PROMISE  # (its data as hyperframe read it; END_STREAM is not one of its flags)
+            blk = _Block("push" if push else "headers", sid, frame.promised_stream_id if push else 0,
+                         not push and bool(flags & END_STREAM), b"", start)
+            self._add_to_block(blk, frame.data if push else data)
+            if flags & END_HEADERS:
                 self._header_block(d, blk, now)
             else:
                 self._block[d] = blk
-        elif isinstance(frame, ContinuationFrame):
+        elif ftype == CONTINUATION:
             self._frame_error(d, sid, "CONTINUATION without HEADERS (ignored)")
-        elif isinstance(frame, RstStreamFrame):
+        elif ftype == RST_STREAM:
             st = self._open.get(sid)
             if st is not None:
-                st.rec.reset_code = frame.error_code
+                st.rec.reset_code = int.from_bytes(data, "big")
                 st.rec.reset_by = d
                 self._touch(st, d, start, now)
                 self._finish(sid)
-        elif isinstance(frame, SettingsFrame):
-            self.settings.record(d, frame, self._hpack, self._start_known[d])
-        elif isinstance(frame, GoAwayFrame):
+        elif ftype == SETTINGS:
+            self.settings.record(d, bool(flags & ACK), data, self._hpack, self._start_known[d])
+        elif ftype == GOAWAY:
             self._goaway(d, frame, now)
         # PRIORITY, PING, WINDOW_UPDATE, ALTSVC and unknown types carry nothing we keep
 

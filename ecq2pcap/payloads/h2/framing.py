@@ -19,8 +19,54 @@ from ...model import Direction
 from .sniff import FRAME_HEADER, LENIENT_MAX_FRAME, PREFACE, layout_problem
 
 _C2S = Direction.C2S
+# frame types
+DATA, HEADERS, PRIORITY_FRAME, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
+END_STREAM = ACK = 0x1  # flags
+END_HEADERS, PADDED, PRIORITY = 0x4, 0x8, 0x20
+# the frames whose bodies are read here (frame_data), nearly all of a connection's: hyperframe made a Frame, its Flags
+# and a set of flag names for each (~10 % of an HTTP/2 conversion); GOAWAY's, PUSH_PROMISE's and unknown types' bodies
+# are read by hyperframe
+_READ_HERE = frozenset((DATA, HEADERS, PRIORITY_FRAME, RST_STREAM, SETTINGS, PING, WINDOW_UPDATE, CONTINUATION))
+_PLAIN = frozenset((RST_STREAM, SETTINGS, CONTINUATION))  # (bodies kept whole)
+_NOTHING_KEPT = frozenset((PRIORITY_FRAME, PING))
+_LARGEST_INCREMENT = (1 << 31) - 1
 _UNKNOWN_START_TABLE = 1 << 16  # table assumed when the start was not captured (≥ common real ones: Chrome's 64 KiB)
 _NO_LIMIT = 1 << 32
+
+
+def frame_data(ftype: int, flags: int, body: memoryview) -> bytes:
+    """What the body of a frame of a type in :data:`_READ_HERE` carries, as hyperframe's ``parse_body`` reads it,
+    with its checks and their messages (a ValueError), once :func:`~.sniff.layout_problem` found its length right:
+    DATA's payload and HEADERS' header block fragment, padding and priority taken off; CONTINUATION's fragment,
+    SETTINGS' (name, value) pairs and RST_STREAM's error code whole; nothing of PRIORITY, PING and WINDOW_UPDATE,
+    whose increment is checked."""
+    if ftype in _PLAIN or not flags & PADDED and (ftype == DATA or ftype == HEADERS and not flags & PRIORITY):
+        return body.tobytes()
+    if ftype in _NOTHING_KEPT:
+        return b""
+    if ftype == WINDOW_UPDATE:
+        if not 1 <= int.from_bytes(body, "big") <= _LARGEST_INCREMENT:
+            raise ValueError("WINDOW_UPDATE increment must be between 1 to 2^31-1")
+        return b""
+    n = len(body)
+    pad = skip = 0
+    if flags & PADDED:
+        if not n:
+            raise ValueError("Invalid Padding data")
+        pad, skip = body[0], 1
+    if ftype == DATA:
+        counted, data = n, body[skip : n - pad]  # (hyperframe counts DATA's pad length byte in the body, not HEADERS')
+    else:
+        counted = n - skip
+        priority = 0
+        if flags & PRIORITY:
+            if counted < 5:
+                raise ValueError("Invalid Priority data")
+            priority = 5
+        data = body[skip + priority : n - pad]
+    if pad and pad >= counted:
+        raise ValueError("Padding is too long.")
+    return data.tobytes()
 
 
 class Framing:
@@ -43,19 +89,22 @@ class Framing:
             if length > limit:  # legal only if the receiver advertised more than we saw
                 self.errors.append(f"{d.label}: frame length {length} above the advertised maximum {limit}")
                 self.settings.max_frame[d] = length
-            frame, _ = Frame.parse_frame_header(buf[pos : pos + 9])
             start = self._frame_start[d] if not consumed_any else (time_ns, meta)
+            frame = data = None
             try:
-                # hyperframe copies what it keeps; release the view before `buf` is resized
+                # (what is kept is copied; the views are released before `buf` is resized)
                 with memoryview(buf) as whole, whole[pos + 9 : pos + 9 + length] as body:
-                    frame.parse_body(body)
+                    if ftype in _READ_HERE:
+                        data = frame_data(ftype, flags, body)
+                    else:
+                        frame, _ = Frame.parse_frame_header(whole[pos : pos + 9])
+                        frame.parse_body(body)
             except (HyperframeError, ValueError, struct.error) as exc:
-                frame = None
                 self._frame_error(d, sid, f"malformed frame type {ftype}: {exc}")
             pos += 9 + length
             consumed_any = True
-            if frame is not None:
-                self._frame(d, frame, start, time_ns)
+            if data is not None or frame is not None:
+                self._frame(d, ftype, flags, sid, data, frame, start, time_ns)
         if pos:
             del buf[:pos]
         if buf and consumed_any:

@@ -7,11 +7,15 @@ largest frame. A passive decoder only raises its own tolerances early; it never 
 
 from __future__ import annotations
 
+import struct
+
 from hyperframe.frame import SettingsFrame
 
 from ...model import Direction
 from .sniff import DEFAULT_MAX_FRAME
 from .tolerant_hpack import PassiveHpack
+
+_SETTING = struct.Struct(">HL")
 
 
 class SettingsLedger:
@@ -20,11 +24,12 @@ class SettingsLedger:
         self.max_frame = [DEFAULT_MAX_FRAME, DEFAULT_MAX_FRAME]  # largest frame accepted per direction
         self._unacked: tuple[list[dict[int, int]], list[dict[int, int]]] = ([], [])
 
-    def record(self, d: Direction, frame: SettingsFrame, hpack: tuple[PassiveHpack, PassiveHpack],
+    def record(self, d: Direction, ack: bool, body: bytes, hpack: tuple[PassiveHpack, PassiveHpack],
                start_known: bool | None) -> None:
-        """A SETTINGS frame travelled ``d``; ``hpack[x]`` decodes header blocks sent in direction x."""
+        """A SETTINGS frame travelled ``d`` (an ACK, or ``body``: its (name, value) pairs, whole: see
+        :func:`~.sniff.layout_problem`); ``hpack[x]`` decodes header blocks sent in direction x."""
         other = d.other
-        if "ACK" in frame.flags:
+        if ack:
             # acknowledges SETTINGS sent the other way: now they bind the encoder sending in d
             pending = self._unacked[other]
             if pending:
@@ -32,7 +37,7 @@ class SettingsLedger:
                 if size is not None and start_known:
                     hpack[d].max_allowed_table_size = size
             return
-        values = dict(frame.settings)
+        values = dict(_SETTING.iter_unpack(body))  # (a name given twice: its last value, as hyperframe reads it)
         self.sent[d].update(values)
         self._unacked[d].append(values)
         size = values.get(SettingsFrame.HEADER_TABLE_SIZE)
