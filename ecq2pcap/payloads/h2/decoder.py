@@ -1,4 +1,4 @@
-"""Passive, sans-IO HTTP/2 decoder for ONE connection (hyperframe + hpack, no h2 state machine).
+"""Passive, sans-IO HTTP/2 decoder for ONE connection (its framing in :mod:`.framing`, no h2 state machine).
 
 Bytes go in per direction (client→server, server→client) in any chunking; finished
 streams come out as :class:`H2Stream` records::
