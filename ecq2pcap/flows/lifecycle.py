@@ -62,6 +62,8 @@ class Lifecycle:
         if self.idle_timeout_ns:  # forget connect lines of connections long gone (bounded memory)
             self._placement.forget_old(now, now - max(self.idle_timeout_ns, grace),
                                        lambda key, tup: (("fd", *key), tup) in self._by_key)
+        if self._ended:
+            self._forget_ended(now)
         # only connections whose deadline passed: O(expired), not O(open), per sweep
         self._expire(now, out)
 
@@ -178,24 +180,28 @@ class Lifecycle:
     def _remember_ended(self, c: ConnState, origin: str) -> None:
         """Keep ``c``'s key until its idle timeout would have ended it: a capture of that key before then goes on
         with it (:meth:`_went_on`); one after it would have begun a new connection anyway. At most
-        :data:`ENDED_REMEMBERED` times the open limit are kept (bounded memory: a flood of new connections); the
-        earliest ended are forgotten first, counted (whether they went on is not told)."""
+        :data:`ENDED_REMEMBERED` times the open limit are kept (bounded memory: a flood of new connections); past it
+        the earliest ended are forgotten first, counted (whether they went on is not told); :meth:`_forget_ended`
+        forgets those whose idle timeout passed."""
         ended = self._ended
         last = c.last_released_ts if c.last_released_ts > c.last_ts else c.last_ts
         deadline = _NEVER if c.websocket else last + self._idle_after  # (no idle timeout: _idle_after is inf)
         key = (c.group, c.tuple)
         ended.pop(key, None)
         ended[key] = (c.conn.id, deadline, origin)
-        now, most = self.clock, ENDED_REMEMBERED * self.limits.open_connections
-        while ended:
-            first = next(iter(ended.values()))
-            if first[1] < now:  # (its idle timeout passed: whatever of it comes now is a new connection anyway)
-                ended.popitem(last=False)
-            elif len(ended) > most:
-                ended.popitem(last=False)
+        if len(ended) > ENDED_REMEMBERED * self.limits.open_connections:
+            if ended.popitem(last=False)[1][1] >= self.clock:  # (not past its idle timeout: it might have gone on)
                 self.report.counts[Count.ENDED_UNTOLD] += 1
-            else:
-                break
+
+    def _forget_ended(self, now: int) -> None:
+        """(The sweep, once a second of capture time.) The ended connections whose idle timeout passed: what comes
+        of one now begins a new connection anyway. (The earliest ended first, until one whose deadline is to come:
+        their deadlines are nearly in order, and :meth:`_went_on` looks at the deadline of the one it finds.)"""
+        ended = self._ended
+        while ended:
+            if next(iter(ended.values()))[1] >= now:
+                return
+            ended.popitem(last=False)
 
     def _went_on(self, c: ConnState, cap: Capture, ts: int) -> Capture:
         """``c`` opens: when the open limit ended a connection of its key before its idle timeout, ``c`` goes on with

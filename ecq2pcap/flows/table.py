@@ -301,8 +301,8 @@ class ConnectionTable(Waiting, Ordering, Lifecycle, ClientPorts):
                 for reason, origin, detail in c.warnings:  # one, Ordering._warn_about)
                     self.report.warn(reason, origin, detail, c.conn.id)
                 c.warnings = None
-            if self._ended:  # (the open limit ended a connection of its key: this one may go on with it)
-                cap = self._went_on(c, cap, ts)
+            if self._ended and (c.group, c.tuple) in self._ended:  # (the open limit ended one of its key: this may go
+                cap = self._went_on(c, cap, ts)  # on with it; looked up here: a call each connection cost ~1k)
             if len(self._open) >= self.limits.open_connections:
                 self._end_idlest(out, cap.origin)  # first, so that no more are ever open at once
             if self._leaves_out is not None:

@@ -66,6 +66,19 @@ def test_the_memory_of_ended_connections_is_bounded_and_what_it_forgot_is_counte
     assert report.counts[Count.ENDED_EARLY] == n + 1  # (and the two that came back ended one each)
 
 
+def test_those_past_their_idle_timeout_are_forgotten():
+    """A busy host ends connections by the limit all day: the memory holds those of an idle timeout, not of the day
+    (nor counts the others as untold once it is full)."""
+    caps = [c for i in range(100) for c in _exchange(i, 1 + i)]  # (one a second, 4 open: 96 ended)
+    report = Report()
+    table = ConnectionTable(report, limits=Limits(open_connections=4), idle_timeout_ns=10 * S, reorder_window_ns=0,
+                            repair_http1=False)
+    for c in caps:
+        table.feed(c)
+    assert len(table._ended) <= 12 and report.counts[Count.ENDED_UNTOLD] == 0
+    assert report.counts[Count.ENDED_EARLY] > 4 * ENDED_REMEMBERED  # (more than the memory holds)
+
+
 def test_a_connection_without_socket_is_warned_when_it_ends():
     """eCapture gave no fd (gnutls: a connection per thread, endpoints invented): a later capture of its thread gets
     other endpoints, so no key tells that it goes on; it is said when the limit ends it, as it may."""
