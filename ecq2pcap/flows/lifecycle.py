@@ -18,7 +18,6 @@ from ..limits import CONTINUES, limit_note
 from ..model import Capture, Closed, FlowEvent
 from ..report import OPEN_LIMIT_PARTED, Count
 from .emission import closing_notes
-from .normalize import Normalizer
 from .state import ConnState
 
 SECOND = 1_000_000_000
@@ -228,7 +227,7 @@ class Lifecycle:
         c.uuids = []
         c.early = None  # (a new TCP connection: what went on early was the old one's)
         c.last_headers.clear()
-        c.normalizer = Normalizer(repair_http1=self.repair_http1, limits=self.limits)  # a new TCP connection
+        c.normalizer = self._normalizer()  # (a new TCP connection)
         self._by_key.setdefault((c.group, c.tuple), c)  # (unless a connection of its tuple came after it)
         if c.synthetic_reason:
             self._endpoints.claim(c.client, c.server)

@@ -54,7 +54,8 @@ class ConnState:
     tail: list | None = None
     tail_dir: Direction | None = None  # the way its last pushed capture went
     early: tuple | None = None  # (time, rank, direction hint) of the last capture released early, the latest
-    normalizer: Normalizer = field(default_factory=Normalizer)  # wire bytes for each capture
+    normalizer: Normalizer | None = field(default_factory=Normalizer)  # wire bytes for each capture (None: see
+    # ConnectionTable._normalizer)
     due: int | None = None  # deadline of this connection's entry in ConnectionTable._deadlines
     # with filters: warnings about it said before its Connection was built, (reason, origin, detail), held for the
     # filters' decision on that Connection once it is (Ordering._warn_about)
