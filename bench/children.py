@@ -1,8 +1,9 @@
 """How the benchmarks run ecq2pcap in a child process: as an installed copy runs, from bytecode compiled once.
 
 pip compiles a package's modules at install; a child of a shell with ``PYTHONDONTWRITEBYTECODE=1`` (as this
-project's own test machines set) instead compiled every module again each run, ~0.2 s of CPU a run, which the
-figures then charged to the conversion (5–8 % of a 100k-event run, more of a short one).
+project's own test machines set) instead compiled every module again each run, ~0.2 s of CPU a run, which a figure
+that does not subtract a start-up charged to the conversion (5–8 % of a 100k-event run, more of a short one;
+``run.py`` subtracts an empty conversion's).
 """
 
 from __future__ import annotations
