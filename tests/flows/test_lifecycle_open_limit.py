@@ -2,6 +2,8 @@
 a new connection), before its idle timeout would have ended it anyway. eCapture v1.4 sends no close, so on a busy
 host most connections end by the limit or the idle timeout and never go on: each said a warning, for nothing parted."""
 
+from msgspec.structs import replace
+
 from ecq2pcap.flows import ConnectionTable
 from ecq2pcap.flows.lifecycle import ENDED_REMEMBERED
 from ecq2pcap.limits import CONTINUES, Limits
@@ -77,6 +79,22 @@ def test_those_past_their_idle_timeout_are_forgotten():
         table.feed(c)
     assert len(table._ended) <= 12 and report.counts[Count.ENDED_UNTOLD] == 0
     assert report.counts[Count.ENDED_EARLY] > 4 * ENDED_REMEMBERED  # (more than the memory holds)
+
+
+def test_one_forgotten_past_its_idle_timeout_is_not_counted_untold():
+    """The memory full between two sweeps (once a second of capture time): the earliest key it forgets may be past its
+    idle timeout already, and then nothing was untold."""
+    ms, most = S // 1000, 2 * ENDED_REMEMBERED
+    caps = [c for i in range(most + 2) for c in _exchange(i, 100)]  # (2 open: the memory full, deadlines at 101 s)
+    for i, t in ((most + 2, 100_900), (most + 3, 101_000), (most + 4, 101_500)):  # (each ends one more: the first two
+        caps += [replace(c, timestamp_ns=t * ms) for c in _exchange(i, 0)]  # forget a key before its deadline,
+        # the third one after it, before the sweep at 102 s)
+    report = Report()
+    table = ConnectionTable(report, limits=Limits(open_connections=2), idle_timeout_ns=S, reorder_window_ns=0,
+                            repair_http1=False)
+    for c in caps:
+        table.feed(c)
+    assert report.counts[Count.ENDED_EARLY] == most + 3 and report.counts[Count.ENDED_UNTOLD] == 2
 
 
 def test_a_connection_without_socket_is_warned_when_it_ends():
