@@ -105,6 +105,8 @@ class Waiting:
                 del self._by_key[(group, info.tuple)]  # names the next one, which ends it when it opens: _emit)
                 self._displaced[(group, info.tuple)] = old
             self._placement.learn(info.pid, info.fd, info.tuple, self.clock)
+            if self._ended:  # (the line opens a new connection: one of its key the open limit ended does not go on)
+                self._ended.pop((group, info.tuple), None)
             held = self._placement.take(group)
             if held is not None:  # data that came before this line: the connection it opens
                 first = held.items[0][1]

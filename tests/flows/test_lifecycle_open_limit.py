@@ -7,7 +7,7 @@ from msgspec.structs import replace
 from ecq2pcap.flows import ConnectionTable
 from ecq2pcap.flows.lifecycle import ENDED_REMEMBERED
 from ecq2pcap.limits import CONTINUES, Limits
-from ecq2pcap.model import Chunk, Closed, Tuple
+from ecq2pcap.model import Chunk, Closed, ConnectInfo, PayloadForm, Tuple
 from ecq2pcap.report import OPEN_LIMIT_PARTED, Count, Report
 
 from .test_table import REQ, RESP, S, cap
@@ -95,6 +95,20 @@ def test_one_forgotten_past_its_idle_timeout_is_not_counted_untold():
     for c in caps:
         table.feed(c)
     assert report.counts[Count.ENDED_EARLY] == most + 3 and report.counts[Count.ENDED_UNTOLD] == 2
+
+
+def test_a_v2_connect_line_opens_a_new_connection_not_the_ended_ones_continuation():
+    """eCapture v2 says where a connection opens (§11.1): a connect line of an ended connection's (pid, fd) and
+    4-tuple (its client port reused) opens a new one, which does not go on with the ended one."""
+    report = Report()
+    table = ConnectionTable(report, limits=Limits(open_connections=1), reorder_window_ns=0, repair_http1=False)
+    for i, (fd, k) in enumerate(((100, 0), (101, 1), (100, 0))):  # (the first ended by the second, then its key again)
+        t = (1 + i) * S
+        table.feed(ConnectInfo("connect", pid=1, fd=fd, tuple=_tup(k), timestamp_ns=t))
+        for dt, payload in ((1, REQ), (0, RESP)):
+            table.feed(replace(cap(payload, dt, t + dt, fd=fd, tup=None, form=PayloadForm.RAW), uuid=None))
+    table.close_all()
+    assert report.counts[Count.ENDED_EARLY] == 2 and not report.warnings
 
 
 def test_a_connection_without_socket_is_warned_when_it_ends():
