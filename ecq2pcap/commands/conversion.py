@@ -10,7 +10,7 @@ from ..limits import Limits
 from ..outputs import OutputGuard, describe_write_error, input_problem, reader_gone, silence_stdout
 from ..pipeline import Pipeline
 from ..report import Count, Report
-from ..sources.files import FileSource, InputError
+from ..sources.files import FileSource, InputError, not_a_dump
 from ..stops import STOP_SIGNALS, handling
 from .common import finish_outputs, open_pipeline
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
@@ -30,10 +30,11 @@ def progress_bar(sources: list[FileSource], enabled: bool):
 
 
 def open_sources(args: argparse.Namespace, report: Report) -> list[FileSource]:
-    """The inputs as sources; a usage error (exit 2, before anything is written) when one cannot be read."""
+    """The inputs as sources; a usage error (exit 2, before anything is written) when one cannot be read or is no
+    eCapture dump (a capture file, a HAR, an archive)."""
     sources = [FileSource(p, report, Limits.from_args(args).message_size) for p in args.inputs]
     for src in sources:
-        problem = input_problem(src.path)
+        problem = input_problem(src.path) or not_a_dump(src.path)
         if problem:
             raise UsageError(f"{src.path}: cannot read: {problem}")
     return sources

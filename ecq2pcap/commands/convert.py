@@ -1,4 +1,5 @@
-"""``ecq2pcap convert``: recorded dumps (JSON lines, ecq2pcap recordings, protobuf; .gz) → pcapng and HAR."""
+"""``ecq2pcap convert``: recorded dumps (JSON lines, ecq2pcap recordings, protobuf; compressed or not) → pcapng and
+HAR."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def add_convert_parser(sub, help: str) -> argparse.ArgumentParser:
         "convert",
         help=help,
         description="Convert eCapture dumps: one eCaptureQ message per line (websocat-style JSON), ecq2pcap "
-        "recordings, or length-delimited protobuf files (varint length + LogEntry); .gz is read transparently. "
-        "'-' reads stdin.",
+        "recordings, or length-delimited protobuf files (varint length + LogEntry); gzip, zstd, xz and bzip2 are read "
+        "transparently. '-' reads stdin.",
     )
     conv.add_argument("inputs", nargs="+", metavar="INPUT")
     add_output_args(conv)

@@ -22,6 +22,8 @@ from multiprocessing import connection, get_context
 from typing import BinaryIO, TextIO
 
 from ..outputs import OutputConflict, OutputGuard, input_problem
+from ..sources.files import not_a_dump
+from ..sources.formats import COMPRESSED_SUFFIXES
 from ..stops import blocked, handling
 from .common import annotations_path
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, EXIT_USAGE, UsageError
@@ -39,11 +41,14 @@ def per_input(args: argparse.Namespace) -> bool:
 
 
 def input_stem(path: str) -> str:
-    """What ``{}`` stands for: the input's file name without ``.gz`` and its last extension
-    (``dumps/web1.jsonl.gz`` → ``web1``, ``v140_client.dump.jsonl`` → ``v140_client.dump``)."""
+    """What ``{}`` stands for: the input's file name without a compression's extension (``.gz``, ``.zst``, ``.xz``,
+    ``.bz2``) and its last extension (``dumps/web1.jsonl.gz`` → ``web1``, ``v140_client.dump.jsonl`` →
+    ``v140_client.dump``)."""
     name = os.path.basename(path)
-    if name.endswith(".gz") and len(name) > 3:
-        name = name[:-3]
+    for suffix in COMPRESSED_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[:-len(suffix)]
+            break
     base, dot, _ = name.rpartition(".")
     return base if dot and base else name
 
@@ -63,7 +68,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
                                  f"in another output's name), so this one needs {PLACEHOLDER} too")
     guard, named, runs = OutputGuard(args.inputs), {}, []
     for k, path in enumerate(args.inputs):
-        problem = input_problem(path)
+        problem = input_problem(path) or not_a_dump(path)
         if problem:
             raise UsageError(f"{path}: cannot read: {problem}")
         stem = input_stem(path)

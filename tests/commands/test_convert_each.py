@@ -54,10 +54,11 @@ def test_each_input_gets_the_outputs_of_its_own_conversion(tmp_path, jobs):
     assert res.stderr.rstrip().endswith(f"{len(NAMES)} of {len(NAMES)} inputs converted, each into its own outputs")
 
 
-def test_the_name_of_an_input_without_gz_and_its_last_extension():
+def test_the_name_of_an_input_without_its_compression_and_its_last_extension():
     assert [input_stem(p) for p in ("dumps/web1.jsonl.gz", "v140_client.dump.jsonl", "a/b/c", "x.gz", ".gz",
-                                    ".hidden", "run.2026-12-07.jsonl")] == \
-        ["web1", "v140_client.dump", "c", "x", ".gz", ".hidden", "run.2026-12-07"]
+                                    ".hidden", "run.2026-12-07.jsonl", "d/web2.jsonl.zst", "web3.jsonl.xz",
+                                    "web4.bin.bz2", "web5.zst.jsonl")] == \
+        ["web1", "v140_client.dump", "c", "x", ".gz", ".hidden", "run.2026-12-07", "web2", "web3", "web4", "web5.zst"]
 
 
 @pytest.mark.parametrize("argv, says", [
