@@ -35,10 +35,12 @@ class Frozen(msgspec.Struct, frozen=True):
 
 
 class Opcode(enum.Enum):
-    """WebSocket opcode of a message (a plain dump line counts as text)."""
+    """WebSocket opcode of a message (a plain dump line counts as text); ``EVENT_TEXT``: no frame, one event's text
+    rendering read from an eCapture v2.1+ event log (``--eventaddr``: :mod:`ecq2pcap.sources.eventlog`)."""
 
     TEXT = "text"
     BINARY = "binary"
+    EVENT_TEXT = "event text"
 
 
 class Message(Frozen):

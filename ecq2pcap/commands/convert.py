@@ -24,8 +24,8 @@ def add_convert_parser(sub, help: str) -> argparse.ArgumentParser:
         "convert",
         help=help,
         description="Convert eCapture dumps: one eCaptureQ message per line (websocat-style JSON), ecq2pcap "
-        "recordings, or length-delimited protobuf files (varint length + LogEntry); gzip, zstd, xz and bzip2 are read "
-        "transparently. '-' reads stdin.",
+        "recordings, length-delimited protobuf files (varint length + LogEntry), or eCapture v2.1+ event logs "
+        "(--eventaddr); gzip, zstd, xz and bzip2 are read transparently. '-' reads stdin.",
     )
     conv.add_argument("inputs", nargs="+", metavar="INPUT")
     add_output_args(conv)

@@ -8,6 +8,8 @@ v1.4.3–1.5.x   binary, protobuf ``LogEntry``                :mod:`.v15_proto`
 v1.4.3–1.5.x   binary raw text: gotls JSON, bash, --hex …   :mod:`.raw_text`
 v2.0.0         protobuf heartbeats and logs only            :mod:`.v15_proto`
 v2.1+          protobuf events holding one text rendering   :mod:`.v2_text`
+v2.1+          an event log (``--eventaddr``): renderings   :mod:`.v2_text`
+               back to back, split by the source
 =============  ===========================================  ======================
 
 A text frame is JSON; a binary frame is tried as a protobuf ``LogEntry`` first and,
@@ -17,10 +19,11 @@ when it is not one (parse error or no oneof set), read as raw text (protocol doc
 from __future__ import annotations
 
 from ..model import DecodeError, Message, Opcode, Record
-from . import raw_text, v14_json, v15_proto
+from . import raw_text, v14_json, v15_proto, v2_text
 from .state import StreamState
 
 _TEXT = Opcode.TEXT  # (Enum members cost ~0.15 µs to read on Python 3.11; aliases ~0.02)
+_EVENT_TEXT = Opcode.EVENT_TEXT
 
 
 def decode(message: Message, state: StreamState | None = None) -> list[Record]:
@@ -31,6 +34,8 @@ def decode(message: Message, state: StreamState | None = None) -> list[Record]:
         if message.opcode is _TEXT:
             return v14_json.decode(message)
         data = message.data
+        if message.opcode is _EVENT_TEXT:  # (an event log's rendering: what a v2.1+ Event message's payload holds)
+            return v2_text.decode_v2_payload(data, message.origin, message.recv_time_ns, state)
         if not data:
             raise DecodeError("empty binary frame")
         records = v15_proto.decode_log_entry(data, message.origin, message.recv_time_ns, state)

@@ -59,7 +59,7 @@ from .state import StreamState
 SECOND = 1_000_000_000
 _QUARTER_HOUR = 900 * SECOND
 
-_DATA = re.compile(
+DATA_HEAD = re.compile(
     rb"\[([^\]\n]*)\] PID:(\d{1,18}) TID:(\d{1,18}) Comm:(.{0,64}?) FD:(\d{1,18}) (READ|WRITE) "
     rb"\((-?\d{1,18}) bytes(, hex)?\):\n", re.S
 )  # (numbers: at most 18 digits, so that int() never meets the 4,300 it refuses)
@@ -70,7 +70,7 @@ _CONNECT = re.compile(_CONNECT_HEAD + rb"([^\s,]{0,256})\n?\Z", re.S)
 # (:func:`_v2_connect_line`)
 _CONNECT_V2 = re.compile(_CONNECT_HEAD + V2_TUPLE_BYTES + rb"\n?\Z", re.S)
 TUPLE_CHARS = 256  # (the most _CONNECT's tuple takes)
-_GOTLS = re.compile(
+GOTLS_HEAD = re.compile(
     rb"PID:(\d{1,18}), TID:(\d{1,18}), Comm:(.{0,64}?), FD:(\d{1,18}), (?:Tuple:([^\s,]{0,256}), )?Type:(READ|WRITE), "
     rb"Len:(-?\d{1,18})\nData(\(hex\))?:\n",
     re.S,
@@ -337,7 +337,7 @@ def decode_v2_payload(
 ) -> list[Record]:
     """Records of one v2.1+ event payload; never raises (unknown text → Annotation "text")."""
     if text.startswith(b"["):
-        m = _DATA.match(text)
+        m = DATA_HEAD.match(text)
         if m is not None:
             return [_data_event(m, text, origin, recv_time_ns, state)]
     elif text.startswith(b"PID:"):
@@ -349,7 +349,7 @@ def decode_v2_payload(
         m = _CONNECT.match(text)
         if m is not None:
             return [_connect_line(m, text, origin, recv_time_ns)]
-        m = _GOTLS.match(text)
+        m = GOTLS_HEAD.match(text)
         if m is not None:
             return [_gotls_event(m, text, origin, recv_time_ns)]
     return [_annotation(text, origin, recv_time_ns)]

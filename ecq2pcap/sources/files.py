@@ -18,6 +18,7 @@ from ..limits import DEFAULT_LIMITS, limit_note
 from ..model import DecodeError, Message, Opcode, Tick
 from ..report import Report
 from .delimited import iter_delimited, looks_delimited
+from .eventlog import iter_renderings, looks_like_event_log
 from .formats import READ_ERRORS, SNIFF_BYTES, compression, decompressing, foreign
 from .recording import LineDecoder
 
@@ -91,6 +92,8 @@ class FileSource:
             raise InputError(f"{self.name}: cannot read: {what}")
         if first.startswith(BOM):  # (text: JSON lines)
             stream.read(3)
+        elif hasattr(stream, "peek") and looks_like_event_log(stream.peek(256)[:256]):
+            return self._renderings(stream)
         elif first[:1] and self._delimited_after_all(stream):
             return self._delimited(stream)
         return self._lines(stream)
@@ -135,6 +138,25 @@ class FileSource:
                 yield Message(entry, Opcode.BINARY, f"{self.name}@{offset}")
         except ValueError as exc:
             raise InputError(f"{self.name}: not JSON lines nor a complete length-delimited protobuf file: {exc}") from None
+        except _READ_ERRORS as exc:
+            raise InputError(f"{self.name}: cannot read further: {exc}") from None
+        finally:
+            if self.size is not None:
+                self.position = self.size
+            if self.path != "-":
+                stream.close()
+
+    def _renderings(self, stream: BinaryIO) -> Iterator[Message]:
+        """An eCapture v2.1+ event log (``--eventaddr``): each event's rendering a message (:mod:`.eventlog`)."""
+        try:
+            for line, rendering, size in iter_renderings(stream, self.max_message_size):
+                if self.size is not None:
+                    self.position = self._raw.tell()  # type: ignore[union-attr]
+                origin = f"{self.name}:{line}"
+                if rendering is None:
+                    self.report.skip(origin, self._too_big(size))
+                    continue
+                yield Message(rendering, Opcode.EVENT_TEXT, origin)
         except _READ_ERRORS as exc:
             raise InputError(f"{self.name}: cannot read further: {exc}") from None
         finally:

@@ -1,0 +1,123 @@
+"""eCapture v2.1+'s event log (``--eventaddr``): renderings back to back, split again (sources/eventlog.py) into
+exactly what eCaptureQ would have sent one a message, whatever the data holds and however the stream is read."""
+
+from __future__ import annotations
+
+import io
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from ecq2pcap.sources.eventlog import iter_renderings, looks_like_event_log
+
+HEAD = b"[2026-11-26 17:56:41.246] PID:316 TID:316 Comm:curl FD:5 "
+
+
+def data_event(payload: bytes, way: bytes = b"WRITE") -> bytes:
+    return HEAD + way + b" (%d bytes):\n" % len(payload) + payload
+
+
+def gotls_event(payload: bytes) -> bytes:
+    return (b"PID:9, TID:9, Comm:go, FD:3, Tuple:[10.0.0.1]:40000->[10.0.0.2]:443, Type:READ, Len:%d\nData:\n"
+            % len(payload) + payload)
+
+
+CONNECT = b"PID:316, Comm:curl, TID:316, FD:5, Tuple: [127.0.0.1]:46890->[127.0.0.1]:8443"
+DESTROY = b"PID:0, Comm:, TID:0, FD:0, Tuple: [::]:0->[::]:0"
+BASH = b"PID:77, UID:0, Comm:bash, Retvalue:0, Line:\nls -l"
+HEX = HEAD + b"READ (5 bytes, hex):\n0000  68 65 6c 6c 6f                                    hello"
+GOTLS_HEX = b"PID:9, TID:9, Comm:go, FD:3, Type:WRITE, Len:2\nData(hex):\n6869"
+
+
+def written(renderings: list[bytes]) -> bytes:
+    """What eCapture's TextHandler writes: each rendering, and a newline when it does not end in one."""
+    return b"".join(r if r.endswith(b"\n") else r + b"\n" for r in renderings)
+
+
+class Trickle(io.RawIOBase):
+    """A stream that hands out at most ``sizes[i]`` bytes a read (a pipe, a TCP collector)."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self.data, self.sizes, self.at, self.i = data, sizes or [1 << 20], 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read1(self, n: int = -1) -> bytes:
+        size = max(1, self.sizes[self.i % len(self.sizes)])
+        self.i += 1
+        piece = self.data[self.at:self.at + min(size, n if n > 0 else size)]
+        self.at += len(piece)
+        return piece
+
+
+def split(data: bytes, sizes: list[int] = (), max_size: int = 1 << 20) -> list:
+    return list(iter_renderings(Trickle(data, list(sizes)), max_size))
+
+
+def test_data_is_sliced_by_its_length_whatever_it_holds():
+    tricky = b"GET / HTTP/1.1\r\n\r\n" + CONNECT + b"\n" + HEAD + b"READ (3 bytes):\nabc"  # (header-like lines)
+    events = [data_event(tricky), CONNECT, data_event(b"ends in a newline\n"), data_event(b""), DESTROY]
+    got = split(written(events))
+    assert [r for _, r, _ in got] == [e if e.endswith(b"\n") else e + b"\n" for e in events]
+    assert [line for line, _, _ in got] == [1, 7, 8, 10, 11]  # (each rendering's first line: the first has 6 line ends)
+
+
+def test_renderings_without_a_length_end_where_the_next_begins():
+    events = [BASH, HEX, GOTLS_HEX, gotls_event(b"x\nPID:1, y"), CONNECT, b"TLS Version: 771, ClientRandom: 00ff\nmore"]
+    assert [r for _, r, _ in split(written(events))] == [e + b"\n" for e in events]
+
+
+def test_text_before_the_first_rendering_and_a_cut_last_one():
+    cut = data_event(b"0123456789")[:-4]  # (the collector stopped: what is there, said short by the dialect)
+    data = b"garbage a shell printed\n" + written([CONNECT]) + cut
+    assert [r for _, r, _ in split(data)] == [b"garbage a shell printed\n", CONNECT + b"\n", cut]
+
+
+def test_renderings_over_the_limit_are_read_past_and_measured():
+    big = data_event(b"y\n" * 3000)
+    long_bash = b"PID:77, UID:0, Comm:bash, Retvalue:0, Line:\n" + b"z" * 9000
+    no_newline = data_event(b"w" * 5000)  # (eCapture added one after it: read past with it)
+    got = split(written([CONNECT, big, CONNECT, long_bash, no_newline, DESTROY]), [700], max_size=4096)
+    assert [(line, r) for line, r, _ in got] == [(1, CONNECT + b"\n"), (2, None), (3003, CONNECT + b"\n"),
+                                                 (3004, None), (3006, None), (3008, DESTROY + b"\n")]
+    assert got[1][2] == len(big) and got[3][2] == len(long_bash) + 1
+
+
+def test_a_rendering_is_told_whatever_the_pieces_the_stream_is_read_in():
+    """A piece ending right after a line end, or in the first bytes of the next line: whether that line starts a
+    rendering is told from its own bytes, not from where a read stopped."""
+    events = [BASH, CONNECT, HEX, data_event(b"abc"), b"MySQL Query[PID=5, Comm=mysqld, Len=1/1, Status=0]: x"]
+    data = written(events)
+    for size in range(1, len(data) + 1):
+        assert [r for _, r, _ in split(data, [size])] == [e + b"\n" for e in events], size
+    # a rendering longer than what is read ahead at its start (4 KiB), a piece ending after each of its line ends
+    long_bash = b"PID:77, UID:0, Comm:bash, Retvalue:0, Line:\n" + b"x" * 5000 + b"\nPI\nls"
+    events = [long_bash, CONNECT]
+    data = written(events)
+    ends = [i + 1 for i, byte in enumerate(data) if byte == 0x0A]
+    for size in ends + [end + 1 for end in ends] + [end + 2 for end in ends]:
+        assert [r for _, r, _ in split(data, [size])] == [e + b"\n" for e in events], size
+
+
+def test_what_an_event_log_starts_with():
+    assert looks_like_event_log(written([CONNECT]))
+    assert looks_like_event_log(data_event(b"x"))
+    assert looks_like_event_log(gotls_event(b"x"))
+    for other in (b'{"log_type":0}', b"\x08\x02", b"[1, 2, 3]", b"PID:1 hello", b""):
+        assert not looks_like_event_log(other)
+
+
+_DATA = st.binary(max_size=300).map(lambda b: b.replace(b"\r", b"\n"))  # (newlines and header-like bytes likely)
+_EVENTS = st.lists(st.one_of(
+    _DATA.map(data_event), _DATA.map(gotls_event), st.sampled_from([CONNECT, DESTROY, BASH, HEX, GOTLS_HEX]),
+    _DATA.map(lambda b: data_event(written([CONNECT, data_event(b)]))),  # (a rendering inside the data)
+), min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=_EVENTS, sizes=st.lists(st.integers(1, 200), max_size=6))
+@example(events=[data_event(b"a"), CONNECT], sizes=[1])
+def test_any_renderings_read_in_any_pieces_come_back_as_written(events, sizes):
+    got = split(written(events), sizes)
+    assert [r for _, r, _ in got] == [e if e.endswith(b"\n") else e + b"\n" for e in events]

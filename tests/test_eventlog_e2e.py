@@ -1,0 +1,77 @@
+"""End to end: an eCapture v2.1+ event log (what ``--eventaddr=FILE`` or a ``tcp://`` collector gets: each event's
+text rendering back to back) converts as the same events sent through eCaptureQ do. The logs are the v2 samples'
+event payloads written back to back, as eCapture's TextHandler writes them; what comes out is held to each sample's
+expected file (written from the real traffic), read by tshark, and compared with the conversion of the sample itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+
+import pytest
+
+from ecq2pcap.cli import main
+from ecq2pcap.dialects.v15_proto import parse_log_entry
+from tests.conftest import FIXTURES
+from tests.support.dissect import assert_exchanges_dissected, bad_expert, dissect, follow, syns
+from tests.test_convert_e2e import check_body, expected_for, find_entries
+
+SAMPLES = ["v2_client", "v2_server", "gen_server_v2"]
+
+
+def event_log(sample: str) -> bytes:
+    """The sample's Event messages' payloads back to back (eCapture ends each with a newline already: the payload is
+    what TextHandler writes); its heartbeats and process logs do not go to --eventaddr."""
+    out = bytearray()
+    for line in gzip.open(FIXTURES / f"{sample}.frames.jsonl.gz"):
+        parsed = parse_log_entry(base64.b64decode(json.loads(line)["data_b64"]))
+        if parsed is not None and parsed[1] == "event_payload":
+            out += parsed[0].event_payload.payload
+    return bytes(out)
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    done = {}
+    for sample in SAMPLES:
+        folder = tmp_path_factory.mktemp(sample)
+        (folder / "events.log").write_bytes(event_log(sample))
+        for name, source in (("log", folder / "events.log"), ("frames", FIXTURES / f"{sample}.frames.jsonl.gz")):
+            pcap, har, notes = folder / f"{name}.pcapng", folder / f"{name}.har", folder / f"{name}.notes.jsonl"
+            assert main(["convert", "-q", str(source), "-w", str(pcap), "--har", str(har), "--annotations",
+                         str(notes)]) == 0
+            done[sample, name] = pcap, json.loads(har.read_text(encoding="utf-8"))
+            # (nothing but connections and their data: no rendering cut in two, whose rest would be an annotation)
+            assert not notes.exists(), notes.read_text()[:300]
+    return done
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_an_event_log_gives_every_exchange_of_the_traffic(converted, sample):
+    expected = expected_for(FIXTURES, sample)
+    entries = converted[sample, "log"][1]["log"]["entries"]
+    for ex in expected["exchanges"]:
+        [e] = find_entries(entries, ex)
+        assert "_error" not in e, (ex["truth_id"], e.get("_error"))
+        check_body(e, ex)
+    got = [("c2s" if m["type"] == "send" else "s2c", m["opcode"],
+            hashlib.sha256(m["data"].encode() if m["opcode"] == 1 else base64.b64decode(m["data"])).hexdigest())
+           for e in entries for m in e.get("_webSocketMessages", [])]
+    want = [(m["dir"], m["opcode"], m["sha256"]) for m in expected["websocket_messages"]]
+    assert sorted(got) == sorted(want)
+    assert len(entries) == len(expected["exchanges"]) + len(expected["partial_exchanges"])
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_an_event_log_gives_the_packets_eCaptureQ_gives(converted, tshark, sample):
+    """The same connections and bytes as the conversion of the same events sent through eCaptureQ (times aside:
+    without eCaptureQ's receive times, the headers' local times are read as UTC; origins are the log's lines)."""
+    log, frames = (dissect(tshark, converted[sample, name][0], payload=True) for name in ("log", "frames"))
+    assert not bad_expert(log)
+    assert_exchanges_dissected(log, expected_for(FIXTURES, sample)["exchanges"])
+    assert len(syns(log)) == len(syns(frames))
+    for stream in range(len(syns(frames))):
+        assert follow(log, stream) == follow(frames, stream), stream
