@@ -28,6 +28,10 @@ __all__ = ["START", "looks_like_event_log", "iter_renderings"]
 START = re.compile(rb"\[[^\]\n]{1,64}\] PID:\d|PID[:=]\d|TLSDataEvent\{|MySQL Query\[|TLS Version: |Version: 0x"
                    rb"|Label: ?\S|MasterSecretEvent\{|Packet captured: len=")
 _PEEK = 32  # bytes after a line start that START needs to tell (the bracketed time and "PID:" within 64 + 6)
+HEAD_ROOM = 4096  # a header is within it (a comm is at most 64 bytes, a number 18 digits, a tuple 256)
+_GOTLS_FIRST = re.compile(rb"PID:\d{1,18}, TID:\d{1,18}, Comm:.{0,64}?, FD:\d{1,18}, (?:Tuple:[^\s,]{0,256}, )?"
+                          rb"Type:(?:READ|WRITE), Len:-?\d{1,18}\n", re.S)
+_ONE_LINE = re.compile(rb"PID:\d{1,18}, Comm:[^\n]{0,64}?, TID:\d{1,18}, FD:\d{1,18}, Tuple: [^\s,]{0,256}\n")
 _FIRST = re.compile(rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] PID:\d+ TID:\d+ Comm:|PID:\d+, (?:Comm|TID):")
 BLOCK = 1 << 20
 
@@ -94,41 +98,57 @@ def iter_renderings(stream: BinaryIO, max_size: int) -> Iterator[tuple[int, byte
         line += rendering.count(b"\n")
 
 
+def _lines_ahead(r: _Reader, count: int) -> None:
+    """Read until ``buf[pos:]`` holds ``count`` line ends, :data:`HEAD_ROOM` bytes, or all the stream: no more (a
+    pipe from a collector: a rendering is told as soon as its own bytes are there, not when the next one comes)."""
+    while (r.buf.count(b"\n", r.pos, r.pos + HEAD_ROOM) < count and len(r.buf) - r.pos < HEAD_ROOM
+           and r.more()):
+        pass
+
+
 def _next(r: _Reader, max_size: int) -> tuple[int, int]:
     """The size of the rendering at ``r.pos``; one over ``max_size`` is read past (then also its lines)."""
-    r.have(4096)  # (a header is within it: its comm is at most 64 bytes, its numbers 18 digits)
-    m = DATA_HEAD.match(r.buf, r.pos, r.pos + 4096)
+    _lines_ahead(r, 1)
+    end = r.pos + HEAD_ROOM
+    m = DATA_HEAD.match(r.buf, r.pos, end)
     if m is not None and not m[8]:  # (not ", hex": a dump of the bytes, ended by the next rendering)
         return _sliced(r, m.end() - r.pos, int(m[7]), max_size)
-    m = GOTLS_HEAD.match(r.buf, r.pos, r.pos + 4096)
-    if m is not None and not m[8]:  # (not "Data(hex):")
-        return _sliced(r, m.end() - r.pos, int(m[7]), max_size)
+    if _GOTLS_FIRST.match(r.buf, r.pos, end):  # (its header is two lines: "Data:" follows)
+        _lines_ahead(r, 2)
+        m = GOTLS_HEAD.match(r.buf, r.pos, r.pos + HEAD_ROOM)
+        if m is not None and not m[8]:  # (not "Data(hex):")
+            return _sliced(r, m.end() - r.pos, int(m[7]), max_size)
+    m = _ONE_LINE.match(r.buf, r.pos, end)
+    if m is not None:  # (a connect or destroy line is one line: told at its end)
+        return m.end() - r.pos, 0
     return _until_next_start(r, max_size)
 
 
 def _sliced(r: _Reader, head: int, n: int, max_size: int) -> tuple[int, int]:
-    """A header of ``head`` bytes and ``n`` bytes of data, and the ``\\n`` eCapture added when they end otherwise."""
+    """A header of ``head`` bytes and ``n`` bytes of data, and the ``\\n`` eCapture added when they end otherwise
+    (written with them: looked for only then)."""
     size = head + max(n, 0)
     if size > max_size:
         return _read_past(r, size, max_size)
-    if not r.have(size + 1):  # (the stream ends within the data, or right after it)
-        return min(size, len(r.buf) - r.pos), 0
-    if n > 0 and r.buf[r.pos + size - 1] != 0x0A and r.buf[r.pos + size] == 0x0A:
+    if not r.have(size):  # (the stream ends within the data)
+        return len(r.buf) - r.pos, 0
+    if n > 0 and r.buf[r.pos + size - 1] != 0x0A and r.have(size + 1) and r.buf[r.pos + size] == 0x0A:
         size += 1
     return size, 0
 
 
 def _read_past(r: _Reader, size: int, max_size: int) -> tuple[int, int]:
     """Let ``size`` bytes go by a block at a time, counting their lines, and the ``\\n`` eCapture added after them
-    (data that ends otherwise: the likely case); (its size, over ``max_size``, and its lines)."""
-    left, lines = size, 0
+    when they end otherwise; (its size, over ``max_size``, and its lines)."""
+    left, lines, last = size, 0, 0x0A
     while left and r.have(1):
         step = min(left, len(r.buf) - r.pos)
         lines += r.buf.count(b"\n", r.pos, r.pos + step)
+        last = r.buf[r.pos + step - 1]
         r.pos += step
         left -= step
         r.compact()
-    if r.have(1) and r.buf[r.pos] == 0x0A:
+    if not left and last != 0x0A and r.have(1) and r.buf[r.pos] == 0x0A:
         r.pos += 1
         lines += 1
     return max(size - left, max_size + 1), lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -121,3 +122,38 @@ _EVENTS = st.lists(st.one_of(
 def test_any_renderings_read_in_any_pieces_come_back_as_written(events, sizes):
     got = split(written(events), sizes)
     assert [r for _, r, _ in got] == [e if e.endswith(b"\n") else e + b"\n" for e in events]
+
+
+class _NothingMoreYet(Exception):
+    """A pipe with nothing more to read yet (a collector between two events)."""
+
+
+class Pipe(io.RawIOBase):
+    """Hands out ``data`` in pieces; asked for more after it, raises instead of blocking."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data, self.size, self.at = data, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read1(self, n: int = -1) -> bytes:
+        if self.at >= len(self.data):
+            raise _NothingMoreYet
+        piece = self.data[self.at:self.at + self.size]
+        self.at += len(piece)
+        return piece
+
+
+def test_a_pipe_s_renderings_come_out_without_waiting_for_the_next():
+    """``nc -l 8090 | ecq2pcap convert - …``: each data event, gotls event and connect line is given as soon as its
+    own bytes are read (and the newline eCapture wrote with it), not when a later event comes."""
+    events = [CONNECT, data_event(b"GET / HTTP/1.1\r\n\r\n"), data_event(b"ends in a newline\n"), gotls_event(b"hi"),
+              DESTROY, data_event(b"")]
+    for k in range(1, len(events) + 1):  # (each kind the last one there)
+        for size in (1, 7, 100, 1 << 16):
+            got = []
+            with pytest.raises(_NothingMoreYet):
+                for _, rendering, _ in iter_renderings(Pipe(written(events[:k]), size), 1 << 20):
+                    got.append(rendering)
+            assert got == [e if e.endswith(b"\n") else e + b"\n" for e in events[:k]], (k, size)
