@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 
 
@@ -23,6 +24,24 @@ def seconds(text: str) -> float:
     if value > MAX_SECONDS:
         raise argparse.ArgumentTypeError(f"at most {MAX_SECONDS:,} seconds (a year)")
     return value
+
+
+def utc_offset(text: str) -> int:
+    """A UTC offset in nanoseconds: ``+08:00``, ``-05:30``, ``+0545``, ``8``, ``-5``, ``0``, ``Z`` (at most 14
+    hours either way, as time zones go)."""
+    m = _UTC_OFFSET.fullmatch(text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"not a UTC offset: {text!r} (e.g. +08:00, -05:30, 0)")
+    if m["zulu"]:
+        return 0
+    hours, minutes = int(m["hours"]), int(m["minutes"] or 0)
+    if minutes > 59 or hours * 60 + minutes > 14 * 60:
+        raise argparse.ArgumentTypeError(f"not a UTC offset: {text!r} (at most 14:00 either way)")
+    sign = -1 if m["sign"] == "-" else 1
+    return sign * (hours * 3600 + minutes * 60) * 1_000_000_000
+
+
+_UTC_OFFSET = re.compile(r"(?P<zulu>[zZ]|UTC)|(?P<sign>[+-]?)(?P<hours>\d{1,2})(?::?(?P<minutes>\d\d))?", re.ASCII)
 
 
 def size(text: str) -> int:

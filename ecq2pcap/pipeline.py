@@ -42,6 +42,7 @@ class Pipeline:
         table: ConnectionTable | None = None,
         on_annotation: Callable[[Annotation], None] | None = None,
         view: ConnectionView | None = None,
+        stream_state: dialects.StreamState | None = None,
     ) -> None:
         self.sinks = list(sinks)
         self.report = report
@@ -50,7 +51,7 @@ class Pipeline:
         self.on_annotation = on_annotation
         # between the table and the sinks: host names learned, connections kept or dropped (--pid, --host, ...)
         self.view = view if view is not None else ConnectionView(report=report)
-        self.stream_state = dialects.StreamState()
+        self.stream_state = stream_state if stream_state is not None else dialects.StreamState()
         self.ecapture_version: str | None = None
         # when set, a sink whose output pipe closed (BrokenPipeError) is stopped and this is
         # called; the other sinks go on. When None the error ends the run.

@@ -17,6 +17,8 @@ from ecq2pcap.cli import main
 from ecq2pcap.dialects.v15_proto import parse_log_entry
 from tests.conftest import FIXTURES
 from tests.support.dissect import assert_exchanges_dissected, bad_expert, dissect, follow, syns
+from tests.support.cli import run_main
+from tests.support.pcapng import epbs
 from tests.test_convert_e2e import check_body, expected_for, find_entries
 
 SAMPLES = ["v2_client", "v2_server", "gen_server_v2"]
@@ -75,3 +77,28 @@ def test_an_event_log_gives_the_packets_eCaptureQ_gives(converted, tshark, sampl
     assert len(syns(log)) == len(syns(frames))
     for stream in range(len(syns(frames))):
         assert follow(log, stream) == follow(frames, stream), stream
+
+
+def test_utc_offset_says_what_time_the_headers_were_in(tmp_path):
+    """An event log has no receive time to tell the eCapture host's UTC offset from: read as UTC, or as given."""
+    (tmp_path / "events.log").write_bytes(event_log("v2_client"))
+    starts = {}
+    for offset in ("0", "+08:00", "-05:30"):
+        pcap, har = tmp_path / f"{offset}.pcapng", tmp_path / f"{offset}.har"
+        assert main(["convert", "-q", str(tmp_path / "events.log"), "-w", str(pcap), "--har", str(har),
+                     f"--utc-offset={offset}"]) == 0
+        starts[offset] = (epbs(pcap)[0][0], json.loads(har.read_text())["log"]["entries"][0]["startedDateTime"])
+    assert starts["0"][1] == "2026-11-26T17:56:41.246Z"  # (the first data event's header: [2026-11-26 17:56:41.246])
+    assert starts["+08:00"][1] == "2026-11-26T09:56:41.246Z" and starts["-05:30"][1] == "2026-11-26T23:26:41.246Z"
+    assert starts["0"][0] - starts["+08:00"][0] == 8 * 3600 * 10**9  # (nanoseconds: the pcapng's resolution)
+    assert starts["-05:30"][0] - starts["0"][0] == 5.5 * 3600 * 10**9
+
+
+def test_utc_offset_holds_for_every_process_and_command(tmp_path):
+    (tmp_path / "events.log").write_bytes(event_log("v2_client"))
+    log = str(tmp_path / "events.log")
+    assert main(["convert", "-q", log, "-w", str(tmp_path / "one.pcapng"), "--utc-offset", "+08:00"]) == 0
+    assert main(["convert", "-q", log, "-w", str(tmp_path / "two.pcapng"), "--utc-offset", "+08:00", "-j", "2"]) == 0
+    assert epbs(tmp_path / "one.pcapng") == epbs(tmp_path / "two.pcapng")
+    summary = run_main("summary", log, "--utc-offset", "+08:00", text=True)
+    assert summary.returncode == 0 and "2026-11-26T09:56:41.246Z" in summary.stdout

@@ -12,7 +12,8 @@ from contextlib import ExitStack
 from dataclasses import fields
 from typing import BinaryIO
 
-from ..argtypes import int_between, seconds, size
+from ..argtypes import int_between, seconds, size, utc_offset
+from ..dialects import StreamState
 from ..filters import ConnectionView, add_filter_args, filter_from_args
 from ..flows import ConnectionTable
 from ..limits import Limits, format_size
@@ -75,6 +76,10 @@ def add_conversion_args(cmd: argparse.ArgumentParser) -> None:
                     "default 300)")
     fl.add_argument("--reorder-window", type=seconds, default=3.0, metavar="S",
                     help="how long (capture time) to wait for out-of-order events (default 3)")
+    fl.add_argument("--utc-offset", type=utc_offset, default=None, metavar="+HH:MM",
+                    help="the eCapture host's UTC offset, e.g. +08:00: eCapture v2.1+ writes its local time in its "
+                    "events (default: told from eCaptureQ's receive times; an event log, which has none, is read as "
+                    "UTC); a negative one as --utc-offset=-05:30")
     add_filter_args(cmd)
     add_limit_args(cmd)
 
@@ -142,13 +147,19 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     table = connection_table(args, report)
     annotations = AnnotationFile(path, stack) if path else None
     report.annotations_path = path
-    pipeline = Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view)
+    pipeline = Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view,
+                        stream_state=stream_state(args))
     pipeline.annotations = annotations
     for sink in sinks:
         pcapng = sink.pcapng if isinstance(sink, RingOutputs) else sink
         if isinstance(pcapng, PcapngSink):
             pcapng.ecapture_version = lambda: pipeline.ecapture_version
     return pipeline
+
+
+def stream_state(args: argparse.Namespace) -> StreamState:
+    """What the dialects keep for a stream, with what the options say of it (``--utc-offset``)."""
+    return StreamState(utc_offset_ns=getattr(args, "utc_offset", None))
 
 
 def annotations_path(args: argparse.Namespace) -> str | None:

@@ -34,7 +34,8 @@ from ..shards import Dispatcher, EntryLog, Recorder, ShardFeed, drop_named, merg
 from ..sinks.har import HarOptions, HarSink
 from ..sinks.pcapng import PcapngSink
 from ..sources.files import FileSource
-from .common import connection_table, connection_view, finish_outputs, open_pipeline, pcapng_options
+from .common import (connection_table, connection_view, finish_outputs, open_pipeline, pcapng_options,
+                     stream_state)
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 from ..stops import blocked, left_to_the_parent
 from .conversion import CtrlC, feed_sources, progress_bar, say_interrupted
@@ -216,7 +217,7 @@ def convert_parallel(args: argparse.Namespace, report: Report, sources: list[Fil
                 # each process makes the wire bytes of the connections it writes (Normalizing)
                 table = connection_table(args, report, normalize=False)
                 pipeline = Pipeline([share.recorder], report, table,
-                                    on_annotation=final.on_annotation, view=view)
+                                    on_annotation=final.on_annotation, view=view, stream_state=stream_state(args))
                 view.version = lambda: pipeline.ecapture_version
                 view.deliver = pipeline.deliver  # (a list of its own full of bytes made up goes on at once)
                 if share.pcapng is not None:

@@ -22,7 +22,7 @@ from ..sinks.overview import ConnectionRow, ExchangeRow, OverviewSink
 from ..live import Session
 from .status import StatusLine
 from .conversion import CtrlC, feed_sources, open_sources, say_interrupted
-from .common import add_conversion_args, connection_table, connection_view, pcapng_options
+from .common import add_conversion_args, connection_table, connection_view, pcapng_options, stream_state
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_STRICT, UsageError
 from .live import add_connection_options, exit_code, make_source, run_session
 
@@ -53,7 +53,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     report = Report(emit=None if args.quiet else (lambda line: print(f"ecq2pcap: {line}", file=sys.stderr)))
     overview = OverviewSink(report, HarOptions(limits=Limits.from_args(args)), **pcapng_options(args))
     view = connection_view(args, report)  # (no -w here: no names read unless --host)
-    pipeline = Pipeline([overview], report, connection_table(args, report), view=view)
+    pipeline = Pipeline([overview], report, connection_table(args, report), view=view, stream_state=stream_state(args))
     status = EXIT_OK
     if urls:
         status = _live(args, urls[0], pipeline)
