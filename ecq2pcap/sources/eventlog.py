@@ -32,13 +32,16 @@ HEAD_ROOM = 4096  # a header is within it (a comm is at most 64 bytes, a number 
 _GOTLS_FIRST = re.compile(rb"PID:\d{1,18}, TID:\d{1,18}, Comm:.{0,64}?, FD:\d{1,18}, (?:Tuple:[^\s,]{0,256}, )?"
                           rb"Type:(?:READ|WRITE), Len:-?\d{1,18}\n", re.S)
 _ONE_LINE = re.compile(rb"PID:\d{1,18}, Comm:[^\n]{0,64}?, TID:\d{1,18}, FD:\d{1,18}, Tuple: [^\s,]{0,256}\n")
-_FIRST = re.compile(rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] PID:\d+ TID:\d+ Comm:|PID:\d+, (?:Comm|TID):")
+# what an event log starts with: a rendering's whole first header, as no other text starts (data, connect lines,
+# gotls; bash, zsh; nspr; MySQL, postgres), not the looser START (master secrets' "Label:", "Version: 0x")
+_FIRST = re.compile(rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] PID:\d+ TID:\d+ Comm:|PID:\d+, (?:Comm|TID|UID):"
+                    rb"|TLSDataEvent\{Timestamp: |MySQL Query\[PID=\d+, Comm=|PID=(?:\d+ Comm=|0x[0-9a-f]+ Timestamp=)")
 BLOCK = 1 << 20
 
 
 def looks_like_event_log(head: bytes) -> bool:
-    """Whether a file's first bytes are an event log's: an openssl/gnutls data event's header or a connect line or a
-    gotls event (what an event log of TLS starts with; the first line of a JSON or protobuf dump never is)."""
+    """Whether a file's first bytes are an event log's: a rendering's header (:data:`_FIRST`; the first line of a
+    JSON or protobuf dump never is one)."""
     return _FIRST.match(head) is not None
 
 

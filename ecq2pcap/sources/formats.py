@@ -23,7 +23,7 @@ import zstandard  # (imported by the run anyway: HAR's content codings; lzma and
 __all__ = ["COMPRESSED_SUFFIXES", "SNIFF_BYTES", "compression", "foreign", "decompressing", "ZstdFrames", "READ_ERRORS"]
 
 COMPRESSED_SUFFIXES = (".gz", ".zst", ".xz", ".bz2")  # (what an output named after an input leaves out of its name)
-SNIFF_BYTES = 64  # what the sniffing looks at (a HAR's {"log": after some blank space)
+SNIFF_BYTES = 1024  # what the sniffing looks at (a HAR's {"log": after blank space; a pcapng's section header)
 
 _MAGICS = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"\xfd7zXZ\x00", "xz"))
 _BZIP2 = re.compile(rb"BZh[1-9](?:1AY&SY|\x17rE8P\x90)")  # (a block's magic, or the end of an empty stream)
@@ -37,6 +37,11 @@ _FOREIGN = (
     (b"\xa1\xb2\x3c\x4d", "a pcap capture file" + _NOT_A_DUMP + _CAPTURE),
     (b"PK\x03\x04", "a zip archive" + _NOT_A_DUMP + " (unzip it, then convert what it holds)"),
 )
+# eCapture's own pcapng (its -m pcap mode): its section header names it ("eCapture (旁观者) Hardware", "ecapture.lua")
+_ECAPTURE_PCAPNG = ("an eCapture pcapng file (its pcap mode: the TLS ciphertext, its keys beside it)" + _NOT_A_DUMP
+                    + " (open it in Wireshark, which decrypts it with those keys; ecq2pcap reads what eCapture's "
+                    "text or eCaptureQ modes send)")
+_ECAPTURE_SHB = ("eCapture (旁观者) Hardware".encode(), b"ecapture.lua")
 _HAR = re.compile(rb'(?:\xef\xbb\xbf)?\s*\{\s*"log"\s*:')  # (eCaptureQ's messages start {"log_type":)
 _HAR_SAID = "a HAR file" + _NOT_A_DUMP + " (ecq2pcap writes HAR: open it in a HAR viewer)"
 
@@ -54,7 +59,7 @@ def foreign(head: bytes) -> str | None:
     a message (``x.pcapng: cannot read: a pcapng capture file …``); None when it may be one."""
     for magic, what in _FOREIGN:
         if head.startswith(magic):
-            return what
+            return _ECAPTURE_PCAPNG if magic == _FOREIGN[0][0] and any(m in head for m in _ECAPTURE_SHB) else what
     return _HAR_SAID if _HAR.match(head) else None
 
 

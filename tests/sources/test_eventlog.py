@@ -105,7 +105,11 @@ def test_what_an_event_log_starts_with():
     assert looks_like_event_log(written([CONNECT]))
     assert looks_like_event_log(data_event(b"x"))
     assert looks_like_event_log(gotls_event(b"x"))
-    for other in (b'{"log_type":0}', b"\x08\x02", b"[1, 2, 3]", b"PID:1 hello", b""):
+    for first in (BASH, b"PID:5, UID:0, \tComm:zsh, \tLine:\nls", b"MySQL Query[PID=5, Comm=mysqld, Len=1/1, Status=0]: x",
+                  b"PID=5 Comm=postgres Query=select 1", b"TLSDataEvent{Timestamp: 1, PID: 5, TID: 5, Comm: ff"):
+        assert looks_like_event_log(first)
+    for other in (b'{"log_type":0}', b"\x08\x02", b"[1, 2, 3]", b"PID:1 hello", b"", b"Label: CLIENT_RANDOM x",
+                  b"Version: 0x303"):
         assert not looks_like_event_log(other)
 
 

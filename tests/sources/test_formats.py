@@ -105,3 +105,12 @@ def test_a_zstd_bomb_is_read_in_bounded_pieces():
     while piece := reader.read1(1 << 20):
         total, largest = total + len(piece), max(largest, len(piece))
     assert total == 200 << 20 and largest <= 1 << 20
+
+
+def test_eCaptures_own_pcapng_is_named_for_what_it_is():
+    """eCapture's -m pcap output (protocol doc §6): its section header's hardware option names eCapture."""
+    option = "eCapture (旁观者) Hardware".encode()
+    shb = b"\x0a\x0d\x0d\x0a\x40\x00\x00\x00\x4d\x3c\x2b\x1a\x01\x00\x00\x00" + b"\xff" * 8 + b"\x02\x00" + \
+        len(option).to_bytes(2, "little") + option
+    what = foreign(shb)
+    assert what is not None and what.startswith("an eCapture pcapng file") and "open it in Wireshark" in what
