@@ -82,13 +82,11 @@ class FileSource:
             if first[:1] == b"\0":  # (what a crash leaves where a file's first blocks were never written)
                 first = self._read_past_nuls(stream)
         except _READ_ERRORS as exc:
-            if self.path != "-":
-                stream.close()
+            self._close(stream)
             raise InputError(f"{self.name}:1: cannot read further: {exc}") from None
         what = foreign(stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]) if hasattr(stream, "peek") else None
         if what is not None:  # (stdin's; a file's was refused before anything was written: not_a_dump)
-            if self.path != "-":
-                stream.close()
+            self._close(stream)
             raise InputError(f"{self.name}: cannot read: {what}")
         if first.startswith(BOM):  # (text: JSON lines)
             stream.read(3)
@@ -143,8 +141,7 @@ class FileSource:
         finally:
             if self.size is not None:
                 self.position = self.size
-            if self.path != "-":
-                stream.close()
+            self._close(stream)
 
     def _renderings(self, stream: BinaryIO) -> Iterator[Message]:
         """An eCapture v2.1+ event log (``--eventaddr``): each event's rendering a message (:mod:`.eventlog`)."""
@@ -162,8 +159,16 @@ class FileSource:
         finally:
             if self.size is not None:
                 self.position = self.size
-            if self.path != "-":
-                stream.close()
+            self._close(stream)
+
+    def _close(self, stream: BinaryIO) -> None:
+        """Close a file's stream and the file under it (a decompressing reader leaves it open: every compressed
+        input of a run stayed open to its end, past the 1,024 files a process may have open on many systems)."""
+        if self.path == "-":
+            return
+        stream.close()
+        if self._raw is not None and self._raw is not stream:
+            self._raw.close()
 
     def _too_big(self, size: int) -> str:
         return limit_note("message_size", f"message of {size} bytes over the {self.max_message_size}-byte limit skipped")
@@ -202,8 +207,7 @@ class FileSource:
         finally:
             if self.size is not None:
                 self.position = self.size
-            if self.path != "-":
-                stream.close()
+            self._close(stream)
 
 
 def not_a_dump(path: str) -> str | None:
