@@ -5,8 +5,10 @@ the same text eCaptureQ sends one event a message (gojue/ecapture v2.5.1 ``TextH
 
 No frame says where a rendering ends. A data event's header says how many bytes follow (openssl and gnutls
 ``… (N bytes):``, gotls ``Len:N`` then ``Data:``): exactly those are taken, whatever they hold (header-like lines
-too), and then the one ``\\n`` eCapture added when they did not end in one. Any other rendering (a connect line, a
-``--hex`` dump, bash, SQL, master secrets) ends where a line starts that begins a rendering (:data:`START`).
+too), and then the one ``\\n`` eCapture added when they did not end in one, as long as a rendering starts right
+after them (a header that says more than eCapture wrote, as v2.5.1's gnutls one may, is not trusted). Any other
+rendering (a connect line, a ``--hex`` dump, bash, SQL, master secrets) ends where a line starts that begins a
+rendering (:data:`START`).
 Each rendering is then read by :mod:`~ecq2pcap.dialects.v2_text`, as one eCaptureQ message's payload.
 
 (v1.x's text output gives no length: it is not read here.) Bounded memory: a rendering over ``max_size`` is read past
@@ -129,15 +131,22 @@ def _next(r: _Reader, max_size: int) -> tuple[int, int]:
 
 def _sliced(r: _Reader, head: int, n: int, max_size: int) -> tuple[int, int]:
     """A header of ``head`` bytes and ``n`` bytes of data, and the ``\\n`` eCapture added when they end otherwise
-    (written with them: looked for only then)."""
+    (written with them: looked for only then); when what follows does not start a rendering, the header said more
+    than eCapture wrote, and the rendering ends where the next one starts."""
     size = head + max(n, 0)
     if size > max_size:
         return _read_past(r, size, max_size)
-    if not r.have(size):  # (the stream ends within the data)
-        return len(r.buf) - r.pos, 0
+    if not r.have(size):  # (the stream ends within the data: cut short, or a header that said more, see below)
+        return _until_next_start(r, max_size)
     if n > 0 and r.buf[r.pos + size - 1] != 0x0A and r.have(size + 1) and r.buf[r.pos + size] == 0x0A:
         size += 1
-    return size, 0
+    # (v2.5.1's gnutls event keeps 4 KiB of the 16 its eBPF side sends, and its header says the 16: its length may
+    # be more than its data, and slicing it would take the renderings after it in)
+    while len(r.buf) - (r.pos + size) < _PEEK and r.more():
+        pass
+    if r.pos + size >= len(r.buf) or START.match(r.buf, r.pos + size):
+        return size, 0
+    return _until_next_start(r, max_size)
 
 
 def _read_past(r: _Reader, size: int, max_size: int) -> tuple[int, int]:

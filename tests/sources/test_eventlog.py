@@ -149,9 +149,9 @@ class Pipe(io.RawIOBase):
         return piece
 
 
-def test_a_pipe_s_renderings_come_out_without_waiting_for_the_next():
-    """``nc -l 8090 | ecq2pcap convert - …``: each data event, gotls event and connect line is given as soon as its
-    own bytes are read (and the newline eCapture wrote with it), not when a later event comes."""
+def test_a_pipe_s_renderings_come_out_without_waiting_for_more_than_the_next():
+    """``nc -l 8090 | ecq2pcap convert - …``: a connect or destroy line is given as soon as its own bytes are read;
+    a data event when the next rendering's first bytes are (they tell that its header's length was right)."""
     events = [CONNECT, data_event(b"GET / HTTP/1.1\r\n\r\n"), data_event(b"ends in a newline\n"), gotls_event(b"hi"),
               DESTROY, data_event(b"")]
     for k in range(1, len(events) + 1):  # (each kind the last one there)
@@ -160,4 +160,14 @@ def test_a_pipe_s_renderings_come_out_without_waiting_for_the_next():
             with pytest.raises(_NothingMoreYet):
                 for _, rendering, _ in iter_renderings(Pipe(written(events[:k]), size), 1 << 20):
                     got.append(rendering)
-            assert got == [e if e.endswith(b"\n") else e + b"\n" for e in events[:k]], (k, size)
+            told = events[:k] if events[k - 1] in (CONNECT, DESTROY) else events[:k - 1]
+            assert got == [e if e.endswith(b"\n") else e + b"\n" for e in told], (k, size)
+
+
+def test_a_header_that_says_more_than_follows_ends_where_the_next_rendering_starts():
+    """v2.5.1's gnutls event renders 4 KiB of data under the length its eBPF side sent (up to 16 KiB): slicing that
+    length would take the renderings after it in as data."""
+    for said in (60, 9000):  # (within what follows, and past the end of the stream)
+        short = HEAD + b"READ (%d bytes):\nonly this" % said
+        events = [short, CONNECT, data_event(b"next")]
+        assert [r for _, r, _ in split(written(events))] == [e + b"\n" for e in events], said
