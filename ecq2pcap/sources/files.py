@@ -126,34 +126,28 @@ class FileSource:
 
     def _delimited(self, stream: BinaryIO) -> Iterator[Message]:
         """A length-delimited protobuf file: every entry is one binary message."""
-        try:
-            for offset, entry, size in iter_delimited(stream, self.max_message_size):
-                if self.size is not None:
-                    self.position = self._raw.tell()  # type: ignore[union-attr]
-                if entry is None:
-                    self.report.skip(f"{self.name}@{offset}", self._too_big(size))
-                    continue
-                yield Message(entry, Opcode.BINARY, f"{self.name}@{offset}")
-        except ValueError as exc:
-            raise InputError(f"{self.name}: not JSON lines nor a complete length-delimited protobuf file: {exc}") from None
-        except _READ_ERRORS as exc:
-            raise InputError(f"{self.name}: cannot read further: {exc}") from None
-        finally:
-            if self.size is not None:
-                self.position = self.size
-            self._close(stream)
+        entries = iter_delimited(stream, self.max_message_size)
+        return self._framed(stream, ((f"{self.name}@{at}", entry, size) for at, entry, size in entries), Opcode.BINARY)
 
     def _renderings(self, stream: BinaryIO) -> Iterator[Message]:
         """An eCapture v2.1+ event log (``--eventaddr``): each event's rendering a message (:mod:`.eventlog`)."""
+        renderings = iter_renderings(stream, self.max_message_size)
+        return self._framed(stream, ((f"{self.name}:{line}", text, size) for line, text, size in renderings),
+                            Opcode.EVENT_TEXT)
+
+    def _framed(self, stream: BinaryIO, frames: Iterator[tuple[str, bytes | None, int]], opcode: Opcode
+                ) -> Iterator[Message]:
+        """Messages of ``frames`` (origin, bytes or None when over the size limit, size), read from ``stream``."""
         try:
-            for line, rendering, size in iter_renderings(stream, self.max_message_size):
+            for origin, data, size in frames:
                 if self.size is not None:
                     self.position = self._raw.tell()  # type: ignore[union-attr]
-                origin = f"{self.name}:{line}"
-                if rendering is None:
+                if data is None:
                     self.report.skip(origin, self._too_big(size))
                     continue
-                yield Message(rendering, Opcode.EVENT_TEXT, origin)
+                yield Message(data, opcode, origin)
+        except ValueError as exc:  # (iter_delimited's: a length past the end of the file)
+            raise InputError(f"{self.name}: not JSON lines nor a complete length-delimited protobuf file: {exc}") from None
         except _READ_ERRORS as exc:
             raise InputError(f"{self.name}: cannot read further: {exc}") from None
         finally:
