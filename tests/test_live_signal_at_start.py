@@ -43,7 +43,7 @@ def test_a_stop_signal_while_starting_completes_the_outputs(samples_dir, tmp_pat
     with FakeECapture(replay=replay, script=stream) as fake:
         p = subprocess.run([sys.executable, "-c", _SCRIPT, sig, command, fake.url, *outputs, "--retry-for", "0"],
                            cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
-                           timeout=60)
+                           timeout=60, preexec_fn=stop_signals_at_default)  # (a run under nohup: SIGHUP ignored)
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr
     if command == "live":
