@@ -12,6 +12,7 @@ import hashlib
 import json
 
 import pytest
+import zstandard
 
 from ecq2pcap.cli import main
 from ecq2pcap.dialects.v15_proto import parse_log_entry
@@ -102,3 +103,11 @@ def test_utc_offset_holds_for_every_process_and_command(tmp_path):
     assert epbs(tmp_path / "one.pcapng") == epbs(tmp_path / "two.pcapng")
     summary = run_main("summary", log, "--utc-offset", "+08:00", text=True)
     assert summary.returncode == 0 and "2026-11-26T09:56:41.246Z" in summary.stdout
+
+
+def test_a_compressed_event_log_converts_as_the_plain_one(tmp_path, converted):
+    """Logs are kept compressed (eCapture's rotation leaves many): told after the compression is read through."""
+    (tmp_path / "events.log").write_bytes(zstandard.compress(event_log("v2_client")))
+    assert main(["convert", "-q", str(tmp_path / "events.log"), "--har", str(tmp_path / "z.har")]) == 0
+    plain = converted["v2_client", "log"][1]["log"]["entries"]
+    assert json.loads((tmp_path / "z.har").read_text())["log"]["entries"] == plain
