@@ -1,5 +1,5 @@
 """What an input file is, from its first bytes: the compressions ``convert`` reads through (gzip, zstd, xz,
-bzip2), and the files people take for an eCapture dump that are not one (a capture file, a HAR, a zip archive),
+bzip2), and the files people take for an eCapture dump that are not one (a capture file, a HAR, a zip or tar archive),
 refused at once with what they are instead of a skipped line for each of their "lines" (a 90 MB pcapng gave
 8 million skipped lines, an empty output and exit 0). The sniffing and :class:`ZstdFrames` are pure; the readers
 wrap a stream they are given (:mod:`.files` opens the files).
@@ -44,6 +44,7 @@ _ECAPTURE_PCAPNG = ("an eCapture pcapng file (its pcap mode: the TLS ciphertext,
 _ECAPTURE_SHB = ("eCapture (旁观者) Hardware".encode(), b"ecapture.lua")
 _HAR = re.compile(rb'(?:\xef\xbb\xbf)?\s*\{\s*"log"\s*:')  # (eCaptureQ's messages start {"log_type":)
 _HAR_SAID = "a HAR file" + _NOT_A_DUMP + " (ecq2pcap writes HAR: open it in a HAR viewer)"
+_TAR_SAID = "a tar archive" + _NOT_A_DUMP + " (extract it, then convert what it holds)"
 
 
 def compression(head: bytes) -> str | None:
@@ -60,6 +61,8 @@ def foreign(head: bytes) -> str | None:
     for magic, what in _FOREIGN:
         if head.startswith(magic):
             return _ECAPTURE_PCAPNG if magic == _FOREIGN[0][0] and any(m in head for m in _ECAPTURE_SHB) else what
+    if head[257:262] == b"ustar":  # (POSIX and GNU tar: the magic in the first header block)
+        return _TAR_SAID
     return _HAR_SAID if _HAR.match(head) else None
 
 

@@ -10,6 +10,7 @@ import gzip
 import lzma
 import subprocess
 import sys
+import tarfile
 import zipfile
 
 import pytest
@@ -75,8 +76,11 @@ def _foreign_inputs(folder, plain) -> dict[str, str]:
     (folder / "o.har").write_bytes((plain / "o.har").read_bytes())
     with zipfile.ZipFile(folder / "dump.zip", "w") as z:
         z.write(plain / "dump", "dump")
+    with tarfile.open(folder / "dumps.tar.gz", "w:gz") as t:  # (a folder of dumps, as people send them)
+        t.add(plain / "dump", "dumps/dump")
     return {"cap.pcapng": "a pcapng capture file", "cap.pcapng.gz": "a pcapng capture file",
-            "cap.pcap": "a pcap capture file", "o.har": "a HAR file", "dump.zip": "a zip archive"}
+            "cap.pcap": "a pcap capture file", "o.har": "a HAR file", "dump.zip": "a zip archive",
+            "dumps.tar.gz": "a tar archive"}
 
 
 def test_a_file_that_is_no_dump_is_refused_before_anything_is_written(tmp_path, plain):
