@@ -112,8 +112,8 @@ def test_stdin_that_is_no_dump_says_so_when_read(tmp_path, plain):
     _foreign_inputs(tmp_path, plain)
     with open(tmp_path / "cap.pcapng", "rb") as stdin:
         result = subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", "-q", "-", "-w", "new.pcapng"],
-                                stdin=stdin, capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(ROOT)},
-                                timeout=120)
+                                stdin=stdin, capture_output=True, text=True, cwd=tmp_path,
+                                env={"PYTHONPATH": str(ROOT)}, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip() == "ecq2pcap: <stdin>: cannot read: a pcapng capture file, not an eCapture dump " \
                                     "(open it in Wireshark)"
