@@ -70,11 +70,9 @@ _CONNECT = re.compile(_CONNECT_HEAD + rb"([^\s,]{0,256})\n?\Z", re.S)
 # (:func:`_v2_connect_line`)
 _CONNECT_V2 = re.compile(_CONNECT_HEAD + V2_TUPLE_BYTES + rb"\n?\Z", re.S)
 TUPLE_CHARS = 256  # (the most _CONNECT's tuple takes)
-GOTLS_HEAD = re.compile(
-    rb"PID:(\d{1,18}), TID:(\d{1,18}), Comm:(.{0,64}?), FD:(\d{1,18}), (?:Tuple:([^\s,]{0,256}), )?Type:(READ|WRITE), "
-    rb"Len:(-?\d{1,18})\nData(\(hex\))?:\n",
-    re.S,
-)
+_GOTLS_LINE = (rb"PID:(\d{1,18}), TID:(\d{1,18}), Comm:(.{0,64}?), FD:(\d{1,18}), (?:Tuple:([^\s,]{0,256}), )?"
+               rb"Type:(READ|WRITE), Len:(-?\d{1,18})\n")
+GOTLS_HEAD = re.compile(_GOTLS_LINE + rb"Data(\(hex\))?:\n", re.S)
 _NSPR = re.compile(
     rb"TLSDataEvent\{Timestamp: ([^,]*), PID: (\d{1,18}), TID: (\d{1,18}), Comm: (.{0,64}?), FD: (-?\d{1,18}), "
     rb"Direction: (read|write), DataLen: (\d{1,18})",
@@ -90,6 +88,15 @@ _POSTGRES_HEX = re.compile(rb"PID=0x([0-9a-f]+) Timestamp=0x[0-9a-f]+ Query=([0-
 _DESTROY_LINE = b"PID:0, Comm:, TID:0, FD:0, Tuple: [::]:0->[::]:0\n"
 _MASTERKEY = (b"TLS Version: ", b"Version: 0x", b"Label: ", b"Label:", b"MasterSecretEvent{")
 _PACKET = b"Packet captured: len="
+# The forms an event log (``--eventaddr``: these renderings back to back, sources/eventlog.py) is split by:
+GOTLS_FIRST_LINE = re.compile(_GOTLS_LINE, re.S)  # (a gotls event's first line: its "Data:" line follows)
+CONNECT_LINE = re.compile(_CONNECT_HEAD + rb"[^\s,]{0,256}\n", re.S)  # (connect and destroy lines: one line each)
+# every rendering's first header, whole (what no other text starts with): what an event log starts with
+HEADERS = (DATA_HEAD, CONNECT_LINE, GOTLS_HEAD, _NSPR, _BASH, _ZSH, _MYSQL, _POSTGRES, _POSTGRES_HEX)
+# the first bytes of every rendering (a data event's bracketed time, "PID:" or "PID=", nspr's struct, MySQL, master
+# secrets, packets): where a rendering whose length no header gives ends
+RENDERING_START = re.compile(rb"\[[^\]\n]{1,64}\] PID:\d|PID[:=]\d|TLSDataEvent\{|MySQL Query\[|"
+                             + b"|".join(re.escape(start) for start in (*_MASTERKEY, _PACKET)))
 _TIME = re.compile(rb"(-?\d{1,18})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})\Z")
 
 # Linux's default net.ipv4.ip_local_port_range

@@ -8,7 +8,7 @@ No frame says where a rendering ends. A data event's header says how many bytes 
 too), and then the one ``\\n`` eCapture added when they did not end in one, as long as a rendering starts right
 after them (a header that says more than eCapture wrote, as v2.5.1's gnutls one may, is not trusted). Any other
 rendering (a connect line, a ``--hex`` dump, bash, SQL, master secrets) ends where a line starts that begins a
-rendering (:data:`START`).
+rendering (the v2 dialect's :data:`~ecq2pcap.dialects.v2_text.RENDERING_START`).
 Each rendering is then read by :mod:`~ecq2pcap.dialects.v2_text`, as one eCaptureQ message's payload.
 
 (v1.x's text output gives no length: it is not read here.) Bounded memory: a rendering over ``max_size`` is read past
@@ -17,34 +17,23 @@ in blocks, never held whole, and said as its size.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ..dialects.v2_text import DATA_HEAD, GOTLS_HEAD
+from ..dialects.v2_text import CONNECT_LINE, DATA_HEAD, GOTLS_FIRST_LINE, GOTLS_HEAD, HEADERS
+from ..dialects.v2_text import RENDERING_START as START
 
-__all__ = ["START", "looks_like_event_log", "iter_renderings"]
+__all__ = ["looks_like_event_log", "iter_renderings"]
 
-# the first bytes of every rendering v2.1+ writes (dialects/v2_text.py's table): a data event's time in brackets,
-# "PID:" (connect lines, gotls, bash, zsh), "PID=" (postgres), nspr's struct, MySQL, master secrets, packets
-START = re.compile(rb"\[[^\]\n]{1,64}\] PID:\d|PID[:=]\d|TLSDataEvent\{|MySQL Query\[|TLS Version: |Version: 0x"
-                   rb"|Label: ?\S|MasterSecretEvent\{|Packet captured: len=")
 _PEEK = 32  # bytes after a line start that START needs to tell (the bracketed time and "PID:" within 64 + 6)
 HEAD_ROOM = 4096  # a header is within it (a comm is at most 64 bytes, a number 18 digits, a tuple 256)
-_GOTLS_FIRST = re.compile(rb"PID:\d{1,18}, TID:\d{1,18}, Comm:.{0,64}?, FD:\d{1,18}, (?:Tuple:[^\s,]{0,256}, )?"
-                          rb"Type:(?:READ|WRITE), Len:-?\d{1,18}\n", re.S)
-_ONE_LINE = re.compile(rb"PID:\d{1,18}, Comm:[^\n]{0,64}?, TID:\d{1,18}, FD:\d{1,18}, Tuple: [^\s,]{0,256}\n")
-# what an event log starts with: a rendering's whole first header, as no other text starts (data, connect lines,
-# gotls; bash, zsh; nspr; MySQL, postgres), not the looser START (master secrets' "Label:", "Version: 0x")
-_FIRST = re.compile(rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] PID:\d+ TID:\d+ Comm:|PID:\d+, (?:Comm|TID|UID):"
-                    rb"|TLSDataEvent\{Timestamp: |MySQL Query\[PID=\d+, Comm=|PID=(?:\d+ Comm=|0x[0-9a-f]+ Timestamp=)")
 BLOCK = 1 << 20
 
 
 def looks_like_event_log(head: bytes) -> bool:
-    """Whether a file's first bytes are an event log's: a rendering's header (:data:`_FIRST`; the first line of a
-    JSON or protobuf dump never is one)."""
-    return _FIRST.match(head) is not None
+    """Whether a file's first bytes are an event log's: a rendering's whole first header (the v2 dialect's
+    :data:`~ecq2pcap.dialects.v2_text.HEADERS`; the first line of a JSON or protobuf dump never is one)."""
+    return any(header.match(head) for header in HEADERS)
 
 
 class _Reader:
@@ -106,9 +95,17 @@ def iter_renderings(stream: BinaryIO, max_size: int) -> Iterator[tuple[int, byte
 def _lines_ahead(r: _Reader, count: int) -> None:
     """Read until ``buf[pos:]`` holds ``count`` line ends, :data:`HEAD_ROOM` bytes, or all the stream: no more (a
     pipe from a collector: a rendering is told as soon as its own bytes are there, not when the next one comes)."""
-    while (r.buf.count(b"\n", r.pos, r.pos + HEAD_ROOM) < count and len(r.buf) - r.pos < HEAD_ROOM
-           and r.more()):
+    while len(r.buf) - r.pos < HEAD_ROOM and not _has_lines(r, count) and r.more():
         pass
+
+
+def _has_lines(r: _Reader, count: int) -> bool:
+    at = r.pos
+    for _ in range(count):
+        at = r.buf.find(b"\n", at) + 1
+        if not at:
+            return False
+    return True
 
 
 def _next(r: _Reader, max_size: int) -> tuple[int, int]:
@@ -118,12 +115,12 @@ def _next(r: _Reader, max_size: int) -> tuple[int, int]:
     m = DATA_HEAD.match(r.buf, r.pos, end)
     if m is not None and not m[8]:  # (not ", hex": a dump of the bytes, ended by the next rendering)
         return _sliced(r, m.end() - r.pos, int(m[7]), max_size)
-    if _GOTLS_FIRST.match(r.buf, r.pos, end):  # (its header is two lines: "Data:" follows)
+    if GOTLS_FIRST_LINE.match(r.buf, r.pos, end):  # (its header is two lines: "Data:" follows)
         _lines_ahead(r, 2)
         m = GOTLS_HEAD.match(r.buf, r.pos, r.pos + HEAD_ROOM)
         if m is not None and not m[8]:  # (not "Data(hex):")
             return _sliced(r, m.end() - r.pos, int(m[7]), max_size)
-    m = _ONE_LINE.match(r.buf, r.pos, end)
+    m = CONNECT_LINE.match(r.buf, r.pos, end)
     if m is not None:  # (a connect or destroy line is one line: told at its end)
         return m.end() - r.pos, 0
     return _until_next_start(r, max_size)

@@ -106,7 +106,8 @@ def test_what_an_event_log_starts_with():
     assert looks_like_event_log(data_event(b"x"))
     assert looks_like_event_log(gotls_event(b"x"))
     for first in (BASH, b"PID:5, UID:0, \tComm:zsh, \tLine:\nls", b"MySQL Query[PID=5, Comm=mysqld, Len=1/1, Status=0]: x",
-                  b"PID=5 Comm=postgres Query=select 1", b"TLSDataEvent{Timestamp: 1, PID: 5, TID: 5, Comm: ff"):
+                  b"PID=5 Comm=postgres Query=select 1",
+                  b"TLSDataEvent{Timestamp: 1, PID: 5, TID: 5, Comm: ff, FD: 7, Direction: read, DataLen: 9}"):
         assert looks_like_event_log(first)
     for other in (b'{"log_type":0}', b"\x08\x02", b"[1, 2, 3]", b"PID:1 hello", b"", b"Label: CLIENT_RANDOM x",
                   b"Version: 0x303"):
@@ -171,3 +172,18 @@ def test_a_header_that_says_more_than_follows_ends_where_the_next_rendering_star
         short = HEAD + b"READ (%d bytes):\nonly this" % said
         events = [short, CONNECT, data_event(b"next")]
         assert [r for _, r, _ in split(written(events))] == [e + b"\n" for e in events], said
+
+
+def test_the_hex_forms_and_nspr_from_the_protocol_doc():
+    """Protocol doc §11.4: v2 ``--hex`` data under ``(N bytes, hex)`` with its own dump layout, and header dates that
+    can be nonsense (openssl's --hex passes nanoseconds as seconds: year 8352703), also as a log's first event;
+    gnutls's hex is plain ``%x``; nspr renders metadata only (§10.17: no data)."""
+    openssl_hex = (b"[8352703-01-01 00:00:00.000] PID:316 TID:316 Comm:curl FD:5 WRITE (16 bytes, hex):\n"
+                   b"0000  474554202F6F6C64 2D70616765204854                                      GET /old-page HT")
+    gnutls_hex = b"[1970-01-01 00:00:12.345] PID:9 TID:9 Comm:wget FD:4 READ (3 bytes, hex):\n616263"
+    nspr = b"TLSDataEvent{Timestamp: 12, PID: 5, TID: 5, Comm: firefox, FD: 7, Direction: read, DataLen: 9}"
+    events = [openssl_hex, gnutls_hex, nspr, CONNECT, data_event(b"GET / HTTP/1.1\r\n\r\n")]
+    data = written(events)
+    assert looks_like_event_log(data)
+    for size in (1, 13, 1 << 16):
+        assert [r for _, r, _ in split(data, [size])] == [e if e.endswith(b"\n") else e + b"\n" for e in events]
