@@ -70,10 +70,9 @@ class FileSource:
         self._raw = raw
         buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
         try:
-            kind = compression(buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES])
+            return _decompressed(buffered)
         except _READ_ERRORS as exc:
             raise InputError(f"{self.name}: cannot read: {exc}") from None
-        return buffered if kind is None else decompressing(kind, buffered, READ_BUFFER)
 
     def __iter__(self) -> Iterator[Message]:
         stream = self.open()
@@ -84,13 +83,14 @@ class FileSource:
         except _READ_ERRORS as exc:
             self._close(stream)
             raise InputError(f"{self.name}:1: cannot read further: {exc}") from None
-        what = foreign(stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]) if hasattr(stream, "peek") else None
+        head = _head(stream) if hasattr(stream, "peek") else b""
+        what = foreign(head)
         if what is not None:  # (stdin's; a file's was refused before anything was written: not_a_dump)
             self._close(stream)
             raise InputError(f"{self.name}: cannot read: {what}")
         if first.startswith(BOM):  # (text: JSON lines)
             stream.read(3)
-        elif hasattr(stream, "peek") and looks_like_event_log(stream.peek(256)[:256]):
+        elif looks_like_event_log(head):
             return self._renderings(stream)
         elif first[:1] and self._delimited_after_all(stream):
             return self._delimited(stream)
@@ -139,8 +139,8 @@ class FileSource:
                 ) -> Iterator[Message]:
         """Messages of ``frames`` (origin, bytes or None when over the size limit, size), read from ``stream``."""
         try:
-            for origin, data, size in frames:
-                if self.size is not None:
+            for n, (origin, data, size) in enumerate(frames):
+                if self.size is not None and n & 63 == 0:  # (the progress bar's, as for lines: a tell is a syscall)
                     self.position = self._raw.tell()  # type: ignore[union-attr]
                 if data is None:
                     self.report.skip(origin, self._too_big(size))
@@ -212,12 +212,20 @@ def not_a_dump(path: str) -> str | None:
         return None
     try:
         with open(path, "rb") as raw:
-            buffered = io.BufferedReader(raw)
-            kind = compression(buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES])
-            stream = buffered if kind is None else decompressing(kind, buffered, READ_BUFFER)
-            return foreign(stream.peek(SNIFF_BYTES)[:SNIFF_BYTES])
+            return foreign(_head(_decompressed(io.BufferedReader(raw))))
     except _READ_ERRORS:
         return None
+
+
+def _decompressed(buffered: io.BufferedReader) -> BinaryIO:
+    """``buffered``'s bytes, read through the compression its first bytes show, if any."""
+    kind = compression(_head(buffered))
+    return buffered if kind is None else decompressing(kind, buffered, READ_BUFFER)
+
+
+def _head(stream) -> bytes:
+    """The first :data:`~.formats.SNIFF_BYTES` bytes of ``stream`` (peeked: still to be read)."""
+    return stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
 
 
 def lines_of(stream: BinaryIO, room: int, block_size: int = READ_BUFFER) -> Iterator[bytes | int]:

@@ -166,24 +166,16 @@ class _ZstdReader(io.RawIOBase):
         super().close()
 
 
-class _Tracked(io.RawIOBase):
-    """``source`` read through, its bytes shown to ``frames`` on the way."""
+class _Tracked:
+    """``source`` read through (``zstandard`` asks only ``read``), its bytes shown to ``frames`` on the way."""
 
     def __init__(self, source: BinaryIO, frames: ZstdFrames) -> None:
         self._source, self._frames = source, frames
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         data = self._source.read(size)
         self._frames.feed(data)
         return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
 
 def decompressing(kind: str, stream: BinaryIO, buffer_size: int) -> BinaryIO:
