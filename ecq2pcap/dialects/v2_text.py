@@ -231,6 +231,19 @@ def _data_event(m: re.Match, text: bytes, origin: str, recv_time_ns: int | None,
             notes.append(f"header announces {n} bytes, the hex dump holds {len(payload)}")
     else:
         payload = _slice(text, m.end(), n, notes)
+    return _data_capture(m, ts, year, payload, notes, origin)
+
+
+def data_capture(m: re.Match, payload: bytes, notes: list[str], origin: str, recv_time_ns: int | None,
+                 state: StreamState | None = None) -> Capture:
+    """The capture of a :data:`DATA_HEAD` header (not ``, hex``) whose data bytes the caller read (the console's
+    escaped text: :mod:`.v2_console`), with what it noted of them."""
+    ts, year, note = header_time(m[1], recv_time_ns, state)
+    return _data_capture(m, ts, year, payload, [note, *notes] if note else notes, origin)
+
+
+def _data_capture(m: re.Match, ts: int | None, year: int | None, payload: bytes, notes: list[str],
+                  origin: str) -> Capture:
     return Capture(
         pid=int(m[2]),
         tid=int(m[3]),
@@ -250,25 +263,29 @@ def _data_event(m: re.Match, text: bytes, origin: str, recv_time_ns: int | None,
 
 
 def _gotls_event(m: re.Match, text: bytes, origin: str, recv_time_ns: int | None) -> Record:
+    if m[8]:  # Data(hex)
+        try:
+            payload = _unhex(text[m.end() :])
+        except ValueError:
+            return Annotation("unreadable-hex", _s(text), pid=int(m[1]), comm=_s(m[3]), timestamp_ns=recv_time_ns, origin=origin)
+        return gotls_capture(m, payload, ["payload was hex text: decoded"], origin, recv_time_ns)
     notes: list[str] = []
+    payload = _slice(text, m.end(), int(m[7]), notes)
+    return gotls_capture(m, payload, notes, origin, recv_time_ns)
+
+
+def gotls_capture(m: re.Match, payload: bytes, notes: list[str], origin: str, recv_time_ns: int | None) -> Capture:
+    """The capture of a :data:`GOTLS_HEAD` header with its data bytes (read by the caller) and what was noted of them
+    (after what the tuple needs said)."""
     data_type = DataType.READ if m[6] == b"READ" else DataType.WRITE
     tup = None
     if m[5]:
         try:
             tup = parse_tuple(_s(m[5]))
         except ValueError:
-            notes.append(f"unreadable tuple {_s(m[5])!r}")
+            notes = [f"unreadable tuple {_s(m[5])!r}", *notes]
         if tup is not None:
             tup = gotls_client_server(tup, data_type)
-    n = int(m[7])
-    if m[8]:  # Data(hex)
-        try:
-            payload = _unhex(text[m.end() :])
-        except ValueError:
-            return Annotation("unreadable-hex", _s(text), pid=int(m[1]), comm=_s(m[3]), timestamp_ns=recv_time_ns, origin=origin)
-        notes.append("payload was hex text: decoded")
-    else:
-        payload = _slice(text, m.end(), n, notes)
     return Capture(
         pid=int(m[1]), tid=int(m[2]), comm=_s(m[3]), fd=int(m[4]), data_type=data_type, tuple=tup,
         timestamp_ns=recv_time_ns, payload=payload, form=PayloadForm.RAW, ectype=None, uuid=None,
