@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from ecq2pcap.model import DecodeError, Message, Opcode
 from ecq2pcap.report import Report
-from ecq2pcap.sources.files import FileSource, InputError, lines_of
+from ecq2pcap.sources.files import FileSource, InputError
+from ecq2pcap.sources.lines import lines_of
 from ecq2pcap.sources.recording import LineDecoder, frame_line, header_line
 
 LINES = [b'{"log_type":0,"payload":{"timestamp":1,"count":0,"message":"heartbeat:0"}}', b"", b"garbage"]
