@@ -36,11 +36,13 @@ class Frozen(msgspec.Struct, frozen=True):
 
 class Opcode(enum.Enum):
     """WebSocket opcode of a message (a plain dump line counts as text); ``EVENT_TEXT``: no frame, one event's text
-    rendering read from an eCapture v2.1+ event log (``--eventaddr``: :mod:`ecq2pcap.sources.eventlog`)."""
+    rendering read from an eCapture v2.1+ event log (:mod:`ecq2pcap.sources.eventlog`); ``CONSOLE``: no frame, one
+    line of eCapture v2's console output, with the lines its message goes on over (:mod:`ecq2pcap.sources.console`)."""
 
     TEXT = "text"
     BINARY = "binary"
     EVENT_TEXT = "event text"
+    CONSOLE = "console line"
 
 
 class Message(Frozen):

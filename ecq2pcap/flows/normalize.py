@@ -172,6 +172,10 @@ def normalized(norm: Normalizer, conn: Connection, direction: Direction, ts: int
     the zero bytes completing a frame eCapture cut, :meth:`Normalizer.wire_of`).
     A note saying a limit bit or a part of the capture is not in the outputs is also a warning to
     ``report`` (the summary counts it, and the limit), as is one saying eCapture lost a part of it."""
+    if info.notes and report is not None:  # (eCapture's loss a dialect told: v2's console output)
+        for note in info.notes:
+            if LOST_BY_ECAPTURE in note:
+                report.warn(ECAPTURE_LOSS, info.origin, note, conn.id)
     preface, wire, changes = norm.wire_of(payload, info.form, info.ectype, direction)
     if changes and report is not None:
         for note in changes:

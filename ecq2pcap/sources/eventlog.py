@@ -1,5 +1,7 @@
-"""eCapture v2.1+'s event log: what ``--eventaddr`` writes to a file or a TCP collector (``ecapture tls
---eventaddr=tls.log``, or ``--eventaddr=tcp://host:port`` into ``nc -l``): each event's text rendering, back to back,
+"""eCapture v2.1+'s event log: what its event address writes to a file or a TCP collector (``--eventaddr=tls.log``,
+or ``--eventaddr=tcp://host:port`` into ``nc -l``; v2.1–v2.5.1's command line takes the flag but does not pass it to
+the capture, whose configuration, reloaded through eCapture's HTTP API, sets it: without it they print the
+renderings on stdout, :mod:`.console`): each event's text rendering, back to back,
 the same text eCaptureQ sends one event a message (gojue/ecapture v2.5.1 ``TextHandler``: ``String()``, or
 ``StringHex()`` under ``--hex``, and a ``\\n`` when it does not end in one; the writers add nothing).
 

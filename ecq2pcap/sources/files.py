@@ -17,6 +17,7 @@ import msgspec
 from ..limits import DEFAULT_LIMITS, limit_note
 from ..model import DecodeError, Message, Opcode, Tick
 from ..report import Report
+from .console import iter_records, looks_like_console
 from .delimited import iter_delimited, looks_delimited
 from .eventlog import iter_renderings, looks_like_event_log
 from .formats import READ_ERRORS, SNIFF_BYTES, compression, decompressing, foreign
@@ -92,6 +93,8 @@ class FileSource:
             stream.read(3)
         elif looks_like_event_log(head):
             return self._renderings(stream)
+        elif looks_like_console(head):
+            return self._console(stream)
         elif first[:1] and self._delimited_after_all(stream):
             return self._delimited(stream)
         return self._lines(stream)
@@ -134,6 +137,12 @@ class FileSource:
         renderings = iter_renderings(stream, self.max_message_size)
         return self._framed(stream, ((f"{self.name}:{line}", text, size) for line, text, size in renderings),
                             Opcode.EVENT_TEXT)
+
+    def _console(self, stream: BinaryIO) -> Iterator[Message]:
+        """eCapture v2's console output (``ecapture tls > capture.log``): each record a message (:mod:`.console`)."""
+        records = iter_records(stream, self.max_message_size)
+        return self._framed(stream, ((f"{self.name}:{line}", text, size) for line, text, size in records),
+                            Opcode.CONSOLE)
 
     def _framed(self, stream: BinaryIO, frames: Iterator[tuple[str, bytes | None, int]], opcode: Opcode
                 ) -> Iterator[Message]:
