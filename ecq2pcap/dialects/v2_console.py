@@ -28,7 +28,8 @@ they were:
   read as escapes and the note says so.
 
 Other records (eCapture's own log lines) are process logs, their fields read (``Version`` names the eCapture
-version).
+version). eCapture v1.4.3–v1.5.x print their events on the console too, without a length or a direction: each is kept
+as an annotation and warned of, not converted.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ import json
 import re
 
 from ..limits import LOST_BY_ECAPTURE
-from ..model import DecodeError, ProcessLog, Record
+from ..model import Annotation, DecodeError, ProcessLog, Record
 from .state import StreamState
 from .v2_text import DATA_HEAD, GOTLS_HEAD, SECOND, data_capture, decode_v2_payload, gotls_capture
 
-__all__ = ["RECORD_START", "decode", "unescape"]
+__all__ = ["RECORD_START", "V1_EVENT_KIND", "decode", "unescape"]
 
 # a record's first line: the time (RFC 3339, as zerolog's TimeFieldFormat gives it), the level, then its message
 RECORD_START = re.compile(
@@ -58,6 +59,11 @@ _COLOUR = re.compile(rb"\x1b\[[0-9;]*m")
 _ESCAPE = re.compile(rb"\\(?:([abfrv])|x(0[0-6]|0[ef]|1[0-9a-f]|7f))")
 _NAMED = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"r": b"\r", b"v": b"\v"}
 _REPLACEMENT = "\ufffd".encode()
+# eCapture v1.4.3-1.5.x print an event on the console as "PID:…, Comm:…, Src:…, Dest:…," and its bytes, unescaped,
+# a final newline dropped, with no level (``event.CollectorWriter``, zerolog's ``Logger.Write``): neither their
+# length nor their direction is said, so they are not converted; each is kept as an annotation, and warned of
+_V1_EVENT = re.compile(rb"PID:(\d{1,18}), Comm:(.{0,64}?), Src:[^\n]{0,300}, Dest:[^\n]{0,300},\n", re.S)
+V1_EVENT_KIND = "unknown: an eCapture v1 console event (no length or direction: not converted; use --ecaptureq)"
 
 
 def _unescaped(m: re.Match) -> bytes:
@@ -74,16 +80,16 @@ def _crlf_only(text: bytes) -> bytes:
     return _ESCAPE.sub(lambda m: b"\r" if m[1] == b"r" and text[m.end():m.end() + 1] == b"\n" else m[0], text)
 
 
-def _time(m: re.Match) -> tuple[int | None, int]:
-    """(UTC nanoseconds, the host's UTC offset in nanoseconds) of a record's time."""
+def _time(m: re.Match) -> int | None:
+    """A record's time in UTC nanoseconds (its zone is the eCapture host's)."""
     try:
         secs = calendar.timegm(tuple(int(m[i]) for i in range(2, 8)))  # type: ignore[arg-type]
     except (ValueError, OverflowError):
-        return None, 0
+        return None
     zone = m[9]
     offset = 0 if zone == b"Z" else (1 if zone[:1] == b"+" else -1) * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
     fraction = int((m[8][1:] + b"00000000")[:9]) if m[8] else 0
-    return (secs - offset) * SECOND + fraction, offset * SECOND
+    return (secs - offset) * SECOND + fraction
 
 
 def _fields(rest: bytes) -> tuple[bytes, dict[str, str]]:
@@ -116,9 +122,7 @@ def decode(data: bytes, origin: str, state: StreamState | None = None) -> list[R
     m = RECORD_START.match(data)
     if m is None:
         raise DecodeError("not a line of eCapture's console output (no time and level at its start)")
-    ts, offset = _time(m)
-    if state is not None and state.utc_offset_ns is None and ts is not None:
-        state.utc_offset_ns = offset  # (the host's zone, said by every line: the renderings' times are local)
+    ts = _time(m)  # (in UTC: the renderings' local times are told from it, as from eCaptureQ's receive times)
     rest = data[m.end():]
     if rest.endswith(b"\n"):
         rest = rest[:-1]
@@ -127,6 +131,9 @@ def decode(data: bytes, origin: str, state: StreamState | None = None) -> list[R
         records = _event(message, origin, ts, state)
         if records is not None:
             return records
+    if (v1 := _V1_EVENT.match(message)) is not None:  # (v1.4.3-1.5.x's event line: no length, no direction)
+        return [Annotation(V1_EVENT_KIND, message.decode("utf-8", "replace"), pid=int(v1[1]), comm=v1[2].decode("utf-8", "replace"),
+                           timestamp_ns=ts, origin=origin)]
     text = _COLOUR.sub(b"", unescape(message)).decode("utf-8", "replace")
     return [ProcessLog(text, {"level": _LEVELS[m[10]], **fields, "message": text}, origin)]
 

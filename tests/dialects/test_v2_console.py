@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecq2pcap.dialects.state import StreamState
-from ecq2pcap.dialects.v2_console import decode, unescape
+from ecq2pcap.dialects.v2_console import V1_EVENT_KIND, decode, unescape
 from ecq2pcap.limits import LOST_BY_ECAPTURE
-from ecq2pcap.model import Capture, ConnectInfo, DataType, ProcessLog
+from ecq2pcap.model import Annotation, Capture, ConnectInfo, DataType, ProcessLog
+from tests.support.cli import run_main
 from tests.support.zerolog_console import event_record, record
 
 TIME = "2026-12-07T10:00:01+08:00"
@@ -119,6 +120,19 @@ def test_logs_are_process_logs_with_their_fields():
         assert log.fields["probeName"] == "OpenSSL" and log.fields["Author"] == "CFC4N <cfc4ncs@gmail.com>"
         [log] = decode(record("Probe started", "2026-12-07T10:00:00Z", {"probe": "openssl"}, colour=colour), "c:3")
         assert type(log) is ProcessLog and log.fields["probe"] == "openssl"
+
+
+def test_a_v1_console_event_is_kept_and_said_not_converted(tmp_path):
+    """eCapture v1.4.3+ print "PID:…, Comm:…, Src:…, Dest:…," and the bytes with no level, no length, no direction."""
+    line = record("PID:4242, Comm:curl, Src:10.0.0.1:50000, Dest:10.0.0.2:443,\nGET / HTTP/1.1\r\n\r", TIME, {},
+                  level="???", escape=False)
+    [ann] = decode(line, "c:1")
+    assert type(ann) is Annotation and ann.kind == V1_EVENT_KIND and ann.pid == 4242 and "GET / HTTP/1.1" in ann.text
+    log = tmp_path / "v1.log"
+    log.write_bytes(record("", TIME, {"Version": "linux_amd64:v1.5.2-20250412-0a7e4d3:6.1.0"}, escape=False) + line)
+    run = run_main("convert", str(log), "-w", str(tmp_path / "out.pcapng"), text=True)
+    assert run.returncode == 0
+    assert f"v1.log:2: warning: unknown message kept as annotation ({V1_EVENT_KIND})" in run.stderr
 
 
 def test_unescape_reads_only_what_the_console_writes():
