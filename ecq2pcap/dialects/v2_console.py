@@ -39,6 +39,7 @@ import json
 import re
 
 from ..limits import LOST_BY_ECAPTURE
+from ..memo import Memo
 from ..model import Annotation, DecodeError, ProcessLog, Record
 from .state import StreamState
 from .v2_text import DATA_HEAD, GOTLS_HEAD, SECOND, data_capture, decode_v2_payload, gotls_capture
@@ -55,6 +56,9 @@ _FIELD_NAME = b"\x1b[36m"  # (zerolog colours a field's name cyan: the data's ES
 _COLOURED_FIELD = re.compile(rb"\x1b\[36m(.*?)=\x1b\[0m(.*?)(?= \x1b\[36m|\Z)", re.S)
 _PLAIN_FIELD = re.compile(rb' ([A-Za-z_][\w.\-]*)=("(?:[^"\\\n]|\\.)*"|[^\s"]*)\Z')
 _COLOUR = re.compile(rb"\x1b\[[0-9;]*m")
+_NONE_ESCAPED = "every backslash read as the data's own"
+_PROBE_FIELD = b"\n \x1b[36mprobe=\x1b[0m"
+_PLAIN_NAME = re.compile(rb"[\w.\-]{1,64}")
 # logger.escapeCtrlChars: \a \b \f \r \v by name, other controls below 0x20 (not newline and tab) and DEL as \xHH
 _ESCAPE = re.compile(rb"\\(?:([abfrv])|x(0[0-6]|0[ef]|1[0-9a-f]|7f))")
 _NAMED = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"r": b"\r", b"v": b"\v"}
@@ -82,18 +86,31 @@ def _crlf_only(text: bytes) -> bytes:
 
 def _time(m: re.Match) -> int | None:
     """A record's time in UTC nanoseconds (its zone is the eCapture host's)."""
+    second = m.group(2, 3, 4, 5, 6, 7, 9)
+    ns = _SECONDS.known.get(second) or _SECONDS.miss(second)
+    if ns is None:
+        return None
+    return ns + int((m[8][1:] + b"00000000")[:9]) if m[8] else ns
+
+
+def _second(parts: tuple[bytes, ...]) -> int | None:
     try:
-        secs = calendar.timegm(tuple(int(m[i]) for i in range(2, 8)))  # type: ignore[arg-type]
+        secs = calendar.timegm(tuple(int(p) for p in parts[:6]))  # type: ignore[arg-type]
     except (ValueError, OverflowError):
         return None
-    zone = m[9]
+    zone = parts[6]
     offset = 0 if zone == b"Z" else (1 if zone[:1] == b"+" else -1) * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    fraction = int((m[8][1:] + b"00000000")[:9]) if m[8] else 0
-    return (secs - offset) * SECOND + fraction
+    return (secs - offset) * SECOND
+
+
+_SECONDS = Memo(_second, max_entries=1024)  # (the records of one second share it: timegm was ~5 µs a record)
 
 
 def _fields(rest: bytes) -> tuple[bytes, dict[str, str]]:
     """(the message, the fields) of a record's text after its level."""
+    at = rest.rfind(_PROBE_FIELD)  # (an event's record: its one field on the last line, read without the regexes)
+    if at >= 0 and _PLAIN_NAME.fullmatch(rest, at + len(_PROBE_FIELD)) is not None:
+        return rest[:at + 1], {"probe": rest[at + len(_PROBE_FIELD):].decode()}
     at = rest.find(_FIELD_NAME)
     if at >= 0:  # (coloured: the first field's name begins the fields)
         found = {_COLOUR.sub(b"", k).decode("utf-8", "replace"): _value(_COLOUR.sub(b"", v))
@@ -157,8 +174,15 @@ def _event(message: bytes, origin: str, ts: int | None, state: StreamState | Non
 def _data(text: bytes, n: int) -> tuple[bytes, list[str]]:
     """A data event's bytes from their console text (ending in the newline the text handler adds when they do not
     end in one), by the length its header announces, and what was noted."""
-    readings = _readings(text)
+    every, escapes = _ESCAPE.subn(_unescaped, text) if b"\\" in text else (text, 0)
+    if escapes == text.count(b"\\r\n"):  # (none but CR LF's: what an HTTP/1 message's text holds, one reading)
+        found = _announced(every, n)
+        if found is not None:
+            return found, []
+    readings = _readings(text, every)
     fits = [(why, found) for why, data in readings if (found := _announced(data, n)) is not None]
+    if not fits and escapes and (found := _announced(text, n)) is not None:  # (v2.0.0 escaped nothing)
+        fits = [(_NONE_ESCAPED, found)]
     if fits:
         why, data = fits[0]
         notes = [] if why is None else [f"{why} (the console does not escape backslashes): as many bytes as the "
@@ -166,16 +190,17 @@ def _data(text: bytes, n: int) -> tuple[bytes, list[str]]:
         if any(other != data for _, other in fits[1:]):
             notes.append("another reading of the console's escapes gives as many bytes too: this one may be wrong")
         return data, notes
-    every = unescape(text)
-    # (bytes that were not UTF-8, each printed as U+FFFD, 3 bytes where there was 1: binary data, whose control
-    # bytes the escapes more likely are)
-    for why, data in sorted(readings, key=lambda r: r[0] is not None):
+    # (bytes that were not UTF-8, each printed as U+FFFD, 3 bytes where there was 1)
+    lossy = [(None, every)]  # (every escape one first: binary data, whose control bytes the escapes more likely are)
+    if escapes:
+        lossy += [*readings[:-1], (_NONE_ESCAPED, text)]
+    for why, data in lossy:
         lost = data.count(_REPLACEMENT)
         for k in range(lost, 0, -1):  # (all of them lost, else fewer: some U+FFFD the data's own, which unknown)
             found = _announced(data, n + 2 * k)
             if found is not None:  # (each lost byte a "?": as many bytes as there were, and HTTP's framing holds)
                 notes = [_lost_note(k, lost)]
-                if len(readings) > 2:  # (escapes besides CR LF's)
+                if escapes != text.count(b"\\r\n"):  # (escapes besides CR LF's)
                     notes.append(f"{why or 'its escapes read as escapes'}: where bytes were lost, the data's own "
                                  "backslashes cannot be told from the console's escapes by the length")
                 return found.replace(_REPLACEMENT, b"?", k), notes
@@ -188,22 +213,16 @@ def _data(text: bytes, n: int) -> tuple[bytes, list[str]]:
     return data, notes
 
 
-def _readings(text: bytes) -> list[tuple[str | None, bytes]]:
-    """The readings of a data event's console text, the likelier first, each with what it assumed (None: every escape
-    is one). A \\r before a newline is HTTP's CR LF; in text (what the bytes are when no byte was lost), any other
-    escape is more likely the data's own backslash (JSON's "\\r\\n" or "\\b", a Windows path) than a control
-    byte; then every escape one (binary data); then none (v2.0.0 escaped nothing)."""
-    if b"\\" not in text:
-        return [(None, text)]
-    every = unescape(text)
-    out: list[tuple[str | None, bytes]] = []
+def _readings(text: bytes, every: bytes) -> list[tuple[str | None, bytes]]:
+    """The readings of a data event's console text that has escapes besides CR LF's, the likelier first, each with
+    what it assumed (None: every escape is one; ``every``: that reading). A \\r before a newline is HTTP's CR LF; in
+    text (what the bytes are when no byte was lost), any other escape is more likely the data's own backslash
+    (JSON's "\\r\\n" or "\\b", a Windows path) than a control byte; then every escape one (binary data).
+    (Last of all, :data:`_NONE_ESCAPED`: v2.0.0 escaped nothing.)"""
     crlf = _crlf_only(text)
-    if crlf != every:
-        out.append(("backslashes read as the data's own but before CR LF's \\r\\n", crlf))
-    out.append((None, every))
-    if text != every:
-        out.append(("every backslash read as the data's own", text))
-    return out
+    if crlf == every:
+        return [(None, every)]
+    return [("backslashes read as the data's own but before CR LF's \\r\\n", crlf), (None, every)]
 
 
 def _announced(data: bytes, n: int) -> bytes | None:

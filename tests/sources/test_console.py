@@ -6,6 +6,9 @@ import io
 import os
 import threading
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ecq2pcap.sources.console import iter_records, looks_like_console
 from tests.support.zerolog_console import event_record, record
 
@@ -83,6 +86,36 @@ def test_a_coloured_record_is_given_once_its_fields_are_read_from_a_pipe():
     assert got[0][1] == first
     os.close(write_fd)
     t.join(5)
+
+
+class _Pieces(io.RawIOBase):
+    """A stream that gives its bytes in the sizes given, as a pipe may."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self.data, self.sizes, self.pos = data, sizes, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read1(self, n: int = -1) -> bytes:
+        size = self.sizes[self.pos % len(self.sizes)]
+        out = self.data[self.pos:self.pos + min(size, n if n > 0 else size)]
+        self.pos += len(out)
+        return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(range(5)), min_size=1, max_size=8), st.lists(st.integers(1, 300), min_size=1,
+       max_size=5), st.booleans(), st.sampled_from([200, 400, 1 << 20]))
+def test_any_records_in_any_pieces_come_back_as_written(which, sizes, colour, max_size):
+    parts = [sample(colour)[i] for i in which]
+    got = list(iter_records(_Pieces(b"".join(parts), sizes), max_size))
+    whole = records(b"".join(parts), max_size)
+    assert got == whole
+    if colour:  # (split exactly)
+        assert [r[1] for r in got] == [p if len(p) <= max_size else None for p in parts]
+        assert [r[2] for r in got] == [len(p) for p in parts]
+        assert [r[0] for r in got] == [1 + sum(p.count(b"\n") for p in parts[:i]) for i in range(len(parts))]
 
 
 def test_detection():
