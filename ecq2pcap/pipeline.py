@@ -32,6 +32,10 @@ from .sinks import Sink
 
 
 V200_NOTICE = "eCapture v2.0.0 sends no events over eCaptureQ (only heartbeats and logs); use v2.1 or later"
+DROPPED_NOTICE = "eCapture dropped events: its perf buffer was full (it said so in its log)"
+# the field of eCapture's log line on the events its perf buffer could not hold: v1.x's, v2's
+# (gojue/ecapture v1.4.0 user/module/imodule.go, v2.5.1 internal/probe/base/base_probe.go: record.LostSamples)
+_DROPPED_FIELDS = ("lostSamples", "lost_samples")
 
 
 class Pipeline:
@@ -159,6 +163,18 @@ class Pipeline:
             self.ecapture_version = version
             if "v2.0.0" in version:
                 self.report.warn(V200_NOTICE, rec.origin)
+        for name in _DROPPED_FIELDS:
+            if name in fields:
+                self._dropped(fields[name], rec.origin)
+
+    def _dropped(self, value, origin: str) -> None:
+        """eCapture's log says its perf buffer dropped ``value`` events: what no output can hold, counted and said."""
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            n = 0
+        self.report.counts[Count.ECAPTURE_DROPPED] += max(n, 0)
+        self.report.warn(DROPPED_NOTICE, origin, f"{value} event(s)")
 
     def _close_all(self) -> None:
         """The table's last events, a batch at a time; a sink that cannot write, or a bug of ours in one, raises once,

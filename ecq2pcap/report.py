@@ -60,6 +60,7 @@ class Count:
     # warnings OPEN_LIMIT_PARTED), and of them those forgotten before it could (too many ended at once: flows.lifecycle)
     ENDED_EARLY = "ended_early"
     ENDED_UNTOLD = "ended_untold"
+    ECAPTURE_DROPPED = "ecapture_dropped"  # events eCapture's log says its perf buffer dropped (pipeline._dropped)
 
 
 # in Report.held: a capture written after later ones (Report.late), not a warning
