@@ -34,8 +34,8 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
                      + (f"written to {where}" if where else
                         "not written (no file output: --annotations FILE writes them)"))
     if c[Count.ECAPTURE_DROPPED]:
-        lines.append(f"  dropped by eCapture {c[Count.ECAPTURE_DROPPED]:>4}  events its perf buffer could not hold (its log "
-                     "says so; they are in no output: a larger --mapsize for eCapture keeps more)")
+        lines.append(f"  dropped by eCapture {c[Count.ECAPTURE_DROPPED]:>4}  events its perf buffer could not hold "
+                     "(its log says so; they are in no output: a larger --mapsize for eCapture keeps more)")
     if c[Count.INTERNAL_ERRORS]:
         lines.append(f"  internal errors {c[Count.INTERNAL_ERRORS]:>5}  (bugs of ecq2pcap, each named above; please report "
                      "them: the rest was converted)")

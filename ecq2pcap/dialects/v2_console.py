@@ -81,7 +81,9 @@ def unescape(text: bytes) -> bytes:
 
 def _crlf_only(text: bytes) -> bytes:
     """The reading where only a ``\\r`` before a newline is an escape."""
-    return _ESCAPE.sub(lambda m: b"\r" if m[1] == b"r" and text[m.end():m.end() + 1] == b"\n" else m[0], text)
+    def cr_lf(m: re.Match) -> bytes:
+        return b"\r" if m[1] == b"r" and text[m.end():m.end() + 1] == b"\n" else m[0]
+    return _ESCAPE.sub(cr_lf, text)
 
 
 def _time(m: re.Match) -> int | None:
@@ -149,9 +151,11 @@ def decode(data: bytes, origin: str, state: StreamState | None = None) -> list[R
         if records is not None:
             return records
     if (v1 := _V1_EVENT.match(message)) is not None:  # (v1.4.3-1.5.x's event line: no length, no direction)
-        return [Annotation(V1_EVENT_KIND, message.decode("utf-8", "replace"), pid=int(v1[1]), comm=v1[2].decode("utf-8", "replace"),
-                           timestamp_ns=ts, origin=origin)]
-    text = _COLOUR.sub(b"", unescape(message)).decode("utf-8", "replace")
+        return [Annotation(V1_EVENT_KIND, message.decode("utf-8", "replace"), pid=int(v1[1]),
+                           comm=v1[2].decode("utf-8", "replace"), timestamp_ns=ts, origin=origin)]
+    if "probe" in fields:  # (the probe's logger escapes its messages; the root logger's are as they were)
+        message = unescape(message)
+    text = _COLOUR.sub(b"", message).decode("utf-8", "replace")
     return [ProcessLog(text, {"level": _LEVELS[m[10]], **fields, "message": text}, origin)]
 
 
@@ -241,6 +245,7 @@ def _lost_note(count: int | None, printed: int) -> str:
     elif count == printed:
         kept = 'each kept as a "?"'
     else:
-        kept = f'the first {count} kept as a "?" each, the others taken for the data\'s own U+FFFD (which is which is not known)'
+        kept = (f'the first {count} kept as a "?" each, the others taken for the data\'s own U+FFFD (which is which '
+                'is not known)')
     return (f"{said} {LOST_BY_ECAPTURE}'s console output, which printed U+FFFD for each ({printed} in the data): "
             f"{kept}; eCapture's --ecaptureq keeps every byte")

@@ -31,6 +31,7 @@ _NEXT_RECORD = b"\n" + _RECORD_COLOUR
 _COLOURED_START = frozenset((b"\x1b",))
 _PLAIN_START = frozenset(bytes((c,)) for c in b"0123456789")
 _ANY_START = _COLOURED_START | _PLAIN_START
+_FIELDS_LINE_MAX = 4096  # (a fields line is short: eCapture's probe names are)
 _FIELDS_LINE = b" \x1b[36m"  # (a record's last line when its message ends in a newline: the fields)
 
 
@@ -80,7 +81,7 @@ def _coloured(read, block: bytes, max_size: int) -> Iterator[tuple[int, bytes | 
     scan, dropped, lines_dropped = 1, 0, 0  # (where the next record's start is looked for; what was let go of this)
     while True:
         at = buf.find(_NEXT_RECORD, scan)
-        if at >= 0 or (buf.endswith(b"\n") and buf.startswith(_FIELDS_LINE, buf.rfind(b"\n", 0, len(buf) - 1) + 1)):
+        if at >= 0 or (buf.endswith(b"\n") and buf.startswith(_FIELDS_LINE, _last_line(buf))):
             end = at + 1 if at >= 0 else len(buf)
             text = bytes(buf[:end])
             size = dropped + end
@@ -104,6 +105,12 @@ def _coloured(read, block: bytes, max_size: int) -> Iterator[tuple[int, bytes | 
     if buf or dropped:
         size = dropped + len(buf)
         yield line, (bytes(buf) if size <= max_size else None), size
+
+
+def _last_line(buf: bytearray) -> int:
+    """Where the last line of ``buf`` (which ends in a newline) begins, if it is short enough to be a fields line (a
+    long one is not looked through again at each block), else 0 (a record's start, no fields line)."""
+    return buf.rfind(b"\n", max(len(buf) - _FIELDS_LINE_MAX, 0), len(buf) - 1) + 1
 
 
 def _by_lines(stream, max_size: int) -> Iterator[tuple[int, bytes | None, int]]:

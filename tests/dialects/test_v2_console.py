@@ -123,7 +123,7 @@ def test_logs_are_process_logs_with_their_fields():
 
 
 def test_a_v1_console_event_is_kept_and_said_not_converted(tmp_path):
-    """eCapture v1.4.3+ print "PID:…, Comm:…, Src:…, Dest:…," and the bytes with no level, no length, no direction."""
+    """eCapture v1.4.3+ print "PID:…, Comm:…, Src:…, Dest:…," and the bytes: no level, no length, no direction."""
     line = record("PID:4242, Comm:curl, Src:10.0.0.1:50000, Dest:10.0.0.2:443,\nGET / HTTP/1.1\r\n\r", TIME, {},
                   level="???", escape=False)
     [ann] = decode(line, "c:1")
