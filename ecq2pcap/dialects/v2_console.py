@@ -56,6 +56,8 @@ _FIELD_NAME = b"\x1b[36m"  # (zerolog colours a field's name cyan: the data's ES
 _COLOURED_FIELD = re.compile(rb"\x1b\[36m(.*?)=\x1b\[0m(.*?)(?= \x1b\[36m|\Z)", re.S)
 _PLAIN_FIELD = re.compile(rb' ([A-Za-z_][\w.\-]*)=("(?:[^"\\\n]|\\.)*"|[^\s"]*)\Z')
 _COLOUR = re.compile(rb"\x1b\[[0-9;]*m")
+_FIELDS = 32  # (fields of a record read without colours, at most, in its last 64 KiB)
+_FIELDS_TAIL = 1 << 16
 _NONE_ESCAPED = "every backslash read as the data's own"
 _PROBE_FIELD = b"\n \x1b[36mprobe=\x1b[0m"
 _PLAIN_NAME = re.compile(rb"[\w.\-]{1,64}")
@@ -120,7 +122,12 @@ def _fields(rest: bytes) -> tuple[bytes, dict[str, str]]:
         return rest[:at - 1 if at and rest[at - 1:at] == b" " else at], found
     found = {}
     rest = b" " + rest  # (each field after a space, the first one's eaten by the level)
-    while (m := _PLAIN_FIELD.search(rest)) is not None:  # (from the end: the message may hold "=")
+    # (from the end, the message may hold "="; a search a field, so at most _FIELDS of them: zerolog's records have a
+    # few, and a line of a million "a=b" would be searched a million times)
+    for _ in range(_FIELDS):
+        m = _PLAIN_FIELD.search(rest, max(len(rest) - _FIELDS_TAIL, 0))
+        if m is None:
+            break
         found[m[1].decode()] = _value(m[2])
         rest = rest[:m.start()]
     return rest[1:], dict(reversed(found.items()))
@@ -200,14 +207,13 @@ def _data(text: bytes, n: int) -> tuple[bytes, list[str]]:
         lossy += [*readings[:-1], (_NONE_ESCAPED, text)]
     for why, data in lossy:
         lost = data.count(_REPLACEMENT)
-        for k in range(lost, 0, -1):  # (all of them lost, else fewer: some U+FFFD the data's own, which unknown)
-            found = _announced(data, n + 2 * k)
-            if found is not None:  # (each lost byte a "?": as many bytes as there were, and HTTP's framing holds)
-                notes = [_lost_note(k, lost)]
-                if escapes != text.count(b"\\r\n"):  # (escapes besides CR LF's)
-                    notes.append(f"{why or 'its escapes read as escapes'}: where bytes were lost, the data's own "
-                                 "backslashes cannot be told from the console's escapes by the length")
-                return found.replace(_REPLACEMENT, b"?", k), notes
+        k = (len(data) - n) // 2  # (as many of them lost as the length says: all, else some U+FFFD the data's own)
+        if 0 < k <= lost and (found := _announced(data, n + 2 * k)) is not None:  # (each lost byte a "?": as many
+            notes = [_lost_note(k, lost)]  # bytes as there were, and HTTP's framing holds)
+            if escapes != text.count(b"\\r\n"):  # (escapes besides CR LF's)
+                notes.append(f"{why or 'its escapes read as escapes'}: where bytes were lost, the data's own "
+                             "backslashes cannot be told from the console's escapes by the length")
+            return found.replace(_REPLACEMENT, b"?", k), notes
     data = every
     if data.endswith(b"\n") and len(data) != n:
         data = data[:-1]

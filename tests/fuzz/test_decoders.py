@@ -23,6 +23,7 @@ from ecq2pcap.model import Annotation, Capture, ConnectInfo, DecodeError, Heartb
 from ecq2pcap.payloads.hexdump import ECAPTURE_V1, ECAPTURE_V2, GO, reverse
 from ecq2pcap.uuids import parse_tuple, parse_uuid, parse_uuid_generally
 from fixtures.encoders import go_hex_dump, go_v1_dump, go_v2_dump, v2_connect_text, v2_data_text
+from tests.support.zerolog_console import event_record, record
 
 RECORDS = (Capture, ConnectInfo, Heartbeat, ProcessLog, Annotation)
 
@@ -147,6 +148,31 @@ def v2_text(draw) -> bytes:
 @example(b"[2026-11-26 17:56:40.000] PID:" + b"9" * 4302 + b" TID:1 Comm:curl FD:5 WRITE (2 bytes):\nhi")
 def test_v2_text_renderings_and_connect_lines(data):
     check_records(decode_v2_payload(data, "fuzz:1", None, StreamState()))  # documented never to raise
+
+
+def console_record() -> st.SearchStrategy[bytes]:
+    """eCapture v2's console records: an event's rendering, a connect line or a log line, coloured or not, as
+    ``tests/support/zerolog_console.py`` writes them."""
+    renderings = st.one_of(v2_text(), st.binary(max_size=200))
+    return st.one_of(
+        st.builds(lambda r, colour: event_record(r, "2026-12-07T10:00:01+08:00", colour=colour), renderings,
+                  st.booleans()),
+        st.builds(lambda m, colour: record(m, "2026-12-07T10:00:01Z", {"Version": "linux_amd64:v2.5.1", "a": m},
+                                           colour=colour, escape=False), st.text(max_size=60), st.booleans()))
+
+
+@given(either(console_record()))
+@example(b"2026-12-07T10:00:01Z INF" + b" a=b" * 20000)  # (a field a search: at most _FIELDS of them)
+def test_v2_console_records(data):
+    for state in (None, StreamState()):
+        try:
+            records = decode(Message(data, Opcode.CONSOLE, "fuzz:1"), state)
+        except DecodeError:
+            continue
+        check_records(records)
+        for r in records:
+            if isinstance(r, ProcessLog):
+                assert len(r.fields) <= 32 + 2
 
 
 # -- uuids, hex dumps --------------------------------------------------------------------
