@@ -34,7 +34,8 @@ INTERRUPTED = 130  # = commands.exits.EXIT_INTERRUPTED, not imported: entry() mu
 # and the extcap questions Wireshark asks at every start (``extcap --extcap-interfaces``) do not need.
 COMMANDS = {
     "convert": ("commands.convert", "add_convert_parser", "cmd_convert",
-                "convert recorded dumps (JSON lines, ecq2pcap recordings, protobuf, --eventaddr logs; compressed too)"),
+                "convert recorded dumps (JSON lines, ecq2pcap recordings, protobuf, eCapture v2's console output and "
+                "event logs; compressed too)"),
     "live": ("commands.live", "add_live_parser", "cmd_live",
              "connect to eCapture's eCaptureQ WebSocket and write pcapng/HAR as events arrive"),
     "record": ("commands.live", "add_record_parser", "cmd_record",

@@ -63,6 +63,7 @@ _PROBE_FIELD = b"\n \x1b[36mprobe=\x1b[0m"
 _PLAIN_NAME = re.compile(rb"[\w.\-]{1,64}")
 # logger.escapeCtrlChars: \a \b \f \r \v by name, other controls below 0x20 (not newline and tab) and DEL as \xHH
 _ESCAPE = re.compile(rb"\\(?:([abfrv])|x(0[0-6]|0[ef]|1[0-9a-f]|7f))")
+_NAMED_ALONE = re.compile(rb"\\[abfv]|\\r(?!\n)")  # (an escape by name but CR LF's)
 _NAMED = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"r": b"\r", b"v": b"\v"}
 _REPLACEMENT = "\ufffd".encode()
 # eCapture v1.4.3-1.5.x print an event on the console as "PID:…, Comm:…, Src:…, Dest:…," and its bytes, unescaped,
@@ -198,7 +199,9 @@ def _data(text: bytes, n: int) -> tuple[bytes, list[str]]:
         why, data = fits[0]
         notes = [] if why is None else [f"{why} (the console does not escape backslashes): as many bytes as the "
                                         "header announces"]
-        if any(other != data for _, other in fits[1:]):
+        if any(other != data for _, other in fits[1:]) or (
+                why is None and len(data) == n and data.endswith(b"\n") and _NAMED_ALONE.search(text) is not None):
+            # (or: an escape by name the data's own two characters, and the last newline the console's)
             notes.append("another reading of the console's escapes gives as many bytes too: this one may be wrong")
         return data, notes
     # (bytes that were not UTF-8, each printed as U+FFFD, 3 bytes where there was 1)
