@@ -177,7 +177,9 @@ def _event(message: bytes, origin: str, ts: int | None, state: StreamState | Non
     if second and (m := GOTLS_HEAD.match(unescape(message[:second]))) is not None and not m[8]:
         data, notes = _data(message[second:], int(m[7]))
         return [gotls_capture(m, data, notes, origin, ts)]
-    records = decode_v2_payload(unescape(message), origin, ts, state)
+    # (any other rendering says no length to choose a reading by: its text after the first line, a shell's line or a
+    # query, more likely holds backslashes of its own than control bytes, so only CR LF's \r is read as one)
+    records = decode_v2_payload(head + _crlf_only(message[first:]), origin, ts, state)
     if len(records) == 1 and getattr(records[0], "kind", None) == "text":
         return None  # (no rendering: a log line of the probe's)
     return records

@@ -121,6 +121,13 @@ def test_gotls_events_and_connect_lines():
     assert type(info) is ConnectInfo and info.fd == 5 and info.tuple.dst_port == 443
 
 
+def test_a_shell_line_keeps_its_backslashes():
+    line = b'grep -P "\\bword\\b" C:\\x01\\temp | sed "s/\\r//"'
+    bash = b"PID:77, UID:0, Comm:bash, Retvalue:0, Line:\n" + line
+    [ann] = decode(event_record(bash, TIME, probe="bash"), "c:1")
+    assert ann.kind == "bash" and ann.text == line.decode()
+
+
 def test_logs_are_process_logs_with_their_fields():
     for colour in (True, False):
         [log] = decode(record("", "2026-12-07T10:00:00Z", {"Version": "linux_amd64:v2.5.1-20260621-e28d4c5:6.1.0"},
