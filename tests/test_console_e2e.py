@@ -128,6 +128,16 @@ def test_connections_of_text_are_the_packets_eCaptureQ_gives(converted, tshark, 
     assert not [m for m in bad_expert(console) if "HTTP" not in m and "WebSocket" not in m]
 
 
+def test_a_copy_with_windows_line_ends_reads_the_same(tmp_path, converted):
+    """A console log copied through a Windows tool has CR LF line ends: v2.1+ prints the data's CRs escaped, so a
+    CR before a line end is the copy's, not data."""
+    log = tmp_path / "capture.log"
+    log.write_bytes(console_log("v2_client").replace(b"\n", b"\r\n"))
+    assert main(["convert", "-q", str(log), "--har", str(tmp_path / "crlf.har")]) == 0
+    entries = json.loads((tmp_path / "crlf.har").read_text(encoding="utf-8"))["log"]["entries"]
+    assert entries == converted["v2_client", True, "console"][1]["log"]["entries"]
+
+
 def test_several_processes_and_the_summary_read_it_alike(tmp_path):
     log = tmp_path / "capture.log"
     log.write_bytes(console_log("v2_client"))

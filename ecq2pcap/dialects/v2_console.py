@@ -146,6 +146,9 @@ def _value(raw: bytes) -> str:
 
 def decode(data: bytes, origin: str, state: StreamState | None = None) -> list[Record]:
     """The records of one console record (its first line and those its message goes on over)."""
+    end = data.find(b"\n")
+    if data[end - 1:end] == b"\r" and end > 0:  # (line ends made CR LF on the way: a Windows tool's copy)
+        data = data.replace(b"\r\n", b"\n")  # (the console prints the data's CRs escaped: these CRs are not data)
     m = RECORD_START.match(data)
     if m is None:
         raise DecodeError("not a line of eCapture's console output (no time and level at its start)")
