@@ -12,7 +12,7 @@ from typing import Annotated
 import msgspec
 
 from ..model import Annotation, DecodeError, Heartbeat, Message, ProcessLog, Record
-from .v1_event import timestamp_to_ns, v1_event_record
+from .v1_event import received, timestamp_to_ns, v1_event_record
 
 
 class _Envelope(msgspec.Struct):
@@ -93,7 +93,10 @@ def decode(message: Message) -> list[Record]:
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         event = None
     if event is not None and event.log_type == 2 and event.payload is not None:
-        return [_record(event.payload, message.origin)]
+        record = _record(event.payload, message.origin)
+        if record.timestamp_ns is None and message.recv_time_ns is not None:  # (no time from eCapture)
+            record = received(record, message.recv_time_ns)
+        return [record]
     try:
         env = _envelope.decode(message.data)
     except msgspec.ValidationError as exc:

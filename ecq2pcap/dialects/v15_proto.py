@@ -36,7 +36,7 @@ from google.protobuf.message import DecodeError as _PbDecodeError
 from ..model import DecodeError, Heartbeat, ProcessLog, Record
 from . import v2_text
 from .state import StreamState
-from .v1_event import timestamp_to_ns, v1_event_record
+from .v1_event import received, timestamp_to_ns, v1_event_record
 
 LOG_TYPE_HEARTBEAT, LOG_TYPE_PROCESS_LOG, LOG_TYPE_EVENT = 0, 1, 2
 
@@ -140,6 +140,8 @@ def decode_log_entry(
         record = v1_event_record(ev, ev.payload, origin)
     except ValueError as exc:
         raise DecodeError(f"protobuf event: {exc}") from None
+    if record.timestamp_ns is None and recv_time_ns is not None:  # (no time from eCapture)
+        record = received(record, recv_time_ns)
     return [record]
 
 

@@ -7,6 +7,8 @@ into a :class:`~ecq2pcap.model.Capture` or :class:`~ecq2pcap.model.Annotation`.
 
 from __future__ import annotations
 
+from msgspec.structs import replace
+
 from ..model import NS_LIMIT, Annotation, Capture, DataType, PayloadForm, Tuple
 from ..payloads.hexdump import GO, looks_like_go_dump, reverse
 from ..uuids import PARSED, UuidInfo, parse_event_uuid
@@ -21,7 +23,7 @@ _SECONDS_LIMIT = -(-NS_LIMIT // 1_000_000_000)  # (whole seconds below it: its n
 
 def timestamp_to_ns(value: int | float | None) -> int | None:
     """eCapture timestamps are seconds (v1.4.0–1.4.2, bash, heartbeats) or
-    nanoseconds (v1.4.3+); 0 means unknown. Tell the unit by magnitude. A time past what a pcapng holds (64 bits of
+    nanoseconds (v1.4.3+); 0 means unknown (:func:`received` then times it when the input says when it came). Tell the unit by magnitude. A time past what a pcapng holds (64 bits of
     nanoseconds, past 2554-07-21: no eCapture's) is unknown too (its packets were timed with the bits that fit)."""
     if type(value) is int:  # (what eCapture sends: the same bounds, exact without the float comparisons)
         if value <= 0:
@@ -42,6 +44,18 @@ def timestamp_to_ns(value: int | float | None) -> int | None:
     elif value < 1e17:  # microseconds
         value *= 1_000
     return int(value) if value < NS_LIMIT else None
+
+
+RECEIVED_NOTE = "eCapture gave no capture time: the time it was received is used"
+
+
+def received(record: Capture | Annotation, recv_time_ns: int) -> Capture | Annotation:
+    """``record``, to which eCapture gave no usable time (0, as in the v1.4.0 README's sample, or one past what a
+    pcapng holds), timed when its message was received (eCaptureQ's receive time, a recording's ``t``), as a v2
+    event without a time of its own is; a capture says so in its notes."""
+    if type(record) is Capture:
+        return replace(record, timestamp_ns=recv_time_ns, notes=(*record.notes, RECEIVED_NOTE))
+    return replace(record, timestamp_ns=recv_time_ns)
 
 
 def _fields_tuple(src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> Tuple | None:
