@@ -1,6 +1,7 @@
 """A v1 event time past what a pcapng holds (64 bits of nanoseconds: 2554-07-21) is no eCapture's: it is unknown, as
-0 is (timed when it was received, when the input says; else at the latest capture time), not written with the bits that fit (a fuzz run's mutated timestamp 2**64 ns
-gave packets of 1970, and a -b ring file named 2554 that held them; year 3554 in seconds gave 2385)."""
+0 is (timed when it was received, when the input says; else at the latest capture time), not written with the bits
+that fit (a fuzz run's mutated timestamp 2**64 ns gave packets of 1970, and a -b ring file named 2554 that held them;
+year 3554 in seconds gave 2385)."""
 
 from __future__ import annotations
 
