@@ -10,13 +10,15 @@ import base64
 import gzip
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
 from ecq2pcap.cli import main
 from ecq2pcap.dialects.v15_proto import parse_log_entry
 from ecq2pcap.limits import LOST_BY_ECAPTURE
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 from tests.support.cli import run_main
 from tests.support.dissect import bad_expert, dissect, follow, syns
 from tests.support.zerolog_console import event_record, go_string, record
@@ -136,6 +138,18 @@ def test_a_copy_with_windows_line_ends_reads_the_same(tmp_path, converted):
     assert main(["convert", "-q", str(log), "--har", str(tmp_path / "crlf.har")]) == 0
     entries = json.loads((tmp_path / "crlf.har").read_text(encoding="utf-8"))["log"]["entries"]
     assert entries == converted["v2_client", True, "console"][1]["log"]["entries"]
+
+
+def test_piped_in_it_gives_what_the_file_gives(tmp_path, converted):
+    """``ecapture tls | ecq2pcap convert - …``: the records come through a pipe, and the outputs are the file's
+    (origins aside: ``<stdin>:N`` for ``capture.log:N``)."""
+    log = console_log("v2_client")
+    result = subprocess.run([sys.executable, "-m", "ecq2pcap", "convert", "-q", "-", "--har", "piped.har"],
+                            input=log, capture_output=True, cwd=tmp_path, env={"PYTHONPATH": str(ROOT)}, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    piped = (tmp_path / "piped.har").read_text(encoding="utf-8")
+    from_file = json.dumps(converted["v2_client", True, "console"][1]["log"]["entries"])
+    assert json.loads(piped.replace("<stdin>:", "capture.log:"))["log"]["entries"] == json.loads(from_file)
 
 
 def test_several_processes_and_the_summary_read_it_alike(tmp_path):
