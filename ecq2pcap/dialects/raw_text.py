@@ -41,7 +41,6 @@ import re
 from ..model import Annotation, Capture, DataType, DecodeError, PayloadForm, Record
 from ..payloads.hexdump import ECAPTURE_V1, reverse
 from . import v14_json
-from .v1_event import received
 
 
 # (numbers: at most 18 digits, so that int() never meets the 4,300 it refuses)
@@ -92,12 +91,9 @@ def decode_raw_text(data: bytes, origin: str, recv_time_ns: int | None = None) -
     broken gotls JSON event or bytes that are not text at all."""
     if data.startswith(b"{"):
         try:
-            record = v14_json.decode_event_json(data, origin)
+            return [v14_json.decode_event_json(data, origin, recv_time_ns)]
         except ValueError as exc:  # ours, msgspec's DecodeError (bad JSON) and UnicodeDecodeError alike
             raise DecodeError(f"raw JSON frame (eCapture v1.4.3 gotls): {exc}") from None
-        if record.timestamp_ns is None and recv_time_ns is not None:  # (no time from eCapture)
-            record = received(record, recv_time_ns)
-        return [record]
 
     def ann(kind: str, body: bytes, pid: int | None = None, comm: bytes = b"") -> list[Record]:
         return [Annotation(kind, _s(body), pid=pid, comm=_comm(comm), timestamp_ns=recv_time_ns, origin=origin)]

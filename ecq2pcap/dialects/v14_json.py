@@ -12,7 +12,7 @@ from typing import Annotated
 import msgspec
 
 from ..model import Annotation, DecodeError, Heartbeat, Message, ProcessLog, Record
-from .v1_event import received, timestamp_to_ns, v1_event_record
+from .v1_event import timestamp_to_ns, v1_event_record
 
 
 class _Envelope(msgspec.Struct):
@@ -66,23 +66,23 @@ def _reason(exc: Exception) -> str:
     return text
 
 
-def decode_event_json(data: bytes | msgspec.Raw, origin: str) -> Record:
-    """One event object (the envelope's payload, or v1.4.3 gotls's bare JSON)."""
+def decode_event_json(data: bytes | msgspec.Raw, origin: str, recv_time_ns: int | None = None) -> Record:
+    """One event object (the envelope's payload, or v1.4.3 gotls's bare JSON), received at ``recv_time_ns``."""
     try:
         ev = _event.decode(data)
     except msgspec.ValidationError as exc:
         raise DecodeError(f"event: {_reason(exc)}") from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise DecodeError(f"event: invalid JSON ({exc})") from None
-    return _record(ev, origin)
+    return _record(ev, origin, recv_time_ns)
 
 
-def _record(ev: _Event, origin: str) -> Record:
+def _record(ev: _Event, origin: str, recv_time_ns: int | None) -> Record:
     payload = ev.payload_base64 if ev.payload_base64 is not None else ev.payload
     if payload is None:
         raise DecodeError("event has no payload_base64")
     try:
-        return v1_event_record(ev, payload, origin)
+        return v1_event_record(ev, payload, origin, recv_time_ns)
     except ValueError as exc:
         raise DecodeError(str(exc)) from None
 
@@ -93,10 +93,7 @@ def decode(message: Message) -> list[Record]:
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         event = None
     if event is not None and event.log_type == 2 and event.payload is not None:
-        record = _record(event.payload, message.origin)
-        if record.timestamp_ns is None and message.recv_time_ns is not None:  # (no time from eCapture)
-            record = received(record, message.recv_time_ns)
-        return [record]
+        return [_record(event.payload, message.origin, message.recv_time_ns)]
     try:
         env = _envelope.decode(message.data)
     except msgspec.ValidationError as exc:
@@ -105,7 +102,7 @@ def decode(message: Message) -> list[Record]:
         raise DecodeError(f"invalid JSON: {exc}") from None
     try:
         if env.log_type == 2:
-            return [decode_event_json(env.payload, message.origin)]
+            return [decode_event_json(env.payload, message.origin, message.recv_time_ns)]
         if env.log_type == 0:
             hb = _heartbeat.decode(env.payload)
             return [Heartbeat(timestamp_to_ns(hb.timestamp), hb.count, hb.message, message.origin)]

@@ -36,7 +36,7 @@ from google.protobuf.message import DecodeError as _PbDecodeError
 from ..model import DecodeError, Heartbeat, ProcessLog, Record
 from . import v2_text
 from .state import StreamState
-from .v1_event import received, timestamp_to_ns, v1_event_record
+from .v1_event import timestamp_to_ns, v1_event_record
 
 LOG_TYPE_HEARTBEAT, LOG_TYPE_PROCESS_LOG, LOG_TYPE_EVENT = 0, 1, 2
 
@@ -137,11 +137,9 @@ def decode_log_entry(
         # v2.1+: only payload+length, the payload is the text rendering of one eBPF event
         return v2_text.decode_v2_payload(ev.payload, origin, recv_time_ns, state)
     try:
-        record = v1_event_record(ev, ev.payload, origin)
+        record = v1_event_record(ev, ev.payload, origin, recv_time_ns)
     except ValueError as exc:
         raise DecodeError(f"protobuf event: {exc}") from None
-    if record.timestamp_ns is None and recv_time_ns is not None:  # (no time from eCapture)
-        record = received(record, recv_time_ns)
     return [record]
 
 

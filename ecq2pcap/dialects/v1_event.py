@@ -7,8 +7,6 @@ into a :class:`~ecq2pcap.model.Capture` or :class:`~ecq2pcap.model.Annotation`.
 
 from __future__ import annotations
 
-from msgspec.structs import replace
-
 from ..model import NS_LIMIT, Annotation, Capture, DataType, PayloadForm, Tuple
 from ..payloads.hexdump import GO, looks_like_go_dump, reverse
 from ..uuids import PARSED, UuidInfo, parse_event_uuid
@@ -23,7 +21,7 @@ _SECONDS_LIMIT = -(-NS_LIMIT // 1_000_000_000)  # (whole seconds below it: its n
 
 def timestamp_to_ns(value: int | float | None) -> int | None:
     """eCapture timestamps are seconds (v1.4.0–1.4.2, bash, heartbeats) or
-    nanoseconds (v1.4.3+); 0 means unknown (:func:`received` then times it when the input says when it came). Tell the unit by magnitude. A time past what a pcapng holds (64 bits of
+    nanoseconds (v1.4.3+); 0 means unknown (:func:`v1_event_record` then times it when it was received, if known). Tell the unit by magnitude. A time past what a pcapng holds (64 bits of
     nanoseconds, past 2554-07-21: no eCapture's) is unknown too (its packets were timed with the bits that fit)."""
     if type(value) is int:  # (what eCapture sends: the same bounds, exact without the float comparisons)
         if value <= 0:
@@ -46,16 +44,9 @@ def timestamp_to_ns(value: int | float | None) -> int | None:
     return int(value) if value < NS_LIMIT else None
 
 
+# an event eCapture gave no usable time (0, as in the v1.4.0 README's sample, or one past what a pcapng holds) is timed
+# when its message was received (eCaptureQ's receive time, a recording's ``t``), as a v2 event without a time is
 RECEIVED_NOTE = "eCapture gave no capture time: the time it was received is used"
-
-
-def received(record: Capture | Annotation, recv_time_ns: int) -> Capture | Annotation:
-    """``record``, to which eCapture gave no usable time (0, as in the v1.4.0 README's sample, or one past what a
-    pcapng holds), timed when its message was received (eCaptureQ's receive time, a recording's ``t``), as a v2
-    event without a time of its own is; a capture says so in its notes."""
-    if type(record) is Capture:
-        return replace(record, timestamp_ns=recv_time_ns, notes=(*record.notes, RECEIVED_NOTE))
-    return replace(record, timestamp_ns=recv_time_ns)
 
 
 def _fields_tuple(src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> Tuple | None:
@@ -108,9 +99,10 @@ def _refuse_long_fields(**values: str) -> None:
                              f"(at most {FIELD_CHARS[name]:,} taken)")
 
 
-def v1_event_record(ev, payload: bytes, origin: str) -> Capture | Annotation:
+def v1_event_record(ev, payload: bytes, origin: str, recv_time_ns: int | None = None) -> Capture | Annotation:
     """Build the record for one v1 event: ``ev`` holds its fields by the schema's names (timestamp, uuid, src_ip,
-    src_port, dst_ip, dst_port, pid, pname, type: the JSON event's or the protobuf's), ``payload`` its bytes.
+    src_port, dst_ip, dst_port, pid, pname, type: the JSON event's or the protobuf's), ``payload`` its bytes,
+    ``recv_time_ns`` when its message was received, if known (its time when eCapture gave none: :data:`RECEIVED_NOTE`).
     Raises ValueError for an unparsable uuid. (The event as one argument, not its eleven fields by keyword:
     ~1k instructions less an event.)"""
     uuid, pname, src_ip, dst_ip, pid, ectype = ev.uuid, ev.pname, ev.src_ip, ev.dst_ip, ev.pid, ev.type
@@ -121,6 +113,9 @@ def v1_event_record(ev, payload: bytes, origin: str) -> Capture | Annotation:
     comm = pname.rstrip("\x00") or info.comm
     t = ev.timestamp  # (whole seconds, v1.4's, without timestamp_to_ns's call)
     ts = t * 1_000_000_000 if type(t) is int and 0 < t < _SECONDS_LIMIT else timestamp_to_ns(t)
+    received = ts is None and recv_time_ns is not None  # (eCapture gave no time: when it was received)
+    if received:
+        ts = recv_time_ns
     kind = info.kind
     if kind == "pidcomm":  # mysql / postgres: queries, not TLS data
         text = payload.decode("utf-8", "replace")
@@ -138,6 +133,8 @@ def v1_event_record(ev, payload: bytes, origin: str) -> Capture | Annotation:
     else:
         payload, form, notes = _classify(payload, ectype)
 
+    if received:
+        notes = (*notes, RECEIVED_NOTE)
     tup = info.tuple if kind == "openssl" else None
     if tup is None and kind == "openssl" and not info.sock_form:
         tup = _fields_tuple(src_ip, ev.src_port, dst_ip, ev.dst_port)
