@@ -59,6 +59,7 @@ _COLOUR = re.compile(rb"\x1b\[[0-9;]*m")
 _FIELDS = 32  # (fields of a record read without colours, at most, in its last 64 KiB)
 _FIELDS_TAIL = 1 << 16
 _NONE_ESCAPED = "every backslash read as the data's own"
+_CRLF_ONLY = "backslashes read as the data's own but before CR LF's \\r\\n"
 _PROBE_FIELD = b"\n \x1b[36mprobe=\x1b[0m"
 _PLAIN_NAME = re.compile(rb"[\w.\-]{1,64}")
 # logger.escapeCtrlChars: \a \b \f \r \v by name, other controls below 0x20 (not newline and tab) and DEL as \xHH
@@ -190,35 +191,38 @@ def _event(message: bytes, origin: str, ts: int | None, state: StreamState | Non
 
 def _data(text: bytes, n: int) -> tuple[bytes, list[str]]:
     """A data event's bytes from their console text (ending in the newline the text handler adds when they do not
-    end in one), by the length its header announces, and what was noted."""
+    end in one), by the length its header announces, and what was noted.
+
+    The readings, the likelier first: a \\r before a newline is HTTP's CR LF; in text (what the bytes are when no
+    byte was lost), any other escape is more likely the data's own backslash (JSON's "\\r\\n" or "\\b", a
+    Windows path) than a control byte; then every escape one (binary data); last, none (v2.0.0 escaped nothing)."""
     every, escapes = _ESCAPE.subn(_unescaped, text) if b"\\" in text else (text, 0)
-    if escapes == text.count(b"\\r\n"):  # (none but CR LF's: what an HTTP/1 message's text holds, one reading)
-        found = _announced(every, n)
-        if found is not None:
-            return found, []
-    readings = _readings(text, every)
+    only_crlf = escapes == text.count(b"\\r\n")  # (none but CR LF's: what an HTTP/1 message's text holds)
+    readings: list[tuple[str | None, bytes]] = [(None, every)]
+    if not only_crlf:
+        readings.insert(0, (_CRLF_ONLY, _crlf_only(text)))
     fits = [(why, found) for why, data in readings if (found := _announced(data, n)) is not None]
-    if not fits and escapes and (found := _announced(text, n)) is not None:  # (v2.0.0 escaped nothing)
+    if not fits and escapes and (found := _announced(text, n)) is not None:
         fits = [(_NONE_ESCAPED, found)]
     if fits:
         why, data = fits[0]
         notes = [] if why is None else [f"{why} (the console does not escape backslashes): as many bytes as the "
                                         "header announces"]
         if any(other != data for _, other in fits[1:]) or (
-                why is None and len(data) == n and data.endswith(b"\n") and _NAMED_ALONE.search(text) is not None):
+                not only_crlf and why is None and len(data) == n and data.endswith(b"\n")
+                and _NAMED_ALONE.search(text) is not None):
             # (or: an escape by name the data's own two characters, and the last newline the console's)
             notes.append("another reading of the console's escapes gives as many bytes too: this one may be wrong")
         return data, notes
-    # (bytes that were not UTF-8, each printed as U+FFFD, 3 bytes where there was 1)
-    lossy = [(None, every)]  # (every escape one first: binary data, whose control bytes the escapes more likely are)
-    if escapes:
-        lossy += [*readings[:-1], (_NONE_ESCAPED, text)]
+    # (bytes that were not UTF-8, each printed as U+FFFD, 3 bytes where there was 1: every escape one first, binary
+    # data's control bytes being what the escapes more likely are)
+    lossy = readings[::-1] + [(_NONE_ESCAPED, text)] if escapes else readings
     for why, data in lossy:
         lost = data.count(_REPLACEMENT)
         k = (len(data) - n) // 2  # (as many of them lost as the length says: all, else some U+FFFD the data's own)
         if 0 < k <= lost and (found := _announced(data, n + 2 * k)) is not None:  # (each lost byte a "?": as many
             notes = [_lost_note(k, lost)]  # bytes as there were, and HTTP's framing holds)
-            if escapes != text.count(b"\\r\n"):  # (escapes besides CR LF's)
+            if not only_crlf:
                 notes.append(f"{why or 'its escapes read as escapes'}: where bytes were lost, the data's own "
                              "backslashes cannot be told from the console's escapes by the length")
             return found.replace(_REPLACEMENT, b"?", k), notes
@@ -229,18 +233,6 @@ def _data(text: bytes, n: int) -> tuple[bytes, list[str]]:
     if _REPLACEMENT in data:
         notes.append(_lost_note(None, data.count(_REPLACEMENT)))
     return data, notes
-
-
-def _readings(text: bytes, every: bytes) -> list[tuple[str | None, bytes]]:
-    """The readings of a data event's console text that has escapes besides CR LF's, the likelier first, each with
-    what it assumed (None: every escape is one; ``every``: that reading). A \\r before a newline is HTTP's CR LF; in
-    text (what the bytes are when no byte was lost), any other escape is more likely the data's own backslash
-    (JSON's "\\r\\n" or "\\b", a Windows path) than a control byte; then every escape one (binary data).
-    (Last of all, :data:`_NONE_ESCAPED`: v2.0.0 escaped nothing.)"""
-    crlf = _crlf_only(text)
-    if crlf == every:
-        return [(None, every)]
-    return [("backslashes read as the data's own but before CR LF's \\r\\n", crlf), (None, every)]
 
 
 def _announced(data: bytes, n: int) -> bytes | None:
