@@ -19,9 +19,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from ..dialects.v2_console import RECORD_START
-from .lines import lines_of
-
-BLOCK = 1 << 20
+from .lines import READ_BUFFER as BLOCK, lines_of
 
 __all__ = ["looks_like_console", "iter_records"]
 

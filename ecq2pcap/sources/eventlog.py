@@ -24,12 +24,12 @@ from typing import BinaryIO
 
 from ..dialects.v2_text import CONNECT_LINE, DATA_HEAD, GOTLS_FIRST_LINE, GOTLS_HEAD, HEADERS
 from ..dialects.v2_text import RENDERING_START as START
+from .lines import READ_BUFFER as BLOCK
 
 __all__ = ["looks_like_event_log", "iter_renderings"]
 
 _PEEK = 32  # bytes after a line start that START needs to tell (the bracketed time and "PID:" within 64 + 6)
 HEAD_ROOM = 4096  # a header is within it (a comm is at most 64 bytes, a number 18 digits, a tuple 256)
-BLOCK = 1 << 20
 
 
 def looks_like_event_log(head: bytes) -> bool:
