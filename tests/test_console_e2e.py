@@ -6,8 +6,6 @@ bodies, WebSocket frames)."""
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import re
 import subprocess
@@ -16,10 +14,10 @@ import sys
 import pytest
 
 from ecq2pcap.cli import main
-from ecq2pcap.dialects.v15_proto import parse_log_entry
 from ecq2pcap.limits import LOST_BY_ECAPTURE
 from tests.conftest import FIXTURES, ROOT
 from tests.support.cli import run_main
+from tests.support.recordings import log_entries
 from tests.support.dissect import bad_expert, dissect, follow, syns
 from tests.support.zerolog_console import event_record, go_string, record
 from tests.test_convert_e2e import check_body, expected_for, find_entries
@@ -34,17 +32,14 @@ def console_log(sample: str, colour: bool = True) -> bytes:
     by the events' header times (the samples' receive times are relative; their headers are read as UTC both
     ways)."""
     out, time = bytearray(), "2026-11-26T17:56:31Z"
-    for line in gzip.open(FIXTURES / f"{sample}.frames.jsonl.gz"):
-        parsed = parse_log_entry(base64.b64decode(json.loads(line)["data_b64"]))
-        if parsed is None:
-            continue
-        if parsed[1] == "event_payload":
-            payload = parsed[0].event_payload.payload
+    for entry, which in log_entries(FIXTURES / f"{sample}.frames.jsonl.gz"):
+        if which == "event_payload":
+            payload = entry.event_payload.payload
             if (m := _HEADER_TIME.match(payload)) is not None:
                 time = f"{m[1].decode()}T{m[2].decode()}Z"
             out += event_record(payload, time, colour=colour)
-        elif parsed[1] == "run_log":
-            fields = json.loads(parsed[0].run_log)
+        elif which == "run_log":
+            fields = json.loads(entry.run_log)
             time = fields.pop("time", time)
             fields.pop("level", None)
             message = fields.pop("message", "")
@@ -92,21 +87,13 @@ def test_text_exchanges_come_back_whole(converted, sample, colour):
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_what_the_console_lost_is_said_in_the_packets_the_har_and_the_summary(converted, sample):
     pcap, har, stderr = converted[sample, True, "console"]
-    lost = sum(go_string(p).count("\ufffd") for p in _payloads(sample))
+    lost = sum(go_string(entry.event_payload.payload).count("\ufffd")
+               for entry, which in log_entries(FIXTURES / f"{sample}.frames.jsonl.gz") if which == "event_payload")
     assert lost  # (the samples' HTTP/2 and binary bodies are not UTF-8)
     assert "data lost by eCapture" in stderr.split("ecq2pcap summary:")[1]
     assert LOST_BY_ECAPTURE.encode() in pcap.read_bytes()  # (in the comments of the packets that carry them)
     assert any(LOST_BY_ECAPTURE in e.get("_error", "") for e in har["log"]["entries"])
     assert "linux_amd64:v2.5.1" in stderr  # (the eCapture version, from its own log line)
-
-
-def _payloads(sample: str) -> list[bytes]:
-    out = []
-    for line in gzip.open(FIXTURES / f"{sample}.frames.jsonl.gz"):
-        parsed = parse_log_entry(base64.b64decode(json.loads(line)["data_b64"]))
-        if parsed is not None and parsed[1] == "event_payload":
-            out.append(parsed[0].event_payload.payload)
-    return out
 
 
 @pytest.mark.parametrize("sample", SAMPLES)

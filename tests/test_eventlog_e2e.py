@@ -7,7 +7,6 @@ expected file (written from the real traffic), read by tshark, and compared with
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import json
 
@@ -15,10 +14,10 @@ import pytest
 import zstandard
 
 from ecq2pcap.cli import main
-from ecq2pcap.dialects.v15_proto import parse_log_entry
 from tests.conftest import FIXTURES
 from tests.support.dissect import assert_exchanges_dissected, bad_expert, dissect, follow, syns
 from tests.support.cli import run_main
+from tests.support.recordings import log_entries
 from tests.support.pcapng import epbs
 from tests.test_convert_e2e import check_body, expected_for, find_entries
 
@@ -28,12 +27,8 @@ SAMPLES = ["v2_client", "v2_server", "gen_server_v2"]
 def event_log(sample: str) -> bytes:
     """The sample's Event messages' payloads back to back (eCapture ends each with a newline already: the payload is
     what TextHandler writes); its heartbeats and process logs do not go to --eventaddr."""
-    out = bytearray()
-    for line in gzip.open(FIXTURES / f"{sample}.frames.jsonl.gz"):
-        parsed = parse_log_entry(base64.b64decode(json.loads(line)["data_b64"]))
-        if parsed is not None and parsed[1] == "event_payload":
-            out += parsed[0].event_payload.payload
-    return bytes(out)
+    return b"".join(entry.event_payload.payload for entry, which in log_entries(FIXTURES / f"{sample}.frames.jsonl.gz")
+                    if which == "event_payload")
 
 
 @pytest.fixture(scope="module")

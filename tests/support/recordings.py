@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
+from ecq2pcap.dialects.v15_proto import parse_log_entry
 from ecq2pcap.model import Message, Opcode
 from ecq2pcap.sources.recording import LineDecoder
 
@@ -16,6 +20,15 @@ def read_recording(path: Path) -> list[Message]:
         msgs = [dec.message(line, f"{path}:{i}") for i, line in enumerate(f, 1)]
     assert msgs[0] is None  # the header line
     return [m for m in msgs if m is not None]
+
+
+def log_entries(path: Path) -> Iterator[tuple]:
+    """``(LogEntry, which payload)`` of each protobuf message of a sample's frames file, in order (the v1.5 and v2
+    samples: ``which`` is ``event_payload``, ``run_log`` or ``heartbeat_payload``)."""
+    for line in gzip.open(path):
+        parsed = parse_log_entry(base64.b64decode(json.loads(line)["data_b64"]))
+        if parsed is not None:
+            yield parsed
 
 
 def as_bytes(frame) -> bytes:
