@@ -78,8 +78,8 @@ def add_conversion_args(cmd: argparse.ArgumentParser) -> None:
                     help="how long (capture time) to wait for out-of-order events (default 3)")
     fl.add_argument("--utc-offset", type=utc_offset, default=None, metavar="+HH:MM",
                     help="the eCapture host's UTC offset, e.g. +08:00: eCapture v2.1+ writes its local time in its "
-                    "events (default: told from eCaptureQ's receive times; an event log, which has none, is read as "
-                    "UTC); a negative one as --utc-offset=-05:30")
+                    "events (default: told from eCaptureQ's receive times or the console's own; an event log, which "
+                    "has neither, is read as UTC); a negative one as --utc-offset=-05:30")
     add_filter_args(cmd)
     add_limit_args(cmd)
 

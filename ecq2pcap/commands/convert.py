@@ -1,5 +1,5 @@
-"""``ecq2pcap convert``: recorded dumps (JSON lines, ecq2pcap recordings, protobuf; compressed or not) → pcapng and
-HAR."""
+"""``ecq2pcap convert``: recorded dumps (JSON lines, ecq2pcap recordings, protobuf, eCapture v2's console output,
+event logs; compressed or not) → pcapng and HAR."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ def add_convert_parser(sub, help: str) -> argparse.ArgumentParser:
         "convert",
         help=help,
         description="Convert eCapture dumps: one eCaptureQ message per line (websocat-style JSON), ecq2pcap "
-        "recordings, length-delimited protobuf files (varint length + LogEntry), or eCapture v2.1+ event logs "
-        "(--eventaddr); gzip, zstd, xz and bzip2 are read transparently. '-' reads stdin.",
+        "recordings, length-delimited protobuf files (varint length + LogEntry), eCapture v2's console output "
+        "(what 'ecapture tls' prints without --ecaptureq) or v2.1+ event logs; gzip, zstd, xz and bzip2 are read "
+        "transparently. '-' reads stdin.",
     )
     conv.add_argument("inputs", nargs="+", metavar="INPUT")
     add_output_args(conv)
