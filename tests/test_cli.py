@@ -2,11 +2,13 @@
 
 import gzip
 import os
+import signal
 import subprocess
 import sys
 
 import pytest
 
+from ecq2pcap.stops import STOP_SIGNALS
 from tests.conftest import FIXTURES, ROOT
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -136,7 +138,12 @@ def test_ctrl_c_before_a_command_takes_over_exits_130_quietly(monkeypatch, capsy
 
     monkeypatch.setattr(cli, "_load", interrupted)
     monkeypatch.setattr(sys, "argv", ["ecq2pcap", "convert", "in.jsonl", "-w", "out.pcapng"])
-    with pytest.raises(SystemExit) as exit_:
-        cli.entry()
+    before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            cli.entry()
+    finally:  # (entry() took the stop signals to note them while starting; a process would end here, this one goes
+        for sig, handler in before.items():  # on to other tests, which found SIGINT's handler still taken)
+            signal.signal(sig, handler)
     assert exit_.value.code == EXIT_INTERRUPTED == cli.INTERRUPTED
     assert capsys.readouterr().err == ""
