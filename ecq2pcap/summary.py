@@ -16,7 +16,8 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
         "ecq2pcap summary:",
         f"  messages     {c[Count.MESSAGES]:>8}  (events {c[Count.EVENTS]}, process logs {c[Count.PROCESS_LOGS]}, "
         f"heartbeats {c[Count.HEARTBEATS]}, annotations {c[Count.ANNOTATIONS]}"
-        + (f", v2 connect lines {c[Count.CONNECT_LINES]}" if c[Count.CONNECT_LINES] else "") + ")",
+        + (f", v2 connect lines {c[Count.CONNECT_LINES]}" if c[Count.CONNECT_LINES] else "")
+        + (f", v2 destroy lines {c[Count.DESTROY_LINES]}" if c[Count.DESTROY_LINES] else "") + ")",
         f"  payload      {c[Count.PAYLOAD_BYTES] / 1e6:>8.1f} MB",
         f"  connections  {c[Count.CONNECTIONS]:>8}"
         + (f"  ({c[Count.FILTERED_CONNECTIONS]} filtered out by {pipeline.view.filter.describe()})"
