@@ -142,7 +142,8 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
             at = _line_at(payload, line, eol, end)
             return (b"".join((payload[:at], b"Content-Length: ", str(body_len).encode(),
                               memoryview(payload)[at + len(line) :])),
-                    (f"Transfer-Encoding: {_shown(framing[0][1])} removed (eCapture delivered the body de-chunked)",))
+                    (f"Transfer-Encoding: {_shown(framing[0][1])} removed (eCapture delivered the body de-chunked)",
+                     f"Content-Length: {body_len} added"))
         if (len(framing) == 2 and first is not _TE and framing[1][0] is not _TE and framing[1][0] is not first
                 and payload[body_start : body_start + 2] != _GZIP_MAGIC):  # (one Content-Encoding, one Content-Length)
             gunzipped = _gunzipped(payload, framing, eol, end, body_len)
@@ -224,8 +225,7 @@ def repair_rendered(payload: bytes, *, request_method: str | None = None,
             pass  # bytes after a bodiless response: not ours to reframe
         elif not cl_idx:
             new_cl = body_len
-            if not te_dropped:
-                notes.append(f"Content-Length: {body_len} added")
+            notes.append(f"Content-Length: {body_len} added")  # (in a dropped Transfer-Encoding's place, or at the end)
         elif declared != body_len:
             new_cl = body_len
             shown = declared if declared is not None else _shown(_value(lines[cl_idx[0]]))

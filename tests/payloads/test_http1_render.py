@@ -108,6 +108,7 @@ def test_dechunked_response_loses_transfer_encoding():
     payload = go_render(b"HTTP/1.1 200 OK", [(b"Content-Type", b"text/plain"), (b"Transfer-Encoding", b"chunked")], body)
     wire, notes = repair_rendered(payload)
     assert any("Transfer-Encoding: chunked removed" in n for n in notes)
+    assert f"Content-Length: {len(body)} added" in notes  # (each change said: the header the packet has in its place)
     assert b"transfer-encoding" not in names(wire)
     resp, got, rest = parse_response(wire)
     assert got == body and rest == b""
@@ -148,7 +149,7 @@ def test_chunked_and_gzipped_rendering():
         plain,
     )
     wire, notes = repair_rendered(payload)
-    assert len(notes) == 2
+    assert len(notes) == 3 and notes[2] == f"Content-Length: {len(plain)} added"  # (T-E's and C-E's removal, then it)
     resp, got, rest = parse_response(wire)
     assert got == plain and rest == b""
     assert set(names(wire)) == {b"content-type", b"content-length"}
