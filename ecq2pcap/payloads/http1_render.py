@@ -18,12 +18,16 @@ import re
 from ..limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, limit_note
 from ..memo import Memo
 from ..speedups import compiled
+from .go_gzip import opens_as_gzip
 from .header_names import TOKEN, field_name
 from .numbers import ascii_number
 
-__all__ = ["repair_rendered", "starts_http1_message", "NOT_HTTP1"]
+__all__ = ["repair_rendered", "starts_http1_message", "NOT_HTTP1", "HEAD_REPAIRS"]
 
 NOT_HTTP1 = "not an HTTP/1 message: left as is"
+# how the notes of :func:`repair_rendered` begin: a HAR entry, which shows the head eCapture rendered, tells them apart
+HEAD_REPAIRS = ("Transfer-Encoding: ", "Content-Encoding: ", "Content-Length", "duplicate Content-Length",
+                "body not captured (eCapture rendered the headers only)")
 
 _REQUEST_LINE = re.compile(rb"(%s) [^\x00-\x20\x7f]+ HTTP/1\.[0-9]" % TOKEN)  # (a method is a token)
 _STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: [^\r\n]*)?")
@@ -38,33 +42,6 @@ _GZIP_MAGIC = b"\x1f\x8b"
 FAST = True  # False: every message through the general rules (tests compare the two)
 _C = compiled()
 AGREES = None if _C is None else _C.rendered_agrees  # (the fast exit's answer in C: _rendered.c; None: Python's)
-
-
-def opens_as_gzip(payload: bytes, start: int) -> bool:
-    """Whether Go's ``gzip.NewReader`` opens the body at ``start``: a whole gzip header (it reads no further).
-
-    eCapture gunzips a body whose ``Content-Encoding`` is exactly ``gzip`` and keeps the bytes as they were only
-    when that reader fails (v1.x ``http_response.go``/``http_request.go`` ``Display``; a read error later keeps
-    what was decoded). So a body that still starts with the gzip magic is one it could not open (a header cut
-    short, or not gzip's), unless its header is whole: then it was opened, and the content is gzip data itself
-    (a ``.gz`` file served gzip-encoded: it was compressed twice)."""
-    n = len(payload)
-    if n < start + 10 or payload[start + 2] != 8 or payload[start + 3] & 0xE0:
-        return False
-    flags, pos = payload[start + 3], start + 10
-    if flags & 0x04:  # FEXTRA: a length, then that many bytes
-        if n < pos + 2:
-            return False
-        pos += 2 + int.from_bytes(payload[pos : pos + 2], "little")
-    for flag in (0x08, 0x10):  # FNAME, FCOMMENT: zero-terminated
-        if flags & flag:
-            end = payload.find(b"\0", pos)
-            if end < 0:
-                return False
-            pos = end + 1
-    if flags & 0x02:  # FHCRC
-        pos += 2
-    return pos <= n
 
 
 def starts_http1_message(data: bytes) -> bool:

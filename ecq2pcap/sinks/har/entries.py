@@ -37,7 +37,7 @@ from ...model import NOT_PLACED, Connection, Direction
 from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limits_in
 from .content import decode_content
 from .cookies import request_cookies, response_cookies
-from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse, stream_named
+from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse, repairs_said, stream_named
 from .forms import multipart_params
 from .times import http_timings, iso
 from .urls import endpoint, form_pairs, query_string, request_url
@@ -86,7 +86,7 @@ def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
             ex.errors.append(n)
     if ex.errors:
         entry["_error"] = "; ".join(ex.errors)
-    comment = notes + ex.errors
+    comment = repairs_said(notes) + ex.errors
     if comment:
         entry["comment"] = "; ".join(dict.fromkeys(comment))
     return entry

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ...model import ChunkInfo, Connection, Direction
+from ...payloads.h2.encoder import GUNZIPPED
 from ...payloads.http import HttpMessage, HttpRequest, HttpResponse
+from ...payloads.http1_render import HEAD_REPAIRS
 
 __all__ = [
     "ChunkMeta",
@@ -144,3 +146,18 @@ class ExchangeParser(Protocol):
     def take_diagnostics(self) -> list[str]:
         """Connection-level problems not attached to any exchange (reported by the sink)."""
         ...
+
+
+REPAIRED = "framing repaired to read the body (the headers shown are as eCapture rendered them): "
+
+
+def repairs_said(notes: list[str]) -> list[str]:
+    """``notes`` for an entry's comment: the repairs of eCapture's stale framing headers (a rendered HTTP/1 head's,
+    a gunzipped HTTP/2 body's) as one note, saying they are the reading's, at the first one's place. They describe
+    the bytes read (and the pcapng's head, unless --raw-payload), not the entry, whose headers are eCapture's."""
+    repairs = [n for n in notes if n.startswith(HEAD_REPAIRS) or GUNZIPPED in n]
+    if not repairs:
+        return notes
+    at = notes.index(repairs[0])
+    rest = [n for n in notes if n not in repairs]
+    return [*rest[:at], REPAIRED + " and ".join(repairs), *rest[at:]]

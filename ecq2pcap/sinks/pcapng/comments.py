@@ -70,6 +70,6 @@ def open_facts(port_map, key: tuple[str | None, str, str, int, int, bool]) -> st
 WHO = Memo(_who, max_entries=1024, size=lambda key: len(key[2]))  # (a comm is at most 256 characters)
 WHAT = Memo(_what, max_entries=64, size=lambda key: 0)
 
-# --raw-payload: a capture the flows repaired is written as it came; its notes say the HAR's (and -w's) repairs
-UNREPAIRED = " written as captured (the repairs its notes say are not in this packet: they are the HAR's)"
+# --raw-payload: a capture the flows repaired is written as it came; its notes say the repairs the HAR read it with
+UNREPAIRED = " written as captured (the repairs its notes say are not in this packet: the HAR read its body with them)"
 NOT_WRITTEN = " (--raw-payload: not written)"  # after the notes on bytes made up for a frame's rest eCapture lost

@@ -28,7 +28,7 @@ def test_a_repaired_capture_written_as_captured_says_the_repairs_are_not_in_it(t
         (comment,) = [c for f in frames for c in f["frame.comment"] if "HTTP/1 response" in c]
         assert "Transfer-Encoding: chunked removed" in comment
         assert ("Transfer-Encoding: chunked" in follow(frames)[1].decode()) == raw  # (as captured, or repaired)
-        assert ("not in this packet" in comment) == raw
+        assert ("not in this packet: the HAR read its body with them" in comment) == raw
 
 
 def test_zeros_not_written_for_a_lost_frame_rest_are_said_in_a_packet(tmp_path, tshark):
