@@ -76,5 +76,6 @@ def load_with_haralyzer(doc: dict) -> list:
         assert isinstance(e.startTime, datetime) and e.startTime.tzinfo is not None
         assert isinstance(e.port, int)  # haralyzer reads int(connection)
         e.response.mimeType  # noqa: B018 - must not raise
+        assert isinstance(e.response.text, str)  # (haralyzer reads content["text"]: "" for no body, not missing)
         e.request.headers  # noqa: B018
     return entries

@@ -138,7 +138,7 @@ def _response(resp: HttpResponse | None, notes: list[str], cap: int) -> dict:
             "httpVersion": "",
             "cookies": [],
             "headers": [],
-            "content": {"size": 0, "mimeType": UNKNOWN_MIME},
+            "content": {"size": 0, "mimeType": UNKNOWN_MIME, "text": ""},
             "redirectURL": "",
             "headersSize": -1,
             "bodySize": -1,
@@ -189,7 +189,8 @@ def _sent_size(msg: HttpMessage, fields: dict[str, list[str]]) -> int:
 def _content(resp: HttpResponse, fields: dict[str, list[str]], cap: int, notes: list[str], sent: int) -> dict:
     mime = _mime(fields.get("content-type"))
     content: dict = {"size": 0, "mimeType": mime}
-    if not resp.body:
+    if not resp.body:  # ("text" is optional, but readers such as haralyzer take it as there)
+        content["text"] = ""
         return content
     data, applied, comments = _decoded(resp.body, fields, cap) if "content-encoding" in fields else \
         (resp.body, False, [])  # (most bodies: no call)

@@ -245,7 +245,7 @@ def test_missing_response():
     validate_entry(e)
     s = e["response"]
     assert s["status"] == 0 and s["statusText"] == "" and s["httpVersion"] == ""
-    assert s["content"] == {"size": 0, "mimeType": "x-unknown"}
+    assert s["content"] == {"size": 0, "mimeType": "x-unknown", "text": ""}
     assert e["_error"] == "response not captured"
     assert e["timings"]["wait"] == 0 and e["timings"]["receive"] == 0
 
