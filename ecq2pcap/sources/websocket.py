@@ -88,6 +88,7 @@ class WebSocketSource:
         self.open_timeout = open_timeout
         self.clock = clock
         self.messages = 0
+        self.fresh = 0  # the messages that are neither replayed startup logs nor heartbeats (see _run)
         self.bytes = 0
         self.connections = 0
         self.reconnects = 0
@@ -188,9 +189,12 @@ class WebSocketSource:
         now = self.clock()
         self.messages = n = self.messages + 1
         self.bytes += len(raw)
+        replay = self.replay_filter.is_replay(raw)
         if is_heartbeat(raw):
             self.watchdog.heartbeat(now)
-        self._queue.append((raw, binary, f"{self.url}#{n}", now, self.replay_filter.is_replay(raw)))
+        elif not replay:
+            self.fresh += 1
+        self._queue.append((raw, binary, f"{self.url}#{n}", now, replay))
         self._wake.set()
 
     def _connector(self) -> connect:
@@ -218,17 +222,17 @@ class WebSocketSource:
         try:
             async for ws in self._connector():
                 self._attempts, self._outage_start = 0, None
-                began, got = asyncio.get_running_loop().time(), self.messages
+                began, got = asyncio.get_running_loop().time(), self.fresh
                 what = await self._receive(ws)
                 if self._closing:
                     return
                 self._outage_start = now = asyncio.get_running_loop().time()
                 if self.retry_for == 0:
                     return self._give_up(ConnectError(f"{what}; gave up retrying"))
-                if self.messages == got and now - began < BRIEF_S:  # (ended at once, nothing received: a server
+                if self.fresh == got and now - began < BRIEF_S:  # (ended at once, nothing new received: a server
                     delay = self._brief.next()  # that drops us at every connect was reconnected to ~700 times a
-                    self.on_status("retry", f"{what}; reconnecting in {delay:.1f} s")  # second, two lines each)
-                    await asyncio.sleep(delay)
+                    self.on_status("retry", f"{what}; reconnecting in {delay:.1f} s")  # second, two lines each;
+                    await asyncio.sleep(delay)  # eCapture replays its startup logs and v1.5+ sends a heartbeat first)
                     continue
                 self._brief.reset()
                 self.on_status("retry", f"{what}; reconnecting")  # at once; then with backoff (_delays)
