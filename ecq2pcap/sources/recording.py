@@ -48,6 +48,9 @@ class _Header(msgspec.Struct):
     started: float | None = None
 
 
+_T_LIMIT = NS_LIMIT / 1e9  # (a receive time in seconds that a pcapng holds)
+
+
 class _Tick(msgspec.Struct):
     tick: int
     t: float | None = None
@@ -103,9 +106,11 @@ class LineDecoder:
         recv = None
         if fr.t is not None:
             t = fr.t if fr.t >= 1e8 or self.started is None else self.started + fr.t
-            recv = round(t * 1e6) * 1000  # recordings keep microseconds
-            if recv >= NS_LIMIT:  # (past what a pcapng holds, 2554-07-21: unknown, as with no t; v2 times by it
-                recv = None  # what its text does not, and its packets were timed with the bits that fit)
+            if 0 <= t < _T_LIMIT:  # recordings keep microseconds
+                recv = round(t * 1e6) * 1000
+            # (else unknown, as with no t: past what a pcapng holds, 2554-07-21, or before 1970, or 1e308, whose
+            # microseconds are no integer; v2 times by it what its text does not, and its packets were timed with
+            # the bits that fit)
         return Message(data, opcode, origin, recv)
 
     @staticmethod

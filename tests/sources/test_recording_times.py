@@ -38,3 +38,23 @@ def test_a_receive_time_past_the_pcapngs_is_unknown(tmp_path, tshark, t, header)
                                               capture_output=True, text=True, check=True).stdout.split()]
     assert "Strict time order:   True" in capinfos
     assert start <= min(times) and max(times) <= s.t
+
+
+@pytest.mark.parametrize("t, started", [(1e308, None), (-1e308, None), (-5.0, None), (0.5, 1e308)])
+def test_a_receive_time_no_pcapng_holds_is_unknown_not_a_crash(tmp_path, capsys, t, started):
+    """``t`` of 1e308 (or a header's ``started`` of 1e308 under a relative ``t``): its microseconds overflowed an
+    integer, a traceback ended the run and the rest of the input was lost. Such a time, and one before 1970, is
+    unknown, as a line without one is; the lines after it convert."""
+    s = V2Stream()
+    s.connect(7, 5, "curl", ("10.0.0.1", 40005), ("10.0.0.2", 443))
+    s.call(7, 5, "curl", True, REQUEST)
+    s.call(7, 5, "curl", False, RESPONSE)
+    head = [json.dumps({"ecq2pcap": "recording", "version": 1, "url": "ws://x/", "started": started}).encode()] \
+        if started is not None else []
+    odd = json.dumps({"t": t, "opcode": "text", "text": '{"log_type":1,"payload":{"message":"x"}}'}).encode()
+    dump, har = tmp_path / "in.jsonl", tmp_path / "o.har"
+    dump.write_bytes(b"\n".join([*head, odd, s.dump()]))
+    assert main(["convert", str(dump), "--har", str(har), "--no-progress"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    (entry,) = json.loads(har.read_text())["log"]["entries"]
+    assert entry["response"]["status"] == 204
