@@ -263,8 +263,8 @@ class HarSink:
                 self.report.warn("HAR: entry could not be built (internal error; please report it)",
                                  ex.origin or origin, repr(exc))
                 continue
-            self._writer.write(entry)
-            self.report.count(Count.HAR_ENTRIES)
+            self.report.count(Count.HAR_ENTRIES)  # (first: a write that fails counted it in the writer, which
+            self._writer.write(entry)  # _uncount_lost takes back)
             if self._on_entry is not None:
                 self._on_entry(entry)
             if ex.errors:
