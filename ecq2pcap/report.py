@@ -67,6 +67,7 @@ class Count:
 LATE = (Count.OUT_OF_ORDER, "", "")
 OPEN_LIMIT_PARTED = "connection ended early (too many open)"  # the warning: a later capture of one went on
 ENDED = (Count.ENDED_EARLY, "", "")  # the same for a connection the open limit ended (Report.ended_early)
+MAX_DETAIL = 2000  # the characters of a warning's detail shown on its line
 _COUNTS = frozenset(v for k, v in vars(Count).items() if k.isupper())
 
 
@@ -198,6 +199,8 @@ class Report:
                 self.relayed.append((origin, text, detail, key, prefix))
             return
         if n <= self.max_lines_per_reason:
+            if len(detail) > MAX_DETAIL:  # (a line a terminal shows: what a hostile input put in it is cut)
+                detail = f"{detail[:MAX_DETAIL]}… ({len(detail)} characters)"
             line = f"{origin + ': ' if origin else ''}{prefix}{text}{': ' + detail if detail else ''}"
             if self._last_line.get(key) != line:  # (the same line again says nothing new: the summary counts it)
                 self._last_line[key] = line

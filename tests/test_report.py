@@ -46,3 +46,37 @@ def test_a_line_repeated_word_for_word_is_shown_once_and_counted():
                      "f:0: warning: body cut", "f:1: warning: body cut", "f:2: warning: body cut",
                      "warning: (further 'body cut' messages are counted in the summary only)"]
     assert report.warnings == {"connection ended early": 5, "body cut": 5}
+
+
+def test_a_long_detail_is_cut_on_its_line():
+    """A warning's detail may quote what a hostile input holds (h11 quoted a 100 KB chunk-size line whole: one
+    stderr line of 100 KB); its line shows at most MAX_DETAIL characters of it and says how long it was."""
+    from ecq2pcap.report import MAX_DETAIL, Report
+
+    lines = []
+    Report(emit=lines.append).warn("odd", "f:1", "x" * 100_000)
+    (line,) = lines
+    assert line.startswith("f:1: warning: odd: xxx") and len(line) < MAX_DETAIL + 100
+    assert line.endswith("… (100000 characters)")
+
+
+def test_a_chunk_size_line_of_100_kb_makes_no_line_of_100_kb(tmp_path, capsys):
+    """End to end: h11's error quoting the line is bounded in the warning and in the HAR entry's _error."""
+    import json
+
+    from ecq2pcap.cli import main
+    from tests.limits.support import Dump
+
+    d = Dump()
+    fd = d.open()
+    d.send(fd, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"1" * 100_000 + b"\r\nabc\r\n0\r\n\r\n"
+    for at in range(0, len(resp), 16_000):
+        d.recv(fd, resp[at:at + 16_000])
+    dump, har = tmp_path / "in.jsonl", tmp_path / "o.har"
+    dump.write_bytes(d.dump())
+    assert main(["convert", str(dump), "--har", str(har)]) == 0
+    err = capsys.readouterr().err
+    assert "did not frame (illegal chunk header" in err and max(map(len, err.splitlines())) < 1000
+    (entry,) = json.loads(har.read_text())["log"]["entries"]
+    assert "illegal chunk header" in entry["_error"] and len(entry["_error"]) < 1000

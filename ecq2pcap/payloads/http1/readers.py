@@ -45,7 +45,7 @@ class H11Reader:
         try:
             ev = self._machine.next_event()
         except h11.RemoteProtocolError as exc:
-            raise ParseError(str(exc) or type(exc).__name__) from None
+            raise ParseError(_bounded(str(exc) or type(exc).__name__)) from None
         t = type(ev)
         if t is h11.Data:
             return Body(ev.data)
@@ -119,3 +119,9 @@ def _synthetic_request(method: str | None) -> h11.Request:
         if len(_SYNTHETIC) < 64:
             _SYNTHETIC[method] = cached
     return cached
+
+
+def _bounded(reason: str, limit: int = 200) -> str:
+    """h11's error, at most ``limit`` characters: it quotes the offending bytes whole (a 100 KB chunk-size line
+    made a warning line of 100 KB, and the HAR entry's _error)."""
+    return reason if len(reason) <= limit else f"{reason[:limit]}… ({len(reason)} characters)"

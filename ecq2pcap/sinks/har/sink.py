@@ -40,7 +40,7 @@ H2_NOT_DECODED = "HTTP/2 connection not decoded into HAR (HTTP/2 decoding turned
 
 _CHECK_EVERY = 1 << 20  # bytes fed between two measures of a connection's buffers
 _FEED_PIECE = 1 << 18  # a longer chunk goes to its parser in pieces of this size
-_DIGITS = re.compile(r"\s*(?<![/.\w])\d+\s*")  # (numbers, not a version: "HTTP/2")
+_DIGITS = re.compile(r"\s*(?<![/.\w])\d+(?:,\d{3})*\s*")  # (numbers, "1,048,576" too; not a version: "HTTP/2")
 
 ParserFactory = Callable[[Connection, HarOptions], ExchangeParser]
 

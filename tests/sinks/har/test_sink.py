@@ -318,6 +318,8 @@ def test_a_warnings_grouping_key_reads_at_most_300_characters_of_its_phrase():
 
     assert _reason("request body truncated after 12 bytes (eof): 5 more") == "HAR: request body truncated after bytes"
     assert _reason("x" * 290 + "y" * 20 + ": detail") == "HAR: " + "x" * 290 + "y" * 10
+    # (a number with its thousands grouped went with its digits only: "header block over , , bytes")
+    assert _reason("header block over 1,048,576 bytes not decoded") == "HAR: header block over bytes not decoded"
 
 
 def test_a_parsers_warnings_are_grouped_by_their_phrase_under_the_parsers_label():
