@@ -116,6 +116,7 @@ class Report:
     # warnings about connections the filters left out, by reason: not in the outputs, said apart in the summary
     left_out: Tally = field(default_factory=Tally)
     annotations_path: str | None = None  # where they were written, for the summary
+    annotations_failed: bool = False  # that file could not be written (the summary says so, not "written to")
     # called for each diagnostic line (origin: reason); the CLI prints to stderr
     emit: Callable[[str], None] | None = None
     max_lines_per_reason: int = 20

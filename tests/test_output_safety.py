@@ -240,6 +240,7 @@ def test_an_annotations_file_that_cannot_be_written_at_the_end_is_one_error(work
     err = p.stderr.decode()
     assert p.returncode == 1 and "Traceback" not in err, err
     assert "ecq2pcap: error: /dev/full: cannot write: No space left on device" in err and "ecq2pcap summary" in err
+    assert "/dev/full could not be written" in err and "written to /dev/full" not in err  # (the summary said so)
     assert json.loads((work / "o.har").read_text())["log"]["entries"]
 
 

@@ -145,7 +145,7 @@ def open_pipeline(args: argparse.Namespace, stack: ExitStack, report: Report, *,
     except OSError as exc:
         raise UsageError(describe_write_error(exc)) from None
     table = connection_table(args, report)
-    annotations = AnnotationFile(path, stack) if path else None
+    annotations = AnnotationFile(path, stack, report) if path else None
     report.annotations_path = path
     pipeline = Pipeline(sinks, report, table, on_annotation=annotations.write if annotations else None, view=view,
                         stream_state=stream_state(args))

@@ -15,6 +15,7 @@ import msgspec
 
 from ..model import Annotation
 from ..outputs import OutputFile
+from ..report import Report
 from .units import UnitWriter
 
 
@@ -27,17 +28,30 @@ def annotation_line(rec: Annotation) -> bytes:
 
 
 class AnnotationFile:
-    def __init__(self, path: str, stack: ExitStack) -> None:
+    def __init__(self, path: str, stack: ExitStack, report: Report | None = None) -> None:
         self.path, self._stack, self._out = path, stack, None
         self.written = 0
+        self.report = report  # (its annotations_failed: the run ends at the error; the summary says so)
 
     def write(self, rec: Annotation) -> None:
-        if self._out is None:
-            self._out = UnitWriter(self._stack.enter_context(OutputFile(self.path)))
-            self._stack.callback(self.flush)  # runs before the file is closed
-        self._out.write(annotation_line(rec))
+        try:
+            if self._out is None:
+                self._out = UnitWriter(self._stack.enter_context(OutputFile(self.path)))
+                self._stack.callback(self.flush)  # runs before the file is closed
+            self._out.write(annotation_line(rec))
+        except OSError:
+            self._failed()
+            raise
         self.written += 1
 
     def flush(self) -> None:
         if self._out is not None:
-            self._out.flush()
+            try:
+                self._out.flush()
+            except OSError:
+                self._failed()
+                raise
+
+    def _failed(self) -> None:
+        if self.report is not None:
+            self.report.annotations_failed = True
