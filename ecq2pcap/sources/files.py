@@ -18,7 +18,7 @@ from ..limits import DEFAULT_LIMITS, limit_note
 from ..model import DecodeError, Message, Opcode, Tick
 from ..report import Report
 from .console import iter_records, looks_like_console
-from .delimited import iter_delimited, looks_delimited
+from .delimited import CutShort, iter_delimited, looks_delimited
 from .eventlog import iter_renderings, looks_like_event_log
 from .formats import READ_ERRORS, SNIFF_BYTES, compression, decompressing, foreign
 from .lines import READ_BUFFER, lines_of
@@ -100,10 +100,11 @@ class FileSource:
         return self._lines(stream)
 
     def _delimited_after_all(self, stream: BinaryIO) -> bool:
-        """Length-delimited protobuf, not JSON lines: when the first line is no JSON and the first bytes chain as
-        LogEntry messages (:func:`looks_delimited`). Asked of every file: one that starts with a byte JSON lines
-        may start with can be protobuf (a first entry of 123 bytes is "{"), and one whose first line is text
-        (what a terminal or a script put before the dump) was read as protobuf and every event lost."""
+        """Length-delimited protobuf, not JSON lines: when the first line is no JSON and the first entries read as
+        LogEntry messages, a damaged one or garbage after the first allowed (:func:`looks_delimited`). Asked of every
+        file: one that starts with a byte JSON lines may start with can be protobuf (a first entry of 123 bytes is
+        "{"), and one whose first line is text (what a terminal or a script put before the dump) was read as
+        protobuf and every event lost."""
         head = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
         line = head.lstrip(b" \t\r\n").split(b"\n", 1)[0]
         try:
@@ -155,8 +156,9 @@ class FileSource:
                     self.report.skip(origin, self._too_big(size))
                     continue
                 yield Message(data, opcode, origin)
-        except ValueError as exc:  # (iter_delimited's: a length past the end of the file)
-            raise InputError(f"{self.name}: not JSON lines nor a complete length-delimited protobuf file: {exc}") from None
+        except CutShort as exc:  # (a length past the end of the file: a last entry cut, or garbage after the last)
+            raise InputError(f"{self.name}@{exc.offset}: length-delimited protobuf cut short or ending in garbage: "
+                             f"{exc}") from None
         except _READ_ERRORS as exc:
             raise InputError(f"{self.name}: cannot read further: {exc}") from None
         finally:
