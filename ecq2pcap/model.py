@@ -111,6 +111,33 @@ class Tuple(NamedTuple):
 
         return f"{ep(self.src_ip, self.src_port)}-{ep(self.dst_ip, self.dst_port)}"
 
+    def swapped(self) -> Tuple:
+        """The other way round (a :class:`NotedTuple` stays one, with its note)."""
+        return Tuple(self.dst_ip, self.dst_port, self.src_ip, self.src_port)
+
+
+class NotedTuple(Tuple):
+    """A tuple eCapture gave that is not written as it was (:func:`ecq2pcap.uuids.tuple_of` makes it). ``unusable``:
+    an address in it is no IP address, or it has IPv4 with IPv6; it still tells its connection from others, whose
+    endpoints are invented (:mod:`ecq2pcap.flows.endpoints`), ``note`` saying why. Else its addresses are written as
+    they are here (an IPv6 zone id, which no packet holds, left out), ``note`` saying so in its SYN's comment. (A
+    subclass, not a field: the connection table tells it by its type once a connection; a capture costs nothing.)"""
+
+    note: str
+    unusable: bool
+
+    @staticmethod
+    def of(src_ip: str, src_port: int, dst_ip: str, dst_port: int, note: str, unusable: bool) -> NotedTuple:
+        t = tuple.__new__(NotedTuple, (src_ip, src_port, dst_ip, dst_port))
+        t.__dict__.update(note=note, unusable=unusable)  # (immutable as a record is: see __setattr__)
+        return t
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a NotedTuple is immutable: cannot set {name}")
+
+    def swapped(self) -> NotedTuple:
+        return NotedTuple.of(self.dst_ip, self.dst_port, self.src_ip, self.src_port, self.note, self.unusable)
+
 
 # eCapture's parser types (protocol doc §2, `type`)
 ECTYPE_NAMES = {
@@ -223,6 +250,7 @@ class Connection(Frozen, eq=False):
     # processes): the pcapng shows it from this client port, not its real one (flows.client_ports); 0: the real one
     shown_client_port: int = 0
     same_tuple_as: int = 0
+    tuple_note: str | None = None  # what of the tuple eCapture gave is not written (NotedTuple), for its SYN's comment
 
     @property
     def ip_version(self) -> int:

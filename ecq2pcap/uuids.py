@@ -16,10 +16,11 @@ ends in at least one NUL byte (comm is at most 15 characters).
 from __future__ import annotations
 
 import re
+import socket
 from functools import lru_cache
 
 from .memo import Memo
-from .model import DataType, Frozen, Tuple
+from .model import DataType, Frozen, NotedTuple, Tuple
 from .payloads.numbers import MAX_DIGITS, ascii_number
 
 UNKNOWN_TUPLE = "0.0.0.0:0-0.0.0.0:0"
@@ -72,6 +73,7 @@ _new_tuple = tuple.__new__
 
 
 _MAPPED = "::ffff:"  # an IPv4-mapped IPv6 address's start, as Go writes it (eCapture's tuples)
+_pton, _AF_INET, _AF_INET6 = socket.inet_pton, socket.AF_INET, socket.AF_INET6
 
 
 def tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, text: str) -> Tuple | None:
@@ -90,7 +92,63 @@ def tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, tex
         return None
     if sport > 65535 or dport > 65535:
         raise ValueError(f"port out of range in tuple {_quoted(text)}")
-    return _new_tuple(Tuple, (src, sport, dst, dport))  # (Tuple(...) runs the named tuple's Python __new__)
+    v6 = ":" in src
+    if v6 is (":" in dst):  # (the common case, both of one family as a packet holds them: inet_pton's, as the pcapng
+        try:  # writer's; two calls, ~0.25 µs a connection, where a Memo of the addresses took ~0.6 for new ones)
+            family = _AF_INET6 if v6 else _AF_INET
+            _pton(family, src)
+            _pton(family, dst)
+            return _new_tuple(Tuple, (src, sport, dst, dport))  # (Tuple(...) runs the named tuple's Python __new__)
+        except (OSError, ValueError):  # (ValueError: a NUL in it; UnicodeEncodeError is one)
+            pass
+    return noted_tuple(src, sport, dst, dport, text or f"{src_text}:{sport_text}->{dst_text}:{dport_text}")
+
+
+def checked_tuple(src: str, sport: int, dst: str, dport: int) -> Tuple:
+    """The tuple of addresses and ports given apart (a v1 event's fields; the ports in range), as :func:`tuple_of`
+    makes it: a :class:`NotedTuple` when an address is not one a packet holds."""
+    kinds = address_kind(src), address_kind(dst)
+    if kinds in ((_IPV4, _IPV4), (_IPV6, _IPV6)):
+        return _new_tuple(Tuple, (src, sport, dst, dport))
+    return noted_tuple(src, sport, dst, dport, str(Tuple(src, sport, dst, dport)))
+
+
+def noted_tuple(src: str, sport: int, dst: str, dport: int, text: str) -> NotedTuple:
+    """The tuple ``text`` (``src``, ``sport``, ``dst``, ``dport``) when its addresses are not two of one family as a
+    packet holds them (:func:`address_kind`): unusable when one is no IP address or they are IPv4 and IPv6 (its
+    connection's endpoints are invented), else written without its IPv6 zone ids; the note says which and why."""
+    kinds = address_kind(src), address_kind(dst)
+    said = f"the tuple eCapture gave, {_quoted(text)},"
+    bad = [_quoted(a, 60) for a, kind in zip((src, dst), kinds) if kind is _NOT_IP]
+    if bad:
+        what = (f"{bad[0]}, which is not an IP address" if len(bad) == 1
+                else f"{bad[0]} and {bad[1]}, which are not IP addresses")
+        return NotedTuple.of(src, sport, dst, dport, f"{said} has {what}", True)
+    if (kinds[0] is _IPV4) != (kinds[1] is _IPV4):
+        return NotedTuple.of(src, sport, dst, dport, f"{said} mixes IPv4 and IPv6 addresses", True)
+    zoned = " and ".join(_quoted(a, 60) for a, kind in zip((src, dst), kinds) if kind is _ZONED)
+    return NotedTuple.of(src.partition("%")[0], sport, dst.partition("%")[0], dport,
+                         f"{said} has an IPv6 zone id in {zoned}, which no packet holds: written without it", False)
+
+
+_IPV4, _IPV6, _ZONED, _NOT_IP = "4", "6", "6%", "none"  # (address_kind's answers)
+
+
+def address_kind(text: str) -> str:
+    """What the address ``text`` is: IPv4 or IPv6 as a packet holds it (the pcapng writer's inet_pton takes it),
+    IPv6 with a zone id (``fe80::1%eth0``: a socket's, no packet's), or none of these (``999.0.0.1``, ``zz::1``)."""
+    v6 = ":" in text
+    try:
+        _pton(_AF_INET6 if v6 else _AF_INET, text)
+        return _IPV6 if v6 else _IPV4
+    except (OSError, ValueError):  # (ValueError: a NUL in it; UnicodeEncodeError is one)
+        pass
+    if v6:
+        bare, _, zone = text.partition("%")
+        if zone and "%" not in zone and address_kind(bare) is _IPV6:
+            return _ZONED
+    return _NOT_IP
+
 
 
 # both directions (and every event) of a connection name the same tuple
@@ -152,7 +210,8 @@ def _openssl(uuid: str, at: int, pid: str, tid: str, comm: str, fd: str, tup: Tu
 _OPENSSL_START = re.compile(rf"({_NUMBER})_({_NUMBER})_(.*)_({_NUMBER})", re.ASCII | re.DOTALL)
 _PLAIN_V4_TEXT = re.compile(r"[0-9.]+", re.ASCII)  # (_HOST's unbracketed form)
 # addresses that are _HOST's unbracketed form and not the unknown one (a connection's are mostly seen before)
-_PLAIN_V4 = Memo(lambda text: text != "0.0.0.0" and _PLAIN_V4_TEXT.fullmatch(text) is not None, max_size=64)
+_PLAIN_V4 = Memo(lambda text: text != "0.0.0.0" and _PLAIN_V4_TEXT.fullmatch(text) is not None
+                 and address_kind(text) is _IPV4, max_size=64)  # (999.0.0.1: tuple_of says what it is)
 
 
 def parse_event_uuid(uuid: str, src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> UuidInfo:

@@ -8,8 +8,8 @@ import pytest
 from msgspec.structs import fields, replace
 
 from ecq2pcap import model
-from ecq2pcap.model import (Capture, Chunk, ChunkInfo, Closed, Connection, DataType, Direction, Frozen, Opened,
-                            PayloadForm, Protocol, Tuple)
+from ecq2pcap.model import (Capture, Chunk, ChunkInfo, Closed, Connection, DataType, Direction, Frozen, NotedTuple,
+                            Opened, PayloadForm, Protocol, Tuple)
 
 CONN = Connection(1, 4242, "curl", 5, ("10.0.0.1", 40000), ("10.0.0.2", 443), uuids=("u",))
 CAPTURE = Capture(4242, 4243, "curl", 5, DataType.WRITE, Tuple("10.0.0.1", 40000, "10.0.0.2", 443), 7, b"GET /",
@@ -38,3 +38,18 @@ def test_equality_hash_and_pickling():
     again = pickle.loads(pickle.dumps(CHUNK))
     assert (again.wire, again.info, again.protocol, again.conn.server) == (CHUNK.wire, CHUNK.info, CHUNK.protocol,
                                                                          CONN.server)
+
+
+def test_a_noted_tuple_keeps_its_note_turned_round_pickled_and_is_immutable():
+    """(The connection table tells a NotedTuple by its type: v2 gotls turns tuples round, -j pickles records.)"""
+    t = NotedTuple.of("999.0.0.1", 5000, "10.0.0.2", 443, "why", True)
+    assert t == Tuple("999.0.0.1", 5000, "10.0.0.2", 443) and hash(t) == hash(Tuple(*t))  # the same key
+    back = t.swapped()
+    assert type(back) is NotedTuple and back == Tuple("10.0.0.2", 443, "999.0.0.1", 5000)
+    assert (back.note, back.unusable) == ("why", True)
+    assert type(Tuple(*t).swapped()) is Tuple
+    again = pickle.loads(pickle.dumps(t, pickle.HIGHEST_PROTOCOL))
+    assert type(again) is NotedTuple and (again, again.note, again.unusable) == (t, "why", True)
+    with pytest.raises(AttributeError):
+        t.note = "other"
+    assert t.note == "why"

@@ -1,6 +1,6 @@
 import pytest
 
-from ecq2pcap.model import DataType, Tuple
+from ecq2pcap.model import DataType, NotedTuple, Tuple
 from ecq2pcap.uuids import parse_tuple, parse_uuid
 
 
@@ -148,6 +148,13 @@ _EVENT_UUIDS = [
     "1_1_c_4_0_1.2:3-4:5-10.0.0.2:443",
     "1_1_c_4_0_10.0.0.1:1234-1.2:3-4:5",
     "1_1_c_4_0_10.0.0.1:True-10.0.0.2:443",
+    "1_1_c_4_0_999.0.0.1:1234-10.0.0.2:443",  # no IP address (the shortcut's fields may name it: see _fields_of)
+    "1_1_c_4_0_10.0.0.1:1234-10.0.0.256:443",
+    "1_1_c_4_0_01.0.0.1:1234-10.0.0.2:443",
+    "1_1_c_4_0_1.2.3:1234-10.0.0.2:443",
+    "1_1_c_4_0_[zz::1]:1234-[::2]:443",
+    "1_1_c_4_0_10.0.0.1:1234-[::2]:443",
+    "1_1_c_4_0_[fe80::1%eth0]:1234-[fe80::2]:443",
     "42_43_Socket Thread\x00_1",
     "42_43_server_x\x00\x00\x00",
     "42_mysqld\x00\x00",
@@ -163,10 +170,12 @@ _EVENT_FIELDS = [
 
 
 def _outcome(parse, uuid):
+    """What parsing ``uuid`` gives, its tuple's type and note too (a Tuple equals a NotedTuple of its values)."""
     try:
-        return parse(uuid)
+        info = parse(uuid)
     except ValueError as exc:
         return str(exc)
+    return info, type(info.tuple), getattr(info.tuple, "note", None)
 
 
 @pytest.mark.parametrize("uuid", _EVENT_UUIDS)
@@ -180,7 +189,7 @@ def test_an_events_uuid_parsed_with_its_tuple_fields_gives_what_parsing_it_alone
         uuids.PARSED.known.clear()
         assert _outcome(lambda u: parse_event_uuid(u, *fields), uuid) == expected, fields
         for kept, info in uuids.PARSED.known.items():
-            assert info == parse_uuid_generally(kept)
+            assert (info, type(info.tuple)) == _outcome(parse_uuid_generally, kept)[:2]
 
 
 def _fields_of(uuid):
@@ -205,3 +214,54 @@ def test_the_uuid_shortcut_is_taken():
         assert len(calls) == 1
     finally:
         uuids.PARSED.compute = compute
+
+
+@pytest.mark.parametrize("tup, bad", [
+    ("999.0.0.1:5000-10.1.0.1:443", "'999.0.0.1', which is not an IP address"),
+    ("10.0.0.1:5000-10.1.0.256:443", "'10.1.0.256', which is not an IP address"),
+    ("01.2.3.4:5000-10.1.0.1:443", "'01.2.3.4', which is not an IP address"),  # (octal to inet_aton: not guessed)
+    ("[zz::1]:5000-[::2]:443", "'zz::1', which is not an IP address"),
+    ("[::ffff:999.1.1.1]:5000-[::1]:443", "'999.1.1.1', which is not an IP address"),
+    ("[fe80::1%]:5000-[fe80::2]:443", "'fe80::1%', which is not an IP address"),  # (an empty zone id)
+    ("999.0.0.1:5000-999.0.0.2:443", "'999.0.0.1' and '999.0.0.2', which are not IP addresses"),
+    ("10.0.0.1:5000-[::2]:443", "mixes IPv4 and IPv6 addresses"),
+    ("[fe80::1%eth0]:5000-10.1.0.1:443", "mixes IPv4 and IPv6 addresses"),
+    ("[1.2.3.4]:5000->[::1]:443", "mixes IPv4 and IPv6 addresses"),  # (v2's form)
+])
+def test_a_tuple_without_usable_addresses_is_kept_noted_unusable(tup, bad):
+    """Such a tuple was taken as it was, and the pcapng sink could not write its connection at all (its packets
+    in no pcapng, said without a location). It still tells its connection from others: kept, as a NotedTuple whose
+    note says why its endpoints are invented (the connection table invents them; its SYN's comment says so)."""
+    for t in _tuples(tup):
+        assert type(t) is NotedTuple and t.unusable
+        assert t.note == f"the tuple eCapture gave, {tup!r}, {'' if 'mixes' in bad else 'has '}{bad}"
+        assert (t.src_port, t.dst_port) == (5000, 443)
+
+
+def _tuples(tup):
+    """``tup`` parsed alone and as a v1 openssl uuid's (v2's form is in none)."""
+    return [parse_tuple(tup)] + ([parse_uuid(f"1_1_curl_4_1_{tup}").tuple] if "->" not in tup else [])
+
+
+def test_an_ipv6_zone_id_is_left_out_of_the_tuple_and_said():
+    """A zone id (fe80::1%eth0) names a link of the host that had the socket; no packet holds one (the pcapng writer
+    wrote the address without it, silently). The tuple is the addresses without it, noted."""
+    t = parse_uuid("1_1_curl_4_1_[fe80::1%eth0]:5000-[fe80::2%2]:443").tuple
+    assert type(t) is NotedTuple and not t.unusable and t == Tuple("fe80::1", 5000, "fe80::2", 443)
+    assert t.note == ("the tuple eCapture gave, '[fe80::1%eth0]:5000-[fe80::2%2]:443', has an IPv6 zone id in "
+                      "'fe80::1%eth0' and 'fe80::2%2', which no packet holds: written without it")
+
+
+@pytest.mark.parametrize("tup", ["10.0.0.1:5000-10.1.0.1:443", "[2001:db8::1]:5-[::1]:443", "[FE80::A]:5-[fe80::b]:443",
+                                 "[::ffff:10.0.0.1]:5-[::ffff:10.0.0.2]:443", "[127.0.0.1]:5->[127.0.0.1]:443"])
+def test_a_usable_tuple_is_a_plain_one(tup):
+    assert [type(t) for t in _tuples(tup)] == [Tuple] * len(_tuples(tup))
+
+
+def test_the_event_fields_tuple_is_checked_too():
+    """A v1 event whose uuid names the unknown tuple takes its src/dst fields: an address there that is no IP
+    address gives a NotedTuple too (it was taken as it was, and the connection was in no pcapng)."""
+    from ecq2pcap.dialects.v1_event import _fields_tuple
+    t = _fields_tuple("bogus", 5000, "10.1.0.1", 443)
+    assert type(t) is NotedTuple and t.unusable and "'bogus', which is not an IP address" in t.note
+    assert type(_fields_tuple("10.0.0.1", 5000, "10.1.0.1", 443)) is Tuple

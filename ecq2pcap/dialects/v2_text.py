@@ -186,13 +186,13 @@ def _unhex(text: bytes) -> bytes:
 def gotls_client_server(tup: Tuple, data_type: DataType) -> Tuple:
     """Orient a v2 gotls tuple client→server (see the module docstring)."""
     if data_type is DataType.READ:  # rendered remote→local
-        tup = Tuple(tup.dst_ip, tup.dst_port, tup.src_ip, tup.src_port)
+        tup = tup.swapped()  # (a NotedTuple stays one)
     lport, rport = tup.src_port, tup.dst_port  # local→remote now
     if (lport in _EPHEMERAL) != (rport in _EPHEMERAL):
         local_is_client = lport in _EPHEMERAL
     else:
         local_is_client = lport >= rport
-    return tup if local_is_client else Tuple(tup.dst_ip, tup.dst_port, tup.src_ip, tup.src_port)
+    return tup if local_is_client else tup.swapped()
 
 
 # --------------------------------------------------------------------------- decoding

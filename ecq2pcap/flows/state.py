@@ -24,6 +24,7 @@ class ConnState:
     shown_from: tuple[str, int] = ("", 0)  # the client address and port the pcapng shows, once open (.client_ports)
     tuple_known: bool = True
     synthetic_reason: str | None = None  # why endpoints were invented
+    tuple_note: str | None = None  # what of the tuple eCapture gave is not written (model.NotedTuple)
     role: str = "client"  # which end eCapture hooked (Connection.process_role)
     conn: Connection | None = None  # set when opened (a new one after a reopen)
     uuids: list = field(default_factory=list)  # eCapture uuids seen before it opened (a few), for its SYN comment

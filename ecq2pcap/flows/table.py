@@ -38,6 +38,7 @@ from ..model import (
     Connection,
     Direction,
     FlowEvent,
+    NotedTuple,
     Opened,
     PayloadForm,
     Tuple,
@@ -61,6 +62,8 @@ _NO_TUPLE = {"gotls": "eCapture's gotls events carry no socket tuple: one connec
                       "goroutines between threads), several at once are merged here"}
 _RENDERED = PayloadForm.HTTP1_RENDERED  # (Enum members: ~0.15 µs to read on Python 3.11)
 _NO_SHAPE = Shape()  # (read only) the shape of a connection none of whose bytes was looked at yet
+UNUSABLE_TUPLE = "tuple with no usable IP address: endpoints invented"
+ZONE_LEFT_OUT = "tuple with an IPv6 zone id"
 
 
 class ConnectionTable(Waiting, Ordering, Lifecycle, ClientPorts):
@@ -252,11 +255,27 @@ class ConnectionTable(Waiting, Ordering, Lifecycle, ClientPorts):
 
     def _new(self, group: tuple, cap: Capture, tup: Tuple) -> ConnState:
         c = ConnState(group, tup, cap.pid, cap.comm, cap.fd, cap.module, normalizer=self._normalizer())
-        c.client, c.server = (tup.src_ip, tup.src_port), (tup.dst_ip, tup.dst_port)
+        if type(tup) is Tuple:
+            c.client, c.server = (tup.src_ip, tup.src_port), (tup.dst_ip, tup.dst_port)
+        else:
+            self._noted(c, group, tup, cap.origin)
         self._by_key[(group, tup)] = c
         self._current[group] = c
         self._placement.track(c)
         return c
+
+    def _noted(self, c: ConnState, group: tuple, tup: NotedTuple, origin: str) -> None:
+        """``c``'s tuple is not written as eCapture gave it (a :class:`~ecq2pcap.model.NotedTuple`): its endpoints are
+        invented when an address in it is none (the tuple is its key still), else written without an IPv6 zone id;
+        said at its first capture, and in its SYN's comment."""
+        if tup.unusable:
+            c.client, c.server = self._endpoints.allocate(group)
+            c.tuple_known, c.synthetic_reason = False, tup.note
+            self._warn_about(c, UNUSABLE_TUPLE, origin, tup.note)
+        else:
+            c.client, c.server = (tup.src_ip, tup.src_port), (tup.dst_ip, tup.dst_port)
+            c.tuple_note = tup.note
+            self._warn_about(c, ZONE_LEFT_OUT, origin, tup.note)
 
     def _normalizer(self) -> Normalizer | None:
         """A new connection's :class:`Normalizer`; None when the table hands on captures, normalised after it
@@ -299,7 +318,7 @@ class ConnectionTable(Waiting, Ordering, Lifecycle, ClientPorts):
                 self._from[c.client] = c
             c.conn = Connection(  # (by position, in the fields' order: ~0.6k instructions less than by keyword)
                 next(self._ids), c.pid, c.comm, c.fd, c.client, c.server, c.tuple_known, c.synthetic_reason, c.role,
-                tuple(c.uuids), cap.tid, c.module, keep, moved, same,
+                tuple(c.uuids), cap.tid, c.module, keep, moved, same, c.tuple_note,
             )
             if c.warnings is not None:  # (said while it had no Connection: held for the filters' decision on this
                 for reason, origin, detail in c.warnings:  # one, Ordering._warn_about)

@@ -18,7 +18,8 @@ from ecq2pcap.dialects.v2_text import decode_v2_payload, gotls_client_server
 from ecq2pcap.payloads.hexdump import ECAPTURE_V2, reverse
 from ecq2pcap.dialects.v15_proto import encode_event
 from fixtures.encoders import go_v2_dump
-from ecq2pcap.model import Annotation, Capture, ConnectInfo, DataType, Message, Opcode, PayloadForm, Tuple
+from ecq2pcap.model import (Annotation, Capture, ConnectInfo, DataType, Message, NotedTuple, Opcode, PayloadForm,
+                            Tuple)
 
 T0 = calendar.timegm((2026, 11, 26, 17, 56, 41)) * 10**9 + 246_000_000
 HDR = b"[2026-11-26 17:56:41.246] PID:316 TID:317 Comm:curl FD:5 "
@@ -167,6 +168,9 @@ def test_gotls_write_read_and_orientation():
     assert sr.tuple == sw.tuple == Tuple("10.0.0.1", 40000, "10.0.0.2", 8443)
     # both ports outside the ephemeral range: the lower one is the server
     assert gotls_client_server(Tuple("a", 1024, "b", 8443), DataType.WRITE) == Tuple("b", 8443, "a", 1024)
+    (bad,) = v2(b"PID:6, TID:6, Comm:g, FD:9, Tuple:[999.0.0.1]:40000->[10.0.0.2]:8443, Type:READ, Len:1\nData:\nG\n")
+    assert type(bad.tuple) is NotedTuple and bad.tuple == Tuple("999.0.0.1", 40000, "10.0.0.2", 8443)  # (turned
+    # round twice, and still noted: its connection's endpoints are invented)
 
 
 def test_gotls_hex_and_unknown_tuple():

@@ -45,7 +45,8 @@ from .urls import endpoint, form_pairs, query_string, request_url
 __all__ = ["build_entry", "INVENTED_NOTE", "UNKNOWN_METHOD", "UNKNOWN_MIME"]
 
 UNKNOWN_METHOD = "UNKNOWN"
-INVENTED_NOTE = "the URL's host is an invented address: the request has no Host and eCapture gave no socket tuple"
+INVENTED_NOTE = ("the URL's host is an invented address: the request has no Host and eCapture gave no usable "
+                 "socket tuple")
 UNKNOWN_MIME = "x-unknown"
 
 

@@ -341,6 +341,8 @@ class PcapngSink:
         text = f"ecq2pcap connection {conn.id}: {who}; {facts}"
         if conn.synthetic_reason:
             text = f"{text}; endpoints invented: {conn.synthetic_reason}"
+        elif conn.tuple_note:
+            text = f"{text}; {conn.tuple_note}"
         if conn.uuids:  # the first to arrive (how many came before it opened depends on pacing)
             text = f"{text}; uuid {conn.uuids[0].replace(_NUL, '')}"  # (see _chunk_comment)
         if note:
