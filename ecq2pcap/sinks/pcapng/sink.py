@@ -149,7 +149,7 @@ class PcapngSink:
                 if type(event) is Chunk:
                     made = self._chunk(event)
                 elif type(event) is Opened:
-                    made = self._open(event.conn, event.time_ns, None)
+                    made = self._open(event.conn, event.time_ns, None, origin=event.origin)
                 elif type(event) is Closed:
                     made = self._close(event)
                 else:
@@ -246,7 +246,7 @@ class PcapngSink:
     # -- events --------------------------------------------------------------------------------
 
     def _open(self, conn: Connection, time_ns: int, note: str | None,
-              isns: tuple[int, int] | None = None) -> list[bytes]:
+              isns: tuple[int, int] | None = None, origin: str = "") -> list[bytes]:
         real_port = conn.server[1]
         client_port, shown_port, note = opening_ports(self.port_map, conn, note)
         # (client→server, server→client): the captured process's sends are outbound (Connection.outbound)
@@ -257,10 +257,10 @@ class PcapngSink:
         try:
             flow = packet_blocks(conn.client[0], client_port, conn.server[0], shown_port, isns[0], isns[1],
                                  self.link_type, self.mss, flags)  # (by position: ~1.6k instructions less)
-        except ValueError as e:  # unparsable or mixed-family addresses
+        except ValueError as e:  # unparsable or mixed-family addresses (the dialects make them NotedTuples: none known)
             self._conns[conn.id] = _Conn(conn, None, flags, 0)
-            if self.report is not None:
-                self.report.warn("connection not written to pcapng", detail=f"connection {conn.id}: {e}")
+            if self.report is not None:  # (said at the capture that opened it, where there is one)
+                self.report.warn("connection not written to pcapng", origin, f"connection {conn.id}: {e}")
             return []
         self._conns[conn.id] = _Conn(conn, flow, flags, time_ns)  # (the handshake at its first event's time)
         return flow.handshake_blocks(time_ns, self._open_comment(conn, real_port, shown_port, note))
@@ -270,7 +270,8 @@ class PcapngSink:
         state = self._conns.get(conn.id)
         blocks = []
         if state is None:
-            blocks = self._open(conn, chunk.time_ns, "no open event seen: handshake synthesized at the first data")
+            blocks = self._open(conn, chunk.time_ns, "no open event seen: handshake synthesized at the first data",
+                                origin=chunk.info.origin)
             state = self._conns[conn.id]
         elif state.carried is not None:  # (open at the last file change: it goes on in this one)
             blocks = self._carry_on(state, chunk.time_ns)
