@@ -150,7 +150,6 @@ def address_kind(text: str) -> str:
     return _NOT_IP
 
 
-
 # both directions (and every event) of a connection name the same tuple
 _tuple_kept = lru_cache(maxsize=8192)(_tuple)
 
