@@ -106,3 +106,51 @@ def test_a_compressed_event_log_converts_as_the_plain_one(tmp_path, converted):
     assert main(["convert", "-q", str(tmp_path / "events.log"), "--har", str(tmp_path / "z.har")]) == 0
     plain = converted["v2_client", "log"][1]["log"]["entries"]
     assert json.loads((tmp_path / "z.har").read_text())["log"]["entries"] == plain
+
+
+def _conversation(fd: int, port: int, t: float = 1795800001.0) -> bytes:
+    """A connect line, a GET and its 200, as eCapture's TextHandler writes them."""
+    from fixtures.encoders import v2_connect_text, v2_data_text
+
+    return (v2_connect_text(10, 10, "curl", fd, ("10.0.0.1", port), ("10.1.0.1", 443))
+            + v2_data_text(t, 10, 10, "curl", fd, True, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            + v2_data_text(t, 10, 10, "curl", fd, False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"))
+
+
+@pytest.mark.parametrize("announced", [10**12, 40 << 20])
+def test_a_header_announcing_more_than_the_limit_takes_nothing_after_its_event(tmp_path, announced):
+    """Found by an audit of hostile inputs: a header saying more than --max-message-size (32 MiB) was read past for
+    that many bytes, all the log after it (1 HAR entry of 53, exit 0, said as one message skipped). Its event now
+    ends where the next rendering starts, said at its line."""
+    from fixtures.encoders import v2_stamp
+
+    liar = (f"[{v2_stamp(1795800001.0)}] PID:10 TID:10 Comm:curl FD:9 WRITE ({announced} bytes):\n".encode()
+            + b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    log = tmp_path / "events.log"
+    log.write_bytes(_conversation(3, 5000) + liar + _conversation(4, 5001) + _conversation(5, 5002) * 50)
+    har = tmp_path / "out.har"
+    done = run_main("convert", str(log), "-w", str(tmp_path / "out.pcapng"), "--har", str(har), text=True)
+    assert done.returncode == 0, done.stderr
+    assert (f"{log}:11: warning: a data event's header announces more bytes than --max-message-size: not trusted, the "
+            f"event ends where the next rendering starts: {announced} bytes announced, 27 there") in done.stderr
+    assert "skipped" not in done.stderr.split("summary")[0]
+    entries = json.loads(har.read_text())["log"]["entries"]
+    assert len(entries) == 53  # (the cut event's GET too, its response not captured)
+    assert sum(e["response"]["status"] == 200 for e in entries) == 52
+
+
+def test_a_real_event_over_the_limit_is_still_skipped_whole(tmp_path):
+    """An event whose bytes are all there, over --max-message-size, its data holding no rendering's start: read past
+    and skipped as one message at its line, the conversations after it whole."""
+    from fixtures.encoders import v2_data_text
+
+    big = v2_data_text(1795800001.0, 10, 10, "curl", 3, False, b"y" * 99 + (b"\n" + b"y" * 99) * 3000)
+    log = tmp_path / "events.log"
+    log.write_bytes(_conversation(3, 5000) + big + _conversation(4, 5001) * 5)
+    har = tmp_path / "out.har"
+    done = run_main("convert", str(log), "--har", str(har), "--max-message-size", "64K", text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"{log}:11: message of {len(big)} bytes over the 65536-byte limit skipped" in done.stderr
+    assert "announces more" not in done.stderr
+    entries = json.loads(har.read_text())["log"]["entries"]
+    assert [e["response"]["status"] for e in entries] == [200] * 6

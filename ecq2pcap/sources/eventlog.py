@@ -13,13 +13,18 @@ rendering (a connect line, a ``--hex`` dump, bash, SQL, master secrets) ends whe
 rendering (the v2 dialect's :data:`~ecq2pcap.dialects.v2_text.RENDERING_START`).
 Each rendering is then read by :mod:`~ecq2pcap.dialects.v2_text`, as one eCaptureQ message's payload.
 
-(v1.x's text output gives no length: it is not read here.) Bounded memory: a rendering over ``max_size`` is read past
-in blocks, never held whole, and said as its size.
+A header that says more than ``max_size`` is not trusted either (its bytes cannot be held to see that a rendering
+follows them, and one such header would take in all the log after it; eCapture keeps at most 16 KiB of a call): the
+event ends where the next rendering starts, and the cut is told (``on_cut``). (A real event over ``max_size`` whose
+data holds a line that starts a rendering is cut there too, and told: the rest of its data is read as renderings.)
+
+(v1.x's text output gives no length: it is not read here.) Bounded memory: a rendering over ``max_size`` is read past,
+never held whole, and said as its size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from ..dialects.v2_text import CONNECT_LINE, DATA_HEAD, GOTLS_FIRST_LINE, GOTLS_HEAD, HEADERS
@@ -42,13 +47,14 @@ class _Reader:
     """A window on the stream: ``buf[pos:]`` is what is read and not taken yet (positions stay valid as blocks are
     added; :meth:`compact` lets what was taken go, between renderings)."""
 
-    __slots__ = ("read", "buf", "pos", "eof")
+    __slots__ = ("read", "buf", "pos", "eof", "cut")
 
     def __init__(self, stream: BinaryIO) -> None:
         self.read = stream.read1 if hasattr(stream, "read1") else stream.read
         self.buf = bytearray()
         self.pos = 0
         self.eof = False
+        self.cut: tuple[int, int] | None = None  # (announced, there) of the last data event, when cut (_sliced)
 
     def more(self) -> bool:
         """A block more; False at the end of the stream."""
@@ -74,9 +80,12 @@ class _Reader:
             self.pos = 0
 
 
-def iter_renderings(stream: BinaryIO, max_size: int) -> Iterator[tuple[int, bytes | None, int]]:
+def iter_renderings(stream: BinaryIO, max_size: int, on_cut: Callable[[int, int, int], None] | None = None
+                    ) -> Iterator[tuple[int, bytes | None, int]]:
     """``(line, rendering, size)`` for each rendering of an event log: ``line`` its first line's number (from 1),
-    ``rendering`` its bytes (None when it is over ``max_size``: then ``size`` is its length, read past)."""
+    ``rendering`` its bytes (None when it is over ``max_size``: then ``size`` is its length, read past).
+    ``on_cut(line, announced, there)`` is told, before it, of a data event whose header announced more than
+    ``max_size`` bytes and that ended where the next rendering starts, ``there`` bytes after its header."""
     r = _Reader(stream)
     line = 1
     while True:
@@ -84,6 +93,10 @@ def iter_renderings(stream: BinaryIO, max_size: int) -> Iterator[tuple[int, byte
         if not r.have(1):
             return
         size, lines = _next(r, max_size)
+        if r.cut is not None:
+            if on_cut is not None:
+                on_cut(line, *r.cut)
+            r.cut = None
         if size > max_size:  # (read past already)
             yield line, None, size
             line += lines
@@ -133,8 +146,11 @@ def _sliced(r: _Reader, head: int, n: int, max_size: int) -> tuple[int, int]:
     (written with them: looked for only then); when what follows does not start a rendering, the header said more
     than eCapture wrote, and the rendering ends where the next one starts."""
     size = head + max(n, 0)
-    if size > max_size:
-        return _read_past(r, size, max_size)
+    if size > max_size:  # (not held to check what follows: the next rendering's start ends it, as a cut one)
+        got, lines = _until_next_start(r, max_size)
+        if got < size:
+            r.cut = (n, got - head)
+        return got, lines
     if not r.have(size):  # (the stream ends within the data: cut short, or a header that said more, see below)
         return _until_next_start(r, max_size)
     if n > 0 and r.buf[r.pos + size - 1] != 0x0A and r.have(size + 1) and r.buf[r.pos + size] == 0x0A:
@@ -146,23 +162,6 @@ def _sliced(r: _Reader, head: int, n: int, max_size: int) -> tuple[int, int]:
     if r.pos + size >= len(r.buf) or START.match(r.buf, r.pos + size):
         return size, 0
     return _until_next_start(r, max_size)
-
-
-def _read_past(r: _Reader, size: int, max_size: int) -> tuple[int, int]:
-    """Let ``size`` bytes go by a block at a time, counting their lines, and the ``\\n`` eCapture added after them
-    when they end otherwise; (its size, over ``max_size``, and its lines)."""
-    left, lines, last = size, 0, 0x0A
-    while left and r.have(1):
-        step = min(left, len(r.buf) - r.pos)
-        lines += r.buf.count(b"\n", r.pos, r.pos + step)
-        last = r.buf[r.pos + step - 1]
-        r.pos += step
-        left -= step
-        r.compact()
-    if not left and last != 0x0A and r.have(1) and r.buf[r.pos] == 0x0A:
-        r.pos += 1
-        lines += 1
-    return max(size - left, max_size + 1), lines
 
 
 def _until_next_start(r: _Reader, max_size: int) -> tuple[int, int]:

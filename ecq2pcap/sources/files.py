@@ -135,9 +135,15 @@ class FileSource:
 
     def _renderings(self, stream: BinaryIO) -> Iterator[Message]:
         """An eCapture v2.1+ event log (``--eventaddr``): each event's rendering a message (:mod:`.eventlog`)."""
-        renderings = iter_renderings(stream, self.max_message_size)
+        renderings = iter_renderings(stream, self.max_message_size, self._cut)
         return self._framed(stream, ((f"{self.name}:{line}", text, size) for line, text, size in renderings),
                             Opcode.EVENT_TEXT)
+
+    def _cut(self, line: int, announced: int, there: int) -> None:
+        """A data event whose header announced more than the limit: ended where the next rendering starts."""
+        self.report.warn("a data event's header announces more bytes than --max-message-size: not trusted, the event "
+                         "ends where the next rendering starts", f"{self.name}:{line}",
+                         f"{announced} bytes announced, {there} there")
 
     def _console(self, stream: BinaryIO) -> Iterator[Message]:
         """eCapture v2's console output (``ecapture tls > capture.log``): each record a message (:mod:`.console`)."""

@@ -187,3 +187,68 @@ def test_the_hex_forms_and_nspr_from_the_protocol_doc():
     assert looks_like_event_log(data)
     for size in (1, 13, 1 << 16):
         assert [r for _, r, _ in split(data, [size])] == [e if e.endswith(b"\n") else e + b"\n" for e in events]
+
+
+def test_a_header_that_says_more_than_the_limit_ends_where_the_next_rendering_starts():
+    """A header over ``max_size`` cannot be checked against what follows its bytes (they are not held): trusted, one
+    saying 10^12 bytes took in all the log after it. The event ends at the next rendering, and the cut is told."""
+    liar = HEAD + b"WRITE (1000000000000 bytes):\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"  # (27 bytes of data)
+    long_liar = HEAD + b"READ (99999999 bytes):\n" + b"x\n" * 3000  # (past max_size too: skipped, measured)
+    events = [CONNECT, liar, CONNECT, data_event(b"next"), long_liar, DESTROY, data_event(b"last")]
+    data = written(events)
+    for size in (1, 7, 700, 1 << 16):
+        cuts = []
+        got = list(iter_renderings(Trickle(data, [size]), 4096, lambda *cut: cuts.append(cut)))
+        assert [(line, r) for line, r, _ in got] == [(1, CONNECT + b"\n"), (2, liar), (6, CONNECT + b"\n"),
+                                                     (7, data_event(b"next") + b"\n"), (9, None),
+                                                     (3010, DESTROY + b"\n"), (3011, data_event(b"last") + b"\n")]
+        assert got[4][2] == len(long_liar)
+        assert cuts == [(2, 10**12, 27), (9, 99999999, 6000)], size
+
+
+def test_a_pipe_s_renderings_after_a_header_over_the_limit_come_out_as_they_come():
+    """``nc -lk 8090 | ecq2pcap convert -``: what follows a header saying 10^12 bytes is not held for them."""
+    liar = HEAD + b"WRITE (1000000000000 bytes):\nGET / HTTP/1.1\r\n\r\n"
+    for size in (1, 7, 1 << 16):
+        got = []
+        with pytest.raises(_NothingMoreYet):
+            for _, rendering, _ in iter_renderings(Pipe(written([liar, CONNECT]), size), 1 << 20):
+                got.append(rendering)
+        assert got == [liar, CONNECT + b"\n"], size
+
+
+class _Huge(io.RawIOBase):
+    """A data event of ``n`` bytes whose data holds no rendering's start and ends in no newline (eCapture adds
+    one), then a connect line: made as it is read."""
+
+    def __init__(self, n: int) -> None:
+        self.parts = iter([HEAD + b"READ (%d bytes):\n" % n, *([b"y" * 4095 + b"\n"] * (n // 4096)),
+                           b"z" * (n % 4096), b"\n" + CONNECT + b"\n"])
+        self.left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read1(self, n: int = -1) -> bytes:
+        if not self.left:
+            self.left = next(self.parts, b"")
+        piece, self.left = self.left[:n], self.left[n:]
+        return piece
+
+
+def test_a_real_event_over_the_limit_is_skipped_whole_in_bounded_memory():
+    """Its bytes are there, a rendering follows them: read past (never held: the limit's worth at most), measured,
+    and not said to be cut."""
+    import tracemalloc
+
+    n, limit, cuts = (48 << 20) + 5, 1 << 20, []
+    tracemalloc.start()
+    try:
+        got = [(line, r, size) for line, r, size in iter_renderings(_Huge(n), limit, lambda *cut: cuts.append(cut))]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    head = len(HEAD + b"READ (%d bytes):\n" % n)
+    assert got == [(1, None, head + n + 1), (n // 4096 + 3, CONNECT + b"\n", len(CONNECT) + 1)]
+    assert cuts == []
+    assert peak < 4 * limit, peak
