@@ -87,7 +87,7 @@ def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
             ex.errors.append(n)
     if ex.errors:
         entry["_error"] = "; ".join(ex.errors)
-    comment = repairs_said(notes) + ex.errors
+    comment = (repairs_said(notes) if notes else notes) + ex.errors  # (most entries have no notes: no call)
     if comment:
         entry["comment"] = "; ".join(dict.fromkeys(comment))
     return entry
