@@ -10,7 +10,7 @@ import zlib
 
 from ecq2pcap.cli import main
 from tests.conftest import run_tshark
-from tests.support.har import validate_har
+from tests.support.har import load_with_haralyzer, validate_har
 from tests.support.frames import ws_frame
 from tests.support.v2_stream import V2Stream
 
@@ -135,3 +135,32 @@ def test_messages_after_a_dropped_event_are_read_from_the_next_capture_that_star
     got = [(m["type"], m["data"]) for m in entry["_webSocketMessages"] if m["opcode"] == 1]
     assert got == [("receive", "one"), ("receive", "two"), ("send", "bye")]
     assert "s2c: parsing resumed at a capture that starts with WebSocket frames" in entry["_error"]
+
+
+def test_text_messages_of_control_bytes_go_as_base64_past_the_entrys_escapes(tmp_path, monkeypatch):
+    """JSON writes a control byte as \\u0000, 6 bytes for one: 4,200 text messages of 16 KB of NUL bytes made a 403 MB
+    HAR and 555 MB of memory (tests/limits/test_bombs.py measures it). Once the entry's escapes are over their
+    allowance (made small here), a text message they would make larger than base64 is written as base64, marked as
+    a binary one is; the others are as they were, and every one's data is its bytes."""
+    monkeypatch.setattr("ecq2pcap.sinks.har.websocket.ESCAPES_KEPT", 400)
+    messages = [b"\0" * 60, b"hi", b"\0" * 60, b"line\nand \"quoted\"\t\\", b"\x01" * 80, b"a" * 90 + b"\0" * 5,
+                "caf\u00e9 \u2603".encode()]
+    s = V2Stream()
+    s.connect(80, 9, "chat", ("10.9.0.4", 51003), ("10.9.0.1", 9443))
+    s.call(80, 9, "chat", True, UPGRADE.replace(b"Sec-WebSocket-Extensions: permessage-deflate; "
+                                                b"client_max_window_bits\r\n", b""))
+    s.call(80, 9, "chat", False, SWITCH.split(b"Sec-WebSocket-Extensions")[0] + b"\r\n")
+    for m in messages:
+        s.call(80, 9, "chat", False, frame(m, 1, masked=False, rsv1=False))
+    dump, har = tmp_path / "ws.jsonl", tmp_path / "ws.har"
+    dump.write_bytes(s.dump())
+    assert main(["convert", str(dump), "--har", str(har), "-q"]) == 0
+    doc = json.loads(har.read_text())
+    validate_har(doc)
+    load_with_haralyzer(doc)
+    [entry] = doc["log"]["entries"]
+    got = entry["_webSocketMessages"]
+    # 60 NULs add 300 bytes of escapes: the first within the 400 allowed, the second and the 80 \x01 over it
+    assert [m.get("_encoding") for m in got] == [None, None, "base64", None, "base64", None, None]
+    assert [base64.b64decode(m["data"]) if m.get("_encoding") else m["data"].encode() for m in got] == messages
+    assert {m["opcode"] for m in got} == {1}

@@ -5,10 +5,12 @@ HAR says where the body was cut. The bombs are built at run time (see support.py
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
 from tests.limits.support import RSS_BUDGET_MB, Dump, bomb, convert_measured, load_har, raw_deflate_zeros
+from tests.support.har import load_with_haralyzer, validate_har
 
 LIMIT = 64 << 20  # the default --max-body-size / --max-ws-message-size
 BOMB_MIB = 160  # 2.5 × the limit
@@ -66,6 +68,40 @@ def test_permessage_deflate_bomb(tmp_path):
     # parsing went on: the next message was seen, and not kept since the connection holds 64 MiB already
     assert "1 later WebSocket message(s) not kept" in entry["_error"] and "(limit: --max-connection-buffer)" in err
     assert "--max-ws-message-size 1" in err
+
+
+def test_text_messages_of_control_bytes(tmp_path):
+    """4,200 text messages of 15,996 NUL bytes (67 MB of input, the connection's 64 MiB kept): JSON escapes each
+    byte as \\u0000, which made a 403 MB HAR, 555 MB of memory to write it and 565 MB for summary. Past the entry's
+    allowance of escapes they are written as base64, as binary ones are (found by an audit of hostile inputs)."""
+    from ecq2pcap.sinks.har.websocket import ESCAPES_KEPT
+
+    d = Dump()
+    fd = d.open()
+    d.send(fd, b"GET /ws HTTP/1.1\r\nHost: ws.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    d.recv(fd, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+    size = 16000 - 4
+    for _ in range(4200):
+        d.recv(fd, b"\x81\x7e" + size.to_bytes(2, "big") + bytes(size), dt=0.0001)
+    dump, har = d.write(tmp_path / "in.jsonl"), tmp_path / "o.har"
+    code, rss, err = convert_measured("convert", str(dump), "--har", str(har))
+    assert code == 0, err
+    assert rss < RSS_BUDGET_MB, f"peak RSS {rss:.0f} MB"
+    code, rss, err = convert_measured("summary", str(dump))
+    assert code == 0, err
+    assert rss < RSS_BUDGET_MB, f"summary: peak RSS {rss:.0f} MB"
+    doc = json.loads(har.read_bytes())
+    validate_har(doc)
+    load_with_haralyzer(doc)
+    [entry] = doc["log"]["entries"]
+    got = entry["_webSocketMessages"]
+    assert "5 later WebSocket message(s) not kept" in entry["_error"] and len(got) == 4195  # (64 MiB kept)
+    as_text = ESCAPES_KEPT // (size * 5)
+    assert [m.get("_encoding") for m in got] == [None] * as_text + ["base64"] * (len(got) - as_text)
+    assert all(m["data"] == "\0" * size for m in got[:as_text])
+    assert all(base64.b64decode(m["data"]) == bytes(size) for m in got[as_text:])
 
 
 def test_escaped_text_body_is_written_as_base64():

@@ -21,8 +21,9 @@ Decisions (documented for HAR readers):
   ``"_encoding": "base64"`` and a ``comment`` saying so. ``postData.text`` is always
   present (mitmproxy refuses ``params`` without ``text``).
 * Custom fields: ``_ecapture`` (pid, comm, fd, tids, uuids, module), ``_error`` (errors
-  joined by "; "), ``_webSocketMessages`` (Chrome's layout), ``comment`` (notes and
-  errors, for people). No ``pageref`` (the writer emits no pages).
+  joined by "; "), ``_webSocketMessages`` (Chrome's layout; binary data as base64, and text too where JSON's
+  escapes would cost more, with ``"_encoding": "base64"``: :func:`~.websocket.har_messages`), ``comment`` (notes
+  and errors, for people). No ``pageref`` (the writer emits no pages).
 """
 
 from __future__ import annotations
@@ -33,14 +34,16 @@ import ipaddress
 from functools import lru_cache
 
 from ...memo import KEY_KEPT_SIZE, KEYS_KEPT
-from ...model import NOT_PLACED, Connection, Direction
+from ...model import NOT_PLACED, Connection
 from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limits_in
 from .content import decode_content
 from .cookies import request_cookies, response_cookies
+from .costs import LARGE_BODY, costly_as_text
 from .exchange import Exchange, HttpMessage, HttpRequest, HttpResponse, repairs_said, stream_named
 from .forms import multipart_params
 from .times import http_timings, iso
 from .urls import endpoint, form_pairs, query_string, request_url
+from .websocket import har_messages
 
 __all__ = ["build_entry", "INVENTED_NOTE", "UNKNOWN_METHOD", "UNKNOWN_MIME"]
 
@@ -81,7 +84,7 @@ def build_entry(ex: Exchange, *, limits: Limits = DEFAULT_LIMITS) -> dict:
         entry["_streamId"] = ex.stream_id
     if ex.websocket_messages:
         entry["_resourceType"] = "websocket"
-        entry["_webSocketMessages"] = [_ws_message(m) for m in ex.websocket_messages]
+        entry["_webSocketMessages"] = har_messages(ex.websocket_messages)
     for n in notes:  # a limit that cut something, bytes not placed or lost by eCapture: an error, not just a remark
         if (limits_in(n) or n.startswith(NOT_PLACED) or LOST_BY_ECAPTURE in n) and n not in ex.errors:
             ex.errors.append(n)
@@ -308,7 +311,7 @@ def _body_text(data: bytes | bytearray, mime: str) -> tuple[str | bytes | bytear
             return data.decode(), False, False
         except UnicodeDecodeError:
             pass
-    elif len(data) > LARGE_BODY and _costly_as_text(data):
+    elif len(data) > LARGE_BODY and costly_as_text(data):
         return _base64(data), True, False
     charset = _charset(mime) if ";" in mime else None  # (a charset parameter needs a ';': no call without)
     for enc in (charset, "utf-8") if charset else ("utf-8",):
@@ -328,21 +331,6 @@ CUT_NOTE = "the body ends inside a character (cut short): that character is show
 def _base64(data: bytes | bytearray) -> str | bytes | bytearray:
     """Base64 text of ``data``; for a large body ``data`` itself (the JSON encoder writes it as base64)."""
     return data if len(data) > LARGE_BODY else base64.b64encode(data).decode("ascii")
-
-
-LARGE_BODY = 1 << 20
-_ESCAPED = bytes(range(32)) + b'"\\'  # JSON writes these as 2 to 6 bytes
-
-
-def _costly_as_text(data: bytes | bytearray) -> bool:
-    if not data.isascii():
-        return True
-    view = memoryview(data)
-    escaped = 0
-    for i in range(0, len(data), LARGE_BODY):  # counted in slices: no copy of the whole body
-        piece = view[i : i + LARGE_BODY]
-        escaped += len(piece) - len(bytes(piece).translate(None, _ESCAPED))
-    return escaped * 5 > len(data) // 3  # escapes would outgrow base64's third
 
 
 def _charset(mime: str) -> str | None:
@@ -365,27 +353,7 @@ _C1 = "ecq2pcap-c1"
 codecs.register_error(_C1, lambda e: (e.object[e.start:e.end].decode("latin-1"), e.end))
 
 
-# -- WebSocket messages, server address ---------------------------------------------
-
-
-def _ws_message(m) -> dict:
-    text, is_base64 = None, False
-    if m.opcode == 1 and not (len(m.data) > LARGE_BODY and _costly_as_text(m.data)):
-        try:
-            text = m.data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-    if text is None:
-        text, is_base64 = _base64(m.data), True
-    out = {
-        "type": "send" if m.direction is Direction.C2S else "receive",
-        "time": m.time_ns / 1e9,
-        "opcode": m.opcode,
-        "data": text,
-    }
-    if is_base64:
-        out["_encoding"] = "base64"
-    return out
+# -- server address ------------------------------------------------------------------
 
 
 MAX_IP_TEXT = 64

@@ -10,6 +10,7 @@ from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limit_note
 from ...model import Direction
 from ...payloads.websocket import WebSocketParser, WsMessage
 from ...payloads.websocket_frames import WsFraming
+from .costs import LARGE_BODY, costly_as_text, escapes_added
 from .exchange import ChunkMeta, Exchange, WebSocketMessage
 from .http1 import UpgradedBytes
 from .options import HarOptions
@@ -83,3 +84,41 @@ def upgrade_handler(exchange: Exchange, options: HarOptions = HarOptions()):
         return WebSocketHandler(exchange, limits=options.limits)
     exchange.notes.append(f"bytes after the protocol switch ({upgrade or 'tunnel'}) are not decoded")
     return UpgradedBytes(exchange, options.limits)
+
+
+# -- the entry's _webSocketMessages ---------------------------------------------------
+
+# what JSON's \u00XX escapes may add to an entry's text messages (each control byte written as 6): a message cut by
+# eCapture, whose lost end is made up as zeros, stays text; a stream of control bytes goes as base64 once over it
+# (4,200 messages of 16 KB of NUL bytes made a 403 MB HAR, and 555 MB of memory to write it)
+ESCAPES_KEPT = 16 << 20
+
+
+def har_messages(messages: list[WebSocketMessage]) -> list[dict]:
+    """``_webSocketMessages`` (Chrome's layout). A text message is text, unless JSON would make it larger than base64
+    does and the entry's escapes are over :data:`ESCAPES_KEPT` (:mod:`.costs`; over 1 MiB: not ASCII, or escapes);
+    then, as a binary one, base64 with ``"_encoding": "base64"``, whose data are its bytes themselves: the JSON
+    encoder writes bytes as base64, so no copy a third larger is held beside them."""
+    out = []
+    kept = ESCAPES_KEPT
+    for m in messages:
+        data = m.data
+        text = None
+        if m.opcode == 1:
+            costly = False
+            if len(data) > LARGE_BODY:
+                costly = costly_as_text(data)
+            elif (extra := escapes_added(data)) > len(data) // 3:  # (escapes outgrowing base64's third: text all
+                costly = extra > kept  # the same while the entry's have room)
+                kept -= 0 if costly else extra
+            if not costly:
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    pass
+        item = {"type": "send" if m.direction is Direction.C2S else "receive", "time": m.time_ns / 1e9,
+                "opcode": m.opcode, "data": data if text is None else text}
+        if text is None:
+            item["_encoding"] = "base64"
+        out.append(item)
+    return out
