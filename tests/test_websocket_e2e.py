@@ -164,3 +164,32 @@ def test_text_messages_of_control_bytes_go_as_base64_past_the_entrys_escapes(tmp
     assert [m.get("_encoding") for m in got] == [None, None, "base64", None, "base64", None, None]
     assert [base64.b64decode(m["data"]) if m.get("_encoding") else m["data"].encode() for m in got] == messages
     assert {m["opcode"] for m in got} == {1}
+
+
+def test_a_repeated_error_is_said_once_with_its_count(tmp_path, capsys):
+    """Text frames without FIN, each interrupting the message before: the entry's _error said "message interrupted
+    by a new message (incomplete)" for each of them, ~1,000 times and more with no cap, as it said a parser error
+    for each bad frame (found by an audit of hostile inputs). Each is said once with its count, and warned once."""
+    s = V2Stream()
+    s.connect(81, 9, "chat", ("10.9.0.5", 51004), ("10.9.0.1", 9443))
+    s.call(81, 9, "chat", True, UPGRADE.replace(b"Sec-WebSocket-Extensions: permessage-deflate; "
+                                                b"client_max_window_bits\r\n", b""))
+    s.call(81, 9, "chat", False, SWITCH.split(b"Sec-WebSocket-Extensions")[0] + b"\r\n")
+    for i in range(1000):
+        s.call(81, 9, "chat", False, ws_frame(b"part %d" % i, 1, masked=False, fin=False))
+    s.call(81, 9, "chat", False, ws_frame(b"", 9, masked=False, rsv1=True) * 300)  # pings with RSV1 set
+    s.call(81, 9, "chat", False, frame(b"done", 1, masked=False, rsv1=False))
+    dump, har = tmp_path / "ws.jsonl", tmp_path / "ws.har"
+    dump.write_bytes(s.dump())
+    assert main(["convert", str(dump), "--har", str(har)]) == 0
+    err = capsys.readouterr().err
+    doc = json.loads(har.read_text())
+    validate_har(doc)
+    [entry] = doc["log"]["entries"]
+    assert entry["_error"].split("; ") == [
+        "WebSocket message: message interrupted by a new message (incomplete) (×1000)",
+        "WebSocket: s2c: control frame with RSV1 set (×300)"]
+    assert [m["data"] for m in entry["_webSocketMessages"] if m["opcode"] == 1] == [f"part {i}" for i in range(1000)] \
+        + ["done"]
+    assert err.count("interrupted by a new message") == 1 and "(×1000)" in err
+    assert "1 × HAR: WebSocket message" in err

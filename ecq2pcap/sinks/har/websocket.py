@@ -30,6 +30,7 @@ class WebSocketHandler:
         self._kept_bytes = 0
         self._omitted = 0
         self._origin = ""  # the capture being read (where an error of a message it completes is said)
+        self._times: dict[str, int] = {}  # each message error of the entry: how many messages had it (said once)
         resp = exchange.response
         self._parser = WebSocketParser(resp.header("Sec-WebSocket-Extensions") if resp else None,
                                        max_message_size=limits.websocket_message_size)
@@ -55,9 +56,16 @@ class WebSocketHandler:
                 f"{self._omitted} later WebSocket message(s) not kept: over {self.max_messages} messages "
                 f"or {self.body_cap} bytes on one connection"
             ))
+        ex, times = self.exchange, self._parser.times
         for err in self._parser.errors:
-            if err not in self.exchange.errors:
-                self.exchange.errors.append(f"WebSocket: {err}")
+            ex.errors.append(counted(f"WebSocket: {err}", times[err]))
+        # (a stream of broken messages said one for each: 4,200 times in one _error)
+        repeated = {text: counted(text, n) for text, n in self._times.items() if n > 1}
+        if repeated:
+            ex.errors[:] = [repeated.get(e, e) for e in ex.errors]
+            for text, said in repeated.items():
+                if ex.said_at is not None and text in ex.said_at:
+                    ex.said_at[said] = ex.said_at.pop(text)
 
     def _add(self, messages: list[WsMessage]) -> None:
         ex = self.exchange
@@ -69,11 +77,20 @@ class WebSocketHandler:
             ex.websocket_messages.append(WebSocketMessage(m.direction, m.time_ns, m.opcode, m.data))
             for err in m.errors:
                 text = f"WebSocket message: {err}"
+                n = self._times.get(text, 0)
+                self._times[text] = n + 1
+                if n:  # (said once, with the number of messages at close)
+                    continue
                 ex.errors.append(text)
                 if self._origin:
                     if ex.said_at is None:
                         ex.said_at = {}
                     ex.said_at.setdefault(text, self._origin)
+
+
+def counted(text: str, n: int) -> str:
+    """``text`` said once for ``n`` times (as the HTTP/2 re-encoder's "DATA×3")."""
+    return f"{text} (×{n})" if n > 1 else text
 
 
 def upgrade_handler(exchange: Exchange, options: HarOptions = HarOptions()):
