@@ -70,10 +70,19 @@ def test_permessage_deflate_bomb(tmp_path):
     assert "--max-ws-message-size 1" in err
 
 
-def test_text_messages_of_control_bytes(tmp_path):
-    """4,200 text messages of 15,996 NUL bytes (67 MB of input, the connection's 64 MiB kept): JSON escapes each
-    byte as \\u0000, which made a 403 MB HAR, 555 MB of memory to write it and 565 MB for summary. Past the entry's
-    allowance of escapes they are written as base64, as binary ones are (found by an audit of hostile inputs)."""
+_SIZE = 16000 - 4  # a text message in each 16,000-byte call
+
+
+@pytest.mark.parametrize("payload", [bytes(_SIZE), "\U0001F600".encode() + b"a" * (_SIZE - 4),
+                                     (b'"' * 15 + b"\0") * 999 + b'"' * 12],
+                         ids=["NUL bytes", "one wide character", "quotes"])
+def test_text_messages_of_an_entry(tmp_path, payload):
+    """4,200 text messages of 15,996 bytes (67 MB of input, the connection's 64 MiB kept), held as the entry's
+    texts while it is written (found by an audit of hostile inputs). NUL bytes: JSON escapes each as \\u0000, which
+    made a 403 MB HAR and 555 MB of memory to write it (565 MB for summary); past the entry's allowance of escapes
+    they are written as base64, as binary ones are. One emoji among ASCII: a str of 4 bytes a character, 490 MB; the
+    JSON of a non-ASCII text is held instead. Quotes and a NUL byte in 16 (too few for base64; JSON makes 2.25
+    times as many bytes): 319 MB for summary, every message's bytes held beside its text; let go of once written."""
     from ecq2pcap.sinks.har.websocket import ESCAPES_KEPT
 
     d = Dump()
@@ -82,9 +91,8 @@ def test_text_messages_of_control_bytes(tmp_path):
                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
     d.recv(fd, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
-    size = 16000 - 4
     for _ in range(4200):
-        d.recv(fd, b"\x81\x7e" + size.to_bytes(2, "big") + bytes(size), dt=0.0001)
+        d.recv(fd, b"\x81\x7e" + _SIZE.to_bytes(2, "big") + payload, dt=0.0001)
     dump, har = d.write(tmp_path / "in.jsonl"), tmp_path / "o.har"
     code, rss, err = convert_measured("convert", str(dump), "--har", str(har))
     assert code == 0, err
@@ -98,10 +106,10 @@ def test_text_messages_of_control_bytes(tmp_path):
     [entry] = doc["log"]["entries"]
     got = entry["_webSocketMessages"]
     assert "5 later WebSocket message(s) not kept" in entry["_error"] and len(got) == 4195  # (64 MiB kept)
-    as_text = ESCAPES_KEPT // (size * 5)
+    as_text = ESCAPES_KEPT // (_SIZE * 5) if payload == bytes(_SIZE) else len(got)
     assert [m.get("_encoding") for m in got] == [None] * as_text + ["base64"] * (len(got) - as_text)
-    assert all(m["data"] == "\0" * size for m in got[:as_text])
-    assert all(base64.b64decode(m["data"]) == bytes(size) for m in got[as_text:])
+    assert all(m["data"] == payload.decode() for m in got[:as_text])
+    assert all(base64.b64decode(m["data"]) == payload for m in got[as_text:])
 
 
 def test_escaped_text_body_is_written_as_base64():

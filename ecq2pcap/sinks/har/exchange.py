@@ -52,7 +52,7 @@ class Exchange:
     notes: list[str] = field(default_factory=list)  # what was changed or noticed: HAR `comment`
     # pid, comm, fd, tids, uuids, module: HAR `_ecapture`; made from conn when not given (None: no empty dict first)
     ecapture: dict | None = None
-    websocket_messages: list[WebSocketMessage] = field(default_factory=list)
+    websocket_messages: list[WebSocketMessage] = field(default_factory=list)  # (emptied by the entry made of it)
     http_version: str = "HTTP/1.1"
     stream_id: int | None = None  # HTTP/2 stream
     origin: str = ""  # where the first byte came from, for diagnostics

@@ -6,6 +6,8 @@ other protocol switches (CONNECT tunnels, h2c) keep their bytes aside, undecoded
 
 from __future__ import annotations
 
+import msgspec
+
 from ...limits import DEFAULT_LIMITS, LOST_BY_ECAPTURE, Limits, limit_note
 from ...model import Direction
 from ...payloads.websocket import WebSocketParser, WsMessage
@@ -109,16 +111,22 @@ def upgrade_handler(exchange: Exchange, options: HarOptions = HarOptions()):
 # eCapture, whose lost end is made up as zeros, stays text; a stream of control bytes goes as base64 once over it
 # (4,200 messages of 16 KB of NUL bytes made a 403 MB HAR, and 555 MB of memory to write it)
 ESCAPES_KEPT = 16 << 20
+_encode = msgspec.json.Encoder().encode
 
 
 def har_messages(messages: list[WebSocketMessage]) -> list[dict]:
     """``_webSocketMessages`` (Chrome's layout). A text message is text, unless JSON would make it larger than base64
     does and the entry's escapes are over :data:`ESCAPES_KEPT` (:mod:`.costs`; over 1 MiB: not ASCII, or escapes);
     then, as a binary one, base64 with ``"_encoding": "base64"``, whose data are its bytes themselves: the JSON
-    encoder writes bytes as base64, so no copy a third larger is held beside them."""
+    encoder writes bytes as base64, so no copy a third larger is held beside them.
+
+    ``messages`` is emptied as it goes: the entry holds a text message's text, not its bytes beside it, and a
+    non-ASCII text as its JSON (UTF-8), not as a str (4 bytes a character with one emoji among ASCII)."""
     out = []
     kept = ESCAPES_KEPT
-    for m in messages:
+    messages.reverse()  # (taken from the end: a message is let go of once written)
+    while messages:
+        m = messages.pop()
         data = m.data
         text = None
         if m.opcode == 1:
@@ -133,6 +141,9 @@ def har_messages(messages: list[WebSocketMessage]) -> list[dict]:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError:
                     pass
+                else:
+                    if not data.isascii():  # (written as it would be: the same bytes)
+                        text = msgspec.Raw(_encode(text))
         item = {"type": "send" if m.direction is Direction.C2S else "receive", "time": m.time_ns / 1e9,
                 "opcode": m.opcode, "data": data if text is None else text}
         if text is None:
