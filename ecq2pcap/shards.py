@@ -242,7 +242,10 @@ class EntryLog:
 
     def write(self, entry: dict) -> None:
         data = encode_entry(entry)
-        self._units.write(b",\n" + data, 1)
+        if len(data) < ENTRY_BUFFER:
+            self._units.write(b",\n" + data, 1)
+        else:  # (a big one, e.g. a WebSocket connection's 100 MB, not copied to join them)
+            self._units.write_parts([b",\n", data], len(data) + 2, 1)
         self.size += len(data) + 2
         self.count += 1
 

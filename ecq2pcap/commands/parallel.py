@@ -312,7 +312,7 @@ def _merge(final: Pipeline, share: _Share, results, workdir: str, report: Report
                 if len(data) < h1 - h0:  # likewise: whole entries
                     data, entries = whole_entries(data)
                 if entries:
-                    har.write_encoded(data[2:], entries)
+                    har.write_encoded(memoryview(data)[2:], entries)  # (not copied: an entry may be 100 MB)
     except OSError as exc:
         print(f"ecq2pcap: error: {describe_write_error(exc)}; stopped, the outputs end with what was "
               "written before", file=sys.stderr)

@@ -100,6 +100,10 @@ def test_text_messages_of_an_entry(tmp_path, payload):
     code, rss, err = convert_measured("summary", str(dump))
     assert code == 0, err
     assert rss < RSS_BUDGET_MB, f"summary: peak RSS {rss:.0f} MB"
+    code, rss, err = convert_measured("convert", str(dump), "--har", str(tmp_path / "j2.har"), "-j", "2")
+    assert code == 0, err
+    assert rss < RSS_BUDGET_MB, f"-j 2: peak RSS {rss:.0f} MB"  # (its worker's copies of the entry: 337-369 MB)
+    assert (tmp_path / "j2.har").read_bytes() == har.read_bytes()
     doc = json.loads(har.read_bytes())
     validate_har(doc)
     load_with_haralyzer(doc)
