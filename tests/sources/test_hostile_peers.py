@@ -115,8 +115,8 @@ def test_a_server_that_replays_its_logs_then_closes_is_not_reconnected_to_in_a_b
 
     def replay_then_close(ws):
         accepted.append(1)
-        for frame in logs:
-            ws.send(frame)
+        for line in logs:
+            ws.send(line)
         ws.send(heartbeat_frame(0, True))
         ws.close()
 
