@@ -100,34 +100,44 @@ def test_a_server_that_accepts_and_says_nothing(tmp_path, capsys):
     assert "timed out" in err and "gave up" in err
 
 
-def test_a_server_that_replays_its_logs_then_closes_is_not_reconnected_to_in_a_busy_loop(tmp_path, capsys):
-    """eCapture replays its startup logs on every connection, and v1.5+ sends a heartbeat at once: a server that
-    does that, then drops us, was reconnected to ~600 times a second (each connection had received messages),
-    and --record grew by the replay each time. Replays and heartbeats are not what makes a connection one that
-    worked: a backoff step follows."""
+def _recorded_for_2_s(tmp_path, capsys, handler) -> tuple[int, str]:
+    """``record`` for 2 s from a loopback server whose connections ``handler`` serves: (its connections, stderr)."""
     from websockets.sync.server import serve
 
-    from tests.support.fake_ecapture import heartbeat_frame, log_frame
-
-    logs = [log_frame('{"level":"info","time":"2026-12-07T10:00:00Z","message":"start %d"}' % i, True)
-            for i in range(20)]
     accepted = []
 
-    def replay_then_close(ws):
+    def counted(ws):
         accepted.append(1)
-        for line in logs:
-            ws.send(line)
-        ws.send(heartbeat_frame(0, True))
-        ws.close()
+        handler(ws)
 
-    with serve(replay_then_close, "127.0.0.1", 0) as server:
+    with serve(counted, "127.0.0.1", 0) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/"
         code = main(["record", url, "-o", str(tmp_path / "r.jsonl"), "--duration", "2", "-q"])
         server.shutdown()
     err = capsys.readouterr().err
     assert code == 0 and "Traceback" not in err
-    assert 1 < len(accepted) <= 7, len(accepted)  # (the first's logs are new: at once; then 0.3 + 0.6 + 1.2 s)
+    return len(accepted), err
+
+
+def test_a_server_that_replays_its_logs_then_closes_is_not_reconnected_to_in_a_busy_loop(tmp_path, capsys):
+    """eCapture replays its startup logs on every connection, and v1.5+ sends a heartbeat at once: a server that
+    does that, then drops us, was reconnected to ~600 times a second (each connection had received messages),
+    and --record grew by the replay each time. Replays and heartbeats are not what makes a connection one that
+    worked: a backoff step follows."""
+    from tests.support.fake_ecapture import heartbeat_frame, log_frame
+
+    logs = [log_frame('{"level":"info","time":"2026-12-07T10:00:00Z","message":"start %d"}' % i, True)
+            for i in range(20)]
+
+    def replay_then_close(ws):
+        for line in logs:
+            ws.send(line)
+        ws.send(heartbeat_frame(0, True))
+        ws.close()
+
+    accepted, err = _recorded_for_2_s(tmp_path, capsys, replay_then_close)
+    assert 1 < accepted <= 7, accepted  # (the first's logs are new: at once; then 0.3 + 0.6 + 1.2 s)
     assert "reconnecting in 0.3 s" in err
 
 
@@ -135,20 +145,6 @@ def test_a_server_that_closes_every_connection_at_once_is_not_reconnected_to_in_
     """eCapture dropping us at every connect (or a proxy that closes): each connection 'worked' (its handshake did),
     so the next came at once, ~700 a second, two stderr lines each. A connection that ends within a second with
     nothing received is now followed by a backoff step."""
-    from websockets.sync.server import serve
-
-    accepted = []
-
-    def close_at_once(ws):
-        accepted.append(1)
-        ws.close()
-
-    with serve(close_at_once, "127.0.0.1", 0) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/"
-        code = main(["record", url, "-o", str(tmp_path / "r.jsonl"), "--duration", "2", "-q"])
-        server.shutdown()
-    err = capsys.readouterr().err
-    assert code == 0 and "Traceback" not in err
-    assert 1 < len(accepted) <= 6, len(accepted)  # (0.3 + 0.6 + 1.2 s of backoff in 2 s)
-    assert len(err.splitlines()) <= 2 * len(accepted) + 2
+    accepted, err = _recorded_for_2_s(tmp_path, capsys, lambda ws: ws.close())
+    assert 1 < accepted <= 6, accepted  # (0.3 + 0.6 + 1.2 s of backoff in 2 s)
+    assert len(err.splitlines()) <= 2 * accepted + 2
