@@ -154,3 +154,24 @@ def test_a_real_event_over_the_limit_is_still_skipped_whole(tmp_path):
     assert "announces more" not in done.stderr
     entries = json.loads(har.read_text())["log"]["entries"]
     assert [e["response"]["status"] for e in entries] == [200] * 6
+
+
+def test_a_negative_length_keeps_the_bytes_that_follow_and_says_so(tmp_path, tshark):
+    """A data header of ``(-5 bytes)`` (no length eCapture writes: a damaged log) made an empty capture, its note on
+    no packet: the request after it was in neither output, and nothing was said. Its bytes are taken, said."""
+    from fixtures.encoders import v2_connect_text, v2_data_text, v2_stamp
+
+    t = 1795800001.0
+    request, response = b"GET /neg HTTP/1.1\r\nHost: a\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+    log = (v2_connect_text(10, 10, "curl", 3, ("10.0.0.1", 5000), ("10.1.0.1", 443))
+           + f"[{v2_stamp(t)}] PID:10 TID:10 Comm:curl FD:3 WRITE (-5 bytes):\n".encode() + request
+           + v2_data_text(t, 10, 10, "curl", 3, False, response))
+    dump, pcap, har = tmp_path / "neg.log", tmp_path / "o.pcapng", tmp_path / "o.har"
+    dump.write_bytes(log)
+    assert main(["convert", str(dump), "-w", str(pcap), "--har", str(har), "-q"]) == 0
+    (entry,) = json.loads(har.read_text())["log"]["entries"]
+    assert entry["request"]["url"].endswith("/neg") and entry["response"]["status"] == 200
+    frames = dissect(tshark, pcap, payload=True)
+    assert follow(frames, 0) == (request, response)
+    comments = " ".join(c for f in frames for c in f["frame.comment"])
+    assert "negative length -5 in header: the 30 bytes that follow it taken" in comments

@@ -200,10 +200,10 @@ def gotls_client_server(tup: Tuple, data_type: DataType) -> Tuple:
 
 def _slice(text: bytes, start: int, n: int, notes: list[str]) -> bytes:
     """Exactly ``n`` bytes from ``start`` (never strip a newline)."""
-    if n < 0:
-        notes.append(f"negative length {n} in header: no data")
-        n = 0
     avail = len(text) - start
+    if n < 0:  # (no length eCapture writes: what follows the header is kept, not dropped unsaid with an empty event)
+        notes.append(f"negative length {n} in header: the {avail} bytes that follow it taken")
+        return text[start:]
     if n > avail:
         notes.append(f"header announces {n} bytes but only {avail} follow: kept what there is")
         return text[start:]
