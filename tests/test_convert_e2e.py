@@ -168,6 +168,16 @@ def test_keep_ports_keeps_real_port(samples_dir, conversions, tshark):
     assert {f.first("tcp.dstport") for f in syns(dissect(tshark, pcap))} == {"8443"}
 
 
+def test_keep_ports_keeps_the_port_map_s_entries(samples_dir, conversions, tshark):
+    """--port-map with --keep-ports: the map was dropped unsaid (8443 shown, and Wireshark decoded no HTTP/2 there).
+    Its ports are shown as it says, the others kept."""
+    pcap = converted(conversions, samples_dir / "v2_client.frames.jsonl.gz",
+                     extra=("--keep-ports", "--port-map", "8443:8080")).pcap
+    frames = dissect(tshark, pcap)
+    assert {f.first("tcp.dstport") for f in syns(frames)} == {"8080"}
+    assert any("http2" in (f.first("frame.protocols") or "") for f in frames)  # (Wireshark decodes HTTP/2 on it)
+
+
 # -- the hand-made edge-case stream (fixtures/build_edge_cases.py) -------------------------
 
 

@@ -66,14 +66,15 @@ def add_conversion_args(cmd: argparse.ArgumentParser) -> None:
     pc.add_argument("--port-map", type=_port_map, default=None, metavar="REAL:SHOWN,...",
                     help="server ports to show instead of the real ones, e.g. 443:80,8443:8080 "
                     "(default: every non-HTTP server port is shown as 80 so Wireshark dissects HTTP/1 and HTTP/2)")
-    pc.add_argument("--keep-ports", action="store_true", help="keep the real server ports")
+    pc.add_argument("--keep-ports", action="store_true",
+                    help="keep the real server ports (but those --port-map names)")
     pc.add_argument("--raw-payload", action="store_true",
                     help="write payloads exactly as eCapture sent them: no HTTP/1 framing repair, v1's HTTP/2 text "
                     "dumps not re-encoded (hex dumps are still turned back into bytes)")
     fl = cmd.add_argument_group("flows")
     fl.add_argument("--idle-timeout", type=seconds, default=300.0, metavar="S",
                     help="end a connection after S seconds (capture time) without data (0 = only at end of input; "
-                    "default 300)")
+                    "default 300; at least twice --reorder-window: captures may come that late)")
     fl.add_argument("--reorder-window", type=seconds, default=3.0, metavar="S",
                     help="how long (capture time) to wait for out-of-order events (default 3)")
     fl.add_argument("--utc-offset", type=utc_offset, default=None, metavar="+HH:MM",
@@ -194,7 +195,9 @@ def finish_outputs(pipeline: Pipeline, status: int) -> int:
 
 def pcapng_options(args: argparse.Namespace) -> dict:
     """PcapngSink's keyword arguments from :func:`add_conversion_args`' options."""
-    port_map = PortMap(keep_ports=True) if args.keep_ports else (args.port_map or PortMap())
+    given = args.port_map
+    # (--keep-ports keeps the ports --port-map does not name: its entries still apply, as PortMap says)
+    port_map = PortMap(given.mapping if given else None, keep_ports=True) if args.keep_ports else (given or PortMap())
     return {"link_type": args.link_type, "mss": args.mss, "port_map": port_map, "raw_payload": args.raw_payload,
             "max_names": Limits.from_args(args).named_addresses}
 
