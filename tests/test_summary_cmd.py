@@ -123,3 +123,14 @@ def test_summary_of_a_live_stream(tmp_path):
 def test_summary_refuses_files_and_url_together(tmp_path, inputs):
     p = ecq2pcap("summary", str(inputs["mixed"]), "ws://127.0.0.1:1/")
     assert p.returncode == 2 and b"Traceback" not in p.stderr
+
+
+def test_summary_json_says_the_connections_a_selection_left_out(tmp_path, inputs):
+    """The tables' heading said "(N filtered out)"; the JSON said nothing of them. Now "filtered_out", which with the
+    connections kept makes those of the unfiltered summary; no such key without a selection."""
+    src = str(inputs["v2_client"])
+    whole = json.loads(ecq2pcap("summary", src, "--json").stdout)
+    kept = json.loads(ecq2pcap("summary", src, "--json", "--comm", "curl").stdout)
+    assert "filtered_out" not in whole and kept["filtered_out"] > 0
+    assert len(kept["connections"]) + kept["filtered_out"] == len(whole["connections"])
+    assert {c["comm"] for c in kept["connections"]} == {"curl"}

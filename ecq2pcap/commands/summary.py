@@ -3,7 +3,8 @@
 Two tables on stdout, like ``tshark -z conv,tcp`` plus ``-z http,tree``: the connections
 (pid, comm, client → server, frames, bytes and payload bytes each way, HTTP version,
 exchanges, duration) and the HTTP exchanges (time, connection, method, URL, status,
-size). ``--json`` prints ``{"connections": [...], "exchanges": [...]}`` instead. The
+size). ``--json`` prints ``{"connections": [...], "exchanges": [...]}`` instead (and ``"filtered_out"``, the
+connections a selection left out, when one is given). The
 figures are those of the pcapng ``convert`` writes with the same options. A ``ws://``
 URL is read live until ``--duration``, ``--count`` or Ctrl-C.
 """
@@ -68,6 +69,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.json:
         doc = {"connections": [r.as_dict() for r in overview.connections],
                "exchanges": [e.as_dict() for e in overview.exchanges]}
+        if filtered is not None:  # (as the tables' heading says it)
+            doc["filtered_out"] = filtered
         sys.stdout.write(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(format_tables(overview.connections, overview.exchanges, filtered))
