@@ -92,6 +92,12 @@ def tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, tex
         return None
     if sport > 65535 or dport > 65535:
         raise ValueError(f"port out of range in tuple {_quoted(text)}")
+    return checked_tuple(src, sport, dst, dport, text or f"{src_text}:{sport_text}->{dst_text}:{dport_text}")
+
+
+def checked_tuple(src: str, sport: int, dst: str, dport: int, text: str = "") -> Tuple:
+    """The tuple of these addresses and ports (in range), or a :class:`NotedTuple` when an address is not one a packet
+    holds; ``text``: the tuple as eCapture wrote it (by default as :class:`Tuple` writes it: a v1 event's fields)."""
     v6 = ":" in src
     if v6 is (":" in dst):  # (the common case, both of one family as a packet holds them: inet_pton's, as the pcapng
         try:  # writer's; two calls, ~0.25 µs a connection, where a Memo of the addresses took ~0.6 for new ones)
@@ -101,16 +107,7 @@ def tuple_of(src_text: str, sport_text: str, dst_text: str, dport_text: str, tex
             return _new_tuple(Tuple, (src, sport, dst, dport))  # (Tuple(...) runs the named tuple's Python __new__)
         except (OSError, ValueError):  # (ValueError: a NUL in it; UnicodeEncodeError is one)
             pass
-    return noted_tuple(src, sport, dst, dport, text or f"{src_text}:{sport_text}->{dst_text}:{dport_text}")
-
-
-def checked_tuple(src: str, sport: int, dst: str, dport: int) -> Tuple:
-    """The tuple of addresses and ports given apart (a v1 event's fields; the ports in range), as :func:`tuple_of`
-    makes it: a :class:`NotedTuple` when an address is not one a packet holds."""
-    kinds = address_kind(src), address_kind(dst)
-    if kinds in ((_IPV4, _IPV4), (_IPV6, _IPV6)):
-        return _new_tuple(Tuple, (src, sport, dst, dport))
-    return noted_tuple(src, sport, dst, dport, str(Tuple(src, sport, dst, dport)))
+    return noted_tuple(src, sport, dst, dport, text or str(Tuple(src, sport, dst, dport)))
 
 
 def noted_tuple(src: str, sport: int, dst: str, dport: int, text: str) -> NotedTuple:
