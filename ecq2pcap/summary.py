@@ -31,10 +31,13 @@ def format_summary(report: Report, pipeline: "Pipeline | None" = None) -> str:
     if c[Count.ANNOTATIONS]:
         kinds = ", ".join(f"{k} {n}" for k, n in report.annotation_kinds.most_common())
         where = report.annotations_path
-        lines.append(f"  not TLS data {c[Count.ANNOTATIONS]:>8}  ({kinds}) "
-                     + ("not written (no file output: --annotations FILE writes them)" if not where else
-                        f"{where} could not be written (see the error above)" if report.annotations_failed
-                        else f"written to {where}"))
+        if not where:
+            said = "not written (no file output: --annotations FILE writes them)"
+        elif report.annotations_failed:
+            said = f"{where} could not be written (see the error above)"
+        else:
+            said = f"written to {where}"
+        lines.append(f"  not TLS data {c[Count.ANNOTATIONS]:>8}  ({kinds}) {said}")
     if c[Count.ECAPTURE_DROPPED]:
         lines.append(f"  dropped by eCapture {c[Count.ECAPTURE_DROPPED]:>4}  events its perf buffer could not hold "
                      "(its log says so; they are in no output: a larger --mapsize for eCapture keeps more)")
