@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 
-__all__ = ["Limits", "DEFAULT_LIMITS", "HELD_COST", "LIMIT_FLAGS", "limit_note", "limits_in", "parse_size", "format_size"]
+__all__ = ["Limits", "DEFAULT_LIMITS", "HELD_COST", "LIMIT_FLAGS", "limit_note", "limits_in", "parse_size", "format_size",
+           "shortened"]
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 # what a capture held by the connection table (to order it, for its role, for its connection) is counted beside its
@@ -138,3 +139,9 @@ def format_size(n: int) -> str:
         if n >= size and n % size == 0:
             return f"{n // size} {unit}"
     return f"{n} bytes"
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters and how long it was: what a hostile input puts in a message (h11
+    quoting a 100 KB line, a warning's detail) is bounded."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Callable
 
-from .limits import LIMIT_FLAGS, limits_in
+from .limits import LIMIT_FLAGS, limits_in, shortened
 from .memo import Memo
 
 
@@ -200,8 +200,7 @@ class Report:
                 self.relayed.append((origin, text, detail, key, prefix))
             return
         if n <= self.max_lines_per_reason:
-            if len(detail) > MAX_DETAIL:  # (a line a terminal shows: what a hostile input put in it is cut)
-                detail = f"{detail[:MAX_DETAIL]}… ({len(detail)} characters)"
+            detail = shortened(detail, MAX_DETAIL)  # (a line a terminal shows: what a hostile input put in it is cut)
             line = f"{origin + ': ' if origin else ''}{prefix}{text}{': ' + detail if detail else ''}"
             if self._last_line.get(key) != line:  # (the same line again says nothing new: the summary counts it)
                 self._last_line[key] = line

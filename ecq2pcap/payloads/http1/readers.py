@@ -15,6 +15,7 @@ from typing import ClassVar
 import h11
 import msgspec
 
+from ...limits import shortened
 from .events import END, NEED_DATA, PAUSED, Body, End, ParseError, RequestHead, ResponseHead
 
 __all__ = ["H11Reader", "WholeMessage"]
@@ -45,7 +46,7 @@ class H11Reader:
         try:
             ev = self._machine.next_event()
         except h11.RemoteProtocolError as exc:
-            raise ParseError(_bounded(str(exc) or type(exc).__name__)) from None
+            raise ParseError(shortened(str(exc) or type(exc).__name__, 200)) from None  # (h11 quotes the bytes whole)
         t = type(ev)
         if t is h11.Data:
             return Body(ev.data)
@@ -120,8 +121,3 @@ def _synthetic_request(method: str | None) -> h11.Request:
             _SYNTHETIC[method] = cached
     return cached
 
-
-def _bounded(reason: str, limit: int = 200) -> str:
-    """h11's error, at most ``limit`` characters: it quotes the offending bytes whole (a 100 KB chunk-size line
-    made a warning line of 100 KB, and the HAR entry's _error)."""
-    return reason if len(reason) <= limit else f"{reason[:limit]}… ({len(reason)} characters)"
